@@ -1,0 +1,167 @@
+#pragma once
+// Engine: collections of sharded vector indexes persisted in RocksDB. This is the whole data
+// plane behind the gRPC services; it knows nothing of protobuf.
+//
+// Write path (shaped for a replicated log): every mutation of a collection is a WriteBatch with
+// a sequence number that increases by one per batch and collection. Apply() writes the batch's
+// records *and* the collection's last applied sequence in one RocksDB WriteBatch (WAL synced),
+// then updates the in-memory shard indexes. A batch whose sequence is not greater than the last
+// applied one is a replay and changes nothing. Upsert()/Delete() are the local producers: they
+// validate, assign the next sequence and Apply().
+//
+// Durability: when Upsert/Delete return OK, the change is in the RocksDB WAL (fsync) and
+// visible to searches. Index snapshots are a start-up cache only: on Open() each shard loads
+// its snapshot when it is intact and then reconciles it with RocksDB (adds missing vectors,
+// removes stale ones); a corrupt or missing snapshot is rebuilt from RocksDB.
+//
+// Thread safety: all methods may be called concurrently. Searches run in parallel with each
+// other; a write takes each touched shard's writer lock only for the in-memory index update.
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "index/filter.h"
+#include "index/types.h"
+
+namespace ragd::index {
+
+struct CollectionSpec {
+  // [A-Za-z0-9_-]{1,64}
+  std::string name;
+  // Vector dimension, 1..65536.
+  uint32_t dimension = 0;
+  Metric metric = Metric::kCosine;
+  IndexSpec index;
+  // Number of shards, 1..256. Points are routed by Hash64(id) % shards; each shard has its own
+  // index and its own key range in storage. Default: 1.
+  uint32_t shards = 1;
+
+  absl::Status Validate() const;
+};
+
+struct CollectionInfo {
+  CollectionSpec spec;
+  uint64_t points = 0;           // live points
+  uint64_t deleted_points = 0;   // removed from the index but not compacted yet
+  uint64_t index_bytes = 0;      // resident bytes of the in-memory indexes
+  uint64_t storage_bytes = 0;    // approximate bytes on disk (RocksDB, this collection's ranges)
+  uint64_t last_sequence = 0;    // last applied write batch
+  int64_t created_at_unix_ms = 0;
+};
+
+// One write of the log: upserts and deletes of one collection, applied atomically.
+struct WriteBatch {
+  std::string collection;
+  uint64_t sequence = 0;         // must be > the collection's last applied sequence to apply
+  std::vector<Point> upserts;    // validated, vectors already normalised for kCosine
+  std::vector<std::string> deletes;
+};
+
+struct WriteResult {
+  uint64_t sequence = 0;  // the batch's sequence
+  uint64_t applied = 0;   // points upserted or deleted (deletes count only ids that existed)
+};
+
+struct SearchRequest {
+  std::string collection;
+  std::vector<float> query;
+  size_t k = 10;                    // 1..Engine::Options::max_k
+  int ef = 0;                       // 0: the collection's default ef
+  std::optional<Filter> filter;
+  std::optional<float> min_score;   // drop hits scoring below this
+  bool with_vectors = false;
+  bool with_payload = true;         // text, document_id, metadata
+};
+
+struct ScoredPoint {
+  Point point;   // vector filled only when requested
+  float score = 0;
+};
+
+// How a (filtered) search was executed; returned for tests and metrics.
+enum class SearchPlan { kIndex = 0, kIndexFiltered = 1, kBruteForce = 2 };
+
+struct SearchResult {
+  std::vector<ScoredPoint> hits;  // best first, at most k
+  SearchPlan plan = SearchPlan::kIndex;
+};
+
+class Engine {
+ public:
+  struct Options {
+    std::string data_dir = "./ragd-data";
+    // Largest accepted text per point, bytes. Default: 1 MiB.
+    size_t max_text_bytes = 1 << 20;
+    // Largest accepted number of points per Upsert. Default: 10,000.
+    size_t max_batch_points = 10000;
+    // Largest accepted k. Default: 1,000.
+    size_t max_k = 1000;
+    // A shard's index is rebuilt in the background when removed slots exceed this fraction of
+    // its live points (and compaction_min_removed). Default: 0.2.
+    double compaction_ratio = 0.2;
+    size_t compaction_min_removed = 1000;
+    // Filtered searches whose matching set is at most this many points (per shard) are
+    // answered by exact brute force over the set. Default: 2,000.
+    size_t brute_force_max_matches = 2000;
+    // fsync the WAL on every write. Turning this off loses acknowledged writes on power loss
+    // (not on a process crash). Default: true.
+    bool sync_writes = true;
+  };
+
+  // Opens (or creates) the database in options.data_dir and recovers every collection.
+  static absl::StatusOr<std::unique_ptr<Engine>> Open(const Options& options);
+  ~Engine();  // Close()s
+
+  // INVALID_ARGUMENT (bad spec), ALREADY_EXISTS.
+  absl::Status CreateCollection(const CollectionSpec& spec);
+  // NOT_FOUND.
+  absl::StatusOr<CollectionInfo> GetCollection(std::string_view name) const;
+  std::vector<CollectionInfo> ListCollections() const;
+  // Removes the collection and its data from disk. NOT_FOUND.
+  absl::Status DeleteCollection(std::string_view name);
+
+  // Validates the whole batch first (dimension, NaN/Inf, ids 1..256 bytes and unique in the
+  // batch, text size and UTF-8, metadata keys), then applies it atomically and durably.
+  // Upserting an existing id replaces it. NOT_FOUND, INVALID_ARGUMENT naming the point index
+  // and field.
+  absl::StatusOr<WriteResult> Upsert(std::string_view collection, std::vector<Point> points);
+  // Deletes by ids; unknown ids are ignored. NOT_FOUND, INVALID_ARGUMENT.
+  absl::StatusOr<WriteResult> Delete(std::string_view collection,
+                                     const std::vector<std::string>& ids);
+  // Deletes every point matching `filter`. NOT_FOUND, INVALID_ARGUMENT.
+  absl::StatusOr<WriteResult> DeleteByFilter(std::string_view collection, const Filter& filter);
+  // Applies one batch of the log; a replay (sequence <= last applied) is OK and changes nothing.
+  absl::StatusOr<WriteResult> Apply(WriteBatch batch);
+
+  // Points by id, in the order asked; ids not found are omitted. NOT_FOUND (collection).
+  absl::StatusOr<std::vector<Point>> Get(std::string_view collection,
+                                         const std::vector<std::string>& ids,
+                                         bool with_vectors) const;
+  // NOT_FOUND, INVALID_ARGUMENT (dimension, NaN, k, filter).
+  absl::StatusOr<SearchResult> Search(const SearchRequest& request) const;
+  // Points matching `filter` (all when unset). NOT_FOUND, INVALID_ARGUMENT.
+  absl::StatusOr<uint64_t> Count(std::string_view collection,
+                                 const std::optional<Filter>& filter) const;
+
+  // Writes an index snapshot of every shard that changed since its last snapshot.
+  absl::Status SaveSnapshots();
+  // Waits for running background compactions; for tests and shutdown.
+  void WaitForCompactions();
+  // Saves snapshots and closes RocksDB. Further calls return UNAVAILABLE. Idempotent.
+  absl::Status Close();
+
+  class Impl;
+
+ private:
+  explicit Engine(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace ragd::index

@@ -1,0 +1,63 @@
+#pragma once
+// Engine-level value types shared by the index backends, storage and the engine. They carry no
+// protobuf or third-party type: services/convert.* maps them to and from the wire.
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "absl/status/status.h"
+
+namespace ragd::index {
+
+// How similarity is measured. Scores returned by every search are "higher is closer":
+//   kCosine: score = cos(a, b) in [-1, 1]; vectors are L2-normalised on write and on query.
+//   kDot:    score = a·b (raw inner product, vectors stored as given).
+//   kL2:     score = -‖a − b‖² (negated squared Euclidean distance, so 0 is an exact match).
+enum class Metric { kCosine = 0, kDot = 1, kL2 = 2 };
+
+enum class IndexKind {
+  kHnsw = 0,   // hnswlib HierarchicalNSW, compiled with the project's SIMD flags.
+  kFaiss = 1,  // any FAISS index built by faiss::index_factory.
+  kFlat = 2,   // exact brute force; the reference every other kind is tested against.
+};
+
+// Construction options of a vector index. Per-search knobs live in SearchOptions.
+struct IndexSpec {
+  IndexKind kind = IndexKind::kHnsw;
+  // HNSW: M, the number of bi-directional links per node (paper: M). Default: 16.
+  int m = 16;
+  // HNSW: size of the candidate list while inserting (paper: efConstruction). Default: 200.
+  int ef_construction = 200;
+  // HNSW: default size of the candidate list while searching (paper: ef), used when a search
+  // does not set its own; also the default efSearch of FAISS HNSW indexes. Default: 64.
+  int ef = 64;
+  // FAISS: the faiss::index_factory description, e.g. "HNSW32", "HNSW32,SQ8", "IVF1024,Flat".
+  // Required when kind == kFaiss, must be empty otherwise.
+  std::string faiss_factory;
+  // FAISS IVF: default number of inverted lists probed per search. Default: 16.
+  int nprobe = 16;
+
+  // Says what to change when an option is out of range (INVALID_ARGUMENT naming the field).
+  absl::Status Validate() const;
+};
+
+// A typed metadata value: string, int64, double, bool or a list of strings.
+using MetadataValue =
+    std::variant<std::string, int64_t, double, bool, std::vector<std::string>>;
+// Ordered so that the storage encoding of a point is deterministic.
+using Metadata = std::map<std::string, MetadataValue>;
+
+// One stored item: a vector with the chunk text it was made from.
+struct Point {
+  std::string id;              // 1..256 bytes, unique within a collection.
+  std::vector<float> vector;   // exactly the collection's dimension, finite values.
+  std::string text;            // UTF-8; may be empty.
+  std::string document_id;     // the document this chunk belongs to; may be empty.
+  Metadata metadata;
+};
+
+}  // namespace ragd::index
