@@ -1,0 +1,432 @@
+#include "index/hnsw/hnsw_index.h"
+
+#include <algorithm>
+#include <cstring>
+#include <limits>
+#include <new>
+#include <queue>
+#include <stdexcept>
+#include <utility>
+
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wunused-function"
+#pragma GCC diagnostic ignored "-Wsign-compare"
+#pragma GCC diagnostic ignored "-Wunused-variable"
+#pragma GCC diagnostic ignored "-Wtype-limits"
+#include <hnswlib/hnswlib.h>
+#pragma GCC diagnostic pop
+
+#include "absl/container/flat_hash_set.h"
+#include "absl/strings/str_cat.h"
+#include "common/status.h"
+#include "index/distance.h"
+#include "index/serialization.h"
+
+namespace ragd::index {
+namespace {
+
+using Graph = hnswlib::HierarchicalNSW<float>;
+using hnswlib::tableint;
+
+constexpr uint32_t kMagic = 0x57534e48;  // "HNSW"
+constexpr uint32_t kVersion = 1;
+constexpr size_t kInitialCapacity = 1024;
+// hnswlib's internal ids are 32-bit; its deleted mark lives in the third byte of the
+// level-0 list header, which limits maxM0 to 16 bits of list count.
+constexpr size_t kMaxElements = std::numeric_limits<tableint>::max() - 1;
+// Levels are geometric with ratio 1/M (M >= 2): 64 is unreachable in practice.
+constexpr int kMaxLevel = 64;
+
+// The one guard around hnswlib: no exception crosses the adapter.
+template <typename F>
+auto Guard(absl::string_view what, F&& f) -> decltype(f()) {
+  try {
+    return f();
+  } catch (const std::bad_alloc&) {
+    return absl::ResourceExhaustedError(absl::StrCat("hnsw ", what, ": out of memory"));
+  } catch (const std::exception& e) {
+    return absl::InternalError(absl::StrCat("hnsw ", what, ": ", e.what()));
+  } catch (...) {
+    return absl::InternalError(absl::StrCat("hnsw ", what, ": unknown exception"));
+  }
+}
+
+std::unique_ptr<hnswlib::SpaceInterface<float>> MakeSpace(Metric metric, size_t dim) {
+  switch (metric) {
+    case Metric::kCosine:
+    case Metric::kDot:
+      return std::make_unique<hnswlib::InnerProductSpace>(dim);
+    case Metric::kL2:
+      return std::make_unique<hnswlib::L2Space>(dim);
+  }
+  return nullptr;
+}
+
+absl::Status CheckQuery(std::span<const float> query, size_t dim) {
+  if (query.size() != dim) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("query has ", query.size(), " floats, index dim is ", dim));
+  }
+  if (!internal::AllFinite(query)) {
+    return absl::InvalidArgumentError("query must be finite (no NaN or infinity)");
+  }
+  return absl::OkStatus();
+}
+
+const float* VectorOf(const Graph& g, tableint id) {
+  return reinterpret_cast<const float*>(g.getDataByInternalId(id));
+}
+
+// Returns a visited list to the pool on every exit path.
+class VisitedLease {
+ public:
+  explicit VisitedLease(hnswlib::VisitedListPool* pool)
+      : pool_(pool), list_(pool->getFreeVisitedList()) {}
+  ~VisitedLease() { pool_->releaseVisitedList(list_); }
+  VisitedLease(const VisitedLease&) = delete;
+  VisitedLease& operator=(const VisitedLease&) = delete;
+  hnswlib::VisitedList* get() const { return list_; }
+
+ private:
+  hnswlib::VisitedListPool* pool_;
+  hnswlib::VisitedList* list_;
+};
+
+// Best-first search with a per-call ef and a native filter. Reads only public members of
+// HierarchicalNSW; the same algorithm as hnswlib 0.7's searchBaseLayerST with a filter.
+std::vector<std::pair<float, tableint>> SearchGraph(const Graph& g, const float* query,
+                                                    size_t ef, const LabelFilter* filter) {
+  std::vector<std::pair<float, tableint>> out;
+  if (g.cur_element_count == 0) return out;
+  auto dist = [&](tableint id) {
+    return g.fstdistfunc_(query, g.getDataByInternalId(id), g.dist_func_param_);
+  };
+  auto accepted = [&](tableint id) {
+    return !g.isMarkedDeleted(id) && (filter == nullptr || filter->Accept(g.getExternalLabel(id)));
+  };
+
+  tableint current = g.enterpoint_node_;
+  float current_dist = dist(current);
+  for (int level = g.maxlevel_; level > 0; --level) {
+    for (bool changed = true; changed;) {
+      changed = false;
+      const unsigned int* list = g.get_linklist(current, level);
+      const int count = g.getListCount(const_cast<unsigned int*>(list));
+      const tableint* neighbors = reinterpret_cast<const tableint*>(list + 1);
+      for (int i = 0; i < count; ++i) {
+        float d = dist(neighbors[i]);
+        if (d < current_dist) {
+          current_dist = d;
+          current = neighbors[i];
+          changed = true;
+        }
+      }
+    }
+  }
+
+  using Entry = std::pair<float, tableint>;
+  VisitedLease lease(g.visited_list_pool_);
+  hnswlib::vl_type* visited = lease.get()->mass;
+  const hnswlib::vl_type tag = lease.get()->curV;
+  std::priority_queue<Entry> top;         // accepted results, worst (largest distance) on top
+  std::priority_queue<Entry> candidates;  // frontier, keyed by -distance (closest on top)
+  float bound = std::numeric_limits<float>::max();
+  visited[current] = tag;
+  candidates.emplace(-current_dist, current);
+  if (accepted(current)) {
+    top.emplace(current_dist, current);
+    bound = current_dist;
+  }
+  while (!candidates.empty()) {
+    Entry next = candidates.top();
+    // Stop once the closest frontier node is farther than the worst of a full result list;
+    // while the list is not full (few accepted labels) keep exploring.
+    if (-next.first > bound && top.size() >= ef) break;
+    candidates.pop();
+    const unsigned int* list = g.get_linklist0(next.second);
+    const int count = g.getListCount(const_cast<unsigned int*>(list));
+    const tableint* neighbors = reinterpret_cast<const tableint*>(list + 1);
+    for (int i = 0; i < count; ++i) {
+      const tableint id = neighbors[i];
+      if (visited[id] == tag) continue;
+      visited[id] = tag;
+      const float d = dist(id);
+      if (top.size() < ef || d < bound) {
+        candidates.emplace(-d, id);
+        if (accepted(id)) {
+          top.emplace(d, id);
+          if (top.size() > ef) top.pop();
+          bound = top.top().first;
+        }
+      }
+    }
+  }
+  out.reserve(top.size());
+  while (!top.empty()) {
+    out.push_back(top.top());
+    top.pop();
+  }
+  return out;
+}
+
+}  // namespace
+
+struct HnswIndex::Impl {
+  std::unique_ptr<hnswlib::SpaceInterface<float>> space;
+  std::unique_ptr<Graph> graph;
+
+  bool IsLive(tableint id) const { return !graph->isMarkedDeleted(id); }
+  // Internal id of a live label, or nullopt.
+  std::optional<tableint> Find(Label label) const {
+    auto it = graph->label_lookup_.find(label);
+    if (it == graph->label_lookup_.end() || !IsLive(it->second)) return std::nullopt;
+    return it->second;
+  }
+};
+
+HnswIndex::HnswIndex(const IndexSpec& spec, size_t dim, Metric metric,
+                     std::unique_ptr<Impl> impl)
+    : spec_(spec), dim_(dim), metric_(metric), impl_(std::move(impl)) {}
+
+HnswIndex::~HnswIndex() = default;
+
+absl::StatusOr<std::unique_ptr<HnswIndex>> HnswIndex::Create(const IndexSpec& spec, size_t dim,
+                                                             Metric metric) {
+  RETURN_IF_ERROR(spec.Validate());
+  if (spec.kind != IndexKind::kHnsw) return absl::InvalidArgumentError("spec is not HNSW");
+  if (dim == 0) return absl::InvalidArgumentError("dim must be at least 1");
+  return Guard("create", [&]() -> absl::StatusOr<std::unique_ptr<HnswIndex>> {
+    auto impl = std::make_unique<Impl>();
+    impl->space = MakeSpace(metric, dim);
+    impl->graph = std::make_unique<Graph>(impl->space.get(), kInitialCapacity,
+                                          static_cast<size_t>(spec.m),
+                                          static_cast<size_t>(spec.ef_construction));
+    return std::unique_ptr<HnswIndex>(new HnswIndex(spec, dim, metric, std::move(impl)));
+  });
+}
+
+size_t HnswIndex::size() const {
+  return impl_->graph->cur_element_count - impl_->graph->num_deleted_;
+}
+
+size_t HnswIndex::removed_count() const { return impl_->graph->num_deleted_; }
+
+size_t HnswIndex::MemoryBytes() const {
+  const Graph& g = *impl_->graph;
+  size_t upper = 0;
+  for (size_t i = 0; i < g.cur_element_count; ++i) {
+    upper += static_cast<size_t>(g.element_levels_[i]) * g.size_links_per_element_;
+  }
+  // Per-capacity arrays: level-0 block, upper-list pointer, level, lock, visited mark.
+  const size_t per_slot = g.size_data_per_element_ + sizeof(void*) + sizeof(int) +
+                          sizeof(std::mutex) + sizeof(hnswlib::vl_type);
+  // label_lookup_ is an unordered_map: roughly a node and a bucket per label.
+  const size_t per_label = 2 * sizeof(void*) + sizeof(Label) + sizeof(tableint) + sizeof(void*);
+  return g.max_elements_ * per_slot + upper + g.label_lookup_.size() * per_label +
+         Graph::max_update_element_locks * sizeof(std::mutex);
+}
+
+absl::Status HnswIndex::Add(std::span<const Label> labels, std::span<const float> vectors) {
+  if (vectors.size() != labels.size() * dim_) {
+    return absl::InvalidArgumentError(absl::StrCat("Add: ", vectors.size(), " floats for ",
+                                                   labels.size(), " labels of dim ", dim_));
+  }
+  if (!internal::AllFinite(vectors)) {
+    return absl::InvalidArgumentError("Add: vectors must be finite (no NaN or infinity)");
+  }
+  Graph& g = *impl_->graph;
+  if (g.cur_element_count + labels.size() > kMaxElements) {
+    return absl::ResourceExhaustedError("hnsw index is limited to 2^32-2 vectors");
+  }
+  std::vector<float> normalized;
+  std::span<const float> rows = internal::PrepareVectors(metric_, dim_, vectors, &normalized);
+  return Guard("add", [&]() -> absl::Status {
+    // Upper bound (replacements need no slot); doubling keeps Add amortised O(1) copies.
+    const size_t needed = g.cur_element_count + labels.size();
+    if (needed > g.max_elements_) {
+      g.resizeIndex(std::min(kMaxElements, std::max(needed, 2 * g.max_elements_)));
+    }
+    for (size_t i = 0; i < labels.size(); ++i) {
+      g.addPoint(rows.data() + i * dim_, labels[i]);
+    }
+    return absl::OkStatus();
+  });
+}
+
+absl::Status HnswIndex::Remove(std::span<const Label> labels) {
+  return Guard("remove", [&]() -> absl::Status {
+    for (Label label : labels) {
+      std::optional<tableint> id = impl_->Find(label);
+      if (id) impl_->graph->markDeletedInternal(*id);
+    }
+    return absl::OkStatus();
+  });
+}
+
+absl::StatusOr<std::vector<SearchHit>> HnswIndex::Search(std::span<const float> query,
+                                                         const SearchOptions& options) const {
+  RETURN_IF_ERROR(CheckQuery(query, dim_));
+  if (options.ef < 0) return absl::InvalidArgumentError("search ef must be >= 0");
+  if (options.top_k == 0 || size() == 0) return std::vector<SearchHit>{};
+  const size_t top_k = std::min(options.top_k, size());
+  const size_t ef = std::max<size_t>(options.ef > 0 ? options.ef : spec_.ef, top_k);
+  std::vector<float> normalized;
+  const float* q = internal::PrepareVectors(metric_, dim_, query, &normalized).data();
+  return Guard("search", [&]() -> absl::StatusOr<std::vector<SearchHit>> {
+    const Graph& g = *impl_->graph;
+    std::vector<std::pair<float, tableint>> found = SearchGraph(g, q, ef, options.filter);
+    internal::TopK top(top_k);
+    for (const auto& [unused, id] : found) {
+      top.Push(g.getExternalLabel(id), internal::Score(metric_, q, VectorOf(g, id), dim_));
+    }
+    return std::move(top).Take();
+  });
+}
+
+absl::StatusOr<std::vector<SearchHit>> HnswIndex::ScoreLabels(std::span<const float> query,
+                                                              std::span<const Label> labels,
+                                                              size_t top_k) const {
+  RETURN_IF_ERROR(CheckQuery(query, dim_));
+  std::vector<float> normalized;
+  const float* q = internal::PrepareVectors(metric_, dim_, query, &normalized).data();
+  return Guard("score", [&]() -> absl::StatusOr<std::vector<SearchHit>> {
+    internal::TopK top(top_k);
+    absl::flat_hash_set<Label> seen;
+    for (Label label : labels) {
+      std::optional<tableint> id = impl_->Find(label);
+      if (!id || !seen.insert(label).second) continue;
+      top.Push(label, internal::Score(metric_, q, VectorOf(*impl_->graph, *id), dim_));
+    }
+    return std::move(top).Take();
+  });
+}
+
+bool HnswIndex::Contains(Label label) const { return impl_->Find(label).has_value(); }
+
+std::vector<Label> HnswIndex::Labels() const {
+  std::vector<Label> out;
+  out.reserve(size());
+  for (const auto& [label, id] : impl_->graph->label_lookup_) {
+    if (impl_->IsLive(id)) out.push_back(label);
+  }
+  return out;
+}
+
+absl::Status HnswIndex::Save(std::string* out) const {
+  const Graph& g = *impl_->graph;
+  return Guard("save", [&]() -> absl::Status {
+    internal::ByteWriter w(out);
+    internal::WriteHeader(w, kMagic, kVersion, dim_, metric_);
+    w.Put<uint64_t>(g.M_);
+    w.Put<uint64_t>(g.ef_construction_);
+    w.Put<uint64_t>(g.size_data_per_element_);
+    w.Put<uint64_t>(g.cur_element_count);
+    w.Put<int32_t>(g.maxlevel_);
+    w.Put<uint32_t>(g.enterpoint_node_);
+    w.PutBytes(g.data_level0_memory_, g.cur_element_count * g.size_data_per_element_);
+    for (size_t i = 0; i < g.cur_element_count; ++i) {
+      const int32_t level = g.element_levels_[i];
+      w.Put<int32_t>(level);
+      if (level > 0) w.PutBytes(g.linkLists_[i], level * g.size_links_per_element_);
+    }
+    return absl::OkStatus();
+  });
+}
+
+absl::StatusOr<std::unique_ptr<HnswIndex>> HnswIndex::Load(const IndexSpec& spec, size_t dim,
+                                                           Metric metric,
+                                                           std::string_view data) {
+  RETURN_IF_ERROR(spec.Validate());
+  internal::ByteReader r(data, "hnsw index");
+  RETURN_IF_ERROR(internal::ReadHeader(r, kMagic, kVersion, dim, metric));
+  uint64_t m = 0, ef_construction = 0, element_bytes = 0, count = 0;
+  int32_t max_level = 0;
+  uint32_t entry_point = 0;
+  RETURN_IF_ERROR(r.Get(&m));
+  RETURN_IF_ERROR(r.Get(&ef_construction));
+  RETURN_IF_ERROR(r.Get(&element_bytes));
+  RETURN_IF_ERROR(r.Get(&count));
+  RETURN_IF_ERROR(r.Get(&max_level));
+  RETURN_IF_ERROR(r.Get(&entry_point));
+  if (m < 2 || m > 128) return r.Corrupt("M out of range");
+  if (ef_construction < 1 || ef_construction > 10000) return r.Corrupt("ef_construction");
+  if (count > kMaxElements) return r.Corrupt("element count out of range");
+  if (count == 0 ? max_level != -1 : (max_level < 0 || max_level > kMaxLevel)) {
+    return r.Corrupt("max level out of range");
+  }
+  if (count > 0 && entry_point >= count) return r.Corrupt("entry point out of range");
+  // The layout is fully determined by dim and M; check it before trusting the counts.
+  const size_t expected_element_bytes =
+      (2 * m + 1) * sizeof(tableint) + dim * sizeof(float) + sizeof(hnswlib::labeltype);
+  if (element_bytes != expected_element_bytes) return r.Corrupt("element size mismatch");
+  ASSIGN_OR_RETURN(std::string_view level0, r.GetSpan(count, element_bytes));
+
+  return Guard("load", [&]() -> absl::StatusOr<std::unique_ptr<HnswIndex>> {
+    auto impl = std::make_unique<Impl>();
+    impl->space = MakeSpace(metric, dim);
+    impl->graph = std::make_unique<Graph>(impl->space.get(),
+                                          std::max<size_t>(count, kInitialCapacity), m,
+                                          ef_construction);
+    Graph& g = *impl->graph;
+    if (g.size_data_per_element_ != element_bytes) return r.Corrupt("element layout");
+    std::memcpy(g.data_level0_memory_, level0.data(), level0.size());
+    // From here the graph's destructor frees linkLists_[i] for every element whose level is
+    // set, so a failure part-way leaks nothing.
+    g.cur_element_count = count;
+    g.label_lookup_.reserve(count);
+    for (tableint i = 0; i < count; ++i) {
+      if (!g.label_lookup_.emplace(g.getExternalLabel(i), i).second) {
+        return r.Corrupt("duplicate label");
+      }
+      const unsigned int* list = g.get_linklist0(i);
+      const size_t n = g.getListCount(const_cast<unsigned int*>(list));
+      if (n > g.maxM0_) return r.Corrupt("level-0 list too long");
+      const tableint* neighbors = reinterpret_cast<const tableint*>(list + 1);
+      for (size_t j = 0; j < n; ++j) {
+        if (neighbors[j] >= count) return r.Corrupt("level-0 link out of range");
+      }
+      if (g.isMarkedDeleted(i)) ++g.num_deleted_;
+    }
+    for (tableint i = 0; i < count; ++i) {
+      int32_t level = 0;
+      RETURN_IF_ERROR(r.Get(&level));
+      if (level < 0 || level > max_level) return r.Corrupt("element level out of range");
+      if (level == 0) continue;
+      ASSIGN_OR_RETURN(std::string_view links, r.GetSpan(level, g.size_links_per_element_));
+      char* block = static_cast<char*>(malloc(links.size()));
+      if (block == nullptr) throw std::bad_alloc();
+      std::memcpy(block, links.data(), links.size());
+      g.linkLists_[i] = block;
+      g.element_levels_[i] = level;
+    }
+    RETURN_IF_ERROR(r.ExpectEnd());
+    // Upper-layer links must point at nodes that exist on that layer, or the greedy descent
+    // would read a list that was never allocated.
+    for (tableint i = 0; i < count; ++i) {
+      for (int level = 1; level <= g.element_levels_[i]; ++level) {
+        const unsigned int* list = g.get_linklist(i, level);
+        const size_t n = g.getListCount(const_cast<unsigned int*>(list));
+        if (n > g.maxM_) return r.Corrupt("upper list too long");
+        const tableint* neighbors = reinterpret_cast<const tableint*>(list + 1);
+        for (size_t j = 0; j < n; ++j) {
+          if (neighbors[j] >= count || g.element_levels_[neighbors[j]] < level) {
+            return r.Corrupt("upper link out of range");
+          }
+        }
+      }
+    }
+    if (count > 0 && g.element_levels_[entry_point] != max_level) {
+      return r.Corrupt("entry point is not on the top level");
+    }
+    g.maxlevel_ = max_level;
+    g.enterpoint_node_ = count > 0 ? entry_point : static_cast<tableint>(-1);
+    std::vector<float> scratch(dim);
+    for (tableint i = 0; i < count; ++i) {
+      std::memcpy(scratch.data(), g.getDataByInternalId(i), dim * sizeof(float));
+      if (!internal::AllFinite(scratch)) return r.Corrupt("non-finite vector values");
+    }
+    return std::unique_ptr<HnswIndex>(new HnswIndex(spec, dim, metric, std::move(impl)));
+  });
+}
+
+}  // namespace ragd::index

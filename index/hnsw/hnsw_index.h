@@ -1,0 +1,81 @@
+#pragma once
+// HnswIndex: VectorIndex over hnswlib 0.6.2's HierarchicalNSW (Malkov & Yashunin, "Efficient
+// and robust approximate nearest neighbor search using Hierarchical Navigable Small World
+// graphs"). No hnswlib header is reachable from here.
+//
+// Metric: kCosine normalises vectors on Add and Search and uses the inner-product space;
+// kDot uses the inner-product space on raw vectors; kL2 the squared-L2 space. Scores follow
+// types.h (higher is closer) and are recomputed exactly for the returned hits, so they equal
+// ScoreLabels() for the same label.
+//
+// Search: our own traversal of hnswlib's public graph (greedy descent on the upper layers, then
+// a best-first search of layer 0 with a per-call ef), because hnswlib's searchKnn reads the
+// index-wide ef_ that setEf() writes (a data race under concurrent searches). The filter is
+// native: labels it rejects and removed labels are still traversed (they keep the graph
+// connected) but never enter the result list. The search keeps going until ef accepted labels
+// are found or the reachable graph is exhausted, so very selective filters cost up to a full
+// scan and SearchOptions::filter_selectivity is not needed here.
+//
+// Add: capacity doubles (resizeIndex) when full. A present label is replaced (hnswlib updates
+// its vector and repairs its links); a removed label added again becomes live again.
+// Remove: markDelete; the node stays in the graph, counted by removed_count(), until the
+// engine rebuilds the index.
+//
+// Save/Load: our own versioned format (not hnswlib's saveIndex, which only writes files and
+// trusts every size it reads). Load checks every size against the bytes present before
+// allocating and every link, level and entry point before the graph is used: DATA_LOSS on
+// malformed input.
+//
+// Thread safety: as VectorIndex. Const methods only read the graph and label map (hnswlib's
+// visited-list pool is mutex-protected); Add/Remove need the caller's exclusive lock.
+// Errors: every hnswlib call runs under one guard (bad_alloc -> RESOURCE_EXHAUSTED, other
+// exceptions -> INTERNAL).
+
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "index/vector_index.h"
+
+namespace ragd::index {
+
+class HnswIndex final : public VectorIndex {
+ public:
+  // Validates spec (kind must be kHnsw) and builds an empty graph.
+  static absl::StatusOr<std::unique_ptr<HnswIndex>> Create(const IndexSpec& spec, size_t dim,
+                                                           Metric metric);
+  // Rebuilds from HnswIndex::Save() output; the graph's M comes from the bytes.
+  static absl::StatusOr<std::unique_ptr<HnswIndex>> Load(const IndexSpec& spec, size_t dim,
+                                                         Metric metric, std::string_view data);
+  ~HnswIndex() override;
+
+  size_t dim() const override { return dim_; }
+  Metric metric() const override { return metric_; }
+  const IndexSpec& spec() const override { return spec_; }
+  size_t size() const override;
+  size_t removed_count() const override;
+  size_t MemoryBytes() const override;
+
+  absl::Status Add(std::span<const Label> labels, std::span<const float> vectors) override;
+  absl::Status Remove(std::span<const Label> labels) override;
+  absl::StatusOr<std::vector<SearchHit>> Search(std::span<const float> query,
+                                                const SearchOptions& options) const override;
+  absl::StatusOr<std::vector<SearchHit>> ScoreLabels(std::span<const float> query,
+                                                     std::span<const Label> labels,
+                                                     size_t top_k) const override;
+  bool Contains(Label label) const override;
+  std::vector<Label> Labels() const override;
+  absl::Status Save(std::string* out) const override;
+
+ private:
+  struct Impl;  // owns the hnswlib space and graph
+  HnswIndex(const IndexSpec& spec, size_t dim, Metric metric, std::unique_ptr<Impl> impl);
+
+  IndexSpec spec_;
+  size_t dim_;
+  Metric metric_;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace ragd::index
