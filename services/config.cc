@@ -1,0 +1,340 @@
+#include "services/config.h"
+
+#include <algorithm>
+#include <cmath>
+#include <fstream>
+#include <functional>
+#include <limits>
+#include <map>
+#include <ostream>
+#include <sstream>
+
+#include <CLI/CLI.hpp>
+#include <yaml-cpp/yaml.h>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "common/status.h"
+
+extern char** environ;
+
+namespace ragd::services {
+namespace {
+
+// One setting: its key and how to parse (with range checks) and print it. The table below is
+// the single list of keys that YAML, the environment and flags all go through.
+struct Setting {
+  std::string key;
+  std::function<absl::Status(absl::string_view, Config*)> parse;
+  std::function<std::string(const Config&)> format;
+};
+
+absl::Status BadValue(absl::string_view key, absl::string_view what, absl::string_view value) {
+  return absl::InvalidArgumentError(absl::StrCat(key, ": ", what, ", got \"", value, "\""));
+}
+
+template <typename Access>
+Setting IntSetting(std::string key, Access access, int64_t lo, int64_t hi) {
+  Setting s;
+  s.key = key;
+  s.parse = [key, access, lo, hi](absl::string_view text, Config* c) -> absl::Status {
+    int64_t v = 0;
+    if (!absl::SimpleAtoi(text, &v)) return BadValue(key, "expected an integer", text);
+    if (v < lo || v > hi) {
+      return BadValue(key, absl::StrCat("must be in ", lo, "..", hi), text);
+    }
+    access(*c) = v;
+    return absl::OkStatus();
+  };
+  s.format = [access](const Config& c) {
+    return absl::StrCat(access(const_cast<Config&>(c)));
+  };
+  return s;
+}
+
+template <typename Access>
+Setting DoubleSetting(std::string key, Access access, double lo, double hi) {
+  Setting s;
+  s.key = key;
+  s.parse = [key, access, lo, hi](absl::string_view text, Config* c) -> absl::Status {
+    double v = 0;
+    if (!absl::SimpleAtod(text, &v) || !std::isfinite(v)) {
+      return BadValue(key, "expected a number", text);
+    }
+    if (v < lo || v > hi) return BadValue(key, absl::StrCat("must be in ", lo, "..", hi), text);
+    access(*c) = v;
+    return absl::OkStatus();
+  };
+  s.format = [access](const Config& c) { return absl::StrCat(access(const_cast<Config&>(c))); };
+  return s;
+}
+
+template <typename Access>
+Setting BoolSetting(std::string key, Access access) {
+  Setting s;
+  s.key = key;
+  s.parse = [key, access](absl::string_view text, Config* c) -> absl::Status {
+    std::string lower = absl::AsciiStrToLower(text);
+    if (lower == "true") {
+      access(*c) = true;
+    } else if (lower == "false") {
+      access(*c) = false;
+    } else {
+      return BadValue(key, "expected true or false", text);
+    }
+    return absl::OkStatus();
+  };
+  s.format = [access](const Config& c) {
+    return std::string(access(const_cast<Config&>(c)) ? "true" : "false");
+  };
+  return s;
+}
+
+// `allowed` empty: any non-empty string unless `may_be_empty`.
+template <typename Access>
+Setting StringSetting(std::string key, Access access, bool may_be_empty,
+                      std::vector<std::string> allowed = {}) {
+  Setting s;
+  s.key = key;
+  s.parse = [key, access, may_be_empty, allowed](absl::string_view text,
+                                                 Config* c) -> absl::Status {
+    if (text.empty() && !may_be_empty) return BadValue(key, "must not be empty", text);
+    if (!allowed.empty() &&
+        std::find(allowed.begin(), allowed.end(), text) == allowed.end()) {
+      return BadValue(key, absl::StrCat("expected one of ", absl::StrJoin(allowed, ", ")), text);
+    }
+    access(*c) = std::string(text);
+    return absl::OkStatus();
+  };
+  s.format = [access](const Config& c) { return access(const_cast<Config&>(c)); };
+  return s;
+}
+
+const std::vector<Setting>& Settings() {
+  constexpr int64_t kMaxInt = std::numeric_limits<int32_t>::max();
+  static const std::vector<Setting>* settings = new std::vector<Setting>{
+      StringSetting("server.listen", [](Config& c) -> auto& { return c.server.listen; }, false),
+      IntSetting("server.max_message_bytes",
+                 [](Config& c) -> auto& { return c.server.max_message_bytes; }, 1024, kMaxInt),
+      IntSetting("server.workers", [](Config& c) -> auto& { return c.server.workers; }, 1, 1024),
+      IntSetting("server.max_queued_writes",
+                 [](Config& c) -> auto& { return c.server.max_queued_writes; }, 1, 1 << 20),
+      IntSetting("server.shutdown_grace_seconds",
+                 [](Config& c) -> auto& { return c.server.shutdown_grace_seconds; }, 0, 3600),
+      StringSetting("server.port_file", [](Config& c) -> auto& { return c.server.port_file; },
+                    true),
+      StringSetting("storage.data_dir", [](Config& c) -> auto& { return c.storage.data_dir; },
+                    false),
+      IntSetting("engine.max_text_bytes",
+                 [](Config& c) -> auto& { return c.engine.max_text_bytes; }, 0, 1 << 30),
+      IntSetting("engine.max_batch_points",
+                 [](Config& c) -> auto& { return c.engine.max_batch_points; }, 1, 1000000),
+      IntSetting("engine.max_k", [](Config& c) -> auto& { return c.engine.max_k; }, 1, 100000),
+      DoubleSetting("engine.compaction_ratio",
+                    [](Config& c) -> auto& { return c.engine.compaction_ratio; }, 0.01, 100.0),
+      IntSetting("engine.compaction_min_removed",
+                 [](Config& c) -> auto& { return c.engine.compaction_min_removed; }, 0, kMaxInt),
+      IntSetting("engine.brute_force_max_matches",
+                 [](Config& c) -> auto& { return c.engine.brute_force_max_matches; }, 0,
+                 kMaxInt),
+      BoolSetting("engine.sync_writes", [](Config& c) -> auto& { return c.engine.sync_writes; }),
+      IntSetting("engine.snapshot_interval_seconds",
+                 [](Config& c) -> auto& { return c.engine.snapshot_interval_seconds; }, 0,
+                 86400 * 7),
+      IntSetting("engine.block_cache_bytes",
+                 [](Config& c) -> auto& { return c.engine.block_cache_bytes; }, 0,
+                 int64_t{1} << 40),
+      StringSetting("log.level", [](Config& c) -> auto& { return c.log.level; }, false,
+                    {"trace", "debug", "info", "warn", "error", "critical", "off"}),
+      IntSetting("debug.open_delay_ms", [](Config& c) -> auto& { return c.debug.open_delay_ms; },
+                 0, 600000),
+  };
+  return *settings;
+}
+
+const Setting* FindSetting(absl::string_view key) {
+  for (const Setting& s : Settings()) {
+    if (s.key == key) return &s;
+  }
+  return nullptr;
+}
+
+absl::StatusOr<std::string> ReadFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return absl::NotFoundError(absl::StrCat("cannot read config file ", path));
+  std::ostringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+}  // namespace
+
+index::Engine::Options Config::EngineOptions() const {
+  index::Engine::Options o;
+  o.data_dir = storage.data_dir;
+  o.max_text_bytes = static_cast<size_t>(engine.max_text_bytes);
+  o.max_batch_points = static_cast<size_t>(engine.max_batch_points);
+  o.max_k = static_cast<size_t>(engine.max_k);
+  o.compaction_ratio = engine.compaction_ratio;
+  o.compaction_min_removed = static_cast<size_t>(engine.compaction_min_removed);
+  o.brute_force_max_matches = static_cast<size_t>(engine.brute_force_max_matches);
+  o.sync_writes = engine.sync_writes;
+  o.snapshot_interval_seconds = static_cast<int>(engine.snapshot_interval_seconds);
+  o.block_cache_bytes = static_cast<size_t>(engine.block_cache_bytes);
+  return o;
+}
+
+absl::Status SetConfigValue(absl::string_view key, absl::string_view value, Config* config) {
+  const Setting* s = FindSetting(key);
+  if (s == nullptr) return absl::InvalidArgumentError(absl::StrCat(key, ": unknown setting"));
+  return s->parse(value, config);
+}
+
+absl::Status ApplyYaml(absl::string_view yaml, Config* config) {
+  YAML::Node root;
+  try {
+    root = YAML::Load(std::string(yaml));
+  } catch (const YAML::Exception& e) {
+    return absl::InvalidArgumentError(absl::StrCat("YAML: ", e.what()));
+  }
+  if (root.IsNull()) return absl::OkStatus();  // an empty file changes nothing
+  if (!root.IsMap()) return absl::InvalidArgumentError("YAML: expected a mapping of sections");
+  for (const auto& section : root) {
+    std::string section_name = section.first.as<std::string>();
+    if (!section.second.IsMap()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(section_name, ": expected a mapping of settings"));
+    }
+    for (const auto& entry : section.second) {
+      std::string key = absl::StrCat(section_name, ".", entry.first.as<std::string>());
+      if (FindSetting(key) == nullptr) {
+        return absl::InvalidArgumentError(absl::StrCat(key, ": unknown setting"));
+      }
+      if (!entry.second.IsScalar()) {
+        return absl::InvalidArgumentError(absl::StrCat(key, ": expected a single value"));
+      }
+      RETURN_IF_ERROR(SetConfigValue(key, entry.second.Scalar(), config));
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ApplyEnvironment(const std::vector<std::string>& environment, Config* config) {
+  constexpr absl::string_view kPrefix = "RAGD_";
+  for (const std::string& entry : environment) {
+    std::pair<absl::string_view, absl::string_view> kv =
+        absl::StrSplit(entry, absl::MaxSplits('=', 1));
+    absl::string_view name = kv.first;
+    if (!absl::StartsWith(name, kPrefix)) continue;
+    absl::string_view rest = name.substr(kPrefix.size());
+    size_t sep = rest.find("__");
+    if (sep == absl::string_view::npos) continue;
+    std::string key = absl::AsciiStrToLower(
+        absl::StrCat(rest.substr(0, sep), ".", rest.substr(sep + 2)));
+    if (FindSetting(key) == nullptr) {
+      return absl::InvalidArgumentError(absl::StrCat(name, ": unknown setting ", key));
+    }
+    absl::Status s = SetConfigValue(key, kv.second, config);
+    if (!s.ok()) return absl::InvalidArgumentError(absl::StrCat(name, ": ", s.message()));
+  }
+  return absl::OkStatus();
+}
+
+std::string ToYaml(const Config& config) {
+  // Emitted by hand in table order: sections stay grouped and values are quoted only when
+  // YAML would misread them.
+  YAML::Emitter out;
+  out << YAML::BeginMap;
+  std::string section;
+  for (const Setting& s : Settings()) {
+    absl::string_view key = s.key;
+    size_t dot = key.find('.');
+    std::string this_section(key.substr(0, dot));
+    if (this_section != section) {
+      if (!section.empty()) out << YAML::EndMap;
+      section = this_section;
+      out << YAML::Key << section << YAML::Value << YAML::BeginMap;
+    }
+    out << YAML::Key << std::string(key.substr(dot + 1)) << YAML::Value << s.format(config);
+  }
+  if (!section.empty()) out << YAML::EndMap;
+  out << YAML::EndMap;
+  return std::string(out.c_str()) + "\n";
+}
+
+std::vector<std::string> ProcessEnvironment() {
+  std::vector<std::string> env;
+  for (char** e = environ; e != nullptr && *e != nullptr; ++e) env.emplace_back(*e);
+  return env;
+}
+
+CommandLine ParseCommandLine(int argc, const char* const* argv,
+                             const std::vector<std::string>& environment, std::ostream& out,
+                             std::ostream& err) {
+  CommandLine result;
+  CLI::App app("ragd: vector collections over gRPC, persisted in RocksDB", "ragd");
+  std::string config_file;
+  bool print_config = false;
+  // Flags are kept as text and go through the same parser as YAML and the environment, so
+  // that every source gives the same messages.
+  std::map<std::string, std::string> flag_values;
+  const std::vector<std::pair<std::string, std::string>> flags = {
+      {"--listen", "server.listen"},
+      {"--data-dir", "storage.data_dir"},
+      {"--max-message-bytes", "server.max_message_bytes"},
+      {"--workers", "server.workers"},
+      {"--shutdown-grace-seconds", "server.shutdown_grace_seconds"},
+      {"--log-level", "log.level"},
+      {"--port-file", "server.port_file"},
+  };
+  std::map<std::string, CLI::Option*> options;
+  for (const auto& [flag, key] : flags) {
+    options[key] = app.add_option(flag, flag_values[key],
+                                  absl::StrCat("sets ", key, " (default: ",
+                                               FindSetting(key)->format(Config{}), ")"));
+  }
+  app.add_option("--config", config_file, "YAML file of settings (see --print-config)");
+  app.add_flag("--print-config", print_config, "print the effective configuration and exit");
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp&) {
+    out << app.help();
+    result.exit_code = 0;
+    return result;
+  } catch (const CLI::ParseError& e) {
+    err << "ragd: " << e.what() << "\n";
+    result.exit_code = 2;
+    return result;
+  }
+
+  auto fail = [&](const absl::Status& s) {
+    err << "ragd: configuration error: " << s.message() << "\n";
+    result.exit_code = 2;
+    return result;
+  };
+  Config config;
+  if (!config_file.empty()) {
+    absl::StatusOr<std::string> text = ReadFile(config_file);
+    if (!text.ok()) return fail(text.status());
+    absl::Status s = ApplyYaml(*text, &config);
+    if (!s.ok()) return fail(absl::InvalidArgumentError(absl::StrCat(config_file, ": ",
+                                                                       s.message())));
+  }
+  if (absl::Status s = ApplyEnvironment(environment, &config); !s.ok()) return fail(s);
+  for (const auto& [flag, key] : flags) {
+    if (options[key]->count() == 0) continue;
+    absl::Status s = SetConfigValue(key, flag_values[key], &config);
+    if (!s.ok()) return fail(absl::InvalidArgumentError(absl::StrCat(flag, ": ", s.message())));
+  }
+  result.config = std::move(config);
+  if (print_config) {
+    out << ToYaml(result.config);
+    result.exit_code = 0;
+  }
+  return result;
+}
+
+}  // namespace ragd::services

@@ -1,0 +1,99 @@
+#pragma once
+// ragd's settings and where they come from. Precedence, lowest first: compiled defaults, the
+// YAML file named by --config, environment variables RAGD_<SECTION>__<KEY> (for example
+// RAGD_SERVER__LISTEN), command-line flags. Every setting has a dotted key ("server.listen")
+// used in all three sources; an unknown key, a value of the wrong type or out of range stops
+// start-up with a message naming the key (exit code 2).
+//
+// This is the only file of ragd that reads files or the environment for configuration.
+
+#include <cstdint>
+#include <iosfwd>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/strings/string_view.h"
+#include "index/engine/engine.h"
+
+namespace ragd::services {
+
+struct Config {
+  struct Server {
+    // host:port to listen on; port 0 picks a free port (see port_file).
+    // Default: 127.0.0.1:50051.
+    std::string listen = "127.0.0.1:50051";
+    // Largest request or response message, bytes. Default: 64 MiB.
+    int64_t max_message_bytes = 64 << 20;
+    // Threads that run blocking work (writes, collection creation and removal); searches run
+    // on gRPC's own threads. Default: 4.
+    int64_t workers = 4;
+    // Writes waiting for a worker before new ones get RESOURCE_EXHAUSTED. Default: 1024.
+    int64_t max_queued_writes = 1024;
+    // On SIGTERM/SIGINT, in-flight calls get this long to finish. Default: 10.
+    int64_t shutdown_grace_seconds = 10;
+    // When set, the bound port is written to this file once ragd listens. Default: unset.
+    std::string port_file;
+  } server;
+  struct Storage {
+    // Directory of the RocksDB database and index snapshots. Default: ./ragd-data.
+    std::string data_dir = "./ragd-data";
+  } storage;
+  // Limits and tuning of the engine; defaults are index::Engine::Options's.
+  struct EngineSettings {
+    int64_t max_text_bytes = index::Engine::Options{}.max_text_bytes;
+    int64_t max_batch_points = index::Engine::Options{}.max_batch_points;
+    int64_t max_k = index::Engine::Options{}.max_k;
+    double compaction_ratio = index::Engine::Options{}.compaction_ratio;
+    int64_t compaction_min_removed = index::Engine::Options{}.compaction_min_removed;
+    int64_t brute_force_max_matches = index::Engine::Options{}.brute_force_max_matches;
+    bool sync_writes = index::Engine::Options{}.sync_writes;
+    int64_t snapshot_interval_seconds = index::Engine::Options{}.snapshot_interval_seconds;
+    int64_t block_cache_bytes = index::Engine::Options{}.block_cache_bytes;
+  } engine;
+  struct Log {
+    // trace, debug, info, warn, error, critical or off. Default: info.
+    std::string level = "info";
+  } log;
+  struct Debug {
+    // Delays opening the engine by this long, so tests can watch the NOT_SERVING phase.
+    // Default: 0.
+    int64_t open_delay_ms = 0;
+  } debug;
+
+  index::Engine::Options EngineOptions() const;
+};
+
+// Sets one setting from its text form ("8", "true", "0.25", "127.0.0.1:0"). INVALID_ARGUMENT
+// naming the key for an unknown key, a malformed value or one out of range.
+absl::Status SetConfigValue(absl::string_view key, absl::string_view value, Config* config);
+
+// Applies a YAML document of sections (server, storage, engine, log, debug) of scalar settings.
+absl::Status ApplyYaml(absl::string_view yaml, Config* config);
+
+// Applies RAGD_<SECTION>__<KEY>=VALUE entries of `environment` ("NAME=VALUE" strings); other
+// variables, including RAGD_ ones without "__" (RAGD_ADDRESS belongs to ragctl), are ignored.
+absl::Status ApplyEnvironment(const std::vector<std::string>& environment, Config* config);
+
+// The effective configuration as YAML, every key present.
+std::string ToYaml(const Config& config);
+
+// This process's environment as "NAME=VALUE" strings.
+std::vector<std::string> ProcessEnvironment();
+
+struct CommandLine {
+  Config config;
+  // Set when ragd must exit now with this code: 0 after --help or --print-config, 2 on a
+  // usage or configuration error (the message has been written to `err`).
+  std::optional<int> exit_code;
+};
+
+// Parses ragd's flags (--listen, --data-dir, --config, --max-message-bytes, --workers,
+// --shutdown-grace-seconds, --log-level, --port-file, --print-config, --help) and merges every
+// source in order of precedence.
+CommandLine ParseCommandLine(int argc, const char* const* argv,
+                             const std::vector<std::string>& environment, std::ostream& out,
+                             std::ostream& err);
+
+}  // namespace ragd::services

@@ -1,0 +1,144 @@
+// ragctl: a command-line client of ragd. Parses flags with CLI11 and runs one command of
+// services/ragctl_commands.h; see `ragctl --help` for commands and exit codes.
+
+#include <unistd.h>
+
+#include <cstdlib>
+#include <iostream>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+
+#include "services/ragctl_commands.h"
+
+namespace {
+
+constexpr const char* kFooter = R"(Filters are JSON: {"key":"lang","equals":"ko"}, {"key":"tag","in":["a","b"]},
+{"key":"year","range":{"gte":2020,"lt":2024}}, {"document_id":"doc1"},
+{"and":[...]}, {"or":[...]}, {"not":{...}}.
+Exit codes: 0 ok, 1 failure, 2 usage, 3 NOT_FOUND, 4 ALREADY_EXISTS, 5 INVALID_ARGUMENT,
+6 UNAVAILABLE or DEADLINE_EXCEEDED, 7 RESOURCE_EXHAUSTED.)";
+
+int Run(int argc, char** argv) {
+  CLI::App app("ragctl: command-line client of ragd", "ragctl");
+  app.footer(kFooter);
+  app.require_subcommand(1);
+  ragd::cli::GlobalOptions global;
+  if (const char* env = std::getenv("RAGD_ADDRESS"); env != nullptr && *env != '\0') {
+    global.address = env;
+  }
+  global.tty = isatty(STDOUT_FILENO) == 1;
+  app.add_option("--address", global.address, "ragd address host:port (env RAGD_ADDRESS)")
+      ->capture_default_str();
+  app.add_flag("--json", global.json, "print JSON instead of tables");
+  app.add_option("--timeout", global.timeout_seconds, "deadline of each call, seconds")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
+
+  // collections
+  CLI::App* collections = app.add_subcommand("collections", "create, list, get, delete");
+  collections->require_subcommand(1);
+  ragd::cli::CreateCollectionOptions create;
+  CLI::App* c_create = collections->add_subcommand("create", "create a collection");
+  c_create->add_option("name", create.name, "collection name [A-Za-z0-9_-]{1,64}")->required();
+  c_create->add_option("--dimension", create.dimension, "vector dimension")->required();
+  c_create->add_option("--metric", create.metric, "cosine, dot or l2")->capture_default_str();
+  c_create->add_option("--index", create.index, "hnsw, faiss or flat")->capture_default_str();
+  c_create->add_option("--m", create.m, "HNSW links per node (default 16)");
+  c_create->add_option("--ef-construction", create.ef_construction,
+                       "HNSW build candidate list (default 200)");
+  c_create->add_option("--ef", create.ef, "default search candidate list (default 64)");
+  c_create->add_option("--faiss-factory", create.faiss_factory,
+                       "FAISS index_factory string, e.g. HNSW32,SQ8");
+  c_create->add_option("--nprobe", create.nprobe, "FAISS IVF lists probed (default 16)");
+  c_create->add_option("--shards", create.shards, "number of shards")->capture_default_str();
+  CLI::App* c_list = collections->add_subcommand("list", "list collections");
+  std::string collection_name;
+  CLI::App* c_get = collections->add_subcommand("get", "show a collection");
+  c_get->add_option("name", collection_name, "collection name")->required();
+  CLI::App* c_delete = collections->add_subcommand("delete", "delete a collection and its data");
+  c_delete->add_option("name", collection_name, "collection name")->required();
+
+  // points
+  CLI::App* points = app.add_subcommand("points", "upsert, search, get, delete, count");
+  points->require_subcommand(1);
+  std::string collection;
+  std::string upsert_file;
+  size_t batch_size = 500;
+  CLI::App* p_upsert = points->add_subcommand("upsert", "upsert points from a JSON Lines file");
+  p_upsert->add_option("--collection", collection, "collection name")->required();
+  p_upsert->add_option("file", upsert_file, "FILE.jsonl, one point per line (- for stdin)")
+      ->required();
+  p_upsert->add_option("--batch-size", batch_size, "points per Upsert call")
+      ->capture_default_str();
+
+  ragd::cli::SearchOptions search;
+  std::optional<uint32_t> ef;
+  std::optional<float> min_score;
+  CLI::App* p_search = points->add_subcommand("search", "nearest neighbours of a vector");
+  p_search->add_option("--collection", search.collection, "collection name")->required();
+  CLI::Option* vector_opt =
+      p_search->add_option("--vector", search.vector_json, "query as a JSON array");
+  CLI::Option* file_opt =
+      p_search->add_option("--file", search.vector_file, "file holding the query JSON array");
+  vector_opt->excludes(file_opt);
+  p_search->add_option("--k", search.k, "number of results")->capture_default_str();
+  p_search->add_option("--ef", ef, "search candidate list size");
+  p_search->add_option("--filter", search.filter_json, "filter JSON");
+  p_search->add_option("--min-score", min_score, "drop hits scoring below this");
+  p_search->add_flag("--with-vectors", search.with_vectors, "return vectors");
+
+  std::vector<std::string> ids;
+  bool with_vectors = false;
+  CLI::App* p_get = points->add_subcommand("get", "points by id");
+  p_get->add_option("--collection", collection, "collection name")->required();
+  p_get->add_option("ids", ids, "point ids")->required();
+  p_get->add_flag("--with-vectors", with_vectors, "return vectors");
+
+  std::string filter;
+  CLI::App* p_delete = points->add_subcommand("delete", "delete points by id or filter");
+  p_delete->add_option("--collection", collection, "collection name")->required();
+  CLI::Option* ids_opt = p_delete->add_option("ids", ids, "point ids");
+  CLI::Option* filter_opt = p_delete->add_option("--filter", filter, "filter JSON");
+  ids_opt->excludes(filter_opt);
+
+  CLI::App* p_count = points->add_subcommand("count", "count points");
+  p_count->add_option("--collection", collection, "collection name")->required();
+  p_count->add_option("--filter", filter, "filter JSON");
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    int code = app.exit(e);
+    return code == 0 ? 0 : ragd::cli::kExitUsage;
+  }
+  if (p_search->parsed() && search.vector_json.empty() && search.vector_file.empty()) {
+    std::cerr << "ragctl: points search: give --vector or --file\n";
+    return ragd::cli::kExitUsage;
+  }
+  if (p_delete->parsed() && ids.empty() && filter.empty()) {
+    std::cerr << "ragctl: points delete: give ids or --filter\n";
+    return ragd::cli::kExitUsage;
+  }
+  search.ef = ef;
+  search.min_score = min_score;
+
+  ragd::cli::Ragctl ragctl(global, std::cout, std::cerr);
+  if (c_create->parsed()) return ragctl.CreateCollection(create);
+  if (c_list->parsed()) return ragctl.ListCollections();
+  if (c_get->parsed()) return ragctl.GetCollection(collection_name);
+  if (c_delete->parsed()) return ragctl.DeleteCollection(collection_name);
+  if (p_upsert->parsed()) return ragctl.Upsert(collection, upsert_file, batch_size);
+  if (p_search->parsed()) return ragctl.Search(search);
+  if (p_get->parsed()) return ragctl.Get(collection, ids, with_vectors);
+  if (p_delete->parsed()) return ragctl.Delete(collection, ids, filter);
+  if (p_count->parsed()) return ragctl.Count(collection, filter);
+  std::cerr << app.help();
+  return ragd::cli::kExitUsage;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) { return Run(argc, argv); }

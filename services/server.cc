@@ -1,0 +1,132 @@
+#include "services/server.h"
+
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <utility>
+
+#include <grpcpp/ext/proto_server_reflection_plugin.h>
+#include <grpcpp/health_check_service_interface.h>
+#include <spdlog/spdlog.h>
+
+#include "absl/strings/str_cat.h"
+
+namespace ragd::services {
+namespace {
+
+constexpr const char* kServiceNames[] = {"ragd.v1.Collections", "ragd.v1.Points"};
+
+void SetServing(grpc::Server* server, bool serving) {
+  grpc::HealthCheckServiceInterface* health = server->GetHealthCheckService();
+  if (health == nullptr) return;
+  health->SetServingStatus(serving);  // the overall status, service ""
+  for (const char* name : kServiceNames) health->SetServingStatus(name, serving);
+}
+
+// Written to a temporary name and renamed, so a reader never sees a partial number.
+absl::Status WritePortFile(const std::string& path, int port) {
+  std::string tmp = path + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::trunc);
+    out << port << "\n";
+    if (!out.flush()) return absl::InternalError(absl::StrCat("cannot write port file ", tmp));
+  }
+  std::error_code ec;
+  std::filesystem::rename(tmp, path, ec);
+  if (ec) return absl::InternalError(absl::StrCat("cannot rename ", tmp, ": ", ec.message()));
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+RagdServer::RagdServer(const Config& config)
+    : config_(config),
+      executor_(static_cast<int>(config.server.workers),
+                static_cast<size_t>(config.server.max_queued_writes)),
+      collections_(&handle_, &executor_),
+      points_(&handle_, &executor_) {}
+
+absl::StatusOr<std::unique_ptr<RagdServer>> RagdServer::Start(const Config& config,
+                                                              RecoveryCallback on_recovered) {
+  std::unique_ptr<RagdServer> self(new RagdServer(config));
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+
+  grpc::ServerBuilder builder;
+  builder.AddListeningPort(config.server.listen, grpc::InsecureServerCredentials(), &self->port_);
+  builder.SetMaxReceiveMessageSize(static_cast<int>(config.server.max_message_bytes));
+  builder.SetMaxSendMessageSize(static_cast<int>(config.server.max_message_bytes));
+  builder.RegisterService(&self->collections_);
+  builder.RegisterService(&self->points_);
+  self->server_ = builder.BuildAndStart();
+  if (self->server_ == nullptr || self->port_ == 0) {
+    self->executor_.Shutdown();
+    return absl::UnavailableError(absl::StrCat("cannot listen on ", config.server.listen));
+  }
+  // The default health service reports "" as SERVING from the start; nobody can have read the
+  // port file yet, so turning it off here is in time for every client that uses it.
+  SetServing(self->server_.get(), false);
+  if (!config.server.port_file.empty()) {
+    if (absl::Status s = WritePortFile(config.server.port_file, self->port_); !s.ok()) {
+      self->server_->Shutdown();
+      self->executor_.Shutdown();
+      return s;
+    }
+  }
+  RagdServer* raw = self.get();
+  self->recovery_ = std::thread([raw, cb = std::move(on_recovered)] { raw->Recover(cb); });
+  return self;
+}
+
+void RagdServer::Recover(RecoveryCallback on_recovered) {
+  if (config_.debug.open_delay_ms > 0) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(config_.debug.open_delay_ms));
+  }
+  auto start = std::chrono::steady_clock::now();
+  absl::StatusOr<std::unique_ptr<index::Engine>> engine =
+      index::Engine::Open(config_.EngineOptions());
+  double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  if (!engine.ok()) {
+    spdlog::error("recovery of {} failed after {:.3f} s: {}", config_.storage.data_dir, seconds,
+                  engine.status().ToString());
+    if (on_recovered) on_recovered(engine.status());
+    return;
+  }
+  engine_ = std::move(engine).value();
+  uint64_t points = 0;
+  std::vector<index::CollectionInfo> collections = engine_->ListCollections();
+  for (const index::CollectionInfo& c : collections) points += c.points;
+  handle_.Set(engine_.get());
+  SetServing(server_.get(), true);
+  spdlog::info("recovered {} collections, {} points from {} in {:.3f} s; serving", 
+               collections.size(), points, config_.storage.data_dir, seconds);
+  if (on_recovered) on_recovered(absl::OkStatus());
+}
+
+absl::Status RagdServer::Shutdown(absl::Duration grace) {
+  if (shut_down_) return absl::OkStatus();
+  shut_down_ = true;
+  // Health first, so that load balancers stop routing here while in-flight calls finish.
+  if (grpc::HealthCheckServiceInterface* health = server_->GetHealthCheckService()) {
+    health->Shutdown();
+  }
+  handle_.BeginShutdown();
+  server_->Shutdown(std::chrono::system_clock::now() + absl::ToChronoMilliseconds(grace));
+  server_->Wait();
+  executor_.Shutdown();
+  if (recovery_.joinable()) recovery_.join();
+  if (engine_ == nullptr) return absl::OkStatus();
+  absl::Status closed = engine_->Close();
+  engine_.reset();
+  return closed;
+}
+
+RagdServer::~RagdServer() {
+  if (!shut_down_ && server_ != nullptr) Shutdown(absl::ZeroDuration()).IgnoreError();
+  if (recovery_.joinable()) recovery_.join();
+}
+
+}  // namespace ragd::services

@@ -1,0 +1,68 @@
+#pragma once
+// The running ragd: a gRPC server with the Collections and Points services, the standard
+// health service and server reflection, over an engine that is opened in the background.
+//
+// Start-up order: listen first, with health NOT_SERVING and every RPC answering UNAVAILABLE
+// "recovering"; open the engine (which recovers every collection from RocksDB and snapshots)
+// on a background thread; then set health SERVING for "" and for each service. Orchestrators
+// can thus tell "starting" from "dead" while a large collection loads.
+
+#include <functional>
+#include <memory>
+#include <thread>
+
+#include <grpcpp/grpcpp.h>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "index/engine/engine.h"
+#include "services/bounded_executor.h"
+#include "services/collections_service.h"
+#include "services/config.h"
+#include "services/engine_handle.h"
+#include "services/points_service.h"
+
+namespace ragd::services {
+
+class RagdServer {
+ public:
+  // Called once from the background thread when recovery ends, with its status.
+  using RecoveryCallback = std::function<void(const absl::Status&)>;
+
+  // Listens on config.server.listen, writes config.server.port_file when set, and starts
+  // opening the engine. UNAVAILABLE when the address cannot be bound, INTERNAL when the port
+  // file cannot be written.
+  static absl::StatusOr<std::unique_ptr<RagdServer>> Start(const Config& config,
+                                                           RecoveryCallback on_recovered);
+  // Shuts down (with a zero grace period) if Shutdown() was not called.
+  ~RagdServer();
+  RagdServer(const RagdServer&) = delete;
+  RagdServer& operator=(const RagdServer&) = delete;
+
+  // The port actually bound (differs from the configured one when that is 0).
+  int port() const { return port_; }
+
+  // Stops serving: health NOT_SERVING, new calls refused, in-flight calls given `grace` to
+  // finish (then cancelled), queued writes run, recovery awaited if still running, and the
+  // engine closed (snapshots saved, RocksDB closed). Returns the engine's Close() status.
+  // Idempotent.
+  absl::Status Shutdown(absl::Duration grace);
+
+ private:
+  explicit RagdServer(const Config& config);
+  void Recover(RecoveryCallback on_recovered);
+
+  const Config config_;
+  EngineHandle handle_;
+  BoundedExecutor executor_;
+  CollectionsService collections_;
+  PointsService points_;
+  std::unique_ptr<grpc::Server> server_;
+  int port_ = 0;
+  std::unique_ptr<index::Engine> engine_;  // written by the recovery thread before handle_.Set
+  std::thread recovery_;
+  bool shut_down_ = false;
+};
+
+}  // namespace ragd::services
