@@ -113,6 +113,12 @@ class Engine {
     // fsync the WAL on every write. Turning this off loses acknowledged writes on power loss
     // (not on a process crash). Default: true.
     bool sync_writes = true;
+    // Dirty shards save an index snapshot this often, in the background, so that a restart
+    // after a crash only reconciles what changed since. 0 disables (snapshots still happen on
+    // Close). Default: 300.
+    int snapshot_interval_seconds = 300;
+    // RocksDB block cache. Default: 256 MiB.
+    size_t block_cache_bytes = 256u << 20;
   };
 
   // Opens (or creates) the database in options.data_dir and recovers every collection.

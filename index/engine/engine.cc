@@ -1,0 +1,656 @@
+#include "index/engine/engine.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <filesystem>
+#include <mutex>
+#include <shared_mutex>
+#include <thread>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
+#include "common/hash.h"
+#include "common/status.h"
+#include "index/engine/keys.h"
+#include "index/engine/shard.h"
+#include "index/engine/validate.h"
+#include "index/storage/store.h"
+
+namespace ragd::index {
+namespace {
+
+struct Collection {
+  uint32_t id = 0;
+  int64_t created_at_ms = 0;
+  CollectionSpec spec;
+  std::vector<std::unique_ptr<Shard>> shards;
+  // Serialises the collection's write batches: sequence assignment, the RocksDB commit and the
+  // index update happen in log order.
+  std::mutex write_mu;
+  std::atomic<uint64_t> last_sequence{0};
+  // Exclusive while the collection is dropped; shared by snapshot writers, so that no snapshot
+  // lands after the range delete.
+  std::shared_mutex lifecycle_mu;
+  bool dropped = false;  // guarded by write_mu and lifecycle_mu (both taken to set it)
+
+  size_t ShardOf(std::string_view id) const { return Hash64(id) % shards.size(); }
+};
+
+int64_t NowMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+absl::Status CollectionNotFound(std::string_view name) {
+  return absl::NotFoundError("collection \"" + std::string(name) + "\" not found");
+}
+
+}  // namespace
+
+class Engine::Impl {
+ public:
+  explicit Impl(const Options& options) : options_(options) {}
+  ~Impl() { (void)Close(); }
+
+  absl::Status Open();
+  absl::Status CreateCollection(const CollectionSpec& spec);
+  absl::StatusOr<CollectionInfo> GetCollection(std::string_view name) const;
+  std::vector<CollectionInfo> ListCollections() const;
+  absl::Status DeleteCollection(std::string_view name);
+  absl::StatusOr<WriteResult> Upsert(std::string_view name, std::vector<Point> points);
+  absl::StatusOr<WriteResult> Delete(std::string_view name, const std::vector<std::string>& ids);
+  absl::StatusOr<WriteResult> DeleteByFilter(std::string_view name, const Filter& filter);
+  absl::StatusOr<WriteResult> Apply(WriteBatch batch);
+  absl::StatusOr<std::vector<Point>> Get(std::string_view name,
+                                         const std::vector<std::string>& ids,
+                                         bool with_vectors) const;
+  absl::StatusOr<SearchResult> Search(const SearchRequest& request) const;
+  absl::StatusOr<uint64_t> Count(std::string_view name, const std::optional<Filter>& f) const;
+  absl::Status SaveSnapshots();
+  void WaitForCompactions();
+  absl::Status Close();
+
+ private:
+  absl::StatusOr<std::shared_ptr<Collection>> Find(std::string_view name) const;
+  absl::Status LoadCollection(std::string_view name, std::string_view record);
+  // Applies a validated batch; the caller holds c.write_mu and checked the sequence.
+  absl::StatusOr<WriteResult> ApplyLocked(Collection& c, std::vector<Point>& upserts,
+                                          const std::vector<std::string>& deletes,
+                                          uint64_t sequence);
+  CollectionInfo Info(const Collection& c) const;
+  void ScheduleCompactions(const std::shared_ptr<Collection>& c);
+  void BackgroundLoop();
+  absl::Status SaveCollectionSnapshots(Collection& c);
+  absl::Status CheckOpen() const {
+    if (closed_) return absl::UnavailableError("engine is closed");
+    return absl::OkStatus();
+  }
+
+  const Options options_;
+  std::unique_ptr<storage::Store> store_;
+
+  mutable std::shared_mutex catalog_mu_;
+  absl::flat_hash_map<std::string, std::shared_ptr<Collection>> collections_;
+  uint32_t next_collection_id_ = 1;  // guarded by catalog_mu_ (exclusive)
+
+  // Background work: compactions (queued by writers) and periodic snapshots.
+  std::mutex bg_mu_;
+  std::condition_variable bg_cv_;
+  std::deque<std::pair<std::weak_ptr<Collection>, size_t>> compactions_;
+  absl::flat_hash_set<Shard*> queued_;
+  bool bg_busy_ = false;
+  bool stop_ = false;
+  std::thread bg_thread_;
+  std::atomic<bool> closed_{false};
+};
+
+absl::Status Engine::Impl::Open() {
+  std::error_code ec;
+  std::filesystem::create_directories(options_.data_dir, ec);
+  if (ec) {
+    return absl::InvalidArgumentError("data_dir: cannot create \"" + options_.data_dir +
+                                      "\": " + ec.message());
+  }
+  storage::Store::Options so;
+  so.path = options_.data_dir + "/db";
+  so.sync_writes = options_.sync_writes;
+  so.block_cache_bytes = options_.block_cache_bytes;
+  ASSIGN_OR_RETURN(store_, storage::Store::Open(so));
+
+  ASSIGN_OR_RETURN(auto version, store_->GetMeta(kFormatVersionKey));
+  if (version && DecodeU64(*version) != kFormatVersion) {
+    return absl::FailedPreconditionError("data_dir: format version " +
+                                         std::to_string(DecodeU64(*version)) +
+                                         " is not supported by this ragd (expects " +
+                                         std::to_string(kFormatVersion) + ")");
+  }
+  if (!version) {
+    storage::Batch b(store_.get());
+    b.PutMeta(kFormatVersionKey, EncodeU64(kFormatVersion));
+    RETURN_IF_ERROR(store_->Commit(b));
+  }
+  ASSIGN_OR_RETURN(auto next_id, store_->GetMeta(kNextCollectionIdKey));
+  if (next_id) next_collection_id_ = static_cast<uint32_t>(DecodeU64(*next_id));
+
+  ASSIGN_OR_RETURN(auto catalog, store_->ListCatalog());
+  for (const auto& [name, record] : catalog) RETURN_IF_ERROR(LoadCollection(name, record));
+  bg_thread_ = std::thread([this] { BackgroundLoop(); });
+  return absl::OkStatus();
+}
+
+absl::Status Engine::Impl::LoadCollection(std::string_view name, std::string_view record) {
+  auto c = std::make_shared<Collection>();
+  RETURN_IF_ERROR(DecodeCollectionRecord(name, record, &c->id, &c->created_at_ms, &c->spec));
+  ASSIGN_OR_RETURN(auto seq, store_->GetMeta(SequenceKey(c->id)));
+  c->last_sequence = seq ? DecodeU64(*seq) : 0;
+  const auto start = std::chrono::steady_clock::now();
+  for (uint32_t s = 0; s < c->spec.shards; ++s) {
+    auto shard = std::make_unique<Shard>(store_.get(),
+                                         storage::ShardKey{c->id, static_cast<uint16_t>(s)},
+                                         c->spec, options_);
+    absl::Status st = shard->Recover();
+    if (!st.ok()) {
+      return absl::Status(st.code(), "collection \"" + std::string(name) + "\" shard " +
+                                         std::to_string(s) + ": " + std::string(st.message()));
+    }
+    c->shards.push_back(std::move(shard));
+  }
+  const double secs =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  spdlog::info("collection \"{}\": recovered {} points in {} shard(s), sequence {}, {:.2f}s", name,
+               Info(*c).points, c->spec.shards, c->last_sequence.load(), secs);
+  collections_.emplace(std::string(name), std::move(c));
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::shared_ptr<Collection>> Engine::Impl::Find(std::string_view name) const {
+  RETURN_IF_ERROR(CheckOpen());
+  std::shared_lock lock(catalog_mu_);
+  auto it = collections_.find(absl::string_view(name.data(), name.size()));
+  if (it == collections_.end()) return CollectionNotFound(name);
+  return it->second;
+}
+
+absl::Status Engine::Impl::CreateCollection(const CollectionSpec& spec) {
+  RETURN_IF_ERROR(CheckOpen());
+  RETURN_IF_ERROR(spec.Validate());
+  // Build an empty index first: a FAISS factory string is only fully checked by FAISS.
+  RETURN_IF_ERROR(MakeIndex(spec.index, spec.dimension, spec.metric).status());
+  std::unique_lock lock(catalog_mu_);
+  if (collections_.contains(spec.name)) {
+    return absl::AlreadyExistsError("collection \"" + spec.name + "\" already exists");
+  }
+  if (next_collection_id_ == UINT32_MAX) {
+    return absl::ResourceExhaustedError("collection ids exhausted");
+  }
+  auto c = std::make_shared<Collection>();
+  c->id = next_collection_id_;
+  c->created_at_ms = NowMs();
+  c->spec = spec;
+  storage::Batch b(store_.get());
+  b.PutCatalog(spec.name, EncodeCollectionRecord(c->id, c->created_at_ms, spec));
+  b.PutMeta(kNextCollectionIdKey, EncodeU64(c->id + 1));
+  // Clear any leftovers under this id (none are expected: ids are never reused).
+  b.DropCollection(c->id);
+  RETURN_IF_ERROR(store_->Commit(b));
+  next_collection_id_ = c->id + 1;
+  for (uint32_t s = 0; s < spec.shards; ++s) {
+    auto shard = std::make_unique<Shard>(
+        store_.get(), storage::ShardKey{c->id, static_cast<uint16_t>(s)}, c->spec, options_);
+    RETURN_IF_ERROR(shard->Recover());  // empty: builds an empty index
+    c->shards.push_back(std::move(shard));
+  }
+  collections_.emplace(spec.name, std::move(c));
+  spdlog::info("collection \"{}\" created (dimension {}, {} shard(s))", spec.name, spec.dimension,
+               spec.shards);
+  return absl::OkStatus();
+}
+
+CollectionInfo Engine::Impl::Info(const Collection& c) const {
+  CollectionInfo info;
+  info.spec = c.spec;
+  for (const auto& s : c.shards) {
+    info.points += s->live();
+    info.deleted_points += s->removed();
+    info.index_bytes += s->index_bytes();
+  }
+  info.storage_bytes = store_ ? store_->ApproximateBytes(c.id) : 0;
+  info.last_sequence = c.last_sequence;
+  info.created_at_unix_ms = c.created_at_ms;
+  return info;
+}
+
+absl::StatusOr<CollectionInfo> Engine::Impl::GetCollection(std::string_view name) const {
+  ASSIGN_OR_RETURN(auto c, Find(name));
+  return Info(*c);
+}
+
+std::vector<CollectionInfo> Engine::Impl::ListCollections() const {
+  std::vector<std::shared_ptr<Collection>> all;
+  {
+    std::shared_lock lock(catalog_mu_);
+    for (const auto& [name, c] : collections_) all.push_back(c);
+  }
+  std::vector<CollectionInfo> out;
+  for (const auto& c : all) out.push_back(Info(*c));
+  std::sort(out.begin(), out.end(),
+            [](const auto& a, const auto& b) { return a.spec.name < b.spec.name; });
+  return out;
+}
+
+absl::Status Engine::Impl::DeleteCollection(std::string_view name) {
+  RETURN_IF_ERROR(CheckOpen());
+  std::shared_ptr<Collection> c;
+  {
+    std::unique_lock lock(catalog_mu_);
+    auto it = collections_.find(absl::string_view(name.data(), name.size()));
+    if (it == collections_.end()) return CollectionNotFound(name);
+    c = it->second;
+    std::lock_guard w(c->write_mu);
+    std::unique_lock life(c->lifecycle_mu);
+    storage::Batch b(store_.get());
+    b.DeleteCatalog(name);
+    b.DeleteMeta(SequenceKey(c->id));
+    for (const auto& s : c->shards) b.DeleteMeta(NextLabelKey(s->key()));
+    b.DropCollection(c->id);
+    RETURN_IF_ERROR(store_->Commit(b));
+    c->dropped = true;
+    collections_.erase(it);
+  }
+  // The range tombstones already hide the data; compaction makes the disk space come back now.
+  absl::Status s = store_->CompactCollection(c->id);
+  if (!s.ok()) spdlog::warn("collection \"{}\": compaction after delete: {}", name, std::string(s.message()));
+  spdlog::info("collection \"{}\" deleted", name);
+  return absl::OkStatus();
+}
+
+absl::StatusOr<WriteResult> Engine::Impl::ApplyLocked(Collection& c, std::vector<Point>& upserts,
+                                                      const std::vector<std::string>& deletes,
+                                                      uint64_t sequence) {
+  const size_t n = c.shards.size();
+  std::vector<std::vector<Shard::Added>> added(n);
+  std::vector<std::vector<std::pair<Label, std::string>>> removed(n);
+  std::vector<bool> touched(n, false);
+  storage::Batch b(store_.get());
+  WriteResult result{sequence, 0};
+  for (Point& p : upserts) {
+    const size_t s = c.ShardOf(p.id);
+    Shard& shard = *c.shards[s];
+    const auto key = shard.key();
+    const Label label = shard.WriterAllocateLabel();
+    if (auto old = shard.WriterLabelOf(p.id)) {
+      b.DeleteVector(key, *old);
+      removed[s].emplace_back(*old, p.id);
+    }
+    b.PutPoint(key, p.id, storage::PointRecord{label, p.text, p.document_id, p.metadata});
+    b.PutVector(key, label, p.vector);
+    added[s].push_back(Shard::Added{label, &p});
+    touched[s] = true;
+    ++result.applied;
+  }
+  absl::flat_hash_set<std::string_view> deleted;
+  for (const std::string& id : deletes) {
+    if (!deleted.insert(id).second) continue;
+    const size_t s = c.ShardOf(id);
+    Shard& shard = *c.shards[s];
+    auto old = shard.WriterLabelOf(id);
+    if (!old) continue;
+    b.DeletePoint(shard.key(), id);
+    b.DeleteVector(shard.key(), *old);
+    removed[s].emplace_back(*old, id);
+    touched[s] = true;
+    ++result.applied;
+  }
+  for (size_t s = 0; s < n; ++s) {
+    if (touched[s]) b.PutMeta(NextLabelKey(c.shards[s]->key()), EncodeU64(c.shards[s]->WriterNextLabel()));
+  }
+  // The sequence rides in the same atomic batch: after a crash, RocksDB says exactly which
+  // batches were applied, and a replayed batch is recognised.
+  b.PutMeta(SequenceKey(c.id), EncodeU64(sequence));
+  RETURN_IF_ERROR(store_->Commit(b));
+  c.last_sequence = sequence;
+  for (size_t s = 0; s < n; ++s) {
+    if (!touched[s]) continue;
+    absl::Status st = c.shards[s]->WriterApply(added[s], removed[s]);
+    if (!st.ok()) {
+      // RocksDB has the batch; only memory is behind. A restart rebuilds from RocksDB.
+      spdlog::error("collection \"{}\" shard {}: index update failed after commit: {}",
+                    c.spec.name, s, std::string(st.message()));
+      return absl::Status(st.code(), "write is durable but the index update failed (" +
+                                         std::string(st.message()) +
+                                         "); restart ragd to rebuild the index");
+    }
+  }
+  return result;
+}
+
+absl::StatusOr<WriteResult> Engine::Impl::Upsert(std::string_view name, std::vector<Point> points) {
+  ASSIGN_OR_RETURN(auto c, Find(name));
+  RETURN_IF_ERROR(ValidateAndNormalizePoints(c->spec, options_, points));
+  absl::StatusOr<WriteResult> r;
+  {
+    std::lock_guard w(c->write_mu);
+    if (c->dropped) return CollectionNotFound(name);
+    r = ApplyLocked(*c, points, {}, c->last_sequence + 1);
+  }
+  ScheduleCompactions(c);
+  return r;
+}
+
+absl::StatusOr<WriteResult> Engine::Impl::Delete(std::string_view name,
+                                                 const std::vector<std::string>& ids) {
+  ASSIGN_OR_RETURN(auto c, Find(name));
+  if (ids.empty()) return absl::InvalidArgumentError("ids: must not be empty");
+  RETURN_IF_ERROR(ValidateIds(ids, "ids"));
+  absl::StatusOr<WriteResult> r;
+  {
+    std::lock_guard w(c->write_mu);
+    if (c->dropped) return CollectionNotFound(name);
+    std::vector<Point> none;
+    r = ApplyLocked(*c, none, ids, c->last_sequence + 1);
+  }
+  ScheduleCompactions(c);
+  return r;
+}
+
+absl::StatusOr<WriteResult> Engine::Impl::DeleteByFilter(std::string_view name,
+                                                         const Filter& filter) {
+  ASSIGN_OR_RETURN(auto c, Find(name));
+  RETURN_IF_ERROR(filter.Validate());
+  absl::StatusOr<WriteResult> r;
+  {
+    std::lock_guard w(c->write_mu);
+    if (c->dropped) return CollectionNotFound(name);
+    std::vector<std::string> ids;
+    for (const auto& s : c->shards) {
+      auto part = s->WriterMatchingIds(filter);
+      ids.insert(ids.end(), std::make_move_iterator(part.begin()),
+                 std::make_move_iterator(part.end()));
+    }
+    std::vector<Point> none;
+    r = ApplyLocked(*c, none, ids, c->last_sequence + 1);
+  }
+  ScheduleCompactions(c);
+  return r;
+}
+
+absl::StatusOr<WriteResult> Engine::Impl::Apply(WriteBatch batch) {
+  ASSIGN_OR_RETURN(auto c, Find(batch.collection));
+  if (batch.upserts.empty() && batch.deletes.empty()) {
+    return absl::InvalidArgumentError("batch: has neither upserts nor deletes");
+  }
+  if (!batch.upserts.empty()) {
+    RETURN_IF_ERROR(ValidateAndNormalizePoints(c->spec, options_, batch.upserts));
+  }
+  RETURN_IF_ERROR(ValidateIds(batch.deletes, "deletes"));
+  absl::flat_hash_set<std::string_view> upserted;
+  for (const auto& p : batch.upserts) upserted.insert(p.id);
+  for (const auto& id : batch.deletes) {
+    if (upserted.contains(id)) {
+      return absl::InvalidArgumentError("deletes: \"" + id + "\" is also upserted in the batch");
+    }
+  }
+  absl::StatusOr<WriteResult> r;
+  {
+    std::lock_guard w(c->write_mu);
+    if (c->dropped) return CollectionNotFound(batch.collection);
+    if (batch.sequence <= c->last_sequence) return WriteResult{batch.sequence, 0};  // replay
+    r = ApplyLocked(*c, batch.upserts, batch.deletes, batch.sequence);
+  }
+  ScheduleCompactions(c);
+  return r;
+}
+
+absl::StatusOr<std::vector<Point>> Engine::Impl::Get(std::string_view name,
+                                                     const std::vector<std::string>& ids,
+                                                     bool with_vectors) const {
+  ASSIGN_OR_RETURN(auto c, Find(name));
+  RETURN_IF_ERROR(ValidateIds(ids, "ids"));
+  std::vector<Point> out;
+  for (const auto& id : ids) {
+    const auto key = c->shards[c->ShardOf(id)]->key();
+    ASSIGN_OR_RETURN(auto rec, store_->GetPoint(key, id));
+    if (!rec) continue;
+    Point p{id, {}, std::move(rec->text), std::move(rec->document_id), std::move(rec->metadata)};
+    if (with_vectors) {
+      ASSIGN_OR_RETURN(auto v, store_->GetVector(key, rec->label, c->spec.dimension));
+      if (v) p.vector = std::move(*v);
+    }
+    out.push_back(std::move(p));
+  }
+  return out;
+}
+
+absl::StatusOr<SearchResult> Engine::Impl::Search(const SearchRequest& request) const {
+  ASSIGN_OR_RETURN(auto c, Find(request.collection));
+  if (request.k < 1 || request.k > options_.max_k) {
+    return absl::InvalidArgumentError("k: must be in [1, " + std::to_string(options_.max_k) +
+                                      "], got " + std::to_string(request.k));
+  }
+  if (request.ef < 0 || request.ef > kMaxEf) {
+    return absl::InvalidArgumentError("ef: must be in [0, " + std::to_string(kMaxEf) +
+                                      "] (0 = the collection's default)");
+  }
+  if (request.min_score && !std::isfinite(*request.min_score)) {
+    return absl::InvalidArgumentError("min_score: must be a finite number");
+  }
+  if (request.filter) RETURN_IF_ERROR(request.filter->Validate());
+  std::vector<float> query = request.query;
+  RETURN_IF_ERROR(ValidateAndNormalizeQuery(c->spec, query, "vector"));
+
+  struct Merged {
+    size_t shard;
+    Shard::Hit hit;
+  };
+  std::vector<Merged> merged;
+  SearchResult result;
+  for (size_t s = 0; s < c->shards.size(); ++s) {
+    SearchPlan plan = SearchPlan::kIndex;
+    ASSIGN_OR_RETURN(auto hits, c->shards[s]->Search(query, request.k, request.ef,
+                                                     request.filter ? &*request.filter : nullptr,
+                                                     &plan));
+    result.plan = std::max(result.plan, plan);
+    for (auto& h : hits) merged.push_back(Merged{s, std::move(h)});
+  }
+  std::sort(merged.begin(), merged.end(),
+            [](const Merged& a, const Merged& b) { return a.hit.score > b.hit.score; });
+  if (merged.size() > request.k) merged.resize(request.k);
+  if (request.min_score) {
+    std::erase_if(merged, [&](const Merged& m) { return m.hit.score < *request.min_score; });
+  }
+  for (auto& m : merged) {
+    ScoredPoint sp;
+    sp.point.id = std::move(m.hit.id);
+    sp.score = m.hit.score;
+    if (request.with_payload || request.with_vectors) {
+      const auto key = c->shards[m.shard]->key();
+      ASSIGN_OR_RETURN(auto rec, store_->GetPoint(key, sp.point.id));
+      // A point deleted after the index answered and before this read is being deleted right
+      // now: its delete has not returned yet, so leaving it out is correct.
+      if (!rec) continue;
+      if (request.with_payload) {
+        sp.point.text = std::move(rec->text);
+        sp.point.document_id = std::move(rec->document_id);
+        sp.point.metadata = std::move(rec->metadata);
+      }
+      if (request.with_vectors) {
+        ASSIGN_OR_RETURN(auto v, store_->GetVector(key, rec->label, c->spec.dimension));
+        if (v) sp.point.vector = std::move(*v);
+      }
+    }
+    result.hits.push_back(std::move(sp));
+  }
+  return result;
+}
+
+absl::StatusOr<uint64_t> Engine::Impl::Count(std::string_view name,
+                                             const std::optional<Filter>& filter) const {
+  ASSIGN_OR_RETURN(auto c, Find(name));
+  if (filter) RETURN_IF_ERROR(filter->Validate());
+  uint64_t n = 0;
+  for (const auto& s : c->shards) n += s->Count(filter ? &*filter : nullptr);
+  return n;
+}
+
+void Engine::Impl::ScheduleCompactions(const std::shared_ptr<Collection>& c) {
+  std::lock_guard lock(bg_mu_);
+  for (size_t s = 0; s < c->shards.size(); ++s) {
+    Shard* shard = c->shards[s].get();
+    if (queued_.contains(shard) || !shard->NeedsCompaction()) continue;
+    queued_.insert(shard);
+    compactions_.emplace_back(c, s);
+  }
+  bg_cv_.notify_all();
+}
+
+void Engine::Impl::BackgroundLoop() {
+  auto next_snapshot = std::chrono::steady_clock::now() +
+                       std::chrono::seconds(options_.snapshot_interval_seconds);
+  std::unique_lock lock(bg_mu_);
+  while (!stop_) {
+    if (!compactions_.empty()) {
+      auto [weak, s] = compactions_.front();
+      compactions_.pop_front();
+      bg_busy_ = true;
+      lock.unlock();
+      if (auto c = weak.lock()) {
+        std::shared_lock life(c->lifecycle_mu);
+        if (!c->dropped) {
+          absl::Status st = c->shards[s]->Compact(c->write_mu);
+          if (!st.ok()) {
+            spdlog::error("collection \"{}\" shard {}: compaction failed: {}", c->spec.name, s,
+                          std::string(st.message()));
+          }
+        }
+        lock.lock();
+        queued_.erase(c->shards[s].get());
+      } else {
+        lock.lock();
+      }
+      bg_busy_ = false;
+      bg_cv_.notify_all();
+      continue;
+    }
+    if (options_.snapshot_interval_seconds > 0 &&
+        std::chrono::steady_clock::now() >= next_snapshot) {
+      bg_busy_ = true;
+      lock.unlock();
+      absl::Status st = SaveSnapshots();
+      if (!st.ok()) spdlog::error("periodic snapshot failed: {}", std::string(st.message()));
+      lock.lock();
+      bg_busy_ = false;
+      next_snapshot = std::chrono::steady_clock::now() +
+                      std::chrono::seconds(options_.snapshot_interval_seconds);
+      bg_cv_.notify_all();
+      continue;
+    }
+    if (options_.snapshot_interval_seconds > 0) {
+      bg_cv_.wait_until(lock, next_snapshot);
+    } else {
+      bg_cv_.wait(lock);
+    }
+  }
+}
+
+void Engine::Impl::WaitForCompactions() {
+  std::unique_lock lock(bg_mu_);
+  bg_cv_.wait(lock, [&] { return stop_ || (compactions_.empty() && !bg_busy_); });
+}
+
+absl::Status Engine::Impl::SaveCollectionSnapshots(Collection& c) {
+  std::shared_lock life(c.lifecycle_mu);
+  if (c.dropped) return absl::OkStatus();
+  for (const auto& s : c.shards) {
+    absl::Status st = s->SaveSnapshotIfDirty(c.last_sequence);
+    if (!st.ok()) {
+      return absl::Status(st.code(), "collection \"" + c.spec.name + "\": snapshot: " +
+                                         std::string(st.message()));
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Engine::Impl::SaveSnapshots() {
+  std::vector<std::shared_ptr<Collection>> all;
+  {
+    std::shared_lock lock(catalog_mu_);
+    for (const auto& [name, c] : collections_) all.push_back(c);
+  }
+  absl::Status first;
+  for (const auto& c : all) {
+    absl::Status st = SaveCollectionSnapshots(*c);
+    if (!st.ok() && first.ok()) first = st;
+  }
+  return first;
+}
+
+absl::Status Engine::Impl::Close() {
+  if (closed_.exchange(true)) return absl::OkStatus();
+  {
+    std::lock_guard lock(bg_mu_);
+    stop_ = true;
+  }
+  bg_cv_.notify_all();
+  if (bg_thread_.joinable()) bg_thread_.join();
+  absl::Status st = store_ ? SaveSnapshots() : absl::OkStatus();
+  {
+    std::unique_lock lock(catalog_mu_);
+    collections_.clear();
+  }
+  store_.reset();
+  return st;
+}
+
+Engine::Engine(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Engine::~Engine() = default;
+
+absl::StatusOr<std::unique_ptr<Engine>> Engine::Open(const Options& options) {
+  auto impl = std::make_unique<Impl>(options);
+  RETURN_IF_ERROR(impl->Open());
+  return std::unique_ptr<Engine>(new Engine(std::move(impl)));
+}
+absl::Status Engine::CreateCollection(const CollectionSpec& spec) {
+  return impl_->CreateCollection(spec);
+}
+absl::StatusOr<CollectionInfo> Engine::GetCollection(std::string_view name) const {
+  return impl_->GetCollection(name);
+}
+std::vector<CollectionInfo> Engine::ListCollections() const { return impl_->ListCollections(); }
+absl::Status Engine::DeleteCollection(std::string_view name) {
+  return impl_->DeleteCollection(name);
+}
+absl::StatusOr<WriteResult> Engine::Upsert(std::string_view collection,
+                                           std::vector<Point> points) {
+  return impl_->Upsert(collection, std::move(points));
+}
+absl::StatusOr<WriteResult> Engine::Delete(std::string_view collection,
+                                           const std::vector<std::string>& ids) {
+  return impl_->Delete(collection, ids);
+}
+absl::StatusOr<WriteResult> Engine::DeleteByFilter(std::string_view collection,
+                                                   const Filter& filter) {
+  return impl_->DeleteByFilter(collection, filter);
+}
+absl::StatusOr<WriteResult> Engine::Apply(WriteBatch batch) { return impl_->Apply(std::move(batch)); }
+absl::StatusOr<std::vector<Point>> Engine::Get(std::string_view collection,
+                                               const std::vector<std::string>& ids,
+                                               bool with_vectors) const {
+  return impl_->Get(collection, ids, with_vectors);
+}
+absl::StatusOr<SearchResult> Engine::Search(const SearchRequest& request) const {
+  return impl_->Search(request);
+}
+absl::StatusOr<uint64_t> Engine::Count(std::string_view collection,
+                                       const std::optional<Filter>& filter) const {
+  return impl_->Count(collection, filter);
+}
+absl::Status Engine::SaveSnapshots() { return impl_->SaveSnapshots(); }
+void Engine::WaitForCompactions() { impl_->WaitForCompactions(); }
+absl::Status Engine::Close() { return impl_->Close(); }
+
+}  // namespace ragd::index

@@ -1,0 +1,320 @@
+#include "index/engine/shard.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <mutex>
+
+#include "absl/container/flat_hash_set.h"
+#include "common/hash.h"
+#include "common/status.h"
+#include "index/engine/keys.h"
+
+namespace ragd::index {
+namespace {
+
+class SetFilter final : public LabelFilter {
+ public:
+  explicit SetFilter(const std::vector<Label>& labels) : set_(labels.begin(), labels.end()) {}
+  bool Accept(Label label) const override { return set_.contains(label); }
+
+ private:
+  absl::flat_hash_set<Label> set_;
+};
+
+constexpr size_t kBuildBatch = 1024;
+
+}  // namespace
+
+Shard::Shard(storage::Store* store, storage::ShardKey key, const CollectionSpec& spec,
+             const Engine::Options& options)
+    : store_(store), key_(key), spec_(spec), options_(options) {}
+
+uint64_t Shard::SpecFingerprint() const {
+  // Everything that shapes the stored index; the search-time defaults (ef, nprobe) do not.
+  std::string s = std::to_string(static_cast<int>(spec_.index.kind)) + "/" +
+                  std::to_string(spec_.index.m) + "/" +
+                  std::to_string(spec_.index.ef_construction) + "/" + spec_.index.faiss_factory +
+                  "/" + std::to_string(spec_.dimension) + "/" +
+                  std::to_string(static_cast<int>(spec_.metric));
+  return Hash64(s);
+}
+
+absl::StatusOr<std::unique_ptr<VectorIndex>> Shard::BuildFromStore(
+    const storage::ReadView* view) const {
+  ASSIGN_OR_RETURN(auto index, MakeIndex(spec_.index, spec_.dimension, spec_.metric));
+  std::vector<Label> labels;
+  std::vector<float> vectors;
+  labels.reserve(kBuildBatch);
+  vectors.reserve(kBuildBatch * spec_.dimension);
+  auto flush = [&]() -> absl::Status {
+    if (labels.empty()) return absl::OkStatus();
+    RETURN_IF_ERROR(index->Add(labels, vectors));
+    labels.clear();
+    vectors.clear();
+    return absl::OkStatus();
+  };
+  RETURN_IF_ERROR(store_->ScanVectors(
+      key_, spec_.dimension,
+      [&](Label label, std::span<const float> v) -> absl::Status {
+        labels.push_back(label);
+        vectors.insert(vectors.end(), v.begin(), v.end());
+        if (labels.size() == kBuildBatch) return flush();
+        return absl::OkStatus();
+      },
+      view));
+  RETURN_IF_ERROR(flush());
+  return index;
+}
+
+absl::Status Shard::Recover() {
+  uint64_t max_label = 0;
+  RETURN_IF_ERROR(store_->ScanPoints(key_, [&](std::string_view id, storage::PointRecord&& r) {
+    max_label = std::max(max_label, r.label);
+    labels_.emplace(std::string(id), r.label);
+    live_.emplace(r.label, LiveMeta{std::string(id), std::move(r.document_id),
+                                    std::move(r.metadata)});
+    return absl::OkStatus();
+  }));
+  ASSIGN_OR_RETURN(auto stored_next, store_->GetMeta(NextLabelKey(key_)));
+  next_label_ = std::max<uint64_t>(max_label + 1, stored_next ? DecodeU64(*stored_next) : 1);
+
+  storage::SnapshotHeader header;
+  auto payload = store_->ReadSnapshot(key_, &header);
+  std::unique_ptr<VectorIndex> index;
+  std::string why;
+  if (!payload.ok()) {
+    why = std::string(payload.status().message());
+  } else if (header.spec_fingerprint != SpecFingerprint()) {
+    why = "it was made for another index spec";
+  } else {
+    auto loaded = LoadIndex(spec_.index, spec_.dimension, spec_.metric, *payload);
+    if (loaded.ok()) {
+      index = std::move(*loaded);
+    } else {
+      why = std::string(loaded.status().message());
+    }
+  }
+  // The snapshot is only trusted after reconciliation with RocksDB, the source of truth.
+  if (index != nullptr) {
+    next_label_ = std::max(next_label_.load(), header.next_label);
+    std::vector<Label> stale;
+    absl::flat_hash_set<Label> present;
+    for (Label l : index->Labels()) {
+      if (live_.contains(l)) {
+        present.insert(l);
+      } else {
+        stale.push_back(l);
+      }
+    }
+    std::vector<Label> missing;
+    std::vector<float> vectors;
+    for (const auto& [label, meta] : live_) {
+      if (present.contains(label)) continue;
+      ASSIGN_OR_RETURN(auto v, store_->GetVector(key_, label, spec_.dimension));
+      if (!v) {
+        return absl::DataLossError("point \"" + meta.id + "\" has no vector in storage");
+      }
+      missing.push_back(label);
+      vectors.insert(vectors.end(), v->begin(), v->end());
+    }
+    RETURN_IF_ERROR(index->Remove(stale));
+    RETURN_IF_ERROR(index->Add(missing, vectors));
+    if (!stale.empty() || !missing.empty()) dirty_ = true;
+    spdlog::info("shard {}/{}: snapshot loaded ({} points), {} added and {} removed from storage",
+                 key_.collection, key_.shard, present.size(), missing.size(), stale.size());
+  } else {
+    if (!live_.empty() || payload.status().code() != absl::StatusCode::kNotFound) {
+      spdlog::warn("shard {}/{}: rebuilding index from storage ({} points): snapshot unusable: {}",
+                   key_.collection, key_.shard, live_.size(), why);
+    }
+    ASSIGN_OR_RETURN(index, BuildFromStore(nullptr));
+    if (index->size() != live_.size()) {
+      return absl::DataLossError("shard " + std::to_string(key_.shard) + ": " +
+                                 std::to_string(live_.size()) + " points but " +
+                                 std::to_string(index->size()) + " vectors in storage");
+    }
+    dirty_ = !live_.empty();
+  }
+  index_ = std::move(index);
+  return absl::OkStatus();
+}
+
+std::optional<Label> Shard::WriterLabelOf(std::string_view id) const {
+  auto it = labels_.find(absl::string_view(id.data(), id.size()));
+  if (it == labels_.end()) return std::nullopt;
+  return it->second;
+}
+
+std::vector<std::string> Shard::WriterMatchingIds(const Filter& filter) const {
+  std::vector<std::string> ids;
+  for (const auto& [label, meta] : live_) {
+    if (Matches(filter, meta.document_id, meta.metadata)) ids.push_back(meta.id);
+  }
+  return ids;
+}
+
+absl::Status Shard::WriterApply(const std::vector<Added>& added,
+                                const std::vector<std::pair<Label, std::string>>& removed) {
+  std::vector<Label> add_labels;
+  std::vector<float> add_vectors;
+  add_labels.reserve(added.size());
+  add_vectors.reserve(added.size() * spec_.dimension);
+  for (const auto& a : added) {
+    add_labels.push_back(a.label);
+    add_vectors.insert(add_vectors.end(), a.point->vector.begin(), a.point->vector.end());
+  }
+  std::vector<Label> remove_labels;
+  remove_labels.reserve(removed.size());
+  for (const auto& r : removed) remove_labels.push_back(r.first);
+
+  std::unique_lock lock(mu_);
+  // Add before remove so that a replaced id is never absent from the index.
+  RETURN_IF_ERROR(index_->Add(add_labels, add_vectors));
+  RETURN_IF_ERROR(index_->Remove(remove_labels));
+  for (const auto& [label, id] : removed) {
+    live_.erase(label);
+    auto it = labels_.find(id);
+    if (it != labels_.end() && it->second == label) labels_.erase(it);
+  }
+  for (const auto& a : added) {
+    labels_[a.point->id] = a.label;
+    live_[a.label] = LiveMeta{a.point->id, a.point->document_id, a.point->metadata};
+  }
+  if (compaction_log_ != nullptr) {
+    auto& log = *compaction_log_;
+    log.labels.insert(log.labels.end(), add_labels.begin(), add_labels.end());
+    log.vectors.insert(log.vectors.end(), add_vectors.begin(), add_vectors.end());
+    log.removed.insert(log.removed.end(), remove_labels.begin(), remove_labels.end());
+  }
+  dirty_ = true;
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::vector<Shard::Hit>> Shard::Search(std::span<const float> query, size_t k,
+                                                      int ef, const Filter* filter,
+                                                      SearchPlan* plan) const {
+  std::shared_lock lock(mu_);
+  std::vector<Hit> out;
+  if (live_.empty()) return out;
+  SearchOptions opts;
+  opts.top_k = k;
+  opts.ef = ef;
+  std::vector<SearchHit> hits;
+  if (filter == nullptr) {
+    *plan = SearchPlan::kIndex;
+    ASSIGN_OR_RETURN(hits, index_->Search(query, opts));
+  } else {
+    // Pick the plan by selectivity: a small matching set is scored exactly (cheaper than any
+    // graph walk and exact); a larger one restricts the index search to the set.
+    std::vector<Label> matches;
+    for (const auto& [label, meta] : live_) {
+      if (Matches(*filter, meta.document_id, meta.metadata)) matches.push_back(label);
+    }
+    if (matches.empty()) return out;
+    if (matches.size() <= options_.brute_force_max_matches) {
+      *plan = SearchPlan::kBruteForce;
+      ASSIGN_OR_RETURN(hits, index_->ScoreLabels(query, matches, k));
+    } else {
+      *plan = SearchPlan::kIndexFiltered;
+      SetFilter set(matches);
+      opts.filter = &set;
+      opts.filter_selectivity =
+          static_cast<double>(matches.size()) / static_cast<double>(live_.size());
+      ASSIGN_OR_RETURN(hits, index_->Search(query, opts));
+    }
+  }
+  out.reserve(hits.size());
+  for (const auto& h : hits) {
+    auto it = live_.find(h.label);
+    if (it == live_.end()) continue;  // cannot happen: removed labels never come back
+    out.push_back(Hit{h.label, it->second.id, h.score});
+  }
+  return out;
+}
+
+uint64_t Shard::Count(const Filter* filter) const {
+  std::shared_lock lock(mu_);
+  if (filter == nullptr) return live_.size();
+  uint64_t n = 0;
+  for (const auto& [label, meta] : live_) {
+    if (Matches(*filter, meta.document_id, meta.metadata)) ++n;
+  }
+  return n;
+}
+
+size_t Shard::live() const {
+  std::shared_lock lock(mu_);
+  return live_.size();
+}
+size_t Shard::removed() const {
+  std::shared_lock lock(mu_);
+  return index_ ? index_->removed_count() : 0;
+}
+size_t Shard::index_bytes() const {
+  std::shared_lock lock(mu_);
+  return index_ ? index_->MemoryBytes() : 0;
+}
+
+bool Shard::NeedsCompaction() const {
+  std::shared_lock lock(mu_);
+  if (index_ == nullptr || compacting_) return false;
+  const size_t removed = index_->removed_count();
+  return removed >= options_.compaction_min_removed &&
+         static_cast<double>(removed) >
+             options_.compaction_ratio * static_cast<double>(std::max<size_t>(1, live_.size()));
+}
+
+absl::Status Shard::Compact(std::mutex& write_mu) {
+  if (compacting_.exchange(true)) return absl::OkStatus();
+  std::unique_ptr<storage::ReadView> view;
+  {
+    std::lock_guard w(write_mu);
+    view = store_->NewReadView();
+    compaction_log_ = std::make_unique<Logged>();
+  }
+  auto built = BuildFromStore(view.get());
+  view.reset();
+  std::lock_guard w(write_mu);
+  auto log = std::move(compaction_log_);
+  absl::Status status = built.status();
+  if (status.ok()) {
+    auto& fresh = *built;
+    status = fresh->Add(log->labels, log->vectors);
+    if (status.ok()) status = fresh->Remove(log->removed);
+    if (status.ok()) {
+      std::unique_lock lock(mu_);
+      const size_t before = index_->removed_count();
+      index_.swap(fresh);
+      dirty_ = true;
+      spdlog::info("shard {}/{}: compacted, {} removed slots reclaimed", key_.collection,
+                   key_.shard, before);
+    }
+  }
+  compacting_ = false;
+  return status;
+}
+
+absl::Status Shard::SaveSnapshotIfDirty(uint64_t sequence) {
+  std::lock_guard guard(snapshot_mu_);
+  if (!dirty_.exchange(false)) return absl::OkStatus();
+  std::string payload;
+  storage::SnapshotHeader header;
+  {
+    std::shared_lock lock(mu_);
+    absl::Status s = index_->Save(&payload);
+    if (!s.ok()) {
+      dirty_ = true;
+      return s;
+    }
+    // Read under the lock: every label in the saved index is below it.
+    header.next_label = next_label_;
+  }
+  header.spec_fingerprint = SpecFingerprint();
+  header.sequence = sequence;
+  absl::Status s = store_->WriteSnapshot(key_, header, payload);
+  if (!s.ok()) dirty_ = true;
+  return s;
+}
+
+}  // namespace ragd::index

@@ -1,0 +1,587 @@
+// The engine end to end, in process: collections, the sequenced write path, validation,
+// filtered search in its three plans, shards, recovery from snapshots and from storage alone,
+// compaction, and concurrent readers and writers.
+
+#include "index/engine/engine.h"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cmath>
+#include <random>
+#include <thread>
+
+#include "index/engine/keys.h"
+#include "index/storage/store.h"
+#include "tests/testing/status_matchers.h"
+#include "tests/testing/temp_dir.h"
+
+namespace ragd::index {
+namespace {
+
+constexpr uint32_t kDim = 16;
+
+std::vector<float> RandomVector(std::mt19937& rng, uint32_t dim = kDim) {
+  std::normal_distribution<float> n(0, 1);
+  std::vector<float> v(dim);
+  for (auto& x : v) x = n(rng);
+  return v;
+}
+
+std::vector<float> Normalized(std::vector<float> v) {
+  double s = 0;
+  for (float x : v) s += x * x;
+  for (auto& x : v) x = static_cast<float>(x / std::sqrt(s));
+  return v;
+}
+
+Point MakePoint(std::mt19937& rng, int i) {
+  Point p;
+  p.id = "p" + std::to_string(i);
+  p.vector = RandomVector(rng);
+  p.text = "chunk " + std::to_string(i) + " 텍스트";
+  p.document_id = "doc" + std::to_string(i % 10);
+  p.metadata["i"] = int64_t{i};
+  p.metadata["mod100"] = int64_t{i % 100};
+  p.metadata["lang"] = std::string(i % 2 ? "ko" : "en");
+  return p;
+}
+
+CollectionSpec Spec(std::string name, IndexKind kind = IndexKind::kHnsw, uint32_t shards = 1) {
+  CollectionSpec s;
+  s.name = std::move(name);
+  s.dimension = kDim;
+  s.metric = Metric::kCosine;
+  s.index.kind = kind;
+  if (kind == IndexKind::kFaiss) s.index.faiss_factory = "HNSW32";
+  s.shards = shards;
+  return s;
+}
+
+class EngineTest : public ::testing::Test {
+ protected:
+  void SetUp() override { Open(); }
+  void Open() {
+    engine_.reset();
+    Engine::Options o;
+    o.data_dir = dir_.str();
+    o.snapshot_interval_seconds = 0;
+    o.brute_force_max_matches = 50;
+    o.compaction_min_removed = 100;
+    ASSERT_OK_AND_ASSIGN(engine_, Engine::Open(o));
+  }
+  // Closes (saving snapshots) and opens again, as a clean restart does.
+  void Restart() {
+    ASSERT_OK(engine_->Close());
+    Open();
+  }
+  std::vector<Point> Fill(const std::string& coll, int n, int seed = 1) {
+    std::mt19937 rng(seed);
+    std::vector<Point> pts;
+    for (int i = 0; i < n; ++i) pts.push_back(MakePoint(rng, i));
+    for (size_t off = 0; off < pts.size(); off += 500) {
+      std::vector<Point> batch(pts.begin() + off,
+                               pts.begin() + std::min(pts.size(), off + 500));
+      EXPECT_OK(engine_->Upsert(coll, batch));
+    }
+    return pts;
+  }
+  // Exact top-k ids by cosine among points accepted by `keep`.
+  static std::vector<std::string> BruteForce(const std::vector<Point>& pts,
+                                             const std::vector<float>& q, size_t k,
+                                             const std::function<bool(const Point&)>& keep) {
+    std::vector<std::pair<float, std::string>> scored;
+    auto qn = Normalized(q);
+    for (const auto& p : pts) {
+      if (!keep(p)) continue;
+      auto v = Normalized(p.vector);
+      float s = 0;
+      for (size_t i = 0; i < v.size(); ++i) s += v[i] * qn[i];
+      scored.emplace_back(s, p.id);
+    }
+    std::sort(scored.begin(), scored.end(), [](auto& a, auto& b) { return a.first > b.first; });
+    std::vector<std::string> ids;
+    for (size_t i = 0; i < std::min(k, scored.size()); ++i) ids.push_back(scored[i].second);
+    return ids;
+  }
+  static std::vector<std::string> Ids(const SearchResult& r) {
+    std::vector<std::string> ids;
+    for (const auto& h : r.hits) ids.push_back(h.point.id);
+    return ids;
+  }
+
+  ragd::testing::TempDir dir_;
+  std::unique_ptr<Engine> engine_;
+};
+
+TEST_F(EngineTest, CollectionLifecycleAndErrors) {
+  ASSERT_OK(engine_->CreateCollection(Spec("kb")));
+  EXPECT_EQ(engine_->CreateCollection(Spec("kb")).code(), absl::StatusCode::kAlreadyExists);
+  EXPECT_EQ(engine_->CreateCollection(Spec("bad name!")).code(),
+            absl::StatusCode::kInvalidArgument);
+  auto zero_dim = Spec("z");
+  zero_dim.dimension = 0;
+  auto st = engine_->CreateCollection(zero_dim);
+  EXPECT_EQ(st.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(st.message().find("dimension"), std::string::npos) << st;
+  auto bad_faiss = Spec("f", IndexKind::kFaiss);
+  bad_faiss.index.faiss_factory = "NoSuchIndex99";
+  EXPECT_EQ(engine_->CreateCollection(bad_faiss).code(), absl::StatusCode::kInvalidArgument);
+  ASSERT_OK(engine_->CreateCollection(Spec("a-second_one", IndexKind::kFlat, 2)));
+  auto list = engine_->ListCollections();
+  ASSERT_EQ(list.size(), 2u);
+  EXPECT_EQ(list[0].spec.name, "a-second_one");
+  EXPECT_EQ(list[0].spec.shards, 2u);
+  ASSERT_OK_AND_ASSIGN(auto info, engine_->GetCollection("kb"));
+  EXPECT_EQ(info.spec.dimension, kDim);
+  EXPECT_EQ(info.points, 0u);
+  EXPECT_GT(info.created_at_unix_ms, 0);
+  EXPECT_EQ(engine_->GetCollection("nope").status().code(), absl::StatusCode::kNotFound);
+  ASSERT_OK(engine_->DeleteCollection("kb"));
+  EXPECT_EQ(engine_->DeleteCollection("kb").code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(engine_->Upsert("kb", {}).status().code(), absl::StatusCode::kNotFound);
+}
+
+TEST_F(EngineTest, UpsertValidatesWholeBatchBeforeWriting) {
+  ASSERT_OK(engine_->CreateCollection(Spec("kb")));
+  std::mt19937 rng(1);
+  auto good = MakePoint(rng, 1);
+  struct Case {
+    std::string field;
+    std::function<void(Point&)> damage;
+  };
+  std::vector<Case> cases = {
+      {"points[1].vector", [](Point& p) { p.vector.pop_back(); }},
+      {"points[1].vector", [](Point& p) { p.vector[3] = std::nanf(""); }},
+      {"points[1].vector", [](Point& p) { p.vector[0] = INFINITY; }},
+      {"points[1].vector", [](Point& p) { std::fill(p.vector.begin(), p.vector.end(), 0.f); }},
+      {"points[1].id", [](Point& p) { p.id.clear(); }},
+      {"points[1].id", [](Point& p) { p.id = std::string(257, 'x'); }},
+      {"points[1].id", [](Point& p) { p.id = "p1"; }},  // duplicate of points[0]
+      {"points[1].text", [](Point& p) { p.text = std::string((1 << 20) + 1, 'a'); }},
+      {"points[1].text", [](Point& p) { p.text = "bad \xC3\x28 utf8"; }},
+      {"points[1].metadata", [](Point& p) { p.metadata["x"] = std::nan(""); }},
+  };
+  for (const auto& c : cases) {
+    Point bad = MakePoint(rng, 2);
+    c.damage(bad);
+    auto r = engine_->Upsert("kb", {good, bad});
+    ASSERT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument) << c.field;
+    EXPECT_NE(r.status().message().find(c.field), std::string::npos) << r.status();
+  }
+  EXPECT_EQ(engine_->Upsert("kb", {}).status().code(), absl::StatusCode::kInvalidArgument);
+  // Nothing of the rejected batches was written.
+  ASSERT_OK_AND_ASSIGN(auto n, engine_->Count("kb", std::nullopt));
+  EXPECT_EQ(n, 0u);
+  ASSERT_OK_AND_ASSIGN(auto info, engine_->GetCollection("kb"));
+  EXPECT_EQ(info.last_sequence, 0u);
+}
+
+TEST_F(EngineTest, UpsertGetSearchReplaceDelete) {
+  ASSERT_OK(engine_->CreateCollection(Spec("kb")));
+  auto pts = Fill("kb", 300);
+  ASSERT_OK_AND_ASSIGN(auto got, engine_->Get("kb", {"p7", "missing", "p3"}, true));
+  ASSERT_EQ(got.size(), 2u);
+  EXPECT_EQ(got[0].id, "p7");
+  EXPECT_EQ(got[0].text, pts[7].text);
+  EXPECT_EQ(got[0].document_id, "doc7");
+  EXPECT_EQ(got[0].metadata, pts[7].metadata);
+  ASSERT_EQ(got[0].vector.size(), kDim);
+  auto n7 = Normalized(pts[7].vector);  // cosine vectors are stored normalised
+  for (size_t i = 0; i < kDim; ++i) EXPECT_NEAR(got[0].vector[i], n7[i], 1e-5);
+
+  SearchRequest req;
+  req.collection = "kb";
+  req.query = pts[42].vector;
+  req.k = 5;
+  ASSERT_OK_AND_ASSIGN(auto r, engine_->Search(req));
+  ASSERT_FALSE(r.hits.empty());
+  EXPECT_EQ(r.hits[0].point.id, "p42");
+  EXPECT_NEAR(r.hits[0].score, 1.0, 1e-4);
+  EXPECT_EQ(r.hits[0].point.text, pts[42].text);
+  for (size_t i = 1; i < r.hits.size(); ++i) EXPECT_GE(r.hits[i - 1].score, r.hits[i].score);
+
+  // Replace p42 with the vector of p100 and new text: the old vector no longer finds it.
+  Point repl = pts[42];
+  repl.vector = pts[100].vector;
+  repl.text = "replaced";
+  ASSERT_OK(engine_->Upsert("kb", {repl}));
+  ASSERT_OK_AND_ASSIGN(r, engine_->Search(req));
+  EXPECT_NE(r.hits[0].point.id, "p42");
+  req.query = pts[100].vector;
+  ASSERT_OK_AND_ASSIGN(r, engine_->Search(req));
+  auto ids = Ids(r);
+  EXPECT_NE(std::find(ids.begin(), ids.end(), "p42"), ids.end());
+  ASSERT_OK_AND_ASSIGN(auto n, engine_->Count("kb", std::nullopt));
+  EXPECT_EQ(n, 300u);
+
+  ASSERT_OK_AND_ASSIGN(auto del, engine_->Delete("kb", {"p42", "p100", "never"}));
+  EXPECT_EQ(del.applied, 2u);
+  ASSERT_OK_AND_ASSIGN(r, engine_->Search(req));
+  for (const auto& h : r.hits) {
+    EXPECT_NE(h.point.id, "p42");
+    EXPECT_NE(h.point.id, "p100");
+  }
+  ASSERT_OK_AND_ASSIGN(got, engine_->Get("kb", {"p42"}, false));
+  EXPECT_TRUE(got.empty());
+  ASSERT_OK_AND_ASSIGN(auto info, engine_->GetCollection("kb"));
+  EXPECT_EQ(info.points, 298u);
+  EXPECT_EQ(info.deleted_points, 3u);  // the replaced and the two deleted slots
+  EXPECT_GT(info.index_bytes, 0u);
+  EXPECT_GT(info.storage_bytes, 0u);
+}
+
+TEST_F(EngineTest, SearchValidation) {
+  ASSERT_OK(engine_->CreateCollection(Spec("kb")));
+  Fill("kb", 10);
+  SearchRequest req;
+  req.collection = "kb";
+  req.query = std::vector<float>(kDim, 1.f);
+  req.k = 0;
+  EXPECT_EQ(engine_->Search(req).status().code(), absl::StatusCode::kInvalidArgument);
+  req.k = 100000;
+  EXPECT_EQ(engine_->Search(req).status().code(), absl::StatusCode::kInvalidArgument);
+  req.k = 3;
+  req.query.pop_back();
+  auto r = engine_->Search(req);
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(r.status().message().find("dimension"), std::string::npos);
+  req.query = std::vector<float>(kDim, NAN);
+  EXPECT_EQ(engine_->Search(req).status().code(), absl::StatusCode::kInvalidArgument);
+  req.query = std::vector<float>(kDim, 1.f);
+  req.filter = Filter::And({});
+  EXPECT_EQ(engine_->Search(req).status().code(), absl::StatusCode::kInvalidArgument);
+  req.filter.reset();
+  req.collection = "nope";
+  EXPECT_EQ(engine_->Search(req).status().code(), absl::StatusCode::kNotFound);
+  req.collection = "kb";
+  req.min_score = 2.0f;  // cosine never exceeds 1
+  ASSERT_OK_AND_ASSIGN(auto res, engine_->Search(req));
+  EXPECT_TRUE(res.hits.empty());
+}
+
+// Filtered search returns the exact top-k among matching points in every plan.
+TEST_F(EngineTest, FilteredSearchInAllThreeRegimes) {
+  for (IndexKind kind : {IndexKind::kHnsw, IndexKind::kFaiss, IndexKind::kFlat}) {
+    const std::string name = "f" + std::to_string(static_cast<int>(kind));
+    ASSERT_OK(engine_->CreateCollection(Spec(name, kind)));
+    auto pts = Fill(name, 2000, 7);
+    struct Regime {
+      Filter filter;
+      std::function<bool(const Point&)> keep;
+      SearchPlan plan;
+    };
+    auto mod = [](const Point& p) { return std::get<int64_t>(p.metadata.at("mod100")); };
+    std::vector<Regime> regimes = {
+        // 1%: 20 points <= brute_force_max_matches (50): exact scoring of the set.
+        {Filter::Cond(Equals("mod100", int64_t{7})), [&](const Point& p) { return mod(p) == 7; },
+         SearchPlan::kBruteForce},
+        // 10%: 200 points through the index with a label filter.
+        {Filter::Cond(Range("mod100", 0.0, 10.0)), [&](const Point& p) { return mod(p) < 10; },
+         SearchPlan::kIndexFiltered},
+        // 50%, combining operators.
+        {Filter::And({Filter::Cond(Equals("lang", std::string("ko"))),
+                      Filter::Not(Filter::Cond(DocumentIdEquals("doc3")))}),
+         [](const Point& p) {
+           return std::get<std::string>(p.metadata.at("lang")) == "ko" && p.document_id != "doc3";
+         },
+         SearchPlan::kIndexFiltered},
+    };
+    std::mt19937 rng(99);
+    for (const auto& regime : regimes) {
+      size_t found = 0, expected = 0;
+      for (int q = 0; q < 20; ++q) {
+        SearchRequest req;
+        req.collection = name;
+        req.query = RandomVector(rng);
+        req.k = 10;
+        req.ef = 128;
+        req.filter = regime.filter;
+        ASSERT_OK_AND_ASSIGN(auto r, engine_->Search(req));
+        EXPECT_EQ(r.plan, regime.plan);
+        for (const auto& h : r.hits) {
+          auto it = std::find_if(pts.begin(), pts.end(),
+                                 [&](const Point& p) { return p.id == h.point.id; });
+          ASSERT_NE(it, pts.end());
+          EXPECT_TRUE(regime.keep(*it)) << h.point.id << " does not match the filter";
+        }
+        auto truth = BruteForce(pts, req.query, 10, regime.keep);
+        auto ids = Ids(r);
+        expected += truth.size();
+        for (const auto& t : truth) found += std::count(ids.begin(), ids.end(), t);
+      }
+      const double recall = static_cast<double>(found) / static_cast<double>(expected);
+      if (regime.plan == SearchPlan::kBruteForce || kind == IndexKind::kFlat) {
+        EXPECT_EQ(recall, 1.0) << name;
+      } else {
+        EXPECT_GE(recall, 0.95) << name;
+      }
+    }
+  }
+}
+
+TEST_F(EngineTest, DeleteByFilterAndCount) {
+  ASSERT_OK(engine_->CreateCollection(Spec("kb")));
+  Fill("kb", 400);
+  ASSERT_OK_AND_ASSIGN(auto ko, engine_->Count("kb", Filter::Cond(Equals("lang", std::string("ko")))));
+  EXPECT_EQ(ko, 200u);
+  ASSERT_OK_AND_ASSIGN(auto d, engine_->DeleteByFilter("kb", Filter::Cond(DocumentIdEquals("doc1"))));
+  EXPECT_EQ(d.applied, 40u);
+  ASSERT_OK_AND_ASSIGN(auto n, engine_->Count("kb", std::nullopt));
+  EXPECT_EQ(n, 360u);
+  ASSERT_OK_AND_ASSIGN(auto left, engine_->Count("kb", Filter::Cond(DocumentIdEquals("doc1"))));
+  EXPECT_EQ(left, 0u);
+}
+
+TEST_F(EngineTest, SequencedBatchesAreIdempotentOnReplay) {
+  ASSERT_OK(engine_->CreateCollection(Spec("kb")));
+  std::mt19937 rng(3);
+  WriteBatch b1{"kb", 1, {MakePoint(rng, 1), MakePoint(rng, 2)}, {}};
+  WriteBatch b2{"kb", 2, {MakePoint(rng, 3)}, {"p1"}};
+  ASSERT_OK_AND_ASSIGN(auto r1, engine_->Apply(b1));
+  EXPECT_EQ(r1.applied, 2u);
+  ASSERT_OK_AND_ASSIGN(auto r2, engine_->Apply(b2));
+  EXPECT_EQ(r2.applied, 2u);
+  // Replaying both (as a pod replaying the log would) changes nothing.
+  ASSERT_OK_AND_ASSIGN(auto again, engine_->Apply(b1));
+  EXPECT_EQ(again.applied, 0u);
+  ASSERT_OK_AND_ASSIGN(again, engine_->Apply(b2));
+  EXPECT_EQ(again.applied, 0u);
+  ASSERT_OK_AND_ASSIGN(auto got, engine_->Get("kb", {"p1", "p2", "p3"}, false));
+  ASSERT_EQ(got.size(), 2u);
+  EXPECT_EQ(got[0].id, "p2");
+  ASSERT_OK_AND_ASSIGN(auto info, engine_->GetCollection("kb"));
+  EXPECT_EQ(info.last_sequence, 2u);
+  EXPECT_EQ(info.points, 2u);
+  // Local writes continue the same sequence, and it survives a restart.
+  ASSERT_OK_AND_ASSIGN(auto w, engine_->Upsert("kb", {MakePoint(rng, 4)}));
+  EXPECT_EQ(w.sequence, 3u);
+  Restart();
+  ASSERT_OK_AND_ASSIGN(info, engine_->GetCollection("kb"));
+  EXPECT_EQ(info.last_sequence, 3u);
+  ASSERT_OK_AND_ASSIGN(again, engine_->Apply(b2));
+  EXPECT_EQ(again.applied, 0u);
+  WriteBatch conflicting{"kb", 9, {MakePoint(rng, 5)}, {"p5"}};
+  EXPECT_EQ(engine_->Apply(conflicting).status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+TEST_F(EngineTest, ShardsRouteAndMergeTopK) {
+  ASSERT_OK(engine_->CreateCollection(Spec("s", IndexKind::kFlat, 4)));
+  ASSERT_OK(engine_->CreateCollection(Spec("one", IndexKind::kFlat, 1)));
+  auto pts = Fill("s", 500, 11);
+  Fill("one", 500, 11);
+  std::mt19937 rng(5);
+  for (int q = 0; q < 10; ++q) {
+    SearchRequest req;
+    req.collection = "s";
+    req.query = RandomVector(rng);
+    req.k = 15;
+    ASSERT_OK_AND_ASSIGN(auto sharded, engine_->Search(req));
+    req.collection = "one";
+    ASSERT_OK_AND_ASSIGN(auto single, engine_->Search(req));
+    EXPECT_EQ(Ids(sharded), Ids(single));
+    EXPECT_EQ(Ids(sharded), BruteForce(pts, req.query, 15, [](const Point&) { return true; }));
+  }
+  ASSERT_OK_AND_ASSIGN(auto got, engine_->Get("s", {"p499", "p0"}, false));
+  EXPECT_EQ(got.size(), 2u);
+  ASSERT_OK_AND_ASSIGN(auto n, engine_->Count("s", std::nullopt));
+  EXPECT_EQ(n, 500u);
+}
+
+TEST_F(EngineTest, RestartFromSnapshotKeepsEverything) {
+  for (IndexKind kind : {IndexKind::kHnsw, IndexKind::kFaiss, IndexKind::kFlat}) {
+    ASSERT_OK(engine_->CreateCollection(Spec("r" + std::to_string(static_cast<int>(kind)), kind, 2)));
+  }
+  std::map<std::string, std::vector<Point>> data;
+  for (const auto& info : engine_->ListCollections()) {
+    data[info.spec.name] = Fill(info.spec.name, 600, 21);
+    ASSERT_OK(engine_->Delete(info.spec.name, {"p1", "p2"}));
+  }
+  std::map<std::string, std::vector<std::string>> before;
+  SearchRequest req;
+  req.query = data.begin()->second[10].vector;
+  req.k = 10;
+  for (const auto& [name, pts] : data) {
+    req.collection = name;
+    ASSERT_OK_AND_ASSIGN(auto r, engine_->Search(req));
+    before[name] = Ids(r);
+  }
+  Restart();
+  for (const auto& [name, pts] : data) {
+    req.collection = name;
+    ASSERT_OK_AND_ASSIGN(auto r, engine_->Search(req));
+    EXPECT_EQ(Ids(r), before[name]) << name;
+    ASSERT_OK_AND_ASSIGN(auto n, engine_->Count(name, std::nullopt));
+    EXPECT_EQ(n, 598u);
+    ASSERT_OK_AND_ASSIGN(auto got, engine_->Get(name, {"p1", "p3"}, false));
+    ASSERT_EQ(got.size(), 1u);
+    EXPECT_EQ(got[0].id, "p3");
+  }
+}
+
+// Writes after the last snapshot are reconciled from RocksDB; a corrupt snapshot is rebuilt.
+TEST_F(EngineTest, RecoveryReconcilesStaleAndCorruptSnapshots) {
+  ASSERT_OK(engine_->CreateCollection(Spec("kb")));
+  auto pts = Fill("kb", 300);
+  ASSERT_OK(engine_->Close());  // saves snapshot S1
+  engine_.reset();
+  storage::Store::Options so;
+  so.path = dir_.str() + "/db";
+  storage::SnapshotHeader old_header;
+  std::string old_payload;
+  {
+    ASSERT_OK_AND_ASSIGN(auto store, storage::Store::Open(so));
+    ASSERT_OK_AND_ASSIGN(old_payload, store->ReadSnapshot({1, 0}, &old_header));
+  }
+  Open();
+  // After S1: a delete, a replacement and a new point.
+  ASSERT_OK(engine_->Delete("kb", {"p5"}));
+  std::mt19937 rng(8);
+  Point moved = pts[6];
+  moved.vector = RandomVector(rng);
+  Point fresh = MakePoint(rng, 1000);
+  ASSERT_OK(engine_->Upsert("kb", {moved, fresh}));
+  ASSERT_OK(engine_->Close());
+  engine_.reset();
+  // Put S1 back, as if the process had died before saving a newer one.
+  {
+    ASSERT_OK_AND_ASSIGN(auto store, storage::Store::Open(so));
+    ASSERT_OK(store->WriteSnapshot({1, 0}, old_header, old_payload));
+  }
+  Open();
+  auto check = [&]() {
+    SearchRequest req;
+    req.collection = "kb";
+    req.k = 1;
+    req.query = pts[5].vector;
+    ASSERT_OK_AND_ASSIGN(auto r, engine_->Search(req));
+    ASSERT_FALSE(r.hits.empty());
+    EXPECT_NE(r.hits[0].point.id, "p5");
+    req.query = moved.vector;
+    ASSERT_OK_AND_ASSIGN(r, engine_->Search(req));
+    EXPECT_EQ(r.hits[0].point.id, "p6");
+    req.query = fresh.vector;
+    ASSERT_OK_AND_ASSIGN(r, engine_->Search(req));
+    EXPECT_EQ(r.hits[0].point.id, "p1000");
+    ASSERT_OK_AND_ASSIGN(auto n, engine_->Count("kb", std::nullopt));
+    EXPECT_EQ(n, 300u);
+    ASSERT_OK_AND_ASSIGN(auto info, engine_->GetCollection("kb"));
+    EXPECT_EQ(info.points, 300u);
+  };
+  check();
+  // New labels after recovery never collide with labels inside the stale snapshot.
+  Point another = MakePoint(rng, 2000);
+  ASSERT_OK(engine_->Upsert("kb", {another}));
+  ASSERT_OK_AND_ASSIGN(auto n, engine_->Count("kb", std::nullopt));
+  EXPECT_EQ(n, 301u);
+  ASSERT_OK(engine_->Delete("kb", {"p2000"}));
+  // Replace the snapshot with bytes that pass the checksum but are not an index.
+  ASSERT_OK(engine_->Close());
+  engine_.reset();
+  {
+    ASSERT_OK_AND_ASSIGN(auto store, storage::Store::Open(so));
+    storage::SnapshotHeader h;
+    ASSERT_OK(store->ReadSnapshot({1, 0}, &h).status());
+    ASSERT_OK(store->WriteSnapshot({1, 0}, h, "definitely not an index"));
+  }
+  Open();
+  check();
+}
+
+TEST_F(EngineTest, CompactionReclaimsRemovedSlotsWithoutChangingResults) {
+  ASSERT_OK(engine_->CreateCollection(Spec("kb")));
+  auto pts = Fill("kb", 600);
+  std::vector<std::string> ids;
+  for (int i = 0; i < 300; ++i) ids.push_back("p" + std::to_string(i));
+  ASSERT_OK(engine_->Delete("kb", ids));  // 300 removed > 100 and > 20% of 300 live
+  engine_->WaitForCompactions();
+  ASSERT_OK_AND_ASSIGN(auto info, engine_->GetCollection("kb"));
+  EXPECT_EQ(info.deleted_points, 0u);
+  EXPECT_EQ(info.points, 300u);
+  SearchRequest req;
+  req.collection = "kb";
+  req.k = 5;
+  req.query = pts[400].vector;
+  ASSERT_OK_AND_ASSIGN(auto r, engine_->Search(req));
+  EXPECT_EQ(r.hits[0].point.id, "p400");
+  req.query = pts[10].vector;
+  ASSERT_OK_AND_ASSIGN(r, engine_->Search(req));
+  for (const auto& h : r.hits) EXPECT_GE(std::stoi(h.point.id.substr(1)), 300);
+}
+
+TEST_F(EngineTest, DeleteCollectionRemovesDataFromDisk) {
+  ASSERT_OK(engine_->CreateCollection(Spec("kb")));
+  Fill("kb", 500);
+  ASSERT_OK(engine_->SaveSnapshots());
+  ASSERT_OK(engine_->DeleteCollection("kb"));
+  ASSERT_OK(engine_->CreateCollection(Spec("kb")));  // same name, new id, empty
+  ASSERT_OK_AND_ASSIGN(auto n, engine_->Count("kb", std::nullopt));
+  EXPECT_EQ(n, 0u);
+  Restart();
+  ASSERT_OK_AND_ASSIGN(n, engine_->Count("kb", std::nullopt));
+  EXPECT_EQ(n, 0u);
+  ASSERT_OK(engine_->Close());
+  engine_.reset();
+  storage::Store::Options so;
+  so.path = dir_.str() + "/db";
+  ASSERT_OK_AND_ASSIGN(auto store, storage::Store::Open(so));
+  EXPECT_LT(store->ApproximateBytes(1), 4096u);  // the first "kb" had id 1
+}
+
+TEST_F(EngineTest, ConcurrentWritersAndReaders) {
+  ASSERT_OK(engine_->CreateCollection(Spec("kb", IndexKind::kHnsw, 2)));
+  Fill("kb", 200);
+  std::atomic<bool> stop{false};
+  std::atomic<int> searches{0};
+  std::atomic<int> failures{0};
+  std::vector<std::thread> readers;
+  for (int t = 0; t < 3; ++t) {
+    readers.emplace_back([&, t] {
+      std::mt19937 rng(100 + t);
+      const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+      while (!stop && std::chrono::steady_clock::now() < deadline) {
+        SearchRequest req;
+        req.collection = "kb";
+        req.query = RandomVector(rng);
+        req.k = 5;
+        if (searches % 3 == 0) req.filter = Filter::Cond(Equals("lang", std::string("ko")));
+        auto r = engine_->Search(req);
+        if (!r.ok() || r->hits.empty()) ++failures;
+        ++searches;
+      }
+    });
+  }
+  std::mt19937 rng(12345);  // not Fill's seed: new vectors, not copies of old ones
+  for (int round = 0; round < 30; ++round) {
+    std::vector<Point> batch;
+    for (int i = 0; i < 20; ++i) batch.push_back(MakePoint(rng, 200 + round * 20 + i));
+    ASSERT_OK(engine_->Upsert("kb", batch));
+    ASSERT_OK(engine_->Delete("kb", {"p" + std::to_string(round)}));
+    // A point is searchable as soon as Upsert returns.
+    SearchRequest req;
+    req.collection = "kb";
+    req.query = batch.back().vector;
+    req.k = 1;
+    ASSERT_OK_AND_ASSIGN(auto r, engine_->Search(req));
+    ASSERT_FALSE(r.hits.empty());
+    EXPECT_EQ(r.hits[0].point.id, batch.back().id);
+  }
+  stop = true;
+  for (auto& t : readers) t.join();
+  EXPECT_EQ(failures.load(), 0);
+  EXPECT_GT(searches.load(), 0);
+  ASSERT_OK_AND_ASSIGN(auto n, engine_->Count("kb", std::nullopt));
+  EXPECT_EQ(n, 200u + 600u - 30u);
+}
+
+TEST_F(EngineTest, ClosedEngineIsUnavailable) {
+  ASSERT_OK(engine_->CreateCollection(Spec("kb")));
+  ASSERT_OK(engine_->Close());
+  ASSERT_OK(engine_->Close());  // idempotent
+  EXPECT_EQ(engine_->GetCollection("kb").status().code(), absl::StatusCode::kUnavailable);
+}
+
+}  // namespace
+}  // namespace ragd::index
