@@ -35,6 +35,31 @@ uint32_t Fnv1a32(std::string_view data) {
 
 inline uint64_t HashBytes(const char* p, size_t n) { return XXH3_64bits(p, n); }
 
+constexpr size_t kShortMax = 7;
+
+// The 1..7 bytes at p packed little-endian, with n in the top byte: distinct strings give
+// distinct non-zero keys. Overlapping loads (XXH3's trick) avoid a byte loop.
+inline uint64_t ShortKey(const char* p, size_t n) {
+  const auto* b = reinterpret_cast<const unsigned char*>(p);
+  uint64_t v;
+  if (n >= 4) {
+    uint32_t lo;
+    uint32_t hi;
+    std::memcpy(&lo, b, 4);
+    std::memcpy(&hi, b + n - 4, 4);
+    v = lo | uint64_t{hi} << (8 * (n - 4));
+  } else {
+    v = uint64_t{b[0]} | uint64_t{b[n >> 1]} << (8 * (n >> 1)) |
+        uint64_t{b[n - 1]} << (8 * (n - 1));
+  }
+  return v | uint64_t{n} << 56;
+}
+
+inline uint64_t ShortHash(uint64_t key) {
+  key *= 0x9E3779B97F4A7C15ull;
+  return key ^ (key >> 29);
+}
+
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<BpeTable>> BpeTable::Parse(std::string_view blob) {
@@ -71,7 +96,13 @@ absl::StatusOr<std::unique_ptr<BpeTable>> BpeTable::Parse(std::string_view blob)
   }
   if (pos != payload.size()) return absl::DataLossError("BPE table: trailing bytes");
 
-  const size_t capacity = std::bit_ceil(std::max<size_t>(16, size_t{2} * count));
+  size_t short_count = 0;
+  for (uint32_t rank = 0; rank < count; ++rank) short_count += t->Bytes(rank).size() <= kShortMax;
+  const size_t short_capacity = std::bit_ceil(std::max<size_t>(16, 2 * short_count));
+  const size_t capacity = std::bit_ceil(std::max<size_t>(16, 2 * (count - short_count)));
+  t->short_keys_.assign(short_capacity, 0);
+  t->short_ranks_.assign(short_capacity, kNoRank);
+  t->short_mask_ = short_capacity - 1;
   t->slots_.assign(capacity, Slot{kNoRank, 0});
   t->mask_ = capacity - 1;
   for (uint32_t rank = 0; rank < count; ++rank) {
@@ -79,9 +110,25 @@ absl::StatusOr<std::unique_ptr<BpeTable>> BpeTable::Parse(std::string_view blob)
     if (t->Rank(bytes.data(), bytes.size()) != kNoRank) {
       return absl::DataLossError(absl::StrCat("BPE table: duplicate token at rank ", rank));
     }
+    if (bytes.size() <= kShortMax) {
+      const uint64_t key = ShortKey(bytes.data(), bytes.size());
+      size_t i = ShortHash(key) & t->short_mask_;
+      while (t->short_keys_[i] != 0) i = (i + 1) & t->short_mask_;
+      t->short_keys_[i] = key;
+      t->short_ranks_[i] = rank;
+      continue;
+    }
     size_t i = HashBytes(bytes.data(), bytes.size()) & t->mask_;
     while (t->slots_[i].rank != kNoRank) i = (i + 1) & t->mask_;
     t->slots_[i] = Slot{rank, t->entries_[rank]};
+  }
+  t->pair_rank_.assign(size_t{1} << 16, kNoRank);
+  for (uint32_t rank = 0; rank < count; ++rank) {
+    const std::string_view bytes = t->Bytes(rank);
+    if (bytes.size() == 2) {
+      t->pair_rank_[static_cast<unsigned char>(bytes[0]) << 8 |
+                    static_cast<unsigned char>(bytes[1])] = rank;
+    }
   }
   // Every byte must be a token, or some inputs could not be encoded at all.
   for (int b = 0; b < 256; ++b) {
@@ -95,6 +142,19 @@ absl::StatusOr<std::unique_ptr<BpeTable>> BpeTable::Parse(std::string_view blob)
 }
 
 uint32_t BpeTable::Rank(const char* p, size_t n) const {
+  if (n == 2 && !pair_rank_.empty()) {
+    return pair_rank_[static_cast<unsigned char>(p[0]) << 8 | static_cast<unsigned char>(p[1])];
+  }
+  if (n <= kShortMax) {
+    const uint64_t key = ShortKey(p, n);
+    size_t i = ShortHash(key) & short_mask_;
+    while (true) {
+      const uint64_t k = short_keys_[i];
+      if (k == key) return short_ranks_[i];
+      if (k == 0) return kNoRank;
+      i = (i + 1) & short_mask_;
+    }
+  }
   if (n > max_token_len_) return kNoRank;
   size_t i = HashBytes(p, n) & mask_;
   while (true) {

@@ -63,16 +63,24 @@ class BpeTable {
   // lengths < 256, both checked by Parse).
   const char* data_ = nullptr;
   std::vector<uint32_t> entries_;
-  // Open addressing with linear probing, load <= 0.5: a slot is {rank, entry}; kNoRank marks
-  // an empty slot. Comparing the entry's length first skips most byte comparisons.
+  // Open addressing with linear probing, load <= 0.5, in two tables. Tokens of up to 7 bytes
+  // (most lookups) are keyed by their bytes packed into a uint64_t with the length in the top
+  // byte: one integer compare, no indirection. Longer ones: a slot is {rank, entry}, kNoRank
+  // marks an empty slot, and the entry's length is compared before the bytes.
   struct Slot {
     uint32_t rank;
     uint32_t entry;
   };
   std::vector<Slot> slots_;
+  std::vector<uint64_t> short_keys_;  // 0 marks an empty slot
+  std::vector<uint32_t> short_ranks_;
+  uint64_t short_mask_ = 0;
   uint64_t mask_ = 0;
   size_t max_token_len_ = 0;
   uint32_t byte_rank_[256] = {};
+  // Rank of every two-byte string (kNoRank if none), indexed by b0 << 8 | b1: the first round
+  // of every merge looks up all adjacent byte pairs, so this table (256 KiB) saves most hashing.
+  std::vector<uint32_t> pair_rank_;
 };
 
 }  // namespace ragd::models::internal

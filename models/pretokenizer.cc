@@ -1,10 +1,10 @@
 #include "models/pretokenizer.h"
 
+#include <utf8proc.h>
+
 #include <array>
 #include <cstdint>
 #include <memory>
-
-#include <utf8proc.h>
 
 namespace ragd::models::internal {
 namespace {
@@ -95,9 +95,7 @@ class Reader {
     } else if (b0 >= 0xE0 && b0 <= 0xEF) {
       if (left >= 3 && IsCont(p_[pos + 1]) && IsCont(p_[pos + 2])) {
         const uint8_t b1 = p_[pos + 1];
-        const bool ok = (b0 == 0xE0)   ? b1 >= 0xA0
-                        : (b0 == 0xED) ? b1 <= 0x9F
-                                       : true;
+        const bool ok = (b0 == 0xE0) ? b1 >= 0xA0 : (b0 == 0xED) ? b1 <= 0x9F : true;
         if (ok) {
           return {bmp_[((b0 & 0x0F) << 12) | ((b1 & 0x3F) << 6) | (p_[pos + 2] & 0x3F)], 3};
         }
@@ -105,9 +103,7 @@ class Reader {
     } else if (b0 >= 0xF0 && b0 <= 0xF4) {
       if (left >= 4 && IsCont(p_[pos + 1]) && IsCont(p_[pos + 2]) && IsCont(p_[pos + 3])) {
         const uint8_t b1 = p_[pos + 1];
-        const bool ok = (b0 == 0xF0)   ? b1 >= 0x90
-                        : (b0 == 0xF4) ? b1 <= 0x8F
-                                       : true;
+        const bool ok = (b0 == 0xF0) ? b1 >= 0x90 : (b0 == 0xF4) ? b1 <= 0x8F : true;
         if (ok) {
           const int32_t cp = ((b0 & 0x07) << 18) | ((b1 & 0x3F) << 12) |
                              ((p_[pos + 2] & 0x3F) << 6) | (p_[pos + 3] & 0x3F);

@@ -22,7 +22,7 @@ class EncodingData {
   };
 
   EncodingData(std::unique_ptr<internal::BpeTable> ranks, internal::SplitPattern pattern,
-           std::string_view name, std::vector<Special> specials, uint32_t vocab_size)
+               std::string_view name, std::vector<Special> specials, uint32_t vocab_size)
       : ranks_(std::move(ranks)),
         pattern_(pattern),
         name_(name),
@@ -81,7 +81,7 @@ std::unique_ptr<const EncodingData> BuildTable(Encoding e) {
     std::abort();
   }
   return std::make_unique<const EncodingData>(std::move(ranks).value(), pattern, name,
-                                          std::move(specials), vocab_size);
+                                              std::move(specials), vocab_size);
 }
 
 }  // namespace
@@ -123,8 +123,8 @@ absl::StatusOr<Encoding> Tokenizer::EncodingForModel(std::string_view model) {
   auto matches = [&](std::string_view prefix) {
     // A prefix matches the whole name or a dash-separated variant ("gpt-4o-mini",
     // "gpt-4-32k"), never a different family ("o1" must not claim "o100").
-    return model == prefix || (model.starts_with(prefix) &&
-                               (prefix.back() == '-' || model[prefix.size()] == '-'));
+    return model == prefix ||
+           (model.starts_with(prefix) && (prefix.back() == '-' || model[prefix.size()] == '-'));
   };
   for (std::string_view prefix : kO200kPrefixes) {
     if (matches(prefix)) return Encoding::kO200kBase;
@@ -178,8 +178,7 @@ std::vector<uint32_t> Tokenizer::Encode(std::string_view text) const {
   return ids;
 }
 
-std::vector<uint32_t> Tokenizer::Encode(std::string_view text,
-                                        const EncodeOptions& options) const {
+std::vector<uint32_t> Tokenizer::Encode(std::string_view text, const EncodeOptions& options) const {
   if (!options.allow_special_tokens) return Encode(text);
   std::vector<uint32_t> ids;
   auto push = [&](uint32_t id, size_t, size_t) {
