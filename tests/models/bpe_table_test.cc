@@ -44,9 +44,23 @@ TEST(BpeTableTest, RejectsCorruptTables) {
 TEST(BpeTableTest, HeapMergeAgreesWithQuadraticMerge) {
   ASSERT_OK_AND_ASSIGN(auto table, BpeTable::Parse(O200kBaseRanks()));
   std::mt19937 rng(7);
-  const std::vector<std::string> alphabet = {"a", "b", "e", "n", "t", " ", "  ", "ing", "the",
-                                             "\xea\xb0\x80", "\xed\x95\x9c", "0", "1", "=",
-                                             "\n", "\xf0\x9f\x98\x80", "\xff"};
+  const std::vector<std::string> alphabet = {"a",
+                                             "b",
+                                             "e",
+                                             "n",
+                                             "t",
+                                             " ",
+                                             "  ",
+                                             "ing",
+                                             "the",
+                                             "\xea\xb0\x80",
+                                             "\xed\x95\x9c",
+                                             "0",
+                                             "1",
+                                             "=",
+                                             "\n",
+                                             "\xf0\x9f\x98\x80",
+                                             "\xff"};
   for (int round = 0; round < 2000; ++round) {
     std::string piece;
     const int n = 1 + static_cast<int>(rng() % 300);

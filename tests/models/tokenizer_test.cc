@@ -5,12 +5,11 @@
 #include <atomic>
 #include <cstdlib>
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "common/utf8.h"
 #include "tests/testing/status_matchers.h"
@@ -36,9 +35,9 @@ std::string ReadFile(const std::string& path) {
 // in $RAGD_TOKENIZER_GOLDEN_DIR (make-golden.mjs --fuzz) for a one-off larger comparison.
 std::vector<GoldenCase> LoadGolden(Encoding e) {
   const char* dir = std::getenv("RAGD_TOKENIZER_GOLDEN_DIR");
-  const std::string path = std::string(dir != nullptr ? dir : RAGD_TEST_DATA_DIR) +
-                           (e == Encoding::kCl100kBase ? "/golden_cl100k.jsonl"
-                                                       : "/golden_o200k.jsonl");
+  const std::string path =
+      std::string(dir != nullptr ? dir : RAGD_TEST_DATA_DIR) +
+      (e == Encoding::kCl100kBase ? "/golden_cl100k.jsonl" : "/golden_o200k.jsonl");
   std::ifstream in(path);
   std::vector<GoldenCase> cases;
   std::string line;
@@ -195,23 +194,21 @@ TEST(TokenizerNamesTest, EncodingByName) {
   EXPECT_EQ(cl, Encoding::kCl100kBase);
   ASSERT_OK_AND_ASSIGN(Encoding o, Tokenizer::EncodingByName("o200k_base"));
   EXPECT_EQ(o, Encoding::kO200kBase);
-  EXPECT_EQ(Tokenizer::EncodingByName("p50k_base").status().code(),
-            absl::StatusCode::kNotFound);
+  EXPECT_EQ(Tokenizer::EncodingByName("p50k_base").status().code(), absl::StatusCode::kNotFound);
   EXPECT_EQ(Tokenizer::Get(Encoding::kCl100kBase).name(), "cl100k_base");
   EXPECT_EQ(Tokenizer::Get(Encoding::kO200kBase).vocab_size(), 200019u);
   EXPECT_EQ(Tokenizer::Get(Encoding::kCl100kBase).vocab_size(), 100277u);
 }
 
 TEST(TokenizerNamesTest, EncodingForModel) {
-  for (const char* model : {"text-embedding-ada-002", "text-embedding-3-small", "gpt-35-turbo",
-                            "gpt-35-turbo-16k", "gpt-3.5-turbo", "gpt-3.5-turbo-0125", "gpt-4",
-                            "gpt-4-32k", "gpt-4-turbo", "gpt-4-0613"}) {
+  for (const char* model :
+       {"text-embedding-ada-002", "text-embedding-3-small", "gpt-35-turbo", "gpt-35-turbo-16k",
+        "gpt-3.5-turbo", "gpt-3.5-turbo-0125", "gpt-4", "gpt-4-32k", "gpt-4-turbo", "gpt-4-0613"}) {
     ASSERT_OK_AND_ASSIGN(Encoding e, Tokenizer::EncodingForModel(model));
     EXPECT_EQ(e, Encoding::kCl100kBase) << model;
   }
-  for (const char* model : {"gpt-4o", "gpt-4o-mini", "gpt-4o-2024-08-06", "gpt-4.1",
-                            "gpt-4.1-nano", "o1", "o3-mini", "o4-mini", "gpt-5",
-                            "chatgpt-4o-latest"}) {
+  for (const char* model : {"gpt-4o", "gpt-4o-mini", "gpt-4o-2024-08-06", "gpt-4.1", "gpt-4.1-nano",
+                            "o1", "o3-mini", "o4-mini", "gpt-5", "chatgpt-4o-latest"}) {
     ASSERT_OK_AND_ASSIGN(Encoding e, Tokenizer::EncodingForModel(model));
     EXPECT_EQ(e, Encoding::kO200kBase) << model;
   }
