@@ -150,3 +150,26 @@ class TopK {
 };
 
 }  // namespace ragd::index::internal
+
+namespace ragd::index::internal {
+
+// Filtered-search planning shared by the approximate backends. A graph or IVF search that
+// must collect `ef` accepted labels visits about ef / selectivity nodes; an exact scan computes
+// one distance per matching label (selectivity x live). The scan wins when it computes fewer
+// distances, which is the case for small or very selective sets — and it is exact, where a
+// graph walk through mostly rejected nodes loses recall.
+inline bool PreferExactFilteredScan(size_t live, double selectivity, size_t ef) {
+  if (!(selectivity > 0) || selectivity >= 1) return false;
+  selectivity = std::max(selectivity, 1e-9);
+  return selectivity * static_cast<double>(live) <= static_cast<double>(ef) / selectivity;
+}
+
+// Widens a per-call knob by 1 / selectivity (capped) so that an approximate filtered search
+// still meets about `value` accepted candidates.
+inline size_t WidenForSelectivity(size_t value, double selectivity, size_t cap) {
+  if (!(selectivity > 0) || selectivity >= 1) return value;
+  const double widened = static_cast<double>(value) / selectivity;
+  return std::max(value, static_cast<size_t>(std::min(widened, static_cast<double>(cap))));
+}
+
+}  // namespace ragd::index::internal

@@ -36,6 +36,8 @@ constexpr size_t kMinTrainingVectors = 1000;
 constexpr size_t kPointsPerCentroid = 40;
 // FAISS HNSW stores 32-bit row numbers.
 constexpr uint64_t kMaxRows = uint64_t{1} << 31;
+// Upper bound of efSearch after widening for a selective filter.
+constexpr size_t kMaxWidenedEf = 4096;
 
 // The one guard around FAISS: no exception crosses the adapter.
 template <typename F>
@@ -350,10 +352,31 @@ absl::StatusOr<std::vector<SearchHit>> FaissIndex::Search(std::span<const float>
   };
 
   const size_t indexed = faiss_rows();
-  if (indexed > 0) {
+  const size_t base_ef = std::max<size_t>(options.ef > 0 ? options.ef : spec_.ef, top_k);
+  if (options.filter != nullptr &&
+      internal::PreferExactFilteredScan(size(), options.filter_selectivity, base_ef)) {
+    std::vector<float> buffer(dim_);
+    for (size_t row = 0; row < indexed; ++row) {
+      if (!accept(row)) continue;
+      const float* v = nullptr;
+      if (!raw_.empty()) {
+        v = RawRow(row);
+      } else {
+        RETURN_IF_ERROR(Guard("reconstruct", [&]() -> absl::Status {
+          impl_->index->reconstruct(static_cast<idx_t>(row), buffer.data());
+          return absl::OkStatus();
+        }));
+        v = buffer.data();
+      }
+      top.Push(row_labels_[row], internal::Score(metric_, q, v, dim_));
+    }
+  } else if (indexed > 0) {
     const size_t fetch = std::min(indexed, keep_raw_ ? top_k * kRerankFactor : top_k);
-    const int ef = std::max<int>(options.ef > 0 ? options.ef : spec_.ef, static_cast<int>(fetch));
-    const int nprobe = options.nprobe > 0 ? options.nprobe : spec_.nprobe;
+    const double selectivity = options.filter != nullptr ? options.filter_selectivity : 1.0;
+    const int ef = static_cast<int>(internal::WidenForSelectivity(
+        std::max(base_ef, fetch), selectivity, std::max<size_t>(kMaxWidenedEf, base_ef)));
+    const int nprobe = static_cast<int>(internal::WidenForSelectivity(
+        options.nprobe > 0 ? options.nprobe : spec_.nprobe, selectivity, 65536));
     std::vector<float> distances(fetch);
     std::vector<idx_t> rows(fetch, -1);
     RETURN_IF_ERROR(Guard("search", [&]() -> absl::Status {

@@ -21,6 +21,10 @@
 // Search: per-call knobs through SearchParametersHNSW{efSearch} / SearchParametersIVF{nprobe}
 // (race-free, unlike setting the index's efSearch/nprobe). HNSW ef defaults to IndexSpec::ef,
 // nprobe to IndexSpec::nprobe; construction uses IndexSpec::ef_construction for HNSW indexes.
+// Filtered search uses SearchOptions::filter_selectivity: when an exact scan of the matching
+// rows costs fewer distances than the graph or list walk (selectivity x size <= ef /
+// selectivity) the search is an exact scan; otherwise efSearch and nprobe are widened by
+// 1 / selectivity (efSearch up to 4096) so that enough accepted candidates are met.
 //
 // Training rule (IVF, PQ, SQ): until training_threshold() vectors have been added, vectors are
 // buffered in the adapter and searched exactly (brute force over the buffer). When the

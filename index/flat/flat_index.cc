@@ -83,6 +83,9 @@ absl::StatusOr<std::vector<SearchHit>> FlatIndex::Search(std::span<const float> 
   if (!internal::AllFinite(query)) {
     return absl::InvalidArgumentError("query must be finite (no NaN or infinity)");
   }
+  if (options.ef < 0 || options.nprobe < 0) {
+    return absl::InvalidArgumentError("search ef and nprobe must be >= 0");
+  }
   std::vector<float> normalized;
   const float* q = internal::PrepareVectors(metric_, dim_, query, &normalized).data();
   internal::TopK top(options.top_k);

@@ -274,8 +274,18 @@ absl::StatusOr<std::vector<SearchHit>> HnswIndex::Search(std::span<const float> 
   const float* q = internal::PrepareVectors(metric_, dim_, query, &normalized).data();
   return Guard("search", [&]() -> absl::StatusOr<std::vector<SearchHit>> {
     const Graph& g = *impl_->graph;
-    std::vector<std::pair<float, tableint>> found = SearchGraph(g, q, ef, options.filter);
     internal::TopK top(top_k);
+    if (options.filter != nullptr &&
+        internal::PreferExactFilteredScan(size(), options.filter_selectivity, ef)) {
+      for (tableint id = 0; id < g.cur_element_count; ++id) {
+        if (g.isMarkedDeleted(id)) continue;
+        const Label label = g.getExternalLabel(id);
+        if (!options.filter->Accept(label)) continue;
+        top.Push(label, internal::Score(metric_, q, VectorOf(g, id), dim_));
+      }
+      return std::move(top).Take();
+    }
+    std::vector<std::pair<float, tableint>> found = SearchGraph(g, q, ef, options.filter);
     for (const auto& [unused, id] : found) {
       top.Push(g.getExternalLabel(id), internal::Score(metric_, q, VectorOf(g, id), dim_));
     }

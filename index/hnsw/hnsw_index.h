@@ -12,9 +12,12 @@
 // a best-first search of layer 0 with a per-call ef), because hnswlib's searchKnn reads the
 // index-wide ef_ that setEf() writes (a data race under concurrent searches). The filter is
 // native: labels it rejects and removed labels are still traversed (they keep the graph
-// connected) but never enter the result list. The search keeps going until ef accepted labels
-// are found or the reachable graph is exhausted, so very selective filters cost up to a full
-// scan and SearchOptions::filter_selectivity is not needed here.
+// connected) but never enter the result list. The walk keeps going until ef accepted labels
+// are found or the reachable graph is exhausted. When SearchOptions::filter_selectivity says
+// that an exact scan of the matching labels costs fewer distances than the walk
+// (selectivity x size <= ef / selectivity), the search is an exact scan instead: cheaper, and
+// exact where the walk through mostly rejected nodes (or an inner-product graph with poorly
+// reachable nodes) would lose recall.
 //
 // Add: capacity doubles (resizeIndex) when full. A present label is replaced (hnswlib updates
 // its vector and repairs its links); a removed label added again becomes live again.
