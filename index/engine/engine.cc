@@ -66,6 +66,15 @@ class Engine::Impl {
   absl::StatusOr<WriteResult> Delete(std::string_view name, const std::vector<std::string>& ids);
   absl::StatusOr<WriteResult> DeleteByFilter(std::string_view name, const Filter& filter);
   absl::StatusOr<WriteResult> Apply(WriteBatch batch);
+  absl::StatusOr<WriteResult> Write(std::string_view name, std::vector<Point> upserts,
+                                    std::vector<std::string> deletes);
+  absl::StatusOr<std::optional<std::string>> GetAux(std::string_view ns,
+                                                    std::string_view key) const;
+  absl::Status PutAux(std::string_view ns,
+                      const std::vector<std::pair<std::string, std::string>>& entries);
+  absl::Status DeleteAux(std::string_view ns, const std::vector<std::string>& keys);
+  absl::Status ScanAux(std::string_view ns, std::string_view prefix,
+                       const std::function<bool(std::string_view, std::string_view)>& fn) const;
   absl::StatusOr<std::vector<Point>> Get(std::string_view name,
                                          const std::vector<std::string>& ids,
                                          bool with_vectors) const;
@@ -77,6 +86,9 @@ class Engine::Impl {
 
  private:
   absl::StatusOr<std::shared_ptr<Collection>> Find(std::string_view name) const;
+  // Validates a mixed batch (upserts normalised in place); the sequence is not looked at.
+  absl::Status ValidateBatch(const Collection& c, std::vector<Point>& upserts,
+                             const std::vector<std::string>& deletes) const;
   absl::Status LoadCollection(std::string_view name, std::string_view record);
   // Applies a validated batch; the caller holds c.write_mu and checked the sequence.
   absl::StatusOr<WriteResult> ApplyLocked(Collection& c, std::vector<Point>& upserts,
@@ -379,22 +391,26 @@ absl::StatusOr<WriteResult> Engine::Impl::DeleteByFilter(std::string_view name,
   return r;
 }
 
-absl::StatusOr<WriteResult> Engine::Impl::Apply(WriteBatch batch) {
-  ASSIGN_OR_RETURN(auto c, Find(batch.collection));
-  if (batch.upserts.empty() && batch.deletes.empty()) {
+absl::Status Engine::Impl::ValidateBatch(const Collection& c, std::vector<Point>& upserts,
+                                         const std::vector<std::string>& deletes) const {
+  if (upserts.empty() && deletes.empty()) {
     return absl::InvalidArgumentError("batch: has neither upserts nor deletes");
   }
-  if (!batch.upserts.empty()) {
-    RETURN_IF_ERROR(ValidateAndNormalizePoints(c->spec, options_, batch.upserts));
-  }
-  RETURN_IF_ERROR(ValidateIds(batch.deletes, "deletes"));
+  if (!upserts.empty()) RETURN_IF_ERROR(ValidateAndNormalizePoints(c.spec, options_, upserts));
+  RETURN_IF_ERROR(ValidateIds(deletes, "deletes"));
   absl::flat_hash_set<std::string_view> upserted;
-  for (const auto& p : batch.upserts) upserted.insert(p.id);
-  for (const auto& id : batch.deletes) {
+  for (const auto& p : upserts) upserted.insert(p.id);
+  for (const auto& id : deletes) {
     if (upserted.contains(id)) {
       return absl::InvalidArgumentError("deletes: \"" + id + "\" is also upserted in the batch");
     }
   }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<WriteResult> Engine::Impl::Apply(WriteBatch batch) {
+  ASSIGN_OR_RETURN(auto c, Find(batch.collection));
+  RETURN_IF_ERROR(ValidateBatch(*c, batch.upserts, batch.deletes));
   absl::StatusOr<WriteResult> r;
   {
     std::lock_guard w(c->write_mu);
@@ -404,6 +420,52 @@ absl::StatusOr<WriteResult> Engine::Impl::Apply(WriteBatch batch) {
   }
   ScheduleCompactions(c);
   return r;
+}
+
+absl::StatusOr<WriteResult> Engine::Impl::Write(std::string_view name, std::vector<Point> upserts,
+                                                std::vector<std::string> deletes) {
+  ASSIGN_OR_RETURN(auto c, Find(name));
+  RETURN_IF_ERROR(ValidateBatch(*c, upserts, deletes));
+  absl::StatusOr<WriteResult> r;
+  {
+    std::lock_guard w(c->write_mu);
+    if (c->dropped) return CollectionNotFound(name);
+    r = ApplyLocked(*c, upserts, deletes, c->last_sequence + 1);
+  }
+  ScheduleCompactions(c);
+  return r;
+}
+
+absl::StatusOr<std::optional<std::string>> Engine::Impl::GetAux(std::string_view ns,
+                                                               std::string_view key) const {
+  RETURN_IF_ERROR(CheckOpen());
+  if (ns.empty() || ns.size() > 255) return absl::InvalidArgumentError("namespace: 1..255 bytes");
+  return store_->GetAux(ns, key);
+}
+
+absl::Status Engine::Impl::PutAux(std::string_view ns,
+                                  const std::vector<std::pair<std::string, std::string>>& entries) {
+  RETURN_IF_ERROR(CheckOpen());
+  if (ns.empty() || ns.size() > 255) return absl::InvalidArgumentError("namespace: 1..255 bytes");
+  storage::Batch b(store_.get());
+  for (const auto& [k, v] : entries) b.PutAux(ns, k, v);
+  return store_->Commit(b);
+}
+
+absl::Status Engine::Impl::DeleteAux(std::string_view ns, const std::vector<std::string>& keys) {
+  RETURN_IF_ERROR(CheckOpen());
+  if (ns.empty() || ns.size() > 255) return absl::InvalidArgumentError("namespace: 1..255 bytes");
+  storage::Batch b(store_.get());
+  for (const auto& k : keys) b.DeleteAux(ns, k);
+  return store_->Commit(b);
+}
+
+absl::Status Engine::Impl::ScanAux(
+    std::string_view ns, std::string_view prefix,
+    const std::function<bool(std::string_view, std::string_view)>& fn) const {
+  RETURN_IF_ERROR(CheckOpen());
+  if (ns.empty() || ns.size() > 255) return absl::InvalidArgumentError("namespace: 1..255 bytes");
+  return store_->ScanAux(ns, prefix, fn);
 }
 
 absl::StatusOr<std::vector<Point>> Engine::Impl::Get(std::string_view name,
@@ -463,24 +525,42 @@ absl::StatusOr<SearchResult> Engine::Impl::Search(const SearchRequest& request) 
   if (request.min_score) {
     std::erase_if(merged, [&](const Merged& m) { return m.hit.score < *request.min_score; });
   }
-  for (auto& m : merged) {
+  // Payloads come from RocksDB (the index holds vectors only), one MultiGet per shard.
+  std::vector<std::optional<storage::PointRecord>> records(merged.size());
+  if (request.with_payload || request.with_vectors) {
+    for (size_t s = 0; s < c->shards.size(); ++s) {
+      std::vector<size_t> at;
+      std::vector<std::string_view> ids;
+      for (size_t i = 0; i < merged.size(); ++i) {
+        if (merged[i].shard != s) continue;
+        at.push_back(i);
+        ids.push_back(merged[i].hit.id);
+      }
+      if (ids.empty()) continue;
+      ASSIGN_OR_RETURN(auto got, store_->MultiGetPoints(c->shards[s]->key(), ids));
+      for (size_t j = 0; j < at.size(); ++j) records[at[j]] = std::move(got[j]);
+    }
+  }
+  result.hits.reserve(merged.size());
+  for (size_t i = 0; i < merged.size(); ++i) {
+    auto& m = merged[i];
     ScoredPoint sp;
     sp.point.id = std::move(m.hit.id);
     sp.score = m.hit.score;
     if (request.with_payload || request.with_vectors) {
-      const auto key = c->shards[m.shard]->key();
-      ASSIGN_OR_RETURN(auto rec, store_->GetPoint(key, sp.point.id));
+      auto& rec = records[i];
       // A point deleted after the index answered and before this read is being deleted right
       // now: its delete has not returned yet, so leaving it out is correct.
       if (!rec) continue;
+      if (request.with_vectors) {
+        ASSIGN_OR_RETURN(auto v, store_->GetVector(c->shards[m.shard]->key(), rec->label,
+                                                   c->spec.dimension));
+        if (v) sp.point.vector = std::move(*v);
+      }
       if (request.with_payload) {
         sp.point.text = std::move(rec->text);
         sp.point.document_id = std::move(rec->document_id);
         sp.point.metadata = std::move(rec->metadata);
-      }
-      if (request.with_vectors) {
-        ASSIGN_OR_RETURN(auto v, store_->GetVector(key, rec->label, c->spec.dimension));
-        if (v) sp.point.vector = std::move(*v);
       }
     }
     result.hits.push_back(std::move(sp));
@@ -637,6 +717,26 @@ absl::StatusOr<WriteResult> Engine::DeleteByFilter(std::string_view collection,
   return impl_->DeleteByFilter(collection, filter);
 }
 absl::StatusOr<WriteResult> Engine::Apply(WriteBatch batch) { return impl_->Apply(std::move(batch)); }
+absl::StatusOr<WriteResult> Engine::Write(std::string_view collection, std::vector<Point> upserts,
+                                          std::vector<std::string> deletes) {
+  return impl_->Write(collection, std::move(upserts), std::move(deletes));
+}
+absl::StatusOr<std::optional<std::string>> Engine::GetAux(std::string_view ns,
+                                                          std::string_view key) const {
+  return impl_->GetAux(ns, key);
+}
+absl::Status Engine::PutAux(std::string_view ns,
+                            const std::vector<std::pair<std::string, std::string>>& entries) {
+  return impl_->PutAux(ns, entries);
+}
+absl::Status Engine::DeleteAux(std::string_view ns, const std::vector<std::string>& keys) {
+  return impl_->DeleteAux(ns, keys);
+}
+absl::Status Engine::ScanAux(
+    std::string_view ns, std::string_view prefix,
+    const std::function<bool(std::string_view, std::string_view)>& fn) const {
+  return impl_->ScanAux(ns, prefix, fn);
+}
 absl::StatusOr<std::vector<Point>> Engine::Get(std::string_view collection,
                                                const std::vector<std::string>& ids,
                                                bool with_vectors) const {

@@ -19,6 +19,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -42,6 +43,9 @@ struct CollectionSpec {
   // Number of shards, 1..256. Points are routed by Hash64(id) % shards; each shard has its own
   // index and its own key range in storage. Default: 1.
   uint32_t shards = 1;
+  // Opaque settings owned by the layers above the engine (e.g. the embedder binding and the
+  // chunking settings as JSON), persisted in the catalog with the spec. At most 64 KiB.
+  std::string attributes;
 
   absl::Status Validate() const;
 };
@@ -143,8 +147,26 @@ class Engine {
                                      const std::vector<std::string>& ids);
   // Deletes every point matching `filter`. NOT_FOUND, INVALID_ARGUMENT.
   absl::StatusOr<WriteResult> DeleteByFilter(std::string_view collection, const Filter& filter);
+  // Upserts and deletes in one atomic batch with the next sequence: how a document's chunks
+  // are replaced (a search never sees a mix of old and new). An id may not be in both lists.
+  absl::StatusOr<WriteResult> Write(std::string_view collection, std::vector<Point> upserts,
+                                    std::vector<std::string> deletes);
   // Applies one batch of the log; a replay (sequence <= last applied) is OK and changes nothing.
   absl::StatusOr<WriteResult> Apply(WriteBatch batch);
+
+  // Auxiliary records of upper layers (embedding cache, ingest job records), kept in their own
+  // column family under (namespace, key). Durable on return like every write. Namespaces and
+  // keys are arbitrary bytes; a namespace must not be empty.
+  absl::StatusOr<std::optional<std::string>> GetAux(std::string_view ns,
+                                                    std::string_view key) const;
+  absl::Status PutAux(std::string_view ns,
+                      const std::vector<std::pair<std::string, std::string>>& entries);
+  absl::Status DeleteAux(std::string_view ns, const std::vector<std::string>& keys);
+  // Calls fn for every (key, value) of the namespace whose key starts with `prefix`, in key
+  // order, until fn returns false.
+  absl::Status ScanAux(std::string_view ns, std::string_view prefix,
+                       const std::function<bool(std::string_view key,
+                                                std::string_view value)>& fn) const;
 
   // Points by id, in the order asked; ids not found are omitted. NOT_FOUND (collection).
   absl::StatusOr<std::vector<Point>> Get(std::string_view collection,

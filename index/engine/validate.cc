@@ -72,6 +72,7 @@ absl::Status CollectionSpec::Validate() const {
   if (shards < 1 || shards > 256) {
     return Invalid("shards", "must be in [1, 256], got " + std::to_string(shards));
   }
+  if (attributes.size() > 64 * 1024) return Invalid("attributes", "exceed 64 KiB");
   return index.Validate();
 }
 
@@ -142,7 +143,8 @@ absl::Status ValidateAndNormalizeQuery(const CollectionSpec& spec, std::vector<f
 
 // Catalog record, format 1 (little-endian):
 //   u8 format | u32 id | i64 created_ms | u32 dim | u8 metric | u32 shards |
-//   u8 kind | u32 m | u32 ef_construction | u32 ef | u32 nprobe | lp faiss_factory
+//   u8 kind | u32 m | u32 ef_construction | u32 ef | u32 nprobe | lp faiss_factory |
+//   lp attributes
 std::string EncodeCollectionRecord(uint32_t id, int64_t created_at_ms, const CollectionSpec& s) {
   std::string out;
   out.push_back(1);
@@ -157,6 +159,7 @@ std::string EncodeCollectionRecord(uint32_t id, int64_t created_at_ms, const Col
   storage::PutFixed32LE(&out, static_cast<uint32_t>(s.index.ef));
   storage::PutFixed32LE(&out, static_cast<uint32_t>(s.index.nprobe));
   storage::PutLengthPrefixed(&out, s.index.faiss_factory);
+  storage::PutLengthPrefixed(&out, s.attributes);
   return out;
 }
 
@@ -166,12 +169,12 @@ absl::Status DecodeCollectionRecord(std::string_view name, std::string_view data
   uint8_t format, metric, kind;
   uint64_t created;
   uint32_t m, efc, ef, nprobe;
-  std::string_view factory;
+  std::string_view factory, attributes;
   if (!r.ReadU8(&format) || format != 1 || !r.ReadFixed32LE(id) || !r.ReadFixed64LE(&created) ||
       !r.ReadFixed32LE(&spec->dimension) || !r.ReadU8(&metric) || metric > 2 ||
       !r.ReadFixed32LE(&spec->shards) || !r.ReadU8(&kind) || kind > 2 || !r.ReadFixed32LE(&m) ||
       !r.ReadFixed32LE(&efc) || !r.ReadFixed32LE(&ef) || !r.ReadFixed32LE(&nprobe) ||
-      !r.ReadLengthPrefixed(&factory) || !r.done()) {
+      !r.ReadLengthPrefixed(&factory) || !r.ReadLengthPrefixed(&attributes) || !r.done()) {
     return absl::DataLossError("corrupt catalog record for collection \"" + std::string(name) +
                                "\"");
   }
@@ -184,6 +187,7 @@ absl::Status DecodeCollectionRecord(std::string_view name, std::string_view data
   spec->index.ef = static_cast<int>(ef);
   spec->index.nprobe = static_cast<int>(nprobe);
   spec->index.faiss_factory = std::string(factory);
+  spec->attributes = std::string(attributes);
   return absl::OkStatus();
 }
 

@@ -15,9 +15,8 @@
 namespace ragd::index::storage {
 namespace {
 
-enum Cf : int { kDefault = 0, kCatalog = 1, kPoints = 2, kVectors = 3, kSnapshots = 4 };
-const char* const kCfNames[] = {"default", "catalog", "points", "vectors", "snapshots"};
-constexpr int kCfCount = 5;
+enum Cf : int { kDefault = 0, kCatalog = 1, kPoints = 2, kVectors = 3, kSnapshots = 4, kAux = 5 };
+const char* const kCfNames[] = {"default", "catalog", "points", "vectors", "snapshots", "aux"};
 constexpr uint32_t kSnapshotChunkBytes = 4u << 20;
 // A snapshot header that claims more than this is corrupt, whatever its checksum says.
 constexpr uint64_t kMaxSnapshotBytes = 1ull << 40;
@@ -33,6 +32,15 @@ absl::Status FromRocks(const rocksdb::Status& s, std::string_view what) {
 }
 
 rocksdb::Slice ToSlice(std::string_view s) { return rocksdb::Slice(s.data(), s.size()); }
+
+std::string AuxKey(std::string_view ns, std::string_view key) {
+  std::string out;
+  out.reserve(1 + ns.size() + key.size());
+  out.push_back(static_cast<char>(ns.size()));
+  out.append(ns);
+  out.append(key);
+  return out;
+}
 
 }  // namespace
 
@@ -69,6 +77,12 @@ void Batch::DropCollection(uint32_t collection) {
     batch_->DeleteRange(store_->cf(cf), begin, end);
   }
 }
+void Batch::PutAux(std::string_view ns, std::string_view key, std::string_view value) {
+  batch_->Put(store_->cf(kAux), AuxKey(ns, key), ToSlice(value));
+}
+void Batch::DeleteAux(std::string_view ns, std::string_view key) {
+  batch_->Delete(store_->cf(kAux), AuxKey(ns, key));
+}
 size_t Batch::count() const { return static_cast<size_t>(batch_->Count()); }
 
 ReadView::~ReadView() { db_->ReleaseSnapshot(snapshot_); }
@@ -99,6 +113,7 @@ absl::StatusOr<std::unique_ptr<Store>> Store::Open(const Options& options) {
       {kCfNames[kPoints], make_cf(true, true)},
       {kCfNames[kVectors], make_cf(false, true)},
       {kCfNames[kSnapshots], make_cf(false, false)},
+      {kCfNames[kAux], make_cf(true, true)},
   };
   // Snapshot chunks are large; bigger memtables keep them from being flushed piecemeal.
   cfs[kSnapshots].options.write_buffer_size = 64u << 20;
@@ -233,6 +248,29 @@ absl::Status Store::ScanVectors(
 
 std::unique_ptr<ReadView> Store::NewReadView() const {
   return std::unique_ptr<ReadView>(new ReadView(db_.get(), db_->GetSnapshot()));
+}
+
+absl::StatusOr<std::optional<std::string>> Store::GetAux(std::string_view ns,
+                                                         std::string_view key) const {
+  std::string value;
+  rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), cf(kAux), AuxKey(ns, key), &value);
+  if (s.IsNotFound()) return std::optional<std::string>();
+  RETURN_IF_ERROR(FromRocks(s, "read aux record"));
+  return std::optional<std::string>(std::move(value));
+}
+
+absl::Status Store::ScanAux(
+    std::string_view ns, std::string_view prefix,
+    const std::function<bool(std::string_view, std::string_view)>& fn) const {
+  const std::string start = AuxKey(ns, prefix);
+  const size_t skip = 1 + ns.size();
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), cf(kAux)));
+  for (it->Seek(start); it->Valid(); it->Next()) {
+    std::string_view key = it->key().ToStringView();
+    if (key.substr(0, start.size()) != start) break;
+    if (!fn(key.substr(skip), it->value().ToStringView())) break;
+  }
+  return FromRocks(it->status(), "scan aux records");
 }
 
 absl::Status Store::WriteSnapshot(ShardKey k, SnapshotHeader header, std::string_view payload) {

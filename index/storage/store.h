@@ -5,6 +5,8 @@
 //   points     [collection][shard][id]    -> PointRecord (label, text, document_id, metadata)
 //   vectors    [collection][shard][label] -> float32 × dim
 //   snapshots  [collection][shard]'H'     -> SnapshotHeader; ...'D'[generation][chunk] -> bytes
+//   aux        [namespace length u8][namespace][key] -> bytes of upper layers (embedding cache,
+//              ingest jobs)
 // Vectors are kept apart from payloads so that recovery scans the small points family and
 // reads vectors only for what the index snapshot lacks.
 //
@@ -54,6 +56,8 @@ class Batch {
   void DeleteVector(ShardKey k, Label label);
   // Deletes every point, vector and snapshot of the collection (range tombstones).
   void DropCollection(uint32_t collection);
+  void PutAux(std::string_view ns, std::string_view key, std::string_view value);
+  void DeleteAux(std::string_view ns, std::string_view key);
   size_t count() const;
 
  private:
@@ -113,6 +117,11 @@ class Store {
       const std::function<absl::Status(Label label, std::span<const float> vector)>& fn,
       const ReadView* view = nullptr) const;
   std::unique_ptr<ReadView> NewReadView() const;
+
+  absl::StatusOr<std::optional<std::string>> GetAux(std::string_view ns,
+                                                    std::string_view key) const;
+  absl::Status ScanAux(std::string_view ns, std::string_view prefix,
+                       const std::function<bool(std::string_view, std::string_view)>& fn) const;
 
   // Writes `payload` as the shard's new snapshot: chunks first (flushed), then the header
   // (synced), then the previous generation is dropped. A crash at any point leaves either the

@@ -583,5 +583,45 @@ TEST_F(EngineTest, ClosedEngineIsUnavailable) {
   EXPECT_EQ(engine_->GetCollection("kb").status().code(), absl::StatusCode::kUnavailable);
 }
 
+TEST_F(EngineTest, WriteReplacesAtomicallyAndAttributesPersist) {
+  auto spec = Spec("kb");
+  spec.attributes = R"({"embedder":"local"})";
+  ASSERT_OK(engine_->CreateCollection(spec));
+  std::mt19937 rng(4);
+  std::vector<Point> v1 = {MakePoint(rng, 0), MakePoint(rng, 1), MakePoint(rng, 2)};
+  ASSERT_OK(engine_->Write("kb", v1, {}));
+  // The document shrinks to one chunk: one batch replaces chunk 0 and deletes 1 and 2.
+  Point p0 = MakePoint(rng, 0);
+  p0.text = "new";
+  ASSERT_OK_AND_ASSIGN(auto r, engine_->Write("kb", {p0}, {"p1", "p2"}));
+  EXPECT_EQ(r.applied, 3u);
+  EXPECT_EQ(r.sequence, 2u);
+  ASSERT_OK_AND_ASSIGN(auto n, engine_->Count("kb", std::nullopt));
+  EXPECT_EQ(n, 1u);
+  EXPECT_EQ(engine_->Write("kb", {p0}, {"p0"}).status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(engine_->Write("kb", {}, {}).status().code(), absl::StatusCode::kInvalidArgument);
+  Restart();
+  ASSERT_OK_AND_ASSIGN(auto info, engine_->GetCollection("kb"));
+  EXPECT_EQ(info.spec.attributes, spec.attributes);
+}
+
+TEST_F(EngineTest, AuxRecordsArePersistedAndScannedByPrefix) {
+  ASSERT_OK(engine_->PutAux("cache", {{"m1/a", "1"}, {"m1/b", "2"}, {"m2/a", "3"}}));
+  ASSERT_OK(engine_->PutAux("jobs", {{"m1/z", "other namespace"}}));
+  Restart();
+  ASSERT_OK_AND_ASSIGN(auto v, engine_->GetAux("cache", "m1/b"));
+  EXPECT_EQ(v.value_or(""), "2");
+  std::vector<std::string> keys;
+  ASSERT_OK(engine_->ScanAux("cache", "m1/", [&](std::string_view k, std::string_view) {
+    keys.emplace_back(k);
+    return true;
+  }));
+  EXPECT_EQ(keys, (std::vector<std::string>{"m1/a", "m1/b"}));
+  ASSERT_OK(engine_->DeleteAux("cache", {"m1/a"}));
+  ASSERT_OK_AND_ASSIGN(v, engine_->GetAux("cache", "m1/a"));
+  EXPECT_FALSE(v.has_value());
+  EXPECT_EQ(engine_->GetAux("", "x").status().code(), absl::StatusCode::kInvalidArgument);
+}
+
 }  // namespace
 }  // namespace ragd::index
