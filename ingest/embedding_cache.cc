@@ -1,0 +1,79 @@
+#include "ingest/embedding_cache.h"
+
+#include <bit>
+#include <cstdint>
+#include <cstring>
+
+#include "common/hash.h"
+
+namespace ragd::ingest {
+namespace {
+
+constexpr char kFormatV1 = 1;
+
+void PutBigEndian(std::string* out, uint64_t v, int bytes) {
+  for (int i = bytes - 1; i >= 0; --i) out->push_back(static_cast<char>((v >> (8 * i)) & 0xFF));
+}
+
+// x86-64 and aarch64 are little-endian; the encoding is defined as little-endian so that the
+// floats can be copied as they are.
+static_assert(std::endian::native == std::endian::little, "the cache encoding assumes LE");
+
+std::string Encode(const std::vector<float>& v) {
+  std::string out;
+  out.reserve(5 + v.size() * sizeof(float));
+  out.push_back(kFormatV1);
+  const auto dim = static_cast<uint32_t>(v.size());
+  out.append(reinterpret_cast<const char*>(&dim), sizeof(dim));
+  out.append(reinterpret_cast<const char*>(v.data()), v.size() * sizeof(float));
+  return out;
+}
+
+std::optional<std::vector<float>> Decode(std::string_view s, size_t dimension) {
+  if (s.size() < 5 || s[0] != kFormatV1) return std::nullopt;
+  uint32_t dim = 0;
+  std::memcpy(&dim, s.data() + 1, sizeof(dim));
+  if (dim != dimension || s.size() != 5 + size_t{dim} * sizeof(float)) return std::nullopt;
+  std::vector<float> v(dim);
+  std::memcpy(v.data(), s.data() + 5, size_t{dim} * sizeof(float));
+  return v;
+}
+
+}  // namespace
+
+std::string EmbeddingCache::Key(std::string_view model_id, std::string_view text) {
+  std::string key(model_id);
+  key.push_back('\0');
+  PutBigEndian(&key, Hash64(text), 8);
+  PutBigEndian(&key, static_cast<uint32_t>(text.size()), 4);
+  return key;
+}
+
+absl::StatusOr<std::vector<std::optional<std::vector<float>>>> EmbeddingCache::Lookup(
+    std::string_view model_id, size_t dimension, const std::vector<std::string>& texts) const {
+  std::vector<std::optional<std::vector<float>>> out;
+  out.reserve(texts.size());
+  for (const std::string& t : texts) {
+    absl::StatusOr<std::optional<std::string>> v =
+        engine_->GetAux(kEmbeddingCacheNamespace, Key(model_id, t));
+    if (!v.ok()) return v.status();
+    out.push_back(v->has_value() ? Decode(**v, dimension) : std::nullopt);
+  }
+  return out;
+}
+
+absl::Status EmbeddingCache::Store(std::string_view model_id, const std::vector<std::string>& texts,
+                                   const std::vector<std::vector<float>>& vectors) {
+  if (texts.size() != vectors.size()) {
+    return absl::InvalidArgumentError("embedding cache: texts and vectors differ in count");
+  }
+  if (texts.empty()) return absl::OkStatus();
+  std::vector<std::pair<std::string, std::string>> entries;
+  entries.reserve(texts.size());
+  for (size_t i = 0; i < texts.size(); ++i) {
+    entries.emplace_back(Key(model_id, texts[i]), Encode(vectors[i]));
+  }
+  return engine_->PutAux(kEmbeddingCacheNamespace, entries);
+}
+
+}  // namespace ragd::ingest
