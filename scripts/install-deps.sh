@@ -12,7 +12,11 @@ PACKAGES=(
   libcurl4-openssl-dev nlohmann-json3-dev libyaml-cpp-dev libspdlog-dev libfmt-dev
   libcli11-dev libcpp-httplib-dev libxxhash-dev libutf8proc-dev
   libgumbo-dev libpoppler-cpp-dev
+  yamllint
 )
+# deploy/tests/validate.sh renders manifests with `kubectl kustomize`; any kubectl will do, and
+# Debian's (1.20, kustomize v2.0.3) is the fallback when none is installed.
+if ! command -v kubectl >/dev/null 2>&1; then PACKAGES+=(kubernetes-client); fi
 
 missing=()
 for p in "${PACKAGES[@]}"; do
