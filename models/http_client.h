@@ -1,0 +1,72 @@
+#pragma once
+// A minimal HTTP/1.1 client for JSON APIs (libcurl underneath; no curl type leaks out of
+// http_client.cc). Connections are kept alive and reused: the client keeps a small pool of idle
+// curl handles, each with its own connection cache, so that a remote embedder does not pay a
+// TLS handshake per request.
+
+#include <chrono>
+#include <cstddef>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "absl/status/statusor.h"
+
+namespace ragd::models {
+
+struct HttpResponse {
+  // The HTTP status code, e.g. 200, 429.
+  int status = 0;
+  // Response headers in order of arrival, names lowercased.
+  std::vector<std::pair<std::string, std::string>> headers;
+  std::string body;
+
+  // The value of the first header called `name` (case-insensitive), if any.
+  std::optional<std::string> Header(std::string_view name) const;
+};
+
+struct HttpClientOptions {
+  // Most idle connections kept for reuse; more concurrent requests than this still work, their
+  // connections are closed afterwards.
+  // Default: 8.
+  size_t max_idle_connections = 8;
+  // Default: 10000.
+  std::chrono::milliseconds connect_timeout{10000};
+  // Default: "ragd/0.1".
+  std::string user_agent = "ragd/0.1";
+};
+
+// Thread safety: Post may be called concurrently from any number of threads.
+class HttpClient {
+ public:
+  explicit HttpClient(HttpClientOptions options = {});
+  ~HttpClient();
+  HttpClient(const HttpClient&) = delete;
+  HttpClient& operator=(const HttpClient&) = delete;
+
+  // POSTs `body` (sent as `Content-Type: application/json`) to `url` with the extra `headers`
+  // ("Name", "value"), waiting at most `timeout` for the whole exchange. Any HTTP status,
+  // including 4xx and 5xx, is an OK result. Errors:
+  //   DEADLINE_EXCEEDED   the timeout (or the connect timeout) expired;
+  //   UNAVAILABLE         the connection failed or broke (refused, reset, DNS, TLS, a
+  //                       response cut short);
+  //   INVALID_ARGUMENT    the URL is malformed or its scheme unsupported.
+  // Error messages carry curl's description and the URL, never header values.
+  absl::StatusOr<HttpResponse> Post(const std::string& url,
+                                    const std::vector<std::pair<std::string, std::string>>& headers,
+                                    std::string_view body, std::chrono::milliseconds timeout);
+
+ private:
+  void* AcquireHandle();
+  void ReleaseHandle(void* handle);
+
+  HttpClientOptions options_;
+  std::mutex mu_;
+  std::vector<void*> idle_;  // CURL* handles, opaque so that no curl header leaks
+};
+
+}  // namespace ragd::models

@@ -1,0 +1,118 @@
+#pragma once
+// Embedders of Azure OpenAI and OpenAI (and OpenAI-compatible servers) over their REST APIs:
+//   azure-openai: POST {endpoint}/openai/deployments/{deployment}/embeddings?api-version={v}
+//                 header `api-key: <key>`, body {"input": [...]}
+//   openai:       POST {base_url}/embeddings
+//                 header `Authorization: Bearer <key>`, body {"input": [...], "model": "..."}
+// Response: {"data": [{"index": i, "embedding": [...]}, ...], "usage": {"prompt_tokens": n}}.
+//
+// One Embed call:
+//   1. validates every input (non-empty, UTF-8, at most kMaxEmbeddingInputTokens cl100k_base
+//      tokens) before sending anything;
+//   2. cuts the inputs, in order, into batches of at most max_inputs_per_request inputs and
+//      max_tokens_per_request tokens;
+//   3. sends up to max_concurrency batches in parallel (and never more than max_concurrency
+//      requests in flight for the whole embedder), each after reserving its tokens and one
+//      request from the shared rate limiters;
+//   4. retries 408, 409, 429, 5xx and network errors with exponential back-off and full jitter,
+//      or after the delay the server asked for (`retry-after-ms`, `Retry-After`); a server
+//      delay also holds back the other requests of this embedder, which would only be
+//      throttled too;
+//   5. checks every response (count, each index once, dimension, finite values) and places the
+//      vectors by `index`.
+// The first failing batch fails the call (the others stop at their next step); no partial
+// result is returned. Status codes: see Embedder::Embed.
+//
+// The API key is held in memory only; messages are scrubbed of it even if a server echoes it.
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <random>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "models/embedder.h"
+#include "models/http_client.h"
+#include "models/rate_limiter.h"
+
+namespace ragd::models {
+
+// Reads the API key of `config` from api_key, api_key_env, api_key_file or the provider's
+// default environment variable (see EmbedderConfig). An empty result means "no key" (allowed
+// for openai only). FAILED_PRECONDITION when the variable is unset or empty, the file cannot be
+// read or is empty, or the key contains control characters; the message names the source,
+// never the key.
+absl::StatusOr<std::string> ResolveApiKey(const EmbedderConfig& config);
+
+// Thread safety: Embed may be called concurrently; calls share the connection pool, the
+// concurrency limit and the rate limiters.
+class OpenAiEmbedder final : public Embedder {
+ public:
+  // `config.provider` must be kAzureOpenAi or kOpenAi. Validates the config and resolves the
+  // API key (see ResolveApiKey); sends nothing.
+  static absl::StatusOr<std::unique_ptr<OpenAiEmbedder>> Create(const EmbedderConfig& config);
+
+  ~OpenAiEmbedder() override;
+
+  size_t dimension() const override { return config_.dimension; }
+  // "azure-openai/<deployment>" or "openai/<model>", plus "@<dimension>" when send_dimensions.
+  std::string model_id() const override;
+  absl::StatusOr<std::vector<std::vector<float>>> Embed(const std::vector<std::string>& texts,
+                                                       EmbeddingUsage* usage) override;
+
+  // The URL requests go to (it holds no secret).
+  const std::string& url() const { return url_; }
+
+ private:
+  struct Batch {
+    size_t begin = 0;  // first input
+    size_t end = 0;    // one past the last input
+    uint64_t tokens = 0;
+  };
+  struct CallState;
+
+  OpenAiEmbedder(EmbedderConfig config, std::string api_key);
+
+  absl::Status RunBatch(const std::vector<std::string>& texts, const Batch& batch,
+                        std::vector<std::vector<float>>& out, CallState& call);
+  // Checks a 200 response and moves its vectors into out[batch.begin, batch.end).
+  absl::Status ParseResponse(const std::string& body, const Batch& batch,
+                             std::vector<std::vector<float>>& out, uint64_t* prompt_tokens) const;
+  // The status of a response that must not be retried, saying what to fix.
+  absl::Status NonRetryableError(int http_status, const std::string& body) const;
+  // A random back-off before retry `retry` (0-based), full jitter.
+  std::chrono::milliseconds Backoff(size_t retry);
+  // Replaces every occurrence of the API key in `message`.
+  std::string Scrub(std::string message) const;
+  // Blocks until a request slot is free / frees it (max_concurrency for the whole embedder).
+  void AcquireSlot();
+  void ReleaseSlot();
+
+  const EmbedderConfig config_;  // with the key fields cleared
+  const std::string api_key_;
+  std::string url_;
+  std::vector<std::pair<std::string, std::string>> headers_;
+  size_t max_inputs_per_request_;
+  HttpClient http_;
+  std::optional<TokenBucket> tokens_per_minute_;
+  std::optional<TokenBucket> requests_per_minute_;
+  // Steady-clock nanoseconds before which no request starts: set by a server's Retry-After.
+  std::atomic<int64_t> paused_until_ns_{0};
+
+  std::mutex slots_mu_;
+  std::condition_variable slots_cv_;
+  size_t slots_in_use_ = 0;
+
+  std::mutex rng_mu_;
+  std::mt19937_64 rng_;
+};
+
+}  // namespace ragd::models
