@@ -28,10 +28,10 @@ constexpr uint64_t kNgramSalt = 0xc2b2ae3d27d4eb4fULL;
 constexpr uint64_t kBigramSalt = 0x165667b19e3779f9ULL;
 constexpr uint64_t kWholeTextSalt = 0x27d4eb2f165667c5ULL;
 
-// Word begin/end markers inside the n-gram buffer. Control characters never occur inside a
-// word (words are letters, digits and marks), so they cannot be confused with content.
-constexpr char kBeginMarker = '\x01';
-constexpr char kEndMarker = '\x02';
+// Word begin/end markers, as code points of the padded word. Control characters never occur
+// inside a word (words are letters, digits and marks), so they cannot be confused with content.
+constexpr uint32_t kBeginMarker = 1;
+constexpr uint32_t kEndMarker = 2;
 
 // splitmix64's finaliser: spreads a salted XXH3 value so that the dimension (high bits) and
 // the sign (low bit) are independent.
@@ -105,10 +105,24 @@ class FeatureCounter {
 
 // Per-thread buffers, so that embedding allocates nothing in the steady state.
 struct Scratch {
-  std::string word;                  // kBeginMarker, lowercased word bytes, kEndMarker
-  std::vector<uint32_t> cp_offsets;  // byte offset of every code point of `word`, plus its end
+  std::vector<uint32_t> word;  // kBeginMarker, the lowercased code points, kEndMarker
   FeatureCounter features;
 };
+
+// The key of a character n-gram. Code points have 21 bits, so up to three of them pack into
+// 63 bits exactly: the common n-grams need no hashing at all, only the final Mix. Longer ones
+// are folded through Mix one code point at a time.
+inline uint64_t NgramKey(const uint32_t* cps, size_t n) {
+  uint64_t key;
+  if (n <= 3) {
+    key = 0;
+    for (size_t i = 0; i < n; ++i) key = (key << 21) | cps[i];
+  } else {
+    key = n;
+    for (size_t i = 0; i < n; ++i) key = Mix(key ^ cps[i]);
+  }
+  return Mix(key ^ (kNgramSalt + n));
+}
 
 inline bool IsWordCategory(utf8proc_int32_t cp) {
   switch (utf8proc_category(cp)) {
@@ -141,24 +155,6 @@ inline uint32_t DecodeUtf8(std::string_view s, size_t& i) {
   for (int k = 1; k < len; ++k) cp = (cp << 6) | (static_cast<unsigned char>(s[i + k]) & 0x3F);
   i += len;
   return cp;
-}
-
-inline void AppendUtf8(uint32_t cp, std::string& out) {
-  if (cp < 0x80) {
-    out.push_back(static_cast<char>(cp));
-  } else if (cp < 0x800) {
-    out.push_back(static_cast<char>(0xC0 | (cp >> 6)));
-    out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-  } else if (cp < 0x10000) {
-    out.push_back(static_cast<char>(0xE0 | (cp >> 12)));
-    out.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
-    out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-  } else {
-    out.push_back(static_cast<char>(0xF0 | (cp >> 18)));
-    out.push_back(static_cast<char>(0x80 | ((cp >> 12) & 0x3F)));
-    out.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
-    out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-  }
 }
 
 // True when NFKC could change the text in a way that matters for matching: conjoining Hangul
@@ -250,24 +246,17 @@ absl::Status LocalEmbedder::EmbedOne(std::string_view text, std::vector<float>* 
 
   thread_local Scratch scratch;
   FeatureCounter& features = scratch.features;
-  std::string& word = scratch.word;
-  std::vector<uint32_t>& offsets = scratch.cp_offsets;
+  std::vector<uint32_t>& word = scratch.word;
   features.Clear();
   const size_t ngram_min = options_.char_ngram_min;
   const size_t ngram_max = options_.char_ngram_max;
   uint64_t prev_word_hash = 0;
   bool have_prev = false;
 
-  auto start_word = [&] {
-    word.clear();
-    offsets.clear();
-    offsets.push_back(0);
-    word.push_back(kBeginMarker);
-  };
   auto finish_word = [&] {
-    // `word` holds the begin marker and at least one character here.
-    std::string_view body(word.data() + 1, word.size() - 1);
-    uint64_t word_hash = Hash64(body);
+    // `word` holds the begin marker and at least one code point here. Words are hashed as
+    // their UTF-32 code points (XXH3), which is as stable as hashing their UTF-8.
+    uint64_t word_hash = Hash64(word.data() + 1, (word.size() - 1) * sizeof(uint32_t));
     features.Add(Mix(word_hash ^ kWordSalt), kWordWeight);
     if (options_.word_bigrams && have_prev) {
       features.Add(Mix((prev_word_hash * 0x100000001b3ULL + word_hash) ^ kBigramSalt),
@@ -276,16 +265,11 @@ absl::Status LocalEmbedder::EmbedOne(std::string_view text, std::vector<float>* 
     prev_word_hash = word_hash;
     have_prev = true;
     if (ngram_max == 0) return;
-    offsets.push_back(static_cast<uint32_t>(word.size()));
     word.push_back(kEndMarker);
-    offsets.push_back(static_cast<uint32_t>(word.size()));
-    // offsets[k] is where code point k starts; the padded word has offsets.size() - 1 of them.
-    size_t cps = offsets.size() - 1;
-    for (size_t n = ngram_min; n <= ngram_max; ++n) {
-      if (n > cps) break;
+    const size_t cps = word.size();
+    for (size_t n = ngram_min; n <= ngram_max && n <= cps; ++n) {
       for (size_t k = 0; k + n <= cps; ++k) {
-        std::string_view gram(word.data() + offsets[k], offsets[k + n] - offsets[k]);
-        features.Add(Mix(Hash64(gram) ^ kNgramSalt), kNgramWeight);
+        features.Add(NgramKey(word.data() + k, n), kNgramWeight);
       }
     }
   };
@@ -312,11 +296,11 @@ absl::Status LocalEmbedder::EmbedOne(std::string_view text, std::vector<float>* 
     }
     if (is_word) {
       if (!in_word) {
-        start_word();
+        word.clear();
+        word.push_back(kBeginMarker);
         in_word = true;
       }
-      offsets.push_back(static_cast<uint32_t>(word.size()));
-      AppendUtf8(cp, word);
+      word.push_back(cp);
     } else if (in_word) {
       finish_word();
       in_word = false;

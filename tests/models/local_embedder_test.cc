@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <filesystem>
@@ -46,11 +47,24 @@ TEST(LocalEmbedderTest, DeterministicAcrossCallsAndInstances) {
   std::vector<float> v3 = EmbedText(b, text);
   EXPECT_EQ(v1, v2);
   EXPECT_EQ(v1, v3);
-  // Pinned: the vectors are persisted and cached under model_id, so they must never drift
-  // without a new model_id.
+}
+
+// Pinned values: vectors are persisted and cached under model_id ("local/hash-v1-..."), so a
+// change of the algorithm must come with a new model_id, and this test makes it visible.
+TEST(LocalEmbedderTest, VectorsArePinned) {
+  LocalEmbedder e = DefaultEmbedder();
+  std::vector<float> v =
+      EmbedText(e, "임베딩은 텍스트를 벡터로 표현합니다. Embeddings map text to vectors.");
   size_t nonzero = 0;
-  for (float x : v1) nonzero += x != 0;
-  EXPECT_GT(nonzero, 20u);
+  for (float x : v) nonzero += x != 0;
+  double weighted = 0;  // a fingerprint of where every component is
+  for (size_t i = 0; i < v.size(); ++i) weighted += static_cast<double>(i) * v[i];
+  EXPECT_EQ(nonzero, 104u);
+  EXPECT_NEAR(v[71], 0.164458, 1e-6);
+  EXPECT_NEAR(v[92], 0.164458, 1e-6);
+  EXPECT_NEAR(v[352], -0.164458, 1e-6);
+  EXPECT_NEAR(v[389], -0.164458, 1e-6);
+  EXPECT_NEAR(weighted, -1166.2194, 1e-3);
 }
 
 TEST(LocalEmbedderTest, UnitNormForAllKindsOfText) {
