@@ -4,8 +4,10 @@
 // curl handles, each with its own connection cache, so that a remote embedder does not pay a
 // TLS handshake per request.
 
+#include <atomic>
 #include <chrono>
 #include <cstddef>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -14,6 +16,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/status/status.h"
 #include "absl/status/statusor.h"
 
 namespace ragd::models {
@@ -40,7 +43,31 @@ struct HttpClientOptions {
   std::string user_agent = "ragd/0.1";
 };
 
-// Thread safety: Post may be called concurrently from any number of threads.
+// Per-call options of HttpClient::PostStream.
+struct HttpStreamOptions {
+  // Limit of the whole exchange, streaming included.
+  // Default: 300000 (a long completion of a slow model).
+  std::chrono::milliseconds timeout{300000};
+  // Limit from sending the request to the first byte of the response body (a model's time to
+  // first token); 0 disables it.
+  // Default: 0.
+  std::chrono::milliseconds first_byte_timeout{0};
+  // When not null, polled about every 20 ms; becoming true aborts the transfer.
+  // Default: nullptr.
+  const std::atomic<bool>* cancelled = nullptr;
+};
+
+// Callbacks of HttpClient::PostStream, called on the calling thread. Returning false from
+// either aborts the transfer: the connection is closed at once.
+struct HttpStreamCallbacks {
+  // Called once, when the headers of the final response are complete: `status` and `headers`
+  // set, `body` empty. Not called when no response arrives.
+  std::function<bool(const HttpResponse& head)> on_headers;
+  // Called with every piece of the body as it arrives, split anywhere (not on lines).
+  std::function<bool(std::string_view data)> on_body;
+};
+
+// Thread safety: Post and PostStream may be called concurrently from any number of threads.
 class HttpClient {
  public:
   explicit HttpClient(HttpClientOptions options = {});
@@ -59,6 +86,21 @@ class HttpClient {
   absl::StatusOr<HttpResponse> Post(const std::string& url,
                                     const std::vector<std::pair<std::string, std::string>>& headers,
                                     std::string_view body, std::chrono::milliseconds timeout);
+
+  // POSTs like Post, but hands the response to `callbacks` as it arrives (server-sent events).
+  // Each call uses a connection of its own (the transfer runs on its own curl multi handle so
+  // that cancellation is noticed within ~20 ms instead of curl's once-a-second progress tick;
+  // a chat answer takes seconds, one handshake more does not matter). Returns:
+  //   OK                  the whole response was received (any HTTP status);
+  //   CANCELLED           a callback returned false or *options.cancelled became true;
+  //   DEADLINE_EXCEEDED   options.timeout, first_byte_timeout or the connect timeout expired;
+  //   UNAVAILABLE         the connection failed or broke, also in the middle of the body;
+  //   INVALID_ARGUMENT    the URL is malformed or its scheme unsupported.
+  // Error messages carry curl's description and the URL, never header values.
+  absl::Status PostStream(const std::string& url,
+                          const std::vector<std::pair<std::string, std::string>>& headers,
+                          std::string_view body, const HttpStreamOptions& options,
+                          const HttpStreamCallbacks& callbacks);
 
  private:
   void* AcquireHandle();

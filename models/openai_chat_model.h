@@ -1,0 +1,98 @@
+#pragma once
+// Chat models of Azure OpenAI and OpenAI (and OpenAI-compatible servers), REST + SSE:
+//   azure-openai: POST {endpoint}/openai/deployments/{deployment}/chat/completions
+//                 ?api-version={api_version}, header `api-key: <key>`
+//   openai:       POST {base_url}/chat/completions, header `Authorization: Bearer <key>`,
+//                 body has "model"
+// Body: {"messages": [{"role", "content"}...], "stream": bool, "stream_options":
+// {"include_usage": true} (streams, when stream_usage), "temperature", "top_p", "max_tokens",
+// "stop", "user"} (unset knobs are left out).
+//
+// A stream is a sequence of `data: {chat.completion.chunk}` events ended by `data: [DONE]`:
+// Azure's first event may have empty `choices` and `prompt_filter_results`; then a delta with
+// the role, content deltas, a chunk with `finish_reason`, and (with include_usage) a last
+// chunk with empty `choices` and `usage`. Events are handled as they arrive; events without
+// content are skipped.
+//
+// Retries (see ModelDeployment for the back-off): 408, 409, 429, 5xx, network errors and
+// timeouts, and streams that end early, but only while no text has reached the caller; after
+// the first delta, any failure ends the call (UNAVAILABLE, DEADLINE_EXCEEDED), with
+// ChatResult::delivered_bytes saying how much was received. Status mapping: chat_model.h.
+//
+// The API key is held in memory only; error messages are scrubbed of it even when a server
+// echoes it, and nothing here logs request headers.
+
+#include <atomic>
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <random>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "models/chat_model.h"
+#include "models/http_client.h"
+
+namespace ragd::models {
+
+// The API key of `deployment`: api_key, else the variable api_key_env, else the file
+// api_key_file, else AZURE_OPENAI_API_KEY (azure-openai) / OPENAI_API_KEY (openai). Empty
+// means "no key" (openai only). FAILED_PRECONDITION when a named source is unset, empty or
+// unreadable, or azure-openai has none; the message names the source, never the key.
+absl::StatusOr<std::string> ResolveChatApiKey(const ModelDeployment& deployment);
+
+// Thread safety: Stream and Complete may be called concurrently.
+class OpenAiChatModel final : public ChatModel {
+ public:
+  // `deployment.provider` must be kAzureOpenAi or kOpenAi. Validates and resolves the key.
+  static absl::StatusOr<std::unique_ptr<OpenAiChatModel>> Create(ModelDeployment deployment);
+
+  const ModelDeployment& deployment() const override { return deployment_; }
+  absl::Status Stream(const ChatRequest& request,
+                      const std::function<bool(const ChatDelta&)>& on_delta, ChatResult* result,
+                      const std::atomic<bool>* cancelled) override;
+  absl::StatusOr<ChatCompletion> Complete(const ChatRequest& request,
+                                          const std::atomic<bool>* cancelled) override;
+
+  // The URL requests go to (no secret in it).
+  const std::string& url() const { return url_; }
+  // The JSON body sent for `request`.
+  std::string RequestBody(const ChatRequest& request, bool stream) const;
+
+ private:
+  struct Attempt;
+
+  OpenAiChatModel(ModelDeployment deployment, std::string api_key);
+
+  // The retry loop shared by Stream (stream == true) and Complete; `body_out` receives the
+  // JSON body of a non-streaming 200.
+  absl::Status Run(const ChatRequest& request, bool stream,
+                   const std::function<bool(const ChatDelta&)>& on_delta, ChatResult* result,
+                   const std::atomic<bool>* cancelled, std::string* body_out);
+  // The status of a non-200 response; `result` gets finish_reason "content_filter" for a
+  // filtered prompt (then the status is OK).
+  absl::Status ErrorStatus(int http_status, const std::string& body, ChatResult* result) const;
+  bool Retryable(int http_status) const;
+  std::chrono::milliseconds Backoff(size_t retry, const Attempt& attempt);
+  // Sleeps `d` in short slices; false when *cancelled became true.
+  static bool SleepUnlessCancelled(std::chrono::milliseconds d,
+                                   const std::atomic<bool>* cancelled);
+  std::string Scrub(std::string message) const;
+  std::string Describe() const;
+
+  const ModelDeployment deployment_;  // with the key fields cleared
+  const std::string api_key_;
+  std::string key_source_;  // e.g. "env AZURE_OPENAI_API_KEY", for error messages
+  std::string url_;
+  std::vector<std::pair<std::string, std::string>> headers_;
+  const Tokenizer& tokenizer_;
+  HttpClient http_;
+  std::mutex rng_mu_;
+  std::mt19937_64 rng_;
+};
+
+}  // namespace ragd::models

@@ -1,0 +1,278 @@
+#include "models/prompt_builder.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <unordered_set>
+
+#include "absl/strings/str_cat.h"
+#include "common/utf8.h"
+
+namespace ragd::models {
+namespace {
+
+using ShingleSet = std::unordered_set<uint64_t>;
+
+ShingleSet Shingles(const Tokenizer& tokenizer, std::string_view text, size_t k) {
+  std::vector<uint32_t> ids = tokenizer.Encode(text);
+  ShingleSet set;
+  if (ids.empty()) return set;
+  const size_t n = ids.size() < k ? 1 : ids.size() - k + 1;
+  const size_t width = std::min(k, ids.size());
+  for (size_t i = 0; i < n; ++i) {
+    // FNV-1a over the ids of the shingle; collisions only make two texts look a bit closer.
+    uint64_t h = 1469598103934665603ull;
+    for (size_t j = i; j < i + width; ++j) {
+      h = (h ^ ids[j]) * 1099511628211ull;
+    }
+    set.insert(h);
+  }
+  return set;
+}
+
+double Jaccard(const ShingleSet& a, const ShingleSet& b) {
+  if (a.empty() && b.empty()) return 1.0;
+  const ShingleSet& small = a.size() <= b.size() ? a : b;
+  const ShingleSet& large = a.size() <= b.size() ? b : a;
+  size_t common = 0;
+  for (uint64_t h : small) common += large.count(h);
+  return static_cast<double>(common) / static_cast<double>(a.size() + b.size() - common);
+}
+
+double Cosine(const std::vector<float>& a, const std::vector<float>& b) {
+  double dot = 0, na = 0, nb = 0;
+  for (size_t i = 0; i < a.size(); ++i) {
+    dot += static_cast<double>(a[i]) * b[i];
+    na += static_cast<double>(a[i]) * a[i];
+    nb += static_cast<double>(b[i]) * b[i];
+  }
+  if (na == 0 || nb == 0) return 0;
+  return dot / std::sqrt(na * nb);
+}
+
+}  // namespace
+
+absl::Status PromptOptions::Validate() const {
+  if (!(dedup_threshold > 0 && dedup_threshold <= 1)) {
+    return absl::InvalidArgumentError("dedup_threshold must be in (0, 1]");
+  }
+  if (shingle_tokens == 0) return absl::InvalidArgumentError("shingle_tokens must be >= 1");
+  if (!(mmr_lambda >= 0 && mmr_lambda <= 1)) {
+    return absl::InvalidArgumentError("mmr_lambda must be in [0, 1]");
+  }
+  if (reserved_output_tokens == 0) {
+    return absl::InvalidArgumentError("reserved_output_tokens must be >= 1");
+  }
+  for (const std::string* s :
+       {&prompt_template.system_rules, &prompt_template.sources_header,
+        &prompt_template.no_sources_text, &prompt_template.question_prefix}) {
+    if (!IsValidUtf8(*s)) return absl::InvalidArgumentError("prompt template is not UTF-8");
+  }
+  return absl::OkStatus();
+}
+
+double ShingleJaccard(const Tokenizer& tokenizer, std::string_view a, std::string_view b,
+                      size_t shingle_tokens) {
+  return Jaccard(Shingles(tokenizer, a, shingle_tokens), Shingles(tokenizer, b, shingle_tokens));
+}
+
+std::vector<size_t> DeduplicateSources(const Tokenizer& tokenizer,
+                                       const std::vector<PromptSource>& sources,
+                                       const std::vector<size_t>& candidates, double threshold,
+                                       size_t shingle_tokens) {
+  std::vector<size_t> kept;
+  std::vector<ShingleSet> kept_shingles;
+  for (size_t i : candidates) {
+    ShingleSet s = Shingles(tokenizer, sources[i].text, shingle_tokens);
+    bool duplicate = false;
+    for (const ShingleSet& k : kept_shingles) {
+      if (Jaccard(s, k) >= threshold) {
+        duplicate = true;
+        break;
+      }
+    }
+    if (!duplicate) {
+      kept.push_back(i);
+      kept_shingles.push_back(std::move(s));
+    }
+  }
+  return kept;
+}
+
+std::vector<size_t> MmrOrder(const Tokenizer& tokenizer, const std::vector<PromptSource>& sources,
+                             const std::vector<size_t>& candidates, double lambda,
+                             size_t shingle_tokens) {
+  const size_t n = candidates.size();
+  if (n <= 1) return candidates;
+  bool use_vectors = !sources[candidates[0]].vector.empty();
+  for (size_t i : candidates) {
+    use_vectors = use_vectors && sources[i].vector.size() == sources[candidates[0]].vector.size();
+  }
+  std::vector<ShingleSet> shingles;
+  if (!use_vectors) {
+    for (size_t i : candidates) shingles.push_back(Shingles(tokenizer, sources[i].text, shingle_tokens));
+  }
+  auto similarity = [&](size_t a, size_t b) {
+    return use_vectors ? Cosine(sources[candidates[a]].vector, sources[candidates[b]].vector)
+                       : Jaccard(shingles[a], shingles[b]);
+  };
+  double lo = sources[candidates[0]].score, hi = lo;
+  for (size_t i : candidates) {
+    lo = std::min(lo, sources[i].score);
+    hi = std::max(hi, sources[i].score);
+  }
+  auto relevance = [&](size_t a) {
+    return hi > lo ? (sources[candidates[a]].score - lo) / (hi - lo) : 1.0;
+  };
+
+  std::vector<size_t> order;
+  std::vector<bool> chosen(n, false);
+  std::vector<double> max_sim(n, 0.0);  // to the chosen ones
+  for (size_t step = 0; step < n; ++step) {
+    size_t best = n;
+    double best_score = 0;
+    for (size_t a = 0; a < n; ++a) {
+      if (chosen[a]) continue;
+      double s = lambda * relevance(a) - (step == 0 ? 0.0 : (1 - lambda) * max_sim[a]);
+      if (best == n || s > best_score) {  // ties keep the better retrieval rank
+        best = a;
+        best_score = s;
+      }
+    }
+    chosen[best] = true;
+    order.push_back(candidates[best]);
+    for (size_t a = 0; a < n; ++a) {
+      if (!chosen[a]) max_sim[a] = std::max(max_sim[a], similarity(a, best));
+    }
+  }
+  return order;
+}
+
+std::string PromptBuilder::RenderSystem(const std::vector<const PromptSource*>& sources) const {
+  const PromptTemplate& t = options_.prompt_template;
+  std::string out = absl::StrCat(t.system_rules, "\n\n", t.sources_header);
+  if (sources.empty()) {
+    absl::StrAppend(&out, "\n\n", t.no_sources_text);
+    return out;
+  }
+  for (size_t i = 0; i < sources.size(); ++i) {
+    const PromptSource& s = *sources[i];
+    absl::StrAppend(&out, "\n\n[", i + 1, "]");
+    if (!s.title.empty()) absl::StrAppend(&out, " ", s.title);
+    if (!s.heading_path.empty()) {
+      absl::StrAppend(&out, s.title.empty() ? " " : " \u2014 ", s.heading_path);
+    }
+    if (s.page) absl::StrAppend(&out, " (p. ", *s.page, ")");
+    absl::StrAppend(&out, "\n", s.text);
+  }
+  return out;
+}
+
+absl::StatusOr<PromptResult> PromptBuilder::Build(const ModelDeployment& deployment,
+                                                  std::string_view question,
+                                                  const std::vector<ChatMessage>& history,
+                                                  const std::vector<PromptSource>& sources) const {
+  if (absl::Status s = options_.Validate(); !s.ok()) return s;
+  if (question.empty()) return absl::InvalidArgumentError("the question is empty");
+  if (!IsValidUtf8(question)) return absl::InvalidArgumentError("the question is not UTF-8");
+  for (size_t i = 0; i < history.size(); ++i) {
+    if (history[i].role == ChatRole::kSystem) {
+      return absl::InvalidArgumentError(absl::StrCat("history message ", i, " is a system message"));
+    }
+    if (!IsValidUtf8(history[i].content)) {
+      return absl::InvalidArgumentError(absl::StrCat("history message ", i, " is not UTF-8"));
+    }
+  }
+  for (size_t i = 0; i < sources.size(); ++i) {
+    const PromptSource& s = sources[i];
+    if (!IsValidUtf8(s.text) || !IsValidUtf8(s.title) || !IsValidUtf8(s.heading_path)) {
+      return absl::InvalidArgumentError(absl::StrCat("source ", i, " is not UTF-8"));
+    }
+  }
+  PromptResult result;
+  result.context_window = deployment.context_window;
+  result.reserved_output_tokens =
+      std::min(options_.reserved_output_tokens, deployment.max_output_tokens);
+  if (result.reserved_output_tokens >= deployment.context_window) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "reserved output (", result.reserved_output_tokens, " tokens) leaves no room for a prompt in '",
+        deployment.name, "' (context window ", deployment.context_window, ")"));
+  }
+  const size_t limit = deployment.context_window - result.reserved_output_tokens;
+  const Tokenizer& tokenizer = Tokenizer::Get(deployment.encoding);
+
+  // Candidates in rank order, after dedup and MMR.
+  std::vector<size_t> candidates(sources.size());
+  for (size_t i = 0; i < sources.size(); ++i) candidates[i] = i;
+  if (options_.dedup) {
+    std::vector<size_t> kept = DeduplicateSources(tokenizer, sources, candidates,
+                                                  options_.dedup_threshold, options_.shingle_tokens);
+    std::unordered_set<size_t> kept_set(kept.begin(), kept.end());
+    for (size_t i : candidates) {
+      if (!kept_set.count(i)) result.duplicate_sources.push_back(i);
+    }
+    candidates = std::move(kept);
+  }
+  if (options_.mmr) {
+    candidates =
+        MmrOrder(tokenizer, sources, candidates, options_.mmr_lambda, options_.shingle_tokens);
+  }
+  if (options_.max_sources > 0 && candidates.size() > options_.max_sources) {
+    result.dropped_sources.assign(candidates.begin() + options_.max_sources, candidates.end());
+    candidates.resize(options_.max_sources);
+  }
+
+  // History turns: each starts at a user message (leading assistant messages form a turn).
+  std::vector<size_t> turn_starts;
+  for (size_t i = 0; i < history.size(); ++i) {
+    if (i == 0 || history[i].role == ChatRole::kUser) turn_starts.push_back(i);
+  }
+  size_t turns = std::min(turn_starts.size(), options_.max_history_turns);
+
+  const std::string user_text = options_.prompt_template.question_prefix + std::string(question);
+  auto messages_for = [&](size_t k, size_t t) {
+    std::vector<const PromptSource*> chosen;
+    for (size_t i = 0; i < k; ++i) chosen.push_back(&sources[candidates[i]]);
+    std::vector<ChatMessage> messages;
+    messages.push_back({ChatRole::kSystem, RenderSystem(chosen)});
+    const size_t first = t == 0 ? history.size() : turn_starts[turn_starts.size() - t];
+    for (size_t i = first; i < history.size(); ++i) messages.push_back(history[i]);
+    messages.push_back({ChatRole::kUser, user_text});
+    return messages;
+  };
+  auto fits = [&](size_t k, size_t t) {
+    return CountChatPromptTokens(tokenizer, messages_for(k, t)) <= limit;
+  };
+
+  if (!fits(0, 0)) {
+    const size_t alone = CountChatPromptTokens(tokenizer, messages_for(0, 0));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "the question does not fit in '", deployment.name, "': the prompt needs ", alone,
+        " tokens with no source and no history, but only ", limit, " of the context window of ",
+        deployment.context_window, " are left after reserving ", result.reserved_output_tokens,
+        " for the answer"));
+  }
+  // Each step is one exact count; at most |candidates| + turns + |candidates| of them.
+  size_t k = candidates.size();
+  const size_t keep = std::min(options_.min_sources_before_history, k);
+  while (k > keep && !fits(k, turns)) --k;
+  while (turns > 0 && !fits(k, turns)) --turns;
+  while (k > 0 && !fits(k, turns)) --k;
+
+  for (size_t i = k; i < candidates.size(); ++i) result.dropped_sources.push_back(candidates[i]);
+  std::sort(result.dropped_sources.begin(), result.dropped_sources.end());
+  result.used_sources.assign(candidates.begin(), candidates.begin() + k);
+  result.request.messages = messages_for(k, turns);
+  result.kept_history_messages = result.request.messages.size() - 2;
+  result.dropped_history_messages = history.size() - result.kept_history_messages;
+  result.prompt_tokens = CountChatPromptTokens(tokenizer, result.request.messages);
+  result.request.max_output_tokens = result.reserved_output_tokens;
+  result.request.grounding_question = std::string(question);
+  for (size_t i = 0; i < k; ++i) {
+    result.request.grounding_sources.push_back(
+        GroundingSource{static_cast<int>(i + 1), sources[candidates[i]].text});
+  }
+  return result;
+}
+
+}  // namespace ragd::models
