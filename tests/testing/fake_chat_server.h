@@ -1,0 +1,115 @@
+#pragma once
+// Chat-completions routes for FakeOpenAiServer (fake_openai_server.h), speaking the wire format
+// of Azure OpenAI and OpenAI:
+//
+//   Azure:  POST /openai/deployments/{deployment}/chat/completions?api-version={version}
+//   OpenAI: POST /v1/chat/completions (body has "model")
+//
+// Checks like the real services: key (the server's CheckAuth), deployment and api-version
+// (404), body JSON with non-empty `messages` of {role, content} (400). A streaming request gets
+// `text/event-stream` events exactly as Azure sends them (2024-10-21):
+//   data: {"choices":[],"prompt_filter_results":[...],...}           (Azure only)
+//   data: {"choices":[{"delta":{"role":"assistant","content":""},...}],...}
+//   data: {"choices":[{"delta":{"content":"<delta>"},...}],...}        (one per delta)
+//   data: {"choices":[{"delta":{},"finish_reason":"stop",...}],...}
+//   data: {"choices":[],"usage":{...}}          (only with stream_options.include_usage)
+//   data: [DONE]
+// and a non-streaming request a chat.completion object. Usage is exact: prompt tokens by the
+// cookbook rule over cl100k_base, completion tokens of the answer.
+//
+// Faults are scripted per chat request (FIFO, one per request): HTTP errors (429 with
+// Retry-After, 401, 5xx), 400 context_length_exceeded, 400 content_filter (prompt), a
+// completion filtered mid-way, a stream cut after some deltas, a delay before the response
+// (slow first token), and an endless slow stream that only ends when the client goes away.
+// Counters record requests, bodies and client disconnects.
+//
+// Thread safety: all methods may be called from any thread while the server runs. The
+// destructor stops the server (its handlers point here).
+
+#include <chrono>
+#include <cstdint>
+#include <deque>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "tests/testing/fake_openai_server.h"
+
+namespace ragd::testing {
+
+struct ChatFault {
+  enum class Kind {
+    kHttpError,               // `status`, `headers`, `body` (Azure-shaped when empty)
+    kContextLengthExceeded,   // 400 {"error":{"code":"context_length_exceeded",...}}
+    kContentFilterPrompt,     // 400 {"error":{"code":"content_filter",...}} (Azure)
+    kContentFilterCompletion, // `deltas` deltas, then finish_reason "content_filter"
+    kCutAfter,                // `deltas` content deltas, then the connection is dropped
+    kDelay,                   // waits `delay` before responding normally (slow first token)
+    kEndless,                 // a delta every `delay` until the client disconnects (<= 30 s)
+    kNoUsage,                 // a normal stream without the usage chunk
+  };
+  Kind kind = Kind::kHttpError;
+  int status = 500;
+  std::vector<std::pair<std::string, std::string>> headers;
+  std::string body;
+  size_t deltas = 0;
+  std::chrono::milliseconds delay{0};
+
+  static ChatFault Http(int status, std::vector<std::pair<std::string, std::string>> headers = {});
+  // 429 with `Retry-After: <seconds>` (rounded up) and `retry-after-ms`.
+  static ChatFault TooManyRequests(std::chrono::milliseconds retry_after);
+  static ChatFault ContextLengthExceeded();
+  static ChatFault ContentFilterPrompt();
+  static ChatFault ContentFilterCompletion(size_t deltas);
+  static ChatFault CutAfter(size_t deltas);
+  static ChatFault Delay(std::chrono::milliseconds delay);
+  static ChatFault Endless(std::chrono::milliseconds every);
+  static ChatFault NoUsage();
+};
+
+struct FakeChatOptions {
+  // The answer, as the content deltas sent in order.
+  // Default: an English answer with a citation, in 6 deltas.
+  std::vector<std::string> deltas = {"Embeddings", " are", " vectors", " of", " meaning",
+                                     " [1]."};
+  // The model name reported in chunks.
+  // Default: "gpt-4o-2024-08-06".
+  std::string model = "gpt-4o-2024-08-06";
+  // Pause between two events of a stream.
+  // Default: 0.
+  std::chrono::milliseconds event_gap{0};
+};
+
+struct FakeChatCounters {
+  uint64_t requests = 0;            // chat requests (any outcome)
+  uint64_t completed_streams = 0;   // streams written through [DONE]
+  uint64_t client_disconnects = 0;  // streams whose client went away mid-way
+  std::vector<std::string> bodies;  // request bodies in order of arrival
+  std::vector<std::chrono::steady_clock::time_point> arrivals;
+};
+
+class FakeChatCompletions {
+ public:
+  // Adds the chat routes to `server` (which must outlive this object's use; this object must
+  // be created before chat requests arrive).
+  FakeChatCompletions(FakeOpenAiServer* server, FakeChatOptions options = {});
+  ~FakeChatCompletions();  // stops `server`
+  FakeChatCompletions(const FakeChatCompletions&) = delete;
+  FakeChatCompletions& operator=(const FakeChatCompletions&) = delete;
+
+  void Enqueue(ChatFault fault);
+  FakeChatCounters counters() const;
+  // The full answer: the deltas concatenated.
+  std::string answer() const;
+
+ private:
+  void Handle(const httplib::Request& req, httplib::Response& res, bool azure);
+
+  FakeOpenAiServer* server_;
+  FakeChatOptions options_;
+  mutable std::mutex mu_;
+  std::deque<ChatFault> faults_;
+  FakeChatCounters counters_;
+};
+
+}  // namespace ragd::testing
