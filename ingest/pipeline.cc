@@ -100,6 +100,22 @@ class Ingestor::Impl {
     return absl::OkStatus();
   }
 
+  // Serialises work on one document (striped by hash, so memory stays constant).
+  std::mutex& DocumentLock(std::string_view collection, std::string_view document_id) {
+    std::string key(collection);
+    key.push_back('\0');
+    key.append(document_id);
+    return doc_locks_[Hash64(key) % doc_locks_.size()];
+  }
+
+  absl::StatusOr<uint64_t> Delete(std::string_view collection, std::string_view document_id) {
+    std::lock_guard<std::mutex> doc_lock(DocumentLock(collection, document_id));
+    auto r = engine_->DeleteByFilter(
+        collection, index::Filter::Cond(index::DocumentIdEquals(std::string(document_id))));
+    if (!r.ok()) return r.status();
+    return r->applied;
+  }
+
   DocumentResult Ingest(std::string_view collection, const Document& doc) {
     DocumentResult r;
     r.document_id = doc.id;
@@ -122,8 +138,7 @@ class Ingestor::Impl {
     }
     // Two concurrent ingestions of one document would both read the old chunk count and one
     // could leave the other's extra chunks behind.
-    std::lock_guard<std::mutex> doc_lock(
-        doc_locks_[Hash64(std::string(collection) + '\0' + doc.id) % doc_locks_.size()]);
+    std::lock_guard<std::mutex> doc_lock(DocumentLock(collection, doc.id));
 
     const std::string content_hash = Hex64(ContentHash(doc));
     absl::StatusOr<std::vector<index::Point>> old =
@@ -275,10 +290,7 @@ DocumentResult Ingestor::IngestDocument(std::string_view collection, const Docum
 
 absl::StatusOr<uint64_t> Ingestor::DeleteDocument(std::string_view collection,
                                                   std::string_view document_id) {
-  auto r = impl_->engine()->DeleteByFilter(
-      collection, index::Filter::Cond(index::DocumentIdEquals(std::string(document_id))));
-  if (!r.ok()) return r.status();
-  return r->applied;
+  return impl_->Delete(collection, document_id);
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -110,8 +110,9 @@ class Ingestor {
     // The job id; empty: NewJobId(). Reusing the id of an earlier job starts a new record
     // under that id (the re-run of an interrupted job).
     std::string job_id;
-    // Called from worker threads after each document, in completion order, for progress
-    // reporting and per-document summaries. Must be thread-safe and quick.
+    // Called after each document, in completion order, from the worker that handled it (or
+    // from AddFailure's caller), for progress reporting and per-document summaries. Must be
+    // thread-safe and quick: a slow callback slows the workers.
     std::function<void(const DocumentResult&)> on_document;
   };
   // Starts a job over `collection`: persists its record (state running) and starts the

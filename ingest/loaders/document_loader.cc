@@ -82,6 +82,10 @@ std::vector<absl::StatusOr<Document>> LoadFile(const std::filesystem::path& path
     }
     format = *f;
   }
+  if (std::filesystem::exists(path, ec) && !std::filesystem::is_regular_file(path, ec)) {
+    out.push_back(absl::InvalidArgumentError(source.name + ": not a regular file"));
+    return out;
+  }
   std::ifstream in(path, std::ios::binary);
   if (!in) {
     out.push_back(absl::NotFoundError(source.name + ": cannot open " + path.string()));

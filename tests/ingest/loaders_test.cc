@@ -289,6 +289,10 @@ TEST(LoaderErrorsTest, UnknownExtensionAndMissingFile) {
   docs = LoadFile(dir.path() / "absent.txt", dir.path());
   ASSERT_EQ(docs.size(), 1u);
   EXPECT_EQ(docs[0].status().code(), absl::StatusCode::kNotFound);
+  fs::create_directories(dir.path() / "folder.txt");
+  docs = LoadFile(dir.path() / "folder.txt", dir.path());
+  ASSERT_EQ(docs.size(), 1u);
+  EXPECT_EQ(docs[0].status().code(), absl::StatusCode::kInvalidArgument);
 }
 
 TEST(DocumentTest, ContentHashCoversTextTitleAndMetadata) {
