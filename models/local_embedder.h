@@ -16,8 +16,10 @@
 //     a Hangul syllable is one character, and particles attach to nouns ("모델을", "모델은"
 //     share "^모", "모델");
 //   - optionally every pair of adjacent words.
-// Each distinct feature is hashed (XXH3, ragd::Hash64) to a dimension and a sign, weighted by
-// its kind and by sublinear term frequency 1 + ln(tf), and the vector is L2-normalised. A text
+// Each distinct feature gets a 64-bit key (words: XXH3 of their code points via ragd::Hash64;
+// n-grams of up to three code points: the code points packed into the key, no hashing needed),
+// mixed and mapped to a dimension and a sign, weighted by its kind and by sublinear term
+// frequency 1 + ln(tf); the vector is L2-normalised. A text
 // with no word characters at all (e.g. "!!!") hashes its whole trimmed content as one feature,
 // so every non-empty text gets a unit vector.
 //

@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
+#include <system_error>
 #include <thread>
 
 #include "absl/strings/ascii.h"
@@ -235,10 +236,10 @@ std::string OpenAiEmbedder::Scrub(std::string message) const {
 }
 
 std::chrono::milliseconds OpenAiEmbedder::Backoff(size_t retry) {
-  uint64_t cap = config_.max_backoff_ms;
-  uint64_t base = config_.initial_backoff_ms;
-  uint64_t ceiling = retry >= 40 ? cap : std::min<uint64_t>(cap, base << std::min<size_t>(retry, 40));
-  if (base > 0 && ceiling < base) ceiling = cap;  // the shift overflowed
+  const uint64_t cap = config_.max_backoff_ms;
+  uint64_t ceiling = config_.initial_backoff_ms;
+  for (size_t i = 0; i < retry && ceiling < cap; ++i) ceiling *= 2;  // no shift overflow
+  ceiling = std::min(ceiling, cap);
   std::lock_guard<std::mutex> lock(rng_mu_);
   return std::chrono::milliseconds(std::uniform_int_distribution<uint64_t>(0, ceiling)(rng_));
 }
@@ -309,7 +310,13 @@ absl::StatusOr<std::vector<std::vector<float>>> OpenAiEmbedder::Embed(
   size_t workers = std::min(batches.size(), config_.max_concurrency);
   std::vector<std::thread> threads;
   threads.reserve(workers - 1);
-  for (size_t w = 1; w < workers; ++w) threads.emplace_back(worker);
+  for (size_t w = 1; w < workers; ++w) {
+    try {
+      threads.emplace_back(worker);
+    } catch (const std::system_error&) {
+      break;  // out of threads: fewer workers do the same work; no exception leaves Embed
+    }
+  }
   worker();  // the calling thread is one of the workers
   for (auto& t : threads) t.join();
 
