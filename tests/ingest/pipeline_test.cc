@@ -17,6 +17,7 @@
 #include "ingest/embedding_cache.h"
 #include "ingest/job.h"
 #include "ingest/loaders/document_loader.h"
+#include "models/local_embedder.h"
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/temp_dir.h"
 
@@ -411,6 +412,48 @@ TEST_F(PipelineTest, BoundedQueueAppliesBackpressure) {
   EXPECT_TRUE(added.load());
   ASSERT_OK_AND_ASSIGN(IngestJob done, session->Finish());
   EXPECT_EQ(done.documents_ok, 4u);
+}
+
+// End to end with the built-in local embedder: the corpus goes in through a session, a Korean
+// query comes back with a citation (document, heading path, byte range).
+TEST_F(PipelineTest, LocalEmbedderCorpusSearchWithCitation) {
+  models::LocalEmbedder local(256, models::LocalEmbedderOptions{});
+  index::CollectionSpec spec;
+  spec.name = "corpus";
+  spec.dimension = 256;
+  spec.index.kind = index::IndexKind::kHnsw;
+  ASSERT_OK(engine_->CreateCollection(spec));
+  IngestorOptions o;  // defaults: 512 tokens, 64 overlap
+  ASSERT_OK_AND_ASSIGN(auto ingestor, Ingestor::Create(engine_.get(), &local, o));
+  ASSERT_OK_AND_ASSIGN(auto session, ingestor->StartSession("corpus", {}));
+  for (const char* name : {"explore-and-compare-llms.ko.md", "ai-workloads-on-azure.ko.md",
+                           "sample.html", "sample.jsonl"}) {
+    for (auto& d : LoadFile(kData / name, kData)) {
+      if (d.ok()) {
+        ASSERT_OK(session->Add(*std::move(d)));
+      } else {
+        session->AddFailure(name, d.status());
+      }
+    }
+  }
+  ASSERT_OK_AND_ASSIGN(IngestJob job, session->Finish());
+  EXPECT_EQ(job.documents_ok, 6u);
+  EXPECT_EQ(job.documents_failed, 2u) << "the two bad JSONL lines";
+  EXPECT_GT(job.chunks, 10u);
+
+  index::SearchRequest q;
+  q.collection = "corpus";
+  ASSERT_OK_AND_ASSIGN(auto qv,
+                       local.Embed({"스탠포드 연구진이 만든 파운데이션 모델이라는 용어"}, nullptr));
+  q.query = qv[0];
+  q.k = 3;
+  ASSERT_OK_AND_ASSIGN(index::SearchResult res, engine_->Search(q));
+  ASSERT_FALSE(res.hits.empty());
+  const Point& top = res.hits[0].point;
+  EXPECT_EQ(top.document_id, "explore-and-compare-llms.ko.md");
+  auto path = Meta<std::vector<std::string>>(top, "heading_path");
+  ASSERT_FALSE(path.empty());
+  EXPECT_EQ(path.back(), "파운데이션 모델 vs. LLMs") << top.text;
 }
 
 TEST(JobTest, JsonRoundTrip) {
