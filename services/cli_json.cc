@@ -167,7 +167,7 @@ absl::StatusOr<json> ParseJson(absl::string_view text, absl::string_view what) {
 
 }  // namespace
 
-absl::StatusOr<v1::Filter> FilterFromJson(const json& j) { return FilterAt(j, "", 1); }
+absl::StatusOr<v1::Filter> FilterFromJson(const json& j) { return FilterAt(j, "filter", 1); }
 
 absl::StatusOr<v1::Filter> ParseFilter(absl::string_view text) {
   absl::StatusOr<json> j = ParseJson(text, "filter");

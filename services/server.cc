@@ -58,6 +58,9 @@ absl::StatusOr<std::unique_ptr<RagdServer>> RagdServer::Start(const Config& conf
   builder.AddListeningPort(config.server.listen, grpc::InsecureServerCredentials(), &self->port_);
   builder.SetMaxReceiveMessageSize(static_cast<int>(config.server.max_message_bytes));
   builder.SetMaxSendMessageSize(static_cast<int>(config.server.max_message_bytes));
+  // gRPC sets SO_REUSEPORT by default: a second ragd on the same port would then start and
+  // silently share the traffic instead of failing.
+  builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
   builder.RegisterService(&self->collections_);
   builder.RegisterService(&self->points_);
   self->server_ = builder.BuildAndStart();
@@ -116,10 +119,12 @@ absl::Status RagdServer::Shutdown(absl::Duration grace) {
   handle_.BeginShutdown();
   server_->Shutdown(std::chrono::system_clock::now() + absl::ToChronoMilliseconds(grace));
   server_->Wait();
+  spdlog::debug("gRPC server stopped");
   executor_.Shutdown();
   if (recovery_.joinable()) recovery_.join();
   if (engine_ == nullptr) return absl::OkStatus();
   absl::Status closed = engine_->Close();
+  spdlog::debug("engine closed");
   engine_.reset();
   return closed;
 }

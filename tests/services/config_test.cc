@@ -1,0 +1,139 @@
+// services/config: precedence (defaults < YAML < environment < flags) and errors that name
+// the key.
+
+#include "services/config.h"
+
+#include <fstream>
+#include <sstream>
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "tests/testing/status_matchers.h"
+#include "tests/testing/temp_dir.h"
+
+namespace ragd::services {
+namespace {
+
+using ::testing::HasSubstr;
+
+CommandLine Parse(std::vector<std::string> args, const std::vector<std::string>& env,
+                  std::string* out_text = nullptr, std::string* err_text = nullptr) {
+  args.insert(args.begin(), "ragd");
+  std::vector<const char*> argv;
+  for (const std::string& a : args) argv.push_back(a.c_str());
+  std::ostringstream out, err;
+  CommandLine cl = ParseCommandLine(static_cast<int>(argv.size()), argv.data(), env, out, err);
+  if (out_text) *out_text = out.str();
+  if (err_text) *err_text = err.str();
+  return cl;
+}
+
+TEST(ConfigTest, Defaults) {
+  CommandLine cl = Parse({}, {});
+  EXPECT_FALSE(cl.exit_code.has_value());
+  EXPECT_EQ(cl.config.server.listen, "127.0.0.1:50051");
+  EXPECT_EQ(cl.config.storage.data_dir, "./ragd-data");
+  EXPECT_EQ(cl.config.log.level, "info");
+  index::Engine::Options engine = cl.config.EngineOptions();
+  EXPECT_EQ(engine.data_dir, "./ragd-data");
+  EXPECT_EQ(engine.max_k, index::Engine::Options{}.max_k);
+  EXPECT_TRUE(engine.sync_writes);
+}
+
+TEST(ConfigTest, PrecedenceIsDefaultsYamlEnvironmentFlags) {
+  testing::TempDir dir;
+  std::string path = (dir.path() / "ragd.yaml").string();
+  std::ofstream(path) << "server:\n  listen: 0.0.0.0:1\n  workers: 3\n"
+                         "storage:\n  data_dir: /yaml\n"
+                         "engine:\n  max_k: 50\n  sync_writes: false\n  compaction_ratio: 0.5\n"
+                         "log:\n  level: debug\n";
+  CommandLine cl = Parse({"--config", path, "--listen", "127.0.0.1:3"},
+                         {"RAGD_SERVER__LISTEN=127.0.0.1:2", "RAGD_STORAGE__DATA_DIR=/env",
+                          "RAGD_ADDRESS=ignored:1", "PATH=/bin"});
+  ASSERT_FALSE(cl.exit_code.has_value());
+  EXPECT_EQ(cl.config.server.listen, "127.0.0.1:3");  // flag beats env beats YAML
+  EXPECT_EQ(cl.config.storage.data_dir, "/env");      // env beats YAML
+  EXPECT_EQ(cl.config.server.workers, 3);             // YAML beats default
+  EXPECT_EQ(cl.config.engine.max_k, 50);
+  EXPECT_FALSE(cl.config.engine.sync_writes);
+  EXPECT_EQ(cl.config.engine.compaction_ratio, 0.5);
+  EXPECT_EQ(cl.config.log.level, "debug");
+  EXPECT_EQ(cl.config.EngineOptions().max_k, 50u);
+  EXPECT_EQ(cl.config.EngineOptions().data_dir, "/env");
+}
+
+TEST(ConfigTest, UnknownKeysFailNamingTheKey) {
+  Config config;
+  absl::Status s = ApplyYaml("server:\n  listne: x\n", &config);
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(s.message()), HasSubstr("server.listne"));
+  s = ApplyYaml("srever:\n  listen: x\n", &config);
+  EXPECT_THAT(std::string(s.message()), HasSubstr("srever"));
+  s = ApplyEnvironment({"RAGD_ENGINE__MAX_KK=3"}, &config);
+  EXPECT_THAT(std::string(s.message()), HasSubstr("RAGD_ENGINE__MAX_KK"));
+
+  testing::TempDir dir;
+  std::string path = (dir.path() / "bad.yaml").string();
+  std::ofstream(path) << "engine:\n  nope: 1\n";
+  std::string err;
+  CommandLine cl = Parse({"--config", path}, {}, nullptr, &err);
+  EXPECT_EQ(cl.exit_code, 2);
+  EXPECT_THAT(err, HasSubstr("engine.nope"));
+}
+
+TEST(ConfigTest, WrongTypesAndRangesFailNamingTheKey) {
+  Config config;
+  struct Case {
+    std::string yaml;
+    std::string key;
+  };
+  for (const Case& c : std::vector<Case>{
+           {"server:\n  workers: many\n", "server.workers"},
+           {"server:\n  workers: 0\n", "server.workers"},
+           {"server:\n  listen: [a, b]\n", "server.listen"},
+           {"engine:\n  sync_writes: maybe\n", "engine.sync_writes"},
+           {"engine:\n  compaction_ratio: -1\n", "engine.compaction_ratio"},
+           {"log:\n  level: loud\n", "log.level"},
+           {"server: 5\n", "server"},
+       }) {
+    absl::Status s = ApplyYaml(c.yaml, &config);
+    EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << c.yaml;
+    EXPECT_THAT(std::string(s.message()), HasSubstr(c.key)) << c.yaml;
+  }
+  std::string err;
+  CommandLine cl = Parse({"--max-message-bytes", "12abc"}, {}, nullptr, &err);
+  EXPECT_EQ(cl.exit_code, 2);
+  EXPECT_THAT(err, HasSubstr("server.max_message_bytes"));
+  cl = Parse({}, {"RAGD_SERVER__WORKERS=-1"}, nullptr, &err);
+  EXPECT_EQ(cl.exit_code, 2);
+  EXPECT_THAT(err, HasSubstr("RAGD_SERVER__WORKERS"));
+  cl = Parse({"--no-such-flag"}, {}, nullptr, &err);
+  EXPECT_EQ(cl.exit_code, 2);
+  cl = Parse({"--config", "/nonexistent/ragd.yaml"}, {}, nullptr, &err);
+  EXPECT_EQ(cl.exit_code, 2);
+  EXPECT_THAT(err, HasSubstr("/nonexistent/ragd.yaml"));
+}
+
+TEST(ConfigTest, PrintConfigRoundTripsThroughYaml) {
+  std::string out;
+  CommandLine cl = Parse({"--print-config", "--workers", "7", "--data-dir", "/d"}, {}, &out);
+  EXPECT_EQ(cl.exit_code, 0);
+  EXPECT_THAT(out, HasSubstr("workers: 7"));
+  Config reparsed;
+  ASSERT_OK(ApplyYaml(out, &reparsed));
+  EXPECT_EQ(reparsed.server.workers, 7);
+  EXPECT_EQ(reparsed.storage.data_dir, "/d");
+  EXPECT_EQ(ToYaml(reparsed), out);
+}
+
+TEST(ConfigTest, HelpExitsZero) {
+  std::string out;
+  CommandLine cl = Parse({"--help"}, {}, &out);
+  EXPECT_EQ(cl.exit_code, 0);
+  EXPECT_THAT(out, HasSubstr("--listen"));
+  EXPECT_THAT(out, HasSubstr("--port-file"));
+}
+
+}  // namespace
+}  // namespace ragd::services

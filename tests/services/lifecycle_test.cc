@@ -1,0 +1,177 @@
+// ragd as a process: health before and after recovery, reflection, SIGTERM and restart,
+// start-up errors.
+
+#include <csignal>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "tests/services/service_test_util.h"
+
+namespace ragd::testing {
+namespace {
+
+using grpc::StatusCode;
+using ::testing::HasSubstr;
+using ::testing::IsSupersetOf;
+
+std::string WriteFile(const TempDir& dir, const std::string& name, const std::string& text) {
+  std::string path = (dir.path() / name).string();
+  std::ofstream(path) << text;
+  return path;
+}
+
+TEST(LifecycleTest, HealthIsNotServingUntilRecoveryEnds) {
+  TempDir dir;
+  RagdProcess::Options options;
+  options.data_dir = (dir.path() / "data").string();
+  // Holds recovery back long enough to observe the phase before it.
+  std::string config = WriteFile(dir, "ragd.yaml", "debug:\n  open_delay_ms: 1500\n");
+  options.extra_args = {"--config", config};
+  options.wait_for_serving = false;
+  auto ragd = RagdProcess::Start(options);
+  ASSERT_TRUE(ragd.ok()) << ragd.status();
+  absl::StatusOr<ServingStatus> health = (*ragd)->Health("");
+  ASSERT_TRUE(health.ok()) << health.status();
+  EXPECT_EQ(*health, ServingStatus::kNotServing);
+  health = (*ragd)->Health("ragd.v1.Points");
+  ASSERT_TRUE(health.ok()) << health.status();
+  EXPECT_EQ(*health, ServingStatus::kNotServing);
+
+  Client client((*ragd)->channel());
+  v1::ListCollectionsResponse list;
+  EXPECT_GRPC_ERROR(client.List(&list), StatusCode::UNAVAILABLE, "recovering");
+  EXPECT_GRPC_ERROR(client.Upsert("c", {MakePoint("a", {1})}), StatusCode::UNAVAILABLE,
+                    "recovering");
+
+  ASSERT_TRUE((*ragd)->WaitForServing(absl::Seconds(30)).ok());
+  for (const char* service : {"", "ragd.v1.Collections", "ragd.v1.Points"}) {
+    health = (*ragd)->Health(service);
+    ASSERT_TRUE(health.ok()) << health.status();
+    EXPECT_EQ(*health, ServingStatus::kServing) << service;
+  }
+  EXPECT_GRPC_OK(client.List(&list));
+}
+
+TEST(LifecycleTest, ReflectionListsTheServices) {
+  TempDir dir;
+  auto ragd = RagdProcess::Start(RagdProcess::OptionsFor((dir.path() / "data").string()));
+  ASSERT_TRUE(ragd.ok()) << ragd.status();
+  absl::StatusOr<std::vector<std::string>> services =
+      ListServicesByReflection((*ragd)->channel());
+  ASSERT_TRUE(services.ok()) << services.status();
+  EXPECT_THAT(*services, IsSupersetOf({"ragd.v1.Collections", "ragd.v1.Points",
+                                       "grpc.health.v1.Health"}));
+}
+
+TEST(LifecycleTest, SigtermExitsZeroAndKeepsTheData) {
+  TempDir dir;
+  RagdProcess::Options options = RagdProcess::OptionsFor((dir.path() / "data").string());
+  {
+    auto ragd = RagdProcess::Start(options);
+    ASSERT_TRUE(ragd.ok()) << ragd.status();
+    Client client((*ragd)->channel());
+    ASSERT_GRPC_OK(client.Create("kept", 3, v1::METRIC_L2));
+    std::vector<v1::Point> points;
+    for (int i = 0; i < 100; ++i) {
+      points.push_back(MakePoint(absl::StrCat("p", i), {float(i), 0, 0}));
+    }
+    ASSERT_GRPC_OK(client.Upsert("kept", points));
+    v1::DeleteRequest del;
+    del.set_collection("kept");
+    del.mutable_ids()->add_ids("p50");
+    ASSERT_GRPC_OK(client.Delete(del));
+    absl::StatusOr<int> code = (*ragd)->Terminate(absl::Seconds(30));
+    ASSERT_TRUE(code.ok()) << code.status();
+    EXPECT_EQ(*code, 0) << (*ragd)->LogTail();
+    EXPECT_THAT((*ragd)->LogTail(), HasSubstr("ragd stopped"));
+  }
+  auto ragd = RagdProcess::Start(options);
+  ASSERT_TRUE(ragd.ok()) << ragd.status();
+  Client client((*ragd)->channel());
+  uint64_t count = 0;
+  ASSERT_GRPC_OK(client.Count("kept", nullptr, &count));
+  EXPECT_EQ(count, 99u);
+  v1::GetResponse got;
+  ASSERT_GRPC_OK(client.Get("kept", {"p7", "p50"}, true, &got));
+  ASSERT_EQ(got.points_size(), 1);
+  EXPECT_EQ(got.points(0).text(), "text of p7");
+  v1::SearchRequest search;
+  search.set_collection("kept");
+  SetVector(search.mutable_vector(), {50.1f, 0, 0});
+  search.set_k(2);
+  v1::SearchResponse response;
+  ASSERT_GRPC_OK(client.Search(search, &response));
+  ASSERT_EQ(response.hits_size(), 2);
+  EXPECT_EQ(response.hits(0).point().id(), "p51");
+  EXPECT_EQ(response.hits(1).point().id(), "p49");
+  // SIGINT is a graceful stop too.
+  absl::StatusOr<int> code = (*ragd)->Terminate(absl::Seconds(30));
+  ASSERT_TRUE(code.ok());
+  EXPECT_EQ(*code, 0);
+}
+
+TEST(LifecycleTest, SigintExitsZero) {
+  TempDir dir;
+  auto ragd = RagdProcess::Start(RagdProcess::OptionsFor((dir.path() / "data").string()));
+  ASSERT_TRUE(ragd.ok()) << ragd.status();
+  kill((*ragd)->pid(), SIGINT);
+  absl::StatusOr<int> code = (*ragd)->WaitForExit(absl::Seconds(30));
+  ASSERT_TRUE(code.ok()) << code.status();
+  EXPECT_EQ(*code, 0);
+}
+
+TEST(LifecycleTest, SigtermDuringRecoveryExitsCleanly) {
+  TempDir dir;
+  std::string config = WriteFile(dir, "ragd.yaml", "debug:\n  open_delay_ms: 500\n");
+  auto ragd = RagdProcess::Start(RagdProcess::OptionsFor((dir.path() / "data").string(),
+                                                        {"--config", config}, false));
+  ASSERT_TRUE(ragd.ok()) << ragd.status();
+  absl::StatusOr<int> code = (*ragd)->Terminate(absl::Seconds(30));
+  ASSERT_TRUE(code.ok()) << code.status();
+  EXPECT_EQ(*code, 0) << (*ragd)->LogTail();
+}
+
+TEST(LifecycleTest, ConfigErrorsExitWithCode2NamingTheKey) {
+  TempDir dir;
+  std::string bad_key = WriteFile(dir, "bad.yaml", "server:\n  listen_on: x\n");
+  absl::StatusOr<CommandResult> run = RunCommand({RagdBinary(), "--config", bad_key});
+  ASSERT_TRUE(run.ok()) << run.status();
+  EXPECT_EQ(run->exit_code, 2);
+  EXPECT_THAT(run->err, HasSubstr("server.listen_on"));
+
+  run = RunCommand({RagdBinary(), "--workers", "zero"});
+  ASSERT_TRUE(run.ok());
+  EXPECT_EQ(run->exit_code, 2);
+  EXPECT_THAT(run->err, HasSubstr("server.workers"));
+
+  run = RunCommand({RagdBinary(), "--print-config"}, absl::Seconds(30),
+                   {"RAGD_ENGINE__MAX_K=77"});
+  ASSERT_TRUE(run.ok());
+  EXPECT_EQ(run->exit_code, 0);
+  EXPECT_THAT(run->out, HasSubstr("max_k: 77"));
+  EXPECT_THAT(run->out, HasSubstr("listen: 127.0.0.1:50051"));
+
+  run = RunCommand({RagdBinary(), "--help"});
+  ASSERT_TRUE(run.ok());
+  EXPECT_EQ(run->exit_code, 0);
+  EXPECT_THAT(run->out, HasSubstr("--data-dir"));
+}
+
+TEST(LifecycleTest, AddressInUseExitsWithCode1) {
+  TempDir dir;
+  auto first = RagdProcess::Start(RagdProcess::OptionsFor((dir.path() / "a").string()));
+  ASSERT_TRUE(first.ok()) << first.status();
+  absl::StatusOr<CommandResult> run =
+      RunCommand({RagdBinary(), "--listen", (*first)->address(), "--data-dir",
+                  (dir.path() / "b").string()});
+  ASSERT_TRUE(run.ok()) << run.status();
+  EXPECT_EQ(run->exit_code, 1);
+  EXPECT_THAT(run->err + run->out, HasSubstr("cannot listen"));
+}
+
+}  // namespace
+}  // namespace ragd::testing

@@ -1,0 +1,218 @@
+// The real ragctl binary against a real ragd: every command, --json output, exit codes and
+// the one-line error.
+
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "tests/testing/ragd_process.h"
+#include "tests/testing/temp_dir.h"
+
+namespace ragd::testing {
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::StartsWith;
+
+class RagctlTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto started = RagdProcess::Start(RagdProcess::OptionsFor((dir_.path() / "data").string()));
+    ASSERT_TRUE(started.ok()) << started.status();
+    ragd_ = *std::move(started);
+  }
+
+  // Runs ragctl with --address pointing at our ragd.
+  CommandResult Ragctl(std::vector<std::string> args) {
+    args.insert(args.begin(), {RAGCTL_BINARY, "--address", ragd_->address()});
+    absl::StatusOr<CommandResult> r = RunCommand(args);
+    EXPECT_TRUE(r.ok()) << r.status();
+    return r.ok() ? *r : CommandResult{};
+  }
+  nlohmann::json Json(const CommandResult& r) {
+    nlohmann::json j = nlohmann::json::parse(r.out, nullptr, false);
+    EXPECT_FALSE(j.is_discarded()) << r.out;
+    return j;
+  }
+  std::string WriteFile(const std::string& name, const std::string& text) {
+    std::string path = (dir_.path() / name).string();
+    std::ofstream(path) << text;
+    return path;
+  }
+  // 30 points on a line in 3-d: pN = (N, 0, 0), lang "ko" for even N, year 2000+N.
+  std::string LineFile() {
+    std::string text;
+    for (int i = 0; i < 30; ++i) {
+      text += nlohmann::json{{"id", absl::StrCat("p", i)},
+                             {"vector", {i, 0, 0}},
+                             {"text", absl::StrCat("point number ", i)},
+                             {"document_id", absl::StrCat("doc", i / 10)},
+                             {"metadata", {{"lang", i % 2 == 0 ? "ko" : "en"}, {"year", 2000 + i}}}}
+                  .dump();
+      text += i == 14 ? "\n\n" : "\n";  // blank lines are skipped
+    }
+    return WriteFile("points.jsonl", text);
+  }
+
+  TempDir dir_;
+  std::unique_ptr<RagdProcess> ragd_;
+};
+
+TEST_F(RagctlTest, CollectionsLifecycle) {
+  CommandResult r = Ragctl({"collections", "create", "docs", "--dimension", "3", "--metric",
+                            "l2", "--m", "8", "--shards", "2"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("docs"));
+  r = Ragctl({"collections", "create", "flat", "--dimension", "3", "--index", "flat"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  r = Ragctl({"collections", "create", "fx", "--dimension", "3", "--index", "faiss",
+              "--faiss-factory", "HNSW16"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+
+  r = Ragctl({"--json", "collections", "list"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  nlohmann::json list = Json(r);
+  ASSERT_TRUE(list.is_array());
+  ASSERT_EQ(list.size(), 3u);
+  EXPECT_EQ(list[0]["name"], "docs");
+  EXPECT_EQ(list[0]["metric"], "l2");
+  EXPECT_EQ(list[0]["shards"], 2);
+  EXPECT_EQ(list[0]["index"]["m"], 8);
+  EXPECT_EQ(list[2]["index"]["kind"], "faiss");
+  EXPECT_EQ(list[2]["index"]["index_factory"], "HNSW16");
+
+  r = Ragctl({"collections", "list"});  // not a TTY: tab-separated with a header
+  ASSERT_EQ(r.exit_code, 0);
+  std::vector<std::string> lines = absl::StrSplit(r.out, '\n', absl::SkipEmpty());
+  ASSERT_EQ(lines.size(), 4u);
+  EXPECT_THAT(lines[0], StartsWith("NAME\tDIMENSION"));
+  EXPECT_THAT(lines[1], StartsWith("docs\t3\tl2\t"));
+
+  r = Ragctl({"--json", "collections", "get", "docs"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(Json(r)["dimension"], 3);
+
+  r = Ragctl({"collections", "delete", "docs"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  r = Ragctl({"collections", "get", "docs"});
+  EXPECT_EQ(r.exit_code, 3);
+  EXPECT_EQ(r.out, "");
+}
+
+TEST_F(RagctlTest, PointsUpsertSearchGetCountDelete) {
+  ASSERT_EQ(Ragctl({"collections", "create", "line", "--dimension", "3", "--metric", "l2"})
+                .exit_code,
+            0);
+  CommandResult r = Ragctl({"points", "upsert", "--collection", "line", LineFile(),
+                            "--batch-size", "7"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, "upserted 30 points\n");
+
+  r = Ragctl({"--json", "points", "search", "--collection", "line", "--vector", "[12.2,0,0]",
+              "--k", "3"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  nlohmann::json hits = Json(r);
+  ASSERT_EQ(hits.size(), 3u);
+  EXPECT_EQ(hits[0]["id"], "p12");
+  EXPECT_EQ(hits[0]["text"], "point number 12");
+  EXPECT_EQ(hits[0]["metadata"]["year"], 2012);
+  EXPECT_NEAR(hits[0]["score"].get<double>(), -0.04, 1e-4);
+  EXPECT_EQ(hits[1]["id"], "p13");
+
+  std::string query = WriteFile("query.json", "[12.2, 0, 0]");
+  r = Ragctl({"--json", "points", "search", "--collection", "line", "--file", query, "--k", "3",
+              "--filter", R"({"and":[{"key":"lang","equals":"ko"},{"document_id":"doc1"}]})",
+              "--with-vectors"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  hits = Json(r);
+  ASSERT_EQ(hits.size(), 3u);
+  EXPECT_EQ(hits[0]["id"], "p12");
+  EXPECT_EQ(hits[1]["id"], "p14");
+  EXPECT_EQ(hits[2]["id"], "p10");
+  EXPECT_EQ(hits[0]["vector"][0], 12.0);
+
+  r = Ragctl({"points", "search", "--collection", "line", "--vector", "[0,0,0]", "--k", "2",
+              "--min-score", "-1.5"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  std::vector<std::string> lines = absl::StrSplit(r.out, '\n', absl::SkipEmpty());
+  ASSERT_EQ(lines.size(), 3u);  // header, p0, p1
+  EXPECT_THAT(lines[0], StartsWith("RANK\tSCORE\tID"));
+  EXPECT_THAT(lines[1], StartsWith("1\t-0.0000\tp0\tdoc0\tpoint number 0"));
+
+  r = Ragctl({"--json", "points", "get", "--collection", "line", "p3", "p4", "nope"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  nlohmann::json got = Json(r);
+  ASSERT_EQ(got.size(), 2u);
+  EXPECT_EQ(got[1]["id"], "p4");
+  EXPECT_EQ(got[1]["document_id"], "doc0");
+
+  r = Ragctl({"points", "count", "--collection", "line", "--filter",
+              R"({"key":"year","range":{"gte":2020}})"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, "10\n");
+
+  r = Ragctl({"--json", "points", "delete", "--collection", "line", "p0", "p1"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(Json(r)["deleted"], 2);
+  r = Ragctl({"points", "delete", "--collection", "line", "--filter", R"({"key":"lang","in":["ko"]})"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, "deleted 14 points\n");
+  r = Ragctl({"--json", "points", "count", "--collection", "line"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(Json(r)["count"], 14);
+}
+
+TEST_F(RagctlTest, ErrorsAreOneLineWithExitCodes) {
+  CommandResult r = Ragctl({"points", "count", "--collection", "missing"});
+  EXPECT_EQ(r.exit_code, 3);
+  EXPECT_THAT(r.err, StartsWith("ragctl: NOT_FOUND: "));
+  EXPECT_THAT(r.err, HasSubstr("missing"));
+  EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+
+  ASSERT_EQ(Ragctl({"collections", "create", "c", "--dimension", "2"}).exit_code, 0);
+  r = Ragctl({"collections", "create", "c", "--dimension", "2"});
+  EXPECT_EQ(r.exit_code, 4);
+  EXPECT_THAT(r.err, StartsWith("ragctl: ALREADY_EXISTS: "));
+
+  r = Ragctl({"points", "search", "--collection", "c", "--vector", "[1,2,3]"});
+  EXPECT_EQ(r.exit_code, 5);
+  EXPECT_THAT(r.err, StartsWith("ragctl: INVALID_ARGUMENT: "));
+
+  r = Ragctl({"points", "search", "--collection", "c", "--vector", "[1,2]", "--filter", "{bad"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_THAT(r.err, StartsWith("ragctl: filter: invalid JSON"));
+
+  std::string bad = WriteFile("bad.jsonl", "{\"id\":\"a\",\"vector\":[1,2]}\nnot json\n");
+  r = Ragctl({"points", "upsert", "--collection", "c", bad});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_THAT(r.err, HasSubstr("bad.jsonl:2:"));
+
+  r = Ragctl({"collections", "frobnicate"});
+  EXPECT_EQ(r.exit_code, 2);
+  r = Ragctl({"points", "delete", "--collection", "c"});
+  EXPECT_EQ(r.exit_code, 2);
+}
+
+TEST_F(RagctlTest, AddressFromEnvironmentAndUnreachableServer) {
+  absl::StatusOr<CommandResult> r =
+      RunCommand({RAGCTL_BINARY, "collections", "list"}, absl::Seconds(60),
+                 {absl::StrCat("RAGD_ADDRESS=", ragd_->address())});
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->exit_code, 0) << r->err;
+
+  ragd_->Kill();
+  r = RunCommand({RAGCTL_BINARY, "--timeout", "2", "collections", "list"}, absl::Seconds(60),
+                 {absl::StrCat("RAGD_ADDRESS=", ragd_->address())});
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->exit_code, 6);
+  EXPECT_THAT(r->err, StartsWith("ragctl: UNAVAILABLE: "));
+}
+
+}  // namespace
+}  // namespace ragd::testing
