@@ -54,8 +54,15 @@ absl::StatusOr<std::vector<std::optional<std::vector<float>>>> EmbeddingCache::L
   std::vector<std::optional<std::vector<float>>> out;
   out.reserve(texts.size());
   for (const std::string& t : texts) {
-    absl::StatusOr<std::optional<std::string>> v =
-        engine_->GetAux(kEmbeddingCacheNamespace, Key(model_id, t));
+    const std::string key = Key(model_id, t);
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (auto it = buffer_.find(key); it != buffer_.end()) {
+        out.push_back(Decode(it->second, dimension));
+        continue;
+      }
+    }
+    absl::StatusOr<std::optional<std::string>> v = engine_->GetAux(kEmbeddingCacheNamespace, key);
     if (!v.ok()) return v.status();
     out.push_back(v->has_value() ? Decode(**v, dimension) : std::nullopt);
   }
@@ -73,7 +80,35 @@ absl::Status EmbeddingCache::Store(std::string_view model_id, const std::vector<
   for (size_t i = 0; i < texts.size(); ++i) {
     entries.emplace_back(Key(model_id, texts[i]), Encode(vectors[i]));
   }
-  return engine_->PutAux(kEmbeddingCacheNamespace, entries);
+  if (options_.write_buffer_entries == 0) {
+    return engine_->PutAux(kEmbeddingCacheNamespace, entries);
+  }
+  size_t buffered;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (auto& [k, v] : entries) buffer_[std::move(k)] = std::move(v);
+    buffered = buffer_.size();
+  }
+  return buffered >= options_.write_buffer_entries ? Flush() : absl::OkStatus();
 }
+
+absl::Status EmbeddingCache::Flush() {
+  std::lock_guard<std::mutex> flush_lock(flush_mu_);
+  std::vector<std::pair<std::string, std::string>> entries;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (buffer_.empty()) return absl::OkStatus();
+    entries.assign(buffer_.begin(), buffer_.end());
+  }
+  absl::Status s = engine_->PutAux(kEmbeddingCacheNamespace, entries);
+  if (!s.ok()) return s;
+  // Entries stored again meanwhile have the same value (same model and text), so erasing by
+  // key is exact.
+  std::lock_guard<std::mutex> lock(mu_);
+  for (const auto& [k, v] : entries) buffer_.erase(k);
+  return absl::OkStatus();
+}
+
+EmbeddingCache::~EmbeddingCache() { (void)Flush(); }
 
 }  // namespace ragd::ingest

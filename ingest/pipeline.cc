@@ -69,6 +69,11 @@ absl::Status IngestorOptions::Validate() const {
     return absl::InvalidArgumentError("ingest.queue_capacity must be between 1 and 4096, got " +
                                       std::to_string(queue_capacity));
   }
+  if (cache_write_buffer_entries > 100000) {
+    return absl::InvalidArgumentError(
+        "ingest.cache_write_buffer_entries must be at most 100000, got " +
+        std::to_string(cache_write_buffer_entries));
+  }
   if (progress_interval_ms < 0) {
     return absl::InvalidArgumentError("ingest.progress_interval_ms must not be negative");
   }
@@ -81,11 +86,12 @@ class Ingestor::Impl {
       : engine_(engine),
         embedder_(embedder),
         options_(options),
-        cache_(engine),
+        cache_(engine, EmbeddingCache::Options{options.cache_write_buffer_entries}),
         model_id_(embedder->model_id()),
         settings_(options.chunking.Fingerprint() + "|" + model_id_) {}
 
   index::Engine* engine() const { return engine_; }
+  EmbeddingCache& cache() { return cache_; }
   const IngestorOptions& options() const { return options_; }
 
   absl::Status CheckCollection(std::string_view collection) const {
@@ -285,7 +291,13 @@ DocumentResult Ingestor::IngestDocument(std::string_view collection, const Docum
     r.status = std::move(s);
     return r;
   }
-  return impl_->Ingest(collection, doc);
+  DocumentResult r = impl_->Ingest(collection, doc);
+  // A single call is not part of a stream: make its cache entries durable now.
+  if (absl::Status s = impl_->cache().Flush(); !s.ok() && r.outcome == DocumentOutcome::kOk) {
+    r.outcome = DocumentOutcome::kFailed;
+    r.status = Annotate(s, "embedding cache");
+  }
+  return r;
 }
 
 absl::StatusOr<uint64_t> Ingestor::DeleteDocument(std::string_view collection,
@@ -354,12 +366,14 @@ class IngestSession::Impl {
     not_full_.notify_all();
     for (std::thread& t : workers_) t.join();
     workers_.clear();
+    const absl::Status cache_status = ingestor_->cache().Flush();
     std::lock_guard<std::mutex> lock(job_mu_);
     job_.state = JobState::kCompleted;
     job_.finished_unix_ms = NowUnixMs();
     job_.updated_unix_ms = job_.finished_unix_ms;
     finished_ = true;
     absl::Status s = SaveJob(*ingestor_->engine(), job_);
+    if (s.ok() && !cache_status.ok()) s = Annotate(cache_status, "embedding cache");
     final_ = s.ok() ? absl::StatusOr<IngestJob>(job_) : absl::StatusOr<IngestJob>(s);
     return final_;
   }

@@ -18,7 +18,8 @@
 //   - A document whose content_hash and chunk_settings equal those stored is skipped without
 //     embedding.
 //   - Vectors come from the embedding cache when present; re-ingesting unchanged text makes no
-//     embedder call. New vectors are cached before the chunks are written.
+//     embedder call. New vectors are cached (possibly in the cache's write buffer) before the
+//     chunks are written.
 //   - If embedding or writing fails, nothing of that document is written: its previous chunks
 //     stay as they were, and the failure is reported for that document only.
 //   - Documents with the same id are never processed concurrently by one Ingestor.
@@ -78,6 +79,10 @@ struct IngestorOptions {
   int64_t progress_interval_ms = 200;
   // Failures listed in a job record; further ones are only counted. Default: 1000.
   size_t max_failures_recorded = 1000;
+  // New embedding-cache entries held in memory and written together (see embedding_cache.h),
+  // saving a durable write per document; flushed when full, when a session finishes and after
+  // every IngestDocument call. 0: written with each document. 0..100000. Default: 512.
+  size_t cache_write_buffer_entries = 512;
 
   absl::Status Validate() const;
 };

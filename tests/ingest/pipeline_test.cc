@@ -371,6 +371,13 @@ TEST_F(PipelineTest, SessionJobRecordSurvivesRestart) {
   ASSERT_OK_AND_ASSIGN(IngestJob again, rerun->Finish());
   EXPECT_EQ(again.documents_skipped, 20u);
   EXPECT_EQ(embedder_.calls(), calls);
+  // The session's buffered cache entries were made durable by Finish: a deleted document comes
+  // back without embedding after the restart.
+  ASSERT_OK(ingestor_->DeleteDocument("kb", "d7"));
+  DocumentResult back = ingestor_->IngestDocument("kb", Doc("d7", 10));
+  EXPECT_EQ(back.outcome, DocumentOutcome::kOk);
+  EXPECT_EQ(back.embedded_chunks, 0u);
+  EXPECT_EQ(embedder_.calls(), calls);
   EXPECT_EQ(again.id.rfind("job-", 0), 0u);
 }
 
@@ -454,6 +461,27 @@ TEST_F(PipelineTest, LocalEmbedderCorpusSearchWithCitation) {
   auto path = Meta<std::vector<std::string>>(top, "heading_path");
   ASSERT_FALSE(path.empty());
   EXPECT_EQ(path.back(), "파운데이션 모델 vs. LLMs") << top.text;
+}
+
+TEST_F(PipelineTest, CacheWriteBufferIsVisibleAndFlushed) {
+  EmbeddingCache cache(engine_.get(), EmbeddingCache::Options{4});
+  const std::vector<std::string> texts = {"one", "two", "three"};
+  const std::vector<std::vector<float>> vecs = {{1, 2}, {3, 4}, {5, 6}};
+  ASSERT_OK(cache.Store("m", texts, vecs));
+  ASSERT_OK_AND_ASSIGN(auto hits, cache.Lookup("m", 2, texts));
+  ASSERT_TRUE(hits[2].has_value()) << "buffered entries are visible";
+  EXPECT_EQ(*hits[2], vecs[2]);
+  ASSERT_OK_AND_ASSIGN(auto raw,
+                       engine_->GetAux(kEmbeddingCacheNamespace, EmbeddingCache::Key("m", "one")));
+  EXPECT_FALSE(raw.has_value()) << "not written before the buffer fills";
+  ASSERT_OK(cache.Store("m", {"four"}, {{7, 8}}));  // reaches 4 entries: written
+  ASSERT_OK_AND_ASSIGN(raw,
+                       engine_->GetAux(kEmbeddingCacheNamespace, EmbeddingCache::Key("m", "one")));
+  EXPECT_TRUE(raw.has_value());
+  ASSERT_OK_AND_ASSIGN(hits, cache.Lookup("m", 3, {"one"}));
+  EXPECT_FALSE(hits[0].has_value()) << "another dimension is a miss";
+  ASSERT_OK_AND_ASSIGN(hits, cache.Lookup("other-model", 2, {"one"}));
+  EXPECT_FALSE(hits[0].has_value());
 }
 
 TEST(JobTest, JsonRoundTrip) {
