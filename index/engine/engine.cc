@@ -67,7 +67,8 @@ class Engine::Impl {
   absl::StatusOr<WriteResult> DeleteByFilter(std::string_view name, const Filter& filter);
   absl::StatusOr<WriteResult> Apply(WriteBatch batch);
   absl::StatusOr<WriteResult> Write(std::string_view name, std::vector<Point> upserts,
-                                    std::vector<std::string> deletes);
+                                    std::vector<std::string> deletes,
+                                    const std::vector<AuxWrite>& aux);
   absl::StatusOr<std::optional<std::string>> GetAux(std::string_view ns,
                                                     std::string_view key) const;
   absl::Status PutAux(std::string_view ns,
@@ -93,7 +94,8 @@ class Engine::Impl {
   // Applies a validated batch; the caller holds c.write_mu and checked the sequence.
   absl::StatusOr<WriteResult> ApplyLocked(Collection& c, std::vector<Point>& upserts,
                                           const std::vector<std::string>& deletes,
-                                          uint64_t sequence);
+                                          uint64_t sequence,
+                                          const std::vector<AuxWrite>* aux = nullptr);
   CollectionInfo Info(const Collection& c) const;
   void ScheduleCompactions(const std::shared_ptr<Collection>& c);
   void BackgroundLoop();
@@ -283,7 +285,8 @@ absl::Status Engine::Impl::DeleteCollection(std::string_view name) {
 
 absl::StatusOr<WriteResult> Engine::Impl::ApplyLocked(Collection& c, std::vector<Point>& upserts,
                                                       const std::vector<std::string>& deletes,
-                                                      uint64_t sequence) {
+                                                      uint64_t sequence,
+                                                      const std::vector<AuxWrite>* aux) {
   const size_t n = c.shards.size();
   std::vector<std::vector<Shard::Added>> added(n);
   std::vector<std::vector<std::pair<Label, std::string>>> removed(n);
@@ -324,6 +327,9 @@ absl::StatusOr<WriteResult> Engine::Impl::ApplyLocked(Collection& c, std::vector
   // The sequence rides in the same atomic batch: after a crash, RocksDB says exactly which
   // batches were applied, and a replayed batch is recognised.
   b.PutMeta(SequenceKey(c.id), EncodeU64(sequence));
+  if (aux != nullptr) {
+    for (const auto& a : *aux) b.PutAux(a.ns, a.key, a.value);
+  }
   RETURN_IF_ERROR(store_->Commit(b));
   c.last_sequence = sequence;
   for (size_t s = 0; s < n; ++s) {
@@ -423,14 +429,20 @@ absl::StatusOr<WriteResult> Engine::Impl::Apply(WriteBatch batch) {
 }
 
 absl::StatusOr<WriteResult> Engine::Impl::Write(std::string_view name, std::vector<Point> upserts,
-                                                std::vector<std::string> deletes) {
+                                                std::vector<std::string> deletes,
+                                                const std::vector<AuxWrite>& aux) {
   ASSIGN_OR_RETURN(auto c, Find(name));
   RETURN_IF_ERROR(ValidateBatch(*c, upserts, deletes));
+  for (const auto& a : aux) {
+    if (a.ns.empty() || a.ns.size() > 255) {
+      return absl::InvalidArgumentError("aux: namespace must be 1..255 bytes");
+    }
+  }
   absl::StatusOr<WriteResult> r;
   {
     std::lock_guard w(c->write_mu);
     if (c->dropped) return CollectionNotFound(name);
-    r = ApplyLocked(*c, upserts, deletes, c->last_sequence + 1);
+    r = ApplyLocked(*c, upserts, deletes, c->last_sequence + 1, &aux);
   }
   ScheduleCompactions(c);
   return r;
@@ -718,8 +730,9 @@ absl::StatusOr<WriteResult> Engine::DeleteByFilter(std::string_view collection,
 }
 absl::StatusOr<WriteResult> Engine::Apply(WriteBatch batch) { return impl_->Apply(std::move(batch)); }
 absl::StatusOr<WriteResult> Engine::Write(std::string_view collection, std::vector<Point> upserts,
-                                          std::vector<std::string> deletes) {
-  return impl_->Write(collection, std::move(upserts), std::move(deletes));
+                                          std::vector<std::string> deletes,
+                                          const std::vector<AuxWrite>& aux) {
+  return impl_->Write(collection, std::move(upserts), std::move(deletes), aux);
 }
 absl::StatusOr<std::optional<std::string>> Engine::GetAux(std::string_view ns,
                                                           std::string_view key) const {

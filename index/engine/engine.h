@@ -68,6 +68,13 @@ struct WriteBatch {
   std::vector<std::string> deletes;
 };
 
+// A record of an upper layer (see Engine::PutAux) written in the same atomic batch as points.
+struct AuxWrite {
+  std::string ns;
+  std::string key;
+  std::string value;
+};
+
 struct WriteResult {
   uint64_t sequence = 0;  // the batch's sequence
   uint64_t applied = 0;   // points upserted or deleted (deletes count only ids that existed)
@@ -149,8 +156,11 @@ class Engine {
   absl::StatusOr<WriteResult> DeleteByFilter(std::string_view collection, const Filter& filter);
   // Upserts and deletes in one atomic batch with the next sequence: how a document's chunks
   // are replaced (a search never sees a mix of old and new). An id may not be in both lists.
+  // `aux` records (e.g. the embeddings just computed for the cache) ride in the same batch, so
+  // one fsync covers both.
   absl::StatusOr<WriteResult> Write(std::string_view collection, std::vector<Point> upserts,
-                                    std::vector<std::string> deletes);
+                                    std::vector<std::string> deletes,
+                                    const std::vector<AuxWrite>& aux = {});
   // Applies one batch of the log; a replay (sequence <= last applied) is OK and changes nothing.
   absl::StatusOr<WriteResult> Apply(WriteBatch batch);
 

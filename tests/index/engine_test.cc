@@ -600,6 +600,12 @@ TEST_F(EngineTest, WriteReplacesAtomicallyAndAttributesPersist) {
   EXPECT_EQ(n, 1u);
   EXPECT_EQ(engine_->Write("kb", {p0}, {"p0"}).status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(engine_->Write("kb", {}, {}).status().code(), absl::StatusCode::kInvalidArgument);
+  // Aux records ride in the same batch as the points.
+  Point p1 = MakePoint(rng, 1);
+  ASSERT_OK(engine_->Write("kb", {p1}, {}, {AuxWrite{"cache", "k1", "v1"}}));
+  ASSERT_OK_AND_ASSIGN(auto aux, engine_->GetAux("cache", "k1"));
+  EXPECT_EQ(aux.value_or(""), "v1");
+  ASSERT_OK(engine_->Delete("kb", {"p1"}));
   Restart();
   ASSERT_OK_AND_ASSIGN(auto info, engine_->GetCollection("kb"));
   EXPECT_EQ(info.spec.attributes, spec.attributes);
