@@ -36,12 +36,10 @@ absl::StatusOr<std::unique_ptr<ChatModel>> MakeChatModel(const ModelDeployment& 
   return absl::InternalError("unknown chat provider");
 }
 
-size_t CountChatPromptTokens(const Tokenizer& tokenizer,
-                             const std::vector<ChatMessage>& messages) {
+size_t CountChatPromptTokens(const Tokenizer& tokenizer, const std::vector<ChatMessage>& messages) {
   size_t total = kTokensReplyPriming;
   for (const ChatMessage& m : messages) {
-    total += kTokensPerMessage + tokenizer.Count(ChatRoleName(m.role)) +
-             tokenizer.Count(m.content);
+    total += kTokensPerMessage + tokenizer.Count(ChatRoleName(m.role)) + tokenizer.Count(m.content);
   }
   return total;
 }
@@ -64,9 +62,8 @@ absl::Status ValidateChatRequest(const ModelDeployment& deployment, const ChatRe
   if (request.top_p && !(*request.top_p > 0 && *request.top_p <= 1)) {
     return absl::InvalidArgumentError("top_p must be in (0, 1]");
   }
-  if (request.max_output_tokens &&
-      (*request.max_output_tokens == 0 ||
-       *request.max_output_tokens > deployment.max_output_tokens)) {
+  if (request.max_output_tokens && (*request.max_output_tokens == 0 ||
+                                    *request.max_output_tokens > deployment.max_output_tokens)) {
     return absl::InvalidArgumentError(absl::StrCat("max_output_tokens must be in [1, ",
                                                    deployment.max_output_tokens, "] for '",
                                                    deployment.name, "'"));

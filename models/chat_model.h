@@ -53,8 +53,8 @@ struct ChatMessage {
 // the messages so that the local model answers from the same sources without re-parsing the
 // prompt text; remote models ignore it (the sources are in the messages).
 struct GroundingSource {
-  int number = 0;     // the n of the [n] citation marker
-  std::string text;   // the chunk text as it appears in the prompt
+  int number = 0;    // the n of the [n] citation marker
+  std::string text;  // the chunk text as it appears in the prompt
 };
 
 struct ChatRequest {

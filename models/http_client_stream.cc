@@ -79,10 +79,10 @@ size_t OnStreamBody(char* data, size_t size, size_t nmemb, void* user) {
 
 }  // namespace
 
-absl::Status HttpClient::PostStream(
-    const std::string& url, const std::vector<std::pair<std::string, std::string>>& headers,
-    std::string_view body, const HttpStreamOptions& options,
-    const HttpStreamCallbacks& callbacks) {
+absl::Status HttpClient::PostStream(const std::string& url,
+                                    const std::vector<std::pair<std::string, std::string>>& headers,
+                                    std::string_view body, const HttpStreamOptions& options,
+                                    const HttpStreamCallbacks& callbacks) {
   using Clock = std::chrono::steady_clock;
   CURL* curl = curl_easy_init();
   if (curl == nullptr) return absl::ResourceExhaustedError("curl_easy_init failed");
@@ -172,8 +172,8 @@ absl::Status HttpClient::PostStream(
     return absl::CancelledError(absl::StrCat("POST ", url, ": cancelled by the caller"));
   }
   if (first_byte_timed_out) {
-    return absl::DeadlineExceededError(absl::StrCat(
-        "POST ", url, ": no response within ", options.first_byte_timeout.count(), " ms"));
+    return absl::DeadlineExceededError(absl::StrCat("POST ", url, ": no response within ",
+                                                    options.first_byte_timeout.count(), " ms"));
   }
   if (rc == CURLE_OK) {
     if (!done) return absl::UnavailableError(absl::StrCat("POST ", url, ": transfer lost"));

@@ -66,10 +66,10 @@ bool ContainsHangul(std::string_view s) {
 
 const std::set<std::string, std::less<>>& EnglishStopWords() {
   static const std::set<std::string, std::less<>> words = {
-      "a",    "an",   "the",  "is",   "are", "was", "were", "be",  "to",   "of",
-      "in",   "on",   "for",  "and",  "or",  "what", "which", "who", "how", "why",
-      "does", "do",   "did",  "it",   "its", "this", "that", "with", "as",  "by",
-      "at",   "from", "can",  "i",    "you", "me",  "my",   "your"};
+      "a",    "an",   "the", "is",  "are", "was",  "were",  "be",   "to",  "of",
+      "in",   "on",   "for", "and", "or",  "what", "which", "who",  "how", "why",
+      "does", "do",   "did", "it",  "its", "this", "that",  "with", "as",  "by",
+      "at",   "from", "can", "i",   "you", "me",   "my",    "your"};
   return words;
 }
 
@@ -92,9 +92,9 @@ const std::vector<std::u32string>& HangulParticles() {
 // Interrogatives: a Korean word starting with one of them ("무엇인가요", "어떻게") asks
 // rather than names a topic, so it is no feature.
 const std::vector<std::u32string>& HangulInterrogatives() {
-  static const std::vector<std::u32string> words = {U"무엇", U"어떤", U"어떻", U"어느", U"언제",
-                                                    U"어디", U"누구", U"누가", U"무슨", U"얼마",
-                                                    U"왜",   U"뭐"};
+  static const std::vector<std::u32string> words = {U"무엇", U"어떤", U"어떻", U"어느",
+                                                    U"언제", U"어디", U"누구", U"누가",
+                                                    U"무슨", U"얼마", U"왜",   U"뭐"};
   return words;
 }
 
@@ -190,8 +190,8 @@ bool SkipLine(std::string_view line) {
 
 struct Sentence {
   std::string text;
-  int source = 0;   // citation number
-  size_t order = 0; // position among all sentences, for stable ties
+  int source = 0;    // citation number
+  size_t order = 0;  // position among all sentences, for stable ties
   FeatureSet features;
 };
 
@@ -212,8 +212,8 @@ std::vector<Sentence> SplitSentences(const std::vector<GroundingSource>& sources
           break;
         }
       }
-      std::string clean = absl::StrReplaceAll(absl::string_view(line.data(), line.size()),
-                                              {{"**", ""}});
+      std::string clean =
+          absl::StrReplaceAll(absl::string_view(line.data(), line.size()), {{"**", ""}});
       // Sentence ends: . ? ! followed by a space or the end, and the CJK full stops.
       auto emit = [&](std::string_view piece) {
         piece = Trim(piece);

@@ -2,11 +2,11 @@
 
 #include <yaml-cpp/yaml.h>
 
-#include <cmath>
 #include <algorithm>
+#include <cmath>
 #include <exception>
-#include <stdexcept>
 #include <set>
+#include <stdexcept>
 #include <string>
 #include <utility>
 
@@ -61,8 +61,8 @@ absl::StatusOr<ChatProvider> ParseChatProvider(std::string_view name) {
   for (ChatProvider p : {ChatProvider::kLocal, ChatProvider::kAzureOpenAi, ChatProvider::kOpenAi}) {
     if (name == ChatProviderName(p)) return p;
   }
-  return absl::InvalidArgumentError(absl::StrCat(
-      "unknown chat provider '", std::string(name), "': expected local, azure-openai or openai"));
+  return absl::InvalidArgumentError(absl::StrCat("unknown chat provider '", std::string(name),
+                                                 "': expected local, azure-openai or openai"));
 }
 
 absl::Status ModelDeployment::Validate() const {
@@ -155,8 +155,8 @@ absl::Status ModelCatalog::Add(ModelDeployment deployment) {
 
 absl::Status ModelCatalog::SetDefault(std::string_view name) {
   if (Find(name) == nullptr) {
-    return absl::InvalidArgumentError(absl::StrCat("default_model '", std::string(name),
-                                                   "' is not a configured deployment"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("default_model '", std::string(name), "' is not a configured deployment"));
   }
   default_model_ = std::string(name);
   return absl::OkStatus();
@@ -174,8 +174,7 @@ absl::StatusOr<const ModelDeployment*> ModelCatalog::Get(std::string_view name) 
   std::vector<std::string> names;
   for (const ModelDeployment& d : deployments_) names.push_back(d.name);
   return absl::NotFoundError(absl::StrCat("no model deployment '", std::string(name),
-                                          "'; configured: ",
-                                          absl::StrJoin(names, ", ")));
+                                          "'; configured: ", absl::StrJoin(names, ", ")));
 }
 
 namespace {
@@ -186,7 +185,8 @@ void ApplyProfile(const std::set<std::string>& set_keys, ModelDeployment* d) {
   for (const std::string* key : {&d->family, &d->model, &d->deployment, &d->name}) {
     if (!key->empty() && (profile = FindModelProfile(*key)) != nullptr) break;
   }
-  if (profile == nullptr && d->provider == ChatProvider::kLocal) profile = FindModelProfile("local");
+  if (profile == nullptr && d->provider == ChatProvider::kLocal)
+    profile = FindModelProfile("local");
   if (profile != nullptr) {
     if (!set_keys.count("family")) d->family = std::string(profile->family);
     if (!set_keys.count("context_window")) d->context_window = profile->context_window;

@@ -95,10 +95,10 @@ struct OpenAiChatModel::Attempt {
   std::optional<std::chrono::milliseconds> retry_after;
   std::string error_body;  // non-200 body, or the raw JSON of a non-streaming 200
   SseDecoder sse;
-  bool done = false;              // [DONE] seen
-  bool stopped_by_caller = false; // on_delta returned false
-  bool malformed = false;         // an event that is not JSON
-  std::string stream_error;       // an {"error": ...} event
+  bool done = false;               // [DONE] seen
+  bool stopped_by_caller = false;  // on_delta returned false
+  bool malformed = false;          // an event that is not JSON
+  std::string stream_error;        // an {"error": ...} event
   std::string finish_reason;
   std::optional<ChatUsage> usage;
 };
@@ -111,8 +111,8 @@ absl::StatusOr<std::string> ResolveChatApiKey(const ModelDeployment& d) {
     auto k = ReadKeyFile(d.api_key_file);
     if (!k.ok()) return k.status();
     if (k->empty()) {
-      return absl::FailedPreconditionError(absl::StrCat("api_key_file ", d.api_key_file,
-                                                        " of model '", d.name, "' is empty"));
+      return absl::FailedPreconditionError(
+          absl::StrCat("api_key_file ", d.api_key_file, " of model '", d.name, "' is empty"));
     }
     key = *k;
   } else {
@@ -145,15 +145,15 @@ absl::StatusOr<std::unique_ptr<OpenAiChatModel>> OpenAiChatModel::Create(
   if (absl::Status s = deployment.Validate(); !s.ok()) return s;
   auto key = ResolveChatApiKey(deployment);
   if (!key.ok()) return key.status();
-  std::string source = !deployment.api_key.empty()        ? "api_key"
-                       : !deployment.api_key_file.empty() ? "api_key_file " + deployment.api_key_file
-                       : !deployment.api_key_env.empty()  ? "env " + deployment.api_key_env
-                       : deployment.provider == ChatProvider::kAzureOpenAi
-                           ? "env AZURE_OPENAI_API_KEY"
-                           : "env OPENAI_API_KEY";
+  std::string source =
+      !deployment.api_key.empty()        ? "api_key"
+      : !deployment.api_key_file.empty() ? "api_key_file " + deployment.api_key_file
+      : !deployment.api_key_env.empty()  ? "env " + deployment.api_key_env
+      : deployment.provider == ChatProvider::kAzureOpenAi ? "env AZURE_OPENAI_API_KEY"
+                                                          : "env OPENAI_API_KEY";
   deployment.api_key.clear();
-  auto model = std::unique_ptr<OpenAiChatModel>(
-      new OpenAiChatModel(std::move(deployment), *std::move(key)));
+  auto model =
+      std::unique_ptr<OpenAiChatModel>(new OpenAiChatModel(std::move(deployment), *std::move(key)));
   model->key_source_ = std::move(source);
   return model;
 }
@@ -162,9 +162,9 @@ OpenAiChatModel::OpenAiChatModel(ModelDeployment deployment, std::string api_key
     : deployment_(std::move(deployment)),
       api_key_(std::move(api_key)),
       tokenizer_(Tokenizer::Get(deployment_.encoding)),
-      http_(HttpClientOptions{.max_idle_connections = 4,
-                              .connect_timeout =
-                                  std::chrono::milliseconds(deployment_.connect_timeout_ms)}),
+      http_(HttpClientOptions{
+          .max_idle_connections = 4,
+          .connect_timeout = std::chrono::milliseconds(deployment_.connect_timeout_ms)}),
       rng_(std::random_device{}()) {
   if (deployment_.provider == ChatProvider::kAzureOpenAi) {
     std::string endpoint = WithoutTrailingSlash(deployment_.endpoint);
@@ -200,8 +200,8 @@ std::string OpenAiChatModel::Describe() const {
     return absl::StrCat("model '", deployment_.name, "' (azure-openai deployment '",
                         deployment_.deployment, "' at ", deployment_.endpoint, ")");
   }
-  return absl::StrCat("model '", deployment_.name, "' (openai model '", deployment_.model,
-                      "' at ", deployment_.base_url, ")");
+  return absl::StrCat("model '", deployment_.name, "' (openai model '", deployment_.model, "' at ",
+                      deployment_.base_url, ")");
 }
 
 std::string OpenAiChatModel::Scrub(std::string message) const {
@@ -216,7 +216,9 @@ bool OpenAiChatModel::Retryable(int s) const {
 absl::Status OpenAiChatModel::ErrorStatus(int s, const std::string& body,
                                           ChatResult* result) const {
   auto [code, message] = ParseError(body);
-  std::string detail = absl::StrCat("HTTP ", s, code.empty() ? "" : " " + code,
+  // Azure repeats the status as the code ("429"); only a distinct code says more.
+  const bool code_says_more = !code.empty() && code != std::to_string(s);
+  std::string detail = absl::StrCat("HTTP ", s, code_says_more ? " " + code : "",
                                     message.empty() ? "" : ": " + message);
   if (s == 400 && code == "content_filter") {
     result->finish_reason = "content_filter";
@@ -227,27 +229,27 @@ absl::Status OpenAiChatModel::ErrorStatus(int s, const std::string& body,
         Scrub(absl::StrCat("context length exceeded for ", Describe(), ": ", detail)));
   }
   if (s == 401 || s == 403) {
-    return absl::FailedPreconditionError(Scrub(absl::StrCat(
-        Describe(), " rejected the API key from ", key_source_, " (", detail,
-        "); check the key and that it belongs to this resource")));
+    return absl::FailedPreconditionError(
+        Scrub(absl::StrCat(Describe(), " rejected the API key from ", key_source_, " (", detail,
+                           "); check the key and that it belongs to this resource")));
   }
   if (s == 404) {
-    return absl::FailedPreconditionError(Scrub(absl::StrCat(
-        Describe(), " was not found (", detail,
-        "); check the deployment or model name, the endpoint and api_version")));
+    return absl::FailedPreconditionError(
+        Scrub(absl::StrCat(Describe(), " was not found (", detail,
+                           "); check the deployment or model name, the endpoint and api_version")));
   }
   if (s == 429) {
     return absl::ResourceExhaustedError(
-        Scrub(absl::StrCat(Describe(), " is still rate-limited after ",
-                           deployment_.max_retries, " retries: ", detail)));
+        Scrub(absl::StrCat(Describe(), " is still rate-limited after ", deployment_.max_retries,
+                           " retries: ", detail)));
   }
   if (Retryable(s)) {
-    return absl::UnavailableError(Scrub(absl::StrCat(
-        Describe(), " failed after ", deployment_.max_retries, " retries: ", detail)));
+    return absl::UnavailableError(Scrub(
+        absl::StrCat(Describe(), " failed after ", deployment_.max_retries, " retries: ", detail)));
   }
   if (s == 400 || s == 413 || s == 422) {
-    return absl::InvalidArgumentError(Scrub(absl::StrCat(Describe(), " rejected the request: ",
-                                                         detail)));
+    return absl::InvalidArgumentError(
+        Scrub(absl::StrCat(Describe(), " rejected the request: ", detail)));
   }
   return absl::FailedPreconditionError(Scrub(absl::StrCat(Describe(), ": ", detail)));
 }
@@ -331,8 +333,7 @@ absl::Status OpenAiChatModel::Run(const ChatRequest& request, bool stream,
         ChatUsage usage;
         usage.prompt_tokens = u.value("prompt_tokens", uint64_t{0});
         usage.completion_tokens = u.value("completion_tokens", uint64_t{0});
-        usage.total_tokens =
-            u.value("total_tokens", usage.prompt_tokens + usage.completion_tokens);
+        usage.total_tokens = u.value("total_tokens", usage.prompt_tokens + usage.completion_tokens);
         a.usage = usage;
       }
       if (!j.contains("choices") || !j["choices"].is_array()) return true;
@@ -392,9 +393,9 @@ absl::Status OpenAiChatModel::Run(const ChatRequest& request, bool stream,
         a.http_status == 200 && (s.ok() || a.done || a.malformed || !a.stream_error.empty());
     if (judged_by_events) {
       if (a.malformed) {
-        return finish(absl::InternalError(Scrub(absl::StrCat(
-                          Describe(), " sent an event that is not JSON"))),
-                      &a);
+        return finish(
+            absl::InternalError(Scrub(absl::StrCat(Describe(), " sent an event that is not JSON"))),
+            &a);
       }
       if (!stream) {
         *body_out = std::move(a.error_body);
@@ -434,8 +435,11 @@ absl::Status OpenAiChatModel::Run(const ChatRequest& request, bool stream,
     last = s;
     if (attempt_index >= deployment_.max_retries) return finish(last, nullptr);
     std::chrono::milliseconds wait = Backoff(attempt_index, a);
-    spdlog::warn("chat {}: try {} failed ({}), retrying in {} ms", deployment_.name,
-                 attempt_index + 1, std::string(last.message()), wait.count());
+    spdlog::warn(
+        "chat {}: try {} failed ({}), retrying in {} ms", deployment_.name, attempt_index + 1,
+        a.http_status != 0 && a.http_status != 200 ? "HTTP " + std::to_string(a.http_status)
+                                                   : std::string(last.message()),
+        wait.count());
     if (!SleepUnlessCancelled(wait, cancelled)) {
       return finish(absl::CancelledError("cancelled by the caller while waiting to retry"),
                     nullptr);
@@ -464,8 +468,8 @@ absl::StatusOr<ChatCompletion> OpenAiChatModel::Complete(const ChatRequest& requ
   if (!s.ok()) return s;
   if (completion.result.finish_reason == "content_filter" && body.empty()) return completion;
   json j = json::parse(body, nullptr, false);
-  if (j.is_discarded() || !j.is_object() || !j.contains("choices") ||
-      !j["choices"].is_array() || j["choices"].empty() || !j["choices"][0].is_object()) {
+  if (j.is_discarded() || !j.is_object() || !j.contains("choices") || !j["choices"].is_array() ||
+      j["choices"].empty() || !j["choices"][0].is_object()) {
     return absl::InternalError(absl::StrCat(Describe(), ": malformed completion response"));
   }
   const json& choice = j["choices"][0];

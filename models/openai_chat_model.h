@@ -79,8 +79,7 @@ class OpenAiChatModel final : public ChatModel {
   bool Retryable(int http_status) const;
   std::chrono::milliseconds Backoff(size_t retry, const Attempt& attempt);
   // Sleeps `d` in short slices; false when *cancelled became true.
-  static bool SleepUnlessCancelled(std::chrono::milliseconds d,
-                                   const std::atomic<bool>* cancelled);
+  static bool SleepUnlessCancelled(std::chrono::milliseconds d, const std::atomic<bool>* cancelled);
   std::string Scrub(std::string message) const;
   std::string Describe() const;
 

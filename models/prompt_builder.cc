@@ -110,7 +110,8 @@ std::vector<size_t> MmrOrder(const Tokenizer& tokenizer, const std::vector<Promp
   }
   std::vector<ShingleSet> shingles;
   if (!use_vectors) {
-    for (size_t i : candidates) shingles.push_back(Shingles(tokenizer, sources[i].text, shingle_tokens));
+    for (size_t i : candidates)
+      shingles.push_back(Shingles(tokenizer, sources[i].text, shingle_tokens));
   }
   auto similarity = [&](size_t a, size_t b) {
     return use_vectors ? Cosine(sources[candidates[a]].vector, sources[candidates[b]].vector)
@@ -177,7 +178,8 @@ absl::StatusOr<PromptResult> PromptBuilder::Build(const ModelDeployment& deploym
   if (!IsValidUtf8(question)) return absl::InvalidArgumentError("the question is not UTF-8");
   for (size_t i = 0; i < history.size(); ++i) {
     if (history[i].role == ChatRole::kSystem) {
-      return absl::InvalidArgumentError(absl::StrCat("history message ", i, " is a system message"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("history message ", i, " is a system message"));
     }
     if (!IsValidUtf8(history[i].content)) {
       return absl::InvalidArgumentError(absl::StrCat("history message ", i, " is not UTF-8"));
@@ -194,9 +196,10 @@ absl::StatusOr<PromptResult> PromptBuilder::Build(const ModelDeployment& deploym
   result.reserved_output_tokens =
       std::min(options_.reserved_output_tokens, deployment.max_output_tokens);
   if (result.reserved_output_tokens >= deployment.context_window) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "reserved output (", result.reserved_output_tokens, " tokens) leaves no room for a prompt in '",
-        deployment.name, "' (context window ", deployment.context_window, ")"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("reserved output (", result.reserved_output_tokens,
+                     " tokens) leaves no room for a prompt in '", deployment.name,
+                     "' (context window ", deployment.context_window, ")"));
   }
   const size_t limit = deployment.context_window - result.reserved_output_tokens;
   const Tokenizer& tokenizer = Tokenizer::Get(deployment.encoding);
@@ -205,8 +208,8 @@ absl::StatusOr<PromptResult> PromptBuilder::Build(const ModelDeployment& deploym
   std::vector<size_t> candidates(sources.size());
   for (size_t i = 0; i < sources.size(); ++i) candidates[i] = i;
   if (options_.dedup) {
-    std::vector<size_t> kept = DeduplicateSources(tokenizer, sources, candidates,
-                                                  options_.dedup_threshold, options_.shingle_tokens);
+    std::vector<size_t> kept = DeduplicateSources(
+        tokenizer, sources, candidates, options_.dedup_threshold, options_.shingle_tokens);
     std::unordered_set<size_t> kept_set(kept.begin(), kept.end());
     for (size_t i : candidates) {
       if (!kept_set.count(i)) result.duplicate_sources.push_back(i);

@@ -145,8 +145,7 @@ class PromptBuilder {
   // the conversation so far (user and assistant messages; system messages are rejected).
   // INVALID_ARGUMENT: invalid options, empty question, invalid UTF-8, a system message in the
   // history, reserved output >= context window, or a question that cannot fit.
-  absl::StatusOr<PromptResult> Build(const ModelDeployment& deployment,
-                                     std::string_view question,
+  absl::StatusOr<PromptResult> Build(const ModelDeployment& deployment, std::string_view question,
                                      const std::vector<ChatMessage>& history,
                                      const std::vector<PromptSource>& sources) const;
 

@@ -111,8 +111,8 @@ TEST_F(ChatClientTest, StreamsDeltasInOrderWithUsageFromTheStream) {
   std::vector<std::string> deltas;
   ChatResult result;
   ASSERT_OK(Run(*model, Request(), &deltas, &result));
-  EXPECT_EQ(deltas, (std::vector<std::string>{"Embeddings", " are", " vectors", " of",
-                                              " meaning", " [1]."}));
+  EXPECT_EQ(deltas, (std::vector<std::string>{"Embeddings", " are", " vectors", " of", " meaning",
+                                              " [1]."}));
   EXPECT_EQ(result.finish_reason, "stop");
   EXPECT_FALSE(result.usage.counted_locally);
   EXPECT_EQ(result.usage.prompt_tokens, ExpectedPromptTokens(Request()));
@@ -400,6 +400,61 @@ TEST_F(ChatClientTest, InvalidRequestsAreRejectedBeforeSending) {
   r.messages[1].content = "\xff\xfe";
   EXPECT_EQ(Run(*model, r, &deltas, &result).code(), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(chat_->counters().requests, 0u);
+}
+
+TEST_F(ChatClientTest, RetryAfterIsCappedByMaxRetryAfterMs) {
+  ModelDeployment d = Azure();
+  d.max_retry_after_ms = 200;
+  auto model = Make(d);
+  chat_->Enqueue(ChatFault::Http(429, {{"Retry-After", "5"}}));  // seconds only
+  std::vector<std::string> deltas;
+  ChatResult result;
+  ASSERT_OK(Run(*model, Request(), &deltas, &result));
+  auto counters = chat_->counters();
+  ASSERT_EQ(counters.requests, 2u);
+  EXPECT_GE(counters.arrivals[1] - counters.arrivals[0], milliseconds(190));
+  EXPECT_LT(counters.arrivals[1] - counters.arrivals[0], milliseconds(2000));
+}
+
+TEST_F(ChatClientTest, CompleteReportsAFilteredPromptAsAFinishReason) {
+  auto model = Make(Azure());
+  chat_->Enqueue(ChatFault::ContentFilterPrompt());
+  ASSERT_OK_AND_ASSIGN(ChatCompletion c, model->Complete(Request(), nullptr));
+  EXPECT_EQ(c.result.finish_reason, "content_filter");
+  EXPECT_TRUE(c.text.empty());
+}
+
+// Two deployments answering the same grounded question at once, as Answer's side-by-side
+// comparison does: both stream completely; cost follows each deployment's prices.
+TEST_F(ChatClientTest, TwoModelsSideBySide) {
+  ModelDeployment big = Azure("gpt-4o");
+  ModelDeployment small = Azure("gpt-35-turbo");
+  const ModelProfile* p4o = FindModelProfile("gpt-4o");
+  const ModelProfile* p35 = FindModelProfile("gpt-35-turbo");
+  big.price_per_1k_input = p4o->price_per_1k_input;
+  big.price_per_1k_output = p4o->price_per_1k_output;
+  small.price_per_1k_input = p35->price_per_1k_input;
+  small.price_per_1k_output = p35->price_per_1k_output;
+  auto a = Make(big);
+  auto b = Make(small);
+  std::vector<std::string> da, db;
+  ChatResult ra, rb;
+  absl::Status sa, sb;
+  std::thread ta([&] { sa = Run(*a, Request(), &da, &ra); });
+  std::thread tb([&] { sb = Run(*b, Request(), &db, &rb); });
+  ta.join();
+  tb.join();
+  ASSERT_OK(sa);
+  ASSERT_OK(sb);
+  EXPECT_EQ(da, db);
+  EXPECT_EQ(ra.usage.total_tokens, rb.usage.total_tokens);
+  const double cost_a = EstimateCostUsd(big, ra.usage);
+  const double cost_b = EstimateCostUsd(small, rb.usage);
+  EXPECT_DOUBLE_EQ(cost_a, ra.usage.prompt_tokens / 1000.0 * 0.0025 +
+                               ra.usage.completion_tokens / 1000.0 * 0.01);
+  EXPECT_DOUBLE_EQ(cost_b, rb.usage.prompt_tokens / 1000.0 * 0.0015 +
+                               rb.usage.completion_tokens / 1000.0 * 0.002);
+  EXPECT_EQ(chat_->counters().completed_streams, 2u);
 }
 
 TEST(SseDecoderTest, DecodesEventsSplitAnywhere) {

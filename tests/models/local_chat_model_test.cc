@@ -146,7 +146,8 @@ TEST(LocalChatModelTest, SaysTheSourcesDoNotContainTheAnswer) {
 
 TEST(LocalChatModelTest, StopsWhenTheCallerStopsAndCutsAtMaxOutputTokens) {
   PromptBuilder builder;
-  auto prompt = builder.Build(LocalModelDeployment(), "임베딩이란 무엇인가요?", {}, CorpusSources());
+  auto prompt =
+      builder.Build(LocalModelDeployment(), "임베딩이란 무엇인가요?", {}, CorpusSources());
   ASSERT_OK(prompt);
   LocalChatModel model(LocalModelDeployment());
   int seen = 0;
@@ -157,8 +158,9 @@ TEST(LocalChatModelTest, StopsWhenTheCallerStopsAndCutsAtMaxOutputTokens) {
   EXPECT_EQ(seen, 2);
 
   std::atomic<bool> cancelled{true};
-  EXPECT_EQ(model.Stream(prompt->request, [](const ChatDelta&) { return true; }, &result,
-                         &cancelled)
+  EXPECT_EQ(model
+                .Stream(
+                    prompt->request, [](const ChatDelta&) { return true; }, &result, &cancelled)
                 .code(),
             absl::StatusCode::kCancelled);
 

@@ -33,17 +33,14 @@ TEST(ModelCatalogTest, ProfilesMatchFamiliesAndVersions) {
     const char* family;
     size_t window;
   };
-  for (const Case& c : {Case{"gpt-35-turbo", "gpt-35-turbo", 4096},
-                        Case{"gpt-35-turbo-0613", "gpt-35-turbo", 4096},
-                        Case{"gpt-3.5-turbo", "gpt-35-turbo", 4096},
-                        Case{"gpt-35-turbo-16k", "gpt-35-turbo-16k", 16384},
-                        Case{"gpt-4", "gpt-4", 8192},
-                        Case{"gpt-4-0613", "gpt-4", 8192},
-                        Case{"gpt-4-32k", "gpt-4-32k", 32768},
-                        Case{"gpt-4o", "gpt-4o", 128000},
-                        Case{"gpt-4o-2024-08-06", "gpt-4o", 128000},
-                        Case{"gpt-4o-mini", "gpt-4o-mini", 128000},
-                        Case{"gpt-4o-mini-2024-07-18", "gpt-4o-mini", 128000}}) {
+  for (const Case& c :
+       {Case{"gpt-35-turbo", "gpt-35-turbo", 4096}, Case{"gpt-35-turbo-0613", "gpt-35-turbo", 4096},
+        Case{"gpt-3.5-turbo", "gpt-35-turbo", 4096},
+        Case{"gpt-35-turbo-16k", "gpt-35-turbo-16k", 16384}, Case{"gpt-4", "gpt-4", 8192},
+        Case{"gpt-4-0613", "gpt-4", 8192}, Case{"gpt-4-32k", "gpt-4-32k", 32768},
+        Case{"gpt-4o", "gpt-4o", 128000}, Case{"gpt-4o-2024-08-06", "gpt-4o", 128000},
+        Case{"gpt-4o-mini", "gpt-4o-mini", 128000},
+        Case{"gpt-4o-mini-2024-07-18", "gpt-4o-mini", 128000}}) {
     const ModelProfile* p = FindModelProfile(c.model);
     ASSERT_NE(p, nullptr) << c.model;
     EXPECT_EQ(p->family, c.family) << c.model;
@@ -135,8 +132,9 @@ TEST(ModelCatalogTest, YamlErrorsNameTheProblem) {
                 "context_window"},
            Case{"deployments:\n  - name: a\n    provider: local\n    context_window: lots\n",
                 "context_window: wrong value type"},
-           Case{"deployments:\n  - name: a\n    provider: local\n  - name: a\n    provider: local\n",
-                "duplicate name 'a'"},
+           Case{
+               "deployments:\n  - name: a\n    provider: local\n  - name: a\n    provider: local\n",
+               "duplicate name 'a'"},
            Case{"default_model: gpt-5\n", "default_model 'gpt-5'"},
            Case{"deployments: [\n", "YAML error"},
            Case{"deployments:\n  - name: a\n    provider: openai\n    model: gpt-4\n"

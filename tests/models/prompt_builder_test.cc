@@ -146,8 +146,7 @@ TEST(PromptBuilderTest, SourcesGoFirstThenTheOldestHistoryTurns) {
   EXPECT_EQ(r.request.messages[1].content, history[2].content);
 
   // With everything fitting, nothing is dropped.
-  ASSERT_OK_AND_ASSIGN(PromptResult all,
-                       builder.Build(Deployment(8192), q, history, sources));
+  ASSERT_OK_AND_ASSIGN(PromptResult all, builder.Build(Deployment(8192), q, history, sources));
   EXPECT_EQ(all.used_sources.size(), 3u);
   EXPECT_EQ(all.dropped_history_messages, 0u);
   EXPECT_EQ(all.request.messages.size(), 8u);

@@ -24,15 +24,20 @@ json FilterResults() {
 std::string Event(const json& j) { return absl::StrCat("data: ", j.dump(), "\n\n"); }
 
 json Chunk(const std::string& model, json choices, json usage = nullptr) {
-  return {{"choices", std::move(choices)}, {"created", kCreated},
-          {"id", "chatcmpl-fake"},        {"model", model},
-          {"object", "chat.completion.chunk"}, {"system_fingerprint", "fp_fake"},
+  return {{"choices", std::move(choices)},
+          {"created", kCreated},
+          {"id", "chatcmpl-fake"},
+          {"model", model},
+          {"object", "chat.completion.chunk"},
+          {"system_fingerprint", "fp_fake"},
           {"usage", std::move(usage)}};
 }
 
 json Choice(json delta, json finish_reason, bool azure) {
-  json c = {{"delta", std::move(delta)}, {"finish_reason", std::move(finish_reason)},
-            {"index", 0}, {"logprobs", nullptr}};
+  json c = {{"delta", std::move(delta)},
+            {"finish_reason", std::move(finish_reason)},
+            {"index", 0},
+            {"logprobs", nullptr}};
   if (azure) c["content_filter_results"] = FilterResults();
   return c;
 }
@@ -41,8 +46,9 @@ std::string ContextLengthBody(uint64_t tokens) {
   return json{{"error",
                {{"message", absl::StrCat("This model's maximum context length is 8192 tokens. "
                                          "However, your messages resulted in ",
-                                         tokens, " tokens. Please reduce the length of the "
-                                                 "messages.")},
+                                         tokens,
+                                         " tokens. Please reduce the length of the "
+                                         "messages.")},
                 {"type", "invalid_request_error"},
                 {"param", "messages"},
                 {"code", "context_length_exceeded"}}}}
@@ -52,19 +58,19 @@ std::string ContextLengthBody(uint64_t tokens) {
 std::string ContentFilterBody() {
   json filtered = {{"filtered", true}, {"severity", "high"}};
   json safe = {{"filtered", false}, {"severity", "safe"}};
-  return json{{"error",
-               {{"message",
-                 "The response was filtered due to the prompt triggering Azure OpenAI's content "
-                 "management policy. Please modify your prompt and retry."},
-                {"type", nullptr},
-                {"param", "prompt"},
-                {"code", "content_filter"},
-                {"status", 400},
-                {"innererror",
-                 {{"code", "ResponsibleAIPolicyViolation"},
-                  {"content_filter_result",
-                   {{"hate", safe}, {"self_harm", safe}, {"sexual", safe},
-                    {"violence", filtered}}}}}}}}
+  return json{
+      {"error",
+       {{"message",
+         "The response was filtered due to the prompt triggering Azure OpenAI's content "
+         "management policy. Please modify your prompt and retry."},
+        {"type", nullptr},
+        {"param", "prompt"},
+        {"code", "content_filter"},
+        {"status", 400},
+        {"innererror",
+         {{"code", "ResponsibleAIPolicyViolation"},
+          {"content_filter_result",
+           {{"hate", safe}, {"self_harm", safe}, {"sexual", safe}, {"violence", filtered}}}}}}}}
       .dump();
 }
 
@@ -159,8 +165,7 @@ std::string FakeChatCompletions::answer() const {
   return out;
 }
 
-void FakeChatCompletions::Handle(const httplib::Request& req, httplib::Response& res,
-                                 bool azure) {
+void FakeChatCompletions::Handle(const httplib::Request& req, httplib::Response& res, bool azure) {
   {
     std::lock_guard<std::mutex> lock(mu_);
     ++counters_.requests;
@@ -273,12 +278,12 @@ void FakeChatCompletions::Handle(const httplib::Request& req, httplib::Response&
 
   if (!stream) {
     json message = {{"role", "assistant"}, {"content", text}};
-    json choice = {{"finish_reason", finish}, {"index", 0}, {"message", message},
-                   {"logprobs", nullptr}};
+    json choice = {
+        {"finish_reason", finish}, {"index", 0}, {"message", message}, {"logprobs", nullptr}};
     if (azure) choice["content_filter_results"] = FilterResults();
-    json out = {{"choices", json::array({choice})}, {"created", kCreated},
-                {"id", "chatcmpl-fake"}, {"model", options_.model},
-                {"object", "chat.completion"}, {"usage", usage}};
+    json out = {
+        {"choices", json::array({choice})}, {"created", kCreated},         {"id", "chatcmpl-fake"},
+        {"model", options_.model},          {"object", "chat.completion"}, {"usage", usage}};
     res.status = 200;
     res.set_content(out.dump(), "application/json");
     return;
@@ -289,64 +294,66 @@ void FakeChatCompletions::Handle(const httplib::Request& req, httplib::Response&
   const bool send_usage = include_usage && !(has_fault && fault.kind == Kind::kNoUsage);
   res.status = 200;
   res.set_header("Cache-Control", "no-cache");
-  res.set_chunked_content_provider(
-      "text/event-stream",
-      [this, azure, model, gap, deltas, finish, usage, send_usage, has_fault, fault](
-          size_t, httplib::DataSink& sink) {
-        auto send = [&](const json& chunk) {
-          if (gap.count() > 0 && !server_->SleepUnlessStopped(gap)) return false;
-          std::string e = Event(chunk);
-          return sink.write(e.data(), e.size());
-        };
-        auto gone = [&] {
-          std::lock_guard<std::mutex> lock(mu_);
-          ++counters_.client_disconnects;
-          return false;
-        };
-        if (azure) {
-          json first = {{"choices", json::array()}, {"created", 0}, {"id", ""}, {"model", ""},
-                        {"object", ""},
-                        {"prompt_filter_results",
-                         json::array({{{"prompt_index", 0},
-                                       {"content_filter_results", FilterResults()}}})}};
-          if (!send(first)) return gone();
-        }
-        if (!send(Chunk(model, json::array({Choice({{"role", "assistant"}, {"content", ""}},
-                                                   nullptr, azure)})))) {
+  res.set_chunked_content_provider("text/event-stream", [this, azure, model, gap, deltas, finish,
+                                                         usage, send_usage, has_fault,
+                                                         fault](size_t, httplib::DataSink& sink) {
+    auto send = [&](const json& chunk) {
+      if (gap.count() > 0 && !server_->SleepUnlessStopped(gap)) return false;
+      std::string e = Event(chunk);
+      return sink.write(e.data(), e.size());
+    };
+    auto gone = [&] {
+      std::lock_guard<std::mutex> lock(mu_);
+      ++counters_.client_disconnects;
+      return false;
+    };
+    if (azure) {
+      json first = {
+          {"choices", json::array()},
+          {"created", 0},
+          {"id", ""},
+          {"model", ""},
+          {"object", ""},
+          {"prompt_filter_results",
+           json::array({{{"prompt_index", 0}, {"content_filter_results", FilterResults()}}})}};
+      if (!send(first)) return gone();
+    }
+    if (!send(Chunk(model, json::array({Choice({{"role", "assistant"}, {"content", ""}}, nullptr,
+                                               azure)})))) {
+      return gone();
+    }
+    if (has_fault && fault.kind == ChatFault::Kind::kEndless) {
+      // Bounded: at most 30 s of deltas, then the stream is cut.
+      const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+      while (std::chrono::steady_clock::now() < until) {
+        if (!send(Chunk(model, json::array({Choice({{"content", "more "}}, nullptr, azure)})))) {
           return gone();
         }
-        if (has_fault && fault.kind == ChatFault::Kind::kEndless) {
-          // Bounded: at most 30 s of deltas, then the stream is cut.
-          const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(30);
-          while (std::chrono::steady_clock::now() < until) {
-            if (!send(Chunk(model, json::array({Choice({{"content", "more "}}, nullptr, azure)})))) {
-              return gone();
-            }
-            if (!server_->SleepUnlessStopped(fault.delay)) return false;
-          }
-          return false;
-        }
-        for (size_t i = 0; i < deltas.size(); ++i) {
-          if (has_fault && fault.kind == ChatFault::Kind::kCutAfter && i == fault.deltas) {
-            return false;  // drops the connection without the terminating chunk
-          }
-          if (!send(Chunk(model, json::array({Choice({{"content", deltas[i]}}, nullptr, azure)})))) {
-            return gone();
-          }
-        }
-        if (!send(Chunk(model, json::array({Choice(json::object(), finish, azure)})))) {
-          return gone();
-        }
-        if (send_usage && !send(Chunk(model, json::array(), usage))) return gone();
-        std::string done = "data: [DONE]\n\n";
-        if (!sink.write(done.data(), done.size())) return gone();
-        {
-          std::lock_guard<std::mutex> lock(mu_);
-          ++counters_.completed_streams;
-        }
-        sink.done();
-        return true;
-      });
+        if (!server_->SleepUnlessStopped(fault.delay)) return false;
+      }
+      return false;
+    }
+    for (size_t i = 0; i < deltas.size(); ++i) {
+      if (has_fault && fault.kind == ChatFault::Kind::kCutAfter && i == fault.deltas) {
+        return false;  // drops the connection without the terminating chunk
+      }
+      if (!send(Chunk(model, json::array({Choice({{"content", deltas[i]}}, nullptr, azure)})))) {
+        return gone();
+      }
+    }
+    if (!send(Chunk(model, json::array({Choice(json::object(), finish, azure)})))) {
+      return gone();
+    }
+    if (send_usage && !send(Chunk(model, json::array(), usage))) return gone();
+    std::string done = "data: [DONE]\n\n";
+    if (!sink.write(done.data(), done.size())) return gone();
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      ++counters_.completed_streams;
+    }
+    sink.done();
+    return true;
+  });
 }
 
 }  // namespace ragd::testing

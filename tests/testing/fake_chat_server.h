@@ -39,14 +39,14 @@ namespace ragd::testing {
 
 struct ChatFault {
   enum class Kind {
-    kHttpError,               // `status`, `headers`, `body` (Azure-shaped when empty)
-    kContextLengthExceeded,   // 400 {"error":{"code":"context_length_exceeded",...}}
-    kContentFilterPrompt,     // 400 {"error":{"code":"content_filter",...}} (Azure)
-    kContentFilterCompletion, // `deltas` deltas, then finish_reason "content_filter"
-    kCutAfter,                // `deltas` content deltas, then the connection is dropped
-    kDelay,                   // waits `delay` before responding normally (slow first token)
-    kEndless,                 // a delta every `delay` until the client disconnects (<= 30 s)
-    kNoUsage,                 // a normal stream without the usage chunk
+    kHttpError,                // `status`, `headers`, `body` (Azure-shaped when empty)
+    kContextLengthExceeded,    // 400 {"error":{"code":"context_length_exceeded",...}}
+    kContentFilterPrompt,      // 400 {"error":{"code":"content_filter",...}} (Azure)
+    kContentFilterCompletion,  // `deltas` deltas, then finish_reason "content_filter"
+    kCutAfter,                 // `deltas` content deltas, then the connection is dropped
+    kDelay,                    // waits `delay` before responding normally (slow first token)
+    kEndless,                  // a delta every `delay` until the client disconnects (<= 30 s)
+    kNoUsage,                  // a normal stream without the usage chunk
   };
   Kind kind = Kind::kHttpError;
   int status = 500;
@@ -70,8 +70,7 @@ struct ChatFault {
 struct FakeChatOptions {
   // The answer, as the content deltas sent in order.
   // Default: an English answer with a citation, in 6 deltas.
-  std::vector<std::string> deltas = {"Embeddings", " are", " vectors", " of", " meaning",
-                                     " [1]."};
+  std::vector<std::string> deltas = {"Embeddings", " are", " vectors", " of", " meaning", " [1]."};
   // The model name reported in chunks.
   // Default: "gpt-4o-2024-08-06".
   std::string model = "gpt-4o-2024-08-06";
