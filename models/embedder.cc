@@ -40,26 +40,26 @@ absl::StatusOr<EmbedderProvider> ParseEmbedderProvider(std::string_view name) {
        {EmbedderProvider::kLocal, EmbedderProvider::kAzureOpenAi, EmbedderProvider::kOpenAi}) {
     if (name == EmbedderProviderName(p)) return p;
   }
-  return absl::InvalidArgumentError(absl::StrCat(
-      "unknown embedder provider \"", std::string(name), "\"; use local, azure-openai or openai"));
+  return absl::InvalidArgumentError(absl::StrCat("unknown embedder provider \"", std::string(name),
+                                                 "\"; use local, azure-openai or openai"));
 }
 
 absl::Status EmbedderConfig::Validate() const {
   if (dimension < 1 || dimension > kMaxDimension) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("dimension must be between 1 and ", kMaxDimension, ", got ", dimension,
-                     " (text-embedding-ada-002 has 1536)"));
+    return absl::InvalidArgumentError(absl::StrCat("dimension must be between 1 and ",
+                                                   kMaxDimension, ", got ", dimension,
+                                                   " (text-embedding-ada-002 has 1536)"));
   }
   switch (provider) {
     case EmbedderProvider::kLocal:
       if (local.char_ngram_min > local.char_ngram_max) {
-        return absl::InvalidArgumentError(absl::StrCat(
-            "local.char_ngram_min (", local.char_ngram_min, ") must not exceed local.char_ngram_max (",
-            local.char_ngram_max, ")"));
+        return absl::InvalidArgumentError(
+            absl::StrCat("local.char_ngram_min (", local.char_ngram_min,
+                         ") must not exceed local.char_ngram_max (", local.char_ngram_max, ")"));
       }
       if (local.char_ngram_max > kMaxNgram) {
-        return absl::InvalidArgumentError(absl::StrCat(
-            "local.char_ngram_max must be at most ", kMaxNgram, ", got ", local.char_ngram_max));
+        return absl::InvalidArgumentError(absl::StrCat("local.char_ngram_max must be at most ",
+                                                       kMaxNgram, ", got ", local.char_ngram_max));
       }
       if (local.char_ngram_max > 0 && local.char_ngram_min == 0) {
         return absl::InvalidArgumentError(
@@ -73,29 +73,29 @@ absl::Status EmbedderConfig::Validate() const {
             "azure-openai needs endpoint, e.g. https://<resource>.openai.azure.com");
       }
       if (!IsHttpUrl(endpoint)) {
-        return absl::InvalidArgumentError(absl::StrCat(
-            "endpoint must start with https:// (or http://), got \"", endpoint, "\""));
+        return absl::InvalidArgumentError(
+            absl::StrCat("endpoint must start with https:// (or http://), got \"", endpoint, "\""));
       }
       if (deployment.empty()) {
         return absl::InvalidArgumentError(
             "azure-openai needs deployment: the name of the embeddings deployment on the resource");
       }
       if (deployment.find_first_of("/?#% ") != std::string::npos) {
-        return absl::InvalidArgumentError(absl::StrCat(
-            "deployment must be a plain name without /, ?, #, % or spaces, got \"", deployment,
-            "\""));
+        return absl::InvalidArgumentError(
+            absl::StrCat("deployment must be a plain name without /, ?, #, % or spaces, got \"",
+                         deployment, "\""));
       }
       if (api_version.empty() || api_version.find_first_of("&#/? ") != std::string::npos) {
-        return absl::InvalidArgumentError(
-            absl::StrCat("api_version must be a version like 2024-02-01, got \"", api_version,
-                         "\""));
+        return absl::InvalidArgumentError(absl::StrCat(
+            "api_version must be a version like 2024-02-01, got \"", api_version, "\""));
       }
       break;
     case EmbedderProvider::kOpenAi:
       if (!IsHttpUrl(base_url)) {
-        return absl::InvalidArgumentError(absl::StrCat(
-            "base_url must start with https:// (or http://), e.g. https://api.openai.com/v1, got \"",
-            base_url, "\""));
+        return absl::InvalidArgumentError(
+            absl::StrCat("base_url must start with https:// (or http://), e.g. "
+                         "https://api.openai.com/v1, got \"",
+                         base_url, "\""));
       }
       if (model.empty()) {
         return absl::InvalidArgumentError("openai needs model, e.g. text-embedding-ada-002");
@@ -104,8 +104,7 @@ absl::Status EmbedderConfig::Validate() const {
   }
   int key_sources = !api_key.empty() + !api_key_env.empty() + !api_key_file.empty();
   if (key_sources > 1) {
-    return absl::InvalidArgumentError(
-        "set only one of api_key, api_key_env and api_key_file");
+    return absl::InvalidArgumentError("set only one of api_key, api_key_env and api_key_file");
   }
   if (max_inputs_per_request > kMaxInputsPerRequest) {
     return absl::InvalidArgumentError(
@@ -113,9 +112,9 @@ absl::Status EmbedderConfig::Validate() const {
                      " (0 for the provider's default), got ", max_inputs_per_request));
   }
   if (max_tokens_per_request < kMaxEmbeddingInputTokens) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "max_tokens_per_request must be at least ", kMaxEmbeddingInputTokens,
-        " so that any valid input fits in a request, got ", max_tokens_per_request));
+    return absl::InvalidArgumentError(
+        absl::StrCat("max_tokens_per_request must be at least ", kMaxEmbeddingInputTokens,
+                     " so that any valid input fits in a request, got ", max_tokens_per_request));
   }
   if (max_concurrency < 1 || max_concurrency > kMaxConcurrency) {
     return absl::InvalidArgumentError(absl::StrCat("max_concurrency must be between 1 and ",
@@ -125,9 +124,9 @@ absl::Status EmbedderConfig::Validate() const {
     return absl::InvalidArgumentError("rate_limit_burst_ms must be at least 1");
   }
   if (initial_backoff_ms > max_backoff_ms) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "initial_backoff_ms (", initial_backoff_ms, ") must not exceed max_backoff_ms (",
-        max_backoff_ms, ")"));
+    return absl::InvalidArgumentError(absl::StrCat("initial_backoff_ms (", initial_backoff_ms,
+                                                   ") must not exceed max_backoff_ms (",
+                                                   max_backoff_ms, ")"));
   }
   if (timeout_ms < 1 || connect_timeout_ms < 1) {
     return absl::InvalidArgumentError("timeout_ms and connect_timeout_ms must be at least 1");

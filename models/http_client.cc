@@ -65,9 +65,7 @@ std::optional<std::string> HttpResponse::Header(std::string_view name) const {
   return std::nullopt;
 }
 
-HttpClient::HttpClient(HttpClientOptions options) : options_(std::move(options)) {
-  InitCurlOnce();
-}
+HttpClient::HttpClient(HttpClientOptions options) : options_(std::move(options)) { InitCurlOnce(); }
 
 HttpClient::~HttpClient() {
   for (void* h : idle_) curl_easy_cleanup(static_cast<CURL*>(h));

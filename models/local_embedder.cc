@@ -9,8 +9,8 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
-#include "common/utf8.h"
 #include "common/hash.h"
+#include "common/utf8.h"
 
 namespace ragd::models {
 namespace {
@@ -185,8 +185,9 @@ bool NeedsNfkc(std::string_view s) {
 }
 
 inline std::string_view Trim(std::string_view s) {
-  auto is_space = [](char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' ||
-                                      c == '\f' || c == '\v'; };
+  auto is_space = [](char c) {
+    return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v';
+  };
   while (!s.empty() && is_space(s.front())) s.remove_prefix(1);
   while (!s.empty() && is_space(s.back())) s.remove_suffix(1);
   return s;
@@ -233,11 +234,10 @@ absl::Status LocalEmbedder::EmbedOne(std::string_view text, std::vector<float>* 
   std::unique_ptr<utf8proc_uint8_t, Freer> normalized;
   if (NeedsNfkc(text)) {
     utf8proc_uint8_t* buf = nullptr;
-    utf8proc_ssize_t n =
-        utf8proc_map(reinterpret_cast<const utf8proc_uint8_t*>(text.data()),
-                     static_cast<utf8proc_ssize_t>(text.size()), &buf,
-                     static_cast<utf8proc_option_t>(UTF8PROC_STABLE | UTF8PROC_COMPOSE |
-                                                    UTF8PROC_COMPAT));
+    utf8proc_ssize_t n = utf8proc_map(
+        reinterpret_cast<const utf8proc_uint8_t*>(text.data()),
+        static_cast<utf8proc_ssize_t>(text.size()), &buf,
+        static_cast<utf8proc_option_t>(UTF8PROC_STABLE | UTF8PROC_COMPOSE | UTF8PROC_COMPAT));
     if (n >= 0) {
       normalized.reset(buf);
       text = std::string_view(reinterpret_cast<const char*>(buf), static_cast<size_t>(n));
@@ -291,7 +291,8 @@ absl::Status LocalEmbedder::EmbedOne(std::string_view text, std::vector<float>* 
         is_word = true;
       } else {
         is_word = IsWordCategory(static_cast<utf8proc_int32_t>(cp));
-        if (is_word) cp = static_cast<uint32_t>(utf8proc_tolower(static_cast<utf8proc_int32_t>(cp)));
+        if (is_word)
+          cp = static_cast<uint32_t>(utf8proc_tolower(static_cast<utf8proc_int32_t>(cp)));
       }
     }
     if (is_word) {

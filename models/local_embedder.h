@@ -49,7 +49,7 @@ class LocalEmbedder final : public Embedder {
   // INVALID_ARGUMENT for an empty string or invalid UTF-8 (naming the input's index).
   // `usage` is left unchanged: nothing is billed.
   absl::StatusOr<std::vector<std::vector<float>>> Embed(const std::vector<std::string>& texts,
-                                                       EmbeddingUsage* usage) override;
+                                                        EmbeddingUsage* usage) override;
 
   // Embeds one text into `out` (resized to dimension()); the unit of work of Embed.
   absl::Status EmbedOne(std::string_view text, std::vector<float>* out) const;

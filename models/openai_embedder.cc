@@ -116,7 +116,7 @@ absl::StatusOr<std::string> ResolveApiKey(const EmbedderConfig& config) {
     std::string var = config.api_key_env;
     if (var.empty()) {
       var = config.provider == EmbedderProvider::kAzureOpenAi ? "AZURE_OPENAI_API_KEY"
-                                                               : "OPENAI_API_KEY";
+                                                              : "OPENAI_API_KEY";
     }
     const char* value = std::getenv(var.c_str());
     if (value == nullptr || *value == '\0') {
@@ -149,8 +149,8 @@ absl::StatusOr<std::string> ResolveApiKey(const EmbedderConfig& config) {
 struct OpenAiEmbedder::CallState {
   std::mutex mu;
   std::condition_variable cv;
-  bool failed = false;     // under mu
-  absl::Status error;      // the first error, under mu
+  bool failed = false;  // under mu
+  absl::Status error;   // the first error, under mu
   std::atomic<size_t> next_batch{0};
   std::atomic<uint64_t> prompt_tokens{0};
   std::atomic<uint64_t> requests{0};
@@ -192,9 +192,9 @@ absl::StatusOr<std::unique_ptr<OpenAiEmbedder>> OpenAiEmbedder::Create(
 OpenAiEmbedder::OpenAiEmbedder(EmbedderConfig config, std::string api_key)
     : config_(std::move(config)),
       api_key_(std::move(api_key)),
-      http_(HttpClientOptions{.max_idle_connections = std::max<size_t>(config_.max_concurrency, 1),
-                              .connect_timeout =
-                                  std::chrono::milliseconds(config_.connect_timeout_ms)}),
+      http_(HttpClientOptions{
+          .max_idle_connections = std::max<size_t>(config_.max_concurrency, 1),
+          .connect_timeout = std::chrono::milliseconds(config_.connect_timeout_ms)}),
       rng_(std::random_device{}()) {
   switch (config_.provider) {
     case EmbedderProvider::kAzureOpenAi:
@@ -214,7 +214,8 @@ OpenAiEmbedder::OpenAiEmbedder(EmbedderConfig config, std::string api_key)
   if (config_.max_inputs_per_request > 0) max_inputs_per_request_ = config_.max_inputs_per_request;
   auto now = Clock::now();
   auto burst = std::chrono::milliseconds(config_.rate_limit_burst_ms);
-  if (config_.tokens_per_minute > 0) tokens_per_minute_.emplace(config_.tokens_per_minute, burst, now);
+  if (config_.tokens_per_minute > 0)
+    tokens_per_minute_.emplace(config_.tokens_per_minute, burst, now);
   if (config_.requests_per_minute > 0) {
     requests_per_minute_.emplace(config_.requests_per_minute, burst, now);
   }
@@ -385,8 +386,8 @@ absl::Status OpenAiEmbedder::RunBatch(const std::vector<std::string>& texts, con
       call.prompt_tokens.fetch_add(prompt_tokens);
       return absl::OkStatus();
     } else if (IsRetryableStatus(response->status)) {
-      last_error = response->status == 429 ? absl::ResourceExhaustedError("")
-                                           : absl::UnavailableError("");
+      last_error =
+          response->status == 429 ? absl::ResourceExhaustedError("") : absl::UnavailableError("");
       last_reason = absl::StrCat("HTTP ", response->status, ": ", ErrorDetail(response->body));
       server_delay = ServerRetryDelay(*response);
     } else {
@@ -407,8 +408,8 @@ absl::Status OpenAiEmbedder::RunBatch(const std::vector<std::string>& texts, con
     } else {
       delay = Backoff(attempt);
     }
-    spdlog::debug("{} embeddings: {}; retry {}/{} in {} ms", label, Scrub(last_reason),
-                  attempt + 1, config_.max_retries, delay.count());
+    spdlog::debug("{} embeddings: {}; retry {}/{} in {} ms", label, Scrub(last_reason), attempt + 1,
+                  config_.max_retries, delay.count());
     if (!call.SleepFor(delay)) return absl::CancelledError("another batch failed");
   }
 
@@ -416,9 +417,10 @@ absl::Status OpenAiEmbedder::RunBatch(const std::vector<std::string>& texts, con
                                      config_.max_retries + 1, " tries; last error: ", last_reason);
   switch (last_error.code()) {
     case absl::StatusCode::kResourceExhausted:
-      return absl::ResourceExhaustedError(absl::StrCat(
-          message, ". The deployment's quota is exhausted: raise it, lower tokens_per_minute / "
-                   "requests_per_minute, or raise max_retries"));
+      return absl::ResourceExhaustedError(
+          absl::StrCat(message,
+                       ". The deployment's quota is exhausted: raise it, lower tokens_per_minute / "
+                       "requests_per_minute, or raise max_retries"));
     case absl::StatusCode::kDeadlineExceeded:
       return absl::DeadlineExceededError(
           absl::StrCat(message, " (timeout_ms=", config_.timeout_ms, ")"));
@@ -454,8 +456,8 @@ absl::Status OpenAiEmbedder::ParseResponse(const std::string& body, const Batch&
     }
     auto index = index_it->get<uint64_t>();
     if (index >= n) {
-      return absl::InternalError(absl::StrCat("index ", index, " is out of range for ", n,
-                                              " inputs"));
+      return absl::InternalError(
+          absl::StrCat("index ", index, " is out of range for ", n, " inputs"));
     }
     if (seen[index]) return absl::InternalError(absl::StrCat("index ", index, " appears twice"));
     seen[index] = true;
@@ -493,16 +495,16 @@ absl::Status OpenAiEmbedder::ParseResponse(const std::string& body, const Batch&
 
 absl::Status OpenAiEmbedder::NonRetryableError(int http_status, const std::string& body) const {
   const bool azure = config_.provider == EmbedderProvider::kAzureOpenAi;
-  std::string head = absl::StrCat(ProviderLabel(config_.provider), " embeddings request to ", url_,
-                                  " rejected with HTTP ", http_status, ": ", ErrorDetail(body),
-                                  ". ");
+  std::string head =
+      absl::StrCat(ProviderLabel(config_.provider), " embeddings request to ", url_,
+                   " rejected with HTTP ", http_status, ": ", ErrorDetail(body), ". ");
   std::string key_sources = "api_key_env, api_key_file or api_key";
   switch (http_status) {
     case 400:
       return absl::InvalidArgumentError(absl::StrCat(
           head, "The request was refused as invalid: check that inputs are within ",
-          kMaxEmbeddingInputTokens, " tokens, max_inputs_per_request (",
-          max_inputs_per_request_, ") is allowed by the deployment",
+          kMaxEmbeddingInputTokens, " tokens, max_inputs_per_request (", max_inputs_per_request_,
+          ") is allowed by the deployment",
           config_.send_dimensions ? ", and that the model supports send_dimensions" : ""));
     case 401:
       return absl::FailedPreconditionError(absl::StrCat(
@@ -522,9 +524,9 @@ absl::Status OpenAiEmbedder::NonRetryableError(int http_status, const std::strin
             "\" (the deployment name, not the model name) exists on the resource at endpoint ",
             config_.endpoint, ", and api_version \"", config_.api_version, "\""));
       }
-      return absl::FailedPreconditionError(
-          absl::StrCat(head, "Check base_url \"", config_.base_url,
-                       "\" (usually ending in /v1) and model \"", config_.model, "\""));
+      return absl::FailedPreconditionError(absl::StrCat(head, "Check base_url \"", config_.base_url,
+                                                        "\" (usually ending in /v1) and model \"",
+                                                        config_.model, "\""));
     case 413:
       return absl::InvalidArgumentError(
           absl::StrCat(head, "The request is too large: lower max_tokens_per_request (",

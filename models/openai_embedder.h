@@ -66,7 +66,7 @@ class OpenAiEmbedder final : public Embedder {
   // "azure-openai/<deployment>" or "openai/<model>", plus "@<dimension>" when send_dimensions.
   std::string model_id() const override;
   absl::StatusOr<std::vector<std::vector<float>>> Embed(const std::vector<std::string>& texts,
-                                                       EmbeddingUsage* usage) override;
+                                                        EmbeddingUsage* usage) override;
 
   // The URL requests go to (it holds no secret).
   const std::string& url() const { return url_; }

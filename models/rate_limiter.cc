@@ -23,8 +23,8 @@ TokenBucket::Clock::duration TokenBucket::Reserve(uint64_t units, Clock::time_po
   if (level_ >= 0) return Clock::duration::zero();
   // The debt is paid back at the refill rate; `last_` may be ahead of `now`.
   double wait_seconds = -level_ / rate_per_second_;
-  auto wait = std::chrono::duration_cast<Clock::duration>(
-      std::chrono::duration<double>(wait_seconds));
+  auto wait =
+      std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(wait_seconds));
   return (last_ - now) + wait;
 }
 

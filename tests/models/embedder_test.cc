@@ -2,6 +2,8 @@
 // reordering, batching, retries and back-off, non-retryable errors, response validation,
 // rate limits, concurrency, key handling. All traffic goes to 127.0.0.1.
 
+#include "models/embedder.h"
+
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
@@ -19,7 +21,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "models/embedder.h"
+#include "models/http_client.h"
 #include "models/openai_embedder.h"
 #include "models/rate_limiter.h"
 #include "models/tokenizer.h"
@@ -283,6 +285,18 @@ TEST_F(RemoteEmbedderTest, GivesUpAfterMaxRetriesWithTheLastReason) {
   EXPECT_EQ(server_->counters().embeddings, 6u);
 }
 
+TEST_F(RemoteEmbedderTest, DroppedConnectionsAreUnavailableAfterRetries) {
+  EmbedderConfig c = Azure();
+  c.max_retries = 1;
+  server_->Enqueue(Fault::DropConnection());
+  server_->Enqueue(Fault::DropConnection());
+  EmbeddingUsage usage;
+  auto r = Make(c)->Embed(Texts(2), &usage);
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kUnavailable) << r.status();
+  EXPECT_TRUE(absl::StrContains(Msg(r.status()), "after 2 tries")) << r.status();
+  EXPECT_EQ(usage.requests, 2u);
+}
+
 TEST_F(RemoteEmbedderTest, BackoffIsExponentialWithFullJitterAndCapped) {
   EmbedderConfig c = Azure();
   c.max_retries = 4;
@@ -430,9 +444,9 @@ TEST_F(RemoteEmbedderTest, KeysComeFromEnvironmentOrFile) {
   ASSERT_OK(Make(from_env)->Embed(Texts(1)));
   unsetenv("RAGD_EMBEDDER_TEST_KEY");
 
-  std::string path = (std::filesystem::temp_directory_path() /
-                      absl::StrCat("ragd_embedder_test_key_", getpid()))
-                         .string();
+  std::string path =
+      (std::filesystem::temp_directory_path() / absl::StrCat("ragd_embedder_test_key_", getpid()))
+          .string();
   {
     std::ofstream f(path);
     f << kKey << "\r\n";
@@ -532,10 +546,53 @@ TEST_F(RemoteEmbedderTest, RateLimiterSpacesRequests) {
   tpm.tokens_per_minute = 60000;
   tpm.rate_limit_burst_ms = 100;
   auto start = Clock::now();
-  ASSERT_OK(Make(tpm)->Embed({Words(200), Words(200) + " a", Words(200) + " b",
-                              Words(200) + " c"}));
+  ASSERT_OK(
+      Make(tpm)->Embed({Words(200), Words(200) + " a", Words(200) + " b", Words(200) + " c"}));
   // 800 tokens with 100 in the bucket: at least 700 ms.
   EXPECT_GE(MsBetween(start, Clock::now()), 650);
+}
+
+// The fake rejects what the real services reject, so that client bugs cannot hide behind it.
+TEST_F(RemoteEmbedderTest, FakeServerChecksRequestsLikeTheRealService) {
+  HttpClient http;
+  const std::string azure =
+      server_->endpoint() + "/openai/deployments/ada/embeddings?api-version=2024-02-01";
+  const std::string openai = server_->openai_base_url() + "/embeddings";
+  const std::vector<std::pair<std::string, std::string>> azure_key = {{"api-key", kKey}};
+  const std::vector<std::pair<std::string, std::string>> bearer = {
+      {"Authorization", absl::StrCat("Bearer ", kKey)}};
+  auto status_of = [&](const std::string& url,
+                       const std::vector<std::pair<std::string, std::string>>& headers,
+                       const std::string& body) {
+    auto r = http.Post(url, headers, body, milliseconds(5000));
+    EXPECT_TRUE(r.ok()) << r.status();
+    return r.ok() ? r->status : -1;
+  };
+  EXPECT_EQ(status_of(azure, azure_key, R"({"input":["a","b"]})"), 200);
+  EXPECT_EQ(status_of(azure, azure_key, R"({"input":"one string"})"), 200);
+  EXPECT_EQ(status_of(azure, {}, R"({"input":["a"]})"), 401);
+  EXPECT_EQ(status_of(azure, bearer, R"({"input":["a"]})"), 401);
+  EXPECT_EQ(status_of(server_->endpoint() + "/openai/deployments/ada/embeddings", azure_key,
+                      R"({"input":["a"]})"),
+            404);  // no api-version
+  EXPECT_EQ(
+      status_of(server_->endpoint() + "/openai/deployments/gpt/embeddings?api-version=2024-02-01",
+                azure_key, R"({"input":["a"]})"),
+      404);
+  EXPECT_EQ(status_of(azure, azure_key, R"({"input":[""]})"), 400);
+  EXPECT_EQ(status_of(azure, azure_key, R"({"input":[1,2]})"), 400);
+  EXPECT_EQ(status_of(azure, azure_key, R"({"input":)"), 400);
+  EXPECT_EQ(status_of(azure, azure_key, absl::StrCat(R"({"input":[")", Words(8192), R"("]})")),
+            400);
+  EXPECT_EQ(status_of(openai, bearer, R"({"input":["a"],"model":"text-embedding-ada-002"})"), 200);
+  EXPECT_EQ(status_of(openai, bearer, R"({"input":["a"]})"), 400);  // no model
+  EXPECT_EQ(status_of(openai, azure_key, R"({"input":["a"],"model":"m"})"), 401);
+  EXPECT_EQ(status_of(server_->endpoint() + "/v2/embeddings", bearer, R"({"input":["a"]})"), 404);
+  FakeOpenAiCounters c = server_->counters();
+  EXPECT_EQ(c.inputs, 4u);  // only accepted requests count inputs
+  EXPECT_EQ(c.requests, 14u);
+  EXPECT_EQ(c.per_path["/openai/deployments/ada/embeddings"], 9u);
+  EXPECT_EQ(c.per_path["/v1/embeddings"], 3u);
 }
 
 TEST(TokenBucketTest, RefillsAtTheRateAndQueuesReservations) {
@@ -623,8 +680,9 @@ TEST(EmbedderConfigTest, UrlsFollowTheRestShapes) {
   c.deployment = "emb";
   c.api_key = "k";
   ASSERT_OK_AND_ASSIGN(auto azure, OpenAiEmbedder::Create(c));
-  EXPECT_EQ(azure->url(),
-            "https://res.openai.azure.com/openai/deployments/emb/embeddings?api-version=2024-02-01");
+  EXPECT_EQ(
+      azure->url(),
+      "https://res.openai.azure.com/openai/deployments/emb/embeddings?api-version=2024-02-01");
   c.provider = EmbedderProvider::kOpenAi;
   c.endpoint.clear();
   c.deployment.clear();

@@ -70,8 +70,8 @@ TEST(LocalEmbedderTest, VectorsArePinned) {
 TEST(LocalEmbedderTest, UnitNormForAllKindsOfText) {
   LocalEmbedder e = DefaultEmbedder();
   for (const std::string& text : std::vector<std::string>{
-           "hello", "Hello, World!", "모델", "🙂🙂🙂", "!!!", "   ", "a", "12345", "日本語のテキスト",
-        "x\ty\nz", std::string(20000, 'a'), std::string("naïve café")}) {
+           "hello", "Hello, World!", "모델", "🙂🙂🙂", "!!!", "   ", "a", "12345",
+           "日本語のテキスト", "x\ty\nz", std::string(20000, 'a'), std::string("naïve café")}) {
     std::vector<float> v = EmbedText(e, text);
     ASSERT_EQ(v.size(), 1536u) << text;
     EXPECT_NEAR(Norm(v), 1.0, 1e-5) << text;
@@ -112,8 +112,9 @@ TEST(LocalEmbedderTest, CaseAndUnicodeNormalisationDoNotMatter) {
   EXPECT_EQ(EmbedText(e, "ÉCOLE"), EmbedText(e, "école"));
   // "한국어" precomposed and as conjoining jamo (NFD, as macOS file systems store it).
   EXPECT_EQ(EmbedText(e, "\xED\x95\x9C\xEA\xB5\xAD\xEC\x96\xB4"),
-            EmbedText(e, "\xE1\x84\x92\xE1\x85\xA1\xE1\x86\xAB\xE1\x84\x80\xE1\x85\xAE\xE1\x86\xA8"
-                         "\xE1\x84\x8B\xE1\x85\xA5"));
+            EmbedText(e,
+                      "\xE1\x84\x92\xE1\x85\xA1\xE1\x86\xAB\xE1\x84\x80\xE1\x85\xAE\xE1\x86\xA8"
+                      "\xE1\x84\x8B\xE1\x85\xA5"));
   // Decomposed accent, fullwidth letters.
   EXPECT_EQ(EmbedText(e, "cafe\xCC\x81"), EmbedText(e, "caf\xC3\xA9"));
   EXPECT_EQ(EmbedText(e, "\xEF\xBC\xA1\xEF\xBC\xA9"), EmbedText(e, "ai"));
@@ -201,9 +202,8 @@ TEST(LocalEmbedderTest, DimensionAndOptionsAreInTheModelId) {
   LocalEmbedder small(64, LocalEmbedderOptions{});
   EXPECT_EQ(small.model_id(), "local/hash-v1-64");
   EXPECT_EQ(EmbedText(small, "hello world").size(), 64u);
-  LocalEmbedder words_only(1536, LocalEmbedderOptions{.char_ngram_min = 0,
-                                                      .char_ngram_max = 0,
-                                                      .word_bigrams = false});
+  LocalEmbedder words_only(
+      1536, LocalEmbedderOptions{.char_ngram_min = 0, .char_ngram_max = 0, .word_bigrams = false});
   EXPECT_EQ(words_only.model_id(), "local/hash-v1-1536-ng0-0-nobigrams");
   EXPECT_NEAR(Norm(EmbedText(words_only, "hello world")), 1.0, 1e-5);
 }

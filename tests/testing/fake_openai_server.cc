@@ -64,7 +64,8 @@ std::string AzureErrorBody(int status) {
       break;
     case 503:
       code = "ServiceUnavailable";
-      message = "The service is temporarily unable to process your request. Please try again later.";
+      message =
+          "The service is temporarily unable to process your request. Please try again later.";
       break;
     default:
       message = absl::StrCat("HTTP ", status);
@@ -182,14 +183,14 @@ absl::StatusOr<std::unique_ptr<FakeOpenAiServer>> FakeOpenAiServer::Start(
     return httplib::Server::HandlerResponse::Unhandled;
   });
   // Unknown paths get Azure's 404 body instead of httplib's empty one.
-  s->server_.set_error_handler(httplib::Server::HandlerWithResponse(
-      [](const httplib::Request&, httplib::Response& res) {
-    if (!res.body.empty() || res.content_length_ != 0) {
-      return httplib::Server::HandlerResponse::Unhandled;
-    }
-    SetError(res, res.status, std::to_string(res.status), "Resource not found");
-    return httplib::Server::HandlerResponse::Handled;
-  }));
+  s->server_.set_error_handler(
+      httplib::Server::HandlerWithResponse([](const httplib::Request&, httplib::Response& res) {
+        if (!res.body.empty() || res.content_length_ != 0) {
+          return httplib::Server::HandlerResponse::Unhandled;
+        }
+        SetError(res, res.status, std::to_string(res.status), "Resource not found");
+        return httplib::Server::HandlerResponse::Handled;
+      }));
   s->Route(R"(/openai/deployments/([^/]+)/embeddings)",
            [self](const httplib::Request& req, httplib::Response& res) {
              self->HandleEmbeddings(req, res, /*azure=*/true);
@@ -380,8 +381,8 @@ void FakeOpenAiServer::HandleEmbeddings(const httplib::Request& req, httplib::Re
     }
   }
   inputs_seen = texts.size();
-  if (texts.empty() || std::any_of(texts.begin(), texts.end(),
-                                   [](const std::string& t) { return t.empty(); })) {
+  if (texts.empty() ||
+      std::any_of(texts.begin(), texts.end(), [](const std::string& t) { return t.empty(); })) {
     SetError(res, 400, "", kInvalidInputMessage);
     return finish(400);
   }
@@ -392,9 +393,8 @@ void FakeOpenAiServer::HandleEmbeddings(const httplib::Request& req, httplib::Re
                           ".  We hope to increase the number of inputs per request soon."));
     return finish(400);
   }
-  if (auto d = body.find("dimensions"); d != body.end() &&
-                                        (!d->is_number_unsigned() ||
-                                         d->get<uint64_t>() != options_.dimension)) {
+  if (auto d = body.find("dimensions");
+      d != body.end() && (!d->is_number_unsigned() || d->get<uint64_t>() != options_.dimension)) {
     SetError(res, 400, "", "This model does not support specifying dimensions.");
     return finish(400);
   }
@@ -405,7 +405,8 @@ void FakeOpenAiServer::HandleEmbeddings(const httplib::Request& req, httplib::Re
       SetError(res, 400, "",
                absl::StrCat("This model's maximum context length is 8191 tokens, however you "
                             "requested ",
-                            n, " tokens (", n, " in your prompt; 0 for the completion). Please "
+                            n, " tokens (", n,
+                            " in your prompt; 0 for the completion). Please "
                             "reduce your prompt; or completion length."));
       return finish(400);
     }
@@ -439,9 +440,8 @@ void FakeOpenAiServer::HandleEmbeddings(const httplib::Request& req, httplib::Re
       case Fault::Kind::kDropConnection:
         // The headers promise a body that never comes: the client sees the connection close
         // in the middle of the response.
-        res.set_content_provider(
-            1024, "application/json",
-            [](size_t, size_t, httplib::DataSink&) { return false; });
+        res.set_content_provider(1024, "application/json",
+                                 [](size_t, size_t, httplib::DataSink&) { return false; });
         return finish(0);
       case Fault::Kind::kWrongDimension:
       case Fault::Kind::kWrongCount:

@@ -89,8 +89,7 @@ struct FakeOpenAiServerOptions {
   std::vector<std::string> deployments = {"ada"};
   // Azure `api-version` values accepted.
   // Default: {"2023-05-15", "2024-02-01", "2024-06-01", "2024-10-21"}.
-  std::vector<std::string> api_versions = {"2023-05-15", "2024-02-01", "2024-06-01",
-                                           "2024-10-21"};
+  std::vector<std::string> api_versions = {"2023-05-15", "2024-02-01", "2024-06-01", "2024-10-21"};
   // Length of the returned vectors.
   // Default: 1536.
   size_t dimension = 1536;
