@@ -200,6 +200,24 @@ TEST_F(ChatClientTest, NoRetryAfterTheFirstToken) {
             Tokenizer::Get(Encoding::kCl100kBase).Count("Embeddings are"));
 }
 
+TEST_F(ChatClientTest, ErrorEventsInTheStreamAreRetriedOnlyBeforeText) {
+  auto model = Make(Azure());
+  chat_->Enqueue(ChatFault::ErrorEvent(0));
+  std::vector<std::string> deltas;
+  ChatResult result;
+  ASSERT_OK(Run(*model, Request(), &deltas, &result));
+  EXPECT_EQ(result.attempts, 2u);
+  EXPECT_EQ(deltas.size(), 6u);
+
+  chat_->Enqueue(ChatFault::ErrorEvent(3));
+  deltas.clear();
+  absl::Status s = Run(*model, Request(), &deltas, &result);
+  EXPECT_EQ(s.code(), absl::StatusCode::kUnavailable) << s;
+  EXPECT_TRUE(absl::StrContains(Msg(s), "The server had an error")) << s;
+  EXPECT_EQ(deltas.size(), 3u);
+  EXPECT_EQ(chat_->counters().requests, 3u);
+}
+
 TEST_F(ChatClientTest, ContextLengthExceededIsInvalidArgumentWithoutRetry) {
   auto model = Make(Azure());
   chat_->Enqueue(ChatFault::ContextLengthExceeded());

@@ -135,6 +135,13 @@ ChatFault ChatFault::NoUsage() {
   return f;
 }
 
+ChatFault ChatFault::ErrorEvent(size_t deltas) {
+  ChatFault f;
+  f.kind = Kind::kErrorEvent;
+  f.deltas = deltas;
+  return f;
+}
+
 FakeChatCompletions::FakeChatCompletions(FakeOpenAiServer* server, FakeChatOptions options)
     : server_(server), options_(std::move(options)) {
   server_->Route(R"(/openai/deployments/([^/]+)/chat/completions)",
@@ -336,6 +343,14 @@ void FakeChatCompletions::Handle(const httplib::Request& req, httplib::Response&
     for (size_t i = 0; i < deltas.size(); ++i) {
       if (has_fault && fault.kind == ChatFault::Kind::kCutAfter && i == fault.deltas) {
         return false;  // drops the connection without the terminating chunk
+      }
+      if (has_fault && fault.kind == ChatFault::Kind::kErrorEvent && i == fault.deltas) {
+        json error = {{"error",
+                       {{"code", "server_error"},
+                        {"message", "The server had an error processing your request."}}}};
+        if (!send(error)) return gone();
+        sink.done();  // a well-formed end of the HTTP body, without [DONE]
+        return true;
       }
       if (!send(Chunk(model, json::array({Choice({{"content", deltas[i]}}, nullptr, azure)})))) {
         return gone();

@@ -19,8 +19,9 @@
 //
 // Faults are scripted per chat request (FIFO, one per request): HTTP errors (429 with
 // Retry-After, 401, 5xx), 400 context_length_exceeded, 400 content_filter (prompt), a
-// completion filtered mid-way, a stream cut after some deltas, a delay before the response
-// (slow first token), and an endless slow stream that only ends when the client goes away.
+// completion filtered mid-way, an error event mid-stream, a stream cut after some deltas, a
+// delay before the response (slow first token), and an endless slow stream that only ends when
+// the client goes away.
 // Counters record requests, bodies and client disconnects.
 //
 // Thread safety: all methods may be called from any thread while the server runs. The
@@ -47,6 +48,7 @@ struct ChatFault {
     kDelay,                    // waits `delay` before responding normally (slow first token)
     kEndless,                  // a delta every `delay` until the client disconnects (<= 30 s)
     kNoUsage,                  // a normal stream without the usage chunk
+    kErrorEvent,  // `deltas` deltas, then a `data: {"error": ...}` event and a clean end
   };
   Kind kind = Kind::kHttpError;
   int status = 500;
@@ -65,6 +67,7 @@ struct ChatFault {
   static ChatFault Delay(std::chrono::milliseconds delay);
   static ChatFault Endless(std::chrono::milliseconds every);
   static ChatFault NoUsage();
+  static ChatFault ErrorEvent(size_t deltas);
 };
 
 struct FakeChatOptions {
