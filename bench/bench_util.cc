@@ -1,0 +1,194 @@
+#include "bench/bench_util.h"
+
+#include <malloc.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cstdio>
+#include <filesystem>
+#include <iostream>
+#include <latch>
+#include <sstream>
+#include <thread>
+
+#ifndef RAGD_BENCH_FLAGS
+#define RAGD_BENCH_FLAGS "unknown"
+#endif
+#ifndef RAGD_BENCH_VARIANT
+#define RAGD_BENCH_VARIANT "unknown"
+#endif
+
+namespace ragd::bench {
+namespace {
+
+std::string ReadFirstLine(const std::string& path) {
+  std::ifstream in(path);
+  std::string line;
+  std::getline(in, line);
+  return line;
+}
+
+// Value of the first "key: value" line of a /proc file whose key matches.
+std::string ProcField(const std::string& path, const std::string& key) {
+  std::ifstream in(path);
+  std::string line;
+  for (int guard = 0; guard < 100000 && std::getline(in, line); ++guard) {
+    if (line.rfind(key, 0) != 0) continue;
+    size_t colon = line.find(':');
+    if (colon == std::string::npos) continue;
+    std::string value = line.substr(colon + 1);
+    size_t start = value.find_first_not_of(" \t");
+    return start == std::string::npos ? "" : value.substr(start);
+  }
+  return "";
+}
+
+// Runs a short, fixed command (git) and returns its first output line; "" on failure.
+std::string CommandLine1(const std::string& command) {
+  FILE* pipe = popen(command.c_str(), "r");
+  if (pipe == nullptr) return "";
+  char buffer[256] = {0};
+  std::string out;
+  if (fgets(buffer, sizeof(buffer), pipe) != nullptr) out = buffer;
+  pclose(pipe);
+  while (!out.empty() && (out.back() == '\n' || out.back() == '\r')) out.pop_back();
+  return out;
+}
+
+double Percentile(const std::vector<double>& sorted, double p) {
+  if (sorted.empty()) return 0;
+  size_t idx = static_cast<size_t>(p * static_cast<double>(sorted.size() - 1) + 0.5);
+  return sorted[std::min(idx, sorted.size() - 1)];
+}
+
+}  // namespace
+
+uint64_t SelfRssBytes() {
+  std::ifstream in("/proc/self/statm");
+  uint64_t size = 0, resident = 0;
+  if (!(in >> size >> resident)) return 0;
+  return resident * static_cast<uint64_t>(sysconf(_SC_PAGESIZE));
+}
+
+uint64_t ProcessRssBytes(int pid) {
+  std::string value = ProcField("/proc/" + std::to_string(pid) + "/status", "VmRSS");
+  if (value.empty()) return 0;
+  return std::stoull(value) * 1024;  // "123456 kB"
+}
+
+void TrimHeap() { malloc_trim(0); }
+
+LoadResult RunQueryLoad(size_t num_queries, size_t k, const LoadOptions& options,
+                        const ThreadInitFn& init, const QueryFn& query) {
+  LoadResult result;
+  result.threads = options.threads;
+  result.first_results.assign(num_queries * k, -1);
+  if (num_queries == 0 || options.threads <= 0) return result;
+
+  const size_t max_ops = num_queries * static_cast<size_t>(std::max(1, options.max_passes));
+  std::atomic<size_t> next{0};
+  std::atomic<size_t> errors{0};
+  std::vector<std::vector<double>> latencies(static_cast<size_t>(options.threads));
+  std::latch ready(options.threads + 1);
+  Clock::time_point start;
+  std::atomic<bool> started{false};
+
+  auto worker = [&](int t) {
+    if (init) init(t);
+    std::vector<int64_t> scratch(k, -1);
+    std::vector<double>& lat = latencies[static_cast<size_t>(t)];
+    lat.reserve(max_ops / static_cast<size_t>(options.threads) + 1);
+    ready.arrive_and_wait();
+    while (!started.load(std::memory_order_acquire)) std::this_thread::yield();
+    for (;;) {
+      size_t i = next.fetch_add(1, std::memory_order_relaxed);
+      if (i >= max_ops) break;
+      double elapsed = SecondsSince(start);
+      // The first pass always completes (recall needs every query); later passes only until
+      // the minimum duration, and nothing goes past the hard limit.
+      if (i >= num_queries && elapsed >= options.min_seconds) break;
+      if (elapsed >= options.max_seconds) break;
+      size_t q = i % num_queries;
+      int64_t* out = i < num_queries ? &result.first_results[q * k] : scratch.data();
+      Clock::time_point t0 = Clock::now();
+      bool ok = query(t, q, out);
+      double ms = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
+      if (ok) {
+        lat.push_back(ms);
+      } else {
+        errors.fetch_add(1, std::memory_order_relaxed);
+        if (i < num_queries) std::fill(out, out + k, -1);
+      }
+    }
+  };
+
+  std::vector<std::thread> pool;
+  for (int t = 0; t < options.threads; ++t) pool.emplace_back(worker, t);
+  ready.arrive_and_wait();
+  start = Clock::now();
+  started.store(true, std::memory_order_release);
+  for (std::thread& th : pool) th.join();
+  result.seconds = SecondsSince(start);
+
+  std::vector<double> all;
+  for (const std::vector<double>& lat : latencies) all.insert(all.end(), lat.begin(), lat.end());
+  std::sort(all.begin(), all.end());
+  result.ops = all.size();
+  result.errors = errors.load();
+  result.qps = result.seconds > 0 ? static_cast<double>(result.ops) / result.seconds : 0;
+  result.p50_ms = Percentile(all, 0.50);
+  result.p99_ms = Percentile(all, 0.99);
+  double sum = 0;
+  for (double v : all) sum += v;
+  result.mean_ms = all.empty() ? 0 : sum / static_cast<double>(all.size());
+  return result;
+}
+
+Report::Report(const std::string& path) : path_(path) {
+  if (path_.empty()) return;
+  std::filesystem::path p(path_);
+  std::error_code ec;
+  if (p.has_parent_path()) std::filesystem::create_directories(p.parent_path(), ec);
+  out_.open(path_, std::ios::trunc);
+  if (!out_) std::cerr << "vector_bench: cannot write " << path_ << ", stdout only\n";
+}
+
+void Report::Write(const nlohmann::json& record) {
+  std::string line = record.dump();
+  std::cout << line << std::endl;
+  if (out_) out_ << line << std::endl;
+}
+
+double LoadAverage1() {
+  std::istringstream in(ReadFirstLine("/proc/loadavg"));
+  double load = -1;
+  in >> load;
+  return load;
+}
+
+nlohmann::json HardwareRecord(const std::string& source_dir) {
+  nlohmann::json h;
+  h["bench"] = "hardware";
+  h["system"] = "host";
+  h["threads"] = std::thread::hardware_concurrency();
+  h["cpu_model"] = ProcField("/proc/cpuinfo", "model name");
+  h["cpu_flags_avx2"] = __builtin_cpu_supports("avx2") != 0;
+  h["cpu_flags_avx512f"] = __builtin_cpu_supports("avx512f") != 0;
+  std::string mem_kb = ProcField("/proc/meminfo", "MemTotal");
+  h["memory_bytes"] = mem_kb.empty() ? 0 : std::stoull(mem_kb) * 1024;
+  h["kernel"] = ReadFirstLine("/proc/sys/kernel/osrelease");
+  h["compiler"] = std::string("gcc ") + __VERSION__;
+  h["compiler_flags"] = RAGD_BENCH_FLAGS;
+  h["variant"] = RAGD_BENCH_VARIANT;
+  h["git_commit"] = CommandLine1("git -C '" + source_dir + "' rev-parse --short HEAD 2>/dev/null");
+  // Other engineers' uncommitted work also counts as dirty: the flag says the tree is not
+  // exactly the commit, not that the benchmark changed.
+  h["git_dirty"] = !CommandLine1("git -C '" + source_dir +
+                                 "' status --porcelain --untracked-files=no 2>/dev/null")
+                        .empty();
+  h["load_average_1m"] = LoadAverage1();
+  return h;
+}
+
+}  // namespace ragd::bench

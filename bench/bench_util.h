@@ -1,0 +1,86 @@
+#pragma once
+// Measurement plumbing shared by the benchmark suites: clocks, resident memory, a bounded
+// multi-threaded query driver with per-query latencies, and the JSON-lines report.
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <fstream>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+namespace ragd::bench {
+
+using Clock = std::chrono::steady_clock;
+
+inline double SecondsSince(Clock::time_point start) {
+  return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+// Resident set size of this process from /proc/self/statm (pages x page size), bytes.
+// 0 when unreadable.
+uint64_t SelfRssBytes();
+
+// VmRSS of another process from /proc/<pid>/status, bytes. 0 when unreadable.
+uint64_t ProcessRssBytes(int pid);
+
+// Gives freed heap pages back to the kernel (glibc malloc_trim), so that an RSS delta measured
+// around the next build is not hidden by memory the previous one left in malloc's free lists.
+void TrimHeap();
+
+// How long a query load runs: every query once, then repeated passes until `min_seconds`
+// have passed, never more than `max_passes` passes nor `max_seconds` seconds in all.
+struct LoadOptions {
+  int threads = 1;            // concurrent callers. Default: 1.
+  double min_seconds = 1.0;   // Default: 1 s.
+  int max_passes = 20;        // Default: 20.
+  double max_seconds = 120;   // Default: 120 s.
+};
+
+struct LoadResult {
+  int threads = 0;
+  size_t ops = 0;       // completed calls
+  size_t errors = 0;    // failed calls (not in the latencies)
+  double seconds = 0;   // wall time from the start barrier until the last thread finished
+  double qps = 0;
+  double p50_ms = 0;
+  double p99_ms = 0;
+  double mean_ms = 0;
+  // num_queries x k ids of the first answer to each query (-1 where missing or failed).
+  std::vector<int64_t> first_results;
+};
+
+// Per-thread query function: answers query `q` into `ids` (k entries, -1 padded), returns
+// false on failure. Called concurrently from `threads` threads, each with its own thread index.
+using QueryFn = std::function<bool(int thread, size_t q, int64_t* ids)>;
+// Runs once in each thread before the start barrier (connect, set OpenMP threads, warm up).
+using ThreadInitFn = std::function<void(int thread)>;
+
+LoadResult RunQueryLoad(size_t num_queries, size_t k, const LoadOptions& options,
+                        const ThreadInitFn& init, const QueryFn& query);
+
+// Writes each record as one JSON line to stdout and to the results file, flushed at once so
+// that an interrupted run still leaves every finished measurement behind.
+class Report {
+ public:
+  // Truncates `path`, creating its directory. An empty path writes stdout only.
+  explicit Report(const std::string& path);
+  void Write(const nlohmann::json& record);
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+  std::ofstream out_;
+};
+
+// The first line of every report: CPU model, cores, memory, compiler and flags, git commit,
+// load average at the start, so that results from different machines are comparable.
+nlohmann::json HardwareRecord(const std::string& source_dir);
+
+// Current 1-minute load average (other work on a shared machine skews every figure).
+double LoadAverage1();
+
+}  // namespace ragd::bench

@@ -1,0 +1,494 @@
+// ragd end to end: the real binary on loopback, driven through the generated stubs exactly as
+// a client would, so that the figures include protobuf, gRPC, the engine's locking and storage.
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <charconv>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <future>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <grpcpp/generic/generic_stub.h>
+#include <grpcpp/grpcpp.h>
+
+#include "bench/suites.h"
+#include "ragd/v1/collections.grpc.pb.h"
+#include "ragd/v1/points.grpc.pb.h"
+
+namespace ragd::bench {
+namespace {
+
+constexpr char kCollection[] = "bench";
+constexpr int kMaxMessageBytes = 64 << 20;  // ragd's default server.max_message_bytes
+
+// One ragd child process. The destructor SIGKILLs it if it is still running, and the child
+// dies with us (PR_SET_PDEATHSIG) if the benchmark itself is killed, so no server outlives it.
+class RagdProcess {
+ public:
+  RagdProcess() = default;
+  RagdProcess(const RagdProcess&) = delete;
+  RagdProcess& operator=(const RagdProcess&) = delete;
+  ~RagdProcess() {
+    if (pid_ > 0) {
+      kill(pid_, SIGKILL);
+      waitpid(pid_, nullptr, 0);
+    }
+  }
+
+  // Starts `binary args...` with stdout and stderr appended to `log_path`.
+  bool Start(const std::string& binary, const std::vector<std::string>& args,
+             const std::string& log_path, std::string* error) {
+    std::vector<std::string> argv_storage = {binary};
+    argv_storage.insert(argv_storage.end(), args.begin(), args.end());
+    std::vector<char*> argv;
+    for (std::string& a : argv_storage) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    const pid_t parent = getpid();
+    pid_t pid = fork();
+    if (pid < 0) {
+      *error = "fork failed";
+      return false;
+    }
+    if (pid == 0) {
+      // Only async-signal-safe calls between fork and exec.
+      prctl(PR_SET_PDEATHSIG, SIGKILL);
+      if (getppid() != parent) _exit(127);
+      int fd = open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+      if (fd >= 0) {
+        dup2(fd, STDOUT_FILENO);
+        dup2(fd, STDERR_FILENO);
+        close(fd);
+      }
+      execv(argv[0], argv.data());
+      _exit(127);
+    }
+    pid_ = pid;
+    return true;
+  }
+
+  int pid() const { return pid_; }
+
+  // True while the child has not exited; reaps it when it has.
+  bool Alive() {
+    if (pid_ <= 0) return false;
+    int status = 0;
+    pid_t r = waitpid(pid_, &status, WNOHANG);
+    if (r == 0) return true;
+    exit_status_ = status;
+    pid_ = -1;
+    return false;
+  }
+
+  // SIGTERM, then waits up to `timeout` seconds (SIGKILL after that). Returns the exit code,
+  // or -1 when it had to be killed or died from a signal.
+  int Terminate(double timeout, double* seconds) {
+    Clock::time_point start = Clock::now();
+    if (pid_ <= 0) return -1;
+    kill(pid_, SIGTERM);
+    while (Alive() && SecondsSince(start) < timeout) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    if (pid_ > 0) {
+      kill(pid_, SIGKILL);
+      waitpid(pid_, &exit_status_, 0);
+      pid_ = -1;
+      *seconds = SecondsSince(start);
+      return -1;
+    }
+    *seconds = SecondsSince(start);
+    return WIFEXITED(exit_status_) ? WEXITSTATUS(exit_status_) : -1;
+  }
+
+ private:
+  pid_t pid_ = -1;
+  int exit_status_ = 0;
+};
+
+std::shared_ptr<grpc::Channel> MakeChannel(int port, int channel_id) {
+  grpc::ChannelArguments args;
+  args.SetMaxReceiveMessageSize(kMaxMessageBytes);
+  args.SetMaxSendMessageSize(kMaxMessageBytes);
+  // A private subchannel (TCP connection) per client thread: without this, channels with equal
+  // arguments share one connection and "N clients" would be N streams on one socket.
+  args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
+  args.SetInt("ragd.bench.channel_id", channel_id);
+  return grpc::CreateCustomChannel("127.0.0.1:" + std::to_string(port),
+                                   grpc::InsecureChannelCredentials(), args);
+}
+
+void SetDeadline(grpc::ClientContext* ctx, double seconds) {
+  ctx->set_deadline(std::chrono::system_clock::now() +
+                    std::chrono::milliseconds(static_cast<int64_t>(seconds * 1000)));
+}
+
+// grpc.health.v1.Health/Check for the overall service "". Debian's gRPC ships no generated
+// health stubs, and the messages are tiny, so the call goes through the generic stub with the
+// bytes written by hand: the request {service: ""} is the empty message, and the response
+// {status: N} is the field-1 varint 0x08 N. Returns the status (1 = SERVING) or -1.
+int HealthStatus(const std::shared_ptr<grpc::Channel>& channel) {
+  grpc::GenericStub stub(channel);
+  grpc::ClientContext ctx;
+  SetDeadline(&ctx, 1.0);
+  grpc::Slice empty("");
+  grpc::ByteBuffer request(&empty, 1);
+  grpc::ByteBuffer response;
+  std::promise<grpc::Status> done;
+  stub.UnaryCall(&ctx, "/grpc.health.v1.Health/Check", grpc::StubOptions(), &request, &response,
+                 [&done](grpc::Status s) { done.set_value(std::move(s)); });
+  grpc::Status status = done.get_future().get();
+  if (!status.ok()) return -1;
+  std::vector<grpc::Slice> slices;
+  if (!response.Dump(&slices).ok()) return -1;
+  std::string bytes;
+  for (const grpc::Slice& s : slices) {
+    bytes.append(reinterpret_cast<const char*>(s.begin()), s.size());
+  }
+  if (bytes.empty()) return 0;  // UNKNOWN: proto3 omits the default
+  if (bytes.size() >= 2 && bytes[0] == 0x08) return static_cast<unsigned char>(bytes[1]);
+  return -1;
+}
+
+// Waits for the port file, then for SERVING. Returns the port, or 0 with `error` set.
+int WaitServing(RagdProcess& proc, const std::string& port_file, double timeout,
+                std::string* error) {
+  Clock::time_point start = Clock::now();
+  int port = 0;
+  while (SecondsSince(start) < timeout) {
+    if (!proc.Alive()) {
+      *error = "ragd exited during start-up";
+      return 0;
+    }
+    if (port == 0) {
+      std::ifstream in(port_file);
+      if (!(in >> port)) port = 0;
+      if (port == 0) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+        continue;
+      }
+    }
+    // A fresh channel each time: a channel that failed to connect backs off for up to a
+    // second, which would be counted as start-up time.
+    if (HealthStatus(MakeChannel(port, 0)) == 1) return port;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  *error = "ragd not SERVING within the start-up timeout";
+  return 0;
+}
+
+std::string RagdLogTail(const std::string& log_path) {
+  std::ifstream in(log_path);
+  std::vector<std::string> lines;
+  std::string line;
+  for (int guard = 0; guard < 1000000 && std::getline(in, line); ++guard) {
+    lines.push_back(line);
+    if (lines.size() > 5) lines.erase(lines.begin());
+  }
+  std::string out;
+  for (const std::string& l : lines) out += l + "\n";
+  return out;
+}
+
+// Fills `ids` from the hits of a search response; false if an id is not one of ours.
+bool ParseHits(const ragd::v1::SearchResponse& response, int64_t* ids) {
+  for (size_t i = 0; i < kTopK; ++i) ids[i] = -1;
+  const int hits = std::min<int>(response.hits_size(), static_cast<int>(kTopK));
+  for (int i = 0; i < hits; ++i) {
+    const std::string& id = response.hits(i).point().id();
+    int64_t value = -1;
+    auto [ptr, ec] = std::from_chars(id.data(), id.data() + id.size(), value);
+    if (ec != std::errc() || ptr != id.data() + id.size()) return false;
+    ids[i] = value;
+  }
+  return true;
+}
+
+struct SearchClient {
+  std::unique_ptr<ragd::v1::Points::Stub> stub;
+  ragd::v1::SearchRequest request;
+  ragd::v1::SearchResponse response;
+};
+
+LoadResult RunSearchLoad(const SuiteContext& ctx, int port, int clients, LoadOptions load) {
+  const Dataset& data = *ctx.data;
+  load.threads = clients;
+  std::vector<SearchClient> state(static_cast<size_t>(clients));
+  auto search = [&](int t, size_t q, int64_t* ids) {
+    SearchClient& c = state[static_cast<size_t>(t)];
+    c.request.mutable_vector()->Clear();
+    c.request.mutable_vector()->Add(data.query_row(q), data.query_row(q) + data.dim);
+    grpc::ClientContext call;
+    SetDeadline(&call, 30);
+    if (!c.stub->Search(&call, c.request, &c.response).ok()) return false;
+    return ParseHits(c.response, ids);
+  };
+  return RunQueryLoad(
+      data.num_queries, kTopK, load,
+      [&](int t) {
+        SearchClient& c = state[static_cast<size_t>(t)];
+        c.stub = ragd::v1::Points::NewStub(MakeChannel(port, 1000 + t));
+        c.request.set_collection(kCollection);
+        c.request.set_k(kTopK);
+        c.request.set_with_payload(false);
+        // Connects and warms the server's per-thread state outside the timed window.
+        int64_t ids[kTopK];
+        for (size_t i = 0; i < 5; ++i) search(t, i % data.num_queries, ids);
+      },
+      search);
+}
+
+// Reads the collection's counts; false on error.
+bool GetCollection(const std::shared_ptr<grpc::Channel>& channel,
+                   ragd::v1::CollectionInfo* info, std::string* error) {
+  auto stub = ragd::v1::Collections::NewStub(channel);
+  ragd::v1::GetCollectionRequest req;
+  req.set_name(kCollection);
+  ragd::v1::GetCollectionResponse resp;
+  grpc::ClientContext call;
+  SetDeadline(&call, 30);
+  grpc::Status s = stub->GetCollection(&call, req, &resp);
+  if (!s.ok()) {
+    *error = "GetCollection: " + s.error_message();
+    return false;
+  }
+  *info = resp.collection();
+  return true;
+}
+
+}  // namespace
+
+RagdFigures RunRagdSuite(const SuiteContext& ctx, const RagdOptions& options) {
+  RagdFigures figures;
+  const Dataset& data = *ctx.data;
+  const size_t n = data.num_base;
+  auto fail = [&](const std::string& why) {
+    figures.error = why;
+    ctx.report->Write({{"bench", "error"}, {"system", "ragd"}, {"threads", 0}, {"error", why}});
+    return figures;
+  };
+  if (options.binary.empty() || !std::filesystem::exists(options.binary)) {
+    return fail("ragd binary not found (build target ragd or pass --ragd): " + options.binary);
+  }
+
+  std::string parent = options.work_dir;
+  if (parent.empty()) {
+    const char* tmp = std::getenv("TMPDIR");
+    parent = tmp != nullptr && *tmp != '\0' ? tmp : "/tmp";
+  }
+  std::string pattern = parent + "/ragd-bench-XXXXXX";
+  if (mkdtemp(pattern.data()) == nullptr) return fail("cannot create a directory in " + parent);
+  const std::string dir = pattern;
+  const std::string data_dir = dir + "/data";
+  const std::string port_file = dir + "/port";
+  const std::string log_path = dir + "/ragd.log";
+  // Removes the data directory on every exit path of this function.
+  struct Cleanup {
+    std::string dir;
+    bool keep;
+    ~Cleanup() {
+      std::error_code ec;
+      if (!keep) std::filesystem::remove_all(dir, ec);
+    }
+  } cleanup{dir, options.keep_data};
+  const std::vector<std::string> args = {"--listen", "127.0.0.1:0", "--port-file", port_file,
+                                         "--data-dir", data_dir, "--log-level", "warn"};
+
+  std::string error;
+  auto proc = std::make_unique<RagdProcess>();
+  if (!proc->Start(options.binary, args, log_path, &error)) return fail(error);
+  int port = WaitServing(*proc, port_file, options.startup_timeout_seconds, &error);
+  if (port == 0) return fail(error + "; log: " + RagdLogTail(log_path));
+  const uint64_t rss_empty = ProcessRssBytes(proc->pid());
+  std::shared_ptr<grpc::Channel> channel = MakeChannel(port, 1);
+
+  {
+    auto collections = ragd::v1::Collections::NewStub(channel);
+    ragd::v1::CreateCollectionRequest req;
+    req.set_name(kCollection);
+    req.set_dimension(static_cast<uint32_t>(data.dim));
+    req.set_metric(ragd::v1::METRIC_COSINE);
+    ragd::v1::HnswSpec* hnsw = req.mutable_index()->mutable_hnsw();
+    hnsw->set_m(static_cast<uint32_t>(options.m));
+    hnsw->set_ef_construction(static_cast<uint32_t>(options.ef_construction));
+    hnsw->set_ef(static_cast<uint32_t>(options.ef));
+    ragd::v1::CreateCollectionResponse resp;
+    grpc::ClientContext call;
+    SetDeadline(&call, 60);
+    grpc::Status s = collections->CreateCollection(&call, req, &resp);
+    if (!s.ok()) return fail("CreateCollection: " + s.error_message());
+  }
+
+  // Upsert: batches handed out to `upsert_clients` threads, each on its own connection.
+  const size_t batches = (n + options.upsert_batch - 1) / options.upsert_batch;
+  std::atomic<size_t> next_batch{0};
+  std::atomic<bool> upsert_failed{false};
+  std::string upsert_error;
+  std::mutex error_mu;
+  Clock::time_point ingest_start = Clock::now();
+  auto upserter = [&](int t) {
+    auto stub = ragd::v1::Points::NewStub(MakeChannel(port, 100 + t));
+    ragd::v1::UpsertRequest req;
+    ragd::v1::UpsertResponse resp;
+    for (;;) {
+      size_t b = next_batch.fetch_add(1);
+      if (b >= batches || upsert_failed.load()) return;
+      req.Clear();
+      req.set_collection(kCollection);
+      const size_t begin = b * options.upsert_batch;
+      const size_t end = std::min(n, begin + options.upsert_batch);
+      for (size_t i = begin; i < end; ++i) {
+        ragd::v1::Point* p = req.add_points();
+        p->set_id(std::to_string(i));
+        p->mutable_vector()->Add(data.base_row(i), data.base_row(i) + data.dim);
+      }
+      grpc::ClientContext call;
+      SetDeadline(&call, 600);
+      grpc::Status s = stub->Upsert(&call, req, &resp);
+      if (!s.ok()) {
+        std::lock_guard<std::mutex> lock(error_mu);
+        upsert_error = "Upsert batch " + std::to_string(b) + ": " + s.error_message();
+        upsert_failed = true;
+        return;
+      }
+    }
+  };
+  {
+    std::vector<std::thread> pool;
+    for (int t = 0; t < options.upsert_clients; ++t) pool.emplace_back(upserter, t);
+    for (std::thread& th : pool) th.join();
+  }
+  const double ingest_seconds = SecondsSince(ingest_start);
+  if (upsert_failed) return fail(upsert_error);
+
+  ragd::v1::CollectionInfo info;
+  if (!GetCollection(channel, &info, &error)) return fail(error);
+  const uint64_t rss_loaded = ProcessRssBytes(proc->pid());
+  const double floor = RawPlusLinksBytesPerVector(data.dim, options.m);
+  figures.rss_delta_bytes_per_vector =
+      (static_cast<double>(rss_loaded) - static_cast<double>(rss_empty)) / static_cast<double>(n);
+  ctx.report->Write({
+      {"bench", "build"},
+      {"system", "ragd"},
+      {"threads", options.upsert_clients},
+      {"n", n},
+      {"dim", data.dim},
+      {"m", options.m},
+      {"ef_construction", options.ef_construction},
+      {"upsert_batch", options.upsert_batch},
+      {"build_seconds", ingest_seconds},
+      {"points_per_second", static_cast<double>(n) / ingest_seconds},
+      {"points_reported", info.points()},
+      {"rss_bytes_per_vector", static_cast<double>(rss_loaded) / static_cast<double>(n)},
+      {"rss_delta_bytes_per_vector", figures.rss_delta_bytes_per_vector},
+      {"rss_empty_bytes", rss_empty},
+      {"rss_source", "/proc/<ragd pid>/status VmRSS; delta = loaded - empty server"},
+      {"index_bytes_per_vector",
+       static_cast<double>(info.index_bytes()) / static_cast<double>(n)},
+      {"index_bytes_source", "GetCollection index_bytes (ragd's own accounting)"},
+      {"storage_bytes_per_vector",
+       static_cast<double>(info.storage_bytes()) / static_cast<double>(n)},
+      {"raw_plus_links_bytes_per_vector", floor},
+      {"memory_ratio_vs_raw_plus_links", figures.rss_delta_bytes_per_vector / floor},
+      {"load_average_1m", LoadAverage1()},
+  });
+  if (info.points() != n) {
+    return fail("collection reports " + std::to_string(info.points()) + " points, expected " +
+                std::to_string(n));
+  }
+
+  for (int clients : options.clients) {
+    LoadResult r = RunSearchLoad(ctx, port, clients, ctx.load);
+    const double recall = RecallAtK(r.first_results, *ctx.truth, kTopK);
+    ctx.report->Write({
+        {"bench", "search"},
+        {"system", "ragd"},
+        {"threads", clients},
+        {"ef", options.ef},
+        {"n", n},
+        {"recall_at_10", recall},
+        {"qps", r.qps},
+        {"p50_ms", r.p50_ms},
+        {"p99_ms", r.p99_ms},
+        {"mean_ms", r.mean_ms},
+        {"ops", r.ops},
+        {"errors", r.errors},
+        {"seconds", r.seconds},
+        {"transport", "gRPC over 127.0.0.1, one connection per client thread"},
+        {"load_average_1m", LoadAverage1()},
+    });
+    if (clients == options.clients.front()) figures.recall_default_ef = recall;
+    figures.clients.push_back(clients);
+    figures.qps_by_clients.push_back(r.qps);
+  }
+
+  // Start-up from snapshot: a clean SIGTERM saves the snapshots; the clock for the restart
+  // runs from the spawn to the first SERVING answer of the health service.
+  double stop_seconds = 0;
+  const int exit_code = proc->Terminate(120, &stop_seconds);
+  std::error_code ec;
+  std::filesystem::remove(port_file, ec);
+  proc = std::make_unique<RagdProcess>();
+  Clock::time_point restart = Clock::now();
+  if (!proc->Start(options.binary, args, log_path, &error)) return fail(error);
+  port = WaitServing(*proc, port_file, options.startup_timeout_seconds, &error);
+  if (port == 0) return fail("restart: " + error + "; log: " + RagdLogTail(log_path));
+  figures.startup_seconds = SecondsSince(restart);
+  channel = MakeChannel(port, 2);
+  if (!GetCollection(channel, &info, &error)) return fail("after restart: " + error);
+  const uint64_t rss_restarted = ProcessRssBytes(proc->pid());
+  figures.rss_delta_bytes_per_vector_after_restart =
+      (static_cast<double>(rss_restarted) - static_cast<double>(rss_empty)) /
+      static_cast<double>(n);
+  // One pass of the queries on the restarted server: the snapshot must give the same answers.
+  LoadOptions once = ctx.load;
+  once.min_seconds = 0;
+  once.max_passes = 1;
+  LoadResult after = RunSearchLoad(ctx, port, 1, once);
+  double stop2_seconds = 0;
+  const int exit_code2 = proc->Terminate(120, &stop2_seconds);
+  ctx.report->Write({
+      {"bench", "startup"},
+      {"system", "ragd"},
+      {"threads", 1},
+      {"n", n},
+      {"startup_seconds", figures.startup_seconds},
+      {"startup_definition", "spawn to grpc.health.v1 SERVING, snapshot saved by SIGTERM"},
+      {"shutdown_seconds", stop_seconds},
+      {"shutdown_exit_code", exit_code},
+      {"second_shutdown_exit_code", exit_code2},
+      {"points_after_restart", info.points()},
+      {"recall_at_10_after_restart", RecallAtK(after.first_results, *ctx.truth, kTopK)},
+      {"qps_after_restart", after.qps},
+      {"rss_bytes_per_vector_after_restart",
+       static_cast<double>(rss_restarted) / static_cast<double>(n)},
+      {"rss_delta_bytes_per_vector_after_restart",
+       figures.rss_delta_bytes_per_vector_after_restart},
+      {"data_dir_bytes", [&] {
+         uint64_t total = 0;
+         std::error_code walk_ec;
+         for (auto it = std::filesystem::recursive_directory_iterator(data_dir, walk_ec);
+              !walk_ec && it != std::filesystem::recursive_directory_iterator();
+              it.increment(walk_ec)) {
+           std::error_code size_ec;
+           if (it->is_regular_file(size_ec)) total += it->file_size(size_ec);
+         }
+         return total;
+       }()},
+      {"load_average_1m", LoadAverage1()},
+  });
+  figures.ran = true;
+  return figures;
+}
+
+}  // namespace ragd::bench

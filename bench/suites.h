@@ -1,0 +1,88 @@
+#pragma once
+// The systems measured by vector_bench. Each suite builds its index from the same data set,
+// measures it against the same ground truth and writes its records to the report.
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "bench/bench_util.h"
+#include "bench/dataset.h"
+
+namespace ragd::bench {
+
+constexpr size_t kTopK = 10;
+
+// What every suite needs besides its own knobs.
+struct SuiteContext {
+  const Dataset* data = nullptr;
+  const std::vector<int64_t>* truth = nullptr;  // ExactTopK(data, kTopK)
+  Report* report = nullptr;
+  LoadOptions load;            // threads overridden per measurement
+  int build_threads = 2;       // threads that insert while building in-process indexes
+  std::vector<int> search_threads = {1, 2};
+};
+
+// Memory of HNSW in the paper's terms: float32 vectors plus graph links, the floor that the
+// ≤ 1.2x memory target is measured against. Level 0 has 2M links + a count, upper levels M + a
+// count, and a node reaches level >= 1 with probability 1/M (mult = 1/ln M), so upper levels
+// add (M + 1) * 4 / (M - 1) bytes on average.
+inline double RawPlusLinksBytesPerVector(size_t dim, size_t m) {
+  const double md = static_cast<double>(m);
+  return static_cast<double>(dim) * 4.0 + (2.0 * md + 1.0) * 4.0 + (md + 1.0) * 4.0 / (md - 1.0);
+}
+
+// Figures the final "targets" record compares.
+struct HnswlibFigures {
+  bool ran = false;
+  double recall_default_ef = 0;
+  // qps_by_threads[i] pairs with SuiteContext::search_threads[i], at the default ef.
+  std::vector<double> qps_by_threads;
+  double build_seconds = 0;
+  double rss_bytes_per_vector = 0;
+};
+
+struct RagdFigures {
+  bool ran = false;
+  std::string error;  // why the suite stopped early, if it did
+  double recall_default_ef = 0;
+  std::vector<int> clients;
+  std::vector<double> qps_by_clients;
+  double startup_seconds = 0;
+  double rss_delta_bytes_per_vector = 0;  // VmRSS after load minus VmRSS when empty, / N
+  // The same after a restart from the snapshot: no ingest garbage (memtables, freed batches).
+  double rss_delta_bytes_per_vector_after_restart = 0;
+};
+
+struct HnswlibOptions {
+  size_t m = 16;
+  size_t ef_construction = 200;
+  size_t default_ef = 64;
+  std::vector<size_t> ef_sweep = {32, 64, 128};
+};
+HnswlibFigures RunHnswlibSuite(const SuiteContext& ctx, const HnswlibOptions& options);
+
+struct FaissOptions {
+  std::vector<std::string> factories = {"HNSW32", "HNSW32,SQ8"};
+  // ragd's FAISS backend builds with efConstruction 200 too (FAISS's own default is 40).
+  int ef_construction = 200;
+  std::vector<int> ef_sweep = {32, 64, 128, 256};
+};
+void RunFaissSuite(const SuiteContext& ctx, const FaissOptions& options);
+
+struct RagdOptions {
+  std::string binary;       // path of the ragd executable
+  std::string work_dir;     // parent of the temporary data directory; "" = $TMPDIR or /tmp
+  bool keep_data = false;   // leave the data directory behind
+  size_t m = 16;
+  size_t ef_construction = 200;
+  size_t ef = 64;
+  size_t upsert_batch = 1000;   // points per Upsert (1000 x 1536 floats = 6 MiB)
+  int upsert_clients = 2;       // concurrent Upsert callers
+  std::vector<int> clients = {1, 2, 8};
+  double startup_timeout_seconds = 300;
+};
+RagdFigures RunRagdSuite(const SuiteContext& ctx, const RagdOptions& options);
+
+}  // namespace ragd::bench

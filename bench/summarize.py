@@ -1,0 +1,139 @@
+#!/usr/bin/env python3
+"""Prints a short table from vector_bench JSON lines.
+
+Usage: summarize.py RESULTS.jsonl [--simd SIMD.jsonl GENERIC.jsonl] [--markdown]
+"""
+import json
+import sys
+
+
+def load(path):
+    records = []
+    with open(path) as f:
+        for line in f:
+            line = line.strip()
+            if line:
+                try:
+                    records.append(json.loads(line))
+                except json.JSONDecodeError:
+                    pass  # a line cut short by an interrupted run
+    return records
+
+
+def table(rows, headers, markdown):
+    widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h)
+              for i, h in enumerate(headers)]
+    if markdown:
+        print("| " + " | ".join(headers) + " |")
+        print("|" + "|".join("---" for _ in headers) + "|")
+        for r in rows:
+            print("| " + " | ".join(r) + " |")
+    else:
+        print("  ".join(h.ljust(w) for h, w in zip(headers, widths)))
+        for r in rows:
+            print("  ".join(c.ljust(w) for c, w in zip(r, widths)))
+    print()
+
+
+def fmt(v, spec):
+    return format(v, spec) if isinstance(v, (int, float)) else "-"
+
+
+def summarize(records, markdown):
+    for r in records:
+        if r["bench"] == "hardware":
+            print(f"hardware: {r.get('cpu_model')}, {r.get('threads')} threads, "
+                  f"{r.get('memory_bytes', 0) / 2**30:.1f} GiB, {r.get('compiler')} "
+                  f"{r.get('compiler_flags')}, commit {r.get('git_commit')}"
+                  f"{' (dirty)' if r.get('git_dirty') else ''}, "
+                  f"load average at start {r.get('load_average_1m')}")
+        if r["bench"] == "dataset":
+            print(f"data: {r['n']} x {r['dim']} base, {r['queries']} queries; mean cosine of "
+                  f"random pairs {r['mean_cosine_random_pairs']:.3f} "
+                  f"(p05 {r['cosine_random_pairs_p05']:.3f}, p95 {r['cosine_random_pairs_p95']:.3f}); "
+                  f"mean score of true top-1 {r['mean_score_top1']:.3f}, top-10 "
+                  f"{r['mean_score_top10']:.3f}")
+    print()
+
+    builds = [r for r in records if r["bench"] == "build"]
+    if builds:
+        table([[r["system"], str(r["threads"]), fmt(r.get("build_seconds"), ".1f"),
+                fmt(r.get("rss_delta_bytes_per_vector"), ".0f"),
+                fmt(r.get("index_bytes_per_vector"), ".0f"),
+                fmt(r.get("memory_ratio_vs_raw_plus_links"), ".2f")] for r in builds],
+              ["build", "threads", "seconds", "RSS B/vec", "own B/vec", "RSS/(raw+links)"],
+              markdown)
+
+    searches = [r for r in records if r["bench"] == "search"]
+    if searches:
+        table([[r["system"], str(r["threads"]), str(r.get("ef", "-")),
+                fmt(r.get("recall_at_10"), ".4f"), fmt(r.get("qps"), ".0f"),
+                fmt(r.get("p50_ms"), ".3f"), fmt(r.get("p99_ms"), ".3f"),
+                fmt(r.get("load_average_1m"), ".1f")] for r in searches],
+              ["search", "threads", "ef", "recall@10", "QPS", "p50 ms", "p99 ms", "load"],
+              markdown)
+
+    for r in records:
+        if r["bench"] == "startup":
+            print(f"ragd start-up from snapshot: {r['startup_seconds']:.2f} s "
+                  f"({r['points_after_restart']} points, recall after restart "
+                  f"{r['recall_at_10_after_restart']:.4f}); clean shutdown "
+                  f"{r['shutdown_seconds']:.2f} s, exit {r['shutdown_exit_code']}; "
+                  f"RSS after restart {r['rss_delta_bytes_per_vector_after_restart']:.0f} B/vec "
+                  f"over the empty server")
+        if r["bench"] == "error":
+            print(f"ERROR ({r['system']}): {r['error']}")
+        if r["bench"] == "targets":
+            rows = []
+            for k, v in r.items():
+                if isinstance(v, dict) and "target" in v:
+                    op = ">=" if "recall" in k or "qps" in k else "<="
+                    rows.append([k, fmt(v["value"], ".3f"), f"{op} {v['target']}",
+                                 "met" if v["met"] else "MISSED"])
+            if "ragd_error" in r:
+                rows.append(["ragd", "-", "-", "error: " + r["ragd_error"]])
+            print()
+            table(rows, ["target", "value", "goal", ""], markdown)
+
+
+def simd(simd_path, generic_path, markdown):
+    def by_key(path):
+        out = {}
+        for r in load(path):
+            if r["bench"] == "search" and r["system"] == "hnswlib":
+                out[(r["threads"], r["ef"])] = r
+            if r["bench"] == "build" and r["system"] == "hnswlib":
+                out["build"] = r
+        return out
+
+    a, b = by_key(simd_path), by_key(generic_path)
+    rows = []
+    if "build" in a and "build" in b:
+        rows.append(["build seconds", "-", fmt(a["build"]["build_seconds"], ".1f"),
+                     fmt(b["build"]["build_seconds"], ".1f"),
+                     fmt(b["build"]["build_seconds"] / a["build"]["build_seconds"], ".2f")])
+    for key in sorted(k for k in a if k != "build"):
+        if key in b and b[key]["qps"] > 0:
+            rows.append([f"QPS, {key[0]} thread(s)", str(key[1]), fmt(a[key]["qps"], ".0f"),
+                         fmt(b[key]["qps"], ".0f"), fmt(a[key]["qps"] / b[key]["qps"], ".2f")])
+    print("hnswlib, -march=x86-64-v3 vs generic x86-64 (ratio = v3 speed-up):")
+    table(rows, ["measure", "ef", "x86-64-v3", "generic", "ratio"], markdown)
+
+
+def main(argv):
+    markdown = "--markdown" in argv
+    args = [a for a in argv[1:] if a != "--markdown"]
+    if not args:
+        print(__doc__)
+        return 2
+    if args[0] == "--simd":
+        simd(args[1], args[2], markdown)
+        return 0
+    summarize(load(args[0]), markdown)
+    if len(args) >= 4 and args[1] == "--simd":
+        simd(args[2], args[3], markdown)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))

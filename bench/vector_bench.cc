@@ -1,0 +1,254 @@
+// vector_bench: one run measures in-process hnswlib, in-process FAISS and ragd over gRPC on the
+// same embedding-like data against the same exact ground truth, and checks ragd against the
+// targets of issue #2. See bench/README.md for what each figure means.
+//
+// Output: JSON lines (stdout and --out). Progress goes to stderr.
+
+#include <algorithm>
+#include <exception>
+#include <iostream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+
+#include "bench/bench_util.h"
+#include "bench/dataset.h"
+#include "bench/suites.h"
+
+#ifndef RAGD_BENCH_SOURCE_DIR
+#define RAGD_BENCH_SOURCE_DIR "."
+#endif
+#ifndef RAGD_BENCH_RAGD_PATH
+#define RAGD_BENCH_RAGD_PATH ""
+#endif
+
+namespace ragd::bench {
+namespace {
+
+// The generic variant exists only to measure hnswlib without -march (the SIMD choice): FAISS is
+// a prebuilt library and ragd a separate binary, so neither would change.
+#ifdef RAGD_BENCH_GENERIC
+constexpr bool kHnswlibOnly = true;
+constexpr char kDefaultOut[] = "/bench/results/generic.jsonl";
+#else
+constexpr bool kHnswlibOnly = false;
+constexpr char kDefaultOut[] = "/bench/results/latest.jsonl";
+#endif
+
+constexpr double kRecallTarget = 0.95;
+constexpr double kQpsRatioTarget = 0.8;
+constexpr double kStartupTarget = 5.0;
+constexpr double kMemoryRatioTarget = 1.2;
+
+nlohmann::json Target(double value, double target, bool at_least) {
+  return {{"value", value},
+          {"target", target},
+          {"met", at_least ? value >= target : value <= target}};
+}
+
+void Log(const std::string& message) { std::cerr << "vector_bench: " << message << std::endl; }
+
+int Run(int argc, char** argv) {
+  DatasetOptions data_options;
+  SuiteContext ctx;
+  HnswlibOptions hnswlib_options;
+  FaissOptions faiss_options;
+  RagdOptions ragd_options;
+  ragd_options.binary = RAGD_BENCH_RAGD_PATH;
+  std::string out = std::string(RAGD_BENCH_SOURCE_DIR) + kDefaultOut;
+  bool skip_ragd = false;
+  bool skip_faiss = false;
+  bool skip_hnswlib = false;
+  ctx.build_threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+
+  CLI::App app("vector_bench: hnswlib, FAISS and ragd on embedding-like vectors", "vector_bench");
+  app.add_option("--n", data_options.num_base, "base vectors")->capture_default_str();
+  app.add_option("--queries", data_options.num_queries, "query vectors")->capture_default_str();
+  app.add_option("--dim", data_options.dim, "dimension")->capture_default_str();
+  app.add_option("--seed", data_options.seed, "data set seed")->capture_default_str();
+  // The data model's knobs (dataset.h); the defaults give ada-002-like statistics.
+  app.add_option("--topics", data_options.topics)->capture_default_str()->group("Data model");
+  app.add_option("--subtopics", data_options.subtopics)->capture_default_str()->group("Data model");
+  app.add_option("--energy-common", data_options.common)->capture_default_str()->group("Data model");
+  app.add_option("--energy-topic", data_options.topic)->capture_default_str()->group("Data model");
+  app.add_option("--energy-subtopic", data_options.subtopic)
+      ->capture_default_str()
+      ->group("Data model");
+  app.add_option("--energy-style", data_options.style)->capture_default_str()->group("Data model");
+  app.add_option("--energy-iso", data_options.iso)->capture_default_str()->group("Data model");
+  app.add_option("--style-rank", data_options.style_rank)->capture_default_str()->group("Data model");
+  app.add_option("--style-decay", data_options.style_decay)
+      ->capture_default_str()
+      ->group("Data model");
+  app.add_option("--out", out, "JSON-lines results file ('' for stdout only)")
+      ->capture_default_str();
+  app.add_flag("--skip-ragd", skip_ragd, "do not measure ragd over gRPC");
+  app.add_flag("--skip-faiss", skip_faiss, "do not measure FAISS");
+  app.add_flag("--skip-hnswlib", skip_hnswlib, "do not measure in-process hnswlib");
+  app.add_option("--ragd", ragd_options.binary, "ragd executable")->capture_default_str();
+  app.add_option("--work-dir", ragd_options.work_dir, "parent of ragd's temporary data dir");
+  app.add_flag("--keep-data", ragd_options.keep_data, "keep ragd's data directory");
+  app.add_option("--build-threads", ctx.build_threads, "threads inserting in-process")
+      ->capture_default_str();
+  app.add_option("--search-threads", ctx.search_threads, "in-process search thread counts")
+      ->delimiter(',')->capture_default_str();
+  app.add_option("--clients", ragd_options.clients, "concurrent ragd clients")
+      ->delimiter(',')->capture_default_str();
+  app.add_option("--upsert-clients", ragd_options.upsert_clients, "concurrent Upsert callers")
+      ->capture_default_str();
+  app.add_option("--upsert-batch", ragd_options.upsert_batch, "points per Upsert")
+      ->capture_default_str();
+  app.add_option("--ef-sweep", hnswlib_options.ef_sweep, "hnswlib ef values")
+      ->delimiter(',')->capture_default_str();
+  app.add_option("--faiss-ef-sweep", faiss_options.ef_sweep, "FAISS efSearch values")
+      ->delimiter(',')->capture_default_str();
+  app.add_option("--faiss-efc", faiss_options.ef_construction, "FAISS efConstruction")
+      ->capture_default_str();
+  app.add_option("--faiss-factories", faiss_options.factories, "FAISS index_factory strings, separated by ';'")
+      ->delimiter(';')->capture_default_str();
+  app.add_option("--min-seconds", ctx.load.min_seconds, "minimum duration of a query load")
+      ->capture_default_str();
+  app.add_option("--max-passes", ctx.load.max_passes, "maximum passes over the queries")
+      ->capture_default_str();
+  CLI11_PARSE(app, argc, argv);
+  if (data_options.num_base < kTopK || data_options.num_queries == 0 || data_options.dim == 0) {
+    std::cerr << "vector_bench: need --n >= " << kTopK << ", --queries >= 1, --dim >= 1\n";
+    return 2;
+  }
+  if (ctx.search_threads.empty() || ragd_options.clients.empty() ||
+      faiss_options.ef_sweep.empty() ||
+      std::find(hnswlib_options.ef_sweep.begin(), hnswlib_options.ef_sweep.end(),
+                hnswlib_options.default_ef) == hnswlib_options.ef_sweep.end()) {
+    std::cerr << "vector_bench: --search-threads, --clients and --faiss-ef-sweep must be "
+                 "non-empty and "
+                 "--ef-sweep must contain the default ef "
+              << hnswlib_options.default_ef << "\n";
+    return 2;
+  }
+  if (kHnswlibOnly) {
+    skip_ragd = true;
+    skip_faiss = true;
+  }
+
+  Report report(out);
+  ctx.report = &report;
+  report.Write(HardwareRecord(RAGD_BENCH_SOURCE_DIR));
+
+  Log("generating " + std::to_string(data_options.num_base) + " + " +
+      std::to_string(data_options.num_queries) + " vectors of dim " +
+      std::to_string(data_options.dim));
+  Clock::time_point t0 = Clock::now();
+  Dataset data = GenerateDataset(data_options);
+  const double generate_seconds = SecondsSince(t0);
+  CosineStats cos = RandomPairCosine(data, 100000, data_options.seed);
+  Log("ground truth");
+  t0 = Clock::now();
+  std::vector<int64_t> truth = ExactTopK(data, kTopK, ctx.build_threads);
+  const double truth_seconds = SecondsSince(t0);
+  NeighbourScores neighbours = MeanNeighbourScores(data, truth, kTopK);
+  report.Write({
+      {"bench", "dataset"},
+      {"system", "synthetic"},
+      {"threads", ctx.build_threads},
+      {"n", data.num_base},
+      {"queries", data.num_queries},
+      {"dim", data.dim},
+      {"seed", data_options.seed},
+      {"model",
+       {{"topics", data_options.topics},
+        {"subtopics", data_options.subtopics},
+        {"topic_zipf", data_options.topic_zipf},
+        {"energy_common", data_options.common},
+        {"energy_topic", data_options.topic},
+        {"energy_subtopic", data_options.subtopic},
+        {"energy_style", data_options.style},
+        {"energy_iso", data_options.iso},
+        {"style_rank", data_options.style_rank},
+        {"style_decay", data_options.style_decay}}},
+      {"generate_seconds", generate_seconds},
+      {"mean_cosine_random_pairs", cos.mean},
+      {"cosine_random_pairs_stddev", cos.stddev},
+      {"cosine_random_pairs_p05", cos.p05},
+      {"cosine_random_pairs_p95", cos.p95},
+      {"mean_score_top1", neighbours.top1},
+      {"mean_score_top10", neighbours.topk},
+      {"ground_truth_seconds", truth_seconds},
+      {"raw_bytes", data.base.size() * sizeof(float)},
+  });
+
+  ctx.data = &data;
+  ctx.truth = &truth;
+
+  HnswlibFigures hnswlib;
+  if (!skip_hnswlib) {
+    Log("hnswlib");
+    hnswlib = RunHnswlibSuite(ctx, hnswlib_options);
+  }
+  RagdFigures ragd;
+  if (!skip_ragd) {
+    Log("ragd");
+    ragd_options.m = hnswlib_options.m;
+    ragd_options.ef_construction = hnswlib_options.ef_construction;
+    ragd_options.ef = hnswlib_options.default_ef;
+    ragd = RunRagdSuite(ctx, ragd_options);
+  }
+  // FAISS last: its builds are the slowest part of a run, and an interrupted run should still
+  // have the ragd figures.
+  if (!skip_faiss) {
+    Log("faiss");
+    RunFaissSuite(ctx, faiss_options);
+  }
+
+  nlohmann::json targets = {{"bench", "targets"}, {"system", "ragd"}, {"threads", 0},
+                            {"n", data.num_base}, {"dim", data.dim}};
+  if (hnswlib.ran) {
+    targets["hnswlib_recall_at_10_default_ef"] =
+        Target(hnswlib.recall_default_ef, kRecallTarget, true);
+  }
+  if (ragd.ran) {
+    targets["recall_at_10_default_ef"] = Target(ragd.recall_default_ef, kRecallTarget, true);
+    targets["startup_seconds"] = Target(ragd.startup_seconds, kStartupTarget, false);
+    targets["memory_ratio_vs_raw_plus_links"] =
+        Target(ragd.rss_delta_bytes_per_vector /
+                   RawPlusLinksBytesPerVector(data.dim, hnswlib_options.m),
+               kMemoryRatioTarget, false);
+    targets["memory_ratio_vs_raw_plus_links_after_restart"] =
+        Target(ragd.rss_delta_bytes_per_vector_after_restart /
+                   RawPlusLinksBytesPerVector(data.dim, hnswlib_options.m),
+               kMemoryRatioTarget, false);
+    if (hnswlib.ran) {
+      // Same N on both sides: ragd with N clients against hnswlib with N search threads.
+      for (size_t i = 0; i < ctx.search_threads.size(); ++i) {
+        const int threads = ctx.search_threads[i];
+        for (size_t j = 0; j < ragd.clients.size(); ++j) {
+          if (ragd.clients[j] != threads || i >= hnswlib.qps_by_threads.size()) continue;
+          const double ratio = hnswlib.qps_by_threads[i] > 0
+                                   ? ragd.qps_by_clients[j] / hnswlib.qps_by_threads[i]
+                                   : 0;
+          targets["qps_ratio_vs_hnswlib_" + std::to_string(threads)] =
+              Target(ratio, kQpsRatioTarget, true);
+        }
+      }
+    }
+  } else if (!skip_ragd) {
+    targets["ragd_error"] = ragd.error;
+  }
+  report.Write(targets);
+  if (!report.path().empty()) Log("results in " + report.path());
+  return ragd.error.empty() ? 0 : 1;
+}
+
+}  // namespace
+}  // namespace ragd::bench
+
+int main(int argc, char** argv) {
+  try {
+    return ragd::bench::Run(argc, argv);
+  } catch (const std::exception& e) {
+    // hnswlib and FAISS report failures (out of memory, bad parameters) by throwing.
+    std::cerr << "vector_bench: " << e.what() << "\n";
+    return 1;
+  }
+}
