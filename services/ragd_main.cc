@@ -2,11 +2,13 @@
 // down gracefully. Exit codes: 0 after a clean shutdown, 1 when serving fails (address in use,
 // recovery error), 2 on a usage or configuration error.
 
-#include <pthread.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <unistd.h>
 
 #include <atomic>
+#include <cerrno>
+#include <cstring>
 #include <iostream>
 
 #include <spdlog/spdlog.h>
@@ -17,8 +19,31 @@
 
 namespace {
 
-// Raised by the recovery thread to wake the main thread's sigwait() when recovery fails.
-constexpr int kRecoveryFailedSignal = SIGUSR1;
+// Why a self-pipe and not sigwait(): sigwait() needs the signals blocked in every thread, and
+// libopenblas (linked through FAISS) starts its thread pool from a library constructor, before
+// main(), with nothing blocked. The kernel may hand a process-directed SIGTERM to that thread
+// whenever the sigwait()ing thread is not waiting yet, and the default action kills ragd
+// without saving anything. A handler runs on whichever thread gets the signal, and all it does
+// is write one byte (async-signal-safe); the main thread does the work.
+int g_wake_pipe[2] = {-1, -1};
+constexpr char kRecoveryFailed = 0;
+
+extern "C" void OnStopSignal(int signal) {
+  char byte = static_cast<char>(signal);
+  ssize_t ignored = write(g_wake_pipe[1], &byte, 1);
+  (void)ignored;
+}
+
+// Blocks until a stop signal arrives or recovery fails; returns the byte written.
+char WaitForWake() {
+  char byte = 0;
+  for (;;) {
+    ssize_t n = read(g_wake_pipe[0], &byte, 1);
+    if (n == 1) return byte;
+    if (n < 0 && errno == EINTR) continue;
+    return kRecoveryFailed;  // cannot happen while the write end is open
+  }
+}
 
 int Run(int argc, char** argv) {
   ragd::services::CommandLine cli = ragd::services::ParseCommandLine(
@@ -27,20 +52,24 @@ int Run(int argc, char** argv) {
   const ragd::services::Config& config = cli.config;
   spdlog::set_level(spdlog::level::from_str(config.log.level));
 
-  // Blocked before any thread starts, so every gRPC and engine thread inherits the mask and
-  // the signals are only ever taken by sigwait() below: no work in a signal handler.
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGTERM);
-  sigaddset(&signals, SIGINT);
-  sigaddset(&signals, kRecoveryFailedSignal);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  if (pipe2(g_wake_pipe, O_CLOEXEC) != 0) {
+    spdlog::error("pipe2: {}", std::strerror(errno));
+    return 1;
+  }
+  struct sigaction action = {};
+  action.sa_handler = OnStopSignal;
+  sigemptyset(&action.sa_mask);
+  action.sa_flags = SA_RESTART;  // other threads' interrupted system calls resume
+  sigaction(SIGTERM, &action, nullptr);
+  sigaction(SIGINT, &action, nullptr);
 
   std::atomic<bool> recovery_failed{false};
   auto server = ragd::services::RagdServer::Start(config, [&](const absl::Status& status) {
     if (status.ok()) return;
     recovery_failed = true;
-    kill(getpid(), kRecoveryFailedSignal);
+    char byte = kRecoveryFailed;
+    ssize_t ignored = write(g_wake_pipe[1], &byte, 1);
+    (void)ignored;
   });
   if (!server.ok()) {
     spdlog::error("{}", server.status().ToString());
@@ -49,14 +78,12 @@ int Run(int argc, char** argv) {
   spdlog::info("ragd listening on {} (port {}), data dir {}; recovering", config.server.listen,
                (*server)->port(), config.storage.data_dir);
 
-  int signal = 0;
-  sigwait(&signals, &signal);
-  if (signal != kRecoveryFailedSignal) {
-    spdlog::info("signal {}: shutting down (grace {} s)", signal,
+  char wake = WaitForWake();
+  if (wake != kRecoveryFailed) {
+    spdlog::info("signal {}: shutting down (grace {} s)", static_cast<int>(wake),
                  config.server.shutdown_grace_seconds);
   }
-  absl::Status closed =
-      (*server)->Shutdown(absl::Seconds(config.server.shutdown_grace_seconds));
+  absl::Status closed = (*server)->Shutdown(absl::Seconds(config.server.shutdown_grace_seconds));
   if (!closed.ok()) {
     spdlog::error("closing the engine: {}", closed.ToString());
     return 1;

@@ -1,9 +1,11 @@
 // ragd as a process: health before and after recovery, reflection, SIGTERM and restart,
 // start-up errors.
 
+#include <atomic>
 #include <csignal>
 #include <fstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <gmock/gmock.h>
@@ -161,6 +163,16 @@ TEST(LifecycleTest, ConfigErrorsExitWithCode2NamingTheKey) {
   EXPECT_THAT(run->out, HasSubstr("--data-dir"));
 }
 
+TEST(LifecycleTest, RecoveryFailureExitsWithCode1) {
+  TempDir dir;
+  std::string not_a_dir = WriteFile(dir, "file", "x");  // the data dir's parent is a file
+  absl::StatusOr<CommandResult> run =
+      RunCommand({RagdBinary(), "--listen", "127.0.0.1:0", "--data-dir", not_a_dir + "/data"});
+  ASSERT_TRUE(run.ok()) << run.status();
+  EXPECT_EQ(run->exit_code, 1);
+  EXPECT_THAT(run->err + run->out, HasSubstr("recovery of"));
+}
+
 TEST(LifecycleTest, AddressInUseExitsWithCode1) {
   TempDir dir;
   auto first = RagdProcess::Start(RagdProcess::OptionsFor((dir.path() / "a").string()));
@@ -171,6 +183,59 @@ TEST(LifecycleTest, AddressInUseExitsWithCode1) {
   ASSERT_TRUE(run.ok()) << run.status();
   EXPECT_EQ(run->exit_code, 1);
   EXPECT_THAT(run->err + run->out, HasSubstr("cannot listen"));
+}
+
+TEST(LifecycleTest, OverloadAndOversizeAreResourceExhausted) {
+  TempDir dir;
+  // One worker and a queue of one write: concurrent upserts beyond that are refused at once.
+  std::string config = WriteFile(
+      dir, "ragd.yaml", "server:\n  workers: 1\n  max_queued_writes: 1\n"
+                        "  max_message_bytes: 4000000\n");
+  auto ragd = RagdProcess::Start(
+      RagdProcess::OptionsFor((dir.path() / "data").string(), {"--config", config}));
+  ASSERT_TRUE(ragd.ok()) << ragd.status();
+  Client client((*ragd)->channel());
+  constexpr int kDimension = 64;
+  ASSERT_GRPC_OK(client.Create("load", kDimension));
+
+  std::atomic<int> ok{0}, exhausted{0}, other{0};
+  std::atomic<int> next_id{0};
+  // Bounded: at most 5 volleys of 12 concurrent 1,000-point upserts.
+  for (int volley = 0; volley < 5 && exhausted == 0; ++volley) {
+    std::vector<std::thread> threads;
+    for (int t = 0; t < 12; ++t) {
+      threads.emplace_back([&] {
+        Client c((*ragd)->channel());
+        std::vector<v1::Point> points;
+        for (int i = 0; i < 1000; ++i) {
+          std::vector<float> v(kDimension, 0.5f);
+          v[i % kDimension] = 1;
+          points.push_back(MakePoint(absl::StrCat("p", next_id++), v));
+        }
+        grpc::Status s = c.Upsert("load", std::move(points));
+        if (s.ok()) {
+          ++ok;
+        } else if (s.error_code() == StatusCode::RESOURCE_EXHAUSTED) {
+          ++exhausted;
+        } else {
+          ++other;
+          ADD_FAILURE() << s.error_message();
+        }
+      });
+    }
+    for (auto& t : threads) t.join();
+  }
+  EXPECT_GT(exhausted.load(), 0);
+  EXPECT_GT(ok.load(), 0);
+  EXPECT_EQ(other.load(), 0);
+  uint64_t count = 0;
+  ASSERT_GRPC_OK(client.Count("load", nullptr, &count));
+  EXPECT_EQ(count, static_cast<uint64_t>(ok.load()) * 1000);  // refused writes left no trace
+
+  // A request above server.max_message_bytes is refused by gRPC itself.
+  v1::Point big = MakePoint("big", std::vector<float>(kDimension, 1.0f));
+  big.set_text(std::string(5000000, 'x'));
+  EXPECT_EQ(client.Upsert("load", {big}).error_code(), StatusCode::RESOURCE_EXHAUSTED);
 }
 
 }  // namespace

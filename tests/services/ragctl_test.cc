@@ -168,6 +168,25 @@ TEST_F(RagctlTest, PointsUpsertSearchGetCountDelete) {
   EXPECT_EQ(Json(r)["count"], 14);
 }
 
+// The quick start of README.md, command for command, on examples/points.jsonl.
+TEST_F(RagctlTest, ReadmeQuickStart) {
+  CommandResult r = Ragctl({"collections", "create", "kb", "--dimension", "4"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  r = Ragctl({"points", "upsert", "--collection", "kb", RAGD_SOURCE_DIR "/examples/points.jsonl"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, "upserted 4 points\n");
+  r = Ragctl({"points", "search", "--collection", "kb", "--vector", "[0.9,0.1,0,0]", "--k", "2",
+              "--filter", R"({"key":"lang","equals":"ko"})"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  std::vector<std::string> lines = absl::StrSplit(r.out, '\n', absl::SkipEmpty());
+  ASSERT_EQ(lines.size(), 3u) << r.out;
+  EXPECT_THAT(lines[1], StartsWith("1\t1.0000\tko-1\tai-models.ko.md\t"));
+  EXPECT_THAT(lines[2], HasSubstr("\tko-2\t"));
+  r = Ragctl({"collections", "get", "kb"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("points\t4"));
+}
+
 TEST_F(RagctlTest, ErrorsAreOneLineWithExitCodes) {
   CommandResult r = Ragctl({"points", "count", "--collection", "missing"});
   EXPECT_EQ(r.exit_code, 3);
