@@ -131,6 +131,8 @@ class Ingestor::Impl {
       failed.document_id = doc.id;
       failed.outcome = DocumentOutcome::kFailed;
       failed.status = std::move(s);
+      failed.embedding_requests = r.embedding_requests;
+      failed.embedding_retries = r.embedding_retries;
       return failed;
     }
     return r;
@@ -191,6 +193,8 @@ class Ingestor::Impl {
     if (!miss_texts.empty()) {
       models::EmbeddingUsage usage;
       auto embedded = embedder_->Embed(miss_texts, &usage);
+      r->embedding_requests += usage.requests;
+      r->embedding_retries += usage.retries;
       if (!embedded.ok()) return Annotate(embedded.status(), "embedding");
       if (embedded->size() != miss_texts.size()) {
         return absl::InternalError("embedding: the embedder returned " +

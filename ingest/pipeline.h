@@ -60,6 +60,10 @@ struct DocumentResult {
   size_t embedded_chunks = 0;  // of `chunks`, vectors from the embedder
   size_t embedded_tokens = 0;  // tokens of the embedded chunks
   size_t deleted_chunks = 0;   // old chunks past the new count, removed in the same write
+  // The embedder's HTTP requests for this document and the retries among them (also when it
+  // failed), so that callers can report retries absorbed; 0 for the local embedder.
+  uint64_t embedding_requests = 0;
+  uint64_t embedding_retries = 0;
 };
 
 struct IngestorOptions {

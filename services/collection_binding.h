@@ -63,9 +63,14 @@ class EmbedderRegistry {
 
   // The embedder named `name` producing vectors of `dimension` (for "local" any dimension;
   // for a configured one it must equal its configured dimension: INVALID_ARGUMENT otherwise,
-  // naming both). NOT_FOUND for an unknown name, listing the known ones.
+  // naming both). NOT_FOUND for an unknown name, listing the known ones. A dimension of 0
+  // means the embedder's own (1536 for "local"). FAILED_PRECONDITION when the embedder cannot
+  // be built (e.g. its API key cannot be read).
   absl::StatusOr<std::shared_ptr<models::Embedder>> Get(std::string_view name,
                                                         uint32_t dimension);
+  // The binding to store for a new collection: Get()s the embedder (same errors) and fills
+  // provider, model and dimension.
+  absl::StatusOr<EmbedderBinding> Resolve(std::string_view name, uint32_t dimension);
   // The embedder a collection is bound to (decodes info.spec.attributes).
   // FAILED_PRECONDITION when the collection has no embedder binding.
   absl::StatusOr<std::shared_ptr<models::Embedder>> ForCollection(

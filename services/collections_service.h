@@ -7,15 +7,23 @@
 
 #include "ragd/v1/collections.grpc.pb.h"
 #include "services/bounded_executor.h"
+#include "services/collection_binding.h"
 #include "services/engine_handle.h"
 
 namespace ragd::services {
 
 class CollectionsService final : public v1::Collections::CallbackService {
  public:
-  // Neither pointer is owned; both must outlive the server.
-  CollectionsService(const EngineHandle* engine, BoundedExecutor* executor)
-      : engine_(engine), executor_(executor) {}
+  // No pointer is owned; all must outlive the server. `embedders` resolves the embedder
+  // binding of CreateCollection (null: bindings are refused); `default_chunking` fills a
+  // binding's unset chunking fields.
+  CollectionsService(const EngineHandle* engine, BoundedExecutor* executor,
+                     EmbedderRegistry* embedders = nullptr,
+                     ChunkingBinding default_chunking = {})
+      : engine_(engine),
+        executor_(executor),
+        embedders_(embedders),
+        default_chunking_(default_chunking) {}
 
   grpc::ServerUnaryReactor* CreateCollection(grpc::CallbackServerContext* context,
                                              const v1::CreateCollectionRequest* request,
@@ -33,6 +41,8 @@ class CollectionsService final : public v1::Collections::CallbackService {
  private:
   const EngineHandle* engine_;
   BoundedExecutor* executor_;
+  EmbedderRegistry* embedders_;
+  ChunkingBinding default_chunking_;
 };
 
 }  // namespace ragd::services

@@ -18,6 +18,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "common/status.h"
+#include "services/config_embedders.h"
 
 extern char** environ;
 
@@ -128,6 +129,19 @@ const std::vector<Setting>& Settings() {
                     true),
       StringSetting("storage.data_dir", [](Config& c) -> auto& { return c.storage.data_dir; },
                     false),
+      IntSetting("ingest.workers", [](Config& c) -> auto& { return c.ingest.workers; }, 1, 64),
+      IntSetting("ingest.queue_capacity",
+                 [](Config& c) -> auto& { return c.ingest.queue_capacity; }, 1, 4096),
+      IntSetting("ingest.chunk_tokens", [](Config& c) -> auto& { return c.ingest.chunk_tokens; },
+                 16, 8191),
+      IntSetting("ingest.chunk_overlap_tokens",
+                 [](Config& c) -> auto& { return c.ingest.chunk_overlap_tokens; }, 0, 4095),
+      IntSetting("ingest.max_document_bytes",
+                 [](Config& c) -> auto& { return c.ingest.max_document_bytes; }, 1, 1 << 30),
+      IntSetting("ingest.max_streams", [](Config& c) -> auto& { return c.ingest.max_streams; },
+                 1, 1024),
+      IntSetting("ingest.max_summary_results",
+                 [](Config& c) -> auto& { return c.ingest.max_summary_results; }, 0, 1000000),
       IntSetting("engine.max_text_bytes",
                  [](Config& c) -> auto& { return c.engine.max_text_bytes; }, 0, 1 << 30),
       IntSetting("engine.max_batch_points",
@@ -204,6 +218,10 @@ absl::Status ApplyYaml(absl::string_view yaml, Config* config) {
   if (!root.IsMap()) return absl::InvalidArgumentError("YAML: expected a mapping of sections");
   for (const auto& section : root) {
     std::string section_name = section.first.as<std::string>();
+    if (section_name == "embedders") {
+      RETURN_IF_ERROR(ParseEmbeddersYaml(section.second, &config->embedders));
+      continue;
+    }
     if (!section.second.IsMap()) {
       return absl::InvalidArgumentError(
           absl::StrCat(section_name, ": expected a mapping of settings"));
@@ -255,6 +273,7 @@ std::string ToYaml(const Config& config) {
     std::string this_section(key.substr(0, dot));
     if (this_section != section) {
       if (!section.empty()) out << YAML::EndMap;
+  EmitEmbeddersYaml(config.embedders, out);
       section = this_section;
       out << YAML::Key << section << YAML::Value << YAML::BeginMap;
     }

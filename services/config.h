@@ -16,6 +16,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
 #include "index/engine/engine.h"
+#include "services/collection_binding.h"
 
 namespace ragd::services {
 
@@ -40,6 +41,27 @@ struct Config {
     // Directory of the RocksDB database and index snapshots. Default: ./ragd-data.
     std::string data_dir = "./ragd-data";
   } storage;
+  // Document ingestion (ragd.v1.Ingest).
+  struct Ingest {
+    // Worker threads of each IngestDocuments stream (each embeds one document at a time), and
+    // documents queued per stream before the server stops reading it. Default: 2 and 8.
+    int64_t workers = 2;
+    int64_t queue_capacity = 8;
+    // Chunking of collections created without explicit settings, cl100k_base tokens.
+    // Default: 512 and 64.
+    int64_t chunk_tokens = 512;
+    int64_t chunk_overlap_tokens = 64;
+    // Largest document (text or raw bytes) accepted. Default: 32 MiB.
+    int64_t max_document_bytes = 32 << 20;
+    // IngestDocuments streams at once (each has its own threads). Default: 8.
+    int64_t max_streams = 8;
+    // Ok and skipped documents listed in a stream's summary (failures always are).
+    // Default: 10000.
+    int64_t max_summary_results = 10000;
+  } ingest;
+  // Named embedders collections can bind to (`embedders` YAML list, see config_embedders.h;
+  // YAML only). "local" is always available. Default: none.
+  std::vector<NamedEmbedderConfig> embedders;
   // Limits and tuning of the engine; defaults are index::Engine::Options's.
   struct EngineSettings {
     int64_t max_text_bytes = index::Engine::Options{}.max_text_bytes;

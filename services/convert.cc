@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "common/status.h"
+#include "services/collection_binding.h"
 
 namespace ragd::services {
 namespace {
@@ -304,6 +305,19 @@ void ToProto(const index::CollectionInfo& info, v1::CollectionInfo* out) {
   out->mutable_created_at()->set_seconds(info.created_at_unix_ms / 1000);
   out->mutable_created_at()->set_nanos(static_cast<int32_t>(info.created_at_unix_ms % 1000) *
                                        1000000);
+  // Attributes a newer ragd wrote, or corrupt ones, just show no binding here; text calls
+  // report the decoding error.
+  absl::StatusOr<CollectionBinding> binding = DecodeBinding(info.spec.attributes);
+  if (binding.ok() && binding->embedder.dimension != 0) {
+    v1::EmbedderBinding* e = out->mutable_embedder();
+    e->set_name(binding->embedder.name);
+    e->set_provider(binding->embedder.provider);
+    e->set_model(binding->embedder.model);
+    e->set_dimension(binding->embedder.dimension);
+    out->mutable_chunking()->set_max_tokens(static_cast<uint32_t>(binding->chunking.max_tokens));
+    out->mutable_chunking()->set_overlap_tokens(
+        static_cast<uint32_t>(binding->chunking.overlap_tokens));
+  }
 }
 
 void ToProto(const index::MetadataValue& value, v1::Value* out) {

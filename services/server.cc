@@ -12,11 +12,12 @@
 #include <spdlog/spdlog.h>
 
 #include "absl/strings/str_cat.h"
+#include "ingest/job.h"
 
 namespace ragd::services {
 namespace {
 
-constexpr const char* kServiceNames[] = {"ragd.v1.Collections", "ragd.v1.Points"};
+constexpr const char* kServiceNames[] = {"ragd.v1.Collections", "ragd.v1.Points", "ragd.v1.Ingest"};
 
 void SetServing(grpc::Server* server, bool serving) {
   grpc::HealthCheckServiceInterface* health = server->GetHealthCheckService();
@@ -39,18 +40,40 @@ absl::Status WritePortFile(const std::string& path, int port) {
   return absl::OkStatus();
 }
 
+IngestServiceOptions IngestOptionsOf(const Config::Ingest& c) {
+  IngestServiceOptions o;
+  o.workers = static_cast<size_t>(c.workers);
+  o.queue_capacity = static_cast<size_t>(c.queue_capacity);
+  o.max_document_bytes = static_cast<size_t>(c.max_document_bytes);
+  o.max_streams = static_cast<size_t>(c.max_streams);
+  o.max_summary_results = static_cast<size_t>(c.max_summary_results);
+  return o;
+}
+
+ChunkingBinding ChunkingOf(const Config::Ingest& c) {
+  ChunkingBinding b;
+  b.max_tokens = static_cast<int>(c.chunk_tokens);
+  b.overlap_tokens = static_cast<int>(c.chunk_overlap_tokens);
+  return b;
+}
+
 }  // namespace
 
-RagdServer::RagdServer(const Config& config)
+RagdServer::RagdServer(const Config& config, std::unique_ptr<EmbedderRegistry> embedders)
     : config_(config),
       executor_(static_cast<int>(config.server.workers),
                 static_cast<size_t>(config.server.max_queued_writes)),
-      collections_(&handle_, &executor_),
-      points_(&handle_, &executor_) {}
+      embedders_(std::move(embedders)),
+      collections_(&handle_, &executor_, embedders_.get(), ChunkingOf(config.ingest)),
+      points_(&handle_, &executor_),
+      ingest_(&handle_, &executor_, embedders_.get(), IngestOptionsOf(config.ingest)) {}
 
 absl::StatusOr<std::unique_ptr<RagdServer>> RagdServer::Start(const Config& config,
                                                               RecoveryCallback on_recovered) {
-  std::unique_ptr<RagdServer> self(new RagdServer(config));
+  absl::StatusOr<std::unique_ptr<EmbedderRegistry>> embedders =
+      EmbedderRegistry::Create(config.embedders);
+  if (!embedders.ok()) return embedders.status();
+  std::unique_ptr<RagdServer> self(new RagdServer(config, *std::move(embedders)));
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
 
@@ -63,6 +86,7 @@ absl::StatusOr<std::unique_ptr<RagdServer>> RagdServer::Start(const Config& conf
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
   builder.RegisterService(&self->collections_);
   builder.RegisterService(&self->points_);
+  builder.RegisterService(&self->ingest_);
   self->server_ = builder.BuildAndStart();
   if (self->server_ == nullptr || self->port_ == 0) {
     self->executor_.Shutdown();
@@ -99,6 +123,12 @@ void RagdServer::Recover(RecoveryCallback on_recovered) {
     return;
   }
   engine_ = std::move(engine).value();
+  // Before serving, so that no job of this process can be taken for one of the dead one.
+  if (absl::StatusOr<size_t> marked = ingest::MarkInterruptedJobs(*engine_); !marked.ok()) {
+    spdlog::warn("marking interrupted ingest jobs: {}", marked.status().ToString());
+  } else if (*marked > 0) {
+    spdlog::warn("{} ingest job(s) were interrupted by the last shutdown; re-run them", *marked);
+  }
   uint64_t points = 0;
   std::vector<index::CollectionInfo> collections = engine_->ListCollections();
   for (const index::CollectionInfo& c : collections) points += c.points;
@@ -122,6 +152,7 @@ absl::Status RagdServer::Shutdown(absl::Duration grace) {
   spdlog::debug("gRPC server stopped");
   executor_.Shutdown();
   if (recovery_.joinable()) recovery_.join();
+  ingest_.Shutdown();  // flushes embedding-cache buffers while the engine is open
   if (engine_ == nullptr) return absl::OkStatus();
   absl::Status closed = engine_->Close();
   spdlog::debug("engine closed");

@@ -18,9 +18,11 @@
 #include "absl/time/time.h"
 #include "index/engine/engine.h"
 #include "services/bounded_executor.h"
+#include "services/collection_binding.h"
 #include "services/collections_service.h"
 #include "services/config.h"
 #include "services/engine_handle.h"
+#include "services/ingest_service.h"
 #include "services/points_service.h"
 
 namespace ragd::services {
@@ -50,14 +52,16 @@ class RagdServer {
   absl::Status Shutdown(absl::Duration grace);
 
  private:
-  explicit RagdServer(const Config& config);
+  RagdServer(const Config& config, std::unique_ptr<EmbedderRegistry> embedders);
   void Recover(RecoveryCallback on_recovered);
 
   const Config config_;
   EngineHandle handle_;
   BoundedExecutor executor_;
+  std::unique_ptr<EmbedderRegistry> embedders_;  // before the services that use it
   CollectionsService collections_;
   PointsService points_;
+  IngestService ingest_;
   std::unique_ptr<grpc::Server> server_;
   int port_ = 0;
   std::unique_ptr<index::Engine> engine_;  // written by the recovery thread before handle_.Set
