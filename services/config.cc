@@ -163,6 +163,29 @@ const std::vector<Setting>& Settings() {
                  int64_t{1} << 40),
       StringSetting("log.level", [](Config& c) -> auto& { return c.log.level; }, false,
                     {"trace", "debug", "info", "warn", "error", "critical", "off"}),
+      IntSetting("retrieval.default_k",
+                 [](Config& c) -> auto& { return c.retrieval.default_k; }, 1, 100000),
+      IntSetting("retrieval.max_k", [](Config& c) -> auto& { return c.retrieval.max_k; }, 1,
+                 100000),
+      IntSetting("retrieval.max_sources",
+                 [](Config& c) -> auto& { return c.retrieval.max_sources; }, 0, 100000),
+      BoolSetting("retrieval.mmr", [](Config& c) -> auto& { return c.retrieval.mmr; }),
+      DoubleSetting("retrieval.mmr_lambda",
+                    [](Config& c) -> auto& { return c.retrieval.mmr_lambda; }, 0.0, 1.0),
+      DoubleSetting("retrieval.dedup_threshold",
+                    [](Config& c) -> auto& { return c.retrieval.dedup_threshold; }, 0.01, 1.0),
+      IntSetting("retrieval.reserved_output_tokens",
+                 [](Config& c) -> auto& { return c.retrieval.reserved_output_tokens; }, 1,
+                 1 << 20),
+      IntSetting("retrieval.answer_deadline_ms",
+                 [](Config& c) -> auto& { return c.retrieval.answer_deadline_ms; }, 0,
+                 int64_t{86400} * 1000),
+      IntSetting("retrieval.max_concurrent_answers",
+                 [](Config& c) -> auto& { return c.retrieval.max_concurrent_answers; }, 1,
+                 100000),
+      IntSetting("retrieval.query_cache_entries",
+                 [](Config& c) -> auto& { return c.retrieval.query_cache_entries; }, 0,
+                 1 << 24),
       IntSetting("debug.open_delay_ms", [](Config& c) -> auto& { return c.debug.open_delay_ms; },
                  0, 600000),
   };
@@ -182,6 +205,49 @@ absl::StatusOr<std::string> ReadFile(const std::string& path) {
   std::ostringstream text;
   text << in.rdbuf();
   return text.str();
+}
+
+// The `models` section is structured (a list of deployments), so it is parsed whole by the
+// catalog rather than through the table of scalar settings.
+absl::Status ApplyModelsYaml(const YAML::Node& node, Config* config) {
+  YAML::Emitter out;
+  out << node;
+  ASSIGN_OR_RETURN(config->models, models::ModelCatalog::FromYaml(out.c_str()));
+  return absl::OkStatus();
+}
+
+// The catalog as YAML for --print-config, with API keys redacted: the output is meant to be
+// pasted into bug reports.
+void EmitModels(const models::ModelCatalog& catalog, YAML::Emitter& out) {
+  out << YAML::Key << "models" << YAML::Value << YAML::BeginMap;
+  out << YAML::Key << "default_model" << YAML::Value << catalog.default_model();
+  out << YAML::Key << "deployments" << YAML::Value << YAML::BeginSeq;
+  for (const models::ModelDeployment& d : catalog.deployments()) {
+    out << YAML::BeginMap;
+    out << YAML::Key << "name" << YAML::Value << d.name;
+    out << YAML::Key << "provider" << YAML::Value
+        << std::string(models::ChatProviderName(d.provider));
+    if (d.provider != models::ChatProvider::kLocal) {
+      out << YAML::Key << "endpoint" << YAML::Value << d.endpoint;
+      out << YAML::Key << "base_url" << YAML::Value << d.base_url;
+      out << YAML::Key << "deployment" << YAML::Value << d.deployment;
+      out << YAML::Key << "model" << YAML::Value << d.model;
+      out << YAML::Key << "api_version" << YAML::Value << d.api_version;
+      out << YAML::Key << "api_key" << YAML::Value
+          << (d.api_key.empty() ? std::string() : std::string("<redacted>"));
+      out << YAML::Key << "api_key_env" << YAML::Value << d.api_key_env;
+      out << YAML::Key << "api_key_file" << YAML::Value << d.api_key_file;
+    }
+    out << YAML::Key << "family" << YAML::Value << d.family;
+    out << YAML::Key << "context_window" << YAML::Value << d.context_window;
+    out << YAML::Key << "max_output_tokens" << YAML::Value << d.max_output_tokens;
+    out << YAML::Key << "price_per_1k_input" << YAML::Value << d.price_per_1k_input;
+    out << YAML::Key << "price_per_1k_output" << YAML::Value << d.price_per_1k_output;
+    out << YAML::Key << "encoding" << YAML::Value
+        << (d.encoding == models::Encoding::kO200kBase ? "o200k_base" : "cl100k_base");
+    out << YAML::EndMap;
+  }
+  out << YAML::EndSeq << YAML::EndMap;
 }
 
 }  // namespace
@@ -220,6 +286,10 @@ absl::Status ApplyYaml(absl::string_view yaml, Config* config) {
     std::string section_name = section.first.as<std::string>();
     if (section_name == "embedders") {
       RETURN_IF_ERROR(ParseEmbeddersYaml(section.second, &config->embedders));
+      continue;
+    }
+    if (section_name == "models") {
+      RETURN_IF_ERROR(ApplyModelsYaml(section.second, config));
       continue;
     }
     if (!section.second.IsMap()) {
@@ -280,6 +350,7 @@ std::string ToYaml(const Config& config) {
     out << YAML::Key << std::string(key.substr(dot + 1)) << YAML::Value << s.format(config);
   }
   if (!section.empty()) out << YAML::EndMap;
+  EmitModels(config.models, out);
   out << YAML::EndMap;
   return std::string(out.c_str()) + "\n";
 }

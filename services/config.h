@@ -17,6 +17,7 @@
 #include "absl/strings/string_view.h"
 #include "index/engine/engine.h"
 #include "services/collection_binding.h"
+#include "models/model_catalog.h"
 
 namespace ragd::services {
 
@@ -78,6 +79,37 @@ struct Config {
     // trace, debug, info, warn, error, critical or off. Default: info.
     std::string level = "info";
   } log;
+  // Retrieval and grounded answers (ragd.v1.Retrieval).
+  struct Retrieval {
+    // Chunks retrieved when a request does not say (k = 0), and the most a request may ask.
+    // Default: 8 and 100.
+    int64_t default_k = 8;
+    int64_t max_k = 100;
+    // Most sources put in a prompt when the request does not say; 0 means no limit.
+    // Default: 8.
+    int64_t max_sources = 8;
+    // Maximal marginal relevance re-ranking of the sources by default, and its lambda.
+    // Default: false, 0.7.
+    bool mmr = false;
+    double mmr_lambda = 0.7;
+    // Near-duplicate chunks (token-shingle Jaccard >= threshold) are dropped; 1 keeps all but
+    // exact duplicates. Default: 0.8.
+    double dedup_threshold = 0.8;
+    // Tokens kept for the answer when the request does not say (capped at the model's
+    // limit). Default: 1024.
+    int64_t reserved_output_tokens = 1024;
+    // An Answer call's models must finish within this long (DEADLINE_EXCEEDED in their final
+    // events otherwise); 0 disables. Default: 300000.
+    int64_t answer_deadline_ms = 300000;
+    // Answer calls in progress at once; more get RESOURCE_EXHAUSTED. Default: 64.
+    int64_t max_concurrent_answers = 64;
+    // Query embeddings kept in memory (LRU), so a repeated query costs no embedder call;
+    // 0 disables. Default: 4096.
+    int64_t query_cache_entries = 4096;
+  } retrieval;
+  // The chat model catalog: the `models` YAML section (models::ModelCatalog::FromYaml), YAML
+  // only. Default: only the built-in "local" model, which is the default.
+  models::ModelCatalog models;
   struct Debug {
     // Delays opening the engine by this long, so tests can watch the NOT_SERVING phase.
     // Default: 0.
@@ -91,7 +123,8 @@ struct Config {
 // naming the key for an unknown key, a malformed value or one out of range.
 absl::Status SetConfigValue(absl::string_view key, absl::string_view value, Config* config);
 
-// Applies a YAML document of sections (server, storage, engine, log, debug) of scalar settings.
+// Applies a YAML document of sections (server, storage, engine, log, debug, retrieval) of
+// scalar settings, and the structured `models` section (the chat model catalog).
 absl::Status ApplyYaml(absl::string_view yaml, Config* config);
 
 // Applies RAGD_<SECTION>__<KEY>=VALUE entries of `environment` ("NAME=VALUE" strings); other

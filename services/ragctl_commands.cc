@@ -84,6 +84,9 @@ absl::StatusOr<std::string> ReadWholeFile(const std::string& path) {
 
 }  // namespace
 
+const char* StatusCodeName(grpc::StatusCode code) { return CodeName(code); }
+int ExitCodeFor(grpc::StatusCode code) { return ExitCode(code); }
+
 Ragctl::Ragctl(GlobalOptions options, std::ostream& out, std::ostream& err)
     : options_(std::move(options)), out_(out), err_(err) {
   grpc::ChannelArguments args;

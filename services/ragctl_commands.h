@@ -24,6 +24,11 @@ namespace ragd::cli {
 
 constexpr int kExitUsage = 2;
 
+// "NOT_FOUND" etc., and the exit code of a failed call (see above); shared by the commands of
+// ragctl_retrieval.h.
+const char* StatusCodeName(grpc::StatusCode code);
+int ExitCodeFor(grpc::StatusCode code);
+
 struct GlobalOptions {
   std::string address = "127.0.0.1:50051";
   bool json = false;        // print JSON instead of tables

@@ -12,6 +12,7 @@
 #include <CLI/CLI.hpp>
 
 #include "services/ragctl_commands.h"
+#include "services/ragctl_retrieval.h"
 
 namespace {
 
@@ -108,6 +109,31 @@ int Run(int argc, char** argv) {
   p_count->add_option("--collection", collection, "collection name")->required();
   p_count->add_option("--filter", filter, "filter JSON");
 
+  // retrieval: search, ask, models
+  ragd::cli::TextSearchOptions text_search;
+  CLI::App* search_cmd = app.add_subcommand("search", "search a collection by text");
+  search_cmd->add_option("query", text_search.query, "query text")->required();
+  search_cmd->add_option("--collection", text_search.collection, "collection name")->required();
+  search_cmd->add_option("--k", text_search.k, "number of results (default: server's)");
+  search_cmd->add_option("--filter", text_search.filter_json, "filter JSON");
+  std::optional<float> text_min_score;
+  search_cmd->add_option("--min-score", text_min_score, "drop chunks scoring below this");
+  ragd::cli::AskOptions ask;
+  std::optional<double> temperature;
+  std::optional<float> ask_min_score;
+  CLI::App* ask_cmd = app.add_subcommand("ask", "answer a question from a collection");
+  ask_cmd->add_option("question", ask.question, "the question")->required();
+  ask_cmd->add_option("--collection", ask.collection, "collection name")->required();
+  ask_cmd->add_option("--model", ask.models, "model deployment; repeat to compare models");
+  ask_cmd->add_option("--k", ask.k, "chunks retrieved (default: server's)");
+  ask_cmd->add_option("--filter", ask.filter_json, "filter JSON");
+  ask_cmd->add_option("--min-score", ask_min_score, "drop chunks scoring below this");
+  ask_cmd->add_option("--temperature", temperature, "sampling temperature, 0..2");
+  ask_cmd->add_option("--max-output-tokens", ask.max_output_tokens, "answer token limit");
+  CLI::App* models_cmd = app.add_subcommand("models", "the model catalog");
+  models_cmd->require_subcommand(1);
+  CLI::App* m_list = models_cmd->add_subcommand("list", "list the chat models");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -125,6 +151,15 @@ int Run(int argc, char** argv) {
   search.ef = ef;
   search.min_score = min_score;
 
+  text_search.min_score = text_min_score;
+  ask.min_score = ask_min_score;
+  ask.temperature = temperature;
+  if (search_cmd->parsed() || ask_cmd->parsed() || m_list->parsed()) {
+    ragd::cli::RetrievalCommands retrieval(global, std::cout, std::cerr);
+    if (search_cmd->parsed()) return retrieval.Search(text_search);
+    if (ask_cmd->parsed()) return retrieval.Ask(ask);
+    return retrieval.ListModels();
+  }
   ragd::cli::Ragctl ragctl(global, std::cout, std::cerr);
   if (c_create->parsed()) return ragctl.CreateCollection(create);
   if (c_list->parsed()) return ragctl.ListCollections();

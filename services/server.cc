@@ -17,7 +17,8 @@
 namespace ragd::services {
 namespace {
 
-constexpr const char* kServiceNames[] = {"ragd.v1.Collections", "ragd.v1.Points", "ragd.v1.Ingest"};
+constexpr const char* kServiceNames[] = {"ragd.v1.Collections", "ragd.v1.Points", "ragd.v1.Ingest",
+                                         "ragd.v1.Retrieval"};
 
 void SetServing(grpc::Server* server, bool serving) {
   grpc::HealthCheckServiceInterface* health = server->GetHealthCheckService();
@@ -57,6 +58,26 @@ ChunkingBinding ChunkingOf(const Config::Ingest& c) {
   return b;
 }
 
+RetrieverOptions RetrieverOptionsOf(const Config::Retrieval& c) {
+  RetrieverOptions o;
+  o.default_k = static_cast<size_t>(c.default_k);
+  o.max_k = static_cast<size_t>(c.max_k);
+  o.query_cache_entries = static_cast<size_t>(c.query_cache_entries);
+  return o;
+}
+
+AnswerSettings AnswerSettingsOf(const Config::Retrieval& c) {
+  AnswerSettings o;
+  o.max_sources = static_cast<size_t>(c.max_sources);
+  o.mmr = c.mmr;
+  o.mmr_lambda = c.mmr_lambda;
+  o.dedup_threshold = c.dedup_threshold;
+  o.reserved_output_tokens = static_cast<size_t>(c.reserved_output_tokens);
+  o.answer_deadline = std::chrono::milliseconds(c.answer_deadline_ms);
+  o.max_concurrent_answers = static_cast<size_t>(c.max_concurrent_answers);
+  return o;
+}
+
 }  // namespace
 
 RagdServer::RagdServer(const Config& config, std::unique_ptr<EmbedderRegistry> embedders)
@@ -66,7 +87,9 @@ RagdServer::RagdServer(const Config& config, std::unique_ptr<EmbedderRegistry> e
       embedders_(std::move(embedders)),
       collections_(&handle_, &executor_, embedders_.get(), ChunkingOf(config.ingest)),
       points_(&handle_, &executor_),
-      ingest_(&handle_, &executor_, embedders_.get(), IngestOptionsOf(config.ingest)) {}
+      ingest_(&handle_, &executor_, embedders_.get(), IngestOptionsOf(config.ingest)),
+      retrieval_(&handle_, embedders_.get(), config.models, RetrieverOptionsOf(config.retrieval),
+                 AnswerSettingsOf(config.retrieval)) {}
 
 absl::StatusOr<std::unique_ptr<RagdServer>> RagdServer::Start(const Config& config,
                                                               RecoveryCallback on_recovered) {
@@ -87,6 +110,7 @@ absl::StatusOr<std::unique_ptr<RagdServer>> RagdServer::Start(const Config& conf
   builder.RegisterService(&self->collections_);
   builder.RegisterService(&self->points_);
   builder.RegisterService(&self->ingest_);
+  builder.RegisterService(&self->retrieval_);
   self->server_ = builder.BuildAndStart();
   if (self->server_ == nullptr || self->port_ == 0) {
     self->executor_.Shutdown();

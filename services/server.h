@@ -24,6 +24,7 @@
 #include "services/engine_handle.h"
 #include "services/ingest_service.h"
 #include "services/points_service.h"
+#include "services/retrieval_service.h"
 
 namespace ragd::services {
 
@@ -62,6 +63,7 @@ class RagdServer {
   CollectionsService collections_;
   PointsService points_;
   IngestService ingest_;
+  RetrievalService retrieval_;
   std::unique_ptr<grpc::Server> server_;
   int port_ = 0;
   std::unique_ptr<index::Engine> engine_;  // written by the recovery thread before handle_.Set

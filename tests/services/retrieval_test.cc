@@ -1,0 +1,376 @@
+// ragd.v1.Retrieval end to end: the real ragd on 127.0.0.1 with the Korean corpus ingested
+// through the Ingest RPC with the local embedder, the local model, and a fake Azure OpenAI
+// deployment (tests/testing/fake_chat_server.h) configured with `ragd --config`.
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <gtest/gtest.h>
+#include <grpcpp/grpcpp.h>
+
+#include "absl/strings/str_cat.h"
+#include "models/local_chat_model.h"
+#include "ragd/v1/collections.grpc.pb.h"
+#include "ragd/v1/ingest.grpc.pb.h"
+#include "ragd/v1/retrieval.grpc.pb.h"
+#include "tests/services/service_test_util.h"
+#include "tests/testing/fake_chat_server.h"
+#include "tests/testing/fake_openai_server.h"
+
+namespace ragd::testing {
+namespace {
+
+constexpr char kCollection[] = "corpus";
+constexpr char kAzure[] = "azure-gpt4o";  // the catalog name of the fake deployment
+constexpr char kTiny[] = "tiny";          // a deployment with a 600-token context window
+
+std::string ReadFile(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+
+struct Answer {
+  grpc::Status status;
+  std::vector<v1::AnswerEvent> events;
+  std::string Text(const std::string& model) const {
+    std::string text;
+    for (const auto& e : events) {
+      if (e.has_delta() && e.delta().model() == model) text += e.delta().text();
+    }
+    return text;
+  }
+  const v1::AnswerFinal* Final(const std::string& model) const {
+    for (const auto& e : events) {
+      if (e.has_final() && e.final().model() == model) return &e.final();
+    }
+    return nullptr;
+  }
+};
+
+// One ragd and one fake for the whole suite: ingesting the corpus once keeps it fast.
+class RetrievalTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    dir_ = new TempDir();
+    FakeOpenAiServerOptions fake_options;
+    fake_options.deployments = {"gpt-4o"};
+    auto fake = FakeOpenAiServer::Start(fake_options);
+    ASSERT_TRUE(fake.ok()) << fake.status();
+    fake_ = fake->release();
+    chat_ = new FakeChatCompletions(fake_);
+
+    std::string config = absl::StrCat(
+        "retrieval:\n"
+        "  answer_deadline_ms: 20000\n"
+        "models:\n"
+        "  default_model: local\n"
+        "  deployments:\n"
+        "    - name: ", kAzure, "\n"
+        "      provider: azure-openai\n"
+        "      endpoint: ", fake_->endpoint(), "\n"
+        "      deployment: gpt-4o\n"
+        "      api_key: test-key\n"
+        "      max_retries: 1\n"
+        "      initial_backoff_ms: 1\n"
+        "      max_backoff_ms: 5\n"
+        "    - name: ", kTiny, "\n"
+        "      provider: azure-openai\n"
+        "      endpoint: ", fake_->endpoint(), "\n"
+        "      deployment: gpt-4o\n"
+        "      api_key: test-key\n"
+        "      family: gpt-4o\n"
+        "      context_window: 600\n"
+        "      max_output_tokens: 100\n");
+    std::filesystem::path config_path = dir_->path() / "ragd.yaml";
+    std::ofstream(config_path) << config;
+    auto ragd = RagdProcess::Start(RagdProcess::OptionsFor(
+        (dir_->path() / "data").string(), {"--config", config_path.string()}));
+    ASSERT_TRUE(ragd.ok()) << ragd.status();
+    ragd_ = ragd->release();
+
+    auto collections = v1::Collections::NewStub(ragd_->channel());
+    v1::CreateCollectionRequest create;
+    create.set_name(kCollection);
+    create.set_dimension(1536);
+    create.mutable_embedder()->set_name("local");
+    grpc::ClientContext c1;
+    c1.set_deadline(CallDeadline());
+    v1::CreateCollectionResponse created;
+    ASSERT_GRPC_OK(collections->CreateCollection(&c1, create, &created));
+
+    auto ingest = v1::Ingest::NewStub(ragd_->channel());
+    std::filesystem::path corpus = std::filesystem::path(RAGD_SOURCE_DIR) / "tests/models/data/corpus";
+    for (const auto& entry : std::filesystem::directory_iterator(corpus)) {
+      if (entry.path().extension() != ".md") continue;
+      v1::UpsertDocumentRequest request;
+      request.set_collection(kCollection);
+      v1::Document* doc = request.mutable_document();
+      doc->set_id(entry.path().filename().string());
+      doc->set_name(entry.path().filename().string());
+      doc->set_text(ReadFile(entry.path()));
+      grpc::ClientContext c;
+      c.set_deadline(CallDeadline(60));
+      v1::UpsertDocumentResponse response;
+      ASSERT_GRPC_OK(ingest->UpsertDocument(&c, request, &response));
+    }
+  }
+
+  static void TearDownTestSuite() {
+    delete ragd_;
+    delete chat_;
+    delete fake_;
+    delete dir_;
+  }
+
+  void SetUp() override { stub_ = v1::Retrieval::NewStub(ragd_->channel()); }
+
+  static v1::AnswerRequest Question(const std::string& question,
+                                    std::vector<std::string> models = {}) {
+    v1::AnswerRequest request;
+    request.set_collection(kCollection);
+    request.set_question(question);
+    for (const auto& m : models) request.add_models(m);
+    return request;
+  }
+
+  Answer Ask(const v1::AnswerRequest& request) {
+    Answer answer;
+    grpc::ClientContext context;
+    context.set_deadline(CallDeadline(60));
+    auto reader = stub_->Answer(&context, request);
+    v1::AnswerEvent event;
+    while (reader->Read(&event)) answer.events.push_back(event);
+    answer.status = reader->Finish();
+    return answer;
+  }
+
+  static TempDir* dir_;
+  static FakeOpenAiServer* fake_;
+  static FakeChatCompletions* chat_;
+  static RagdProcess* ragd_;
+  std::unique_ptr<v1::Retrieval::Stub> stub_;
+};
+
+TempDir* RetrievalTest::dir_ = nullptr;
+FakeOpenAiServer* RetrievalTest::fake_ = nullptr;
+FakeChatCompletions* RetrievalTest::chat_ = nullptr;
+RagdProcess* RetrievalTest::ragd_ = nullptr;
+
+TEST_F(RetrievalTest, RetrieveReturnsChunksWithCitations) {
+  v1::RetrieveRequest request;
+  request.set_collection(kCollection);
+  request.set_query("임베딩이란 무엇인가요?");
+  request.set_k(5);
+  grpc::ClientContext context;
+  context.set_deadline(CallDeadline());
+  v1::RetrieveResponse response;
+  ASSERT_GRPC_OK(stub_->Retrieve(&context, request, &response));
+  ASSERT_EQ(response.chunks_size(), 5);
+  EXPECT_EQ(response.embedder().rfind("local/", 0), 0u) << response.embedder();
+  for (int i = 0; i < response.chunks_size(); ++i) {
+    const v1::RetrievedChunk& c = response.chunks(i);
+    EXPECT_FALSE(c.text().empty());
+    EXPECT_FALSE(c.citation().document_id().empty());
+    EXPECT_FALSE(c.citation().title().empty());
+    EXPECT_TRUE(c.citation().has_ordinal());
+    EXPECT_TRUE(c.citation().has_byte_begin() && c.citation().has_byte_end());
+    EXPECT_LT(c.citation().byte_begin(), c.citation().byte_end());
+    EXPECT_EQ(c.metadata().count("title"), 0u) << "promoted to the citation";
+    if (i > 0) EXPECT_LE(c.score(), response.chunks(i - 1).score());
+  }
+}
+
+TEST_F(RetrievalTest, RetrieveErrors) {
+  auto retrieve = [&](const std::string& collection, const std::string& query, uint32_t k) {
+    v1::RetrieveRequest request;
+    request.set_collection(collection);
+    request.set_query(query);
+    request.set_k(k);
+    grpc::ClientContext context;
+    context.set_deadline(CallDeadline());
+    v1::RetrieveResponse response;
+    return stub_->Retrieve(&context, request, &response);
+  };
+  EXPECT_GRPC_ERROR(retrieve("missing", "q", 3), grpc::StatusCode::NOT_FOUND, "missing");
+  EXPECT_GRPC_ERROR(retrieve(kCollection, "", 3), grpc::StatusCode::INVALID_ARGUMENT, "query");
+  EXPECT_GRPC_ERROR(retrieve(kCollection, "q", 1000), grpc::StatusCode::INVALID_ARGUMENT, "k");
+
+  // A plain vector collection has no embedder to embed text with.
+  Client client(ragd_->channel());
+  ASSERT_GRPC_OK(client.Create("vectors_only", 4));
+  EXPECT_GRPC_ERROR(retrieve("vectors_only", "q", 3), grpc::StatusCode::FAILED_PRECONDITION,
+                    "embedder");
+}
+
+TEST_F(RetrievalTest, LocalAnswerCitesTheAiModelsDocumentInEventOrder) {
+  Answer a = Ask(Question("임베딩이란 무엇인가요?", {"local"}));
+  ASSERT_GRPC_OK(a.status);
+  ASSERT_GE(a.events.size(), 3u);
+  // sources, then deltas, then the final event.
+  ASSERT_TRUE(a.events.front().has_sources());
+  ASSERT_TRUE(a.events.back().has_final());
+  for (size_t i = 1; i + 1 < a.events.size(); ++i) {
+    EXPECT_TRUE(a.events[i].has_delta()) << "event " << i;
+    EXPECT_EQ(a.events[i].delta().model(), "local");
+  }
+  const v1::AnswerSources& sources = a.events.front().sources();
+  ASSERT_GT(sources.sources_size(), 0);
+  std::string text = a.Text("local");
+  bool cites_models_doc = false;
+  for (const v1::AnswerSource& s : sources.sources()) {
+    std::string marker = absl::StrCat("[", s.number(), "]");
+    if (text.find(marker) != std::string::npos &&
+        s.chunk().citation().document_id() == "ai-models-and-deployment.ko.md") {
+      cites_models_doc = true;
+    }
+  }
+  EXPECT_TRUE(cites_models_doc) << text;
+  const v1::AnswerFinal& f = a.events.back().final();
+  EXPECT_EQ(f.status_code(), 0);
+  EXPECT_EQ(f.finish_reason(), "stop");
+  EXPECT_TRUE(f.usage().counted_locally());
+  EXPECT_GT(f.usage().prompt_tokens(), 0u);
+  EXPECT_GT(f.usage().completion_tokens(), 0u);
+  EXPECT_EQ(f.usage().total_tokens(), f.usage().prompt_tokens() + f.usage().completion_tokens());
+  EXPECT_EQ(f.cost_usd(), 0.0);
+  EXPECT_EQ(f.prompt().sources_used(), static_cast<uint32_t>(sources.sources_size()));
+  EXPECT_EQ(f.prompt().prompt_tokens(), f.usage().prompt_tokens());
+}
+
+TEST_F(RetrievalTest, QuestionTheCorpusDoesNotAnswer) {
+  // Neither 펭귄 nor 남극 occurs in the corpus; the default model is "local".
+  Answer a = Ask(Question("펭귄은 남극에서 무엇을 먹나요?"));
+  ASSERT_GRPC_OK(a.status);
+  EXPECT_EQ(a.Text("local"), std::string(models::kNotInSourcesKo));
+}
+
+TEST_F(RetrievalTest, TwoModelsSideBySide) {
+  Answer a = Ask(Question("임베딩이란 무엇인가요?", {"local", kAzure}));
+  ASSERT_GRPC_OK(a.status);
+  ASSERT_TRUE(a.events.front().has_sources());
+  const v1::AnswerFinal* local = a.Final("local");
+  const v1::AnswerFinal* azure = a.Final(kAzure);
+  ASSERT_NE(local, nullptr);
+  ASSERT_NE(azure, nullptr);
+  EXPECT_EQ(local->status_code(), 0);
+  EXPECT_EQ(azure->status_code(), 0);
+  EXPECT_EQ(a.Text(kAzure), chat_->answer());
+  EXPECT_FALSE(a.Text("local").empty());
+  // Azure reports usage; its list price makes the cost positive. The local model is free.
+  EXPECT_FALSE(azure->usage().counted_locally());
+  EXPECT_GT(azure->usage().prompt_tokens(), 0u);
+  EXPECT_GT(azure->cost_usd(), 0.0);
+  EXPECT_EQ(azure->upstream_model(), "gpt-4o-2024-08-06");
+  EXPECT_GT(azure->latency_us(), 0);
+  EXPECT_GT(azure->time_to_first_token_us(), 0);
+  EXPECT_EQ(local->cost_usd(), 0.0);
+  // Each model's final event comes after all of its deltas.
+  for (const std::string model : {std::string("local"), std::string(kAzure)}) {
+    bool final_seen = false;
+    for (const auto& e : a.events) {
+      if (e.has_final() && e.final().model() == model) final_seen = true;
+      if (e.has_delta() && e.delta().model() == model) EXPECT_FALSE(final_seen) << model;
+    }
+  }
+}
+
+TEST_F(RetrievalTest, UpstreamErrorsMapToStatuses) {
+  // 429 on the first try and the one retry: RESOURCE_EXHAUSTED, in the final event and the call.
+  chat_->Enqueue(ChatFault::TooManyRequests(std::chrono::milliseconds(1)));
+  chat_->Enqueue(ChatFault::TooManyRequests(std::chrono::milliseconds(1)));
+  Answer a = Ask(Question("임베딩이란 무엇인가요?", {kAzure}));
+  EXPECT_EQ(a.status.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED)
+      << a.status.error_message();
+  ASSERT_NE(a.Final(kAzure), nullptr);
+  EXPECT_EQ(a.Final(kAzure)->status_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+
+  chat_->Enqueue(ChatFault::Http(401));
+  a = Ask(Question("임베딩이란 무엇인가요?", {kAzure}));
+  EXPECT_GRPC_ERROR(a.status, grpc::StatusCode::FAILED_PRECONDITION, "gpt-4o");
+
+  chat_->Enqueue(ChatFault::ContextLengthExceeded());
+  a = Ask(Question("임베딩이란 무엇인가요?", {kAzure}));
+  EXPECT_EQ(a.status.error_code(), grpc::StatusCode::INVALID_ARGUMENT)
+      << a.status.error_message();
+
+  // With two models, one model's failure is its final event's; the other answers.
+  chat_->Enqueue(ChatFault::TooManyRequests(std::chrono::milliseconds(1)));
+  chat_->Enqueue(ChatFault::TooManyRequests(std::chrono::milliseconds(1)));
+  a = Ask(Question("임베딩이란 무엇인가요?", {"local", kAzure}));
+  ASSERT_GRPC_OK(a.status);
+  ASSERT_NE(a.Final(kAzure), nullptr);
+  EXPECT_EQ(a.Final(kAzure)->status_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+  EXPECT_FALSE(a.Final(kAzure)->status_message().empty());
+  ASSERT_NE(a.Final("local"), nullptr);
+  EXPECT_EQ(a.Final("local")->status_code(), 0);
+  EXPECT_FALSE(a.Text("local").empty());
+}
+
+TEST_F(RetrievalTest, RequestErrors) {
+  EXPECT_GRPC_ERROR(Ask(Question("임베딩?", {"no-such-model"})).status,
+                    grpc::StatusCode::NOT_FOUND, "no-such-model");
+  v1::AnswerRequest missing = Question("임베딩?");
+  missing.set_collection("missing");
+  EXPECT_GRPC_ERROR(Ask(missing).status, grpc::StatusCode::NOT_FOUND, "missing");
+  EXPECT_GRPC_ERROR(Ask(Question("")).status, grpc::StatusCode::INVALID_ARGUMENT, "question");
+
+  // A question that cannot fit the context window even alone: INVALID_ARGUMENT from ragd,
+  // and nothing is sent upstream.
+  uint64_t before = chat_->counters().requests;
+  std::string long_question;
+  for (int i = 0; i < 400; ++i) long_question += "임베딩 모델의 배포 비용은 얼마인가요? ";
+  Answer a = Ask(Question(long_question, {kTiny}));
+  EXPECT_EQ(a.status.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << a.status.error_message();
+  EXPECT_TRUE(a.events.empty());
+  EXPECT_EQ(chat_->counters().requests, before);
+}
+
+TEST_F(RetrievalTest, ClientCancellationAbortsTheUpstream) {
+  uint64_t disconnects = chat_->counters().client_disconnects;
+  chat_->Enqueue(ChatFault::Endless(std::chrono::milliseconds(20)));
+  grpc::ClientContext context;
+  context.set_deadline(CallDeadline(30));
+  auto reader = stub_->Answer(&context, Question("임베딩이란 무엇인가요?", {kAzure}));
+  v1::AnswerEvent event;
+  int deltas = 0;
+  while (deltas < 3 && reader->Read(&event)) {
+    if (event.has_delta()) ++deltas;
+  }
+  ASSERT_EQ(deltas, 3);
+  context.TryCancel();
+  while (reader->Read(&event)) {
+  }
+  EXPECT_EQ(reader->Finish().error_code(), grpc::StatusCode::CANCELLED);
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (chat_->counters().client_disconnects == disconnects &&
+         std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  EXPECT_EQ(chat_->counters().client_disconnects, disconnects + 1);
+}
+
+TEST_F(RetrievalTest, ListModelsShowsTheCatalogWithoutSecrets) {
+  grpc::ClientContext context;
+  context.set_deadline(CallDeadline());
+  v1::ListModelsResponse response;
+  ASSERT_GRPC_OK(stub_->ListModels(&context, {}, &response));
+  EXPECT_EQ(response.default_model(), "local");
+  ASSERT_EQ(response.models_size(), 3);
+  EXPECT_EQ(response.models(0).name(), "local");
+  EXPECT_EQ(response.models(1).name(), kAzure);
+  EXPECT_EQ(response.models(1).provider(), "azure-openai");
+  EXPECT_EQ(response.models(1).family(), "gpt-4o");
+  EXPECT_EQ(response.models(1).context_window(), 128000u);
+  EXPECT_EQ(response.models(1).tokenizer(), "o200k_base");
+  EXPECT_EQ(response.models(2).context_window(), 600u);
+  EXPECT_EQ(response.DebugString().find("test-key"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace ragd::testing
