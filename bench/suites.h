@@ -58,7 +58,8 @@ struct RagdFigures {
 struct HnswlibOptions {
   size_t m = 16;
   size_t ef_construction = 200;
-  size_t default_ef = 64;
+  // ragd's default collection ef (index/types.h): the bench measures recall there.
+  size_t default_ef = 128;
   std::vector<size_t> ef_sweep = {32, 64, 128};
 };
 HnswlibFigures RunHnswlibSuite(const SuiteContext& ctx, const HnswlibOptions& options);

@@ -18,7 +18,8 @@ absl::Status IndexSpec::Validate() const {
   if (ef_construction < 1 || ef_construction > 10000) {
     return OutOfRange("ef_construction", ef_construction, 1, 10000);
   }
-  if (ef < 1 || ef > 10000) return OutOfRange("ef", ef, 1, 10000);
+  // 4096 bounds every search (FaissIndex lifts FAISS's candidate heap to it).
+  if (ef < 1 || ef > 4096) return OutOfRange("ef", ef, 1, 4096);
   if (nprobe < 1 || nprobe > 65536) return OutOfRange("nprobe", nprobe, 1, 65536);
   // Values cast from the wire may be outside the enum; the switch below stays exhaustive.
   if (static_cast<int>(kind) < 0 || static_cast<int>(kind) > static_cast<int>(IndexKind::kFlat)) {

@@ -45,7 +45,7 @@ nlohmann::json ToJson(const v1::CollectionInfo& info);
 
 // "cosine", "dot", "l2".
 std::string MetricName(v1::Metric metric);
-// "hnsw(m=16,ef_construction=200,ef=64)", "faiss(HNSW32,ef=64,nprobe=16)", "flat".
+// "hnsw(m=16,ef_construction=200,ef=128)", "faiss(HNSW32,ef=128,nprobe=16)", "flat".
 std::string IndexSummary(const v1::IndexSpec& spec);
 
 }  // namespace ragd::cli

@@ -17,7 +17,8 @@ inline constexpr size_t kMaxDocumentIdBytes = 1024;
 inline constexpr size_t kMaxMetadataKeyBytes = 256;
 inline constexpr size_t kMaxMetadataEntries = 256;
 inline constexpr size_t kMaxMetadataValueBytes = 64 * 1024;
-inline constexpr int kMaxEf = 100000;
+// The largest per-search ef; FAISS HNSW searches cannot go beyond it (see faiss_index.cc).
+inline constexpr int kMaxEf = 4096;
 
 // Checks every point of an upsert batch and, for kCosine, normalises the vectors in place.
 absl::Status ValidateAndNormalizePoints(const CollectionSpec& spec,

@@ -39,6 +39,15 @@ constexpr uint64_t kMaxRows = uint64_t{1} << 31;
 // Upper bound of efSearch after widening for a selective filter.
 constexpr size_t kMaxWidenedEf = 4096;
 
+// FAISS up to 1.7.4 sizes the candidate heap of an HNSW search from the index's own
+// hnsw.efSearch, not from SearchParametersHNSW::efSearch (fixed upstream in
+// facebookresearch/faiss#3233): a per-call ef above the index's value was silently capped.
+// Every search here passes its ef per call, so the index's value only bounds that heap; set it
+// to the largest ef a search may use. The search still stops by the per-call ef.
+void LiftHnswCandidateLimit(faiss::IndexHNSW* hnsw) {
+  hnsw->hnsw.efSearch = static_cast<int>(kMaxWidenedEf);
+}
+
 // The one guard around FAISS: no exception crosses the adapter.
 template <typename F>
 auto Guard(absl::string_view what, F&& f) -> decltype(f()) {
@@ -244,7 +253,7 @@ absl::StatusOr<std::unique_ptr<FaissIndex>> FaissIndex::Create(const IndexSpec& 
   }
   if (auto* hnsw = dynamic_cast<faiss::IndexHNSW*>(impl->index.get())) {
     hnsw->hnsw.efConstruction = spec.ef_construction;
-    hnsw->hnsw.efSearch = spec.ef;
+    LiftHnswCandidateLimit(hnsw);
   }
   return std::unique_ptr<FaissIndex>(new FaissIndex(spec, dim, metric, std::move(impl)));
 }
@@ -507,6 +516,9 @@ absl::StatusOr<std::unique_ptr<FaissIndex>> FaissIndex::Load(const IndexSpec& sp
   }
   if (!StoresExactVectors(index) && n > 0 && !has_raw) return r.Corrupt("vectors missing");
   RETURN_IF_ERROR(CheckHnswGraph(index, r));
+  if (auto* hnsw = dynamic_cast<faiss::IndexHNSW*>(impl->index.get())) {
+    LiftHnswCandidateLimit(hnsw);
+  }
 
   std::unique_ptr<FaissIndex> out(new FaissIndex(spec, dim, metric, std::move(impl)));
   try {

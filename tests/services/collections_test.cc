@@ -29,7 +29,7 @@ TEST_F(CollectionsTest, CreateGetListDelete) {
   ASSERT_TRUE(created.collection().index().has_hnsw());
   EXPECT_EQ(created.collection().index().hnsw().m(), 8u);
   EXPECT_EQ(created.collection().index().hnsw().ef_construction(), 200u);  // default
-  EXPECT_EQ(created.collection().index().hnsw().ef(), 64u);                // default
+  EXPECT_EQ(created.collection().index().hnsw().ef(), 128u);               // default
   EXPECT_EQ(created.collection().points(), 0u);
   EXPECT_GT(created.collection().created_at().seconds(), 1700000000);
 
