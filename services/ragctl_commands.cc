@@ -127,6 +127,12 @@ void Ragctl::PrintCollection(const v1::CollectionInfo& info) {
   table.AddRow({"metric", MetricName(info.metric())});
   table.AddRow({"index", IndexSummary(info.index())});
   table.AddRow({"shards", absl::StrCat(info.shards())});
+  if (info.has_embedder()) {
+    table.AddRow({"embedder", absl::StrCat(info.embedder().name(), " (", info.embedder().provider(),
+                                           " ", info.embedder().model(), ")")});
+    table.AddRow({"chunking", absl::StrCat(info.chunking().max_tokens(), " tokens, overlap ",
+                                           info.chunking().overlap_tokens())});
+  }
   table.AddRow({"points", absl::StrCat(info.points())});
   table.AddRow({"deleted_points", absl::StrCat(info.deleted_points())});
   table.AddRow({"index_bytes", absl::StrCat(info.index_bytes())});
@@ -155,6 +161,14 @@ int Ragctl::CreateCollection(const CreateCollectionOptions& o) {
   v1::CreateCollectionRequest request;
   request.set_name(o.name);
   request.set_dimension(o.dimension);
+  const std::string embedder = o.embedder.empty() && o.dimension == 0 ? "local" : o.embedder;
+  if (!embedder.empty()) {
+    request.mutable_embedder()->set_name(embedder);
+    if (o.chunk_tokens != 0 || o.chunk_overlap != 0) {
+      request.mutable_chunking()->set_max_tokens(o.chunk_tokens);
+      request.mutable_chunking()->set_overlap_tokens(o.chunk_overlap);
+    }
+  }
   absl::StatusOr<v1::Metric> metric = ParseMetric(o.metric);
   if (!metric.ok()) return UsageError(metric.status());
   request.set_metric(*metric);

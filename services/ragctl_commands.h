@@ -47,6 +47,11 @@ struct CreateCollectionOptions {
   std::string faiss_factory;
   uint32_t nprobe = 0;
   uint32_t shards = 1;
+  // An embedder name binds the collection for text (ingest, search); with neither dimension
+  // nor embedder, ragctl binds "local" (1536-d).
+  std::string embedder;
+  uint32_t chunk_tokens = 0;   // 0: server default
+  uint32_t chunk_overlap = 0;  // 0: server default
 };
 
 struct SearchOptions {

@@ -12,6 +12,7 @@
 #include <CLI/CLI.hpp>
 
 #include "services/ragctl_commands.h"
+#include "services/ragctl_ingest.h"
 #include "services/ragctl_retrieval.h"
 
 namespace {
@@ -44,7 +45,14 @@ int Run(int argc, char** argv) {
   ragd::cli::CreateCollectionOptions create;
   CLI::App* c_create = collections->add_subcommand("create", "create a collection");
   c_create->add_option("name", create.name, "collection name [A-Za-z0-9_-]{1,64}")->required();
-  c_create->add_option("--dimension", create.dimension, "vector dimension")->required();
+  c_create->add_option("--dimension", create.dimension,
+                       "vector dimension (default: the embedder's)");
+  c_create->add_option("--embedder", create.embedder,
+                       "embedder for text: local or a configured name (default: local when "
+                       "--dimension is not given; none otherwise)");
+  c_create->add_option("--chunk-tokens", create.chunk_tokens, "largest chunk, tokens (default 512)");
+  c_create->add_option("--chunk-overlap", create.chunk_overlap,
+                       "tokens repeated between chunks (default 64)");
   c_create->add_option("--metric", create.metric, "cosine, dot or l2")->capture_default_str();
   c_create->add_option("--index", create.index, "hnsw, faiss or flat")->capture_default_str();
   c_create->add_option("--m", create.m, "HNSW links per node (default 16)");
@@ -134,6 +142,39 @@ int Run(int argc, char** argv) {
   models_cmd->require_subcommand(1);
   CLI::App* m_list = models_cmd->add_subcommand("list", "list the chat models");
 
+  // ingestion: ingest, documents, jobs, tokens
+  ragd::cli::IngestOptions ingest;
+  CLI::App* ingest_cmd = app.add_subcommand("ingest", "ingest files into a collection");
+  ingest_cmd->add_option("paths", ingest.paths, "files and directories (recursive)")->required();
+  ingest_cmd->add_option("--collection", ingest.collection, "collection name")->required();
+  ingest_cmd->add_option("--include", ingest.include, "glob of files to take (repeatable)");
+  ingest_cmd->add_option("--exclude", ingest.exclude, "glob of files to leave (repeatable)");
+  ingest_cmd->add_option("--format", ingest.format,
+                         "text, markdown, html, pdf or jsonl (default: by extension)");
+  ingest_cmd->add_option("--job-id", ingest.job_id, "job id (re-run an interrupted job)");
+  CLI::App* documents = app.add_subcommand("documents", "get, delete ingested documents");
+  documents->require_subcommand(1);
+  std::string document_id;
+  CLI::App* d_get = documents->add_subcommand("get", "a document's chunks with citations");
+  d_get->add_option("--collection", collection, "collection name")->required();
+  d_get->add_option("id", document_id, "document id")->required();
+  CLI::App* d_delete = documents->add_subcommand("delete", "remove a document's chunks");
+  d_delete->add_option("--collection", collection, "collection name")->required();
+  d_delete->add_option("id", document_id, "document id")->required();
+  CLI::App* jobs = app.add_subcommand("jobs", "ingest jobs");
+  jobs->require_subcommand(1);
+  std::string job_id;
+  CLI::App* j_get = jobs->add_subcommand("get", "progress or outcome of an ingest job");
+  j_get->add_option("id", job_id, "job id")->required();
+  std::vector<std::string> token_files;
+  std::string encoding = "cl100k_base";
+  bool token_ids = false;
+  CLI::App* tokens_cmd = app.add_subcommand("tokens", "count tokens locally, like tiktoken");
+  tokens_cmd->add_option("files", token_files, "files (- for stdin)")->required();
+  tokens_cmd->add_option("--encoding", encoding, "cl100k_base or o200k_base")
+      ->capture_default_str();
+  tokens_cmd->add_flag("--ids", token_ids, "print the token ids");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -159,6 +200,17 @@ int Run(int argc, char** argv) {
     if (search_cmd->parsed()) return retrieval.Search(text_search);
     if (ask_cmd->parsed()) return retrieval.Ask(ask);
     return retrieval.ListModels();
+  }
+  if (tokens_cmd->parsed()) {
+    return ragd::cli::CountTokens(token_files, encoding, token_ids, std::cout, std::cerr);
+  }
+  if (ingest_cmd->parsed() || d_get->parsed() || d_delete->parsed() || j_get->parsed()) {
+    ingest.progress_tty = isatty(STDERR_FILENO) == 1;
+    ragd::cli::IngestCommands commands(global, std::cout, std::cerr);
+    if (ingest_cmd->parsed()) return commands.Ingest(ingest);
+    if (d_get->parsed()) return commands.GetDocument(collection, document_id);
+    if (d_delete->parsed()) return commands.DeleteDocument(collection, document_id);
+    return commands.GetJob(job_id);
   }
   ragd::cli::Ragctl ragctl(global, std::cout, std::cerr);
   if (c_create->parsed()) return ragctl.CreateCollection(create);

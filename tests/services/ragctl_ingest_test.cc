@@ -1,0 +1,108 @@
+// The real ragctl against a real ragd: `collections create` binds "local" by default,
+// `ingest` of the Korean corpus (hidden files and ConfigMap internals skipped, re-runs skip
+// unchanged documents, failures listed with exit code 1), `documents get|delete`, `jobs get`,
+// and `tokens` equal to the library's counts.
+
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include "absl/strings/str_join.h"
+
+#include "models/tokenizer.h"
+#include "tests/services/ingest_test_util.h"
+
+namespace ragd::testing {
+namespace {
+
+class RagctlIngestTest : public RagdSuite {
+ protected:
+  CommandResult Ragctl(std::vector<std::string> args) {
+    std::vector<std::string> argv = {RAGCTL_BINARY, "--address", ragd().address()};
+    argv.insert(argv.end(), args.begin(), args.end());
+    auto r = RunCommand(argv, absl::Seconds(120));
+    EXPECT_TRUE(r.ok()) << r.status();
+    return r.ok() ? *r : CommandResult{};
+  }
+  TempDir tree_;
+};
+
+TEST_F(RagctlIngestTest, IngestCorpusDocumentsJobsAndFailures) {
+  CommandResult r = Ragctl({"collections", "create", "kb"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("1536"), std::string::npos);
+  EXPECT_NE(r.out.find("local"), std::string::npos);
+
+  // The corpus plus files ragctl must not send: hidden ones and a ConfigMap's ..data.
+  const auto root = tree_.path() / "docs";
+  for (const auto& f : CorpusFiles()) WriteText(root / "ko" / f.filename(), ReadText(f));
+  WriteText(root / ".hidden.md", "# hidden\n");
+  WriteText(root / "..data" / "x.md", "# configmap internals\n");
+  WriteText(root / "notes.bin", "binary?");
+  r = Ragctl({"ingest", root.string(), "--collection", "kb", "--job-id", "job-cli"});
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_NE(r.out.find("5 ok"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("$0.0000"), std::string::npos) << r.out;
+  EXPECT_NE(r.err.find("notes.bin"), std::string::npos) << r.err;  // reported, not sent
+
+  r = Ragctl({"--json", "jobs", "get", "job-cli"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  nlohmann::json job = nlohmann::json::parse(r.out);
+  EXPECT_EQ(job["state"], "JOB_STATE_COMPLETED");
+  EXPECT_EQ(job["documents_ok"], "5");  // uint64 as a JSON string (proto3 JSON mapping)
+
+  r = Ragctl({"ingest", root.string(), "--collection", "kb", "--include", "*.md"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("5 skipped"), std::string::npos) << r.out;
+
+  const std::string id = "ko/" + CorpusFiles()[0].filename().string();
+  r = Ragctl({"documents", "get", "--collection", "kb", id});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find(id + "#0"), std::string::npos) << r.out;
+  r = Ragctl({"documents", "delete", "--collection", "kb", id});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(Ragctl({"documents", "get", "--collection", "kb", id}).exit_code, 3);
+
+  // A document that cannot be loaded: exit code 1 and the list.
+  WriteText(tree_.path() / "bad" / "broken.txt", std::string("\xff\xfe\xfd not utf-8"));
+  WriteText(tree_.path() / "bad" / "fine.txt", "괜찮은 문서입니다.");
+  r = Ragctl({"ingest", (tree_.path() / "bad").string(), "--collection", "kb"});
+  EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
+  EXPECT_NE(r.err.find("broken.txt"), std::string::npos) << r.err;
+  EXPECT_NE(r.out.find("1 ok"), std::string::npos) << r.out;
+
+  // Plain vector collections refuse text, saying how to fix it.
+  ASSERT_EQ(Ragctl({"collections", "create", "vec", "--dimension", "4"}).exit_code, 0);
+  r = Ragctl({"ingest", root.string(), "--collection", "vec"});
+  EXPECT_EQ(r.exit_code, 5);
+  EXPECT_NE(r.err.find("--embedder"), std::string::npos) << r.err;
+}
+
+TEST_F(RagctlIngestTest, TokensEqualTheLibrary) {
+  const auto& cl100k = models::Tokenizer::Get(models::Encoding::kCl100kBase);
+  const auto& o200k = models::Tokenizer::Get(models::Encoding::kO200kBase);
+  std::vector<std::string> args = {"tokens"};
+  uint64_t total = 0;
+  for (const auto& f : CorpusFiles()) {
+    args.push_back(f.string());
+    total += cl100k.Count(ReadText(f));
+  }
+  CommandResult r = Ragctl(args);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  for (const auto& f : CorpusFiles()) {
+    EXPECT_NE(r.out.find(std::to_string(cl100k.Count(ReadText(f))) + "\t" + f.string()),
+              std::string::npos);
+  }
+  EXPECT_NE(r.out.find(std::to_string(total) + "\ttotal"), std::string::npos) << r.out;
+
+  const std::string first = CorpusFiles()[0].string();
+  r = Ragctl({"tokens", "--encoding", "o200k_base", "--ids", first});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, first + "\t" + absl::StrJoin(o200k.Encode(ReadText(first)), " ") + "\n");
+  EXPECT_EQ(Ragctl({"tokens", "--encoding", "p50k", first}).exit_code, 2);
+}
+
+}  // namespace
+}  // namespace ragd::testing
