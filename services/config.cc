@@ -343,13 +343,13 @@ std::string ToYaml(const Config& config) {
     std::string this_section(key.substr(0, dot));
     if (this_section != section) {
       if (!section.empty()) out << YAML::EndMap;
-  EmitEmbeddersYaml(config.embedders, out);
       section = this_section;
       out << YAML::Key << section << YAML::Value << YAML::BeginMap;
     }
     out << YAML::Key << std::string(key.substr(dot + 1)) << YAML::Value << s.format(config);
   }
   if (!section.empty()) out << YAML::EndMap;
+  EmitEmbeddersYaml(config.embedders, out);
   EmitModels(config.models, out);
   out << YAML::EndMap;
   return std::string(out.c_str()) + "\n";
