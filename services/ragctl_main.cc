@@ -58,7 +58,7 @@ int Run(int argc, char** argv) {
   c_create->add_option("--m", create.m, "HNSW links per node (default 16)");
   c_create->add_option("--ef-construction", create.ef_construction,
                        "HNSW build candidate list (default 200)");
-  c_create->add_option("--ef", create.ef, "default search candidate list (default 64)");
+  c_create->add_option("--ef", create.ef, "default search candidate list (default 128)");
   c_create->add_option("--faiss-factory", create.faiss_factory,
                        "FAISS index_factory string, e.g. HNSW32,SQ8");
   c_create->add_option("--nprobe", create.nprobe, "FAISS IVF lists probed (default 16)");
