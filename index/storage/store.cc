@@ -95,6 +95,9 @@ absl::StatusOr<std::unique_ptr<Store>> Store::Open(const Options& options) {
   // Acknowledged writes must survive kill -9: the WAL is the source of truth between flushes.
   db_options.wal_recovery_mode = rocksdb::WALRecoveryMode::kPointInTimeRecovery;
   db_options.max_total_wal_size = 256u << 20;
+  // Memtables are resident memory on top of the index: cap them all together, so that the
+  // footprint per vector stays near the index's own (bench/README.md measures it).
+  db_options.db_write_buffer_size = 64u << 20;
 
   auto cache = rocksdb::NewLRUCache(options.block_cache_bytes);
   auto make_cf = [&](bool compress, bool bloom) {
@@ -105,6 +108,7 @@ absl::StatusOr<std::unique_ptr<Store>> Store::Open(const Options& options) {
     cf.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
     // Float vectors and index snapshots do not compress; text and metadata do.
     cf.compression = compress ? rocksdb::kLZ4Compression : rocksdb::kNoCompression;
+    cf.write_buffer_size = 16u << 20;
     return cf;
   };
   std::vector<rocksdb::ColumnFamilyDescriptor> cfs = {
@@ -115,8 +119,9 @@ absl::StatusOr<std::unique_ptr<Store>> Store::Open(const Options& options) {
       {kCfNames[kSnapshots], make_cf(false, false)},
       {kCfNames[kAux], make_cf(true, true)},
   };
-  // Snapshot chunks are large; bigger memtables keep them from being flushed piecemeal.
-  cfs[kSnapshots].options.write_buffer_size = 64u << 20;
+  // Snapshot chunks are large (4 MiB); a bigger memtable keeps them from being flushed
+  // piecemeal.
+  cfs[kSnapshots].options.write_buffer_size = 32u << 20;
 
   std::unique_ptr<Store> store(new Store());
   store->options_ = options;
