@@ -56,13 +56,30 @@ std::string CommandLine1(const std::string& command) {
   return out;
 }
 
+}  // namespace
+
 double Percentile(const std::vector<double>& sorted, double p) {
   if (sorted.empty()) return 0;
   size_t idx = static_cast<size_t>(p * static_cast<double>(sorted.size() - 1) + 0.5);
   return sorted[std::min(idx, sorted.size() - 1)];
 }
 
-}  // namespace
+double ProcessCpuSeconds(int pid) {
+  // Field 2 (comm) may contain spaces and parentheses: parse after the last ')'. utime and
+  // stime are fields 14 and 15, i.e. the 12th and 13th after the state field.
+  std::string stat = ReadFirstLine("/proc/" + std::to_string(pid) + "/stat");
+  size_t close = stat.rfind(')');
+  if (close == std::string::npos) return -1;
+  std::istringstream in(stat.substr(close + 1));
+  std::string field;
+  uint64_t utime = 0, stime = 0;
+  for (int i = 1; i <= 13; ++i) {
+    if (!(in >> field)) return -1;
+    if (i == 12) utime = std::stoull(field);
+    if (i == 13) stime = std::stoull(field);
+  }
+  return static_cast<double>(utime + stime) / static_cast<double>(sysconf(_SC_CLK_TCK));
+}
 
 uint64_t SelfRssBytes() {
   std::ifstream in("/proc/self/statm");
@@ -78,6 +95,34 @@ uint64_t ProcessRssBytes(int pid) {
 }
 
 void TrimHeap() { malloc_trim(0); }
+
+std::vector<std::string> ListFiles(const std::string& dir, const std::string& suffix,
+                                   size_t max_files) {
+  std::vector<std::string> files;
+  std::error_code ec;
+  for (auto it = std::filesystem::recursive_directory_iterator(dir, ec);
+       !ec && it != std::filesystem::recursive_directory_iterator(); it.increment(ec)) {
+    std::error_code type_ec;
+    if (!it->is_regular_file(type_ec)) continue;
+    const std::string path = it->path().string();
+    if (path.size() >= suffix.size() &&
+        path.compare(path.size() - suffix.size(), suffix.size(), suffix) == 0) {
+      files.push_back(path);
+    }
+  }
+  std::sort(files.begin(), files.end());
+  if (max_files > 0 && files.size() > max_files) files.resize(max_files);
+  return files;
+}
+
+bool ReadWholeFile(const std::string& path, std::string* out) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return false;
+  std::ostringstream buffer;
+  buffer << in.rdbuf();
+  *out = std::move(buffer).str();
+  return !in.bad();
+}
 
 LoadResult RunQueryLoad(size_t num_queries, size_t k, const LoadOptions& options,
                         const ThreadInitFn& init, const QueryFn& query) {
@@ -151,7 +196,7 @@ Report::Report(const std::string& path) : path_(path) {
   std::error_code ec;
   if (p.has_parent_path()) std::filesystem::create_directories(p.parent_path(), ec);
   out_.open(path_, std::ios::trunc);
-  if (!out_) std::cerr << "vector_bench: cannot write " << path_ << ", stdout only\n";
+  if (!out_) std::cerr << "bench: cannot write " << path_ << ", stdout only\n";
 }
 
 void Report::Write(const nlohmann::json& record) {

@@ -27,6 +27,21 @@ uint64_t SelfRssBytes();
 // VmRSS of another process from /proc/<pid>/status, bytes. 0 when unreadable.
 uint64_t ProcessRssBytes(int pid);
 
+// User + system CPU time of another process from /proc/<pid>/stat (utime + stime, all its
+// threads), seconds. -1 when unreadable.
+double ProcessCpuSeconds(int pid);
+
+// Value at quantile `p` (0..1, nearest rank) of an ascending vector; 0 when empty.
+double Percentile(const std::vector<double>& sorted, double p);
+
+// Regular files under `dir` (recursively) whose name ends with `suffix`, sorted by path, at
+// most `max_files` (0: all). Empty when `dir` does not exist.
+std::vector<std::string> ListFiles(const std::string& dir, const std::string& suffix,
+                                   size_t max_files = 0);
+
+// The whole file; false when it cannot be read.
+bool ReadWholeFile(const std::string& path, std::string* out);
+
 // Gives freed heap pages back to the kernel (glibc malloc_trim), so that an RSS delta measured
 // around the next build is not hidden by memory the previous one left in malloc's free lists.
 void TrimHeap();
