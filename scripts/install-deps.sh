@@ -10,7 +10,7 @@ PACKAGES=(
   librocksdb-dev libhnswlib-dev libfaiss-dev libopenblas-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   libcurl4-openssl-dev nlohmann-json3-dev libyaml-cpp-dev libspdlog-dev libfmt-dev
-  libcli11-dev libcpp-httplib-dev libxxhash-dev libutf8proc-dev
+  libcli11-dev libcpp-httplib-dev libxxhash-dev libutf8proc-dev prometheus-cpp-dev openssl
   libgumbo-dev libpoppler-cpp-dev
   yamllint
 )

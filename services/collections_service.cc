@@ -62,6 +62,7 @@ absl::StatusOr<CollectionBinding> BindingFor(const v1::CreateCollectionRequest& 
 grpc::ServerUnaryReactor* CollectionsService::CreateCollection(
     grpc::CallbackServerContext* context, const v1::CreateCollectionRequest* request,
     v1::CreateCollectionResponse* response) {
+  if (absl::Status s = Authorize(context, "Collections.CreateCollection", request->name()); !s.ok()) return FinishNow(context, s);
   absl::StatusOr<index::Engine*> engine = engine_->Get();
   if (!engine.ok()) return FinishNow(context, engine.status());
   if (absl::Status s = CheckCreate(*request); !s.ok()) return FinishNow(context, s);
@@ -83,6 +84,7 @@ grpc::ServerUnaryReactor* CollectionsService::CreateCollection(
 grpc::ServerUnaryReactor* CollectionsService::GetCollection(
     grpc::CallbackServerContext* context, const v1::GetCollectionRequest* request,
     v1::GetCollectionResponse* response) {
+  if (absl::Status s = Authorize(context, "Collections.GetCollection", request->name()); !s.ok()) return FinishNow(context, s);
   auto run = [&]() -> absl::Status {
     ASSIGN_OR_RETURN(index::Engine * engine, engine_->Get());
     RETURN_IF_ERROR(ValidateCollectionName("name", request->name()));
@@ -96,6 +98,7 @@ grpc::ServerUnaryReactor* CollectionsService::GetCollection(
 grpc::ServerUnaryReactor* CollectionsService::ListCollections(
     grpc::CallbackServerContext* context, const v1::ListCollectionsRequest* request,
     v1::ListCollectionsResponse* response) {
+  if (absl::Status s = Authorize(context, "Collections.ListCollections", ""); !s.ok()) return FinishNow(context, s);
   auto run = [&]() -> absl::Status {
     ASSIGN_OR_RETURN(index::Engine * engine, engine_->Get());
     std::vector<index::CollectionInfo> infos = engine->ListCollections();
@@ -110,6 +113,7 @@ grpc::ServerUnaryReactor* CollectionsService::ListCollections(
 grpc::ServerUnaryReactor* CollectionsService::DeleteCollection(
     grpc::CallbackServerContext* context, const v1::DeleteCollectionRequest* request,
     v1::DeleteCollectionResponse* response) {
+  if (absl::Status s = Authorize(context, "Collections.DeleteCollection", request->name()); !s.ok()) return FinishNow(context, s);
   absl::StatusOr<index::Engine*> engine = engine_->Get();
   if (!engine.ok()) return FinishNow(context, engine.status());
   if (absl::Status s = ValidateCollectionName("name", request->name()); !s.ok()) {

@@ -13,9 +13,11 @@
 #include <yaml-cpp/yaml.h>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_replace.h"
 #include "absl/strings/str_split.h"
 #include "common/status.h"
 #include "services/config_embedders.h"
@@ -127,6 +129,16 @@ const std::vector<Setting>& Settings() {
                  [](Config& c) -> auto& { return c.server.shutdown_grace_seconds; }, 0, 3600),
       StringSetting("server.port_file", [](Config& c) -> auto& { return c.server.port_file; },
                     true),
+      StringSetting("server.admin_listen",
+                    [](Config& c) -> auto& { return c.server.admin_listen; }, true),
+      StringSetting("server.admin_port_file",
+                    [](Config& c) -> auto& { return c.server.admin_port_file; }, true),
+      StringSetting("server.tls.cert_file",
+                    [](Config& c) -> auto& { return c.server.tls.cert_file; }, true),
+      StringSetting("server.tls.key_file",
+                    [](Config& c) -> auto& { return c.server.tls.key_file; }, true),
+      StringSetting("server.tls.client_ca_file",
+                    [](Config& c) -> auto& { return c.server.tls.client_ca_file; }, true),
       StringSetting("storage.data_dir", [](Config& c) -> auto& { return c.storage.data_dir; },
                     false),
       IntSetting("ingest.workers", [](Config& c) -> auto& { return c.ingest.workers; }, 1, 64),
@@ -163,6 +175,10 @@ const std::vector<Setting>& Settings() {
                  int64_t{1} << 40),
       StringSetting("log.level", [](Config& c) -> auto& { return c.log.level; }, false,
                     {"trace", "debug", "info", "warn", "error", "critical", "off"}),
+      StringSetting("log.format", [](Config& c) -> auto& { return c.log.format; }, false,
+                    {"text", "json"}),
+      BoolSetting("auth.allow_unauthenticated",
+                  [](Config& c) -> auto& { return c.auth.allow_unauthenticated; }),
       IntSetting("retrieval.default_k",
                  [](Config& c) -> auto& { return c.retrieval.default_k; }, 1, 100000),
       IntSetting("retrieval.max_k", [](Config& c) -> auto& { return c.retrieval.max_k; }, 1,
@@ -252,6 +268,15 @@ void EmitModels(const models::ModelCatalog& catalog, YAML::Emitter& out) {
 
 }  // namespace
 
+bool IsLoopbackAddress(absl::string_view listen) {
+  if (absl::StartsWith(listen, "unix:") || absl::StartsWith(listen, "unix-abstract:")) {
+    return true;
+  }
+  size_t colon = listen.rfind(':');
+  absl::string_view host = colon == absl::string_view::npos ? listen : listen.substr(0, colon);
+  return host == "localhost" || host == "[::1]" || absl::StartsWith(host, "127.");
+}
+
 index::Engine::Options Config::EngineOptions() const {
   index::Engine::Options o;
   o.data_dir = storage.data_dir;
@@ -298,6 +323,20 @@ absl::Status ApplyYaml(absl::string_view yaml, Config* config) {
     }
     for (const auto& entry : section.second) {
       std::string key = absl::StrCat(section_name, ".", entry.first.as<std::string>());
+      if (key == "auth.api_keys") {
+        RETURN_IF_ERROR(ParseApiKeysYaml(entry.second, &config->auth.api_keys));
+        continue;
+      }
+      if (entry.second.IsMap()) {  // a sub-section such as server.tls
+        for (const auto& sub : entry.second) {
+          std::string sub_key = absl::StrCat(key, ".", sub.first.as<std::string>());
+          if (FindSetting(sub_key) == nullptr || !sub.second.IsScalar()) {
+            return absl::InvalidArgumentError(absl::StrCat(sub_key, ": unknown setting"));
+          }
+          RETURN_IF_ERROR(SetConfigValue(sub_key, sub.second.Scalar(), config));
+        }
+        continue;
+      }
       if (FindSetting(key) == nullptr) {
         return absl::InvalidArgumentError(absl::StrCat(key, ": unknown setting"));
       }
@@ -322,6 +361,8 @@ absl::Status ApplyEnvironment(const std::vector<std::string>& environment, Confi
     if (sep == absl::string_view::npos) continue;
     std::string key = absl::AsciiStrToLower(
         absl::StrCat(rest.substr(0, sep), ".", rest.substr(sep + 2)));
+    // RAGD_SERVER__TLS__CERT_FILE: a sub-section's key.
+    key = absl::StrReplaceAll(key, {{"__", "."}});
     if (FindSetting(key) == nullptr) {
       return absl::InvalidArgumentError(absl::StrCat(name, ": unknown setting ", key));
     }
@@ -342,12 +383,14 @@ std::string ToYaml(const Config& config) {
     size_t dot = key.find('.');
     std::string this_section(key.substr(0, dot));
     if (this_section != section) {
+      if (section == "auth") EmitApiKeysYaml(config.auth.api_keys, out);
       if (!section.empty()) out << YAML::EndMap;
       section = this_section;
       out << YAML::Key << section << YAML::Value << YAML::BeginMap;
     }
     out << YAML::Key << std::string(key.substr(dot + 1)) << YAML::Value << s.format(config);
   }
+  if (section == "auth") EmitApiKeysYaml(config.auth.api_keys, out);
   if (!section.empty()) out << YAML::EndMap;
   EmitEmbeddersYaml(config.embedders, out);
   EmitModels(config.models, out);
@@ -379,6 +422,9 @@ CommandLine ParseCommandLine(int argc, const char* const* argv,
       {"--shutdown-grace-seconds", "server.shutdown_grace_seconds"},
       {"--log-level", "log.level"},
       {"--port-file", "server.port_file"},
+      {"--log-format", "log.format"},
+      {"--admin-listen", "server.admin_listen"},
+      {"--admin-port-file", "server.admin_port_file"},
   };
   std::map<std::string, CLI::Option*> options;
   for (const auto& [flag, key] : flags) {
@@ -418,6 +464,25 @@ CommandLine ParseCommandLine(int argc, const char* const* argv,
     if (options[key]->count() == 0) continue;
     absl::Status s = SetConfigValue(key, flag_values[key], &config);
     if (!s.ok()) return fail(absl::InvalidArgumentError(absl::StrCat(flag, ": ", s.message())));
+  }
+  if (!print_config) {
+    if (absl::Status s = ResolveApiKeys(environment, &config.auth.api_keys); !s.ok()) {
+      return fail(s);
+    }
+    if (config.auth.api_keys.empty() && !config.auth.allow_unauthenticated &&
+        !IsLoopbackAddress(config.server.listen)) {
+      return fail(absl::FailedPreconditionError(absl::StrCat(
+          "server.listen is ", config.server.listen,
+          " (not loopback) and no API keys are configured: anyone who can reach it could read "
+          "and delete every collection. Configure auth.api_keys, listen on 127.0.0.1, or set "
+          "auth.allow_unauthenticated: true (RAGD_AUTH__ALLOW_UNAUTHENTICATED=true) if a "
+          "network policy protects the port")));
+    }
+    if (config.server.tls.cert_file.empty() != config.server.tls.key_file.empty() ||
+        (!config.server.tls.client_ca_file.empty() && config.server.tls.cert_file.empty())) {
+      return fail(absl::InvalidArgumentError(
+          "server.tls: set both cert_file and key_file (client_ca_file needs them too)"));
+    }
   }
   result.config = std::move(config);
   if (print_config) {

@@ -17,6 +17,7 @@
 #include "absl/strings/string_view.h"
 #include "index/engine/engine.h"
 #include "services/collection_binding.h"
+#include "services/config_auth.h"
 #include "models/model_catalog.h"
 
 namespace ragd::services {
@@ -37,6 +38,20 @@ struct Config {
     int64_t shutdown_grace_seconds = 10;
     // When set, the bound port is written to this file once ragd listens. Default: unset.
     std::string port_file;
+    // host:port of the admin HTTP port (/metrics, /livez, /readyz); port 0 picks a free port
+    // (see admin_port_file); empty disables it. Default: 127.0.0.1:9090.
+    std::string admin_listen = "127.0.0.1:9090";
+    // When set, the admin port actually bound is written here. Default: unset.
+    std::string admin_port_file;
+    // TLS for gRPC (YAML `server: {tls: {cert_file: ...}}` or `tls.cert_file`; env
+    // RAGD_SERVER__TLS__CERT_FILE). PEM files; both cert_file and key_file, or neither.
+    // client_ca_file additionally requires and verifies client certificates (mTLS).
+    // Default: unset (plaintext).
+    struct Tls {
+      std::string cert_file;
+      std::string key_file;
+      std::string client_ca_file;
+    } tls;
   } server;
   struct Storage {
     // Directory of the RocksDB database and index snapshots. Default: ./ragd-data.
@@ -78,7 +93,17 @@ struct Config {
   struct Log {
     // trace, debug, info, warn, error, critical or off. Default: info.
     std::string level = "info";
+    // text (human-readable) or json (one object per line, for log collectors). Default: text.
+    std::string format = "text";
   } log;
+  // API keys (config_auth.h, auth.h). With none, every call is allowed, so ragd refuses to
+  // listen on a non-loopback address unless allow_unauthenticated is true.
+  struct Auth {
+    // Default: false.
+    bool allow_unauthenticated = false;
+    // YAML only (`auth: {api_keys: [...]}`). Default: none.
+    std::vector<ApiKeyConfig> api_keys;
+  } auth;
   // Retrieval and grounded answers (ragd.v1.Retrieval).
   struct Retrieval {
     // Chunks retrieved when a request does not say (k = 0), and the most a request may ask.
@@ -131,6 +156,9 @@ absl::Status ApplyYaml(absl::string_view yaml, Config* config);
 // variables, including RAGD_ ones without "__" (RAGD_ADDRESS belongs to ragctl), are ignored.
 absl::Status ApplyEnvironment(const std::vector<std::string>& environment, Config* config);
 
+// "127.0.0.1:50051", "localhost:1", "[::1]:1" and unix: sockets; not "0.0.0.0:50051".
+bool IsLoopbackAddress(absl::string_view listen);
+
 // The effective configuration as YAML, every key present.
 std::string ToYaml(const Config& config);
 
@@ -145,8 +173,12 @@ struct CommandLine {
 };
 
 // Parses ragd's flags (--listen, --data-dir, --config, --max-message-bytes, --workers,
-// --shutdown-grace-seconds, --log-level, --port-file, --print-config, --help) and merges every
-// source in order of precedence.
+// --shutdown-grace-seconds, --log-level, --log-format, --port-file, --admin-listen,
+// --admin-port-file, --print-config, --help), merges every source in order of precedence and
+// resolves the API keys (reads key_env / key_file).
+//
+// Exit code 2 also when no API keys are configured, server.listen is not a loopback address
+// and auth.allow_unauthenticated is false: an open server must be asked for explicitly.
 CommandLine ParseCommandLine(int argc, const char* const* argv,
                              const std::vector<std::string>& environment, std::ostream& out,
                              std::ostream& err);

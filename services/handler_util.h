@@ -13,6 +13,39 @@
 
 namespace ragd::services {
 
+// The caller's API key against the installed AccessPolicy (auth.h), called first by every
+// handler: `method` as "Points.Upsert", `collection` the one the call names ("" for none).
+// OK when no keys are configured; UNAUTHENTICATED, PERMISSION_DENIED or RESOURCE_EXHAUSTED
+// (rate limit; one token per call) otherwise.
+absl::Status Authorize(grpc::CallbackServerContext* context, absl::string_view method,
+                       absl::string_view collection);
+// The collection scope only, without spending a rate-limit token: for a stream whose
+// collection arrives after Authorize() (IngestDocuments).
+absl::Status AuthorizeCollection(grpc::CallbackServerContext* context, absl::string_view method,
+                                 absl::string_view collection);
+
+// A server-streaming call refused before it starts: finishes with `status` at once.
+template <typename Response>
+grpc::ServerWriteReactor<Response>* RefuseWriter(const absl::Status& status) {
+  class Refused final : public grpc::ServerWriteReactor<Response> {
+   public:
+    explicit Refused(grpc::Status s) { this->Finish(std::move(s)); }
+    void OnDone() override { delete this; }
+  };
+  return new Refused(ToGrpcStatus(status));
+}
+
+// A client-streaming call refused before it reads anything.
+template <typename Request>
+grpc::ServerReadReactor<Request>* RefuseReader(const absl::Status& status) {
+  class Refused final : public grpc::ServerReadReactor<Request> {
+   public:
+    explicit Refused(grpc::Status s) { this->Finish(std::move(s)); }
+    void OnDone() override { delete this; }
+  };
+  return new Refused(ToGrpcStatus(status));
+}
+
 // [A-Za-z0-9_-]{1,64}; INVALID_ARGUMENT naming `field` otherwise.
 absl::Status ValidateCollectionName(absl::string_view field, absl::string_view name);
 

@@ -98,6 +98,7 @@ void IngestService::Shutdown() {
 grpc::ServerUnaryReactor* IngestService::UpsertDocument(grpc::CallbackServerContext* context,
                                                         const v1::UpsertDocumentRequest* request,
                                                         v1::UpsertDocumentResponse* response) {
+  if (absl::Status s = Authorize(context, "Ingest.UpsertDocument", request->collection()); !s.ok()) return FinishNow(context, s);
   absl::StatusOr<index::Engine*> engine = engine_->Get();
   if (!engine.ok()) return FinishNow(context, engine.status());
   if (absl::Status s = ValidateCollectionName("collection", request->collection()); !s.ok()) {
@@ -127,6 +128,7 @@ grpc::ServerUnaryReactor* IngestService::UpsertDocument(grpc::CallbackServerCont
 grpc::ServerUnaryReactor* IngestService::DeleteDocument(grpc::CallbackServerContext* context,
                                                         const v1::DeleteDocumentRequest* request,
                                                         v1::DeleteDocumentResponse* response) {
+  if (absl::Status s = Authorize(context, "Ingest.DeleteDocument", request->collection()); !s.ok()) return FinishNow(context, s);
   absl::StatusOr<index::Engine*> engine = engine_->Get();
   if (!engine.ok()) return FinishNow(context, engine.status());
   if (absl::Status s = CheckDocumentRef(request->collection(), request->document_id());
@@ -146,6 +148,7 @@ grpc::ServerUnaryReactor* IngestService::DeleteDocument(grpc::CallbackServerCont
 grpc::ServerUnaryReactor* IngestService::GetDocument(grpc::CallbackServerContext* context,
                                                      const v1::GetDocumentRequest* request,
                                                      v1::GetDocumentResponse* response) {
+  if (absl::Status s = Authorize(context, "Ingest.GetDocument", request->collection()); !s.ok()) return FinishNow(context, s);
   auto run = [&]() -> absl::Status {
     ASSIGN_OR_RETURN(index::Engine * engine, engine_->Get());
     RETURN_IF_ERROR(CheckDocumentRef(request->collection(), request->document_id()));
@@ -182,6 +185,7 @@ grpc::ServerUnaryReactor* IngestService::GetDocument(grpc::CallbackServerContext
 grpc::ServerUnaryReactor* IngestService::GetIngestJob(grpc::CallbackServerContext* context,
                                                       const v1::GetIngestJobRequest* request,
                                                       v1::IngestJob* response) {
+  if (absl::Status s = Authorize(context, "Ingest.GetIngestJob", ""); !s.ok()) return FinishNow(context, s);
   auto run = [&]() -> absl::Status {
     ASSIGN_OR_RETURN(index::Engine * engine, engine_->Get());
     if (request->job_id().empty()) return absl::InvalidArgumentError("job_id: required");

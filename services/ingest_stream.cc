@@ -23,7 +23,7 @@ class IngestStream final : public grpc::ServerReadReactor<v1::IngestDocumentsReq
  public:
   IngestStream(IngestService* service, grpc::CallbackServerContext* context,
                v1::IngestSummary* summary)
-      : service_(service), summary_(summary) {
+      : service_(service), context_(context), summary_(summary) {
     if (absl::Status s = service_->AcquireStream(); !s.ok()) {
       Finish(ToGrpcStatus(s));
       return;
@@ -99,6 +99,8 @@ class IngestStream final : public grpc::ServerReadReactor<v1::IngestDocumentsReq
     }
     const std::string collection = message->collection();
     RETURN_IF_ERROR(ValidateCollectionName("collection", collection));
+    // The key's collection scope (its role was checked when the stream started).
+    RETURN_IF_ERROR(AuthorizeCollection(context_, "Ingest.IngestDocuments", collection));
     ASSIGN_OR_RETURN(IngestService::Bound bound, service_->IngestorFor(engine, collection));
     const std::string job_id =
         message->job_id().empty() ? ingest::NewJobId() : message->job_id();
@@ -197,6 +199,7 @@ class IngestStream final : public grpc::ServerReadReactor<v1::IngestDocumentsReq
   }
 
   IngestService* const service_;
+  grpc::CallbackServerContext* const context_;  // valid until OnDone
   v1::IngestSummary* const summary_;
   std::thread thread_;
 
@@ -218,6 +221,9 @@ class IngestStream final : public grpc::ServerReadReactor<v1::IngestDocumentsReq
 
 grpc::ServerReadReactor<v1::IngestDocumentsRequest>* IngestService::IngestDocuments(
     grpc::CallbackServerContext* context, v1::IngestSummary* response) {
+  if (absl::Status s = Authorize(context, "Ingest.IngestDocuments", ""); !s.ok()) {
+    return RefuseReader<v1::IngestDocumentsRequest>(s);
+  }
   return new IngestStream(this, context, response);
 }
 

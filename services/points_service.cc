@@ -55,6 +55,7 @@ absl::Status CheckSearch(const v1::SearchRequest& request) {
 grpc::ServerUnaryReactor* PointsService::Upsert(grpc::CallbackServerContext* context,
                                                 const v1::UpsertRequest* request,
                                                 v1::UpsertResponse* response) {
+  if (absl::Status s = Authorize(context, "Points.Upsert", request->collection()); !s.ok()) return FinishNow(context, s);
   absl::StatusOr<index::Engine*> engine = engine_->Get();
   if (!engine.ok()) return FinishNow(context, engine.status());
   if (absl::Status s = CheckUpsert(*request); !s.ok()) return FinishNow(context, s);
@@ -73,6 +74,7 @@ grpc::ServerUnaryReactor* PointsService::Upsert(grpc::CallbackServerContext* con
 grpc::ServerUnaryReactor* PointsService::Get(grpc::CallbackServerContext* context,
                                              const v1::GetRequest* request,
                                              v1::GetResponse* response) {
+  if (absl::Status s = Authorize(context, "Points.Get", request->collection()); !s.ok()) return FinishNow(context, s);
   auto run = [&]() -> absl::Status {
     ASSIGN_OR_RETURN(index::Engine * engine, engine_->Get());
     RETURN_IF_ERROR(ValidateCollectionName("collection", request->collection()));
@@ -90,6 +92,7 @@ grpc::ServerUnaryReactor* PointsService::Get(grpc::CallbackServerContext* contex
 grpc::ServerUnaryReactor* PointsService::Delete(grpc::CallbackServerContext* context,
                                                 const v1::DeleteRequest* request,
                                                 v1::DeleteResponse* response) {
+  if (absl::Status s = Authorize(context, "Points.Delete", request->collection()); !s.ok()) return FinishNow(context, s);
   absl::StatusOr<index::Engine*> engine = engine_->Get();
   if (!engine.ok()) return FinishNow(context, engine.status());
   if (absl::Status s = CheckDelete(*request); !s.ok()) return FinishNow(context, s);
@@ -111,6 +114,7 @@ grpc::ServerUnaryReactor* PointsService::Delete(grpc::CallbackServerContext* con
 grpc::ServerUnaryReactor* PointsService::Search(grpc::CallbackServerContext* context,
                                                 const v1::SearchRequest* request,
                                                 v1::SearchResponse* response) {
+  if (absl::Status s = Authorize(context, "Points.Search", request->collection()); !s.ok()) return FinishNow(context, s);
   auto run = [&]() -> absl::Status {
     ASSIGN_OR_RETURN(index::Engine * engine, engine_->Get());
     RETURN_IF_ERROR(CheckSearch(*request));
@@ -130,6 +134,7 @@ grpc::ServerUnaryReactor* PointsService::Search(grpc::CallbackServerContext* con
 grpc::ServerUnaryReactor* PointsService::Count(grpc::CallbackServerContext* context,
                                                const v1::CountRequest* request,
                                                v1::CountResponse* response) {
+  if (absl::Status s = Authorize(context, "Points.Count", request->collection()); !s.ok()) return FinishNow(context, s);
   auto run = [&]() -> absl::Status {
     ASSIGN_OR_RETURN(index::Engine * engine, engine_->Get());
     RETURN_IF_ERROR(ValidateCollectionName("collection", request->collection()));

@@ -12,6 +12,7 @@
 #include "absl/strings/str_join.h"
 #include "services/cli_json.h"
 #include "services/cli_output.h"
+#include "services/ragctl_channel.h"
 
 namespace ragd::cli {
 namespace {
@@ -93,7 +94,7 @@ Ragctl::Ragctl(GlobalOptions options, std::ostream& out, std::ostream& err)
   args.SetMaxReceiveMessageSize(kMaxReceiveBytes);
   args.SetMaxSendMessageSize(kMaxReceiveBytes);
   std::shared_ptr<grpc::Channel> channel =
-      grpc::CreateCustomChannel(options_.address, grpc::InsecureChannelCredentials(), args);
+      CreateRagdChannel(options_, args);
   collections_ = v1::Collections::NewStub(channel);
   points_ = v1::Points::NewStub(channel);
 }

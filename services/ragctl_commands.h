@@ -34,6 +34,14 @@ struct GlobalOptions {
   bool json = false;        // print JSON instead of tables
   double timeout_seconds = 30;
   bool tty = false;         // stdout is a terminal: align tables
+  // Sent as `authorization: Bearer <key>` on every call when set (--api-key, RAGD_API_KEY).
+  std::string api_key;
+  // TLS (--tls); ca_file verifies the server (default: the system roots), cert_file and
+  // key_file present a client certificate (mTLS).
+  bool tls = false;
+  std::string ca_file;
+  std::string cert_file;
+  std::string key_file;
 };
 
 struct CreateCollectionOptions {

@@ -24,6 +24,7 @@
 #include "models/tokenizer.h"
 #include "services/cli_json.h"
 #include "services/cli_output.h"
+#include "services/ragctl_channel.h"
 
 namespace ragd::cli {
 namespace fs = std::filesystem;
@@ -200,7 +201,7 @@ IngestCommands::IngestCommands(GlobalOptions options, std::ostream& out, std::os
   args.SetMaxReceiveMessageSize(512 << 20);
   args.SetMaxSendMessageSize(512 << 20);
   stub_ = v1::Ingest::NewStub(
-      grpc::CreateCustomChannel(options_.address, grpc::InsecureChannelCredentials(), args));
+      CreateRagdChannel(options_, args));
 }
 
 int IngestCommands::Fail(const grpc::Status& status) {

@@ -35,6 +35,13 @@ int Run(int argc, char** argv) {
   app.add_option("--address", global.address, "ragd address host:port (env RAGD_ADDRESS)")
       ->capture_default_str();
   app.add_flag("--json", global.json, "print JSON instead of tables");
+  if (const char* env = std::getenv("RAGD_API_KEY"); env != nullptr) global.api_key = env;
+  app.add_option("--api-key", global.api_key,
+                 "API key sent as `authorization: Bearer` (env RAGD_API_KEY)");
+  app.add_flag("--tls", global.tls, "connect with TLS");
+  app.add_option("--ca", global.ca_file, "PEM CA bundle that verifies ragd (with --tls)");
+  app.add_option("--cert", global.cert_file, "PEM client certificate for mTLS (with --tls)");
+  app.add_option("--key", global.key_file, "PEM client private key for mTLS (with --tls)");
   app.add_option("--timeout", global.timeout_seconds, "deadline of each call, seconds")
       ->capture_default_str()
       ->check(CLI::PositiveNumber);

@@ -12,6 +12,7 @@
 #include "absl/strings/str_join.h"
 #include "services/cli_json.h"
 #include "services/cli_output.h"
+#include "services/ragctl_channel.h"
 
 namespace ragd::cli {
 namespace {
@@ -152,7 +153,7 @@ RetrievalCommands::RetrievalCommands(GlobalOptions options, std::ostream& out,
                                      std::ostream& err)
     : options_(std::move(options)), out_(out), err_(err) {
   stub_ = v1::Retrieval::NewStub(
-      grpc::CreateChannel(options_.address, grpc::InsecureChannelCredentials()));
+      CreateRagdChannel(options_, grpc::ChannelArguments()));
 }
 
 int RetrievalCommands::Search(const TextSearchOptions& o) {

@@ -15,6 +15,7 @@
 
 #include "absl/time/time.h"
 #include "services/config.h"
+#include "services/logging.h"
 #include "services/server.h"
 
 namespace {
@@ -50,7 +51,11 @@ int Run(int argc, char** argv) {
       argc, argv, ragd::services::ProcessEnvironment(), std::cout, std::cerr);
   if (cli.exit_code) return *cli.exit_code;
   const ragd::services::Config& config = cli.config;
-  spdlog::set_level(spdlog::level::from_str(config.log.level));
+  if (absl::Status s = ragd::services::ConfigureLogging(config.log.level, config.log.format);
+      !s.ok()) {
+    std::cerr << "ragd: configuration error: " << s.message() << "\n";
+    return 2;
+  }
 
   if (pipe2(g_wake_pipe, O_CLOEXEC) != 0) {
     spdlog::error("pipe2: {}", std::strerror(errno));

@@ -21,6 +21,7 @@ RetrievalService::RetrievalService(const EngineHandle* engine, EmbedderRegistry*
 grpc::ServerUnaryReactor* RetrievalService::Retrieve(grpc::CallbackServerContext* context,
                                                      const v1::RetrieveRequest* request,
                                                      v1::RetrieveResponse* response) {
+  if (absl::Status s = Authorize(context, "Retrieval.Retrieve", request->collection()); !s.ok()) return FinishNow(context, s);
   auto run = [&]() -> absl::Status {
     RETURN_IF_ERROR(ValidateCollectionName("collection", request->collection()));
     TextQuery query;
@@ -47,6 +48,9 @@ grpc::ServerUnaryReactor* RetrievalService::Retrieve(grpc::CallbackServerContext
 
 grpc::ServerWriteReactor<v1::AnswerEvent>* RetrievalService::Answer(
     grpc::CallbackServerContext* context, const v1::AnswerRequest* request) {
+  if (absl::Status s = Authorize(context, "Retrieval.Answer", request->collection()); !s.ok()) {
+    return RefuseWriter<v1::AnswerEvent>(s);
+  }
   AnswerContext answer;
   answer.retriever = &retriever_;
   answer.catalog = &catalog_;
@@ -59,6 +63,7 @@ grpc::ServerWriteReactor<v1::AnswerEvent>* RetrievalService::Answer(
 grpc::ServerUnaryReactor* RetrievalService::ListModels(grpc::CallbackServerContext* context,
                                                        const v1::ListModelsRequest* request,
                                                        v1::ListModelsResponse* response) {
+  if (absl::Status s = Authorize(context, "Retrieval.ListModels", ""); !s.ok()) return FinishNow(context, s);
   (void)request;
   for (const models::ModelDeployment& d : catalog_.deployments()) {
     ToProto(d, response->add_models());

@@ -12,7 +12,10 @@
 #include <spdlog/spdlog.h>
 
 #include "absl/strings/str_cat.h"
+#include "common/status.h"
 #include "ingest/job.h"
+#include "services/call_observer.h"
+#include "services/config_auth.h"
 
 namespace ragd::services {
 namespace {
@@ -78,10 +81,28 @@ AnswerSettings AnswerSettingsOf(const Config::Retrieval& c) {
   return o;
 }
 
+absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> CredentialsOf(
+    const Config::Server::Tls& tls) {
+  if (tls.cert_file.empty()) return grpc::InsecureServerCredentials();
+  grpc::SslServerCredentialsOptions options;
+  grpc::SslServerCredentialsOptions::PemKeyCertPair pair;
+  ASSIGN_OR_RETURN(pair.cert_chain, ReadConfigFile("server.tls.cert_file", tls.cert_file));
+  ASSIGN_OR_RETURN(pair.private_key, ReadConfigFile("server.tls.key_file", tls.key_file));
+  options.pem_key_cert_pairs.push_back(std::move(pair));
+  if (!tls.client_ca_file.empty()) {
+    ASSIGN_OR_RETURN(options.pem_root_certs,
+                     ReadConfigFile("server.tls.client_ca_file", tls.client_ca_file));
+    options.client_certificate_request =
+        GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY;
+  }
+  return grpc::SslServerCredentials(options);
+}
+
 }  // namespace
 
 RagdServer::RagdServer(const Config& config, std::unique_ptr<EmbedderRegistry> embedders)
     : config_(config),
+      policy_(config.auth.api_keys),
       executor_(static_cast<int>(config.server.workers),
                 static_cast<size_t>(config.server.max_queued_writes)),
       embedders_(std::move(embedders)),
@@ -96,12 +117,24 @@ absl::StatusOr<std::unique_ptr<RagdServer>> RagdServer::Start(const Config& conf
   absl::StatusOr<std::unique_ptr<EmbedderRegistry>> embedders =
       EmbedderRegistry::Create(config.embedders);
   if (!embedders.ok()) return embedders.status();
+  absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> credentials =
+      CredentialsOf(config.server.tls);
+  if (!credentials.ok()) return credentials.status();
   std::unique_ptr<RagdServer> self(new RagdServer(config, *std::move(embedders)));
+  InstallAccessPolicy(&self->policy_);
+  if (!self->policy_.enabled()) {
+    spdlog::warn("no API keys configured (auth.api_keys): every client that reaches {} can "
+                 "read, write and delete every collection",
+                 config.server.listen);
+  }
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
 
   grpc::ServerBuilder builder;
-  builder.AddListeningPort(config.server.listen, grpc::InsecureServerCredentials(), &self->port_);
+  builder.AddListeningPort(config.server.listen, *credentials, &self->port_);
+  std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> observers;
+  observers.push_back(std::make_unique<CallObserverFactory>(&self->metrics_, &self->policy_));
+  builder.experimental().SetInterceptorCreators(std::move(observers));
   builder.SetMaxReceiveMessageSize(static_cast<int>(config.server.max_message_bytes));
   builder.SetMaxSendMessageSize(static_cast<int>(config.server.max_message_bytes));
   // gRPC sets SO_REUSEPORT by default: a second ragd on the same port would then start and
@@ -121,6 +154,26 @@ absl::StatusOr<std::unique_ptr<RagdServer>> RagdServer::Start(const Config& conf
   SetServing(self->server_.get(), false);
   if (!config.server.port_file.empty()) {
     if (absl::Status s = WritePortFile(config.server.port_file, self->port_); !s.ok()) {
+      self->server_->Shutdown();
+      self->executor_.Shutdown();
+      return s;
+    }
+  }
+  if (!config.server.admin_listen.empty()) {
+    RagdServer* server = self.get();
+    AdminServer::Handlers handlers;
+    handlers.metrics = [server] { return server->ScrapeMetrics(); };
+    handlers.not_ready_reason = [server] { return server->NotReadyReason(); };
+    absl::StatusOr<std::unique_ptr<AdminServer>> admin =
+        AdminServer::Start(config.server.admin_listen, std::move(handlers));
+    absl::Status s = admin.status();
+    if (s.ok()) {
+      self->admin_ = *std::move(admin);
+      if (!config.server.admin_port_file.empty()) {
+        s = WritePortFile(config.server.admin_port_file, self->admin_->port());
+      }
+    }
+    if (!s.ok()) {
       self->server_->Shutdown();
       self->executor_.Shutdown();
       return s;
@@ -146,6 +199,7 @@ void RagdServer::Recover(RecoveryCallback on_recovered) {
     if (on_recovered) on_recovered(engine.status());
     return;
   }
+  metrics_.SetRecoverySeconds(seconds);
   engine_ = std::move(engine).value();
   // Before serving, so that no job of this process can be taken for one of the dead one.
   if (absl::StatusOr<size_t> marked = ingest::MarkInterruptedJobs(*engine_); !marked.ok()) {
@@ -177,6 +231,8 @@ absl::Status RagdServer::Shutdown(absl::Duration grace) {
   executor_.Shutdown();
   if (recovery_.joinable()) recovery_.join();
   ingest_.Shutdown();  // flushes embedding-cache buffers while the engine is open
+  // /readyz answered 503 while draining; scrapes read the engine, so they end before it closes.
+  if (admin_ != nullptr) admin_->Stop();
   if (engine_ == nullptr) return absl::OkStatus();
   absl::Status closed = engine_->Close();
   spdlog::debug("engine closed");
@@ -187,6 +243,21 @@ absl::Status RagdServer::Shutdown(absl::Duration grace) {
 RagdServer::~RagdServer() {
   if (!shut_down_ && server_ != nullptr) Shutdown(absl::ZeroDuration()).IgnoreError();
   if (recovery_.joinable()) recovery_.join();
+  if (admin_ != nullptr) admin_->Stop();
+  if (InstalledAccessPolicy() == &policy_) InstallAccessPolicy(nullptr);
+}
+
+std::string RagdServer::NotReadyReason() const {
+  absl::StatusOr<index::Engine*> engine = handle_.Get();
+  return engine.ok() ? "" : std::string(engine.status().message());
+}
+
+std::string RagdServer::ScrapeMetrics() {
+  std::vector<index::CollectionInfo> collections;
+  if (absl::StatusOr<index::Engine*> engine = handle_.Get(); engine.ok()) {
+    collections = (*engine)->ListCollections();
+  }
+  return metrics_.Scrape(collections);
 }
 
 }  // namespace ragd::services

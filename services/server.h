@@ -2,6 +2,10 @@
 // The running ragd: a gRPC server with the Collections and Points services, the standard
 // health service and server reflection, over an engine that is opened in the background.
 //
+// Every call passes the CallObserver interceptor (metrics, access log, request id) and
+// Authorize() against the configured API keys (auth.h); the admin HTTP port serves /metrics,
+// /livez and /readyz (admin_server.h).
+//
 // Start-up order: listen first, with health NOT_SERVING and every RPC answering UNAVAILABLE
 // "recovering"; open the engine (which recovers every collection from RocksDB and snapshots)
 // on a background thread; then set health SERVING for "" and for each service. Orchestrators
@@ -17,12 +21,15 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "index/engine/engine.h"
+#include "services/admin_server.h"
+#include "services/auth.h"
 #include "services/bounded_executor.h"
 #include "services/collection_binding.h"
 #include "services/collections_service.h"
 #include "services/config.h"
 #include "services/engine_handle.h"
 #include "services/ingest_service.h"
+#include "services/metrics.h"
 #include "services/points_service.h"
 #include "services/retrieval_service.h"
 
@@ -45,6 +52,8 @@ class RagdServer {
 
   // The port actually bound (differs from the configured one when that is 0).
   int port() const { return port_; }
+  // The admin HTTP port bound, 0 when server.admin_listen is empty.
+  int admin_port() const { return admin_ != nullptr ? admin_->port() : 0; }
 
   // Stops serving: health NOT_SERVING, new calls refused, in-flight calls given `grace` to
   // finish (then cancelled), queued writes run, recovery awaited if still running, and the
@@ -56,7 +65,13 @@ class RagdServer {
   RagdServer(const Config& config, std::unique_ptr<EmbedderRegistry> embedders);
   void Recover(RecoveryCallback on_recovered);
 
+  // /readyz: "" when serving, else why not.
+  std::string NotReadyReason() const;
+  std::string ScrapeMetrics();
+
   const Config config_;
+  Metrics metrics_;
+  AccessPolicy policy_;
   EngineHandle handle_;
   BoundedExecutor executor_;
   std::unique_ptr<EmbedderRegistry> embedders_;  // before the services that use it
@@ -66,6 +81,7 @@ class RagdServer {
   RetrievalService retrieval_;
   std::unique_ptr<grpc::Server> server_;
   int port_ = 0;
+  std::unique_ptr<AdminServer> admin_;
   std::unique_ptr<index::Engine> engine_;  // written by the recovery thread before handle_.Set
   std::thread recovery_;
   bool shut_down_ = false;

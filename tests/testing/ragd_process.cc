@@ -7,9 +7,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
-#include <cstdlib>
 #include <chrono>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <sstream>
@@ -117,6 +118,14 @@ absl::StatusOr<std::unique_ptr<RagdProcess>> RagdProcess::Start(Options options)
   std::vector<std::string> args = {RagdBinary(),   "--listen",    "127.0.0.1:0",
                                    "--port-file",  port_file,     "--data-dir",
                                    p->options_.data_dir};
+  // The admin port defaults to 9090: tests running side by side would fight over it.
+  const std::string admin_port_file = (p->scratch_.path() / "admin_port").string();
+  const bool own_admin = std::find(p->options_.extra_args.begin(), p->options_.extra_args.end(),
+                                   "--admin-listen") == p->options_.extra_args.end();
+  if (own_admin) {
+    args.insert(args.end(), {"--admin-listen", "127.0.0.1:0", "--admin-port-file",
+                             admin_port_file});
+  }
   args.insert(args.end(), p->options_.extra_args.begin(), p->options_.extra_args.end());
   ExecArgs exec(args, {});
   int log_fd = open(log_file.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
@@ -146,6 +155,13 @@ absl::StatusOr<std::unique_ptr<RagdProcess>> RagdProcess::Start(Options options)
       return absl::DeadlineExceededError(
           absl::StrCat("ragd wrote no port file; log:\n", p->LogTail()));
     }
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  // The admin port file is written right after the gRPC one.
+  while (own_admin && p->admin_port_ == 0 && absl::Now() < give_up) {
+    std::ifstream in(admin_port_file);
+    std::string text;
+    if (in && std::getline(in, text) && absl::SimpleAtoi(text, &p->admin_port_)) break;
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
   p->channel_ = grpc::CreateChannel(p->address(), grpc::InsecureChannelCredentials());

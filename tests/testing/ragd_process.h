@@ -54,6 +54,9 @@ class RagdProcess {
   int port() const { return port_; }
   std::string address() const { return "127.0.0.1:" + std::to_string(port_); }
   std::shared_ptr<grpc::Channel> channel() const { return channel_; }
+  // The admin HTTP port (/metrics, /livez, /readyz) on 127.0.0.1, chosen by the kernel unless
+  // extra_args set --admin-listen (then 0).
+  int admin_port() const { return admin_port_; }
   pid_t pid() const { return pid_; }
   const Options& options() const { return options_; }
 
@@ -79,6 +82,7 @@ class RagdProcess {
   TempDir scratch_;  // port file and log
   pid_t pid_ = -1;
   int port_ = 0;
+  int admin_port_ = 0;
   std::shared_ptr<grpc::Channel> channel_;
 };
 
