@@ -1,0 +1,377 @@
+// Production features over the real ragd and ragctl on 127.0.0.1: the admin port (/metrics,
+// /livez, /readyz), API keys with roles, collection scopes and rate limits, the refusal to
+// listen openly without keys, TLS and mTLS with ragctl, and JSON access logs.
+
+#include <chrono>
+#include <fstream>
+#include <map>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <gtest/gtest.h>
+#include <httplib.h>
+#include <nlohmann/json.hpp>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "tests/services/service_test_util.h"
+
+namespace ragd::testing {
+namespace {
+
+std::string WriteFile(const TempDir& dir, const std::string& name, const std::string& text) {
+  std::string path = (dir.path() / name).string();
+  std::ofstream(path) << text;
+  return path;
+}
+
+struct HttpResult {
+  int status = 0;
+  std::string body;
+};
+
+HttpResult HttpGet(int port, const std::string& path) {
+  httplib::Client client("127.0.0.1", port);
+  client.set_connection_timeout(5);
+  client.set_read_timeout(5);
+  httplib::Result r = client.Get(path.c_str());
+  if (!r) return {};
+  return {r->status, r->body};
+}
+
+// The value of the sample `name{labels}` in Prometheus text, or -1 when absent. `labels` is
+// matched as a set of `key="value"` pairs, in any order.
+double Sample(const std::string& text, const std::string& name,
+              const std::map<std::string, std::string>& labels) {
+  for (absl::string_view line : absl::StrSplit(text, '\n')) {
+    if (line.empty() || line[0] == '#' || !absl::StartsWith(line, name)) continue;
+    absl::string_view rest = line.substr(name.size());
+    std::string label_text;
+    if (!rest.empty() && rest[0] == '{') {
+      size_t close = rest.find('}');
+      label_text = std::string(rest.substr(1, close - 1));
+      rest = rest.substr(close + 1);
+    } else if (rest.empty() || rest[0] != ' ') {
+      continue;  // a longer name with the same prefix
+    }
+    bool all = true;
+    for (const auto& [k, v] : labels) {
+      if (label_text.find(absl::StrCat(k, "=\"", v, "\"")) == std::string::npos) all = false;
+    }
+    double value = 0;
+    if (all && absl::SimpleAtod(absl::StripAsciiWhitespace(rest), &value)) return value;
+  }
+  return -1;
+}
+
+grpc::Status ListWithKey(const std::shared_ptr<grpc::Channel>& channel, const std::string& key,
+                         const std::string& header = "authorization") {
+  auto stub = v1::Collections::NewStub(channel);
+  grpc::ClientContext context;
+  context.set_deadline(CallDeadline(10));
+  if (!key.empty()) {
+    context.AddMetadata(header, header == "authorization" ? "Bearer " + key : key);
+  }
+  v1::ListCollectionsRequest request;
+  v1::ListCollectionsResponse response;
+  return stub->ListCollections(&context, request, &response);
+}
+
+grpc::Status CreateWithKey(const std::shared_ptr<grpc::Channel>& channel, const std::string& key,
+                           const std::string& name) {
+  auto stub = v1::Collections::NewStub(channel);
+  grpc::ClientContext context;
+  context.set_deadline(CallDeadline(10));
+  context.AddMetadata("authorization", "Bearer " + key);
+  v1::CreateCollectionRequest request;
+  request.set_name(name);
+  request.set_dimension(3);
+  v1::CreateCollectionResponse response;
+  return stub->CreateCollection(&context, request, &response);
+}
+
+grpc::Status UpsertWithKey(const std::shared_ptr<grpc::Channel>& channel, const std::string& key,
+                           const std::string& collection, const std::string& request_id = "") {
+  auto stub = v1::Points::NewStub(channel);
+  grpc::ClientContext context;
+  context.set_deadline(CallDeadline(10));
+  if (!key.empty()) context.AddMetadata("authorization", "Bearer " + key);
+  if (!request_id.empty()) context.AddMetadata("x-request-id", request_id);
+  v1::UpsertRequest request;
+  request.set_collection(collection);
+  *request.add_points() = MakePoint("p1", {1, 0, 0});
+  v1::UpsertResponse response;
+  return stub->Upsert(&context, request, &response);
+}
+
+grpc::Status SearchWithKey(const std::shared_ptr<grpc::Channel>& channel, const std::string& key,
+                           const std::string& collection) {
+  auto stub = v1::Points::NewStub(channel);
+  grpc::ClientContext context;
+  context.set_deadline(CallDeadline(10));
+  context.AddMetadata("authorization", "Bearer " + key);
+  v1::SearchRequest request;
+  request.set_collection(collection);
+  request.add_vector(1);
+  request.add_vector(0);
+  request.add_vector(0);
+  request.set_k(1);
+  v1::SearchResponse response;
+  return stub->Search(&context, request, &response);
+}
+
+TEST(AdminPort, ReadyzDuringRecoveryThenMetricsAfterCalls) {
+  TempDir dir;
+  std::string config = WriteFile(dir, "ragd.yaml", "debug:\n  open_delay_ms: 2000\n");
+  auto ragd = RagdProcess::Start(RagdProcess::OptionsFor(
+      (dir.path() / "data").string(), {"--config", config}, /*wait_for_serving=*/false));
+  ASSERT_TRUE(ragd.ok()) << ragd.status();
+  const int admin = (*ragd)->admin_port();
+  ASSERT_GT(admin, 0);
+
+  EXPECT_EQ(HttpGet(admin, "/livez").status, 200);
+  HttpResult ready = HttpGet(admin, "/readyz");
+  EXPECT_EQ(ready.status, 503);
+  EXPECT_NE(ready.body.find("recovering"), std::string::npos) << ready.body;
+
+  ASSERT_TRUE((*ragd)->WaitForServing(absl::Seconds(30)).ok());
+  EXPECT_EQ(HttpGet(admin, "/readyz").status, 200);
+  EXPECT_EQ(HttpGet(admin, "/livez").status, 200);
+
+  Client client((*ragd)->channel());
+  v1::CreateCollectionRequest create;
+  create.set_name("m");
+  create.set_dimension(3);
+  ASSERT_GRPC_OK(client.Create(create));
+  for (int i = 0; i < 3; ++i) ASSERT_GRPC_OK(UpsertWithKey((*ragd)->channel(), "", "m"));
+  EXPECT_FALSE(UpsertWithKey((*ragd)->channel(), "", "missing").ok());
+
+  HttpResult metrics = HttpGet(admin, "/metrics");
+  ASSERT_EQ(metrics.status, 200);
+  const std::string& t = metrics.body;
+  EXPECT_EQ(Sample(t, "ragd_grpc_requests_total",
+                   {{"method", "/ragd.v1.Points/Upsert"}, {"code", "OK"}}),
+            3)
+      << t;
+  EXPECT_EQ(Sample(t, "ragd_grpc_requests_total",
+                   {{"method", "/ragd.v1.Points/Upsert"}, {"code", "NOT_FOUND"}}),
+            1);
+  EXPECT_EQ(Sample(t, "ragd_grpc_requests_total",
+                   {{"method", "/ragd.v1.Collections/CreateCollection"}, {"code", "OK"}}),
+            1);
+  EXPECT_EQ(Sample(t, "ragd_grpc_request_duration_seconds_count",
+                   {{"method", "/ragd.v1.Points/Upsert"}}),
+            4);
+  EXPECT_EQ(Sample(t, "ragd_collection_points", {{"collection", "m"}}), 1);
+  EXPECT_GE(Sample(t, "ragd_collection_index_bytes", {{"collection", "m"}}), 1);
+  EXPECT_GE(Sample(t, "ragd_recovery_duration_seconds", {}), 0);
+  EXPECT_NE(t.find("# TYPE ragd_grpc_request_duration_seconds histogram"), std::string::npos);
+
+  auto code = (*ragd)->Terminate(absl::Seconds(30));
+  ASSERT_TRUE(code.ok()) << code.status();
+  EXPECT_EQ(*code, 0);
+}
+
+class AuthTest : public ::testing::Test {
+ protected:
+  static constexpr const char* kAdminKey = "admin-secret-7f3a9c";
+  static constexpr const char* kWriterKey = "writer-secret-1b2c3d";
+  static constexpr const char* kReaderKey = "reader-secret-9e8d7c";
+  static constexpr const char* kSlowKey = "slow-secret-5a4b3c";
+
+  void SetUp() override {
+    std::string yaml = absl::StrCat(
+        "auth:\n  api_keys:\n"
+        "    - {name: ops, role: admin, key_file: ", WriteFile(dir_, "admin.key", kAdminKey),
+        "}\n    - {name: loader, role: writer, collections: [a], key_file: ",
+        WriteFile(dir_, "writer.key", absl::StrCat(kWriterKey, "\n")),
+        "}\n    - {name: viewer, role: reader, key_file: ", WriteFile(dir_, "reader.key", kReaderKey),
+        "}\n    - {name: slow, role: reader, requests_per_second: 2, burst: 2, key_file: ",
+        WriteFile(dir_, "slow.key", kSlowKey), "}\n");
+    std::string config = WriteFile(dir_, "ragd.yaml", yaml);
+    auto ragd = RagdProcess::Start(RagdProcess::OptionsFor(
+        (dir_.path() / "data").string(), {"--config", config, "--log-format", "json"}));
+    ASSERT_TRUE(ragd.ok()) << ragd.status();
+    ragd_ = *std::move(ragd);
+    ASSERT_GRPC_OK(CreateWithKey(ragd_->channel(), kAdminKey, "a"));
+    ASSERT_GRPC_OK(CreateWithKey(ragd_->channel(), kAdminKey, "b"));
+  }
+
+  TempDir dir_;
+  std::unique_ptr<RagdProcess> ragd_;
+};
+
+TEST_F(AuthTest, RolesScopesAndOpenHealth) {
+  auto channel = ragd_->channel();
+  EXPECT_GRPC_ERROR(ListWithKey(channel, ""), grpc::StatusCode::UNAUTHENTICATED, "no API key");
+  EXPECT_GRPC_ERROR(ListWithKey(channel, "wrong"), grpc::StatusCode::UNAUTHENTICATED, "unknown");
+  EXPECT_GRPC_OK(ListWithKey(channel, kReaderKey));
+  EXPECT_GRPC_OK(ListWithKey(channel, kReaderKey, "api-key"));
+
+  EXPECT_GRPC_ERROR(UpsertWithKey(channel, kReaderKey, "a"), grpc::StatusCode::PERMISSION_DENIED,
+                    "writer");
+  EXPECT_GRPC_ERROR(CreateWithKey(channel, kWriterKey, "c"), grpc::StatusCode::PERMISSION_DENIED,
+                    "admin");
+  EXPECT_GRPC_OK(UpsertWithKey(channel, kWriterKey, "a"));
+  EXPECT_GRPC_ERROR(UpsertWithKey(channel, kWriterKey, "b"), grpc::StatusCode::PERMISSION_DENIED,
+                    "'b'");
+  EXPECT_GRPC_OK(UpsertWithKey(channel, kAdminKey, "b"));
+  EXPECT_GRPC_OK(SearchWithKey(channel, kReaderKey, "a"));
+  EXPECT_GRPC_OK(SearchWithKey(channel, kWriterKey, "a"));  // a writer also reads
+
+  auto health = ragd_->Health();
+  ASSERT_TRUE(health.ok()) << health.status();
+  EXPECT_EQ(*health, ServingStatus::kServing);
+  auto services = ListServicesByReflection(channel);
+  ASSERT_TRUE(services.ok()) << services.status();
+}
+
+TEST_F(AuthTest, RateLimitThenRecovers) {
+  auto channel = ragd_->channel();
+  int exhausted = 0;
+  for (int i = 0; i < 6; ++i) {
+    grpc::Status s = ListWithKey(channel, kSlowKey);
+    if (s.error_code() == grpc::StatusCode::RESOURCE_EXHAUSTED) {
+      ++exhausted;
+      EXPECT_NE(s.error_message().find("rate limit"), std::string::npos) << s.error_message();
+    }
+  }
+  EXPECT_GE(exhausted, 2);
+  // Other keys have their own buckets.
+  EXPECT_GRPC_OK(ListWithKey(channel, kReaderKey));
+  std::this_thread::sleep_for(std::chrono::milliseconds(1200));
+  EXPECT_GRPC_OK(ListWithKey(channel, kSlowKey));
+}
+
+TEST_F(AuthTest, JsonAccessLogHasRequestIdAndNoSecret) {
+  ASSERT_GRPC_OK(UpsertWithKey(ragd_->channel(), kWriterKey, "a", "req-prod-test-42"));
+  ASSERT_GRPC_OK(UpsertWithKey(ragd_->channel(), kWriterKey, "a"));
+  // The line is written before the status is sent, so it is in the log by now.
+  std::string log = ragd_->LogTail(1 << 20);
+  bool found = false;
+  for (absl::string_view line : absl::StrSplit(log, '\n')) {
+    if (line.find("req-prod-test-42") == absl::string_view::npos) continue;
+    nlohmann::json j = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
+    ASSERT_FALSE(j.is_discarded()) << line;
+    EXPECT_EQ(j["request_id"], "req-prod-test-42");
+    EXPECT_EQ(j["method"], "/ragd.v1.Points/Upsert");
+    EXPECT_EQ(j["collection"], "a");
+    EXPECT_EQ(j["key"], "loader");
+    EXPECT_EQ(j["code"], "OK");
+    EXPECT_TRUE(j["latency_ms"].is_number());
+    EXPECT_EQ(j["level"], "info");
+    found = true;
+  }
+  EXPECT_TRUE(found) << log;
+  // Every line is JSON, and no key appears anywhere.
+  for (absl::string_view line : absl::StrSplit(log, '\n', absl::SkipEmpty())) {
+    EXPECT_FALSE(nlohmann::json::parse(line, nullptr, false).is_discarded()) << line;
+  }
+  for (const char* secret : {kAdminKey, kWriterKey, kReaderKey, kSlowKey}) {
+    EXPECT_EQ(log.find(secret), std::string::npos) << secret;
+  }
+}
+
+TEST(OpenListen, NonLoopbackWithoutKeysRefusesToStart) {
+  TempDir dir;
+  auto r = RunCommand({RagdBinary(), "--listen", "0.0.0.0:0", "--admin-listen", "",
+                       "--data-dir", (dir.path() / "data").string()},
+                      absl::Seconds(20));
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->exit_code, 2) << r->err;
+  EXPECT_NE(r->err.find("auth.allow_unauthenticated"), std::string::npos) << r->err;
+  EXPECT_NE(r->err.find("auth.api_keys"), std::string::npos) << r->err;
+}
+
+// ragctl against a TLS ragd, and against an mTLS one with and without a client certificate.
+TEST(Tls, RagctlRoundTrip) {
+  TempDir dir;
+  const std::string key = (dir.path() / "key.pem").string();
+  const std::string cert = (dir.path() / "cert.pem").string();
+  auto gen = RunCommand({"/usr/bin/openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes",
+                         "-keyout", key, "-out", cert, "-days", "1", "-subj", "/CN=localhost",
+                         "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"},
+                        absl::Seconds(30));
+  ASSERT_TRUE(gen.ok()) << gen.status();
+  ASSERT_EQ(gen->exit_code, 0) << gen->err;
+
+  for (bool mtls : {false, true}) {
+    SCOPED_TRACE(mtls ? "mTLS" : "TLS");
+    std::string yaml = absl::StrCat("server:\n  tls:\n    cert_file: ", cert,
+                                    "\n    key_file: ", key, "\n");
+    if (mtls) absl::StrAppend(&yaml, "    client_ca_file: ", cert, "\n");
+    std::string config = WriteFile(dir, mtls ? "mtls.yaml" : "tls.yaml", yaml);
+    auto ragd = RagdProcess::Start(RagdProcess::OptionsFor(
+        (dir.path() / (mtls ? "data-m" : "data")).string(), {"--config", config},
+        /*wait_for_serving=*/false));
+    ASSERT_TRUE(ragd.ok()) << ragd.status();
+    const std::string address = absl::StrCat("localhost:", (*ragd)->port());
+    std::vector<std::string> tls_args = {RAGCTL_BINARY, "--address", address, "--timeout", "5",
+                                         "--tls", "--ca", cert};
+    if (mtls) tls_args.insert(tls_args.end(), {"--cert", cert, "--key", key});
+    std::vector<std::string> create = tls_args;
+    create.insert(create.end(), {"collections", "create", "t", "--dimension", "3"});
+    // Recovery takes a moment: UNAVAILABLE (exit 6) until it is done.
+    absl::StatusOr<CommandResult> r;
+    for (int i = 0; i < 100; ++i) {
+      r = RunCommand(create, absl::Seconds(20));
+      ASSERT_TRUE(r.ok()) << r.status();
+      if (r->exit_code != 6) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    EXPECT_EQ(r->exit_code, 0) << r->err;
+    std::vector<std::string> list = tls_args;
+    list.insert(list.end(), {"--json", "collections", "list"});
+    r = RunCommand(list, absl::Seconds(20));
+    ASSERT_TRUE(r.ok()) << r.status();
+    EXPECT_EQ(r->exit_code, 0) << r->err;
+    EXPECT_NE(r->out.find("\"t\""), std::string::npos) << r->out;
+
+    // Plaintext against TLS fails.
+    r = RunCommand({RAGCTL_BINARY, "--address", address, "--timeout", "3", "collections",
+                    "list"},
+                   absl::Seconds(20));
+    ASSERT_TRUE(r.ok()) << r.status();
+    EXPECT_NE(r->exit_code, 0);
+    if (mtls) {  // no client certificate
+      r = RunCommand({RAGCTL_BINARY, "--address", address, "--timeout", "3", "--tls", "--ca",
+                      cert, "collections", "list"},
+                     absl::Seconds(20));
+      ASSERT_TRUE(r.ok()) << r.status();
+      EXPECT_NE(r->exit_code, 0);
+    }
+    auto code = (*ragd)->Terminate(absl::Seconds(30));
+    ASSERT_TRUE(code.ok()) << code.status();
+  }
+}
+
+TEST(RagctlAuth, ApiKeyFromEnvironmentAndFlag) {
+  TempDir dir;
+  std::string yaml = absl::StrCat("auth:\n  api_keys:\n    - {name: ops, role: admin, key_file: ",
+                                  WriteFile(dir, "k", "ctl-secret-xyz"), "}\n");
+  auto ragd = RagdProcess::Start(RagdProcess::OptionsFor((dir.path() / "data").string(),
+                                                         {"--config", WriteFile(dir, "c.yaml", yaml)}));
+  ASSERT_TRUE(ragd.ok()) << ragd.status();
+  auto r = RunCommand({RAGCTL_BINARY, "--address", (*ragd)->address(), "collections", "list"},
+                      absl::Seconds(20));
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_NE(r->exit_code, 0);
+  EXPECT_NE(r->err.find("UNAUTHENTICATED"), std::string::npos) << r->err;
+  r = RunCommand({RAGCTL_BINARY, "--address", (*ragd)->address(), "collections", "list"},
+                 absl::Seconds(20), {"RAGD_API_KEY=ctl-secret-xyz"});
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->exit_code, 0) << r->err;
+  r = RunCommand({RAGCTL_BINARY, "--address", (*ragd)->address(), "--api-key", "ctl-secret-xyz",
+                  "collections", "create", "z", "--dimension", "2"},
+                 absl::Seconds(20));
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->exit_code, 0) << r->err;
+}
+
+}  // namespace
+}  // namespace ragd::testing
