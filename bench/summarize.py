@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Prints a short table from vector_bench JSON lines.
+"""Prints short tables from the JSON lines of ragd's benchmarks (vector, tokenizer, ingest,
+answer: one file each).
 
 Usage: summarize.py RESULTS.jsonl [--simd SIMD.jsonl GENERIC.jsonl] [--markdown]
 """
@@ -39,6 +40,60 @@ def fmt(v, spec):
     return format(v, spec) if isinstance(v, (int, float)) else "-"
 
 
+def target_op(key):
+    if key.startswith("same_"):
+        return "="
+    if key.startswith("answer_"):
+        return "<"
+    if any(w in key for w in ("recall", "qps", "speed_ratio", "per_second", "share")):
+        return ">="
+    return "<="
+
+
+def summarize_other(records, markdown):
+    """Tables of the tokenizer, ingest and answer benchmarks."""
+    tok = [r for r in records if r["bench"] == "tokenizer"]
+    if tok:
+        table([[r["system"], r["corpus"], r["encoding"], fmt(r["bytes"], ","),
+                fmt(r["tokens"], ","), str(r["passes"]), fmt(r["mb_per_second"], ".2f")]
+               for r in tok],
+              ["tokenizer", "corpus", "encoding", "bytes", "tokens", "passes", "MB/s"], markdown)
+    ratios = [r for r in records if r["bench"] == "tokenizer_ratio"]
+    if ratios:
+        table([[r["corpus"], r["encoding"], fmt(r["ragd_mb_per_second"], ".2f"),
+                fmt(r["js_tiktoken_mb_per_second"], ".2f"), fmt(r["speed_ratio"], ".1f"),
+                "yes" if r["same_token_count"] and r["same_bytes"] else "NO"] for r in ratios],
+              ["corpus", "encoding", "ragd MB/s", "js-tiktoken MB/s", "ratio",
+               "same tokens"], markdown)
+    ingest = [r for r in records if r["bench"] == "ingest"]
+    if ingest:
+        table([[r["embedder"], f"{r['documents_ok']}/{r['documents_sent']}",
+                fmt(r["chunks"], ","), fmt(r["tokens"], ","), fmt(r["seconds"], ".1f"),
+                fmt(r["documents_per_second"], ".1f"), fmt(r["chunks_per_second"], ".0f"),
+                fmt(r["tokens_per_second"], ",.0f"),
+                fmt(r["ragd_cpu_seconds_per_1000_chunks"], ".2f"),
+                fmt(r.get("quota_share_steady"), ".3f"), fmt(r.get("load_average_1m"), ".1f")]
+               for r in ingest],
+              ["embedder", "docs ok/sent", "chunks", "tokens", "s", "docs/s", "chunks/s",
+               "tokens/s", "CPU s/1k chunks", "quota share", "load"], markdown)
+    answers = [r for r in records if r["bench"] == "answer"]
+    if answers:
+        rows = []
+        for r in answers:
+            for name in ("ragd_total", "direct_total", "overhead", "ragd_first_delta",
+                         "direct_first_delta", "ttfb_added", "outside_upstream",
+                         "before_upstream_first_token"):
+                d = r[name]
+                rows.append([name, fmt(d["p50_ms"], ".3f"), fmt(d["p99_ms"], ".3f"),
+                             fmt(d["mean_ms"], ".3f")])
+        r = answers[-1]
+        print(f"answer: {r['calls']} calls (errors {r['errors']}), n {r['n']}, k {r['k']}, "
+              f"{r['mean_sources']:.1f} sources and {r['mean_prompt_tokens']:.0f} prompt "
+              f"tokens per answer, ragd CPU {r['ragd_cpu_ms_per_answer']:.2f} ms per answer, "
+              f"load {r['load_average_1m']}")
+        table(rows, ["answer latency", "p50 ms", "p99 ms", "mean ms"], markdown)
+
+
 def summarize(records, markdown):
     for r in records:
         if r["bench"] == "hardware":
@@ -55,6 +110,7 @@ def summarize(records, markdown):
                   f"{r['mean_score_top10']:.3f}")
     print()
 
+    summarize_other(records, markdown)
     builds = [r for r in records if r["bench"] == "build"]
     if builds:
         table([[r["system"], str(r["threads"]), fmt(r.get("build_seconds"), ".1f"),
@@ -87,7 +143,7 @@ def summarize(records, markdown):
             rows = []
             for k, v in r.items():
                 if isinstance(v, dict) and "target" in v:
-                    op = ">=" if "recall" in k or "qps" in k else "<="
+                    op = target_op(k)
                     rows.append([k, fmt(v["value"], ".3f"), f"{op} {v['target']}",
                                  "met" if v["met"] else "MISSED"])
             if "ragd_error" in r:

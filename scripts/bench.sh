@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Builds and runs the vector benchmarks, then prints a summary table (see bench/README.md).
+# Builds and runs the benchmarks (vector, then tokenizer, ingest, answer), then prints summary
+# tables (see bench/README.md).
 # Usage: scripts/bench.sh [BUILD_DIR]          (make bench calls it with $(BUILD_DIR))
 #
 # Environment (all optional):
@@ -9,6 +10,11 @@
 #   BENCH_SIMD=1 BENCH_SIMD_N=20000                   also compare hnswlib built for
 #                                                     x86-64-v3 and for generic x86-64 (0: skip)
 #   JOBS=2                                            build parallelism
+#   BENCH_SKIP_VECTOR=1 BENCH_SKIP_TOKENIZER=1        skip a benchmark (run just one: skip
+#   BENCH_SKIP_INGEST=1 BENCH_SKIP_ANSWER=1           the other three)
+#   BENCH_INGEST_ARGS="--max-docs 2000 --max-seconds 60"  ragd_ingest_bench flags
+#   BENCH_ANSWER_ARGS="--n 20000 --calls 500"         ragd_answer_bench flags
+#   BENCH_TOKENIZER_ARGS="--min-seconds 2"            ragd_tokenizer_bench flags
 set -euo pipefail
 
 BUILD_DIR=${1:-build}
@@ -22,6 +28,10 @@ SIMD=${BENCH_SIMD:-1}
 SIMD_N=${BENCH_SIMD_N:-20000}
 # Word splitting of BENCH_ARGS is intended: it is a list of flags.
 read -r -a EXTRA <<< "${BENCH_ARGS:-}"
+read -r -a TOKENIZER_ARGS <<< "${BENCH_TOKENIZER_ARGS:-}"
+read -r -a INGEST_ARGS <<< "${BENCH_INGEST_ARGS:-}"
+read -r -a ANSWER_ARGS <<< "${BENCH_ANSWER_ARGS:-}"
+skip() { [ "${!1:-0}" = "1" ]; }
 
 if [ ! -f "$BUILD_DIR/CMakeCache.txt" ]; then
   echo "bench.sh: $BUILD_DIR is not a configured build directory (run make build first)" >&2
@@ -29,10 +39,26 @@ if [ ! -f "$BUILD_DIR/CMakeCache.txt" ]; then
 fi
 mkdir -p "$RESULTS"
 
-cmake --build "$BUILD_DIR" -j"${JOBS:-2}" --target ragd ragd_vector_bench ragd_vector_bench_generic
+targets=(ragd)
+skip BENCH_SKIP_VECTOR || targets+=(ragd_vector_bench ragd_vector_bench_generic)
+skip BENCH_SKIP_TOKENIZER || targets+=(ragd_tokenizer_bench)
+skip BENCH_SKIP_INGEST || targets+=(ragd_ingest_bench)
+skip BENCH_SKIP_ANSWER || targets+=(ragd_answer_bench)
+cmake --build "$BUILD_DIR" -j"${JOBS:-2}" --target "${targets[@]}"
 
-echo "bench.sh: $N x $DIM, $QUERIES queries (a default run takes 15-30 minutes on 2 cores)" >&2
+# Real documents written by nobody here: Debian's Python documentation (HTML for ingestion,
+# its reST sources as English text for the tokenizer). Installed once; skipped when present.
+if ! { skip BENCH_SKIP_TOKENIZER && skip BENCH_SKIP_INGEST; } &&
+   [ ! -d /usr/share/doc/python3.11/html/_sources ]; then
+  sudo_cmd=()
+  [ "$(id -u)" = "0" ] || sudo_cmd=(sudo)
+  "${sudo_cmd[@]}" apt-get install -y python3.11-doc >&2 ||
+    { "${sudo_cmd[@]}" apt-get update >&2 && "${sudo_cmd[@]}" apt-get install -y python3.11-doc >&2; }
+fi
+
 status=0
+if ! skip BENCH_SKIP_VECTOR; then
+echo "bench.sh: $N x $DIM, $QUERIES queries (a default run takes 15-30 minutes on 2 cores)" >&2
 timeout --kill-after=30 "$TIMEOUT" "$BUILD_DIR/bench/ragd_vector_bench" \
   --n "$N" --queries "$QUERIES" --dim "$DIM" --out "$RESULTS/latest.jsonl" "${EXTRA[@]}" \
   > /dev/null || status=$?
@@ -50,6 +76,28 @@ python3 "$ROOT/bench/summarize.py" "$RESULTS/latest.jsonl"
 if [ "$SIMD" != "0" ]; then
   python3 "$ROOT/bench/summarize.py" --simd "$RESULTS/simd-ragd_vector_bench.jsonl" \
     "$RESULTS/simd-ragd_vector_bench_generic.jsonl"
+fi
+fi
+
+if ! skip BENCH_SKIP_TOKENIZER; then
+  # js-tiktoken, pinned by bench/package-lock.json, from the npm registry.
+  [ -d "$ROOT/bench/node_modules/js-tiktoken" ] || npm ci --prefix "$ROOT/bench" --no-audit --no-fund >&2
+  echo "bench.sh: tokenizer (ragd vs js-tiktoken), about 1-2 minutes" >&2
+  timeout --kill-after=30 1200 "$BUILD_DIR/bench/ragd_tokenizer_bench" \
+    --out "$RESULTS/tokenizer.jsonl" "${TOKENIZER_ARGS[@]}" > /dev/null || status=$?
+  python3 "$ROOT/bench/summarize.py" "$RESULTS/tokenizer.jsonl"
+fi
+if ! skip BENCH_SKIP_INGEST; then
+  echo "bench.sh: ingest (local embedder, then fake Azure under a quota), about 3 minutes" >&2
+  timeout --kill-after=30 1200 "$BUILD_DIR/bench/ragd_ingest_bench" \
+    --out "$RESULTS/ingest.jsonl" "${INGEST_ARGS[@]}" > /dev/null || status=$?
+  python3 "$ROOT/bench/summarize.py" "$RESULTS/ingest.jsonl"
+fi
+if ! skip BENCH_SKIP_ANSWER; then
+  echo "bench.sh: answer overhead, about 2-5 minutes at 20k chunks" >&2
+  timeout --kill-after=30 1800 "$BUILD_DIR/bench/ragd_answer_bench" \
+    --out "$RESULTS/answer.jsonl" "${ANSWER_ARGS[@]}" > /dev/null || status=$?
+  python3 "$ROOT/bench/summarize.py" "$RESULTS/answer.jsonl"
 fi
 echo "bench.sh: results in $RESULTS" >&2
 exit "$status"
