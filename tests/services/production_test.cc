@@ -177,6 +177,61 @@ TEST(AdminPort, ReadyzDuringRecoveryThenMetricsAfterCalls) {
   EXPECT_EQ(*code, 0);
 }
 
+// Ingest and chat metrics come from the summaries and Answer final events as they are sent.
+TEST(AdminPort, IngestAndChatMetrics) {
+  TempDir dir;
+  auto ragd = RagdProcess::Start(RagdProcess::OptionsFor((dir.path() / "data").string()));
+  ASSERT_TRUE(ragd.ok()) << ragd.status();
+  const std::string address = (*ragd)->address();
+  auto run = [&](std::vector<std::string> args) {
+    args.insert(args.begin(), {RAGCTL_BINARY, "--address", address});
+    auto r = RunCommand(args, absl::Seconds(60));
+    EXPECT_TRUE(r.ok()) << r.status();
+    if (r.ok()) EXPECT_EQ(r->exit_code, 0) << r->err;
+  };
+  run({"collections", "create", "kb", "--embedder", "local"});
+  WriteFile(dir, "a.md", "# Backups\n\nRun ragctl snapshot create every night.\n");
+  WriteFile(dir, "b.md", "# Keys\n\nAPI keys have roles: admin, writer and reader.\n");
+  run({"ingest", (dir.path() / "a.md").string(), (dir.path() / "b.md").string(), "--collection",
+       "kb"});
+  run({"ask", "--collection", "kb", "which roles do keys have?"});
+
+  const std::string t = HttpGet((*ragd)->admin_port(), "/metrics").body;
+  EXPECT_EQ(Sample(t, "ragd_ingest_documents_total", {{"result", "ok"}}), 2) << t;
+  EXPECT_GE(Sample(t, "ragd_ingest_chunks_total", {}), 2);
+  EXPECT_GT(Sample(t, "ragd_ingest_tokens_total", {}), 0);
+  EXPECT_EQ(Sample(t, "ragd_chat_requests_total", {{"model", "local"}, {"code", "OK"}}), 1);
+  EXPECT_GT(Sample(t, "ragd_chat_prompt_tokens_total", {{"model", "local"}}), 0);
+  EXPECT_EQ(Sample(t, "ragd_grpc_requests_total",
+                   {{"method", "/ragd.v1.Ingest/IngestDocuments"}, {"code", "OK"}}),
+            1);
+  EXPECT_EQ(Sample(t, "ragd_collection_points", {{"collection", "kb"}}),
+            Sample(t, "ragd_ingest_chunks_total", {}));
+}
+
+TEST(PrintConfig, ShowsKeyNamesNeverKeysOrHashes) {
+  TempDir dir;
+  const std::string hash(64, 'a');
+  std::string config = WriteFile(
+      dir, "c.yaml",
+      absl::StrCat("auth:\n  api_keys:\n    - {name: ops, role: admin, key_sha256: ", hash,
+                   "}\n    - {name: env, role: reader, key_env: SOME_KEY}\n"
+                   "server:\n  tls:\n    cert_file: /c.pem\n    key_file: /k.pem\n"));
+  auto r = RunCommand({RagdBinary(), "--config", config, "--print-config"}, absl::Seconds(20));
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->exit_code, 0) << r->err;
+  EXPECT_EQ(r->out.find(hash), std::string::npos) << r->out;
+  EXPECT_NE(r->out.find("name: ops"), std::string::npos) << r->out;
+  EXPECT_NE(r->out.find("key_env: SOME_KEY"), std::string::npos) << r->out;
+  EXPECT_NE(r->out.find("tls.cert_file: /c.pem"), std::string::npos) << r->out;
+  // An unset key_env stops start-up naming the entry.
+  r = RunCommand({RagdBinary(), "--config", config, "--data-dir", (dir.path() / "d").string()},
+                 absl::Seconds(20));
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->exit_code, 2);
+  EXPECT_NE(r->err.find("auth.api_keys[1].key_env"), std::string::npos) << r->err;
+}
+
 class AuthTest : public ::testing::Test {
  protected:
   static constexpr const char* kAdminKey = "admin-secret-7f3a9c";
