@@ -8,7 +8,7 @@
 namespace ragd::services {
 
 absl::StatusOr<std::unique_ptr<AdminServer>> AdminServer::Start(const std::string& listen,
-                                                                 Handlers handlers) {
+                                                                Handlers handlers) {
   size_t colon = listen.rfind(':');
   int port = -1;
   if (colon == std::string::npos || !absl::SimpleAtoi(listen.substr(colon + 1), &port) ||

@@ -23,7 +23,7 @@ namespace ragd::services {
 class AdminServer {
  public:
   struct Handlers {
-    std::function<std::string()> metrics;  // the exposition text
+    std::function<std::string()> metrics;           // the exposition text
     std::function<std::string()> not_ready_reason;  // "" when ready
   };
   // Binds `listen` ("host:port", port 0 picks one) and serves on its own thread. UNAVAILABLE

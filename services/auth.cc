@@ -91,20 +91,19 @@ absl::Status AccessPolicy::Check(const Metadata& metadata, absl::string_view met
   Role needed = RequiredRole(method);
   if (static_cast<int>(key->role) < static_cast<int>(needed)) {
     return absl::PermissionDeniedError(absl::StrCat("API key '", key->name, "' has role ",
-                                                    RoleName(key->role), "; ", method,
-                                                    " needs ", RoleName(needed)));
+                                                    RoleName(key->role), "; ", method, " needs ",
+                                                    RoleName(needed)));
   }
   if (!collection.empty() && !key->collections.empty() &&
       std::find(key->collections.begin(), key->collections.end(), collection) ==
           key->collections.end()) {
-    return absl::PermissionDeniedError(absl::StrCat("API key '", key->name,
-                                                    "' may not access collection '",
-                                                    collection, "'"));
+    return absl::PermissionDeniedError(
+        absl::StrCat("API key '", key->name, "' may not access collection '", collection, "'"));
   }
   if (consume && !Take(static_cast<size_t>(key - keys_.data()))) {
-    return absl::ResourceExhaustedError(absl::StrCat(
-        "API key '", key->name, "' is over its rate limit (", key->requests_per_second,
-        " requests/s, burst ", key->burst, "); retry with back-off"));
+    return absl::ResourceExhaustedError(
+        absl::StrCat("API key '", key->name, "' is over its rate limit (", key->requests_per_second,
+                     " requests/s, burst ", key->burst, "); retry with back-off"));
   }
   return absl::OkStatus();
 }
@@ -119,10 +118,17 @@ void InstallAccessPolicy(const AccessPolicy* policy) { g_policy.store(policy); }
 const AccessPolicy* InstalledAccessPolicy() { return g_policy.load(); }
 
 Role RequiredRole(absl::string_view method) {
-  static const std::set<std::string, std::less<>>* kReader = new std::set<std::string, std::less<>>{
-      "Collections.GetCollection", "Collections.ListCollections", "Points.Get",
-      "Points.Search", "Points.Count", "Retrieval.Retrieve", "Retrieval.Answer",
-      "Retrieval.ListModels", "Ingest.GetDocument", "Ingest.GetIngestJob"};
+  static const std::set<std::string, std::less<>>* kReader =
+      new std::set<std::string, std::less<>>{"Collections.GetCollection",
+                                             "Collections.ListCollections",
+                                             "Points.Get",
+                                             "Points.Search",
+                                             "Points.Count",
+                                             "Retrieval.Retrieve",
+                                             "Retrieval.Answer",
+                                             "Retrieval.ListModels",
+                                             "Ingest.GetDocument",
+                                             "Ingest.GetIngestJob"};
   static const std::set<std::string, std::less<>>* kWriter = new std::set<std::string, std::less<>>{
       "Points.Upsert", "Points.Delete", "Ingest.IngestDocuments", "Ingest.UpsertDocument",
       "Ingest.DeleteDocument"};

@@ -11,14 +11,14 @@
 // `api-key: <key>` is hashed (SHA-256) and compared in constant time with every configured
 // digest, so neither the key nor its position leaks through timing.
 
+#include <grpcpp/grpcpp.h>
+
 #include <chrono>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <string>
 #include <vector>
-
-#include <grpcpp/grpcpp.h>
 
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"

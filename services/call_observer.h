@@ -9,17 +9,16 @@
 // metadata. Ingest summaries and Answer final events are read on their way out, so that the
 // ingest and chat metrics need no hook inside the services.
 
-#include <memory>
-
 #include <grpcpp/support/server_interceptor.h>
+
+#include <memory>
 
 #include "services/auth.h"
 #include "services/metrics.h"
 
 namespace ragd::services {
 
-class CallObserverFactory final
-    : public grpc::experimental::ServerInterceptorFactoryInterface {
+class CallObserverFactory final : public grpc::experimental::ServerInterceptorFactoryInterface {
  public:
   // Neither pointer is owned; both outlive the server. `policy` may be null.
   CallObserverFactory(Metrics* metrics, const AccessPolicy* policy)

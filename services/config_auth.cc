@@ -17,8 +17,8 @@ namespace ragd::services {
 namespace {
 
 absl::Status EntryError(size_t i, absl::string_view key, absl::string_view what) {
-  return absl::InvalidArgumentError(absl::StrCat("auth.api_keys[", i, "]", key.empty() ? "" : ".",
-                                                 key, ": ", what));
+  return absl::InvalidArgumentError(
+      absl::StrCat("auth.api_keys[", i, "]", key.empty() ? "" : ".", key, ": ", what));
 }
 
 absl::StatusOr<Role> ParseRole(const std::string& text) {
@@ -31,9 +31,7 @@ absl::StatusOr<Role> ParseRole(const std::string& text) {
 
 // Keys are pasted into environment variables and files by hand: a trailing newline from
 // `echo key > file` must not make the key unusable.
-std::string TrimKey(std::string key) {
-  return std::string(absl::StripAsciiWhitespace(key));
-}
+std::string TrimKey(std::string key) { return std::string(absl::StripAsciiWhitespace(key)); }
 
 }  // namespace
 

@@ -14,11 +14,11 @@
 // Keys are never kept in clear: key_env and key_file are read once at start-up and only their
 // SHA-256 is kept; --print-config shows the variable or file name, never a key or its hash.
 
+#include <yaml-cpp/yaml.h>
+
 #include <cstdint>
 #include <string>
 #include <vector>
-
-#include <yaml-cpp/yaml.h>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"

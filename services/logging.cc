@@ -1,10 +1,10 @@
 #include "services/logging.h"
 
-#include <atomic>
-#include <memory>
-
 #include <spdlog/pattern_formatter.h>
 #include <spdlog/spdlog.h>
+
+#include <atomic>
+#include <memory>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -106,9 +106,11 @@ void LogAccess(const AccessRecord& r) {
     spdlog::log(level, "{}", fields);
     return;
   }
-  spdlog::log(level, "access request_id={} method={} collection={} key={} code={} latency_ms={:.3f} peer={}",
-              r.request_id, r.method, r.collection.empty() ? "-" : r.collection,
-              r.key.empty() ? "-" : r.key, r.code, r.latency_ms, r.peer);
+  spdlog::log(
+      level,
+      "access request_id={} method={} collection={} key={} code={} latency_ms={:.3f} peer={}",
+      r.request_id, r.method, r.collection.empty() ? "-" : r.collection,
+      r.key.empty() ? "-" : r.key, r.code, r.latency_ms, r.peer);
 }
 
 }  // namespace ragd::services

@@ -1,16 +1,16 @@
 #include "services/metrics.h"
 
-#include <map>
-#include <mutex>
-#include <set>
-#include <utility>
-
 #include <google/protobuf/descriptor.h>
 #include <prometheus/counter.h>
 #include <prometheus/gauge.h>
 #include <prometheus/histogram.h>
 #include <prometheus/registry.h>
 #include <prometheus/text_serializer.h>
+
+#include <map>
+#include <mutex>
+#include <set>
+#include <utility>
 
 #include "absl/strings/match.h"
 
@@ -68,8 +68,8 @@ struct Metrics::Families {
                                     "Chunks written by ingestion, by embedder model")),
         ingest_tokens(CounterFamily(r, "ragd_ingest_tokens_total",
                                     "cl100k_base tokens of the chunks written by ingestion")),
-        ingest_failures(CounterFamily(r, "ragd_ingest_failures_total",
-                                      "Ingest calls that failed as a whole")),
+        ingest_failures(
+            CounterFamily(r, "ragd_ingest_failures_total", "Ingest calls that failed as a whole")),
         embedding_requests(CounterFamily(r, "ragd_embedding_requests_total",
                                          "Requests made to an embedder during ingestion")),
         embedding_retries(CounterFamily(r, "ragd_embedding_retries_total",
@@ -78,8 +78,8 @@ struct Metrics::Families {
                                        "Tokens sent to an embedder (cache misses only)")),
         chat_requests(CounterFamily(r, "ragd_chat_requests_total",
                                     "Chat model runs of Answer calls, by model and status code")),
-        chat_prompt_tokens(CounterFamily(r, "ragd_chat_prompt_tokens_total",
-                                         "Prompt tokens sent to chat models")),
+        chat_prompt_tokens(
+            CounterFamily(r, "ragd_chat_prompt_tokens_total", "Prompt tokens sent to chat models")),
         chat_completion_tokens(CounterFamily(r, "ragd_chat_completion_tokens_total",
                                              "Completion tokens received from chat models")),
         chat_cost(CounterFamily(r, "ragd_chat_cost_usd_total",
@@ -146,8 +146,7 @@ void Metrics::RecordIngestion(const Ingestion& in) {
   f.ingest_tokens.Add({{"model", model}}).Increment(static_cast<double>(in.tokens));
   f.embedding_requests.Add({{"model", model}})
       .Increment(static_cast<double>(in.embedding_requests));
-  f.embedding_retries.Add({{"model", model}})
-      .Increment(static_cast<double>(in.embedding_retries));
+  f.embedding_retries.Add({{"model", model}}).Increment(static_cast<double>(in.embedding_retries));
   f.embedding_tokens.Add({{"model", model}}).Increment(static_cast<double>(in.embedded_tokens));
 }
 
@@ -202,9 +201,9 @@ std::string Metrics::Scrape(const std::vector<index::CollectionInfo>& collection
 }
 
 std::string MethodLabel(absl::string_view method) {
-  static const std::set<std::string>* kOpen = new std::set<std::string>{
-      "/grpc.health.v1.Health/Check", "/grpc.health.v1.Health/Watch",
-      "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo"};
+  static const std::set<std::string>* kOpen =
+      new std::set<std::string>{"/grpc.health.v1.Health/Check", "/grpc.health.v1.Health/Watch",
+                                "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo"};
   if (kOpen->count(std::string(method)) != 0) return std::string(method);
   if (!absl::StartsWith(method, "/ragd.v1.")) return "other";
   size_t slash = method.rfind('/');

@@ -1,5 +1,7 @@
 #include "services/ragctl_channel.h"
 
+#include <grpcpp/support/client_interceptor.h>
+
 #include <cstdlib>
 #include <fstream>
 #include <iostream>
@@ -7,8 +9,6 @@
 #include <string>
 #include <utility>
 #include <vector>
-
-#include <grpcpp/support/client_interceptor.h>
 
 namespace ragd::cli {
 namespace {
@@ -70,8 +70,8 @@ std::shared_ptr<grpc::Channel> CreateRagdChannel(const GlobalOptions& options,
   // The channel owns the factory, so the header outlives every call.
   std::vector<std::unique_ptr<grpc::experimental::ClientInterceptorFactoryInterface>> factories;
   factories.push_back(std::make_unique<ApiKeyInterceptorFactory>(options.api_key));
-  return grpc::experimental::CreateCustomChannelWithInterceptors(options.address, credentials,
-                                                                 args, std::move(factories));
+  return grpc::experimental::CreateCustomChannelWithInterceptors(options.address, credentials, args,
+                                                                 std::move(factories));
 }
 
 }  // namespace ragd::cli

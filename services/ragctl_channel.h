@@ -3,9 +3,9 @@
 // the API key (--api-key / RAGD_API_KEY) attached to every call by a client interceptor,
 // because call credentials are refused on an insecure channel.
 
-#include <memory>
-
 #include <grpcpp/grpcpp.h>
+
+#include <memory>
 
 #include "services/ragctl_commands.h"
 

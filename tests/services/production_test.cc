@@ -2,17 +2,17 @@
 // /livez, /readyz), API keys with roles, collection scopes and rate limits, the refusal to
 // listen openly without keys, TLS and mTLS with ragctl, and JSON access logs.
 
+#include <gtest/gtest.h>
+#include <httplib.h>
+
 #include <chrono>
 #include <fstream>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
-
-#include <gtest/gtest.h>
-#include <httplib.h>
-#include <nlohmann/json.hpp>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
@@ -154,9 +154,9 @@ TEST(AdminPort, ReadyzDuringRecoveryThenMetricsAfterCalls) {
   HttpResult metrics = HttpGet(admin, "/metrics");
   ASSERT_EQ(metrics.status, 200);
   const std::string& t = metrics.body;
-  EXPECT_EQ(Sample(t, "ragd_grpc_requests_total",
-                   {{"method", "/ragd.v1.Points/Upsert"}, {"code", "OK"}}),
-            3)
+  EXPECT_EQ(
+      Sample(t, "ragd_grpc_requests_total", {{"method", "/ragd.v1.Points/Upsert"}, {"code", "OK"}}),
+      3)
       << t;
   EXPECT_EQ(Sample(t, "ragd_grpc_requests_total",
                    {{"method", "/ragd.v1.Points/Upsert"}, {"code", "NOT_FOUND"}}),
@@ -164,9 +164,9 @@ TEST(AdminPort, ReadyzDuringRecoveryThenMetricsAfterCalls) {
   EXPECT_EQ(Sample(t, "ragd_grpc_requests_total",
                    {{"method", "/ragd.v1.Collections/CreateCollection"}, {"code", "OK"}}),
             1);
-  EXPECT_EQ(Sample(t, "ragd_grpc_request_duration_seconds_count",
-                   {{"method", "/ragd.v1.Points/Upsert"}}),
-            4);
+  EXPECT_EQ(
+      Sample(t, "ragd_grpc_request_duration_seconds_count", {{"method", "/ragd.v1.Points/Upsert"}}),
+      4);
   EXPECT_EQ(Sample(t, "ragd_collection_points", {{"collection", "m"}}), 1);
   EXPECT_GE(Sample(t, "ragd_collection_index_bytes", {{"collection", "m"}}), 1);
   EXPECT_GE(Sample(t, "ragd_recovery_duration_seconds", {}), 0);
@@ -209,6 +209,15 @@ TEST(AdminPort, IngestAndChatMetrics) {
             Sample(t, "ragd_ingest_chunks_total", {}));
 }
 
+TEST(PrintConfig, NestedTlsKeyFromEnvironment) {
+  auto r = RunCommand({RagdBinary(), "--print-config"}, absl::Seconds(20),
+                      {"RAGD_SERVER__TLS__CLIENT_CA_FILE=/ca.pem", "RAGD_LOG__FORMAT=json"});
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->exit_code, 0) << r->err;
+  EXPECT_NE(r->out.find("tls.client_ca_file: /ca.pem"), std::string::npos) << r->out;
+  EXPECT_NE(r->out.find("format: json"), std::string::npos) << r->out;
+}
+
 TEST(PrintConfig, ShowsKeyNamesNeverKeysOrHashes) {
   TempDir dir;
   const std::string hash(64, 'a');
@@ -242,10 +251,12 @@ class AuthTest : public ::testing::Test {
   void SetUp() override {
     std::string yaml = absl::StrCat(
         "auth:\n  api_keys:\n"
-        "    - {name: ops, role: admin, key_file: ", WriteFile(dir_, "admin.key", kAdminKey),
+        "    - {name: ops, role: admin, key_file: ",
+        WriteFile(dir_, "admin.key", kAdminKey),
         "}\n    - {name: loader, role: writer, collections: [a], key_file: ",
         WriteFile(dir_, "writer.key", absl::StrCat(kWriterKey, "\n")),
-        "}\n    - {name: viewer, role: reader, key_file: ", WriteFile(dir_, "reader.key", kReaderKey),
+        "}\n    - {name: viewer, role: reader, key_file: ",
+        WriteFile(dir_, "reader.key", kReaderKey),
         "}\n    - {name: slow, role: reader, requests_per_second: 2, burst: 2, key_file: ",
         WriteFile(dir_, "slow.key", kSlowKey), "}\n");
     std::string config = WriteFile(dir_, "ragd.yaml", yaml);
@@ -334,8 +345,8 @@ TEST_F(AuthTest, JsonAccessLogHasRequestIdAndNoSecret) {
 
 TEST(OpenListen, NonLoopbackWithoutKeysRefusesToStart) {
   TempDir dir;
-  auto r = RunCommand({RagdBinary(), "--listen", "0.0.0.0:0", "--admin-listen", "",
-                       "--data-dir", (dir.path() / "data").string()},
+  auto r = RunCommand({RagdBinary(), "--listen", "0.0.0.0:0", "--admin-listen", "", "--data-dir",
+                       (dir.path() / "data").string()},
                       absl::Seconds(20));
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_EQ(r->exit_code, 2) << r->err;
@@ -357,8 +368,8 @@ TEST(Tls, RagctlRoundTrip) {
 
   for (bool mtls : {false, true}) {
     SCOPED_TRACE(mtls ? "mTLS" : "TLS");
-    std::string yaml = absl::StrCat("server:\n  tls:\n    cert_file: ", cert,
-                                    "\n    key_file: ", key, "\n");
+    std::string yaml =
+        absl::StrCat("server:\n  tls:\n    cert_file: ", cert, "\n    key_file: ", key, "\n");
     if (mtls) absl::StrAppend(&yaml, "    client_ca_file: ", cert, "\n");
     std::string config = WriteFile(dir, mtls ? "mtls.yaml" : "tls.yaml", yaml);
     auto ragd = RagdProcess::Start(RagdProcess::OptionsFor(
@@ -366,8 +377,8 @@ TEST(Tls, RagctlRoundTrip) {
         /*wait_for_serving=*/false));
     ASSERT_TRUE(ragd.ok()) << ragd.status();
     const std::string address = absl::StrCat("localhost:", (*ragd)->port());
-    std::vector<std::string> tls_args = {RAGCTL_BINARY, "--address", address, "--timeout", "5",
-                                         "--tls", "--ca", cert};
+    std::vector<std::string> tls_args = {RAGCTL_BINARY, "--address", address, "--timeout",
+                                         "5",           "--tls",     "--ca",  cert};
     if (mtls) tls_args.insert(tls_args.end(), {"--cert", cert, "--key", key});
     std::vector<std::string> create = tls_args;
     create.insert(create.end(), {"collections", "create", "t", "--dimension", "3"});
@@ -388,14 +399,13 @@ TEST(Tls, RagctlRoundTrip) {
     EXPECT_NE(r->out.find("\"t\""), std::string::npos) << r->out;
 
     // Plaintext against TLS fails.
-    r = RunCommand({RAGCTL_BINARY, "--address", address, "--timeout", "3", "collections",
-                    "list"},
+    r = RunCommand({RAGCTL_BINARY, "--address", address, "--timeout", "3", "collections", "list"},
                    absl::Seconds(20));
     ASSERT_TRUE(r.ok()) << r.status();
     EXPECT_NE(r->exit_code, 0);
     if (mtls) {  // no client certificate
-      r = RunCommand({RAGCTL_BINARY, "--address", address, "--timeout", "3", "--tls", "--ca",
-                      cert, "collections", "list"},
+      r = RunCommand({RAGCTL_BINARY, "--address", address, "--timeout", "3", "--tls", "--ca", cert,
+                      "collections", "list"},
                      absl::Seconds(20));
       ASSERT_TRUE(r.ok()) << r.status();
       EXPECT_NE(r->exit_code, 0);
@@ -409,8 +419,8 @@ TEST(RagctlAuth, ApiKeyFromEnvironmentAndFlag) {
   TempDir dir;
   std::string yaml = absl::StrCat("auth:\n  api_keys:\n    - {name: ops, role: admin, key_file: ",
                                   WriteFile(dir, "k", "ctl-secret-xyz"), "}\n");
-  auto ragd = RagdProcess::Start(RagdProcess::OptionsFor((dir.path() / "data").string(),
-                                                         {"--config", WriteFile(dir, "c.yaml", yaml)}));
+  auto ragd = RagdProcess::Start(RagdProcess::OptionsFor(
+      (dir.path() / "data").string(), {"--config", WriteFile(dir, "c.yaml", yaml)}));
   ASSERT_TRUE(ragd.ok()) << ragd.status();
   auto r = RunCommand({RAGCTL_BINARY, "--address", (*ragd)->address(), "collections", "list"},
                       absl::Seconds(20));
