@@ -104,7 +104,11 @@ grpc::ServerUnaryReactor* CollectionsService::ListCollections(
     std::vector<index::CollectionInfo> infos = engine->ListCollections();
     std::sort(infos.begin(), infos.end(),
               [](const auto& a, const auto& b) { return a.spec.name < b.spec.name; });
-    for (const index::CollectionInfo& info : infos) ToProto(info, response->add_collections());
+    for (const index::CollectionInfo& info : infos) {
+      // A key scoped to some collections sees only those.
+      if (!AuthorizeCollection(context, "Collections.GetCollection", info.spec.name).ok()) continue;
+      ToProto(info, response->add_collections());
+    }
     return absl::OkStatus();
   };
   return FinishNow(context, run());

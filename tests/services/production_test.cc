@@ -290,6 +290,18 @@ TEST_F(AuthTest, RolesScopesAndOpenHealth) {
   EXPECT_GRPC_OK(SearchWithKey(channel, kReaderKey, "a"));
   EXPECT_GRPC_OK(SearchWithKey(channel, kWriterKey, "a"));  // a writer also reads
 
+  // The scoped key lists only its collection.
+  {
+    auto stub = v1::Collections::NewStub(channel);
+    grpc::ClientContext context;
+    context.set_deadline(CallDeadline(10));
+    context.AddMetadata("authorization", absl::StrCat("Bearer ", kWriterKey));
+    v1::ListCollectionsResponse response;
+    ASSERT_GRPC_OK(stub->ListCollections(&context, v1::ListCollectionsRequest(), &response));
+    ASSERT_EQ(response.collections_size(), 1);
+    EXPECT_EQ(response.collections(0).name(), "a");
+  }
+
   auto health = ragd_->Health();
   ASSERT_TRUE(health.ok()) << health.status();
   EXPECT_EQ(*health, ServingStatus::kServing);
