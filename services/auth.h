@@ -7,9 +7,10 @@
 //
 // Roles: reader (Search, Get, Count, Retrieve, Answer, ListModels, GetCollection,
 // ListCollections, GetDocument, GetIngestJob) < writer (+ Points writes, Ingest) < admin
-// (+ CreateCollection, DeleteCollection). A key sent as `authorization: Bearer <key>` or
-// `api-key: <key>` is hashed (SHA-256) and compared in constant time with every configured
-// digest, so neither the key nor its position leaks through timing.
+// (+ CreateCollection, DeleteCollection, Admin.CreateBackup). A key sent as
+// `authorization: Bearer <key>` or `api-key: <key>` is hashed (SHA-256) and compared in
+// constant time with every configured digest, so neither the key nor its position leaks
+// through timing.
 
 #include <grpcpp/grpcpp.h>
 

@@ -141,6 +141,8 @@ const std::vector<Setting>& Settings() {
                     [](Config& c) -> auto& { return c.server.tls.client_ca_file; }, true),
       StringSetting("storage.data_dir", [](Config& c) -> auto& { return c.storage.data_dir; },
                     false),
+      StringSetting("storage.restore_from",
+                    [](Config& c) -> auto& { return c.storage.restore_from; }, true),
       IntSetting("ingest.workers", [](Config& c) -> auto& { return c.ingest.workers; }, 1, 64),
       IntSetting("ingest.queue_capacity",
                  [](Config& c) -> auto& { return c.ingest.queue_capacity; }, 1, 4096),
@@ -425,6 +427,7 @@ CommandLine ParseCommandLine(int argc, const char* const* argv,
       {"--log-format", "log.format"},
       {"--admin-listen", "server.admin_listen"},
       {"--admin-port-file", "server.admin_port_file"},
+      {"--restore-from", "storage.restore_from"},
   };
   std::map<std::string, CLI::Option*> options;
   for (const auto& [flag, key] : flags) {

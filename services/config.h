@@ -56,6 +56,11 @@ struct Config {
   struct Storage {
     // Directory of the RocksDB database and index snapshots. Default: ./ragd-data.
     std::string data_dir = "./ragd-data";
+    // A backup directory (`ragctl snapshot create`, index/engine/backup.h) to restore into
+    // data_dir before opening it: data_dir/db must be absent or empty, or already hold this
+    // very backup (a restarted pod keeps its flags; it then starts normally). Otherwise ragd
+    // exits with code 2. Default: unset.
+    std::string restore_from;
   } storage;
   // Document ingestion (ragd.v1.Ingest).
   struct Ingest {
@@ -174,8 +179,8 @@ struct CommandLine {
 
 // Parses ragd's flags (--listen, --data-dir, --config, --max-message-bytes, --workers,
 // --shutdown-grace-seconds, --log-level, --log-format, --port-file, --admin-listen,
-// --admin-port-file, --print-config, --help), merges every source in order of precedence and
-// resolves the API keys (reads key_env / key_file).
+// --admin-port-file, --restore-from, --print-config, --help), merges every source in order of
+// precedence and resolves the API keys (reads key_env / key_file).
 //
 // Exit code 2 also when no API keys are configured, server.listen is not a loopback address
 // and auth.allow_unauthenticated is false: an open server must be asked for explicitly.

@@ -11,6 +11,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include "services/ragctl_admin.h"
 #include "services/ragctl_commands.h"
 #include "services/ragctl_ingest.h"
 #include "services/ragctl_retrieval.h"
@@ -42,9 +43,10 @@ int Run(int argc, char** argv) {
   app.add_option("--ca", global.ca_file, "PEM CA bundle that verifies ragd (with --tls)");
   app.add_option("--cert", global.cert_file, "PEM client certificate for mTLS (with --tls)");
   app.add_option("--key", global.key_file, "PEM client private key for mTLS (with --tls)");
-  app.add_option("--timeout", global.timeout_seconds, "deadline of each call, seconds")
-      ->capture_default_str()
-      ->check(CLI::PositiveNumber);
+  CLI::Option* timeout_opt =
+      app.add_option("--timeout", global.timeout_seconds, "deadline of each call, seconds")
+          ->capture_default_str()
+          ->check(CLI::PositiveNumber);
 
   // collections
   CLI::App* collections = app.add_subcommand("collections", "create, list, get, delete");
@@ -182,6 +184,16 @@ int Run(int argc, char** argv) {
       ->capture_default_str();
   tokens_cmd->add_flag("--ids", token_ids, "print the token ids");
 
+  // snapshot: backups written by ragd on its own filesystem; restore is `ragd --restore-from`.
+  CLI::App* snapshot_cmd = app.add_subcommand(
+      "snapshot", "backups (restore: start ragd with --restore-from DIR on an empty data dir)");
+  snapshot_cmd->require_subcommand(1);
+  std::string snapshot_dir;
+  CLI::App* s_create = snapshot_cmd->add_subcommand(
+      "create", "write a consistent backup into DIR on the server (default --timeout 3600)");
+  s_create->add_option("dir", snapshot_dir, "absolute path on ragd's filesystem, absent or empty")
+      ->required();
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -207,6 +219,12 @@ int Run(int argc, char** argv) {
     if (search_cmd->parsed()) return retrieval.Search(text_search);
     if (ask_cmd->parsed()) return retrieval.Ask(ask);
     return retrieval.ListModels();
+  }
+  if (s_create->parsed()) {
+    // A backup of a large database takes longer than a query; the default deadline is not
+    // meant for it.
+    if (timeout_opt->count() == 0) global.timeout_seconds = 3600;
+    return ragd::cli::AdminCommands(global, std::cout, std::cerr).CreateSnapshot(snapshot_dir);
   }
   if (tokens_cmd->parsed()) {
     return ragd::cli::CountTokens(token_files, encoding, token_ids, std::cout, std::cerr);

@@ -1,6 +1,7 @@
 // ragd: parses the configuration, starts the server, waits for SIGTERM or SIGINT and shuts
 // down gracefully. Exit codes: 0 after a clean shutdown, 1 when serving fails (address in use,
-// recovery error), 2 on a usage or configuration error.
+// recovery error, I/O error while restoring), 2 on a usage or configuration error or a refused
+// --restore-from (not a complete backup, or data_dir already holds another database).
 
 #include <fcntl.h>
 #include <malloc.h>
@@ -15,6 +16,7 @@
 #include <spdlog/spdlog.h>
 
 #include "absl/time/time.h"
+#include "index/engine/backup.h"
 #include "services/config.h"
 #include "services/logging.h"
 #include "services/server.h"
@@ -56,6 +58,29 @@ int Run(int argc, char** argv) {
       !s.ok()) {
     std::cerr << "ragd: configuration error: " << s.message() << "\n";
     return 2;
+  }
+
+  // Before the engine opens data_dir, and synchronously: a refused restore must stop ragd
+  // (exit 2) rather than start serving whatever data_dir holds.
+  if (!config.storage.restore_from.empty()) {
+    absl::StatusOr<ragd::index::RestoreResult> restored =
+        ragd::index::RestoreBackup(config.storage.restore_from, config.storage.data_dir);
+    if (!restored.ok()) {
+      spdlog::error("restore from {} into {}: {}", config.storage.restore_from,
+                    config.storage.data_dir, restored.status().ToString());
+      // An I/O error may pass on a restart; anything else needs the operator.
+      return restored.status().code() == absl::StatusCode::kUnavailable ? 1 : 2;
+    }
+    if (restored->already_restored) {
+      spdlog::info("{} already holds the backup {} (restored by an earlier start); starting "
+                   "normally",
+                   config.storage.data_dir, config.storage.restore_from);
+    } else {
+      spdlog::info("restored backup {} ({} collection(s), taken by ragd {}) into {}: {} bytes",
+                   config.storage.restore_from, restored->manifest.collections.size(),
+                   restored->manifest.ragd_version, config.storage.data_dir,
+                   restored->bytes_copied);
+    }
   }
 
   if (pipe2(g_wake_pipe, O_CLOEXEC) != 0) {

@@ -21,7 +21,7 @@ namespace ragd::services {
 namespace {
 
 constexpr const char* kServiceNames[] = {"ragd.v1.Collections", "ragd.v1.Points", "ragd.v1.Ingest",
-                                         "ragd.v1.Retrieval"};
+                                         "ragd.v1.Retrieval", "ragd.v1.Admin"};
 
 void SetServing(grpc::Server* server, bool serving) {
   grpc::HealthCheckServiceInterface* health = server->GetHealthCheckService();
@@ -110,7 +110,8 @@ RagdServer::RagdServer(const Config& config, std::unique_ptr<EmbedderRegistry> e
       points_(&handle_, &executor_),
       ingest_(&handle_, &executor_, embedders_.get(), IngestOptionsOf(config.ingest)),
       retrieval_(&handle_, embedders_.get(), config.models, RetrieverOptionsOf(config.retrieval),
-                 AnswerSettingsOf(config.retrieval)) {}
+                 AnswerSettingsOf(config.retrieval)),
+      admin_service_(&handle_, &executor_) {}
 
 absl::StatusOr<std::unique_ptr<RagdServer>> RagdServer::Start(const Config& config,
                                                               RecoveryCallback on_recovered) {
@@ -144,6 +145,7 @@ absl::StatusOr<std::unique_ptr<RagdServer>> RagdServer::Start(const Config& conf
   builder.RegisterService(&self->points_);
   builder.RegisterService(&self->ingest_);
   builder.RegisterService(&self->retrieval_);
+  builder.RegisterService(&self->admin_service_);
   self->server_ = builder.BuildAndStart();
   if (self->server_ == nullptr || self->port_ == 0) {
     self->executor_.Shutdown();

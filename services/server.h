@@ -22,6 +22,7 @@
 #include "absl/time/time.h"
 #include "index/engine/engine.h"
 #include "services/admin_server.h"
+#include "services/admin_service.h"
 #include "services/auth.h"
 #include "services/bounded_executor.h"
 #include "services/collection_binding.h"
@@ -79,6 +80,7 @@ class RagdServer {
   PointsService points_;
   IngestService ingest_;
   RetrievalService retrieval_;
+  AdminService admin_service_;  // ragd.v1.Admin (backups); admin_ below is the HTTP port
   std::unique_ptr<grpc::Server> server_;
   int port_ = 0;
   std::unique_ptr<AdminServer> admin_;

@@ -34,7 +34,7 @@ const kPodOwners = new Set(["StatefulSet", "Deployment", "DaemonSet", "Job", "Cr
 const kRequiredLabels = ["app.kubernetes.io/name", "app.kubernetes.io/part-of"];
 // Claims that exist outside the rendered set by design (the operator creates them): see
 // deploy/README.md.
-const kExternalClaims = new Set(["ragd-docs"]);
+const kExternalClaims = new Set(["ragd-docs", "ragd-backups"]);
 
 let passed = 0;
 let failed = 0;

@@ -2,7 +2,8 @@
 # Offline validation of deploy/ (no cluster, no Docker engine), run by CTest as
 # deploy_manifests_test and by hand from anywhere:  bash deploy/tests/validate.sh
 #   1. yamllint over deploy/ (deploy/.yamllint);
-#   2. kubectl kustomize renders the base, both overlays and the optional ServiceMonitor overlay;
+#   2. kubectl kustomize renders the base, both overlays and the optional ServiceMonitor and
+#      backups overlays;
 #   3. every rendered object is checked against the Kubernetes schemas and ragd's deployment
 #      rules (validate-manifests.mjs; npm packages from the committed package-lock.json,
 #      installed with `npm ci` when node_modules is missing), and the validator must reject
@@ -43,7 +44,7 @@ fi
 
 # 2. kustomize
 renders=(base=deploy/k8s/base dev=deploy/k8s/overlays/dev prod=deploy/k8s/overlays/prod
-         servicemonitor=deploy/k8s/optional/servicemonitor)
+         servicemonitor=deploy/k8s/optional/servicemonitor backups=deploy/k8s/optional/backups)
 rendered=()
 if command -v kubectl >/dev/null 2>&1; then
   echo "      kubectl $(kubectl version --client 2>/dev/null | tr '\n' ' ')"

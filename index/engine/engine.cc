@@ -7,6 +7,7 @@
 #include <condition_variable>
 #include <deque>
 #include <filesystem>
+#include <map>
 #include <mutex>
 #include <shared_mutex>
 #include <thread>
@@ -82,6 +83,7 @@ class Engine::Impl {
   absl::StatusOr<SearchResult> Search(const SearchRequest& request) const;
   absl::StatusOr<uint64_t> Count(std::string_view name, const std::optional<Filter>& f) const;
   absl::Status SaveSnapshots();
+  absl::StatusOr<BackupManifest> CreateBackup(const std::string& dir);
   void WaitForCompactions();
   absl::Status Close();
 
@@ -681,6 +683,31 @@ absl::Status Engine::Impl::SaveSnapshots() {
   return first;
 }
 
+absl::StatusOr<BackupManifest> Engine::Impl::CreateBackup(const std::string& dir) {
+  RETURN_IF_ERROR(CheckOpen());
+  RETURN_IF_ERROR(internal::PrepareBackupDir(dir));
+  // Fresh snapshots make the restored recovery quick; the flush makes the paused checkpoint quick.
+  RETURN_IF_ERROR(SaveSnapshots());
+  RETURN_IF_ERROR(store_->Flush());
+  BackupManifest m;
+  {
+    // The shared catalog lock keeps collections from being created or dropped; the write
+    // mutexes (in name order, so two backups cannot deadlock) make the counts match the copy.
+    std::shared_lock catalog(catalog_mu_);
+    std::map<std::string_view, Collection*> all;
+    for (const auto& [name, c] : collections_) all.emplace(name, c.get());
+    std::vector<std::unique_lock<std::mutex>> paused;
+    for (const auto& [name, c] : all) paused.emplace_back(c->write_mu);
+    ASSIGN_OR_RETURN(m.rocksdb_sequence, store_->CreateCheckpoint(dir + "/db"));
+    for (const auto& [name, c] : all) {
+      const CollectionInfo info = Info(*c);
+      m.collections.push_back(
+          {c->spec.name, c->spec.dimension, c->spec.shards, info.points, info.last_sequence});
+    }
+  }
+  return internal::FinishBackup(dir, std::move(m));
+}
+
 absl::Status Engine::Impl::Close() {
   if (closed_.exchange(true)) return absl::OkStatus();
   {
@@ -763,6 +790,9 @@ absl::StatusOr<uint64_t> Engine::Count(std::string_view collection,
   return impl_->Count(collection, filter);
 }
 absl::Status Engine::SaveSnapshots() { return impl_->SaveSnapshots(); }
+absl::StatusOr<BackupManifest> Engine::CreateBackup(const std::string& dir) {
+  return impl_->CreateBackup(dir);
+}
 void Engine::WaitForCompactions() { impl_->WaitForCompactions(); }
 absl::Status Engine::Close() { return impl_->Close(); }
 

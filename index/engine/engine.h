@@ -28,6 +28,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "index/engine/backup.h"
 #include "index/filter.h"
 #include "index/types.h"
 
@@ -190,6 +191,14 @@ class Engine {
 
   // Writes an index snapshot of every shard that changed since its last snapshot.
   absl::Status SaveSnapshots();
+  // Writes a consistent, restorable backup into `dir` (backup.h): fresh index snapshots, then
+  // a RocksDB checkpoint taken while every collection's writes are paused (searches go on),
+  // so that the manifest's counts and sequences describe exactly the copy; the manifest is
+  // written last. The pause lasts a memtable flush and the hard links (or copies, when `dir`
+  // is on another filesystem). `dir` is absolute, absent or empty; it is created.
+  // INVALID_ARGUMENT (relative path), ALREADY_EXISTS (holds a backup), FAILED_PRECONDITION
+  // (not empty, cannot be created), UNAVAILABLE (closed, I/O), RESOURCE_EXHAUSTED (no space).
+  absl::StatusOr<BackupManifest> CreateBackup(const std::string& dir);
   // Waits for running background compactions; for tests and shutdown.
   void WaitForCompactions();
   // Saves snapshots and closes RocksDB. Further calls return UNAVAILABLE. Idempotent.

@@ -5,6 +5,7 @@
 #include <rocksdb/filter_policy.h>
 #include <rocksdb/options.h>
 #include <rocksdb/table.h>
+#include <rocksdb/utilities/checkpoint.h>
 #include <rocksdb/write_batch.h>
 
 #include <algorithm>
@@ -386,6 +387,24 @@ absl::Status Store::CompactCollection(uint32_t collection) {
     RETURN_IF_ERROR(FromRocks(db_->CompactRange(opts, cf(c), &b, &e), "compact"));
   }
   return absl::OkStatus();
+}
+
+absl::Status Store::Flush() {
+  rocksdb::FlushOptions opts;
+  opts.wait = true;
+  return FromRocks(db_->Flush(opts, handles_), "flush");
+}
+
+absl::StatusOr<uint64_t> Store::CreateCheckpoint(const std::string& dir) {
+  rocksdb::Checkpoint* raw = nullptr;
+  RETURN_IF_ERROR(FromRocks(rocksdb::Checkpoint::Create(db_.get(), &raw), "checkpoint"));
+  std::unique_ptr<rocksdb::Checkpoint> checkpoint(raw);
+  uint64_t sequence = 0;
+  // log_size_for_flush 0: always flush, so the copy is SST files only and opens without
+  // replaying a WAL tail.
+  RETURN_IF_ERROR(FromRocks(checkpoint->CreateCheckpoint(dir, /*log_size_for_flush=*/0, &sequence),
+                            "checkpoint to " + dir));
+  return sequence;
 }
 
 }  // namespace ragd::index::storage

@@ -135,6 +135,16 @@ class Store {
   // Compacts a collection's ranges so that dropped data leaves the disk now.
   absl::Status CompactCollection(uint32_t collection);
 
+  // Writes every column family's memtables to SST files and waits.
+  absl::Status Flush();
+  // Writes a consistent point-in-time copy of the whole database (every column family, one
+  // sequence number) to `dir`, which must not exist yet. Immutable SST files are hard-linked
+  // when `dir` is on the same filesystem and copied otherwise; memtables are flushed first, so
+  // the copy needs no WAL replay. The copy is a database Store::Open() opens as is. Returns
+  // the RocksDB sequence number the copy holds. INVALID_ARGUMENT (`dir` exists), UNAVAILABLE
+  // (I/O), RESOURCE_EXHAUSTED (no space).
+  absl::StatusOr<uint64_t> CreateCheckpoint(const std::string& dir);
+
  private:
   friend class Batch;
   Store() = default;

@@ -10,6 +10,7 @@
 #include <atomic>
 #include <chrono>
 #include <cmath>
+#include <filesystem>
 #include <random>
 #include <thread>
 
@@ -627,6 +628,98 @@ TEST_F(EngineTest, AuxRecordsArePersistedAndScannedByPrefix) {
   ASSERT_OK_AND_ASSIGN(v, engine_->GetAux("cache", "m1/a"));
   EXPECT_FALSE(v.has_value());
   EXPECT_EQ(engine_->GetAux("", "x").status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+// A backup holds exactly the state acknowledged when it was taken: restored into a new data
+// directory, it opens with those points, sequences, search results and aux records, whatever
+// the source engine did afterwards.
+TEST_F(EngineTest, BackupRoundTripsExactlyTheBackedUpState) {
+  ASSERT_OK(engine_->CreateCollection(Spec("b", IndexKind::kHnsw, 2)));
+  ASSERT_OK(engine_->CreateCollection(Spec("f", IndexKind::kFlat)));
+  std::vector<Point> pts = Fill("b", 700, 31);
+  Fill("f", 50, 32);
+  ASSERT_OK(engine_->Delete("b", {"p1"}));
+  ASSERT_OK(engine_->PutAux("jobs", {{"j1", "done"}}));
+  SearchRequest req;
+  req.collection = "b";
+  req.query = pts[5].vector;
+  req.k = 10;
+  ASSERT_OK_AND_ASSIGN(auto before, engine_->Search(req));
+  ASSERT_OK_AND_ASSIGN(auto b_info, engine_->GetCollection("b"));
+
+  ragd::testing::TempDir backups;
+  const std::string dir = (backups.path() / "2026-11-23").string();
+  ASSERT_OK_AND_ASSIGN(BackupManifest m, engine_->CreateBackup(dir));
+  ASSERT_EQ(m.collections.size(), 2u);
+  EXPECT_EQ(m.collections[0].name, "b");
+  EXPECT_EQ(m.collections[0].points, 699u);
+  EXPECT_EQ(m.collections[0].shards, 2u);
+  EXPECT_EQ(m.collections[0].last_sequence, b_info.last_sequence);
+  EXPECT_EQ(m.collections[1].name, "f");
+  EXPECT_EQ(m.collections[1].points, 50u);
+  ASSERT_OK_AND_ASSIGN(BackupManifest read, ReadBackup(dir));
+  EXPECT_EQ(read.ToJson(), m.ToJson());
+
+  // After the backup: new points, a delete, a dropped collection. None may reach the copy.
+  std::mt19937 rng(99);
+  std::vector<Point> later;
+  for (int i = 1000; i < 1010; ++i) later.push_back(MakePoint(rng, i));
+  ASSERT_OK(engine_->Upsert("b", later));
+  ASSERT_OK(engine_->Delete("b", {"p2"}));
+  ASSERT_OK(engine_->DeleteCollection("f"));
+
+  EXPECT_EQ(engine_->CreateBackup(dir).status().code(), absl::StatusCode::kAlreadyExists);
+  EXPECT_EQ(engine_->CreateBackup("relative/dir").status().code(),
+            absl::StatusCode::kInvalidArgument);
+  std::filesystem::create_directories(backups.path() / "busy" / "db");
+  EXPECT_EQ(engine_->CreateBackup((backups.path() / "busy").string()).status().code(),
+            absl::StatusCode::kFailedPrecondition);
+  // A checkpoint without its manifest did not finish: not restorable.
+  EXPECT_EQ(RestoreBackup((backups.path() / "busy").string(), (backups.path() / "x").string())
+                .status()
+                .code(),
+            absl::StatusCode::kFailedPrecondition);
+
+  ragd::testing::TempDir restored;
+  Engine::Options o;
+  o.data_dir = (restored.path() / "data").string();
+  o.snapshot_interval_seconds = 0;
+  ASSERT_OK_AND_ASSIGN(RestoreResult r, RestoreBackup(dir, o.data_dir));
+  EXPECT_FALSE(r.already_restored);
+  EXPECT_GT(r.bytes_copied, 0u);
+  {
+    ASSERT_OK_AND_ASSIGN(auto copy, Engine::Open(o));
+    ASSERT_EQ(copy->ListCollections().size(), 2u);
+    ASSERT_OK_AND_ASSIGN(auto info, copy->GetCollection("b"));
+    EXPECT_EQ(info.points, 699u);
+    EXPECT_EQ(info.last_sequence, b_info.last_sequence);
+    ASSERT_OK_AND_ASSIGN(auto f_count, copy->Count("f", std::nullopt));
+    EXPECT_EQ(f_count, 50u);
+    ASSERT_OK_AND_ASSIGN(auto got, copy->Get("b", {"p1", "p2", "p3", "p1000"}, true));
+    ASSERT_EQ(got.size(), 2u);
+    EXPECT_EQ(got[0].id, "p2");
+    EXPECT_EQ(got[1].id, "p3");
+    EXPECT_EQ(got[1].text, pts[3].text);
+    ASSERT_OK_AND_ASSIGN(auto after, copy->Search(req));
+    EXPECT_EQ(Ids(after), Ids(before));
+    ASSERT_OK_AND_ASSIGN(auto job, copy->GetAux("jobs", "j1"));
+    EXPECT_EQ(job.value_or(""), "done");
+    ASSERT_OK(copy->Delete("b", {"p3"}));
+    ASSERT_OK(copy->Close());
+  }
+  // The same backup again (a restarted pod keeps its flags): left alone, later writes kept.
+  ASSERT_OK_AND_ASSIGN(r, RestoreBackup(dir, o.data_dir));
+  EXPECT_TRUE(r.already_restored);
+  {
+    ASSERT_OK_AND_ASSIGN(auto copy, Engine::Open(o));
+    ASSERT_OK_AND_ASSIGN(auto got, copy->Get("b", {"p3"}, false));
+    EXPECT_TRUE(got.empty());
+  }
+  // Another database in the way: refused, and the source is untouched.
+  EXPECT_EQ(RestoreBackup(dir, dir_.str()).status().code(),
+            absl::StatusCode::kFailedPrecondition);
+  ASSERT_OK_AND_ASSIGN(auto n, engine_->Count("b", std::nullopt));
+  EXPECT_EQ(n, 708u);
 }
 
 }  // namespace
