@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Prints short tables from the JSON lines of ragd's benchmarks (vector, tokenizer, ingest,
-answer: one file each).
+answer, load: one file each).
 
 Usage: summarize.py RESULTS.jsonl [--simd SIMD.jsonl GENERIC.jsonl] [--markdown]
 """
@@ -92,6 +92,21 @@ def summarize_other(records, markdown):
               f"tokens per answer, ragd CPU {r['ragd_cpu_ms_per_answer']:.2f} ms per answer, "
               f"load {r['load_average_1m']}")
         table(rows, ["answer latency", "p50 ms", "p99 ms", "mean ms"], markdown)
+    loads = [r for r in records if r["bench"] == "load"]
+    if loads:
+        table([[r["phase"], fmt(r["offered_rate"], ".0f"), fmt(r["accepted_rate"], ".0f"),
+                fmt(r["ok_p50_ms"], ".2f"), fmt(r["ok_p99_ms"], ".2f"),
+                fmt(r.get("search_p99_ms"), ".2f"), fmt(r.get("upsert_p99_ms"), ".2f"),
+                str(r["rejected"]),
+                fmt(r["reject_p99_ms"], ".2f"), str(r["errors"] + r["client_dropped"]),
+                fmt(r.get("ragd_rss_peak_bytes", 0) / 2**20 -
+                    r.get("ragd_rss_start_bytes", 0) / 2**20, ".1f")
+                if "ragd_rss_peak_bytes" in r else "-",
+                fmt(r["load"], ".1f")]
+               for r in loads],
+              ["load phase", "offered/s", "ok/s", "ok p50 ms", "ok p99 ms", "search p99 ms",
+               "upsert p99 ms", "rejected",
+               "reject p99 ms", "errors", "RSS +MiB", "load"], markdown)
 
 
 def summarize(records, markdown):

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Builds and runs the benchmarks (vector, then tokenizer, ingest, answer), then prints summary
+# Builds and runs the benchmarks (vector, then tokenizer, ingest, answer, load), then prints summary
 # tables (see bench/README.md).
 # Usage: scripts/bench.sh [BUILD_DIR]          (make bench calls it with $(BUILD_DIR))
 #
@@ -15,6 +15,8 @@
 #   BENCH_INGEST_ARGS="--max-docs 2000 --max-seconds 60"  ragd_ingest_bench flags
 #   BENCH_ANSWER_ARGS="--n 20000 --calls 500"         ragd_answer_bench flags
 #   BENCH_TOKENIZER_ARGS="--min-seconds 2"            ragd_tokenizer_bench flags
+#   BENCH_SKIP_LOAD=1                                 skip the overload run (ragd_load)
+#   BENCH_LOAD_ARGS="--seconds 20 --mix 9:1"          ragd_load flags
 set -euo pipefail
 
 BUILD_DIR=${1:-build}
@@ -31,6 +33,7 @@ read -r -a EXTRA <<< "${BENCH_ARGS:-}"
 read -r -a TOKENIZER_ARGS <<< "${BENCH_TOKENIZER_ARGS:-}"
 read -r -a INGEST_ARGS <<< "${BENCH_INGEST_ARGS:-}"
 read -r -a ANSWER_ARGS <<< "${BENCH_ANSWER_ARGS:-}"
+read -r -a LOAD_ARGS <<< "${BENCH_LOAD_ARGS:-}"
 skip() { [ "${!1:-0}" = "1" ]; }
 
 if [ ! -f "$BUILD_DIR/CMakeCache.txt" ]; then
@@ -44,6 +47,7 @@ skip BENCH_SKIP_VECTOR || targets+=(ragd_vector_bench ragd_vector_bench_generic)
 skip BENCH_SKIP_TOKENIZER || targets+=(ragd_tokenizer_bench)
 skip BENCH_SKIP_INGEST || targets+=(ragd_ingest_bench)
 skip BENCH_SKIP_ANSWER || targets+=(ragd_answer_bench)
+skip BENCH_SKIP_LOAD || targets+=(ragd_load)
 cmake --build "$BUILD_DIR" -j"${JOBS:-2}" --target "${targets[@]}"
 
 # Real documents written by nobody here: Debian's Python documentation (HTML for ingestion,
@@ -98,6 +102,32 @@ if ! skip BENCH_SKIP_ANSWER; then
   timeout --kill-after=30 1800 "$BUILD_DIR/bench/ragd_answer_bench" \
     --out "$RESULTS/answer.jsonl" "${ANSWER_ARGS[@]}" > /dev/null || status=$?
   python3 "$ROOT/bench/summarize.py" "$RESULTS/answer.jsonl"
+fi
+if ! skip BENCH_SKIP_LOAD; then
+  # A ragd of its own with one search worker and small queues, so that 2x its sustainable
+  # rate is reachable by one client on the same 2 cores; the ramp finds that rate first.
+  echo "bench.sh: overload (ramp, then 2x the sustainable rate), under a minute" >&2
+  load_dir=$(mktemp -d)
+  printf 'server:\n  workers: 1\n  max_queued_writes: 16\n  search_workers: 1\n  max_queued_searches: 16\n' \
+    > "$load_dir/ragd.yaml"
+  "$BUILD_DIR/services/ragd" --config "$load_dir/ragd.yaml" --listen 127.0.0.1:0 \
+    --port-file "$load_dir/port" --admin-listen "" --data-dir "$load_dir/data" \
+    --log-level warn &
+  load_pid=$!
+  for _ in $(seq 100); do [ -s "$load_dir/port" ] && break; sleep 0.1; done
+  if [ -s "$load_dir/port" ]; then
+    timeout --kill-after=30 600 "$BUILD_DIR/bench/ragd_load" \
+      --address "127.0.0.1:$(cat "$load_dir/port")" --pid "$load_pid" --setup-points 12000 \
+      --dim 128 --flat --ramp --multiplier 2 --seconds 10 --mix 9:1 \
+      --out "$RESULTS/load.jsonl" "${LOAD_ARGS[@]}" > /dev/null || status=$?
+    python3 "$ROOT/bench/summarize.py" "$RESULTS/load.jsonl" || true
+  else
+    echo "bench.sh: ragd for the load run wrote no port file" >&2
+    status=1
+  fi
+  kill -TERM "$load_pid" 2>/dev/null || true
+  wait "$load_pid" || true
+  rm -rf "$load_dir"
 fi
 echo "bench.sh: results in $RESULTS" >&2
 exit "$status"

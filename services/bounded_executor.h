@@ -1,7 +1,7 @@
 #pragma once
-// A fixed pool of threads with a bounded queue, for the blocking work of the services (writes
-// that wait for a WAL fsync, collection creation and removal). Searches never come here: they are
-// short and CPU-bound, and run inline on gRPC's callback thread.
+// A fixed pool of threads with a bounded queue, for the work of the services that must not run
+// on gRPC's few callback threads: writes that wait for a WAL fsync, collection creation and
+// removal (one executor), and searches (another, so that a write backlog never delays them).
 
 #include <condition_variable>
 #include <cstddef>

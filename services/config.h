@@ -29,11 +29,19 @@ struct Config {
     std::string listen = "127.0.0.1:50051";
     // Largest request or response message, bytes. Default: 64 MiB.
     int64_t max_message_bytes = 64 << 20;
-    // Threads that run blocking work (writes, collection creation and removal); searches run
-    // on gRPC's own threads. Default: 4.
+    // Threads that run blocking work (writes, collection creation and removal); searches have
+    // their own (search_workers). Default: 4.
     int64_t workers = 4;
     // Writes waiting for a worker before new ones get RESOURCE_EXHAUSTED. Default: 1024.
     int64_t max_queued_writes = 1024;
+    // Threads that run Points.Search; 0 means one per CPU core. gRPC's threads only admit a
+    // search and hand it over, so that under overload they stay free to reject the excess
+    // at once instead of leaving it to wait, unbounded, in socket buffers. Default: 0.
+    int64_t search_workers = 0;
+    // Searches waiting for a search worker before new ones get RESOURCE_EXHAUSTED: bounds the
+    // queueing delay of an accepted search to about max_queued_searches / search_workers
+    // search times. Default: 128.
+    int64_t max_queued_searches = 128;
     // On SIGTERM/SIGINT, in-flight calls get this long to finish. Default: 10.
     int64_t shutdown_grace_seconds = 10;
     // When set, the bound port is written to this file once ragd listens. Default: unset.

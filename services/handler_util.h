@@ -7,6 +7,7 @@
 #include <grpcpp/grpcpp.h>
 
 #include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
 #include "services/bounded_executor.h"
 #include "services/convert.h"
@@ -59,10 +60,12 @@ inline grpc::ServerUnaryReactor* FinishNow(grpc::CallbackServerContext* context,
 
 // Runs `work` (returning absl::Status) on `executor` and finishes the call with its result.
 // The request and response stay valid until Finish(), so `work` may use them. A full queue is
-// RESOURCE_EXHAUSTED: a client should back off rather than pile up writes in memory.
+// RESOURCE_EXHAUSTED ("too many <what> queued; retry"): a client should back off rather than
+// pile up work in memory.
 template <typename Work>
 grpc::ServerUnaryReactor* FinishOnExecutor(grpc::CallbackServerContext* context,
-                                           BoundedExecutor* executor, Work work) {
+                                           BoundedExecutor* executor, Work work,
+                                           absl::string_view what = "writes") {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   bool queued = executor->TrySubmit([context, reactor, work = std::move(work)]() mutable {
     // A call the client gave up on while it waited is not started: it was never acknowledged.
@@ -73,7 +76,8 @@ grpc::ServerUnaryReactor* FinishOnExecutor(grpc::CallbackServerContext* context,
     reactor->Finish(ToGrpcStatus(work()));
   });
   if (!queued) {
-    reactor->Finish(ToGrpcStatus(absl::ResourceExhaustedError("too many writes queued; retry")));
+    reactor->Finish(ToGrpcStatus(
+        absl::ResourceExhaustedError(absl::StrCat("too many ", what, " queued; retry"))));
   }
   return reactor;
 }

@@ -115,20 +115,23 @@ grpc::ServerUnaryReactor* PointsService::Search(grpc::CallbackServerContext* con
                                                 const v1::SearchRequest* request,
                                                 v1::SearchResponse* response) {
   if (absl::Status s = Authorize(context, "Points.Search", request->collection()); !s.ok()) return FinishNow(context, s);
-  auto run = [&]() -> absl::Status {
-    ASSIGN_OR_RETURN(index::Engine * engine, engine_->Get());
-    RETURN_IF_ERROR(CheckSearch(*request));
-    ASSIGN_OR_RETURN(index::SearchRequest search, FromProto(*request));
-    ASSIGN_OR_RETURN(index::SearchResult result, engine->Search(search));
-    response->mutable_hits()->Reserve(static_cast<int>(result.hits.size()));
-    for (index::ScoredPoint& hit : result.hits) {
-      v1::ScoredPoint* out = response->add_hits();
-      out->set_score(hit.score);
-      ToProto(std::move(hit.point), out->mutable_point());
-    }
-    return absl::OkStatus();
-  };
-  return FinishNow(context, run());
+  absl::StatusOr<index::Engine*> engine = engine_->Get();
+  if (!engine.ok()) return FinishNow(context, engine.status());
+  if (absl::Status s = CheckSearch(*request); !s.ok()) return FinishNow(context, s);
+  return FinishOnExecutor(
+      context, search_executor_,
+      [engine = *engine, request, response] {
+        ASSIGN_OR_RETURN(index::SearchRequest search, FromProto(*request));
+        ASSIGN_OR_RETURN(index::SearchResult result, engine->Search(search));
+        response->mutable_hits()->Reserve(static_cast<int>(result.hits.size()));
+        for (index::ScoredPoint& hit : result.hits) {
+          v1::ScoredPoint* out = response->add_hits();
+          out->set_score(hit.score);
+          ToProto(std::move(hit.point), out->mutable_point());
+        }
+        return absl::OkStatus();
+      },
+      "searches");
 }
 
 grpc::ServerUnaryReactor* PointsService::Count(grpc::CallbackServerContext* context,

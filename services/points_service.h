@@ -1,8 +1,10 @@
 #pragma once
 // ragd.v1.Points over the gRPC callback API. Writes (Upsert, Delete) wait for a WAL fsync and
-// run on the bounded executor; reads (Search, Get, Count) are short and CPU-bound and run
-// inline on gRPC's callback thread, because a hop to another thread costs more latency than
-// most searches take.
+// run on the bounded write executor. Searches run on their own bounded executor: inline on
+// gRPC's few callback threads, a search rate above capacity would wait unseen in socket
+// buffers with ever-growing latency; a bounded queue instead answers the excess
+// RESOURCE_EXHAUSTED at once (the hop costs tens of microseconds). Get and Count are short
+// key lookups and run inline.
 
 #include <grpcpp/grpcpp.h>
 
@@ -14,9 +16,10 @@ namespace ragd::services {
 
 class PointsService final : public v1::Points::CallbackService {
  public:
-  // Neither pointer is owned; both must outlive the server.
-  PointsService(const EngineHandle* engine, BoundedExecutor* executor)
-      : engine_(engine), executor_(executor) {}
+  // No pointer is owned; all must outlive the server.
+  PointsService(const EngineHandle* engine, BoundedExecutor* executor,
+                BoundedExecutor* search_executor)
+      : engine_(engine), executor_(executor), search_executor_(search_executor) {}
 
   grpc::ServerUnaryReactor* Upsert(grpc::CallbackServerContext* context,
                                    const v1::UpsertRequest* request,
@@ -37,6 +40,7 @@ class PointsService final : public v1::Points::CallbackService {
  private:
   const EngineHandle* engine_;
   BoundedExecutor* executor_;
+  BoundedExecutor* search_executor_;
 };
 
 }  // namespace ragd::services

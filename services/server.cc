@@ -1,5 +1,6 @@
 #include "services/server.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -98,6 +99,11 @@ absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> CredentialsOf(
   return grpc::SslServerCredentials(options);
 }
 
+int SearchWorkersOf(const Config::Server& c) {
+  if (c.search_workers > 0) return static_cast<int>(c.search_workers);
+  return static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+}
+
 }  // namespace
 
 RagdServer::RagdServer(const Config& config, std::unique_ptr<EmbedderRegistry> embedders)
@@ -105,9 +111,11 @@ RagdServer::RagdServer(const Config& config, std::unique_ptr<EmbedderRegistry> e
       policy_(config.auth.api_keys),
       executor_(static_cast<int>(config.server.workers),
                 static_cast<size_t>(config.server.max_queued_writes)),
+      search_executor_(SearchWorkersOf(config.server),
+                       static_cast<size_t>(config.server.max_queued_searches)),
       embedders_(std::move(embedders)),
       collections_(&handle_, &executor_, embedders_.get(), ChunkingOf(config.ingest)),
-      points_(&handle_, &executor_),
+      points_(&handle_, &executor_, &search_executor_),
       ingest_(&handle_, &executor_, embedders_.get(), IngestOptionsOf(config.ingest)),
       retrieval_(&handle_, embedders_.get(), config.models, RetrieverOptionsOf(config.retrieval),
                  AnswerSettingsOf(config.retrieval)),
@@ -231,6 +239,7 @@ absl::Status RagdServer::Shutdown(absl::Duration grace) {
   server_->Wait();
   spdlog::debug("gRPC server stopped");
   executor_.Shutdown();
+  search_executor_.Shutdown();
   if (recovery_.joinable()) recovery_.join();
   ingest_.Shutdown();  // flushes embedding-cache buffers while the engine is open
   // /readyz answered 503 while draining; scrapes read the engine, so they end before it closes.

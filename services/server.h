@@ -75,6 +75,7 @@ class RagdServer {
   AccessPolicy policy_;
   EngineHandle handle_;
   BoundedExecutor executor_;
+  BoundedExecutor search_executor_;  // Points.Search (server.search_workers)
   std::unique_ptr<EmbedderRegistry> embedders_;  // before the services that use it
   CollectionsService collections_;
   PointsService points_;
