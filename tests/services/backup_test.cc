@@ -1,13 +1,15 @@
 // Backup and restore over the real binaries: `ragctl snapshot create` asks a running ragd for a
 // backup, more writes follow, and a new ragd started with --restore-from on an empty data
 // directory serves exactly the backed-up points (count, Get, search). A data directory that
-// holds another database, or a backup that did not finish, makes ragd exit with code 2.
+// holds another database, or a backup that did not finish, makes ragd exit with code 2. Only an
+// unscoped admin key may take a backup.
 
 #include <gmock/gmock.h>
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <fstream>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -203,6 +205,43 @@ TEST(BackupTest, SnapshotCreateThenRestoreFromRoundTripsACollection) {
     EXPECT_EQ(client.Get({"p200"}).size(), 1u);
     EXPECT_THAT((*ragd)->LogTail(), HasSubstr("restored by an earlier start"));
   }
+}
+
+std::string WriteFile(const TempDir& dir, const std::string& name, const std::string& text) {
+  const std::string path = (dir.path() / name).string();
+  std::ofstream(path) << text;
+  return path;
+}
+
+// A backup holds every collection: only an admin key without a collection list may take one.
+TEST(BackupTest, CreateBackupNeedsAnUnscopedAdminKey) {
+  TempDir dir;
+  const std::string yaml =
+      absl::StrCat("auth:\n  api_keys:\n    - {name: ops, role: admin, key_file: ",
+                   WriteFile(dir, "ops.key", "ops-secret-4d5e6f"),
+                   "}\n    - {name: team, role: admin, collections: [kb], key_file: ",
+                   WriteFile(dir, "team.key", "team-secret-7a8b9c"),
+                   "}\n    - {name: viewer, role: reader, key_file: ",
+                   WriteFile(dir, "viewer.key", "viewer-secret-1a2b3c"), "}\n");
+  auto ragd = RagdProcess::Start(RagdProcess::OptionsFor(
+      (dir.path() / "data").string(), {"--config", WriteFile(dir, "ragd.yaml", yaml)}));
+  ASSERT_TRUE(ragd.ok()) << ragd.status();
+  for (const char* name : {"kb", "other"}) {
+    CommandResult r = Ragctl(**ragd, {"--api-key", "ops-secret-4d5e6f", "collections", "create",
+                                      name, "--dimension", "4"});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+  }
+  const std::string backup = (dir.path() / "backups" / "b").string();
+  CommandResult r = Ragctl(**ragd, {"snapshot", "create", backup});
+  EXPECT_THAT(r.err, HasSubstr("UNAUTHENTICATED"));
+  r = Ragctl(**ragd, {"--api-key", "viewer-secret-1a2b3c", "snapshot", "create", backup});
+  EXPECT_THAT(r.err, HasSubstr("PERMISSION_DENIED"));
+  r = Ragctl(**ragd, {"--api-key", "team-secret-7a8b9c", "snapshot", "create", backup});
+  EXPECT_THAT(r.err, HasSubstr("unscoped admin key"));
+  EXPECT_FALSE(std::filesystem::exists(backup));
+  r = Ragctl(**ragd, {"--api-key", "ops-secret-4d5e6f", "snapshot", "create", backup});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("other"));
 }
 
 }  // namespace
