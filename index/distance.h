@@ -8,6 +8,7 @@
 #include <cstddef>
 #include <queue>
 #include <span>
+#include <string>
 #include <vector>
 
 #if defined(__AVX2__) && defined(__FMA__)
@@ -113,6 +114,19 @@ inline bool AllFinite(std::span<const float> v) {
     if (!std::isfinite(x)) return false;
   }
   return true;
+}
+
+// The check every backend makes of a query before searching: INVALID_ARGUMENT for a wrong
+// dimension or a non-finite value.
+inline absl::Status CheckQuery(std::span<const float> query, size_t dim) {
+  if (query.size() != dim) {
+    return absl::InvalidArgumentError("query has " + std::to_string(query.size()) +
+                                      " floats, index dim is " + std::to_string(dim));
+  }
+  if (!AllFinite(query)) {
+    return absl::InvalidArgumentError("query must be finite (no NaN or infinity)");
+  }
+  return absl::OkStatus();
 }
 
 // Best-first order with a deterministic tie-break (smaller label first).

@@ -204,17 +204,6 @@ absl::Status CheckHnswGraph(const faiss::Index* index, const internal::ByteReade
   return absl::OkStatus();
 }
 
-absl::Status CheckQuery(std::span<const float> query, size_t dim) {
-  if (query.size() != dim) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("query has ", query.size(), " floats, index dim is ", dim));
-  }
-  if (!internal::AllFinite(query)) {
-    return absl::InvalidArgumentError("query must be finite (no NaN or infinity)");
-  }
-  return absl::OkStatus();
-}
-
 }  // namespace
 
 struct FaissIndex::Impl {
@@ -346,7 +335,7 @@ absl::Status FaissIndex::Remove(std::span<const Label> labels) {
 
 absl::StatusOr<std::vector<SearchHit>> FaissIndex::Search(std::span<const float> query,
                                                           const SearchOptions& options) const {
-  RETURN_IF_ERROR(CheckQuery(query, dim_));
+  RETURN_IF_ERROR(internal::CheckQuery(query, dim_));
   if (options.ef < 0 || options.nprobe < 0) {
     return absl::InvalidArgumentError("search ef and nprobe must be >= 0");
   }
@@ -419,7 +408,7 @@ absl::StatusOr<std::vector<SearchHit>> FaissIndex::Search(std::span<const float>
 absl::StatusOr<std::vector<SearchHit>> FaissIndex::ScoreLabels(std::span<const float> query,
                                                                std::span<const Label> labels,
                                                                size_t top_k) const {
-  RETURN_IF_ERROR(CheckQuery(query, dim_));
+  RETURN_IF_ERROR(internal::CheckQuery(query, dim_));
   std::vector<float> normalized;
   const float* q = internal::PrepareVectors(metric_, dim_, query, &normalized).data();
   internal::TopK top(top_k);

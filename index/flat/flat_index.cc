@@ -76,13 +76,7 @@ absl::Status FlatIndex::Remove(std::span<const Label> labels) {
 
 absl::StatusOr<std::vector<SearchHit>> FlatIndex::Search(std::span<const float> query,
                                                          const SearchOptions& options) const {
-  if (query.size() != dim_) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("query has ", query.size(), " floats, index dim is ", dim_));
-  }
-  if (!internal::AllFinite(query)) {
-    return absl::InvalidArgumentError("query must be finite (no NaN or infinity)");
-  }
+  RETURN_IF_ERROR(internal::CheckQuery(query, dim_));
   if (options.ef < 0 || options.nprobe < 0) {
     return absl::InvalidArgumentError("search ef and nprobe must be >= 0");
   }
@@ -100,13 +94,7 @@ absl::StatusOr<std::vector<SearchHit>> FlatIndex::Search(std::span<const float> 
 absl::StatusOr<std::vector<SearchHit>> FlatIndex::ScoreLabels(std::span<const float> query,
                                                               std::span<const Label> labels,
                                                               size_t top_k) const {
-  if (query.size() != dim_) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("query has ", query.size(), " floats, index dim is ", dim_));
-  }
-  if (!internal::AllFinite(query)) {
-    return absl::InvalidArgumentError("query must be finite (no NaN or infinity)");
-  }
+  RETURN_IF_ERROR(internal::CheckQuery(query, dim_));
   std::vector<float> normalized;
   const float* q = internal::PrepareVectors(metric_, dim_, query, &normalized).data();
   internal::TopK top(top_k);

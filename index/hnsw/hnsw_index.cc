@@ -62,17 +62,6 @@ std::unique_ptr<hnswlib::SpaceInterface<float>> MakeSpace(Metric metric, size_t 
   return nullptr;
 }
 
-absl::Status CheckQuery(std::span<const float> query, size_t dim) {
-  if (query.size() != dim) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("query has ", query.size(), " floats, index dim is ", dim));
-  }
-  if (!internal::AllFinite(query)) {
-    return absl::InvalidArgumentError("query must be finite (no NaN or infinity)");
-  }
-  return absl::OkStatus();
-}
-
 const float* VectorOf(const Graph& g, tableint id) {
   return reinterpret_cast<const float*>(g.getDataByInternalId(id));
 }
@@ -275,7 +264,7 @@ absl::Status HnswIndex::Remove(std::span<const Label> labels) {
 
 absl::StatusOr<std::vector<SearchHit>> HnswIndex::Search(std::span<const float> query,
                                                          const SearchOptions& options) const {
-  RETURN_IF_ERROR(CheckQuery(query, dim_));
+  RETURN_IF_ERROR(internal::CheckQuery(query, dim_));
   if (options.ef < 0) return absl::InvalidArgumentError("search ef must be >= 0");
   if (options.top_k == 0 || size() == 0) return std::vector<SearchHit>{};
   const size_t top_k = std::min(options.top_k, size());
@@ -308,7 +297,7 @@ absl::StatusOr<std::vector<SearchHit>> HnswIndex::Search(std::span<const float> 
 absl::StatusOr<std::vector<SearchHit>> HnswIndex::ScoreLabels(std::span<const float> query,
                                                               std::span<const Label> labels,
                                                               size_t top_k) const {
-  RETURN_IF_ERROR(CheckQuery(query, dim_));
+  RETURN_IF_ERROR(internal::CheckQuery(query, dim_));
   std::vector<float> normalized;
   const float* q = internal::PrepareVectors(metric_, dim_, query, &normalized).data();
   return Guard("score", [&]() -> absl::StatusOr<std::vector<SearchHit>> {
