@@ -125,6 +125,9 @@ class ProgressReporter {
     }
     cv_.notify_all();
     if (thread_.joinable()) thread_.join();
+    // A last redraw, so that the bar ends at the final counts even for a job shorter than one
+    // refresh interval.
+    if (tty_) Report();
     if (tty_ && drawn_) err_ << "\n";
   }
 

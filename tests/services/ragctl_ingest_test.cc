@@ -104,5 +104,32 @@ TEST_F(RagctlIngestTest, TokensEqualTheLibrary) {
   EXPECT_EQ(Ragctl({"tokens", "--encoding", "p50k", first}).exit_code, 2);
 }
 
+// On a terminal, ingest redraws a progress bar in place (files, chunks, tokens, rate, ETA) and
+// draws it once more with the final counts.
+// util-linux `script` (Debian's essential bsdutils) gives ragctl a pseudo-terminal.
+TEST_F(RagctlIngestTest, ProgressBarOnATerminal) {
+  ASSERT_EQ(Ragctl({"collections", "create", "tty"}).exit_code, 0);
+  const auto root = tree_.path() / "many";
+  std::string body;
+  for (int line = 0; line < 40; ++line) {
+    body += "Sentence " + std::to_string(line) + " about embeddings, retrieval and ranking. ";
+  }
+  constexpr int kFiles = 300;
+  for (int i = 0; i < kFiles; ++i) {
+    WriteText(root / ("doc" + std::to_string(i) + ".md"),
+              "# Document " + std::to_string(i) + "\n\n" + body + std::to_string(i) + "\n");
+  }
+  const std::string command = std::string(RAGCTL_BINARY) + " --address " + ragd().address() +
+                              " ingest " + root.string() + " --collection tty";
+  auto r = RunCommand({"/usr/bin/script", "-qec", command, "/dev/null"}, absl::Seconds(120));
+  ASSERT_TRUE(r.ok()) << r.status();
+  ASSERT_EQ(r->exit_code, 0) << r->out << r->err;
+  // The bar is redrawn in place with a carriage return, and ends with the summary.
+  EXPECT_NE(r->out.find("\r["), std::string::npos) << r->out.substr(0, 2000);
+  EXPECT_NE(r->out.find("chunks/s"), std::string::npos);
+  EXPECT_NE(r->out.find("ETA"), std::string::npos);
+  EXPECT_NE(r->out.find(std::to_string(kFiles) + " ok"), std::string::npos) << r->out;
+}
+
 }  // namespace
 }  // namespace ragd::testing
