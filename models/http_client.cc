@@ -9,6 +9,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "models/http_client_internal.h"
 
 namespace ragd::models {
 namespace {
@@ -103,14 +104,7 @@ absl::StatusOr<HttpResponse> HttpClient::Post(
   // pooling handles, but forgets every option of the previous request.
   curl_easy_reset(curl);
 
-  struct curl_slist* header_list = nullptr;
-  header_list = curl_slist_append(header_list, "Content-Type: application/json");
-  header_list = curl_slist_append(header_list, "Accept: application/json");
-  // Without this, curl waits up to a second for "100 Continue" before sending bodies > 1 MiB.
-  header_list = curl_slist_append(header_list, "Expect:");
-  for (const auto& [name, value] : headers) {
-    header_list = curl_slist_append(header_list, absl::StrCat(name, ": ", value).c_str());
-  }
+  struct curl_slist* header_list = internal::JsonPostHeaders("application/json", headers);
 
   HttpResponse response;
   char error[CURL_ERROR_SIZE] = {0};

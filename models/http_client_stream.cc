@@ -11,6 +11,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "models/http_client.h"
+#include "models/http_client_internal.h"
 
 namespace ragd::models {
 namespace {
@@ -92,13 +93,8 @@ absl::Status HttpClient::PostStream(const std::string& url,
     return absl::ResourceExhaustedError("curl_multi_init failed");
   }
 
-  struct curl_slist* header_list = nullptr;
-  header_list = curl_slist_append(header_list, "Content-Type: application/json");
-  header_list = curl_slist_append(header_list, "Accept: text/event-stream, application/json");
-  header_list = curl_slist_append(header_list, "Expect:");
-  for (const auto& [name, value] : headers) {
-    header_list = curl_slist_append(header_list, absl::StrCat(name, ": ", value).c_str());
-  }
+  struct curl_slist* header_list =
+      internal::JsonPostHeaders("text/event-stream, application/json", headers);
 
   StreamState state;
   state.curl = curl;
