@@ -44,6 +44,11 @@ size_t CountChatPromptTokens(const Tokenizer& tokenizer, const std::vector<ChatM
   return total;
 }
 
+size_t PromptTokensOf(const Tokenizer& tokenizer, const ChatRequest& request) {
+  if (request.prompt_tokens) return *request.prompt_tokens;
+  return CountChatPromptTokens(tokenizer, request.messages);
+}
+
 double EstimateCostUsd(const ModelDeployment& deployment, const ChatUsage& usage) {
   return static_cast<double>(usage.prompt_tokens) / 1000.0 * deployment.price_per_1k_input +
          static_cast<double>(usage.completion_tokens) / 1000.0 * deployment.price_per_1k_output;

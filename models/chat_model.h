@@ -74,6 +74,10 @@ struct ChatRequest {
   // PromptBuilder; used by the local model only.
   std::string grounding_question;
   std::vector<GroundingSource> grounding_sources;
+  // CountChatPromptTokens(messages) with the deployment's tokenizer, when the caller already
+  // counted it (PromptBuilder does): usage counted locally takes it instead of tokenizing the
+  // prompt again. Must be exact; unset means "count it".
+  std::optional<size_t> prompt_tokens;
 };
 
 // One piece of the answer, in order.
@@ -146,6 +150,8 @@ absl::StatusOr<std::unique_ptr<ChatModel>> MakeChatModel(const ModelDeployment& 
 // tokens of the role name and of the content, plus 3 for the reply priming
 // (<|im_start|>assistant<|im_sep|>). A `name` field would add 1; we send none.
 size_t CountChatPromptTokens(const Tokenizer& tokenizer, const std::vector<ChatMessage>& messages);
+// request.prompt_tokens when set, else CountChatPromptTokens(tokenizer, request.messages).
+size_t PromptTokensOf(const Tokenizer& tokenizer, const ChatRequest& request);
 inline constexpr size_t kTokensPerMessage = 3;
 inline constexpr size_t kTokensReplyPriming = 3;
 

@@ -329,7 +329,7 @@ absl::Status LocalChatModel::Stream(const ChatRequest& request,
     result->finish_reason = "length";
   }
   result->model = "local";
-  result->usage.prompt_tokens = CountChatPromptTokens(tokenizer, request.messages);
+  result->usage.prompt_tokens = PromptTokensOf(tokenizer, request);
   result->usage.counted_locally = true;
 
   std::string_view rest = answer;

@@ -299,7 +299,7 @@ absl::Status OpenAiChatModel::Run(const ChatRequest& request, bool stream,
       result->usage = *attempt->usage;
     } else if (delivered || (status.ok() && attempt != nullptr)) {
       // The stream omitted usage (or broke): count what was sent and received.
-      result->usage.prompt_tokens = CountChatPromptTokens(tokenizer_, request.messages);
+      result->usage.prompt_tokens = PromptTokensOf(tokenizer_, request);
       result->usage.completion_tokens = tokenizer_.Count(received);
       result->usage.total_tokens = result->usage.prompt_tokens + result->usage.completion_tokens;
       result->usage.counted_locally = true;
@@ -491,7 +491,7 @@ absl::StatusOr<ChatCompletion> OpenAiChatModel::Complete(const ChatRequest& requ
     usage.total_tokens =
         j["usage"].value("total_tokens", usage.prompt_tokens + usage.completion_tokens);
   } else {
-    usage.prompt_tokens = CountChatPromptTokens(tokenizer_, request.messages);
+    usage.prompt_tokens = PromptTokensOf(tokenizer_, request);
     usage.completion_tokens = tokenizer_.Count(completion.text);
     usage.total_tokens = usage.prompt_tokens + usage.completion_tokens;
     usage.counted_locally = true;

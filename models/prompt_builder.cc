@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <optional>
 #include <unordered_set>
 
 #include "absl/strings/str_cat.h"
@@ -37,6 +38,17 @@ double Jaccard(const ShingleSet& a, const ShingleSet& b) {
   size_t common = 0;
   for (uint64_t h : small) common += large.count(h);
   return static_cast<double>(common) / static_cast<double>(a.size() + b.size() - common);
+}
+
+// "[number] title — heading_path (p. page)\n" + text: one source of the system message.
+void AppendSource(std::string* out, size_t number, const PromptSource& s) {
+  absl::StrAppend(out, "[", number, "]");
+  if (!s.title.empty()) absl::StrAppend(out, " ", s.title);
+  if (!s.heading_path.empty()) {
+    absl::StrAppend(out, s.title.empty() ? " " : " \u2014 ", s.heading_path);
+  }
+  if (s.page) absl::StrAppend(out, " (p. ", *s.page, ")");
+  absl::StrAppend(out, "\n", s.text);
 }
 
 double Cosine(const std::vector<float>& a, const std::vector<float>& b) {
@@ -157,14 +169,8 @@ std::string PromptBuilder::RenderSystem(const std::vector<const PromptSource*>& 
     return out;
   }
   for (size_t i = 0; i < sources.size(); ++i) {
-    const PromptSource& s = *sources[i];
-    absl::StrAppend(&out, "\n\n[", i + 1, "]");
-    if (!s.title.empty()) absl::StrAppend(&out, " ", s.title);
-    if (!s.heading_path.empty()) {
-      absl::StrAppend(&out, s.title.empty() ? " " : " \u2014 ", s.heading_path);
-    }
-    if (s.page) absl::StrAppend(&out, " (p. ", *s.page, ")");
-    absl::StrAppend(&out, "\n", s.text);
+    absl::StrAppend(&out, "\n\n");
+    AppendSource(&out, i + 1, *sources[i]);
   }
   return out;
 }
@@ -243,19 +249,77 @@ absl::StatusOr<PromptResult> PromptBuilder::Build(const ModelDeployment& deploym
     messages.push_back({ChatRole::kUser, user_text});
     return messages;
   };
-  auto fits = [&](size_t k, size_t t) {
-    return CountChatPromptTokens(tokenizer, messages_for(k, t)) <= limit;
+
+  // Every candidate prompt is counted from parts, each tokenized at most once, instead of
+  // re-tokenizing the whole prompt per step. Messages are counted separately anyway (the
+  // cookbook rule). Within the system message, the count is additive when it is cut just
+  // before each "[n]" marker: the marker follows "\n\n", and a newline followed by "[" is
+  // always a pre-tokenizer boundary of cl100k_base and o200k_base (their patterns take
+  // newlines only in whitespace runs or after punctuation as [\r\n]* (o200k: [\r\n/]*), and
+  // none looks behind), and BPE never merges across such boundaries. So
+  //   count(system with k sources) = count(head + "\n\n")
+  //                                 + sum over i < k-1 of count(source_i + "\n\n")
+  //                                 + count(source_{k-1})
+  // where source_i is "[i+1] ...header\n" + text, rendered as RenderSystem does. The last
+  // source lacks the trailing "\n\n", whose tokens may merge with its end ("." + "\n\n" is
+  // one token), hence its own count. tests/models/prompt_builder_test checks every result
+  // against a full re-count.
+  const PromptTemplate& tpl = options_.prompt_template;
+  // RenderSystem's layout: head, then "\n\n" + AppendSource(...) per source.
+  const std::string head = absl::StrCat(tpl.system_rules, "\n\n", tpl.sources_header);
+  const size_t system_fixed = kTokensPerMessage + tokenizer.Count(ChatRoleName(ChatRole::kSystem));
+  const size_t no_sources_tokens =
+      tokenizer.Count(absl::StrCat(head, "\n\n", tpl.no_sources_text));
+  std::optional<size_t> head_tokens;  // count(head + "\n\n"), needed once a source is in
+  std::vector<std::optional<size_t>> middle_tokens(candidates.size());  // + "\n\n"
+  std::vector<std::optional<size_t>> last_tokens(candidates.size());
+  auto render_source = [&](size_t i) {
+    std::string one;
+    AppendSource(&one, i + 1, sources[candidates[i]]);
+    return one;
   };
+  auto system_tokens = [&](size_t k) {
+    if (k == 0) return no_sources_tokens;
+    if (!head_tokens) head_tokens = tokenizer.Count(absl::StrCat(head, "\n\n"));
+    size_t n = *head_tokens;
+    for (size_t i = 0; i + 1 < k; ++i) {
+      if (!middle_tokens[i]) middle_tokens[i] = tokenizer.Count(render_source(i) + "\n\n");
+      n += *middle_tokens[i];
+    }
+    if (!last_tokens[k - 1]) last_tokens[k - 1] = tokenizer.Count(render_source(k - 1));
+    return n + *last_tokens[k - 1];
+  };
+  // history_tokens[t]: the newest t turns; fixed_tokens: the question and the reply priming.
+  std::vector<size_t> history_tokens(turns + 1, 0);
+  {
+    std::vector<size_t> message_tokens(history.size());
+    for (size_t i = 0; i < history.size(); ++i) {
+      message_tokens[i] = kTokensPerMessage + tokenizer.Count(ChatRoleName(history[i].role)) +
+                          tokenizer.Count(history[i].content);
+    }
+    for (size_t t = 1; t <= turns; ++t) {
+      const size_t end = t == 1 ? history.size() : turn_starts[turn_starts.size() - t + 1];
+      history_tokens[t] = history_tokens[t - 1];
+      for (size_t i = turn_starts[turn_starts.size() - t]; i < end; ++i) {
+        history_tokens[t] += message_tokens[i];
+      }
+    }
+  }
+  const size_t fixed_tokens = kTokensPerMessage + tokenizer.Count(ChatRoleName(ChatRole::kUser)) +
+                              tokenizer.Count(user_text) + kTokensReplyPriming;
+  auto prompt_tokens = [&](size_t k, size_t t) {
+    return system_fixed + system_tokens(k) + history_tokens[t] + fixed_tokens;
+  };
+  auto fits = [&](size_t k, size_t t) { return prompt_tokens(k, t) <= limit; };
 
   if (!fits(0, 0)) {
-    const size_t alone = CountChatPromptTokens(tokenizer, messages_for(0, 0));
     return absl::InvalidArgumentError(absl::StrCat(
-        "the question does not fit in '", deployment.name, "': the prompt needs ", alone,
-        " tokens with no source and no history, but only ", limit, " of the context window of ",
-        deployment.context_window, " are left after reserving ", result.reserved_output_tokens,
-        " for the answer"));
+        "the question does not fit in '", deployment.name, "': the prompt needs ",
+        prompt_tokens(0, 0), " tokens with no source and no history, but only ", limit,
+        " of the context window of ", deployment.context_window, " are left after reserving ",
+        result.reserved_output_tokens, " for the answer"));
   }
-  // Each step is one exact count; at most |candidates| + turns + |candidates| of them.
+  // Each step costs at most one new tokenization of one source.
   size_t k = candidates.size();
   const size_t keep = std::min(options_.min_sources_before_history, k);
   while (k > keep && !fits(k, turns)) --k;
@@ -268,7 +332,8 @@ absl::StatusOr<PromptResult> PromptBuilder::Build(const ModelDeployment& deploym
   result.request.messages = messages_for(k, turns);
   result.kept_history_messages = result.request.messages.size() - 2;
   result.dropped_history_messages = history.size() - result.kept_history_messages;
-  result.prompt_tokens = CountChatPromptTokens(tokenizer, result.request.messages);
+  result.prompt_tokens = prompt_tokens(k, turns);
+  result.request.prompt_tokens = result.prompt_tokens;
   result.request.max_output_tokens = result.reserved_output_tokens;
   result.request.grounding_question = std::string(question);
   for (size_t i = 0; i < k; ++i) {

@@ -31,8 +31,11 @@
 //      min_sources_before_history remain; then the oldest history turns (a user message and
 //      the assistant replies that follow it) are dropped; then the remaining sources.
 // Sources are never truncated: one that does not fit is dropped whole, so no text is cut and
-// no UTF-8 sequence is split. Every count is of the full rendered message (BPE merges across
-// the joins are accounted for), not a sum of parts.
+// no UTF-8 sequence is split. Every count is exact, equal to a count of the full rendered
+// messages (BPE merges across the joins included), but computed from parts cut only where the
+// pre-tokenizer always cuts, so that each packing step re-tokenizes nothing: every source is
+// tokenized once with the "\n\n" that follows it, and once alone when it is the last one kept.
+// The count is handed on in ChatRequest::prompt_tokens for usage counted locally.
 //
 // Thread safety: a PromptBuilder is immutable; Build may be called concurrently.
 
@@ -121,7 +124,8 @@ struct PromptOptions {
 };
 
 struct PromptResult {
-  // messages, max_output_tokens = reserved output, grounding_question and grounding_sources.
+  // messages, max_output_tokens = reserved output, grounding_question, grounding_sources and
+  // prompt_tokens.
   ChatRequest request;
   // Indices (into the input sources) of the sources in the prompt; used_sources[i] is [i+1].
   std::vector<size_t> used_sources;

@@ -245,6 +245,68 @@ TEST(PromptBuilderTest, MmrPrefersDiversity) {
   EXPECT_EQ(r.dropped_sources, (std::vector<size_t>{1}));
 }
 
+// The builder counts a prompt from parts (each source tokenized once); the usage users see
+// must equal a count of the whole rendered prompt. Sources whose ends and starts meet the
+// "\n\n" separators in every way BPE could merge (punctuation, spaces, newlines, "/",
+// digits, Korean, an empty text, a leading newline), both encodings, budgets that cut
+// anywhere, with history.
+TEST(PromptBuilderTest, CountFromPartsEqualsAFullRecount) {
+  const std::vector<std::string> texts = {
+      "Ends with a period.",
+      "ends with a space ",
+      "ends with newlines\n\n",
+      "ends with spaces and a newline  \n",
+      "ends with a slash/",
+      "ends with punctuation and a newline?!\n",
+      "ends with digits 12345",
+      "임베딩은 텍스트를 벡터로 표현합니다.",
+      "",
+      "\nstarts with a newline",
+      " starts with a space and ends with a tab\t",
+      "[1] looks like a marker]\n\n[2]",
+      "mixed 'quotes' and 's contractions'",
+      "\u00e9t\u00e9 \u0301 combining mark at the end\u0301",
+  };
+  std::vector<PromptSource> sources;
+  for (size_t i = 0; i < texts.size(); ++i) {
+    PromptSource s;
+    s.text = texts[i];
+    if (i % 3 != 2) s.title = absl::StrCat("Doc ", i, i % 4 == 0 ? "." : "");
+    if (i % 2 == 1) s.heading_path = "A > B ";
+    if (i % 5 == 0) s.page = static_cast<int>(i + 7);
+    s.score = 1.0 - 0.01 * static_cast<double>(i);
+    sources.push_back(std::move(s));
+  }
+  const std::vector<ChatMessage> history = {
+      {ChatRole::kUser, "first question."},
+      {ChatRole::kAssistant, "first answer [1].\n"},
+      {ChatRole::kUser, "second question  "},
+      {ChatRole::kAssistant, "second answer."},
+  };
+  PromptOptions options;
+  options.dedup = false;
+  options.reserved_output_tokens = 50;
+  options.prompt_template.sources_header = "Sources:\n";
+  for (Encoding e : {Encoding::kCl100kBase, Encoding::kO200kBase}) {
+    const Tokenizer& t = Tokenizer::Get(e);
+    for (const auto& h : {std::vector<ChatMessage>{}, history}) {
+      for (size_t window = 150; window < 700; window += 7) {
+        ModelDeployment d = Deployment(window, 50);
+        d.encoding = e;
+        auto r = PromptBuilder(options).Build(d, "What is it?", h, sources);
+        if (!r.ok()) {
+          EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument);
+          continue;
+        }
+        EXPECT_EQ(r->prompt_tokens, CountChatPromptTokens(t, r->request.messages))
+            << t.name() << " window " << window << " sources " << r->used_sources.size();
+        EXPECT_EQ(r->request.prompt_tokens, r->prompt_tokens);
+        EXPECT_LE(r->prompt_tokens + 50, window);
+      }
+    }
+  }
+}
+
 TEST(PromptBuilderTest, ValidatesOptions) {
   PromptOptions o;
   o.mmr_lambda = 1.5;
