@@ -64,6 +64,19 @@ struct HnswlibOptions {
 };
 HnswlibFigures RunHnswlibSuite(const SuiteContext& ctx, const HnswlibOptions& options);
 
+// ragd's hnsw backend in process (index_suite.cc), with the ragd suite's graph parameters.
+struct IndexOptions {
+  size_t m = 16;
+  size_t ef_construction = 200;
+  size_t ef = 128;  // searched at this ef only: the collection default the ragd suite uses
+};
+struct IndexFigures {
+  bool ran = false;
+  std::string error;
+  std::vector<double> qps_by_threads;  // pairs with SuiteContext::search_threads
+};
+IndexFigures RunIndexSuite(const SuiteContext& ctx, const IndexOptions& options);
+
 struct FaissOptions {
   std::vector<std::string> factories = {"HNSW32", "HNSW32,SQ8"};
   // ragd's FAISS backend builds with efConstruction 200 too (FAISS's own default is 40).

@@ -61,6 +61,7 @@ int Run(int argc, char** argv) {
   bool skip_ragd = false;
   bool skip_faiss = false;
   bool skip_hnswlib = false;
+  bool with_index = false;
   ctx.build_threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
 
   CLI::App app("vector_bench: hnswlib, FAISS and ragd on embedding-like vectors", "vector_bench");
@@ -87,6 +88,8 @@ int Run(int argc, char** argv) {
   app.add_flag("--skip-ragd", skip_ragd, "do not measure ragd over gRPC");
   app.add_flag("--skip-faiss", skip_faiss, "do not measure FAISS");
   app.add_flag("--skip-hnswlib", skip_hnswlib, "do not measure in-process hnswlib");
+  app.add_flag("--with-index", with_index,
+               "also measure ragd's hnsw backend in process (where the service's overhead is)");
   app.add_option("--ragd", ragd_options.binary, "ragd executable")->capture_default_str();
   app.add_option("--work-dir", ragd_options.work_dir, "parent of ragd's temporary data dir");
   app.add_flag("--keep-data", ragd_options.keep_data, "keep ragd's data directory");
@@ -130,6 +133,7 @@ int Run(int argc, char** argv) {
   if (kHnswlibOnly) {
     skip_ragd = true;
     skip_faiss = true;
+    with_index = false;
   }
 
   Report report(out);
@@ -186,6 +190,18 @@ int Run(int argc, char** argv) {
     Log("hnswlib");
     hnswlib = RunHnswlibSuite(ctx, hnswlib_options);
   }
+  IndexFigures index_figures;
+  if (with_index) {
+    Log("ragd-index (in process)");
+    IndexOptions index_options;
+    index_options.m = hnswlib_options.m;
+    index_options.ef_construction = hnswlib_options.ef_construction;
+    index_options.ef = hnswlib_options.default_ef;
+#ifndef RAGD_BENCH_GENERIC
+    index_figures = RunIndexSuite(ctx, index_options);
+#endif
+    if (!index_figures.ran) Log("ragd-index: " + index_figures.error);
+  }
   RagdFigures ragd;
   if (!skip_ragd) {
     Log("ragd");
@@ -206,6 +222,18 @@ int Run(int argc, char** argv) {
   if (hnswlib.ran) {
     targets["hnswlib_recall_at_10_default_ef"] =
         Target(hnswlib.recall_default_ef, kRecallTarget, true);
+  }
+  if (index_figures.ran && hnswlib.ran) {
+    // Not a target: how close the backend's own walk is to hnswlib's (the service's share of
+    // the QPS gap is the rest).
+    for (size_t i = 0; i < ctx.search_threads.size() && i < hnswlib.qps_by_threads.size() &&
+                       i < index_figures.qps_by_threads.size();
+         ++i) {
+      targets["index_qps_ratio_vs_hnswlib_" + std::to_string(ctx.search_threads[i])] =
+          hnswlib.qps_by_threads[i] > 0
+              ? index_figures.qps_by_threads[i] / hnswlib.qps_by_threads[i]
+              : 0;
+    }
   }
   if (ragd.ran) {
     targets["recall_at_10_default_ef"] = Target(ragd.recall_default_ef, kRecallTarget, true);
