@@ -134,14 +134,15 @@ absl::Status EmbedderConfig::Validate() const {
   return absl::OkStatus();
 }
 
-absl::StatusOr<std::unique_ptr<Embedder>> MakeEmbedder(const EmbedderConfig& config) {
+absl::StatusOr<std::unique_ptr<Embedder>> MakeEmbedder(const EmbedderConfig& config,
+                                                       EmbeddingObserver* observer) {
   RETURN_IF_ERROR(config.Validate());
   switch (config.provider) {
     case EmbedderProvider::kLocal:
-      return std::unique_ptr<Embedder>(new LocalEmbedder(config.dimension, config.local));
+      return std::unique_ptr<Embedder>(new LocalEmbedder(config.dimension, config.local, observer));
     case EmbedderProvider::kAzureOpenAi:
     case EmbedderProvider::kOpenAi: {
-      ASSIGN_OR_RETURN(std::unique_ptr<OpenAiEmbedder> e, OpenAiEmbedder::Create(config));
+      ASSIGN_OR_RETURN(std::unique_ptr<OpenAiEmbedder> e, OpenAiEmbedder::Create(config, observer));
       return std::unique_ptr<Embedder>(std::move(e));
     }
   }

@@ -38,6 +38,40 @@ struct EmbeddingUsage {
   uint64_t retries = 0;
 };
 
+// One upstream embedding request, as reported to an EmbeddingObserver. For the remote
+// embedders a request is one batch of inputs (one POST, plus its retries); for the local
+// embedder, one Embed call.
+struct EmbeddingRequestRecord {
+  // The model label: the deployment (azure-openai), the model (openai), or model_id() (local,
+  // e.g. "local/hash-v1-1536"). The same value services store as a collection's embedder model.
+  std::string_view model;
+  // OK, or the code the request failed with (see Embedder::Embed); CANCELLED when the request
+  // was abandoned because another batch of the same Embed call failed.
+  absl::StatusCode code = absl::StatusCode::kOk;
+  // From the first try to the outcome, seconds: retries, back-off and quota waits between
+  // tries included; waiting for a concurrency slot or the quota before the first try is not.
+  double seconds = 0;
+  // Inputs in the request.
+  uint64_t inputs = 0;
+  // Tokens the provider billed for it (`usage.prompt_tokens`; the request's cl100k_base
+  // tokens when the response has no usage). 0 when it failed, and always 0 for the local
+  // embedder, which bills nothing.
+  uint64_t tokens = 0;
+  // Tries after the first (HTTP 408/409/429/5xx, network errors, timeouts).
+  uint64_t retries = 0;
+};
+
+// Receives one record per upstream request of every embedder it is given to (MakeEmbedder),
+// e.g. to export metrics. Called on the thread that made the request, once the request's
+// outcome is known and before Embed returns; requests that never started (an input rejected
+// before sending, a batch skipped after another failed) are not reported.
+// Thread safety: called concurrently from many threads; must be quick and must not block.
+class EmbeddingObserver {
+ public:
+  virtual ~EmbeddingObserver() = default;
+  virtual void OnEmbeddingRequest(const EmbeddingRequestRecord& record) = 0;
+};
+
 // The longest input, in cl100k_base tokens, that text-embedding-ada-002 and text-embedding-3-*
 // accept. Longer inputs are rejected, never silently truncated.
 inline constexpr size_t kMaxEmbeddingInputTokens = 8191;
@@ -186,7 +220,10 @@ struct EmbedderConfig {
 
 // Builds the embedder of `config.provider` (Validate()s first). Remote embedders resolve their
 // API key here: FAILED_PRECONDITION when it cannot be read (the message names the variable or
-// file, never the key). No network traffic happens until the first Embed.
-absl::StatusOr<std::unique_ptr<Embedder>> MakeEmbedder(const EmbedderConfig& config);
+// file, never the key). No network traffic happens until the first Embed. `observer`, when not
+// null, is told about every request the embedder makes; it is not owned and must outlive the
+// embedder.
+absl::StatusOr<std::unique_ptr<Embedder>> MakeEmbedder(const EmbedderConfig& config,
+                                                       EmbeddingObserver* observer = nullptr);
 
 }  // namespace ragd::models

@@ -2,6 +2,7 @@
 
 #include <utf8proc.h>
 
+#include <chrono>
 #include <cmath>
 #include <cstdint>
 #include <cstdlib>
@@ -195,10 +196,15 @@ inline std::string_view Trim(std::string_view s) {
 
 }  // namespace
 
-LocalEmbedder::LocalEmbedder(size_t dimension, const LocalEmbedderOptions& options)
-    : dimension_(dimension), options_(options) {}
+LocalEmbedder::LocalEmbedder(size_t dimension, const LocalEmbedderOptions& options,
+                             EmbeddingObserver* observer)
+    : dimension_(dimension), options_(options), observer_(observer) {
+  model_id_ = MakeModelId();
+}
 
-std::string LocalEmbedder::model_id() const {
+std::string LocalEmbedder::model_id() const { return model_id_; }
+
+std::string LocalEmbedder::MakeModelId() const {
   std::string id = absl::StrCat("local/hash-v1-", dimension_);
   const LocalEmbedderOptions defaults;
   if (options_.char_ngram_min != defaults.char_ngram_min ||
@@ -214,12 +220,24 @@ std::string LocalEmbedder::model_id() const {
 absl::StatusOr<std::vector<std::vector<float>>> LocalEmbedder::Embed(
     const std::vector<std::string>& texts, EmbeddingUsage* usage) {
   std::vector<std::vector<float>> out(texts.size());
-  for (size_t i = 0; i < texts.size(); ++i) {
+  const auto start = std::chrono::steady_clock::now();
+  absl::Status status;
+  for (size_t i = 0; i < texts.size() && status.ok(); ++i) {
     absl::Status s = EmbedOne(texts[i], &out[i]);
     if (!s.ok()) {
-      return absl::Status(s.code(), absl::StrCat("input ", i, ": ", std::string(s.message())));
+      status = absl::Status(s.code(), absl::StrCat("input ", i, ": ", std::string(s.message())));
     }
   }
+  if (observer_ != nullptr && !texts.empty()) {
+    EmbeddingRequestRecord record;
+    record.model = model_id_;
+    record.code = status.code();
+    record.seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    record.inputs = texts.size();
+    observer_->OnEmbeddingRequest(record);
+  }
+  if (!status.ok()) return status;
   return out;
 }
 

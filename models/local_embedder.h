@@ -40,8 +40,10 @@ namespace ragd::models {
 // Thread safety: immutable after construction; all methods may be called concurrently.
 class LocalEmbedder final : public Embedder {
  public:
-  // `dimension` must be at least 1 (EmbedderConfig::Validate checks it).
-  LocalEmbedder(size_t dimension, const LocalEmbedderOptions& options);
+  // `dimension` must be at least 1 (EmbedderConfig::Validate checks it). `observer` (not owned,
+  // may be null) gets one record per non-empty Embed call.
+  LocalEmbedder(size_t dimension, const LocalEmbedderOptions& options,
+                EmbeddingObserver* observer = nullptr);
 
   size_t dimension() const override { return dimension_; }
   // "local/hash-v1-<dimension>", plus a suffix when the options are not the defaults.
@@ -55,8 +57,12 @@ class LocalEmbedder final : public Embedder {
   absl::Status EmbedOne(std::string_view text, std::vector<float>* out) const;
 
  private:
+  std::string MakeModelId() const;
+
   size_t dimension_;
   LocalEmbedderOptions options_;
+  EmbeddingObserver* observer_;
+  std::string model_id_;
 };
 
 }  // namespace ragd::models

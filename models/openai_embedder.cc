@@ -177,7 +177,7 @@ struct OpenAiEmbedder::CallState {
 };
 
 absl::StatusOr<std::unique_ptr<OpenAiEmbedder>> OpenAiEmbedder::Create(
-    const EmbedderConfig& config) {
+    const EmbedderConfig& config, EmbeddingObserver* observer) {
   if (config.provider != EmbedderProvider::kAzureOpenAi &&
       config.provider != EmbedderProvider::kOpenAi) {
     return absl::InvalidArgumentError("OpenAiEmbedder needs provider azure-openai or openai");
@@ -186,12 +186,17 @@ absl::StatusOr<std::unique_ptr<OpenAiEmbedder>> OpenAiEmbedder::Create(
   ASSIGN_OR_RETURN(std::string key, ResolveApiKey(config));
   EmbedderConfig copy = config;
   copy.api_key.clear();
-  return std::unique_ptr<OpenAiEmbedder>(new OpenAiEmbedder(std::move(copy), std::move(key)));
+  return std::unique_ptr<OpenAiEmbedder>(
+      new OpenAiEmbedder(std::move(copy), std::move(key), observer));
 }
 
-OpenAiEmbedder::OpenAiEmbedder(EmbedderConfig config, std::string api_key)
+OpenAiEmbedder::OpenAiEmbedder(EmbedderConfig config, std::string api_key,
+                               EmbeddingObserver* observer)
     : config_(std::move(config)),
       api_key_(std::move(api_key)),
+      observer_(observer),
+      model_label_(config_.provider == EmbedderProvider::kAzureOpenAi ? config_.deployment
+                                                                      : config_.model),
       http_(HttpClientOptions{
           .max_idle_connections = std::max<size_t>(config_.max_concurrency, 1),
           .connect_timeout = std::chrono::milliseconds(config_.connect_timeout_ms)}),
@@ -339,6 +344,24 @@ absl::StatusOr<std::vector<std::vector<float>>> OpenAiEmbedder::Embed(
 
 absl::Status OpenAiEmbedder::RunBatch(const std::vector<std::string>& texts, const Batch& batch,
                                       std::vector<std::vector<float>>& out, CallState& call) {
+  Tries tries;
+  absl::Status status = TryBatch(texts, batch, out, call, tries);
+  if (observer_ != nullptr && tries.sent > 0) {
+    EmbeddingRequestRecord record;
+    record.model = model_label_;
+    record.code = status.code();
+    record.seconds = std::chrono::duration<double>(Clock::now() - tries.first_sent).count();
+    record.inputs = batch.end - batch.begin;
+    record.tokens = status.ok() ? tries.billed_tokens : 0;
+    record.retries = tries.sent - 1;
+    observer_->OnEmbeddingRequest(record);
+  }
+  return status;
+}
+
+absl::Status OpenAiEmbedder::TryBatch(const std::vector<std::string>& texts, const Batch& batch,
+                                      std::vector<std::vector<float>>& out, CallState& call,
+                                      Tries& tries) {
   json body;
   json& input = body["input"] = json::array();
   for (size_t i = batch.begin; i < batch.end; ++i) input.push_back(texts[i]);
@@ -360,6 +383,7 @@ absl::Status OpenAiEmbedder::RunBatch(const std::vector<std::string>& texts, con
     if (!call.SleepFor(wait)) return absl::CancelledError("another batch failed");
 
     AcquireSlot();
+    if (tries.sent++ == 0) tries.first_sent = Clock::now();
     absl::StatusOr<HttpResponse> response =
         http_.Post(url_, headers_, payload, std::chrono::milliseconds(config_.timeout_ms));
     ReleaseSlot();
@@ -384,6 +408,7 @@ absl::Status OpenAiEmbedder::RunBatch(const std::vector<std::string>& texts, con
                                                 url_, ": ", std::string(parsed.message())));
       }
       call.prompt_tokens.fetch_add(prompt_tokens);
+      tries.billed_tokens = prompt_tokens;
       return absl::OkStatus();
     } else if (IsRetryableStatus(response->status)) {
       last_error =

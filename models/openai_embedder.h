@@ -57,8 +57,10 @@ absl::StatusOr<std::string> ResolveApiKey(const EmbedderConfig& config);
 class OpenAiEmbedder final : public Embedder {
  public:
   // `config.provider` must be kAzureOpenAi or kOpenAi. Validates the config and resolves the
-  // API key (see ResolveApiKey); sends nothing.
-  static absl::StatusOr<std::unique_ptr<OpenAiEmbedder>> Create(const EmbedderConfig& config);
+  // API key (see ResolveApiKey); sends nothing. `observer` (not owned, may be null) gets one
+  // record per batch that was sent, after its last try.
+  static absl::StatusOr<std::unique_ptr<OpenAiEmbedder>> Create(
+      const EmbedderConfig& config, EmbeddingObserver* observer = nullptr);
 
   ~OpenAiEmbedder() override;
 
@@ -78,11 +80,20 @@ class OpenAiEmbedder final : public Embedder {
     uint64_t tokens = 0;
   };
   struct CallState;
+  // What the tries of one batch did, for the observer.
+  struct Tries {
+    size_t sent = 0;  // HTTP requests made
+    std::chrono::steady_clock::time_point first_sent;
+    uint64_t billed_tokens = 0;
+  };
 
-  OpenAiEmbedder(EmbedderConfig config, std::string api_key);
+  OpenAiEmbedder(EmbedderConfig config, std::string api_key, EmbeddingObserver* observer);
 
+  // Sends one batch (TryBatch) and reports it to the observer.
   absl::Status RunBatch(const std::vector<std::string>& texts, const Batch& batch,
                         std::vector<std::vector<float>>& out, CallState& call);
+  absl::Status TryBatch(const std::vector<std::string>& texts, const Batch& batch,
+                        std::vector<std::vector<float>>& out, CallState& call, Tries& tries);
   // Checks a 200 response and moves its vectors into out[batch.begin, batch.end).
   absl::Status ParseResponse(const std::string& body, const Batch& batch,
                              std::vector<std::vector<float>>& out, uint64_t* prompt_tokens) const;
@@ -98,6 +109,8 @@ class OpenAiEmbedder final : public Embedder {
 
   const EmbedderConfig config_;  // with the key fields cleared
   const std::string api_key_;
+  EmbeddingObserver* const observer_;
+  std::string model_label_;  // EmbeddingRequestRecord::model
   std::string url_;
   std::vector<std::pair<std::string, std::string>> headers_;
   size_t max_inputs_per_request_;

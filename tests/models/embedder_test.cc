@@ -15,6 +15,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -228,6 +229,93 @@ TEST_F(RemoteEmbedderTest, RetriesOn429HonouringRetryAfterMs) {
     EXPECT_GE(gap, 145) << "retry " << i;
     EXPECT_LT(gap, 800) << "retry " << i;
   }
+}
+
+// Records what an embedder reports, for the observer tests.
+class RecordingObserver final : public EmbeddingObserver {
+ public:
+  struct Record {
+    std::string model;
+    absl::StatusCode code;
+    double seconds;
+    uint64_t inputs;
+    uint64_t tokens;
+    uint64_t retries;
+  };
+  void OnEmbeddingRequest(const EmbeddingRequestRecord& r) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    records_.push_back({std::string(r.model), r.code, r.seconds, r.inputs, r.tokens, r.retries});
+  }
+  std::vector<Record> records() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return records_;
+  }
+
+ private:
+  std::mutex mu_;
+  std::vector<Record> records_;
+};
+
+// One record per batch sent, with its retries, billed tokens, duration and outcome.
+TEST_F(RemoteEmbedderTest, ObserverGetsOneRecordPerBatch) {
+  RecordingObserver observer;
+  EmbedderConfig c = Azure();
+  c.max_inputs_per_request = 5;
+  c.max_concurrency = 1;  // batches in order, so the fault hits the first one
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<Embedder> e, MakeEmbedder(c, &observer));
+  server_->Enqueue(Fault::TooManyRequests(milliseconds(50)));
+  std::vector<std::string> texts = Texts(12);
+  EmbeddingUsage usage;
+  ASSERT_OK(e->Embed(texts, &usage));
+  std::vector<RecordingObserver::Record> records = observer.records();
+  ASSERT_EQ(records.size(), 3u);  // 5 + 5 + 2
+  uint64_t inputs = 0, tokens = 0, retries = 0;
+  for (const auto& r : records) {
+    EXPECT_EQ(r.model, "ada");
+    EXPECT_EQ(r.code, absl::StatusCode::kOk);
+    EXPECT_GT(r.tokens, 0u);
+    inputs += r.inputs;
+    tokens += r.tokens;
+    retries += r.retries;
+  }
+  EXPECT_EQ(inputs, 12u);
+  EXPECT_EQ(tokens, usage.prompt_tokens);
+  EXPECT_EQ(retries, 1u);
+  EXPECT_EQ(records[0].retries, 1u);
+  EXPECT_GE(records[0].seconds, 0.045);  // the server's retry-after-ms is part of it
+  EXPECT_EQ(records[0].inputs, 5u);
+
+  // A refused key: one record, the failure's code, no tokens. An invalid input: none.
+  server_->Enqueue(Fault::Http(401));
+  EXPECT_EQ(e->Embed({"x"}).status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(e->Embed({""}).status().code(), absl::StatusCode::kInvalidArgument);
+  records = observer.records();
+  ASSERT_EQ(records.size(), 4u);
+  EXPECT_EQ(records[3].code, absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(records[3].tokens, 0u);
+  EXPECT_EQ(records[3].retries, 0u);
+
+  // openai: the model is the label.
+  RecordingObserver openai_observer;
+  ASSERT_OK_AND_ASSIGN(e, MakeEmbedder(OpenAi(), &openai_observer));
+  ASSERT_OK(e->Embed({"hello"}));
+  ASSERT_EQ(openai_observer.records().size(), 1u);
+  EXPECT_EQ(openai_observer.records()[0].model, "text-embedding-ada-002");
+}
+
+TEST_F(RemoteEmbedderTest, ObserverSeesRetriesThatEndInFailure) {
+  RecordingObserver observer;
+  EmbedderConfig c = Azure();
+  c.max_retries = 2;
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<Embedder> e, MakeEmbedder(c, &observer));
+  for (int i = 0; i < 3; ++i) server_->Enqueue(Fault::Http(503));
+  EXPECT_EQ(e->Embed(Texts(2)).status().code(), absl::StatusCode::kUnavailable);
+  std::vector<RecordingObserver::Record> records = observer.records();
+  ASSERT_EQ(records.size(), 1u);
+  EXPECT_EQ(records[0].code, absl::StatusCode::kUnavailable);
+  EXPECT_EQ(records[0].retries, 2u);
+  EXPECT_EQ(records[0].inputs, 2u);
+  EXPECT_EQ(records[0].tokens, 0u);
 }
 
 TEST_F(RemoteEmbedderTest, RetriesOn429HonouringRetryAfterSeconds) {

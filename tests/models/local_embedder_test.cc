@@ -218,6 +218,35 @@ TEST(LocalEmbedderTest, MakeEmbedderBuildsTheLocalDefault) {
   EXPECT_EQ(MakeEmbedder(config).status().code(), absl::StatusCode::kInvalidArgument);
 }
 
+TEST(LocalEmbedderTest, ObserverGetsOneRecordPerCall) {
+  struct Observer final : EmbeddingObserver {
+    void OnEmbeddingRequest(const EmbeddingRequestRecord& r) override {
+      records.push_back({std::string(r.model), r.code, r.inputs, r.tokens, r.retries});
+      EXPECT_GE(r.seconds, 0);
+    }
+    struct Record {
+      std::string model;
+      absl::StatusCode code;
+      uint64_t inputs, tokens, retries;
+    };
+    std::vector<Record> records;
+  } observer;
+  EmbedderConfig config;
+  config.dimension = 64;
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<Embedder> e, MakeEmbedder(config, &observer));
+  ASSERT_OK(e->Embed({"one", "two", "three"}));
+  EXPECT_EQ(e->Embed({"fine", ""}).status().code(), absl::StatusCode::kInvalidArgument);
+  ASSERT_OK(e->Embed({}));  // nothing embedded, nothing reported
+  ASSERT_EQ(observer.records.size(), 2u);
+  EXPECT_EQ(observer.records[0].model, "local/hash-v1-64");
+  EXPECT_EQ(observer.records[0].code, absl::StatusCode::kOk);
+  EXPECT_EQ(observer.records[0].inputs, 3u);
+  EXPECT_EQ(observer.records[0].tokens, 0u);
+  EXPECT_EQ(observer.records[0].retries, 0u);
+  EXPECT_EQ(observer.records[1].code, absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(observer.records[1].inputs, 2u);
+}
+
 // Throughput on chunk-sized (~2 KB) Korean and English text; the ingest pipeline needs well
 // over 1,000 chunks/s in total, so the embedder itself must be much faster than that.
 TEST(LocalEmbedderTest, Throughput) {
