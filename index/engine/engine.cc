@@ -16,6 +16,7 @@
 #include "absl/container/flat_hash_set.h"
 #include "common/hash.h"
 #include "common/status.h"
+#include "index/engine/engine_impl.h"
 #include "index/engine/keys.h"
 #include "index/engine/shard.h"
 #include "index/engine/validate.h"
@@ -23,23 +24,6 @@
 
 namespace ragd::index {
 namespace {
-
-struct Collection {
-  uint32_t id = 0;
-  int64_t created_at_ms = 0;
-  CollectionSpec spec;
-  std::vector<std::unique_ptr<Shard>> shards;
-  // Serialises the collection's write batches: sequence assignment, the RocksDB commit and the
-  // index update happen in log order.
-  std::mutex write_mu;
-  std::atomic<uint64_t> last_sequence{0};
-  // Exclusive while the collection is dropped; shared by snapshot writers, so that no snapshot
-  // lands after the range delete.
-  std::shared_mutex lifecycle_mu;
-  bool dropped = false;  // guarded by write_mu and lifecycle_mu (both taken to set it)
-
-  size_t ShardOf(std::string_view id) const { return Hash64(id) % shards.size(); }
-};
 
 int64_t NowMs() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -52,78 +36,6 @@ absl::Status CollectionNotFound(std::string_view name) {
 }
 
 }  // namespace
-
-class Engine::Impl {
- public:
-  explicit Impl(const Options& options) : options_(options) {}
-  ~Impl() { (void)Close(); }
-
-  absl::Status Open();
-  absl::Status CreateCollection(const CollectionSpec& spec);
-  absl::StatusOr<CollectionInfo> GetCollection(std::string_view name) const;
-  std::vector<CollectionInfo> ListCollections() const;
-  absl::Status DeleteCollection(std::string_view name);
-  absl::StatusOr<WriteResult> Upsert(std::string_view name, std::vector<Point> points);
-  absl::StatusOr<WriteResult> Delete(std::string_view name, const std::vector<std::string>& ids);
-  absl::StatusOr<WriteResult> DeleteByFilter(std::string_view name, const Filter& filter);
-  absl::StatusOr<WriteResult> Apply(WriteBatch batch);
-  absl::StatusOr<WriteResult> Write(std::string_view name, std::vector<Point> upserts,
-                                    std::vector<std::string> deletes,
-                                    const std::vector<AuxWrite>& aux);
-  absl::StatusOr<std::optional<std::string>> GetAux(std::string_view ns,
-                                                    std::string_view key) const;
-  absl::Status PutAux(std::string_view ns,
-                      const std::vector<std::pair<std::string, std::string>>& entries);
-  absl::Status DeleteAux(std::string_view ns, const std::vector<std::string>& keys);
-  absl::Status ScanAux(std::string_view ns, std::string_view prefix,
-                       const std::function<bool(std::string_view, std::string_view)>& fn) const;
-  absl::StatusOr<std::vector<Point>> Get(std::string_view name,
-                                         const std::vector<std::string>& ids,
-                                         bool with_vectors) const;
-  absl::StatusOr<SearchResult> Search(const SearchRequest& request) const;
-  absl::StatusOr<uint64_t> Count(std::string_view name, const std::optional<Filter>& f) const;
-  absl::Status SaveSnapshots();
-  absl::StatusOr<BackupManifest> CreateBackup(const std::string& dir);
-  void WaitForCompactions();
-  absl::Status Close();
-
- private:
-  absl::StatusOr<std::shared_ptr<Collection>> Find(std::string_view name) const;
-  // Validates a mixed batch (upserts normalised in place); the sequence is not looked at.
-  absl::Status ValidateBatch(const Collection& c, std::vector<Point>& upserts,
-                             const std::vector<std::string>& deletes) const;
-  absl::Status LoadCollection(std::string_view name, std::string_view record);
-  // Applies a validated batch; the caller holds c.write_mu and checked the sequence.
-  absl::StatusOr<WriteResult> ApplyLocked(Collection& c, std::vector<Point>& upserts,
-                                          const std::vector<std::string>& deletes,
-                                          uint64_t sequence,
-                                          const std::vector<AuxWrite>* aux = nullptr);
-  CollectionInfo Info(const Collection& c) const;
-  void ScheduleCompactions(const std::shared_ptr<Collection>& c);
-  void BackgroundLoop();
-  absl::Status SaveCollectionSnapshots(Collection& c);
-  absl::Status CheckOpen() const {
-    if (closed_) return absl::UnavailableError("engine is closed");
-    return absl::OkStatus();
-  }
-
-  const Options options_;
-  std::unique_ptr<storage::Store> store_;
-
-  mutable std::shared_mutex catalog_mu_;
-  absl::flat_hash_map<std::string, std::shared_ptr<Collection>> collections_;
-  uint32_t next_collection_id_ = 1;  // guarded by catalog_mu_ (exclusive)
-
-  // Background work: compactions (queued by writers) and periodic snapshots.
-  std::mutex bg_mu_;
-  std::condition_variable bg_cv_;
-  std::deque<std::pair<std::weak_ptr<Collection>, size_t>> compactions_;
-  absl::flat_hash_set<Shard*> queued_;
-  bool bg_busy_ = false;
-  bool stop_ = false;
-  std::thread bg_thread_;
-  std::atomic<bool> closed_{false};
-};
 
 absl::Status Engine::Impl::Open() {
   std::error_code ec;
@@ -589,123 +501,6 @@ absl::StatusOr<uint64_t> Engine::Impl::Count(std::string_view name,
   uint64_t n = 0;
   for (const auto& s : c->shards) n += s->Count(filter ? &*filter : nullptr);
   return n;
-}
-
-void Engine::Impl::ScheduleCompactions(const std::shared_ptr<Collection>& c) {
-  std::lock_guard lock(bg_mu_);
-  for (size_t s = 0; s < c->shards.size(); ++s) {
-    Shard* shard = c->shards[s].get();
-    if (queued_.contains(shard) || !shard->NeedsCompaction()) continue;
-    queued_.insert(shard);
-    compactions_.emplace_back(c, s);
-  }
-  bg_cv_.notify_all();
-}
-
-void Engine::Impl::BackgroundLoop() {
-  auto next_snapshot = std::chrono::steady_clock::now() +
-                       std::chrono::seconds(options_.snapshot_interval_seconds);
-  std::unique_lock lock(bg_mu_);
-  while (!stop_) {
-    if (!compactions_.empty()) {
-      auto [weak, s] = compactions_.front();
-      compactions_.pop_front();
-      bg_busy_ = true;
-      lock.unlock();
-      if (auto c = weak.lock()) {
-        std::shared_lock life(c->lifecycle_mu);
-        if (!c->dropped) {
-          absl::Status st = c->shards[s]->Compact(c->write_mu);
-          if (!st.ok()) {
-            spdlog::error("collection \"{}\" shard {}: compaction failed: {}", c->spec.name, s,
-                          std::string(st.message()));
-          }
-        }
-        lock.lock();
-        queued_.erase(c->shards[s].get());
-      } else {
-        lock.lock();
-      }
-      bg_busy_ = false;
-      bg_cv_.notify_all();
-      continue;
-    }
-    if (options_.snapshot_interval_seconds > 0 &&
-        std::chrono::steady_clock::now() >= next_snapshot) {
-      bg_busy_ = true;
-      lock.unlock();
-      absl::Status st = SaveSnapshots();
-      if (!st.ok()) spdlog::error("periodic snapshot failed: {}", std::string(st.message()));
-      lock.lock();
-      bg_busy_ = false;
-      next_snapshot = std::chrono::steady_clock::now() +
-                      std::chrono::seconds(options_.snapshot_interval_seconds);
-      bg_cv_.notify_all();
-      continue;
-    }
-    if (options_.snapshot_interval_seconds > 0) {
-      bg_cv_.wait_until(lock, next_snapshot);
-    } else {
-      bg_cv_.wait(lock);
-    }
-  }
-}
-
-void Engine::Impl::WaitForCompactions() {
-  std::unique_lock lock(bg_mu_);
-  bg_cv_.wait(lock, [&] { return stop_ || (compactions_.empty() && !bg_busy_); });
-}
-
-absl::Status Engine::Impl::SaveCollectionSnapshots(Collection& c) {
-  std::shared_lock life(c.lifecycle_mu);
-  if (c.dropped) return absl::OkStatus();
-  for (const auto& s : c.shards) {
-    absl::Status st = s->SaveSnapshotIfDirty(c.last_sequence);
-    if (!st.ok()) {
-      return absl::Status(st.code(), "collection \"" + c.spec.name + "\": snapshot: " +
-                                         std::string(st.message()));
-    }
-  }
-  return absl::OkStatus();
-}
-
-absl::Status Engine::Impl::SaveSnapshots() {
-  std::vector<std::shared_ptr<Collection>> all;
-  {
-    std::shared_lock lock(catalog_mu_);
-    for (const auto& [name, c] : collections_) all.push_back(c);
-  }
-  absl::Status first;
-  for (const auto& c : all) {
-    absl::Status st = SaveCollectionSnapshots(*c);
-    if (!st.ok() && first.ok()) first = st;
-  }
-  return first;
-}
-
-absl::StatusOr<BackupManifest> Engine::Impl::CreateBackup(const std::string& dir) {
-  RETURN_IF_ERROR(CheckOpen());
-  RETURN_IF_ERROR(internal::PrepareBackupDir(dir));
-  // Fresh snapshots make the restored recovery quick; the flush makes the paused checkpoint quick.
-  RETURN_IF_ERROR(SaveSnapshots());
-  RETURN_IF_ERROR(store_->Flush());
-  BackupManifest m;
-  {
-    // The shared catalog lock keeps collections from being created or dropped; the write
-    // mutexes (in name order, so two backups cannot deadlock) make the counts match the copy.
-    std::shared_lock catalog(catalog_mu_);
-    std::map<std::string_view, Collection*> all;
-    for (const auto& [name, c] : collections_) all.emplace(name, c.get());
-    std::vector<std::unique_lock<std::mutex>> paused;
-    for (const auto& [name, c] : all) paused.emplace_back(c->write_mu);
-    ASSIGN_OR_RETURN(m.rocksdb_sequence, store_->CreateCheckpoint(dir + "/db"));
-    for (const auto& [name, c] : all) {
-      const CollectionInfo info = Info(*c);
-      m.collections.push_back(
-          {c->spec.name, c->spec.dimension, c->spec.shards, info.points, info.last_sequence});
-    }
-  }
-  return internal::FinishBackup(dir, std::move(m));
 }
 
 absl::Status Engine::Impl::Close() {

@@ -29,6 +29,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "index/engine/backup.h"
+#include "index/engine/engine_events.h"
 #include "index/filter.h"
 #include "index/types.h"
 
@@ -131,6 +132,9 @@ class Engine {
     int snapshot_interval_seconds = 300;
     // RocksDB block cache. Default: 256 MiB.
     size_t block_cache_bytes = 256u << 20;
+    // Told when a snapshot, a compaction or a backup ends, with its duration and outcome
+    // (engine_events.h), e.g. for metrics. Default: none.
+    EngineEventCallback on_event;
   };
 
   // Opens (or creates) the database in options.data_dir and recovers every collection.

@@ -295,9 +295,10 @@ absl::Status Shard::Compact(std::mutex& write_mu) {
   return status;
 }
 
-absl::Status Shard::SaveSnapshotIfDirty(uint64_t sequence) {
+absl::Status Shard::SaveSnapshotIfDirty(uint64_t sequence, bool* attempted) {
   std::lock_guard guard(snapshot_mu_);
   if (!dirty_.exchange(false)) return absl::OkStatus();
+  if (attempted != nullptr) *attempted = true;
   std::string payload;
   storage::SnapshotHeader header;
   {

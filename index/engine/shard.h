@@ -78,8 +78,9 @@ class Shard {
   // and start logging writes) and at the end (to replay logged writes and swap).
   absl::Status Compact(std::mutex& write_mu);
 
-  // Saves the index snapshot when anything changed since the last one.
-  absl::Status SaveSnapshotIfDirty(uint64_t sequence);
+  // Saves the index snapshot when anything changed since the last one; then sets `*attempted`
+  // (when not null) to true, whether the save succeeded or not.
+  absl::Status SaveSnapshotIfDirty(uint64_t sequence, bool* attempted = nullptr);
 
   storage::ShardKey key() const { return key_; }
 

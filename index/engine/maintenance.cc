@@ -1,0 +1,178 @@
+// The engine's maintenance: background compactions and periodic snapshots, snapshots on
+// demand, backups, and the events reporting how long each took (engine_events.h).
+
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+#include <map>
+#include <mutex>
+#include <shared_mutex>
+#include <string>
+#include <vector>
+
+#include "common/status.h"
+#include "index/engine/engine_impl.h"
+
+namespace ragd::index {
+
+std::string_view EngineEventKindName(EngineEventKind kind) {
+  switch (kind) {
+    case EngineEventKind::kSnapshot:
+      return "snapshot";
+    case EngineEventKind::kCompaction:
+      return "compaction";
+    case EngineEventKind::kBackup:
+      return "backup";
+  }
+  return "unknown";
+}
+
+void Engine::Impl::Report(EngineEventKind kind, std::string_view collection,
+                          std::chrono::steady_clock::time_point start, bool ok) const {
+  if (!options_.on_event) return;
+  EngineEvent event;
+  event.kind = kind;
+  event.collection = std::string(collection);
+  event.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  event.ok = ok;
+  options_.on_event(event);
+}
+
+void Engine::Impl::ScheduleCompactions(const std::shared_ptr<Collection>& c) {
+  std::lock_guard lock(bg_mu_);
+  for (size_t s = 0; s < c->shards.size(); ++s) {
+    Shard* shard = c->shards[s].get();
+    if (queued_.contains(shard) || !shard->NeedsCompaction()) continue;
+    queued_.insert(shard);
+    compactions_.emplace_back(c, s);
+  }
+  bg_cv_.notify_all();
+}
+
+void Engine::Impl::BackgroundLoop() {
+  auto next_snapshot = std::chrono::steady_clock::now() +
+                       std::chrono::seconds(options_.snapshot_interval_seconds);
+  std::unique_lock lock(bg_mu_);
+  while (!stop_) {
+    if (!compactions_.empty()) {
+      auto [weak, s] = compactions_.front();
+      compactions_.pop_front();
+      bg_busy_ = true;
+      lock.unlock();
+      if (auto c = weak.lock()) {
+        std::optional<bool> compacted;  // set when it ran: whether it succeeded
+        const auto start = std::chrono::steady_clock::now();
+        {
+          std::shared_lock life(c->lifecycle_mu);
+          if (!c->dropped) {
+            absl::Status st = c->shards[s]->Compact(c->write_mu);
+            if (!st.ok()) {
+              spdlog::error("collection \"{}\" shard {}: compaction failed: {}", c->spec.name, s,
+                            std::string(st.message()));
+            }
+            compacted = st.ok();
+          }
+        }
+        if (compacted) Report(EngineEventKind::kCompaction, c->spec.name, start, *compacted);
+        lock.lock();
+        queued_.erase(c->shards[s].get());
+      } else {
+        lock.lock();
+      }
+      bg_busy_ = false;
+      bg_cv_.notify_all();
+      continue;
+    }
+    if (options_.snapshot_interval_seconds > 0 &&
+        std::chrono::steady_clock::now() >= next_snapshot) {
+      bg_busy_ = true;
+      lock.unlock();
+      absl::Status st = SaveSnapshots();
+      if (!st.ok()) spdlog::error("periodic snapshot failed: {}", std::string(st.message()));
+      lock.lock();
+      bg_busy_ = false;
+      next_snapshot = std::chrono::steady_clock::now() +
+                      std::chrono::seconds(options_.snapshot_interval_seconds);
+      bg_cv_.notify_all();
+      continue;
+    }
+    if (options_.snapshot_interval_seconds > 0) {
+      bg_cv_.wait_until(lock, next_snapshot);
+    } else {
+      bg_cv_.wait(lock);
+    }
+  }
+}
+
+void Engine::Impl::WaitForCompactions() {
+  std::unique_lock lock(bg_mu_);
+  bg_cv_.wait(lock, [&] { return stop_ || (compactions_.empty() && !bg_busy_); });
+}
+
+absl::Status Engine::Impl::SaveCollectionSnapshots(Collection& c) {
+  const auto start = std::chrono::steady_clock::now();
+  bool attempted = false;
+  absl::Status st;
+  {
+    std::shared_lock life(c.lifecycle_mu);
+    if (c.dropped) return absl::OkStatus();
+    for (const auto& s : c.shards) {
+      st = s->SaveSnapshotIfDirty(c.last_sequence, &attempted);
+      if (!st.ok()) {
+        st = absl::Status(st.code(), "collection \"" + c.spec.name +
+                                         "\": snapshot: " + std::string(st.message()));
+        break;
+      }
+    }
+  }
+  if (attempted) Report(EngineEventKind::kSnapshot, c.spec.name, start, st.ok());
+  return st;
+}
+
+absl::Status Engine::Impl::SaveSnapshots() {
+  std::vector<std::shared_ptr<Collection>> all;
+  {
+    std::shared_lock lock(catalog_mu_);
+    for (const auto& [name, c] : collections_) all.push_back(c);
+  }
+  absl::Status first;
+  for (const auto& c : all) {
+    absl::Status st = SaveCollectionSnapshots(*c);
+    if (!st.ok() && first.ok()) first = st;
+  }
+  return first;
+}
+
+absl::StatusOr<BackupManifest> Engine::Impl::CreateBackup(const std::string& dir) {
+  const auto start = std::chrono::steady_clock::now();
+  absl::StatusOr<BackupManifest> m = WriteBackup(dir);
+  Report(EngineEventKind::kBackup, "", start, m.ok());
+  return m;
+}
+
+absl::StatusOr<BackupManifest> Engine::Impl::WriteBackup(const std::string& dir) {
+  RETURN_IF_ERROR(CheckOpen());
+  RETURN_IF_ERROR(internal::PrepareBackupDir(dir));
+  // Fresh snapshots make the restored recovery quick; the flush makes the paused checkpoint quick.
+  RETURN_IF_ERROR(SaveSnapshots());
+  RETURN_IF_ERROR(store_->Flush());
+  BackupManifest m;
+  {
+    // The shared catalog lock keeps collections from being created or dropped; the write
+    // mutexes (in name order, so two backups cannot deadlock) make the counts match the copy.
+    std::shared_lock catalog(catalog_mu_);
+    std::map<std::string_view, Collection*> all;
+    for (const auto& [name, c] : collections_) all.emplace(name, c.get());
+    std::vector<std::unique_lock<std::mutex>> paused;
+    for (const auto& [name, c] : all) paused.emplace_back(c->write_mu);
+    ASSIGN_OR_RETURN(m.rocksdb_sequence, store_->CreateCheckpoint(dir + "/db"));
+    for (const auto& [name, c] : all) {
+      const CollectionInfo info = Info(*c);
+      m.collections.push_back(
+          {c->spec.name, c->spec.dimension, c->spec.shards, info.points, info.last_sequence});
+    }
+  }
+  return internal::FinishBackup(dir, std::move(m));
+}
+
+}  // namespace ragd::index
