@@ -159,9 +159,6 @@ class CallObserver final : public grpc::experimental::Interceptor {
       in.documents_failed = s->documents_failed();
       in.chunks = s->chunks();
       in.tokens = s->tokens();
-      in.embedding_requests = s->embedding_requests();
-      in.embedding_retries = s->embedding_retries();
-      in.embedded_tokens = s->embedded_tokens();
       metrics_->RecordIngestion(in);
     } else if (method_ == "/ragd.v1.Ingest/UpsertDocument") {
       const v1::DocumentResult& r =
@@ -172,9 +169,6 @@ class CallObserver final : public grpc::experimental::Interceptor {
       in.documents_failed = r.status() == v1::DOCUMENT_STATUS_FAILED;
       in.chunks = r.chunks();
       in.tokens = r.tokens();
-      in.embedding_requests = r.embedding_requests();
-      in.embedding_retries = r.embedding_retries();
-      in.embedded_tokens = r.embedded_tokens();
       metrics_->RecordIngestion(in);
     }
   }

@@ -61,8 +61,9 @@ absl::StatusOr<CollectionBinding> DecodeBinding(std::string_view attributes) {
 }
 
 absl::StatusOr<std::unique_ptr<EmbedderRegistry>> EmbedderRegistry::Create(
-    std::vector<NamedEmbedderConfig> configured) {
+    std::vector<NamedEmbedderConfig> configured, models::EmbeddingObserver* observer) {
   auto registry = std::unique_ptr<EmbedderRegistry>(new EmbedderRegistry());
+  registry->observer_ = observer;
   for (NamedEmbedderConfig& c : configured) {
     if (c.name.empty()) return absl::InvalidArgumentError("embedders: an entry has no name");
     if (c.name == kLocal) {
@@ -106,7 +107,7 @@ absl::StatusOr<std::shared_ptr<models::Embedder>> EmbedderRegistry::Get(std::str
   if (auto it = live_.find(key); it != live_.end()) return it->second;
   // Built under the lock: construction is cheap (no network), and two callers racing for the
   // same embedder must share one, or they would not share its rate limits.
-  absl::StatusOr<std::unique_ptr<models::Embedder>> made = models::MakeEmbedder(config);
+  absl::StatusOr<std::unique_ptr<models::Embedder>> made = models::MakeEmbedder(config, observer_);
   if (!made.ok()) {
     return absl::Status(made.status().code(),
                         absl::StrCat("embedder \"", std::string(name), "\": ",

@@ -58,8 +58,10 @@ struct NamedEmbedderConfig {
 class EmbedderRegistry {
  public:
   // INVALID_ARGUMENT for a duplicate or invalid name ("local" is reserved) or config.
+  // `observer` (not owned, may be null; must outlive every embedder handed out) is given to
+  // each embedder built, so that every embedding request is reported (metrics.h).
   static absl::StatusOr<std::unique_ptr<EmbedderRegistry>> Create(
-      std::vector<NamedEmbedderConfig> configured);
+      std::vector<NamedEmbedderConfig> configured, models::EmbeddingObserver* observer = nullptr);
 
   // The embedder named `name` producing vectors of `dimension` (for "local" any dimension;
   // for a configured one it must equal its configured dimension: INVALID_ARGUMENT otherwise,
@@ -80,6 +82,7 @@ class EmbedderRegistry {
 
  private:
   std::map<std::string, models::EmbedderConfig> configs_;
+  models::EmbeddingObserver* observer_ = nullptr;
   mutable std::mutex mu_;
   std::map<std::pair<std::string, uint32_t>, std::shared_ptr<models::Embedder>> live_;
 };

@@ -12,6 +12,7 @@
 #include <set>
 #include <utility>
 
+#include "absl/status/status.h"
 #include "absl/strings/match.h"
 
 namespace ragd::services {
@@ -26,6 +27,20 @@ using prometheus::Histogram;
 const Histogram::BucketBoundaries& RpcBuckets() {
   static const auto* buckets = new Histogram::BucketBoundaries{
       0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 120};
+  return *buckets;
+}
+
+// From 1 ms (the local embedder, one query) to 2 min (a remote request retried under a quota).
+const Histogram::BucketBoundaries& EmbeddingBuckets() {
+  static const auto* buckets = new Histogram::BucketBoundaries{
+      0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120};
+  return *buckets;
+}
+
+// From 10 ms (a small collection's snapshot) to 10 min (rebuilding or backing up millions).
+const Histogram::BucketBoundaries& MaintenanceBuckets() {
+  static const auto* buckets = new Histogram::BucketBoundaries{
+      0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600};
   return *buckets;
 }
 
@@ -71,11 +86,19 @@ struct Metrics::Families {
         ingest_failures(
             CounterFamily(r, "ragd_ingest_failures_total", "Ingest calls that failed as a whole")),
         embedding_requests(CounterFamily(r, "ragd_embedding_requests_total",
-                                         "Requests made to an embedder during ingestion")),
+                                         "Embedder requests (ingestion and queries), by model "
+                                         "and outcome status code, retries not counted")),
+        embedding_duration(prometheus::BuildHistogram()
+                               .Name("ragd_embedding_request_duration_seconds")
+                               .Help("Latency of one embedder request, first try to outcome "
+                                     "(retries and back-off included), seconds")
+                               .Register(r)),
         embedding_retries(CounterFamily(r, "ragd_embedding_retries_total",
-                                        "Embedder requests retried during ingestion")),
-        embedding_tokens(CounterFamily(r, "ragd_embedding_tokens_total",
-                                       "Tokens sent to an embedder (cache misses only)")),
+                                        "Embedder request tries that repeated a failed one")),
+        embedding_inputs(CounterFamily(r, "ragd_embedding_inputs_total",
+                                       "Texts sent to an embedder (chunks and queries)")),
+        embedding_tokens(
+            CounterFamily(r, "ragd_embedding_tokens_total", "Tokens billed by remote embedders")),
         chat_requests(CounterFamily(r, "ragd_chat_requests_total",
                                     "Chat model runs of Answer calls, by model and status code")),
         chat_prompt_tokens(
@@ -90,7 +113,27 @@ struct Metrics::Families {
                           .Register(r)),
         recovery(GaugeFamily(r, "ragd_recovery_duration_seconds",
                              "How long opening the engine took at start-up, seconds")
-                     .Add({})) {}
+                     .Add({})),
+        snapshot_duration(prometheus::BuildHistogram()
+                              .Name("ragd_snapshot_duration_seconds")
+                              .Help("Saving a collection's changed index snapshots, seconds")
+                              .Register(r)),
+        snapshot_failures(CounterFamily(r, "ragd_snapshot_failures_total",
+                                        "Index snapshot saves that failed, by collection")),
+        compaction_duration(prometheus::BuildHistogram()
+                                .Name("ragd_compaction_duration_seconds")
+                                .Help("Rebuilding one shard's index in the background, seconds")
+                                .Register(r)),
+        compaction_failures(CounterFamily(r, "ragd_compaction_failures_total",
+                                          "Index rebuilds that failed, by collection")),
+        backup_duration(prometheus::BuildHistogram()
+                            .Name("ragd_backup_duration_seconds")
+                            .Help("CreateBackup calls, seconds")
+                            .Register(r)
+                            .Add({}, MaintenanceBuckets())),
+        backup_failures(CounterFamily(r, "ragd_backup_failures_total",
+                                      "CreateBackup calls that failed or were refused")
+                            .Add({})) {}
 
   Family<Counter>& requests;
   Family<Histogram>& duration;
@@ -103,7 +146,9 @@ struct Metrics::Families {
   Family<Counter>& ingest_tokens;
   Family<Counter>& ingest_failures;
   Family<Counter>& embedding_requests;
+  Family<Histogram>& embedding_duration;
   Family<Counter>& embedding_retries;
+  Family<Counter>& embedding_inputs;
   Family<Counter>& embedding_tokens;
   Family<Counter>& chat_requests;
   Family<Counter>& chat_prompt_tokens;
@@ -111,14 +156,28 @@ struct Metrics::Families {
   Family<Counter>& chat_cost;
   Family<Histogram>& chat_duration;
   Gauge& recovery;
+  Family<Histogram>& snapshot_duration;
+  Family<Counter>& snapshot_failures;
+  Family<Histogram>& compaction_duration;
+  Family<Counter>& compaction_failures;
+  Histogram& backup_duration;
+  Counter& backup_failures;
 
-  std::mutex mu;  // guards `per_collection` across concurrent scrapes
+  std::mutex mu;  // guards `per_collection` and `maintenance` across scrapes and events
   struct CollectionGauges {
     Gauge* points;
     Gauge* deleted;
     Gauge* index_bytes;
   };
   std::map<std::string, CollectionGauges> per_collection;
+  // Made at a collection's first snapshot or compaction, failure counters at 0.
+  struct MaintenanceSeries {
+    Histogram* snapshot;
+    Counter* snapshot_failures;
+    Histogram* compaction;
+    Counter* compaction_failures;
+  };
+  std::map<std::string, MaintenanceSeries> maintenance;
 };
 
 Metrics::Metrics()
@@ -144,10 +203,17 @@ void Metrics::RecordIngestion(const Ingestion& in) {
       .Increment(static_cast<double>(in.documents_failed));
   f.ingest_chunks.Add({{"model", model}}).Increment(static_cast<double>(in.chunks));
   f.ingest_tokens.Add({{"model", model}}).Increment(static_cast<double>(in.tokens));
-  f.embedding_requests.Add({{"model", model}})
-      .Increment(static_cast<double>(in.embedding_requests));
-  f.embedding_retries.Add({{"model", model}}).Increment(static_cast<double>(in.embedding_retries));
-  f.embedding_tokens.Add({{"model", model}}).Increment(static_cast<double>(in.embedded_tokens));
+}
+
+void Metrics::OnEmbeddingRequest(const models::EmbeddingRequestRecord& record) {
+  Families& f = *families_;
+  const std::string model(record.model);
+  f.embedding_requests.Add({{"model", model}, {"code", absl::StatusCodeToString(record.code)}})
+      .Increment();
+  f.embedding_duration.Add({{"model", model}}, EmbeddingBuckets()).Observe(record.seconds);
+  f.embedding_retries.Add({{"model", model}}).Increment(static_cast<double>(record.retries));
+  f.embedding_inputs.Add({{"model", model}}).Increment(static_cast<double>(record.inputs));
+  f.embedding_tokens.Add({{"model", model}}).Increment(static_cast<double>(record.tokens));
 }
 
 void Metrics::RecordIngestFailure() { families_->ingest_failures.Add({}).Increment(); }
@@ -161,6 +227,34 @@ void Metrics::RecordChat(const ChatCall& call) {
       .Increment(static_cast<double>(call.completion_tokens));
   if (call.cost_usd > 0) f.chat_cost.Add({{"model", call.model}}).Increment(call.cost_usd);
   f.chat_duration.Add({{"model", call.model}}, ChatBuckets()).Observe(call.latency_seconds);
+}
+
+void Metrics::RecordEngineEvent(const index::EngineEvent& event) {
+  Families& f = *families_;
+  switch (event.kind) {
+    case index::EngineEventKind::kBackup:
+      f.backup_duration.Observe(event.seconds);
+      if (!event.ok) f.backup_failures.Increment();
+      return;
+    case index::EngineEventKind::kSnapshot:
+    case index::EngineEventKind::kCompaction:
+      break;
+  }
+  std::lock_guard<std::mutex> lock(f.mu);
+  auto it = f.maintenance.find(event.collection);
+  if (it == f.maintenance.end()) {
+    const prometheus::Labels labels{{"collection", event.collection}};
+    Families::MaintenanceSeries series{&f.snapshot_duration.Add(labels, MaintenanceBuckets()),
+                                       &f.snapshot_failures.Add(labels),
+                                       &f.compaction_duration.Add(labels, MaintenanceBuckets()),
+                                       &f.compaction_failures.Add(labels)};
+    it = f.maintenance.emplace(event.collection, series).first;
+  }
+  const bool snapshot = event.kind == index::EngineEventKind::kSnapshot;
+  (snapshot ? it->second.snapshot : it->second.compaction)->Observe(event.seconds);
+  if (!event.ok) {
+    (snapshot ? it->second.snapshot_failures : it->second.compaction_failures)->Increment();
+  }
 }
 
 void Metrics::SetRecoverySeconds(double seconds) { families_->recovery.Set(seconds); }
@@ -194,6 +288,17 @@ std::string Metrics::Scrape(const std::vector<index::CollectionInfo>& collection
       f.deleted_points.Remove(it->second.deleted);
       f.index_bytes.Remove(it->second.index_bytes);
       it = f.per_collection.erase(it);
+    }
+    for (auto it = f.maintenance.begin(); it != f.maintenance.end();) {
+      if (live.count(it->first) != 0) {
+        ++it;
+        continue;
+      }
+      f.snapshot_duration.Remove(it->second.snapshot);
+      f.snapshot_failures.Remove(it->second.snapshot_failures);
+      f.compaction_duration.Remove(it->second.compaction);
+      f.compaction_failures.Remove(it->second.compaction_failures);
+      it = f.maintenance.erase(it);
     }
     f.collections.Add({}).Set(static_cast<double>(collections.size()));
   }

@@ -14,6 +14,7 @@
 
 #include "absl/strings/string_view.h"
 #include "index/engine/engine.h"
+#include "models/embedder.h"
 
 namespace prometheus {
 class Registry;
@@ -21,10 +22,12 @@ class Registry;
 
 namespace ragd::services {
 
-class Metrics {
+// Also the observer of every embedder ragd builds (EmbedderRegistry), so that ingestion and
+// query embeddings are counted in one place, by model.
+class Metrics final : public models::EmbeddingObserver {
  public:
   Metrics();
-  ~Metrics();
+  ~Metrics() override;
   Metrics(const Metrics&) = delete;
   Metrics& operator=(const Metrics&) = delete;
 
@@ -40,9 +43,6 @@ class Metrics {
     uint64_t documents_failed = 0;
     uint64_t chunks = 0;
     uint64_t tokens = 0;
-    uint64_t embedding_requests = 0;
-    uint64_t embedding_retries = 0;
-    uint64_t embedded_tokens = 0;
   };
   void RecordIngestion(const Ingestion& ingestion);
   // A failed ingest RPC (the whole call, not one document).
@@ -59,11 +59,19 @@ class Metrics {
   };
   void RecordChat(const ChatCall& call);
 
+  // One embedder request (ingestion or query): ragd_embedding_* by model.
+  void OnEmbeddingRequest(const models::EmbeddingRequestRecord& record) override;
+
+  // A snapshot, compaction or backup ended (index::Engine::Options::on_event):
+  // ragd_{snapshot,compaction,backup}_duration_seconds and _failures_total.
+  void RecordEngineEvent(const index::EngineEvent& event);
+
   // How long opening the engine took at start-up.
   void SetRecoverySeconds(double seconds);
 
-  // The exposition text: refreshes the per-collection gauges from `collections` (gauges of
-  // collections that no longer exist are removed), then serialises the registry.
+  // The exposition text: refreshes the per-collection gauges from `collections` (the series of
+  // collections that no longer exist, gauges and engine-event ones, are removed), then
+  // serialises the registry.
   std::string Scrape(const std::vector<index::CollectionInfo>& collections);
 
  private:

@@ -106,8 +106,10 @@ int SearchWorkersOf(const Config::Server& c) {
 
 }  // namespace
 
-RagdServer::RagdServer(const Config& config, std::unique_ptr<EmbedderRegistry> embedders)
+RagdServer::RagdServer(const Config& config, std::unique_ptr<Metrics> metrics,
+                       std::unique_ptr<EmbedderRegistry> embedders)
     : config_(config),
+      metrics_(std::move(metrics)),
       policy_(config.auth.api_keys),
       executor_(static_cast<int>(config.server.workers),
                 static_cast<size_t>(config.server.max_queued_writes)),
@@ -123,13 +125,15 @@ RagdServer::RagdServer(const Config& config, std::unique_ptr<EmbedderRegistry> e
 
 absl::StatusOr<std::unique_ptr<RagdServer>> RagdServer::Start(const Config& config,
                                                               RecoveryCallback on_recovered) {
+  auto metrics = std::make_unique<Metrics>();
   absl::StatusOr<std::unique_ptr<EmbedderRegistry>> embedders =
-      EmbedderRegistry::Create(config.embedders);
+      EmbedderRegistry::Create(config.embedders, metrics.get());
   if (!embedders.ok()) return embedders.status();
   absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> credentials =
       CredentialsOf(config.server.tls);
   if (!credentials.ok()) return credentials.status();
-  std::unique_ptr<RagdServer> self(new RagdServer(config, *std::move(embedders)));
+  std::unique_ptr<RagdServer> self(
+      new RagdServer(config, std::move(metrics), *std::move(embedders)));
   InstallAccessPolicy(&self->policy_);
   if (!self->policy_.enabled()) {
     spdlog::warn("no API keys configured (auth.api_keys): every client that reaches {} can "
@@ -142,7 +146,7 @@ absl::StatusOr<std::unique_ptr<RagdServer>> RagdServer::Start(const Config& conf
   grpc::ServerBuilder builder;
   builder.AddListeningPort(config.server.listen, *credentials, &self->port_);
   std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> observers;
-  observers.push_back(std::make_unique<CallObserverFactory>(&self->metrics_, &self->policy_));
+  observers.push_back(std::make_unique<CallObserverFactory>(self->metrics_.get(), &self->policy_));
   builder.experimental().SetInterceptorCreators(std::move(observers));
   builder.SetMaxReceiveMessageSize(static_cast<int>(config.server.max_message_bytes));
   builder.SetMaxSendMessageSize(static_cast<int>(config.server.max_message_bytes));
@@ -199,8 +203,10 @@ void RagdServer::Recover(RecoveryCallback on_recovered) {
     std::this_thread::sleep_for(std::chrono::milliseconds(config_.debug.open_delay_ms));
   }
   auto start = std::chrono::steady_clock::now();
-  absl::StatusOr<std::unique_ptr<index::Engine>> engine =
-      index::Engine::Open(config_.EngineOptions());
+  index::Engine::Options options = config_.EngineOptions();
+  Metrics* metrics = metrics_.get();  // outlives the engine (first member)
+  options.on_event = [metrics](const index::EngineEvent& e) { metrics->RecordEngineEvent(e); };
+  absl::StatusOr<std::unique_ptr<index::Engine>> engine = index::Engine::Open(options);
   double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   if (!engine.ok()) {
@@ -209,7 +215,7 @@ void RagdServer::Recover(RecoveryCallback on_recovered) {
     if (on_recovered) on_recovered(engine.status());
     return;
   }
-  metrics_.SetRecoverySeconds(seconds);
+  metrics_->SetRecoverySeconds(seconds);
   engine_ = std::move(engine).value();
   // Before serving, so that no job of this process can be taken for one of the dead one.
   if (absl::StatusOr<size_t> marked = ingest::MarkInterruptedJobs(*engine_); !marked.ok()) {
@@ -268,7 +274,7 @@ std::string RagdServer::ScrapeMetrics() {
   if (absl::StatusOr<index::Engine*> engine = handle_.Get(); engine.ok()) {
     collections = (*engine)->ListCollections();
   }
-  return metrics_.Scrape(collections);
+  return metrics_->Scrape(collections);
 }
 
 }  // namespace ragd::services

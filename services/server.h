@@ -63,7 +63,8 @@ class RagdServer {
   absl::Status Shutdown(absl::Duration grace);
 
  private:
-  RagdServer(const Config& config, std::unique_ptr<EmbedderRegistry> embedders);
+  RagdServer(const Config& config, std::unique_ptr<Metrics> metrics,
+             std::unique_ptr<EmbedderRegistry> embedders);
   void Recover(RecoveryCallback on_recovered);
 
   // /readyz: "" when serving, else why not.
@@ -71,7 +72,8 @@ class RagdServer {
   std::string ScrapeMetrics();
 
   const Config config_;
-  Metrics metrics_;
+  // Before everything that reports to it: embedders (EmbedderRegistry) and the engine.
+  std::unique_ptr<Metrics> metrics_;
   AccessPolicy policy_;
   EngineHandle handle_;
   BoundedExecutor executor_;

@@ -196,7 +196,7 @@ TEST(AdminPort, IngestAndChatMetrics) {
        "kb"});
   run({"ask", "--collection", "kb", "which roles do keys have?"});
 
-  const std::string t = HttpGet((*ragd)->admin_port(), "/metrics").body;
+  std::string t = HttpGet((*ragd)->admin_port(), "/metrics").body;
   EXPECT_EQ(Sample(t, "ragd_ingest_documents_total", {{"result", "ok"}}), 2) << t;
   EXPECT_GE(Sample(t, "ragd_ingest_chunks_total", {}), 2);
   EXPECT_GT(Sample(t, "ragd_ingest_tokens_total", {}), 0);
@@ -207,6 +207,79 @@ TEST(AdminPort, IngestAndChatMetrics) {
             1);
   EXPECT_EQ(Sample(t, "ragd_collection_points", {{"collection", "kb"}}),
             Sample(t, "ragd_ingest_chunks_total", {}));
+
+  // Every embedding is counted by the embedder itself, ingestion and queries alike: the
+  // chunks, then the question of `ask`.
+  const std::map<std::string, std::string> local = {{"model", "local/hash-v1-1536"}};
+  const double chunks = Sample(t, "ragd_ingest_chunks_total", {});
+  EXPECT_EQ(Sample(t, "ragd_embedding_inputs_total", local), chunks + 1) << t;
+  const double requests =
+      Sample(t, "ragd_embedding_requests_total", {{"model", "local/hash-v1-1536"}, {"code", "OK"}});
+  EXPECT_GE(requests, 2);  // at least one per document, plus the question
+  EXPECT_EQ(Sample(t, "ragd_embedding_request_duration_seconds_count", local), requests);
+  EXPECT_EQ(Sample(t, "ragd_embedding_retries_total", local), 0);
+  EXPECT_EQ(Sample(t, "ragd_embedding_tokens_total", local), 0);  // local bills nothing
+  EXPECT_NE(t.find("# TYPE ragd_embedding_request_duration_seconds histogram"), std::string::npos);
+
+  // A new query is one more request; the same query again comes from the query cache.
+  run({"search", "--collection", "kb", "nightly snapshot"});
+  run({"search", "--collection", "kb", "nightly snapshot"});
+  t = HttpGet((*ragd)->admin_port(), "/metrics").body;
+  EXPECT_EQ(
+      Sample(t, "ragd_embedding_requests_total", {{"model", "local/hash-v1-1536"}, {"code", "OK"}}),
+      requests + 1)
+      << t;
+  EXPECT_EQ(Sample(t, "ragd_embedding_inputs_total", local), chunks + 2);
+}
+
+// Snapshot and backup durations come from the engine's events; a deleted collection's series
+// go away.
+TEST(AdminPort, SnapshotAndBackupMetrics) {
+  TempDir dir;
+  auto ragd = RagdProcess::Start(RagdProcess::OptionsFor((dir.path() / "data").string()));
+  ASSERT_TRUE(ragd.ok()) << ragd.status();
+  const int admin = (*ragd)->admin_port();
+  std::string t = HttpGet(admin, "/metrics").body;
+  EXPECT_EQ(Sample(t, "ragd_backup_duration_seconds_count", {}), 0) << t;
+  EXPECT_EQ(Sample(t, "ragd_backup_failures_total", {}), 0);
+
+  Client client((*ragd)->channel());
+  for (const char* name : {"m", "gone"}) {
+    v1::CreateCollectionRequest create;
+    create.set_name(name);
+    create.set_dimension(3);
+    ASSERT_GRPC_OK(client.Create(create));
+    ASSERT_GRPC_OK(UpsertWithKey((*ragd)->channel(), "", name));
+  }
+  const std::string backup = (dir.path() / "backup").string();
+  auto run = [&](std::vector<std::string> args) {
+    args.insert(args.begin(), {RAGCTL_BINARY, "--address", (*ragd)->address()});
+    auto r = RunCommand(args, absl::Seconds(60));
+    EXPECT_TRUE(r.ok()) << r.status();
+    return r.ok() ? r->exit_code : -1;
+  };
+  EXPECT_EQ(run({"snapshot", "create", backup}), 0);
+  EXPECT_NE(run({"snapshot", "create", backup}), 0);  // already holds a backup
+
+  t = HttpGet(admin, "/metrics").body;
+  EXPECT_EQ(Sample(t, "ragd_backup_duration_seconds_count", {}), 2) << t;
+  EXPECT_EQ(Sample(t, "ragd_backup_failures_total", {}), 1);
+  EXPECT_GT(Sample(t, "ragd_backup_duration_seconds_sum", {}), 0);
+  // The backup saved fresh snapshots of both collections first.
+  EXPECT_EQ(Sample(t, "ragd_snapshot_duration_seconds_count", {{"collection", "m"}}), 1);
+  EXPECT_EQ(Sample(t, "ragd_snapshot_duration_seconds_count", {{"collection", "gone"}}), 1);
+  EXPECT_EQ(Sample(t, "ragd_snapshot_failures_total", {{"collection", "m"}}), 0);
+  EXPECT_EQ(Sample(t, "ragd_compaction_failures_total", {{"collection", "m"}}), 0);
+  EXPECT_NE(t.find("# TYPE ragd_snapshot_duration_seconds histogram"), std::string::npos);
+  EXPECT_NE(t.find("# TYPE ragd_compaction_duration_seconds histogram"), std::string::npos);
+
+  ASSERT_GRPC_OK(client.DeleteCollection("gone"));
+  t = HttpGet(admin, "/metrics").body;
+  EXPECT_EQ(Sample(t, "ragd_snapshot_duration_seconds_count", {{"collection", "gone"}}), -1) << t;
+  EXPECT_EQ(Sample(t, "ragd_snapshot_duration_seconds_count", {{"collection", "m"}}), 1);
+  auto code = (*ragd)->Terminate(absl::Seconds(30));
+  ASSERT_TRUE(code.ok()) << code.status();
+  EXPECT_EQ(*code, 0);
 }
 
 TEST(PrintConfig, NestedTlsKeyFromEnvironment) {
