@@ -11,6 +11,7 @@ PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev
   libcurl4-openssl-dev nlohmann-json3-dev libyaml-cpp-dev libspdlog-dev libfmt-dev
   libcli11-dev libcpp-httplib-dev libxxhash-dev libutf8proc-dev prometheus-cpp-dev openssl
+  libssl-dev
   libgumbo-dev libpoppler-cpp-dev
   yamllint
 )

@@ -8,7 +8,7 @@
 namespace ragd::services {
 
 absl::StatusOr<std::unique_ptr<AdminServer>> AdminServer::Start(const std::string& listen,
-                                                                Handlers handlers) {
+                                                                Handlers handlers, const Tls& tls) {
   size_t colon = listen.rfind(':');
   int port = -1;
   if (colon == std::string::npos || !absl::SimpleAtoi(listen.substr(colon + 1), &port) ||
@@ -21,7 +21,18 @@ absl::StatusOr<std::unique_ptr<AdminServer>> AdminServer::Start(const std::strin
     host = host.substr(1, host.size() - 2);
   }
   std::unique_ptr<AdminServer> self(new AdminServer());
-  self->server_ = std::make_unique<httplib::Server>();
+  if (tls.cert_file.empty() && tls.key_file.empty()) {
+    self->server_ = std::make_unique<httplib::Server>();
+  } else {
+    auto https = std::make_unique<httplib::SSLServer>(tls.cert_file.c_str(), tls.key_file.c_str());
+    if (!https->is_valid()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "server.admin_tls: cannot use cert_file \"", tls.cert_file, "\" and key_file \"",
+          tls.key_file,
+          "\": both must be readable PEM files and the key must match the certificate"));
+    }
+    self->server_ = std::move(https);
+  }
   httplib::Server& s = *self->server_;
   // Scrapes and probes are tiny; a few threads keep a slow scraper from blocking probes.
   s.new_task_queue = [] { return new httplib::ThreadPool(2); };

@@ -143,6 +143,10 @@ const std::vector<Setting>& Settings() {
                     [](Config& c) -> auto& { return c.server.tls.key_file; }, true),
       StringSetting("server.tls.client_ca_file",
                     [](Config& c) -> auto& { return c.server.tls.client_ca_file; }, true),
+      StringSetting("server.admin_tls.cert_file",
+                    [](Config& c) -> auto& { return c.server.admin_tls.cert_file; }, true),
+      StringSetting("server.admin_tls.key_file",
+                    [](Config& c) -> auto& { return c.server.admin_tls.key_file; }, true),
       StringSetting("storage.data_dir", [](Config& c) -> auto& { return c.storage.data_dir; },
                     false),
       StringSetting("storage.restore_from",
@@ -489,6 +493,10 @@ CommandLine ParseCommandLine(int argc, const char* const* argv,
         (!config.server.tls.client_ca_file.empty() && config.server.tls.cert_file.empty())) {
       return fail(absl::InvalidArgumentError(
           "server.tls: set both cert_file and key_file (client_ca_file needs them too)"));
+    }
+    if (config.server.admin_tls.cert_file.empty() != config.server.admin_tls.key_file.empty()) {
+      return fail(absl::InvalidArgumentError(
+          "server.admin_tls: set both cert_file and key_file, or neither (plain HTTP)"));
     }
   }
   result.config = std::move(config);

@@ -60,6 +60,14 @@ struct Config {
       std::string key_file;
       std::string client_ca_file;
     } tls;
+    // HTTPS for the admin port (YAML `server: {admin_tls: {cert_file: ...}}`; env
+    // RAGD_SERVER__ADMIN_TLS__CERT_FILE). PEM certificate chain and key, both or neither; they
+    // may be the files of `tls`. No client certificates: kubelet probes cannot send one.
+    // Default: unset (plain HTTP).
+    struct AdminTls {
+      std::string cert_file;
+      std::string key_file;
+    } admin_tls;
   } server;
   struct Storage {
     // Directory of the RocksDB database and index snapshots. Default: ./ragd-data.

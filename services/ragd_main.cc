@@ -108,6 +108,10 @@ int Run(int argc, char** argv) {
   }
   spdlog::info("ragd listening on {} (port {}), data dir {}; recovering", config.server.listen,
                (*server)->port(), config.storage.data_dir);
+  if ((*server)->admin_port() > 0) {
+    spdlog::info("admin port {} ({}): /metrics, /livez, /readyz", (*server)->admin_port(),
+                 config.server.admin_tls.cert_file.empty() ? "http" : "https");
+  }
 
   char wake = WaitForWake();
   if (wake != kRecoveryFailed) {

@@ -178,8 +178,9 @@ absl::StatusOr<std::unique_ptr<RagdServer>> RagdServer::Start(const Config& conf
     AdminServer::Handlers handlers;
     handlers.metrics = [server] { return server->ScrapeMetrics(); };
     handlers.not_ready_reason = [server] { return server->NotReadyReason(); };
+    AdminServer::Tls tls{config.server.admin_tls.cert_file, config.server.admin_tls.key_file};
     absl::StatusOr<std::unique_ptr<AdminServer>> admin =
-        AdminServer::Start(config.server.admin_listen, std::move(handlers));
+        AdminServer::Start(config.server.admin_listen, std::move(handlers), tls);
     absl::Status s = admin.status();
     if (s.ok()) {
       self->admin_ = *std::move(admin);

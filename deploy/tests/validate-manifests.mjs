@@ -5,7 +5,8 @@
 //  2. ragd's deployment rules, which the schemas cannot express (and which catch misspelt
 //     fields, since the schemas accept unknown ones): non-root pods, read-only root
 //     filesystems, dropped capabilities, resources, pinned images, references that resolve
-//     (volumes, ConfigMaps, Services to pods, named ports), probes, and a termination grace
+//     (volumes, ConfigMaps, Services to pods, named ports), probes (gRPC, or HTTP(S) on the
+//     admin port as its TLS setting says), and a termination grace
 //     period above ragd's shutdown grace;
 //  3. with --ragd BINARY: ragd itself parses each rendered configuration (ConfigMap file,
 //     RAGD_* environment and flags of the StatefulSet) with --print-config.
@@ -157,19 +158,48 @@ function shutdownGrace(container, configMaps) {
   return grace;
 }
 
+// Whether ragd's setting `section.sub.key` (e.g. server.admin_tls.cert_file) is set, by the
+// ConfigMap's ragd.yaml or the container's RAGD_SECTION__SUB__KEY variable.
+function settingSet(container, configMaps, path) {
+  let set = false;
+  const cm = configMaps.find((c) => c.data?.["ragd.yaml"]);
+  if (cm) {
+    let v = parseYaml(cm.data["ragd.yaml"]);
+    for (const k of path) v = v?.[k];
+    set = v !== undefined && v !== null && v !== "";
+  }
+  const env = `RAGD_${path.map((k) => k.toUpperCase()).join("__")}`;
+  for (const e of container.env ?? []) {
+    if (e.name === env) set = (e.value ?? "x") !== "";
+  }
+  return set;
+}
+
 function checkServer(name, sts, objects) {
   const spec = sts.spec.template.spec;
   const c = spec.containers.find((x) => x.name === "ragd");
   if (!check(c !== undefined, `${name}: has a container named ragd`)) return;
+  const configMaps = objects.filter((o) => o.kind === "ConfigMap" &&
+    spec.volumes.some((v) => v.configMap?.name === o.metadata.name));
+  // The kubelet's gRPC probes speak plaintext only: with gRPC TLS, probes go to the admin port,
+  // over HTTPS when server.admin_tls is set.
+  const grpcTls = settingSet(c, configMaps, ["server", "tls", "cert_file"]);
+  const scheme = settingSet(c, configMaps, ["server", "admin_tls", "cert_file"]) ? "HTTPS" : "HTTP";
   for (const p of ["startupProbe", "readinessProbe", "livenessProbe"]) {
-    check(c[p]?.grpc?.port === 50051, `${name}: ${p} is a native gRPC probe on 50051`);
+    const get = c[p]?.httpGet;
+    if (get) {
+      check((get.port === "metrics" || get.port === 9090) && ["/livez", "/readyz"].includes(get.path) &&
+        (get.scheme ?? "HTTP") === scheme,
+        `${name}: ${p} is an httpGet of /livez or /readyz on the admin port, scheme ${scheme}`);
+    } else {
+      check(c[p]?.grpc?.port === 50051 && !grpcTls, `${name}: ${p} is a native gRPC probe on 50051` +
+        (grpcTls ? " (not with server.tls: use httpGet on the admin port)" : ""));
+    }
   }
   const mounted = (c.volumeMounts ?? []).map((m) => m.mountPath);
   check(mounted.includes("/data") && (sts.spec.volumeClaimTemplates ?? []).some((t) =>
     (c.volumeMounts ?? []).some((m) => m.mountPath === "/data" && m.name === t.metadata.name)),
     `${name}: /data is a volumeClaimTemplate`);
-  const configMaps = objects.filter((o) => o.kind === "ConfigMap" &&
-    spec.volumes.some((v) => v.configMap?.name === o.metadata.name));
   const grace = shutdownGrace(c, configMaps);
   const tgps = spec.terminationGracePeriodSeconds ?? 30;
   check(tgps > grace, `${name}: terminationGracePeriodSeconds ${tgps} > shutdown_grace_seconds ${grace}`);

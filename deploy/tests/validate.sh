@@ -2,8 +2,8 @@
 # Offline validation of deploy/ (no cluster, no Docker engine), run by CTest as
 # deploy_manifests_test and by hand from anywhere:  bash deploy/tests/validate.sh
 #   1. yamllint over deploy/ (deploy/.yamllint);
-#   2. kubectl kustomize renders the base, both overlays and the optional ServiceMonitor and
-#      backups overlays;
+#   2. kubectl kustomize renders the base, both overlays and the optional ServiceMonitor,
+#      backups and admin-tls overlays;
 #   3. every rendered object is checked against the Kubernetes schemas and ragd's deployment
 #      rules (validate-manifests.mjs; npm packages from the committed package-lock.json,
 #      installed with `npm ci` when node_modules is missing), and the validator must reject
@@ -44,7 +44,8 @@ fi
 
 # 2. kustomize
 renders=(base=deploy/k8s/base dev=deploy/k8s/overlays/dev prod=deploy/k8s/overlays/prod
-         servicemonitor=deploy/k8s/optional/servicemonitor backups=deploy/k8s/optional/backups)
+         servicemonitor=deploy/k8s/optional/servicemonitor backups=deploy/k8s/optional/backups
+         admin-tls=deploy/k8s/optional/admin-tls)
 rendered=()
 if command -v kubectl >/dev/null 2>&1; then
   echo "      kubectl $(kubectl version --client 2>/dev/null | tr '\n' ' ')"
@@ -122,7 +123,8 @@ if [ "$node_ok" = 1 ]; then
   for want in "/spec/replicas must be integer" "must have required property name" \
       "schema known for apps/v1 Deploymnet" "ragd: readOnlyRootFilesystem true" \
       "readinessProbe is a native gRPC probe" "image ragd:latest" "volume scratch exists" \
-      "targetPort grpc is a container port"; do
+      "targetPort grpc is a container port" \
+      "livenessProbe is an httpGet of /livez or /readyz on the admin port, scheme HTTPS"; do
     grep -q "FAIL .*$want" "$work/bad" || missing+=("$want")
   done
   if [ "$status" -ne 0 ] && [ ${#missing[@]} -eq 0 ]; then

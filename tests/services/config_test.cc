@@ -63,6 +63,26 @@ TEST(ConfigTest, PrecedenceIsDefaultsYamlEnvironmentFlags) {
   EXPECT_EQ(cl.config.EngineOptions().data_dir, "/env");
 }
 
+TEST(ConfigTest, AdminTlsFromYamlOrEnvironmentBothFilesOrNeither) {
+  testing::TempDir dir;
+  std::string path = (dir.path() / "ragd.yaml").string();
+  std::ofstream(path) << "server:\n  admin_tls:\n    cert_file: /c.pem\n    key_file: /k.pem\n";
+  CommandLine cl = Parse({"--config", path}, {"RAGD_SERVER__ADMIN_TLS__KEY_FILE=/env-k.pem"});
+  ASSERT_FALSE(cl.exit_code.has_value());
+  EXPECT_EQ(cl.config.server.admin_tls.cert_file, "/c.pem");
+  EXPECT_EQ(cl.config.server.admin_tls.key_file, "/env-k.pem");
+  EXPECT_TRUE(cl.config.server.tls.cert_file.empty());  // independent of gRPC's TLS
+  std::string out;
+  cl = Parse({"--config", path, "--print-config"}, {}, &out);
+  EXPECT_THAT(out, HasSubstr("admin_tls.cert_file: /c.pem"));
+
+  std::string err;
+  cl = Parse({}, {"RAGD_SERVER__ADMIN_TLS__CERT_FILE=/c.pem"}, nullptr, &err);
+  ASSERT_TRUE(cl.exit_code.has_value());
+  EXPECT_EQ(*cl.exit_code, 2);
+  EXPECT_THAT(err, HasSubstr("server.admin_tls: set both cert_file and key_file"));
+}
+
 TEST(ConfigTest, UnknownKeysFailNamingTheKey) {
   Config config;
   absl::Status s = ApplyYaml("server:\n  listne: x\n", &config);

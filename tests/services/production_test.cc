@@ -1,6 +1,6 @@
 // Production features over the real ragd and ragctl on 127.0.0.1: the admin port (/metrics,
-// /livez, /readyz), API keys with roles, collection scopes and rate limits, the refusal to
-// listen openly without keys, TLS and mTLS with ragctl, and JSON access logs.
+// /livez, /readyz; also over HTTPS), API keys with roles, collection scopes and rate limits,
+// the refusal to listen openly without keys, TLS and mTLS with ragctl, and JSON access logs.
 
 #include <gtest/gtest.h>
 #include <httplib.h>
@@ -498,6 +498,81 @@ TEST(Tls, RagctlRoundTrip) {
     auto code = (*ragd)->Terminate(absl::Seconds(30));
     ASSERT_TRUE(code.ok()) << code.status();
   }
+}
+
+// The admin port over HTTPS (server.admin_tls): /metrics, /livez and /readyz with a
+// self-signed certificate verified by the client, plain HTTP refused; mismatched files stop
+// start-up.
+TEST(Tls, AdminPortOverHttps) {
+  TempDir dir;
+  const std::string key = (dir.path() / "key.pem").string();
+  const std::string cert = (dir.path() / "cert.pem").string();
+  auto gen = RunCommand({"/usr/bin/openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes",
+                         "-keyout", key, "-out", cert, "-days", "1", "-subj", "/CN=localhost",
+                         "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"},
+                        absl::Seconds(30));
+  ASSERT_TRUE(gen.ok()) << gen.status();
+  ASSERT_EQ(gen->exit_code, 0) << gen->err;
+  std::string config = WriteFile(
+      dir, "admin-tls.yaml",
+      absl::StrCat("server:\n  admin_tls:\n    cert_file: ", cert, "\n    key_file: ", key, "\n"));
+  auto ragd = RagdProcess::Start(
+      RagdProcess::OptionsFor((dir.path() / "data").string(), {"--config", config}));
+  ASSERT_TRUE(ragd.ok()) << ragd.status();
+  const int admin = (*ragd)->admin_port();
+  ASSERT_GT(admin, 0);
+
+  httplib::SSLClient https("127.0.0.1", admin);
+  https.set_ca_cert_path(cert.c_str());
+  https.enable_server_certificate_verification(true);
+  https.set_connection_timeout(5);
+  https.set_read_timeout(5);
+  EXPECT_EQ(UpsertWithKey((*ragd)->channel(), "", "missing").error_code(),
+            grpc::StatusCode::NOT_FOUND);
+  httplib::Result metrics = https.Get("/metrics");
+  ASSERT_TRUE(metrics) << httplib::to_string(metrics.error());
+  EXPECT_EQ(metrics->status, 200);
+  EXPECT_EQ(Sample(metrics->body, "ragd_grpc_requests_total",
+                   {{"method", "/ragd.v1.Points/Upsert"}, {"code", "NOT_FOUND"}}),
+            1)
+      << metrics->body;
+  httplib::Result ready = https.Get("/readyz");
+  ASSERT_TRUE(ready);
+  EXPECT_EQ(ready->status, 200);
+  httplib::Result live = https.Get("/livez");
+  ASSERT_TRUE(live);
+  EXPECT_EQ(live->status, 200);
+
+  // Plain HTTP gets no HTTP answer; a client that does not trust the certificate none either.
+  EXPECT_EQ(HttpGet(admin, "/metrics").status, 0);
+  httplib::SSLClient untrusting("127.0.0.1", admin);
+  untrusting.set_ca_cert_path("/nonexistent-ca.pem");
+  untrusting.enable_server_certificate_verification(true);
+  untrusting.set_connection_timeout(5);
+  EXPECT_FALSE(untrusting.Get("/metrics"));
+  auto code = (*ragd)->Terminate(absl::Seconds(30));
+  ASSERT_TRUE(code.ok()) << code.status();
+  EXPECT_EQ(*code, 0);
+
+  // A key that is not the certificate's: ragd does not start (exit 1), naming the setting.
+  const std::string other_key = (dir.path() / "other-key.pem").string();
+  gen = RunCommand({"/usr/bin/openssl", "genrsa", "-out", other_key, "2048"}, absl::Seconds(30));
+  ASSERT_TRUE(gen.ok()) << gen.status();
+  ASSERT_EQ(gen->exit_code, 0) << gen->err;
+  auto r = RunCommand({RagdBinary(), "--data-dir", (dir.path() / "data2").string(), "--listen",
+                       "127.0.0.1:0", "--admin-listen", "127.0.0.1:0"},
+                      absl::Seconds(20),
+                      {"RAGD_SERVER__ADMIN_TLS__CERT_FILE=" + cert,
+                       "RAGD_SERVER__ADMIN_TLS__KEY_FILE=" + other_key});
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->exit_code, 1) << r->err;
+  EXPECT_NE((r->err + r->out).find("server.admin_tls"), std::string::npos) << r->err << r->out;
+  // Only one of the two files: a configuration error (exit 2).
+  r = RunCommand({RagdBinary(), "--data-dir", (dir.path() / "data3").string(), "--listen",
+                  "127.0.0.1:0", "--admin-listen", "127.0.0.1:0"},
+                 absl::Seconds(20), {"RAGD_SERVER__ADMIN_TLS__CERT_FILE=" + cert});
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->exit_code, 2) << r->err;
 }
 
 TEST(RagctlAuth, ApiKeyFromEnvironmentAndFlag) {
