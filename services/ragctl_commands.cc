@@ -56,6 +56,8 @@ int ExitCode(grpc::StatusCode code) {
     case grpc::StatusCode::UNAVAILABLE:
     case grpc::StatusCode::DEADLINE_EXCEEDED: return 6;
     case grpc::StatusCode::RESOURCE_EXHAUSTED: return 7;
+    case grpc::StatusCode::UNAUTHENTICATED: return 8;
+    case grpc::StatusCode::PERMISSION_DENIED: return 9;
     default: return 1;
   }
 }

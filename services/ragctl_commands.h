@@ -5,7 +5,8 @@
 //
 // Exit codes: 0 success; 1 other failures; 2 usage (bad flags, unreadable or malformed input);
 // 3 NOT_FOUND; 4 ALREADY_EXISTS; 5 INVALID_ARGUMENT (rejected by the server); 6 UNAVAILABLE or
-// DEADLINE_EXCEEDED (server down, starting or too slow); 7 RESOURCE_EXHAUSTED.
+// DEADLINE_EXCEEDED (server down, starting or too slow); 7 RESOURCE_EXHAUSTED; 8 UNAUTHENTICATED
+// (no or unknown API key); 9 PERMISSION_DENIED (the key's role or collections do not allow it).
 
 #include <cstdint>
 #include <iosfwd>

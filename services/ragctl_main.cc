@@ -22,7 +22,8 @@ constexpr const char* kFooter = R"(Filters are JSON: {"key":"lang","equals":"ko"
 {"key":"year","range":{"gte":2020,"lt":2024}}, {"document_id":"doc1"},
 {"and":[...]}, {"or":[...]}, {"not":{...}}.
 Exit codes: 0 ok, 1 failure, 2 usage, 3 NOT_FOUND, 4 ALREADY_EXISTS, 5 INVALID_ARGUMENT,
-6 UNAVAILABLE or DEADLINE_EXCEEDED, 7 RESOURCE_EXHAUSTED.)";
+6 UNAVAILABLE or DEADLINE_EXCEEDED, 7 RESOURCE_EXHAUSTED, 8 UNAUTHENTICATED,
+9 PERMISSION_DENIED.)";
 
 int Run(int argc, char** argv) {
   CLI::App app("ragctl: command-line client of ragd", "ragctl");

@@ -234,8 +234,10 @@ TEST(BackupTest, CreateBackupNeedsAnUnscopedAdminKey) {
   const std::string backup = (dir.path() / "backups" / "b").string();
   CommandResult r = Ragctl(**ragd, {"snapshot", "create", backup});
   EXPECT_THAT(r.err, HasSubstr("UNAUTHENTICATED"));
+  EXPECT_EQ(r.exit_code, 8);
   r = Ragctl(**ragd, {"--api-key", "viewer-secret-1a2b3c", "snapshot", "create", backup});
   EXPECT_THAT(r.err, HasSubstr("PERMISSION_DENIED"));
+  EXPECT_EQ(r.exit_code, 9);
   r = Ragctl(**ragd, {"--api-key", "team-secret-7a8b9c", "snapshot", "create", backup});
   EXPECT_THAT(r.err, HasSubstr("unscoped admin key"));
   EXPECT_FALSE(std::filesystem::exists(backup));

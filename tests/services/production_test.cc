@@ -578,14 +578,16 @@ TEST(Tls, AdminPortOverHttps) {
 TEST(RagctlAuth, ApiKeyFromEnvironmentAndFlag) {
   TempDir dir;
   std::string yaml = absl::StrCat("auth:\n  api_keys:\n    - {name: ops, role: admin, key_file: ",
-                                  WriteFile(dir, "k", "ctl-secret-xyz"), "}\n");
+                                  WriteFile(dir, "k", "ctl-secret-xyz"),
+                                  "}\n    - {name: viewer, role: reader, key_file: ",
+                                  WriteFile(dir, "r", "ctl-reader-abc"), "}\n");
   auto ragd = RagdProcess::Start(RagdProcess::OptionsFor(
       (dir.path() / "data").string(), {"--config", WriteFile(dir, "c.yaml", yaml)}));
   ASSERT_TRUE(ragd.ok()) << ragd.status();
   auto r = RunCommand({RAGCTL_BINARY, "--address", (*ragd)->address(), "collections", "list"},
                       absl::Seconds(20));
   ASSERT_TRUE(r.ok()) << r.status();
-  EXPECT_NE(r->exit_code, 0);
+  EXPECT_EQ(r->exit_code, 8);  // UNAUTHENTICATED
   EXPECT_NE(r->err.find("UNAUTHENTICATED"), std::string::npos) << r->err;
   r = RunCommand({RAGCTL_BINARY, "--address", (*ragd)->address(), "collections", "list"},
                  absl::Seconds(20), {"RAGD_API_KEY=ctl-secret-xyz"});
@@ -596,6 +598,17 @@ TEST(RagctlAuth, ApiKeyFromEnvironmentAndFlag) {
                  absl::Seconds(20));
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_EQ(r->exit_code, 0) << r->err;
+  // A reader may list but not create: PERMISSION_DENIED, exit 9; an unknown key: exit 8.
+  r = RunCommand({RAGCTL_BINARY, "--address", (*ragd)->address(), "--api-key", "ctl-reader-abc",
+                  "collections", "create", "y", "--dimension", "2"},
+                 absl::Seconds(20));
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->exit_code, 9) << r->err;
+  EXPECT_NE(r->err.find("PERMISSION_DENIED"), std::string::npos) << r->err;
+  r = RunCommand({RAGCTL_BINARY, "--address", (*ragd)->address(), "collections", "list"},
+                 absl::Seconds(20), {"RAGD_API_KEY=not-a-key"});
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->exit_code, 8) << r->err;
 }
 
 }  // namespace
