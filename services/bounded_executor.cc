@@ -4,7 +4,8 @@
 
 namespace ragd::services {
 
-BoundedExecutor::BoundedExecutor(int threads, size_t max_queued) : max_queued_(max_queued) {
+BoundedExecutor::BoundedExecutor(int threads, size_t max_queued, int max_inline)
+    : max_queued_(max_queued), max_inline_(max_inline) {
   if (threads < 1) threads = 1;
   workers_.reserve(threads);
   for (int i = 0; i < threads; ++i) workers_.emplace_back([this] { Work(); });
@@ -42,8 +43,11 @@ void BoundedExecutor::Work() {
       if (queue_.empty()) return;  // stopping and drained
       task = std::move(queue_.front());
       queue_.pop_front();
+      ++running_;
     }
     task();
+    std::lock_guard<std::mutex> lock(mu_);
+    --running_;
   }
 }
 

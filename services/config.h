@@ -42,6 +42,11 @@ struct Config {
     // queueing delay of an accepted search to about max_queued_searches / search_workers
     // search times. Default: 128.
     int64_t max_queued_searches = 128;
+    // Points.Search calls that may run on gRPC's own thread, without the hand-off to a search
+    // worker, while a worker's share of the cores is idle and nothing is queued (a thread
+    // wake-up less per call). 0 always hands over. Keep it below gRPC's callback threads
+    // (max(2, cores / 2)) so that one is always free to read and refuse. Default: 1.
+    int64_t inline_searches = 1;
     // On SIGTERM/SIGINT, in-flight calls get this long to finish. Default: 10.
     int64_t shutdown_grace_seconds = 10;
     // When set, the bound port is written to this file once ragd listens. Default: unset.

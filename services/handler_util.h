@@ -58,15 +58,12 @@ inline grpc::ServerUnaryReactor* FinishNow(grpc::CallbackServerContext* context,
   return reactor;
 }
 
-// Runs `work` (returning absl::Status) on `executor` and finishes the call with its result.
-// The request and response stay valid until Finish(), so `work` may use them. A full queue is
-// RESOURCE_EXHAUSTED ("too many <what> queued; retry"): a client should back off rather than
-// pile up work in memory.
+namespace internal {
+// Queues `work` on `executor`; the worker finishes `reactor` with its result. A full queue
+// finishes it at once with RESOURCE_EXHAUSTED.
 template <typename Work>
-grpc::ServerUnaryReactor* FinishOnExecutor(grpc::CallbackServerContext* context,
-                                           BoundedExecutor* executor, Work work,
-                                           absl::string_view what = "writes") {
-  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+void QueueOnExecutor(grpc::CallbackServerContext* context, grpc::ServerUnaryReactor* reactor,
+                     BoundedExecutor* executor, Work work, absl::string_view what) {
   bool queued = executor->TrySubmit([context, reactor, work = std::move(work)]() mutable {
     // A call the client gave up on while it waited is not started: it was never acknowledged.
     if (context->IsCancelled()) {
@@ -78,6 +75,34 @@ grpc::ServerUnaryReactor* FinishOnExecutor(grpc::CallbackServerContext* context,
   if (!queued) {
     reactor->Finish(ToGrpcStatus(
         absl::ResourceExhaustedError(absl::StrCat("too many ", what, " queued; retry"))));
+  }
+}
+}  // namespace internal
+
+// Runs `work` (returning absl::Status) on `executor` and finishes the call with its result.
+// The request and response stay valid until Finish(), so `work` may use them. A full queue is
+// RESOURCE_EXHAUSTED ("too many <what> queued; retry"): a client should back off rather than
+// pile up work in memory.
+template <typename Work>
+grpc::ServerUnaryReactor* FinishOnExecutor(grpc::CallbackServerContext* context,
+                                           BoundedExecutor* executor, Work work,
+                                           absl::string_view what = "writes") {
+  // DefaultReactor() constructs the reactor in place: once per call only.
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  internal::QueueOnExecutor(context, reactor, executor, std::move(work), what);
+  return reactor;
+}
+
+// FinishOnExecutor for short CPU-bound work (a search): runs it on this gRPC thread when the
+// executor has idle capacity (BoundedExecutor::TryRunInline), saving the hand-off to a worker;
+// queues it like FinishOnExecutor otherwise.
+template <typename Work>
+grpc::ServerUnaryReactor* FinishInlineOrOnExecutor(grpc::CallbackServerContext* context,
+                                                   BoundedExecutor* executor, Work work,
+                                                   absl::string_view what) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  if (!executor->TryRunInline([&] { reactor->Finish(ToGrpcStatus(work())); })) {
+    internal::QueueOnExecutor(context, reactor, executor, std::move(work), what);
   }
   return reactor;
 }

@@ -118,7 +118,7 @@ grpc::ServerUnaryReactor* PointsService::Search(grpc::CallbackServerContext* con
   absl::StatusOr<index::Engine*> engine = engine_->Get();
   if (!engine.ok()) return FinishNow(context, engine.status());
   if (absl::Status s = CheckSearch(*request); !s.ok()) return FinishNow(context, s);
-  return FinishOnExecutor(
+  return FinishInlineOrOnExecutor(
       context, search_executor_,
       [engine = *engine, request, response] {
         ASSIGN_OR_RETURN(index::SearchRequest search, FromProto(*request));
