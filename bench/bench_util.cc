@@ -94,6 +94,24 @@ uint64_t ProcessRssBytes(int pid) {
   return std::stoull(value) * 1024;  // "123456 kB"
 }
 
+double WaitProcessIdle(int pid, double window, double busy_fraction, double max_seconds,
+                       bool* settled) {
+  Clock::time_point start = Clock::now();
+  *settled = false;
+  double cpu = ProcessCpuSeconds(pid);
+  while (cpu >= 0 && SecondsSince(start) < max_seconds) {
+    std::this_thread::sleep_for(std::chrono::duration<double>(window));
+    const double now = ProcessCpuSeconds(pid);
+    if (now < 0) break;
+    if (now - cpu < busy_fraction * window) {
+      *settled = true;
+      break;
+    }
+    cpu = now;
+  }
+  return SecondsSince(start);
+}
+
 void TrimHeap() { malloc_trim(0); }
 
 std::vector<std::string> ListFiles(const std::string& dir, const std::string& suffix,

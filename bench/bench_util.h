@@ -26,6 +26,11 @@ uint64_t SelfRssBytes();
 
 // VmRSS of another process from /proc/<pid>/status, bytes. 0 when unreadable.
 uint64_t ProcessRssBytes(int pid);
+// Waits until `pid` has used less than `busy_fraction` of one core over a whole `window`
+// (its background work, e.g. RocksDB compactions after a bulk load, has finished), at most
+// `max_seconds`. Returns the seconds waited; *settled says whether it went idle in time.
+double WaitProcessIdle(int pid, double window, double busy_fraction, double max_seconds,
+                       bool* settled);
 
 // User + system CPU time of another process from /proc/<pid>/stat (utime + stime, all its
 // threads), seconds. -1 when unreadable.

@@ -51,6 +51,8 @@ struct RagdFigures {
   std::vector<double> qps_by_clients;
   double startup_seconds = 0;
   double rss_delta_bytes_per_vector = 0;  // VmRSS after load minus VmRSS when empty, / N
+  // The same once ragd is idle after the load (flushes, compactions, memory release done).
+  double rss_delta_bytes_per_vector_settled = 0;
   // The same after a restart from the snapshot: no ingest garbage (memtables, freed batches).
   double rss_delta_bytes_per_vector_after_restart = 0;
 };
@@ -96,6 +98,7 @@ struct RagdOptions {
   int upsert_clients = 2;       // concurrent Upsert callers
   std::vector<int> clients = {1, 2, 8};
   double startup_timeout_seconds = 300;
+  double settle_timeout_seconds = 300;  // longest wait for ragd to go idle after the load
 };
 RagdFigures RunRagdSuite(const SuiteContext& ctx, const RagdOptions& options);
 

@@ -140,8 +140,11 @@ def summarize(records, markdown):
         table([[r["system"], str(r["threads"]), str(r.get("ef", "-")),
                 fmt(r.get("recall_at_10"), ".4f"), fmt(r.get("qps"), ".0f"),
                 fmt(r.get("p50_ms"), ".3f"), fmt(r.get("p99_ms"), ".3f"),
+                fmt(r.get("server_cpu_ms_per_call"), ".3f"),
+                fmt(r.get("client_cpu_ms_per_call"), ".3f"),
                 fmt(r.get("load_average_1m"), ".1f")] for r in searches],
-              ["search", "threads", "ef", "recall@10", "QPS", "p50 ms", "p99 ms", "load"],
+              ["search", "threads", "ef", "recall@10", "QPS", "p50 ms", "p99 ms",
+               "server CPU ms/call", "client CPU ms/call", "load"],
               markdown)
 
     for r in records:
@@ -152,6 +155,11 @@ def summarize(records, markdown):
                   f"{r['shutdown_seconds']:.2f} s, exit {r['shutdown_exit_code']}; "
                   f"RSS after restart {r['rss_delta_bytes_per_vector_after_restart']:.0f} B/vec "
                   f"over the empty server")
+        if r["bench"] == "settle":
+            print(f"ragd idle again {r['settle_seconds']:.1f} s after the load "
+                  f"({'settled' if r['settled'] else 'NOT settled'}); RSS then "
+                  f"{r['rss_delta_bytes_per_vector']:.0f} B/vec over the empty server "
+                  f"({r['memory_ratio_vs_raw_plus_links']:.2f} x raw + links)")
         if r["bench"] == "error":
             print(f"ERROR ({r['system']}): {r['error']}")
         if r["bench"] == "targets":

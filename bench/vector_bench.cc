@@ -99,6 +99,9 @@ int Run(int argc, char** argv) {
       ->delimiter(',')->capture_default_str();
   app.add_option("--clients", ragd_options.clients, "concurrent ragd clients")
       ->delimiter(',')->capture_default_str();
+  app.add_option("--settle-timeout", ragd_options.settle_timeout_seconds,
+                 "longest wait for ragd to go idle after the load, seconds")
+      ->capture_default_str();
   app.add_option("--upsert-clients", ragd_options.upsert_clients, "concurrent Upsert callers")
       ->capture_default_str();
   app.add_option("--upsert-batch", ragd_options.upsert_batch, "points per Upsert")
@@ -238,7 +241,14 @@ int Run(int argc, char** argv) {
   if (ragd.ran) {
     targets["recall_at_10_default_ef"] = Target(ragd.recall_default_ef, kRecallTarget, true);
     targets["startup_seconds"] = Target(ragd.startup_seconds, kStartupTarget, false);
+    // Resident memory once the server is idle after the load (steady state); the figure
+    // right after the last Upsert (memtables not yet flushed) and the one after a restart are
+    // reported beside it.
     targets["memory_ratio_vs_raw_plus_links"] =
+        Target(ragd.rss_delta_bytes_per_vector_settled /
+                   RawPlusLinksBytesPerVector(data.dim, hnswlib_options.m),
+               kMemoryRatioTarget, false);
+    targets["memory_ratio_vs_raw_plus_links_right_after_ingest"] =
         Target(ragd.rss_delta_bytes_per_vector /
                    RawPlusLinksBytesPerVector(data.dim, hnswlib_options.m),
                kMemoryRatioTarget, false);
