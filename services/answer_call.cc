@@ -4,7 +4,6 @@
 #include <condition_variable>
 #include <deque>
 #include <optional>
-#include <thread>
 #include <utility>
 #include <vector>
 
@@ -68,17 +67,21 @@ struct AnswerPlan {
   std::string user;
 };
 
-class AnswerCall final : public grpc::ServerWriteReactor<v1::AnswerEvent> {
+class AnswerCall final : public grpc::ServerWriteReactor<v1::AnswerEvent>,
+                         public std::enable_shared_from_this<AnswerCall> {
  public:
   AnswerCall(AnswerContext context, AnswerPlan plan)
       : context_(context), plan_(std::move(plan)), pending_bytes_(plan_.models.size(), 0),
         open_delta_(plan_.models.size(), nullptr) {}
 
-  // Takes ownership of itself (released in OnDone) and starts the coordinator.
+  // Takes ownership of itself (released in OnDone) and queues Begin on the search executor.
   static void Start(std::unique_ptr<AnswerCall> call) {
     std::shared_ptr<AnswerCall> self(call.release());
     self->self_ = self;
-    std::thread([self] { self->Run(); }).detach();
+    if (!self->context_.prepare->TrySubmit([self] { self->Begin(); })) {
+      self->Complete(absl::ResourceExhaustedError(
+          "too many searches queued (server.max_queued_searches); retry"));
+    }
   }
 
   void OnWriteDone(bool ok) override {
@@ -112,13 +115,55 @@ class AnswerCall final : public grpc::ServerWriteReactor<v1::AnswerEvent> {
     std::unique_ptr<v1::AnswerEvent> event;
   };
 
-  void Run() {
-    absl::Status prepared = Prepare();
-    if (prepared.ok()) RunModels();
-    absl::Status status = prepared.ok() ? CallStatus() : prepared;
+  // On a search worker: retrieval and prompts, then the models go to their stream threads.
+  void Begin() {
+    // A call the client gave up on while it waited in the queue is not started.
+    if (abort_.load()) {
+      Complete(absl::CancelledError("cancelled by client"));
+      return;
+    }
+    if (absl::Status prepared = Prepare(); !prepared.ok()) {
+      Complete(prepared);
+      return;
+    }
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      running_ = plan_.models.size();
+    }
+    if (context_.settings->answer_deadline.count() > 0) {
+      std::weak_ptr<AnswerCall> weak = weak_from_this();
+      uint64_t id = context_.deadlines->Schedule(
+          Clock::now() + context_.settings->answer_deadline, [weak] {
+            if (std::shared_ptr<AnswerCall> call = weak.lock()) call->OnDeadline();
+          });
+      std::lock_guard<std::mutex> lock(mu_);
+      deadline_id_ = id;
+    }
+    std::shared_ptr<AnswerCall> self = shared_from_this();
+    for (size_t i = 0; i < plan_.models.size(); ++i) {
+      if (!context_.streams->TrySubmit([self, i] { self->RunModel(i); })) {
+        plan_.models[i].status = absl::ResourceExhaustedError(
+            absl::StrCat("model '", plan_.models[i].name, "': no stream thread free; retry"));
+        EndModel(i);
+      }
+    }
+  }
+
+  void OnDeadline() {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (running_ == 0) return;
+    deadline_exceeded_ = true;
+    abort_.store(true);
+    cv_.notify_all();
+  }
+
+  // Ends the call with `status` (overridden by a client cancellation) once the queued events
+  // are written.
+  void Complete(absl::Status status) {
     context_.active->fetch_sub(1);
     {
       std::lock_guard<std::mutex> lock(mu_);
+      if (deadline_id_ != 0) context_.deadlines->Cancel(deadline_id_);
       if (client_cancelled_ || write_failed_) status = absl::CancelledError("cancelled by client");
       done_ = true;
       final_status_ = status;
@@ -193,32 +238,6 @@ class AnswerCall final : public grpc::ServerWriteReactor<v1::AnswerEvent> {
     return absl::OkStatus();
   }
 
-  void RunModels() {
-    std::vector<std::thread> threads;
-    threads.reserve(plan_.models.size());
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      running_ = plan_.models.size();
-    }
-    for (size_t i = 0; i < plan_.models.size(); ++i) {
-      threads.emplace_back([this, i] { RunModel(i); });
-    }
-    {
-      std::unique_lock<std::mutex> lock(mu_);
-      auto finished = [&] { return running_ == 0; };
-      if (context_.settings->answer_deadline.count() > 0) {
-        if (!cv_.wait_until(lock, Clock::now() + context_.settings->answer_deadline, finished)) {
-          deadline_exceeded_ = true;
-          abort_.store(true);
-          cv_.notify_all();
-        }
-      } else {
-        cv_.wait(lock, finished);
-      }
-    }
-    for (std::thread& t : threads) t.join();
-  }
-
   void RunModel(size_t i) {
     ModelRun& run = plan_.models[i];
     run.status = run.model->Stream(
@@ -232,17 +251,24 @@ class AnswerCall final : public grpc::ServerWriteReactor<v1::AnswerEvent> {
                          context_.settings->answer_deadline.count(), " ms) exceeded"));
       }
     }
+    EndModel(i);
+  }
+
+  // The final event of model i; the last model to end completes the call.
+  void EndModel(size_t i) {
+    ModelRun& run = plan_.models[i];
     if (!run.status.ok() && run.status.code() != absl::StatusCode::kCancelled) {
       spdlog::warn("answer: model '{}' failed: {}", run.name, run.status.ToString());
     }
     auto event = std::make_unique<v1::AnswerEvent>();
     FillFinal(run, event->mutable_final());
     Enqueue(Pending{-1, std::move(event)});
+    bool last = false;
     {
       std::lock_guard<std::mutex> lock(mu_);
-      --running_;
-      cv_.notify_all();
+      last = --running_ == 0;
     }
+    if (last) Complete(CallStatus());
   }
 
   void FillFinal(const ModelRun& run, v1::AnswerFinal* f) const {
@@ -339,7 +365,7 @@ class AnswerCall final : public grpc::ServerWriteReactor<v1::AnswerEvent> {
   std::shared_ptr<AnswerCall> self_;
   std::atomic<bool> abort_{false};
 
-  // Written by the coordinator in Prepare(), read-only afterwards.
+  // Written in Prepare() (before any model starts), read-only afterwards.
   std::vector<index::ScoredPoint> hits_;
   std::vector<size_t> order_;       // indices into hits_ of the prompt candidates, in order
   std::vector<size_t> duplicates_;  // indices into hits_ dropped as near-duplicates
@@ -355,6 +381,7 @@ class AnswerCall final : public grpc::ServerWriteReactor<v1::AnswerEvent> {
   bool write_failed_ = false;
   bool client_cancelled_ = false;
   bool deadline_exceeded_ = false;
+  uint64_t deadline_id_ = 0;  // of the DeadlineTimer callback, 0 when none
   size_t running_ = 0;
   bool done_ = false;
   bool finish_called_ = false;

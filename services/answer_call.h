@@ -3,11 +3,16 @@
 // models run concurrently, and their events relayed to the client one write at a time. The
 // event order and status rules are those of retrieval.proto.
 //
-// Threads: the gRPC handler only validates and starts a coordinator thread (retrieval may wait
-// on a remote embedder, and model streams last seconds to minutes: neither may block gRPC's
-// callback threads). The coordinator retrieves, builds the prompts, queues the sources event,
-// starts one thread per model and waits for them (or for the answer deadline); model threads
-// call ChatModel::Stream. Writes are driven by the reactor: one in flight at a time.
+// Threads (no thread is created per call): the gRPC handler only validates and admits the
+// call, then queues its preparation on the server's bounded search executor (the one of
+// Points.Search and Retrieve, so overload protection covers answers too: a full queue is
+// RESOURCE_EXHAUSTED at once). There, on a search worker, the call retrieves, builds the
+// prompts, queues the sources event and hands each model to a StreamThreads thread (reused,
+// see stream_threads.h), where ChatModel::Stream blocks on its HTTP stream for as long as the
+// model talks; searches never wait behind a model. There is no coordinator: the reactor's
+// writes are started from whichever thread queued an event (a search worker, a model thread
+// in its delta callback) or from gRPC's OnWriteDone, one write in flight at a time, and the
+// last model to end finishes the call. The answer deadline is a DeadlineTimer callback.
 //
 // Backpressure: a model's text waiting to be written is coalesced into one pending delta
 // event per model, and a model's thread blocks in its delta callback while that pending text
@@ -30,7 +35,10 @@
 #include "models/chat_model.h"
 #include "models/model_catalog.h"
 #include "ragd/v1/retrieval.pb.h"
+#include "services/bounded_executor.h"
+#include "services/deadline_timer.h"
 #include "services/retriever.h"
+#include "services/stream_threads.h"
 
 namespace ragd::services {
 
@@ -70,6 +78,11 @@ class ChatModelPool {
 // What an Answer call needs of the service; all pointers outlive every call.
 struct AnswerContext {
   Retriever* retriever = nullptr;
+  // Runs each call's retrieval and prompt building (bounded queue).
+  BoundedExecutor* prepare = nullptr;
+  // Run the model streams.
+  StreamThreads* streams = nullptr;
+  DeadlineTimer* deadlines = nullptr;
   const models::ModelCatalog* catalog = nullptr;
   ChatModelPool* models = nullptr;
   const AnswerSettings* settings = nullptr;

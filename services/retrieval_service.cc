@@ -1,5 +1,6 @@
 #include "services/retrieval_service.h"
 
+#include <algorithm>
 #include <cmath>
 #include <utility>
 
@@ -10,19 +11,23 @@
 
 namespace ragd::services {
 
-RetrievalService::RetrievalService(const EngineHandle* engine, EmbedderRegistry* embedders,
-                                   models::ModelCatalog catalog, RetrieverOptions retriever,
-                                   AnswerSettings answer)
+RetrievalService::RetrievalService(const EngineHandle* engine, BoundedExecutor* search_executor,
+                                   EmbedderRegistry* embedders, models::ModelCatalog catalog,
+                                   RetrieverOptions retriever, AnswerSettings answer)
     : catalog_(std::move(catalog)),
       answer_settings_(answer),
       retriever_(engine, embedders, retriever),
-      models_(&catalog_) {}
+      models_(&catalog_),
+      search_executor_(search_executor),
+      // Every admitted answer can stream every model of the catalog at once.
+      streams_(std::max<size_t>(1, answer.max_concurrent_answers) *
+               std::max<size_t>(1, catalog_.deployments().size())) {}
 
 grpc::ServerUnaryReactor* RetrievalService::Retrieve(grpc::CallbackServerContext* context,
                                                      const v1::RetrieveRequest* request,
                                                      v1::RetrieveResponse* response) {
   if (absl::Status s = Authorize(context, "Retrieval.Retrieve", request->collection()); !s.ok()) return FinishNow(context, s);
-  auto run = [&]() -> absl::Status {
+  auto run = [this, request, response]() -> absl::Status {
     RETURN_IF_ERROR(ValidateCollectionName("collection", request->collection()));
     TextQuery query;
     query.collection = request->collection();
@@ -43,7 +48,7 @@ grpc::ServerUnaryReactor* RetrievalService::Retrieve(grpc::CallbackServerContext
     response->set_embedder(std::move(result.embedder));
     return absl::OkStatus();
   };
-  return FinishNow(context, run());
+  return FinishOnExecutor(context, search_executor_, std::move(run), "searches");
 }
 
 grpc::ServerWriteReactor<v1::AnswerEvent>* RetrievalService::Answer(
@@ -53,6 +58,9 @@ grpc::ServerWriteReactor<v1::AnswerEvent>* RetrievalService::Answer(
   }
   AnswerContext answer;
   answer.retriever = &retriever_;
+  answer.prepare = search_executor_;
+  answer.streams = &streams_;
+  answer.deadlines = &deadlines_;
   answer.catalog = &catalog_;
   answer.models = &models_;
   answer.settings = &answer_settings_;

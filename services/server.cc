@@ -120,8 +120,8 @@ RagdServer::RagdServer(const Config& config, std::unique_ptr<Metrics> metrics,
       collections_(&handle_, &executor_, embedders_.get(), ChunkingOf(config.ingest)),
       points_(&handle_, &executor_, &search_executor_),
       ingest_(&handle_, &executor_, embedders_.get(), IngestOptionsOf(config.ingest)),
-      retrieval_(&handle_, embedders_.get(), config.models, RetrieverOptionsOf(config.retrieval),
-                 AnswerSettingsOf(config.retrieval)),
+      retrieval_(&handle_, &search_executor_, embedders_.get(), config.models,
+                 RetrieverOptionsOf(config.retrieval), AnswerSettingsOf(config.retrieval)),
       admin_service_(&handle_, &executor_) {}
 
 absl::StatusOr<std::unique_ptr<RagdServer>> RagdServer::Start(const Config& config,

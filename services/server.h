@@ -77,7 +77,8 @@ class RagdServer {
   AccessPolicy policy_;
   EngineHandle handle_;
   BoundedExecutor executor_;
-  BoundedExecutor search_executor_;  // Points.Search (server.search_workers)
+  BoundedExecutor search_executor_;  // Points.Search, Retrieve, Answer's retrieval
+                                     // (server.search_workers)
   std::unique_ptr<EmbedderRegistry> embedders_;  // before the services that use it
   CollectionsService collections_;
   PointsService points_;

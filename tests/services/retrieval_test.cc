@@ -374,3 +374,153 @@ TEST_F(RetrievalTest, ListModelsShowsTheCatalogWithoutSecrets) {
 
 }  // namespace
 }  // namespace ragd::testing
+
+namespace ragd::testing {
+namespace {
+
+// A ragd of its own with `config`, and a collection `kCollection` bound to `embedder`.
+std::unique_ptr<RagdProcess> StartWithCollection(const TempDir& dir, const std::string& config,
+                                                 const std::string& embedder) {
+  std::filesystem::path config_path = dir.path() / "ragd.yaml";
+  std::ofstream(config_path) << config;
+  auto ragd = RagdProcess::Start(RagdProcess::OptionsFor((dir.path() / "data").string(),
+                                                         {"--config", config_path.string()}));
+  EXPECT_TRUE(ragd.ok()) << ragd.status();
+  if (!ragd.ok()) return nullptr;
+  auto collections = v1::Collections::NewStub((*ragd)->channel());
+  v1::CreateCollectionRequest create;
+  create.set_name(kCollection);
+  create.set_dimension(1536);
+  create.mutable_embedder()->set_name(embedder);
+  grpc::ClientContext context;
+  context.set_deadline(CallDeadline());
+  v1::CreateCollectionResponse created;
+  grpc::Status s = collections->CreateCollection(&context, create, &created);
+  EXPECT_TRUE(s.ok()) << s.error_message();
+  return *std::move(ragd);
+}
+
+grpc::Status RetrieveOnce(v1::Retrieval::Stub* stub, const std::string& query) {
+  v1::RetrieveRequest request;
+  request.set_collection(kCollection);
+  request.set_query(query);
+  v1::RetrieveResponse response;
+  grpc::ClientContext context;
+  context.set_deadline(CallDeadline(30));
+  return stub->Retrieve(&context, request, &response);
+}
+
+// Retrieve and Answer's retrieval run on the bounded search executor: with its one worker
+// held by a query waiting for a slow remote embedder and its one queue slot taken, both are
+// refused with RESOURCE_EXHAUSTED at once, and the held calls still succeed.
+TEST(RetrievalOverloadTest, RetrieveAndAnswerAreRefusedWhenTheSearchQueueIsFull) {
+  FakeOpenAiServerOptions fake_options;
+  fake_options.deployments = {"ada"};
+  fake_options.latency = std::chrono::milliseconds(1500);
+  auto fake = FakeOpenAiServer::Start(fake_options);
+  ASSERT_TRUE(fake.ok()) << fake.status();
+  TempDir dir;
+  auto ragd = StartWithCollection(
+      dir,
+      absl::StrCat("server:\n"
+                   "  search_workers: 1\n"
+                   "  max_queued_searches: 1\n"
+                   "embedders:\n"
+                   "  - name: ada\n"
+                   "    provider: azure-openai\n"
+                   "    endpoint: ", (*fake)->endpoint(), "\n"
+                   "    deployment: ada\n"
+                   "    api_key: test-key\n"
+                   "    dimension: 1536\n"
+                   "    timeout_ms: 10000\n"),
+      "ada");
+  ASSERT_NE(ragd, nullptr);
+  auto stub = v1::Retrieval::NewStub(ragd->channel());
+
+  grpc::Status held, queued;
+  std::thread first([&] { held = RetrieveOnce(stub.get(), "first query"); });
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));  // on the worker, embedding
+  std::thread second([&] { queued = RetrieveOnce(stub.get(), "second query"); });
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));  // in the queue
+
+  auto start = std::chrono::steady_clock::now();
+  grpc::Status refused = RetrieveOnce(stub.get(), "third query");
+  EXPECT_EQ(refused.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED) << refused.error_message();
+  v1::AnswerRequest request;
+  request.set_collection(kCollection);
+  request.set_question("fourth question");
+  grpc::ClientContext context;
+  context.set_deadline(CallDeadline(30));
+  auto reader = stub->Answer(&context, request);
+  v1::AnswerEvent event;
+  EXPECT_FALSE(reader->Read(&event));
+  grpc::Status answer = reader->Finish();
+  EXPECT_EQ(answer.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED) << answer.error_message();
+  // Refused at once, not after the held calls' embedder round trips.
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::milliseconds(1000));
+
+  first.join();
+  second.join();
+  EXPECT_TRUE(held.ok()) << held.error_message();
+  EXPECT_TRUE(queued.ok()) << queued.error_message();
+}
+
+// retrieval.answer_deadline_ms ends a model that streams for ever: DEADLINE_EXCEEDED in its
+// final event and as the call's status, and the upstream connection is closed.
+TEST(RetrievalDeadlineTest, TheAnswerDeadlineEndsAnEndlessStream) {
+  FakeOpenAiServerOptions fake_options;
+  fake_options.deployments = {"gpt-4o"};
+  auto fake = FakeOpenAiServer::Start(fake_options);
+  ASSERT_TRUE(fake.ok()) << fake.status();
+  FakeChatCompletions chat(fake->get());
+  chat.Enqueue(ChatFault::Endless(std::chrono::milliseconds(20)));
+  TempDir dir;
+  auto ragd = StartWithCollection(
+      dir,
+      absl::StrCat("retrieval:\n"
+                   "  answer_deadline_ms: 500\n"
+                   "models:\n"
+                   "  default_model: ", kAzure, "\n"
+                   "  deployments:\n"
+                   "    - name: ", kAzure, "\n"
+                   "      provider: azure-openai\n"
+                   "      endpoint: ", (*fake)->endpoint(), "\n"
+                   "      deployment: gpt-4o\n"
+                   "      api_key: test-key\n"),
+      "local");
+  ASSERT_NE(ragd, nullptr);
+  auto stub = v1::Retrieval::NewStub(ragd->channel());
+
+  auto start = std::chrono::steady_clock::now();
+  v1::AnswerRequest request;
+  request.set_collection(kCollection);
+  request.set_question("a question for an endless model");
+  grpc::ClientContext context;
+  context.set_deadline(CallDeadline(30));
+  auto reader = stub->Answer(&context, request);
+  v1::AnswerEvent event;
+  int deltas = 0;
+  const v1::AnswerFinal* final_event = nullptr;
+  std::vector<v1::AnswerEvent> events;
+  while (reader->Read(&event)) events.push_back(event);
+  grpc::Status status = reader->Finish();
+  const auto elapsed = std::chrono::steady_clock::now() - start;
+  for (const v1::AnswerEvent& e : events) {
+    if (e.has_delta()) ++deltas;
+    if (e.has_final()) final_event = &e.final();
+  }
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::DEADLINE_EXCEEDED) << status.error_message();
+  ASSERT_NE(final_event, nullptr);
+  EXPECT_EQ(final_event->status_code(), grpc::StatusCode::DEADLINE_EXCEEDED);
+  EXPECT_GT(deltas, 0);
+  EXPECT_GE(elapsed, std::chrono::milliseconds(500));
+  EXPECT_LT(elapsed, std::chrono::seconds(5));
+  auto until = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (chat.counters().client_disconnects == 0 && std::chrono::steady_clock::now() < until) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  EXPECT_EQ(chat.counters().client_disconnects, 1u);
+}
+
+}  // namespace
+}  // namespace ragd::testing
