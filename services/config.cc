@@ -185,6 +185,8 @@ const std::vector<Setting>& Settings() {
       IntSetting("engine.block_cache_bytes",
                  [](Config& c) -> auto& { return c.engine.block_cache_bytes; }, 0,
                  int64_t{1} << 40),
+      IntSetting("engine.idle_flush_seconds",
+                 [](Config& c) -> auto& { return c.engine.idle_flush_seconds; }, 0, 86400),
       StringSetting("log.level", [](Config& c) -> auto& { return c.log.level; }, false,
                     {"trace", "debug", "info", "warn", "error", "critical", "off"}),
       StringSetting("log.format", [](Config& c) -> auto& { return c.log.format; }, false,
@@ -301,6 +303,7 @@ index::Engine::Options Config::EngineOptions() const {
   o.sync_writes = engine.sync_writes;
   o.snapshot_interval_seconds = static_cast<int>(engine.snapshot_interval_seconds);
   o.block_cache_bytes = static_cast<size_t>(engine.block_cache_bytes);
+  o.idle_flush_seconds = static_cast<int>(engine.idle_flush_seconds);
   return o;
 }
 

@@ -115,6 +115,7 @@ struct Config {
     bool sync_writes = index::Engine::Options{}.sync_writes;
     int64_t snapshot_interval_seconds = index::Engine::Options{}.snapshot_interval_seconds;
     int64_t block_cache_bytes = index::Engine::Options{}.block_cache_bytes;
+    int64_t idle_flush_seconds = index::Engine::Options{}.idle_flush_seconds;
   } engine;
   struct Log {
     // trace, debug, info, warn, error, critical or off. Default: info.

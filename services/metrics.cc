@@ -133,7 +133,15 @@ struct Metrics::Families {
                             .Add({}, MaintenanceBuckets())),
         backup_failures(CounterFamily(r, "ragd_backup_failures_total",
                                       "CreateBackup calls that failed or were refused")
-                            .Add({})) {}
+                            .Add({})),
+        idle_flush_duration(prometheus::BuildHistogram()
+                                .Name("ragd_idle_flush_duration_seconds")
+                                .Help("Memtable flush and heap trim once writes stopped, seconds")
+                                .Register(r)
+                                .Add({}, MaintenanceBuckets())),
+        idle_flush_failures(CounterFamily(r, "ragd_idle_flush_failures_total",
+                                          "Idle memtable flushes that failed")
+                                .Add({})) {}
 
   Family<Counter>& requests;
   Family<Histogram>& duration;
@@ -162,6 +170,8 @@ struct Metrics::Families {
   Family<Counter>& compaction_failures;
   Histogram& backup_duration;
   Counter& backup_failures;
+  Histogram& idle_flush_duration;
+  Counter& idle_flush_failures;
 
   std::mutex mu;  // guards `per_collection` and `maintenance` across scrapes and events
   struct CollectionGauges {
@@ -235,6 +245,10 @@ void Metrics::RecordEngineEvent(const index::EngineEvent& event) {
     case index::EngineEventKind::kBackup:
       f.backup_duration.Observe(event.seconds);
       if (!event.ok) f.backup_failures.Increment();
+      return;
+    case index::EngineEventKind::kIdleFlush:
+      f.idle_flush_duration.Observe(event.seconds);
+      if (!event.ok) f.idle_flush_failures.Increment();
       return;
     case index::EngineEventKind::kSnapshot:
     case index::EngineEventKind::kCompaction:

@@ -245,6 +245,7 @@ absl::StatusOr<WriteResult> Engine::Impl::ApplyLocked(Collection& c, std::vector
     for (const auto& a : *aux) b.PutAux(a.ns, a.key, a.value);
   }
   RETURN_IF_ERROR(store_->Commit(b));
+  NoteWrite();
   c.last_sequence = sequence;
   for (size_t s = 0; s < n; ++s) {
     if (!touched[s]) continue;

@@ -132,6 +132,11 @@ class Engine {
     int snapshot_interval_seconds = 300;
     // RocksDB block cache. Default: 256 MiB.
     size_t block_cache_bytes = 256u << 20;
+    // Once no write has come for this long after some writes, the memtables are flushed and
+    // free heap is handed back to the OS: after a bulk load the memtables (up to 64 MiB of
+    // vectors the index also holds) and the request buffers would otherwise stay resident, and
+    // a crash would replay the WAL behind them. 0 disables. Default: 5.
+    int idle_flush_seconds = 5;
     // Told when a snapshot, a compaction or a backup ends, with its duration and outcome
     // (engine_events.h), e.g. for metrics. Default: none.
     EngineEventCallback on_event;

@@ -5,7 +5,8 @@
 //   snapshot    a collection's index snapshots saved (periodically, on Close, before a backup;
 //               only when at least one of its shards had changed since its last snapshot),
 //   compaction  one shard's index rebuilt in the background (removed slots reclaimed),
-//   backup      one CreateBackup call, refused or failed calls included.
+//   backup      one CreateBackup call, refused or failed calls included,
+//   idle_flush  memtables flushed and heap trimmed once writes stopped (idle_flush_seconds).
 
 #include <functional>
 #include <string>
@@ -13,14 +14,15 @@
 
 namespace ragd::index {
 
-enum class EngineEventKind { kSnapshot, kCompaction, kBackup };
+enum class EngineEventKind { kSnapshot, kCompaction, kBackup, kIdleFlush };
 
-// "snapshot", "compaction", "backup".
+// "snapshot", "compaction", "backup", "idle_flush".
 std::string_view EngineEventKindName(EngineEventKind kind);
 
 struct EngineEvent {
   EngineEventKind kind = EngineEventKind::kSnapshot;
-  // The collection for snapshots and compactions; "" for a backup (it covers them all).
+  // The collection for snapshots and compactions; "" for a backup and an idle flush (they
+  // cover them all).
   std::string collection;
   // Wall time of the work, seconds.
   double seconds = 0;

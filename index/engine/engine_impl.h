@@ -96,6 +96,14 @@ class Engine::Impl {
   CollectionInfo Info(const Collection& c) const;
   void ScheduleCompactions(const std::shared_ptr<Collection>& c);
   void BackgroundLoop();
+  // Flushes the memtables and trims the heap once writes have stopped (idle_flush_seconds).
+  void ReleaseIdleMemory();
+  // Called after every committed write: arms ReleaseIdleMemory.
+  void NoteWrite() {
+    last_write_ns_.store(std::chrono::steady_clock::now().time_since_epoch().count(),
+                         std::memory_order_relaxed);
+    writes_since_flush_.store(true, std::memory_order_release);
+  }
   absl::Status SaveCollectionSnapshots(Collection& c);
   // CreateBackup without the event.
   absl::StatusOr<BackupManifest> WriteBackup(const std::string& dir);
@@ -121,6 +129,10 @@ class Engine::Impl {
   absl::flat_hash_set<Shard*> queued_;
   bool bg_busy_ = false;
   bool stop_ = false;
+  // When the last write committed (steady_clock ticks) and whether any came since the last
+  // idle flush: written by writers without bg_mu_, read by the background loop.
+  std::atomic<int64_t> last_write_ns_{0};
+  std::atomic<bool> writes_since_flush_{false};
   std::thread bg_thread_;
   std::atomic<bool> closed_{false};
 };

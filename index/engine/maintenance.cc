@@ -3,9 +3,15 @@
 
 #include <spdlog/spdlog.h>
 
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
+
+#include <algorithm>
 #include <chrono>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <shared_mutex>
 #include <string>
 #include <vector>
@@ -23,6 +29,8 @@ std::string_view EngineEventKindName(EngineEventKind kind) {
       return "compaction";
     case EngineEventKind::kBackup:
       return "backup";
+    case EngineEventKind::kIdleFlush:
+      return "idle_flush";
   }
   return "unknown";
 }
@@ -96,12 +104,53 @@ void Engine::Impl::BackgroundLoop() {
       bg_cv_.notify_all();
       continue;
     }
-    if (options_.snapshot_interval_seconds > 0) {
-      bg_cv_.wait_until(lock, next_snapshot);
+    // Idle flush: due once the last write is idle_flush_seconds old.
+    std::optional<std::chrono::steady_clock::time_point> idle_due;
+    if (options_.idle_flush_seconds > 0 &&
+        writes_since_flush_.load(std::memory_order_acquire)) {
+      idle_due = std::chrono::steady_clock::time_point(std::chrono::steady_clock::duration(
+                     last_write_ns_.load(std::memory_order_relaxed))) +
+                 std::chrono::seconds(options_.idle_flush_seconds);
+      if (std::chrono::steady_clock::now() >= *idle_due) {
+        bg_busy_ = true;
+        lock.unlock();
+        ReleaseIdleMemory();
+        lock.lock();
+        bg_busy_ = false;
+        bg_cv_.notify_all();
+        continue;
+      }
+    }
+    if (options_.snapshot_interval_seconds > 0 || idle_due) {
+      auto wake = std::chrono::steady_clock::time_point::max();
+      if (options_.snapshot_interval_seconds > 0) wake = next_snapshot;
+      if (idle_due) wake = std::min(wake, *idle_due);
+      bg_cv_.wait_until(lock, wake);
     } else {
       bg_cv_.wait(lock);
     }
   }
+}
+
+void Engine::Impl::ReleaseIdleMemory() {
+  // Cleared first: a write that lands during the flush arms the next one.
+  writes_since_flush_.store(false, std::memory_order_release);
+  const auto start = std::chrono::steady_clock::now();
+  absl::Status st = store_->Flush();
+  if (!st.ok()) {
+    spdlog::warn("idle memtable flush failed (will retry after the next write): {}",
+                 std::string(st.message()));
+    Report(EngineEventKind::kIdleFlush, "", start, false);
+    return;
+  }
+#ifdef __GLIBC__
+  // glibc keeps freed memory in its arenas; this returns whole free pages to the OS (what the
+  // bulk load's request buffers and the flushed memtables left behind).
+  malloc_trim(0);
+#endif
+  spdlog::debug("writes idle: memtables flushed and heap trimmed in {:.3f} s",
+                std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+  Report(EngineEventKind::kIdleFlush, "", start, true);
 }
 
 void Engine::Impl::WaitForCompactions() {

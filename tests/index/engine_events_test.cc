@@ -1,12 +1,14 @@
 // Engine::Options::on_event: one event per snapshot save (per changed collection), background
-// compaction and backup, with its collection, a duration and the outcome.
+// compaction, backup and idle memtable flush, with its collection, a duration and the outcome.
 
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <filesystem>
 #include <mutex>
 #include <random>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "index/engine/engine.h"
@@ -120,10 +122,73 @@ TEST(EngineEventsTest, SnapshotsCompactionsAndBackupsAreReported) {
   EXPECT_EQ(snapshots[2].collection, "idle");
 }
 
+// Waits (bounded) until `recorder` has `n` events of `kind`; returns how many it has.
+size_t WaitForEvents(Recorder& recorder, EngineEventKind kind, size_t n, double seconds) {
+  const auto deadline =
+      std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
+  while (recorder.Of(kind).size() < n && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return recorder.Of(kind).size();
+}
+
+TEST(EngineEventsTest, MemtablesAreFlushedOnceWritesStop) {
+  ragd::testing::TempDir dir;
+  Recorder recorder;
+  Engine::Options o;
+  o.data_dir = (dir.path() / "data").string();
+  o.snapshot_interval_seconds = 0;
+  o.idle_flush_seconds = 1;
+  o.on_event = recorder.Callback();
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<Engine> engine, Engine::Open(o));
+  ASSERT_OK(engine->CreateCollection(Spec("kb")));
+  // Creating a collection is not a point write: nothing to flush yet.
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+  EXPECT_TRUE(recorder.Of(EngineEventKind::kIdleFlush).empty());
+
+  const auto written = std::chrono::steady_clock::now();
+  ASSERT_OK(engine->Upsert("kb", Points(50)));
+  ASSERT_EQ(WaitForEvents(recorder, EngineEventKind::kIdleFlush, 1, 10), 1u);
+  // Not before the writes had been idle for idle_flush_seconds.
+  EXPECT_GE(std::chrono::steady_clock::now() - written, std::chrono::seconds(1));
+  std::vector<EngineEvent> flushes = recorder.Of(EngineEventKind::kIdleFlush);
+  EXPECT_TRUE(flushes[0].ok);
+  EXPECT_EQ(flushes[0].collection, "");
+  // Idle with nothing new written: no further flush.
+  std::this_thread::sleep_for(std::chrono::milliseconds(2500));
+  EXPECT_EQ(recorder.Of(EngineEventKind::kIdleFlush).size(), 1u);
+
+  // The next burst of writes is flushed once it stops, and nothing is lost by flushing.
+  ASSERT_OK(engine->Delete("kb", {"p0", "p1"}));
+  ASSERT_EQ(WaitForEvents(recorder, EngineEventKind::kIdleFlush, 2, 10), 2u);
+  ASSERT_OK_AND_ASSIGN(uint64_t count, engine->Count("kb", std::nullopt));
+  EXPECT_EQ(count, 48u);
+  ASSERT_OK(engine->Close());
+  ASSERT_OK_AND_ASSIGN(engine, Engine::Open(o));
+  ASSERT_OK_AND_ASSIGN(count, engine->Count("kb", std::nullopt));
+  EXPECT_EQ(count, 48u);
+}
+
+TEST(EngineEventsTest, NoIdleFlushWhenDisabled) {
+  ragd::testing::TempDir dir;
+  Recorder recorder;
+  Engine::Options o;
+  o.data_dir = (dir.path() / "data").string();
+  o.snapshot_interval_seconds = 0;
+  o.idle_flush_seconds = 0;
+  o.on_event = recorder.Callback();
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<Engine> engine, Engine::Open(o));
+  ASSERT_OK(engine->CreateCollection(Spec("kb")));
+  ASSERT_OK(engine->Upsert("kb", Points(10)));
+  std::this_thread::sleep_for(std::chrono::milliseconds(2000));
+  EXPECT_TRUE(recorder.Of(EngineEventKind::kIdleFlush).empty());
+}
+
 TEST(EngineEventsTest, KindNames) {
   EXPECT_EQ(EngineEventKindName(EngineEventKind::kSnapshot), "snapshot");
   EXPECT_EQ(EngineEventKindName(EngineEventKind::kCompaction), "compaction");
   EXPECT_EQ(EngineEventKindName(EngineEventKind::kBackup), "backup");
+  EXPECT_EQ(EngineEventKindName(EngineEventKind::kIdleFlush), "idle_flush");
 }
 
 }  // namespace
