@@ -12,7 +12,9 @@
 namespace ragd::models {
 namespace {
 
-using ShingleSet = std::unordered_set<uint64_t>;
+// A set of shingle hashes, sorted and without repeats: built with one sort instead of a node
+// allocation per shingle, and intersected by a merge (de-duplication compares every pair).
+using ShingleSet = std::vector<uint64_t>;
 
 ShingleSet Shingles(const Tokenizer& tokenizer, std::string_view text, size_t k) {
   std::vector<uint32_t> ids = tokenizer.Encode(text);
@@ -20,23 +22,34 @@ ShingleSet Shingles(const Tokenizer& tokenizer, std::string_view text, size_t k)
   if (ids.empty()) return set;
   const size_t n = ids.size() < k ? 1 : ids.size() - k + 1;
   const size_t width = std::min(k, ids.size());
+  set.reserve(n);
   for (size_t i = 0; i < n; ++i) {
     // FNV-1a over the ids of the shingle; collisions only make two texts look a bit closer.
     uint64_t h = 1469598103934665603ull;
     for (size_t j = i; j < i + width; ++j) {
       h = (h ^ ids[j]) * 1099511628211ull;
     }
-    set.insert(h);
+    set.push_back(h);
   }
+  std::sort(set.begin(), set.end());
+  set.erase(std::unique(set.begin(), set.end()), set.end());
   return set;
 }
 
 double Jaccard(const ShingleSet& a, const ShingleSet& b) {
   if (a.empty() && b.empty()) return 1.0;
-  const ShingleSet& small = a.size() <= b.size() ? a : b;
-  const ShingleSet& large = a.size() <= b.size() ? b : a;
   size_t common = 0;
-  for (uint64_t h : small) common += large.count(h);
+  for (size_t i = 0, j = 0; i < a.size() && j < b.size();) {
+    if (a[i] < b[j]) {
+      ++i;
+    } else if (b[j] < a[i]) {
+      ++j;
+    } else {
+      ++common;
+      ++i;
+      ++j;
+    }
+  }
   return static_cast<double>(common) / static_cast<double>(a.size() + b.size() - common);
 }
 
