@@ -408,12 +408,17 @@ RagdFigures RunRagdSuite(const SuiteContext& ctx, const RagdOptions& options) {
   }
 
   // A bulk load leaves background work behind: RocksDB flushes and compacts what was just
-  // written, and ragd releases ingest memory once writes stop. In-process hnswlib has none of
-  // that, so searches and the steady-state memory are measured once ragd is idle again (its
-  // own CPU below 2% of a core for a whole second); the wait is reported.
+  // written, and ragd flushes its memtables and trims its heap once writes have stopped for
+  // engine.idle_flush_seconds (5 s by default). In-process hnswlib has none of that, so
+  // searches and the steady-state memory are measured once ragd is idle again: at least the
+  // idle-flush delay plus a second after the last write, then its own CPU below 2% of a core
+  // for a whole second. The wait is reported.
   bool settled = false;
+  const double min_settle = std::min(options.settle_timeout_seconds, 6.0);
+  std::this_thread::sleep_for(std::chrono::duration<double>(min_settle));
   const double settle_seconds =
-      WaitProcessIdle(proc->pid(), 1.0, 0.02, options.settle_timeout_seconds, &settled);
+      min_settle + WaitProcessIdle(proc->pid(), 1.0, 0.02,
+                                   options.settle_timeout_seconds - min_settle, &settled);
   const uint64_t rss_settled = ProcessRssBytes(proc->pid());
   figures.rss_delta_bytes_per_vector_settled =
       (static_cast<double>(rss_settled) - static_cast<double>(rss_empty)) /
