@@ -51,7 +51,7 @@ constexpr char kApiVersion[] = "2024-10-21";
 void Log(const std::string& message) { std::cerr << "answer_bench: " << message << std::endl; }
 
 struct Options {
-  size_t n = 20000;          // chunks in the collection
+  size_t n = 100000;         // chunks in the collection: the size (--n 20000: quick)
   size_t words_per_chunk = 120;
   uint32_t k = 8;
   size_t calls = 500;        // measured Answer calls (and as many direct calls)

@@ -13,7 +13,7 @@
 #   BENCH_SKIP_VECTOR=1 BENCH_SKIP_TOKENIZER=1        skip a benchmark (run just one: skip
 #   BENCH_SKIP_INGEST=1 BENCH_SKIP_ANSWER=1           the other three)
 #   BENCH_INGEST_ARGS="--max-docs 2000 --max-seconds 60"  ragd_ingest_bench flags
-#   BENCH_ANSWER_ARGS="--n 20000 --calls 500"         ragd_answer_bench flags
+#   BENCH_ANSWER_ARGS="--n 20000 --calls 500"         ragd_answer_bench flags (default n: 100000)
 #   BENCH_TOKENIZER_ARGS="--min-seconds 2"            ragd_tokenizer_bench flags
 #   BENCH_SKIP_LOAD=1                                 skip the overload run (ragd_load)
 #   BENCH_LOAD_ARGS="--seconds 20 --mix 9:1"          ragd_load flags
@@ -98,7 +98,7 @@ if ! skip BENCH_SKIP_INGEST; then
   python3 "$ROOT/bench/summarize.py" "$RESULTS/ingest.jsonl"
 fi
 if ! skip BENCH_SKIP_ANSWER; then
-  echo "bench.sh: answer overhead, about 2-5 minutes at 20k chunks" >&2
+  echo "bench.sh: answer overhead, about 8-15 minutes at 100k chunks (most of it loading)" >&2
   timeout --kill-after=30 1800 "$BUILD_DIR/bench/ragd_answer_bench" \
     --out "$RESULTS/answer.jsonl" "${ANSWER_ARGS[@]}" > /dev/null || status=$?
   python3 "$ROOT/bench/summarize.py" "$RESULTS/answer.jsonl"
