@@ -169,6 +169,9 @@ def summarize(records, markdown):
                     op = target_op(k)
                     rows.append([k, fmt(v["value"], ".3f"), f"{op} {v['target']}",
                                  "met" if v["met"] else "MISSED"])
+            for k, v in r.items():
+                if k.startswith(("index_qps_ratio", "service_qps_ratio")) and isinstance(v, (int, float)):
+                    rows.append([k, fmt(v, ".3f"), "(diagnostic)", ""])
             if "ragd_error" in r:
                 rows.append(["ragd", "-", "-", "error: " + r["ragd_error"]])
             print()

@@ -256,6 +256,20 @@ int Run(int argc, char** argv) {
         Target(ragd.rss_delta_bytes_per_vector_after_restart /
                    RawPlusLinksBytesPerVector(data.dim, hnswlib_options.m),
                kMemoryRatioTarget, false);
+    if (index_figures.ran) {
+      // Not a target: ragd over gRPC against its own backend in process, i.e. what the service
+      // (gRPC, threads, the engine) costs on top of the same graph walk.
+      for (size_t i = 0; i < ctx.search_threads.size() && i < index_figures.qps_by_threads.size();
+           ++i) {
+        for (size_t j = 0; j < ragd.clients.size(); ++j) {
+          if (ragd.clients[j] != ctx.search_threads[i] || index_figures.qps_by_threads[i] <= 0) {
+            continue;
+          }
+          targets["service_qps_ratio_vs_index_" + std::to_string(ctx.search_threads[i])] =
+              ragd.qps_by_clients[j] / index_figures.qps_by_threads[i];
+        }
+      }
+    }
     if (hnswlib.ran) {
       // Same N on both sides: ragd with N clients against hnswlib with N search threads.
       for (size_t i = 0; i < ctx.search_threads.size(); ++i) {
