@@ -4,7 +4,8 @@
 
 namespace ragd::services {
 
-StreamThreads::StreamThreads(size_t max_threads) : max_threads_(max_threads < 1 ? 1 : max_threads) {}
+StreamThreads::StreamThreads(size_t max_threads)
+    : max_threads_(max_threads < 1 ? 1 : max_threads) {}
 
 StreamThreads::~StreamThreads() { Shutdown(); }
 
