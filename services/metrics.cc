@@ -134,6 +134,12 @@ struct Metrics::Families {
         backup_failures(CounterFamily(r, "ragd_backup_failures_total",
                                       "CreateBackup calls that failed or were refused")
                             .Add({})),
+        backup_pause(prometheus::BuildHistogram()
+                         .Name("ragd_backup_pause_seconds")
+                         .Help("How long a CreateBackup call paused every collection's writes "
+                               "(memtable flush and checkpoint in the data directory), seconds")
+                         .Register(r)
+                         .Add({}, MaintenanceBuckets())),
         idle_flush_duration(prometheus::BuildHistogram()
                                 .Name("ragd_idle_flush_duration_seconds")
                                 .Help("Memtable flush and heap trim once writes stopped, seconds")
@@ -170,6 +176,7 @@ struct Metrics::Families {
   Family<Counter>& compaction_failures;
   Histogram& backup_duration;
   Counter& backup_failures;
+  Histogram& backup_pause;
   Histogram& idle_flush_duration;
   Counter& idle_flush_failures;
 
@@ -245,6 +252,9 @@ void Metrics::RecordEngineEvent(const index::EngineEvent& event) {
     case index::EngineEventKind::kBackup:
       f.backup_duration.Observe(event.seconds);
       if (!event.ok) f.backup_failures.Increment();
+      return;
+    case index::EngineEventKind::kBackupPause:
+      f.backup_pause.Observe(event.seconds);
       return;
     case index::EngineEventKind::kIdleFlush:
       f.idle_flush_duration.Observe(event.seconds);

@@ -63,7 +63,8 @@ class Metrics final : public models::EmbeddingObserver {
   void OnEmbeddingRequest(const models::EmbeddingRequestRecord& record) override;
 
   // A snapshot, compaction or backup ended (index::Engine::Options::on_event):
-  // ragd_{snapshot,compaction,backup}_duration_seconds and _failures_total.
+  // ragd_{snapshot,compaction,backup}_duration_seconds and _failures_total, and
+  // ragd_backup_pause_seconds when a backup's writes resume.
   void RecordEngineEvent(const index::EngineEvent& event);
 
   // How long opening the engine took at start-up.

@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 #include <chrono>
 #include <cstring>
@@ -11,6 +12,7 @@
 #include <fstream>
 #include <iterator>
 #include <nlohmann/json.hpp>
+#include <vector>
 
 #include "common/status.h"
 #include "index/engine/keys.h"
@@ -98,6 +100,19 @@ absl::StatusOr<uint64_t> CopyTreeDurably(const fs::path& from, const fs::path& t
   }
   RETURN_IF_ERROR(SyncPath(to.string(), true));
   return bytes;
+}
+
+// Copy of the regular file `from` as `to` (absent), fsynced. A full disk is
+// RESOURCE_EXHAUSTED, so that the caller hears "no space" rather than "I/O".
+absl::Status CopyFileDurably(const fs::path& from, const fs::path& to) {
+  std::error_code ec;
+  fs::copy_file(from, to, fs::copy_options::overwrite_existing, ec);
+  if (ec == std::errc::no_space_on_device) {
+    return absl::ResourceExhaustedError("copy " + from.string() + " to " + to.string() + ": " +
+                                        ec.message());
+  }
+  if (ec) return FsError("copy", from, ec);
+  return SyncPath(to.string(), false);
 }
 
 std::string Iso8601(int64_t unix_ms) {
@@ -275,6 +290,63 @@ absl::StatusOr<BackupManifest> FinishBackup(const std::string& dir, BackupManife
                                     .count();
   RETURN_IF_ERROR(WriteFileDurably(fs::path(dir) / kBackupManifestFile, manifest.ToJson()));
   return manifest;
+}
+
+std::string NewStagingDir(const std::string& data_dir) {
+  static std::atomic<uint64_t> counter{0};
+  const int64_t now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                             std::chrono::system_clock::now().time_since_epoch())
+                             .count();
+  return (fs::path(data_dir) / (std::string(kBackupStagingPrefix) + std::to_string(now_ms) + "-" +
+                                std::to_string(counter.fetch_add(1))))
+      .string();
+}
+
+absl::StatusOr<uint64_t> CopyCheckpoint(const std::string& staging, const std::string& dir) {
+  const fs::path to = fs::path(dir) / kBackupDbDir;
+  std::error_code ec;
+  fs::create_directory(to, ec);
+  if (ec) return FsError("create", to, ec);
+  fs::directory_iterator listing(fs::path(staging), ec);
+  if (ec) return FsError("list", staging, ec);
+  uint64_t bytes = 0;
+  for (const fs::directory_entry& entry : listing) {
+    // RocksDB's checkpoint is flat; a sub-directory would be a layout this code does not know.
+    if (!entry.is_regular_file(ec)) {
+      return absl::InternalError("checkpoint " + staging + " holds " + entry.path().string() +
+                                 ", which is not a regular file");
+    }
+    const fs::path target = to / entry.path().filename();
+    // Nothing writes to a staged checkpoint (its SST files are immutable, the rest are its
+    // own), so a link is as good as a copy where one is possible; EXDEV (another filesystem)
+    // and the like fall back to copying.
+    if (::link(entry.path().c_str(), target.c_str()) == 0) {
+      RETURN_IF_ERROR(SyncPath(target.string(), false));
+    } else {
+      RETURN_IF_ERROR(CopyFileDurably(entry.path(), target));
+    }
+    if (const uintmax_t n = fs::file_size(target, ec); !ec) bytes += n;
+  }
+  RETURN_IF_ERROR(SyncPath(to.string(), true));
+  RETURN_IF_ERROR(SyncPath(dir, true));  // the name DIR/db itself
+  return bytes;
+}
+
+absl::StatusOr<int> RemoveStagingDirs(const std::string& data_dir) {
+  std::error_code ec;
+  fs::directory_iterator listing(fs::path(data_dir), ec);
+  if (ec) return FsError("list", data_dir, ec);
+  std::vector<fs::path> stale;
+  for (const fs::directory_entry& entry : listing) {
+    if (entry.path().filename().string().starts_with(kBackupStagingPrefix)) {
+      stale.push_back(entry.path());
+    }
+  }
+  for (const fs::path& path : stale) {
+    fs::remove_all(path, ec);
+    if (ec) return FsError("remove", path, ec);
+  }
+  return static_cast<int>(stale.size());
 }
 
 }  // namespace internal

@@ -25,6 +25,10 @@ inline constexpr std::string_view kBackupManifestFile = "manifest.json";
 inline constexpr std::string_view kBackupDbDir = "db";
 // Written into a data directory by RestoreBackup(): the manifest of the backup it holds.
 inline constexpr std::string_view kRestoredFromFile = "restored-from.json";
+// Engine::CreateBackup() takes its checkpoint into DATA_DIR/backup-staging-<unique> (same
+// filesystem as the database: hard links), copies it to the backup directory, then removes it;
+// Engine::Open() removes those a crash left behind.
+inline constexpr std::string_view kBackupStagingPrefix = "backup-staging-";
 
 struct BackupManifest {
   // Bumped when the layout of a backup changes; RestoreBackup() refuses newer ones.
@@ -84,6 +88,16 @@ absl::Status PrepareBackupDir(const std::string& dir);
 // Completes `manifest` (versions, creation time) and writes DIR/manifest.json durably
 // (temporary name, fsync, rename, fsync of DIR), which marks the backup complete.
 absl::StatusOr<BackupManifest> FinishBackup(const std::string& dir, BackupManifest manifest);
+// A new name DATA_DIR/backup-staging-<unix ms>-<n>, not yet created, for a staging checkpoint.
+std::string NewStagingDir(const std::string& data_dir);
+// Puts the files of the checkpoint `staging` into DIR/db (created): a hard link where DIR is on
+// the same filesystem, a copy otherwise (the usual case: a backup volume), each file fsynced,
+// then DIR/db and DIR. Returns the bytes put there. UNAVAILABLE naming the path (I/O),
+// RESOURCE_EXHAUSTED (no space).
+absl::StatusOr<uint64_t> CopyCheckpoint(const std::string& staging, const std::string& dir);
+// Removes DATA_DIR/backup-staging-* (left by a backup that crashed): for Engine::Open, once it
+// holds the database's lock, so no running backup can own them. Returns how many.
+absl::StatusOr<int> RemoveStagingDirs(const std::string& data_dir);
 
 }  // namespace internal
 }  // namespace ragd::index

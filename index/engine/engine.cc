@@ -49,6 +49,12 @@ absl::Status Engine::Impl::Open() {
   so.sync_writes = options_.sync_writes;
   so.block_cache_bytes = options_.block_cache_bytes;
   ASSIGN_OR_RETURN(store_, storage::Store::Open(so));
+  // Only now: the store holds the database's lock, so no other process backs it up.
+  ASSIGN_OR_RETURN(int stale, internal::RemoveStagingDirs(options_.data_dir));
+  if (stale > 0) {
+    spdlog::info("removed {} staging director{} of a backup interrupted by a crash", stale,
+                 stale == 1 ? "y" : "ies");
+  }
 
   ASSIGN_OR_RETURN(auto version, store_->GetMeta(kFormatVersionKey));
   if (version && DecodeU64(*version) != kFormatVersion) {

@@ -203,8 +203,12 @@ class Engine {
   // Writes a consistent, restorable backup into `dir` (backup.h): fresh index snapshots, then
   // a RocksDB checkpoint taken while every collection's writes are paused (searches go on),
   // so that the manifest's counts and sequences describe exactly the copy; the manifest is
-  // written last. The pause lasts a memtable flush and the hard links (or copies, when `dir`
-  // is on another filesystem). `dir` is absolute, absent or empty; it is created.
+  // written last. The checkpoint goes into DATA_DIR/backup-staging-<unique>, on the
+  // database's filesystem, so the pause lasts a memtable flush and some hard links only
+  // (event backup_pause); the staged files are then copied (or linked, on the same
+  // filesystem) into `dir`/db and fsynced while writes go on, and the staging directory is
+  // removed, on failure too. `dir` is absolute, absent or empty; it is created; a failed copy
+  // removes `dir`/db again.
   // INVALID_ARGUMENT (relative path), ALREADY_EXISTS (holds a backup), FAILED_PRECONDITION
   // (not empty, cannot be created), UNAVAILABLE (closed, I/O), RESOURCE_EXHAUSTED (no space).
   absl::StatusOr<BackupManifest> CreateBackup(const std::string& dir);

@@ -6,6 +6,9 @@
 //               only when at least one of its shards had changed since its last snapshot),
 //   compaction  one shard's index rebuilt in the background (removed slots reclaimed),
 //   backup      one CreateBackup call, refused or failed calls included,
+//   backup_pause  the part of a CreateBackup call during which every collection's writes
+//               were paused (the checkpoint into the data directory), reported as the writes
+//               resume and before the copy to the backup directory starts,
 //   idle_flush  memtables flushed and heap trimmed once writes stopped (idle_flush_seconds).
 
 #include <functional>
@@ -14,15 +17,15 @@
 
 namespace ragd::index {
 
-enum class EngineEventKind { kSnapshot, kCompaction, kBackup, kIdleFlush };
+enum class EngineEventKind { kSnapshot, kCompaction, kBackup, kBackupPause, kIdleFlush };
 
-// "snapshot", "compaction", "backup", "idle_flush".
+// "snapshot", "compaction", "backup", "backup_pause", "idle_flush".
 std::string_view EngineEventKindName(EngineEventKind kind);
 
 struct EngineEvent {
   EngineEventKind kind = EngineEventKind::kSnapshot;
-  // The collection for snapshots and compactions; "" for a backup and an idle flush (they
-  // cover them all).
+  // The collection for snapshots and compactions; "" for a backup, its pause and an idle
+  // flush (they cover them all).
   std::string collection;
   // Wall time of the work, seconds.
   double seconds = 0;

@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <filesystem>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -29,6 +30,8 @@ std::string_view EngineEventKindName(EngineEventKind kind) {
       return "compaction";
     case EngineEventKind::kBackup:
       return "backup";
+    case EngineEventKind::kBackupPause:
+      return "backup_pause";
     case EngineEventKind::kIdleFlush:
       return "idle_flush";
   }
@@ -205,8 +208,22 @@ absl::StatusOr<BackupManifest> Engine::Impl::WriteBackup(const std::string& dir)
   // Fresh snapshots make the restored recovery quick; the flush makes the paused checkpoint quick.
   RETURN_IF_ERROR(SaveSnapshots());
   RETURN_IF_ERROR(store_->Flush());
+  // The checkpoint is taken inside the data directory, where RocksDB hard-links the SST files
+  // instead of copying them, so that writes pause for a flush and some links only; the copy to
+  // `dir` (usually another volume) runs once they have resumed. The staging directory goes
+  // away whatever happens (Open() removes one a crash left).
+  const std::string staging = internal::NewStagingDir(options_.data_dir);
+  struct RemoveOnExit {
+    const std::string& path;
+    ~RemoveOnExit() {
+      std::error_code ec;
+      std::filesystem::remove_all(path, ec);
+      if (ec) spdlog::warn("backup: cannot remove {}: {}", path, ec.message());
+    }
+  } remove_staging{staging};
   BackupManifest m;
-  {
+  const auto pause_start = std::chrono::steady_clock::now();
+  absl::Status paused_part = [&]() -> absl::Status {
     // The shared catalog lock keeps collections from being created or dropped; the write
     // mutexes (in name order, so two backups cannot deadlock) make the counts match the copy.
     std::shared_lock catalog(catalog_mu_);
@@ -214,13 +231,25 @@ absl::StatusOr<BackupManifest> Engine::Impl::WriteBackup(const std::string& dir)
     for (const auto& [name, c] : collections_) all.emplace(name, c.get());
     std::vector<std::unique_lock<std::mutex>> paused;
     for (const auto& [name, c] : all) paused.emplace_back(c->write_mu);
-    ASSIGN_OR_RETURN(m.rocksdb_sequence, store_->CreateCheckpoint(dir + "/db"));
+    ASSIGN_OR_RETURN(m.rocksdb_sequence, store_->CreateCheckpoint(staging));
     for (const auto& [name, c] : all) {
       const CollectionInfo info = Info(*c);
       m.collections.push_back(
           {c->spec.name, c->spec.dimension, c->spec.shards, info.points, info.last_sequence});
     }
+    return absl::OkStatus();
+  }();
+  Report(EngineEventKind::kBackupPause, "", pause_start, paused_part.ok());
+  RETURN_IF_ERROR(paused_part);
+  absl::StatusOr<uint64_t> bytes = internal::CopyCheckpoint(staging, dir);
+  if (!bytes.ok()) {
+    // DIR was empty or absent (PrepareBackupDir), so what is in DIR/db is ours: a retry into
+    // the same directory then works.
+    std::error_code ec;
+    std::filesystem::remove_all(std::filesystem::path(dir) / kBackupDbDir, ec);
+    return bytes.status();
   }
+  spdlog::debug("backup {}: checkpoint copied ({} bytes)", dir, *bytes);
   return internal::FinishBackup(dir, std::move(m));
 }
 

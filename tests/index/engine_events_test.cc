@@ -188,6 +188,7 @@ TEST(EngineEventsTest, KindNames) {
   EXPECT_EQ(EngineEventKindName(EngineEventKind::kSnapshot), "snapshot");
   EXPECT_EQ(EngineEventKindName(EngineEventKind::kCompaction), "compaction");
   EXPECT_EQ(EngineEventKindName(EngineEventKind::kBackup), "backup");
+  EXPECT_EQ(EngineEventKindName(EngineEventKind::kBackupPause), "backup_pause");
   EXPECT_EQ(EngineEventKindName(EngineEventKind::kIdleFlush), "idle_flush");
 }
 

@@ -154,6 +154,10 @@ TEST(BackupTest, SnapshotCreateThenRestoreFromRoundTripsACollection) {
     EXPECT_EQ(j["collections"][0]["name"], kCollection);
     EXPECT_EQ(j["collections"][0]["points"], "39") << r.out;  // uint64 is a JSON string
     EXPECT_TRUE(std::filesystem::exists(std::filesystem::path(backup) / "manifest.json"));
+    // The checkpoint was staged inside the data directory and is gone again.
+    for (const auto& e : std::filesystem::directory_iterator(data)) {
+      EXPECT_FALSE(e.path().filename().string().starts_with("backup-staging-")) << e.path();
+    }
 
     r = Ragctl(**ragd, {"snapshot", "create", backup});
     EXPECT_EQ(r.exit_code, 4) << r.err;  // ALREADY_EXISTS
