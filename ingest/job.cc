@@ -92,12 +92,14 @@ absl::Status SaveJob(index::Engine& engine, const IngestJob& job) {
   return engine.PutAux(kIngestJobsNamespace, {{job.id, JobToJson(job)}});
 }
 
+absl::Status JobNotFound(std::string_view id) {
+  return absl::NotFoundError("ingest job \"" + std::string(id) + "\" not found");
+}
+
 absl::StatusOr<IngestJob> LoadJob(const index::Engine& engine, std::string_view id) {
   absl::StatusOr<std::optional<std::string>> v = engine.GetAux(kIngestJobsNamespace, id);
   if (!v.ok()) return v.status();
-  if (!v->has_value()) {
-    return absl::NotFoundError("ingest job \"" + std::string(id) + "\" not found");
-  }
+  if (!v->has_value()) return JobNotFound(id);
   return JobFromJson(**v);
 }
 

@@ -63,8 +63,11 @@ absl::StatusOr<IngestJob> JobFromJson(std::string_view json);
 
 // Durably writes `job` under its id.
 absl::Status SaveJob(index::Engine& engine, const IngestJob& job);
-// NOT_FOUND when there is no such job.
+// NOT_FOUND (JobNotFound) when there is no such job.
 absl::StatusOr<IngestJob> LoadJob(const index::Engine& engine, std::string_view id);
+// The NOT_FOUND of LoadJob for `id`; also what a caller not allowed to see a job gets, so that
+// the two cannot be told apart.
+absl::Status JobNotFound(std::string_view id);
 // All records, by id. Unreadable records are skipped.
 absl::StatusOr<std::vector<IngestJob>> ListJobs(const index::Engine& engine);
 // Marks every kRunning record kInterrupted; call once at start-up, before any job starts.

@@ -190,6 +190,16 @@ grpc::ServerUnaryReactor* IngestService::GetIngestJob(grpc::CallbackServerContex
     ASSIGN_OR_RETURN(index::Engine * engine, engine_->Get());
     if (request->job_id().empty()) return absl::InvalidArgumentError("job_id: required");
     ASSIGN_OR_RETURN(ingest::IngestJob job, ingest::LoadJob(*engine, request->job_id()));
+    // A key scoped to some collections sees only their jobs. A job of another collection is
+    // NOT_FOUND, word for word as for an id nobody used: job ids may be chosen by clients
+    // ("nightly-hr"), and PERMISSION_DENIED would confirm that another tenant's job exists
+    // (as ListCollections lists only the key's collections). A record without a collection
+    // (none is written so, but records are read leniently) is checked as "/", which no scope
+    // holds: unscoped keys only.
+    const std::string scope = job.collection.empty() ? "/" : job.collection;
+    if (!AuthorizeCollection(context, "Ingest.GetIngestJob", scope).ok()) {
+      return ingest::JobNotFound(request->job_id());
+    }
     ToProto(job, response);
     return absl::OkStatus();
   };

@@ -19,6 +19,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "ragd/v1/ingest.grpc.pb.h"
 #include "tests/services/service_test_util.h"
 
 namespace ragd::testing {
@@ -265,6 +266,10 @@ TEST(AdminPort, SnapshotAndBackupMetrics) {
   EXPECT_EQ(Sample(t, "ragd_backup_duration_seconds_count", {}), 2) << t;
   EXPECT_EQ(Sample(t, "ragd_backup_failures_total", {}), 1);
   EXPECT_GT(Sample(t, "ragd_backup_duration_seconds_sum", {}), 0);
+  // Only the backup that ran paused writes; the refused one stopped before.
+  EXPECT_EQ(Sample(t, "ragd_backup_pause_seconds_count", {}), 1) << t;
+  EXPECT_LE(Sample(t, "ragd_backup_pause_seconds_sum", {}),
+            Sample(t, "ragd_backup_duration_seconds_sum", {}));
   // The backup saved fresh snapshots of both collections first.
   EXPECT_EQ(Sample(t, "ragd_snapshot_duration_seconds_count", {{"collection", "m"}}), 1);
   EXPECT_EQ(Sample(t, "ragd_snapshot_duration_seconds_count", {{"collection", "gone"}}), 1);
@@ -426,6 +431,104 @@ TEST_F(AuthTest, JsonAccessLogHasRequestIdAndNoSecret) {
   for (const char* secret : {kAdminKey, kWriterKey, kReaderKey, kSlowKey}) {
     EXPECT_EQ(log.find(secret), std::string::npos) << secret;
   }
+}
+
+// GetIngestJob names no collection, but every job has one: a key scoped to some collections
+// sees only their jobs, and another collection's job is NOT_FOUND with the very message of an
+// id nobody used, so that the key cannot even learn that the job exists.
+TEST(AuthScopes, GetIngestJobSeesOnlyTheJobsOfTheKeysCollections) {
+  constexpr const char* kAdmin = "admin-secret-0a1b2c";
+  constexpr const char* kKbWriter = "kb-writer-secret-3d4e5f";
+  constexpr const char* kKbReader = "kb-reader-secret-6a7b8c";
+  constexpr const char* kReader = "reader-secret-9d0e1f";
+  TempDir dir;
+  std::string config = WriteFile(
+      dir, "ragd.yaml",
+      absl::StrCat("auth:\n  api_keys:\n"
+                   "    - {name: ops, role: admin, key_file: ",
+                   WriteFile(dir, "admin.key", kAdmin),
+                   "}\n    - {name: kb-loader, role: writer, collections: [kb], key_file: ",
+                   WriteFile(dir, "kb-writer.key", kKbWriter),
+                   "}\n    - {name: kb-viewer, role: reader, collections: [kb], key_file: ",
+                   WriteFile(dir, "kb-reader.key", kKbReader),
+                   "}\n    - {name: viewer, role: reader, key_file: ",
+                   WriteFile(dir, "reader.key", kReader), "}\n"));
+  auto ragd = RagdProcess::Start(
+      RagdProcess::OptionsFor((dir.path() / "data").string(), {"--config", config}));
+  ASSERT_TRUE(ragd.ok()) << ragd.status();
+  auto channel = (*ragd)->channel();
+  auto collections = v1::Collections::NewStub(channel);
+  auto ingest = v1::Ingest::NewStub(channel);
+  for (const char* name : {"kb", "hr"}) {
+    grpc::ClientContext context;
+    context.set_deadline(CallDeadline(10));
+    context.AddMetadata("authorization", absl::StrCat("Bearer ", kAdmin));
+    v1::CreateCollectionRequest request;
+    request.set_name(name);
+    request.mutable_embedder()->set_name("local");
+    v1::CreateCollectionResponse response;
+    ASSERT_GRPC_OK(collections->CreateCollection(&context, request, &response));
+  }
+  auto run_job = [&](const std::string& key, const std::string& collection,
+                     const std::string& job_id) {
+    grpc::ClientContext context;
+    context.set_deadline(CallDeadline(60));
+    context.AddMetadata("authorization", "Bearer " + key);
+    v1::IngestSummary summary;
+    auto writer = ingest->IngestDocuments(&context, &summary);
+    v1::IngestDocumentsRequest request;
+    request.set_collection(collection);
+    request.set_job_id(job_id);
+    v1::Document* doc = request.mutable_document();
+    doc->set_id(job_id + ".md");
+    doc->set_name(job_id + ".md");
+    doc->set_format("markdown");
+    doc->set_content("# " + job_id + "\n\nA document of collection " + collection + ".\n");
+    writer->Write(request);
+    writer->WritesDone();
+    return writer->Finish();
+  };
+  auto get_job = [&](const std::string& key, const std::string& job_id, v1::IngestJob* job) {
+    grpc::ClientContext context;
+    context.set_deadline(CallDeadline(10));
+    if (!key.empty()) context.AddMetadata("authorization", "Bearer " + key);
+    v1::GetIngestJobRequest request;
+    request.set_job_id(job_id);
+    return ingest->GetIngestJob(&context, request, job);
+  };
+  ASSERT_GRPC_OK(run_job(kKbWriter, "kb", "job-kb"));
+  ASSERT_GRPC_OK(run_job(kAdmin, "hr", "nightly-hr"));
+  EXPECT_GRPC_ERROR(run_job(kKbWriter, "hr", "job-kb-into-hr"),
+                    grpc::StatusCode::PERMISSION_DENIED, "'hr'");
+
+  for (const char* scoped : {kKbWriter, kKbReader}) {
+    v1::IngestJob job;
+    ASSERT_GRPC_OK(get_job(scoped, "job-kb", &job));
+    EXPECT_EQ(job.collection(), "kb");
+    EXPECT_EQ(job.state(), v1::JOB_STATE_COMPLETED);
+    EXPECT_EQ(job.documents_ok(), 1u);
+
+    v1::IngestJob hidden;
+    grpc::Status other = get_job(scoped, "nightly-hr", &hidden);
+    v1::IngestJob none;
+    grpc::Status unknown = get_job(scoped, "no-such-job", &none);
+    EXPECT_EQ(other.error_code(), grpc::StatusCode::NOT_FOUND) << other.error_message();
+    EXPECT_EQ(unknown.error_code(), grpc::StatusCode::NOT_FOUND) << unknown.error_message();
+    EXPECT_EQ(other.error_message(), "ingest job \"nightly-hr\" not found");
+    EXPECT_EQ(unknown.error_message(), "ingest job \"no-such-job\" not found");
+    EXPECT_EQ(hidden.collection(), "");
+    EXPECT_EQ(hidden.documents_ok(), 0u);
+  }
+  // Keys without a collection list see every job.
+  for (const char* unscoped : {kAdmin, kReader}) {
+    v1::IngestJob job;
+    ASSERT_GRPC_OK(get_job(unscoped, "nightly-hr", &job));
+    EXPECT_EQ(job.collection(), "hr");
+    ASSERT_GRPC_OK(get_job(unscoped, "job-kb", &job));
+    EXPECT_EQ(job.collection(), "kb");
+  }
+  v1::IngestJob job;
+  EXPECT_GRPC_ERROR(get_job("", "job-kb", &job), grpc::StatusCode::UNAUTHENTICATED, "no API key");
 }
 
 TEST(OpenListen, NonLoopbackWithoutKeysRefusesToStart) {
