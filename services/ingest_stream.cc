@@ -105,6 +105,21 @@ class IngestStream final : public grpc::ServerReadReactor<v1::IngestDocumentsReq
     const std::string job_id =
         message->job_id().empty() ? ingest::NewJobId() : message->job_id();
     RETURN_IF_ERROR(service_->AcquireJob(job_id));
+    if (!message->job_id().empty()) {
+      // A job id names one collection's job for good: re-running it in the same collection
+      // replaces its record, but a stream for another collection must not overwrite it (a
+      // key scoped to collection A could otherwise clobber B's job history).
+      absl::StatusOr<ingest::IngestJob> previous = ingest::LoadJob(*engine, job_id);
+      if (previous.ok() && previous->collection != collection) {
+        service_->ReleaseJob(job_id);
+        return absl::AlreadyExistsError(absl::StrCat(
+            "job_id: \"", job_id, "\" is already used by another collection's job; choose another"));
+      }
+      if (!previous.ok() && !absl::IsNotFound(previous.status())) {
+        service_->ReleaseJob(job_id);
+        return previous.status();
+      }
+    }
     absl::Status status = RunJob(bound, collection, job_id, std::move(*message));
     service_->ReleaseJob(job_id);
     return status;

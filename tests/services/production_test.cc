@@ -529,6 +529,18 @@ TEST(AuthScopes, GetIngestJobSeesOnlyTheJobsOfTheKeysCollections) {
   }
   v1::IngestJob job;
   EXPECT_GRPC_ERROR(get_job("", "job-kb", &job), grpc::StatusCode::UNAUTHENTICATED, "no API key");
+
+  // A job id stays with its collection: kb's writer cannot overwrite hr's job record by
+  // reusing its id, while re-running its own job under the same id replaces that record.
+  EXPECT_GRPC_ERROR(run_job(kKbWriter, "kb", "nightly-hr"), grpc::StatusCode::ALREADY_EXISTS,
+                    "another collection");
+  ASSERT_GRPC_OK(get_job(kAdmin, "nightly-hr", &job));
+  EXPECT_EQ(job.collection(), "hr");
+  EXPECT_EQ(job.documents_ok(), 1u);
+  ASSERT_GRPC_OK(run_job(kKbWriter, "kb", "job-kb"));
+  ASSERT_GRPC_OK(get_job(kKbWriter, "job-kb", &job));
+  EXPECT_EQ(job.collection(), "kb");
+  EXPECT_EQ(job.state(), v1::JOB_STATE_COMPLETED);
 }
 
 TEST(OpenListen, NonLoopbackWithoutKeysRefusesToStart) {
