@@ -43,10 +43,13 @@ struct Config {
     // search times. Default: 128.
     int64_t max_queued_searches = 128;
     // Points.Search calls that may run on gRPC's own thread, without the hand-off to a search
-    // worker, while a worker's share of the cores is idle and nothing is queued (a thread
-    // wake-up less per call). 0 always hands over. Keep it below gRPC's callback threads
-    // (max(2, cores / 2)) so that one is always free to read and refuse. Default: 1.
-    int64_t inline_searches = 1;
+    // worker, while a worker's share of the cores is idle and nothing is queued. The hand-off
+    // costs two thread wake-ups per call, which on a small machine is most of what the service
+    // adds to a 1 ms search (bench/README.md: 2 clients on 2 cores, 0.55 -> 0.77 of the
+    // in-process QPS from 1 to 2). gRPC has max(2, cores / 2) callback threads; while all run
+    // searches, new calls wait in the socket for at most one search before being read,
+    // admitted or refused. 0 always hands over. Default: 2.
+    int64_t inline_searches = 2;
     // On SIGTERM/SIGINT, in-flight calls get this long to finish. Default: 10.
     int64_t shutdown_grace_seconds = 10;
     // When set, the bound port is written to this file once ragd listens. Default: unset.
