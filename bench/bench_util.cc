@@ -254,4 +254,24 @@ nlohmann::json HardwareRecord(const std::string& source_dir) {
   return h;
 }
 
+nlohmann::json SearchRecord(const std::string& system, int threads, size_t ef, size_t n,
+                            double recall, const LoadResult& r) {
+  return {
+      {"bench", "search"},
+      {"system", system},
+      {"threads", threads},
+      {"ef", ef},
+      {"n", n},
+      {"recall_at_10", recall},
+      {"qps", r.qps},
+      {"p50_ms", r.p50_ms},
+      {"p99_ms", r.p99_ms},
+      {"mean_ms", r.mean_ms},
+      {"ops", r.ops},
+      {"errors", r.errors},
+      {"seconds", r.seconds},
+      {"load_average_1m", LoadAverage1()},
+  };
+}
+
 }  // namespace ragd::bench

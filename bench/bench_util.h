@@ -100,6 +100,12 @@ class Report {
 // load average at the start, so that results from different machines are comparable.
 nlohmann::json HardwareRecord(const std::string& source_dir);
 
+// The record every suite writes for one query load: {"bench":"search", system, threads, ef, n,
+// recall_at_10, qps, p50/p99/mean ms, ops, errors, seconds, load_average_1m}. A suite adds its
+// own fields (e.g. CPU per call) before writing it.
+nlohmann::json SearchRecord(const std::string& system, int threads, size_t ef, size_t n,
+                            double recall, const LoadResult& r);
+
 // Current 1-minute load average (other work on a shared machine skews every figure).
 double LoadAverage1();
 

@@ -98,21 +98,8 @@ void RunFaissSuite(const SuiteContext& ctx, const FaissOptions& options) {
               for (size_t i = 0; i < kTopK; ++i) ids[i] = labels[i];
               return true;
             });
-        ctx.report->Write({
-            {"bench", "search"},
-            {"system", "faiss " + factory},
-            {"threads", threads},
-            {"ef", ef},
-            {"n", n},
-            {"recall_at_10", RecallAtK(r.first_results, *ctx.truth, kTopK)},
-            {"qps", r.qps},
-            {"p50_ms", r.p50_ms},
-            {"p99_ms", r.p99_ms},
-            {"mean_ms", r.mean_ms},
-            {"ops", r.ops},
-            {"seconds", r.seconds},
-            {"load_average_1m", LoadAverage1()},
-        });
+        ctx.report->Write(SearchRecord("faiss " + factory, threads, static_cast<size_t>(ef), n,
+                                       RecallAtK(r.first_results, *ctx.truth, kTopK), r));
       }
     }
     index.reset();

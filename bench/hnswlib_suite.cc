@@ -122,21 +122,7 @@ HnswlibFigures RunHnswlibSuite(const SuiteContext& ctx, const HnswlibOptions& op
             return true;
           });
       const double recall = RecallAtK(r.first_results, *ctx.truth, kTopK);
-      ctx.report->Write({
-          {"bench", "search"},
-          {"system", "hnswlib"},
-          {"threads", threads},
-          {"ef", ef},
-          {"n", n},
-          {"recall_at_10", recall},
-          {"qps", r.qps},
-          {"p50_ms", r.p50_ms},
-          {"p99_ms", r.p99_ms},
-          {"mean_ms", r.mean_ms},
-          {"ops", r.ops},
-          {"seconds", r.seconds},
-          {"load_average_1m", LoadAverage1()},
-      });
+      ctx.report->Write(SearchRecord("hnswlib", threads, ef, n, recall, r));
       if (ef == options.default_ef) {
         if (threads == ctx.search_threads.front()) figures.recall_default_ef = recall;
         figures.qps_by_threads.push_back(r.qps);

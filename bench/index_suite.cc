@@ -86,21 +86,7 @@ IndexFigures RunIndexSuite(const SuiteContext& ctx, const IndexOptions& options)
           return true;
         });
     const double recall = RecallAtK(r.first_results, *ctx.truth, kTopK);
-    ctx.report->Write({
-        {"bench", "search"},
-        {"system", "ragd-index"},
-        {"threads", threads},
-        {"ef", options.ef},
-        {"n", n},
-        {"recall_at_10", recall},
-        {"qps", r.qps},
-        {"p50_ms", r.p50_ms},
-        {"p99_ms", r.p99_ms},
-        {"mean_ms", r.mean_ms},
-        {"ops", r.ops},
-        {"seconds", r.seconds},
-        {"load_average_1m", LoadAverage1()},
-    });
+    ctx.report->Write(SearchRecord("ragd-index", threads, options.ef, n, recall, r));
     figures.qps_by_threads.push_back(r.qps);
   }
   figures.ran = true;

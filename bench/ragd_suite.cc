@@ -447,25 +447,11 @@ RagdFigures RunRagdSuite(const SuiteContext& ctx, const RagdOptions& options) {
     // Every pass counts: the first pass (recall) runs in the same window as the timed ones.
     const double calls = static_cast<double>(std::max<size_t>(1, r.ops));
     const double recall = RecallAtK(r.first_results, *ctx.truth, kTopK);
-    ctx.report->Write({
-        {"bench", "search"},
-        {"system", "ragd"},
-        {"threads", clients},
-        {"ef", options.ef},
-        {"n", n},
-        {"recall_at_10", recall},
-        {"qps", r.qps},
-        {"p50_ms", r.p50_ms},
-        {"p99_ms", r.p99_ms},
-        {"mean_ms", r.mean_ms},
-        {"ops", r.ops},
-        {"errors", r.errors},
-        {"seconds", r.seconds},
-        {"transport", "gRPC over 127.0.0.1, one connection per client thread"},
-        {"server_cpu_ms_per_call", server_cpu * 1000 / calls},
-        {"client_cpu_ms_per_call", client_cpu * 1000 / calls},
-        {"load_average_1m", LoadAverage1()},
-    });
+    nlohmann::json record = SearchRecord("ragd", clients, options.ef, n, recall, r);
+    record["transport"] = "gRPC over 127.0.0.1, one connection per client thread";
+    record["server_cpu_ms_per_call"] = server_cpu * 1000 / calls;
+    record["client_cpu_ms_per_call"] = client_cpu * 1000 / calls;
+    ctx.report->Write(record);
     if (clients == options.clients.front()) figures.recall_default_ef = recall;
     figures.clients.push_back(clients);
     figures.qps_by_clients.push_back(r.qps);
