@@ -166,6 +166,12 @@ FakeChatCounters FakeChatCompletions::counters() const {
   return counters_;
 }
 
+std::optional<std::chrono::steady_clock::time_point>
+FakeChatCompletions::last_first_content_sent() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return last_first_content_sent_;
+}
+
 std::string FakeChatCompletions::answer() const {
   std::string out;
   for (const std::string& d : options_.deltas) out += d;
@@ -304,9 +310,15 @@ void FakeChatCompletions::Handle(const httplib::Request& req, httplib::Response&
   res.set_chunked_content_provider("text/event-stream", [this, azure, model, gap, deltas, finish,
                                                          usage, send_usage, has_fault,
                                                          fault](size_t, httplib::DataSink& sink) {
-    auto send = [&](const json& chunk) {
+    auto send = [&](const json& chunk, bool first_content = false) {
       if (gap.count() > 0 && !server_->SleepUnlessStopped(gap)) return false;
       std::string e = Event(chunk);
+      if (first_content) {
+        // Stamped before the write: a reader in this process may see the bytes before
+        // write() returns.
+        std::lock_guard<std::mutex> lock(mu_);
+        last_first_content_sent_ = std::chrono::steady_clock::now();
+      }
       return sink.write(e.data(), e.size());
     };
     auto gone = [&] {
@@ -352,7 +364,8 @@ void FakeChatCompletions::Handle(const httplib::Request& req, httplib::Response&
         sink.done();  // a well-formed end of the HTTP body, without [DONE]
         return true;
       }
-      if (!send(Chunk(model, json::array({Choice({{"content", deltas[i]}}, nullptr, azure)})))) {
+      if (!send(Chunk(model, json::array({Choice({{"content", deltas[i]}}, nullptr, azure)})),
+                i == 0)) {
         return gone();
       }
     }

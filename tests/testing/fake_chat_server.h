@@ -31,6 +31,7 @@
 #include <cstdint>
 #include <deque>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -101,6 +102,11 @@ class FakeChatCompletions {
 
   void Enqueue(ChatFault fault);
   FakeChatCounters counters() const;
+  // When the last stream's first content delta was handed to the socket (steady_clock, which
+  // is CLOCK_MONOTONIC and so comparable across processes on one machine), or nullopt before
+  // any. Cheap, unlike counters(), which copies every request body: benchmarks call it once
+  // per request to time what a relay adds to the first token.
+  std::optional<std::chrono::steady_clock::time_point> last_first_content_sent() const;
   // The full answer: the deltas concatenated.
   std::string answer() const;
 
@@ -112,6 +118,7 @@ class FakeChatCompletions {
   mutable std::mutex mu_;
   std::deque<ChatFault> faults_;
   FakeChatCounters counters_;
+  std::optional<std::chrono::steady_clock::time_point> last_first_content_sent_;
 };
 
 }  // namespace ragd::testing
