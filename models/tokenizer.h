@@ -6,7 +6,9 @@
 // golden ids produced by it). The rank tables are embedded in the binary (models/data).
 //
 // Thread safety: a Tokenizer is immutable after construction; every method is const and may be
-// called concurrently from any number of threads.
+// called concurrently from any number of threads. Each thread that encodes keeps a bounded
+// cache of BPE merges (at most 256 KiB per encoding, freed when the thread exits; see
+// tokenizer.cc); it never changes a result.
 //
 // Input text is expected to be valid UTF-8 (callers validate with ragd::IsValidUtf8 first).
 // Invalid UTF-8 never crashes: each byte that is not part of a well-formed sequence is split

@@ -5,13 +5,18 @@
 #include <atomic>
 #include <cstdlib>
 #include <fstream>
+#include <memory>
 #include <nlohmann/json.hpp>
+#include <random>
 #include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "common/utf8.h"
+#include "models/bpe_table.h"
+#include "models/embedded_data.h"
+#include "models/pretokenizer.h"
 #include "tests/testing/status_matchers.h"
 
 namespace ragd::models {
@@ -216,6 +221,200 @@ TEST(TokenizerNamesTest, EncodingForModel) {
     EXPECT_EQ(Tokenizer::EncodingForModel(model).status().code(), absl::StatusCode::kNotFound)
         << model;
   }
+}
+
+// The per-thread merge cache (tokenizer.cc) must never change a result. The reference below
+// is EncodeOrdinary without the cache: split, then one Rank lookup or a merge per piece.
+std::vector<TokenSpan> UncachedSpans(Encoding e, std::string_view text) {
+  static const internal::BpeTable* const tables[2] = {
+      internal::BpeTable::Parse(internal::Cl100kBaseRanks()).value().release(),
+      internal::BpeTable::Parse(internal::O200kBaseRanks()).value().release()};
+  const bool o200k = e == Encoding::kO200kBase;
+  const internal::BpeTable& table = *tables[o200k ? 1 : 0];
+  const internal::SplitPattern pattern =
+      o200k ? internal::SplitPattern::kO200k : internal::SplitPattern::kCl100k;
+  std::vector<TokenSpan> spans;
+  std::vector<internal::BpeTable::PieceToken> tokens;
+  for (size_t pos = 0; pos < text.size();) {
+    const size_t end = internal::PieceEnd(pattern, text, pos);
+    tokens.clear();
+    const uint32_t rank = table.Rank(text.data() + pos, end - pos);
+    if (rank != internal::BpeTable::kNoRank) {
+      tokens.push_back({rank, static_cast<uint32_t>(end - pos)});
+    } else {
+      table.Encode(text.substr(pos, end - pos), &tokens);
+    }
+    size_t begin = pos;
+    for (const internal::BpeTable::PieceToken& t : tokens) {
+      spans.push_back(TokenSpan{t.rank, begin, pos + t.end});
+      begin = pos + t.end;
+    }
+    pos = end;
+  }
+  return spans;
+}
+
+bool SameSpans(const std::vector<TokenSpan>& a, const std::vector<TokenSpan>& b) {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i) {
+    if (a[i].id != b[i].id || a[i].begin != b[i].begin || a[i].end != b[i].end) return false;
+  }
+  return true;
+}
+
+// Runs `body` on a new thread, whose merge caches start empty.
+template <typename Body>
+void OnFreshThread(Body body) {
+  std::thread(body).join();
+}
+
+// Many words that BPE must merge (not a single token), each repeated many times with the
+// separators that make different pieces of them: the cache's best case.
+std::string RepeatedWords() {
+  const std::vector<std::string> words = {
+      "tokenization", "Zipfian",     "retrieval",  "deduplication", "hyperparameter",
+      "모델을",       "배포하고",    "미세",       "조정하는",      "데이터를",
+      "Azure에서",    "gpt-4o-mini", "embeddings", "사용자",        "shingles"};
+  const std::vector<std::string> separators = {" ", "\n", ", ", "  ", "(", "\"", "\t"};
+  std::string text;
+  std::mt19937 rng(11);
+  for (int i = 0; i < 3000; ++i) {
+    text += separators[rng() % separators.size()];
+    text += words[rng() % words.size()];
+  }
+  return text;
+}
+
+// More distinct merged pieces than the cache has slots (4,096), pieces longer than it keeps
+// (24 bytes) and pieces of more tokens than it keeps (8), and invalid UTF-8.
+std::string ManyDistinctPieces() {
+  std::mt19937 rng(5);
+  std::string text;
+  for (int i = 0; i < 40000; ++i) {
+    switch (rng() % 6) {
+      case 0:
+      case 1:  // a pseudo-word of 4..15 letters
+        text += ' ';
+        for (int n = 4 + rng() % 12; n > 0; --n) text += static_cast<char>('a' + rng() % 26);
+        break;
+      case 2:  // 1..9 random Hangul syllables: rare ones split into several tokens
+        text += ' ';
+        for (int n = 1 + rng() % 9; n > 0; --n) {
+          const uint32_t cp = 0xAC00 + rng() % 11172;
+          text += static_cast<char>(0xE0 | cp >> 12);
+          text += static_cast<char>(0x80 | (cp >> 6 & 0x3F));
+          text += static_cast<char>(0x80 | (cp & 0x3F));
+        }
+        break;
+      case 3:  // a long base64-like piece
+        text += ' ';
+        for (int n = 20 + rng() % 60; n > 0; --n) {
+          text += "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"[rng() % 64];
+        }
+        break;
+      case 4:  // random bytes
+        for (int n = 1 + rng() % 12; n > 0; --n) text += static_cast<char>(rng() % 256);
+        break;
+      case 5:  // digits and punctuation runs
+        text += ' ';
+        for (int n = 1 + rng() % 10; n > 0; --n) text += "0123456789.,;:!?-_=*#"[rng() % 21];
+        break;
+    }
+  }
+  return text;
+}
+
+TEST_P(TokenizerTest, CachedEncodeMatchesGoldenIdsColdAndWarm) {
+  const std::vector<GoldenCase> cases = LoadGolden(GetParam());
+  OnFreshThread([&] {
+    for (int round = 0; round < 3; ++round) {  // 0: cold caches; 1, 2: every piece cached
+      int failures = 0;
+      for (const GoldenCase& c : cases) {
+        const std::vector<uint32_t> ids =
+            tok().Encode(c.text, EncodeOptions{.allow_special_tokens = c.allow_special});
+        if (ids != c.ids && ++failures <= 5) ADD_FAILURE() << "round " << round << " " << c.name;
+      }
+      EXPECT_EQ(failures, 0) << "round " << round;
+    }
+  });
+}
+
+TEST_P(TokenizerTest, CachedSpansMatchUncachedReference) {
+  std::vector<std::string> texts = {RepeatedWords(), ManyDistinctPieces()};
+  for (const char* name : {"ai-models-and-deployment.ko.md", "ai-workloads-on-azure.ko.md",
+                           "compare-models-in-catalog.ko.md", "explore-and-compare-llms.ko.md",
+                           "fine-tune-chat-model.ko.md", "sample.cc.txt", "sample.py.txt"}) {
+    texts.push_back(CorpusFile(name));
+  }
+  std::vector<std::vector<TokenSpan>> want;
+  for (const std::string& t : texts) want.push_back(UncachedSpans(GetParam(), t));
+  OnFreshThread([&] {
+    // Twice: the second pass is served from the cache wherever the first one filled it, after
+    // ManyDistinctPieces has overwritten most slots.
+    for (int round = 0; round < 2; ++round) {
+      for (size_t i = 0; i < texts.size(); ++i) {
+        SCOPED_TRACE(::testing::Message() << "round " << round << " text " << i);
+        EXPECT_TRUE(SameSpans(tok().EncodeWithOffsets(texts[i]), want[i]));
+        EXPECT_EQ(tok().Count(texts[i]), want[i].size());
+        EXPECT_EQ(tok().Decode(tok().Encode(texts[i])), texts[i]);
+      }
+    }
+  });
+}
+
+TEST_P(TokenizerTest, RepeatedWordsEncodeAlikeAtEveryOccurrence) {
+  const std::string text = RepeatedWords();
+  const std::vector<TokenSpan> want = UncachedSpans(GetParam(), text);
+  OnFreshThread([&] { EXPECT_TRUE(SameSpans(tok().EncodeWithOffsets(text), want)); });
+  EXPECT_TRUE(SameSpans(tok().EncodeWithOffsets(text), want));
+  // Cut points land after cached pieces too.
+  for (size_t max_tokens : {1u, 7u, 100u, 1001u}) {
+    const size_t cut = tok().PrefixBytesForTokens(text, max_tokens);
+    EXPECT_LE(tok().Count(std::string_view(text).substr(0, cut)), max_tokens);
+    EXPECT_EQ(cut, want[max_tokens - 1].end);
+  }
+}
+
+TEST(TokenizerThreadsTest, CachesAreSeparatePerEncoding) {
+  // The same pieces merge differently in the two encodings: a cache shared between them would
+  // answer one encoding's pieces with the other's tokens.
+  const std::string text = RepeatedWords() + CorpusFile("fine-tune-chat-model.ko.md");
+  const std::vector<TokenSpan> want_cl = UncachedSpans(Encoding::kCl100kBase, text);
+  const std::vector<TokenSpan> want_o = UncachedSpans(Encoding::kO200kBase, text);
+  OnFreshThread([&] {
+    for (int i = 0; i < 3; ++i) {
+      EXPECT_TRUE(
+          SameSpans(Tokenizer::Get(Encoding::kCl100kBase).EncodeWithOffsets(text), want_cl));
+      EXPECT_TRUE(SameSpans(Tokenizer::Get(Encoding::kO200kBase).EncodeWithOffsets(text), want_o));
+    }
+  });
+}
+
+TEST(TokenizerThreadsTest, ConcurrentCachedEncodesAgree) {
+  const std::vector<std::string> texts = {RepeatedWords(), ManyDistinctPieces(),
+                                          CorpusFile("ai-workloads-on-azure.ko.md")};
+  std::vector<std::vector<TokenSpan>> want[2];
+  for (const std::string& t : texts) {
+    want[0].push_back(UncachedSpans(Encoding::kCl100kBase, t));
+    want[1].push_back(UncachedSpans(Encoding::kO200kBase, t));
+  }
+  std::atomic<int> mismatches{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      // Each thread walks the texts and encodings in its own order, so caches fill differently.
+      for (int i = 0; i < 12; ++i) {
+        const size_t k = (t + i) % texts.size();
+        const int e = (t + i / 3) % 2;
+        const Tokenizer& tok =
+            Tokenizer::Get(e == 0 ? Encoding::kCl100kBase : Encoding::kO200kBase);
+        mismatches += !SameSpans(tok.EncodeWithOffsets(texts[k]), want[e][k]);
+        mismatches += tok.Count(texts[k]) != want[e][k].size();
+      }
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  EXPECT_EQ(mismatches.load(), 0);
 }
 
 TEST(TokenizerThreadsTest, ConcurrentEncodeIsConsistent) {
