@@ -89,6 +89,10 @@ class Embedder {
   // "local/hash-v1-1536".
   virtual std::string model_id() const = 0;
 
+  // True when Embed computes in this process (no network round trip): a caller may then embed
+  // on a thread that must not block on I/O. Default: false.
+  virtual bool in_process() const { return false; }
+
   // Embeds `texts` in order: result[i] is the vector of texts[i], of length dimension(). An
   // empty `texts` gives an empty result without any request. All or nothing: on error no
   // vector is returned. When `usage` is not null, the cost is added to it (also on error, for

@@ -65,6 +65,8 @@ struct AnswerPlan {
   std::optional<double> top_p;
   std::vector<std::string> stop;
   std::string user;
+  // Retrieval costs only CPU (Retriever::IsCpuBound): the call may be prepared on gRPC's thread.
+  bool cpu_bound = false;
 };
 
 class AnswerCall final : public grpc::ServerWriteReactor<v1::AnswerEvent>,
@@ -74,10 +76,18 @@ class AnswerCall final : public grpc::ServerWriteReactor<v1::AnswerEvent>,
       : context_(context), plan_(std::move(plan)), pending_bytes_(plan_.models.size(), 0),
         open_delta_(plan_.models.size(), nullptr) {}
 
-  // Takes ownership of itself (released in OnDone) and queues Begin on the search executor.
+  // Takes ownership of itself (released in OnDone) and runs Begin on this gRPC thread when
+  // retrieval costs only CPU and the search executor has idle capacity
+  // (BoundedExecutor::TryRunInline: a hand-off costs a thread wake-up, a good part of what
+  // ragd adds to an answer), else queues it there. Writes started
+  // before the handler returns this reactor are held by gRPC until it is bound.
   static void Start(std::unique_ptr<AnswerCall> call) {
     std::shared_ptr<AnswerCall> self(call.release());
     self->self_ = self;
+    if (self->plan_.cpu_bound &&
+        self->context_.prepare->TryRunInline([&self] { self->Begin(); })) {
+      return;
+    }
     if (!self->context_.prepare->TrySubmit([self] { self->Begin(); })) {
       self->Complete(absl::ResourceExhaustedError(
           "too many searches queued (server.max_queued_searches); retry"));
@@ -436,6 +446,7 @@ absl::StatusOr<AnswerPlan> MakePlan(const AnswerContext& context,
   }
   // MMR by cosine needs the chunks' vectors.
   plan.query.with_vectors = plan.mmr;
+  plan.cpu_bound = context.retriever->IsCpuBound(plan.query.collection, plan.query.text);
 
   const v1::GenerationOptions& g = request.generation();
   if (g.has_temperature()) plan.temperature = g.temperature();

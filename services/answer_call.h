@@ -3,10 +3,12 @@
 // models run concurrently, and their events relayed to the client one write at a time. The
 // event order and status rules are those of retrieval.proto.
 //
-// Threads (no thread is created per call): the gRPC handler only validates and admits the
-// call, then queues its preparation on the server's bounded search executor (the one of
-// Points.Search and Retrieve, so overload protection covers answers too: a full queue is
-// RESOURCE_EXHAUSTED at once). There, on a search worker, the call retrieves, builds the
+// Threads (no thread is created per call): the gRPC handler validates and admits the call,
+// then prepares it through the server's bounded search executor (the one of Points.Search and
+// Retrieve, so overload protection covers answers too: a full queue is RESOURCE_EXHAUSTED at
+// once) -- on the gRPC thread itself while the executor has idle capacity and nothing is
+// queued (server.inline_searches, BoundedExecutor::TryRunInline) and the query's embedding
+// needs no network round trip (Retriever::IsCpuBound), else queued for a search worker. There the call retrieves, builds the
 // prompts, queues the sources event and hands each model to a StreamThreads thread (reused,
 // see stream_threads.h), where ChatModel::Stream blocks on its HTTP stream for as long as the
 // model talks; searches never wait behind a model. There is no coordinator: the reactor's

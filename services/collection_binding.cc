@@ -139,14 +139,14 @@ absl::StatusOr<EmbedderBinding> EmbedderRegistry::Resolve(std::string_view name,
 }
 
 absl::StatusOr<std::shared_ptr<models::Embedder>> EmbedderRegistry::ForCollection(
-    const index::CollectionInfo& info) {
-  absl::StatusOr<CollectionBinding> binding = DecodeBinding(info.spec.attributes);
+    const index::CollectionSpec& spec) {
+  absl::StatusOr<CollectionBinding> binding = DecodeBinding(spec.attributes);
   if (!binding.ok()) return binding.status();
   if (binding->embedder.dimension == 0) {
     return absl::FailedPreconditionError(absl::StrCat(
-        "collection ", info.spec.name, " has no embedder; create it with --embedder"));
+        "collection ", spec.name, " has no embedder; create it with --embedder"));
   }
-  return Get(binding->embedder.name, info.spec.dimension);
+  return Get(binding->embedder.name, spec.dimension);
 }
 
 std::vector<std::string> EmbedderRegistry::Names() const {

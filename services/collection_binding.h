@@ -73,10 +73,10 @@ class EmbedderRegistry {
   // The binding to store for a new collection: Get()s the embedder (same errors) and fills
   // provider, model and dimension.
   absl::StatusOr<EmbedderBinding> Resolve(std::string_view name, uint32_t dimension);
-  // The embedder a collection is bound to (decodes info.spec.attributes).
+  // The embedder a collection is bound to (decodes spec.attributes).
   // FAILED_PRECONDITION when the collection has no embedder binding.
   absl::StatusOr<std::shared_ptr<models::Embedder>> ForCollection(
-      const index::CollectionInfo& info);
+      const index::CollectionSpec& spec);
   // Names of every embedder, "local" first.
   std::vector<std::string> Names() const;
 

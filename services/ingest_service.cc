@@ -43,7 +43,7 @@ absl::StatusOr<IngestService::Bound> IngestService::IngestorFor(index::Engine* e
   }
   ASSIGN_OR_RETURN(CollectionBinding binding, DecodeBinding(info.spec.attributes));
   ASSIGN_OR_RETURN(std::shared_ptr<models::Embedder> embedder,
-                   embedders_->ForCollection(info));
+                   embedders_->ForCollection(info.spec));
   ingest::IngestorOptions options;
   options.chunking.max_tokens = static_cast<size_t>(binding.chunking.max_tokens);
   options.chunking.overlap_tokens = static_cast<size_t>(binding.chunking.overlap_tokens);

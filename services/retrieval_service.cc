@@ -48,6 +48,9 @@ grpc::ServerUnaryReactor* RetrievalService::Retrieve(grpc::CallbackServerContext
     response->set_embedder(std::move(result.embedder));
     return absl::OkStatus();
   };
+  if (retriever_.IsCpuBound(request->collection(), request->query())) {
+    return FinishInlineOrOnExecutor(context, search_executor_, std::move(run), "searches");
+  }
   return FinishOnExecutor(context, search_executor_, std::move(run), "searches");
 }
 

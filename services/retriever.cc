@@ -8,9 +8,31 @@
 
 namespace ragd::services {
 
+namespace {
+
+std::string CacheKey(const models::Embedder& embedder, const std::string& text) {
+  return absl::StrCat(embedder.model_id(), std::string(1, '\0'), text);
+}
+
+}  // namespace
+
+bool Retriever::IsCpuBound(const std::string& collection, const std::string& text) {
+  absl::StatusOr<index::Engine*> engine = engine_->Get();
+  if (!engine.ok()) return false;
+  absl::StatusOr<index::CollectionSpec> spec = (*engine)->GetCollectionSpec(collection);
+  if (!spec.ok()) return false;
+  absl::StatusOr<std::shared_ptr<models::Embedder>> embedder = embedders_->ForCollection(*spec);
+  if (!embedder.ok()) return false;
+  if ((*embedder)->in_process()) return true;
+  if (options_.query_cache_entries == 0) return false;
+  const std::string key = CacheKey(**embedder, text);
+  std::lock_guard<std::mutex> lock(mu_);
+  return by_key_.find(key) != by_key_.end();
+}
+
 absl::StatusOr<std::vector<float>> Retriever::EmbedQuery(models::Embedder& embedder,
                                                          const std::string& text) {
-  std::string key = absl::StrCat(embedder.model_id(), std::string(1, '\0'), text);
+  std::string key = CacheKey(embedder, text);
   if (options_.query_cache_entries > 0) {
     std::lock_guard<std::mutex> lock(mu_);
     auto it = by_key_.find(key);
@@ -45,9 +67,8 @@ absl::StatusOr<TextQueryResult> Retriever::Retrieve(const TextQuery& query) {
         absl::StrCat("k: ", k, " is above retrieval.max_k (", options_.max_k, ")"));
   }
   ASSIGN_OR_RETURN(index::Engine * engine, engine_->Get());
-  ASSIGN_OR_RETURN(index::CollectionInfo info, engine->GetCollection(query.collection));
-  ASSIGN_OR_RETURN(std::shared_ptr<models::Embedder> embedder,
-                   embedders_->ForCollection(info));
+  ASSIGN_OR_RETURN(index::CollectionSpec spec, engine->GetCollectionSpec(query.collection));
+  ASSIGN_OR_RETURN(std::shared_ptr<models::Embedder> embedder, embedders_->ForCollection(spec));
   ASSIGN_OR_RETURN(std::vector<float> vector, EmbedQuery(*embedder, query.text));
 
   index::SearchRequest search;

@@ -68,6 +68,12 @@ class Retriever {
   // UNAVAILABLE while ragd recovers or shuts down.
   absl::StatusOr<TextQueryResult> Retrieve(const TextQuery& query);
 
+  // True when retrieving `text` from `collection` costs only CPU here: the collection's
+  // embedder runs in process or the query's vector is cached. Such a call may run on gRPC's own
+  // thread (BoundedExecutor::TryRunInline); a remote embedder's round trip must not hold one.
+  // False also for an unknown collection (the executor path then reports the error).
+  bool IsCpuBound(const std::string& collection, const std::string& text);
+
   const RetrieverOptions& options() const { return options_; }
 
  private:

@@ -164,6 +164,11 @@ absl::StatusOr<CollectionInfo> Engine::Impl::GetCollection(std::string_view name
   return Info(*c);
 }
 
+absl::StatusOr<CollectionSpec> Engine::Impl::GetCollectionSpec(std::string_view name) const {
+  ASSIGN_OR_RETURN(auto c, Find(name));
+  return c->spec;
+}
+
 std::vector<CollectionInfo> Engine::Impl::ListCollections() const {
   std::vector<std::shared_ptr<Collection>> all;
   {
@@ -540,6 +545,10 @@ absl::Status Engine::CreateCollection(const CollectionSpec& spec) {
 }
 absl::StatusOr<CollectionInfo> Engine::GetCollection(std::string_view name) const {
   return impl_->GetCollection(name);
+}
+
+absl::StatusOr<CollectionSpec> Engine::GetCollectionSpec(std::string_view name) const {
+  return impl_->GetCollectionSpec(name);
 }
 std::vector<CollectionInfo> Engine::ListCollections() const { return impl_->ListCollections(); }
 absl::Status Engine::DeleteCollection(std::string_view name) {

@@ -150,6 +150,9 @@ class Engine {
   absl::Status CreateCollection(const CollectionSpec& spec);
   // NOT_FOUND.
   absl::StatusOr<CollectionInfo> GetCollection(std::string_view name) const;
+  // The spec alone, for the query path: GetCollection also sums the shards and asks RocksDB
+  // for the collection's approximate size, which a search does not need. NOT_FOUND.
+  absl::StatusOr<CollectionSpec> GetCollectionSpec(std::string_view name) const;
   std::vector<CollectionInfo> ListCollections() const;
   // Removes the collection and its data from disk. NOT_FOUND.
   absl::Status DeleteCollection(std::string_view name);

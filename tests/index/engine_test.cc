@@ -140,7 +140,13 @@ TEST_F(EngineTest, CollectionLifecycleAndErrors) {
   EXPECT_EQ(info.points, 0u);
   EXPECT_GT(info.created_at_unix_ms, 0);
   EXPECT_EQ(engine_->GetCollection("nope").status().code(), absl::StatusCode::kNotFound);
+  ASSERT_OK_AND_ASSIGN(auto spec, engine_->GetCollectionSpec("a-second_one"));
+  EXPECT_EQ(spec.name, "a-second_one");
+  EXPECT_EQ(spec.shards, 2u);
+  EXPECT_EQ(spec.index.kind, IndexKind::kFlat);
+  EXPECT_EQ(engine_->GetCollectionSpec("nope").status().code(), absl::StatusCode::kNotFound);
   ASSERT_OK(engine_->DeleteCollection("kb"));
+  EXPECT_EQ(engine_->GetCollectionSpec("kb").status().code(), absl::StatusCode::kNotFound);
   EXPECT_EQ(engine_->DeleteCollection("kb").code(), absl::StatusCode::kNotFound);
   EXPECT_EQ(engine_->Upsert("kb", {}).status().code(), absl::StatusCode::kNotFound);
 }
