@@ -70,6 +70,7 @@ HttpClient::HttpClient(HttpClientOptions options) : options_(std::move(options))
 
 HttpClient::~HttpClient() {
   for (void* h : idle_) curl_easy_cleanup(static_cast<CURL*>(h));
+  for (StreamHandles& s : idle_streams_) ReleaseStream(s, false);
 }
 
 void* HttpClient::AcquireHandle() {

@@ -88,9 +88,12 @@ class HttpClient {
                                     std::string_view body, std::chrono::milliseconds timeout);
 
   // POSTs like Post, but hands the response to `callbacks` as it arrives (server-sent events).
-  // Each call uses a connection of its own (the transfer runs on its own curl multi handle so
-  // that cancellation is noticed within ~20 ms instead of curl's once-a-second progress tick;
-  // a chat answer takes seconds, one handshake more does not matter). Returns:
+  // The transfer runs on a curl multi handle of its own, polled in short slices, so that
+  // cancellation is noticed within ~20 ms instead of curl's once-a-second progress tick. Multi
+  // handles (each with its connection cache) are pooled like Post's handles: a stream read to
+  // its end leaves its connection for the next one (no TCP or TLS handshake before the prompt
+  // goes out, which is most of what an HTTP hop adds to a model's first token); a cancelled,
+  // failed or cut stream closes its connection. Returns:
   //   OK                  the whole response was received (any HTTP status);
   //   CANCELLED           a callback returned false or *options.cancelled became true;
   //   DEADLINE_EXCEEDED   options.timeout, first_byte_timeout or the connect timeout expired;
@@ -105,10 +108,20 @@ class HttpClient {
  private:
   void* AcquireHandle();
   void ReleaseHandle(void* handle);
+  // A CURLM* with the CURL* it drives, opaque like idle_.
+  struct StreamHandles {
+    void* multi = nullptr;
+    void* easy = nullptr;
+  };
+  StreamHandles AcquireStream();
+  // Pools the pair, or cleans it up (closing its connections) when `reusable` is false or the
+  // pool is full.
+  void ReleaseStream(StreamHandles handles, bool reusable);
 
   HttpClientOptions options_;
   std::mutex mu_;
   std::vector<void*> idle_;  // CURL* handles, opaque so that no curl header leaks
+  std::vector<StreamHandles> idle_streams_;
 };
 
 }  // namespace ragd::models

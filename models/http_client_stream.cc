@@ -80,18 +80,48 @@ size_t OnStreamBody(char* data, size_t size, size_t nmemb, void* user) {
 
 }  // namespace
 
+HttpClient::StreamHandles HttpClient::AcquireStream() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!idle_streams_.empty()) {
+      StreamHandles s = idle_streams_.back();
+      idle_streams_.pop_back();
+      // Forgets the previous request's options; the multi handle keeps its connections.
+      curl_easy_reset(static_cast<CURL*>(s.easy));
+      return s;
+    }
+  }
+  StreamHandles s;
+  s.easy = curl_easy_init();
+  s.multi = curl_multi_init();
+  if (s.easy == nullptr || s.multi == nullptr) {
+    ReleaseStream(s, false);
+    return {};
+  }
+  return s;
+}
+
+void HttpClient::ReleaseStream(StreamHandles handles, bool reusable) {
+  if (reusable && handles.easy != nullptr && handles.multi != nullptr) {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (idle_streams_.size() < options_.max_idle_connections) {
+      idle_streams_.push_back(handles);
+      return;
+    }
+  }
+  if (handles.easy != nullptr) curl_easy_cleanup(static_cast<CURL*>(handles.easy));
+  if (handles.multi != nullptr) curl_multi_cleanup(static_cast<CURLM*>(handles.multi));
+}
+
 absl::Status HttpClient::PostStream(const std::string& url,
                                     const std::vector<std::pair<std::string, std::string>>& headers,
                                     std::string_view body, const HttpStreamOptions& options,
                                     const HttpStreamCallbacks& callbacks) {
   using Clock = std::chrono::steady_clock;
-  CURL* curl = curl_easy_init();
-  if (curl == nullptr) return absl::ResourceExhaustedError("curl_easy_init failed");
-  CURLM* multi = curl_multi_init();
-  if (multi == nullptr) {
-    curl_easy_cleanup(curl);
-    return absl::ResourceExhaustedError("curl_multi_init failed");
-  }
+  StreamHandles handles = AcquireStream();
+  if (handles.easy == nullptr) return absl::ResourceExhaustedError("curl_easy_init failed");
+  CURL* curl = static_cast<CURL*>(handles.easy);
+  CURLM* multi = static_cast<CURLM*>(handles.multi);
 
   struct curl_slist* header_list =
       internal::JsonPostHeaders("text/event-stream, application/json", headers);
@@ -157,12 +187,15 @@ absl::Status HttpClient::PostStream(const std::string& url,
   if (done && rc == CURLE_OK && !cancelled) DeliverHeaders(&state);
 
   // Removing the handle mid-transfer closes its connection, which is how the upstream learns
-  // that nobody listens any more.
+  // that nobody listens any more. A transfer read to its end leaves its connection in the
+  // multi handle's cache for the next stream.
   curl_multi_remove_handle(multi, curl);
   curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, nullptr);
-  curl_easy_cleanup(curl);
-  curl_multi_cleanup(multi);
+  curl_easy_setopt(curl, CURLOPT_HTTPHEADER, nullptr);
   curl_slist_free_all(header_list);
+  const bool complete = done && rc == CURLE_OK && !cancelled && !first_byte_timed_out &&
+                        !state.aborted_by_callback;
+  ReleaseStream(handles, complete);
 
   if (cancelled || state.aborted_by_callback) {
     return absl::CancelledError(absl::StrCat("POST ", url, ": cancelled by the caller"));

@@ -333,6 +333,39 @@ TEST_F(ChatClientTest, ReturningFalseFromOnDeltaAbortsTheUpstream) {
   EXPECT_EQ(chat_->counters().requests, 1u);
 }
 
+TEST_F(ChatClientTest, StreamsReuseTheirConnectionUnlessCutOrCancelled) {
+  auto model = Make(Azure());
+  std::vector<std::string> deltas;
+  ChatResult result;
+  auto ports = [&] { return chat_->counters().remote_ports; };
+  ASSERT_OK(Run(*model, Request(), &deltas, &result));
+  ASSERT_OK(Run(*model, Request(), &deltas, &result));
+  ASSERT_EQ(ports().size(), 2u);
+  EXPECT_EQ(ports()[0], ports()[1]) << "a stream read to its end leaves its connection";
+
+  // A stream cut in the middle is not reused: the next one connects anew.
+  chat_->Enqueue(ChatFault::CutAfter(2));
+  EXPECT_EQ(Run(*model, Request(), &deltas, &result).code(), absl::StatusCode::kUnavailable);
+  ASSERT_OK(Run(*model, Request(), &deltas, &result));
+  ASSERT_EQ(ports().size(), 4u);
+  EXPECT_EQ(ports()[2], ports()[1]);
+  EXPECT_NE(ports()[3], ports()[2]);
+
+  // Neither is a stream the caller abandoned (the upstream must see the connection close).
+  chat_->Enqueue(ChatFault::Endless(milliseconds(20)));
+  int seen = 0;
+  EXPECT_EQ(model->Stream(Request(), [&](const ChatDelta&) { return ++seen < 2; }, &result,
+                          nullptr)
+                .code(),
+            absl::StatusCode::kCancelled);
+  EXPECT_TRUE(Eventually([&] { return chat_->counters().client_disconnects == 1; }));
+  ASSERT_OK(Run(*model, Request(), &deltas, &result));
+  ASSERT_EQ(ports().size(), 6u);
+  EXPECT_EQ(ports()[4], ports()[3]);
+  EXPECT_NE(ports()[5], ports()[4]);
+  EXPECT_EQ(chat_->counters().completed_streams, 4u);
+}
+
 TEST_F(ChatClientTest, CancelledFlagAbortsTheUpstreamPromptly) {
   auto model = Make(Azure());
   chat_->Enqueue(ChatFault::Endless(milliseconds(20)));

@@ -183,6 +183,7 @@ void FakeChatCompletions::Handle(const httplib::Request& req, httplib::Response&
     std::lock_guard<std::mutex> lock(mu_);
     ++counters_.requests;
     counters_.bodies.push_back(req.body);
+    counters_.remote_ports.push_back(req.remote_port);
     counters_.arrivals.push_back(std::chrono::steady_clock::now());
   }
   if (azure) {

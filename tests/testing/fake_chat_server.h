@@ -89,6 +89,8 @@ struct FakeChatCounters {
   uint64_t client_disconnects = 0;  // streams whose client went away mid-way
   std::vector<std::string> bodies;  // request bodies in order of arrival
   std::vector<std::chrono::steady_clock::time_point> arrivals;
+  // The client's port of each request: equal ports mean one kept-alive connection.
+  std::vector<int> remote_ports;
 };
 
 class FakeChatCompletions {

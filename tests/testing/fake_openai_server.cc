@@ -176,6 +176,11 @@ absl::StatusOr<std::unique_ptr<FakeOpenAiServer>> FakeOpenAiServer::Start(
   // Keep-alive connections each hold a worker; clients with several pooled connections and
   // tests with many concurrent requests need more than httplib's default of 8.
   s->server_.new_task_queue = [] { return new httplib::ThreadPool(32); };
+  // Streamed events are small writes: without TCP_NODELAY, Nagle holds each one until the
+  // previous is acknowledged, and on a kept-alive connection (past TCP's quick-ACK start) the
+  // client's delayed ACK makes that 40 ms. Servers that stream (Azure's front ends, nginx with
+  // tcp_nodelay, the default) do not wait.
+  s->server_.set_tcp_nodelay(true);
   s->server_.set_pre_routing_handler([self](const httplib::Request& req, httplib::Response&) {
     std::lock_guard<std::mutex> lock(self->mu_);
     ++self->counters_.requests;
