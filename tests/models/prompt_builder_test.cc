@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <string>
 #include <vector>
 
@@ -213,6 +214,40 @@ TEST(PromptBuilderTest, NearDuplicatesAreDroppedBeforePacking) {
   ASSERT_OK_AND_ASSIGN(PromptResult k,
                        PromptBuilder(keep_all).Build(Deployment(8192), "q?", {}, sources));
   EXPECT_EQ(k.used_sources.size(), 3u);
+}
+
+// DeduplicateSources stops comparing a pair once the threshold is out of reach: its verdict
+// must still be exactly ShingleJaccard >= threshold, at the boundary too.
+TEST(PromptBuilderTest, DeduplicationVerdictIsExactlyTheJaccardThreshold) {
+  const std::vector<std::string> words = {"vector", "embedding", "모델", "비용", "search",
+                                          "chunk",  "token",     "답변", "prompt", "index"};
+  uint64_t state = 42;
+  auto next = [&state]() {
+    state = state * 6364136223846793005ull + 1442695040888963407ull;
+    return static_cast<size_t>(state >> 33);
+  };
+  size_t kept_both = 0, dropped = 0;
+  for (int trial = 0; trial < 60; ++trial) {
+    std::string a, b;
+    const size_t len = 5 + next() % 40, change_every = 1 + next() % 12;
+    for (size_t i = 0; i < len; ++i) {
+      const std::string& w = words[next() % words.size()];
+      absl::StrAppend(&a, w, " ");
+      absl::StrAppend(&b, i % change_every == 0 ? words[next() % words.size()] : w, " ");
+    }
+    if (trial % 7 == 0) b += "and a longer tail of other words to change the sizes";
+    std::vector<PromptSource> sources(2);
+    sources[0].text = a;
+    sources[1].text = b;
+    const double j = ShingleJaccard(Cl100k(), a, b, 3);
+    for (double t : {0.05, 0.3, 0.5, 0.8, 0.95, 1.0, j, std::nextafter(j, 2.0)}) {
+      const size_t kept = DeduplicateSources(Cl100k(), sources, {0, 1}, t, 3).size();
+      EXPECT_EQ(kept, j >= t ? 1u : 2u) << "trial " << trial << " t " << t << " j " << j;
+      (kept == 1 ? dropped : kept_both) += 1;
+    }
+  }
+  EXPECT_GT(dropped, 60u);  // both verdicts are exercised
+  EXPECT_GT(kept_both, 60u);
 }
 
 TEST(PromptBuilderTest, MmrPrefersDiversity) {
