@@ -80,10 +80,13 @@ def summarize_other(records, markdown):
     if answers:
         rows = []
         for r in answers:
-            for name in ("ragd_total", "direct_total", "overhead", "ragd_first_delta",
-                         "direct_first_delta", "ttfb_added", "outside_upstream",
-                         "before_upstream_first_token"):
-                d = r[name]
+            for name in ("ragd_total", "direct_total", "overhead", "ragd_sources_event",
+                         "ragd_first_delta", "direct_first_delta", "ragd_first_token_relay",
+                         "direct_first_token_relay", "ttfb_added", "ttfb_end_to_end_added",
+                         "outside_upstream", "before_upstream_first_token"):
+                d = r.get(name)
+                if d is None:  # a file from before the field existed
+                    continue
                 rows.append([name, fmt(d["p50_ms"], ".3f"), fmt(d["p99_ms"], ".3f"),
                              fmt(d["mean_ms"], ".3f")])
         r = answers[-1]

@@ -98,7 +98,7 @@ if ! skip BENCH_SKIP_INGEST; then
   python3 "$ROOT/bench/summarize.py" "$RESULTS/ingest.jsonl"
 fi
 if ! skip BENCH_SKIP_ANSWER; then
-  echo "bench.sh: answer overhead, about 8-15 minutes at 100k chunks (most of it loading)" >&2
+  echo "bench.sh: answer overhead, about 6-12 minutes at 100k chunks (most of it loading)" >&2
   timeout --kill-after=30 1800 "$BUILD_DIR/bench/ragd_answer_bench" \
     --out "$RESULTS/answer.jsonl" "${ANSWER_ARGS[@]}" > /dev/null || status=$?
   python3 "$ROOT/bench/summarize.py" "$RESULTS/answer.jsonl"
