@@ -182,7 +182,9 @@ TEST_F(RetrievalTest, RetrieveReturnsChunksWithCitations) {
     EXPECT_TRUE(c.citation().has_byte_begin() && c.citation().has_byte_end());
     EXPECT_LT(c.citation().byte_begin(), c.citation().byte_end());
     EXPECT_EQ(c.metadata().count("title"), 0u) << "promoted to the citation";
-    if (i > 0) EXPECT_LE(c.score(), response.chunks(i - 1).score());
+    if (i > 0) {
+      EXPECT_LE(c.score(), response.chunks(i - 1).score());
+    }
   }
 }
 
@@ -271,11 +273,13 @@ TEST_F(RetrievalTest, TwoModelsSideBySide) {
   EXPECT_GT(azure->time_to_first_token_us(), 0);
   EXPECT_EQ(local->cost_usd(), 0.0);
   // Each model's final event comes after all of its deltas.
-  for (const std::string model : {std::string("local"), std::string(kAzure)}) {
+  for (const std::string& model : {std::string("local"), std::string(kAzure)}) {
     bool final_seen = false;
     for (const auto& e : a.events) {
       if (e.has_final() && e.final().model() == model) final_seen = true;
-      if (e.has_delta() && e.delta().model() == model) EXPECT_FALSE(final_seen) << model;
+      if (e.has_delta() && e.delta().model() == model) {
+        EXPECT_FALSE(final_seen) << model;
+      }
     }
   }
 }
