@@ -55,7 +55,7 @@ struct Options {
   size_t n = 100000;         // chunks in the collection: the size (--n 20000: quick)
   size_t words_per_chunk = 120;
   uint32_t k = 8;
-  size_t calls = 2000;       // measured Answer calls (and as many direct calls): p99 from 20
+  size_t calls = 2000;  // measured Answer calls (and as many direct calls): p99 from 20
   size_t warmup = 20;
   double max_seconds = 120;  // measurement phase
   size_t upsert_batch = 500;
@@ -540,7 +540,8 @@ int Run(int argc, char** argv) {
                 {"overhead", ToJson(overhead_d)},
                 {"overhead_definition",
                  "per call: ragd Answer end to end (client) minus the median direct call to the "
-                 "fake with ragd's own request body (cpp-httplib, one kept-alive connection as ragd)"},
+                 "fake with ragd's own request body (cpp-httplib, one kept-alive connection, "
+                 "as ragd)"},
                 {"overhead_p99_minus_direct_p99_ms", ragd_total_d.p99 - direct_total_d.p99},
                 {"ttfb_added", ToJson(ttfb_added_d)},
                 {"ttfb_added_definition",

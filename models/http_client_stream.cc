@@ -193,8 +193,8 @@ absl::Status HttpClient::PostStream(const std::string& url,
   curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, nullptr);
   curl_easy_setopt(curl, CURLOPT_HTTPHEADER, nullptr);
   curl_slist_free_all(header_list);
-  const bool complete = done && rc == CURLE_OK && !cancelled && !first_byte_timed_out &&
-                        !state.aborted_by_callback;
+  const bool complete =
+      done && rc == CURLE_OK && !cancelled && !first_byte_timed_out && !state.aborted_by_callback;
   ReleaseStream(handles, complete);
 
   if (cancelled || state.aborted_by_callback) {

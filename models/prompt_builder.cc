@@ -65,12 +65,14 @@ bool JaccardAtLeast(const ShingleSet& a, const ShingleSet& b, double threshold) 
   auto enough = [&](size_t c) {
     return static_cast<double>(c) / static_cast<double>(sum - c) >= threshold;
   };
-  if (!enough(std::min(a.size(), b.size()))) return false;  // c <= min(|a|, |b|)
-  size_t needed = static_cast<size_t>(
-      std::ceil(std::max(0.0, threshold) * static_cast<double>(sum) / (1.0 + std::max(0.0, threshold))));
-  needed = std::min(needed, std::min(a.size(), b.size()));
+  const size_t most = std::min(a.size(), b.size());  // c <= min(|a|, |b|)
+  if (!enough(most)) return false;
+  // Start at the real-number answer t * s / (1 + t), then settle on the least c `enough` takes.
+  const double t = std::max(0.0, threshold);
+  size_t needed =
+      std::min(most, static_cast<size_t>(std::ceil(t * static_cast<double>(sum) / (1.0 + t))));
   while (needed > 0 && enough(needed - 1)) --needed;
-  while (!enough(needed)) ++needed;  // ends: enough(min(|a|, |b|)) holds
+  while (!enough(needed)) ++needed;  // stops by `most` at the latest
   const size_t max_unmatched = sum - 2 * needed;
   size_t unmatched = 0, common = 0;
   for (size_t i = 0, j = 0; i < a.size() && j < b.size();) {

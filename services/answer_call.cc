@@ -79,13 +79,12 @@ class AnswerCall final : public grpc::ServerWriteReactor<v1::AnswerEvent>,
   // Takes ownership of itself (released in OnDone) and runs Begin on this gRPC thread when
   // retrieval costs only CPU and the search executor has idle capacity
   // (BoundedExecutor::TryRunInline: a hand-off costs a thread wake-up, a good part of what
-  // ragd adds to an answer), else queues it there. Writes started
-  // before the handler returns this reactor are held by gRPC until it is bound.
+  // ragd adds to an answer), else queues it there. Writes started before the handler returns
+  // this reactor are held by gRPC until it is bound.
   static void Start(std::unique_ptr<AnswerCall> call) {
     std::shared_ptr<AnswerCall> self(call.release());
     self->self_ = self;
-    if (self->plan_.cpu_bound &&
-        self->context_.prepare->TryRunInline([&self] { self->Begin(); })) {
+    if (self->plan_.cpu_bound && self->context_.prepare->TryRunInline([&self] { self->Begin(); })) {
       return;
     }
     if (!self->context_.prepare->TrySubmit([self] { self->Begin(); })) {

@@ -8,13 +8,14 @@
 // Retrieve, so overload protection covers answers too: a full queue is RESOURCE_EXHAUSTED at
 // once) -- on the gRPC thread itself while the executor has idle capacity and nothing is
 // queued (server.inline_searches, BoundedExecutor::TryRunInline) and the query's embedding
-// needs no network round trip (Retriever::IsCpuBound), else queued for a search worker. There the call retrieves, builds the
-// prompts, queues the sources event and hands each model to a StreamThreads thread (reused,
-// see stream_threads.h), where ChatModel::Stream blocks on its HTTP stream for as long as the
-// model talks; searches never wait behind a model. There is no coordinator: the reactor's
-// writes are started from whichever thread queued an event (a search worker, a model thread
-// in its delta callback) or from gRPC's OnWriteDone, one write in flight at a time, and the
-// last model to end finishes the call. The answer deadline is a DeadlineTimer callback.
+// needs no network round trip (Retriever::IsCpuBound), else queued for a search worker. There
+// the call retrieves, builds the prompts, queues the sources event and hands each model to a
+// StreamThreads thread (reused, see stream_threads.h), where ChatModel::Stream blocks on its HTTP
+// stream for as long as the model talks; searches never wait behind a model. There is no
+// coordinator: the reactor's writes are started from whichever thread queued an event (a search
+// worker, a model thread in its delta callback) or from gRPC's OnWriteDone, one write in flight at
+// a time, and the last model to end finishes the call. The answer deadline is a DeadlineTimer
+// callback.
 //
 // Backpressure: a model's text waiting to be written is coalesced into one pending delta
 // event per model, and a model's thread blocks in its delta callback while that pending text

@@ -143,8 +143,8 @@ absl::StatusOr<std::shared_ptr<models::Embedder>> EmbedderRegistry::ForCollectio
   absl::StatusOr<CollectionBinding> binding = DecodeBinding(spec.attributes);
   if (!binding.ok()) return binding.status();
   if (binding->embedder.dimension == 0) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "collection ", spec.name, " has no embedder; create it with --embedder"));
+    return absl::FailedPreconditionError(
+        absl::StrCat("collection ", spec.name, " has no embedder; create it with --embedder"));
   }
   return Get(binding->embedder.name, spec.dimension);
 }

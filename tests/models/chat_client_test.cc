@@ -354,9 +354,8 @@ TEST_F(ChatClientTest, StreamsReuseTheirConnectionUnlessCutOrCancelled) {
   // Neither is a stream the caller abandoned (the upstream must see the connection close).
   chat_->Enqueue(ChatFault::Endless(milliseconds(20)));
   int seen = 0;
-  EXPECT_EQ(model->Stream(Request(), [&](const ChatDelta&) { return ++seen < 2; }, &result,
-                          nullptr)
-                .code(),
+  auto stop_after_one = [&](const ChatDelta&) { return ++seen < 2; };
+  EXPECT_EQ(model->Stream(Request(), stop_after_one, &result, nullptr).code(),
             absl::StatusCode::kCancelled);
   EXPECT_TRUE(Eventually([&] { return chat_->counters().client_disconnects == 1; }));
   ASSERT_OK(Run(*model, Request(), &deltas, &result));

@@ -219,7 +219,7 @@ TEST(PromptBuilderTest, NearDuplicatesAreDroppedBeforePacking) {
 // DeduplicateSources stops comparing a pair once the threshold is out of reach: its verdict
 // must still be exactly ShingleJaccard >= threshold, at the boundary too.
 TEST(PromptBuilderTest, DeduplicationVerdictIsExactlyTheJaccardThreshold) {
-  const std::vector<std::string> words = {"vector", "embedding", "모델", "비용", "search",
+  const std::vector<std::string> words = {"vector", "embedding", "모델", "비용",   "search",
                                           "chunk",  "token",     "답변", "prompt", "index"};
   uint64_t state = 42;
   auto next = [&state]() {
