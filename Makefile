@@ -24,7 +24,7 @@ build: configure
 	@cmake --build $(BUILD_DIR) -j$(JOBS)
 
 run: build
-	$(BUILD_DIR)/services/ragd $(ARGS)
+	$(BUILD_DIR)/bin/ragd $(ARGS)
 
 test: build
 	cd $(BUILD_DIR) && ctest --output-on-failure -j$(JOBS) --timeout 600

@@ -48,4 +48,36 @@ size_t Utf8SafePrefix(std::string_view s, size_t max_bytes) {
   return n;
 }
 
+std::string EchoPrefix(std::string_view s, size_t max_bytes) {
+  std::string out;
+  size_t shown = 0;
+  while (shown < s.size() && out.size() < max_bytes) {
+    // The longest valid UTF-8 sequence at `shown` (1 to 4 bytes), else one byte escaped.
+    size_t n = 0;
+    for (size_t len = 1; len <= 4 && shown + len <= s.size(); ++len) {
+      if (IsValidUtf8(s.substr(shown, len))) {
+        n = len;
+        break;
+      }
+    }
+    if (n == 0 || (n == 1 && static_cast<unsigned char>(s[shown]) < 0x20)) {
+      static constexpr char kHex[] = "0123456789abcdef";
+      const auto c = static_cast<unsigned char>(s[shown]);
+      out += "\\x";
+      out += kHex[c >> 4];
+      out += kHex[c & 15];
+      shown += 1;
+    } else {
+      out.append(s.substr(shown, n));
+      shown += n;
+    }
+  }
+  if (shown < s.size()) {
+    out += "... (";
+    out += std::to_string(s.size());
+    out += " bytes)";
+  }
+  return out;
+}
+
 }  // namespace ragd

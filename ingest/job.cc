@@ -6,6 +6,8 @@
 #include <nlohmann/json.hpp>
 #include <random>
 
+#include "common/utf8.h"
+
 namespace ragd::ingest {
 namespace {
 
@@ -93,7 +95,24 @@ absl::Status SaveJob(index::Engine& engine, const IngestJob& job) {
 }
 
 absl::Status JobNotFound(std::string_view id) {
-  return absl::NotFoundError("ingest job \"" + std::string(id) + "\" not found");
+  return absl::NotFoundError("ingest job \"" + EchoPrefix(id) + "\" not found");
+}
+
+absl::Status ValidateJobId(std::string_view id) {
+  if (id.empty() || id.size() > kMaxJobIdBytes) {
+    return absl::InvalidArgumentError("job_id: must be 1 to " + std::to_string(kMaxJobIdBytes) +
+                                      " bytes, got " + std::to_string(id.size()));
+  }
+  for (char c : id) {
+    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                    c == '-' || c == '_' || c == '.' || c == ':';
+    if (!ok) {
+      return absl::InvalidArgumentError("job_id: must match [A-Za-z0-9._:-]{1," +
+                                        std::to_string(kMaxJobIdBytes) + "}, got \"" +
+                                        EchoPrefix(id) + "\"");
+    }
+  }
+  return absl::OkStatus();
 }
 
 absl::StatusOr<IngestJob> LoadJob(const index::Engine& engine, std::string_view id) {
@@ -126,20 +145,6 @@ absl::StatusOr<size_t> MarkInterruptedJobs(index::Engine& engine) {
     ++marked;
   }
   return marked;
-}
-
-std::string NewJobId() {
-  const auto now = std::chrono::system_clock::now();
-  const std::time_t t = std::chrono::system_clock::to_time_t(now);
-  std::tm utc{};
-  gmtime_r(&t, &utc);
-  char stamp[32];
-  std::strftime(stamp, sizeof(stamp), "%Y%m%d-%H%M%S", &utc);
-  thread_local std::mt19937_64 rng(std::random_device{}() ^
-                                   static_cast<uint64_t>(now.time_since_epoch().count()));
-  char suffix[16];
-  std::snprintf(suffix, sizeof(suffix), "%08x", static_cast<unsigned>(rng() & 0xFFFFFFFFu));
-  return std::string("job-") + stamp + "-" + suffix;
 }
 
 }  // namespace ragd::ingest

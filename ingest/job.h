@@ -12,6 +12,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "common/ids.h"
 #include "index/engine/engine.h"
 
 namespace ragd::ingest {
@@ -68,14 +69,18 @@ absl::StatusOr<IngestJob> LoadJob(const index::Engine& engine, std::string_view 
 // The NOT_FOUND of LoadJob for `id`; also what a caller not allowed to see a job gets, so that
 // the two cannot be told apart.
 absl::Status JobNotFound(std::string_view id);
+// Job ids are chosen by clients ("nightly-hr") or made by NewJobId; both fit this bound.
+inline constexpr size_t kMaxJobIdBytes = 128;
+// INVALID_ARGUMENT unless `id` is 1..kMaxJobIdBytes of [A-Za-z0-9._:-] (the message echoes at
+// most a short prefix of it).
+absl::Status ValidateJobId(std::string_view id);
 // All records, by id. Unreadable records are skipped.
 absl::StatusOr<std::vector<IngestJob>> ListJobs(const index::Engine& engine);
 // Marks every kRunning record kInterrupted; call once at start-up, before any job starts.
 // Returns how many were marked.
 absl::StatusOr<size_t> MarkInterruptedJobs(index::Engine& engine);
 
-// A new job id: "job-" + UTC time (yyyymmdd-hhmmss) + "-" + 8 random hex digits, so that ids
-// sort by start time.
-std::string NewJobId();
+// NewJobId: common/ids.h.
+using ragd::NewJobId;
 
 }  // namespace ragd::ingest

@@ -30,18 +30,14 @@ std::string Hex64(uint64_t v) {
   return buf;
 }
 
-std::string ChunkId(std::string_view document_id, size_t ordinal) {
-  return std::string(document_id) + "#" + std::to_string(ordinal);
-}
-
 // Prefixes a status message with what was being done, keeping the code.
 absl::Status Annotate(const absl::Status& s, std::string_view what) {
   return absl::Status(s.code(), std::string(what) + ": " + std::string(s.message()));
 }
 
 template <typename T>
-const T* MetaGet(const index::Metadata& m, const std::string& key) {
-  auto it = m.find(key);
+const T* MetaGet(const index::Metadata& m, std::string_view key) {
+  auto it = m.find(std::string(key));
   return it == m.end() ? nullptr : std::get_if<T>(&it->second);
 }
 
@@ -155,13 +151,13 @@ class Ingestor::Impl {
     size_t old_count = 0;
     if (!old->empty()) {
       const index::Metadata& m = old->front().metadata;
-      if (const int64_t* c = MetaGet<int64_t>(m, "chunk_count"); c != nullptr && *c > 0) {
+      if (const int64_t* c = MetaGet<int64_t>(m, kChunkCountKey); c != nullptr && *c > 0) {
         old_count = static_cast<size_t>(*c);
       } else {
         old_count = 1;
       }
-      const std::string* h = MetaGet<std::string>(m, "content_hash");
-      const std::string* st = MetaGet<std::string>(m, "chunk_settings");
+      const std::string* h = MetaGet<std::string>(m, kContentHashKey);
+      const std::string* st = MetaGet<std::string>(m, kChunkSettingsKey);
       if (options_.skip_unchanged && h != nullptr && *h == content_hash && st != nullptr &&
           *st == settings_) {
         r->outcome = DocumentOutcome::kSkipped;
@@ -228,20 +224,20 @@ class Ingestor::Impl {
       p.vector = std::move(vectors[i]);
       p.document_id = doc.id;
       p.metadata = doc.metadata;
-      p.metadata["title"] = doc.title;
-      p.metadata["heading_path"] = c.heading_path;
+      p.metadata[std::string(kTitleKey)] = doc.title;
+      p.metadata[std::string(kHeadingPathKey)] = c.heading_path;
       if (c.page > 0) {
-        p.metadata["page"] = int64_t{c.page};
+        p.metadata[std::string(kPageKey)] = int64_t{c.page};
       } else {
-        p.metadata.erase("page");
+        p.metadata.erase(std::string(kPageKey));
       }
-      p.metadata["ordinal"] = static_cast<int64_t>(c.ordinal);
-      p.metadata["byte_begin"] = static_cast<int64_t>(c.begin);
-      p.metadata["byte_end"] = static_cast<int64_t>(c.end);
-      p.metadata["token_count"] = static_cast<int64_t>(c.token_count);
-      p.metadata["chunk_count"] = count;
-      p.metadata["content_hash"] = content_hash;
-      p.metadata["chunk_settings"] = settings_;
+      p.metadata[std::string(kOrdinalKey)] = static_cast<int64_t>(c.ordinal);
+      p.metadata[std::string(kByteBeginKey)] = static_cast<int64_t>(c.begin);
+      p.metadata[std::string(kByteEndKey)] = static_cast<int64_t>(c.end);
+      p.metadata[std::string(kTokenCountKey)] = static_cast<int64_t>(c.token_count);
+      p.metadata[std::string(kChunkCountKey)] = count;
+      p.metadata[std::string(kContentHashKey)] = content_hash;
+      p.metadata[std::string(kChunkSettingsKey)] = settings_;
       p.text = std::move(c.text);
       tokens += c.token_count;
       points.push_back(std::move(p));

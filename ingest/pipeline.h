@@ -4,12 +4,8 @@
 // streams of documents processed by a bounded worker pool with backpressure (IngestDocuments,
 // `ragctl ingest`), whose progress is kept in a persisted job record (job.h).
 //
-// Stored chunks: point id "{document_id}#{ordinal}", document_id, the chunk text, the vector,
-// and metadata = the document's metadata plus (these keys win over the document's own):
-//   title (string), heading_path (list of strings), page (int, only when known), ordinal,
-//   byte_begin, byte_end, token_count, chunk_count (int), content_hash (16 hex digits of
-//   ContentHash(document)), chunk_settings (ChunkingOptions::Fingerprint() + "|" + the
-//   embedder's model_id()).
+// Stored chunks: point id, document_id, the chunk text, the vector and the metadata of
+// chunk_schema.h (the one definition of ids and keys).
 //
 // Guarantees:
 //   - Replacement is atomic: the new chunks and the deletion of old chunks past the new count
@@ -37,6 +33,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "index/engine/engine.h"
+#include "ingest/chunk_schema.h"
 #include "ingest/chunker.h"
 #include "ingest/document.h"
 #include "ingest/job.h"

@@ -133,7 +133,7 @@ struct LocalEmbedderOptions {
   bool word_bigrams = true;
 };
 
-// Construction options of an embedder. Plain values: services/config fills them from YAML,
+// Construction options of an embedder. Plain values: services/server/config fills them from YAML,
 // the environment and flags; Validate() says what to change.
 struct EmbedderConfig {
   // Default: kLocal.

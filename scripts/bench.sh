@@ -110,7 +110,7 @@ if ! skip BENCH_SKIP_LOAD; then
   load_dir=$(mktemp -d)
   printf 'server:\n  workers: 1\n  max_queued_writes: 16\n  search_workers: 1\n  max_queued_searches: 16\n' \
     > "$load_dir/ragd.yaml"
-  "$BUILD_DIR/services/ragd" --config "$load_dir/ragd.yaml" --listen 127.0.0.1:0 \
+  "$BUILD_DIR/bin/ragd" --config "$load_dir/ragd.yaml" --listen 127.0.0.1:0 \
     --port-file "$load_dir/port" --admin-listen "" --data-dir "$load_dir/data" \
     --log-level warn &
   load_pid=$!

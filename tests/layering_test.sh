@@ -1,28 +1,103 @@
 #!/usr/bin/env bash
-# Fails when a lower layer includes a higher one (see ../shared/STYLE.md):
-#   common <- index, models <- ingest <- services; generated protobuf code in services only.
+# Fails when an arrow of the house runs the wrong way (README "Layout", ../STYLE):
+#
+#   services/server -> services/api -> rag -> ingest -> {index, models} -> common
+#   services/api -> proto;  cli -> proto (and nothing of the engine)
+#
+# Checked from the code's own includes (every .h and .cc of each folder), from the public
+# headers (third-party types stay inside their adapter: a header ending in _internal.h is
+# private to its folder), and from the link line of ragctl in the build tree: the CLI is a wire
+# client and must not link RocksDB, FAISS, poppler or any engine library.
+#
+# Usage: layering_test.sh SOURCE_DIR [BUILD_DIR]   (BUILD_DIR: checks ragctl's link line too)
 set -u
 root="${1:-$(cd "$(dirname "$0")/.." && pwd)}"
+build="${2:-}"
 cd "$root" || exit 2
 fail=0
-check() {  # check DIR PATTERN WHY
+checks=0
+
+# check DIR PATTERN WHY [EXCLUDE_DIR]: no .h/.cc under DIR may match PATTERN.
+check() {
   local hits
-  hits=$(grep -rnE --include='*.h' --include='*.cc' "$2" "$1" 2>/dev/null)
+  checks=$((checks + 1))
+  if [ -n "${4:-}" ]; then
+    hits=$(grep -rnE --include='*.h' --include='*.cc' --exclude-dir="$4" "$2" "$1" 2>/dev/null)
+  else
+    hits=$(grep -rnE --include='*.h' --include='*.cc' "$2" "$1" 2>/dev/null)
+  fi
   if [ -n "$hits" ]; then
     echo "layering violation: $3"
     echo "$hits"
     fail=1
   fi
 }
-check common   '#include "(index|models|ingest|services|proto)/' "common/ includes a higher layer"
-check index    '#include "(models|ingest|services|proto)/' "index/ includes models, ingest or services"
-check models   '#include "(index|ingest|services|proto)/' "models/ includes index, ingest or services"
-check ingest   '#include "(services|proto)/' "ingest/ includes services"
-for d in common index models ingest; do
-  check "$d" '\.pb\.h"' "$d/ includes generated protobuf code (services/ only)"
+
+# Includes of project folders, lowest layer first.
+check common '#include "(index|models|ingest|rag|services|cli|proto|ragd)/' \
+  "common/ includes a higher layer"
+check index '#include "(models|ingest|rag|services|cli|ragd)/' \
+  "index/ includes models, ingest, rag, services or cli"
+check models '#include "(index|ingest|rag|services|cli|ragd)/' \
+  "models/ includes index, ingest, rag, services or cli"
+check ingest '#include "(rag|services|cli|ragd)/' "ingest/ includes rag, services or cli"
+check rag '#include "(services|cli|ragd)/' "rag/ includes services, cli or generated code"
+check services/api '#include "(services/server|cli)/' \
+  "services/api includes services/server or cli (the server composes the API, not the reverse)"
+check services/server '#include "cli/' "services/server includes cli"
+check cli '#include "(index|models|ingest|rag|services|common/concurrency)/' \
+  "cli/ includes an engine library of ragd: it is a wire client (proto, gRPC, common/)"
+
+# Generated protobuf code and gRPC at the edge only (services/, cli/).
+for d in common index models ingest rag; do
+  check "$d" '(\.pb\.h"|#include <grpc)' "$d/ includes generated protobuf code or gRPC"
 done
-# Third-party types stay inside their adapter's .cc.
-hdr=$(grep -rlE '#include <(hnswlib|faiss|rocksdb)/' index --include='*.h' 2>/dev/null)
-if [ -n "$hdr" ]; then echo "third-party header in a public header: $hdr"; fail=1; fi
-if [ "$fail" -eq 0 ]; then echo "1 passed, 0 failed"; else echo "0 passed, 1 failed"; fi
+
+# Third-party headers in public headers: each wrapped library stays in its adapter's .cc (or
+# in a header ending in _internal.h, private to its folder).
+public_headers() {
+  find "$@" -name '*.h' ! -name '*_internal.h' 2>/dev/null
+}
+third_party() {  # third_party WHY PATTERN DIR...
+  local why="$1" pattern="$2" hits
+  shift 2
+  checks=$((checks + 1))
+  hits=$(public_headers "$@" | xargs -r grep -nE "$pattern" 2>/dev/null)
+  if [ -n "$hits" ]; then
+    echo "third-party header in a public header ($why):"
+    echo "$hits"
+    fail=1
+  fi
+}
+third_party "hnswlib, FAISS and RocksDB stay in index/'s adapters" \
+  '#include <(hnswlib|faiss|rocksdb)/' common index models ingest rag services
+third_party "yaml-cpp stays in services/server's config parsers" \
+  '#include <yaml-cpp/' common index models ingest rag services cli
+third_party "nlohmann-json, libcurl, spdlog, prometheus and httplib stay in .cc files" \
+  '#include <(nlohmann/|curl/|spdlog/|prometheus/|httplib)' common index models ingest rag services
+
+# The CLI's link line: no engine library, RocksDB, FAISS or poppler.
+if [ -n "$build" ]; then
+  link="$build/cli/CMakeFiles/ragctl.dir/link.txt"
+  checks=$((checks + 1))
+  if [ ! -f "$link" ]; then
+    echo "no link line for ragctl at $link (build the tree first)"
+    fail=1
+  elif grep -qE 'librocksdb|libfaiss|libpoppler|libgumbo|libragd_(engine|index|storage|models|ingest|rag|api|server|concurrency)' "$link"; then
+    echo "ragctl links an engine library: $(tr ' ' '\n' < "$link" | grep -E 'rocksdb|faiss|poppler|gumbo|libragd_' | tr '\n' ' ')"
+    fail=1
+  fi
+  binary="$build/bin/ragctl"
+  if [ -x "$binary" ]; then
+    checks=$((checks + 1))
+    libs=$(ldd "$binary" 2>/dev/null | grep -E 'librocksdb|libfaiss|libpoppler|libgumbo|libopenblas')
+    if [ -n "$libs" ]; then
+      echo "ragctl loads engine libraries at run time:"
+      echo "$libs"
+      fail=1
+    fi
+  fi
+fi
+
+if [ "$fail" -eq 0 ]; then echo "$checks checks: 1 passed, 0 failed"; else echo "0 passed, 1 failed"; fi
 exit "$fail"

@@ -7,7 +7,7 @@
 #   3. every rendered object is checked against the Kubernetes schemas and ragd's deployment
 #      rules (validate-manifests.mjs; npm packages from the committed package-lock.json,
 #      installed with `npm ci` when node_modules is missing), and the validator must reject
-#      testdata/invalid-manifests.yaml; with a ragd binary (RAGD_BINARY, or ../services/ragd
+#      testdata/invalid-manifests.yaml; with a ragd binary (RAGD_BINARY, or ../bin/ragd
 #      from CTest's working directory) ragd --print-config parses each rendered configuration;
 #   4. deploy/docker/Dockerfile is linted (lint_dockerfile.py, with its own self-test).
 # Prints one line per check, then "N passed, M failed"; exits 1 on any failure.
@@ -98,13 +98,13 @@ fi
 
 if [ "$node_ok" = 1 ]; then
   ragd="${RAGD_BINARY:-}"
-  if [ -z "$ragd" ] && [ -x "$OLDPWD/../services/ragd" ]; then ragd="$OLDPWD/../services/ragd"; fi
+  if [ -z "$ragd" ] && [ -x "$OLDPWD/../bin/ragd" ]; then ragd="$OLDPWD/../bin/ragd"; fi
   ragd_args=()
   if [ -n "$ragd" ]; then
     ragd_args=(--ragd "$ragd")
     echo "      ragd --print-config checks with $ragd"
   else
-    echo "      ragd --print-config checks skipped (no RAGD_BINARY, no ../services/ragd)"
+    echo "      ragd --print-config checks skipped (no RAGD_BINARY, no ../bin/ragd)"
   fi
   for r in "${rendered[@]}"; do
     name="${r%%=*}"

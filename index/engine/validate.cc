@@ -37,8 +37,7 @@ absl::Status ValidateVector(const CollectionSpec& spec, std::span<float> v,
                             std::string_view field) {
   if (v.size() != spec.dimension) {
     return Invalid(field, "dimension " + std::to_string(v.size()) +
-                              " does not match the collection's " +
-                              std::to_string(spec.dimension));
+                              " does not match the collection's " + std::to_string(spec.dimension));
   }
   for (size_t i = 0; i < v.size(); ++i) {
     if (!std::isfinite(v[i])) {
@@ -85,14 +84,17 @@ absl::Status ValidateIds(const std::vector<std::string>& ids, std::string_view f
   return absl::OkStatus();
 }
 
-absl::Status ValidateAndNormalizePoints(const CollectionSpec& spec,
-                                        const Engine::Options& options,
+absl::Status ValidateAndNormalizePoints(const CollectionSpec& spec, const Engine::Options& options,
                                         std::vector<Point>& points) {
   if (points.empty()) return Invalid("points", "must not be empty");
   if (points.size() > options.max_batch_points) {
-    return Invalid("points", std::to_string(points.size()) + " points exceed the limit of " +
+    // Named by its setting: an ingested document is one atomic write of all its chunks, so
+    // its caller cannot split it, but can raise the limit or use larger chunks.
+    return Invalid("points", std::to_string(points.size()) +
+                                 " points in one write exceed engine.max_batch_points (" +
                                  std::to_string(options.max_batch_points) +
-                                 " per request; split the batch");
+                                 "); split the batch, or raise engine.max_batch_points (for "
+                                 "a document: or chunk it with more tokens per chunk)");
   }
   absl::flat_hash_map<std::string_view, size_t> seen;
   seen.reserve(points.size());
@@ -110,8 +112,8 @@ absl::Status ValidateAndNormalizePoints(const CollectionSpec& spec,
     RETURN_IF_ERROR(ValidateText(at + ".text", p.text, options.max_text_bytes));
     RETURN_IF_ERROR(ValidateText(at + ".document_id", p.document_id, kMaxDocumentIdBytes));
     if (p.metadata.size() > kMaxMetadataEntries) {
-      return Invalid(at + ".metadata", "more than " + std::to_string(kMaxMetadataEntries) +
-                                           " entries");
+      return Invalid(at + ".metadata",
+                     "more than " + std::to_string(kMaxMetadataEntries) + " entries");
     }
     for (const auto& [key, value] : p.metadata) {
       const std::string f = at + ".metadata[\"" + key + "\"]";

@@ -17,19 +17,17 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "common/document_format.h"
 #include "ingest/document.h"
 
 namespace ragd::ingest {
 
-enum class Format { kText, kMarkdown, kHtml, kPdf, kJsonl };
-
-// "text", "markdown", "html", "pdf", "jsonl".
-std::string_view FormatName(Format f);
-// Inverse of FormatName. INVALID_ARGUMENT listing the accepted names.
-absl::StatusOr<Format> FormatByName(std::string_view name);
-// By extension, case-insensitive: .txt .text → text, .md .markdown → markdown, .html .htm →
-// html, .pdf → pdf, .jsonl → jsonl. INVALID_ARGUMENT naming the path for anything else.
-absl::StatusOr<Format> FormatForPath(const std::filesystem::path& path);
+// Format, FormatName, FormatByName, FormatForPath: common/document_format.h (ragctl
+// picks formats by extension too, without linking the loaders).
+using ragd::Format;
+using ragd::FormatByName;
+using ragd::FormatForPath;
+using ragd::FormatName;
 
 // Where the bytes came from.
 struct SourceInfo {

@@ -17,11 +17,17 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_replace.h"
 #include "common/utf8.h"
-#include "models/prompt_builder.h"
+#include "rag/prompt_builder.h"
 #include "tests/testing/status_matchers.h"
 
 namespace ragd::models {
 namespace {
+
+// The prompts the local model reads are packed by rag/prompt_builder, as in ragd.
+using rag::PromptBuilder;
+using rag::PromptOptions;
+using rag::PromptResult;
+using rag::PromptSource;
 
 std::string ReadFile(const std::filesystem::path& p) {
   std::ifstream in(p, std::ios::binary);

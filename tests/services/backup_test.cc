@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "ragd/v1/admin.grpc.pb.h"
 #include "ragd/v1/collections.grpc.pb.h"
 #include "ragd/v1/points.grpc.pb.h"
 #include "tests/testing/ragd_process.h"
@@ -248,6 +249,28 @@ TEST(BackupTest, CreateBackupNeedsAnUnscopedAdminKey) {
   r = Ragctl(**ragd, {"--api-key", "ops-secret-4d5e6f", "snapshot", "create", backup});
   EXPECT_EQ(r.exit_code, 0) << r.err;
   EXPECT_THAT(r.out, HasSubstr("other"));
+}
+
+// A directory the file system cannot take is refused before anything is touched: a NUL byte
+// (it would cut the path short in the C calls and surface as an I/O error) and overlong paths.
+TEST(BackupTest, ADirectoryWithANulByteIsInvalidArgument) {
+  TempDir dir;
+  auto ragd = RagdProcess::Start(RagdProcess::OptionsFor((dir.path() / "data").string()));
+  ASSERT_TRUE(ragd.ok()) << ragd.status();
+  auto stub = v1::Admin::NewStub((*ragd)->channel());
+  const std::string target = (dir.path() / "b").string();
+  for (const std::string& directory :
+       {target + std::string("\0tail", 5), std::string(5000, 'd'), std::string()}) {
+    grpc::ClientContext context;
+    v1::CreateBackupRequest request;
+    request.set_directory(directory);
+    v1::CreateBackupResponse response;
+    grpc::Status status = stub->CreateBackup(&context, request, &response);
+    EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << status.error_message();
+    EXPECT_THAT(status.error_message(), HasSubstr("directory:"));
+    EXPECT_LT(status.error_message().size(), 300u);
+  }
+  EXPECT_FALSE(std::filesystem::exists(target));
 }
 
 }  // namespace

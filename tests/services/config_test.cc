@@ -1,13 +1,13 @@
-// services/config: precedence (defaults < YAML < environment < flags) and errors that name
+// services/server/config: precedence (defaults < YAML < environment < flags) and errors that name
 // the key.
 
-#include "services/config.h"
-
-#include <fstream>
-#include <sstream>
+#include "services/server/config.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+
+#include <fstream>
+#include <sstream>
 
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/temp_dir.h"
@@ -41,6 +41,22 @@ TEST(ConfigTest, Defaults) {
   EXPECT_TRUE(engine.sync_writes);
 }
 
+// One default per setting: the config holds each layer's own options struct, so its defaults
+// are the layer's (not restated here), and --print-config prints them.
+TEST(ConfigTest, DefaultsAreTheLayersOwn) {
+  Config config;
+  EXPECT_EQ(config.retrieval.answers.mmr_lambda, rag::AnswerSettings{}.mmr_lambda);
+  EXPECT_EQ(config.retrieval.answers.answer_deadline, rag::AnswerSettings{}.answer_deadline);
+  EXPECT_EQ(config.retrieval.retriever.max_k, rag::RetrieverOptions{}.max_k);
+  EXPECT_EQ(config.engine.max_batch_points, index::Engine::Options{}.max_batch_points);
+  EXPECT_EQ(config.ingest.service.max_streams, IngestServiceOptions{}.max_streams);
+  EXPECT_EQ(config.ingest.chunking.max_tokens, rag::ChunkingBinding{}.max_tokens);
+  ASSERT_TRUE(ApplyYaml("retrieval:\n  answer_deadline_ms: 1500\n", &config).ok());
+  EXPECT_EQ(config.retrieval.answers.answer_deadline.count(), 1500);
+  std::string yaml = ToYaml(config);
+  EXPECT_THAT(yaml, HasSubstr("answer_deadline_ms: 1500"));
+}
+
 TEST(ConfigTest, PrecedenceIsDefaultsYamlEnvironmentFlags) {
   testing::TempDir dir;
   std::string path = (dir.path() / "ragd.yaml").string();
@@ -55,7 +71,7 @@ TEST(ConfigTest, PrecedenceIsDefaultsYamlEnvironmentFlags) {
   EXPECT_EQ(cl.config.server.listen, "127.0.0.1:3");  // flag beats env beats YAML
   EXPECT_EQ(cl.config.storage.data_dir, "/env");      // env beats YAML
   EXPECT_EQ(cl.config.server.workers, 3);             // YAML beats default
-  EXPECT_EQ(cl.config.engine.max_k, 50);
+  EXPECT_EQ(cl.config.engine.max_k, 50u);
   EXPECT_FALSE(cl.config.engine.sync_writes);
   EXPECT_EQ(cl.config.engine.compaction_ratio, 0.5);
   EXPECT_EQ(cl.config.log.level, "debug");
@@ -100,6 +116,39 @@ TEST(ConfigTest, UnknownKeysFailNamingTheKey) {
   CommandLine cl = Parse({"--config", path}, {}, nullptr, &err);
   EXPECT_EQ(cl.exit_code, 2);
   EXPECT_THAT(err, HasSubstr("engine.nope"));
+}
+
+// yaml-cpp throws when a node has another shape than the one read (a map where a string is
+// expected, as a key or a list item): ragd must exit 2 naming the key, never abort.
+TEST(ConfigTest, NodesOfTheWrongShapeFailNamingTheKey) {
+  struct Case {
+    const char* yaml;
+    const char* names;
+  };
+  const Case cases[] = {
+      {"auth:\n  api_keys:\n    - name: a\n      key_sha256: "
+       "0000000000000000000000000000000000000000000000000000000000000000\n"
+       "      collections: [{a: b}]\n",
+       "auth.api_keys[0].collections"},
+      {"{a: b}: 1\n", "section name"},
+      {"server:\n  {a: b}: 1\n", "server"},
+      {"server:\n  tls:\n    {a: b}: c\n", "server.tls"},
+      {"embedders:\n  - {a: b}: c\n", "embedders"},
+      {"models:\n  deployments:\n    - {a: b}: c\n", "models"},
+  };
+  for (const Case& c : cases) {
+    Config config;
+    absl::Status s = ApplyYaml(c.yaml, &config);
+    EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << c.yaml << s;
+    EXPECT_THAT(std::string(s.message()), HasSubstr(c.names)) << c.yaml;
+  }
+  testing::TempDir dir;
+  std::string path = (dir.path() / "shape.yaml").string();
+  std::ofstream(path) << cases[0].yaml;
+  std::string err;
+  CommandLine cl = Parse({"--config", path}, {}, nullptr, &err);
+  EXPECT_EQ(cl.exit_code, 2);
+  EXPECT_THAT(err, HasSubstr("auth.api_keys[0].collections"));
 }
 
 TEST(ConfigTest, WrongTypesAndRangesFailNamingTheKey) {

@@ -1,6 +1,6 @@
 // services/convert: proto <-> engine round trips, field paths in errors, status mapping.
 
-#include "services/convert.h"
+#include "services/api/convert.h"
 
 #include <gtest/gtest.h>
 
@@ -20,8 +20,7 @@ TEST(ConvertTest, ToGrpcStatusKeepsCodeAndMessage) {
             grpc::StatusCode::ALREADY_EXISTS);
   EXPECT_EQ(ToGrpcStatus(absl::ResourceExhaustedError("")).error_code(),
             grpc::StatusCode::RESOURCE_EXHAUSTED);
-  EXPECT_EQ(ToGrpcStatus(absl::UnavailableError("")).error_code(),
-            grpc::StatusCode::UNAVAILABLE);
+  EXPECT_EQ(ToGrpcStatus(absl::UnavailableError("")).error_code(), grpc::StatusCode::UNAVAILABLE);
   EXPECT_EQ(ToGrpcStatus(absl::InternalError("")).error_code(), grpc::StatusCode::INTERNAL);
 }
 

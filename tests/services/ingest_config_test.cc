@@ -1,13 +1,13 @@
 // The `embedders` and `ingest` settings of ragd's configuration: parsed from YAML, ingest.*
 // also from the environment, unknown keys named, secrets never printed.
 
+#include <gtest/gtest.h>
+
 #include <sstream>
 #include <string>
 #include <vector>
 
-#include <gtest/gtest.h>
-
-#include "services/config.h"
+#include "services/server/config.h"
 #include "tests/services/ingest_test_util.h"
 
 namespace ragd::services {
@@ -59,8 +59,8 @@ TEST(IngestConfigTest, EmbeddersAndIngestSettings) {
   EXPECT_EQ(cl.config.embedders[0].config.max_inputs_per_request, 16u);
   EXPECT_EQ(cl.config.embedders[1].config.dimension, 768u);
   EXPECT_EQ(cl.config.embedders[1].config.api_key_env, "COMPAT_KEY");
-  EXPECT_EQ(cl.config.ingest.chunk_tokens, 256);
-  EXPECT_EQ(cl.config.ingest.workers, 3);
+  EXPECT_EQ(cl.config.ingest.chunking.max_tokens, 256);
+  EXPECT_EQ(cl.config.ingest.service.workers, 3u);
 
   cl = Parse(yaml, {}, &out, &err, {"--print-config"});
   ASSERT_EQ(cl.exit_code, 0) << err;
@@ -75,8 +75,8 @@ TEST(IngestConfigTest, EmbeddersAndIngestSettings) {
 
 TEST(IngestConfigTest, ErrorsNameTheKey) {
   std::string out, err;
-  CommandLine cl = Parse("embedders:\n  - name: a\n    provider: openai\n    colour: red\n", {},
-                         &out, &err);
+  CommandLine cl =
+      Parse("embedders:\n  - name: a\n    provider: openai\n    colour: red\n", {}, &out, &err);
   EXPECT_EQ(cl.exit_code, 2);
   EXPECT_NE(err.find("embedders[0].colour: unknown setting"), std::string::npos) << err;
   cl = Parse("embedders:\n  - name: local\n", {}, &out, &err);

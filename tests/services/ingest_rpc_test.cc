@@ -2,10 +2,10 @@
 // corpus, citations, skip-unchanged, replacement, deletion, job records across a restart, and
 // the collection binding's checks.
 
+#include <gtest/gtest.h>
+
 #include <string>
 #include <vector>
-
-#include <gtest/gtest.h>
 
 #include "tests/services/ingest_test_util.h"
 
@@ -119,6 +119,33 @@ TEST_F(IngestRpcTest, CorpusChunksCitationsSkipReplaceDeleteAndJobAfterRestart) 
   EXPECT_GRPC_ERROR(ingest_->Job("nope", &job), StatusCode::NOT_FOUND, "nope");
 }
 
+// Job ids are bounded (1..128 of [A-Za-z0-9._:-]) and error messages echo at most a short
+// prefix of what the client sent: a 1 MB id in a NOT_FOUND message would exceed a default
+// client's metadata limit and turn into RESOURCE_EXHAUSTED.
+TEST_F(IngestRpcTest, JobIdsAreBoundedAndNeverEchoedWhole) {
+  v1::CreateCollectionRequest r;
+  r.set_name("jobs");
+  r.mutable_embedder()->set_name("local");
+  ASSERT_GRPC_OK(client_->Create(r));
+  v1::IngestJob job;
+  grpc::Status s = ingest_->Job(std::string(1 << 20, 'j'), &job);
+  EXPECT_EQ(s.error_code(), StatusCode::NOT_FOUND) << s.error_message();
+  EXPECT_LT(s.error_message().size(), 200u);
+  s = ingest_->Job("no such job", &job);
+  EXPECT_EQ(s.error_code(), StatusCode::NOT_FOUND);
+
+  v1::IngestSummary summary;
+  const std::vector<v1::Document> docs = {MarkdownDocument("a.md", "# A\n\n문서")};
+  s = ingest_->Stream("jobs", std::string(10 * 1024, 'j'), docs, &summary);
+  EXPECT_EQ(s.error_code(), StatusCode::INVALID_ARGUMENT) << s.error_message();
+  EXPECT_NE(s.error_message().find("job_id"), std::string::npos);
+  EXPECT_LT(s.error_message().size(), 200u);
+  EXPECT_GRPC_ERROR(ingest_->Stream("jobs", "bad/id", docs, &summary), StatusCode::INVALID_ARGUMENT,
+                    "job_id");
+  ASSERT_GRPC_OK(ingest_->Stream("jobs", "nightly-hr.2026:12", docs, &summary));
+  EXPECT_EQ(summary.documents_ok(), 1u);
+}
+
 TEST_F(IngestRpcTest, BindingChecksAndPlainCollections) {
   // A plain vector collection has no embedder: text calls say how to fix it.
   ASSERT_GRPC_OK(client_->Create("plain", 4));
@@ -166,6 +193,24 @@ TEST_F(IngestRpcTest, BindingChecksAndPlainCollections) {
     EXPECT_FALSE(d.reason().empty()) << d.document_id();
   }
   EXPECT_EQ(failed, 2);
+
+  // So do documents without an id or without any body: ingest.proto documents them as failed
+  // results, not a call-level INVALID_ARGUMENT (one bad record must not abort a bulk job).
+  v1::Document no_id;
+  no_id.set_format("text");
+  no_id.set_text("텍스트만 있고 아이디는 없습니다.");
+  v1::Document no_body;
+  no_body.set_id("empty.txt");
+  no_body.set_format("text");
+  docs = {MarkdownDocument("good2.md", "# Good\n\n또 다른 좋은 문서."), no_id, no_body};
+  ASSERT_GRPC_OK(ingest_->Stream("x", "", docs, &summary));
+  EXPECT_EQ(summary.documents_ok(), 1u);
+  EXPECT_EQ(summary.documents_failed(), 2u);
+  for (const v1::DocumentResult& d : summary.results()) {
+    if (d.status() == v1::DOCUMENT_STATUS_FAILED) {
+      EXPECT_FALSE(d.reason().empty());
+    }
+  }
 }
 
 }  // namespace

@@ -1,15 +1,15 @@
 // ragd as a process: health before and after recovery, reflection, SIGTERM and restart,
 // start-up errors.
 
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
 #include <atomic>
 #include <csignal>
 #include <fstream>
 #include <string>
 #include <thread>
 #include <vector>
-
-#include <gmock/gmock.h>
-#include <gtest/gtest.h>
 
 #include "tests/services/service_test_util.h"
 
@@ -62,11 +62,17 @@ TEST(LifecycleTest, ReflectionListsTheServices) {
   TempDir dir;
   auto ragd = RagdProcess::Start(RagdProcess::OptionsFor((dir.path() / "data").string()));
   ASSERT_TRUE(ragd.ok()) << ragd.status();
-  absl::StatusOr<std::vector<std::string>> services =
-      ListServicesByReflection((*ragd)->channel());
+  absl::StatusOr<std::vector<std::string>> services = ListServicesByReflection((*ragd)->channel());
   ASSERT_TRUE(services.ok()) << services.status();
-  EXPECT_THAT(*services, IsSupersetOf({"ragd.v1.Collections", "ragd.v1.Points",
-                                       "grpc.health.v1.Health"}));
+  EXPECT_THAT(*services,
+              IsSupersetOf({"ragd.v1.Collections", "ragd.v1.Points", "grpc.health.v1.Health"}));
+  // Every listed service can be described, as grpcurl and buf curl need before a call: the
+  // health service too (its descriptor is linked into ragd, proto/grpc/health/v1).
+  for (const std::string& service : *services) {
+    absl::StatusOr<size_t> files = FileDescriptorsByReflection((*ragd)->channel(), service);
+    ASSERT_TRUE(files.ok()) << service << ": " << files.status();
+    EXPECT_GE(*files, 1u) << service;
+  }
 }
 
 TEST(LifecycleTest, SigtermExitsZeroAndKeepsTheData) {
@@ -129,8 +135,8 @@ TEST(LifecycleTest, SigintExitsZero) {
 TEST(LifecycleTest, SigtermDuringRecoveryExitsCleanly) {
   TempDir dir;
   std::string config = WriteFile(dir, "ragd.yaml", "debug:\n  open_delay_ms: 500\n");
-  auto ragd = RagdProcess::Start(RagdProcess::OptionsFor((dir.path() / "data").string(),
-                                                        {"--config", config}, false));
+  auto ragd = RagdProcess::Start(
+      RagdProcess::OptionsFor((dir.path() / "data").string(), {"--config", config}, false));
   ASSERT_TRUE(ragd.ok()) << ragd.status();
   absl::StatusOr<int> code = (*ragd)->Terminate(absl::Seconds(30));
   ASSERT_TRUE(code.ok()) << code.status();
@@ -150,8 +156,7 @@ TEST(LifecycleTest, ConfigErrorsExitWithCode2NamingTheKey) {
   EXPECT_EQ(run->exit_code, 2);
   EXPECT_THAT(run->err, HasSubstr("server.workers"));
 
-  run = RunCommand({RagdBinary(), "--print-config"}, absl::Seconds(30),
-                   {"RAGD_ENGINE__MAX_K=77"});
+  run = RunCommand({RagdBinary(), "--print-config"}, absl::Seconds(30), {"RAGD_ENGINE__MAX_K=77"});
   ASSERT_TRUE(run.ok());
   EXPECT_EQ(run->exit_code, 0);
   EXPECT_THAT(run->out, HasSubstr("max_k: 77"));
@@ -177,9 +182,8 @@ TEST(LifecycleTest, AddressInUseExitsWithCode1) {
   TempDir dir;
   auto first = RagdProcess::Start(RagdProcess::OptionsFor((dir.path() / "a").string()));
   ASSERT_TRUE(first.ok()) << first.status();
-  absl::StatusOr<CommandResult> run =
-      RunCommand({RagdBinary(), "--listen", (*first)->address(), "--data-dir",
-                  (dir.path() / "b").string()});
+  absl::StatusOr<CommandResult> run = RunCommand(
+      {RagdBinary(), "--listen", (*first)->address(), "--data-dir", (dir.path() / "b").string()});
   ASSERT_TRUE(run.ok()) << run.status();
   EXPECT_EQ(run->exit_code, 1);
   EXPECT_THAT(run->err + run->out, HasSubstr("cannot listen"));
@@ -188,9 +192,9 @@ TEST(LifecycleTest, AddressInUseExitsWithCode1) {
 TEST(LifecycleTest, OverloadAndOversizeAreResourceExhausted) {
   TempDir dir;
   // One worker and a queue of one write: concurrent upserts beyond that are refused at once.
-  std::string config = WriteFile(
-      dir, "ragd.yaml", "server:\n  workers: 1\n  max_queued_writes: 1\n"
-                        "  max_message_bytes: 4000000\n");
+  std::string config = WriteFile(dir, "ragd.yaml",
+                                 "server:\n  workers: 1\n  max_queued_writes: 1\n"
+                                 "  max_message_bytes: 4000000\n");
   auto ragd = RagdProcess::Start(
       RagdProcess::OptionsFor((dir.path() / "data").string(), {"--config", config}));
   ASSERT_TRUE(ragd.ok()) << ragd.status();

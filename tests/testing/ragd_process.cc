@@ -1,6 +1,7 @@
 #include "tests/testing/ragd_process.h"
 
 #include <fcntl.h>
+#include <grpcpp/generic/generic_stub.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/prctl.h>
@@ -15,8 +16,6 @@
 #include <fstream>
 #include <sstream>
 #include <thread>
-
-#include <grpcpp/generic/generic_stub.h>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -115,16 +114,15 @@ absl::StatusOr<std::unique_ptr<RagdProcess>> RagdProcess::Start(Options options)
   std::unique_ptr<RagdProcess> p(new RagdProcess(std::move(options)));
   const std::string port_file = (p->scratch_.path() / "port").string();
   const std::string log_file = (p->scratch_.path() / "ragd.log").string();
-  std::vector<std::string> args = {RagdBinary(),   "--listen",    "127.0.0.1:0",
-                                   "--port-file",  port_file,     "--data-dir",
-                                   p->options_.data_dir};
+  std::vector<std::string> args = {RagdBinary(), "--listen",   "127.0.0.1:0",       "--port-file",
+                                   port_file,    "--data-dir", p->options_.data_dir};
   // The admin port defaults to 9090: tests running side by side would fight over it.
   const std::string admin_port_file = (p->scratch_.path() / "admin_port").string();
   const bool own_admin = std::find(p->options_.extra_args.begin(), p->options_.extra_args.end(),
                                    "--admin-listen") == p->options_.extra_args.end();
   if (own_admin) {
-    args.insert(args.end(), {"--admin-listen", "127.0.0.1:0", "--admin-port-file",
-                             admin_port_file});
+    args.insert(args.end(),
+                {"--admin-listen", "127.0.0.1:0", "--admin-port-file", admin_port_file});
   }
   args.insert(args.end(), p->options_.extra_args.begin(), p->options_.extra_args.end());
   ExecArgs exec(args, {});
@@ -146,10 +144,9 @@ absl::StatusOr<std::unique_ptr<RagdProcess>> RagdProcess::Start(Options options)
     int wstatus = 0;
     if (waitpid(pid, &wstatus, WNOHANG) == pid) {
       p->pid_ = -1;
-      return absl::InternalError(
-          absl::StrCat("ragd exited during start-up (", ExitCodeOf(wstatus).status().ToString(),
-                       " / code ", WIFEXITED(wstatus) ? WEXITSTATUS(wstatus) : -1, "); log:\n",
-                       p->LogTail()));
+      return absl::InternalError(absl::StrCat(
+          "ragd exited during start-up (", ExitCodeOf(wstatus).status().ToString(), " / code ",
+          WIFEXITED(wstatus) ? WEXITSTATUS(wstatus) : -1, "); log:\n", p->LogTail()));
     }
     if (absl::Now() > give_up) {
       return absl::DeadlineExceededError(
@@ -196,8 +193,7 @@ absl::StatusOr<ServingStatus> RagdProcess::Health(const std::string& service) co
   }
   if (!ok) return absl::UnavailableError("health call did not complete");
   if (!status.ok()) {
-    return absl::Status(static_cast<absl::StatusCode>(status.error_code()),
-                        status.error_message());
+    return absl::Status(static_cast<absl::StatusCode>(status.error_code()), status.error_message());
   }
   HealthCheckResponse response;
   if (!Parse(response_bytes, &response)) return absl::InternalError("bad health response");
@@ -247,8 +243,7 @@ absl::StatusOr<int> RagdProcess::WaitForExit(absl::Duration timeout) {
       return ExitCodeOf(wstatus);
     }
     if (absl::Now() > give_up) {
-      return absl::DeadlineExceededError(
-          absl::StrCat("ragd still running; log:\n", LogTail()));
+      return absl::DeadlineExceededError(absl::StrCat("ragd still running; log:\n", LogTail()));
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
@@ -262,8 +257,12 @@ std::string RagdProcess::LogTail(size_t max_bytes) const {
   return s.size() <= max_bytes ? s : s.substr(s.size() - max_bytes);
 }
 
-absl::StatusOr<std::vector<std::string>> ListServicesByReflection(
-    const std::shared_ptr<grpc::Channel>& channel, absl::Duration timeout) {
+namespace {
+
+// One request on the reflection stream, and its one response.
+absl::StatusOr<ServerReflectionResponse> ReflectOnce(const std::shared_ptr<grpc::Channel>& channel,
+                                                     const ServerReflectionRequest& request,
+                                                     absl::Duration timeout) {
   grpc::GenericStub stub(channel);
   grpc::CompletionQueue cq;
   grpc::ClientContext context;
@@ -271,8 +270,6 @@ absl::StatusOr<std::vector<std::string>> ListServicesByReflection(
   auto call = stub.PrepareCall(
       &context, "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo", &cq);
   int start = 0, write = 0, done = 0, read = 0, finish = 0;
-  ServerReflectionRequest request;
-  request.set_list_services("");
   grpc::ByteBuffer response_bytes;
   grpc::Status status;
   bool ok = false;
@@ -295,16 +292,40 @@ absl::StatusOr<std::vector<std::string>> ListServicesByReflection(
   while (cq.Next(&ignored_tag, &ignored_ok)) {
   }
   if (!status.ok()) {
-    return absl::Status(static_cast<absl::StatusCode>(status.error_code()),
-                        status.error_message());
+    return absl::Status(static_cast<absl::StatusCode>(status.error_code()), status.error_message());
   }
   ServerReflectionResponse response;
   if (!ok || !Parse(response_bytes, &response)) {
     return absl::InternalError("no reflection response");
   }
+  return response;
+}
+
+}  // namespace
+
+absl::StatusOr<std::vector<std::string>> ListServicesByReflection(
+    const std::shared_ptr<grpc::Channel>& channel, absl::Duration timeout) {
+  ServerReflectionRequest request;
+  request.set_list_services("");
+  absl::StatusOr<ServerReflectionResponse> response = ReflectOnce(channel, request, timeout);
+  if (!response.ok()) return response.status();
   std::vector<std::string> names;
-  for (const auto& s : response.list_services_response().service()) names.push_back(s.name());
+  for (const auto& s : response->list_services_response().service()) names.push_back(s.name());
   return names;
+}
+
+absl::StatusOr<size_t> FileDescriptorsByReflection(const std::shared_ptr<grpc::Channel>& channel,
+                                                   const std::string& symbol,
+                                                   absl::Duration timeout) {
+  ServerReflectionRequest request;
+  request.set_file_containing_symbol(symbol);
+  absl::StatusOr<ServerReflectionResponse> response = ReflectOnce(channel, request, timeout);
+  if (!response.ok()) return response.status();
+  if (response->has_error_response()) {
+    return absl::Status(static_cast<absl::StatusCode>(response->error_response().error_code()),
+                        response->error_response().error_message());
+  }
+  return static_cast<size_t>(response->file_descriptor_response().file_descriptor_proto_size());
 }
 
 absl::StatusOr<CommandResult> RunCommand(const std::vector<std::string>& argv,

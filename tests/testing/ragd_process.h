@@ -6,14 +6,13 @@
 //
 // Not thread-safe: one test thread drives a RagdProcess; the channel may be shared freely.
 
+#include <grpcpp/grpcpp.h>
 #include <sys/types.h>
 
 #include <memory>
 #include <string>
 #include <utility>
 #include <vector>
-
-#include <grpcpp/grpcpp.h>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -28,9 +27,9 @@ enum class ServingStatus { kUnknown = 0, kServing = 1, kNotServing = 2, kService
 class RagdProcess {
  public:
   struct Options {
-    std::string data_dir;                  // required; kept across restarts by the test
-    std::vector<std::string> extra_args;   // e.g. {"--workers", "2"}
-    bool wait_for_serving = true;          // Start() returns once health says SERVING
+    std::string data_dir;                 // required; kept across restarts by the test
+    std::vector<std::string> extra_args;  // e.g. {"--workers", "2"}
+    bool wait_for_serving = true;         // Start() returns once health says SERVING
     absl::Duration start_timeout = absl::Seconds(60);
   };
 
@@ -89,6 +88,13 @@ class RagdProcess {
 // The full service names that server reflection lists, e.g. "ragd.v1.Points".
 absl::StatusOr<std::vector<std::string>> ListServicesByReflection(
     const std::shared_ptr<grpc::Channel>& channel, absl::Duration timeout = absl::Seconds(10));
+
+// How many file descriptors server reflection returns for the file that defines `symbol`
+// (e.g. "grpc.health.v1.Health"), as grpcurl asks before calling a method; the server's
+// error_response (NOT_FOUND) as a status.
+absl::StatusOr<size_t> FileDescriptorsByReflection(const std::shared_ptr<grpc::Channel>& channel,
+                                                   const std::string& symbol,
+                                                   absl::Duration timeout = absl::Seconds(10));
 
 // Runs `argv` (argv[0] is the binary path) to completion with `stdin_text` on stdin, capturing
 // stdout and stderr separately; for testing ragctl. Fails if it runs longer than `timeout`.

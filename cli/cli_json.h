@@ -1,0 +1,50 @@
+#pragma once
+// JSON <-> ragd.v1 messages for ragctl: points from JSON Lines, filters and vectors from
+// command-line JSON, and results to JSON for --json output. Errors are INVALID_ARGUMENT naming
+// the JSON path ("metadata.year", "and[1].range").
+//
+// Filter syntax (one object per node):
+//   {"key": "lang", "equals": "ko"}                     metadata equals (string/number/bool)
+//   {"key": "tag", "in": ["a", "b"]}                    metadata in set
+//   {"key": "year", "range": {"gte": 2020, "lt": 2024}} numeric range (gt, gte, lt, lte)
+//   {"document_id": "doc1"}                             the point's document_id equals
+//   {"document_id": {"in": ["doc1", "doc2"]}}           the point's document_id in set
+//   {"and": [F, ...]}  {"or": [F, ...]}  {"not": F}
+//
+// Point syntax (one per line of a .jsonl file):
+//   {"id": "p1", "vector": [0.1, ...], "text": "...", "document_id": "doc1",
+//    "metadata": {"lang": "ko", "year": 2021, "score": 0.5, "draft": false, "tags": ["a"]}}
+
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "ragd/v1/collections.pb.h"
+#include "ragd/v1/points.pb.h"
+#include "ragd/v1/types.pb.h"
+
+namespace ragd::cli {
+
+absl::StatusOr<v1::Filter> FilterFromJson(const nlohmann::json& json);
+// Parses `text` as JSON first.
+absl::StatusOr<v1::Filter> ParseFilter(absl::string_view text);
+
+absl::StatusOr<v1::Point> PointFromJson(const nlohmann::json& json);
+absl::StatusOr<v1::Point> ParsePoint(absl::string_view line);
+
+// A JSON array of numbers.
+absl::StatusOr<std::vector<float>> ParseVector(absl::string_view text);
+
+nlohmann::json ToJson(const v1::Value& value);
+nlohmann::json ToJson(const v1::Point& point);
+nlohmann::json ToJson(const v1::ScoredPoint& hit);
+nlohmann::json ToJson(const v1::CollectionInfo& info);
+
+// "cosine", "dot", "l2".
+std::string MetricName(v1::Metric metric);
+// "hnsw(m=16,ef_construction=200,ef=128)", "faiss(HNSW32,ef=128,nprobe=16)", "flat".
+std::string IndexSummary(const v1::IndexSpec& spec);
+
+}  // namespace ragd::cli

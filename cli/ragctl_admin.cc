@@ -1,0 +1,60 @@
+#include "cli/ragctl_admin.h"
+
+#include <google/protobuf/util/json_util.h>
+
+#include <chrono>
+#include <ostream>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "cli/cli_output.h"
+#include "cli/ragctl_channel.h"
+
+namespace ragd::cli {
+
+AdminCommands::AdminCommands(GlobalOptions options, std::ostream& out, std::ostream& err)
+    : options_(std::move(options)), out_(out), err_(err) {
+  stub_ = v1::Admin::NewStub(CreateRagdChannel(options_, grpc::ChannelArguments()));
+}
+
+int AdminCommands::CreateSnapshot(const std::string& directory) {
+  grpc::ClientContext context;
+  context.set_deadline(
+      std::chrono::system_clock::now() +
+      std::chrono::milliseconds(static_cast<int64_t>(options_.timeout_seconds * 1000)));
+  v1::CreateBackupRequest request;
+  request.set_directory(directory);
+  v1::CreateBackupResponse response;
+  grpc::Status status = stub_->CreateBackup(&context, request, &response);
+  if (!status.ok()) {
+    err_ << "ragctl: " << StatusCodeName(status.error_code()) << ": "
+         << OneLine(status.error_message(), 1000) << "\n";
+    if (status.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED) {
+      err_ << "ragctl: the backup may still complete on the server: it is complete once "
+           << directory << "/manifest.json exists\n";
+    }
+    return ExitCodeFor(status.error_code());
+  }
+  if (options_.json) {
+    std::string json;
+    google::protobuf::util::JsonPrintOptions print;
+    print.preserve_proto_field_names = true;
+    print.always_print_primitive_fields = true;
+    (void)google::protobuf::util::MessageToJsonString(response, &json, print);
+    out_ << json << "\n";
+    return 0;
+  }
+  out_ << "backup written to " << response.directory() << " in "
+       << absl::StrFormat("%.3f", response.seconds()) << " s (ragd " << response.ragd_version()
+       << ", rocksdb sequence " << response.rocksdb_sequence() << ")\n";
+  Table table({"COLLECTION", "DIMENSION", "SHARDS", "POINTS", "LAST_SEQUENCE"});
+  for (const v1::BackupCollection& c : response.collections()) {
+    table.AddRow({c.name(), absl::StrCat(c.dimension()), absl::StrCat(c.shards()),
+                  absl::StrCat(c.points()), absl::StrCat(c.last_sequence())});
+  }
+  table.Print(out_, options_.tty);
+  return 0;
+}
+
+}  // namespace ragd::cli

@@ -1,0 +1,31 @@
+#pragma once
+// ragctl's operator commands over ragd.v1.Admin: `snapshot create DIR` asks ragd to write a
+// backup into DIR on the server's filesystem (restore is ragd's --restore-from flag). Same
+// conventions as ragctl_commands.h: each returns the exit code, results go to `out`, failures
+// as one line to `err`.
+
+#include <iosfwd>
+#include <memory>
+#include <string>
+
+#include "cli/ragctl_commands.h"
+#include "ragd/v1/admin.grpc.pb.h"
+
+namespace ragd::cli {
+
+class AdminCommands {
+ public:
+  AdminCommands(GlobalOptions options, std::ostream& out, std::ostream& err);
+
+  // Prints the directory, the backup's RocksDB sequence and a table of its collections
+  // (points and last write sequence); --json prints the response as one JSON object.
+  int CreateSnapshot(const std::string& directory);
+
+ private:
+  const GlobalOptions options_;
+  std::ostream& out_;
+  std::ostream& err_;
+  std::unique_ptr<v1::Admin::Stub> stub_;
+};
+
+}  // namespace ragd::cli

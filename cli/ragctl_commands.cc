@@ -1,0 +1,437 @@
+#include "cli/ragctl_commands.h"
+
+#include <chrono>
+#include <fstream>
+#include <iostream>
+#include <iterator>
+#include <map>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "cli/cli_json.h"
+#include "cli/cli_output.h"
+#include "cli/ragctl_channel.h"
+
+namespace ragd::cli {
+namespace {
+
+// The largest response ragctl accepts: a search with k=1000 and vectors of 65536 floats.
+constexpr int kMaxReceiveBytes = 512 << 20;
+constexpr size_t kTextColumnChars = 60;
+
+const char* CodeName(grpc::StatusCode code) {
+  switch (code) {
+    case grpc::StatusCode::OK:
+      return "OK";
+    case grpc::StatusCode::CANCELLED:
+      return "CANCELLED";
+    case grpc::StatusCode::UNKNOWN:
+      return "UNKNOWN";
+    case grpc::StatusCode::INVALID_ARGUMENT:
+      return "INVALID_ARGUMENT";
+    case grpc::StatusCode::DEADLINE_EXCEEDED:
+      return "DEADLINE_EXCEEDED";
+    case grpc::StatusCode::NOT_FOUND:
+      return "NOT_FOUND";
+    case grpc::StatusCode::ALREADY_EXISTS:
+      return "ALREADY_EXISTS";
+    case grpc::StatusCode::PERMISSION_DENIED:
+      return "PERMISSION_DENIED";
+    case grpc::StatusCode::RESOURCE_EXHAUSTED:
+      return "RESOURCE_EXHAUSTED";
+    case grpc::StatusCode::FAILED_PRECONDITION:
+      return "FAILED_PRECONDITION";
+    case grpc::StatusCode::ABORTED:
+      return "ABORTED";
+    case grpc::StatusCode::OUT_OF_RANGE:
+      return "OUT_OF_RANGE";
+    case grpc::StatusCode::UNIMPLEMENTED:
+      return "UNIMPLEMENTED";
+    case grpc::StatusCode::INTERNAL:
+      return "INTERNAL";
+    case grpc::StatusCode::UNAVAILABLE:
+      return "UNAVAILABLE";
+    case grpc::StatusCode::DATA_LOSS:
+      return "DATA_LOSS";
+    case grpc::StatusCode::UNAUTHENTICATED:
+      return "UNAUTHENTICATED";
+    default:
+      break;  // DO_NOT_USE sentinel
+  }
+  return "UNKNOWN";
+}
+
+int ExitCode(grpc::StatusCode code) {
+  switch (code) {
+    case grpc::StatusCode::OK:
+      return 0;
+    case grpc::StatusCode::NOT_FOUND:
+      return 3;
+    case grpc::StatusCode::ALREADY_EXISTS:
+      return 4;
+    case grpc::StatusCode::INVALID_ARGUMENT:
+    case grpc::StatusCode::OUT_OF_RANGE:
+    case grpc::StatusCode::FAILED_PRECONDITION:
+      return 5;
+    case grpc::StatusCode::UNAVAILABLE:
+    case grpc::StatusCode::DEADLINE_EXCEEDED:
+      return 6;
+    case grpc::StatusCode::RESOURCE_EXHAUSTED:
+      return 7;
+    case grpc::StatusCode::UNAUTHENTICATED:
+      return 8;
+    case grpc::StatusCode::PERMISSION_DENIED:
+      return 9;
+    default:
+      return 1;
+  }
+}
+
+std::string MetadataSummary(const v1::Point& p) {
+  std::vector<std::string> parts;
+  // Sorted: protobuf maps iterate in no particular order.
+  std::map<std::string, std::string> sorted;
+  for (const auto& [key, value] : p.metadata()) sorted[key] = ToJson(value).dump();
+  for (const auto& [key, value] : sorted) parts.push_back(absl::StrCat(key, "=", value));
+  return absl::StrJoin(parts, " ");
+}
+
+absl::StatusOr<v1::Metric> ParseMetric(const std::string& name) {
+  if (name == "cosine") return v1::METRIC_COSINE;
+  if (name == "dot") return v1::METRIC_DOT;
+  if (name == "l2") return v1::METRIC_L2;
+  return absl::InvalidArgumentError(
+      absl::StrCat("--metric: expected cosine, dot or l2, got \"", name, "\""));
+}
+
+absl::StatusOr<std::string> ReadWholeFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return absl::InvalidArgumentError(absl::StrCat(path, ": cannot open"));
+  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+
+}  // namespace
+
+const char* StatusCodeName(grpc::StatusCode code) { return CodeName(code); }
+int ExitCodeFor(grpc::StatusCode code) { return ExitCode(code); }
+
+Ragctl::Ragctl(GlobalOptions options, std::ostream& out, std::ostream& err)
+    : options_(std::move(options)), out_(out), err_(err) {
+  grpc::ChannelArguments args;
+  args.SetMaxReceiveMessageSize(kMaxReceiveBytes);
+  args.SetMaxSendMessageSize(kMaxReceiveBytes);
+  std::shared_ptr<grpc::Channel> channel = CreateRagdChannel(options_, args);
+  collections_ = v1::Collections::NewStub(channel);
+  points_ = v1::Points::NewStub(channel);
+}
+
+void Ragctl::InitContext(grpc::ClientContext* context) const {
+  context->set_deadline(
+      std::chrono::system_clock::now() +
+      std::chrono::milliseconds(static_cast<int64_t>(options_.timeout_seconds * 1000)));
+}
+
+int Ragctl::Fail(const grpc::Status& status) {
+  err_ << "ragctl: " << CodeName(status.error_code()) << ": "
+       << OneLine(status.error_message(), 1000) << "\n";
+  return ExitCode(status.error_code());
+}
+
+int Ragctl::UsageError(const absl::Status& status) {
+  err_ << "ragctl: " << OneLine(status.message(), 1000) << "\n";
+  return kExitUsage;
+}
+
+void Ragctl::PrintCollection(const v1::CollectionInfo& info) {
+  if (options_.json) {
+    out_ << ToJson(info).dump() << "\n";
+    return;
+  }
+  Table table({"FIELD", "VALUE"});
+  nlohmann::json j = ToJson(info);
+  table.AddRow({"name", info.name()});
+  table.AddRow({"dimension", absl::StrCat(info.dimension())});
+  table.AddRow({"metric", MetricName(info.metric())});
+  table.AddRow({"index", IndexSummary(info.index())});
+  table.AddRow({"shards", absl::StrCat(info.shards())});
+  if (info.has_embedder()) {
+    table.AddRow({"embedder", absl::StrCat(info.embedder().name(), " (", info.embedder().provider(),
+                                           " ", info.embedder().model(), ")")});
+    table.AddRow({"chunking", absl::StrCat(info.chunking().max_tokens(), " tokens, overlap ",
+                                           info.chunking().overlap_tokens())});
+  }
+  table.AddRow({"points", absl::StrCat(info.points())});
+  table.AddRow({"deleted_points", absl::StrCat(info.deleted_points())});
+  table.AddRow({"index_bytes", absl::StrCat(info.index_bytes())});
+  table.AddRow({"storage_bytes", absl::StrCat(info.storage_bytes())});
+  table.AddRow({"last_sequence", absl::StrCat(info.last_sequence())});
+  table.AddRow({"created_at_unix_ms", j["created_at_unix_ms"].dump()});
+  table.Print(out_, options_.tty);
+}
+
+void Ragctl::PrintPoints(const google::protobuf::RepeatedPtrField<v1::Point>& points) {
+  if (options_.json) {
+    nlohmann::json list = nlohmann::json::array();
+    for (const v1::Point& p : points) list.push_back(ToJson(p));
+    out_ << list.dump() << "\n";
+    return;
+  }
+  Table table({"ID", "DOCUMENT", "TEXT", "METADATA"});
+  for (const v1::Point& p : points) {
+    table.AddRow(
+        {p.id(), p.document_id(), OneLine(p.text(), kTextColumnChars), MetadataSummary(p)});
+  }
+  table.Print(out_, options_.tty);
+}
+
+int Ragctl::CreateCollection(const CreateCollectionOptions& o) {
+  v1::CreateCollectionRequest request;
+  request.set_name(o.name);
+  request.set_dimension(o.dimension);
+  const std::string embedder = o.embedder.empty() && o.dimension == 0 ? "local" : o.embedder;
+  if (!embedder.empty()) {
+    request.mutable_embedder()->set_name(embedder);
+    if (o.chunk_tokens != 0 || o.chunk_overlap != 0) {
+      request.mutable_chunking()->set_max_tokens(o.chunk_tokens);
+      request.mutable_chunking()->set_overlap_tokens(o.chunk_overlap);
+    }
+  }
+  absl::StatusOr<v1::Metric> metric = ParseMetric(o.metric);
+  if (!metric.ok()) return UsageError(metric.status());
+  request.set_metric(*metric);
+  request.set_shards(o.shards);
+  if (o.index == "hnsw") {
+    v1::HnswSpec* h = request.mutable_index()->mutable_hnsw();
+    h->set_m(o.m);
+    h->set_ef_construction(o.ef_construction);
+    h->set_ef(o.ef);
+  } else if (o.index == "faiss") {
+    v1::FaissSpec* f = request.mutable_index()->mutable_faiss();
+    f->set_index_factory(o.faiss_factory);
+    f->set_ef(o.ef);
+    f->set_nprobe(o.nprobe);
+  } else if (o.index == "flat") {
+    request.mutable_index()->mutable_flat();
+  } else {
+    return UsageError(absl::InvalidArgumentError(
+        absl::StrCat("--index: expected hnsw, faiss or flat, got \"", o.index, "\"")));
+  }
+  grpc::ClientContext context;
+  InitContext(&context);
+  v1::CreateCollectionResponse response;
+  grpc::Status status = collections_->CreateCollection(&context, request, &response);
+  if (!status.ok()) return Fail(status);
+  PrintCollection(response.collection());
+  return 0;
+}
+
+int Ragctl::ListCollections() {
+  grpc::ClientContext context;
+  InitContext(&context);
+  v1::ListCollectionsResponse response;
+  grpc::Status status = collections_->ListCollections(&context, {}, &response);
+  if (!status.ok()) return Fail(status);
+  if (options_.json) {
+    nlohmann::json list = nlohmann::json::array();
+    for (const auto& c : response.collections()) list.push_back(ToJson(c));
+    out_ << list.dump() << "\n";
+    return 0;
+  }
+  Table table({"NAME", "DIMENSION", "METRIC", "INDEX", "SHARDS", "POINTS", "DELETED"});
+  for (const auto& c : response.collections()) {
+    table.AddRow({c.name(), absl::StrCat(c.dimension()), MetricName(c.metric()),
+                  IndexSummary(c.index()), absl::StrCat(c.shards()), absl::StrCat(c.points()),
+                  absl::StrCat(c.deleted_points())});
+  }
+  table.Print(out_, options_.tty);
+  return 0;
+}
+
+int Ragctl::GetCollection(const std::string& name) {
+  v1::GetCollectionRequest request;
+  request.set_name(name);
+  grpc::ClientContext context;
+  InitContext(&context);
+  v1::GetCollectionResponse response;
+  grpc::Status status = collections_->GetCollection(&context, request, &response);
+  if (!status.ok()) return Fail(status);
+  PrintCollection(response.collection());
+  return 0;
+}
+
+int Ragctl::DeleteCollection(const std::string& name) {
+  v1::DeleteCollectionRequest request;
+  request.set_name(name);
+  grpc::ClientContext context;
+  InitContext(&context);
+  v1::DeleteCollectionResponse response;
+  grpc::Status status = collections_->DeleteCollection(&context, request, &response);
+  if (!status.ok()) return Fail(status);
+  if (options_.json) {
+    out_ << nlohmann::json{{"deleted", name}}.dump() << "\n";
+  } else {
+    out_ << "deleted collection " << name << "\n";
+  }
+  return 0;
+}
+
+int Ragctl::Upsert(const std::string& collection, const std::string& path, size_t batch_size) {
+  std::ifstream file;
+  std::istream* in = &std::cin;
+  if (path != "-") {
+    file.open(path);
+    if (!file) return UsageError(absl::InvalidArgumentError(absl::StrCat(path, ": cannot open")));
+    in = &file;
+  }
+  if (batch_size == 0) batch_size = 1;
+  uint64_t total = 0;
+  v1::UpsertRequest request;
+  request.set_collection(collection);
+  auto flush = [&]() -> grpc::Status {
+    if (request.points().empty()) return grpc::Status::OK;
+    grpc::ClientContext context;
+    InitContext(&context);
+    v1::UpsertResponse response;
+    grpc::Status status = points_->Upsert(&context, request, &response);
+    if (status.ok()) total += response.upserted();
+    request.clear_points();
+    return status;
+  };
+  std::string line;
+  size_t line_number = 0;
+  while (std::getline(*in, line)) {
+    ++line_number;
+    if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
+    absl::StatusOr<v1::Point> point = ParsePoint(line);
+    if (!point.ok()) {
+      return UsageError(absl::InvalidArgumentError(
+          absl::StrCat(path, ":", line_number, ": ", point.status().message())));
+    }
+    *request.add_points() = *std::move(point);
+    if (static_cast<size_t>(request.points_size()) >= batch_size) {
+      if (grpc::Status s = flush(); !s.ok()) {
+        err_ << "ragctl: " << total << " points upserted before the failure\n";
+        return Fail(s);
+      }
+    }
+  }
+  if (grpc::Status s = flush(); !s.ok()) {
+    err_ << "ragctl: " << total << " points upserted before the failure\n";
+    return Fail(s);
+  }
+  if (options_.json) {
+    out_ << nlohmann::json{{"upserted", total}}.dump() << "\n";
+  } else {
+    out_ << "upserted " << total << " points\n";
+  }
+  return 0;
+}
+
+int Ragctl::Search(const SearchOptions& o) {
+  v1::SearchRequest request;
+  request.set_collection(o.collection);
+  std::string vector_text = o.vector_json;
+  if (!o.vector_file.empty()) {
+    absl::StatusOr<std::string> text = ReadWholeFile(o.vector_file);
+    if (!text.ok()) return UsageError(text.status());
+    vector_text = *std::move(text);
+  }
+  absl::StatusOr<std::vector<float>> vector = ParseVector(vector_text);
+  if (!vector.ok()) return UsageError(vector.status());
+  request.mutable_vector()->Add(vector->begin(), vector->end());
+  request.set_k(o.k);
+  if (o.ef) request.set_ef(*o.ef);
+  if (!o.filter_json.empty()) {
+    absl::StatusOr<v1::Filter> filter = ParseFilter(o.filter_json);
+    if (!filter.ok()) return UsageError(filter.status());
+    *request.mutable_filter() = *std::move(filter);
+  }
+  if (o.min_score) request.set_min_score(*o.min_score);
+  request.set_with_vectors(o.with_vectors);
+  grpc::ClientContext context;
+  InitContext(&context);
+  v1::SearchResponse response;
+  grpc::Status status = points_->Search(&context, request, &response);
+  if (!status.ok()) return Fail(status);
+  if (options_.json) {
+    nlohmann::json hits = nlohmann::json::array();
+    for (const auto& hit : response.hits()) hits.push_back(ToJson(hit));
+    out_ << hits.dump() << "\n";
+    return 0;
+  }
+  Table table({"RANK", "SCORE", "ID", "DOCUMENT", "TEXT"});
+  int rank = 0;
+  for (const auto& hit : response.hits()) {
+    table.AddRow({absl::StrCat(++rank), absl::StrFormat("%.4f", hit.score()), hit.point().id(),
+                  hit.point().document_id(), OneLine(hit.point().text(), kTextColumnChars)});
+  }
+  table.Print(out_, options_.tty);
+  return 0;
+}
+
+int Ragctl::Get(const std::string& collection, const std::vector<std::string>& ids,
+                bool with_vectors) {
+  v1::GetRequest request;
+  request.set_collection(collection);
+  for (const std::string& id : ids) request.add_ids(id);
+  request.set_with_vectors(with_vectors);
+  grpc::ClientContext context;
+  InitContext(&context);
+  v1::GetResponse response;
+  grpc::Status status = points_->Get(&context, request, &response);
+  if (!status.ok()) return Fail(status);
+  PrintPoints(response.points());
+  return 0;
+}
+
+int Ragctl::Delete(const std::string& collection, const std::vector<std::string>& ids,
+                   const std::string& filter_json) {
+  if (ids.empty() == filter_json.empty()) {
+    return UsageError(absl::InvalidArgumentError("points delete: give ids or --filter, not both"));
+  }
+  v1::DeleteRequest request;
+  request.set_collection(collection);
+  if (!filter_json.empty()) {
+    absl::StatusOr<v1::Filter> filter = ParseFilter(filter_json);
+    if (!filter.ok()) return UsageError(filter.status());
+    *request.mutable_filter() = *std::move(filter);
+  } else {
+    for (const std::string& id : ids) request.mutable_ids()->add_ids(id);
+  }
+  grpc::ClientContext context;
+  InitContext(&context);
+  v1::DeleteResponse response;
+  grpc::Status status = points_->Delete(&context, request, &response);
+  if (!status.ok()) return Fail(status);
+  if (options_.json) {
+    out_ << nlohmann::json{{"deleted", response.deleted()}}.dump() << "\n";
+  } else {
+    out_ << "deleted " << response.deleted() << " points\n";
+  }
+  return 0;
+}
+
+int Ragctl::Count(const std::string& collection, const std::string& filter_json) {
+  v1::CountRequest request;
+  request.set_collection(collection);
+  if (!filter_json.empty()) {
+    absl::StatusOr<v1::Filter> filter = ParseFilter(filter_json);
+    if (!filter.ok()) return UsageError(filter.status());
+    *request.mutable_filter() = *std::move(filter);
+  }
+  grpc::ClientContext context;
+  InitContext(&context);
+  v1::CountResponse response;
+  grpc::Status status = points_->Count(&context, request, &response);
+  if (!status.ok()) return Fail(status);
+  if (options_.json) {
+    out_ << nlohmann::json{{"count", response.count()}}.dump() << "\n";
+  } else {
+    out_ << response.count() << "\n";
+  }
+  return 0;
+}
+
+}  // namespace ragd::cli

@@ -1,0 +1,258 @@
+// ragctl: a command-line client of ragd. Parses flags with CLI11 and runs one command of
+// cli/ragctl_commands.h; see `ragctl --help` for commands and exit codes.
+
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <cstdlib>
+#include <iostream>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "cli/ragctl_admin.h"
+#include "cli/ragctl_commands.h"
+#include "cli/ragctl_ingest.h"
+#include "cli/ragctl_retrieval.h"
+
+namespace {
+
+constexpr const char* kFooter =
+    R"(Filters are JSON: {"key":"lang","equals":"ko"}, {"key":"tag","in":["a","b"]},
+{"key":"year","range":{"gte":2020,"lt":2024}}, {"document_id":"doc1"},
+{"and":[...]}, {"or":[...]}, {"not":{...}}.
+Exit codes: 0 ok, 1 failure, 2 usage, 3 NOT_FOUND, 4 ALREADY_EXISTS, 5 INVALID_ARGUMENT,
+6 UNAVAILABLE or DEADLINE_EXCEEDED, 7 RESOURCE_EXHAUSTED, 8 UNAUTHENTICATED,
+9 PERMISSION_DENIED.)";
+
+int Run(int argc, char** argv) {
+  CLI::App app("ragctl: command-line client of ragd", "ragctl");
+  app.footer(kFooter);
+  app.require_subcommand(1);
+  ragd::cli::GlobalOptions global;
+  if (const char* env = std::getenv("RAGD_ADDRESS"); env != nullptr && *env != '\0') {
+    global.address = env;
+  }
+  global.tty = isatty(STDOUT_FILENO) == 1;
+  app.add_option("--address", global.address, "ragd address host:port (env RAGD_ADDRESS)")
+      ->capture_default_str();
+  app.add_flag("--json", global.json, "print JSON instead of tables");
+  if (const char* env = std::getenv("RAGD_API_KEY"); env != nullptr) global.api_key = env;
+  app.add_option("--api-key", global.api_key,
+                 "API key sent as `authorization: Bearer` (env RAGD_API_KEY)");
+  app.add_flag("--tls", global.tls, "connect with TLS");
+  app.add_option("--ca", global.ca_file, "PEM CA bundle that verifies ragd (with --tls)");
+  app.add_option("--cert", global.cert_file, "PEM client certificate for mTLS (with --tls)");
+  app.add_option("--key", global.key_file, "PEM client private key for mTLS (with --tls)");
+  CLI::Option* timeout_opt =
+      app.add_option("--timeout", global.timeout_seconds, "deadline of each call, seconds")
+          ->capture_default_str()
+          ->check(CLI::PositiveNumber);
+
+  // collections
+  CLI::App* collections = app.add_subcommand("collections", "create, list, get, delete");
+  collections->require_subcommand(1);
+  ragd::cli::CreateCollectionOptions create;
+  CLI::App* c_create = collections->add_subcommand("create", "create a collection");
+  c_create->add_option("name", create.name, "collection name [A-Za-z0-9_-]{1,64}")->required();
+  c_create->add_option("--dimension", create.dimension,
+                       "vector dimension (default: the embedder's)");
+  c_create->add_option("--embedder", create.embedder,
+                       "embedder for text: local or a configured name (default: local when "
+                       "--dimension is not given; none otherwise)");
+  c_create->add_option("--chunk-tokens", create.chunk_tokens,
+                       "largest chunk, tokens (default 512)");
+  c_create->add_option("--chunk-overlap", create.chunk_overlap,
+                       "tokens repeated between chunks (default 64)");
+  c_create->add_option("--metric", create.metric, "cosine, dot or l2")->capture_default_str();
+  c_create->add_option("--index", create.index, "hnsw, faiss or flat")->capture_default_str();
+  c_create->add_option("--m", create.m, "HNSW links per node (default 16)");
+  c_create->add_option("--ef-construction", create.ef_construction,
+                       "HNSW build candidate list (default 200)");
+  c_create->add_option("--ef", create.ef, "default search candidate list (default 128)");
+  c_create->add_option("--faiss-factory", create.faiss_factory,
+                       "FAISS index_factory string, e.g. HNSW32,SQ8");
+  c_create->add_option("--nprobe", create.nprobe, "FAISS IVF lists probed (default 16)");
+  c_create->add_option("--shards", create.shards, "number of shards")->capture_default_str();
+  CLI::App* c_list = collections->add_subcommand("list", "list collections");
+  std::string collection_name;
+  CLI::App* c_get = collections->add_subcommand("get", "show a collection");
+  c_get->add_option("name", collection_name, "collection name")->required();
+  CLI::App* c_delete = collections->add_subcommand("delete", "delete a collection and its data");
+  c_delete->add_option("name", collection_name, "collection name")->required();
+
+  // points
+  CLI::App* points = app.add_subcommand("points", "upsert, search, get, delete, count");
+  points->require_subcommand(1);
+  std::string collection;
+  std::string upsert_file;
+  size_t batch_size = 500;
+  CLI::App* p_upsert = points->add_subcommand("upsert", "upsert points from a JSON Lines file");
+  p_upsert->add_option("--collection", collection, "collection name")->required();
+  p_upsert->add_option("file", upsert_file, "FILE.jsonl, one point per line (- for stdin)")
+      ->required();
+  p_upsert->add_option("--batch-size", batch_size, "points per Upsert call")->capture_default_str();
+
+  ragd::cli::SearchOptions search;
+  std::optional<uint32_t> ef;
+  std::optional<float> min_score;
+  CLI::App* p_search = points->add_subcommand("search", "nearest neighbours of a vector");
+  p_search->add_option("--collection", search.collection, "collection name")->required();
+  CLI::Option* vector_opt =
+      p_search->add_option("--vector", search.vector_json, "query as a JSON array");
+  CLI::Option* file_opt =
+      p_search->add_option("--file", search.vector_file, "file holding the query JSON array");
+  vector_opt->excludes(file_opt);
+  p_search->add_option("--k", search.k, "number of results")->capture_default_str();
+  p_search->add_option("--ef", ef, "search candidate list size");
+  p_search->add_option("--filter", search.filter_json, "filter JSON");
+  p_search->add_option("--min-score", min_score, "drop hits scoring below this");
+  p_search->add_flag("--with-vectors", search.with_vectors, "return vectors");
+
+  std::vector<std::string> ids;
+  bool with_vectors = false;
+  CLI::App* p_get = points->add_subcommand("get", "points by id");
+  p_get->add_option("--collection", collection, "collection name")->required();
+  p_get->add_option("ids", ids, "point ids")->required();
+  p_get->add_flag("--with-vectors", with_vectors, "return vectors");
+
+  std::string filter;
+  CLI::App* p_delete = points->add_subcommand("delete", "delete points by id or filter");
+  p_delete->add_option("--collection", collection, "collection name")->required();
+  CLI::Option* ids_opt = p_delete->add_option("ids", ids, "point ids");
+  CLI::Option* filter_opt = p_delete->add_option("--filter", filter, "filter JSON");
+  ids_opt->excludes(filter_opt);
+
+  CLI::App* p_count = points->add_subcommand("count", "count points");
+  p_count->add_option("--collection", collection, "collection name")->required();
+  p_count->add_option("--filter", filter, "filter JSON");
+
+  // retrieval: search, ask, models
+  ragd::cli::TextSearchOptions text_search;
+  CLI::App* search_cmd = app.add_subcommand("search", "search a collection by text");
+  search_cmd->add_option("query", text_search.query, "query text")->required();
+  search_cmd->add_option("--collection", text_search.collection, "collection name")->required();
+  search_cmd->add_option("--k", text_search.k, "number of results (default: server's)");
+  search_cmd->add_option("--filter", text_search.filter_json, "filter JSON");
+  std::optional<float> text_min_score;
+  search_cmd->add_option("--min-score", text_min_score, "drop chunks scoring below this");
+  ragd::cli::AskOptions ask;
+  std::optional<double> temperature;
+  std::optional<float> ask_min_score;
+  CLI::App* ask_cmd = app.add_subcommand("ask", "answer a question from a collection");
+  ask_cmd->add_option("question", ask.question, "the question")->required();
+  ask_cmd->add_option("--collection", ask.collection, "collection name")->required();
+  ask_cmd->add_option("--model", ask.models, "model deployment; repeat to compare models");
+  ask_cmd->add_option("--k", ask.k, "chunks retrieved (default: server's)");
+  ask_cmd->add_option("--filter", ask.filter_json, "filter JSON");
+  ask_cmd->add_option("--min-score", ask_min_score, "drop chunks scoring below this");
+  ask_cmd->add_option("--temperature", temperature, "sampling temperature, 0..2");
+  ask_cmd->add_option("--max-output-tokens", ask.max_output_tokens, "answer token limit");
+  CLI::App* models_cmd = app.add_subcommand("models", "the model catalog");
+  models_cmd->require_subcommand(1);
+  CLI::App* m_list = models_cmd->add_subcommand("list", "list the chat models");
+
+  // ingestion: ingest, documents, jobs, tokens
+  ragd::cli::IngestOptions ingest;
+  CLI::App* ingest_cmd = app.add_subcommand("ingest", "ingest files into a collection");
+  ingest_cmd->add_option("paths", ingest.paths, "files and directories (recursive)")->required();
+  ingest_cmd->add_option("--collection", ingest.collection, "collection name")->required();
+  ingest_cmd->add_option("--include", ingest.include, "glob of files to take (repeatable)");
+  ingest_cmd->add_option("--exclude", ingest.exclude, "glob of files to leave (repeatable)");
+  ingest_cmd->add_option("--format", ingest.format,
+                         "text, markdown, html, pdf or jsonl (default: by extension)");
+  ingest_cmd->add_option("--job-id", ingest.job_id, "job id (re-run an interrupted job)");
+  CLI::App* documents = app.add_subcommand("documents", "get, delete ingested documents");
+  documents->require_subcommand(1);
+  std::string document_id;
+  CLI::App* d_get = documents->add_subcommand("get", "a document's chunks with citations");
+  d_get->add_option("--collection", collection, "collection name")->required();
+  d_get->add_option("id", document_id, "document id")->required();
+  CLI::App* d_delete = documents->add_subcommand("delete", "remove a document's chunks");
+  d_delete->add_option("--collection", collection, "collection name")->required();
+  d_delete->add_option("id", document_id, "document id")->required();
+  CLI::App* jobs = app.add_subcommand("jobs", "ingest jobs");
+  jobs->require_subcommand(1);
+  std::string job_id;
+  CLI::App* j_get = jobs->add_subcommand("get", "progress or outcome of an ingest job");
+  j_get->add_option("id", job_id, "job id")->required();
+  std::vector<std::string> token_files;
+  std::string encoding = "cl100k_base";
+  bool token_ids = false;
+  CLI::App* tokens_cmd = app.add_subcommand(
+      "tokens", "count tokens as ragd does (cl100k_base, o200k_base), like tiktoken");
+  tokens_cmd->add_option("files", token_files, "files (- for stdin)")->required();
+  tokens_cmd->add_option("--encoding", encoding, "cl100k_base or o200k_base")
+      ->capture_default_str();
+  tokens_cmd->add_flag("--ids", token_ids, "print the token ids");
+
+  // snapshot: backups written by ragd on its own filesystem; restore is `ragd --restore-from`.
+  CLI::App* snapshot_cmd = app.add_subcommand(
+      "snapshot", "backups (restore: start ragd with --restore-from DIR on an empty data dir)");
+  snapshot_cmd->require_subcommand(1);
+  std::string snapshot_dir;
+  CLI::App* s_create = snapshot_cmd->add_subcommand(
+      "create", "write a consistent backup into DIR on the server (default --timeout 3600)");
+  s_create->add_option("dir", snapshot_dir, "absolute path on ragd's filesystem, absent or empty")
+      ->required();
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    int code = app.exit(e);
+    return code == 0 ? 0 : ragd::cli::kExitUsage;
+  }
+  if (p_search->parsed() && search.vector_json.empty() && search.vector_file.empty()) {
+    std::cerr << "ragctl: points search: give --vector or --file\n";
+    return ragd::cli::kExitUsage;
+  }
+  if (p_delete->parsed() && ids.empty() && filter.empty()) {
+    std::cerr << "ragctl: points delete: give ids or --filter\n";
+    return ragd::cli::kExitUsage;
+  }
+  search.ef = ef;
+  search.min_score = min_score;
+
+  text_search.min_score = text_min_score;
+  ask.min_score = ask_min_score;
+  ask.temperature = temperature;
+  if (search_cmd->parsed() || ask_cmd->parsed() || m_list->parsed()) {
+    ragd::cli::RetrievalCommands retrieval(global, std::cout, std::cerr);
+    if (search_cmd->parsed()) return retrieval.Search(text_search);
+    if (ask_cmd->parsed()) return retrieval.Ask(ask);
+    return retrieval.ListModels();
+  }
+  if (s_create->parsed()) {
+    // A backup of a large database takes longer than a query; the default deadline is not
+    // meant for it.
+    if (timeout_opt->count() == 0) global.timeout_seconds = 3600;
+    return ragd::cli::AdminCommands(global, std::cout, std::cerr).CreateSnapshot(snapshot_dir);
+  }
+  if (tokens_cmd->parsed()) {
+    return ragd::cli::CountTokens(global, token_files, encoding, token_ids, std::cout, std::cerr);
+  }
+  if (ingest_cmd->parsed() || d_get->parsed() || d_delete->parsed() || j_get->parsed()) {
+    ingest.progress_tty = isatty(STDERR_FILENO) == 1;
+    ragd::cli::IngestCommands commands(global, std::cout, std::cerr);
+    if (ingest_cmd->parsed()) return commands.Ingest(ingest);
+    if (d_get->parsed()) return commands.GetDocument(collection, document_id);
+    if (d_delete->parsed()) return commands.DeleteDocument(collection, document_id);
+    return commands.GetJob(job_id);
+  }
+  ragd::cli::Ragctl ragctl(global, std::cout, std::cerr);
+  if (c_create->parsed()) return ragctl.CreateCollection(create);
+  if (c_list->parsed()) return ragctl.ListCollections();
+  if (c_get->parsed()) return ragctl.GetCollection(collection_name);
+  if (c_delete->parsed()) return ragctl.DeleteCollection(collection_name);
+  if (p_upsert->parsed()) return ragctl.Upsert(collection, upsert_file, batch_size);
+  if (p_search->parsed()) return ragctl.Search(search);
+  if (p_get->parsed()) return ragctl.Get(collection, ids, with_vectors);
+  if (p_delete->parsed()) return ragctl.Delete(collection, ids, filter);
+  if (p_count->parsed()) return ragctl.Count(collection, filter);
+  std::cerr << app.help();
+  return ragd::cli::kExitUsage;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) { return Run(argc, argv); }

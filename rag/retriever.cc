@@ -1,0 +1,88 @@
+#include "rag/retriever.h"
+
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "common/status.h"
+#include "common/utf8.h"
+
+namespace ragd::rag {
+
+namespace {
+
+std::string CacheKey(const models::Embedder& embedder, const std::string& text) {
+  return absl::StrCat(embedder.model_id(), std::string(1, '\0'), text);
+}
+
+}  // namespace
+
+bool Retriever::IsCpuBound(const std::string& collection, const std::string& text) {
+  absl::StatusOr<index::Engine*> engine = engine_->Get();
+  if (!engine.ok()) return false;
+  absl::StatusOr<index::CollectionSpec> spec = (*engine)->GetCollectionSpec(collection);
+  if (!spec.ok()) return false;
+  absl::StatusOr<std::shared_ptr<models::Embedder>> embedder = embedders_->ForCollection(*spec);
+  if (!embedder.ok()) return false;
+  if ((*embedder)->in_process()) return true;
+  if (options_.query_cache_entries == 0) return false;
+  const std::string key = CacheKey(**embedder, text);
+  std::lock_guard<std::mutex> lock(mu_);
+  return by_key_.find(key) != by_key_.end();
+}
+
+absl::StatusOr<std::vector<float>> Retriever::EmbedQuery(models::Embedder& embedder,
+                                                         const std::string& text) {
+  std::string key = CacheKey(embedder, text);
+  if (options_.query_cache_entries > 0) {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = by_key_.find(key);
+    if (it != by_key_.end()) {
+      lru_.splice(lru_.begin(), lru_, it->second);
+      return it->second->second;
+    }
+  }
+  // Embedded outside the lock: a remote embedder may take a network round trip.
+  ASSIGN_OR_RETURN(std::vector<std::vector<float>> vectors, embedder.Embed({text}));
+  if (vectors.size() != 1) return absl::InternalError("embedder returned no vector for the query");
+  if (options_.query_cache_entries > 0) {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (by_key_.find(key) == by_key_.end()) {
+      lru_.emplace_front(key, vectors[0]);
+      by_key_.emplace(std::move(key), lru_.begin());
+      if (lru_.size() > options_.query_cache_entries) {
+        by_key_.erase(lru_.back().first);
+        lru_.pop_back();
+      }
+    }
+  }
+  return std::move(vectors[0]);
+}
+
+absl::StatusOr<TextQueryResult> Retriever::Retrieve(const TextQuery& query) {
+  if (query.text.empty()) return absl::InvalidArgumentError("query: empty");
+  if (!IsValidUtf8(query.text)) return absl::InvalidArgumentError("query: not valid UTF-8");
+  size_t k = query.k == 0 ? options_.default_k : query.k;
+  if (k > options_.max_k) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("k: ", k, " is above retrieval.max_k (", options_.max_k, ")"));
+  }
+  ASSIGN_OR_RETURN(index::Engine * engine, engine_->Get());
+  ASSIGN_OR_RETURN(index::CollectionSpec spec, engine->GetCollectionSpec(query.collection));
+  ASSIGN_OR_RETURN(std::shared_ptr<models::Embedder> embedder, embedders_->ForCollection(spec));
+  ASSIGN_OR_RETURN(std::vector<float> vector, EmbedQuery(*embedder, query.text));
+
+  index::SearchRequest search;
+  search.collection = query.collection;
+  search.query = std::move(vector);
+  search.k = k;
+  search.filter = query.filter;
+  search.min_score = query.min_score;
+  search.with_vectors = query.with_vectors;
+  ASSIGN_OR_RETURN(index::SearchResult result, engine->Search(search));
+  TextQueryResult out;
+  out.hits = std::move(result.hits);
+  out.embedder = embedder->model_id();
+  return out;
+}
+
+}  // namespace ragd::rag

@@ -1,0 +1,93 @@
+#pragma once
+// Text search over a collection: embeds the query with the collection's embedder (through a
+// bounded in-memory cache of query vectors) and searches the engine. Used by Retrieve and by
+// Answer (ragd.v1.Retrieval); knows nothing of protobuf.
+//
+// Why not the ingest embedding cache (ingest/embedding_cache.h) for queries: its entries are
+// durable and never evicted, sized by the collection's chunks. Queries are an unbounded stream
+// of mostly unique texts; storing each would grow RocksDB without limit and add a write per
+// query. A small LRU in memory catches the repeats (the same question asked by several users,
+// a retried call) at no I/O cost; the local embedder is fast enough that it hardly matters,
+// a remote one saves an HTTP round trip (tens to hundreds of ms) per hit.
+//
+// Thread safety: Retrieve may be called concurrently.
+
+#include <cstddef>
+#include <list>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "index/engine/engine.h"
+#include "index/filter.h"
+#include "rag/collection_binding.h"
+#include "rag/engine_handle.h"
+
+namespace ragd::rag {
+
+struct RetrieverOptions {
+  // k when a query says 0, and the largest k accepted. Default: 8 and 100.
+  size_t default_k = 8;
+  size_t max_k = 100;
+  // Query vectors kept (LRU); 0 disables the cache. Default: 4096.
+  size_t query_cache_entries = 4096;
+};
+
+struct TextQuery {
+  std::string collection;
+  // UTF-8, non-empty.
+  std::string text;
+  // 0: RetrieverOptions::default_k.
+  size_t k = 0;
+  std::optional<index::Filter> filter;
+  std::optional<float> min_score;
+  // Return the chunks' vectors (for MMR by cosine similarity).
+  bool with_vectors = false;
+};
+
+struct TextQueryResult {
+  // Best first, at most k.
+  std::vector<index::ScoredPoint> hits;
+  // The model_id() of the embedder that embedded the query.
+  std::string embedder;
+};
+
+class Retriever {
+ public:
+  // Neither pointer is owned; both must outlive the Retriever.
+  Retriever(const EngineHandle* engine, EmbedderRegistry* embedders, RetrieverOptions options)
+      : engine_(engine), embedders_(embedders), options_(options) {}
+
+  // Status codes: INVALID_ARGUMENT (empty or non-UTF-8 text, k above max_k, bad filter),
+  // NOT_FOUND (collection), FAILED_PRECONDITION (no embedder binding, remote embedder
+  // misconfigured), and the embedder's RESOURCE_EXHAUSTED / UNAVAILABLE / DEADLINE_EXCEEDED;
+  // UNAVAILABLE while ragd recovers or shuts down.
+  absl::StatusOr<TextQueryResult> Retrieve(const TextQuery& query);
+
+  // True when retrieving `text` from `collection` costs only CPU here: the collection's
+  // embedder runs in process or the query's vector is cached. Such a call may run on gRPC's own
+  // thread (BoundedExecutor::TryRunInline); a remote embedder's round trip must not hold one.
+  // False also for an unknown collection (the executor path then reports the error).
+  bool IsCpuBound(const std::string& collection, const std::string& text);
+
+  const RetrieverOptions& options() const { return options_; }
+
+ private:
+  absl::StatusOr<std::vector<float>> EmbedQuery(models::Embedder& embedder,
+                                                const std::string& text);
+
+  const EngineHandle* engine_;
+  EmbedderRegistry* embedders_;
+  const RetrieverOptions options_;
+
+  // LRU of (model_id + '\0' + text) -> vector; most recent at the front.
+  std::mutex mu_;
+  std::list<std::pair<std::string, std::vector<float>>> lru_;
+  std::unordered_map<std::string, decltype(lru_)::iterator> by_key_;
+};
+
+}  // namespace ragd::rag

@@ -1,0 +1,87 @@
+#include "services/api/admin_service.h"
+
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+#include <string>
+
+#include "absl/strings/str_cat.h"
+#include "common/status.h"
+#include "common/utf8.h"
+#include "services/api/handler_util.h"
+
+namespace ragd::services {
+namespace {
+
+void ManifestToProto(const index::BackupManifest& m, v1::CreateBackupResponse* response) {
+  response->set_format_version(m.format_version);
+  response->set_ragd_version(m.ragd_version);
+  response->set_created_at_unix_ms(m.created_at_unix_ms);
+  response->set_rocksdb_sequence(m.rocksdb_sequence);
+  for (const index::BackupManifest::Collection& c : m.collections) {
+    v1::BackupCollection* out = response->add_collections();
+    out->set_name(c.name);
+    out->set_dimension(c.dimension);
+    out->set_shards(c.shards);
+    out->set_points(c.points);
+    out->set_last_sequence(c.last_sequence);
+  }
+}
+
+// A path the file system can take, checked before anything is touched: a NUL byte would cut
+// the path short inside the C calls below (and surfaced as an I/O error).
+absl::Status CheckDirectory(const std::string& directory) {
+  if (directory.empty()) return absl::InvalidArgumentError("directory: must not be empty");
+  if (directory.size() > 4096) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("directory: ", directory.size(), " bytes; at most 4096 (PATH_MAX)"));
+  }
+  if (directory.find('\0') != std::string::npos) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("directory: contains a NUL byte: \"", EchoPrefix(directory), "\""));
+  }
+  if (!IsValidUtf8(directory)) {
+    return absl::InvalidArgumentError("directory: not valid UTF-8");
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+grpc::ServerUnaryReactor* AdminService::CreateBackup(grpc::CallbackServerContext* context,
+                                                     const v1::CreateBackupRequest* request,
+                                                     v1::CreateBackupResponse* response) {
+  if (absl::Status s = Admit(context, authorizer_, Method::kCreateBackup, ""); !s.ok()) {
+    return FinishNow(context, s);
+  }
+  absl::StatusOr<index::Engine*> engine = engine_->Get();
+  if (!engine.ok()) return FinishNow(context, engine.status());
+  // A backup copies every collection, so a key limited to some of them may not take one.
+  for (const index::CollectionInfo& info : (*engine)->ListCollections()) {
+    if (absl::Status s =
+            AdmitCollection(context, authorizer_, Method::kCreateBackup, info.spec.name);
+        !s.ok()) {
+      return FinishNow(context, absl::PermissionDeniedError(absl::StrCat(
+                                    std::string(s.message()),
+                                    "; a backup holds every collection and needs an unscoped "
+                                    "admin key")));
+    }
+  }
+  if (absl::Status s = CheckDirectory(request->directory()); !s.ok()) return FinishNow(context, s);
+  return FinishOnExecutor(
+      context, executor_, [engine = *engine, request, response]() -> absl::Status {
+        const auto start = std::chrono::steady_clock::now();
+        ASSIGN_OR_RETURN(index::BackupManifest manifest,
+                         engine->CreateBackup(request->directory()));
+        const double seconds =
+            std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+        response->set_directory(request->directory());
+        ManifestToProto(manifest, response);
+        response->set_seconds(seconds);
+        spdlog::info("backup of {} collection(s) written to {} in {:.3f} s",
+                     manifest.collections.size(), request->directory(), seconds);
+        return absl::OkStatus();
+      });
+}
+
+}  // namespace ragd::services

@@ -1,0 +1,34 @@
+#pragma once
+// ragd.v1.Admin over the gRPC callback API: operator actions on the server as a whole (not to be
+// confused with the admin HTTP port of admin_server.h). CreateBackup writes a backup
+// (index/engine/backup.h) into a directory on the server's filesystem; it runs on the bounded
+// executor, since a checkpoint flushes memtables and links or copies every file.
+
+#include <grpcpp/grpcpp.h>
+
+#include "common/concurrency/bounded_executor.h"
+#include "rag/engine_handle.h"
+#include "ragd/v1/admin.grpc.pb.h"
+#include "services/api/methods.h"
+
+namespace ragd::services {
+
+class AdminService final : public v1::Admin::CallbackService {
+ public:
+  // No pointer is owned; both must outlive the server.
+  // `authorizer` may be null (every call allowed).
+  AdminService(const Authorizer* authorizer, const rag::EngineHandle* engine,
+               concurrency::BoundedExecutor* executor)
+      : authorizer_(authorizer), engine_(engine), executor_(executor) {}
+
+  grpc::ServerUnaryReactor* CreateBackup(grpc::CallbackServerContext* context,
+                                         const v1::CreateBackupRequest* request,
+                                         v1::CreateBackupResponse* response) override;
+
+ private:
+  const Authorizer* authorizer_;
+  const rag::EngineHandle* engine_;
+  concurrency::BoundedExecutor* executor_;
+};
+
+}  // namespace ragd::services

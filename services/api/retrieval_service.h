@@ -1,0 +1,64 @@
+#pragma once
+// ragd.v1.Retrieval over the gRPC callback API: Retrieve (text search with citations), Answer
+// (grounded answers from one or several chat models, streamed; see answer_call.h) and
+// ListModels (the model catalog), CountTokens. Status codes: retrieval.proto.
+//
+// Retrieve, and the retrieval and prompt building of Answer, run on the server's bounded search
+// executor (the one of Points.Search): on gRPC's few callback threads, a query rate above
+// capacity would wait unseen in socket buffers, and a remote embedder makes a query wait for an
+// HTTP round trip on a miss of the query cache. A full queue is RESOURCE_EXHAUSTED at once.
+// Answer's model streams run on this service's concurrency::StreamThreads (see answer_call.h).
+
+#include <grpcpp/grpcpp.h>
+
+#include <atomic>
+#include <cstddef>
+
+#include "common/concurrency/bounded_executor.h"
+#include "common/concurrency/deadline_timer.h"
+#include "common/concurrency/stream_threads.h"
+#include "models/model_catalog.h"
+#include "rag/collection_binding.h"
+#include "rag/engine_handle.h"
+#include "rag/retriever.h"
+#include "ragd/v1/retrieval.grpc.pb.h"
+#include "services/api/answer_call.h"
+#include "services/api/methods.h"
+
+namespace ragd::services {
+
+class RetrievalService final : public v1::Retrieval::CallbackService {
+ public:
+  // `engine`, `search_executor` and `embedders` are not owned and must outlive the server.
+  // `authorizer` may be null (every call allowed).
+  RetrievalService(const Authorizer* authorizer, const rag::EngineHandle* engine,
+                   concurrency::BoundedExecutor* search_executor, rag::EmbedderRegistry* embedders,
+                   models::ModelCatalog catalog, rag::RetrieverOptions retriever,
+                   rag::AnswerSettings answer);
+
+  grpc::ServerUnaryReactor* Retrieve(grpc::CallbackServerContext* context,
+                                     const v1::RetrieveRequest* request,
+                                     v1::RetrieveResponse* response) override;
+  grpc::ServerWriteReactor<v1::AnswerEvent>* Answer(grpc::CallbackServerContext* context,
+                                                    const v1::AnswerRequest* request) override;
+  grpc::ServerUnaryReactor* ListModels(grpc::CallbackServerContext* context,
+                                       const v1::ListModelsRequest* request,
+                                       v1::ListModelsResponse* response) override;
+  grpc::ServerUnaryReactor* CountTokens(grpc::CallbackServerContext* context,
+                                        const v1::CountTokensRequest* request,
+                                        v1::CountTokensResponse* response) override;
+
+ private:
+  const Authorizer* authorizer_;
+  const models::ModelCatalog catalog_;
+  const rag::AnswerSettings answer_settings_;
+  rag::Retriever retriever_;
+  rag::ChatModelPool models_;
+  std::atomic<size_t> active_answers_{0};
+  concurrency::BoundedExecutor* search_executor_;
+  concurrency::DeadlineTimer deadlines_;
+  concurrency::StreamThreads
+      streams_;  // last: joined first, while what the streams use still exists
+};
+
+}  // namespace ragd::services

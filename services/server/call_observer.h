@@ -1,0 +1,34 @@
+#pragma once
+// Observes every gRPC call in one place, as a server interceptor: RPC counters and latency
+// (metrics.h), the access log line (logging.h) and the request id. Interceptors cannot reject
+// calls in gRPC 1.51, which is why authorization is not here but in every handler's prologue
+// (Admit, services/api/methods.h).
+//
+// The request id is the client's `x-request-id` metadata (printable ASCII, at most 64 bytes;
+// anything else is replaced) or a new random one; it is echoed in the response's initial
+// metadata. Ingest summaries and Answer final events are read on their way out, so that the
+// ingest and chat metrics need no hook inside the services.
+
+#include <grpcpp/support/server_interceptor.h>
+
+#include <memory>
+
+#include "services/server/auth.h"
+#include "services/server/metrics.h"
+
+namespace ragd::services {
+
+class CallObserverFactory final : public grpc::experimental::ServerInterceptorFactoryInterface {
+ public:
+  // Neither pointer is owned; both outlive the server. `policy` may be null.
+  CallObserverFactory(Metrics* metrics, const AccessPolicy* policy)
+      : metrics_(metrics), policy_(policy) {}
+  grpc::experimental::Interceptor* CreateServerInterceptor(
+      grpc::experimental::ServerRpcInfo* info) override;
+
+ private:
+  Metrics* metrics_;
+  const AccessPolicy* policy_;
+};
+
+}  // namespace ragd::services

@@ -1,0 +1,88 @@
+#pragma once
+// ragd's Prometheus metrics (prometheus-cpp core: a Registry serialised by TextSerializer and
+// served by the admin port, admin_server.h). Names follow Prometheus conventions: base units
+// (seconds, bytes), `_total` for counters, and only bounded label sets: `method` is one of the
+// registered RPCs (anything else is "other"), `code` a gRPC status name, `collection` an
+// existing collection, `model` a configured model or embedder.
+//
+// Every metric is listed in README "Metrics reference". Thread-safe: prometheus-cpp's
+// counters, gauges and histograms are atomic, and family lookups take the family's lock.
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/strings/string_view.h"
+#include "index/engine/engine.h"
+#include "models/embedder.h"
+
+namespace prometheus {
+class Registry;
+}
+
+namespace ragd::services {
+
+// Also the observer of every embedder ragd builds (rag::EmbedderRegistry), so that ingestion and
+// query embeddings are counted in one place, by model.
+class Metrics final : public models::EmbeddingObserver {
+ public:
+  Metrics();
+  ~Metrics() override;
+  Metrics(const Metrics&) = delete;
+  Metrics& operator=(const Metrics&) = delete;
+
+  // One finished RPC: `method` as "/ragd.v1.Points/Upsert", `code` as "OK", "NOT_FOUND"...
+  void RecordRpc(absl::string_view method, absl::string_view code, double seconds);
+
+  // What one ingestion reported (an IngestSummary, or one UpsertDocument result), by the
+  // embedder's model ("" when unknown).
+  struct Ingestion {
+    std::string model;
+    uint64_t documents_ok = 0;
+    uint64_t documents_skipped = 0;
+    uint64_t documents_failed = 0;
+    uint64_t chunks = 0;
+    uint64_t tokens = 0;
+  };
+  void RecordIngestion(const Ingestion& ingestion);
+  // A failed ingest RPC (the whole call, not one document).
+  void RecordIngestFailure();
+
+  // One model's part of an Answer call (its final event).
+  struct ChatCall {
+    std::string model;
+    std::string code;  // gRPC status name of the model's run
+    uint64_t prompt_tokens = 0;
+    uint64_t completion_tokens = 0;
+    double cost_usd = 0;
+    double latency_seconds = 0;
+  };
+  void RecordChat(const ChatCall& call);
+
+  // One embedder request (ingestion or query): ragd_embedding_* by model.
+  void OnEmbeddingRequest(const models::EmbeddingRequestRecord& record) override;
+
+  // A snapshot, compaction or backup ended (index::Engine::Options::on_event):
+  // ragd_{snapshot,compaction,backup}_duration_seconds and _failures_total, and
+  // ragd_backup_pause_seconds when a backup's writes resume.
+  void RecordEngineEvent(const index::EngineEvent& event);
+
+  // How long opening the engine took at start-up.
+  void SetRecoverySeconds(double seconds);
+
+  // The exposition text: refreshes the per-collection gauges from `collections` (the series of
+  // collections that no longer exist, gauges and engine-event ones, are removed), then
+  // serialises the registry.
+  std::string Scrape(const std::vector<index::CollectionInfo>& collections);
+
+ private:
+  struct Families;
+  std::shared_ptr<prometheus::Registry> registry_;
+  std::unique_ptr<Families> families_;
+};
+
+// "/ragd.v1.Points/Upsert" for a registered method, else "other", so that a client cannot
+// create label values by calling made-up methods.
+std::string MethodLabel(absl::string_view method);
+
+}  // namespace ragd::services

@@ -1,0 +1,246 @@
+#include "services/server/server.h"
+
+#include <grpcpp/ext/proto_server_reflection_plugin.h>
+#include <grpcpp/health_check_service_interface.h>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "common/status.h"
+#include "grpc/health/v1/health.pb.h"
+#include "ingest/job.h"
+#include "services/server/call_observer.h"
+#include "services/server/config_auth.h"
+
+namespace ragd::services {
+namespace {
+
+constexpr const char* kServiceNames[] = {"ragd.v1.Collections", "ragd.v1.Points", "ragd.v1.Ingest",
+                                         "ragd.v1.Retrieval", "ragd.v1.Admin"};
+
+void SetServing(grpc::Server* server, bool serving) {
+  grpc::HealthCheckServiceInterface* health = server->GetHealthCheckService();
+  if (health == nullptr) return;
+  health->SetServingStatus(serving);  // the overall status, service ""
+  for (const char* name : kServiceNames) health->SetServingStatus(name, serving);
+}
+
+// Written to a temporary name and renamed, so a reader never sees a partial number.
+absl::Status WritePortFile(const std::string& path, int port) {
+  std::string tmp = path + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::trunc);
+    out << port << "\n";
+    if (!out.flush()) return absl::InternalError(absl::StrCat("cannot write port file ", tmp));
+  }
+  std::error_code ec;
+  std::filesystem::rename(tmp, path, ec);
+  if (ec) return absl::InternalError(absl::StrCat("cannot rename ", tmp, ": ", ec.message()));
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> CredentialsOf(
+    const Config::Server::Tls& tls) {
+  if (tls.cert_file.empty()) return grpc::InsecureServerCredentials();
+  grpc::SslServerCredentialsOptions options;
+  grpc::SslServerCredentialsOptions::PemKeyCertPair pair;
+  ASSIGN_OR_RETURN(pair.cert_chain, ReadConfigFile("server.tls.cert_file", tls.cert_file));
+  ASSIGN_OR_RETURN(pair.private_key, ReadConfigFile("server.tls.key_file", tls.key_file));
+  options.pem_key_cert_pairs.push_back(std::move(pair));
+  if (!tls.client_ca_file.empty()) {
+    ASSIGN_OR_RETURN(options.pem_root_certs,
+                     ReadConfigFile("server.tls.client_ca_file", tls.client_ca_file));
+    options.client_certificate_request = GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY;
+  }
+  return grpc::SslServerCredentials(options);
+}
+
+int SearchWorkersOf(const Config::Server& c) {
+  if (c.search_workers > 0) return static_cast<int>(c.search_workers);
+  return static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+}
+
+}  // namespace
+
+RagdServer::RagdServer(const Config& config, std::unique_ptr<Metrics> metrics,
+                       std::unique_ptr<rag::EmbedderRegistry> embedders)
+    : config_(config),
+      metrics_(std::move(metrics)),
+      policy_(config.auth.api_keys),
+      executor_(static_cast<int>(config.server.workers),
+                static_cast<size_t>(config.server.max_queued_writes)),
+      search_executor_(SearchWorkersOf(config.server),
+                       static_cast<size_t>(config.server.max_queued_searches),
+                       static_cast<int>(config.server.inline_searches)),
+      embedders_(std::move(embedders)),
+      collections_(&policy_, &handle_, &executor_, embedders_.get(), config.ingest.chunking),
+      points_(&policy_, &handle_, &executor_, &search_executor_),
+      ingest_(&policy_, &handle_, &executor_, embedders_.get(), config.ingest.service),
+      retrieval_(&policy_, &handle_, &search_executor_, embedders_.get(), config.models,
+                 config.retrieval.retriever, config.retrieval.answers),
+      admin_service_(&policy_, &handle_, &executor_) {}
+
+absl::StatusOr<std::unique_ptr<RagdServer>> RagdServer::Start(const Config& config,
+                                                              RecoveryCallback on_recovered) {
+  auto metrics = std::make_unique<Metrics>();
+  absl::StatusOr<std::unique_ptr<rag::EmbedderRegistry>> embedders =
+      rag::EmbedderRegistry::Create(config.embedders, metrics.get());
+  if (!embedders.ok()) return embedders.status();
+  absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> credentials =
+      CredentialsOf(config.server.tls);
+  if (!credentials.ok()) return credentials.status();
+  std::unique_ptr<RagdServer> self(
+      new RagdServer(config, std::move(metrics), *std::move(embedders)));
+  if (!self->policy_.enabled()) {
+    spdlog::warn(
+        "no API keys configured (auth.api_keys): every client that reaches {} can "
+        "read, write and delete every collection",
+        config.server.listen);
+  }
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  // The built-in health service has no descriptor in the generated pool; referencing ours
+  // links it in, so that reflection can describe grpc.health.v1.Health (proto/grpc/health).
+  (void)grpc::health::v1::HealthCheckRequest::descriptor();
+
+  grpc::ServerBuilder builder;
+  builder.AddListeningPort(config.server.listen, *credentials, &self->port_);
+  std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> observers;
+  observers.push_back(std::make_unique<CallObserverFactory>(self->metrics_.get(), &self->policy_));
+  builder.experimental().SetInterceptorCreators(std::move(observers));
+  builder.SetMaxReceiveMessageSize(static_cast<int>(config.server.max_message_bytes));
+  builder.SetMaxSendMessageSize(static_cast<int>(config.server.max_message_bytes));
+  // gRPC sets SO_REUSEPORT by default: a second ragd on the same port would then start and
+  // silently share the traffic instead of failing.
+  builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
+  builder.RegisterService(&self->collections_);
+  builder.RegisterService(&self->points_);
+  builder.RegisterService(&self->ingest_);
+  builder.RegisterService(&self->retrieval_);
+  builder.RegisterService(&self->admin_service_);
+  self->server_ = builder.BuildAndStart();
+  if (self->server_ == nullptr || self->port_ == 0) {
+    self->executor_.Shutdown();
+    return absl::UnavailableError(absl::StrCat("cannot listen on ", config.server.listen));
+  }
+  // The default health service reports "" as SERVING from the start; nobody can have read the
+  // port file yet, so turning it off here is in time for every client that uses it.
+  SetServing(self->server_.get(), false);
+  if (!config.server.port_file.empty()) {
+    if (absl::Status s = WritePortFile(config.server.port_file, self->port_); !s.ok()) {
+      self->server_->Shutdown();
+      self->executor_.Shutdown();
+      return s;
+    }
+  }
+  if (!config.server.admin_listen.empty()) {
+    RagdServer* server = self.get();
+    AdminServer::Handlers handlers;
+    handlers.metrics = [server] { return server->ScrapeMetrics(); };
+    handlers.not_ready_reason = [server] { return server->NotReadyReason(); };
+    AdminServer::Tls tls{config.server.admin_tls.cert_file, config.server.admin_tls.key_file};
+    absl::StatusOr<std::unique_ptr<AdminServer>> admin =
+        AdminServer::Start(config.server.admin_listen, std::move(handlers), tls);
+    absl::Status s = admin.status();
+    if (s.ok()) {
+      self->admin_ = *std::move(admin);
+      if (!config.server.admin_port_file.empty()) {
+        s = WritePortFile(config.server.admin_port_file, self->admin_->port());
+      }
+    }
+    if (!s.ok()) {
+      self->server_->Shutdown();
+      self->executor_.Shutdown();
+      return s;
+    }
+  }
+  RagdServer* raw = self.get();
+  self->recovery_ = std::thread([raw, cb = std::move(on_recovered)] { raw->Recover(cb); });
+  return self;
+}
+
+void RagdServer::Recover(RecoveryCallback on_recovered) {
+  if (config_.debug.open_delay_ms > 0) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(config_.debug.open_delay_ms));
+  }
+  auto start = std::chrono::steady_clock::now();
+  index::Engine::Options options = config_.EngineOptions();
+  Metrics* metrics = metrics_.get();  // outlives the engine (first member)
+  options.on_event = [metrics](const index::EngineEvent& e) { metrics->RecordEngineEvent(e); };
+  absl::StatusOr<std::unique_ptr<index::Engine>> engine = index::Engine::Open(options);
+  double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  if (!engine.ok()) {
+    spdlog::error("recovery of {} failed after {:.3f} s: {}", config_.storage.data_dir, seconds,
+                  engine.status().ToString());
+    if (on_recovered) on_recovered(engine.status());
+    return;
+  }
+  metrics_->SetRecoverySeconds(seconds);
+  engine_ = std::move(engine).value();
+  // Before serving, so that no job of this process can be taken for one of the dead one.
+  if (absl::StatusOr<size_t> marked = ingest::MarkInterruptedJobs(*engine_); !marked.ok()) {
+    spdlog::warn("marking interrupted ingest jobs: {}", marked.status().ToString());
+  } else if (*marked > 0) {
+    spdlog::warn("{} ingest job(s) were interrupted by the last shutdown; re-run them", *marked);
+  }
+  uint64_t points = 0;
+  std::vector<index::CollectionInfo> collections = engine_->ListCollections();
+  for (const index::CollectionInfo& c : collections) points += c.points;
+  handle_.Set(engine_.get());
+  SetServing(server_.get(), true);
+  spdlog::info("recovered {} collections, {} points from {} in {:.3f} s; serving",
+               collections.size(), points, config_.storage.data_dir, seconds);
+  if (on_recovered) on_recovered(absl::OkStatus());
+}
+
+absl::Status RagdServer::Shutdown(absl::Duration grace) {
+  if (shut_down_) return absl::OkStatus();
+  shut_down_ = true;
+  // Health first, so that load balancers stop routing here while in-flight calls finish.
+  if (grpc::HealthCheckServiceInterface* health = server_->GetHealthCheckService()) {
+    health->Shutdown();
+  }
+  handle_.BeginShutdown();
+  server_->Shutdown(std::chrono::system_clock::now() + absl::ToChronoMilliseconds(grace));
+  server_->Wait();
+  spdlog::debug("gRPC server stopped");
+  executor_.Shutdown();
+  search_executor_.Shutdown();
+  if (recovery_.joinable()) recovery_.join();
+  ingest_.Shutdown();  // flushes embedding-cache buffers while the engine is open
+  // /readyz answered 503 while draining; scrapes read the engine, so they end before it closes.
+  if (admin_ != nullptr) admin_->Stop();
+  if (engine_ == nullptr) return absl::OkStatus();
+  absl::Status closed = engine_->Close();
+  spdlog::debug("engine closed");
+  engine_.reset();
+  return closed;
+}
+
+RagdServer::~RagdServer() {
+  if (!shut_down_ && server_ != nullptr) Shutdown(absl::ZeroDuration()).IgnoreError();
+  if (recovery_.joinable()) recovery_.join();
+  if (admin_ != nullptr) admin_->Stop();
+}
+
+std::string RagdServer::NotReadyReason() const {
+  absl::StatusOr<index::Engine*> engine = handle_.Get();
+  return engine.ok() ? "" : std::string(engine.status().message());
+}
+
+std::string RagdServer::ScrapeMetrics() {
+  std::vector<index::CollectionInfo> collections;
+  if (absl::StatusOr<index::Engine*> engine = handle_.Get(); engine.ok()) {
+    collections = (*engine)->ListCollections();
+  }
+  return metrics_->Scrape(collections);
+}
+
+}  // namespace ragd::services

@@ -1,0 +1,97 @@
+#pragma once
+// The running ragd: a gRPC server with the Collections and Points services, the standard
+// health service and server reflection, over an engine that is opened in the background.
+//
+// Every call passes the CallObserver interceptor (metrics, access log, request id) and its
+// handler's prologue against the configured API keys (AccessPolicy, auth.h, handed to every
+// service as its Authorizer); the admin HTTP port serves /metrics,
+// /livez and /readyz (admin_server.h).
+//
+// Start-up order: listen first, with health NOT_SERVING and every RPC answering UNAVAILABLE
+// "recovering"; open the engine (which recovers every collection from RocksDB and snapshots)
+// on a background thread; then set health SERVING for "" and for each service. Orchestrators
+// can thus tell "starting" from "dead" while a large collection loads.
+
+#include <grpcpp/grpcpp.h>
+
+#include <functional>
+#include <memory>
+#include <thread>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "common/concurrency/bounded_executor.h"
+#include "index/engine/engine.h"
+#include "rag/collection_binding.h"
+#include "rag/engine_handle.h"
+#include "services/api/admin_service.h"
+#include "services/api/collections_service.h"
+#include "services/api/ingest_service.h"
+#include "services/api/points_service.h"
+#include "services/api/retrieval_service.h"
+#include "services/server/admin_server.h"
+#include "services/server/auth.h"
+#include "services/server/config.h"
+#include "services/server/metrics.h"
+
+namespace ragd::services {
+
+class RagdServer {
+ public:
+  // Called once from the background thread when recovery ends, with its status.
+  using RecoveryCallback = std::function<void(const absl::Status&)>;
+
+  // Listens on config.server.listen, writes config.server.port_file when set, and starts
+  // opening the engine. UNAVAILABLE when the address cannot be bound, INTERNAL when the port
+  // file cannot be written.
+  static absl::StatusOr<std::unique_ptr<RagdServer>> Start(const Config& config,
+                                                           RecoveryCallback on_recovered);
+  // Shuts down (with a zero grace period) if Shutdown() was not called.
+  ~RagdServer();
+  RagdServer(const RagdServer&) = delete;
+  RagdServer& operator=(const RagdServer&) = delete;
+
+  // The port actually bound (differs from the configured one when that is 0).
+  int port() const { return port_; }
+  // The admin HTTP port bound, 0 when server.admin_listen is empty.
+  int admin_port() const { return admin_ != nullptr ? admin_->port() : 0; }
+
+  // Stops serving: health NOT_SERVING, new calls refused, in-flight calls given `grace` to
+  // finish (then cancelled), queued writes run, recovery awaited if still running, and the
+  // engine closed (snapshots saved, RocksDB closed). Returns the engine's Close() status.
+  // Idempotent.
+  absl::Status Shutdown(absl::Duration grace);
+
+ private:
+  RagdServer(const Config& config, std::unique_ptr<Metrics> metrics,
+             std::unique_ptr<rag::EmbedderRegistry> embedders);
+  void Recover(RecoveryCallback on_recovered);
+
+  // /readyz: "" when serving, else why not.
+  std::string NotReadyReason() const;
+  std::string ScrapeMetrics();
+
+  const Config config_;
+  // Before everything that reports to it: embedders (rag::EmbedderRegistry) and the engine.
+  std::unique_ptr<Metrics> metrics_;
+  AccessPolicy policy_;
+  rag::EngineHandle handle_;
+  concurrency::BoundedExecutor executor_;
+  concurrency::BoundedExecutor search_executor_;      // Points.Search, Retrieve, Answer's retrieval
+                                                      // (server.search_workers)
+  std::unique_ptr<rag::EmbedderRegistry> embedders_;  // before the services that use it
+  CollectionsService collections_;
+  PointsService points_;
+  IngestService ingest_;
+  RetrievalService retrieval_;
+  AdminService admin_service_;  // ragd.v1.Admin (backups); admin_ below is the HTTP port
+  std::unique_ptr<grpc::Server> server_;
+  int port_ = 0;
+  std::unique_ptr<AdminServer> admin_;
+  std::unique_ptr<index::Engine> engine_;  // written by the recovery thread before handle_.Set
+  std::thread recovery_;
+  bool shut_down_ = false;
+};
+
+}  // namespace ragd::services

@@ -1,0 +1,124 @@
+// rag::Retriever (rag/retriever.h) on a real engine and real embedders: the local one in
+// process, and an azure-openai one against the fake server on 127.0.0.1. What is checked here is
+// the rule that decides where a Retrieve or Answer runs: IsCpuBound may let it run on gRPC's own
+// thread, so it must be false whenever the call would wait on the network.
+
+#include "rag/retriever.h"
+
+#include <gtest/gtest.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "index/engine/engine.h"
+#include "rag/collection_binding.h"
+#include "rag/engine_handle.h"
+#include "tests/testing/fake_openai_server.h"
+#include "tests/testing/status_matchers.h"
+#include "tests/testing/temp_dir.h"
+
+namespace ragd::services {
+namespace {
+
+constexpr char kKey[] = "retriever-test-key";
+
+class RetrieverTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    testing::FakeOpenAiServerOptions fake;
+    fake.api_key = kKey;
+    auto server = testing::FakeOpenAiServer::Start(fake);
+    ASSERT_TRUE(server.ok()) << server.status();
+    server_ = std::move(server).value();
+
+    rag::NamedEmbedderConfig ada;
+    ada.name = "ada";
+    ada.config.provider = models::EmbedderProvider::kAzureOpenAi;
+    ada.config.endpoint = server_->endpoint();
+    ada.config.deployment = "ada";
+    ada.config.api_key = kKey;
+    ada.config.timeout_ms = 5000;
+    ASSERT_OK_AND_ASSIGN(embedders_, rag::EmbedderRegistry::Create({ada}));
+
+    index::Engine::Options o;
+    o.data_dir = dir_.str() + "/db";
+    o.sync_writes = false;  // nothing here pulls the plug
+    o.snapshot_interval_seconds = 0;
+    ASSERT_OK_AND_ASSIGN(engine_, index::Engine::Open(o));
+    handle_.Set(engine_.get());
+    Create("local_kb", "local");
+    Create("remote_kb", "ada");
+    retriever_ =
+        std::make_unique<rag::Retriever>(&handle_, embedders_.get(), rag::RetrieverOptions{});
+  }
+
+  void Create(const std::string& name, const std::string& embedder) {
+    ASSERT_OK_AND_ASSIGN(rag::EmbedderBinding binding, embedders_->Resolve(embedder, 0));
+    rag::CollectionBinding b;
+    b.embedder = binding;
+    index::CollectionSpec spec;
+    spec.name = name;
+    spec.dimension = binding.dimension;
+    spec.index.kind = index::IndexKind::kFlat;
+    spec.attributes = rag::EncodeBinding(b);
+    ASSERT_OK(engine_->CreateCollection(spec));
+  }
+
+  rag::TextQuery Query(const std::string& collection, const std::string& text) {
+    rag::TextQuery q;
+    q.collection = collection;
+    q.text = text;
+    return q;
+  }
+
+  testing::TempDir dir_;
+  std::unique_ptr<testing::FakeOpenAiServer> server_;
+  std::unique_ptr<rag::EmbedderRegistry> embedders_;
+  std::unique_ptr<index::Engine> engine_;
+  rag::EngineHandle handle_;
+  std::unique_ptr<rag::Retriever> retriever_;
+};
+
+TEST_F(RetrieverTest, CpuBoundOnlyWhenNoNetworkCallIsNeeded) {
+  // The local embedder runs in process: always CPU-bound, cached or not.
+  EXPECT_TRUE(retriever_->IsCpuBound("local_kb", "임베딩이란 무엇인가요?"));
+
+  // A remote embedder is not, until the query's vector is in the cache.
+  const std::string question = "what is an embedding?";
+  EXPECT_FALSE(retriever_->IsCpuBound("remote_kb", question));
+  const size_t before = server_->counters().embeddings;
+  ASSERT_OK_AND_ASSIGN(rag::TextQueryResult first,
+                       retriever_->Retrieve(Query("remote_kb", question)));
+  EXPECT_EQ(server_->counters().embeddings, before + 1) << "the query went to the endpoint";
+  EXPECT_TRUE(first.hits.empty());  // an empty collection, but a real round trip
+  EXPECT_TRUE(retriever_->IsCpuBound("remote_kb", question));
+  // ...and the cached answer is what the next Retrieve uses: no second request.
+  ASSERT_OK(retriever_->Retrieve(Query("remote_kb", question)).status());
+  EXPECT_EQ(server_->counters().embeddings, before + 1);
+  // Another text is not cached.
+  EXPECT_FALSE(retriever_->IsCpuBound("remote_kb", question + "?"));
+
+  // Unknown collections are not "CPU-bound": the executor path reports NOT_FOUND.
+  EXPECT_FALSE(retriever_->IsCpuBound("nope", question));
+  EXPECT_EQ(retriever_->Retrieve(Query("nope", question)).status().code(),
+            absl::StatusCode::kNotFound);
+
+  // While ragd shuts down nothing is CPU-bound, and Retrieve says UNAVAILABLE.
+  handle_.BeginShutdown();
+  EXPECT_FALSE(retriever_->IsCpuBound("local_kb", question));
+  EXPECT_EQ(retriever_->Retrieve(Query("local_kb", question)).status().code(),
+            absl::StatusCode::kUnavailable);
+}
+
+TEST_F(RetrieverTest, NoCacheMeansARemoteQueryIsNeverCpuBound) {
+  rag::RetrieverOptions no_cache;
+  no_cache.query_cache_entries = 0;
+  rag::Retriever r(&handle_, embedders_.get(), no_cache);
+  ASSERT_OK(r.Retrieve(Query("remote_kb", "twice")).status());
+  EXPECT_FALSE(r.IsCpuBound("remote_kb", "twice"));
+  EXPECT_TRUE(r.IsCpuBound("local_kb", "twice"));
+}
+
+}  // namespace
+}  // namespace ragd::services
