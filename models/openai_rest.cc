@@ -51,7 +51,8 @@ std::optional<double> ParseDecimal(std::string_view s) {
 
 std::chrono::milliseconds ClampedMs(double ms) {
   double up = std::ceil(ms);
-  if (up >= static_cast<double>(kMaxRetryAfterMs)) return std::chrono::milliseconds(kMaxRetryAfterMs);
+  if (up >= static_cast<double>(kMaxRetryAfterMs))
+    return std::chrono::milliseconds(kMaxRetryAfterMs);
   return std::chrono::milliseconds(static_cast<int64_t>(up));
 }
 
@@ -148,17 +149,16 @@ std::string Printed(const json& v) {
 
 bool IsRetryableHttpStatus(int s) { return s == 408 || s == 409 || s == 429 || s >= 500; }
 
-std::optional<std::chrono::milliseconds> ParseRetryAfter(const HttpResponse& head,
-                                                         std::chrono::system_clock::time_point now) {
+std::optional<std::chrono::milliseconds> ParseRetryAfter(
+    const HttpResponse& head, std::chrono::system_clock::time_point now) {
   if (auto ms = head.Header("retry-after-ms")) {
     if (auto v = ParseDecimal(*ms)) return ClampedMs(*v);
   }
   if (auto value = head.Header("retry-after")) {
     if (auto v = ParseDecimal(*value)) return ClampedMs(*v * 1000);
     if (auto when = ParseHttpDate(*value)) {
-      const int64_t now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                                 now.time_since_epoch())
-                                 .count();
+      const int64_t now_ms =
+          std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count();
       const double delta = static_cast<double>(*when) * 1000 - static_cast<double>(now_ms);
       return ClampedMs(std::max(0.0, delta));
     }
@@ -236,9 +236,9 @@ absl::StatusOr<ResolvedApiKey> ResolveApiKey(const ApiKeySources& s) {
     out.source = absl::StrCat("api_key_file \"", s.api_key_file, "\"");
     std::ifstream in(s.api_key_file, std::ios::binary);
     if (!in) {
-      return absl::FailedPreconditionError(
-          absl::StrCat("cannot read the API key of ", s.owner, " from ", out.source,
-                       ": check that it exists and is readable"));
+      return absl::FailedPreconditionError(absl::StrCat("cannot read the API key of ", s.owner,
+                                                        " from ", out.source,
+                                                        ": check that it exists and is readable"));
     }
     std::ostringstream ss;
     ss << in.rdbuf();

@@ -32,7 +32,8 @@ using std::chrono::milliseconds;
 using SystemClock = std::chrono::system_clock;
 
 // Sun, 06 Nov 1994 08:49:37 GMT, the example of RFC 9110 section 5.6.7.
-const SystemClock::time_point kRfcExample = SystemClock::time_point(std::chrono::seconds(784111777));
+const SystemClock::time_point kRfcExample =
+    SystemClock::time_point(std::chrono::seconds(784111777));
 
 HttpResponse Head(std::vector<std::pair<std::string, std::string>> headers) {
   HttpResponse r;
@@ -116,9 +117,9 @@ TEST(BackoffTest, CeilingsDoubleUpToTheCapWithoutOverflow) {
 }
 
 TEST(BackoffTest, FullJitterStaysWithinTheCeilingAndSpansIt) {
-  RetryBackoff backoff(RetryPolicy{.initial_backoff_ms = 100, .max_backoff_ms = 1000,
-                                   .max_retry_after_ms = 3000},
-                       /*seed=*/42);
+  RetryBackoff backoff(
+      RetryPolicy{.initial_backoff_ms = 100, .max_backoff_ms = 1000, .max_retry_after_ms = 3000},
+      /*seed=*/42);
   for (size_t k = 0; k < 5; ++k) {
     const int64_t ceiling = std::min<int64_t>(1000, int64_t{100} << k);
     int64_t lo = ceiling, hi = 0;
@@ -170,8 +171,7 @@ TEST(ErrorBodyTest, EveryShapeGivesCodeAndMessageWithoutThrowing) {
   EXPECT_EQ(ParseErrorBody(R"({"error":"The engine is overloaded"})").message,
             "The engine is overloaded");
   EXPECT_EQ(ParseErrorBody(R"({"error":{"message":42}})").message, "42");
-  EXPECT_EQ(ParseErrorBody(R"({"error":{"message":{"detail":"x"}}})").message,
-            R"({"detail":"x"})");
+  EXPECT_EQ(ParseErrorBody(R"({"error":{"message":{"detail":"x"}}})").message, R"({"detail":"x"})");
   EXPECT_EQ(ParseErrorBody(R"({"error":{"message":null,"code":"x"}})").message, "");
   EXPECT_EQ(ParseErrorBody(R"({"error":{"code":["a"]}})").code, "");
   EXPECT_EQ(ParseErrorBody(R"({"error":null})").message, "");
@@ -205,9 +205,9 @@ class ApiKeyTest : public ::testing::Test {
     if (!path_.empty()) std::filesystem::remove(path_);
   }
   std::string WriteFile(const std::string& content) {
-    path_ = (std::filesystem::temp_directory_path() /
-             absl::StrCat("ragd_rest_test_key_", ::getpid()))
-                .string();
+    path_ =
+        (std::filesystem::temp_directory_path() / absl::StrCat("ragd_rest_test_key_", ::getpid()))
+            .string();
     std::ofstream(path_, std::ios::binary) << content;
     return path_;
   }

@@ -362,8 +362,8 @@ void FakeChatCompletions::Handle(const httplib::Request& req, httplib::Response&
   res.status = 200;
   res.set_header("Cache-Control", "no-cache");
   res.set_chunked_content_provider("text/event-stream", [this, azure, model, gap, deltas, finish,
-                                                         usage, send_usage, raw_usage,
-                                                         has_fault, fault](size_t, httplib::DataSink& sink) {
+                                                         usage, send_usage, raw_usage, has_fault,
+                                                         fault](size_t, httplib::DataSink& sink) {
     auto send_text = [&](std::string_view data, bool first_content = false) {
       if (gap.count() > 0 && !server_->SleepUnlessStopped(gap)) return false;
       std::string e = absl::StrCat("data: ", std::string(data), "\n\n");

@@ -53,13 +53,13 @@ struct ChatFault {
     kDelay,                    // waits `delay` before responding normally (slow first token)
     kEndless,                  // a delta every `delay` until the client disconnects (<= 30 s)
     kNoUsage,                  // a normal stream without the usage chunk
-    kErrorEvent,  // `deltas` deltas, then a `data: {"error": ...}` event and a clean end
-                  // (`body`, when set, is the raw JSON of the "error" value)
-    kRawEvent,    // `deltas` deltas, then `data: <body>` verbatim, then the rest of the stream
-    kRawUsage,    // a normal answer whose usage value is `body` verbatim (streams: the usage
-                  // chunk is sent even without include_usage)
-    kStall,       // the preamble (Azure's prompt-filter chunk, the role chunk), then nothing
-                  // for `delay`, then the rest of the stream
+    kErrorEvent,      // `deltas` deltas, then a `data: {"error": ...}` event and a clean end
+                      // (`body`, when set, is the raw JSON of the "error" value)
+    kRawEvent,        // `deltas` deltas, then `data: <body>` verbatim, then the rest of the stream
+    kRawUsage,        // a normal answer whose usage value is `body` verbatim (streams: the usage
+                      // chunk is sent even without include_usage)
+    kStall,           // the preamble (Azure's prompt-filter chunk, the role chunk), then nothing
+                      // for `delay`, then the rest of the stream
     kJsonCompletion,  // a streaming request answered with a plain application/json
                       // chat.completion, as a non-streaming request would be
   };
