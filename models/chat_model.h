@@ -22,7 +22,9 @@
 //   DEADLINE_EXCEEDED   the request or the first token timed out (after the retries).
 //   CANCELLED           on_delta returned false or *cancelled became true; the upstream
 //                       connection is closed at once. ChatResult holds what was received.
-//   INTERNAL            a malformed response.
+//   INTERNAL            a malformed response ("malformed upstream response: <what>": choices
+//                       that are not objects, content that is not a string, usage counts
+//                       that are not unsigned integers, ...); not retried.
 // Messages never contain API keys.
 
 #include <atomic>

@@ -107,8 +107,10 @@ class Embedder {
   //   RESOURCE_EXHAUSTED  still HTTP 429 after max_retries retries.
   //   UNAVAILABLE         network errors or HTTP 408/409/5xx after max_retries retries.
   //   DEADLINE_EXCEEDED   the last try timed out (timeout_ms).
-  //   INTERNAL            a malformed response: not JSON, wrong count, missing or duplicate
-  //                       index, wrong dimension, non-finite values.
+  //   INTERNAL            a malformed response ("malformed upstream response: ..."): not
+  //                       JSON, wrong count, missing or duplicate index, wrong dimension,
+  //                       values that are not finite numbers, usage counts that are not
+  //                       unsigned integers.
   virtual absl::StatusOr<std::vector<std::vector<float>>> Embed(
       const std::vector<std::string>& texts, EmbeddingUsage* usage = nullptr) = 0;
 };
@@ -159,8 +161,9 @@ struct EmbedderConfig {
   std::string api_version = "2024-02-01";
 
   // The API key: exactly one source may be set. `api_key` is the key itself; `api_key_env` the
-  // name of an environment variable holding it; `api_key_file` a file holding it (a trailing
-  // newline is trimmed; use a Kubernetes secret mount). When none is set, the environment
+  // name of an environment variable holding it; `api_key_file` a file holding it (use a
+  // Kubernetes secret mount). Surrounding whitespace is trimmed from every source (see
+  // ResolveApiKey in openai_rest.h). When none is set, the environment
   // variable AZURE_OPENAI_API_KEY (azure-openai) or OPENAI_API_KEY (openai) is read; azure-openai
   // requires a key, openai sends none if that is unset (OpenAI-compatible servers may not need
   // one).
@@ -204,8 +207,8 @@ struct EmbedderConfig {
   size_t max_retries = 6;
   // Exponential back-off with full jitter: before retry k (0-based) the client sleeps a uniform
   // random time in [0, min(max_backoff_ms, initial_backoff_ms * 2^k)], unless the response
-  // said how long to wait (`retry-after-ms`, or `Retry-After` in seconds), which is honoured
-  // up to max_retry_after_ms.
+  // said how long to wait (`retry-after-ms`, or `Retry-After` in seconds or as an HTTP-date),
+  // which is honoured up to max_retry_after_ms.
   // Default: 500, 30000 and 60000.
   uint64_t initial_backoff_ms = 500;
   uint64_t max_backoff_ms = 30000;

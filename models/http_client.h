@@ -48,10 +48,16 @@ struct HttpStreamOptions {
   // Limit of the whole exchange, streaming included.
   // Default: 300000 (a long completion of a slow model).
   std::chrono::milliseconds timeout{300000};
-  // Limit from sending the request to the first byte of the response body (a model's time to
-  // first token); 0 disables it.
+  // Limit from sending the request to the first data of the response: the first byte of the
+  // body, or, when `first_data` is set, the moment *first_data becomes true; 0 disables it.
   // Default: 0.
   std::chrono::milliseconds first_byte_timeout{0};
+  // When not null, first_byte_timeout runs until the callbacks set *first_data to true (read on
+  // the calling thread, between callbacks), not until the first byte: a chat stream sends
+  // headers and empty chunks (Azure's prompt-filter results, the role) long before its first
+  // token, which is what the timeout is about.
+  // Default: nullptr.
+  const bool* first_data = nullptr;
   // When not null, polled about every 20 ms; becoming true aborts the transfer.
   // Default: nullptr.
   const std::atomic<bool>* cancelled = nullptr;
@@ -96,7 +102,8 @@ class HttpClient {
   // failed or cut stream closes its connection. Returns:
   //   OK                  the whole response was received (any HTTP status);
   //   CANCELLED           a callback returned false or *options.cancelled became true;
-  //   DEADLINE_EXCEEDED   options.timeout, first_byte_timeout or the connect timeout expired;
+  //   DEADLINE_EXCEEDED   options.timeout, first_byte_timeout or the connect timeout expired
+  //                       (the message names which);
   //   UNAVAILABLE         the connection failed or broke, also in the middle of the body;
   //   INVALID_ARGUMENT    the URL is malformed or its scheme unsupported.
   // Error messages carry curl's description and the URL, never header values.

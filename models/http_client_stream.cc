@@ -175,7 +175,9 @@ absl::Status HttpClient::PostStream(const std::string& url,
       cancelled = true;
       break;
     }
-    if (options.first_byte_timeout.count() > 0 && !state.body_started &&
+    const bool first_data_seen =
+        options.first_data != nullptr ? *options.first_data : state.body_started;
+    if (options.first_byte_timeout.count() > 0 && !first_data_seen &&
         Clock::now() - start > options.first_byte_timeout) {
       first_byte_timed_out = true;
       break;
@@ -201,8 +203,9 @@ absl::Status HttpClient::PostStream(const std::string& url,
     return absl::CancelledError(absl::StrCat("POST ", url, ": cancelled by the caller"));
   }
   if (first_byte_timed_out) {
-    return absl::DeadlineExceededError(absl::StrCat("POST ", url, ": no response within ",
-                                                    options.first_byte_timeout.count(), " ms"));
+    return absl::DeadlineExceededError(absl::StrCat(
+        "POST ", url, ": no ", options.first_data != nullptr ? "first data" : "response",
+        " within ", options.first_byte_timeout.count(), " ms"));
   }
   if (rc == CURLE_OK) {
     if (!done) return absl::UnavailableError(absl::StrCat("POST ", url, ": transfer lost"));

@@ -78,8 +78,9 @@ struct ModelDeployment {
   // Default: "2024-10-21".
   std::string api_version = "2024-10-21";
   // The API key: at most one source. The key itself, an environment variable holding it, or a
-  // file holding it (trailing newline trimmed). None: AZURE_OPENAI_API_KEY (azure-openai,
-  // required) or OPENAI_API_KEY (openai, optional) is read.
+  // file holding it (surrounding whitespace is trimmed from every source). None:
+  // AZURE_OPENAI_API_KEY (azure-openai, required) or OPENAI_API_KEY (openai, optional) is read.
+  // See ResolveApiKey (openai_rest.h).
   // Default: "" for all three.
   std::string api_key;
   std::string api_key_env;
@@ -109,14 +110,15 @@ struct ModelDeployment {
   // Retries after the first try on 408, 409, 429, 5xx, network errors and timeouts, only while
   // nothing has been delivered to the caller. Back-off: full jitter in
   // [0, min(max_backoff_ms, initial_backoff_ms * 2^k)], or the server's `retry-after-ms` /
-  // `Retry-After` capped at max_retry_after_ms.
+  // `Retry-After` (seconds or an HTTP-date) capped at max_retry_after_ms (openai_rest.h).
   // Default: 4, 500, 8000, 30000.
   size_t max_retries = 4;
   uint64_t initial_backoff_ms = 500;
   uint64_t max_backoff_ms = 8000;
   uint64_t max_retry_after_ms = 30000;
   // Limit of one request (including the whole stream), of connecting, and of waiting for the
-  // first byte of the answer (time to first token). 0 disables the first-token limit.
+  // first content token of the answer (time to first token; a stream's headers, Azure's
+  // prompt-filter chunk and the role chunk do not count). 0 disables the first-token limit.
   // Default: 300000, 10000, 60000.
   uint64_t timeout_ms = 300000;
   uint64_t connect_timeout_ms = 10000;

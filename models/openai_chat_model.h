@@ -14,21 +14,34 @@
 // chunk with empty `choices` and `usage`. Events are handled as they arrive; events without
 // content are skipped.
 //
-// Retries (see ModelDeployment for the back-off): 408, 409, 429, 5xx, network errors and
-// timeouts, and streams that end early, but only while no text has reached the caller; after
-// the first delta, any failure ends the call (UNAVAILABLE, DEADLINE_EXCEEDED), with
-// ChatResult::delivered_bytes saying how much was received. Status mapping: chat_model.h.
+// A 200 answered with `Content-Type: application/json` instead (a server that ignores
+// "stream", which our `Accept: text/event-stream, application/json` allows) is read as a
+// chat.completion and delivered as one delta.
 //
-// The API key is held in memory only; error messages are scrubbed of it even when a server
-// echoes it, and nothing here logs request headers.
+// Every upstream body goes through one guard (a non-throwing parse, then explicit type
+// checks): a chunk whose `choices` is not an array of objects, a `delta.content` that is
+// neither a string nor null, `usage` counts that are not unsigned integers, a JSON answer
+// without choices... end the call with INTERNAL "malformed upstream response: <what>" naming
+// the model, never an exception; other calls and models are not affected. An in-stream
+// {"error": ...} event (an object, or a bare string) is UNAVAILABLE with the upstream's message.
+//
+// Retries (RetryPolicy of openai_rest.h, from ModelDeployment): 408, 409, 429, 5xx, network
+// errors and timeouts, error events and streams that end early, but only while no text has
+// reached the caller; after the first delta, any failure ends the call (UNAVAILABLE,
+// DEADLINE_EXCEEDED), with ChatResult::delivered_bytes saying how much was received. Malformed
+// responses are not retried. first_token_timeout_ms runs until the first content token, not the
+// first byte (Azure sends its prompt-filter chunk at once). Status mapping: chat_model.h.
+//
+// The API key (resolved by ResolveApiKey of openai_rest.h) is held in memory only; error
+// messages are scrubbed of it even when a server echoes it, and nothing here logs request
+// headers.
 
 #include <atomic>
 #include <chrono>
 #include <functional>
 #include <memory>
-#include <mutex>
-#include <random>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -36,19 +49,16 @@
 #include "absl/status/statusor.h"
 #include "models/chat_model.h"
 #include "models/http_client.h"
+#include "models/openai_rest.h"
 
 namespace ragd::models {
-
-// The API key of `deployment`: api_key, else the variable api_key_env, else the file
-// api_key_file, else AZURE_OPENAI_API_KEY (azure-openai) / OPENAI_API_KEY (openai). Empty
-// means "no key" (openai only). FAILED_PRECONDITION when a named source is unset, empty or
-// unreadable, or azure-openai has none; the message names the source, never the key.
-absl::StatusOr<std::string> ResolveChatApiKey(const ModelDeployment& deployment);
 
 // Thread safety: Stream and Complete may be called concurrently.
 class OpenAiChatModel final : public ChatModel {
  public:
-  // `deployment.provider` must be kAzureOpenAi or kOpenAi. Validates and resolves the key.
+  // `deployment.provider` must be kAzureOpenAi or kOpenAi. Validates and resolves the key
+  // (ResolveApiKey: api_key, api_key_env, api_key_file, else AZURE_OPENAI_API_KEY /
+  // OPENAI_API_KEY; openai may have none).
   static absl::StatusOr<std::unique_ptr<OpenAiChatModel>> Create(ModelDeployment deployment);
 
   const ModelDeployment& deployment() const override { return deployment_; }
@@ -66,7 +76,7 @@ class OpenAiChatModel final : public ChatModel {
  private:
   struct Attempt;
 
-  OpenAiChatModel(ModelDeployment deployment, std::string api_key);
+  OpenAiChatModel(ModelDeployment deployment, std::string api_key, std::string key_source);
 
   // The retry loop shared by Stream (stream == true) and Complete; `body_out` receives the
   // JSON body of a non-streaming 200.
@@ -76,8 +86,8 @@ class OpenAiChatModel final : public ChatModel {
   // The status of a non-200 response; `result` gets finish_reason "content_filter" for a
   // filtered prompt (then the status is OK).
   absl::Status ErrorStatus(int http_status, const std::string& body, ChatResult* result) const;
-  bool Retryable(int http_status) const;
-  std::chrono::milliseconds Backoff(size_t retry, const Attempt& attempt);
+  // INTERNAL "<model>: malformed upstream response: <detail>".
+  absl::Status Malformed(std::string_view detail) const;
   // Sleeps `d` in short slices; false when *cancelled became true.
   static bool SleepUnlessCancelled(std::chrono::milliseconds d, const std::atomic<bool>* cancelled);
   std::string Scrub(std::string message) const;
@@ -85,13 +95,12 @@ class OpenAiChatModel final : public ChatModel {
 
   const ModelDeployment deployment_;  // with the key fields cleared
   const std::string api_key_;
-  std::string key_source_;  // e.g. "env AZURE_OPENAI_API_KEY", for error messages
+  const std::string key_source_;  // e.g. "environment variable AZURE_OPENAI_API_KEY", for messages
   std::string url_;
   std::vector<std::pair<std::string, std::string>> headers_;
   const Tokenizer& tokenizer_;
   HttpClient http_;
-  std::mutex rng_mu_;
-  std::mt19937_64 rng_;
+  RetryBackoff backoff_;
 };
 
 }  // namespace ragd::models

@@ -4,16 +4,12 @@
 
 #include <algorithm>
 #include <cmath>
-#include <cstdlib>
-#include <fstream>
-#include <sstream>
+#include <exception>
+#include <new>
 #include <system_error>
 #include <thread>
 
-#include "absl/strings/ascii.h"
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_replace.h"
 #include "common/status.h"
 #include "common/utf8.h"
 #include "models/tokenizer.h"
@@ -44,106 +40,31 @@ std::string Excerpt(std::string_view body) {
   return absl::StrCat(std::string(body.substr(0, n)), "...");
 }
 
-// The human part of an error body: Azure and OpenAI both send
-// {"error": {"code": ..., "message": ...}}; anything else is quoted as is.
+// The human part of an error body: "[code] message" (ParseErrorBody), else the body quoted.
 std::string ErrorDetail(const std::string& body) {
-  json j = json::parse(body, nullptr, /*allow_exceptions=*/false);
-  if (j.is_object()) {
-    auto e = j.find("error");
-    if (e != j.end() && e->is_object()) {
-      std::string code;
-      auto c = e->find("code");
-      if (c != e->end() && c->is_string()) code = c->get<std::string>();
-      if (c != e->end() && c->is_number_integer()) code = std::to_string(c->get<int64_t>());
-      std::string message;
-      auto m = e->find("message");
-      if (m != e->end() && m->is_string()) message = m->get<std::string>();
-      if (!message.empty()) {
-        return Excerpt(code.empty() ? message : absl::StrCat("[", code, "] ", message));
-      }
-    }
+  const UpstreamError e = ParseErrorBody(body);
+  if (!e.message.empty()) {
+    return e.code.empty() ? e.message : absl::StrCat("[", e.code, "] ", e.message);
   }
   if (body.empty()) return "(empty body)";
   return Excerpt(body);
 }
 
-bool IsRetryableStatus(int status) {
-  return status == 408 || status == 409 || status == 429 || status >= 500;
-}
-
-// The delay a response asks for: Azure's `retry-after-ms`, else `Retry-After` in seconds
-// (an HTTP date is not supported and falls back to back-off).
-std::optional<std::chrono::milliseconds> ServerRetryDelay(const HttpResponse& r) {
-  if (auto ms = r.Header("retry-after-ms")) {
-    double v = 0;
-    if (absl::SimpleAtod(*ms, &v) && v >= 0) {
-      return std::chrono::milliseconds(static_cast<int64_t>(std::ceil(v)));
-    }
+// The guard around outside data on this client's worker threads: no exception may leave a
+// thread. Parsing itself never throws (allow_exceptions = false, types checked before get<>);
+// this catches std::bad_alloc and anything a check missed.
+template <typename F>
+absl::Status Guarded(F&& f) {
+  try {
+    return f();
+  } catch (const std::bad_alloc&) {
+    return absl::ResourceExhaustedError("out of memory while reading the upstream response");
+  } catch (const std::exception& e) {
+    return absl::InternalError(e.what());
   }
-  if (auto s = r.Header("retry-after")) {
-    double v = 0;
-    if (absl::SimpleAtod(*s, &v) && v >= 0) {
-      return std::chrono::milliseconds(static_cast<int64_t>(std::ceil(v * 1000)));
-    }
-  }
-  return std::nullopt;
-}
-
-absl::StatusOr<std::string> ReadKeyFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("cannot read the API key file api_key_file=\"", path,
-                     "\": check that it exists and is readable"));
-  }
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
 }
 
 }  // namespace
-
-absl::StatusOr<std::string> ResolveApiKey(const EmbedderConfig& config) {
-  std::string key;
-  std::string source;
-  if (!config.api_key.empty()) {
-    key = config.api_key;
-    source = "api_key";
-  } else if (!config.api_key_file.empty()) {
-    ASSIGN_OR_RETURN(key, ReadKeyFile(config.api_key_file));
-    source = absl::StrCat("api_key_file \"", config.api_key_file, "\"");
-  } else {
-    std::string var = config.api_key_env;
-    if (var.empty()) {
-      var = config.provider == EmbedderProvider::kAzureOpenAi ? "AZURE_OPENAI_API_KEY"
-                                                              : "OPENAI_API_KEY";
-    }
-    const char* value = std::getenv(var.c_str());
-    if (value == nullptr || *value == '\0') {
-      if (config.provider == EmbedderProvider::kOpenAi && config.api_key_env.empty()) {
-        return std::string();  // OpenAI-compatible servers may need no key.
-      }
-      return absl::FailedPreconditionError(absl::StrCat(
-          "no API key for ", ProviderLabel(config.provider), ": the environment variable ", var,
-          " is not set or empty; set it, or set api_key_file or api_key_env"));
-    }
-    key = value;
-    source = absl::StrCat("environment variable ", var);
-  }
-  // Keys are single tokens; files often end with a newline, secrets mounts sometimes with \r\n.
-  key = std::string(absl::StripAsciiWhitespace(key));
-  if (key.empty()) {
-    return absl::FailedPreconditionError(absl::StrCat("the API key from ", source, " is empty"));
-  }
-  for (char c : key) {
-    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7F) {
-      // A newline inside a header value would let the key inject headers.
-      return absl::FailedPreconditionError(
-          absl::StrCat("the API key from ", source, " contains control characters"));
-    }
-  }
-  return key;
-}
 
 // Shared by the workers of one Embed call.
 struct OpenAiEmbedder::CallState {
@@ -183,11 +104,18 @@ absl::StatusOr<std::unique_ptr<OpenAiEmbedder>> OpenAiEmbedder::Create(
     return absl::InvalidArgumentError("OpenAiEmbedder needs provider azure-openai or openai");
   }
   RETURN_IF_ERROR(config.Validate());
-  ASSIGN_OR_RETURN(std::string key, ResolveApiKey(config));
+  const bool azure = config.provider == EmbedderProvider::kAzureOpenAi;
+  ApiKeySources sources{.api_key = config.api_key,
+                        .api_key_env = config.api_key_env,
+                        .api_key_file = config.api_key_file,
+                        .default_env = azure ? "AZURE_OPENAI_API_KEY" : "OPENAI_API_KEY",
+                        .required = azure,
+                        .owner = absl::StrCat(ProviderLabel(config.provider), " embeddings")};
+  ASSIGN_OR_RETURN(ResolvedApiKey key, ResolveApiKey(sources));
   EmbedderConfig copy = config;
   copy.api_key.clear();
   return std::unique_ptr<OpenAiEmbedder>(
-      new OpenAiEmbedder(std::move(copy), std::move(key), observer));
+      new OpenAiEmbedder(std::move(copy), std::move(key.key), observer));
 }
 
 OpenAiEmbedder::OpenAiEmbedder(EmbedderConfig config, std::string api_key,
@@ -200,7 +128,10 @@ OpenAiEmbedder::OpenAiEmbedder(EmbedderConfig config, std::string api_key,
       http_(HttpClientOptions{
           .max_idle_connections = std::max<size_t>(config_.max_concurrency, 1),
           .connect_timeout = std::chrono::milliseconds(config_.connect_timeout_ms)}),
-      rng_(std::random_device{}()) {
+      backoff_(RetryPolicy{.max_retries = config_.max_retries,
+                           .initial_backoff_ms = config_.initial_backoff_ms,
+                           .max_backoff_ms = config_.max_backoff_ms,
+                           .max_retry_after_ms = config_.max_retry_after_ms}) {
   switch (config_.provider) {
     case EmbedderProvider::kAzureOpenAi:
       url_ = absl::StrCat(StripTrailingSlashes(config_.endpoint), "/openai/deployments/",
@@ -237,17 +168,7 @@ std::string OpenAiEmbedder::model_id() const {
 }
 
 std::string OpenAiEmbedder::Scrub(std::string message) const {
-  if (api_key_.empty()) return message;
-  return absl::StrReplaceAll(message, {{api_key_, "[redacted]"}});
-}
-
-std::chrono::milliseconds OpenAiEmbedder::Backoff(size_t retry) {
-  const uint64_t cap = config_.max_backoff_ms;
-  uint64_t ceiling = config_.initial_backoff_ms;
-  for (size_t i = 0; i < retry && ceiling < cap; ++i) ceiling *= 2;  // no shift overflow
-  ceiling = std::min(ceiling, cap);
-  std::lock_guard<std::mutex> lock(rng_mu_);
-  return std::chrono::milliseconds(std::uniform_int_distribution<uint64_t>(0, ceiling)(rng_));
+  return ScrubSecret(std::move(message), api_key_);
 }
 
 void OpenAiEmbedder::AcquireSlot() {
@@ -345,7 +266,7 @@ absl::StatusOr<std::vector<std::vector<float>>> OpenAiEmbedder::Embed(
 absl::Status OpenAiEmbedder::RunBatch(const std::vector<std::string>& texts, const Batch& batch,
                                       std::vector<std::vector<float>>& out, CallState& call) {
   Tries tries;
-  absl::Status status = TryBatch(texts, batch, out, call, tries);
+  absl::Status status = Guarded([&] { return TryBatch(texts, batch, out, call, tries); });
   if (observer_ != nullptr && tries.sent > 0) {
     EmbeddingRequestRecord record;
     record.model = model_label_;
@@ -404,25 +325,26 @@ absl::Status OpenAiEmbedder::TryBatch(const std::vector<std::string>& texts, con
       uint64_t prompt_tokens = batch.tokens;
       absl::Status parsed = ParseResponse(response->body, batch, out, &prompt_tokens);
       if (!parsed.ok()) {
-        return absl::InternalError(absl::StrCat(label, " embeddings: malformed response from ",
+        if (parsed.code() != absl::StatusCode::kInternal) return parsed;
+        return absl::InternalError(absl::StrCat(label,
+                                                " embeddings: malformed upstream response from ",
                                                 url_, ": ", std::string(parsed.message())));
       }
       call.prompt_tokens.fetch_add(prompt_tokens);
       tries.billed_tokens = prompt_tokens;
       return absl::OkStatus();
-    } else if (IsRetryableStatus(response->status)) {
+    } else if (IsRetryableHttpStatus(response->status)) {
       last_error =
           response->status == 429 ? absl::ResourceExhaustedError("") : absl::UnavailableError("");
       last_reason = absl::StrCat("HTTP ", response->status, ": ", ErrorDetail(response->body));
-      server_delay = ServerRetryDelay(*response);
+      server_delay = ParseRetryAfter(*response);
     } else {
       return NonRetryableError(response->status, response->body);
     }
 
     if (attempt >= config_.max_retries) break;
-    std::chrono::milliseconds delay;
+    const std::chrono::milliseconds delay = backoff_.Delay(attempt, server_delay);
     if (server_delay) {
-      delay = std::min(*server_delay, std::chrono::milliseconds(config_.max_retry_after_ms));
       // Every request of this embedder would meet the same throttle: hold them all back.
       int64_t until = std::chrono::duration_cast<std::chrono::nanoseconds>(
                           (Clock::now() + delay).time_since_epoch())
@@ -430,8 +352,6 @@ absl::Status OpenAiEmbedder::TryBatch(const std::vector<std::string>& texts, con
       int64_t prev = paused_until_ns_.load();
       while (prev < until && !paused_until_ns_.compare_exchange_weak(prev, until)) {
       }
-    } else {
-      delay = Backoff(attempt);
     }
     spdlog::debug("{} embeddings: {}; retry {}/{} in {} ms", label, Scrub(last_reason), attempt + 1,
                   config_.max_retries, delay.count());
@@ -457,6 +377,12 @@ absl::Status OpenAiEmbedder::TryBatch(const std::vector<std::string>& texts, con
 absl::Status OpenAiEmbedder::ParseResponse(const std::string& body, const Batch& batch,
                                            std::vector<std::vector<float>>& out,
                                            uint64_t* prompt_tokens) const {
+  return Guarded([&] { return ParseResponseUnguarded(body, batch, out, prompt_tokens); });
+}
+
+absl::Status OpenAiEmbedder::ParseResponseUnguarded(const std::string& body, const Batch& batch,
+                                                    std::vector<std::vector<float>>& out,
+                                                    uint64_t* prompt_tokens) const {
   json j = json::parse(body, nullptr, /*allow_exceptions=*/false);
   if (j.is_discarded()) {
     return absl::InternalError(
@@ -510,9 +436,18 @@ absl::Status OpenAiEmbedder::ParseResponse(const std::string& body, const Batch&
   }
   // n items, each index in range and seen once: every index is present.
   auto usage = j.find("usage");
-  if (usage != j.end() && usage->is_object()) {
+  if (usage != j.end() && !usage->is_null()) {
+    if (!usage->is_object()) return absl::InternalError("\"usage\" is not an object");
     auto pt = usage->find("prompt_tokens");
-    if (pt != usage->end() && pt->is_number_unsigned()) *prompt_tokens = pt->get<uint64_t>();
+    if (pt != usage->end()) {
+      if (!pt->is_number_unsigned()) {
+        return absl::InternalError(
+            absl::StrCat("usage.prompt_tokens is ",
+                         Excerpt(pt->dump(-1, ' ', false, json::error_handler_t::replace)),
+                         ", not a token count"));
+      }
+      *prompt_tokens = pt->get<uint64_t>();
+    }
   }
   for (size_t i = 0; i < n; ++i) out[batch.begin + i] = std::move(vectors[i]);
   return absl::OkStatus();

@@ -15,15 +15,19 @@
 //      requests in flight for the whole embedder), each after reserving its tokens and one
 //      request from the shared rate limiters;
 //   4. retries 408, 409, 429, 5xx and network errors with exponential back-off and full jitter,
-//      or after the delay the server asked for (`retry-after-ms`, `Retry-After`); a server
-//      delay also holds back the other requests of this embedder, which would only be
-//      throttled too;
-//   5. checks every response (count, each index once, dimension, finite values) and places the
-//      vectors by `index`.
+//      or after the delay the server asked for (`retry-after-ms`, `Retry-After` in seconds or
+//      as an HTTP-date): the RetryBackoff and ParseRetryAfter of openai_rest.h, shared with
+//      the chat client; a server delay also holds back the other requests of this embedder,
+//      which would only be throttled too;
+//   5. checks every response behind one guard (a non-throwing parse, then explicit type checks:
+//      count, each index once, dimension, numbers, finite values, `usage.prompt_tokens` an
+//      unsigned integer when present) and places the vectors by `index`; anything else is
+//      INTERNAL "malformed upstream response", never an exception.
 // The first failing batch fails the call (the others stop at their next step); no partial
 // result is returned. Status codes: see Embedder::Embed.
 //
-// The API key is held in memory only; messages are scrubbed of it even if a server echoes it.
+// The API key (ResolveApiKey of openai_rest.h) is held in memory only; messages are scrubbed
+// of it even if a server echoes it.
 
 #include <atomic>
 #include <chrono>
@@ -32,7 +36,6 @@
 #include <memory>
 #include <mutex>
 #include <optional>
-#include <random>
 #include <string>
 #include <utility>
 #include <vector>
@@ -41,24 +44,18 @@
 #include "absl/status/statusor.h"
 #include "models/embedder.h"
 #include "models/http_client.h"
+#include "models/openai_rest.h"
 #include "models/rate_limiter.h"
 
 namespace ragd::models {
-
-// Reads the API key of `config` from api_key, api_key_env, api_key_file or the provider's
-// default environment variable (see EmbedderConfig). An empty result means "no key" (allowed
-// for openai only). FAILED_PRECONDITION when the variable is unset or empty, the file cannot be
-// read or is empty, or the key contains control characters; the message names the source,
-// never the key.
-absl::StatusOr<std::string> ResolveApiKey(const EmbedderConfig& config);
 
 // Thread safety: Embed may be called concurrently; calls share the connection pool, the
 // concurrency limit and the rate limiters.
 class OpenAiEmbedder final : public Embedder {
  public:
   // `config.provider` must be kAzureOpenAi or kOpenAi. Validates the config and resolves the
-  // API key (see ResolveApiKey); sends nothing. `observer` (not owned, may be null) gets one
-  // record per batch that was sent, after its last try.
+  // API key (ResolveApiKey of openai_rest.h); sends nothing. `observer` (not owned, may be null)
+  // gets one record per batch that was sent, after its last try.
   static absl::StatusOr<std::unique_ptr<OpenAiEmbedder>> Create(
       const EmbedderConfig& config, EmbeddingObserver* observer = nullptr);
 
@@ -94,13 +91,15 @@ class OpenAiEmbedder final : public Embedder {
                         std::vector<std::vector<float>>& out, CallState& call);
   absl::Status TryBatch(const std::vector<std::string>& texts, const Batch& batch,
                         std::vector<std::vector<float>>& out, CallState& call, Tries& tries);
-  // Checks a 200 response and moves its vectors into out[batch.begin, batch.end).
+  // Checks a 200 response and moves its vectors into out[batch.begin, batch.end); INTERNAL
+  // saying what is malformed. The second does the work, the first is its exception guard.
   absl::Status ParseResponse(const std::string& body, const Batch& batch,
                              std::vector<std::vector<float>>& out, uint64_t* prompt_tokens) const;
+  absl::Status ParseResponseUnguarded(const std::string& body, const Batch& batch,
+                                      std::vector<std::vector<float>>& out,
+                                      uint64_t* prompt_tokens) const;
   // The status of a response that must not be retried, saying what to fix.
   absl::Status NonRetryableError(int http_status, const std::string& body) const;
-  // A random back-off before retry `retry` (0-based), full jitter.
-  std::chrono::milliseconds Backoff(size_t retry);
   // Replaces every occurrence of the API key in `message`.
   std::string Scrub(std::string message) const;
   // Blocks until a request slot is free / frees it (max_concurrency for the whole embedder).
@@ -124,8 +123,7 @@ class OpenAiEmbedder final : public Embedder {
   std::condition_variable slots_cv_;
   size_t slots_in_use_ = 0;
 
-  std::mutex rng_mu_;
-  std::mt19937_64 rng_;
+  RetryBackoff backoff_;
 };
 
 }  // namespace ragd::models

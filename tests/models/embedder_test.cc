@@ -495,6 +495,53 @@ TEST_F(RemoteEmbedderTest, MalformedResponsesAreInternalErrorsAndNotPartial) {
   }
 }
 
+// Issue 13: shapes a fake Azure / OpenAI server sends that a careless reader would throw on
+// (on an Embed worker thread, which would abort the process). Each is INTERNAL, "malformed
+// upstream response", not retried; the next call works.
+TEST_F(RemoteEmbedderTest, MalformedShapesAreInternalForBothProviders) {
+  struct Case {
+    Fault fault;
+    std::string must_mention;
+  };
+  const std::vector<Case> cases = {
+      {Fault::RawBody(R"({"data":[42]})"), R"(no unsigned integer "index")"},
+      {Fault::RawBody(R"({"data":[null]})"), R"(no unsigned integer "index")"},
+      {Fault::RawBody(R"({"data":null})"), R"(no "data" array)"},
+      {Fault::RawBody(R"({"data":"[]"})"), R"(no "data" array)"},
+      {Fault::RawBody("[1,2,3]"), "not a JSON object"},
+      {Fault::RawBody(R"({"data":[{"index":"0","embedding":[0.5]}]})"),
+       R"(no unsigned integer "index")"},
+      {Fault::RawBody(R"({"data":[{"index":-1,"embedding":[0.5]}]})"),
+       R"(no unsigned integer "index")"},
+      {Fault::RawBody(R"({"data":[{"index":0,"embedding":"0.1,0.2"}]})"),
+       R"(no "embedding" array)"},
+      {Fault::RawBody(R"({"data":[{"index":0,"embedding":[null]}]})"), "dimension 1"},
+      {Fault::RawUsage(R"({"prompt_tokens":"5","total_tokens":5})"),
+       R"(usage.prompt_tokens is "5", not a token count)"},
+      {Fault::RawUsage(R"({"prompt_tokens":"many","total_tokens":5})"),
+       R"(usage.prompt_tokens is "many")"},
+      {Fault::RawUsage(R"({"prompt_tokens":null,"total_tokens":5})"),
+       "usage.prompt_tokens is null"},
+      {Fault::RawUsage(R"({"prompt_tokens":-5,"total_tokens":5})"), "usage.prompt_tokens is -5"},
+      {Fault::RawUsage(R"("lots")"), R"("usage" is not an object)"},
+  };
+  for (bool azure : {true, false}) {
+    EmbedderConfig c = azure ? Azure() : OpenAi();
+    auto e = Make(c);
+    for (const Case& k : cases) {
+      SCOPED_TRACE(absl::StrCat(azure ? "azure " : "openai ", k.fault.body));
+      server_->ResetCounters();
+      server_->Enqueue(k.fault);
+      auto r = e->Embed(Texts(1));
+      EXPECT_EQ(r.status().code(), absl::StatusCode::kInternal) << r.status();
+      EXPECT_TRUE(absl::StrContains(Msg(r.status()), "malformed upstream response")) << r.status();
+      EXPECT_TRUE(absl::StrContains(Msg(r.status()), k.must_mention)) << r.status();
+      EXPECT_EQ(server_->counters().embeddings, 1u) << "a bad response is not retried";
+    }
+    ASSERT_OK(e->Embed(Texts(2)));
+  }
+}
+
 TEST_F(RemoteEmbedderTest, ApiKeyNeverAppearsInErrors) {
   // A server that echoes the key in its error body (real ones echo parts of it).
   Fault echo = Fault::Http(500);

@@ -23,6 +23,16 @@ json FilterResults() {
 
 std::string Event(const json& j) { return absl::StrCat("data: ", j.dump(), "\n\n"); }
 
+// `j` dumped with its "usage" value replaced by the raw JSON text `usage` (which a JSON library
+// would refuse to build when it is malformed on purpose).
+std::string DumpWithRawUsage(json j, std::string_view usage) {
+  j.erase("usage");
+  std::string out = j.dump();
+  out.pop_back();  // the closing brace
+  absl::StrAppend(&out, R"(,"usage":)", std::string(usage), "}");
+  return out;
+}
+
 json Chunk(const std::string& model, json choices, json usage = nullptr) {
   return {{"choices", std::move(choices)},
           {"created", kCreated},
@@ -140,6 +150,47 @@ ChatFault ChatFault::ErrorEvent(size_t deltas) {
   f.kind = Kind::kErrorEvent;
   f.deltas = deltas;
   return f;
+}
+
+ChatFault ChatFault::RawErrorEvent(size_t deltas, std::string error_json) {
+  ChatFault f = ErrorEvent(deltas);
+  f.body = std::move(error_json);
+  return f;
+}
+
+ChatFault ChatFault::RawEvent(size_t deltas, std::string data) {
+  ChatFault f;
+  f.kind = Kind::kRawEvent;
+  f.deltas = deltas;
+  f.body = std::move(data);
+  return f;
+}
+
+ChatFault ChatFault::RawUsage(std::string usage_json) {
+  ChatFault f;
+  f.kind = Kind::kRawUsage;
+  f.body = std::move(usage_json);
+  return f;
+}
+
+ChatFault ChatFault::Stall(std::chrono::milliseconds stall) {
+  ChatFault f;
+  f.kind = Kind::kStall;
+  f.delay = stall;
+  return f;
+}
+
+ChatFault ChatFault::JsonCompletion() {
+  ChatFault f;
+  f.kind = Kind::kJsonCompletion;
+  return f;
+}
+
+std::string FakeChatCompletions::ChunkWith(std::string_view choices, std::string_view usage) {
+  return absl::StrCat(R"({"choices":)", std::string(choices), R"(,"created":)", kCreated,
+                      R"(,"id":"chatcmpl-fake","model":"gpt-4o-2024-08-06",)",
+                      R"("object":"chat.completion.chunk","system_fingerprint":"fp_fake",)",
+                      R"("usage":)", std::string(usage), "}");
 }
 
 FakeChatCompletions::FakeChatCompletions(FakeOpenAiServer* server, FakeChatOptions options)
@@ -290,7 +341,8 @@ void FakeChatCompletions::Handle(const httplib::Request& req, httplib::Response&
                 {"prompt_tokens", prompt_tokens},
                 {"total_tokens", prompt_tokens + completion_tokens}};
 
-  if (!stream) {
+  const bool raw_usage = has_fault && fault.kind == Kind::kRawUsage;
+  if (!stream || (has_fault && fault.kind == Kind::kJsonCompletion)) {
     json message = {{"role", "assistant"}, {"content", text}};
     json choice = {
         {"finish_reason", finish}, {"index", 0}, {"message", message}, {"logprobs", nullptr}};
@@ -299,21 +351,22 @@ void FakeChatCompletions::Handle(const httplib::Request& req, httplib::Response&
         {"choices", json::array({choice})}, {"created", kCreated},         {"id", "chatcmpl-fake"},
         {"model", options_.model},          {"object", "chat.completion"}, {"usage", usage}};
     res.status = 200;
-    res.set_content(out.dump(), "application/json");
+    res.set_content(raw_usage ? DumpWithRawUsage(out, fault.body) : out.dump(), "application/json");
     return;
   }
 
   const std::string model = options_.model;
   const std::chrono::milliseconds gap = options_.event_gap;
-  const bool send_usage = include_usage && !(has_fault && fault.kind == Kind::kNoUsage);
+  const bool send_usage =
+      raw_usage || (include_usage && !(has_fault && fault.kind == Kind::kNoUsage));
   res.status = 200;
   res.set_header("Cache-Control", "no-cache");
   res.set_chunked_content_provider("text/event-stream", [this, azure, model, gap, deltas, finish,
-                                                         usage, send_usage, has_fault,
+                                                         usage, send_usage, raw_usage, has_fault,
                                                          fault](size_t, httplib::DataSink& sink) {
-    auto send = [&](const json& chunk, bool first_content = false) {
+    auto send_text = [&](std::string_view data, bool first_content = false) {
       if (gap.count() > 0 && !server_->SleepUnlessStopped(gap)) return false;
-      std::string e = Event(chunk);
+      std::string e = absl::StrCat("data: ", std::string(data), "\n\n");
       if (first_content) {
         // Stamped before the write: a reader in this process may see the bytes before
         // write() returns.
@@ -321,6 +374,9 @@ void FakeChatCompletions::Handle(const httplib::Request& req, httplib::Response&
         last_first_content_sent_ = std::chrono::steady_clock::now();
       }
       return sink.write(e.data(), e.size());
+    };
+    auto send = [&](const json& chunk, bool first_content = false) {
+      return send_text(chunk.dump(), first_content);
     };
     auto gone = [&] {
       std::lock_guard<std::mutex> lock(mu_);
@@ -342,6 +398,10 @@ void FakeChatCompletions::Handle(const httplib::Request& req, httplib::Response&
                                                azure)})))) {
       return gone();
     }
+    if (has_fault && fault.kind == ChatFault::Kind::kStall &&
+        !server_->SleepUnlessStopped(fault.delay)) {
+      return false;
+    }
     if (has_fault && fault.kind == ChatFault::Kind::kEndless) {
       // Bounded: at most 30 s of deltas, then the stream is cut.
       const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(30);
@@ -361,19 +421,35 @@ void FakeChatCompletions::Handle(const httplib::Request& req, httplib::Response&
         json error = {{"error",
                        {{"code", "server_error"},
                         {"message", "The server had an error processing your request."}}}};
-        if (!send(error)) return gone();
+        const bool sent = fault.body.empty()
+                              ? send(error)
+                              : send_text(absl::StrCat(R"({"error":)", fault.body, "}"));
+        if (!sent) return gone();
         sink.done();  // a well-formed end of the HTTP body, without [DONE]
         return true;
+      }
+      if (has_fault && fault.kind == ChatFault::Kind::kRawEvent && i == fault.deltas &&
+          !send_text(fault.body)) {
+        return gone();
       }
       if (!send(Chunk(model, json::array({Choice({{"content", deltas[i]}}, nullptr, azure)})),
                 i == 0)) {
         return gone();
       }
     }
+    if (has_fault && fault.kind == ChatFault::Kind::kRawEvent && fault.deltas >= deltas.size() &&
+        !send_text(fault.body)) {
+      return gone();
+    }
     if (!send(Chunk(model, json::array({Choice(json::object(), finish, azure)})))) {
       return gone();
     }
-    if (send_usage && !send(Chunk(model, json::array(), usage))) return gone();
+    if (send_usage) {
+      json chunk = Chunk(model, json::array(), usage);
+      if (!(raw_usage ? send_text(DumpWithRawUsage(chunk, fault.body)) : send(chunk))) {
+        return gone();
+      }
+    }
     std::string done = "data: [DONE]\n\n";
     if (!sink.write(done.data(), done.size())) return gone();
     {

@@ -21,7 +21,10 @@
 // Retry-After, 401, 5xx), 400 context_length_exceeded, 400 content_filter (prompt), a
 // completion filtered mid-way, an error event mid-stream, a stream cut after some deltas, a
 // delay before the response (slow first token), and an endless slow stream that only ends when
-// the client goes away.
+// the client goes away. Malformed upstream shapes (issue 13) are sent verbatim: a raw event in
+// the middle of a stream (`{"choices":[42]}`, a delta whose content is a number...), a raw
+// `usage` value, a raw `error` value, a stream that stalls after Azure's prompt-filter chunk
+// and the role chunk, and a plain JSON chat.completion answered to a streaming request.
 // Counters record requests, bodies and client disconnects.
 //
 // Thread safety: all methods may be called from any thread while the server runs. The
@@ -33,6 +36,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "tests/testing/fake_openai_server.h"
@@ -49,7 +53,15 @@ struct ChatFault {
     kDelay,                    // waits `delay` before responding normally (slow first token)
     kEndless,                  // a delta every `delay` until the client disconnects (<= 30 s)
     kNoUsage,                  // a normal stream without the usage chunk
-    kErrorEvent,  // `deltas` deltas, then a `data: {"error": ...}` event and a clean end
+    kErrorEvent,      // `deltas` deltas, then a `data: {"error": ...}` event and a clean end
+                      // (`body`, when set, is the raw JSON of the "error" value)
+    kRawEvent,        // `deltas` deltas, then `data: <body>` verbatim, then the rest of the stream
+    kRawUsage,        // a normal answer whose usage value is `body` verbatim (streams: the usage
+                      // chunk is sent even without include_usage)
+    kStall,           // the preamble (Azure's prompt-filter chunk, the role chunk), then nothing
+                      // for `delay`, then the rest of the stream
+    kJsonCompletion,  // a streaming request answered with a plain application/json
+                      // chat.completion, as a non-streaming request would be
   };
   Kind kind = Kind::kHttpError;
   int status = 500;
@@ -69,6 +81,12 @@ struct ChatFault {
   static ChatFault Endless(std::chrono::milliseconds every);
   static ChatFault NoUsage();
   static ChatFault ErrorEvent(size_t deltas);
+  // {"error": <error_json>} after `deltas` deltas, e.g. "\"overloaded\"" or {"message":42}.
+  static ChatFault RawErrorEvent(size_t deltas, std::string error_json);
+  static ChatFault RawEvent(size_t deltas, std::string data);
+  static ChatFault RawUsage(std::string usage_json);
+  static ChatFault Stall(std::chrono::milliseconds stall);
+  static ChatFault JsonCompletion();
 };
 
 struct FakeChatOptions {
@@ -111,6 +129,9 @@ class FakeChatCompletions {
   std::optional<std::chrono::steady_clock::time_point> last_first_content_sent() const;
   // The full answer: the deltas concatenated.
   std::string answer() const;
+  // A chat.completion.chunk exactly as the real services frame it, with the raw JSON texts
+  // `choices` and `usage` in place of those two values (for ChatFault::RawEvent).
+  static std::string ChunkWith(std::string_view choices, std::string_view usage = "null");
 
  private:
   void Handle(const httplib::Request& req, httplib::Response& res, bool azure);

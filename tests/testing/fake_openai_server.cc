@@ -146,6 +146,19 @@ Fault Fault::MalformedJson() {
   return f;
 }
 
+Fault Fault::RawUsage(std::string usage_json) {
+  Fault f;
+  f.kind = Kind::kRawUsage;
+  f.body = std::move(usage_json);
+  return f;
+}
+
+Fault Fault::RawBody(std::string body) {
+  Fault f = Http(200);
+  f.body = std::move(body);
+  return f;
+}
+
 Fault Fault::NonFinite() {
   Fault f;
   f.kind = Kind::kNonFinite;
@@ -453,6 +466,7 @@ void FakeOpenAiServer::HandleEmbeddings(const httplib::Request& req, httplib::Re
       case Fault::Kind::kDuplicateIndex:
       case Fault::Kind::kMalformedJson:
       case Fault::Kind::kNonFinite:
+      case Fault::Kind::kRawUsage:
         break;  // applied to the normal response below
     }
   }
@@ -486,8 +500,12 @@ void FakeOpenAiServer::HandleEmbeddings(const httplib::Request& req, httplib::Re
     }
     out += "]}";
   }
-  absl::StrAppend(&out, R"(],"model":"text-embedding-ada-002","usage":{"prompt_tokens":)",
-                  tokens_seen, R"(,"total_tokens":)", tokens_seen, "}}");
+  if (kind == Fault::Kind::kRawUsage) {
+    absl::StrAppend(&out, R"(],"model":"text-embedding-ada-002","usage":)", fault.body, "}");
+  } else {
+    absl::StrAppend(&out, R"(],"model":"text-embedding-ada-002","usage":{"prompt_tokens":)",
+                    tokens_seen, R"(,"total_tokens":)", tokens_seen, "}}");
+  }
   if (kind == Fault::Kind::kMalformedJson) out.resize(out.size() / 2);
   res.status = 200;
   res.set_content(std::move(out), "application/json");

@@ -57,6 +57,7 @@ struct Fault {
     kDuplicateIndex,  // normal response with the first item's index repeated
     kMalformedJson,   // a 200 whose body is cut in the middle
     kNonFinite,       // normal response with one value 1e39 (beyond float: infinite as float)
+    kRawUsage,        // normal response whose "usage" value is `body` verbatim
   };
   Kind kind = Kind::kHttpError;
   int status = 500;
@@ -78,6 +79,10 @@ struct Fault {
   static Fault DuplicateIndex();
   static Fault MalformedJson();
   static Fault NonFinite();
+  // A normal response with `"usage": <usage_json>`, e.g. {"prompt_tokens":"5"}.
+  static Fault RawUsage(std::string usage_json);
+  // HTTP 200 with `body` verbatim as application/json, e.g. {"data":[42]}.
+  static Fault RawBody(std::string body);
 };
 
 struct FakeOpenAiServerOptions {
