@@ -598,6 +598,44 @@ TEST_F(PipelineTest, CacheEvictsTheOldestAtItsBoundAndCounts) {
   EXPECT_EQ(reopened.stats().evictions, 1u);
 }
 
+// Ingestors of several collections store into one engine at once: one bound, one count, and
+// the engine holds exactly the bound's worth of entries afterwards.
+TEST_F(PipelineTest, CacheBoundHoldsUnderConcurrentStoresFromSeveralObjects) {
+  ingestor_.reset();
+  constexpr size_t kThreads = 4, kPerThread = 200, kBound = 100;
+  {
+    EmbeddingCache a(engine_.get(), EmbeddingCache::Options{0, kBound});
+    EmbeddingCache b(engine_.get(), EmbeddingCache::Options{8, kBound});
+    std::vector<std::thread> threads;
+    std::atomic<int> failures{0};
+    for (size_t t = 0; t < kThreads; ++t) {
+      threads.emplace_back([&, t] {
+        EmbeddingCache& cache = t % 2 == 0 ? a : b;
+        for (size_t i = 0; i < kPerThread; ++i) {
+          const std::string text = "thread " + std::to_string(t) + " text " + std::to_string(i);
+          if (!cache.Store(Id("m"), {text}, {{float(t), float(i)}}).ok()) ++failures;
+          if (!cache.Lookup(Id("m"), {text}).ok()) ++failures;
+        }
+      });
+    }
+    for (auto& th : threads) th.join();
+    EXPECT_EQ(failures.load(), 0);
+    ASSERT_OK(b.Flush());
+    EmbeddingCache::Stats st = a.stats();
+    EXPECT_EQ(st.entries, kBound);
+    EXPECT_EQ(st.stores, kThreads * kPerThread);
+    EXPECT_EQ(st.evictions, kThreads * kPerThread - kBound);
+    EXPECT_EQ(st.hits + st.misses, kThreads * kPerThread);
+  }
+  size_t entries = 0, order = 0;
+  ASSERT_OK(engine_->ScanAux(kEmbeddingCacheNamespace, std::string{'\x01', 'e'},
+                             [&](std::string_view, std::string_view) { return ++entries, true; }));
+  ASSERT_OK(engine_->ScanAux(kEmbeddingCacheNamespace, std::string{'\x01', 'o'},
+                             [&](std::string_view, std::string_view) { return ++order, true; }));
+  EXPECT_EQ(entries, kBound);
+  EXPECT_EQ(order, kBound);
+}
+
 TEST_F(PipelineTest, CacheDropsEntriesOfTheFirstKeyFormat) {
   // An engine that only the first format has written to (the fixture's Ingestor has already
   // opened its own with this format).
