@@ -82,12 +82,15 @@ class Ingestor::Impl {
       : engine_(engine),
         embedder_(embedder),
         options_(options),
-        cache_(engine, EmbeddingCache::Options{options.cache_write_buffer_entries}),
+        cache_(engine, EmbeddingCache::Options{options.cache_write_buffer_entries,
+                                               options.cache_max_entries}),
         model_id_(embedder->model_id()),
+        identity_(embedder->identity()),
         settings_(options.chunking.Fingerprint() + "|" + model_id_) {}
 
   index::Engine* engine() const { return engine_; }
   EmbeddingCache& cache() { return cache_; }
+  const EmbeddingCache& cache() const { return cache_; }
   const IngestorOptions& options() const { return options_; }
 
   absl::Status CheckCollection(std::string_view collection) const {
@@ -171,7 +174,7 @@ class Ingestor::Impl {
     std::vector<std::string> texts;
     texts.reserve(chunks->size());
     for (const Chunk& c : *chunks) texts.push_back(c.text);
-    auto cached = cache_.Lookup(model_id_, embedder_->dimension(), texts);
+    auto cached = cache_.Lookup(identity_, texts);
     if (!cached.ok()) return Annotate(cached.status(), "embedding cache");
 
     std::vector<std::string> miss_texts;
@@ -205,7 +208,7 @@ class Ingestor::Impl {
         }
       }
       // Cached before the write: if the write fails, the paid-for vectors are not lost.
-      if (absl::Status st = cache_.Store(model_id_, miss_texts, *embedded); !st.ok()) {
+      if (absl::Status st = cache_.Store(identity_, miss_texts, *embedded); !st.ok()) {
         return Annotate(st, "embedding cache");
       }
       for (size_t k = 0; k < miss_index.size(); ++k) {
@@ -264,6 +267,7 @@ class Ingestor::Impl {
   IngestorOptions options_;
   EmbeddingCache cache_;
   const std::string model_id_;
+  const models::EmbedderIdentity identity_;  // the embedding cache's key
   const std::string settings_;
   std::array<std::mutex, 64> doc_locks_;
 };
@@ -271,6 +275,8 @@ class Ingestor::Impl {
 Ingestor::Ingestor(std::unique_ptr<Impl> impl, IngestorOptions options)
     : impl_(std::move(impl)), options_(std::move(options)) {}
 Ingestor::~Ingestor() = default;
+
+EmbeddingCache::Stats Ingestor::cache_stats() const { return impl_->cache().stats(); }
 
 absl::StatusOr<std::unique_ptr<Ingestor>> Ingestor::Create(index::Engine* engine,
                                                            models::Embedder* embedder,

@@ -36,6 +36,7 @@
 #include "ingest/chunk_schema.h"
 #include "ingest/chunker.h"
 #include "ingest/document.h"
+#include "ingest/embedding_cache.h"
 #include "ingest/job.h"
 #include "models/embedder.h"
 
@@ -84,6 +85,10 @@ struct IngestorOptions {
   // saving a durable write per document; flushed when full, when a session finishes and after
   // every IngestDocument call. 0: written with each document. 0..100000. Default: 512.
   size_t cache_write_buffer_entries = 512;
+  // Most embedding-cache entries kept in the engine; past it the oldest-stored are evicted
+  // (see embedding_cache.h; the first Ingestor created over an engine sets it for all).
+  // 0: no bound. Default: 1,000,000 (about 6.2 GB of 1536-dimensional vectors).
+  uint64_t cache_max_entries = 1'000'000;
 
   absl::Status Validate() const;
 };
@@ -127,6 +132,10 @@ class Ingestor {
                                                               SessionOptions options);
 
   const IngestorOptions& options() const { return options_; }
+
+  // The embedding cache's size and counters (shared by every Ingestor over the same engine,
+  // see embedding_cache.h), for metrics.
+  EmbeddingCache::Stats cache_stats() const;
 
   class Impl;
 

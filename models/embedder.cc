@@ -1,5 +1,6 @@
 #include "models/embedder.h"
 
+#include <algorithm>
 #include <memory>
 
 #include "absl/strings/match.h"
@@ -33,6 +34,18 @@ std::string_view EmbedderProviderName(EmbedderProvider provider) {
       return "openai";
   }
   return "unknown";
+}
+
+std::string NormalizeEndpoint(std::string_view endpoint) {
+  std::string out(endpoint);
+  while (!out.empty() && out.back() == '/') out.pop_back();
+  const size_t scheme_end = out.find("://");
+  const size_t host_begin = scheme_end == std::string::npos ? 0 : scheme_end + 3;
+  const size_t host_end = std::min(out.find('/', host_begin), out.size());
+  for (size_t i = 0; i < host_end; ++i) {
+    if (out[i] >= 'A' && out[i] <= 'Z') out[i] = static_cast<char>(out[i] - 'A' + 'a');
+  }
+  return out;
 }
 
 absl::StatusOr<EmbedderProvider> ParseEmbedderProvider(std::string_view name) {

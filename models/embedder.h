@@ -76,6 +76,28 @@ class EmbeddingObserver {
 // accept. Longer inputs are rejected, never silently truncated.
 inline constexpr size_t kMaxEmbeddingInputTokens = 8191;
 
+// Who makes an embedder's vectors, precisely enough to key a persisted cache: embedders with
+// equal identities make the same vector for the same text, and two Azure resources (or an
+// OpenAI and an Azure model) with the same deployment or model name differ by provider or
+// endpoint.
+struct EmbedderIdentity {
+  // "local", "azure-openai", "openai"; "" for other implementations (tests).
+  std::string provider;
+  // azure-openai: the resource endpoint; openai: base_url. Lower-case scheme and host, no
+  // trailing '/' (NormalizeEndpoint). "" for the local embedder.
+  std::string endpoint;
+  // azure-openai: the deployment; openai: the model; otherwise model_id().
+  std::string model;
+  // Length of the vectors.
+  size_t dimension = 0;
+
+  bool operator==(const EmbedderIdentity&) const = default;
+};
+
+// "HTTPS://My-Resource.openai.azure.com/" -> "https://my-resource.openai.azure.com": scheme and
+// host lower-cased (they are case-insensitive), trailing slashes dropped; the path is kept.
+std::string NormalizeEndpoint(std::string_view endpoint);
+
 // Thread safety: every method may be called concurrently from any number of threads.
 class Embedder {
  public:
@@ -88,6 +110,10 @@ class Embedder {
   // vector for the same text. E.g. "azure-openai/<deployment>", "openai/<model>",
   // "local/hash-v1-1536".
   virtual std::string model_id() const = 0;
+
+  // The key of persisted caches (ingest/embedding_cache.h). Default: {"", "", model_id(),
+  // dimension()}; the remote embedders add their provider and endpoint.
+  virtual EmbedderIdentity identity() const { return {"", "", model_id(), dimension()}; }
 
   // True when Embed computes in this process (no network round trip): a caller may then embed
   // on a thread that must not block on I/O. Default: false.

@@ -48,6 +48,8 @@ class LocalEmbedder final : public Embedder {
   size_t dimension() const override { return dimension_; }
   // "local/hash-v1-<dimension>", plus a suffix when the options are not the defaults.
   std::string model_id() const override;
+  // {"local", "", model_id(), dimension()}.
+  EmbedderIdentity identity() const override { return {"local", "", model_id_, dimension_}; }
   bool in_process() const override { return true; }
   // INVALID_ARGUMENT for an empty string or invalid UTF-8 (naming the input's index).
   // `usage` is left unchanged: nothing is billed.

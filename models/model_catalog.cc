@@ -16,26 +16,71 @@
 namespace ragd::models {
 namespace {
 
-// Keeps the table of model_catalog.h and this one in step.
+// Keeps the table of model_catalog.h and this one in step. Sources, read 2026-12-01 (what the
+// reference copies available here show; the live pages were not reachable):
+//  [AZ-M]  Azure OpenAI "models" page (learn.microsoft.com/azure/ai-services/openai/concepts/
+//          models; MicrosoftDocs/azure-docs articles/ai-services/openai/concepts/models.md as of
+//          2023-11-22): gpt-35-turbo 0301/0613 4,096; gpt-35-turbo (1106) input 16,385 output
+//          4,096; gpt-35-turbo-16k 16,384; gpt-4 0314/0613 8,192; gpt-4-32k 32,768; gpt-4
+//          1106-preview and vision-preview input 128,000 output 4,096.
+//  [OAI-M] OpenAI model pages (platform.openai.com/docs/models), seen through secondary copies
+//          only (provider catalogues quoting them): gpt-3.5-turbo alias of -0125, 0125 and 1106
+//          16,385 / 4,096; gpt-4-turbo alias of -2024-04-09, gpt-4-turbo-preview alias of
+//          gpt-4-0125-preview, both 128,000 / 4,096.
+//  [OAI-P] OpenAI pricing (openai.com/api/pricing, legacy models table), seen through
+//          secondary copies only: gpt-3.5-turbo-0125 $0.50/$1.50 per 1M, -1106 $1/$2, -0613
+//          $1.50/$2; gpt-4 turbo (1106/0125-preview, 2024-04-09) $10/$30; gpt-4 $30/$60;
+//          gpt-4-32k $60/$120; gpt-4o-2024-05-13 $5/$15, -08-06 and -11-20 $2.50/$10;
+//          gpt-4o-mini $0.15/$0.60. Azure's global standard prices were the same (not
+//          re-checked here).
+//  [R1]    The values this file had before the version table (October 2024 list prices).
+// Unconfirmed here: gpt-35-turbo-0301 prices (taken as 0613's), gpt-35-turbo-16k's output cap
+// (taken as its window), gpt-4-32k max output (taken as its window), gpt-4o-2024-05-13's
+// 4,096-token output cap ([OAI-M] through one secondary copy).
 const std::vector<ModelProfile>& Profiles() {
+  constexpr Encoding kCl = Encoding::kCl100kBase;
+  constexpr Encoding kO200 = Encoding::kO200kBase;
   static const std::vector<ModelProfile> profiles = {
-      {"gpt-35-turbo", 4096, 4096, 0.0015, 0.002, Encoding::kCl100kBase},
-      {"gpt-35-turbo-16k", 16384, 16384, 0.003, 0.004, Encoding::kCl100kBase},
-      {"gpt-4", 8192, 8192, 0.03, 0.06, Encoding::kCl100kBase},
-      {"gpt-4-32k", 32768, 32768, 0.06, 0.12, Encoding::kCl100kBase},
-      {"gpt-4o", 128000, 16384, 0.0025, 0.01, Encoding::kO200kBase},
-      {"gpt-4o-mini", 128000, 16384, 0.00015, 0.0006, Encoding::kO200kBase},
-      {"local", 128000, 4096, 0.0, 0.0, Encoding::kCl100kBase},
+      // family, version, family default, window, max output, $/1K in, $/1K out, tokenizer
+      {"gpt-35-turbo", "0301", false, 4096, 4096, 0.0015, 0.002, kCl},         // [AZ-M] [R1]
+      {"gpt-35-turbo", "0613", false, 4096, 4096, 0.0015, 0.002, kCl},         // [AZ-M] [OAI-P]
+      {"gpt-35-turbo", "1106", false, 16385, 4096, 0.001, 0.002, kCl},         // [AZ-M] [OAI-P]
+      {"gpt-35-turbo", "0125", true, 16385, 4096, 0.0005, 0.0015, kCl},        // [OAI-M] [OAI-P]
+      {"gpt-35-turbo-16k", "0613", true, 16384, 16384, 0.003, 0.004, kCl},     // [AZ-M] [R1]
+      {"gpt-4", "0314", false, 8192, 8192, 0.03, 0.06, kCl},                   // [AZ-M] [OAI-P]
+      {"gpt-4", "0613", true, 8192, 8192, 0.03, 0.06, kCl},                    // [AZ-M] [OAI-P]
+      {"gpt-4", "1106-preview", false, 128000, 4096, 0.01, 0.03, kCl},         // [AZ-M] [OAI-P]
+      {"gpt-4", "0125-preview", false, 128000, 4096, 0.01, 0.03, kCl},         // [OAI-M] [OAI-P]
+      {"gpt-4", "vision-preview", false, 128000, 4096, 0.01, 0.03, kCl},       // [AZ-M] [OAI-P]
+      {"gpt-4", "1106-vision-preview", false, 128000, 4096, 0.01, 0.03, kCl},  // [OAI-M]
+      {"gpt-4-32k", "0314", false, 32768, 32768, 0.06, 0.12, kCl},             // [AZ-M] [OAI-P]
+      {"gpt-4-32k", "0613", true, 32768, 32768, 0.06, 0.12, kCl},              // [AZ-M] [OAI-P]
+      {"gpt-4-turbo", "2024-04-09", true, 128000, 4096, 0.01, 0.03, kCl},      // [OAI-M] [OAI-P]
+      {"gpt-4-turbo", "preview", false, 128000, 4096, 0.01, 0.03, kCl},        // [OAI-M] [OAI-P]
+      {"gpt-4o", "2024-05-13", false, 128000, 4096, 0.005, 0.015, kO200},      // [OAI-M] [OAI-P]
+      {"gpt-4o", "2024-08-06", true, 128000, 16384, 0.0025, 0.01, kO200},      // [OAI-P] [R1]
+      {"gpt-4o", "2024-11-20", false, 128000, 16384, 0.0025, 0.01, kO200},     // [OAI-P]
+      {"gpt-4o-mini", "2024-07-18", true, 128000, 16384, 0.00015, 0.0006, kO200},  // [OAI-P]
+      {"local", "", true, 128000, 4096, 0.0, 0.0, kCl},
   };
   return profiles;
 }
 
-// True when `name` is `family` or `family` followed by "-<digit>..." (a version suffix).
-bool MatchesFamily(std::string_view name, std::string_view family) {
-  if (!name.starts_with(family)) return false;
-  if (name.size() == family.size()) return true;
-  return name.size() > family.size() + 1 && name[family.size()] == '-' &&
-         name[family.size() + 1] >= '0' && name[family.size() + 1] <= '9';
+// Lower case, and OpenAI's "gpt-3.5-turbo" spelled as Azure's "gpt-35-turbo".
+std::string Normalize(std::string_view model) {
+  std::string out(model);
+  for (char& c : out) {
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+  }
+  if (out.starts_with("gpt-3.5-turbo")) out.replace(0, 13, "gpt-35-turbo");
+  return out;
+}
+
+// True when `name` is `family` followed by "-<digit>..." (a version the table may lack).
+bool HasVersionSuffix(std::string_view name, std::string_view family) {
+  return name.size() > family.size() + 1 && name.starts_with(family) &&
+         name[family.size()] == '-' && name[family.size() + 1] >= '0' &&
+         name[family.size() + 1] <= '9';
 }
 
 absl::Status Invalid(const ModelDeployment& d, std::string_view what) {
@@ -113,17 +158,29 @@ absl::Status ModelDeployment::Validate() const {
 
 const std::vector<ModelProfile>& DefaultModelProfiles() { return Profiles(); }
 
-const ModelProfile* FindModelProfile(std::string_view model) {
-  std::string normalized(model);
-  if (normalized.starts_with("gpt-3.5-turbo")) normalized.replace(0, 13, "gpt-35-turbo");
-  const ModelProfile* best = nullptr;
+ModelProfileMatch LookupModelProfile(std::string_view model) {
+  const std::string name = Normalize(model);
+  ModelProfileMatch match;
   for (const ModelProfile& p : Profiles()) {
-    if (MatchesFamily(normalized, p.family) &&
-        (best == nullptr || p.family.size() > best->family.size())) {
-      best = &p;
+    const bool exact = p.version.empty()
+                           ? name == p.family
+                           : (name.size() == p.family.size() + 1 + p.version.size() &&
+                              name.starts_with(p.family) && name[p.family.size()] == '-' &&
+                              name.ends_with(p.version));
+    if (exact || (p.family_default && name == p.family)) return {&p, false};
+  }
+  // Unknown version: the longest family it extends, so "gpt-4-32k-9999" is a gpt-4-32k.
+  for (const ModelProfile& p : Profiles()) {
+    if (p.family_default && HasVersionSuffix(name, p.family) &&
+        (match.profile == nullptr || p.family.size() > match.profile->family.size())) {
+      match = {&p, true};
     }
   }
-  return best;
+  return match;
+}
+
+const ModelProfile* FindModelProfile(std::string_view model) {
+  return LookupModelProfile(model).profile;
 }
 
 ModelDeployment LocalModelDeployment() {
@@ -162,6 +219,14 @@ absl::Status ModelCatalog::SetDefault(std::string_view name) {
   return absl::OkStatus();
 }
 
+std::vector<std::string> ModelCatalog::Warnings() const {
+  std::vector<std::string> out;
+  for (const ModelDeployment& d : deployments_) {
+    if (!d.catalog_warning.empty()) out.push_back(d.catalog_warning);
+  }
+  return out;
+}
+
 const ModelDeployment* ModelCatalog::Find(std::string_view name) const {
   for (const ModelDeployment& d : deployments_) {
     if (d.name == name) return &d;
@@ -179,11 +244,41 @@ absl::StatusOr<const ModelDeployment*> ModelCatalog::Get(std::string_view name) 
 
 namespace {
 
-// Fills the fields the YAML entry did not set from the profile of the entry.
+// Fills the fields the YAML entry did not set from the profile of the entry: the first of
+// model, deployment, name that the table knows decides; an explicit family replaces an
+// unknown version's family row (and silences the warning).
 void ApplyProfile(const std::set<std::string>& set_keys, ModelDeployment* d) {
   const ModelProfile* profile = nullptr;
-  for (const std::string* key : {&d->family, &d->model, &d->deployment, &d->name}) {
-    if (!key->empty() && (profile = FindModelProfile(*key)) != nullptr) break;
+  std::string fallback_from;  // the name whose version is unknown
+  ModelProfileMatch fallback;
+  for (const std::string* key : {&d->model, &d->deployment, &d->name}) {
+    if (key->empty()) continue;
+    ModelProfileMatch m = LookupModelProfile(*key);
+    if (m.profile == nullptr) continue;
+    if (m.unknown_version) {
+      fallback = m;
+      fallback_from = *key;
+    } else {
+      profile = m.profile;
+    }
+    break;
+  }
+  if (profile == nullptr && !d->family.empty()) profile = FindModelProfile(d->family);
+  if (profile == nullptr && fallback.profile != nullptr) {
+    profile = fallback.profile;
+    std::vector<std::string> filled;
+    for (const char* key : {"context_window", "max_output_tokens", "price_per_1k_input",
+                            "price_per_1k_output", "encoding"}) {
+      if (!set_keys.count(key)) filled.push_back(key);
+    }
+    if (!filled.empty()) {
+      d->catalog_warning = absl::StrCat(
+          "model deployment '", d->name, "': unknown version '", fallback_from, "' of ",
+          std::string(profile->family), "; ", absl::StrJoin(filled, ", "), " taken from ",
+          std::string(profile->family), "-", std::string(profile->version), " (",
+          profile->context_window, " tokens, $", profile->price_per_1k_input, " / $",
+          profile->price_per_1k_output, " per 1K); set them in the deployment if they differ");
+    }
   }
   if (profile == nullptr && d->provider == ChatProvider::kLocal)
     profile = FindModelProfile("local");

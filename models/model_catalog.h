@@ -11,25 +11,44 @@
 //                 named "local" is always in the catalog and is the default model unless the
 //                 configuration names another.
 //
-// Built-in profiles fill what the configuration leaves out, chosen by `family`, else `model`,
-// else `deployment`, else `name` (an exact family name, or one followed by a version suffix
-// such as "gpt-4o-2024-08-06" or "gpt-35-turbo-0613"; "gpt-3.5-turbo" is read as
-// "gpt-35-turbo"):
+// Built-in profiles fill what the configuration leaves out. They are an explicit table of model
+// versions (model_catalog.cc cites the public source and date of every row), looked up by
+// `model`, else `deployment`, else `name` (case-insensitive; "gpt-3.5-turbo" is read as
+// "gpt-35-turbo"), and then by an explicit `family`:
+//   - an exact versioned name, OpenAI style ("gpt-4-1106-preview", "gpt-35-turbo-0125",
+//     "gpt-4o-2024-08-06") or Azure model + version joined by '-' ("gpt-4" version
+//     "turbo-2024-04-09" -> "gpt-4-turbo-2024-04-09"), gets its own row;
+//   - a bare family name gets the family's default version (marked * below: OpenAI's alias
+//     target, which is also the version Azure still serves);
+//   - a family followed by an unknown version ("gpt-4-0409", "gpt-4o-2025-01-31": '-' then a
+//     digit) gets the family's default row and a warning (ModelDeployment::catalog_warning),
+//     unless the configuration sets every limit and price itself.
 //
-//   family            context  max output  USD / 1K input  USD / 1K output  tokenizer
-//   gpt-35-turbo        4,096       4,096          0.0015           0.002    cl100k_base
-//   gpt-35-turbo-16k   16,384      16,384          0.003            0.004    cl100k_base
-//   gpt-4               8,192       8,192          0.03             0.06     cl100k_base
-//   gpt-4-32k          32,768      32,768          0.06             0.12     cl100k_base
-//   gpt-4o            128,000      16,384          0.0025           0.01     o200k_base
-//   gpt-4o-mini       128,000      16,384          0.00015          0.0006   o200k_base
-//   local             128,000       4,096          0                0        cl100k_base
+//   family / version            context  max output  USD / 1K input  USD / 1K output  tokenizer
+//   gpt-35-turbo  0301            4,096       4,096          0.0015           0.002    cl100k
+//                 0613            4,096       4,096          0.0015           0.002    cl100k
+//                 1106           16,385       4,096          0.001            0.002    cl100k
+//                 0125 *         16,385       4,096          0.0005           0.0015   cl100k
+//   gpt-35-turbo-16k  0613 *     16,384      16,384          0.003            0.004    cl100k
+//   gpt-4         0314            8,192       8,192          0.03             0.06     cl100k
+//                 0613 *          8,192       8,192          0.03             0.06     cl100k
+//                 1106-preview  128,000       4,096          0.01             0.03     cl100k
+//                 0125-preview  128,000       4,096          0.01             0.03     cl100k
+//                 vision-preview, 1106-vision-preview: as 1106-preview
+//   gpt-4-32k     0314, 0613 *   32,768      32,768          0.06             0.12     cl100k
+//   gpt-4-turbo   2024-04-09 *  128,000       4,096          0.01             0.03     cl100k
+//                 preview (= gpt-4-0125-preview)
+//   gpt-4o        2024-05-13    128,000       4,096          0.005            0.015    o200k
+//                 2024-08-06 *  128,000      16,384          0.0025           0.01     o200k
+//                 2024-11-20    128,000      16,384          0.0025           0.01     o200k
+//   gpt-4o-mini   2024-07-18 *  128,000      16,384          0.00015          0.0006   o200k
+//   local                       128,000       4,096          0                0        cl100k
 //
-// Prices are the public pay-as-you-go list prices of OpenAI (openai.com/api/pricing) and Azure
-// OpenAI (azure.microsoft.com/pricing/details/cognitive-services/openai-service, global
-// standard), as published in October 2024, for the 0613 versions of gpt-35-turbo / gpt-4 and
-// the 2024-08-06 / 2024-07-18 versions of gpt-4o / gpt-4o-mini. Prices change and differ by
-// region, version and contract: operators should set price_per_1k_input / _output.
+// Prices are the public pay-as-you-go list prices (OpenAI's pricing page; Azure OpenAI's global
+// standard prices were the same for these versions; model_catalog.cc says what was confirmed
+// and where). Prices change and differ by region, deployment type and contract: operators
+// should set price_per_1k_input / _output. A bare family is its default version on Azure only
+// if the deployment was made at that version: name the version in `model` to be sure.
 //
 // Thread safety: a ModelCatalog is immutable after construction (FromYaml / Add happen before
 // it is shared); const methods may be called concurrently.
@@ -86,6 +105,8 @@ struct ModelDeployment {
   std::string api_key_env;
   std::string api_key_file;
   // The model family of the profile that filled the limits and prices (see the table above).
+  // Set explicitly, it is looked up after model / deployment / name (a versioned name there
+  // is more precise) and silences the unknown-version warning.
   // Default: "".
   std::string family;
   // Tokens of prompt plus completion the model accepts. Must be > 0.
@@ -124,13 +145,23 @@ struct ModelDeployment {
   uint64_t connect_timeout_ms = 10000;
   uint64_t first_token_timeout_ms = 60000;
 
+  // Set by the catalog (not configurable): why the limits or prices may be wrong, e.g. an
+  // unknown version that got its family's row. Empty when the profile matched exactly, or
+  // when the configuration set everything the profile would have filled.
+  // Default: "".
+  std::string catalog_warning;
+
   // OK, or INVALID_ARGUMENT naming the deployment and the field to change.
   absl::Status Validate() const;
 };
 
-// Limits, prices and tokenizer of a model family (the table above).
+// Limits, prices and tokenizer of one model version (a row of the table above).
 struct ModelProfile {
   std::string_view family;
+  // "" only for "local".
+  std::string_view version;
+  // True for the row a bare family name gets (marked * above).
+  bool family_default;
   size_t context_window;
   size_t max_output_tokens;
   double price_per_1k_input;
@@ -140,7 +171,18 @@ struct ModelProfile {
 
 // The built-in profiles, in the order of the table above.
 const std::vector<ModelProfile>& DefaultModelProfiles();
-// The profile of a family or versioned model name (see above), or nullptr.
+
+// How a name matched the table.
+struct ModelProfileMatch {
+  // nullptr when nothing matched.
+  const ModelProfile* profile = nullptr;
+  // True when the name is a known family with a version the table lacks: `profile` is then
+  // the family's default row.
+  bool unknown_version = false;
+};
+// Looks a versioned model name, or a bare family name, up in the table (rules above).
+ModelProfileMatch LookupModelProfile(std::string_view model);
+// LookupModelProfile(model).profile.
 const ModelProfile* FindModelProfile(std::string_view model);
 // The always-present "local" deployment.
 ModelDeployment LocalModelDeployment();
@@ -179,6 +221,9 @@ class ModelCatalog {
   // Every deployment, "local" first, then in configuration order.
   const std::vector<ModelDeployment>& deployments() const { return deployments_; }
   const std::string& default_model() const { return default_model_; }
+  // The non-empty catalog_warning of every deployment, in deployments() order; for the server
+  // to log at startup.
+  std::vector<std::string> Warnings() const;
 
  private:
   std::vector<ModelDeployment> deployments_;

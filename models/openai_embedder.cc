@@ -167,6 +167,13 @@ std::string OpenAiEmbedder::model_id() const {
   return id;
 }
 
+EmbedderIdentity OpenAiEmbedder::identity() const {
+  const bool azure = config_.provider == EmbedderProvider::kAzureOpenAi;
+  return {std::string(EmbedderProviderName(config_.provider)),
+          NormalizeEndpoint(azure ? config_.endpoint : config_.base_url),
+          azure ? config_.deployment : config_.model, config_.dimension};
+}
+
 std::string OpenAiEmbedder::Scrub(std::string message) const {
   return ScrubSecret(std::move(message), api_key_);
 }

@@ -64,6 +64,9 @@ class OpenAiEmbedder final : public Embedder {
   size_t dimension() const override { return config_.dimension; }
   // "azure-openai/<deployment>" or "openai/<model>", plus "@<dimension>" when send_dimensions.
   std::string model_id() const override;
+  // {provider, normalized endpoint (azure-openai) or base_url (openai), deployment or model,
+  // dimension}.
+  EmbedderIdentity identity() const override;
   absl::StatusOr<std::vector<std::vector<float>>> Embed(const std::vector<std::string>& texts,
                                                         EmbeddingUsage* usage) override;
 

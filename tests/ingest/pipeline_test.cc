@@ -222,10 +222,6 @@ TEST_F(PipelineTest, CacheMakesReingestionFree) {
   EXPECT_GT(grown.cached_chunks, 0u);
   EXPECT_GT(grown.embedded_chunks, 0u);
   EXPECT_EQ(embedder_.texts(), first.chunks + grown.embedded_chunks);
-
-  // The cache is keyed by model and text.
-  EXPECT_NE(EmbeddingCache::Key("m1", "x"), EmbeddingCache::Key("m2", "x"));
-  EXPECT_NE(EmbeddingCache::Key("m1", "x"), EmbeddingCache::Key("m1", "y"));
 }
 
 TEST_F(PipelineTest, ReingestingAShorterDocumentDeletesExtraChunks) {
@@ -463,25 +459,209 @@ TEST_F(PipelineTest, LocalEmbedderCorpusSearchWithCitation) {
   EXPECT_EQ(path.back(), "파운데이션 모델 vs. LLMs") << top.text;
 }
 
+models::EmbedderIdentity Id(std::string model, size_t dim = 2,
+                            std::string endpoint = "https://a.openai.azure.com") {
+  return {"azure-openai", std::move(endpoint), std::move(model), dim};
+}
+
 TEST_F(PipelineTest, CacheWriteBufferIsVisibleAndFlushed) {
   EmbeddingCache cache(engine_.get(), EmbeddingCache::Options{4});
   const std::vector<std::string> texts = {"one", "two", "three"};
   const std::vector<std::vector<float>> vecs = {{1, 2}, {3, 4}, {5, 6}};
-  ASSERT_OK(cache.Store("m", texts, vecs));
-  ASSERT_OK_AND_ASSIGN(auto hits, cache.Lookup("m", 2, texts));
+  ASSERT_OK(cache.Store(Id("m"), texts, vecs));
+  ASSERT_OK_AND_ASSIGN(auto hits, cache.Lookup(Id("m"), texts));
   ASSERT_TRUE(hits[2].has_value()) << "buffered entries are visible";
   EXPECT_EQ(*hits[2], vecs[2]);
-  ASSERT_OK_AND_ASSIGN(auto raw,
-                       engine_->GetAux(kEmbeddingCacheNamespace, EmbeddingCache::Key("m", "one")));
+  ASSERT_OK_AND_ASSIGN(
+      auto raw, engine_->GetAux(kEmbeddingCacheNamespace, EmbeddingCache::Key(Id("m"), "one")));
   EXPECT_FALSE(raw.has_value()) << "not written before the buffer fills";
-  ASSERT_OK(cache.Store("m", {"four"}, {{7, 8}}));  // reaches 4 entries: written
-  ASSERT_OK_AND_ASSIGN(raw,
-                       engine_->GetAux(kEmbeddingCacheNamespace, EmbeddingCache::Key("m", "one")));
+  ASSERT_OK(cache.Store(Id("m"), {"four"}, {{7, 8}}));  // reaches 4 entries: written
+  ASSERT_OK_AND_ASSIGN(
+      raw, engine_->GetAux(kEmbeddingCacheNamespace, EmbeddingCache::Key(Id("m"), "one")));
   EXPECT_TRUE(raw.has_value());
-  ASSERT_OK_AND_ASSIGN(hits, cache.Lookup("m", 3, {"one"}));
+  ASSERT_OK_AND_ASSIGN(hits, cache.Lookup(Id("m", 3), {"one"}));
   EXPECT_FALSE(hits[0].has_value()) << "another dimension is a miss";
-  ASSERT_OK_AND_ASSIGN(hits, cache.Lookup("other-model", 2, {"one"}));
+  ASSERT_OK_AND_ASSIGN(hits, cache.Lookup(Id("other-model"), {"one"}));
   EXPECT_FALSE(hits[0].has_value());
+}
+
+// Issue 13 #6: the key was deployment name + 64-bit hash + length, so two Azure resources
+// with the same deployment name (or an OpenAI and an Azure model named alike) shared entries.
+TEST_F(PipelineTest, CacheKeysAreTheEmbeddersFullIdentity) {
+  EmbeddingCache cache(engine_.get());
+  const models::EmbedderIdentity east{"azure-openai", "https://east.openai.azure.com", "ada", 2};
+  const models::EmbedderIdentity west{"azure-openai", "https://west.openai.azure.com", "ada", 2};
+  const models::EmbedderIdentity openai{"openai", "https://api.openai.com/v1", "ada", 2};
+  const models::EmbedderIdentity east_wide{"azure-openai", "https://east.openai.azure.com", "ada",
+                                           4};
+  ASSERT_OK(cache.Store(east, {"same text"}, {{1, 2}}));
+  for (const auto& other : {west, openai}) {
+    ASSERT_OK_AND_ASSIGN(auto hits, cache.Lookup(other, {"same text"}));
+    EXPECT_FALSE(hits[0].has_value()) << other.provider << " " << other.endpoint;
+  }
+  ASSERT_OK(cache.Store(west, {"same text"}, {{3, 4}}));
+  ASSERT_OK(cache.Store(openai, {"same text"}, {{5, 6}}));
+  ASSERT_OK(cache.Store(east_wide, {"same text"}, {{7, 8, 9, 10}}));
+  ASSERT_OK_AND_ASSIGN(auto e, cache.Lookup(east, {"same text"}));
+  ASSERT_OK_AND_ASSIGN(auto w, cache.Lookup(west, {"same text"}));
+  ASSERT_OK_AND_ASSIGN(auto o, cache.Lookup(openai, {"same text"}));
+  ASSERT_OK_AND_ASSIGN(auto ew, cache.Lookup(east_wide, {"same text"}));
+  EXPECT_EQ(e[0], (std::vector<float>{1, 2}));
+  EXPECT_EQ(w[0], (std::vector<float>{3, 4}));
+  EXPECT_EQ(o[0], (std::vector<float>{5, 6}));
+  EXPECT_EQ(ew[0], (std::vector<float>{7, 8, 9, 10}));
+
+  // Every field separates keys, fields cannot run into each other, and equal texts of equal
+  // identities share one.
+  const std::string base = EmbeddingCache::Key(east, "x");
+  EXPECT_EQ(base.size(), 2u + 16u + 32u);
+  EXPECT_EQ(base[0], '\x01');
+  EXPECT_EQ(EmbeddingCache::Key(east, "x"), base);
+  EXPECT_NE(EmbeddingCache::Key(east, "y"), base);
+  EXPECT_NE(EmbeddingCache::Key({"", "https://east.openai.azure.com", "ada", 2}, "x"), base);
+  EXPECT_NE(EmbeddingCache::Key({"azure-openai", "https://east.openai.azure.coma", "da", 2}, "x"),
+            base);
+  EXPECT_NE(EmbeddingCache::Key({"azure-openai", "https://east.openai.azure.com", "ada", 3}, "x"),
+            base);
+
+  // The remote embedders' identities carry provider and normalized endpoint.
+  models::EmbedderConfig az;
+  az.provider = models::EmbedderProvider::kAzureOpenAi;
+  az.endpoint = "https://East.OpenAI.Azure.com/";
+  az.deployment = "ada";
+  az.api_key = "k";
+  az.dimension = 2;
+  ASSERT_OK_AND_ASSIGN(auto az_embedder, models::MakeEmbedder(az));
+  EXPECT_EQ(az_embedder->identity(), east);
+  az.endpoint = "https://west.openai.azure.com";
+  ASSERT_OK_AND_ASSIGN(auto az_west, models::MakeEmbedder(az));
+  EXPECT_EQ(az_west->model_id(), az_embedder->model_id()) << "why model_id() is not the key";
+  EXPECT_NE(az_west->identity(), az_embedder->identity());
+  models::EmbedderConfig oa;
+  oa.provider = models::EmbedderProvider::kOpenAi;
+  oa.model = "ada";
+  oa.dimension = 2;
+  ASSERT_OK_AND_ASSIGN(auto oa_embedder, models::MakeEmbedder(oa));
+  EXPECT_EQ(oa_embedder->identity(), openai);
+}
+
+TEST_F(PipelineTest, CacheEvictsTheOldestAtItsBoundAndCounts) {
+  ingestor_.reset();  // its cache would set the engine's bound first
+  {
+    EmbeddingCache cache(engine_.get(), EmbeddingCache::Options{0, 3});
+    EXPECT_EQ(cache.stats().entries, 0u);
+    EXPECT_EQ(cache.stats().max_entries, 3u);
+    // One write each: within one write the order is the keys' order.
+    ASSERT_OK(cache.Store(Id("m"), {"a"}, {{1, 1}}));
+    ASSERT_OK(cache.Store(Id("m"), {"b"}, {{2, 2}}));
+    ASSERT_OK(cache.Store(Id("m"), {"c"}, {{3, 3}}));
+    EXPECT_EQ(cache.stats().entries, 3u);
+    EXPECT_EQ(cache.stats().evictions, 0u);
+    ASSERT_OK(cache.Store(Id("m"), {"d"}, {{4, 4}}));  // one past the bound: "a" goes
+    EmbeddingCache::Stats st = cache.stats();
+    EXPECT_EQ(st.entries, 3u);
+    EXPECT_EQ(st.evictions, 1u);
+    EXPECT_EQ(st.stores, 4u);
+    ASSERT_OK_AND_ASSIGN(auto hits, cache.Lookup(Id("m"), {"a", "b", "c", "d", "zz"}));
+    EXPECT_FALSE(hits[0].has_value()) << "the oldest was evicted";
+    EXPECT_EQ(hits[1], (std::vector<float>{2, 2}));
+    EXPECT_EQ(hits[3], (std::vector<float>{4, 4}));
+    EXPECT_FALSE(hits[4].has_value());
+    st = cache.stats();
+    EXPECT_EQ(st.hits, 3u);
+    EXPECT_EQ(st.misses, 2u);
+    EXPECT_DOUBLE_EQ(st.hit_rate(), 0.6);
+    ASSERT_OK_AND_ASSIGN(
+        auto raw, engine_->GetAux(kEmbeddingCacheNamespace, EmbeddingCache::Key(Id("m"), "a")));
+    EXPECT_FALSE(raw.has_value()) << "deleted from the engine, not only hidden";
+
+    // Several past the bound in one buffered write.
+    EmbeddingCache buffered(engine_.get(), EmbeddingCache::Options{4, 3});
+    ASSERT_OK(buffered.Store(Id("m"), {"e", "f", "g", "h"}, {{5, 5}, {6, 6}, {7, 7}, {8, 8}}));
+    st = buffered.stats();
+    EXPECT_EQ(st.entries, 3u);
+    EXPECT_EQ(st.evictions, 5u) << "shared with `cache`: one engine, one bound";
+    ASSERT_OK_AND_ASSIGN(hits, buffered.Lookup(Id("m"), {"b", "c", "d", "e", "f", "g", "h"}));
+    EXPECT_FALSE(hits[0].has_value() || hits[1].has_value() || hits[2].has_value())
+        << "the older write goes first";
+    size_t found = 0;
+    for (const auto& h : hits) found += h.has_value();
+    EXPECT_EQ(found, 3u) << "and one of the buffer's four (their order is the key order)";
+  }
+  // The bound and its bookkeeping survive a restart.
+  engine_.reset();
+  OpenEngine();
+  EmbeddingCache reopened(engine_.get(), EmbeddingCache::Options{0, 3});
+  EXPECT_EQ(reopened.stats().entries, 3u);
+  ASSERT_OK(reopened.Store(Id("m"), {"i"}, {{9, 9}}));
+  EXPECT_EQ(reopened.stats().entries, 3u);
+  EXPECT_EQ(reopened.stats().evictions, 1u);
+}
+
+// Ingestors of several collections store into one engine at once: one bound, one count, and
+// the engine holds exactly the bound's worth of entries afterwards.
+TEST_F(PipelineTest, CacheBoundHoldsUnderConcurrentStoresFromSeveralObjects) {
+  ingestor_.reset();
+  constexpr size_t kThreads = 4, kPerThread = 200, kBound = 100;
+  {
+    EmbeddingCache a(engine_.get(), EmbeddingCache::Options{0, kBound});
+    EmbeddingCache b(engine_.get(), EmbeddingCache::Options{8, kBound});
+    std::vector<std::thread> threads;
+    std::atomic<int> failures{0};
+    for (size_t t = 0; t < kThreads; ++t) {
+      threads.emplace_back([&, t] {
+        EmbeddingCache& cache = t % 2 == 0 ? a : b;
+        for (size_t i = 0; i < kPerThread; ++i) {
+          const std::string text = "thread " + std::to_string(t) + " text " + std::to_string(i);
+          if (!cache.Store(Id("m"), {text}, {{float(t), float(i)}}).ok()) ++failures;
+          if (!cache.Lookup(Id("m"), {text}).ok()) ++failures;
+        }
+      });
+    }
+    for (auto& th : threads) th.join();
+    EXPECT_EQ(failures.load(), 0);
+    ASSERT_OK(b.Flush());
+    EmbeddingCache::Stats st = a.stats();
+    EXPECT_EQ(st.entries, kBound);
+    EXPECT_EQ(st.stores, kThreads * kPerThread);
+    EXPECT_EQ(st.evictions, kThreads * kPerThread - kBound);
+    EXPECT_EQ(st.hits + st.misses, kThreads * kPerThread);
+  }
+  size_t entries = 0, order = 0;
+  ASSERT_OK(engine_->ScanAux(kEmbeddingCacheNamespace, std::string{'\x01', 'e'},
+                             [&](std::string_view, std::string_view) { return ++entries, true; }));
+  ASSERT_OK(engine_->ScanAux(kEmbeddingCacheNamespace, std::string{'\x01', 'o'},
+                             [&](std::string_view, std::string_view) { return ++order, true; }));
+  EXPECT_EQ(entries, kBound);
+  EXPECT_EQ(order, kBound);
+}
+
+TEST_F(PipelineTest, CacheDropsEntriesOfTheFirstKeyFormat) {
+  // An engine that only the first format has written to (the fixture's Ingestor has already
+  // opened its own with this format).
+  Engine::Options o;
+  o.data_dir = dir_.str() + "/legacy";
+  o.sync_writes = false;
+  o.snapshot_interval_seconds = 0;
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<Engine> legacy, Engine::Open(o));
+  // As the first format wrote them: model id, NUL, 64-bit hash and length of the text.
+  std::string old_key = "azure-openai/ada";
+  old_key.push_back('\0');
+  old_key.append(12, '\x07');
+  std::string old_value(1, '\x01');
+  const uint32_t dim = 2;
+  old_value.append(reinterpret_cast<const char*>(&dim), 4);
+  const float v[2] = {1, 2};
+  old_value.append(reinterpret_cast<const char*>(v), sizeof(v));
+  ASSERT_OK(legacy->PutAux(kEmbeddingCacheNamespace, {{old_key, old_value}}));
+  {
+    EmbeddingCache cache(legacy.get());
+    EXPECT_EQ(cache.stats().legacy_dropped, 1u);
+    EXPECT_EQ(cache.stats().entries, 0u);
+    ASSERT_OK_AND_ASSIGN(auto raw, legacy->GetAux(kEmbeddingCacheNamespace, old_key));
+    EXPECT_FALSE(raw.has_value());
+  }
+  legacy.reset();
 }
 
 TEST(JobTest, JsonRoundTrip) {

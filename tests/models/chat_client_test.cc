@@ -7,18 +7,21 @@
 
 #include <atomic>
 #include <chrono>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "absl/strings/match.h"
 #include "models/chat_model.h"
 #include "models/openai_chat_model.h"
 #include "models/sse_decoder.h"
-#include "models/tokenizer.h"
 #include "nlohmann/json.hpp"
 #include "tests/testing/fake_chat_server.h"
 #include "tests/testing/fake_openai_server.h"
+#include "tests/testing/fake_token_counts.h"
 #include "tests/testing/status_matchers.h"
 
 namespace ragd::models {
@@ -26,6 +29,7 @@ namespace {
 
 using ::ragd::testing::ChatFault;
 using ::ragd::testing::FakeChatCompletions;
+using ::ragd::testing::FakeEncoding;
 using ::ragd::testing::FakeOpenAiServer;
 using ::ragd::testing::FakeOpenAiServerOptions;
 using Clock = std::chrono::steady_clock;
@@ -56,7 +60,8 @@ class ChatClientTest : public ::testing::Test {
     chat_ = std::make_unique<FakeChatCompletions>(server_.get());
   }
 
-  // An Azure deployment on the fake, counted with cl100k_base like the fake counts.
+  // An Azure deployment on the fake, counting with its model's encoding as the service does
+  // (o200k_base for gpt-4o, cl100k_base for gpt-35-turbo).
   ModelDeployment Azure(const std::string& deployment = "gpt-4o") const {
     ModelDeployment d;
     d.name = "az-" + deployment;
@@ -66,7 +71,7 @@ class ChatClientTest : public ::testing::Test {
     d.api_key = kKey;
     d.context_window = 8192;
     d.max_output_tokens = 4096;
-    d.encoding = Encoding::kCl100kBase;
+    d.encoding = deployment.starts_with("gpt-4o") ? Encoding::kO200kBase : Encoding::kCl100kBase;
     d.max_retries = 3;
     d.initial_backoff_ms = 5;
     d.max_backoff_ms = 20;
@@ -98,8 +103,33 @@ class ChatClientTest : public ::testing::Test {
         result, cancelled);
   }
 
-  uint64_t ExpectedPromptTokens(const ChatRequest& r) const {
-    return CountChatPromptTokens(Tokenizer::Get(Encoding::kCl100kBase), r.messages);
+  // A request in Korean, which o200k_base encodes in far fewer tokens than cl100k_base.
+  static ChatRequest KoreanRequest() {
+    ChatRequest r;
+    r.messages = {
+        {ChatRole::kSystem, "출처에 근거해 답하세요. [1] 임베딩은 의미를 담은 벡터입니다."},
+        {ChatRole::kUser, "임베딩이란 무엇인가요?"}};
+    return r;
+  }
+
+  // What the service reports, from js-tiktoken's counts (the fakes' table, independent of
+  // ragd's tokenizer) by OpenAI's rule: 3 per message + role + content, + 3 for the reply.
+  static uint64_t ExpectedPromptTokens(const ChatRequest& r,
+                                       FakeEncoding e = FakeEncoding::kO200kBase) {
+    std::vector<std::pair<std::string, std::string>> messages;
+    for (const ChatMessage& m : r.messages) {
+      messages.emplace_back(std::string(ChatRoleName(m.role)), m.content);
+    }
+    bool exact = false;
+    const uint64_t n = ::ragd::testing::FakeChatPromptTokens(e, messages, &exact);
+    EXPECT_TRUE(exact) << "add the request's texts to tests/testing/tools/make-token-counts.mjs";
+    return n;
+  }
+  static uint64_t ExpectedTokens(std::string_view text, FakeEncoding e = FakeEncoding::kO200kBase) {
+    std::optional<uint64_t> n = ::ragd::testing::PrecomputedTokenCount(e, text);
+    EXPECT_TRUE(n.has_value()) << "add \"" << text
+                               << "\" to tests/testing/tools/make-token-counts.mjs";
+    return n.value_or(0);
   }
 
   std::unique_ptr<FakeOpenAiServer> server_;
@@ -116,9 +146,9 @@ TEST_F(ChatClientTest, StreamsDeltasInOrderWithUsageFromTheStream) {
   EXPECT_EQ(result.finish_reason, "stop");
   EXPECT_FALSE(result.usage.counted_locally);
   EXPECT_EQ(result.usage.prompt_tokens, ExpectedPromptTokens(Request()));
-  EXPECT_EQ(result.usage.completion_tokens,
-            Tokenizer::Get(Encoding::kCl100kBase).Count(chat_->answer()));
+  EXPECT_EQ(result.usage.completion_tokens, ExpectedTokens(chat_->answer()));
   EXPECT_EQ(result.usage.total_tokens, result.usage.prompt_tokens + result.usage.completion_tokens);
+  EXPECT_EQ(chat_->counters().estimated_usage, 0u) << "the fake counted every text exactly";
   EXPECT_EQ(result.attempts, 1u);
   EXPECT_EQ(result.delivered_bytes, chat_->answer().size());
   EXPECT_EQ(result.model, "gpt-4o-2024-08-06");
@@ -141,10 +171,10 @@ TEST_F(ChatClientTest, UsageCountedLocallyWhenTheStreamOmitsIt) {
   ChatResult result;
   ASSERT_OK(Run(*model, Request(), &deltas, &result));
   EXPECT_TRUE(result.usage.counted_locally);
-  // The cookbook rule gives the same prompt count as the server's (the fake counts exactly).
+  // ragd's local count (its tokenizer, the cookbook rule) equals the service's, computed
+  // independently from js-tiktoken's counts.
   EXPECT_EQ(result.usage.prompt_tokens, ExpectedPromptTokens(Request()));
-  EXPECT_EQ(result.usage.completion_tokens,
-            Tokenizer::Get(Encoding::kCl100kBase).Count(chat_->answer()));
+  EXPECT_EQ(result.usage.completion_tokens, ExpectedTokens(chat_->answer()));
 
   ModelDeployment d = Azure();
   d.stream_usage = false;
@@ -196,8 +226,7 @@ TEST_F(ChatClientTest, NoRetryAfterTheFirstToken) {
   EXPECT_EQ(chat_->counters().requests, 1u);
   EXPECT_EQ(result.delivered_bytes, 14u);
   EXPECT_TRUE(result.usage.counted_locally);
-  EXPECT_EQ(result.usage.completion_tokens,
-            Tokenizer::Get(Encoding::kCl100kBase).Count("Embeddings are"));
+  EXPECT_EQ(result.usage.completion_tokens, ExpectedTokens("Embeddings are"));
 }
 
 TEST_F(ChatClientTest, ErrorEventsInTheStreamAreRetriedOnlyBeforeText) {
@@ -475,7 +504,9 @@ TEST_F(ChatClientTest, CompleteReportsAFilteredPromptAsAFinishReason) {
 }
 
 // Two deployments answering the same grounded question at once, as Answer's side-by-side
-// comparison does: both stream completely; cost follows each deployment's prices.
+// comparison does: both stream completely; each reports its own encoding's usage (the same
+// Korean prompt is 45 tokens in o200k_base, 62 in cl100k_base); cost follows each deployment's
+// prices.
 TEST_F(ChatClientTest, TwoModelsSideBySide) {
   ModelDeployment big = Azure("gpt-4o");
   ModelDeployment small = Azure("gpt-35-turbo");
@@ -490,21 +521,43 @@ TEST_F(ChatClientTest, TwoModelsSideBySide) {
   std::vector<std::string> da, db;
   ChatResult ra, rb;
   absl::Status sa, sb;
-  std::thread ta([&] { sa = Run(*a, Request(), &da, &ra); });
-  std::thread tb([&] { sb = Run(*b, Request(), &db, &rb); });
+  std::thread ta([&] { sa = Run(*a, KoreanRequest(), &da, &ra); });
+  std::thread tb([&] { sb = Run(*b, KoreanRequest(), &db, &rb); });
   ta.join();
   tb.join();
   ASSERT_OK(sa);
   ASSERT_OK(sb);
   EXPECT_EQ(da, db);
-  EXPECT_EQ(ra.usage.total_tokens, rb.usage.total_tokens);
+  EXPECT_FALSE(ra.usage.counted_locally);
+  EXPECT_FALSE(rb.usage.counted_locally);
+  EXPECT_EQ(ra.usage.prompt_tokens,
+            ExpectedPromptTokens(KoreanRequest(), FakeEncoding::kO200kBase));
+  EXPECT_EQ(rb.usage.prompt_tokens,
+            ExpectedPromptTokens(KoreanRequest(), FakeEncoding::kCl100kBase));
+  EXPECT_LT(ra.usage.prompt_tokens, rb.usage.prompt_tokens);
+  EXPECT_EQ(ra.usage.completion_tokens, ExpectedTokens(chat_->answer(), FakeEncoding::kO200kBase));
+  EXPECT_EQ(rb.usage.completion_tokens, ExpectedTokens(chat_->answer(), FakeEncoding::kCl100kBase));
   const double cost_a = EstimateCostUsd(big, ra.usage);
   const double cost_b = EstimateCostUsd(small, rb.usage);
   EXPECT_DOUBLE_EQ(cost_a, ra.usage.prompt_tokens / 1000.0 * 0.0025 +
                                ra.usage.completion_tokens / 1000.0 * 0.01);
-  EXPECT_DOUBLE_EQ(cost_b, rb.usage.prompt_tokens / 1000.0 * 0.0015 +
-                               rb.usage.completion_tokens / 1000.0 * 0.002);
+  // A bare gpt-35-turbo is its current version, 0125.
+  EXPECT_DOUBLE_EQ(cost_b, rb.usage.prompt_tokens / 1000.0 * 0.0005 +
+                               rb.usage.completion_tokens / 1000.0 * 0.0015);
   EXPECT_EQ(chat_->counters().completed_streams, 2u);
+  EXPECT_EQ(chat_->counters().estimated_usage, 0u);
+
+  // Counted locally (no usage in the streams), ragd's tokenizers agree with js-tiktoken.
+  big.stream_usage = false;
+  small.stream_usage = false;
+  ASSERT_OK(Run(*Make(big), KoreanRequest(), &da, &ra));
+  ASSERT_OK(Run(*Make(small), KoreanRequest(), &db, &rb));
+  EXPECT_TRUE(ra.usage.counted_locally);
+  EXPECT_TRUE(rb.usage.counted_locally);
+  EXPECT_EQ(ra.usage.prompt_tokens,
+            ExpectedPromptTokens(KoreanRequest(), FakeEncoding::kO200kBase));
+  EXPECT_EQ(rb.usage.prompt_tokens,
+            ExpectedPromptTokens(KoreanRequest(), FakeEncoding::kCl100kBase));
 }
 
 TEST(SseDecoderTest, DecodesEventsSplitAnywhere) {

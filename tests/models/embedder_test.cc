@@ -16,6 +16,7 @@
 #include <filesystem>
 #include <fstream>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -25,16 +26,18 @@
 #include "models/http_client.h"
 #include "models/openai_embedder.h"
 #include "models/rate_limiter.h"
-#include "models/tokenizer.h"
 #include "tests/testing/fake_openai_server.h"
+#include "tests/testing/fake_token_counts.h"
 #include "tests/testing/status_matchers.h"
 
 namespace ragd::models {
 namespace {
 
+using ::ragd::testing::FakeEncoding;
 using ::ragd::testing::FakeOpenAiCounters;
 using ::ragd::testing::FakeOpenAiServer;
 using ::ragd::testing::Fault;
+using ::ragd::testing::PrecomputedTokenCount;
 using Clock = std::chrono::steady_clock;
 using std::chrono::milliseconds;
 
@@ -130,9 +133,17 @@ TEST_F(RemoteEmbedderTest, AzureRoundTripPlacesVectorsByIndex) {
   EmbeddingUsage usage;
   ASSERT_OK_AND_ASSIGN(auto vs, e->Embed(texts, &usage));
   ExpectVectorsOf(texts, vs);
+  // Billed as the service bills: js-tiktoken's cl100k_base counts (the fake's table), not
+  // ragd's tokenizer.
   uint64_t tokens = 0;
-  for (const auto& t : texts) tokens += Tokenizer::Get(Encoding::kCl100kBase).Count(t);
+  for (const auto& t : texts) {
+    std::optional<uint64_t> n = PrecomputedTokenCount(FakeEncoding::kCl100kBase, t);
+    ASSERT_TRUE(n.has_value()) << t << ": add it to tests/testing/tools/make-token-counts.mjs";
+    tokens += *n;
+  }
+  EXPECT_EQ(tokens, 12u * 11) << "\"임베딩 텍스트 number N\" is 11 tokens in cl100k_base";
   EXPECT_EQ(usage.prompt_tokens, tokens);
+  EXPECT_EQ(server_->counters().estimated_inputs, 0u);
   EXPECT_EQ(usage.requests, 1u);
   EXPECT_EQ(usage.retries, 0u);
   FakeOpenAiCounters c = server_->counters();
@@ -187,11 +198,14 @@ TEST_F(RemoteEmbedderTest, BatchesByTokens) {
   ASSERT_OK_AND_ASSIGN(auto vs, e->Embed(texts));
   ExpectVectorsOf(texts, vs);
   FakeOpenAiCounters counters = server_->counters();
-  // 3000 + 3001 fit, a third does not: [0,1] (6001 tokens), [2,3,4] (6103).
+  // 3000 + 3001 fit, a third does not: [0,1] (6001 tokens), [2,3,4] (6102), as counted by
+  // js-tiktoken (the fake's table).
+  EXPECT_EQ(counters.estimated_inputs, 0u);
   ASSERT_EQ(counters.log.size(), 2u);
   std::vector<size_t> sizes;
   for (const auto& r : counters.log) {
     EXPECT_LE(r.tokens, 8191u);
+    EXPECT_TRUE(r.tokens == 6001u || r.tokens == 6102u) << r.tokens;
     sizes.push_back(r.inputs);
   }
   std::sort(sizes.begin(), sizes.end());

@@ -7,6 +7,7 @@
 
 #include <cstdlib>
 #include <string>
+#include <vector>
 
 #include "absl/strings/match.h"
 #include "models/chat_model.h"
@@ -31,26 +32,156 @@ TEST(ModelCatalogTest, ProfilesMatchFamiliesAndVersions) {
   struct Case {
     const char* model;
     const char* family;
+    const char* version;
     size_t window;
   };
-  for (const Case& c :
-       {Case{"gpt-35-turbo", "gpt-35-turbo", 4096}, Case{"gpt-35-turbo-0613", "gpt-35-turbo", 4096},
-        Case{"gpt-3.5-turbo", "gpt-35-turbo", 4096},
-        Case{"gpt-35-turbo-16k", "gpt-35-turbo-16k", 16384}, Case{"gpt-4", "gpt-4", 8192},
-        Case{"gpt-4-0613", "gpt-4", 8192}, Case{"gpt-4-32k", "gpt-4-32k", 32768},
-        Case{"gpt-4o", "gpt-4o", 128000}, Case{"gpt-4o-2024-08-06", "gpt-4o", 128000},
-        Case{"gpt-4o-mini", "gpt-4o-mini", 128000},
-        Case{"gpt-4o-mini-2024-07-18", "gpt-4o-mini", 128000}}) {
-    const ModelProfile* p = FindModelProfile(c.model);
-    ASSERT_NE(p, nullptr) << c.model;
-    EXPECT_EQ(p->family, c.family) << c.model;
-    EXPECT_EQ(p->context_window, c.window) << c.model;
+  for (const Case& c : {
+           Case{"gpt-35-turbo", "gpt-35-turbo", "0125", 16385},
+           Case{"gpt-35-turbo-0613", "gpt-35-turbo", "0613", 4096},
+           Case{"gpt-35-turbo-0301", "gpt-35-turbo", "0301", 4096},
+           Case{"gpt-3.5-turbo", "gpt-35-turbo", "0125", 16385},
+           Case{"gpt-35-turbo-16k", "gpt-35-turbo-16k", "0613", 16384},
+           Case{"gpt-4", "gpt-4", "0613", 8192},
+           Case{"gpt-4-0613", "gpt-4", "0613", 8192},
+           Case{"gpt-4-0314", "gpt-4", "0314", 8192},
+           Case{"gpt-4-32k", "gpt-4-32k", "0613", 32768},
+           Case{"gpt-4-turbo", "gpt-4-turbo", "2024-04-09", 128000},
+           Case{"gpt-4-turbo-2024-04-09", "gpt-4-turbo", "2024-04-09", 128000},
+           Case{"gpt-4-turbo-preview", "gpt-4-turbo", "preview", 128000},
+           Case{"gpt-4-vision-preview", "gpt-4", "vision-preview", 128000},
+           Case{"gpt-4o", "gpt-4o", "2024-08-06", 128000},
+           Case{"gpt-4o-2024-08-06", "gpt-4o", "2024-08-06", 128000},
+           Case{"gpt-4o-2024-05-13", "gpt-4o", "2024-05-13", 128000},
+           Case{"gpt-4o-mini", "gpt-4o-mini", "2024-07-18", 128000},
+           Case{"gpt-4o-mini-2024-07-18", "gpt-4o-mini", "2024-07-18", 128000},
+       }) {
+    ModelProfileMatch m = LookupModelProfile(c.model);
+    ASSERT_NE(m.profile, nullptr) << c.model;
+    EXPECT_FALSE(m.unknown_version) << c.model;
+    EXPECT_EQ(m.profile->family, c.family) << c.model;
+    EXPECT_EQ(m.profile->version, c.version) << c.model;
+    EXPECT_EQ(m.profile->context_window, c.window) << c.model;
   }
-  // Not guessed: gpt-4-turbo is not an 8K gpt-4.
-  EXPECT_EQ(FindModelProfile("gpt-4-turbo"), nullptr);
   EXPECT_EQ(FindModelProfile("llama3"), nullptr);
+  EXPECT_EQ(FindModelProfile("gpt-4-vision"), nullptr);  // not a version: no digit after '-'
   EXPECT_EQ(FindModelProfile("gpt-4o")->encoding, Encoding::kO200kBase);
   EXPECT_EQ(FindModelProfile("gpt-4")->encoding, Encoding::kCl100kBase);
+  // The gpt-4o 2024-05-13 snapshot capped output at 4,096; later ones at 16,384.
+  EXPECT_EQ(FindModelProfile("gpt-4o-2024-05-13")->max_output_tokens, 4096u);
+  EXPECT_EQ(FindModelProfile("gpt-4o-2024-11-20")->max_output_tokens, 16384u);
+}
+
+// Issue 13 #5: version prefixes used to give 1106/0125 the 4K window of gpt-35-turbo 0613 and
+// gpt-4's 8K window and prices to the 128K gpt-4 Turbo previews.
+TEST(ModelCatalogTest, VersionsHaveTheirOwnWindowsAndPrices) {
+  for (const char* model :
+       {"gpt-35-turbo-1106", "gpt-35-turbo-0125", "gpt-3.5-turbo-1106", "gpt-3.5-turbo-0125"}) {
+    const ModelProfile* p = FindModelProfile(model);
+    ASSERT_NE(p, nullptr) << model;
+    EXPECT_EQ(p->context_window, 16385u) << model;
+    EXPECT_EQ(p->max_output_tokens, 4096u) << model;
+    EXPECT_EQ(p->encoding, Encoding::kCl100kBase) << model;
+  }
+  EXPECT_DOUBLE_EQ(FindModelProfile("gpt-35-turbo-1106")->price_per_1k_input, 0.001);
+  EXPECT_DOUBLE_EQ(FindModelProfile("gpt-35-turbo-1106")->price_per_1k_output, 0.002);
+  EXPECT_DOUBLE_EQ(FindModelProfile("gpt-35-turbo-0125")->price_per_1k_input, 0.0005);
+  EXPECT_DOUBLE_EQ(FindModelProfile("gpt-35-turbo-0125")->price_per_1k_output, 0.0015);
+
+  // Azure writes the version as "1106-Preview"; OpenAI as "gpt-4-1106-preview".
+  for (const char* model :
+       {"gpt-4-1106-preview", "gpt-4-0125-preview", "gpt-4-1106-Preview", "GPT-4-0125-PREVIEW"}) {
+    const ModelProfile* p = FindModelProfile(model);
+    ASSERT_NE(p, nullptr) << model;
+    EXPECT_EQ(p->family, "gpt-4") << model;
+    EXPECT_EQ(p->context_window, 128000u) << model;
+    EXPECT_EQ(p->max_output_tokens, 4096u) << model;
+    EXPECT_DOUBLE_EQ(p->price_per_1k_input, 0.01) << model;
+    EXPECT_DOUBLE_EQ(p->price_per_1k_output, 0.03) << model;
+  }
+
+  // Through the YAML, as an operator configures them (Azure: deployment name free, version in
+  // `model`).
+  constexpr char kYaml[] = R"yaml(
+deployments:
+  - name: turbo16k
+    provider: azure-openai
+    endpoint: https://r.openai.azure.com
+    deployment: chat
+    model: gpt-35-turbo-1106
+  - name: gpt-4-0125-preview
+    provider: openai
+    model: gpt-4-0125-preview
+)yaml";
+  ASSERT_OK_AND_ASSIGN(ModelCatalog catalog, ModelCatalog::FromYaml(kYaml));
+  const ModelDeployment* t = catalog.Find("turbo16k");
+  ASSERT_NE(t, nullptr);
+  EXPECT_EQ(t->family, "gpt-35-turbo");
+  EXPECT_EQ(t->context_window, 16385u);
+  EXPECT_EQ(t->max_output_tokens, 4096u);
+  EXPECT_DOUBLE_EQ(t->price_per_1k_input, 0.001);
+  EXPECT_EQ(t->catalog_warning, "");
+  const ModelDeployment* g = catalog.Find("gpt-4-0125-preview");
+  ASSERT_NE(g, nullptr);
+  EXPECT_EQ(g->context_window, 128000u);
+  EXPECT_EQ(g->max_output_tokens, 4096u);
+  EXPECT_DOUBLE_EQ(g->price_per_1k_input, 0.01);
+  EXPECT_DOUBLE_EQ(g->price_per_1k_output, 0.03);
+  EXPECT_EQ(g->catalog_warning, "");
+  EXPECT_TRUE(catalog.Warnings().empty());
+}
+
+TEST(ModelCatalogTest, UnknownVersionFallsBackToTheFamilyWithAWarning) {
+  ModelProfileMatch m = LookupModelProfile("gpt-4-0409");
+  ASSERT_NE(m.profile, nullptr);
+  EXPECT_TRUE(m.unknown_version);
+  EXPECT_EQ(m.profile->family, "gpt-4");
+  EXPECT_EQ(m.profile->version, "0613");
+  // The longest family wins: an unknown gpt-4o-mini is not a gpt-4o.
+  m = LookupModelProfile("gpt-4o-mini-2031-01-01");
+  ASSERT_NE(m.profile, nullptr);
+  EXPECT_TRUE(m.unknown_version);
+  EXPECT_EQ(m.profile->family, "gpt-4o-mini");
+
+  constexpr char kYaml[] = R"yaml(
+deployments:
+  - name: future
+    provider: openai
+    model: gpt-4o-2031-01-01
+  - name: priced
+    provider: openai
+    model: gpt-4o-2031-01-01
+    context_window: 200000
+    max_output_tokens: 32000
+    price_per_1k_input: 0.001
+    price_per_1k_output: 0.004
+    encoding: o200k_base
+  - name: told
+    provider: openai
+    model: gpt-4-0409
+    family: gpt-4-turbo
+)yaml";
+  ASSERT_OK_AND_ASSIGN(ModelCatalog catalog, ModelCatalog::FromYaml(kYaml));
+  const ModelDeployment* f = catalog.Find("future");
+  ASSERT_NE(f, nullptr);
+  EXPECT_EQ(f->family, "gpt-4o");
+  EXPECT_EQ(f->context_window, 128000u);
+  EXPECT_EQ(f->max_output_tokens, 16384u);
+  EXPECT_EQ(f->encoding, Encoding::kO200kBase);
+  EXPECT_TRUE(absl::StrContains(f->catalog_warning, "unknown version 'gpt-4o-2031-01-01'"))
+      << f->catalog_warning;
+  EXPECT_TRUE(absl::StrContains(f->catalog_warning, "gpt-4o-2024-08-06")) << f->catalog_warning;
+  EXPECT_TRUE(absl::StrContains(f->catalog_warning, "context_window")) << f->catalog_warning;
+  // Everything the row would fill is configured: nothing to warn about.
+  const ModelDeployment* p = catalog.Find("priced");
+  ASSERT_NE(p, nullptr);
+  EXPECT_EQ(p->context_window, 200000u);
+  EXPECT_EQ(p->catalog_warning, "");
+  // An explicit family is the operator's answer.
+  const ModelDeployment* t = catalog.Find("told");
+  ASSERT_NE(t, nullptr);
+  EXPECT_EQ(t->context_window, 128000u);
+  EXPECT_EQ(t->catalog_warning, "");
+  EXPECT_EQ(catalog.Warnings(), std::vector<std::string>{f->catalog_warning});
 }
 
 TEST(ModelCatalogTest, ParsesYamlFillingDefaultsFromProfiles) {

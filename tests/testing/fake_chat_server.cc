@@ -5,9 +5,8 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
-#include "models/chat_model.h"
-#include "models/tokenizer.h"
 #include "nlohmann/json.hpp"
+#include "tests/testing/fake_token_counts.h"
 
 namespace ragd::testing {
 namespace {
@@ -263,18 +262,14 @@ void FakeChatCompletions::Handle(const httplib::Request& req, httplib::Response&
                                "'messages' is a required property");
     return;
   }
-  std::vector<models::ChatMessage> messages;
+  std::vector<std::pair<std::string, std::string>> messages;  // (role, content), as sent
   for (const json& m : body["messages"]) {
     if (!m.is_object() || !m.contains("role") || !m.contains("content") ||
         !m["content"].is_string()) {
       FakeOpenAiServer::SetError(res, 400, "invalid_request_error", "invalid message");
       return;
     }
-    std::string role = m["role"].get<std::string>();
-    messages.push_back({role == "system"      ? models::ChatRole::kSystem
-                        : role == "assistant" ? models::ChatRole::kAssistant
-                                              : models::ChatRole::kUser,
-                        m["content"].get<std::string>()});
+    messages.emplace_back(m["role"].get<std::string>(), m["content"].get<std::string>());
   }
   if (!azure && (!body.contains("model") || !body["model"].is_string())) {
     FakeOpenAiServer::SetError(res, 400, "invalid_request_error", "you must provide a model");
@@ -297,8 +292,12 @@ void FakeChatCompletions::Handle(const httplib::Request& req, httplib::Response&
     }
   }
   using Kind = ChatFault::Kind;
-  const models::Tokenizer& tokenizer = models::Tokenizer::Get(models::Encoding::kCl100kBase);
-  const uint64_t prompt_tokens = models::CountChatPromptTokens(tokenizer, messages);
+  // Usage as the service counts it, with js-tiktoken's counts (fake_token_counts.h), never
+  // ragd's: the encoding of the deployment's (Azure) or the body's (OpenAI) model.
+  const FakeEncoding encoding = FakeEncodingForModel(
+      azure ? std::string(req.matches[1]) : body["model"].get<std::string>());
+  bool prompt_exact = true;
+  const uint64_t prompt_tokens = FakeChatPromptTokens(encoding, messages, &prompt_exact);
   if (has_fault) {
     switch (fault.kind) {
       case Kind::kHttpError: {
@@ -336,7 +335,12 @@ void FakeChatCompletions::Handle(const httplib::Request& req, httplib::Response&
   }
   std::string text;
   for (const std::string& d : deltas) text += d;
-  const uint64_t completion_tokens = tokenizer.Count(text);
+  bool completion_exact = true;
+  const uint64_t completion_tokens = FakeTokenCount(encoding, text, &completion_exact);
+  if (!prompt_exact || !completion_exact) {
+    std::lock_guard<std::mutex> lock(mu_);
+    ++counters_.estimated_usage;
+  }
   json usage = {{"completion_tokens", completion_tokens},
                 {"prompt_tokens", prompt_tokens},
                 {"total_tokens", prompt_tokens + completion_tokens}};

@@ -14,8 +14,11 @@
 //   data: {"choices":[{"delta":{},"finish_reason":"stop",...}],...}
 //   data: {"choices":[],"usage":{...}}          (only with stream_options.include_usage)
 //   data: [DONE]
-// and a non-streaming request a chat.completion object. Usage is exact: prompt tokens by the
-// cookbook rule over cl100k_base, completion tokens of the answer.
+// and a non-streaming request a chat.completion object. Usage follows OpenAI's rule with
+// js-tiktoken's counts (fake_token_counts.h; o200k_base for gpt-4o* deployments or models,
+// cl100k_base otherwise): prompt tokens 3 per message + role + content, + 3 for the reply;
+// completion tokens of the answer. Exact for the texts in the token table, estimated (and
+// counted in FakeChatCounters::estimated_usage) for others.
 //
 // Faults are scripted per chat request (FIFO, one per request): HTTP errors (429 with
 // Retry-After, 401, 5xx), 400 context_length_exceeded, 400 content_filter (prompt), a
@@ -109,6 +112,9 @@ struct FakeChatCounters {
   std::vector<std::chrono::steady_clock::time_point> arrivals;
   // The client's port of each request: equal ports mean one kept-alive connection.
   std::vector<int> remote_ports;
+  // Responses whose usage counted a text the token table lacks (fake_token_counts.h): 0 means
+  // every reported usage was js-tiktoken's exact count.
+  uint64_t estimated_usage = 0;
 };
 
 class FakeChatCompletions {

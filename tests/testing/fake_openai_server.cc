@@ -9,8 +9,8 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "common/hash.h"
-#include "models/tokenizer.h"
 #include "nlohmann/json.hpp"
+#include "tests/testing/fake_token_counts.h"
 
 namespace ragd::testing {
 namespace {
@@ -416,9 +416,14 @@ void FakeOpenAiServer::HandleEmbeddings(const httplib::Request& req, httplib::Re
     SetError(res, 400, "", "This model does not support specifying dimensions.");
     return finish(400);
   }
-  const auto& tokenizer = models::Tokenizer::Get(models::Encoding::kCl100kBase);
+  // js-tiktoken's cl100k_base counts (the embedding models' encoding), never ragd's.
   for (const std::string& t : texts) {
-    uint64_t n = tokenizer.Count(t);
+    bool exact = true;
+    uint64_t n = FakeTokenCount(FakeEncoding::kCl100kBase, t, &exact);
+    if (!exact) {
+      std::lock_guard<std::mutex> lock(mu_);
+      ++counters_.estimated_inputs;
+    }
     if (n > kMaxInputTokens) {
       SetError(res, 400, "",
                absl::StrCat("This model's maximum context length is 8191 tokens, however you "

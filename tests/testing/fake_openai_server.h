@@ -8,7 +8,9 @@
 //
 // and checks them like the real ones do: unknown deployment or missing api-version → 404,
 // wrong key → 401, body not JSON or without an `input` string / array of strings → 400, an
-// empty string or an input over 8,191 cl100k_base tokens → 400, more inputs than the
+// empty string or an input over 8,191 cl100k_base tokens (counted as js-tiktoken counts,
+// fake_token_counts.h: exact for the texts of its table, estimated otherwise) → 400, more
+// inputs than the
 // deployment allows → 400; error bodies are {"error": {"code": ..., "message": ...}}. A valid
 // request gets
 //   {"object":"list","data":[{"object":"embedding","index":i,"embedding":[...]}, ...],
@@ -119,10 +121,13 @@ struct FakeOpenAiCounters {
     int status = 0;  // the status the server chose (0 for a dropped connection)
     std::chrono::steady_clock::time_point arrived;
   };
-  uint64_t requests = 0;     // every HTTP request, any path
-  uint64_t embeddings = 0;   // requests to an embeddings route
-  uint64_t inputs = 0;       // inputs of embeddings requests that passed the checks
-  uint64_t tokens = 0;       // their cl100k_base tokens
+  uint64_t requests = 0;    // every HTTP request, any path
+  uint64_t embeddings = 0;  // requests to an embeddings route
+  uint64_t inputs = 0;      // inputs of embeddings requests that passed the checks
+  uint64_t tokens = 0;      // their cl100k_base tokens (fake_token_counts.h)
+  // Inputs whose tokens the table lacked and were estimated: 0 means `tokens` and the
+  // reported usage are js-tiktoken's exact counts.
+  uint64_t estimated_inputs = 0;
   size_t max_in_flight = 0;  // most embeddings requests handled at once
   std::map<std::string, uint64_t> per_path;
   std::vector<Request> log;  // embeddings requests in order of arrival
