@@ -29,6 +29,7 @@ absl::StatusOr<IngestorCache::Bound> IngestorCache::For(index::Engine* engine,
   options.chunking.overlap_tokens = static_cast<size_t>(binding.chunking.overlap_tokens);
   options.workers = options_.workers;
   options.queue_capacity = options_.queue_capacity;
+  options.cache_max_entries = options_.cache_max_entries;
   auto holder = std::make_shared<IngestorHolder>();
   holder->embedder = std::move(embedder);
   ASSIGN_OR_RETURN(holder->ingestor,
@@ -39,6 +40,16 @@ absl::StatusOr<IngestorCache::Bound> IngestorCache::For(index::Engine* engine,
   // Another call may have built one meanwhile: keep the first, so that all share its locks.
   auto [it, inserted] = ingestors_.emplace(key, std::move(bound));
   return it->second;
+}
+
+std::optional<ingest::EmbeddingCache::Stats> IngestorCache::CacheStats() const {
+  std::shared_ptr<ingest::Ingestor> any;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (ingestors_.empty()) return std::nullopt;
+    any = ingestors_.begin()->second.ingestor;
+  }
+  return any->cache_stats();
 }
 
 void IngestorCache::Clear() {

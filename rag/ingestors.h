@@ -11,6 +11,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <utility>
 
@@ -25,6 +26,9 @@ struct IngestorCacheOptions {
   // Worker threads and queue of each Ingestor (ingest::IngestorOptions). Default: 2 and 8.
   size_t workers = 2;
   size_t queue_capacity = 8;
+  // The embedding cache's bound, entries (ingest::IngestorOptions::cache_max_entries).
+  // Default: 1,000,000 (about 6.2 GB of 1536-d vectors on disk).
+  uint64_t cache_max_entries = 1'000'000;
 };
 
 class IngestorCache {
@@ -41,6 +45,10 @@ class IngestorCache {
   // FAILED_PRECONDITION (no embedder binding, or the embedder cannot be built).
   absl::StatusOr<Bound> For(index::Engine* engine, const std::string& collection);
 
+  // The embedding cache's numbers (shared by every Ingestor of one engine, see
+  // ingest/embedding_cache.h); nullopt until the first Ingestor is built.
+  std::optional<ingest::EmbeddingCache::Stats> CacheStats() const;
+
   // Drops every cached Ingestor (each flushes its embedding-cache buffer as it goes). Call
   // once no call uses them any more and before the engine closes.
   void Clear();
@@ -48,7 +56,7 @@ class IngestorCache {
  private:
   EmbedderRegistry* const embedders_;
   const IngestorCacheOptions options_;
-  std::mutex mu_;
+  mutable std::mutex mu_;
   // By (collection, created_at_unix_ms).
   std::map<std::pair<std::string, int64_t>, Bound> ingestors_;
 };

@@ -10,8 +10,12 @@ namespace ragd::rag {
 
 namespace {
 
+// The embedder's full identity, not only its model label: two Azure resources with the same
+// deployment name (or an OpenAI and an Azure model named alike) make different vectors.
 std::string CacheKey(const models::Embedder& embedder, const std::string& text) {
-  return absl::StrCat(embedder.model_id(), std::string(1, '\0'), text);
+  const models::EmbedderIdentity id = embedder.identity();
+  const std::string sep(1, '\0');
+  return absl::StrCat(id.provider, sep, id.endpoint, sep, id.model, sep, id.dimension, sep, text);
 }
 
 }  // namespace
@@ -37,9 +41,11 @@ absl::StatusOr<std::vector<float>> Retriever::EmbedQuery(models::Embedder& embed
     std::lock_guard<std::mutex> lock(mu_);
     auto it = by_key_.find(key);
     if (it != by_key_.end()) {
+      ++hits_;
       lru_.splice(lru_.begin(), lru_, it->second);
       return it->second->second;
     }
+    ++misses_;
   }
   // Embedded outside the lock: a remote embedder may take a network round trip.
   ASSIGN_OR_RETURN(std::vector<std::vector<float>> vectors, embedder.Embed({text}));
@@ -52,10 +58,22 @@ absl::StatusOr<std::vector<float>> Retriever::EmbedQuery(models::Embedder& embed
       if (lru_.size() > options_.query_cache_entries) {
         by_key_.erase(lru_.back().first);
         lru_.pop_back();
+        ++evictions_;
       }
     }
   }
   return std::move(vectors[0]);
+}
+
+Retriever::CacheStats Retriever::cache_stats() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  CacheStats s;
+  s.entries = lru_.size();
+  s.max_entries = options_.query_cache_entries;
+  s.hits = hits_;
+  s.misses = misses_;
+  s.evictions = evictions_;
+  return s;
 }
 
 absl::StatusOr<TextQueryResult> Retriever::Retrieve(const TextQuery& query) {

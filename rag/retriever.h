@@ -4,11 +4,12 @@
 // Answer (ragd.v1.Retrieval); knows nothing of protobuf.
 //
 // Why not the ingest embedding cache (ingest/embedding_cache.h) for queries: its entries are
-// durable and never evicted, sized by the collection's chunks. Queries are an unbounded stream
-// of mostly unique texts; storing each would grow RocksDB without limit and add a write per
-// query. A small LRU in memory catches the repeats (the same question asked by several users,
-// a retried call) at no I/O cost; the local embedder is fast enough that it hardly matters,
-// a remote one saves an HTTP round trip (tens to hundreds of ms) per hit.
+// durable (written to RocksDB, evicted only at a bound sized for the collections' chunks).
+// Queries are an unbounded stream of mostly unique texts; storing each would churn that cache
+// and add a write per query. A small LRU in memory catches the repeats (the same question asked by
+// several users, a retried call) at no I/O cost, keyed like the ingest cache by the embedder's full
+// identity (provider, endpoint, model, dimension) and the text; the local embedder is fast enough
+// that it hardly matters, a remote one saves an HTTP round trip (tens to hundreds of ms) per hit.
 //
 // Thread safety: Retrieve may be called concurrently.
 
@@ -76,6 +77,16 @@ class Retriever {
 
   const RetrieverOptions& options() const { return options_; }
 
+  // The query-vector cache: vectors kept, and lookups since start. Thread-safe.
+  struct CacheStats {
+    uint64_t entries = 0;
+    uint64_t max_entries = 0;
+    uint64_t hits = 0;
+    uint64_t misses = 0;
+    uint64_t evictions = 0;
+  };
+  CacheStats cache_stats() const;
+
  private:
   absl::StatusOr<std::vector<float>> EmbedQuery(models::Embedder& embedder,
                                                 const std::string& text);
@@ -84,8 +95,11 @@ class Retriever {
   EmbedderRegistry* embedders_;
   const RetrieverOptions options_;
 
-  // LRU of (model_id + '\0' + text) -> vector; most recent at the front.
-  std::mutex mu_;
+  // LRU of (embedder identity + text) -> vector; most recent at the front.
+  mutable std::mutex mu_;
+  uint64_t hits_ = 0;
+  uint64_t misses_ = 0;
+  uint64_t evictions_ = 0;
   std::list<std::pair<std::string, std::vector<float>>> lru_;
   std::unordered_map<std::string, decltype(lru_)::iterator> by_key_;
 };

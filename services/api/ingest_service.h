@@ -19,6 +19,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <string>
 #include <utility>
@@ -35,10 +36,9 @@
 namespace ragd::services {
 
 struct IngestServiceOptions {
-  // Worker threads and queue of each stream's session (ingest::IngestorOptions).
-  // Default: 2 and 8.
-  size_t workers = 2;
-  size_t queue_capacity = 8;
+  // Each collection's Ingestor: workers, queue and the embedding cache's bound
+  // (rag/ingestors.h).
+  rag::IngestorCacheOptions ingestors;
   // Largest document body (text or raw bytes). Default: 32 MiB.
   size_t max_document_bytes = 32u << 20;
   // IngestDocuments streams running at once; more get RESOURCE_EXHAUSTED. Default: 8.
@@ -59,7 +59,7 @@ class IngestService final : public v1::Ingest::CallbackService {
         engine_(engine),
         executor_(executor),
         options_(options),
-        ingestors_(embedders, rag::IngestorCacheOptions{options.workers, options.queue_capacity}) {}
+        ingestors_(embedders, options.ingestors) {}
 
   grpc::ServerReadReactor<v1::IngestDocumentsRequest>* IngestDocuments(
       grpc::CallbackServerContext* context, v1::IngestSummary* response) override;
@@ -79,6 +79,11 @@ class IngestService final : public v1::Ingest::CallbackService {
   // Drops the cached Ingestors (flushing their embedding-cache buffers). Call after the gRPC
   // server has stopped and before the engine closes.
   void Shutdown();
+
+  // The embedding cache's numbers (rag/ingestors.h), for metrics; nullopt before any ingestion.
+  std::optional<ingest::EmbeddingCache::Stats> cache_stats() const {
+    return ingestors_.CacheStats();
+  }
 
   // What a stream needs from the service (used by the stream reactor in ingest_stream.cc).
   using Bound = rag::IngestorCache::Bound;

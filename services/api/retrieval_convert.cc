@@ -127,6 +127,7 @@ void ToProto(const models::ModelDeployment& d, v1::ModelInfo* out) {
   out->set_price_per_1k_input(d.price_per_1k_input);
   out->set_price_per_1k_output(d.price_per_1k_output);
   out->set_tokenizer(EncodingName(d.encoding));
+  out->set_catalog_warning(d.catalog_warning);
 }
 
 void ToProto(const models::ChatUsage& usage, v1::Usage* out) {

@@ -48,6 +48,9 @@ class RetrievalService final : public v1::Retrieval::CallbackService {
                                         const v1::CountTokensRequest* request,
                                         v1::CountTokensResponse* response) override;
 
+  // The retriever's query-vector cache, for metrics.
+  rag::Retriever::CacheStats query_cache_stats() const { return retriever_.cache_stats(); }
+
  private:
   const Authorizer* authorizer_;
   const models::ModelCatalog catalog_;

@@ -139,145 +139,112 @@ Setting StringSetting(std::string key, Access access, bool may_be_empty,
 
 const std::vector<Setting>& Settings() {
   constexpr int64_t kMaxInt = std::numeric_limits<int32_t>::max();
+  // clang-format off (one row per setting reads better than clang-format's layout)
   static const std::vector<Setting>* settings = new std::vector<Setting>{
-      StringSetting(
-          "server.listen", [](Config & c) -> auto& { return c.server.listen; }, false),
-      IntSetting(
-          "server.max_message_bytes",
-          [](Config & c) -> auto& { return c.server.max_message_bytes; }, 1024, kMaxInt),
-      IntSetting(
-          "server.workers", [](Config & c) -> auto& { return c.server.workers; }, 1, 1024),
-      IntSetting(
-          "server.max_queued_writes",
-          [](Config & c) -> auto& { return c.server.max_queued_writes; }, 1, 1 << 20),
-      IntSetting(
-          "server.search_workers", [](Config & c) -> auto& { return c.server.search_workers; }, 0,
-          1024),
-      IntSetting(
-          "server.max_queued_searches",
-          [](Config & c) -> auto& { return c.server.max_queued_searches; }, 1, 1 << 20),
-      IntSetting(
-          "server.inline_searches", [](Config & c) -> auto& { return c.server.inline_searches; }, 0,
-          64),
-      IntSetting(
-          "server.shutdown_grace_seconds",
-          [](Config & c) -> auto& { return c.server.shutdown_grace_seconds; }, 0, 3600),
-      StringSetting(
-          "server.port_file", [](Config & c) -> auto& { return c.server.port_file; }, true),
-      StringSetting(
-          "server.admin_listen", [](Config & c) -> auto& { return c.server.admin_listen; }, true),
-      StringSetting(
-          "server.admin_port_file", [](Config & c) -> auto& { return c.server.admin_port_file; },
-          true),
-      StringSetting(
-          "server.tls.cert_file", [](Config & c) -> auto& { return c.server.tls.cert_file; }, true),
-      StringSetting(
-          "server.tls.key_file", [](Config & c) -> auto& { return c.server.tls.key_file; }, true),
-      StringSetting(
-          "server.tls.client_ca_file",
-          [](Config & c) -> auto& { return c.server.tls.client_ca_file; }, true),
-      StringSetting(
-          "server.admin_tls.cert_file",
-          [](Config & c) -> auto& { return c.server.admin_tls.cert_file; }, true),
-      StringSetting(
-          "server.admin_tls.key_file",
-          [](Config & c) -> auto& { return c.server.admin_tls.key_file; }, true),
-      StringSetting(
-          "storage.data_dir", [](Config & c) -> auto& { return c.storage.data_dir; }, false),
-      StringSetting(
-          "storage.restore_from", [](Config & c) -> auto& { return c.storage.restore_from; }, true),
-      IntSetting(
-          "ingest.workers", [](Config & c) -> auto& { return c.ingest.service.workers; }, 1, 64),
-      IntSetting(
-          "ingest.queue_capacity",
-          [](Config & c) -> auto& { return c.ingest.service.queue_capacity; }, 1, 4096),
-      IntSetting(
-          "ingest.chunk_tokens", [](Config & c) -> auto& { return c.ingest.chunking.max_tokens; },
-          16, 8191),
-      IntSetting(
-          "ingest.chunk_overlap_tokens",
-          [](Config & c) -> auto& { return c.ingest.chunking.overlap_tokens; }, 0, 4095),
-      IntSetting(
-          "ingest.max_document_bytes",
-          [](Config & c) -> auto& { return c.ingest.service.max_document_bytes; }, 1, 1 << 30),
-      IntSetting(
-          "ingest.max_streams", [](Config & c) -> auto& { return c.ingest.service.max_streams; }, 1,
-          1024),
-      IntSetting(
-          "ingest.max_summary_results",
-          [](Config & c) -> auto& { return c.ingest.service.max_summary_results; }, 0, 1000000),
-      IntSetting(
-          "engine.max_text_bytes", [](Config & c) -> auto& { return c.engine.max_text_bytes; }, 0,
-          1 << 30),
-      IntSetting(
-          "engine.max_batch_points", [](Config & c) -> auto& { return c.engine.max_batch_points; },
-          1, 1000000),
-      IntSetting(
-          "engine.max_k", [](Config & c) -> auto& { return c.engine.max_k; }, 1, 100000),
-      DoubleSetting(
-          "engine.compaction_ratio", [](Config & c) -> auto& { return c.engine.compaction_ratio; },
-          0.01, 100.0),
-      IntSetting(
-          "engine.compaction_min_removed",
-          [](Config & c) -> auto& { return c.engine.compaction_min_removed; }, 0, kMaxInt),
-      IntSetting(
-          "engine.brute_force_max_matches",
-          [](Config & c) -> auto& { return c.engine.brute_force_max_matches; }, 0, kMaxInt),
-      BoolSetting(
-          "engine.sync_writes", [](Config & c) -> auto& { return c.engine.sync_writes; }),
-      IntSetting(
-          "engine.snapshot_interval_seconds",
-          [](Config & c) -> auto& { return c.engine.snapshot_interval_seconds; }, 0, 86400 * 7),
-      IntSetting(
-          "engine.block_cache_bytes",
-          [](Config & c) -> auto& { return c.engine.block_cache_bytes; }, 0, int64_t{1} << 40),
-      IntSetting(
-          "engine.idle_flush_seconds",
-          [](Config & c) -> auto& { return c.engine.idle_flush_seconds; }, 0, 86400),
-      StringSetting("log.level", [](Config & c) -> auto& { return c.log.level; }, false,
+      StringSetting("server.listen", [](Config& c) -> auto& { return c.server.listen; }, false),
+      IntSetting("server.max_message_bytes",
+                 [](Config& c) -> auto& { return c.server.max_message_bytes; }, 1024, kMaxInt),
+      IntSetting("server.workers", [](Config& c) -> auto& { return c.server.workers; }, 1, 1024),
+      IntSetting("server.max_queued_writes",
+                 [](Config& c) -> auto& { return c.server.max_queued_writes; }, 1, 1 << 20),
+      IntSetting("server.search_workers",
+                 [](Config& c) -> auto& { return c.server.search_workers; }, 0, 1024),
+      IntSetting("server.max_queued_searches",
+                 [](Config& c) -> auto& { return c.server.max_queued_searches; }, 1, 1 << 20),
+      IntSetting("server.inline_searches",
+                 [](Config& c) -> auto& { return c.server.inline_searches; }, 0, 64),
+      IntSetting("server.shutdown_grace_seconds",
+                 [](Config& c) -> auto& { return c.server.shutdown_grace_seconds; }, 0, 3600),
+      StringSetting("server.port_file", [](Config& c) -> auto& { return c.server.port_file; },
+                    true),
+      StringSetting("server.admin_listen",
+                    [](Config& c) -> auto& { return c.server.admin_listen; }, true),
+      StringSetting("server.admin_port_file",
+                    [](Config& c) -> auto& { return c.server.admin_port_file; }, true),
+      StringSetting("server.tls.cert_file",
+                    [](Config& c) -> auto& { return c.server.tls.cert_file; }, true),
+      StringSetting("server.tls.key_file",
+                    [](Config& c) -> auto& { return c.server.tls.key_file; }, true),
+      StringSetting("server.tls.client_ca_file",
+                    [](Config& c) -> auto& { return c.server.tls.client_ca_file; }, true),
+      StringSetting("server.admin_tls.cert_file",
+                    [](Config& c) -> auto& { return c.server.admin_tls.cert_file; }, true),
+      StringSetting("server.admin_tls.key_file",
+                    [](Config& c) -> auto& { return c.server.admin_tls.key_file; }, true),
+      StringSetting("storage.data_dir", [](Config& c) -> auto& { return c.storage.data_dir; },
+                    false),
+      StringSetting("storage.restore_from",
+                    [](Config& c) -> auto& { return c.storage.restore_from; }, true),
+      IntSetting("ingest.workers", [](Config& c) -> auto& { return c.ingest.service.ingestors.workers; }, 1, 64),
+      IntSetting("ingest.queue_capacity",
+                 [](Config& c) -> auto& { return c.ingest.service.ingestors.queue_capacity; }, 1, 4096),
+      IntSetting("ingest.cache_max_entries",
+                 [](Config& c) -> auto& { return c.ingest.service.ingestors.cache_max_entries; },
+                 1, int64_t{1} << 40),
+      IntSetting("ingest.chunk_tokens", [](Config& c) -> auto& { return c.ingest.chunking.max_tokens; },
+                 16, 8191),
+      IntSetting("ingest.chunk_overlap_tokens",
+                 [](Config& c) -> auto& { return c.ingest.chunking.overlap_tokens; }, 0, 4095),
+      IntSetting("ingest.max_document_bytes",
+                 [](Config& c) -> auto& { return c.ingest.service.max_document_bytes; }, 1, 1 << 30),
+      IntSetting("ingest.max_streams", [](Config& c) -> auto& { return c.ingest.service.max_streams; },
+                 1, 1024),
+      IntSetting("ingest.max_summary_results",
+                 [](Config& c) -> auto& { return c.ingest.service.max_summary_results; }, 0, 1000000),
+      IntSetting("engine.max_text_bytes",
+                 [](Config& c) -> auto& { return c.engine.max_text_bytes; }, 0, 1 << 30),
+      IntSetting("engine.max_batch_points",
+                 [](Config& c) -> auto& { return c.engine.max_batch_points; }, 1, 1000000),
+      IntSetting("engine.max_k", [](Config& c) -> auto& { return c.engine.max_k; }, 1, 100000),
+      DoubleSetting("engine.compaction_ratio",
+                    [](Config& c) -> auto& { return c.engine.compaction_ratio; }, 0.01, 100.0),
+      IntSetting("engine.compaction_min_removed",
+                 [](Config& c) -> auto& { return c.engine.compaction_min_removed; }, 0, kMaxInt),
+      IntSetting("engine.brute_force_max_matches",
+                 [](Config& c) -> auto& { return c.engine.brute_force_max_matches; }, 0,
+                 kMaxInt),
+      BoolSetting("engine.sync_writes", [](Config& c) -> auto& { return c.engine.sync_writes; }),
+      IntSetting("engine.snapshot_interval_seconds",
+                 [](Config& c) -> auto& { return c.engine.snapshot_interval_seconds; }, 0,
+                 86400 * 7),
+      IntSetting("engine.block_cache_bytes",
+                 [](Config& c) -> auto& { return c.engine.block_cache_bytes; }, 0,
+                 int64_t{1} << 40),
+      IntSetting("engine.idle_flush_seconds",
+                 [](Config& c) -> auto& { return c.engine.idle_flush_seconds; }, 0, 86400),
+      StringSetting("log.level", [](Config& c) -> auto& { return c.log.level; }, false,
                     {"trace", "debug", "info", "warn", "error", "critical", "off"}),
-      StringSetting("log.format", [](Config & c) -> auto& { return c.log.format; }, false,
+      StringSetting("log.format", [](Config& c) -> auto& { return c.log.format; }, false,
                     {"text", "json"}),
-      BoolSetting(
-          "auth.allow_unauthenticated",
-          [](Config & c) -> auto& { return c.auth.allow_unauthenticated; }),
-      IntSetting(
-          "retrieval.default_k",
-          [](Config & c) -> auto& { return c.retrieval.retriever.default_k; }, 1, 100000),
-      IntSetting(
-          "retrieval.max_k", [](Config & c) -> auto& { return c.retrieval.retriever.max_k; }, 1,
-          100000),
-      IntSetting(
-          "retrieval.max_sources",
-          [](Config & c) -> auto& { return c.retrieval.answers.max_sources; }, 0, 100000),
-      BoolSetting(
-          "retrieval.mmr", [](Config & c) -> auto& { return c.retrieval.answers.mmr; }),
-      DoubleSetting(
-          "retrieval.mmr_lambda",
-          [](Config & c) -> auto& { return c.retrieval.answers.mmr_lambda; }, 0.0, 1.0),
-      DoubleSetting(
-          "retrieval.dedup_threshold",
-          [](Config & c) -> auto& { return c.retrieval.answers.dedup_threshold; }, 0.01, 1.0),
-      IntSetting(
-          "retrieval.reserved_output_tokens",
-          [](Config & c) -> auto& { return c.retrieval.answers.reserved_output_tokens; }, 1,
-          1 << 20),
-      MillisecondsSetting(
-          "retrieval.answer_deadline_ms",
-          [](Config & c) -> auto& { return c.retrieval.answers.answer_deadline; }, 0,
-          int64_t{86400} * 1000),
-      IntSetting(
-          "retrieval.max_concurrent_answers",
-          [](Config & c) -> auto& { return c.retrieval.answers.max_concurrent_answers; }, 1,
-          100000),
-      IntSetting(
-          "retrieval.query_cache_entries",
-          [](Config & c) -> auto& { return c.retrieval.retriever.query_cache_entries; }, 0,
-          1 << 24),
-      IntSetting(
-          "debug.open_delay_ms", [](Config & c) -> auto& { return c.debug.open_delay_ms; }, 0,
-          600000),
+      BoolSetting("auth.allow_unauthenticated",
+                  [](Config& c) -> auto& { return c.auth.allow_unauthenticated; }),
+      IntSetting("retrieval.default_k",
+                 [](Config& c) -> auto& { return c.retrieval.retriever.default_k; }, 1, 100000),
+      IntSetting("retrieval.max_k", [](Config& c) -> auto& { return c.retrieval.retriever.max_k; }, 1,
+                 100000),
+      IntSetting("retrieval.max_sources",
+                 [](Config& c) -> auto& { return c.retrieval.answers.max_sources; }, 0, 100000),
+      BoolSetting("retrieval.mmr", [](Config& c) -> auto& { return c.retrieval.answers.mmr; }),
+      DoubleSetting("retrieval.mmr_lambda",
+                    [](Config& c) -> auto& { return c.retrieval.answers.mmr_lambda; }, 0.0, 1.0),
+      DoubleSetting("retrieval.dedup_threshold",
+                    [](Config& c) -> auto& { return c.retrieval.answers.dedup_threshold; }, 0.01, 1.0),
+      IntSetting("retrieval.reserved_output_tokens",
+                 [](Config& c) -> auto& { return c.retrieval.answers.reserved_output_tokens; }, 1,
+                 1 << 20),
+      MillisecondsSetting("retrieval.answer_deadline_ms",
+                          [](Config& c) -> auto& { return c.retrieval.answers.answer_deadline; },
+                          0, int64_t{86400} * 1000),
+      IntSetting("retrieval.max_concurrent_answers",
+                 [](Config& c) -> auto& { return c.retrieval.answers.max_concurrent_answers; }, 1,
+                 100000),
+      IntSetting("retrieval.query_cache_entries",
+                 [](Config& c) -> auto& { return c.retrieval.retriever.query_cache_entries; }, 0,
+                 1 << 24),
+      IntSetting("debug.open_delay_ms", [](Config& c) -> auto& { return c.debug.open_delay_ms; },
+                 0, 600000),
   };
+  // clang-format on
   return *settings;
 }
 

@@ -197,9 +197,30 @@ struct Metrics::Families {
   std::map<std::string, MaintenanceSeries> maintenance;
 };
 
+// The embedding caches' series. Their counts come as totals since start, so the counters
+// are advanced by the difference since the last scrape.
+struct Metrics::CacheFamilies {
+  explicit CacheFamilies(prometheus::Registry& r)
+      : entries(GaugeFamily(r, "ragd_embedding_cache_entries",
+                            "Vectors held by an embedding cache (cache=ingest|query)")),
+        max_entries(GaugeFamily(r, "ragd_embedding_cache_max_entries",
+                                "The bound of an embedding cache; older entries are evicted")),
+        lookups(CounterFamily(r, "ragd_embedding_cache_lookups_total",
+                              "Embedding cache lookups by result (hit, miss)")),
+        evictions(CounterFamily(r, "ragd_embedding_cache_evictions_total",
+                                "Entries evicted from an embedding cache at its bound")) {}
+  Family<Gauge>& entries;
+  Family<Gauge>& max_entries;
+  Family<Counter>& lookups;
+  Family<Counter>& evictions;
+  std::mutex mu;
+  std::map<std::string, CacheNumbers> last;
+};
+
 Metrics::Metrics()
     : registry_(std::make_shared<prometheus::Registry>()),
-      families_(std::make_unique<Families>(*registry_)) {}
+      families_(std::make_unique<Families>(*registry_)),
+      caches_(std::make_unique<CacheFamilies>(*registry_)) {}
 
 Metrics::~Metrics() = default;
 
@@ -345,6 +366,23 @@ std::string MethodLabel(absl::string_view method) {
     return "other";
   }
   return std::string(method);
+}
+
+void Metrics::SetEmbeddingCache(const std::string& cache, const CacheNumbers& n) {
+  CacheFamilies& f = *caches_;
+  std::lock_guard<std::mutex> lock(f.mu);
+  CacheNumbers& last = f.last[cache];
+  f.entries.Add({{"cache", cache}}).Set(static_cast<double>(n.entries));
+  f.max_entries.Add({{"cache", cache}}).Set(static_cast<double>(n.max_entries));
+  // Counts never go down within a process; a smaller one (a cache object replaced) restarts
+  // the difference from zero rather than being lost.
+  auto advance = [](Counter& counter, uint64_t now, uint64_t before) {
+    counter.Increment(static_cast<double>(now >= before ? now - before : now));
+  };
+  advance(f.lookups.Add({{"cache", cache}, {"result", "hit"}}), n.hits, last.hits);
+  advance(f.lookups.Add({{"cache", cache}, {"result", "miss"}}), n.misses, last.misses);
+  advance(f.evictions.Add({{"cache", cache}}), n.evictions, last.evictions);
+  last = n;
 }
 
 }  // namespace ragd::services

@@ -70,6 +70,19 @@ class Metrics final : public models::EmbeddingObserver {
   // How long opening the engine took at start-up.
   void SetRecoverySeconds(double seconds);
 
+  // An embedding cache's numbers, read at scrape time: `cache` is "ingest" (the durable cache
+  // of chunk vectors, ingest/embedding_cache.h) or "query" (the retriever's in-memory LRU).
+  // ragd_embedding_cache_entries / _max_entries (gauges), _lookups_total{result="hit"|"miss"}
+  // and _evictions_total (counters; `hits`, `misses`, `evictions` are counts since start).
+  struct CacheNumbers {
+    uint64_t entries = 0;
+    uint64_t max_entries = 0;
+    uint64_t hits = 0;
+    uint64_t misses = 0;
+    uint64_t evictions = 0;
+  };
+  void SetEmbeddingCache(const std::string& cache, const CacheNumbers& numbers);
+
   // The exposition text: refreshes the per-collection gauges from `collections` (the series of
   // collections that no longer exist, gauges and engine-event ones, are removed), then
   // serialises the registry.
@@ -77,8 +90,10 @@ class Metrics final : public models::EmbeddingObserver {
 
  private:
   struct Families;
+  struct CacheFamilies;
   std::shared_ptr<prometheus::Registry> registry_;
   std::unique_ptr<Families> families_;
+  std::unique_ptr<CacheFamilies> caches_;
 };
 
 // "/ragd.v1.Points/Upsert" for a registered method, else "other", so that a client cannot

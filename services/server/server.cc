@@ -98,6 +98,9 @@ absl::StatusOr<std::unique_ptr<RagdServer>> RagdServer::Start(const Config& conf
   if (!credentials.ok()) return credentials.status();
   std::unique_ptr<RagdServer> self(
       new RagdServer(config, std::move(metrics), *std::move(embedders)));
+  for (const std::string& warning : config.models.Warnings()) {
+    spdlog::warn("models: {}", warning);
+  }
   if (!self->policy_.enabled()) {
     spdlog::warn(
         "no API keys configured (auth.api_keys): every client that reaches {} can "
@@ -239,6 +242,13 @@ std::string RagdServer::ScrapeMetrics() {
   std::vector<index::CollectionInfo> collections;
   if (absl::StatusOr<index::Engine*> engine = handle_.Get(); engine.ok()) {
     collections = (*engine)->ListCollections();
+  }
+  const rag::Retriever::CacheStats query = retrieval_.query_cache_stats();
+  metrics_->SetEmbeddingCache(
+      "query", {query.entries, query.max_entries, query.hits, query.misses, query.evictions});
+  if (std::optional<ingest::EmbeddingCache::Stats> ingest = ingest_.cache_stats()) {
+    metrics_->SetEmbeddingCache("ingest", {ingest->entries, ingest->max_entries, ingest->hits,
+                                           ingest->misses, ingest->evictions});
   }
   return metrics_->Scrape(collections);
 }

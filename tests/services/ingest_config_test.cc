@@ -60,7 +60,7 @@ TEST(IngestConfigTest, EmbeddersAndIngestSettings) {
   EXPECT_EQ(cl.config.embedders[1].config.dimension, 768u);
   EXPECT_EQ(cl.config.embedders[1].config.api_key_env, "COMPAT_KEY");
   EXPECT_EQ(cl.config.ingest.chunking.max_tokens, 256);
-  EXPECT_EQ(cl.config.ingest.service.workers, 3u);
+  EXPECT_EQ(cl.config.ingest.service.ingestors.workers, 3u);
 
   cl = Parse(yaml, {}, &out, &err, {"--print-config"});
   ASSERT_EQ(cl.exit_code, 0) << err;

@@ -2,6 +2,9 @@
 // through the Ingest RPC with the local embedder, the local model, and a fake Azure OpenAI
 // deployment (tests/testing/fake_chat_server.h) configured with `ragd --config`.
 
+#include <grpcpp/grpcpp.h>
+#include <gtest/gtest.h>
+
 #include <chrono>
 #include <filesystem>
 #include <fstream>
@@ -10,9 +13,6 @@
 #include <string>
 #include <thread>
 #include <vector>
-
-#include <gtest/gtest.h>
-#include <grpcpp/grpcpp.h>
 
 #include "absl/strings/str_cat.h"
 #include "models/local_chat_model.h"
@@ -71,26 +71,42 @@ class RetrievalTest : public ::testing::Test {
         "models:\n"
         "  default_model: local\n"
         "  deployments:\n"
-        "    - name: ", kAzure, "\n"
+        "    - name: ",
+        kAzure,
+        "\n"
         "      provider: azure-openai\n"
-        "      endpoint: ", fake_->endpoint(), "\n"
+        "      endpoint: ",
+        fake_->endpoint(),
+        "\n"
         "      deployment: gpt-4o\n"
         "      api_key: test-key\n"
         "      max_retries: 1\n"
         "      initial_backoff_ms: 1\n"
         "      max_backoff_ms: 5\n"
-        "    - name: ", kTiny, "\n"
+        "    - name: ",
+        kTiny,
+        "\n"
         "      provider: azure-openai\n"
-        "      endpoint: ", fake_->endpoint(), "\n"
+        "      endpoint: ",
+        fake_->endpoint(),
+        "\n"
         "      deployment: gpt-4o\n"
         "      api_key: test-key\n"
         "      family: gpt-4o\n"
         "      context_window: 600\n"
-        "      max_output_tokens: 100\n");
+        "      max_output_tokens: 100\n"
+        // A version the catalog does not know: the family's row, and a warning.
+        "    - name: future\n"
+        "      provider: azure-openai\n"
+        "      endpoint: ",
+        fake_->endpoint(),
+        "\n"
+        "      deployment: gpt-4o-2031-01-01\n"
+        "      api_key: test-key\n");
     std::filesystem::path config_path = dir_->path() / "ragd.yaml";
     std::ofstream(config_path) << config;
-    auto ragd = RagdProcess::Start(RagdProcess::OptionsFor(
-        (dir_->path() / "data").string(), {"--config", config_path.string()}));
+    auto ragd = RagdProcess::Start(RagdProcess::OptionsFor((dir_->path() / "data").string(),
+                                                           {"--config", config_path.string()}));
     ASSERT_TRUE(ragd.ok()) << ragd.status();
     ragd_ = ragd->release();
 
@@ -105,7 +121,8 @@ class RetrievalTest : public ::testing::Test {
     ASSERT_GRPC_OK(collections->CreateCollection(&c1, create, &created));
 
     auto ingest = v1::Ingest::NewStub(ragd_->channel());
-    std::filesystem::path corpus = std::filesystem::path(RAGD_SOURCE_DIR) / "tests/models/data/corpus";
+    std::filesystem::path corpus =
+        std::filesystem::path(RAGD_SOURCE_DIR) / "tests/models/data/corpus";
     for (const auto& entry : std::filesystem::directory_iterator(corpus)) {
       if (entry.path().extension() != ".md") continue;
       v1::UpsertDocumentRequest request;
@@ -300,8 +317,7 @@ TEST_F(RetrievalTest, UpstreamErrorsMapToStatuses) {
 
   chat_->Enqueue(ChatFault::ContextLengthExceeded());
   a = Ask(Question("임베딩이란 무엇인가요?", {kAzure}));
-  EXPECT_EQ(a.status.error_code(), grpc::StatusCode::INVALID_ARGUMENT)
-      << a.status.error_message();
+  EXPECT_EQ(a.status.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << a.status.error_message();
 
   // With two models, one model's failure is its final event's; the other answers.
   chat_->Enqueue(ChatFault::TooManyRequests(std::chrono::milliseconds(1)));
@@ -317,8 +333,8 @@ TEST_F(RetrievalTest, UpstreamErrorsMapToStatuses) {
 }
 
 TEST_F(RetrievalTest, RequestErrors) {
-  EXPECT_GRPC_ERROR(Ask(Question("임베딩?", {"no-such-model"})).status,
-                    grpc::StatusCode::NOT_FOUND, "no-such-model");
+  EXPECT_GRPC_ERROR(Ask(Question("임베딩?", {"no-such-model"})).status, grpc::StatusCode::NOT_FOUND,
+                    "no-such-model");
   v1::AnswerRequest missing = Question("임베딩?");
   missing.set_collection("missing");
   EXPECT_GRPC_ERROR(Ask(missing).status, grpc::StatusCode::NOT_FOUND, "missing");
@@ -365,7 +381,7 @@ TEST_F(RetrievalTest, ListModelsShowsTheCatalogWithoutSecrets) {
   v1::ListModelsResponse response;
   ASSERT_GRPC_OK(stub_->ListModels(&context, {}, &response));
   EXPECT_EQ(response.default_model(), "local");
-  ASSERT_EQ(response.models_size(), 3);
+  ASSERT_EQ(response.models_size(), 4);
   EXPECT_EQ(response.models(0).name(), "local");
   EXPECT_EQ(response.models(1).name(), kAzure);
   EXPECT_EQ(response.models(1).provider(), "azure-openai");
@@ -373,6 +389,11 @@ TEST_F(RetrievalTest, ListModelsShowsTheCatalogWithoutSecrets) {
   EXPECT_EQ(response.models(1).context_window(), 128000u);
   EXPECT_EQ(response.models(1).tokenizer(), "o200k_base");
   EXPECT_EQ(response.models(2).context_window(), 600u);
+  EXPECT_EQ(response.models(1).catalog_warning(), "");
+  EXPECT_EQ(response.models(3).name(), "future");
+  EXPECT_EQ(response.models(3).family(), "gpt-4o");
+  EXPECT_NE(response.models(3).catalog_warning().find("2031-01-01"), std::string::npos)
+      << response.models(3).catalog_warning();
   EXPECT_EQ(response.DebugString().find("test-key"), std::string::npos);
 }
 
@@ -387,8 +408,8 @@ std::unique_ptr<RagdProcess> StartWithCollection(const TempDir& dir, const std::
                                                  const std::string& embedder) {
   std::filesystem::path config_path = dir.path() / "ragd.yaml";
   std::ofstream(config_path) << config;
-  auto ragd = RagdProcess::Start(RagdProcess::OptionsFor((dir.path() / "data").string(),
-                                                         {"--config", config_path.string()}));
+  auto ragd = RagdProcess::Start(
+      RagdProcess::OptionsFor((dir.path() / "data").string(), {"--config", config_path.string()}));
   EXPECT_TRUE(ragd.ok()) << ragd.status();
   if (!ragd.ok()) return nullptr;
   auto collections = v1::Collections::NewStub((*ragd)->channel());
@@ -424,20 +445,21 @@ TEST(RetrievalOverloadTest, RetrieveAndAnswerAreRefusedWhenTheSearchQueueIsFull)
   auto fake = FakeOpenAiServer::Start(fake_options);
   ASSERT_TRUE(fake.ok()) << fake.status();
   TempDir dir;
-  auto ragd = StartWithCollection(
-      dir,
-      absl::StrCat("server:\n"
-                   "  search_workers: 1\n"
-                   "  max_queued_searches: 1\n"
-                   "embedders:\n"
-                   "  - name: ada\n"
-                   "    provider: azure-openai\n"
-                   "    endpoint: ", (*fake)->endpoint(), "\n"
-                   "    deployment: ada\n"
-                   "    api_key: test-key\n"
-                   "    dimension: 1536\n"
-                   "    timeout_ms: 10000\n"),
-      "ada");
+  auto ragd = StartWithCollection(dir,
+                                  absl::StrCat("server:\n"
+                                               "  search_workers: 1\n"
+                                               "  max_queued_searches: 1\n"
+                                               "embedders:\n"
+                                               "  - name: ada\n"
+                                               "    provider: azure-openai\n"
+                                               "    endpoint: ",
+                                               (*fake)->endpoint(),
+                                               "\n"
+                                               "    deployment: ada\n"
+                                               "    api_key: test-key\n"
+                                               "    dimension: 1536\n"
+                                               "    timeout_ms: 10000\n"),
+                                  "ada");
   ASSERT_NE(ragd, nullptr);
   auto stub = v1::Retrieval::NewStub(ragd->channel());
 
@@ -479,19 +501,24 @@ TEST(RetrievalDeadlineTest, TheAnswerDeadlineEndsAnEndlessStream) {
   FakeChatCompletions chat(fake->get());
   chat.Enqueue(ChatFault::Endless(std::chrono::milliseconds(20)));
   TempDir dir;
-  auto ragd = StartWithCollection(
-      dir,
-      absl::StrCat("retrieval:\n"
-                   "  answer_deadline_ms: 500\n"
-                   "models:\n"
-                   "  default_model: ", kAzure, "\n"
-                   "  deployments:\n"
-                   "    - name: ", kAzure, "\n"
-                   "      provider: azure-openai\n"
-                   "      endpoint: ", (*fake)->endpoint(), "\n"
-                   "      deployment: gpt-4o\n"
-                   "      api_key: test-key\n"),
-      "local");
+  auto ragd = StartWithCollection(dir,
+                                  absl::StrCat("retrieval:\n"
+                                               "  answer_deadline_ms: 500\n"
+                                               "models:\n"
+                                               "  default_model: ",
+                                               kAzure,
+                                               "\n"
+                                               "  deployments:\n"
+                                               "    - name: ",
+                                               kAzure,
+                                               "\n"
+                                               "      provider: azure-openai\n"
+                                               "      endpoint: ",
+                                               (*fake)->endpoint(),
+                                               "\n"
+                                               "      deployment: gpt-4o\n"
+                                               "      api_key: test-key\n"),
+                                  "local");
   ASSERT_NE(ragd, nullptr);
   auto stub = v1::Retrieval::NewStub(ragd->channel());
 
