@@ -490,6 +490,10 @@ absl::StatusOr<SearchResult> Engine::Impl::Search(const SearchRequest& request) 
       // A point deleted after the index answered and before this read is being deleted right
       // now: its delete has not returned yet, so leaving it out is correct.
       if (!rec) continue;
+      // Likewise a point rewritten meanwhile: every write of a point gets a new label, so a
+      // record with another label is not the version that was scored and filtered, and its
+      // payload may fail the filter. Left out for the same reason.
+      if (rec->label != m.hit.label) continue;
       if (request.with_vectors) {
         ASSIGN_OR_RETURN(auto v, store_->GetVector(c->shards[m.shard]->key(), rec->label,
                                                    c->spec.dimension));
