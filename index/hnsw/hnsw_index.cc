@@ -206,9 +206,9 @@ std::vector<std::pair<float, tableint>> SearchGraph(const Graph& g, const float*
 // live in-link is linked again from its nearest live node. A periodic walk of the whole graph
 // (and Load) finds live nodes reachable only from a severed island and links them too.
 struct HnswIndex::Impl {
-  using Candidates = std::priority_queue<std::pair<float, tableint>,
-                                         std::vector<std::pair<float, tableint>>,
-                                         Graph::CompareByFirst>;
+  using Candidates =
+      std::priority_queue<std::pair<float, tableint>, std::vector<std::pair<float, tableint>>,
+                          Graph::CompareByFirst>;
 
   std::unique_ptr<hnswlib::SpaceInterface<float>> space;
   std::unique_ptr<Graph> graph;
@@ -250,8 +250,7 @@ struct HnswIndex::Impl {
   tableint Descend(const void* vector, int stop_level) const;
   // hnswlib's mutuallyConnectNewElement, except that full lists drop links to removed nodes
   // before pruning and that every live node losing its last live in-link is reported.
-  tableint Connect(tableint c, Candidates& candidates, int level,
-                   std::vector<tableint>* orphans);
+  tableint Connect(tableint c, Candidates& candidates, int level, std::vector<tableint>* orphans);
   // Links `from` -> `to` on layer 0: appended, or in place of a link to a removed node, or of
   // the farthest link to a node that keeps another live in-link. False when neither exists.
   bool LinkTo(tableint from, tableint to);

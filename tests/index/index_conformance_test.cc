@@ -619,7 +619,7 @@ TEST_P(IndexChurnTest, EveryLivePointIsFoundByItsOwnVector) {
       std::vector<float> v = random_vector();
       if (current && kind < 4) {  // replace the label's vector in place
         add_labels.push_back(*current);
-      } else {                    // upsert under a new label, retiring the old one
+      } else {  // upsert under a new label, retiring the old one
         if (current) {
           remove_labels.push_back(*current);
           live.erase(*current);
@@ -635,9 +635,9 @@ TEST_P(IndexChurnTest, EveryLivePointIsFoundByItsOwnVector) {
     ASSERT_EQ(index->size(), live.size());
     if (round % 8 == 3) {
       const std::vector<Label> missing = Unfound(*index, live);
-      EXPECT_TRUE(missing.empty()) << missing.size() << " of " << live.size()
-                                   << " live labels unreachable after round " << round
-                                   << ", first " << missing.front();
+      EXPECT_TRUE(missing.empty())
+          << missing.size() << " of " << live.size() << " live labels unreachable after round "
+          << round << ", first " << missing.front();
     }
   }
   std::printf("[ churn    ] %s: %zu live, %zu removed slots\n", GetParam().name.c_str(),
