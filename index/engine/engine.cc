@@ -519,6 +519,24 @@ absl::StatusOr<uint64_t> Engine::Impl::Count(std::string_view name,
   return n;
 }
 
+absl::StatusOr<VerifyReport> Engine::Impl::Verify(std::string_view name,
+                                                  const VerifyOptions& options) const {
+  ASSIGN_OR_RETURN(auto c, Find(name));
+  if (options.ef < 1 || options.ef > kMaxEf) {
+    return absl::InvalidArgumentError("ef: must be in [1, " + std::to_string(kMaxEf) + "]");
+  }
+  VerifyReport report;
+  std::vector<uint64_t> lives;
+  uint64_t live = 0;
+  for (const auto& s : c->shards) live += lives.emplace_back(s->live());
+  for (size_t i = 0; i < c->shards.size(); ++i) {
+    // The budget is shared in proportion to each shard's points, rounded up.
+    const uint64_t budget = live == 0 ? 0 : (options.max_searches * lives[i] + live - 1) / live;
+    RETURN_IF_ERROR(c->shards[i]->Verify(c->write_mu, options, budget, &report));
+  }
+  return report;
+}
+
 absl::Status Engine::Impl::Close() {
   if (closed_.exchange(true)) return absl::OkStatus();
   {
@@ -603,6 +621,10 @@ absl::StatusOr<SearchResult> Engine::Search(const SearchRequest& request) const 
 absl::StatusOr<uint64_t> Engine::Count(std::string_view collection,
                                        const std::optional<Filter>& filter) const {
   return impl_->Count(collection, filter);
+}
+absl::StatusOr<VerifyReport> Engine::Verify(std::string_view collection,
+                                            const VerifyOptions& options) const {
+  return impl_->Verify(collection, options);
 }
 absl::Status Engine::SaveSnapshots() { return impl_->SaveSnapshots(); }
 absl::StatusOr<BackupManifest> Engine::CreateBackup(const std::string& dir) {
