@@ -548,7 +548,7 @@ INSTANTIATE_TEST_SUITE_P(AllBackends, IndexConformanceTest, ::testing::ValuesIn(
 // in the same direction outranks a vector's own), dim 64 as in the reported workload.
 constexpr size_t kChurnDim = 64;
 constexpr size_t kChurnIds = 1000;
-constexpr size_t kChurnRounds = 24;
+constexpr size_t kChurnRounds = 12;
 constexpr size_t kChurnOpsPerRound = 400;
 constexpr int kChurnEf = 1024;  // above the live count: the walk is exhaustive
 
