@@ -202,9 +202,10 @@ std::vector<std::pair<float, tableint>> SearchGraph(const Graph& g, const float*
 // lose every incoming link and is then never returned, at any ef. So the adapter inserts,
 // replaces and removes nodes itself and keeps one invariant on layer 0 (where every search
 // ends): every live node but the entry point is listed by at least one live node (`live_in`
-// counts them), and the entry point is live whenever any node is. A node that loses its last
-// live in-link is linked again from its nearest live node. A periodic walk of the whole graph
-// (and Load) finds live nodes reachable only from a severed island and links them too.
+// counts them), and the entry point is a live node whenever there is one. A node that loses
+// its last live in-link is linked again from its nearest live node. A periodic walk of the
+// whole graph (and Load) finds live nodes reachable only from a severed island and links them
+// too.
 struct HnswIndex::Impl {
   using Candidates =
       std::priority_queue<std::pair<float, tableint>, std::vector<std::pair<float, tableint>>,
@@ -292,7 +293,12 @@ void HnswIndex::Impl::Insert(const float* vector, Label label, std::vector<table
     if (upper == nullptr) throw std::bad_alloc();
     std::memset(upper, 0, bytes);
   }
-  g.label_lookup_[label] = c;
+  try {
+    g.label_lookup_[label] = c;
+  } catch (...) {
+    std::free(upper);
+    throw;
+  }
   char* row = g.data_level0_memory_ + c * g.size_data_per_element_;
   std::memset(row, 0, g.size_data_per_element_);
   std::memcpy(g.getExternalLabeLp(c), &label, sizeof(label));
