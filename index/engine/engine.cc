@@ -490,6 +490,10 @@ absl::StatusOr<SearchResult> Engine::Impl::Search(const SearchRequest& request) 
       // A point deleted after the index answered and before this read is being deleted right
       // now: its delete has not returned yet, so leaving it out is correct.
       if (!rec) continue;
+      // Likewise a point rewritten meanwhile: every write of a point gets a new label, so a
+      // record with another label is not the version that was scored and filtered, and its
+      // payload may fail the filter. Left out for the same reason.
+      if (rec->label != m.hit.label) continue;
       if (request.with_vectors) {
         ASSIGN_OR_RETURN(auto v, store_->GetVector(c->shards[m.shard]->key(), rec->label,
                                                    c->spec.dimension));
@@ -513,6 +517,24 @@ absl::StatusOr<uint64_t> Engine::Impl::Count(std::string_view name,
   uint64_t n = 0;
   for (const auto& s : c->shards) n += s->Count(filter ? &*filter : nullptr);
   return n;
+}
+
+absl::StatusOr<VerifyReport> Engine::Impl::Verify(std::string_view name,
+                                                  const VerifyOptions& options) const {
+  ASSIGN_OR_RETURN(auto c, Find(name));
+  if (options.ef < 1 || options.ef > kMaxEf) {
+    return absl::InvalidArgumentError("ef: must be in [1, " + std::to_string(kMaxEf) + "]");
+  }
+  VerifyReport report;
+  std::vector<uint64_t> lives;
+  uint64_t live = 0;
+  for (const auto& s : c->shards) live += lives.emplace_back(s->live());
+  for (size_t i = 0; i < c->shards.size(); ++i) {
+    // The budget is shared in proportion to each shard's points, rounded up.
+    const uint64_t budget = live == 0 ? 0 : (options.max_searches * lives[i] + live - 1) / live;
+    RETURN_IF_ERROR(c->shards[i]->Verify(c->write_mu, options, budget, &report));
+  }
+  return report;
 }
 
 absl::Status Engine::Impl::Close() {
@@ -599,6 +621,10 @@ absl::StatusOr<SearchResult> Engine::Search(const SearchRequest& request) const 
 absl::StatusOr<uint64_t> Engine::Count(std::string_view collection,
                                        const std::optional<Filter>& filter) const {
   return impl_->Count(collection, filter);
+}
+absl::StatusOr<VerifyReport> Engine::Verify(std::string_view collection,
+                                            const VerifyOptions& options) const {
+  return impl_->Verify(collection, options);
 }
 absl::Status Engine::SaveSnapshots() { return impl_->SaveSnapshots(); }
 absl::StatusOr<BackupManifest> Engine::CreateBackup(const std::string& dir) {

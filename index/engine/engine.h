@@ -106,6 +106,46 @@ struct SearchResult {
   SearchPlan plan = SearchPlan::kIndex;
 };
 
+// Knobs of Engine::Verify.
+struct VerifyOptions {
+  // Live points searched for with their own vector, per collection; when the collection holds
+  // more, an even sample of this many (VerifyReport::searched says how many). 0 skips the
+  // reachability check. Default: 100,000.
+  size_t max_searches = 100000;
+  // Candidate list size (HNSW ef) of those searches: generous, so that a miss means the point
+  // cannot be reached rather than an approximate answer. 1..Engine's max ef. Default: 1,000.
+  int ef = 1000;
+};
+
+// What Engine::Verify found in one collection (all shards). Counts are exact; the id and label
+// lists hold the first kMaxExamples of each kind.
+struct VerifyReport {
+  static constexpr size_t kMaxExamples = 100;
+  uint64_t storage_points = 0;  // point records in RocksDB
+  uint64_t index_points = 0;    // live labels in the in-memory indexes
+  // Stored points whose current vector the index does not hold (never returned by a search).
+  uint64_t missing_from_index = 0;
+  std::vector<std::string> missing_from_index_ids;
+  // Live index labels that no stored point refers to (a deleted or replaced point's old
+  // vector that a search could still return).
+  uint64_t missing_from_storage = 0;
+  std::vector<uint64_t> missing_from_storage_labels;
+  // Stored points without their vector record.
+  uint64_t missing_vectors = 0;
+  std::vector<std::string> missing_vector_ids;
+  // Points searched for with their own vector (top 10 at VerifyOptions::ef), and those of them
+  // the search did not return although fewer than 10 returned points score as high: points
+  // the index holds but cannot reach.
+  uint64_t searched = 0;
+  uint64_t unreachable = 0;
+  std::vector<std::string> unreachable_ids;
+
+  bool ok() const {
+    return missing_from_index == 0 && missing_from_storage == 0 && missing_vectors == 0 &&
+           unreachable == 0;
+  }
+};
+
 class Engine {
  public:
   struct Options {
@@ -200,6 +240,20 @@ class Engine {
   // Points matching `filter` (all when unset). NOT_FOUND, INVALID_ARGUMENT.
   absl::StatusOr<uint64_t> Count(std::string_view collection,
                                  const std::optional<Filter>& filter) const;
+
+  // Self-check of one collection, for operators (`ragctl admin verify COLLECTION`): compares
+  // each shard's stored points and vectors in RocksDB with the live labels of its in-memory
+  // index, as of one instant (a RocksDB snapshot taken with the collection's writes paused for
+  // the copy of the index's label list), then searches for up to options.max_searches stored
+  // points with their own stored vector (an even sample beyond that) and counts those not
+  // returned. A point is not counted when it was deleted or replaced meanwhile, or when 10
+  // other points score at least as high (exact duplicates; kDot). Writes and searches go on
+  // meanwhile; cost: one scan of the collection's points and vectors, one index search per
+  // checked point. Reports, never repairs (a restart rebuilds what disagrees with RocksDB).
+  // NOT_FOUND (collection), INVALID_ARGUMENT (ef), UNAVAILABLE (closed), DATA_LOSS (a record
+  // that does not decode).
+  absl::StatusOr<VerifyReport> Verify(std::string_view collection,
+                                      const VerifyOptions& options = {}) const;
 
   // Writes an index snapshot of every shard that changed since its last snapshot.
   absl::Status SaveSnapshots();

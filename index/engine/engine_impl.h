@@ -78,6 +78,7 @@ class Engine::Impl {
                                          bool with_vectors) const;
   absl::StatusOr<SearchResult> Search(const SearchRequest& request) const;
   absl::StatusOr<uint64_t> Count(std::string_view name, const std::optional<Filter>& f) const;
+  absl::StatusOr<VerifyReport> Verify(std::string_view name, const VerifyOptions& options) const;
   absl::Status SaveSnapshots();
   absl::StatusOr<BackupManifest> CreateBackup(const std::string& dir);
   void WaitForCompactions();

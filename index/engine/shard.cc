@@ -9,6 +9,7 @@
 #include "common/hash.h"
 #include "common/status.h"
 #include "index/engine/keys.h"
+#include "index/engine/verify.h"
 
 namespace ragd::index {
 namespace {
@@ -293,6 +294,58 @@ absl::Status Shard::Compact(std::mutex& write_mu) {
   }
   compacting_ = false;
   return status;
+}
+
+absl::Status Shard::Verify(std::mutex& write_mu, const VerifyOptions& options, size_t max_searches,
+                           VerifyReport* report) const {
+  std::unique_ptr<storage::ReadView> view;
+  std::vector<Label> index_labels;
+  {
+    // Under the write mutex RocksDB holds exactly what the index has applied.
+    std::lock_guard w(write_mu);
+    view = store_->NewReadView();
+    std::shared_lock lock(mu_);
+    index_labels = index_->Labels();
+  }
+  std::vector<std::pair<std::string, Label>> points;
+  RETURN_IF_ERROR(store_->ScanPoints(
+      key_,
+      [&](std::string_view id, storage::PointRecord&& r) {
+        points.emplace_back(std::string(id), r.label);
+        return absl::OkStatus();
+      },
+      view.get()));
+  // Every stride-th point (in id order) is searched for.
+  absl::flat_hash_map<Label, size_t> sampled;  // label -> index in points
+  if (max_searches > 0) {
+    const size_t stride = (points.size() + max_searches - 1) / max_searches;
+    for (size_t i = 0; i < points.size(); i += std::max<size_t>(1, stride)) {
+      sampled.emplace(points[i].second, i);
+    }
+  }
+  absl::flat_hash_set<Label> vector_labels;
+  vector_labels.reserve(points.size());
+  RETURN_IF_ERROR(store_->ScanVectors(
+      key_, spec_.dimension,
+      [&](Label label, std::span<const float> v) -> absl::Status {
+        vector_labels.insert(label);
+        auto it = sampled.find(label);
+        if (it == sampled.end()) return absl::OkStatus();
+        std::shared_lock lock(mu_);  // per search: writes are held up by one search at most
+        if (!index_->Contains(label)) return absl::OkStatus();  // replaced or deleted since
+        ASSIGN_OR_RETURN(bool found, FoundByOwnVector(*index_, label, v, options.ef));
+        ++report->searched;
+        if (!found) {
+          ++report->unreachable;
+          if (report->unreachable_ids.size() < VerifyReport::kMaxExamples) {
+            report->unreachable_ids.push_back(points[it->second].first);
+          }
+        }
+        return absl::OkStatus();
+      },
+      view.get()));
+  CompareShard(points, vector_labels, index_labels, report);
+  return absl::OkStatus();
 }
 
 absl::Status Shard::SaveSnapshotIfDirty(uint64_t sequence, bool* attempted) {

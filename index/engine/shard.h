@@ -78,6 +78,12 @@ class Shard {
   // and start logging writes) and at the end (to replay logged writes and swap).
   absl::Status Compact(std::mutex& write_mu);
 
+  // Engine::Verify for this shard: adds its findings to `report`, searching for at most
+  // `max_searches` of its points (an even sample). `write_mu` is the collection's write mutex,
+  // held only while a RocksDB view is pinned and the index's labels copied.
+  absl::Status Verify(std::mutex& write_mu, const VerifyOptions& options, size_t max_searches,
+                      VerifyReport* report) const;
+
   // Saves the index snapshot when anything changed since the last one; then sets `*attempted`
   // (when not null) to true, whether the save succeeded or not.
   absl::Status SaveSnapshotIfDirty(uint64_t sequence, bool* attempted = nullptr);

@@ -196,18 +196,337 @@ std::vector<std::pair<float, tableint>> SearchGraph(const Graph& g, const float*
 
 }  // namespace
 
+// Graph maintenance. hnswlib 0.6.2 only marks removed nodes, and when an insert fills a
+// neighbour's list its pruning heuristic may drop that list's link to some node; replacing a
+// label in place (updatePoint) rewires whole neighbourhoods. Under churn a live node can so
+// lose every incoming link and is then never returned, at any ef. So the adapter inserts,
+// replaces and removes nodes itself and keeps one invariant on layer 0 (where every search
+// ends): every live node but the entry point is listed by at least one live node (`live_in`
+// counts them), and the entry point is a live node whenever there is one. A node that loses
+// its last live in-link is linked again from its nearest live node. A periodic walk of the
+// whole graph (and Load) finds live nodes reachable only from a severed island and links them
+// too.
 struct HnswIndex::Impl {
+  using Candidates =
+      std::priority_queue<std::pair<float, tableint>, std::vector<std::pair<float, tableint>>,
+                          Graph::CompareByFirst>;
+
   std::unique_ptr<hnswlib::SpaceInterface<float>> space;
   std::unique_ptr<Graph> graph;
+  // Per internal id: how many live nodes list it on layer 0.
+  std::vector<uint32_t> live_in;
+  // Retirements and pruned links since the last whole-graph reachability pass.
+  size_t changes_since_check = 0;
 
   bool IsLive(tableint id) const { return !graph->isMarkedDeleted(id); }
+  size_t LiveCount() const { return graph->cur_element_count - graph->num_deleted_; }
   // Internal id of a live label, or nullopt.
   std::optional<tableint> Find(Label label) const {
     auto it = graph->label_lookup_.find(label);
     if (it == graph->label_lookup_.end() || !IsLive(it->second)) return std::nullopt;
     return it->second;
   }
+  float Distance(const void* a, tableint b) const {
+    return graph->fstdistfunc_(a, graph->getDataByInternalId(b), graph->dist_func_param_);
+  }
+
+  // Adds a new node for `label` (the caller retired any live node of that label). Capacity
+  // and live_in's capacity are the caller's.
+  void Insert(const float* vector, Label label, std::vector<tableint>* orphans);
+  // Marks `id` removed and takes its layer-0 links out of live_in.
+  void Retire(tableint id, std::vector<tableint>* orphans);
+  // Links every orphan that is still live and without a live in-link; then, when enough has
+  // changed, runs the whole-graph pass.
+  void Repair(std::vector<tableint>& orphans);
+  // Recounts live_in from the lists (after Load).
+  void CountLinks();
+  // Layer-0 breadth-first walk from the entry point through every node (removed ones are
+  // walked too, as a search does); links each live node it cannot reach. Returns how many.
+  size_t RestoreReachability();
+  // After the entry point was removed: the live node on the highest layer.
+  void ChooseEntryPoint();
+
+ private:
+  // Greedy descent from the entry point down to layer `stop_level` + 1.
+  tableint Descend(const void* vector, int stop_level) const;
+  // hnswlib's mutuallyConnectNewElement, except that full lists drop links to removed nodes
+  // before pruning and that every live node losing its last live in-link is reported.
+  tableint Connect(tableint c, Candidates& candidates, int level, std::vector<tableint>* orphans);
+  // Links `from` -> `to` on layer 0: appended, or in place of a link to a removed node, or of
+  // the farthest link to a node that keeps another live in-link. False when neither exists.
+  bool LinkTo(tableint from, tableint to);
+  // Links `id` from the nearest live node that accepts it and that `usable` allows.
+  bool Reconnect(tableint id, const std::vector<uint8_t>* usable);
 };
+
+tableint HnswIndex::Impl::Descend(const void* vector, int stop_level) const {
+  const Graph& g = *graph;
+  tableint current = g.enterpoint_node_;
+  float current_dist = Distance(vector, current);
+  for (int level = g.maxlevel_; level > stop_level; --level) {
+    for (bool changed = true; changed;) {
+      changed = false;
+      const unsigned int* list = g.get_linklist(current, level);
+      const int count = g.getListCount(const_cast<unsigned int*>(list));
+      const tableint* neighbors = reinterpret_cast<const tableint*>(list + 1);
+      for (int i = 0; i < count; ++i) {
+        const float d = Distance(vector, neighbors[i]);
+        if (d < current_dist) {
+          current_dist = d;
+          current = neighbors[i];
+          changed = true;
+        }
+      }
+    }
+  }
+  return current;
+}
+
+void HnswIndex::Impl::Insert(const float* vector, Label label, std::vector<tableint>* orphans) {
+  Graph& g = *graph;
+  const tableint c = static_cast<tableint>(g.cur_element_count);
+  const int level = g.getRandomLevel(g.mult_);
+  char* upper = nullptr;
+  if (level > 0) {
+    const size_t bytes = g.size_links_per_element_ * level + 1;
+    upper = static_cast<char*>(std::malloc(bytes));
+    if (upper == nullptr) throw std::bad_alloc();
+    std::memset(upper, 0, bytes);
+  }
+  try {
+    g.label_lookup_[label] = c;
+  } catch (...) {
+    std::free(upper);
+    throw;
+  }
+  char* row = g.data_level0_memory_ + c * g.size_data_per_element_;
+  std::memset(row, 0, g.size_data_per_element_);
+  std::memcpy(g.getExternalLabeLp(c), &label, sizeof(label));
+  std::memcpy(g.getDataByInternalId(c), vector, g.data_size_);
+  g.linkLists_[c] = upper;
+  g.element_levels_[c] = level;
+  g.cur_element_count = c + 1;
+  live_in.push_back(0);
+  if (LiveCount() == 1) {  // the only live node: it is the graph's entry
+    g.enterpoint_node_ = c;
+    g.maxlevel_ = level;
+    return;
+  }
+  const tableint entry = g.enterpoint_node_;
+  const int max_level = g.maxlevel_;
+  tableint current = Descend(vector, level);
+  for (int lv = std::min(level, max_level); lv >= 0; --lv) {
+    Candidates candidates = g.searchBaseLayer(current, vector, lv);
+    // The entry point is live and on every layer: a walk that met only removed nodes still
+    // has a neighbour to give.
+    if (candidates.empty()) candidates.emplace(Distance(vector, entry), entry);
+    current = Connect(c, candidates, lv, orphans);
+  }
+  if (level > max_level) {
+    g.enterpoint_node_ = c;
+    g.maxlevel_ = level;
+    orphans->push_back(entry);  // no longer exempt from needing an in-link
+  }
+}
+
+tableint HnswIndex::Impl::Connect(tableint c, Candidates& candidates, int level,
+                                  std::vector<tableint>* orphans) {
+  Graph& g = *graph;
+  const size_t max_links = level == 0 ? g.maxM0_ : g.maxM_;
+  g.getNeighborsByHeuristic2(candidates, g.M_);
+  std::vector<tableint> selected;  // farthest first: the closest is last
+  selected.reserve(candidates.size());
+  while (!candidates.empty()) {
+    selected.push_back(candidates.top().second);
+    candidates.pop();
+  }
+  unsigned int* own = g.get_linklist_at_level(c, level);
+  g.setListCount(own, static_cast<unsigned short>(selected.size()));
+  std::copy(selected.begin(), selected.end(), reinterpret_cast<tableint*>(own + 1));
+  if (level == 0) {
+    for (tableint s : selected) ++live_in[s];
+  }
+  std::vector<tableint> old;
+  for (tableint s : selected) {
+    unsigned int* list = g.get_linklist_at_level(s, level);
+    const size_t count = g.getListCount(list);
+    tableint* links = reinterpret_cast<tableint*>(list + 1);
+    if (count < max_links) {
+      links[count] = c;
+      g.setListCount(list, static_cast<unsigned short>(count + 1));
+      if (level == 0) ++live_in[c];
+      continue;
+    }
+    // Full: links to removed nodes only cost a slot; the heuristic chooses among the rest.
+    old.assign(links, links + count);
+    const char* at = g.getDataByInternalId(s);
+    Candidates pool;
+    pool.emplace(Distance(at, c), c);
+    for (tableint x : old) {
+      if (IsLive(x)) pool.emplace(Distance(at, x), x);
+    }
+    if (pool.size() > max_links) g.getNeighborsByHeuristic2(pool, max_links);
+    size_t kept = 0;
+    while (!pool.empty()) {
+      links[kept++] = pool.top().second;
+      pool.pop();
+    }
+    g.setListCount(list, static_cast<unsigned short>(kept));
+    if (level != 0) continue;
+    for (size_t i = 0; i < kept; ++i) {
+      if (links[i] == c) ++live_in[c];
+    }
+    for (tableint x : old) {
+      if (!IsLive(x) || std::find(links, links + kept, x) != links + kept) continue;
+      ++changes_since_check;
+      if (live_in[x] > 0 && --live_in[x] == 0) orphans->push_back(x);
+    }
+  }
+  return selected.back();
+}
+
+void HnswIndex::Impl::Retire(tableint id, std::vector<tableint>* orphans) {
+  Graph& g = *graph;
+  g.markDeletedInternal(id);
+  ++changes_since_check;
+  const unsigned int* list = g.get_linklist0(id);
+  const size_t count = g.getListCount(const_cast<unsigned int*>(list));
+  const tableint* links = reinterpret_cast<const tableint*>(list + 1);
+  for (size_t i = 0; i < count; ++i) {
+    const tableint x = links[i];
+    if (IsLive(x) && live_in[x] > 0 && --live_in[x] == 0) orphans->push_back(x);
+  }
+  if (id == g.enterpoint_node_) ChooseEntryPoint();
+}
+
+void HnswIndex::Impl::ChooseEntryPoint() {
+  Graph& g = *graph;
+  std::optional<tableint> best;
+  for (tableint id = 0; id < g.cur_element_count; ++id) {
+    if (IsLive(id) && (!best || g.element_levels_[id] > g.element_levels_[*best])) best = id;
+  }
+  if (!best) return;  // nothing live: the next insert becomes the entry
+  g.enterpoint_node_ = *best;
+  g.maxlevel_ = g.element_levels_[*best];
+}
+
+bool HnswIndex::Impl::LinkTo(tableint from, tableint to) {
+  Graph& g = *graph;
+  unsigned int* list = g.get_linklist0(from);
+  const size_t count = g.getListCount(list);
+  tableint* links = reinterpret_cast<tableint*>(list + 1);
+  if (count < g.maxM0_) {
+    links[count] = to;
+    g.setListCount(list, static_cast<unsigned short>(count + 1));
+    ++live_in[to];
+    return true;
+  }
+  std::optional<size_t> slot;
+  float farthest = -std::numeric_limits<float>::max();
+  const char* at = g.getDataByInternalId(from);
+  for (size_t i = 0; i < count; ++i) {
+    const tableint x = links[i];
+    if (!IsLive(x)) {
+      slot = i;
+      break;
+    }
+    if (live_in[x] < 2 && x != g.enterpoint_node_) continue;
+    const float d = Distance(at, x);
+    if (d > farthest) {
+      farthest = d;
+      slot = i;
+    }
+  }
+  if (!slot) return false;
+  const tableint dropped = links[*slot];
+  links[*slot] = to;
+  ++live_in[to];
+  if (IsLive(dropped) && live_in[dropped] > 0) --live_in[dropped];
+  return true;
+}
+
+bool HnswIndex::Impl::Reconnect(tableint id, const std::vector<uint8_t>* usable) {
+  const Graph& g = *graph;
+  const char* vector = g.getDataByInternalId(id);
+  Candidates found = graph->searchBaseLayer(Descend(vector, 0), vector, 0);
+  std::vector<tableint> nearest;  // closest first
+  nearest.reserve(found.size());
+  while (!found.empty()) {
+    nearest.push_back(found.top().second);
+    found.pop();
+  }
+  std::reverse(nearest.begin(), nearest.end());
+  for (tableint from : nearest) {
+    if (from == id || (usable != nullptr && !(*usable)[from])) continue;
+    if (LinkTo(from, id)) return true;
+  }
+  // The walk met no node that can take the link (tiny or odd graphs): any live node can.
+  for (tableint from = 0; from < g.cur_element_count; ++from) {
+    if (from == id || !IsLive(from) || (usable != nullptr && !(*usable)[from])) continue;
+    if (LinkTo(from, id)) return true;
+  }
+  return false;
+}
+
+void HnswIndex::Impl::Repair(std::vector<tableint>& orphans) {
+  const Graph& g = *graph;
+  for (tableint id : orphans) {
+    if (IsLive(id) && live_in[id] == 0 && id != g.enterpoint_node_) Reconnect(id, nullptr);
+  }
+  orphans.clear();
+  // Amortised: a pass reads every layer-0 list once (2M links per node), so one pass per 2 x
+  // live changes costs O(M) link reads per change, far less than an insert's distances.
+  if (changes_since_check >= std::max<size_t>(64, 2 * LiveCount())) RestoreReachability();
+}
+
+void HnswIndex::Impl::CountLinks() {
+  const Graph& g = *graph;
+  live_in.assign(g.cur_element_count, 0);
+  for (tableint id = 0; id < g.cur_element_count; ++id) {
+    if (!IsLive(id)) continue;
+    const unsigned int* list = g.get_linklist0(id);
+    const size_t count = g.getListCount(const_cast<unsigned int*>(list));
+    const tableint* links = reinterpret_cast<const tableint*>(list + 1);
+    for (size_t i = 0; i < count; ++i) ++live_in[links[i]];
+  }
+}
+
+size_t HnswIndex::Impl::RestoreReachability() {
+  const Graph& g = *graph;
+  changes_since_check = 0;
+  if (LiveCount() == 0) return 0;
+  std::vector<uint8_t> reached(g.cur_element_count, 0);
+  std::vector<tableint> queue;
+  auto walk = [&](tableint start) {
+    if (reached[start]) return;
+    reached[start] = 1;
+    queue.assign(1, start);
+    while (!queue.empty()) {
+      const tableint id = queue.back();
+      queue.pop_back();
+      const unsigned int* list = g.get_linklist0(id);
+      const size_t count = g.getListCount(const_cast<unsigned int*>(list));
+      const tableint* links = reinterpret_cast<const tableint*>(list + 1);
+      for (size_t i = 0; i < count; ++i) {
+        if (!reached[links[i]]) {
+          reached[links[i]] = 1;
+          queue.push_back(links[i]);
+        }
+      }
+    }
+  };
+  walk(g.enterpoint_node_);
+  size_t linked = 0;
+  for (tableint id = 0; id < g.cur_element_count; ++id) {
+    if (reached[id] || !IsLive(id)) continue;
+    // Linked from a node the entry reaches, `id` and what it reaches become reachable.
+    if (Reconnect(id, &reached)) {
+      ++linked;
+      walk(id);
+    }
+  }
+  return linked;
+}
 
 HnswIndex::HnswIndex(const IndexSpec& spec, size_t dim, Metric metric,
                      std::unique_ptr<Impl> impl)
@@ -249,6 +568,7 @@ size_t HnswIndex::MemoryBytes() const {
   // label_lookup_ is an unordered_map: roughly a node and a bucket per label.
   const size_t per_label = 2 * sizeof(void*) + sizeof(Label) + sizeof(tableint) + sizeof(void*);
   return g.max_elements_ * per_slot + upper + g.label_lookup_.size() * per_label +
+         impl_->live_in.capacity() * sizeof(uint32_t) +
          Graph::max_update_element_locks * sizeof(std::mutex);
 }
 
@@ -267,25 +587,33 @@ absl::Status HnswIndex::Add(std::span<const Label> labels, std::span<const float
   std::vector<float> normalized;
   std::span<const float> rows = internal::PrepareVectors(metric_, dim_, vectors, &normalized);
   return Guard("add", [&]() -> absl::Status {
-    // Upper bound (replacements need no slot); doubling keeps Add amortised O(1) copies.
+    // Upper bound (a replaced label takes a new slot too); doubling keeps Add amortised O(1)
+    // copies.
     const size_t needed = g.cur_element_count + labels.size();
     if (needed > g.max_elements_) {
       g.resizeIndex(std::min(kMaxElements, std::max(needed, 2 * g.max_elements_)));
       RehomeLevel0(g);
     }
+    impl_->live_in.reserve(g.max_elements_);
+    std::vector<tableint> orphans;
     for (size_t i = 0; i < labels.size(); ++i) {
-      g.addPoint(rows.data() + i * dim_, labels[i]);
+      // A present label is replaced by a new node: rewiring the old node's neighbourhood in
+      // place (hnswlib's updatePoint) is what strands other nodes.
+      if (std::optional<tableint> old = impl_->Find(labels[i])) impl_->Retire(*old, &orphans);
+      impl_->Insert(rows.data() + i * dim_, labels[i], &orphans);
     }
+    impl_->Repair(orphans);
     return absl::OkStatus();
   });
 }
 
 absl::Status HnswIndex::Remove(std::span<const Label> labels) {
   return Guard("remove", [&]() -> absl::Status {
+    std::vector<tableint> orphans;
     for (Label label : labels) {
-      std::optional<tableint> id = impl_->Find(label);
-      if (id) impl_->graph->markDeletedInternal(*id);
+      if (std::optional<tableint> id = impl_->Find(label)) impl_->Retire(*id, &orphans);
     }
+    impl_->Repair(orphans);
     return absl::OkStatus();
   });
 }
@@ -415,8 +743,12 @@ absl::StatusOr<std::unique_ptr<HnswIndex>> HnswIndex::Load(const IndexSpec& spec
     g.cur_element_count = count;
     g.label_lookup_.reserve(count);
     for (tableint i = 0; i < count; ++i) {
-      if (!g.label_lookup_.emplace(g.getExternalLabel(i), i).second) {
-        return r.Corrupt("duplicate label");
+      // A replaced label's old node stays (removed) until a rebuild: a label may repeat, but
+      // on one live node at most, which the label map points at.
+      auto [it, inserted] = g.label_lookup_.emplace(g.getExternalLabel(i), i);
+      if (!inserted && !g.isMarkedDeleted(i)) {
+        if (!g.isMarkedDeleted(it->second)) return r.Corrupt("duplicate label");
+        it->second = i;
       }
       const unsigned int* list = g.get_linklist0(i);
       const size_t n = g.getListCount(const_cast<unsigned int*>(list));
@@ -430,7 +762,11 @@ absl::StatusOr<std::unique_ptr<HnswIndex>> HnswIndex::Load(const IndexSpec& spec
     for (tableint i = 0; i < count; ++i) {
       int32_t level = 0;
       RETURN_IF_ERROR(r.Get(&level));
-      if (level < 0 || level > max_level) return r.Corrupt("element level out of range");
+      // Removed nodes may sit above the top layer (the entry point moves down when it is
+      // removed); live ones may not.
+      if (level < 0 || level > kMaxLevel || (level > max_level && !g.isMarkedDeleted(i))) {
+        return r.Corrupt("element level out of range");
+      }
       if (level == 0) continue;
       ASSIGN_OR_RETURN(std::string_view links, r.GetSpan(level, g.size_links_per_element_));
       char* block = static_cast<char*>(malloc(links.size()));
@@ -465,6 +801,17 @@ absl::StatusOr<std::unique_ptr<HnswIndex>> HnswIndex::Load(const IndexSpec& spec
       std::memcpy(scratch.data(), g.getDataByInternalId(i), dim * sizeof(float));
       if (!internal::AllFinite(scratch)) return r.Corrupt("non-finite vector values");
     }
+    // Snapshots written before the adapter maintained reachability may have a removed entry
+    // point, live nodes without a live in-link, or severed islands: repair them here.
+    impl->live_in.reserve(g.max_elements_);
+    impl->CountLinks();
+    if (count > 0 && g.isMarkedDeleted(g.enterpoint_node_)) impl->ChooseEntryPoint();
+    std::vector<tableint> orphans;
+    for (tableint i = 0; i < count; ++i) {
+      if (impl->IsLive(i) && impl->live_in[i] == 0) orphans.push_back(i);
+    }
+    impl->Repair(orphans);
+    impl->RestoreReachability();
     return std::unique_ptr<HnswIndex>(new HnswIndex(spec, dim, metric, std::move(impl)));
   });
 }

@@ -19,10 +19,18 @@
 // exact where the walk through mostly rejected nodes (or an inner-product graph with poorly
 // reachable nodes) would lose recall.
 //
-// Add: capacity doubles (resizeIndex) when full. A present label is replaced (hnswlib updates
-// its vector and repairs its links); a removed label added again becomes live again.
-// Remove: markDelete; the node stays in the graph, counted by removed_count(), until the
-// engine rebuilds the index.
+// Add: capacity doubles (resizeIndex) when full. A present label is replaced by a new node
+// (the old one is removed, as below); a removed label added again is live again on a new node.
+// Remove: the node is marked removed and stays in the graph, counted by removed_count(), until
+// the engine rebuilds the index; searches still walk through it.
+// Reachability under churn: hnswlib's own insert and update can leave live nodes without any
+// incoming link (never returned, at any ef). The adapter inserts itself and keeps every live
+// node but the entry point listed by at least one live node on layer 0: a node whose last such
+// link is pruned or removed is linked again from its nearest live node, and a full list drops
+// links to removed nodes before pruning live ones. The entry point is never a removed node
+// while live ones exist. A walk of the whole layer-0 graph, run when removals and pruned links
+// since the last walk reach max(64, 2 x size()) and on every Load, links live nodes that only
+// a severed group reaches. Searches do no extra work.
 //
 // Save/Load: our own versioned format (not hnswlib's saveIndex, which only writes files and
 // trusts every size it reads). Load checks every size against the bytes present before

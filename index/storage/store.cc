@@ -211,14 +211,15 @@ absl::StatusOr<std::optional<std::vector<float>>> Store::GetVector(ShardKey k, L
 }
 
 absl::Status Store::ScanPoints(
-    ShardKey k,
-    const std::function<absl::Status(std::string_view, PointRecord&&)>& fn) const {
+    ShardKey k, const std::function<absl::Status(std::string_view, PointRecord&&)>& fn,
+    const ReadView* view) const {
   const std::string prefix = ShardPrefix(k);
   const std::string end = ShardEnd(k);
   rocksdb::Slice upper(end);
   rocksdb::ReadOptions ro;
   ro.iterate_upper_bound = &upper;
   ro.fill_cache = false;  // a full scan would evict the hot set
+  if (view != nullptr) ro.snapshot = view->snapshot_;
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, cf(kPoints)));
   for (it->Seek(prefix); it->Valid(); it->Next()) {
     std::string_view key = it->key().ToStringView();

@@ -107,10 +107,12 @@ class Store {
   absl::StatusOr<std::optional<std::vector<float>>> GetVector(ShardKey k, Label label,
                                                               size_t dim) const;
 
-  // Calls fn for every point of the shard in id order; stops at the first non-OK status.
-  absl::Status ScanPoints(ShardKey k,
-                          const std::function<absl::Status(std::string_view id,
-                                                           PointRecord&& record)>& fn) const;
+  // Calls fn for every point of the shard in id order, reading `view` when given; stops at the
+  // first non-OK status.
+  absl::Status ScanPoints(
+      ShardKey k,
+      const std::function<absl::Status(std::string_view id, PointRecord&& record)>& fn,
+      const ReadView* view = nullptr) const;
   // Calls fn for every vector of the shard in label order, reading `view` when given.
   absl::Status ScanVectors(
       ShardKey k, size_t dim,

@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <atomic>
 #include <cmath>
+#include <map>
+#include <optional>
 #include <random>
 #include <set>
 #include <string>
@@ -538,6 +540,122 @@ INSTANTIATE_TEST_SUITE_P(AllBackends, IndexConformanceTest, ::testing::ValuesIn(
                            return info.param.backend.name + "_" + MetricName(info.param.metric);
                          });
 
+// Churn: upserts that replace ids (a new label, the old one removed, as the engine does),
+// in-place replacements of a label, deletes and re-inserts, over many rounds. Graph indexes
+// that only mark removed nodes and prune neighbour lists on insert can leave live nodes
+// without any path from the entry point; such a node is never returned, at any ef. Every live
+// label must be found by a search with its own vector. Cosine only (with kDot a longer vector
+// in the same direction outranks a vector's own), dim 64 as in the reported workload.
+constexpr size_t kChurnDim = 64;
+constexpr size_t kChurnIds = 1000;
+constexpr size_t kChurnRounds = 12;
+constexpr size_t kChurnOpsPerRound = 400;
+constexpr int kChurnEf = 1024;  // above the live count: the walk is exhaustive
+
+void PrintTo(const Backend& b, std::ostream* os) { *os << b.name; }
+
+class IndexChurnTest : public ::testing::TestWithParam<Backend> {
+ protected:
+  // Searches every live label with its own vector; returns the labels not in the top 10.
+  std::vector<Label> Unfound(const VectorIndex& index,
+                             const std::map<Label, std::vector<float>>& live) {
+    std::vector<Label> missing;
+    for (const auto& [label, vector] : live) {
+      auto hits = index.Search(vector, SearchOptions{.top_k = kTopK, .ef = kChurnEf});
+      EXPECT_TRUE(hits.ok()) << hits.status();
+      if (!hits.ok()) return missing;
+      const bool found = std::any_of(hits->begin(), hits->end(),
+                                     [&](const SearchHit& h) { return h.label == label; });
+      if (!found) missing.push_back(label);
+    }
+    return missing;
+  }
+};
+
+TEST_P(IndexChurnTest, EveryLivePointIsFoundByItsOwnVector) {
+  const IndexSpec& spec = GetParam().spec;
+  ASSERT_OK_AND_ASSIGN(auto index, MakeIndex(spec, kChurnDim, Metric::kCosine));
+  std::mt19937_64 rng(20261201);
+  std::normal_distribution<float> normal(0, 1);
+  // Half of the vectors come from a few tight clusters (re-embedded edits of similar chunks),
+  // half are spread out.
+  std::vector<float> centres(8 * kChurnDim);
+  for (float& c : centres) c = normal(rng);
+  auto random_vector = [&]() {
+    std::vector<float> v(kChurnDim);
+    const bool clustered = rng() % 2 == 0;
+    const size_t c = rng() % 8;
+    for (size_t d = 0; d < kChurnDim; ++d) {
+      v[d] = clustered ? centres[c * kChurnDim + d] + 0.15f * normal(rng) : normal(rng);
+    }
+    return v;
+  };
+  Label next_label = 1;
+  std::vector<std::optional<Label>> label_of(kChurnIds);  // id -> live label
+  std::map<Label, std::vector<float>> live;               // live label -> its vector
+  for (size_t id = 0; id < kChurnIds; ++id) {
+    const Label label = next_label++;
+    std::vector<float> v = random_vector();
+    ASSERT_OK(index->Add(std::vector<Label>{label}, v));
+    label_of[id] = label;
+    live[label] = std::move(v);
+  }
+  for (size_t round = 0; round < kChurnRounds; ++round) {
+    // One batch per round, applied the way the engine applies it: adds, then removes.
+    std::vector<Label> add_labels, remove_labels;
+    std::vector<float> add_vectors;
+    std::set<size_t> touched;
+    for (size_t op = 0; op < kChurnOpsPerRound; ++op) {
+      const size_t id = rng() % kChurnIds;
+      if (!touched.insert(id).second) continue;  // one change per id and batch
+      const uint64_t kind = rng() % 10;
+      std::optional<Label>& current = label_of[id];
+      if (current && kind < 2) {  // delete
+        remove_labels.push_back(*current);
+        live.erase(*current);
+        current.reset();
+        continue;
+      }
+      std::vector<float> v = random_vector();
+      if (current && kind < 4) {  // replace the label's vector in place
+        add_labels.push_back(*current);
+      } else {  // upsert under a new label, retiring the old one
+        if (current) {
+          remove_labels.push_back(*current);
+          live.erase(*current);
+        }
+        current = next_label++;
+        add_labels.push_back(*current);
+      }
+      add_vectors.insert(add_vectors.end(), v.begin(), v.end());
+      live[*current] = std::move(v);
+    }
+    ASSERT_OK(index->Add(add_labels, add_vectors));
+    ASSERT_OK(index->Remove(remove_labels));
+    ASSERT_EQ(index->size(), live.size());
+    if (round % 8 == 3) {
+      const std::vector<Label> missing = Unfound(*index, live);
+      EXPECT_TRUE(missing.empty())
+          << missing.size() << " of " << live.size() << " live labels unreachable after round "
+          << round << ", first " << missing.front();
+    }
+  }
+  std::printf("[ churn    ] %s: %zu live, %zu removed slots\n", GetParam().name.c_str(),
+              index->size(), index->removed_count());
+  // A snapshot keeps every live label reachable.
+  std::string bytes;
+  ASSERT_OK(index->Save(&bytes));
+  ASSERT_OK_AND_ASSIGN(auto loaded, LoadIndex(spec, kChurnDim, Metric::kCosine, bytes));
+  const std::vector<Label> missing = Unfound(*loaded, live);
+  EXPECT_TRUE(missing.empty()) << missing.size() << " of " << live.size()
+                               << " live labels unreachable after Save/Load";
+}
+
+INSTANTIATE_TEST_SUITE_P(AllBackends, IndexChurnTest, ::testing::ValuesIn(Backends()),
+                         [](const ::testing::TestParamInfo<Backend>& info) {
+                           return info.param.name;
+                         });
+
 // Backend-specific behaviour outside the shared contract.
 
 TEST(FaissIndexTest, RejectsBadFactoryStrings) {
@@ -585,7 +703,18 @@ TEST(HnswIndexTest, RemovedLabelAddedAgainIsLive) {
   ASSERT_OK(index->Add(std::vector<Label>{7}, std::span<const float>(data).subspan(7 * kDim, kDim)));
   EXPECT_TRUE(index->Contains(7));
   EXPECT_EQ(index->size(), 50u);
-  EXPECT_EQ(index->removed_count(), 0u);
+  // The label lives on a new node; the old one is a removed slot until a rebuild.
+  EXPECT_EQ(index->removed_count(), 1u);
+  ASSERT_OK_AND_ASSIGN(auto hits, index->Search(std::span<const float>(data).subspan(7 * kDim, kDim),
+                                                SearchOptions{.top_k = 1}));
+  ASSERT_EQ(hits.size(), 1u);
+  EXPECT_EQ(hits[0].label, 7u);
+  std::string bytes;
+  ASSERT_OK(index->Save(&bytes));
+  ASSERT_OK_AND_ASSIGN(auto loaded, LoadIndex(Spec(IndexKind::kHnsw), kDim, Metric::kCosine, bytes));
+  EXPECT_TRUE(loaded->Contains(7));
+  EXPECT_EQ(loaded->size(), 50u);
+  EXPECT_EQ(loaded->removed_count(), 1u);
 }
 
 TEST(IndexSpecTest, ValidateNamesTheField) {
