@@ -57,4 +57,54 @@ int AdminCommands::CreateSnapshot(const std::string& directory) {
   return 0;
 }
 
+int AdminCommands::Verify(const std::string& collection, uint64_t max_searches, bool skip_searches,
+                          uint32_t ef) {
+  grpc::ClientContext context;
+  context.set_deadline(
+      std::chrono::system_clock::now() +
+      std::chrono::milliseconds(static_cast<int64_t>(options_.timeout_seconds * 1000)));
+  v1::VerifyCollectionRequest request;
+  request.set_collection(collection);
+  request.set_max_searches(max_searches);
+  request.set_skip_searches(skip_searches);
+  request.set_ef(ef);
+  v1::VerifyCollectionResponse response;
+  grpc::Status status = stub_->VerifyCollection(&context, request, &response);
+  if (!status.ok()) {
+    err_ << "ragctl: " << StatusCodeName(status.error_code()) << ": "
+         << OneLine(status.error_message(), 1000) << "\n";
+    return ExitCodeFor(status.error_code());
+  }
+  if (options_.json) {
+    std::string json;
+    google::protobuf::util::JsonPrintOptions print;
+    print.preserve_proto_field_names = true;
+    print.always_print_primitive_fields = true;
+    (void)google::protobuf::util::MessageToJsonString(response, &json, print);
+    out_ << json << "\n";
+    return response.ok() ? 0 : kExitVerifyFailed;
+  }
+  Table table({"CHECK", "COUNT", "FIRST_IDS"});
+  auto ids = [](const auto& list) {
+    std::string out;
+    for (int i = 0; i < list.size() && i < 5; ++i) absl::StrAppend(&out, i ? " " : "", list[i]);
+    return out;
+  };
+  table.AddRow({"storage_points", absl::StrCat(response.storage_points()), ""});
+  table.AddRow({"index_points", absl::StrCat(response.index_points()), ""});
+  table.AddRow({"missing_from_index", absl::StrCat(response.missing_from_index()),
+                ids(response.missing_from_index_ids())});
+  table.AddRow({"missing_from_storage", absl::StrCat(response.missing_from_storage()),
+                ids(response.missing_from_storage_labels())});
+  table.AddRow({"missing_vectors", absl::StrCat(response.missing_vectors()),
+                ids(response.missing_vector_ids())});
+  table.AddRow({"searched", absl::StrCat(response.searched()), ""});
+  table.AddRow(
+      {"unreachable", absl::StrCat(response.unreachable()), ids(response.unreachable_ids())});
+  table.Print(out_, options_.tty);
+  out_ << collection << ": " << (response.ok() ? "consistent" : "PROBLEMS FOUND") << " ("
+       << absl::StrFormat("%.3f", response.seconds()) << " s)\n";
+  return response.ok() ? 0 : kExitVerifyFailed;
+}
+
 }  // namespace ragd::cli

@@ -1,9 +1,11 @@
 #pragma once
 // ragctl's operator commands over ragd.v1.Admin: `snapshot create DIR` asks ragd to write a
-// backup into DIR on the server's filesystem (restore is ragd's --restore-from flag). Same
+// backup into DIR on the server's filesystem (restore is ragd's --restore-from flag);
+// `admin verify COLLECTION` runs ragd's self-check of a collection. Same
 // conventions as ragctl_commands.h: each returns the exit code, results go to `out`, failures
 // as one line to `err`.
 
+#include <cstdint>
 #include <iosfwd>
 #include <memory>
 #include <string>
@@ -13,6 +15,9 @@
 
 namespace ragd::cli {
 
+// `admin verify` found unreachable points or storage/index mismatches.
+constexpr int kExitVerifyFailed = 10;
+
 class AdminCommands {
  public:
   AdminCommands(GlobalOptions options, std::ostream& out, std::ostream& err);
@@ -20,6 +25,11 @@ class AdminCommands {
   // Prints the directory, the backup's RocksDB sequence and a table of its collections
   // (points and last write sequence); --json prints the response as one JSON object.
   int CreateSnapshot(const std::string& directory);
+
+  // `admin verify COLLECTION`: ragd's self-check of one collection (Admin.VerifyCollection).
+  // Prints the counts and the first ids of each kind of problem; exit 0 when the collection is
+  // consistent, kExitVerifyFailed (10) when a problem was found, the call's code otherwise.
+  int Verify(const std::string& collection, uint64_t max_searches, bool skip_searches, uint32_t ef);
 
  private:
   const GlobalOptions options_;

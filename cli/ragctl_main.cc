@@ -23,7 +23,7 @@ constexpr const char* kFooter =
 {"and":[...]}, {"or":[...]}, {"not":{...}}.
 Exit codes: 0 ok, 1 failure, 2 usage, 3 NOT_FOUND, 4 ALREADY_EXISTS, 5 INVALID_ARGUMENT,
 6 UNAVAILABLE or DEADLINE_EXCEEDED, 7 RESOURCE_EXHAUSTED, 8 UNAUTHENTICATED,
-9 PERMISSION_DENIED.)";
+9 PERMISSION_DENIED, 10 `admin verify` found a problem.)";
 
 int Run(int argc, char** argv) {
   CLI::App app("ragctl: command-line client of ragd", "ragctl");
@@ -196,6 +196,23 @@ int Run(int argc, char** argv) {
   s_create->add_option("dir", snapshot_dir, "absolute path on ragd's filesystem, absent or empty")
       ->required();
 
+  // admin: operator checks.
+  CLI::App* admin_cmd = app.add_subcommand("admin", "operator checks");
+  admin_cmd->require_subcommand(1);
+  std::string verify_collection;
+  uint64_t verify_max_searches = 0;
+  uint32_t verify_ef = 0;
+  bool verify_skip_searches = false;
+  CLI::App* a_verify = admin_cmd->add_subcommand(
+      "verify",
+      "self-check of a collection: storage against its indexes, every live point "
+      "found by its own vector (exit 10 when a problem is found)");
+  a_verify->add_option("collection", verify_collection, "collection name")->required();
+  a_verify->add_option("--max-searches", verify_max_searches,
+                       "points searched for (default 100000; an even sample beyond)");
+  a_verify->add_option("--ef", verify_ef, "candidate list of those searches (default 1000)");
+  a_verify->add_flag("--skip-searches", verify_skip_searches, "compare storage and indexes only");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -227,6 +244,12 @@ int Run(int argc, char** argv) {
     // meant for it.
     if (timeout_opt->count() == 0) global.timeout_seconds = 3600;
     return ragd::cli::AdminCommands(global, std::cout, std::cerr).CreateSnapshot(snapshot_dir);
+  }
+  if (a_verify->parsed()) {
+    // A check of a large collection takes longer than a query.
+    if (timeout_opt->count() == 0) global.timeout_seconds = 3600;
+    return ragd::cli::AdminCommands(global, std::cout, std::cerr)
+        .Verify(verify_collection, verify_max_searches, verify_skip_searches, verify_ef);
   }
   if (tokens_cmd->parsed()) {
     return ragd::cli::CountTokens(global, token_files, encoding, token_ids, std::cout, std::cerr);

@@ -84,4 +84,60 @@ grpc::ServerUnaryReactor* AdminService::CreateBackup(grpc::CallbackServerContext
       });
 }
 
+grpc::ServerUnaryReactor* AdminService::VerifyCollection(grpc::CallbackServerContext* context,
+                                                         const v1::VerifyCollectionRequest* request,
+                                                         v1::VerifyCollectionResponse* response) {
+  if (absl::Status s =
+          Admit(context, authorizer_, Method::kVerifyCollection, request->collection());
+      !s.ok()) {
+    return FinishNow(context, s);
+  }
+  absl::StatusOr<index::Engine*> engine = engine_->Get();
+  if (!engine.ok()) return FinishNow(context, engine.status());
+  if (request->ef() > 4096) {
+    return FinishNow(
+        context, absl::InvalidArgumentError(absl::StrCat("ef: at most 4096, got ", request->ef())));
+  }
+  return FinishOnExecutor(
+      context, executor_,
+      [engine = *engine, request, response]() -> absl::Status {
+        const auto start = std::chrono::steady_clock::now();
+        index::VerifyOptions options;
+        if (request->skip_searches()) {
+          options.max_searches = 0;
+        } else if (request->max_searches() > 0) {
+          options.max_searches = static_cast<size_t>(request->max_searches());
+        }
+        if (request->ef() > 0) options.ef = static_cast<int>(request->ef());
+        ASSIGN_OR_RETURN(index::VerifyReport r, engine->Verify(request->collection(), options));
+        response->set_ok(r.ok());
+        response->set_storage_points(r.storage_points);
+        response->set_index_points(r.index_points);
+        response->set_missing_from_index(r.missing_from_index);
+        response->set_missing_from_storage(r.missing_from_storage);
+        response->set_missing_vectors(r.missing_vectors);
+        response->set_searched(r.searched);
+        response->set_unreachable(r.unreachable);
+        for (const std::string& id : r.missing_from_index_ids) {
+          response->add_missing_from_index_ids(id);
+        }
+        for (uint64_t label : r.missing_from_storage_labels) {
+          response->add_missing_from_storage_labels(label);
+        }
+        for (const std::string& id : r.missing_vector_ids) response->add_missing_vector_ids(id);
+        for (const std::string& id : r.unreachable_ids) response->add_unreachable_ids(id);
+        response->set_seconds(
+            std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+        if (!r.ok()) {
+          spdlog::warn(
+              "verify {}: {} missing from index, {} missing from storage, {} without "
+              "vector, {} of {} searched unreachable",
+              request->collection(), r.missing_from_index, r.missing_from_storage,
+              r.missing_vectors, r.unreachable, r.searched);
+        }
+        return absl::OkStatus();
+      },
+      "admin calls");
+}
+
 }  // namespace ragd::services

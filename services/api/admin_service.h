@@ -24,6 +24,9 @@ class AdminService final : public v1::Admin::CallbackService {
   grpc::ServerUnaryReactor* CreateBackup(grpc::CallbackServerContext* context,
                                          const v1::CreateBackupRequest* request,
                                          v1::CreateBackupResponse* response) override;
+  grpc::ServerUnaryReactor* VerifyCollection(grpc::CallbackServerContext* context,
+                                             const v1::VerifyCollectionRequest* request,
+                                             v1::VerifyCollectionResponse* response) override;
 
  private:
   const Authorizer* authorizer_;

@@ -40,6 +40,7 @@ const MethodSpec& SpecOf(Method method) {
   static const MethodSpec kListModels{"Retrieval.ListModels", Role::kReader, ""};
   static const MethodSpec kCountTokens{"Retrieval.CountTokens", Role::kReader, ""};
   static const MethodSpec kCreateBackup{"Admin.CreateBackup", Role::kAdmin, ""};
+  static const MethodSpec kVerifyCollection{"Admin.VerifyCollection", Role::kAdmin, "collection"};
   switch (method) {
     case Method::kCreateCollection:
       return kCreateCollection;
@@ -79,19 +80,21 @@ const MethodSpec& SpecOf(Method method) {
       return kCountTokens;
     case Method::kCreateBackup:
       return kCreateBackup;
+    case Method::kVerifyCollection:
+      return kVerifyCollection;
   }
   return kCreateBackup;  // unreachable: every enumerator is handled above
 }
 
 Role RequiredRole(std::string_view name) {
   static constexpr std::array kAll = {
-      Method::kCreateCollection, Method::kGetCollection,  Method::kListCollections,
-      Method::kDeleteCollection, Method::kUpsert,         Method::kGet,
-      Method::kDelete,           Method::kSearch,         Method::kCount,
-      Method::kIngestDocuments,  Method::kUpsertDocument, Method::kDeleteDocument,
-      Method::kGetDocument,      Method::kGetIngestJob,   Method::kRetrieve,
-      Method::kAnswer,           Method::kListModels,     Method::kCountTokens,
-      Method::kCreateBackup};
+      Method::kCreateCollection, Method::kGetCollection,   Method::kListCollections,
+      Method::kDeleteCollection, Method::kUpsert,          Method::kGet,
+      Method::kDelete,           Method::kSearch,          Method::kCount,
+      Method::kIngestDocuments,  Method::kUpsertDocument,  Method::kDeleteDocument,
+      Method::kGetDocument,      Method::kGetIngestJob,    Method::kRetrieve,
+      Method::kAnswer,           Method::kListModels,      Method::kCountTokens,
+      Method::kCreateBackup,     Method::kVerifyCollection};
   for (Method m : kAll) {
     if (SpecOf(m).name == name) return SpecOf(m).role;
   }

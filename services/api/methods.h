@@ -42,6 +42,7 @@ enum class Method {
   kListModels,
   kCountTokens,
   kCreateBackup,
+  kVerifyCollection,
 };
 
 struct MethodSpec {

@@ -1,13 +1,13 @@
 // The real ragctl binary against a real ragd: every command, --json output, exit codes and
 // the one-line error.
 
-#include <fstream>
-#include <string>
-#include <vector>
-
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+
+#include <fstream>
 #include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
@@ -65,8 +65,8 @@ class RagctlTest : public ::testing::Test {
 };
 
 TEST_F(RagctlTest, CollectionsLifecycle) {
-  CommandResult r = Ragctl({"collections", "create", "docs", "--dimension", "3", "--metric",
-                            "l2", "--m", "8", "--shards", "2"});
+  CommandResult r = Ragctl({"collections", "create", "docs", "--dimension", "3", "--metric", "l2",
+                            "--m", "8", "--shards", "2"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_THAT(r.out, HasSubstr("docs"));
   r = Ragctl({"collections", "create", "flat", "--dimension", "3", "--index", "flat"});
@@ -106,16 +106,15 @@ TEST_F(RagctlTest, CollectionsLifecycle) {
 }
 
 TEST_F(RagctlTest, PointsUpsertSearchGetCountDelete) {
-  ASSERT_EQ(Ragctl({"collections", "create", "line", "--dimension", "3", "--metric", "l2"})
-                .exit_code,
-            0);
-  CommandResult r = Ragctl({"points", "upsert", "--collection", "line", LineFile(),
-                            "--batch-size", "7"});
+  ASSERT_EQ(
+      Ragctl({"collections", "create", "line", "--dimension", "3", "--metric", "l2"}).exit_code, 0);
+  CommandResult r =
+      Ragctl({"points", "upsert", "--collection", "line", LineFile(), "--batch-size", "7"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(r.out, "upserted 30 points\n");
 
-  r = Ragctl({"--json", "points", "search", "--collection", "line", "--vector", "[12.2,0,0]",
-              "--k", "3"});
+  r = Ragctl(
+      {"--json", "points", "search", "--collection", "line", "--vector", "[12.2,0,0]", "--k", "3"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   nlohmann::json hits = Json(r);
   ASSERT_EQ(hits.size(), 3u);
@@ -160,7 +159,8 @@ TEST_F(RagctlTest, PointsUpsertSearchGetCountDelete) {
   r = Ragctl({"--json", "points", "delete", "--collection", "line", "p0", "p1"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(Json(r)["deleted"], 2);
-  r = Ragctl({"points", "delete", "--collection", "line", "--filter", R"({"key":"lang","in":["ko"]})"});
+  r = Ragctl(
+      {"points", "delete", "--collection", "line", "--filter", R"({"key":"lang","in":["ko"]})"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(r.out, "deleted 14 points\n");
   r = Ragctl({"--json", "points", "count", "--collection", "line"});
@@ -169,6 +169,46 @@ TEST_F(RagctlTest, PointsUpsertSearchGetCountDelete) {
 }
 
 // The quick start of README.md, command for command, on examples/points.jsonl.
+// `ragctl admin verify`: ragd's self-check of a collection, over the wire (Admin.
+// VerifyCollection). After replacing and deleting points it reports a consistent collection;
+// exit codes follow the call's status.
+TEST_F(RagctlTest, AdminVerifyReportsAConsistentCollection) {
+  ASSERT_EQ(
+      Ragctl({"collections", "create", "line", "--dimension", "3", "--metric", "l2"}).exit_code, 0);
+  ASSERT_EQ(Ragctl({"points", "upsert", "--collection", "line", LineFile()}).exit_code, 0);
+  // Churn: a third deleted, then every other point replaced (new vectors).
+  ASSERT_EQ(Ragctl({"points", "delete", "--collection", "line", "--filter",
+                    R"({"key":"year","range":{"lt":2010}})"})
+                .exit_code,
+            0);
+  std::string text;
+  for (int i = 10; i < 30; ++i) {
+    text += nlohmann::json{{"id", absl::StrCat("p", i)}, {"vector", {i, 1, 0}}}.dump() + "\n";
+  }
+  ASSERT_EQ(Ragctl({"points", "upsert", "--collection", "line", WriteFile("again.jsonl", text)})
+                .exit_code,
+            0);
+
+  CommandResult r = Ragctl({"admin", "verify", "line"});
+  ASSERT_EQ(r.exit_code, 0) << r.err << r.out;
+  EXPECT_THAT(r.out, HasSubstr("line: consistent"));
+  r = Ragctl({"--json", "admin", "verify", "line", "--ef", "64"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  nlohmann::json j = Json(r);
+  EXPECT_EQ(j["ok"], true);
+  EXPECT_EQ(j["storage_points"], "20");  // uint64 is a JSON string in proto3 JSON
+  EXPECT_EQ(j["index_points"], "20");
+  EXPECT_EQ(j["searched"], "20");
+  EXPECT_EQ(j["unreachable"], "0");
+  r = Ragctl({"--json", "admin", "verify", "line", "--skip-searches"});
+  EXPECT_EQ(Json(r)["searched"], "0");
+
+  EXPECT_EQ(Ragctl({"admin", "verify", "nope"}).exit_code, 3);
+  r = Ragctl({"admin", "verify", "line", "--ef", "5000"});
+  EXPECT_EQ(r.exit_code, 5);
+  EXPECT_THAT(r.err, HasSubstr("ef"));
+}
+
 TEST_F(RagctlTest, ReadmeQuickStart) {
   CommandResult r = Ragctl({"collections", "create", "kb", "--dimension", "4"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
