@@ -1,7 +1,7 @@
 // The real ragctl against a real ragd: `collections create` binds "local" by default,
 // `ingest` of the Korean corpus (hidden files and ConfigMap internals skipped, re-runs skip
 // unchanged documents, failures listed with exit code 1), `documents get|delete`, `jobs get`,
-// and `tokens` equal to the library's counts.
+// and `tokens` (counted by ragd's Retrieval.CountTokens) equal to js-tiktoken's golden ids.
 
 #include <string>
 #include <vector>
@@ -11,7 +11,9 @@
 
 #include "absl/strings/str_join.h"
 
-#include "models/tokenizer.h"
+#include <fstream>
+#include <map>
+
 #include "tests/services/ingest_test_util.h"
 
 namespace ragd::testing {
@@ -80,28 +82,48 @@ TEST_F(RagctlIngestTest, IngestCorpusDocumentsJobsAndFailures) {
   EXPECT_NE(r.err.find("--embedder"), std::string::npos) << r.err;
 }
 
-TEST_F(RagctlIngestTest, TokensEqualTheLibrary) {
-  const auto& cl100k = models::Tokenizer::Get(models::Encoding::kCl100kBase);
-  const auto& o200k = models::Tokenizer::Get(models::Encoding::kO200kBase);
+// The token ids js-tiktoken 1.0.21 gives each corpus file (tests/models/data/golden_*.jsonl,
+// made by scripts/tokenizer/make-golden.mjs): an independent source, not ragd's tokenizer.
+std::map<std::string, std::vector<uint32_t>> GoldenIds(const std::string& encoding) {
+  std::map<std::string, std::vector<uint32_t>> out;
+  std::ifstream in(std::string(RAGD_SOURCE_DIR) + "/tests/models/data/golden_" + encoding +
+                   ".jsonl");
+  std::string line;
+  while (std::getline(in, line)) {
+    nlohmann::json j = nlohmann::json::parse(line, nullptr, false);
+    if (j.is_discarded() || !j.contains("name") || !j.contains("ids")) continue;
+    out[j["name"].get<std::string>()] = j["ids"].get<std::vector<uint32_t>>();
+  }
+  return out;
+}
+
+TEST_F(RagctlIngestTest, TokensEqualJsTiktoken) {
+  const auto cl100k = GoldenIds("cl100k");
+  const auto o200k = GoldenIds("o200k");
   std::vector<std::string> args = {"tokens"};
   uint64_t total = 0;
   for (const auto& f : CorpusFiles()) {
     args.push_back(f.string());
-    total += cl100k.Count(ReadText(f));
+    ASSERT_EQ(cl100k.count(f.filename().string()), 1u) << f;
+    total += cl100k.at(f.filename().string()).size();
   }
   CommandResult r = Ragctl(args);
   ASSERT_EQ(r.exit_code, 0) << r.err;
   for (const auto& f : CorpusFiles()) {
-    EXPECT_NE(r.out.find(std::to_string(cl100k.Count(ReadText(f))) + "\t" + f.string()),
-              std::string::npos);
+    EXPECT_NE(r.out.find(std::to_string(cl100k.at(f.filename().string()).size()) + "\t" +
+                         f.string()),
+              std::string::npos)
+        << r.out;
   }
   EXPECT_NE(r.out.find(std::to_string(total) + "\ttotal"), std::string::npos) << r.out;
 
-  const std::string first = CorpusFiles()[0].string();
-  r = Ragctl({"tokens", "--encoding", "o200k_base", "--ids", first});
+  const auto first = CorpusFiles()[0];
+  ASSERT_EQ(o200k.count(first.filename().string()), 1u);
+  r = Ragctl({"tokens", "--encoding", "o200k_base", "--ids", first.string()});
   ASSERT_EQ(r.exit_code, 0) << r.err;
-  EXPECT_EQ(r.out, first + "\t" + absl::StrJoin(o200k.Encode(ReadText(first)), " ") + "\n");
-  EXPECT_EQ(Ragctl({"tokens", "--encoding", "p50k", first}).exit_code, 2);
+  EXPECT_EQ(r.out,
+            first.string() + "\t" + absl::StrJoin(o200k.at(first.filename().string()), " ") + "\n");
+  EXPECT_EQ(Ragctl({"tokens", "--encoding", "p50k", first.string()}).exit_code, 2);
 }
 
 // On a terminal, ingest redraws a progress bar in place (files, chunks, tokens, rate, ETA) and
