@@ -231,6 +231,21 @@ TEST(AdminPort, IngestAndChatMetrics) {
       requests + 1)
       << t;
   EXPECT_EQ(Sample(t, "ragd_embedding_inputs_total", local), chunks + 2);
+
+  // The two caches' own series: the query LRU saw the question of `ask` and the new search
+  // miss, the repeated one hit; the ingest cache looked up every chunk once and found none.
+  const std::map<std::string, std::string> query = {{"cache", "query"}};
+  EXPECT_EQ(Sample(t, "ragd_embedding_cache_lookups_total", {{"cache", "query"}, {"result", "hit"}}),
+            1)
+      << t;
+  EXPECT_EQ(
+      Sample(t, "ragd_embedding_cache_lookups_total", {{"cache", "query"}, {"result", "miss"}}), 2);
+  EXPECT_EQ(Sample(t, "ragd_embedding_cache_entries", query), 2);
+  EXPECT_EQ(Sample(t, "ragd_embedding_cache_max_entries", query), 4096);
+  EXPECT_EQ(
+      Sample(t, "ragd_embedding_cache_lookups_total", {{"cache", "ingest"}, {"result", "miss"}}),
+      chunks);
+  EXPECT_EQ(Sample(t, "ragd_embedding_cache_entries", {{"cache", "ingest"}}), chunks);
 }
 
 // Snapshot and backup durations come from the engine's events; a deleted collection's series
