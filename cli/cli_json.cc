@@ -1,5 +1,7 @@
 #include "cli/cli_json.h"
 
+#include <google/protobuf/util/json_util.h>
+
 #include <cmath>
 
 #include "absl/status/status.h"
@@ -333,6 +335,15 @@ std::string IndexSummary(const v1::IndexSpec& spec) {
       break;
   }
   return "hnsw";
+}
+
+std::string ProtoJsonLine(const google::protobuf::Message& message, bool with_defaults) {
+  std::string json;
+  google::protobuf::util::JsonPrintOptions options;
+  options.preserve_proto_field_names = true;
+  options.always_print_primitive_fields = with_defaults;
+  if (!google::protobuf::util::MessageToJsonString(message, &json, options).ok()) return "{}";
+  return json;
 }
 
 }  // namespace ragd::cli

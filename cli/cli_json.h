@@ -37,6 +37,10 @@ absl::StatusOr<v1::Point> ParsePoint(absl::string_view line);
 // A JSON array of numbers.
 absl::StatusOr<std::vector<float>> ParseVector(absl::string_view text);
 
+// A whole response as one JSON object (proto3 JSON, field names as in the .proto), for
+// --json output; `with_defaults` prints zero and empty fields too.
+std::string ProtoJsonLine(const google::protobuf::Message& message, bool with_defaults);
+
 nlohmann::json ToJson(const v1::Value& value);
 nlohmann::json ToJson(const v1::Point& point);
 nlohmann::json ToJson(const v1::ScoredPoint& hit);

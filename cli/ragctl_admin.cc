@@ -1,13 +1,12 @@
 #include "cli/ragctl_admin.h"
 
-#include <google/protobuf/util/json_util.h>
-
 #include <chrono>
 #include <ostream>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "cli/cli_json.h"
 #include "cli/cli_output.h"
 #include "cli/ragctl_channel.h"
 
@@ -37,12 +36,7 @@ int AdminCommands::CreateSnapshot(const std::string& directory) {
     return ExitCodeFor(status.error_code());
   }
   if (options_.json) {
-    std::string json;
-    google::protobuf::util::JsonPrintOptions print;
-    print.preserve_proto_field_names = true;
-    print.always_print_primitive_fields = true;
-    (void)google::protobuf::util::MessageToJsonString(response, &json, print);
-    out_ << json << "\n";
+    out_ << ProtoJsonLine(response, /*with_defaults=*/true) << "\n";
     return 0;
   }
   out_ << "backup written to " << response.directory() << " in "
@@ -76,12 +70,7 @@ int AdminCommands::Verify(const std::string& collection, uint64_t max_searches, 
     return ExitCodeFor(status.error_code());
   }
   if (options_.json) {
-    std::string json;
-    google::protobuf::util::JsonPrintOptions print;
-    print.preserve_proto_field_names = true;
-    print.always_print_primitive_fields = true;
-    (void)google::protobuf::util::MessageToJsonString(response, &json, print);
-    out_ << json << "\n";
+    out_ << ProtoJsonLine(response, /*with_defaults=*/true) << "\n";
     return response.ok() ? 0 : kExitVerifyFailed;
   }
   Table table({"CHECK", "COUNT", "FIRST_IDS"});

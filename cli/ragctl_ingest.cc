@@ -1,7 +1,6 @@
 #include "cli/ragctl_ingest.h"
 
 #include <fnmatch.h>
-#include <google/protobuf/util/json_util.h>
 
 #include <atomic>
 #include <chrono>
@@ -190,15 +189,6 @@ class ProgressReporter {
   std::thread thread_;
 };
 
-std::string ProtoJson(const google::protobuf::Message& m) {
-  std::string json;
-  google::protobuf::util::JsonPrintOptions options;
-  options.preserve_proto_field_names = true;
-  options.always_print_primitive_fields = true;
-  if (!google::protobuf::util::MessageToJsonString(m, &json, options).ok()) return "{}";
-  return json;
-}
-
 }  // namespace
 
 IngestCommands::IngestCommands(GlobalOptions options, std::ostream& out, std::ostream& err)
@@ -274,7 +264,7 @@ int IngestCommands::Ingest(const IngestOptions& o) {
   if (!status.ok()) return Fail(status);
 
   if (options_.json) {
-    out_ << ProtoJson(summary) << "\n";
+    out_ << ProtoJsonLine(summary, /*with_defaults=*/true) << "\n";
   } else {
     const bool remote = summary.embedder_provider() != "local";
     const double cost = remote ? static_cast<double>(summary.embedded_tokens()) / 1000.0 *
@@ -324,7 +314,7 @@ int IngestCommands::GetDocument(const std::string& collection, const std::string
   grpc::Status status = stub_->GetDocument(&context, request, &response);
   if (!status.ok()) return Fail(status);
   if (options_.json) {
-    out_ << ProtoJson(response) << "\n";
+    out_ << ProtoJsonLine(response, /*with_defaults=*/true) << "\n";
     return 0;
   }
   out_ << "document " << response.document_id() << ": " << response.title() << " ("
@@ -359,7 +349,7 @@ int IngestCommands::DeleteDocument(const std::string& collection, const std::str
   grpc::Status status = stub_->DeleteDocument(&context, request, &response);
   if (!status.ok()) return Fail(status);
   if (options_.json) {
-    out_ << ProtoJson(response) << "\n";
+    out_ << ProtoJsonLine(response, /*with_defaults=*/true) << "\n";
   } else {
     out_ << "deleted " << response.deleted_chunks() << " chunks of " << document_id << "\n";
   }
@@ -377,7 +367,7 @@ int IngestCommands::GetJob(const std::string& job_id) {
   grpc::Status status = stub_->GetIngestJob(&context, request, &job);
   if (!status.ok()) return Fail(status);
   if (options_.json) {
-    out_ << ProtoJson(job) << "\n";
+    out_ << ProtoJsonLine(job, /*with_defaults=*/true) << "\n";
     return 0;
   }
   std::string state = v1::JobState_Name(job.state());

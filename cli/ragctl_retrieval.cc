@@ -19,14 +19,6 @@ namespace {
 
 constexpr size_t kTextColumnChars = 100;
 
-std::string ToJsonLine(const google::protobuf::Message& message) {
-  std::string json;
-  google::protobuf::util::JsonPrintOptions options;
-  options.preserve_proto_field_names = true;
-  (void)google::protobuf::util::MessageToJsonString(message, &json, options);
-  return json;
-}
-
 // "Title — Models > Embeddings (p. 3)"; the parts a chunk lacks are left out.
 std::string CitationLine(const v1::Citation& c) {
   std::string line = c.title().empty() ? c.document_id() : c.title();
@@ -183,7 +175,7 @@ int RetrievalCommands::Search(const TextSearchOptions& o) {
     return ExitCodeFor(status.error_code());
   }
   if (options_.json) {
-    out_ << ToJsonLine(response) << "\n";
+    out_ << ProtoJsonLine(response, /*with_defaults=*/false) << "\n";
     return 0;
   }
   int n = 0;
@@ -226,7 +218,7 @@ int RetrievalCommands::Ask(const AskOptions& o) {
   v1::AnswerEvent event;
   while (reader->Read(&event)) {
     if (options_.json) {
-      out_ << ToJsonLine(event) << "\n";
+      out_ << ProtoJsonLine(event, /*with_defaults=*/false) << "\n";
       out_.flush();
     }
     switch (event.event_case()) {
@@ -293,7 +285,7 @@ int RetrievalCommands::ListModels() {
     return ExitCodeFor(status.error_code());
   }
   if (options_.json) {
-    out_ << ToJsonLine(response) << "\n";
+    out_ << ProtoJsonLine(response, /*with_defaults=*/false) << "\n";
     return 0;
   }
   Table table({"NAME", "PROVIDER", "FAMILY", "CONTEXT", "MAX_OUTPUT", "USD_1K_IN", "USD_1K_OUT",
