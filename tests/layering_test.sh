@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Fails when a lower layer includes a higher one (see ../shared/STYLE.md):
+# Fails when a lower layer includes a higher one (the house layering):
 #   common <- index, models <- ingest <- services; generated protobuf code in services only.
 set -u
 root="${1:-$(cd "$(dirname "$0")/.." && pwd)}"
