@@ -26,7 +26,12 @@ CONCURRENCY_TESTS := index_test engine_test models_test ingest_test
 ASAN_ENV := ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:strict_string_checks=1 \
   LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp \
   UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
-TSAN_ENV := TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1
+# FAISS parallelises with OpenMP, whose libgomp barriers TSan cannot see (false races inside
+# FAISS): one OpenMP thread; ragd's own threads still race each other. The lock-order
+# (deadlock) detector is off: with RocksDB's uninstrumented mutexes it reports cycles between
+# garbage mutex ids with empty stacks (tests/README.md); data races are all checked.
+TSAN_ENV := TSAN_OPTIONS=halt_on_error=1:detect_deadlocks=0:suppressions=$(CURDIR)/tests/tsan.supp \
+  OMP_NUM_THREADS=1
 
 .PHONY: all deps configure build run test test-asan test-tsan bench format clean
 
