@@ -190,8 +190,9 @@ def summarize(records, markdown):
                     rows.append([k, fmt(v, ".3f"), "(diagnostic)", ""])
             if "ragd_error" in r:
                 rows.append(["ragd", "-", "-", "error: " + r["ragd_error"]])
-            print()
-            table(rows, ["target", "value", "goal", ""], markdown)
+            if rows:  # e.g. the tokenizer without js-tiktoken has no target to hold
+                print()
+                table(rows, ["target", "value", "goal", ""], markdown)
 
 
 def simd(simd_path, generic_path, markdown):
