@@ -111,13 +111,13 @@ int Run(int argc, char** argv) {
   // The Korean corpus is in the repository; the English one is a Debian package that
   // scripts/bench.sh installs when it can. A corpus with no readable file is skipped.
   std::vector<Corpus> corpora;
-  for (auto [name, dir, ext] : {std::tuple<std::string, std::string, std::string>{
-                                    "korean", korean_dir, ".md"},
-                                {"english", english_dir, ".txt"}}) {
+  for (auto [name, dir, ext] :
+       {std::tuple<std::string, std::string, std::string>{"korean", korean_dir, ".md"},
+        {"english", english_dir, ".txt"}}) {
     Corpus c = LoadCorpus(name, ListFiles(dir, ext), max_bytes);
     if (c.texts.empty()) {
-      Log("no readable UTF-8 " + ext + " file under " + dir + ": corpus " + name +
-          " skipped" + (name == "english" ? " (apt-get install python3.11-doc)" : ""));
+      Log("no readable UTF-8 " + ext + " file under " + dir + ": corpus " + name + " skipped" +
+          (name == "english" ? " (apt-get install python3.11-doc)" : ""));
       continue;
     }
     corpora.push_back(std::move(c));
