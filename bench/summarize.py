@@ -9,15 +9,28 @@ import sys
 
 
 def load(path):
+    """The records of a JSON-lines file, or None (with a message) when it cannot be read: a
+    benchmark that was skipped or failed before writing leaves no file, and that is not an
+    error of the summary."""
     records = []
-    with open(path) as f:
-        for line in f:
-            line = line.strip()
-            if line:
-                try:
-                    records.append(json.loads(line))
-                except json.JSONDecodeError:
-                    pass  # a line cut short by an interrupted run
+    try:
+        with open(path, encoding="utf-8") as f:
+            for line in f:
+                line = line.strip()
+                if line:
+                    try:
+                        r = json.loads(line)
+                    except json.JSONDecodeError:
+                        continue  # a line cut short by an interrupted run
+                    if isinstance(r, dict) and "bench" in r:
+                        records.append(r)
+    except (OSError, UnicodeDecodeError) as e:
+        print(f"summarize.py: no results in {path} ({e.strerror if isinstance(e, OSError) else e}); "
+              "skipped", file=sys.stderr)
+        return None
+    if not records:
+        print(f"summarize.py: {path} holds no benchmark records; skipped", file=sys.stderr)
+        return None
     return records
 
 
@@ -177,14 +190,18 @@ def summarize(records, markdown):
                     rows.append([k, fmt(v, ".3f"), "(diagnostic)", ""])
             if "ragd_error" in r:
                 rows.append(["ragd", "-", "-", "error: " + r["ragd_error"]])
-            print()
-            table(rows, ["target", "value", "goal", ""], markdown)
+            if rows:  # e.g. the tokenizer without js-tiktoken has no target to hold
+                print()
+                table(rows, ["target", "value", "goal", ""], markdown)
 
 
 def simd(simd_path, generic_path, markdown):
     def by_key(path):
+        records = load(path)
+        if records is None:
+            return None
         out = {}
-        for r in load(path):
+        for r in records:
             if r["bench"] == "search" and r["system"] == "hnswlib":
                 out[(r["threads"], r["ef"])] = r
             if r["bench"] == "build" and r["system"] == "hnswlib":
@@ -192,6 +209,8 @@ def simd(simd_path, generic_path, markdown):
         return out
 
     a, b = by_key(simd_path), by_key(generic_path)
+    if a is None or b is None:
+        return
     rows = []
     if "build" in a and "build" in b:
         rows.append(["build seconds", "-", fmt(a["build"]["build_seconds"], ".1f"),
@@ -212,9 +231,14 @@ def main(argv):
         print(__doc__)
         return 2
     if args[0] == "--simd":
+        if len(args) < 3:
+            print(__doc__)
+            return 2
         simd(args[1], args[2], markdown)
         return 0
-    summarize(load(args[0]), markdown)
+    records = load(args[0])
+    if records is not None:
+        summarize(records, markdown)
     if len(args) >= 4 and args[1] == "--simd":
         simd(args[2], args[3], markdown)
     return 0

@@ -48,6 +48,7 @@ absl::Status Engine::Impl::Open() {
   so.path = options_.data_dir + "/db";
   so.sync_writes = options_.sync_writes;
   so.block_cache_bytes = options_.block_cache_bytes;
+  so.env = options_.rocksdb_env;
   ASSIGN_OR_RETURN(store_, storage::Store::Open(so));
   // Only now: the store holds the database's lock, so no other process backs it up.
   ASSIGN_OR_RETURN(int stale, internal::RemoveStagingDirs(options_.data_dir));

@@ -33,6 +33,10 @@
 #include "index/filter.h"
 #include "index/types.h"
 
+namespace rocksdb {
+class Env;
+}  // namespace rocksdb
+
 namespace ragd::index {
 
 struct CollectionSpec {
@@ -180,6 +184,10 @@ class Engine {
     // Told when a snapshot, a compaction or a backup ends, with its duration and outcome
     // (engine_events.h), e.g. for metrics. Default: none.
     EngineEventCallback on_event;
+    // The RocksDB environment the database is opened with (storage::Store::Options::env); not
+    // owned, must outlive the Engine. Only tests set it, to inject faults such as a power cut.
+    // Default: nullptr, RocksDB's default environment.
+    rocksdb::Env* rocksdb_env = nullptr;
   };
 
   // Opens (or creates) the database in options.data_dir and recovers every collection.

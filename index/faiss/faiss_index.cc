@@ -511,11 +511,14 @@ absl::StatusOr<std::unique_ptr<FaissIndex>> FaissIndex::Load(const IndexSpec& sp
 
   std::unique_ptr<FaissIndex> out(new FaissIndex(spec, dim, metric, std::move(impl)));
   try {
+    // memcpy with an empty vector's data() (null) is undefined even for 0 bytes (UBSan).
     out->row_labels_.resize(n);
-    std::memcpy(out->row_labels_.data(), label_bytes.data(), label_bytes.size());
+    if (!label_bytes.empty()) {
+      std::memcpy(out->row_labels_.data(), label_bytes.data(), label_bytes.size());
+    }
     out->dead_.assign(dead_bytes.begin(), dead_bytes.end());
     out->raw_.resize(raw_bytes.size() / sizeof(float));
-    std::memcpy(out->raw_.data(), raw_bytes.data(), raw_bytes.size());
+    if (!raw_bytes.empty()) std::memcpy(out->raw_.data(), raw_bytes.data(), raw_bytes.size());
     for (size_t row = 0; row < n; ++row) {
       if (out->dead_[row] > 1) return r.Corrupt("bad dead flag");
       if (out->dead_[row]) continue;

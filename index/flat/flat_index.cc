@@ -131,10 +131,11 @@ absl::StatusOr<std::unique_ptr<FlatIndex>> FlatIndex::Load(const IndexSpec& spec
 
   auto index = std::make_unique<FlatIndex>(spec, dim, metric);
   try {
+    // memcpy with an empty vector's data() (null) is undefined even for 0 bytes (UBSan).
     index->labels_.resize(n);
-    std::memcpy(index->labels_.data(), label_bytes.data(), label_bytes.size());
+    if (n > 0) std::memcpy(index->labels_.data(), label_bytes.data(), label_bytes.size());
     index->data_.resize(n * dim);
-    std::memcpy(index->data_.data(), row_bytes.data(), row_bytes.size());
+    if (!row_bytes.empty()) std::memcpy(index->data_.data(), row_bytes.data(), row_bytes.size());
     index->rows_.reserve(n);
     for (size_t row = 0; row < n; ++row) {
       if (!index->rows_.try_emplace(index->labels_[row], static_cast<uint32_t>(row)).second) {

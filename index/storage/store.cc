@@ -92,6 +92,7 @@ absl::StatusOr<std::unique_ptr<Store>> Store::Open(const Options& options) {
   rocksdb::Options db_options;
   db_options.create_if_missing = true;
   db_options.create_missing_column_families = true;
+  if (options.env != nullptr) db_options.env = options.env;
   db_options.IncreaseParallelism(2);
   // Acknowledged writes must survive kill -9: the WAL is the source of truth between flushes.
   db_options.wal_recovery_mode = rocksdb::WALRecoveryMode::kPointInTimeRecovery;

@@ -29,6 +29,7 @@
 
 namespace rocksdb {
 class DB;
+class Env;
 class ColumnFamilyHandle;
 class WriteBatch;
 class Snapshot;
@@ -88,6 +89,10 @@ class Store {
     bool sync_writes = true;
     // Block cache size. Default: 256 MiB.
     size_t block_cache_bytes = 256u << 20;
+    // The RocksDB environment (file system, threads, clock) to open the database with; not
+    // owned, must outlive the Store. For tests that inject faults (tests/index/power_cut_fs.h).
+    // Default: nullptr, RocksDB's default environment.
+    rocksdb::Env* env = nullptr;
   };
 
   static absl::StatusOr<std::unique_ptr<Store>> Open(const Options& options);

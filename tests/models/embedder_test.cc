@@ -660,9 +660,10 @@ TEST_F(RemoteEmbedderTest, ConcurrencyIsBoundedPerEmbedder) {
   ASSERT_OK_AND_ASSIGN(auto vs, e->Embed(texts));
   ExpectVectorsOf(texts, vs);
   int64_t elapsed = MsBetween(start, Clock::now());
+  // In parallel, counted by the server rather than timed (a wall-clock upper bound failed at
+  // 735 ms > 720 under ASan beside other builds): exactly 3 requests were in flight at once.
   EXPECT_EQ(server_->counters().max_in_flight, 3u);
-  EXPECT_GE(elapsed, 4 * 60 - 10);  // 12 requests, 3 at a time
-  EXPECT_LT(elapsed, 12 * 60);      // but in parallel
+  EXPECT_GE(elapsed, 4 * 60 - 10);  // 12 requests, 3 at a time: a lower bound load cannot break
 
   // Two concurrent calls share the limit.
   server_->ResetCounters();

@@ -279,7 +279,13 @@ TEST(LocalEmbedderTest, Throughput) {
   std::printf("local embedder: %.0f chunks/s of 2 KB (%.1f MB/s), one thread\n", rate,
               rate * 2048 / 1e6);
   // A floor far below the measured rate, so that a busy shared machine does not fail it.
+  // Sanitizer builds (make test's build-asan/) run the same code several times slower: ASan
+  // measured 2,800/s on an idle machine and under 2,000/s beside other builds.
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+  EXPECT_GT(rate, 200);
+#else
   EXPECT_GT(rate, 2000);
+#endif
 }
 
 }  // namespace
