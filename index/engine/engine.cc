@@ -59,10 +59,9 @@ absl::Status Engine::Impl::Open() {
 
   ASSIGN_OR_RETURN(auto version, store_->GetMeta(kFormatVersionKey));
   if (version && DecodeU64(*version) != kFormatVersion) {
-    return absl::FailedPreconditionError("data_dir: format version " +
-                                         std::to_string(DecodeU64(*version)) +
-                                         " is not supported by this ragd (expects " +
-                                         std::to_string(kFormatVersion) + ")");
+    return absl::FailedPreconditionError(
+        "data_dir: format version " + std::to_string(DecodeU64(*version)) +
+        " is not supported by this ragd (expects " + std::to_string(kFormatVersion) + ")");
   }
   if (!version) {
     storage::Batch b(store_.get());
@@ -85,9 +84,8 @@ absl::Status Engine::Impl::LoadCollection(std::string_view name, std::string_vie
   c->last_sequence = seq ? DecodeU64(*seq) : 0;
   const auto start = std::chrono::steady_clock::now();
   for (uint32_t s = 0; s < c->spec.shards; ++s) {
-    auto shard = std::make_unique<Shard>(store_.get(),
-                                         storage::ShardKey{c->id, static_cast<uint16_t>(s)},
-                                         c->spec, options_);
+    auto shard = std::make_unique<Shard>(
+        store_.get(), storage::ShardKey{c->id, static_cast<uint16_t>(s)}, c->spec, options_);
     absl::Status st = shard->Recover();
     if (!st.ok()) {
       return absl::Status(st.code(), "collection \"" + std::string(name) + "\" shard " +
@@ -204,7 +202,8 @@ absl::Status Engine::Impl::DeleteCollection(std::string_view name) {
   }
   // The range tombstones already hide the data; compaction makes the disk space come back now.
   absl::Status s = store_->CompactCollection(c->id);
-  if (!s.ok()) spdlog::warn("collection \"{}\": compaction after delete: {}", name, std::string(s.message()));
+  if (!s.ok())
+    spdlog::warn("collection \"{}\": compaction after delete: {}", name, std::string(s.message()));
   spdlog::info("collection \"{}\" deleted", name);
   return absl::OkStatus();
 }
@@ -248,7 +247,8 @@ absl::StatusOr<WriteResult> Engine::Impl::ApplyLocked(Collection& c, std::vector
     ++result.applied;
   }
   for (size_t s = 0; s < n; ++s) {
-    if (touched[s]) b.PutMeta(NextLabelKey(c.shards[s]->key()), EncodeU64(c.shards[s]->WriterNextLabel()));
+    if (touched[s])
+      b.PutMeta(NextLabelKey(c.shards[s]->key()), EncodeU64(c.shards[s]->WriterNextLabel()));
   }
   // The sequence rides in the same atomic batch: after a crash, RocksDB says exactly which
   // batches were applied, and a replayed batch is recognised.
@@ -264,8 +264,8 @@ absl::StatusOr<WriteResult> Engine::Impl::ApplyLocked(Collection& c, std::vector
     absl::Status st = c.shards[s]->WriterApply(added[s], removed[s]);
     if (!st.ok()) {
       // RocksDB has the batch; only memory is behind. A restart rebuilds from RocksDB.
-      spdlog::error("collection \"{}\" shard {}: index update failed after commit: {}",
-                    c.spec.name, s, std::string(st.message()));
+      spdlog::error("collection \"{}\" shard {}: index update failed after commit: {}", c.spec.name,
+                    s, std::string(st.message()));
       return absl::Status(st.code(), "write is durable but the index update failed (" +
                                          std::string(st.message()) +
                                          "); restart ragd to rebuild the index");
@@ -376,7 +376,7 @@ absl::StatusOr<WriteResult> Engine::Impl::Write(std::string_view name, std::vect
 }
 
 absl::StatusOr<std::optional<std::string>> Engine::Impl::GetAux(std::string_view ns,
-                                                               std::string_view key) const {
+                                                                std::string_view key) const {
   RETURN_IF_ERROR(CheckOpen());
   if (ns.empty() || ns.size() > 255) return absl::InvalidArgumentError("namespace: 1..255 bytes");
   return store_->GetAux(ns, key);
@@ -405,137 +405,6 @@ absl::Status Engine::Impl::ScanAux(
   RETURN_IF_ERROR(CheckOpen());
   if (ns.empty() || ns.size() > 255) return absl::InvalidArgumentError("namespace: 1..255 bytes");
   return store_->ScanAux(ns, prefix, fn);
-}
-
-absl::StatusOr<std::vector<Point>> Engine::Impl::Get(std::string_view name,
-                                                     const std::vector<std::string>& ids,
-                                                     bool with_vectors) const {
-  ASSIGN_OR_RETURN(auto c, Find(name));
-  RETURN_IF_ERROR(ValidateIds(ids, "ids"));
-  std::vector<Point> out;
-  for (const auto& id : ids) {
-    const auto key = c->shards[c->ShardOf(id)]->key();
-    ASSIGN_OR_RETURN(auto rec, store_->GetPoint(key, id));
-    if (!rec) continue;
-    Point p{id, {}, std::move(rec->text), std::move(rec->document_id), std::move(rec->metadata)};
-    if (with_vectors) {
-      ASSIGN_OR_RETURN(auto v, store_->GetVector(key, rec->label, c->spec.dimension));
-      if (v) p.vector = std::move(*v);
-    }
-    out.push_back(std::move(p));
-  }
-  return out;
-}
-
-absl::StatusOr<SearchResult> Engine::Impl::Search(const SearchRequest& request) const {
-  ASSIGN_OR_RETURN(auto c, Find(request.collection));
-  if (request.k < 1 || request.k > options_.max_k) {
-    return absl::InvalidArgumentError("k: must be in [1, " + std::to_string(options_.max_k) +
-                                      "], got " + std::to_string(request.k));
-  }
-  if (request.ef < 0 || request.ef > kMaxEf) {
-    return absl::InvalidArgumentError("ef: must be in [0, " + std::to_string(kMaxEf) +
-                                      "] (0 = the collection's default)");
-  }
-  if (request.min_score && !std::isfinite(*request.min_score)) {
-    return absl::InvalidArgumentError("min_score: must be a finite number");
-  }
-  if (request.filter) RETURN_IF_ERROR(request.filter->Validate());
-  std::vector<float> query = request.query;
-  RETURN_IF_ERROR(ValidateAndNormalizeQuery(c->spec, query, "vector"));
-
-  struct Merged {
-    size_t shard;
-    Shard::Hit hit;
-  };
-  std::vector<Merged> merged;
-  SearchResult result;
-  for (size_t s = 0; s < c->shards.size(); ++s) {
-    SearchPlan plan = SearchPlan::kIndex;
-    ASSIGN_OR_RETURN(auto hits, c->shards[s]->Search(query, request.k, request.ef,
-                                                     request.filter ? &*request.filter : nullptr,
-                                                     &plan));
-    result.plan = std::max(result.plan, plan);
-    for (auto& h : hits) merged.push_back(Merged{s, std::move(h)});
-  }
-  std::sort(merged.begin(), merged.end(),
-            [](const Merged& a, const Merged& b) { return a.hit.score > b.hit.score; });
-  if (merged.size() > request.k) merged.resize(request.k);
-  if (request.min_score) {
-    std::erase_if(merged, [&](const Merged& m) { return m.hit.score < *request.min_score; });
-  }
-  // Payloads come from RocksDB (the index holds vectors only), one MultiGet per shard.
-  std::vector<std::optional<storage::PointRecord>> records(merged.size());
-  if (request.with_payload || request.with_vectors) {
-    for (size_t s = 0; s < c->shards.size(); ++s) {
-      std::vector<size_t> at;
-      std::vector<std::string_view> ids;
-      for (size_t i = 0; i < merged.size(); ++i) {
-        if (merged[i].shard != s) continue;
-        at.push_back(i);
-        ids.push_back(merged[i].hit.id);
-      }
-      if (ids.empty()) continue;
-      ASSIGN_OR_RETURN(auto got, store_->MultiGetPoints(c->shards[s]->key(), ids));
-      for (size_t j = 0; j < at.size(); ++j) records[at[j]] = std::move(got[j]);
-    }
-  }
-  result.hits.reserve(merged.size());
-  for (size_t i = 0; i < merged.size(); ++i) {
-    auto& m = merged[i];
-    ScoredPoint sp;
-    sp.point.id = std::move(m.hit.id);
-    sp.score = m.hit.score;
-    if (request.with_payload || request.with_vectors) {
-      auto& rec = records[i];
-      // A point deleted after the index answered and before this read is being deleted right
-      // now: its delete has not returned yet, so leaving it out is correct.
-      if (!rec) continue;
-      // Likewise a point rewritten meanwhile: every write of a point gets a new label, so a
-      // record with another label is not the version that was scored and filtered, and its
-      // payload may fail the filter. Left out for the same reason.
-      if (rec->label != m.hit.label) continue;
-      if (request.with_vectors) {
-        ASSIGN_OR_RETURN(auto v, store_->GetVector(c->shards[m.shard]->key(), rec->label,
-                                                   c->spec.dimension));
-        if (v) sp.point.vector = std::move(*v);
-      }
-      if (request.with_payload) {
-        sp.point.text = std::move(rec->text);
-        sp.point.document_id = std::move(rec->document_id);
-        sp.point.metadata = std::move(rec->metadata);
-      }
-    }
-    result.hits.push_back(std::move(sp));
-  }
-  return result;
-}
-
-absl::StatusOr<uint64_t> Engine::Impl::Count(std::string_view name,
-                                             const std::optional<Filter>& filter) const {
-  ASSIGN_OR_RETURN(auto c, Find(name));
-  if (filter) RETURN_IF_ERROR(filter->Validate());
-  uint64_t n = 0;
-  for (const auto& s : c->shards) n += s->Count(filter ? &*filter : nullptr);
-  return n;
-}
-
-absl::StatusOr<VerifyReport> Engine::Impl::Verify(std::string_view name,
-                                                  const VerifyOptions& options) const {
-  ASSIGN_OR_RETURN(auto c, Find(name));
-  if (options.ef < 1 || options.ef > kMaxEf) {
-    return absl::InvalidArgumentError("ef: must be in [1, " + std::to_string(kMaxEf) + "]");
-  }
-  VerifyReport report;
-  std::vector<uint64_t> lives;
-  uint64_t live = 0;
-  for (const auto& s : c->shards) live += lives.emplace_back(s->live());
-  for (size_t i = 0; i < c->shards.size(); ++i) {
-    // The budget is shared in proportion to each shard's points, rounded up.
-    const uint64_t budget = live == 0 ? 0 : (options.max_searches * lives[i] + live - 1) / live;
-    RETURN_IF_ERROR(c->shards[i]->Verify(c->write_mu, options, budget, &report));
-  }
-  return report;
 }
 
 absl::Status Engine::Impl::Close() {
@@ -577,8 +446,7 @@ std::vector<CollectionInfo> Engine::ListCollections() const { return impl_->List
 absl::Status Engine::DeleteCollection(std::string_view name) {
   return impl_->DeleteCollection(name);
 }
-absl::StatusOr<WriteResult> Engine::Upsert(std::string_view collection,
-                                           std::vector<Point> points) {
+absl::StatusOr<WriteResult> Engine::Upsert(std::string_view collection, std::vector<Point> points) {
   return impl_->Upsert(collection, std::move(points));
 }
 absl::StatusOr<WriteResult> Engine::Delete(std::string_view collection,
@@ -589,7 +457,9 @@ absl::StatusOr<WriteResult> Engine::DeleteByFilter(std::string_view collection,
                                                    const Filter& filter) {
   return impl_->DeleteByFilter(collection, filter);
 }
-absl::StatusOr<WriteResult> Engine::Apply(WriteBatch batch) { return impl_->Apply(std::move(batch)); }
+absl::StatusOr<WriteResult> Engine::Apply(WriteBatch batch) {
+  return impl_->Apply(std::move(batch));
+}
 absl::StatusOr<WriteResult> Engine::Write(std::string_view collection, std::vector<Point> upserts,
                                           std::vector<std::string> deletes,
                                           const std::vector<AuxWrite>& aux) {

@@ -1,8 +1,9 @@
 #pragma once
 // Engine internals shared by the engine's .cc files (not part of its interface): a collection
-// as the engine holds it, and Engine::Impl. engine.cc has the catalog, the write path and
-// searches; maintenance.cc the background work (compactions, periodic snapshots), snapshots
-// and backups, and the events they report (engine_events.h).
+// as the engine holds it, and Engine::Impl. engine.cc has the catalog and the write path;
+// engine_read.cc the reads (Get, searches, counts, Verify); maintenance.cc the background work
+// (compactions, periodic snapshots), snapshots and backups, and the events they report
+// (engine_events.h).
 
 #include <atomic>
 #include <chrono>
@@ -73,8 +74,7 @@ class Engine::Impl {
   absl::Status DeleteAux(std::string_view ns, const std::vector<std::string>& keys);
   absl::Status ScanAux(std::string_view ns, std::string_view prefix,
                        const std::function<bool(std::string_view, std::string_view)>& fn) const;
-  absl::StatusOr<std::vector<Point>> Get(std::string_view name,
-                                         const std::vector<std::string>& ids,
+  absl::StatusOr<std::vector<Point>> Get(std::string_view name, const std::vector<std::string>& ids,
                                          bool with_vectors) const;
   absl::StatusOr<SearchResult> Search(const SearchRequest& request) const;
   absl::StatusOr<uint64_t> Count(std::string_view name, const std::optional<Filter>& f) const;

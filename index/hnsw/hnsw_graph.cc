@@ -1,0 +1,289 @@
+// Graph maintenance for HnswIndex (see hnsw_graph_internal.h): inserting and retiring nodes,
+// re-linking nodes that lost their last live in-link, choosing the entry point and the
+// whole-graph reachability walk.
+
+#include <algorithm>
+#include <cstdlib>
+#include <cstring>
+#include <limits>
+#include <new>
+#include <optional>
+#include <vector>
+
+#include "index/hnsw/hnsw_graph_internal.h"
+
+namespace ragd::index {
+
+using hnsw_graph::Graph;
+using hnsw_graph::tableint;
+
+tableint HnswIndex::Impl::Descend(const void* vector, int stop_level) const {
+  const Graph& g = *graph;
+  tableint current = g.enterpoint_node_;
+  float current_dist = Distance(vector, current);
+  for (int level = g.maxlevel_; level > stop_level; --level) {
+    for (bool changed = true; changed;) {
+      changed = false;
+      const unsigned int* list = g.get_linklist(current, level);
+      const int count = g.getListCount(const_cast<unsigned int*>(list));
+      const tableint* neighbors = reinterpret_cast<const tableint*>(list + 1);
+      for (int i = 0; i < count; ++i) {
+        const float d = Distance(vector, neighbors[i]);
+        if (d < current_dist) {
+          current_dist = d;
+          current = neighbors[i];
+          changed = true;
+        }
+      }
+    }
+  }
+  return current;
+}
+
+void HnswIndex::Impl::Insert(const float* vector, Label label, std::vector<tableint>* orphans) {
+  Graph& g = *graph;
+  const tableint c = static_cast<tableint>(g.cur_element_count);
+  const int level = g.getRandomLevel(g.mult_);
+  char* upper = nullptr;
+  if (level > 0) {
+    const size_t bytes = g.size_links_per_element_ * level + 1;
+    upper = static_cast<char*>(std::malloc(bytes));
+    if (upper == nullptr) throw std::bad_alloc();
+    std::memset(upper, 0, bytes);
+  }
+  try {
+    g.label_lookup_[label] = c;
+  } catch (...) {
+    std::free(upper);
+    throw;
+  }
+  char* row = g.data_level0_memory_ + c * g.size_data_per_element_;
+  std::memset(row, 0, g.size_data_per_element_);
+  std::memcpy(g.getExternalLabeLp(c), &label, sizeof(label));
+  std::memcpy(g.getDataByInternalId(c), vector, g.data_size_);
+  g.linkLists_[c] = upper;
+  g.element_levels_[c] = level;
+  g.cur_element_count = c + 1;
+  live_in.push_back(0);
+  if (LiveCount() == 1) {  // the only live node: it is the graph's entry
+    g.enterpoint_node_ = c;
+    g.maxlevel_ = level;
+    return;
+  }
+  const tableint entry = g.enterpoint_node_;
+  const int max_level = g.maxlevel_;
+  tableint current = Descend(vector, level);
+  for (int lv = std::min(level, max_level); lv >= 0; --lv) {
+    Candidates candidates = g.searchBaseLayer(current, vector, lv);
+    // The entry point is live and on every layer: a walk that met only removed nodes still
+    // has a neighbour to give.
+    if (candidates.empty()) candidates.emplace(Distance(vector, entry), entry);
+    current = Connect(c, candidates, lv, orphans);
+  }
+  if (level > max_level) {
+    g.enterpoint_node_ = c;
+    g.maxlevel_ = level;
+    orphans->push_back(entry);  // no longer exempt from needing an in-link
+  }
+}
+
+tableint HnswIndex::Impl::Connect(tableint c, Candidates& candidates, int level,
+                                  std::vector<tableint>* orphans) {
+  Graph& g = *graph;
+  const size_t max_links = level == 0 ? g.maxM0_ : g.maxM_;
+  g.getNeighborsByHeuristic2(candidates, g.M_);
+  std::vector<tableint> selected;  // farthest first: the closest is last
+  selected.reserve(candidates.size());
+  while (!candidates.empty()) {
+    selected.push_back(candidates.top().second);
+    candidates.pop();
+  }
+  unsigned int* own = g.get_linklist_at_level(c, level);
+  g.setListCount(own, static_cast<unsigned short>(selected.size()));
+  std::copy(selected.begin(), selected.end(), reinterpret_cast<tableint*>(own + 1));
+  if (level == 0) {
+    for (tableint s : selected) ++live_in[s];
+  }
+  std::vector<tableint> old;
+  for (tableint s : selected) {
+    unsigned int* list = g.get_linklist_at_level(s, level);
+    const size_t count = g.getListCount(list);
+    tableint* links = reinterpret_cast<tableint*>(list + 1);
+    if (count < max_links) {
+      links[count] = c;
+      g.setListCount(list, static_cast<unsigned short>(count + 1));
+      if (level == 0) ++live_in[c];
+      continue;
+    }
+    // Full: links to removed nodes only cost a slot; the heuristic chooses among the rest.
+    old.assign(links, links + count);
+    const char* at = g.getDataByInternalId(s);
+    Candidates pool;
+    pool.emplace(Distance(at, c), c);
+    for (tableint x : old) {
+      if (IsLive(x)) pool.emplace(Distance(at, x), x);
+    }
+    if (pool.size() > max_links) g.getNeighborsByHeuristic2(pool, max_links);
+    size_t kept = 0;
+    while (!pool.empty()) {
+      links[kept++] = pool.top().second;
+      pool.pop();
+    }
+    g.setListCount(list, static_cast<unsigned short>(kept));
+    if (level != 0) continue;
+    for (size_t i = 0; i < kept; ++i) {
+      if (links[i] == c) ++live_in[c];
+    }
+    for (tableint x : old) {
+      if (!IsLive(x) || std::find(links, links + kept, x) != links + kept) continue;
+      ++changes_since_check;
+      if (live_in[x] > 0 && --live_in[x] == 0) orphans->push_back(x);
+    }
+  }
+  return selected.back();
+}
+
+void HnswIndex::Impl::Retire(tableint id, std::vector<tableint>* orphans) {
+  Graph& g = *graph;
+  g.markDeletedInternal(id);
+  ++changes_since_check;
+  const unsigned int* list = g.get_linklist0(id);
+  const size_t count = g.getListCount(const_cast<unsigned int*>(list));
+  const tableint* links = reinterpret_cast<const tableint*>(list + 1);
+  for (size_t i = 0; i < count; ++i) {
+    const tableint x = links[i];
+    if (IsLive(x) && live_in[x] > 0 && --live_in[x] == 0) orphans->push_back(x);
+  }
+  if (id == g.enterpoint_node_) ChooseEntryPoint();
+}
+
+void HnswIndex::Impl::ChooseEntryPoint() {
+  Graph& g = *graph;
+  std::optional<tableint> best;
+  for (tableint id = 0; id < g.cur_element_count; ++id) {
+    if (IsLive(id) && (!best || g.element_levels_[id] > g.element_levels_[*best])) best = id;
+  }
+  if (!best) return;  // nothing live: the next insert becomes the entry
+  g.enterpoint_node_ = *best;
+  g.maxlevel_ = g.element_levels_[*best];
+}
+
+bool HnswIndex::Impl::LinkTo(tableint from, tableint to) {
+  Graph& g = *graph;
+  unsigned int* list = g.get_linklist0(from);
+  const size_t count = g.getListCount(list);
+  tableint* links = reinterpret_cast<tableint*>(list + 1);
+  if (count < g.maxM0_) {
+    links[count] = to;
+    g.setListCount(list, static_cast<unsigned short>(count + 1));
+    ++live_in[to];
+    return true;
+  }
+  std::optional<size_t> slot;
+  float farthest = -std::numeric_limits<float>::max();
+  const char* at = g.getDataByInternalId(from);
+  for (size_t i = 0; i < count; ++i) {
+    const tableint x = links[i];
+    if (!IsLive(x)) {
+      slot = i;
+      break;
+    }
+    if (live_in[x] < 2 && x != g.enterpoint_node_) continue;
+    const float d = Distance(at, x);
+    if (d > farthest) {
+      farthest = d;
+      slot = i;
+    }
+  }
+  if (!slot) return false;
+  const tableint dropped = links[*slot];
+  links[*slot] = to;
+  ++live_in[to];
+  if (IsLive(dropped) && live_in[dropped] > 0) --live_in[dropped];
+  return true;
+}
+
+bool HnswIndex::Impl::Reconnect(tableint id, const std::vector<uint8_t>* usable) {
+  const Graph& g = *graph;
+  const char* vector = g.getDataByInternalId(id);
+  Candidates found = graph->searchBaseLayer(Descend(vector, 0), vector, 0);
+  std::vector<tableint> nearest;  // closest first
+  nearest.reserve(found.size());
+  while (!found.empty()) {
+    nearest.push_back(found.top().second);
+    found.pop();
+  }
+  std::reverse(nearest.begin(), nearest.end());
+  for (tableint from : nearest) {
+    if (from == id || (usable != nullptr && !(*usable)[from])) continue;
+    if (LinkTo(from, id)) return true;
+  }
+  // The walk met no node that can take the link (tiny or odd graphs): any live node can.
+  for (tableint from = 0; from < g.cur_element_count; ++from) {
+    if (from == id || !IsLive(from) || (usable != nullptr && !(*usable)[from])) continue;
+    if (LinkTo(from, id)) return true;
+  }
+  return false;
+}
+
+void HnswIndex::Impl::Repair(std::vector<tableint>& orphans) {
+  const Graph& g = *graph;
+  for (tableint id : orphans) {
+    if (IsLive(id) && live_in[id] == 0 && id != g.enterpoint_node_) Reconnect(id, nullptr);
+  }
+  orphans.clear();
+  // Amortised: a pass reads every layer-0 list once (2M links per node), so one pass per 2 x
+  // live changes costs O(M) link reads per change, far less than an insert's distances.
+  if (changes_since_check >= std::max<size_t>(64, 2 * LiveCount())) RestoreReachability();
+}
+
+void HnswIndex::Impl::CountLinks() {
+  const Graph& g = *graph;
+  live_in.assign(g.cur_element_count, 0);
+  for (tableint id = 0; id < g.cur_element_count; ++id) {
+    if (!IsLive(id)) continue;
+    const unsigned int* list = g.get_linklist0(id);
+    const size_t count = g.getListCount(const_cast<unsigned int*>(list));
+    const tableint* links = reinterpret_cast<const tableint*>(list + 1);
+    for (size_t i = 0; i < count; ++i) ++live_in[links[i]];
+  }
+}
+
+size_t HnswIndex::Impl::RestoreReachability() {
+  const Graph& g = *graph;
+  changes_since_check = 0;
+  if (LiveCount() == 0) return 0;
+  std::vector<uint8_t> reached(g.cur_element_count, 0);
+  std::vector<tableint> queue;
+  auto walk = [&](tableint start) {
+    if (reached[start]) return;
+    reached[start] = 1;
+    queue.assign(1, start);
+    while (!queue.empty()) {
+      const tableint id = queue.back();
+      queue.pop_back();
+      const unsigned int* list = g.get_linklist0(id);
+      const size_t count = g.getListCount(const_cast<unsigned int*>(list));
+      const tableint* links = reinterpret_cast<const tableint*>(list + 1);
+      for (size_t i = 0; i < count; ++i) {
+        if (!reached[links[i]]) {
+          reached[links[i]] = 1;
+          queue.push_back(links[i]);
+        }
+      }
+    }
+  };
+  walk(g.enterpoint_node_);
+  size_t linked = 0;
+  for (tableint id = 0; id < g.cur_element_count; ++id) {
+    if (reached[id] || !IsLive(id)) continue;
+    // Linked from a node the entry reaches, `id` and what it reaches become reachable.
+    if (Reconnect(id, &reached)) {
+      ++linked;
+      walk(id);
+    }
+  }
+  return linked;
+}
+
+}  // namespace ragd::index
