@@ -23,6 +23,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "models/secrets.h"
 
 namespace ragd::models {
 
@@ -197,6 +198,9 @@ struct EmbedderConfig {
   std::string api_key;
   std::string api_key_env;
   std::string api_key_file;
+  // Reads api_key_env / api_key_file and the default variable (secrets.h); without one only
+  // `api_key` can supply a key. Default: none.
+  std::shared_ptr<const SecretReader> secrets;
 
   // Length of the vectors. Responses of another length are an INTERNAL error.
   // Default: 1536 (text-embedding-ada-002; also the local embedder's default).

@@ -55,6 +55,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -62,6 +63,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "models/secrets.h"
 #include "models/tokenizer.h"
 
 namespace ragd::models {
@@ -104,6 +106,10 @@ struct ModelDeployment {
   std::string api_key;
   std::string api_key_env;
   std::string api_key_file;
+  // Reads api_key_env / api_key_file and the default variable (secrets.h); without one only
+  // `api_key` can supply a key. Set for every deployment by ModelCatalog::SetSecretReader.
+  // Default: none.
+  std::shared_ptr<const SecretReader> secrets;
   // The model family of the profile that filled the limits and prices (see the table above).
   // Set explicitly, it is looked up after model / deployment / name (a versioned name there
   // is more precise) and silences the unknown-version warning.
@@ -220,6 +226,10 @@ class ModelCatalog {
   absl::StatusOr<const ModelDeployment*> Get(std::string_view name) const;
   // Every deployment, "local" first, then in configuration order.
   const std::vector<ModelDeployment>& deployments() const { return deployments_; }
+  // Gives every deployment `secrets` to read the keys its configuration names (secrets.h).
+  void SetSecretReader(const std::shared_ptr<const SecretReader>& secrets) {
+    for (ModelDeployment& d : deployments_) d.secrets = secrets;
+  }
   const std::string& default_model() const { return default_model_; }
   // The non-empty catalog_warning of every deployment, in deployments() order; for the server
   // to log at startup.

@@ -190,7 +190,8 @@ absl::StatusOr<std::unique_ptr<OpenAiChatModel>> OpenAiChatModel::Create(
                         .api_key_file = deployment.api_key_file,
                         .default_env = azure ? "AZURE_OPENAI_API_KEY" : "OPENAI_API_KEY",
                         .required = azure,
-                        .owner = absl::StrCat("model '", deployment.name, "'")};
+                        .owner = absl::StrCat("model '", deployment.name, "'"),
+                        .secrets = deployment.secrets.get()};
   auto key = ResolveApiKey(sources);
   if (!key.ok()) return key.status();
   deployment.api_key.clear();

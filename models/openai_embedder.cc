@@ -110,7 +110,8 @@ absl::StatusOr<std::unique_ptr<OpenAiEmbedder>> OpenAiEmbedder::Create(
                         .api_key_file = config.api_key_file,
                         .default_env = azure ? "AZURE_OPENAI_API_KEY" : "OPENAI_API_KEY",
                         .required = azure,
-                        .owner = absl::StrCat(ProviderLabel(config.provider), " embeddings")};
+                        .owner = absl::StrCat(ProviderLabel(config.provider), " embeddings"),
+                        .secrets = config.secrets.get()};
   ASSIGN_OR_RETURN(ResolvedApiKey key, ResolveApiKey(sources));
   EmbedderConfig copy = config;
   copy.api_key.clear();

@@ -5,10 +5,8 @@
 #include <cctype>
 #include <cmath>
 #include <cstdlib>
-#include <fstream>
 #include <limits>
 #include <nlohmann/json.hpp>
-#include <sstream>
 #include <vector>
 
 #include "absl/strings/ascii.h"
@@ -234,27 +232,28 @@ absl::StatusOr<ResolvedApiKey> ResolveApiKey(const ApiKeySources& s) {
     out.source = "api_key";
   } else if (!s.api_key_file.empty()) {
     out.source = absl::StrCat("api_key_file \"", s.api_key_file, "\"");
-    std::ifstream in(s.api_key_file, std::ios::binary);
-    if (!in) {
+    absl::StatusOr<std::string> read =
+        s.secrets == nullptr ? absl::UnavailableError("no secret reader was handed in")
+                             : s.secrets->File(s.api_key_file);
+    if (!read.ok()) {
       return absl::FailedPreconditionError(absl::StrCat("cannot read the API key of ", s.owner,
                                                         " from ", out.source,
                                                         ": check that it exists and is readable"));
     }
-    std::ostringstream ss;
-    ss << in.rdbuf();
-    raw = ss.str();
+    raw = *std::move(read);
   } else {
     const bool named = !s.api_key_env.empty();
     const std::string& var = named ? s.api_key_env : s.default_env;
     out.source = absl::StrCat("environment variable ", var);
-    const char* value = var.empty() ? nullptr : std::getenv(var.c_str());
-    if (value == nullptr || *value == '\0') {
+    std::optional<std::string> value;
+    if (!var.empty() && s.secrets != nullptr) value = s.secrets->Variable(var);
+    if (!value.has_value() || value->empty()) {
       if (!named && !s.required) return out;  // no credential: OpenAI-compatible servers
       return absl::FailedPreconditionError(
           absl::StrCat(s.owner, " needs an API key: the ", out.source,
                        " is not set or empty; set it, or set api_key_file or api_key_env"));
     }
-    raw = value;
+    raw = *std::move(value);
   }
   out.key = std::string(absl::StripAsciiWhitespace(raw));
   if (out.key.empty()) {

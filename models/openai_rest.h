@@ -5,8 +5,8 @@
 // Both clients call these and nothing else for those jobs, so they behave identically (the
 // rounding of Retry-After, key trimming, finiteness checks).
 //
-// Nothing here does I/O except ResolveApiKey, the one place that reads a key from the
-// environment or a file (see its comment).
+// Nothing here does I/O: API keys named by variable or file are read through the SecretReader
+// the configuration hands in (secrets.h).
 
 #include <chrono>
 #include <cstdint>
@@ -18,6 +18,7 @@
 
 #include "absl/status/statusor.h"
 #include "models/http_client.h"
+#include "models/secrets.h"
 
 namespace ragd::models {
 
@@ -99,6 +100,8 @@ struct ApiKeySources {
   bool required = true;
   // Named in messages, e.g. "model 'gpt-4o'" or "azure-openai embeddings".
   std::string owner;
+  // Reads the variables and the file (secrets.h); null: only api_key can supply a key.
+  const SecretReader* secrets = nullptr;
 };
 
 struct ResolvedApiKey {

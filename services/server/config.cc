@@ -23,6 +23,7 @@
 #include "absl/strings/str_split.h"
 #include "common/status.h"
 #include "services/server/config_yaml_internal.h"
+#include "services/server/secrets.h"
 
 extern char** environ;
 
@@ -541,6 +542,11 @@ CommandLine ParseCommandLine(int argc, const char* const* argv,
           "server.admin_tls: set both cert_file and key_file, or neither (plain HTTP)"));
     }
   }
+  // models/ reads no environment and no files: the keys the configuration names by variable or
+  // file are read through this process's reader when a client is first built.
+  auto secrets = std::make_shared<ProcessSecrets>(environment);
+  for (rag::NamedEmbedderConfig& e : config.embedders) e.config.secrets = secrets;
+  config.models.SetSecretReader(secrets);
   result.config = std::move(config);
   if (print_config) {
     out << ToYaml(result.config);

@@ -28,6 +28,7 @@
 #include "models/rate_limiter.h"
 #include "tests/testing/fake_openai_server.h"
 #include "tests/testing/fake_token_counts.h"
+#include "tests/testing/host_secrets.h"
 #include "tests/testing/status_matchers.h"
 
 namespace ragd::models {
@@ -37,6 +38,7 @@ using ::ragd::testing::FakeEncoding;
 using ::ragd::testing::FakeOpenAiCounters;
 using ::ragd::testing::FakeOpenAiServer;
 using ::ragd::testing::Fault;
+using ::ragd::testing::HostSecrets;
 using ::ragd::testing::PrecomputedTokenCount;
 using Clock = std::chrono::steady_clock;
 using std::chrono::milliseconds;
@@ -585,6 +587,7 @@ TEST_F(RemoteEmbedderTest, KeysComeFromEnvironmentOrFile) {
   EmbedderConfig from_env = Azure();
   from_env.api_key.clear();
   from_env.api_key_env = "RAGD_EMBEDDER_TEST_KEY";
+  from_env.secrets = HostSecrets::Shared();  // what ragd hands in: its environment and files
   unsetenv("RAGD_EMBEDDER_TEST_KEY");
   auto missing = MakeEmbedder(from_env);
   EXPECT_EQ(missing.status().code(), absl::StatusCode::kFailedPrecondition);
@@ -603,6 +606,7 @@ TEST_F(RemoteEmbedderTest, KeysComeFromEnvironmentOrFile) {
   EmbedderConfig from_file = Azure();
   from_file.api_key.clear();
   from_file.api_key_file = path;
+  from_file.secrets = HostSecrets::Shared();
   ASSERT_OK(Make(from_file)->Embed(Texts(1)));
   std::filesystem::remove(path);
   auto gone = MakeEmbedder(from_file);
@@ -818,6 +822,7 @@ TEST(EmbedderConfigTest, AzureNeedsAKey) {
   c.endpoint = "https://example.invalid";
   c.deployment = "ada";
   c.api_key_env = "RAGD_EMBEDDER_TEST_UNSET_VARIABLE";
+  c.secrets = HostSecrets::Shared();
   auto e = MakeEmbedder(c);
   EXPECT_EQ(e.status().code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_TRUE(absl::StrContains(Msg(e.status()), "RAGD_EMBEDDER_TEST_UNSET_VARIABLE"));

@@ -11,6 +11,7 @@
 
 #include "absl/strings/match.h"
 #include "models/chat_model.h"
+#include "tests/testing/host_secrets.h"
 #include "tests/testing/status_matchers.h"
 
 namespace ragd::models {
@@ -310,6 +311,7 @@ TEST(ModelCatalogTest, FactoryResolvesKeysWithoutRevealingThem) {
   d.context_window = 128000;
   d.max_output_tokens = 4096;
   d.api_key_env = "RAGD_TEST_UNSET_KEY_VAR";
+  d.secrets = testing::HostSecrets::Shared();
   ::unsetenv("RAGD_TEST_UNSET_KEY_VAR");
   auto m = MakeChatModel(d);
   EXPECT_EQ(m.status().code(), absl::StatusCode::kFailedPrecondition);

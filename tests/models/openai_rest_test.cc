@@ -23,6 +23,7 @@
 #include "models/embedder.h"
 #include "tests/testing/fake_chat_server.h"
 #include "tests/testing/fake_openai_server.h"
+#include "tests/testing/host_secrets.h"
 #include "tests/testing/status_matchers.h"
 
 namespace ragd::models {
@@ -215,6 +216,7 @@ class ApiKeyTest : public ::testing::Test {
     ApiKeySources s;
     s.default_env = "RAGD_REST_TEST_UNSET_DEFAULT";
     s.owner = "model 'm'";
+    s.secrets = testing::HostSecrets::Shared().get();
     return s;
   }
   std::string path_;
@@ -244,6 +246,24 @@ TEST_F(ApiKeyTest, EverySourceIsTrimmedTheSameWay) {
   s.default_env = "RAGD_REST_TEST_KEY";
   ASSERT_OK_AND_ASSIGN(k, ResolveApiKey(s));
   EXPECT_EQ(k.key, "sk-env");
+}
+
+// models/ reads no environment and no files itself: without a SecretReader handed in, a key
+// named by variable or file is not found even when the variable is set.
+TEST_F(ApiKeyTest, WithoutASecretReaderOnlyApiKeyCounts) {
+  ::setenv("RAGD_REST_TEST_KEY", "sk-env", 1);
+  ApiKeySources s = Sources();
+  s.secrets = nullptr;
+  s.api_key_env = "RAGD_REST_TEST_KEY";
+  EXPECT_EQ(ResolveApiKey(s).status().code(), absl::StatusCode::kFailedPrecondition);
+  s = Sources();
+  s.secrets = nullptr;
+  s.api_key_file = WriteFile("sk-file");
+  EXPECT_EQ(ResolveApiKey(s).status().code(), absl::StatusCode::kFailedPrecondition);
+  s.api_key_file.clear();
+  s.api_key = "sk-direct";
+  ASSERT_OK_AND_ASSIGN(ResolvedApiKey k, ResolveApiKey(s));
+  EXPECT_EQ(k.key, "sk-direct");
 }
 
 TEST_F(ApiKeyTest, MissingEmptyOrUnsafeKeysNameTheSourceNotTheKey) {

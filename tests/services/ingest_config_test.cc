@@ -50,7 +50,7 @@ TEST(IngestConfigTest, EmbeddersAndIngestSettings) {
       "ingest:\n"
       "  chunk_tokens: 256\n";
   std::string out, err;
-  CommandLine cl = Parse(yaml, {"RAGD_INGEST__WORKERS=3"}, &out, &err);
+  CommandLine cl = Parse(yaml, {"RAGD_INGEST__WORKERS=3", "COMPAT_KEY=sk-compat"}, &out, &err);
   ASSERT_FALSE(cl.exit_code) << err;
   ASSERT_EQ(cl.config.embedders.size(), 2u);
   EXPECT_EQ(cl.config.embedders[0].name, "ada");
@@ -61,6 +61,11 @@ TEST(IngestConfigTest, EmbeddersAndIngestSettings) {
   EXPECT_EQ(cl.config.embedders[1].config.api_key_env, "COMPAT_KEY");
   EXPECT_EQ(cl.config.ingest.chunking.max_tokens, 256);
   EXPECT_EQ(cl.config.ingest.service.ingestors.workers, 3u);
+  // Keys named by variable are read through the reader config hands to models/ (which reads no
+  // environment itself), from the environment ragd was given.
+  ASSERT_NE(cl.config.embedders[1].config.secrets, nullptr);
+  EXPECT_EQ(cl.config.embedders[1].config.secrets->Variable("COMPAT_KEY"), "sk-compat");
+  EXPECT_EQ(cl.config.embedders[1].config.secrets->Variable("UNSET_HERE"), std::nullopt);
 
   cl = Parse(yaml, {}, &out, &err, {"--print-config"});
   ASSERT_EQ(cl.exit_code, 0) << err;
