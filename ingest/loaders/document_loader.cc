@@ -63,4 +63,18 @@ std::vector<absl::StatusOr<Document>> LoadFile(const std::filesystem::path& path
   return MakeLoader(*format)->Load(buf.str(), source);
 }
 
+std::vector<absl::StatusOr<Document>> LoadWithOverlay(Format format, std::string_view body,
+                                                      const SourceInfo& source,
+                                                      const std::string& title,
+                                                      const index::Metadata& metadata) {
+  std::vector<absl::StatusOr<Document>> docs = MakeLoader(format)->Load(body, source);
+  for (absl::StatusOr<Document>& d : docs) {
+    if (!d.ok()) continue;
+    if (!title.empty()) d->title = title;
+    for (const auto& [key, value] : metadata) d->metadata[key] = value;
+    d->content_hash = ContentHash(*d);
+  }
+  return docs;
+}
+
 }  // namespace ragd::ingest

@@ -50,6 +50,15 @@ class DocumentLoader {
 // The loader of `format`. Never null.
 std::unique_ptr<DocumentLoader> MakeLoader(Format format);
 
+// Loads `body` with the loader of `format`, then applies what the caller said of the
+// document(s): a non-empty `title` replaces the loaded one, `metadata` keys win over the loaded
+// ones, and the content hash is recomputed over the result (so a changed overlay re-ingests).
+// Errors are per document, as Load's.
+std::vector<absl::StatusOr<Document>> LoadWithOverlay(Format format, std::string_view body,
+                                                      const SourceInfo& source,
+                                                      const std::string& title,
+                                                      const index::Metadata& metadata);
+
 // Reads `path` and loads it with the loader of `format` (default: FormatForPath). The document
 // id is the path relative to `root` ('/'-separated; the file name when `path` is not under
 // `root`). A file that cannot be read or has an unknown format yields one error entry.

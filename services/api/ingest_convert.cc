@@ -65,15 +65,7 @@ absl::StatusOr<std::vector<absl::StatusOr<ingest::Document>>> LoadDocuments(
   ingest::SourceInfo source;
   source.id = document.id();
   source.name = document.name().empty() ? document.id() : document.name();
-  std::vector<absl::StatusOr<ingest::Document>> docs =
-      ingest::MakeLoader(format)->Load(body, source);
-  for (absl::StatusOr<ingest::Document>& d : docs) {
-    if (!d.ok()) continue;
-    if (!document.title().empty()) d->title = document.title();
-    for (const auto& [key, value] : metadata) d->metadata[key] = value;
-    d->content_hash = ingest::ContentHash(*d);
-  }
-  return docs;
+  return ingest::LoadWithOverlay(format, body, source, document.title(), metadata);
 }
 
 void ToProto(const ingest::DocumentResult& result, v1::DocumentResult* out) {

@@ -106,6 +106,25 @@ TEST(FormatTest, ByExtensionAndName) {
   EXPECT_FALSE(FormatByName("docx").ok());
 }
 
+// What a request says of its document (ragd.v1.Document title and metadata) wins over what the
+// loader found, and the content hash covers it, so changing only the overlay re-ingests.
+TEST(LoadWithOverlayTest, TitleAndMetadataWinAndCountInTheHash) {
+  const std::string body = "---\nlang: ko\nteam: a\n---\n# 제목\n\n본문입니다.\n";
+  auto plain = LoadWithOverlay(Format::kMarkdown, body, SourceInfo{"d", "d.md"}, "", {});
+  ASSERT_EQ(plain.size(), 1u);
+  ASSERT_TRUE(plain[0].ok()) << plain[0].status();
+  index::Metadata overlay;
+  overlay["team"] = std::string("b");
+  auto over = LoadWithOverlay(Format::kMarkdown, body, SourceInfo{"d", "d.md"}, "Title", overlay);
+  ASSERT_EQ(over.size(), 1u);
+  ASSERT_TRUE(over[0].ok()) << over[0].status();
+  EXPECT_EQ(over[0]->title, "Title");
+  EXPECT_EQ(std::get<std::string>(over[0]->metadata.at("team")), "b");
+  EXPECT_EQ(std::get<std::string>(over[0]->metadata.at("lang")), "ko");
+  EXPECT_NE(over[0]->content_hash, plain[0]->content_hash);
+  EXPECT_EQ(over[0]->content_hash, ContentHash(*over[0]));
+}
+
 TEST(MarkdownLoaderTest, KoreanCorpusFrontMatterAndHeadings) {
   Document d = LoadOne(kData / "ai-workloads-on-azure.ko.md", kData.parent_path());
   EXPECT_EQ(d.id, "data/ai-workloads-on-azure.ko.md");
