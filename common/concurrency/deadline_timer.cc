@@ -40,7 +40,10 @@ void DeadlineTimer::Run() {
     }
     auto first = due_.begin();
     if (Clock::now() < first->first.first) {
-      cv_.wait_until(lock, first->first.first);
+      // A copy: wait_until reads its deadline again after waking, and a Cancel() meanwhile
+      // frees the map node (a use-after-free that ASan found).
+      const Clock::time_point next = first->first.first;
+      cv_.wait_until(lock, next);
       continue;
     }
     std::function<void()> callback = std::move(first->second);

@@ -22,8 +22,11 @@ struct Blocker {
   std::promise<void> release;
   std::shared_future<void> released{release.get_future().share()};
 
+  // The task holds its own copy of the shared future: the worker may still be inside wait()
+  // when the test's Blocker goes out of scope (declared after the executor, it is destroyed
+  // first; ASan caught the shared state being freed under the waiting worker).
   std::function<void()> Task() {
-    return [this] {
+    return [this, released = released] {
       started.set_value();
       released.wait();
     };
