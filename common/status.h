@@ -1,10 +1,38 @@
 #pragma once
 // Error-handling helpers used below the gRPC edge. Every fallible function returns
 // absl::Status or absl::StatusOr<T>; the codes are gRPC's canonical codes, so the edge
-// (services/convert) maps them one-to-one.
+// (services/api/convert) maps them one-to-one.
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+
+namespace ragd {
+
+// "NOT_FOUND" etc.: the canonical name of a status code given as its number (the codes of
+// absl::StatusCode and grpc::StatusCode are the same); "UNKNOWN" for a number outside 0..16.
+// No allocation: used for every RPC's metrics and access-log line, and by ragctl's messages.
+inline const char* CanonicalCodeName(int code) {
+  static constexpr const char* kNames[] = {"OK",
+                                           "CANCELLED",
+                                           "UNKNOWN",
+                                           "INVALID_ARGUMENT",
+                                           "DEADLINE_EXCEEDED",
+                                           "NOT_FOUND",
+                                           "ALREADY_EXISTS",
+                                           "PERMISSION_DENIED",
+                                           "RESOURCE_EXHAUSTED",
+                                           "FAILED_PRECONDITION",
+                                           "ABORTED",
+                                           "OUT_OF_RANGE",
+                                           "UNIMPLEMENTED",
+                                           "INTERNAL",
+                                           "UNAVAILABLE",
+                                           "DATA_LOSS",
+                                           "UNAUTHENTICATED"};
+  return code >= 0 && code <= 16 ? kNames[code] : "UNKNOWN";
+}
+
+}  // namespace ragd
 
 #define RAGD_CONCAT_INNER_(a, b) a##b
 #define RAGD_CONCAT_(a, b) RAGD_CONCAT_INNER_(a, b)

@@ -49,20 +49,6 @@ std::string Shown(std::string_view raw) {
   return std::string(raw.substr(0, Utf8SafePrefix(raw, kMaxQuoted))) + "...";
 }
 
-// The guard of this client around outside JSON. Parsing never throws (allow_exceptions =
-// false) and every value is type-checked before get<>(); the try/catch is the backstop that
-// keeps an exception out of libcurl's callback (std::bad_alloc above all).
-template <typename F>
-absl::Status Guarded(F&& f) {
-  try {
-    return f();
-  } catch (const std::bad_alloc&) {
-    return absl::ResourceExhaustedError("out of memory while reading the upstream response");
-  } catch (const std::exception& e) {
-    return absl::InternalError(e.what());
-  }
-}
-
 // `parent["usage"]`: absent or null -> nullopt; otherwise an object whose prompt_tokens and
 // completion_tokens (absent: 0) and total_tokens (absent: their sum) are unsigned integers.
 // `error` gets what is wrong.
@@ -117,7 +103,7 @@ struct ParsedCompletion {
 // Reads a chat.completion; an error names what is malformed.
 absl::StatusOr<ParsedCompletion> ParseCompletion(std::string_view body) {
   ParsedCompletion out;
-  absl::Status s = Guarded([&]() -> absl::Status {
+  absl::Status s = GuardUpstream([&]() -> absl::Status {
     json j = json::parse(body.begin(), body.end(), nullptr, /*allow_exceptions=*/false);
     if (j.is_discarded()) {
       return absl::InternalError(
@@ -435,7 +421,7 @@ absl::Status OpenAiChatModel::Run(const ChatRequest& request, bool stream,
         a.done = true;
         return true;
       }
-      absl::Status s = Guarded([&]() -> absl::Status {
+      absl::Status s = GuardUpstream([&]() -> absl::Status {
         json j = json::parse(event.begin(), event.end(), nullptr, /*allow_exceptions=*/false);
         if (j.is_discarded()) {
           a.malformed = Malformed("an event is not JSON: " + Shown(event));

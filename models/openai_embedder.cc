@@ -50,20 +50,6 @@ std::string ErrorDetail(const std::string& body) {
   return Excerpt(body);
 }
 
-// The guard around outside data on this client's worker threads: no exception may leave a
-// thread. Parsing itself never throws (allow_exceptions = false, types checked before get<>);
-// this catches std::bad_alloc and anything a check missed.
-template <typename F>
-absl::Status Guarded(F&& f) {
-  try {
-    return f();
-  } catch (const std::bad_alloc&) {
-    return absl::ResourceExhaustedError("out of memory while reading the upstream response");
-  } catch (const std::exception& e) {
-    return absl::InternalError(e.what());
-  }
-}
-
 }  // namespace
 
 // Shared by the workers of one Embed call.
@@ -274,7 +260,7 @@ absl::StatusOr<std::vector<std::vector<float>>> OpenAiEmbedder::Embed(
 absl::Status OpenAiEmbedder::RunBatch(const std::vector<std::string>& texts, const Batch& batch,
                                       std::vector<std::vector<float>>& out, CallState& call) {
   Tries tries;
-  absl::Status status = Guarded([&] { return TryBatch(texts, batch, out, call, tries); });
+  absl::Status status = GuardUpstream([&] { return TryBatch(texts, batch, out, call, tries); });
   if (observer_ != nullptr && tries.sent > 0) {
     EmbeddingRequestRecord record;
     record.model = model_label_;
@@ -385,7 +371,7 @@ absl::Status OpenAiEmbedder::TryBatch(const std::vector<std::string>& texts, con
 absl::Status OpenAiEmbedder::ParseResponse(const std::string& body, const Batch& batch,
                                            std::vector<std::vector<float>>& out,
                                            uint64_t* prompt_tokens) const {
-  return Guarded([&] { return ParseResponseUnguarded(body, batch, out, prompt_tokens); });
+  return GuardUpstream([&] { return ParseResponseUnguarded(body, batch, out, prompt_tokens); });
 }
 
 absl::Status OpenAiEmbedder::ParseResponseUnguarded(const std::string& body, const Batch& batch,

@@ -10,7 +10,9 @@
 
 #include <chrono>
 #include <cstdint>
+#include <exception>
 #include <mutex>
+#include <new>
 #include <optional>
 #include <random>
 #include <string>
@@ -21,6 +23,21 @@
 #include "models/secrets.h"
 
 namespace ragd::models {
+
+// The guard of both clients around outside JSON. Parsing never throws (allow_exceptions =
+// false) and every value is type-checked before get<>(); this try/catch is the backstop that
+// keeps an exception (std::bad_alloc above all) out of libcurl's callbacks and the embedder's
+// worker threads: RESOURCE_EXHAUSTED for memory, INTERNAL for anything a check missed.
+template <typename F>
+absl::Status GuardUpstream(F&& f) {
+  try {
+    return f();
+  } catch (const std::bad_alloc&) {
+    return absl::ResourceExhaustedError("out of memory while reading the upstream response");
+  } catch (const std::exception& e) {
+    return absl::InternalError(e.what());
+  }
+}
 
 // When and how long to retry a request. Plain values copied from EmbedderConfig /
 // ModelDeployment, which document their defaults.
