@@ -34,7 +34,7 @@ ASAN_ENV := ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:strict_string_checks=1 
 TSAN_ENV := TSAN_OPTIONS=halt_on_error=1:detect_deadlocks=0:suppressions=$(CURDIR)/tests/tsan.supp \
   OMP_NUM_THREADS=1
 
-.PHONY: all deps configure build run test test-asan test-tsan bench format clean
+.PHONY: all deps configure build run test test-asan test-tsan-core test-tsan bench format clean
 
 all: build
 
@@ -53,12 +53,21 @@ run: build
 test: build
 	cd $(BUILD_DIR) && ctest --output-on-failure -j$(JOBS) --timeout 600
 	@$(MAKE) --no-print-directory test-asan
+	@$(MAKE) --no-print-directory test-tsan-core
 
 # The in-process tests (labels unit and concurrency) under AddressSanitizer + UBSan.
 test-asan: deps
 	@cmake -S . -B $(ASAN_DIR) $(SAN_FLAGS) -DRAGD_SANITIZE=address,undefined >/dev/null
 	@cmake --build $(ASAN_DIR) -j$(JOBS) --target $(UNIT_TESTS)
 	cd $(ASAN_DIR) && $(ASAN_ENV) ctest -L 'unit|concurrency' --output-on-failure -j$(JOBS) --timeout 900
+
+# The threading primitives of common/concurrency (bounded executor, stream threads, deadline
+# timer) under ThreadSanitizer: part of `make test`. Cheap (two small libraries), unlike the
+# whole of test-tsan below, which would bring .ci/run near its 45-minute budget.
+test-tsan-core: deps
+	@cmake -S . -B $(TSAN_DIR) $(SAN_FLAGS) -DRAGD_SANITIZE=thread >/dev/null
+	@cmake --build $(TSAN_DIR) -j$(JOBS) --target concurrency_unit_test
+	$(TSAN_ENV) $(TSAN_DIR)/tests/common/concurrency_unit_test
 
 # The tests that race threads (label concurrency) under ThreadSanitizer.
 test-tsan: deps

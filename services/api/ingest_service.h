@@ -48,7 +48,11 @@ struct IngestServiceOptions {
   size_t max_summary_results = 10000;
 };
 
-class IngestService final : public v1::Ingest::CallbackService {
+// IngestDocuments is registered raw (bytes in, bytes out): a typed stream reader cannot tell a
+// message that does not parse from the end of the stream (unparsed_request.h), and would end
+// the job early with OK. The stream parses each message itself and answers INVALID_ARGUMENT.
+class IngestService final
+    : public v1::Ingest::WithRawCallbackMethod_IngestDocuments<v1::Ingest::CallbackService> {
  public:
   // No pointer is owned; all must outlive the server.
   // `authorizer` may be null (every call allowed).
@@ -61,8 +65,10 @@ class IngestService final : public v1::Ingest::CallbackService {
         options_(options),
         ingestors_(embedders, options.ingestors) {}
 
-  grpc::ServerReadReactor<v1::IngestDocumentsRequest>* IngestDocuments(
-      grpc::CallbackServerContext* context, v1::IngestSummary* response) override;
+  // Reads serialized v1::IngestDocumentsRequest messages; `response` receives the serialized
+  // v1::IngestSummary.
+  grpc::ServerReadReactor<grpc::ByteBuffer>* IngestDocuments(grpc::CallbackServerContext* context,
+                                                             grpc::ByteBuffer* response) override;
   grpc::ServerUnaryReactor* UpsertDocument(grpc::CallbackServerContext* context,
                                            const v1::UpsertDocumentRequest* request,
                                            v1::UpsertDocumentResponse* response) override;

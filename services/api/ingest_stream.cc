@@ -15,15 +15,16 @@
 #include "services/api/handler_util.h"
 #include "services/api/ingest_convert.h"
 #include "services/api/ingest_service.h"
+#include "services/api/unparsed_request.h"
 
 namespace ragd::services {
 namespace {
 
-class IngestStream final : public grpc::ServerReadReactor<v1::IngestDocumentsRequest> {
+class IngestStream final : public grpc::ServerReadReactor<grpc::ByteBuffer> {
  public:
   IngestStream(IngestService* service, grpc::CallbackServerContext* context,
-               v1::IngestSummary* summary)
-      : service_(service), context_(context), summary_(summary) {
+               grpc::ByteBuffer* response)
+      : service_(service), context_(context), response_(response) {
     if (absl::Status s = service_->AcquireStream(); !s.ok()) {
       Finish(ToGrpcStatus(s));
       return;
@@ -67,20 +68,28 @@ class IngestStream final : public grpc::ServerReadReactor<v1::IngestDocumentsReq
     absl::Status status = Stream();
     IngestService* service = service_;
     service->ReleaseStream();
+    // gRPC sends no response with an error status; the summary is serialized only for OK.
+    if (status.ok()) status = SerializeResponse(summary_, response_);
     Finish(ToGrpcStatus(status));
   }
 
-  // The next message, or nullopt at the end of the stream or on cancellation. Asks gRPC for the
-  // following message at once, so that reading overlaps processing by exactly one message.
+  // The next message, or nullopt at the end of the stream, on cancellation or when a message
+  // does not parse (then parse_error_ says which and why, and nothing more is read). Asks gRPC
+  // for the following message at once, so that reading overlaps processing by exactly one
+  // message.
   std::optional<v1::IngestDocumentsRequest> Next() {
-    v1::IngestDocumentsRequest out;
+    grpc::ByteBuffer bytes;
     {
       std::unique_lock<std::mutex> lock(mu_);
       cv_.wait(lock, [this] { return has_message_ || ended_ || cancelled_; });
       if (cancelled_ || !has_message_) return std::nullopt;
-      out.Swap(&request_);
+      bytes.Swap(&request_);
       has_message_ = false;
     }
+    ++messages_;
+    v1::IngestDocumentsRequest out;
+    parse_error_ = ParseRequest(bytes, &out, absl::StrCat("message ", messages_, " of the stream"));
+    if (!parse_error_.ok()) return std::nullopt;
     StartRead(&request_);
     return out;
   }
@@ -94,6 +103,7 @@ class IngestStream final : public grpc::ServerReadReactor<v1::IngestDocumentsReq
     ASSIGN_OR_RETURN(index::Engine * engine, service_->engine()->Get());
     std::optional<v1::IngestDocumentsRequest> message = Next();
     if (!message) {
+      if (!parse_error_.ok()) return parse_error_;
       if (cancelled()) return absl::CancelledError("cancelled by the client");
       return absl::InvalidArgumentError("collection: the stream had no message");
     }
@@ -153,6 +163,7 @@ class IngestStream final : public grpc::ServerReadReactor<v1::IngestDocumentsReq
       message = Next();
     }
     // Documents already queued are finished either way: they are durable work, not lost.
+    if (protocol.ok()) protocol = parse_error_;
     ASSIGN_OR_RETURN(ingest::IngestJob job, session->Finish());
     FillSummary(bound, job);
     if (!protocol.ok()) return protocol;
@@ -189,39 +200,42 @@ class IngestStream final : public grpc::ServerReadReactor<v1::IngestDocumentsReq
                                 : service_->options().max_summary_results;
     size_t& listed = failed ? failures_listed_ : others_listed_;
     if (listed >= limit) {
-      summary_->set_results_dropped(summary_->results_dropped() + 1);
+      summary_.set_results_dropped(summary_.results_dropped() + 1);
       return;
     }
     ++listed;
-    ToProto(r, summary_->add_results());
+    ToProto(r, summary_.add_results());
   }
 
   void FillSummary(const IngestService::Bound& bound, const ingest::IngestJob& job) {
     std::lock_guard<std::mutex> lock(results_mu_);
-    summary_->set_job_id(job.id);
-    summary_->set_collection(job.collection);
-    summary_->set_documents_ok(job.documents_ok);
-    summary_->set_documents_skipped(job.documents_skipped);
-    summary_->set_documents_failed(job.documents_failed);
-    summary_->set_chunks(job.chunks);
-    summary_->set_tokens(job.tokens);
-    summary_->set_cached_chunks(job.cached_chunks);
-    summary_->set_embedded_chunks(job.embedded_chunks);
-    summary_->set_embedded_tokens(job.embedded_tokens);
-    summary_->set_embedding_requests(embedding_requests_);
-    summary_->set_embedding_retries(embedding_retries_);
-    summary_->set_embedder_provider(bound.binding.embedder.provider);
-    summary_->set_embedder_model(bound.binding.embedder.model);
+    summary_.set_job_id(job.id);
+    summary_.set_collection(job.collection);
+    summary_.set_documents_ok(job.documents_ok);
+    summary_.set_documents_skipped(job.documents_skipped);
+    summary_.set_documents_failed(job.documents_failed);
+    summary_.set_chunks(job.chunks);
+    summary_.set_tokens(job.tokens);
+    summary_.set_cached_chunks(job.cached_chunks);
+    summary_.set_embedded_chunks(job.embedded_chunks);
+    summary_.set_embedded_tokens(job.embedded_tokens);
+    summary_.set_embedding_requests(embedding_requests_);
+    summary_.set_embedding_retries(embedding_retries_);
+    summary_.set_embedder_provider(bound.binding.embedder.provider);
+    summary_.set_embedder_model(bound.binding.embedder.model);
   }
 
   IngestService* const service_;
   grpc::CallbackServerContext* const context_;  // valid until OnDone
-  v1::IngestSummary* const summary_;
+  grpc::ByteBuffer* const response_;            // the serialized summary_, set before Finish
   std::thread thread_;
+  // Read and written by the stream thread only.
+  size_t messages_ = 0;
+  absl::Status parse_error_;
 
   std::mutex mu_;
   std::condition_variable cv_;
-  v1::IngestDocumentsRequest request_;  // filled by gRPC between StartRead and OnReadDone
+  grpc::ByteBuffer request_;  // filled by gRPC between StartRead and OnReadDone
   bool has_message_ = false;
   bool ended_ = false;
   bool cancelled_ = false;
@@ -231,14 +245,15 @@ class IngestStream final : public grpc::ServerReadReactor<v1::IngestDocumentsReq
   uint64_t embedding_retries_ = 0;
   size_t failures_listed_ = 0;
   size_t others_listed_ = 0;
+  v1::IngestSummary summary_;  // under results_mu_ while the session's workers run
 };
 
 }  // namespace
 
-grpc::ServerReadReactor<v1::IngestDocumentsRequest>* IngestService::IngestDocuments(
-    grpc::CallbackServerContext* context, v1::IngestSummary* response) {
+grpc::ServerReadReactor<grpc::ByteBuffer>* IngestService::IngestDocuments(
+    grpc::CallbackServerContext* context, grpc::ByteBuffer* response) {
   if (absl::Status s = Admit(context, authorizer_, Method::kIngestDocuments, ""); !s.ok()) {
-    return RefuseReader<v1::IngestDocumentsRequest>(s);
+    return RefuseReader<grpc::ByteBuffer>(s);
   }
   return new IngestStream(this, context, response);
 }

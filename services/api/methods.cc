@@ -86,7 +86,7 @@ const MethodSpec& SpecOf(Method method) {
   return kCreateBackup;  // unreachable: every enumerator is handled above
 }
 
-Role RequiredRole(std::string_view name) {
+const MethodSpec* FindMethod(std::string_view name) {
   static constexpr std::array kAll = {
       Method::kCreateCollection, Method::kGetCollection,   Method::kListCollections,
       Method::kDeleteCollection, Method::kUpsert,          Method::kGet,
@@ -96,9 +96,14 @@ Role RequiredRole(std::string_view name) {
       Method::kAnswer,           Method::kListModels,      Method::kCountTokens,
       Method::kCreateBackup,     Method::kVerifyCollection};
   for (Method m : kAll) {
-    if (SpecOf(m).name == name) return SpecOf(m).role;
+    if (SpecOf(m).name == name) return &SpecOf(m);
   }
-  return Role::kAdmin;
+  return nullptr;
+}
+
+Role RequiredRole(std::string_view name) {
+  const MethodSpec* spec = FindMethod(name);
+  return spec != nullptr ? spec->role : Role::kAdmin;
 }
 
 absl::Status Admit(grpc::CallbackServerContext* context, const Authorizer* authorizer,

@@ -52,6 +52,8 @@ struct MethodSpec {
 };
 const MethodSpec& SpecOf(Method method);
 
+// The table row of a method given by name ("Points.Upsert"); nullptr for unknown names.
+const MethodSpec* FindMethod(std::string_view name);
 // The role of a method given by name ("Points.Upsert"); unknown names need admin.
 Role RequiredRole(std::string_view name);
 

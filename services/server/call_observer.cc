@@ -1,8 +1,14 @@
 #include "services/server/call_observer.h"
 
 #include <google/protobuf/descriptor.h>
+#include <google/protobuf/io/coded_stream.h>
 #include <google/protobuf/message.h>
+#include <google/protobuf/wire_format_lite.h>
+#include <grpcpp/impl/codegen/proto_utils.h>
+#include <grpcpp/support/byte_buffer.h>
+#include <grpcpp/support/proto_buffer_reader.h>
 
+#include <algorithm>
 #include <chrono>
 #include <random>
 #include <string>
@@ -18,6 +24,8 @@ namespace ragd::services {
 namespace {
 
 using grpc::experimental::InterceptionHookPoints;
+
+constexpr std::string_view kIngestDocuments = "/ragd.v1.Ingest/IngestDocuments";
 
 const char* CodeName(grpc::StatusCode code) { return CanonicalCodeName(static_cast<int>(code)); }
 
@@ -54,7 +62,11 @@ class CallObserver final : public grpc::experimental::Interceptor {
     if (methods->QueryInterceptionHookPoint(InterceptionHookPoints::POST_RECV_MESSAGE) &&
         !saw_request_) {
       saw_request_ = true;
-      if (ragd_method_) OnRequest(methods->GetRecvMessage());
+      if (method_ == kIngestDocuments) {
+        OnRawStreamRequest(static_cast<const grpc::ByteBuffer*>(methods->GetRecvMessage()));
+      } else if (ragd_method_) {
+        OnRequest(methods->GetRecvMessage());
+      }
     }
     if (methods->QueryInterceptionHookPoint(InterceptionHookPoints::PRE_SEND_INITIAL_METADATA)) {
       if (request_id_.empty()) request_id_ = NewRequestId();
@@ -98,6 +110,29 @@ class CallObserver final : public grpc::experimental::Interceptor {
     if (collection_.size() > 64) collection_.resize(64);  // invalid anyway; keep logs bounded
   }
 
+  // IngestDocuments is a raw method (services/api/ingest_service.h): its messages are bytes.
+  // Reads the first message's `collection` (field 1) without parsing its document.
+  void OnRawStreamRequest(const grpc::ByteBuffer* message) {
+    if (message == nullptr) return;
+    grpc::ByteBuffer copy(*message);
+    grpc::ProtoBufferReader reader(&copy);
+    google::protobuf::io::CodedInputStream in(&reader);
+    using google::protobuf::internal::WireFormatLite;
+    while (uint32_t tag = in.ReadTag()) {
+      if (WireFormatLite::GetTagFieldNumber(tag) == 1 &&
+          WireFormatLite::GetTagWireType(tag) == WireFormatLite::WIRETYPE_LENGTH_DELIMITED) {
+        uint32_t size = 0;
+        if (!in.ReadVarint32(&size)) return;
+        std::string name;
+        if (!in.ReadString(&name, std::min<uint32_t>(size, 64))) return;
+        collection_ = std::move(name);  // the last one wins, as in a parse
+        if (size > 64 && !in.Skip(static_cast<int>(size - 64))) return;
+      } else if (!WireFormatLite::SkipField(&in, tag)) {
+        return;
+      }
+    }
+  }
+
   void OnResponse(const void* message) {
     if (message == nullptr) return;
     if (method_ == "/ragd.v1.Retrieval/Answer") {
@@ -112,8 +147,12 @@ class CallObserver final : public grpc::experimental::Interceptor {
       call.cost_usd = f.cost_usd();
       call.latency_seconds = static_cast<double>(f.latency_us()) / 1e6;
       metrics_->RecordChat(call);
-    } else if (method_ == "/ragd.v1.Ingest/IngestDocuments") {
-      const auto* s = static_cast<const v1::IngestSummary*>(message);
+    } else if (method_ == kIngestDocuments) {
+      // A raw method's response is the serialized summary.
+      v1::IngestSummary summary;
+      grpc::ByteBuffer copy(*static_cast<const grpc::ByteBuffer*>(message));
+      if (!grpc::SerializationTraits<v1::IngestSummary>::Deserialize(&copy, &summary).ok()) return;
+      const v1::IngestSummary* s = &summary;
       Metrics::Ingestion in;
       in.model = s->embedder_model();
       in.documents_ok = s->documents_ok();
@@ -140,7 +179,7 @@ class CallObserver final : public grpc::experimental::Interceptor {
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
     const char* code = CodeName(status.error_code());
     metrics_->RecordRpc(method_, code, seconds);
-    if (!status.ok() && (method_ == "/ragd.v1.Ingest/IngestDocuments" ||
+    if (!status.ok() && (method_ == kIngestDocuments ||
                          method_ == "/ragd.v1.Ingest/UpsertDocument")) {
       metrics_->RecordIngestFailure();
     }

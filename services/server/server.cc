@@ -16,6 +16,7 @@
 #include "common/status.h"
 #include "grpc/health/v1/health.pb.h"
 #include "ingest/job.h"
+#include "services/api/unparsed_request.h"
 #include "services/server/call_observer.h"
 #include "services/server/config_auth.h"
 
@@ -116,6 +117,8 @@ absl::StatusOr<std::unique_ptr<RagdServer>> RagdServer::Start(const Config& conf
   grpc::ServerBuilder builder;
   builder.AddListeningPort(config.server.listen, *credentials, &self->port_);
   std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> observers;
+  // First: it rewrites the status of a request that did not parse, which the observer records.
+  observers.push_back(std::make_unique<UnparsedRequestGuardFactory>(&self->policy_));
   observers.push_back(std::make_unique<CallObserverFactory>(self->metrics_.get(), &self->policy_));
   builder.experimental().SetInterceptorCreators(std::move(observers));
   builder.SetMaxReceiveMessageSize(static_cast<int>(config.server.max_message_bytes));
