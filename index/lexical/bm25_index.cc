@@ -15,12 +15,22 @@ namespace {
 
 constexpr uint32_t kMagic = 0x35324d42;  // "BM25"
 constexpr uint32_t kVersion = 1;
+// magic, version, k1, b, documents, terms, total length, payload bytes, checksum
+constexpr size_t kHeaderBytes = 2 * sizeof(uint32_t) + 2 * sizeof(double) + 5 * sizeof(uint64_t);
 // label u64 + length u32
 constexpr size_t kDocRecordBytes = sizeof(uint64_t) + sizeof(uint32_t);
 // label u64 + tf u32
 constexpr size_t kPostingBytes = sizeof(uint64_t) + sizeof(uint32_t);
 // term length u32 + at least one byte + posting count u32 + at least one posting
 constexpr size_t kMinTermRecordBytes = sizeof(uint32_t) + 1 + sizeof(uint32_t) + kPostingBytes;
+
+// Covers the header fields before it (options and counts too) and the payload.
+uint64_t Checksum(std::string_view header_before_checksum, std::string_view payload) {
+  Hasher64 hasher;
+  hasher.Update(header_before_checksum);
+  hasher.Update(payload);
+  return hasher.Digest();
+}
 
 bool Better(const Bm25Hit& a, const Bm25Hit& b) {
   return a.score != b.score ? a.score > b.score : a.label < b.label;
@@ -181,7 +191,8 @@ absl::Status Bm25Index::Save(std::string* out) const {
         p.Put<uint32_t>(tf);
       }
     }
-    internal::ByteWriter w(out);
+    std::string header;
+    internal::ByteWriter w(&header);
     w.Put<uint32_t>(kMagic);
     w.Put<uint32_t>(kVersion);
     w.Put<double>(options_.k1);
@@ -190,8 +201,9 @@ absl::Status Bm25Index::Save(std::string* out) const {
     w.Put<uint64_t>(postings_.size());
     w.Put<uint64_t>(total_length_);
     w.Put<uint64_t>(payload.size());
-    w.Put<uint64_t>(Hash64(payload));
-    w.PutBytes(payload.data(), payload.size());
+    w.Put<uint64_t>(Checksum(header, payload));
+    out->append(header);
+    out->append(payload);
     return absl::OkStatus();
   } catch (const std::bad_alloc&) {
     return absl::ResourceExhaustedError("bm25: out of memory");
@@ -213,7 +225,9 @@ absl::StatusOr<Bm25Index> Bm25Index::Load(std::string_view data) {
   if (!options.Validate().ok()) return r.Corrupt("k1 or b out of range");
   if (payload_bytes != r.remaining()) return r.Corrupt("payload size differs from the file's");
   ASSIGN_OR_RETURN(std::string_view payload, r.GetSpan(payload_bytes, 1));
-  if (Hash64(payload) != checksum) return r.Corrupt("checksum mismatch");
+  if (Checksum(data.substr(0, kHeaderBytes - sizeof(uint64_t)), payload) != checksum) {
+    return r.Corrupt("checksum mismatch");
+  }
   // Counts are bounded by the bytes present before anything is sized by them.
   if (doc_count > payload.size() / kDocRecordBytes) return r.Corrupt("document count");
   if (term_count > (payload.size() - doc_count * kDocRecordBytes) / kMinTermRecordBytes) {

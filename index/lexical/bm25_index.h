@@ -92,9 +92,11 @@ class Bm25Index {
   size_t term_count() const { return postings_.size(); }   // distinct terms
   const Bm25Options& options() const { return options_; }
 
-  // Appends a self-describing image to `out`: magic, format version, options, counts, payload
-  // size and an XXH3-64 checksum of the payload, then the documents and postings (sorted, so
-  // equal indexes give equal bytes).
+  // Appends a self-describing image to `out` (little-endian): a 64-byte header — magic "BM25",
+  // format version, k1, b, document count, term count, total length, payload bytes and an
+  // XXH3-64 checksum of the header's other fields and the payload — then the payload: the
+  // documents (label, length) by label, and the terms (bytes, postings of label and tf) by
+  // term. Sorted, so that equal indexes give equal bytes.
   absl::Status Save(std::string* out) const;
   // Rebuilds an index from Save()'s output. The header, sizes and checksum are validated
   // before anything is allocated, and the payload is checked for consistency (every posting's
