@@ -11,17 +11,17 @@
 //      BreakIterator, root locale). Segments that are not words (spaces, punctuation, symbols)
 //      are dropped; words and numbers are kept, so "E1234" stays one term and
 //      "text-embedding-ada-002" gives "text", "embedding", "ada", "002". A word longer than
-//      kMaxTermBytes is dropped (base64 blobs, hashes); Lucene's StandardTokenizer does the same
-//      with its maximum token length.
+//      kMaxTermBytes is dropped (base64 blobs, hashes).
 // Then, per word, by script (a word that mixes Hangul with other letters or digits is split
 // into runs, each treated by its own rules):
-//   - Latin/other, kEnglish and kAuto: English stop words (kEnglishStopWords, Lucene's
-//     EnglishAnalyzer set) are dropped and words with letters are stemmed with Snowball's
-//     "english" algorithm (Porter2). Numbers are kept as they are.
+//   - Latin words (letters of the Latin script, digits allowed), kEnglish and kAuto: a final
+//     possessive 's is removed, English stop words (kEnglishStopWords, Lucene's EnglishAnalyzer
+//     set) are dropped and the rest is stemmed with Snowball's "english" algorithm (Porter2).
+//     Numbers and words of other scripts (Han, Cyrillic, ...) are kept as they are.
 //   - Hangul, kKorean and kAuto: see KoreanMix. A Hangul word that is nothing but a listed
 //     particle or ending is dropped: ICU splits "API를" and "(LLM)은" into a Latin word and a
 //     particle, and one-syllable function words (이, 한) are Korean's stop words.
-//   - kSimple (and the other script under kEnglish / kKorean): the folded word as it is.
+//   - kSimple, Hangul under kEnglish, Latin under kKorean: the folded word as it is.
 // kAuto therefore handles mixed Korean/English text by deciding per run.
 //
 // Korean (Hangul syllables U+AC00..U+D7A3):

@@ -74,7 +74,8 @@ class Bm25Index {
   // Indexes `terms` (distinct terms with frequencies >= 1, e.g. from CountTerms) under
   // `label`, replacing what the label held before (so replaying an add is harmless).
   // INVALID_ARGUMENT for an empty or over-long term, a zero frequency, a repeated term or a
-  // total length above kMaxDocumentLength. A document without terms is counted in N.
+  // total length above kMaxDocumentLength (the index is then unchanged). A document without
+  // terms is counted in N. On RESOURCE_EXHAUSTED the label is no longer indexed.
   absl::Status Add(Label label, std::span<const TermFreq> terms);
   // Removes the label's postings. False when it was not indexed.
   bool Remove(Label label);

@@ -103,7 +103,7 @@ TEST(AnalyzerTest, NfkcAndCaseFolding) {
     EXPECT_EQ(Analyze(kind, "ＧＰＴ－４ Ｍｏｄｅｌｓ"), Analyze(kind, "gpt-4 models"))
         << AnalyzerKindName(kind);
   }
-  // Half-width Katakana becomes full-width; Hangul compatibility is left to NFKC.
+  // Half-width Katakana becomes full-width.
   EXPECT_EQ(Analyze(AnalyzerKind::kSimple, "ｶﾀｶﾅ"), Analyze(AnalyzerKind::kSimple, "カタカナ"));
 }
 
