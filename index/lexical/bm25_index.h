@@ -13,8 +13,9 @@
 // (org.apache.lucene.search.similarities.BM25Similarity): unlike Robertson's
 // ln((N - df + 0.5) / (df + 0.5)), which SQLite FTS5's bm25() uses (clamped to 1e-6), it never
 // goes negative for terms in more than half of the documents. The (k1 + 1) factor is
-// Robertson's and FTS5's; Lucene 8+ drops it (a constant factor, so rankings are the same).
-// Document lengths are exact (Lucene stores them lossily in one byte). Robertson & Zaragoza,
+// Robertson's and FTS5's; Lucene's current BM25Similarity drops it (a constant factor, so
+// rankings are the same). Document lengths are exact (Lucene keeps them in one byte, approximate
+// above 39). Robertson & Zaragoza,
 // "The Probabilistic Relevance Framework: BM25 and Beyond" (2009) is the reference.
 //
 // Statistics (N, total length, df) are maintained exactly by Add and Remove.

@@ -369,6 +369,29 @@ TEST(Bm25IndexTest, RemoveAndReAddKeepStatisticsRight) {
   EXPECT_TRUE(Search(index, {"a"}).empty());
 }
 
+TEST(Bm25IndexConcurrentTest, SearchesRunInParallel) {
+  const Bm25Index index = TinyIndex();
+  const auto expected = Search(index, {"a", "b", "d", "e"});
+  std::atomic<int> mismatches{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&] {
+      for (int i = 0; i < 500; ++i) {
+        auto hits = index.Search(Terms{"a", "b", "d", "e"});
+        if (!hits.ok() || hits->size() != expected.size() ||
+            !std::equal(hits->begin(), hits->end(), expected.begin(),
+                        [](const Bm25Hit& x, const Bm25Hit& y) {
+                          return x.label == y.label && x.score == y.score;
+                        })) {
+          ++mismatches;
+        }
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(mismatches.load(), 0);
+}
+
 // ---------------------------------------------------------------------------------------------
 // Against SQLite FTS5's bm25() (ext/fts5/fts5_aux.c; SQLite 3.40 here): k1 = 1.2 and b = 0.75
 // fixed, the same tf part and avgdl (tokens per row), but Robertson's IDF
