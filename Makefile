@@ -20,7 +20,7 @@ ifneq ($(CCACHE),)
 SAN_FLAGS += -DCMAKE_CXX_COMPILER_LAUNCHER=ccache -DCMAKE_C_COMPILER_LAUNCHER=ccache
 endif
 # The executables holding the tests labelled `unit` or `concurrency` (tests/*/CMakeLists.txt).
-UNIT_TESTS := common_test concurrency_unit_test index_test engine_test models_test embedder_test \
+UNIT_TESTS := common_test concurrency_unit_test index_test lexical_test engine_test models_test embedder_test \
   chat_test ingest_test rag_test cli_test
 CONCURRENCY_TESTS := concurrency_unit_test index_test engine_test models_test ingest_test rag_test
 # A sanitizer report fails the test; leaks are reported at exit.

@@ -1,0 +1,119 @@
+#pragma once
+// Bm25Index: an in-memory inverted index (term -> postings of label and term frequency) scored
+// with Okapi BM25.
+//
+// Scoring, for a query of terms q1..qn (a term repeated in the query counts once per
+// occurrence, as a Lucene BooleanQuery of SHOULD clauses and an FTS5 OR query do):
+//
+//   score(D) = sum_i idf(qi) * tf(qi,D) * (k1 + 1) / (tf(qi,D) + k1 * (1 - b + b * |D| / avgdl))
+//   idf(q)   = ln(1 + (N - df(q) + 0.5) / (df(q) + 0.5))
+//
+// N is the number of documents, df(q) the number of documents holding q, |D| the document's
+// length (the sum of its term frequencies) and avgdl the mean length. The IDF is Lucene's
+// (org.apache.lucene.search.similarities.BM25Similarity): unlike Robertson's
+// ln((N - df + 0.5) / (df + 0.5)), which SQLite FTS5's bm25() uses (clamped to 1e-6), it never
+// goes negative for terms in more than half of the documents. The (k1 + 1) factor is
+// Robertson's and FTS5's; Lucene's current BM25Similarity drops it (a constant factor, so
+// rankings are the same). Document lengths are exact (Lucene keeps them in one byte, approximate
+// above 39). Robertson & Zaragoza,
+// "The Probabilistic Relevance Framework: BM25 and Beyond" (2009) is the reference.
+//
+// Statistics (N, total length, df) are maintained exactly by Add and Remove.
+//
+// Thread safety: none inside. Const methods (Search, Save, the statistics) may run concurrently
+// with each other; Add, Remove and assignment need exclusive access (the caller's writer lock,
+// as for VectorIndex).
+//
+// Errors: never throws. std::bad_alloc becomes RESOURCE_EXHAUSTED.
+
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "index/lexical/analyzer.h"
+#include "index/vector_index.h"
+
+namespace ragd::index::lexical {
+
+struct Bm25Options {
+  // Term-frequency saturation (k1 in the papers). Must be in [0, 10]. Default: 1.2.
+  double k1 = 1.2;
+  // Length normalisation (b): 0 ignores document length, 1 normalises fully. In [0, 1].
+  // Default: 0.75.
+  double b = 0.75;
+
+  absl::Status Validate() const;
+};
+
+struct Bm25SearchOptions {
+  // Number of hits to return, best first. Default: 10.
+  size_t top_k = 10;
+  // When set, only labels it accepts are scored (called once per candidate posting label;
+  // must be thread-safe when searches run concurrently).
+  const LabelFilter* filter = nullptr;
+};
+
+struct Bm25Hit {
+  Label label = 0;
+  double score = 0;  // > 0 for every hit
+};
+
+class Bm25Index {
+ public:
+  // Limits checked by Add and by Load (a crafted file cannot claim more).
+  static constexpr size_t kMaxTermBytes = 1024;
+  static constexpr uint32_t kMaxDocumentLength = 1u << 30;
+
+  explicit Bm25Index(const Bm25Options& options = {});
+
+  // Indexes `terms` (distinct terms with frequencies >= 1, e.g. from CountTerms) under
+  // `label`, replacing what the label held before (so replaying an add is harmless).
+  // INVALID_ARGUMENT for an empty or over-long term, a zero frequency, a repeated term or a
+  // total length above kMaxDocumentLength (the index is then unchanged). A document without
+  // terms is counted in N. On RESOURCE_EXHAUSTED the label is no longer indexed.
+  absl::Status Add(Label label, std::span<const TermFreq> terms);
+  // Removes the label's postings. False when it was not indexed.
+  bool Remove(Label label);
+  bool Contains(Label label) const { return docs_.contains(label); }
+
+  // The top_k labels holding at least one query term, best first (ties by ascending label).
+  // Unknown terms contribute nothing. INVALID_ARGUMENT when top_k is 0.
+  absl::StatusOr<std::vector<Bm25Hit>> Search(std::span<const std::string> query_terms,
+                                              const Bm25SearchOptions& options = {}) const;
+
+  size_t size() const { return docs_.size(); }             // N
+  uint64_t total_length() const { return total_length_; }  // sum of |D|
+  double average_length() const;                           // avgdl (0 when empty)
+  uint32_t DocFreq(std::string_view term) const;           // df
+  size_t term_count() const { return postings_.size(); }   // distinct terms
+  const Bm25Options& options() const { return options_; }
+
+  // Appends a self-describing image to `out` (little-endian): a 64-byte header — magic "BM25",
+  // format version, k1, b, document count, term count, total length, payload bytes and an
+  // XXH3-64 checksum of the header's other fields and the payload — then the payload: the
+  // documents (label, length) by label, and the terms (bytes, postings of label and tf) by
+  // term. Sorted, so that equal indexes give equal bytes.
+  absl::Status Save(std::string* out) const;
+  // Rebuilds an index from Save()'s output. The header, sizes and checksum are validated
+  // before anything is allocated, and the payload is checked for consistency (every posting's
+  // label is a document, lengths add up, no term or label repeats): DATA_LOSS otherwise.
+  static absl::StatusOr<Bm25Index> Load(std::string_view data);
+
+ private:
+  struct Doc {
+    uint32_t length = 0;
+    std::vector<std::string> terms;  // to find the postings to remove
+  };
+  Bm25Options options_;
+  absl::flat_hash_map<Label, Doc> docs_;
+  absl::flat_hash_map<std::string, absl::flat_hash_map<Label, uint32_t>> postings_;
+  uint64_t total_length_ = 0;
+};
+
+}  // namespace ragd::index::lexical

@@ -1,0 +1,610 @@
+// ragd_lexical: analyzer goldens and the BM25 index. Expected BM25 scores are computed here by
+// hand from the formula (never with ragd's code), and rankings are compared with SQLite FTS5's
+// bm25() over the same tokens.
+
+#include <sqlite3.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cmath>
+#include <cstring>
+#include <fstream>
+#include <map>
+#include <random>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+#include "common/hash.h"
+#include "gtest/gtest.h"
+#include "index/lexical/analyzer.h"
+#include "index/lexical/bm25_index.h"
+#include "tests/testing/status_matchers.h"
+
+namespace ragd::index::lexical {
+namespace {
+
+using Terms = std::vector<std::string>;
+
+Terms Analyze(AnalyzerKind kind, std::string_view text, KoreanMix mix = KoreanMix::kBoth) {
+  auto analyzer = Analyzer::Create({kind, mix});
+  EXPECT_OK(analyzer);
+  if (!analyzer.ok()) return {};
+  auto terms = (*analyzer)->Analyze(text);
+  EXPECT_OK(terms);
+  return terms.ok() ? *terms : Terms{};
+}
+
+// ---------------------------------------------------------------------------------------------
+// Analyzer
+
+TEST(AnalyzerKindTest, ParsesAndNamesEveryKind) {
+  for (AnalyzerKind kind : {AnalyzerKind::kAuto, AnalyzerKind::kEnglish, AnalyzerKind::kKorean,
+                            AnalyzerKind::kSimple}) {
+    ASSERT_OK_AND_ASSIGN(AnalyzerKind parsed, ParseAnalyzerKind(AnalyzerKindName(kind)));
+    EXPECT_EQ(parsed, kind);
+  }
+  EXPECT_EQ(ParseAnalyzerKind("English").status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(ParseAnalyzerKind("").status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+TEST(AnalyzerTest, StatedListsAreWellFormed) {
+  // Lucene's EnglishAnalyzer.ENGLISH_STOP_WORDS_SET has 33 words; binary search needs order.
+  EXPECT_EQ(kEnglishStopWords.size(), 33u);
+  EXPECT_TRUE(std::is_sorted(kEnglishStopWords.begin(), kEnglishStopWords.end()));
+  // Longest match first: suffix lengths never grow along the list.
+  for (size_t i = 1; i < kKoreanSuffixes.size(); ++i) {
+    EXPECT_LE(kKoreanSuffixes[i].size(), kKoreanSuffixes[i - 1].size()) << kKoreanSuffixes[i];
+  }
+  for (std::string_view s : kKoreanSuffixes) {
+    EXPECT_EQ(s.size() % 3, 0u) << s;  // Hangul syllables only (3 UTF-8 bytes each)
+    EXPECT_EQ(std::count(kKoreanSuffixes.begin(), kKoreanSuffixes.end(), s), 1) << s;
+  }
+}
+
+TEST(AnalyzerTest, EnglishStopWordsAndPorter2Stemming) {
+  EXPECT_EQ(
+      Analyze(AnalyzerKind::kEnglish, "The models are running quickly; it's the model's job."),
+      (Terms{"model", "run", "quick", "model", "job"}));
+  // Porter2 (Snowball "english"), not the original Porter: "generously" -> "generous".
+  EXPECT_EQ(Analyze(AnalyzerKind::kEnglish, "Connections connected connecting generously"),
+            (Terms{"connect", "connect", "connect", "generous"}));
+  // Every listed stop word is dropped, in any case.
+  std::string all;
+  for (std::string_view w : kEnglishStopWords)
+    absl::StrAppend(&all, std::string(w), " ", absl::AsciiStrToUpper(std::string(w)), " ");
+  EXPECT_EQ(Analyze(AnalyzerKind::kEnglish, all), Terms{});
+  // The typographic apostrophe (U+2019) behaves like '.
+  EXPECT_EQ(Analyze(AnalyzerKind::kEnglish, "don\u2019t stop the model\u2019s"),
+            Analyze(AnalyzerKind::kEnglish, "don't stop the model's"));
+  // simple keeps everything, unstemmed.
+  EXPECT_EQ(Analyze(AnalyzerKind::kSimple, "The models are running"),
+            (Terms{"the", "models", "are", "running"}));
+}
+
+TEST(AnalyzerTest, IdentifiersAndNumbersAreKept) {
+  const std::string text = "Error E1234 in text-embedding-ada-002 (v3.14, 2024)";
+  EXPECT_EQ(Analyze(AnalyzerKind::kAuto, text),
+            (Terms{"error", "e1234", "text", "embed", "ada", "002", "v3.14", "2024"}));
+  EXPECT_EQ(Analyze(AnalyzerKind::kSimple, text),
+            (Terms{"error", "e1234", "in", "text", "embedding", "ada", "002", "v3.14", "2024"}));
+}
+
+TEST(AnalyzerTest, NfkcAndCaseFolding) {
+  // Full-width Latin letters and hyphen, sharp s, the "fi" ligature.
+  EXPECT_EQ(Analyze(AnalyzerKind::kSimple, "ＡＢＣ ｆｕｌｌ－ｗｉｄｔｈ Straße ﬁle"),
+            (Terms{"abc", "full", "width", "strasse", "file"}));
+  // A full-width query finds the ASCII text's terms, in every kind.
+  for (AnalyzerKind kind : {AnalyzerKind::kAuto, AnalyzerKind::kEnglish, AnalyzerKind::kKorean,
+                            AnalyzerKind::kSimple}) {
+    EXPECT_EQ(Analyze(kind, "ＧＰＴ－４ Ｍｏｄｅｌｓ"), Analyze(kind, "gpt-4 models"))
+        << AnalyzerKindName(kind);
+  }
+  // Half-width Katakana becomes full-width.
+  EXPECT_EQ(Analyze(AnalyzerKind::kSimple, "ｶﾀｶﾅ"), Analyze(AnalyzerKind::kSimple, "カタカナ"));
+}
+
+TEST(AnalyzerTest, KoreanMixes) {
+  const std::string text = "모델은 데이터에서";
+  EXPECT_EQ(Analyze(AnalyzerKind::kKorean, text, KoreanMix::kBigrams),
+            (Terms{"모델", "델은", "데이", "이터", "터에", "에서"}));
+  EXPECT_EQ(Analyze(AnalyzerKind::kKorean, text, KoreanMix::kWords), (Terms{"모델", "데이터"}));
+  EXPECT_EQ(Analyze(AnalyzerKind::kKorean, text, KoreanMix::kBoth),
+            (Terms{"모델", "델은", "모델", "데이", "이터", "터에", "에서", "데이터"}));
+  // A one-syllable word is its own unigram; a one-syllable suffix needs two syllables left.
+  EXPECT_EQ(Analyze(AnalyzerKind::kKorean, "수 나이", KoreanMix::kBigrams), (Terms{"수", "나이"}));
+  EXPECT_EQ(Analyze(AnalyzerKind::kKorean, "수 나이", KoreanMix::kWords), (Terms{"수", "나이"}));
+  // Longest suffix first: "에서는", not "는".
+  EXPECT_EQ(Analyze(AnalyzerKind::kKorean, "클라우드에서는 사용합니다 지원되는", KoreanMix::kWords),
+            (Terms{"클라우드", "사용", "지원"}));
+  // Words that are nothing but a particle are dropped; "english" and "simple" keep Hangul words.
+  EXPECT_EQ(Analyze(AnalyzerKind::kKorean, "이 모델", KoreanMix::kWords), (Terms{"모델"}));
+  EXPECT_EQ(Analyze(AnalyzerKind::kSimple, "이 모델은"), (Terms{"이", "모델은"}));
+  EXPECT_EQ(Analyze(AnalyzerKind::kEnglish, "이 모델은"), (Terms{"이", "모델은"}));
+}
+
+TEST(AnalyzerTest, KoreanSentenceFromTheCorpus) {
+  const std::string sentence =
+      "대규모 언어 모델(LLM)은 다양한 소스의 방대한 양의 데이터로 학습된 자연어 텍스트를 처리하고 "
+      "생성할 수 있는 AI의 한 유형입니다.";
+  std::ifstream file(std::string(RAGD_CORPUS_DIR) + "/ai-models-and-deployment.ko.md");
+  std::stringstream corpus;
+  corpus << file.rdbuf();
+  ASSERT_NE(corpus.str().find(sentence), std::string::npos) << "the corpus changed";
+  EXPECT_EQ(Analyze(AnalyzerKind::kAuto, sentence, KoreanMix::kWords),
+            (Terms{"대규모", "언어", "모델", "llm", "다양", "소스", "방대", "양의", "데이터",
+                   "학습", "자연어", "텍스트", "처리", "생성", "수", "있는", "ai", "유형"}));
+  const Terms bigrams = Analyze(AnalyzerKind::kAuto, sentence, KoreanMix::kBigrams);
+  EXPECT_EQ(Terms(bigrams.begin(), bigrams.begin() + 8),
+            (Terms{"대규", "규모", "언어", "모델", "llm", "다양", "양한", "소스"}));
+  EXPECT_EQ(Terms(bigrams.end() - 5, bigrams.end()), (Terms{"ai", "유형", "형입", "입니", "니다"}));
+}
+
+TEST(AnalyzerTest, MixedKoreanAndEnglish) {
+  const std::string text = "Azure OpenAI에서 GPT-4o와 API를 사용합니다";
+  // auto: English rules for Latin words (stemmed), Korean rules for Hangul, particles dropped.
+  EXPECT_EQ(Analyze(AnalyzerKind::kAuto, text),
+            (Terms{"azur", "openai", "gpt", "4o", "api", "사용", "용합", "합니", "니다", "사용"}));
+  // korean: Latin words as simple (unstemmed).
+  EXPECT_EQ(Analyze(AnalyzerKind::kKorean, text, KoreanMix::kWords),
+            (Terms{"azure", "openai", "gpt", "4o", "api", "사용"}));
+  // english: Hangul words whole.
+  EXPECT_EQ(Analyze(AnalyzerKind::kEnglish, text),
+            (Terms{"azur", "openai", "에서", "gpt", "4o", "와", "api", "를", "사용합니다"}));
+}
+
+TEST(AnalyzerTest, InvalidUtf8IsReplacedNotFatal) {
+  EXPECT_EQ(Analyze(AnalyzerKind::kAuto, "bad \xff\xfe utf8 \xc3 here"),
+            (Terms{"bad", "utf8", "here"}));
+  // A truncated Hangul syllable splits the word there; a lone surrogate (CESU) likewise.
+  EXPECT_EQ(Analyze(AnalyzerKind::kKorean, "모델\xeb\xaa데이터", KoreanMix::kWords),
+            (Terms{"모델", "데이터"}));
+  EXPECT_EQ(Analyze(AnalyzerKind::kSimple,
+                    "ab\xed\xa0\x80"
+                    "cd"),
+            (Terms{"ab", "cd"}));
+  // Random bytes: always OK, never a crash (ASan builds check the reads).
+  ASSERT_OK_AND_ASSIGN(auto analyzer, Analyzer::Create({AnalyzerKind::kAuto}));
+  std::mt19937 rng(7);
+  for (int i = 0; i < 500; ++i) {
+    std::string bytes(rng() % 64, '\0');
+    for (char& c : bytes) c = static_cast<char>(rng());
+    EXPECT_OK(analyzer->Analyze(bytes));
+  }
+  EXPECT_EQ(Analyze(AnalyzerKind::kAuto, ""), Terms{});
+}
+
+TEST(AnalyzerTest, OverlongWordsAreDropped) {
+  const std::string blob(kMaxTermBytes + 1, 'x');
+  EXPECT_EQ(Analyze(AnalyzerKind::kSimple, "keep " + blob + " this"), (Terms{"keep", "this"}));
+  EXPECT_EQ(Analyze(AnalyzerKind::kSimple, std::string(kMaxTermBytes, 'y')).size(), 1u);
+}
+
+TEST(AnalyzerTest, CountTerms) {
+  const Terms terms = {"b", "a", "b", "c", "b"};
+  const std::vector<TermFreq> counted = CountTerms(terms);
+  ASSERT_EQ(counted.size(), 3u);
+  EXPECT_EQ(counted[0].term, "a");
+  EXPECT_EQ(counted[0].freq, 1u);
+  EXPECT_EQ(counted[1].term, "b");
+  EXPECT_EQ(counted[1].freq, 3u);
+  EXPECT_EQ(counted[2].term, "c");
+}
+
+TEST(AnalyzerConcurrentTest, ThreadsShareOneAnalyzer) {
+  ASSERT_OK_AND_ASSIGN(auto analyzer, Analyzer::Create({AnalyzerKind::kAuto}));
+  const std::string text = "Azure OpenAI에서 running models 데이터에서 E1234";
+  ASSERT_OK_AND_ASSIGN(const Terms expected, analyzer->Analyze(text));
+  std::vector<std::thread> threads;
+  std::atomic<int> mismatches{0};
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&] {
+      for (int i = 0; i < 200; ++i) {
+        auto got = analyzer->Analyze(text);
+        if (!got.ok() || *got != expected) ++mismatches;
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(mismatches.load(), 0);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Bm25Index
+
+std::vector<TermFreq> Doc(std::string_view text) {
+  Terms terms;
+  std::istringstream in{std::string(text)};
+  for (std::string w; in >> w;) terms.push_back(w);
+  return CountTerms(terms);
+}
+
+// The tiny corpus of the hand computations: N = 3, lengths 3, 3, 6, avgdl = 12 / 3 = 4.
+Bm25Index TinyIndex(const Bm25Options& options = {}) {
+  Bm25Index index(options);
+  EXPECT_OK(index.Add(1, Doc("a b c")));
+  EXPECT_OK(index.Add(2, Doc("a a d")));
+  EXPECT_OK(index.Add(3, Doc("b d d d e e")));
+  return index;
+}
+
+std::vector<Bm25Hit> Search(const Bm25Index& index, const Terms& query, size_t k = 10,
+                            const LabelFilter* filter = nullptr) {
+  auto hits = index.Search(query, {.top_k = k, .filter = filter});
+  EXPECT_OK(hits);
+  return hits.ok() ? *hits : std::vector<Bm25Hit>{};
+}
+
+TEST(Bm25IndexTest, ScoresMatchTheFormulaByHand) {
+  const Bm25Index index = TinyIndex();
+  EXPECT_EQ(index.size(), 3u);
+  EXPECT_EQ(index.total_length(), 12u);
+  EXPECT_DOUBLE_EQ(index.average_length(), 4.0);
+  EXPECT_EQ(index.DocFreq("a"), 2u);
+  EXPECT_EQ(index.DocFreq("zzz"), 0u);
+  // idf(a) = ln(1 + (3 - 2 + 0.5) / (2 + 0.5)) = ln(1.6) = 0.4700036292...
+  // (Robertson's ln(1.5 / 2.5) would be negative: a is in 2 of 3 documents.)
+  // d1: tf 1, |D| 3: K = 1.2 * (0.25 + 0.75 * 3 / 4) = 0.975; 1 * 2.2 / 1.975 = 1.1139240506
+  // d2: tf 2, |D| 3: 2 * 2.2 / (2 + 0.975) = 1.4789915966
+  auto hits = Search(index, {"a"});
+  ASSERT_EQ(hits.size(), 2u);
+  EXPECT_EQ(hits[0].label, 2u);
+  EXPECT_NEAR(hits[0].score, 0.6951314180441133, 1e-12);
+  EXPECT_EQ(hits[1].label, 1u);
+  EXPECT_NEAR(hits[1].score, 0.523548346501579, 1e-12);
+  // Query "d e". idf(d) = ln(1.6); idf(e) = ln(1 + 2.5 / 1.5) = 0.9808292530.
+  // d3: |D| 6: K = 1.2 * (0.25 + 0.75 * 6 / 4) = 1.65; d: 3 * 2.2 / 4.65; e: 2 * 2.2 / 3.65
+  //     = 0.4700036292 * 1.4193548387 + 0.9808292530 * 1.2054794521 = 1.8494714359
+  // d2: d tf 1, |D| 3: 0.4700036292 * 2.2 / 1.975 = 0.5235483465
+  hits = Search(index, {"d", "e"});
+  ASSERT_EQ(hits.size(), 2u);
+  EXPECT_EQ(hits[0].label, 3u);
+  EXPECT_NEAR(hits[0].score, 1.8494714358609334, 1e-12);
+  EXPECT_EQ(hits[1].label, 2u);
+  EXPECT_NEAR(hits[1].score, 0.523548346501579, 1e-12);
+  // top_k cuts; unknown terms add nothing; an empty query finds nothing.
+  EXPECT_EQ(Search(index, {"d", "e", "nothing"}, 1).size(), 1u);
+  EXPECT_TRUE(Search(index, {}).empty());
+  EXPECT_EQ(index.Search(Terms{"a"}, {.top_k = 0}).status().code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
+TEST(Bm25IndexTest, OptionsChangeTheScore) {
+  // k1 = 2, b = 0 (no length normalisation): tf * 3 / (tf + 2).
+  const Bm25Index index = TinyIndex({.k1 = 2.0, .b = 0.0});
+  auto hits = Search(index, {"a"});
+  ASSERT_EQ(hits.size(), 2u);
+  EXPECT_NEAR(hits[0].score, std::log(1.6) * 2 * 3 / (2 + 2), 1e-12);  // 0.7050054439
+  EXPECT_NEAR(hits[1].score, std::log(1.6) * 1 * 3 / (1 + 2), 1e-12);  // 0.4700036292
+  EXPECT_FALSE((Bm25Options{.k1 = -1}).Validate().ok());
+  EXPECT_FALSE((Bm25Options{.b = 1.5}).Validate().ok());
+  EXPECT_FALSE((Bm25Options{.b = std::nan("")}).Validate().ok());
+  EXPECT_OK((Bm25Options{}).Validate());
+}
+
+TEST(Bm25IndexTest, RejectsMalformedDocuments) {
+  Bm25Index index;
+  EXPECT_EQ(index.Add(1, {{TermFreq{"", 1}}}).code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(index.Add(1, {{TermFreq{"a", 0}}}).code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(index.Add(1, {{TermFreq{"a", 1}, TermFreq{"a", 2}}}).code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(index.Add(1, {{TermFreq{std::string(Bm25Index::kMaxTermBytes + 1, 'x'), 1}}}).code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(index.size(), 0u);
+  // A document without terms counts in N and in avgdl.
+  EXPECT_OK(index.Add(9, {}));
+  EXPECT_EQ(index.size(), 1u);
+  EXPECT_EQ(index.total_length(), 0u);
+}
+
+class OddLabels : public LabelFilter {
+ public:
+  bool Accept(Label label) const override { return label % 2 == 1; }
+};
+
+TEST(Bm25IndexTest, FilterRestrictsWithoutChangingScores) {
+  const Bm25Index index = TinyIndex();
+  OddLabels odd;
+  auto all = Search(index, {"b", "d"});
+  auto filtered = Search(index, {"b", "d"}, 10, &odd);
+  ASSERT_EQ(filtered.size(), 2u);
+  for (const Bm25Hit& hit : filtered) {
+    EXPECT_EQ(hit.label % 2, 1u);
+    auto it = std::find_if(all.begin(), all.end(),
+                           [&](const Bm25Hit& h) { return h.label == hit.label; });
+    ASSERT_NE(it, all.end());
+    EXPECT_EQ(it->score, hit.score);
+  }
+}
+
+// The same index built from scratch and through removes/re-adds scores identically.
+void ExpectSameIndex(const Bm25Index& a, const Bm25Index& b, const std::vector<Terms>& queries) {
+  EXPECT_EQ(a.size(), b.size());
+  EXPECT_EQ(a.total_length(), b.total_length());
+  EXPECT_EQ(a.term_count(), b.term_count());
+  for (const Terms& q : queries) {
+    auto ha = Search(a, q), hb = Search(b, q);
+    ASSERT_EQ(ha.size(), hb.size());
+    for (size_t i = 0; i < ha.size(); ++i) {
+      EXPECT_EQ(ha[i].label, hb[i].label);
+      EXPECT_DOUBLE_EQ(ha[i].score, hb[i].score);
+    }
+  }
+}
+
+TEST(Bm25IndexTest, RemoveAndReAddKeepStatisticsRight) {
+  const std::vector<Terms> queries = {{"a"}, {"b"}, {"d", "e"}, {"a", "b", "c", "d", "e"}};
+  Bm25Index index = TinyIndex();
+  EXPECT_TRUE(index.Remove(2));
+  EXPECT_FALSE(index.Remove(2));
+  EXPECT_FALSE(index.Remove(42));
+  EXPECT_EQ(index.size(), 2u);
+  EXPECT_EQ(index.total_length(), 9u);
+  EXPECT_DOUBLE_EQ(index.average_length(), 4.5);
+  EXPECT_EQ(index.DocFreq("a"), 1u);
+  EXPECT_EQ(index.DocFreq("d"), 1u);
+  Bm25Index fresh;
+  ASSERT_OK(fresh.Add(1, Doc("a b c")));
+  ASSERT_OK(fresh.Add(3, Doc("b d d d e e")));
+  ExpectSameIndex(index, fresh, queries);
+
+  ASSERT_OK(index.Add(2, Doc("a a d")));
+  ExpectSameIndex(index, TinyIndex(), queries);
+
+  // Add of a present label replaces it (a replayed add changes nothing).
+  ASSERT_OK(index.Add(2, Doc("a a d")));
+  ExpectSameIndex(index, TinyIndex(), queries);
+  ASSERT_OK(index.Add(2, Doc("z")));
+  EXPECT_EQ(index.total_length(), 10u);
+  EXPECT_EQ(index.DocFreq("a"), 1u);
+  EXPECT_EQ(index.DocFreq("z"), 1u);
+
+  for (Label label : {1, 2, 3}) EXPECT_TRUE(index.Remove(label));
+  EXPECT_EQ(index.size(), 0u);
+  EXPECT_EQ(index.total_length(), 0u);
+  EXPECT_EQ(index.term_count(), 0u);
+  EXPECT_TRUE(Search(index, {"a"}).empty());
+}
+
+TEST(Bm25IndexConcurrentTest, SearchesRunInParallel) {
+  const Bm25Index index = TinyIndex();
+  const auto expected = Search(index, {"a", "b", "d", "e"});
+  std::atomic<int> mismatches{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&] {
+      for (int i = 0; i < 500; ++i) {
+        auto hits = index.Search(Terms{"a", "b", "d", "e"});
+        if (!hits.ok() || hits->size() != expected.size() ||
+            !std::equal(hits->begin(), hits->end(), expected.begin(),
+                        [](const Bm25Hit& x, const Bm25Hit& y) {
+                          return x.label == y.label && x.score == y.score;
+                        })) {
+          ++mismatches;
+        }
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(mismatches.load(), 0);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Against SQLite FTS5's bm25() (ext/fts5/fts5_aux.c; SQLite 3.40 here): k1 = 1.2 and b = 0.75
+// fixed, the same tf part and avgdl (tokens per row), but Robertson's IDF
+// ln((N - n + 0.5) / (n + 0.5)) clamped to 1e-6, where ragd uses Lucene's
+// ln(1 + (N - n + 0.5) / (n + 0.5)); and bm25() is negated (smaller is better). So:
+//  - a one-term query ranks identically, and each document's score ratio is the ratio of the
+//    two IDFs, computed here by hand;
+//  - any query's ragd score is the sum over its terms of -bm25(term) * lucene_idf / fts5_idf,
+//    as long as every term is in fewer than half of the rows (fts5_idf not clamped).
+
+class Fts5 {
+ public:
+  Fts5() {
+    EXPECT_EQ(sqlite3_open(":memory:", &db_), SQLITE_OK);
+    Exec("CREATE VIRTUAL TABLE docs USING fts5(body)");
+  }
+  ~Fts5() { sqlite3_close(db_); }
+  void Exec(const std::string& sql) {
+    char* error = nullptr;
+    EXPECT_EQ(sqlite3_exec(db_, sql.c_str(), nullptr, nullptr, &error), SQLITE_OK)
+        << (error ? error : "") << " in " << sql;
+    sqlite3_free(error);
+  }
+  void Insert(Label label, const std::string& text) {
+    Exec("INSERT INTO docs(rowid, body) VALUES (" + std::to_string(label) + ", '" + text + "')");
+  }
+  // (label, -bm25) best first.
+  std::vector<Bm25Hit> Query(const Terms& terms) {
+    std::string match;
+    for (const std::string& t : terms) match += (match.empty() ? "" : " OR ") + t;
+    sqlite3_stmt* stmt = nullptr;
+    const std::string sql =
+        "SELECT rowid, bm25(docs) FROM docs WHERE docs MATCH '" + match + "' ORDER BY rank";
+    EXPECT_EQ(sqlite3_prepare_v2(db_, sql.c_str(), -1, &stmt, nullptr), SQLITE_OK)
+        << sqlite3_errmsg(db_);
+    std::vector<Bm25Hit> out;
+    while (sqlite3_step(stmt) == SQLITE_ROW) {
+      out.push_back(
+          {static_cast<Label>(sqlite3_column_int64(stmt, 0)), -sqlite3_column_double(stmt, 1)});
+    }
+    sqlite3_finalize(stmt);
+    return out;
+  }
+
+ private:
+  sqlite3* db_ = nullptr;
+};
+
+TEST(Bm25IndexTest, RanksLikeSqliteFts5) {
+  // 40 documents of 3..30 words over a Zipf-ish vocabulary of 12 words: lengths and term
+  // frequencies vary, so scores rarely tie.
+  const Terms vocabulary = {"alpha", "bravo", "charlie", "delta",  "echo", "foxtrot",
+                            "golf",  "hotel", "india",   "juliet", "kilo", "lima"};
+  std::mt19937 rng(2026);
+  Bm25Index index;
+  Fts5 fts;
+  const int n = 40;
+  for (Label label = 1; label <= n; ++label) {
+    const size_t length = 3 + rng() % 28;
+    std::string text;
+    for (size_t i = 0; i < length; ++i) {
+      // P(word w) ~ 1 / (w + 1): common words early in the list, rare ones late.
+      std::discrete_distribution<int> zipf({12, 6, 4, 3, 2.4, 2, 1.7, 1.5, 0.4, 0.3, 0.25, 0.2});
+      text += (text.empty() ? "" : " ") + vocabulary[zipf(rng)];
+    }
+    ASSERT_OK(index.Add(label, Doc(text)));
+    fts.Insert(label, text);
+  }
+  auto idf_lucene = [&](double df) { return std::log(1 + (n - df + 0.5) / (df + 0.5)); };
+  auto idf_fts5 = [&](double df) { return std::max(1e-6, std::log((n - df + 0.5) / (df + 0.5))); };
+
+  int compared = 0;
+  // One-term queries: same order; score ratio = idf ratio, for every document.
+  for (const std::string& term : vocabulary) {
+    const auto ours = Search(index, {term}, n);
+    const auto theirs = fts.Query({term});
+    ASSERT_EQ(ours.size(), theirs.size()) << term;
+    const double ratio = idf_lucene(index.DocFreq(term)) / idf_fts5(index.DocFreq(term));
+    for (size_t i = 0; i < ours.size(); ++i) {
+      const bool tie = (i + 1 < ours.size() && ours[i].score - ours[i + 1].score < 1e-9) ||
+                       (i > 0 && ours[i - 1].score - ours[i].score < 1e-9);
+      if (!tie) {
+        EXPECT_EQ(ours[i].label, theirs[i].label) << term << " rank " << i;
+      }
+      EXPECT_NEAR(ours[i].score / theirs[i].score, ratio, 1e-9) << term;
+      ++compared;
+    }
+  }
+  // Multi-term queries over the rarer half (df < N/2): the sum of the rescaled FTS5 scores.
+  Terms rare;
+  for (const std::string& term : vocabulary) {
+    if (index.DocFreq(term) > 0 && index.DocFreq(term) < n / 2) rare.push_back(term);
+  }
+  ASSERT_GE(rare.size(), 4u);
+  std::vector<Terms> queries = {rare, {rare[0], rare[1], rare[2]}};
+  for (size_t i = 0; i + 1 < rare.size(); ++i) queries.push_back({rare[i], rare[i + 1]});
+  for (const Terms& q : queries) {
+    std::map<Label, double> expected;
+    for (const std::string& term : q) {
+      const double scale = idf_lucene(index.DocFreq(term)) / idf_fts5(index.DocFreq(term));
+      for (const Bm25Hit& hit : fts.Query({term})) expected[hit.label] += hit.score * scale;
+    }
+    const auto ours = Search(index, q, n);
+    ASSERT_EQ(ours.size(), expected.size());
+    for (const Bm25Hit& hit : ours) {
+      EXPECT_NEAR(hit.score, expected[hit.label], 1e-9) << hit.label;
+      ++compared;
+    }
+  }
+  EXPECT_GT(compared, 100);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Save / Load
+
+// Header layout (bm25_index.h): magic 0, version 4, k1 8, b 16, documents 24, terms 32,
+// total length 40, payload bytes 48, checksum 56, payload from 64.
+constexpr size_t kHeaderBytes = 64;
+void Reseal(std::string* image) {
+  Hasher64 hasher;
+  hasher.Update(std::string_view(*image).substr(0, 56));
+  hasher.Update(std::string_view(*image).substr(kHeaderBytes));
+  const uint64_t sum = hasher.Digest();
+  std::memcpy(image->data() + 56, &sum, sizeof(sum));
+}
+template <typename T>
+void Poke(std::string* image, size_t offset, T value) {
+  std::memcpy(image->data() + offset, &value, sizeof(value));
+}
+
+TEST(Bm25IndexTest, SaveLoadRoundTrip) {
+  Bm25Index index = TinyIndex({.k1 = 1.5, .b = 0.5});
+  ASSERT_OK(index.Add(7, Doc("한국어 데이터 e1234")));
+  ASSERT_TRUE(index.Remove(1));
+  std::string image;
+  ASSERT_OK(index.Save(&image));
+  ASSERT_OK_AND_ASSIGN(Bm25Index loaded, Bm25Index::Load(image));
+  EXPECT_EQ(loaded.options().k1, 1.5);
+  EXPECT_EQ(loaded.options().b, 0.5);
+  ExpectSameIndex(index, loaded, {{"a"}, {"d", "e"}, {"데이터", "e1234"}, {"b", "c"}});
+  std::string again;
+  ASSERT_OK(loaded.Save(&again));
+  EXPECT_EQ(image, again);
+  // A loaded index keeps working: removes update its statistics.
+  EXPECT_TRUE(loaded.Remove(7));
+  EXPECT_EQ(loaded.DocFreq("데이터"), 0u);
+  EXPECT_EQ(loaded.total_length(), 9u);
+
+  std::string empty;
+  ASSERT_OK(Bm25Index().Save(&empty));
+  EXPECT_EQ(empty.size(), kHeaderBytes);
+  ASSERT_OK_AND_ASSIGN(Bm25Index none, Bm25Index::Load(empty));
+  EXPECT_EQ(none.size(), 0u);
+}
+
+TEST(Bm25IndexTest, LoadRejectsCorruptImages) {
+  std::string image;
+  ASSERT_OK(TinyIndex().Save(&image));
+  // Every truncation and every flipped byte is caught (the checksum covers the header too).
+  for (size_t n = 0; n < image.size(); ++n) {
+    EXPECT_EQ(Bm25Index::Load(std::string_view(image).substr(0, n)).status().code(),
+              absl::StatusCode::kDataLoss)
+        << n;
+  }
+  for (size_t i = 0; i < image.size(); ++i) {
+    std::string bad = image;
+    bad[i] ^= 0x20;
+    EXPECT_EQ(Bm25Index::Load(bad).status().code(), absl::StatusCode::kDataLoss) << i;
+  }
+  EXPECT_EQ(Bm25Index::Load(image + "x").status().code(), absl::StatusCode::kDataLoss);
+
+  // Crafted images with a valid checksum: counts beyond the bytes present are rejected before
+  // anything is allocated, and inconsistent payloads are rejected.
+  auto expect_rejected = [](std::string bad, const char* what) {
+    Reseal(&bad);
+    auto loaded = Bm25Index::Load(bad);
+    EXPECT_EQ(loaded.status().code(), absl::StatusCode::kDataLoss) << what;
+  };
+  {
+    std::string bad = image;
+    Poke<uint64_t>(&bad, 24, uint64_t{1} << 60);
+    expect_rejected(bad, "huge document count");
+  }
+  {
+    std::string bad = image;
+    Poke<uint64_t>(&bad, 32, uint64_t{1} << 60);
+    expect_rejected(bad, "huge term count");
+  }
+  {
+    std::string bad = image;
+    Poke<uint64_t>(&bad, 40, 13);
+    expect_rejected(bad, "total length off by one");
+  }
+  {
+    std::string bad = image;
+    Poke<double>(&bad, 8, -3.0);
+    expect_rejected(bad, "k1 out of range");
+  }
+  {
+    // The first document record is (label 1, length 3) at 64; label 1 -> 99 leaves postings of
+    // label 1 without a document.
+    std::string bad = image;
+    Poke<uint64_t>(&bad, kHeaderBytes, 99);
+    expect_rejected(bad, "posting of an unknown label");
+  }
+  {
+    // Document 1's length 3 -> 4 (and the total with it): its term frequencies no longer add up.
+    std::string bad = image;
+    Poke<uint32_t>(&bad, kHeaderBytes + 8, 4);
+    Poke<uint64_t>(&bad, 40, 13);
+    expect_rejected(bad, "length differs from term frequencies");
+  }
+}
+
+}  // namespace
+}  // namespace ragd::index::lexical
