@@ -12,6 +12,7 @@
 
 #include "cli/ragctl_admin.h"
 #include "cli/ragctl_commands.h"
+#include "cli/ragctl_eval.h"
 #include "cli/ragctl_ingest.h"
 #include "cli/ragctl_retrieval.h"
 
@@ -152,6 +153,27 @@ int Run(int argc, char** argv) {
   models_cmd->require_subcommand(1);
   CLI::App* m_list = models_cmd->add_subcommand("list", "list the chat models");
 
+  // eval: retrieval quality over a question set.
+  ragd::cli::EvalOptions eval;
+  CLI::App* eval_cmd = app.add_subcommand(
+      "eval", "retrieval quality over questions with known answers: hit@1, hit@5, MRR, nDCG");
+  eval_cmd->add_option("questions", eval.questions_file,
+                       "JSON Lines: {\"id\", \"question\", \"expected\": [document ids], "
+                       "\"slices\": [labels]}")
+      ->required();
+  eval_cmd->add_option("--collection", eval.collection, "collection name")->required();
+  eval_cmd->add_option("--mode", eval.modes,
+                       "retrieval mode to evaluate (repeatable): default, vector, text, hybrid "
+                       "or all (default: default)");
+  eval_cmd->add_option("--k", eval.k, "rank cutoff of MRR and nDCG (default 10)");
+  eval_cmd->add_option("--fetch-k", eval.fetch_k, "chunks retrieved per question (default 5*k)");
+  eval_cmd->add_option("--baseline", eval.baselines,
+                       "NAME=FILE: another system's rankings, {\"id\", \"ranked\": [document "
+                       "ids]} per line, judged alike (repeatable)");
+  eval_cmd->add_option("--filter", eval.filter_json, "filter JSON");
+  eval_cmd->add_option("--show-misses", eval.show_misses,
+                       "list up to N questions per system answered below rank 5");
+
   // ingestion: ingest, documents, jobs, tokens
   ragd::cli::IngestOptions ingest;
   CLI::App* ingest_cmd = app.add_subcommand("ingest", "ingest files into a collection");
@@ -239,6 +261,7 @@ int Run(int argc, char** argv) {
     if (ask_cmd->parsed()) return retrieval.Ask(ask);
     return retrieval.ListModels();
   }
+  if (eval_cmd->parsed()) return ragd::cli::Eval(global, eval, std::cout, std::cerr);
   if (s_create->parsed()) {
     // A backup of a large database takes longer than a query; the default deadline is not
     // meant for it.

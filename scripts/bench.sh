@@ -17,6 +17,8 @@
 #   BENCH_TOKENIZER_ARGS="--min-seconds 2"            ragd_tokenizer_bench flags
 #   BENCH_SKIP_LOAD=1                                 skip the overload run (ragd_load)
 #   BENCH_LOAD_ARGS="--seconds 20 --mix 9:1"          ragd_load flags
+#   BENCH_SKIP_EVAL=1                                 skip the retrieval-quality run (eval.sh;
+#                                                     EVAL_MODES, EVAL_SETS are passed on)
 set -euo pipefail
 
 BUILD_DIR=${1:-build}
@@ -140,6 +142,11 @@ if ! skip BENCH_SKIP_LOAD; then
   kill -TERM "$load_pid" 2>/dev/null || true
   wait "$load_pid" || true
   rm -rf "$load_dir"
+fi
+if ! skip BENCH_SKIP_EVAL; then
+  # Retrieval quality, ragd beside SQLite FTS5 on the same chunks (scripts/eval.sh).
+  echo "bench.sh: retrieval quality (ragctl eval), a few minutes" >&2
+  EVAL_OUT="$RESULTS/eval.jsonl" "$ROOT/scripts/eval.sh" "$BUILD_DIR" || status=$?
 fi
 echo "bench.sh: results in $RESULTS" >&2
 exit "$status"

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <fstream>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
@@ -256,6 +257,75 @@ TEST_F(RagctlTest, ErrorsAreOneLineWithExitCodes) {
   EXPECT_EQ(r.exit_code, 2);
   r = Ragctl({"points", "delete", "--collection", "c"});
   EXPECT_EQ(r.exit_code, 2);
+}
+
+TEST_F(RagctlTest, EvalJudgesRagdAndABaselineBySlice) {
+  ASSERT_EQ(Ragctl({"collections", "create", "kb", "--embedder", "local"}).exit_code, 0);
+  std::string docs = WriteFile(
+      "docs.jsonl",
+      "{\"id\": \"tea\", \"text\": \"Green tea is steeped in water at eighty degrees for two "
+      "minutes.\"}\n"
+      "{\"id\": \"bikes\", \"text\": \"Bicycle chains need oil every few hundred "
+      "kilometres.\"}\n"
+      "{\"id\": \"rust\", \"text\": \"Iron rusts when oxygen and water meet its surface.\"}\n");
+  CommandResult r = Ragctl({"ingest", docs, "--collection", "kb", "--format", "jsonl"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  std::string questions = WriteFile(
+      "q.jsonl",
+      "{\"id\": \"q1\", \"question\": \"How long is green tea steeped?\", \"expected\": "
+      "[\"tea\"], \"slices\": [\"food\"]}\n"
+      "{\"id\": \"q2\", \"question\": \"How often do bicycle chains need oil?\", "
+      "\"expected\": \"bikes\", \"slices\": [\"tools\"]}\n"
+      "\n"
+      "{\"id\": \"q3\", \"question\": \"Why does iron rust?\", \"expected\": [\"rust\"], "
+      "\"slices\": [\"tools\"]}\n");
+  // Another system's rankings: q1 right at rank 2, q2 right at 1, q3 not ranked at all.
+  std::string ranked = WriteFile("other.jsonl",
+                                 "{\"id\": \"q1\", \"ranked\": [\"bikes\", \"tea\"]}\n"
+                                 "{\"id\": \"q2\", \"ranked\": [\"bikes\"]}\n");
+  r = Ragctl({"--json", "eval", questions, "--collection", "kb", "--baseline",
+              "other=" + ranked});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  std::map<std::string, nlohmann::json> rows;  // "system/slice"
+  for (absl::string_view line : absl::StrSplit(r.out, '\n', absl::SkipEmpty())) {
+    nlohmann::json j = nlohmann::json::parse(line, nullptr, false);
+    ASSERT_TRUE(j.is_object()) << line;
+    rows[j["system"].get<std::string>() + "/" + j["slice"].get<std::string>()] = j;
+  }
+  ASSERT_EQ(rows.size(), 6u) << r.out;  // {ragd, other} x {all, food, tools}
+  // The baseline, judged by hand: RR 1/2, 1, 0; hit@1 0, 1, 0.
+  EXPECT_EQ(rows["other/all"]["questions"], 3);
+  EXPECT_NEAR(rows["other/all"]["mrr@10"].get<double>(), 0.5, 1e-12);
+  EXPECT_NEAR(rows["other/all"]["hit@1"].get<double>(), 1.0 / 3, 1e-12);
+  EXPECT_NEAR(rows["other/all"]["hit@5"].get<double>(), 2.0 / 3, 1e-12);
+  EXPECT_NEAR(rows["other/tools"]["mrr@10"].get<double>(), 0.5, 1e-12);
+  EXPECT_EQ(rows["other/tools"]["questions"], 2);
+  EXPECT_FALSE(rows["other/all"].contains("p50_ms"));
+  // ragd: three documents, so each answer is in its top 5; questions share words with their
+  // document only, so the lexical local embedder ranks each first.
+  EXPECT_EQ(rows["ragd/all"]["questions"], 3);
+  EXPECT_EQ(rows["ragd/all"]["hit@5"], 1.0);
+  EXPECT_EQ(rows["ragd/all"]["hit@1"], 1.0) << r.out;
+  EXPECT_GT(rows["ragd/all"]["p50_ms"].get<double>(), 0);
+
+  r = Ragctl({"eval", questions, "--collection", "kb"});  // not a TTY: tab-separated table
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_THAT(r.out, StartsWith("SLICE\tSYSTEM\tN\tHIT@1\tHIT@5\tMRR@10\tNDCG@10\tP50_MS\n"));
+  EXPECT_THAT(r.out, HasSubstr("all\tragd\t3\t1.000\t1.000\t1.000\t1.000\t"));
+
+  // Bad input: the file and line are named; exit 2 before any call.
+  std::string bad = WriteFile("bad.jsonl",
+                              "{\"id\": \"q1\", \"question\": \"?\", \"expected\": [\"a\"]}\n"
+                              "{\"id\": \"q2\", \"question\": \"?\"}\n");
+  r = Ragctl({"eval", bad, "--collection", "kb"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_THAT(r.err, HasSubstr("bad.jsonl:2: expected"));
+  r = Ragctl({"eval", questions, "--collection", "kb", "--baseline", "nofile"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_THAT(r.err, HasSubstr("NAME=FILE"));
+  r = Ragctl({"eval", questions, "--collection", "nope"});
+  EXPECT_EQ(r.exit_code, 3);
+  EXPECT_THAT(r.err, HasSubstr("question q1: NOT_FOUND"));
 }
 
 TEST_F(RagctlTest, AddressFromEnvironmentAndUnreachableServer) {

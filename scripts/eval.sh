@@ -1,0 +1,115 @@
+#!/usr/bin/env bash
+# Retrieval quality of ragd against a SQLite FTS5 BM25 baseline over the same chunks, on the
+# evaluation sets of bench/eval/ (README there: provenance, formats). For each set: a fresh
+# ragd on a temporary data directory, a collection with the offline "local" embedder, the
+# documents ingested, ragd's chunks exported to ragd_fts5_rank, then `ragctl eval` judging
+# ragd's retrieval modes and the baseline(s) in one run. Writes bench/results/eval.jsonl (a
+# header line with the machine, then one object per set, system and slice) and prints the
+# tables.
+#
+# Usage: scripts/eval.sh [BUILD_DIR]      (make eval; also the last step of make bench)
+# Environment (optional):
+#   EVAL_MODES="default"        ragctl eval --mode values (space-separated; "all" = every mode)
+#   EVAL_SETS="ko en"           which sets to run
+#   EVAL_OUT=bench/results/eval.jsonl
+set -euo pipefail
+
+BUILD_DIR=${1:-build}
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+EVAL_DIR="$ROOT/bench/eval"
+OUT=${EVAL_OUT:-$ROOT/bench/results/eval.jsonl}
+read -r -a MODES <<< "${EVAL_MODES:-default}"
+read -r -a SETS <<< "${EVAL_SETS:-ko en}"
+
+if [ ! -f "$BUILD_DIR/CMakeCache.txt" ]; then
+  echo "eval.sh: $BUILD_DIR is not a configured build directory (run make build first)" >&2
+  exit 2
+fi
+cmake --build "$BUILD_DIR" -j"${JOBS:-2}" --target ragd ragctl ragd_fts5_rank
+RAGD="$BUILD_DIR/bin/ragd"
+RAGCTL="$BUILD_DIR/bin/ragctl"
+RANK="$BUILD_DIR/bench/ragd_fts5_rank"
+
+WORK=$(mktemp -d)
+ragd_pid=""
+cleanup() {
+  if [ -n "$ragd_pid" ]; then kill -TERM "$ragd_pid" 2>/dev/null || true; wait "$ragd_pid" 2>/dev/null || true; fi
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+mkdir -p "$(dirname "$OUT")"
+mode_flags=()
+for m in "${MODES[@]}"; do mode_flags+=(--mode "$m"); done
+{
+  printf '{"kind":"header","date":"%s","host":"%s","cpu":"%s","cores":%s,"ragd":"%s","modes":"%s"}\n' \
+    "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$(hostname)" \
+    "$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')" "$(nproc)" \
+    "$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)" "${MODES[*]}"
+} > "$OUT"
+
+# Runs one evaluation set: $1 name, $2 documents JSONL, $3 questions JSONL.
+run_set() {
+  local name=$1 docs=$2 questions=$3 dir="$WORK/$1"
+  if [ ! -f "$docs" ] || [ ! -f "$questions" ]; then
+    echo "eval.sh: set $name skipped: $docs or $questions is missing" >&2
+    return 0
+  fi
+  mkdir -p "$dir"
+  "$RAGD" --listen 127.0.0.1:0 --port-file "$dir/port" --admin-listen "" \
+    --data-dir "$dir/data" --log-level warn &
+  ragd_pid=$!
+  for _ in $(seq 300); do [ -s "$dir/port" ] && break; sleep 0.1; done
+  if [ ! -s "$dir/port" ]; then
+    echo "eval.sh: ragd wrote no port file" >&2
+    return 1
+  fi
+  local address="127.0.0.1:$(cat "$dir/port")"
+  local ctl=("$RAGCTL" --address "$address" --timeout 120)
+  for _ in $(seq 100); do "${ctl[@]}" collections list > /dev/null 2>&1 && break; sleep 0.2; done
+  "${ctl[@]}" collections create "$name" --embedder local > /dev/null
+  "${ctl[@]}" ingest "$docs" --collection "$name" --format jsonl > "$dir/ingest.txt"
+  # ragd's own chunks, for the baseline to index.
+  "$RANK" --ids "$docs" > "$dir/ids.txt"
+  : > "$dir/chunks.jsonl"
+  while IFS= read -r id; do
+    "${ctl[@]}" --json documents get --collection "$name" "$id" >> "$dir/chunks.jsonl"
+  done < "$dir/ids.txt"
+  "$RANK" --chunks "$dir/chunks.jsonl" --questions "$questions" > "$dir/fts5.jsonl"
+  "$RANK" --chunks "$dir/chunks.jsonl" --questions "$questions" --tokenizer trigram \
+    > "$dir/fts5-trigram.jsonl"
+  local baselines=(--baseline "fts5=$dir/fts5.jsonl" --baseline "fts5-trigram=$dir/fts5-trigram.jsonl")
+  echo "== $name: $(wc -l < "$dir/ids.txt") documents, $(wc -l < "$questions") questions"
+  "${ctl[@]}" eval "$questions" --collection "$name" "${mode_flags[@]}" "${baselines[@]}"
+  "${ctl[@]}" --json eval "$questions" --collection "$name" "${mode_flags[@]}" "${baselines[@]}" |
+    sed "s/^{/{\"set\":\"$name\",/" >> "$OUT"
+  kill -TERM "$ragd_pid"
+  wait "$ragd_pid" || true
+  ragd_pid=""
+}
+
+for set in "${SETS[@]}"; do
+  case "$set" in
+    ko)
+      run_set ko "$EVAL_DIR/ko_passages.jsonl" "$EVAL_DIR/ko_questions.jsonl"
+      ;;
+    en)
+      # The English set is made from a Debian package's documentation (bench/eval/README.md),
+      # converted by a Node script; without Node or the package it is skipped with a message.
+      if ! command -v node > /dev/null; then
+        echo "eval.sh: node not found: the English set is skipped" >&2
+        continue
+      fi
+      if ! node "$EVAL_DIR/en_docs_make.mjs" > "$WORK/en_docs.jsonl" || [ ! -s "$WORK/en_docs.jsonl" ]; then
+        echo "eval.sh: the English documents could not be made (bench/eval/README.md names the package): skipped" >&2
+        continue
+      fi
+      run_set en "$WORK/en_docs.jsonl" "$EVAL_DIR/en_questions.jsonl"
+      ;;
+    *)
+      echo "eval.sh: unknown set $set (ko, en)" >&2
+      exit 2
+      ;;
+  esac
+done
+echo "eval.sh: results in $OUT"
