@@ -88,20 +88,29 @@ run_set() {
   ragd_pid=""
 }
 
+# Both corpora are made at run time by the Node scripts of bench/eval/ (the Korean one from the
+# test corpus in the repository, the English one from Debian's sqlite3-doc, installed here when
+# missing); without Node a set is skipped with a message.
+if ! command -v node > /dev/null; then
+  echo "eval.sh: node not found: no evaluation set can be made (bench/eval/README.md)" >&2
+  exit 0
+fi
 for set in "${SETS[@]}"; do
   case "$set" in
     ko)
-      run_set ko "$EVAL_DIR/ko_passages.jsonl" "$EVAL_DIR/ko_questions.jsonl"
+      node "$EVAL_DIR/make_passages.mjs" "$ROOT/tests/services/data/corpus" > "$WORK/ko_passages.jsonl"
+      run_set ko "$WORK/ko_passages.jsonl" "$EVAL_DIR/ko_questions.jsonl"
       ;;
     en)
-      # The English set is made from a Debian package's documentation (bench/eval/README.md),
-      # converted by a Node script; without Node or the package it is skipped with a message.
-      if ! command -v node > /dev/null; then
-        echo "eval.sh: node not found: the English set is skipped" >&2
-        continue
+      if [ ! -f /usr/share/doc/sqlite3/lang.html ]; then
+        sudo_cmd=()
+        [ "$(id -u)" = "0" ] || sudo_cmd=(sudo)
+        "${sudo_cmd[@]}" apt-get install -y -qq sqlite3-doc >&2 ||
+          { "${sudo_cmd[@]}" apt-get update -qq >&2 && "${sudo_cmd[@]}" apt-get install -y -qq sqlite3-doc >&2; } ||
+          true
       fi
       if ! node "$EVAL_DIR/en_docs_make.mjs" > "$WORK/en_docs.jsonl" || [ ! -s "$WORK/en_docs.jsonl" ]; then
-        echo "eval.sh: the English documents could not be made (bench/eval/README.md names the package): skipped" >&2
+        echo "eval.sh: the English pages could not be made (apt-get install sqlite3-doc): set en skipped" >&2
         continue
       fi
       run_set en "$WORK/en_docs.jsonl" "$EVAL_DIR/en_questions.jsonl"
