@@ -15,7 +15,12 @@ PACKAGES=(
   libgumbo-dev libpoppler-cpp-dev
   libicu-dev libstemmer-dev libsqlite3-dev
   yamllint
+  sqlite3-doc
 )
+# sqlite3-doc: the English evaluation corpus (bench/eval/README.md), checked by tests/cli.
+# Node.js runs the evaluation sets' scripts and the npm-based tests; any node will do, and
+# Debian's is the fallback when none is installed.
+if ! command -v node >/dev/null 2>&1; then PACKAGES+=(nodejs); fi
 # deploy/tests/validate.sh renders manifests with `kubectl kustomize`; any kubectl will do, and
 # Debian's (1.20, kustomize v2.0.3) is the fallback when none is installed.
 if ! command -v kubectl >/dev/null 2>&1; then PACKAGES+=(kubernetes-client); fi
