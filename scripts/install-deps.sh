@@ -13,7 +13,7 @@ PACKAGES=(
   libcli11-dev libcpp-httplib-dev libxxhash-dev libutf8proc-dev prometheus-cpp-dev openssl
   libssl-dev
   libgumbo-dev libpoppler-cpp-dev
-  libicu-dev libstemmer-dev libsqlite3-dev
+  libicu-dev libstemmer-dev libsqlite3-dev libroaring-dev
   yamllint
   sqlite3-doc
 )

@@ -73,6 +73,8 @@ third_party "hnswlib, FAISS and RocksDB stay in index/'s adapters" \
   '#include <(hnswlib|faiss|rocksdb)/' common index models ingest rag services
 third_party "ICU and libstemmer stay in index/lexical's .cc files" \
   '#include <(unicode/|libstemmer\.h)' common index models ingest rag services cli
+third_party "CRoaring stays in index/metadata's .cc files" \
+  '#include <roaring/' common index models ingest rag services cli
 third_party "yaml-cpp stays in services/server's config parsers" \
   '#include <yaml-cpp/' common index models ingest rag services cli
 third_party "nlohmann-json, libcurl, spdlog, prometheus and httplib stay in .cc files" \
