@@ -313,7 +313,7 @@ absl::StatusOr<WriteResult> Engine::Impl::DeleteByFilter(std::string_view name,
     if (c->dropped) return CollectionNotFound(name);
     std::vector<std::string> ids;
     for (const auto& s : c->shards) {
-      auto part = s->WriterMatchingIds(filter);
+      ASSIGN_OR_RETURN(std::vector<std::string> part, s->WriterMatchingIds(filter));
       ids.insert(ids.end(), std::make_move_iterator(part.begin()),
                  std::make_move_iterator(part.end()));
     }

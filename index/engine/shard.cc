@@ -14,15 +14,6 @@
 namespace ragd::index {
 namespace {
 
-class SetFilter final : public LabelFilter {
- public:
-  explicit SetFilter(const std::vector<Label>& labels) : set_(labels.begin(), labels.end()) {}
-  bool Accept(Label label) const override { return set_.contains(label); }
-
- private:
-  absl::flat_hash_set<Label> set_;
-};
-
 constexpr size_t kBuildBatch = 1024;
 
 }  // namespace
@@ -73,6 +64,7 @@ absl::Status Shard::Recover() {
   RETURN_IF_ERROR(store_->ScanPoints(key_, [&](std::string_view id, storage::PointRecord&& r) {
     max_label = std::max(max_label, r.label);
     labels_.emplace(std::string(id), r.label);
+    RETURN_IF_ERROR(metadata_.Add(r.label, r.document_id, r.metadata));
     live_.emplace(r.label, LiveMeta{std::string(id), std::move(r.document_id),
                                     std::move(r.metadata)});
     return absl::OkStatus();
@@ -147,10 +139,13 @@ std::optional<Label> Shard::WriterLabelOf(std::string_view id) const {
   return it->second;
 }
 
-std::vector<std::string> Shard::WriterMatchingIds(const Filter& filter) const {
+absl::StatusOr<std::vector<std::string>> Shard::WriterMatchingIds(const Filter& filter) const {
+  ASSIGN_OR_RETURN(metadata::LabelSet set, metadata_.Evaluate(filter));
   std::vector<std::string> ids;
-  for (const auto& [label, meta] : live_) {
-    if (Matches(filter, meta.document_id, meta.metadata)) ids.push_back(meta.id);
+  ids.reserve(set.size());
+  for (Label label : set.ToVector()) {
+    auto it = live_.find(label);
+    if (it != live_.end()) ids.push_back(it->second.id);
   }
   return ids;
 }
@@ -174,11 +169,15 @@ absl::Status Shard::WriterApply(const std::vector<Added>& added,
   RETURN_IF_ERROR(index_->Add(add_labels, add_vectors));
   RETURN_IF_ERROR(index_->Remove(remove_labels));
   for (const auto& [label, id] : removed) {
-    live_.erase(label);
+    if (auto meta = live_.find(label); meta != live_.end()) {
+      metadata_.Remove(label, meta->second.document_id, meta->second.metadata);
+      live_.erase(meta);
+    }
     auto it = labels_.find(id);
     if (it != labels_.end() && it->second == label) labels_.erase(it);
   }
   for (const auto& a : added) {
+    RETURN_IF_ERROR(metadata_.Add(a.label, a.point->document_id, a.point->metadata));
     labels_[a.point->id] = a.label;
     live_[a.label] = LiveMeta{a.point->id, a.point->document_id, a.point->metadata};
   }
@@ -206,20 +205,17 @@ absl::StatusOr<std::vector<Shard::Hit>> Shard::Search(std::span<const float> que
     *plan = SearchPlan::kIndex;
     ASSIGN_OR_RETURN(hits, index_->Search(query, opts));
   } else {
-    // Pick the plan by selectivity: a small matching set is scored exactly (cheaper than any
-    // graph walk and exact); a larger one restricts the index search to the set.
-    std::vector<Label> matches;
-    for (const auto& [label, meta] : live_) {
-      if (Matches(*filter, meta.document_id, meta.metadata)) matches.push_back(label);
-    }
+    // Pick the plan by selectivity, which the metadata index gives with the set: a small
+    // matching set is scored exactly (cheaper than any graph walk, and exact); a larger one
+    // restricts the index search to the set.
+    ASSIGN_OR_RETURN(metadata::LabelSet matches, metadata_.Evaluate(*filter));
     if (matches.empty()) return out;
     if (matches.size() <= options_.brute_force_max_matches) {
       *plan = SearchPlan::kBruteForce;
-      ASSIGN_OR_RETURN(hits, index_->ScoreLabels(query, matches, k));
+      ASSIGN_OR_RETURN(hits, index_->ScoreLabels(query, matches.ToVector(), k));
     } else {
       *plan = SearchPlan::kIndexFiltered;
-      SetFilter set(matches);
-      opts.filter = &set;
+      opts.filter = &matches;
       opts.filter_selectivity =
           static_cast<double>(matches.size()) / static_cast<double>(live_.size());
       ASSIGN_OR_RETURN(hits, index_->Search(query, opts));
@@ -237,7 +233,9 @@ absl::StatusOr<std::vector<Shard::Hit>> Shard::Search(std::span<const float> que
 uint64_t Shard::Count(const Filter* filter) const {
   std::shared_lock lock(mu_);
   if (filter == nullptr) return live_.size();
-  uint64_t n = 0;
+  absl::StatusOr<metadata::LabelSet> matches = metadata_.Evaluate(*filter);
+  if (matches.ok()) return matches->size();
+  uint64_t n = 0;  // out of memory for the set: count by a scan instead
   for (const auto& [label, meta] : live_) {
     if (Matches(*filter, meta.document_id, meta.metadata)) ++n;
   }

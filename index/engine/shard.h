@@ -21,6 +21,7 @@
 #include "absl/status/statusor.h"
 #include "index/engine/engine.h"
 #include "index/filter.h"
+#include "index/metadata/metadata_index.h"
 #include "index/storage/store.h"
 #include "index/vector_index.h"
 
@@ -57,7 +58,8 @@ class Shard {
   Label WriterAllocateLabel() { return next_label_++; }
   uint64_t WriterNextLabel() const { return next_label_; }
   // Ids of live points matching `filter` (the write mutex keeps the maps still).
-  std::vector<std::string> WriterMatchingIds(const Filter& filter) const;
+  // RESOURCE_EXHAUSTED when the matching set does not fit in memory.
+  absl::StatusOr<std::vector<std::string>> WriterMatchingIds(const Filter& filter) const;
   // Makes committed changes visible: adds `added`, removes `removed` labels (replaced or
   // deleted points). Takes the exclusive lock.
   absl::Status WriterApply(const std::vector<Added>& added,
@@ -103,6 +105,10 @@ class Shard {
   mutable std::shared_mutex mu_;
   std::unique_ptr<VectorIndex> index_;
   absl::flat_hash_map<Label, LiveMeta> live_;
+  // The live points' document_id and metadata as posting sets: filters are answered from it,
+  // with the matching set's size, instead of a scan of live_ (LiveMeta keeps the values that
+  // a removal takes out of it).
+  metadata::MetadataIndex metadata_;
   absl::flat_hash_map<std::string, Label> labels_;
   std::atomic<uint64_t> next_label_{1};
   std::atomic<bool> dirty_{false};
