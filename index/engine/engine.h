@@ -167,6 +167,11 @@ class Engine {
     // Filtered searches whose matching set is at most this many points (per shard) are
     // answered by exact brute force over the set. Default: 2,000.
     size_t brute_force_max_matches = 2000;
+    // Answer filters from the metadata index (index/metadata: posting sets per metadata value,
+    // about as much memory again as the metadata itself). false: scan every live point's
+    // metadata on each filtered call instead (as before the index existed; benchmarks compare
+    // the two). Default: true.
+    bool metadata_index = true;
     // fsync the WAL on every write. Turning this off loses acknowledged writes on power loss
     // (not on a process crash). Default: true.
     bool sync_writes = true;

@@ -14,6 +14,16 @@
 namespace ragd::index {
 namespace {
 
+// The matching set of a scan (Engine::Options::metadata_index off) as a LabelFilter.
+class SetFilter final : public LabelFilter {
+ public:
+  explicit SetFilter(const std::vector<Label>& labels) : set_(labels.begin(), labels.end()) {}
+  bool Accept(Label label) const override { return set_.contains(label); }
+
+ private:
+  absl::flat_hash_set<Label> set_;
+};
+
 constexpr size_t kBuildBatch = 1024;
 
 }  // namespace
@@ -64,7 +74,7 @@ absl::Status Shard::Recover() {
   RETURN_IF_ERROR(store_->ScanPoints(key_, [&](std::string_view id, storage::PointRecord&& r) {
     max_label = std::max(max_label, r.label);
     labels_.emplace(std::string(id), r.label);
-    RETURN_IF_ERROR(metadata_.Add(r.label, r.document_id, r.metadata));
+    if (options_.metadata_index) RETURN_IF_ERROR(metadata_.Add(r.label, r.document_id, r.metadata));
     live_.emplace(r.label, LiveMeta{std::string(id), std::move(r.document_id),
                                     std::move(r.metadata)});
     return absl::OkStatus();
@@ -140,14 +150,26 @@ std::optional<Label> Shard::WriterLabelOf(std::string_view id) const {
 }
 
 absl::StatusOr<std::vector<std::string>> Shard::WriterMatchingIds(const Filter& filter) const {
-  ASSIGN_OR_RETURN(metadata::LabelSet set, metadata_.Evaluate(filter));
+  ASSIGN_OR_RETURN(std::vector<Label> labels, MatchingLabels(filter));
   std::vector<std::string> ids;
-  ids.reserve(set.size());
-  for (Label label : set.ToVector()) {
+  ids.reserve(labels.size());
+  for (Label label : labels) {
     auto it = live_.find(label);
     if (it != live_.end()) ids.push_back(it->second.id);
   }
   return ids;
+}
+
+absl::StatusOr<std::vector<Label>> Shard::MatchingLabels(const Filter& filter) const {
+  if (options_.metadata_index) {
+    ASSIGN_OR_RETURN(metadata::LabelSet set, metadata_.Evaluate(filter));
+    return set.ToVector();
+  }
+  std::vector<Label> labels;
+  for (const auto& [label, meta] : live_) {
+    if (Matches(filter, meta.document_id, meta.metadata)) labels.push_back(label);
+  }
+  return labels;
 }
 
 absl::Status Shard::WriterApply(const std::vector<Added>& added,
@@ -170,14 +192,18 @@ absl::Status Shard::WriterApply(const std::vector<Added>& added,
   RETURN_IF_ERROR(index_->Remove(remove_labels));
   for (const auto& [label, id] : removed) {
     if (auto meta = live_.find(label); meta != live_.end()) {
-      metadata_.Remove(label, meta->second.document_id, meta->second.metadata);
+      if (options_.metadata_index) {
+        metadata_.Remove(label, meta->second.document_id, meta->second.metadata);
+      }
       live_.erase(meta);
     }
     auto it = labels_.find(id);
     if (it != labels_.end() && it->second == label) labels_.erase(it);
   }
   for (const auto& a : added) {
-    RETURN_IF_ERROR(metadata_.Add(a.label, a.point->document_id, a.point->metadata));
+    if (options_.metadata_index) {
+      RETURN_IF_ERROR(metadata_.Add(a.label, a.point->document_id, a.point->metadata));
+    }
     labels_[a.point->id] = a.label;
     live_[a.label] = LiveMeta{a.point->id, a.point->document_id, a.point->metadata};
   }
@@ -208,16 +234,30 @@ absl::StatusOr<std::vector<Shard::Hit>> Shard::Search(std::span<const float> que
     // Pick the plan by selectivity, which the metadata index gives with the set: a small
     // matching set is scored exactly (cheaper than any graph walk, and exact); a larger one
     // restricts the index search to the set.
-    ASSIGN_OR_RETURN(metadata::LabelSet matches, metadata_.Evaluate(*filter));
-    if (matches.empty()) return out;
-    if (matches.size() <= options_.brute_force_max_matches) {
+    metadata::LabelSet indexed;
+    std::optional<SetFilter> scanned;
+    const LabelFilter* matches = nullptr;
+    uint64_t size = 0;
+    std::vector<Label> labels;
+    if (options_.metadata_index) {
+      ASSIGN_OR_RETURN(indexed, metadata_.Evaluate(*filter));
+      size = indexed.size();
+      matches = &indexed;
+      if (size <= options_.brute_force_max_matches) labels = indexed.ToVector();
+    } else {
+      ASSIGN_OR_RETURN(labels, MatchingLabels(*filter));
+      size = labels.size();
+      if (size > options_.brute_force_max_matches) matches = &scanned.emplace(labels);
+    }
+    if (size == 0) return out;
+    if (size <= options_.brute_force_max_matches) {
       *plan = SearchPlan::kBruteForce;
-      ASSIGN_OR_RETURN(hits, index_->ScoreLabels(query, matches.ToVector(), k));
+      ASSIGN_OR_RETURN(hits, index_->ScoreLabels(query, labels, k));
     } else {
       *plan = SearchPlan::kIndexFiltered;
-      opts.filter = &matches;
+      opts.filter = matches;
       opts.filter_selectivity =
-          static_cast<double>(matches.size()) / static_cast<double>(live_.size());
+          static_cast<double>(size) / static_cast<double>(live_.size());
       ASSIGN_OR_RETURN(hits, index_->Search(query, opts));
     }
   }
@@ -233,9 +273,11 @@ absl::StatusOr<std::vector<Shard::Hit>> Shard::Search(std::span<const float> que
 uint64_t Shard::Count(const Filter* filter) const {
   std::shared_lock lock(mu_);
   if (filter == nullptr) return live_.size();
-  absl::StatusOr<metadata::LabelSet> matches = metadata_.Evaluate(*filter);
-  if (matches.ok()) return matches->size();
-  uint64_t n = 0;  // out of memory for the set: count by a scan instead
+  if (options_.metadata_index) {
+    absl::StatusOr<metadata::LabelSet> matches = metadata_.Evaluate(*filter);
+    if (matches.ok()) return matches->size();
+  }
+  uint64_t n = 0;  // no index, or out of memory for the set: count by a scan
   for (const auto& [label, meta] : live_) {
     if (Matches(*filter, meta.document_id, meta.metadata)) ++n;
   }

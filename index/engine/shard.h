@@ -96,6 +96,9 @@ class Shard {
   // Builds an index holding every vector of this shard in RocksDB (as of `view`).
   absl::StatusOr<std::unique_ptr<VectorIndex>> BuildFromStore(const storage::ReadView* view) const;
   uint64_t SpecFingerprint() const;
+  // The live labels matching `filter`: from the metadata index, or by a scan of live_ when
+  // Engine::Options::metadata_index is off. Caller holds mu_ (shared) or the write mutex.
+  absl::StatusOr<std::vector<Label>> MatchingLabels(const Filter& filter) const;
 
   storage::Store* store_;
   const storage::ShardKey key_;

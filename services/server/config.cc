@@ -205,6 +205,8 @@ const std::vector<Setting>& Settings() {
                  [](Config& c) -> auto& { return c.engine.brute_force_max_matches; }, 0,
                  kMaxInt),
       BoolSetting("engine.sync_writes", [](Config& c) -> auto& { return c.engine.sync_writes; }),
+      BoolSetting("engine.metadata_index",
+                  [](Config& c) -> auto& { return c.engine.metadata_index; }),
       IntSetting("engine.snapshot_interval_seconds",
                  [](Config& c) -> auto& { return c.engine.snapshot_interval_seconds; }, 0,
                  86400 * 7),

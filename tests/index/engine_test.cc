@@ -71,6 +71,7 @@ class EngineTest : public ::testing::Test {
     o.snapshot_interval_seconds = 0;
     o.brute_force_max_matches = 50;
     o.compaction_min_removed = 100;
+    o.metadata_index = metadata_index_;
     ASSERT_OK_AND_ASSIGN(engine_, Engine::Open(o));
   }
   // Closes (saving snapshots) and opens again, as a clean restart does.
@@ -113,8 +114,11 @@ class EngineTest : public ::testing::Test {
     return ids;
   }
 
+  void CheckFilterRegimes();
+
   ragd::testing::TempDir dir_;
   std::unique_ptr<Engine> engine_;
+  bool metadata_index_ = true;
 };
 
 TEST_F(EngineTest, CollectionLifecycleAndErrors) {
@@ -333,7 +337,7 @@ TEST_F(EngineTest, FilteredSearchInAllThreeRegimes) {
 // scan of the points and searches equal brute force over the matching set — fresh, after
 // replacements that move points between sets and a compaction, and after a restart (the
 // index is rebuilt from RocksDB).
-TEST_F(EngineTest, FilterRegimesAgreeWithBruteForceAcrossReplacementsCompactionAndRestart) {
+void EngineTest::CheckFilterRegimes() {
   ASSERT_OK(engine_->CreateCollection(Spec("reg", IndexKind::kHnsw, /*shards=*/2)));
   std::vector<Point> pts = Fill("reg", 3000, 11);
   auto mod = [](const Point& p) { return std::get<int64_t>(p.metadata.at("mod100")); };
@@ -397,6 +401,17 @@ TEST_F(EngineTest, FilterRegimesAgreeWithBruteForceAcrossReplacementsCompactionA
   check("after replacements and compaction");
   Restart();
   check("after a restart");
+}
+
+TEST_F(EngineTest, FilterRegimesAgreeWithBruteForceAcrossReplacementsCompactionAndRestart) {
+  CheckFilterRegimes();
+}
+
+// The same with Engine::Options::metadata_index off (filters by a scan, as before the index).
+TEST_F(EngineTest, FilterRegimesByScanAgreeWithBruteForceToo) {
+  metadata_index_ = false;
+  Open();
+  CheckFilterRegimes();
 }
 
 TEST_F(EngineTest, DeleteByFilterAndCount) {
