@@ -14,6 +14,7 @@ PACKAGES=(
   libssl-dev
   libgumbo-dev libpoppler-cpp-dev
   yamllint
+  nats-server libnats-dev
 )
 # deploy/tests/validate.sh renders manifests with `kubectl kustomize`; any kubectl will do, and
 # Debian's (1.20, kustomize v2.0.3) is the fallback when none is installed.
