@@ -103,8 +103,9 @@ class JetStreamLog {
   // Appends `data` with message id `msg_id` (non-empty; derived from a request id, so that a
   // retry is deduplicated) and waits for JetStream's acknowledgement: the message is then
   // stored on a majority of the stream's replicas (in memory or the OS page cache: nats-server
-  // 2.9 fsyncs every 60 s). NOT_FOUND (no stream: Ensure* first), INVALID_ARGUMENT (empty id,
-  // too large), UNAVAILABLE (retry with the same msg_id).
+  // 2.9 fsyncs every 60 s). INVALID_ARGUMENT (empty id, too large), UNAVAILABLE (retry with
+  // the same msg_id): also when no stream takes the subject (JetStream's "no responders" does
+  // not tell a missing stream from one electing a leader: Ensure* first).
   absl::StatusOr<PublishAck> Publish(std::string_view collection, std::string_view data,
                                      std::string_view msg_id);
   absl::StatusOr<PublishAck> PublishCatalog(std::string_view data, std::string_view msg_id);
