@@ -295,6 +295,17 @@ class JetStreamLog::Impl {
     return last;
   }
 
+  absl::StatusOr<std::string> StreamLeader(const std::string& name) {
+    jsStreamInfo* si = nullptr;
+    jsErrCode jerr = kNoJsError;
+    natsStatus s = js_GetStreamInfo(&si, js_, name.c_str(), nullptr, &jerr);
+    if (s != NATS_OK) return FromNats(s, jerr, "stream info of " + name);
+    std::string leader;
+    if (si->Cluster != nullptr && si->Cluster->Leader != nullptr) leader = si->Cluster->Leader;
+    jsStreamInfo_Destroy(si);
+    return leader;
+  }
+
   absl::StatusOr<std::unique_ptr<LogReader>> Subscribe(const std::string& name,
                                                        const std::string& subject,
                                                        uint64_t start) {
@@ -368,6 +379,10 @@ absl::StatusOr<uint64_t> JetStreamLog::LastSequence(std::string_view collection)
 }
 absl::StatusOr<uint64_t> JetStreamLog::CatalogLastSequence() {
   return impl_->LastSequence(kCatalogStream);
+}
+absl::StatusOr<std::string> JetStreamLog::StreamLeader(std::string_view collection) {
+  RAGD_CHECK_COLLECTION_NAME(collection);
+  return impl_->StreamLeader(CollectionStreamName(collection));
 }
 absl::StatusOr<std::unique_ptr<LogReader>> JetStreamLog::Subscribe(std::string_view collection,
                                                                    uint64_t start_sequence) {

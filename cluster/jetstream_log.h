@@ -114,6 +114,11 @@ class JetStreamLog {
   absl::StatusOr<uint64_t> LastSequence(std::string_view collection);
   absl::StatusOr<uint64_t> CatalogLastSequence();
 
+  // The server_name of the NATS server leading the collection's stream ("" when the stream
+  // has no leader right now, or runs on a single server without clustering): for operators
+  // and failover tests. NOT_FOUND, UNAVAILABLE.
+  absl::StatusOr<std::string> StreamLeader(std::string_view collection);
+
   // Delivers the stream's messages from `start_sequence` (>= 1) on, in order. A start before
   // the stream's first message starts at the first. NOT_FOUND (no stream), UNAVAILABLE.
   absl::StatusOr<std::unique_ptr<LogReader>> Subscribe(std::string_view collection,
