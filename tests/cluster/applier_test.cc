@@ -133,8 +133,12 @@ TEST_F(ApplierTest, RetriedPublishIsAppliedOnce) {
   ASSERT_OK_AND_ASSIGN(PublishAck other,
                        writer->Publish("docs", UpsertEntry({MakePoint("x", 2)}), "req-42"));
   EXPECT_EQ(other.sequence, first.sequence);
+  // The next batch carries an aux record (e.g. the embedding cache): it lands with the points.
+  PointWrite with_aux;
+  with_aux.upserts = {MakePoint("y", 1)};
+  with_aux.aux = {{"embedding-cache", "key-y", "cached"}};
   ASSERT_OK_AND_ASSIGN(PublishAck next,
-                       writer->Publish("docs", UpsertEntry({MakePoint("y", 1)}), "req-43"));
+                       writer->Publish("docs", Encode(LogEntry{"req-43", with_aux}), "req-43"));
   EXPECT_EQ(next.sequence, first.sequence + 1);
   ASSERT_OK_AND_ASSIGN(auto applier, Applier::Start(log.get(), engine.get()));
   ASSERT_OK(applier->WaitForSequence("docs", next.sequence, absl::Now() + kWait));
@@ -144,6 +148,9 @@ TEST_F(ApplierTest, RetriedPublishIsAppliedOnce) {
   ASSERT_OK_AND_ASSIGN(auto x, engine->Get("docs", {"x"}, false));
   ASSERT_EQ(x.size(), 1u);
   EXPECT_EQ(x[0].text, "x v1");
+  ASSERT_OK_AND_ASSIGN(auto aux, engine->GetAux("embedding-cache", "key-y"));
+  ASSERT_TRUE(aux.has_value());
+  EXPECT_EQ(*aux, "cached");
   // One create and two batches.
   EXPECT_EQ(applier->stats().applied, 3u);
 }
