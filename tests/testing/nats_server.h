@@ -59,6 +59,7 @@ class NatsServer {
 
  private:
   explicit NatsServer(Options options) : options_(std::move(options)) {}
+  static absl::StatusOr<std::unique_ptr<NatsServer>> StartOnce(Options options);
   absl::Status Launch();
 
   Options options_;
