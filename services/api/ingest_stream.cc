@@ -240,6 +240,9 @@ grpc::ServerReadReactor<v1::IngestDocumentsRequest>* IngestService::IngestDocume
   if (absl::Status s = Admit(context, authorizer_, Method::kIngestDocuments, ""); !s.ok()) {
     return RefuseReader<v1::IngestDocumentsRequest>(s);
   }
+  if (ClusterMode(cluster_)) {
+    return RefuseReader<v1::IngestDocumentsRequest>(NotInClusterMode("Ingest.IngestDocuments"));
+  }
   return new IngestStream(this, context, response);
 }
 
