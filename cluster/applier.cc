@@ -138,9 +138,9 @@ class Applier::Impl {
     mu_.AwaitWithDeadline(absl::Condition(&reached), deadline);
     if (catalog_position_ >= sequence) return absl::OkStatus();
     if (stopping_.load()) return absl::CancelledError("applier stopped");
-    return absl::DeadlineExceededError("catalog sequence " + std::to_string(sequence) +
-                                       " not applied by the deadline (applied: " +
-                                       std::to_string(catalog_position_) + ")");
+    return absl::DeadlineExceededError(
+        "catalog sequence " + std::to_string(sequence) +
+        " not applied by the deadline (applied: " + std::to_string(catalog_position_) + ")");
   }
 
   ApplierStats stats() const {
@@ -245,8 +245,7 @@ class Applier::Impl {
   // Applies one entry of a collection stream (or skips it). False when stopped before the
   // entry could be applied.
   bool ApplyPoints(const std::string& name, LogMessage& msg, const Worker* w) {
-    const std::string where =
-        "collection \"" + name + "\" entry " + std::to_string(msg.sequence);
+    const std::string where = "collection \"" + name + "\" entry " + std::to_string(msg.sequence);
     auto entry = DecodeLogEntry(msg.data);
     if (!entry.ok()) {
       const std::string err = where + ": " + std::string(entry.status().message()) + "; skipped";
@@ -273,8 +272,8 @@ class Applier::Impl {
         Note(&ApplierStats::applied, "");
         return true;
       }
-      const std::string err = where + " (request " + entry->request_id + "): " +
-                              std::string(r.status().message());
+      const std::string err =
+          where + " (request " + entry->request_id + "): " + std::string(r.status().message());
       if (IsDeterministicRejection(r.status().code())) {
         spdlog::error("cluster: {}; refused by the engine ({}), skipped", err,
                       absl::StatusCodeToString(r.status().code()));

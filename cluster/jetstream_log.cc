@@ -52,7 +52,8 @@ absl::Status FromNats(natsStatus s, jsErrCode jerr, std::string_view what) {
   std::string text = std::string(what) + ": " + natsStatus_GetText(s);
   if (jerr != 0) text += " (JetStream error " + std::to_string(static_cast<int>(jerr)) + ")";
   natsStatus last_status = NATS_OK;
-  if (const char* last = nats_GetLastError(&last_status); last_status == s && last != nullptr && *last != '\0') {
+  if (const char* last = nats_GetLastError(&last_status);
+      last_status == s && last != nullptr && *last != '\0') {
     text += ": ";
     text += last;
   }
@@ -103,7 +104,8 @@ int64_t Millis(std::chrono::milliseconds d) { return static_cast<int64_t>(d.coun
 
 class NatsLogReader final : public LogReader {
  public:
-  NatsLogReader(natsSubscription* sub, std::string stream) : sub_(sub), stream_(std::move(stream)) {}
+  NatsLogReader(natsSubscription* sub, std::string stream)
+      : sub_(sub), stream_(std::move(stream)) {}
   ~NatsLogReader() override {
     natsSubscription_Unsubscribe(sub_);
     natsSubscription_Destroy(sub_);
@@ -307,8 +309,7 @@ class JetStreamLog::Impl {
   }
 
   absl::StatusOr<std::unique_ptr<LogReader>> Subscribe(const std::string& name,
-                                                       const std::string& subject,
-                                                       uint64_t start) {
+                                                       const std::string& subject, uint64_t start) {
     jsSubOptions so;
     jsSubOptions_Init(&so);
     so.Stream = name.c_str();
@@ -347,10 +348,10 @@ std::string JetStreamLog::CollectionSubject(std::string_view collection) {
   return "ragd.log." + std::string(collection);
 }
 
-#define RAGD_CHECK_COLLECTION_NAME(c)                                                \
-  if (!IsValidCollectionName(c)) {                                                  \
+#define RAGD_CHECK_COLLECTION_NAME(c)                                                   \
+  if (!IsValidCollectionName(c)) {                                                      \
     return absl::InvalidArgumentError("collection: \"" + std::string(c).substr(0, 80) + \
-                                      "\" is not [A-Za-z0-9_-]{1,64}");             \
+                                      "\" is not [A-Za-z0-9_-]{1,64}");                 \
   }
 
 absl::Status JetStreamLog::EnsureCatalogStream() {
@@ -364,8 +365,8 @@ absl::Status JetStreamLog::DeleteCollectionStream(std::string_view collection) {
   RAGD_CHECK_COLLECTION_NAME(collection);
   return impl_->DeleteStream(CollectionStreamName(collection));
 }
-absl::StatusOr<PublishAck> JetStreamLog::Publish(std::string_view collection,
-                                                 std::string_view data, std::string_view msg_id) {
+absl::StatusOr<PublishAck> JetStreamLog::Publish(std::string_view collection, std::string_view data,
+                                                 std::string_view msg_id) {
   RAGD_CHECK_COLLECTION_NAME(collection);
   return impl_->Publish(CollectionSubject(collection), data, msg_id);
 }

@@ -72,9 +72,8 @@ absl::StatusOr<index::MetadataValue> FromProto(const pb::MetadataValue& v, std::
     case pb::MetadataValue::kBoolValue:
       return index::MetadataValue(v.bool_value());
     case pb::MetadataValue::kStringList:
-      return index::MetadataValue(
-          std::vector<std::string>(v.string_list().values().begin(),
-                                   v.string_list().values().end()));
+      return index::MetadataValue(std::vector<std::string>(v.string_list().values().begin(),
+                                                           v.string_list().values().end()));
     case pb::MetadataValue::KIND_NOT_SET:
       break;
   }

@@ -42,8 +42,7 @@ absl::StatusOr<index::WriteResult> Writer::Write(std::string_view collection,
                                                  std::vector<index::Point> upserts,
                                                  std::vector<std::string> deletes,
                                                  std::vector<index::AuxWrite> aux,
-                                                 std::string_view request_id,
-                                                 absl::Time deadline) {
+                                                 std::string_view request_id, absl::Time deadline) {
   // The checks of Engine::Write, here before publishing: an entry in the log is applied by
   // every pod, and one that every pod refuses would only be skipped, after the client was
   // told it succeeded.
@@ -86,7 +85,8 @@ absl::StatusOr<uint64_t> Writer::CreateCollection(const index::CollectionSpec& s
   RETURN_IF_ERROR(log_->EnsureCatalogStream());
   RETURN_IF_ERROR(log_->EnsureCollectionStream(spec.name));
   const std::string msg_id = MessageId(request_id);
-  ASSIGN_OR_RETURN(std::string data, EncodeLogEntry(LogEntry{msg_id, cluster::CreateCollection{spec}}));
+  ASSIGN_OR_RETURN(std::string data,
+                   EncodeLogEntry(LogEntry{msg_id, cluster::CreateCollection{spec}}));
   ASSIGN_OR_RETURN(PublishAck ack, PublishWithRetry("", data, msg_id, deadline));
   RETURN_IF_ERROR(applier_->WaitForCatalogSequence(ack.sequence, deadline));
   return ack.sequence;

@@ -7,6 +7,7 @@
 //
 // Retries: a publish that fails with UNAVAILABLE (no NATS server, a stream electing a leader)
 // is retried with the same message id until the deadline, so it is stored at most once. A
+// publish in flight at the deadline may still take up to the log's request_timeout. A
 // client that retries a whole call must send the same request id: within the log's duplicate
 // window the second call is acknowledged at the first one's sequence (through any pod).
 //
@@ -70,9 +71,8 @@ class Writer {
  private:
   std::string MessageId(std::string_view request_id) const;
   // Publishes with retries on UNAVAILABLE until the deadline. Empty collection: the catalog.
-  absl::StatusOr<PublishAck> PublishWithRetry(std::string_view collection,
-                                              const std::string& data, const std::string& msg_id,
-                                              absl::Time deadline);
+  absl::StatusOr<PublishAck> PublishWithRetry(std::string_view collection, const std::string& data,
+                                              const std::string& msg_id, absl::Time deadline);
 
   JetStreamLog* const log_;
   Applier* const applier_;

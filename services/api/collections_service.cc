@@ -42,31 +42,31 @@ grpc::ServerUnaryReactor* CollectionsService::CreateCollection(
   if (!engine.ok()) return FinishNow(context, engine.status());
   if (absl::Status s = CheckCreate(*request); !s.ok()) return FinishNow(context, s);
   cluster::Writer* writer = cluster_ != nullptr ? cluster_->Get() : nullptr;
-  return FinishOnExecutor(context, executor_, [this, engine = *engine, writer, context, request,
-                                               response] {
-    ASSIGN_OR_RETURN(index::CollectionSpec spec, FromProto(*request));
-    if (!request->embedder().name().empty()) {
-      rag::BindRequest bind;
-      bind.embedder = request->embedder().name();
-      bind.dimension = request->dimension();
-      bind.max_tokens = static_cast<int>(request->chunking().max_tokens());
-      bind.overlap_tokens = static_cast<int>(request->chunking().overlap_tokens());
-      ASSIGN_OR_RETURN(rag::CollectionBinding binding,
-                       rag::BindCollection(embedders_, bind, default_chunking_));
-      spec.dimension = binding.embedder.dimension;
-      spec.attributes = rag::EncodeBinding(binding);
-    }
-    if (writer != nullptr) {
-      RETURN_IF_ERROR(
-          writer->CreateCollection(spec, RequestIdOf(*context), WriteDeadlineOf(*context))
-              .status());
-    } else {
-      RETURN_IF_ERROR(engine->CreateCollection(spec));
-    }
-    ASSIGN_OR_RETURN(index::CollectionInfo info, engine->GetCollection(spec.name));
-    ToProto(info, response->mutable_collection());
-    return absl::OkStatus();
-  });
+  return FinishOnExecutor(
+      context, executor_, [this, engine = *engine, writer, context, request, response] {
+        ASSIGN_OR_RETURN(index::CollectionSpec spec, FromProto(*request));
+        if (!request->embedder().name().empty()) {
+          rag::BindRequest bind;
+          bind.embedder = request->embedder().name();
+          bind.dimension = request->dimension();
+          bind.max_tokens = static_cast<int>(request->chunking().max_tokens());
+          bind.overlap_tokens = static_cast<int>(request->chunking().overlap_tokens());
+          ASSIGN_OR_RETURN(rag::CollectionBinding binding,
+                           rag::BindCollection(embedders_, bind, default_chunking_));
+          spec.dimension = binding.embedder.dimension;
+          spec.attributes = rag::EncodeBinding(binding);
+        }
+        if (writer != nullptr) {
+          RETURN_IF_ERROR(
+              writer->CreateCollection(spec, RequestIdOf(*context), WriteDeadlineOf(*context))
+                  .status());
+        } else {
+          RETURN_IF_ERROR(engine->CreateCollection(spec));
+        }
+        ASSIGN_OR_RETURN(index::CollectionInfo info, engine->GetCollection(spec.name));
+        ToProto(info, response->mutable_collection());
+        return absl::OkStatus();
+      });
 }
 
 grpc::ServerUnaryReactor* CollectionsService::GetCollection(grpc::CallbackServerContext* context,
@@ -120,8 +120,8 @@ grpc::ServerUnaryReactor* CollectionsService::DeleteCollection(
   cluster::Writer* writer = cluster_ != nullptr ? cluster_->Get() : nullptr;
   return FinishOnExecutor(context, executor_, [engine = *engine, writer, context, request] {
     if (writer != nullptr) {
-      return writer->DeleteCollection(request->name(), RequestIdOf(*context),
-                                      WriteDeadlineOf(*context))
+      return writer
+          ->DeleteCollection(request->name(), RequestIdOf(*context), WriteDeadlineOf(*context))
           .status();
     }
     return engine->DeleteCollection(request->name());

@@ -62,22 +62,22 @@ grpc::ServerUnaryReactor* PointsService::Upsert(grpc::CallbackServerContext* con
   if (!engine.ok()) return FinishNow(context, engine.status());
   if (absl::Status s = CheckUpsert(*request); !s.ok()) return FinishNow(context, s);
   cluster::Writer* writer = cluster_ != nullptr ? cluster_->Get() : nullptr;
-  return FinishOnExecutor(context, executor_, [engine = *engine, writer, context, request,
-                                               response] {
-    // The points are moved out of the request: it is not read again before Finish().
-    auto* mutable_points = const_cast<v1::UpsertRequest*>(request)->mutable_points();
-    ASSIGN_OR_RETURN(std::vector<index::Point> points, FromProto(mutable_points));
-    index::WriteResult result;
-    if (writer != nullptr) {
-      ASSIGN_OR_RETURN(result, writer->Write(request->collection(), std::move(points), {}, {},
-                                             RequestIdOf(*context), WriteDeadlineOf(*context)));
-    } else {
-      ASSIGN_OR_RETURN(result, engine->Upsert(request->collection(), std::move(points)));
-    }
-    response->set_sequence(result.sequence);
-    response->set_upserted(result.applied);
-    return absl::OkStatus();
-  });
+  return FinishOnExecutor(
+      context, executor_, [engine = *engine, writer, context, request, response] {
+        // The points are moved out of the request: it is not read again before Finish().
+        auto* mutable_points = const_cast<v1::UpsertRequest*>(request)->mutable_points();
+        ASSIGN_OR_RETURN(std::vector<index::Point> points, FromProto(mutable_points));
+        index::WriteResult result;
+        if (writer != nullptr) {
+          ASSIGN_OR_RETURN(result, writer->Write(request->collection(), std::move(points), {}, {},
+                                                 RequestIdOf(*context), WriteDeadlineOf(*context)));
+        } else {
+          ASSIGN_OR_RETURN(result, engine->Upsert(request->collection(), std::move(points)));
+        }
+        response->set_sequence(result.sequence);
+        response->set_upserted(result.applied);
+        return absl::OkStatus();
+      });
 }
 
 grpc::ServerUnaryReactor* PointsService::Get(grpc::CallbackServerContext* context,
@@ -111,24 +111,24 @@ grpc::ServerUnaryReactor* PointsService::Delete(grpc::CallbackServerContext* con
   if (writer != nullptr && request->has_filter()) {
     return FinishNow(context, NotInClusterMode("Points.Delete by filter"));
   }
-  return FinishOnExecutor(context, executor_, [engine = *engine, writer, context, request,
-                                               response] {
-    index::WriteResult result;
-    if (writer != nullptr) {
-      std::vector<std::string> ids(request->ids().ids().begin(), request->ids().ids().end());
-      ASSIGN_OR_RETURN(result, writer->Write(request->collection(), {}, std::move(ids), {},
-                                             RequestIdOf(*context), WriteDeadlineOf(*context)));
-    } else if (request->has_filter()) {
-      ASSIGN_OR_RETURN(index::Filter filter, FromProto(request->filter(), "filter"));
-      ASSIGN_OR_RETURN(result, engine->DeleteByFilter(request->collection(), filter));
-    } else {
-      std::vector<std::string> ids(request->ids().ids().begin(), request->ids().ids().end());
-      ASSIGN_OR_RETURN(result, engine->Delete(request->collection(), ids));
-    }
-    response->set_sequence(result.sequence);
-    response->set_deleted(result.applied);
-    return absl::OkStatus();
-  });
+  return FinishOnExecutor(
+      context, executor_, [engine = *engine, writer, context, request, response] {
+        index::WriteResult result;
+        if (writer != nullptr) {
+          std::vector<std::string> ids(request->ids().ids().begin(), request->ids().ids().end());
+          ASSIGN_OR_RETURN(result, writer->Write(request->collection(), {}, std::move(ids), {},
+                                                 RequestIdOf(*context), WriteDeadlineOf(*context)));
+        } else if (request->has_filter()) {
+          ASSIGN_OR_RETURN(index::Filter filter, FromProto(request->filter(), "filter"));
+          ASSIGN_OR_RETURN(result, engine->DeleteByFilter(request->collection(), filter));
+        } else {
+          std::vector<std::string> ids(request->ids().ids().begin(), request->ids().ids().end());
+          ASSIGN_OR_RETURN(result, engine->Delete(request->collection(), ids));
+        }
+        response->set_sequence(result.sequence);
+        response->set_deleted(result.applied);
+        return absl::OkStatus();
+      });
 }
 
 grpc::ServerUnaryReactor* PointsService::Search(grpc::CallbackServerContext* context,

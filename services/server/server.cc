@@ -3,6 +3,7 @@
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/health_check_service_interface.h>
 #include <spdlog/spdlog.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
@@ -11,8 +12,6 @@
 #include <fstream>
 #include <string>
 #include <utility>
-
-#include <unistd.h>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -245,13 +244,11 @@ absl::Status RagdServer::StartCluster() {
     }
   }
   if (!caught_up.ok()) {
-    spdlog::warn("cluster mode: serving before catching up with the log: {}",
-                 caught_up.ToString());
+    spdlog::warn("cluster mode: serving before catching up with the log: {}", caught_up.ToString());
   }
   cluster_writes_.Set(cluster_writer_.get());
   spdlog::info("cluster mode: pod {} on NATS {} (R{}), catalog sequence {}", wo.pod_id,
-               absl::StrJoin(c.log.urls, ","), c.log.replicas,
-               cluster_applier_->CatalogPosition());
+               absl::StrJoin(c.log.urls, ","), c.log.replicas, cluster_applier_->CatalogPosition());
   return absl::OkStatus();
 }
 

@@ -228,8 +228,9 @@ TEST_F(ApplierTest, CatalogCreatesAndDeletesCollections) {
   ASSERT_OK(writer->Publish("one", UpsertEntry({MakePoint("a", 1)}), "r1").status());
   ASSERT_OK_AND_ASSIGN(auto applier, Applier::Start(log.get(), engine.get()));
   ASSERT_OK(applier->WaitForSequence("one", 1, absl::Now() + kWait));
-  ASSERT_OK_AND_ASSIGN(PublishAck del, writer->PublishCatalog(
-                                           Encode(LogEntry{"t", DeleteCollection{"one"}}), "del-1"));
+  ASSERT_OK_AND_ASSIGN(
+      PublishAck del,
+      writer->PublishCatalog(Encode(LogEntry{"t", DeleteCollection{"one"}}), "del-1"));
   ASSERT_OK(writer->DeleteCollectionStream("one"));
   ASSERT_OK(applier->WaitForCatalogSequence(del.sequence, absl::Now() + kWait));
   EXPECT_EQ(engine->GetCollection("one").status().code(), absl::StatusCode::kNotFound);

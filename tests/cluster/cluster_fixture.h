@@ -67,7 +67,8 @@ inline std::string Encode(const LogEntry& e) {
   return r.ok() ? *r : std::string();
 }
 
-inline std::string UpsertEntry(std::vector<index::Point> points, std::vector<std::string> deletes = {}) {
+inline std::string UpsertEntry(std::vector<index::Point> points,
+                               std::vector<std::string> deletes = {}) {
   PointWrite w;
   w.upserts = std::move(points);
   w.deletes = std::move(deletes);

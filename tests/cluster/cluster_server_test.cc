@@ -68,10 +68,10 @@ TEST(ClusterServerTest, WritesThroughEitherPodReachBoth) {
   std::vector<std::unique_ptr<RagdProcess>> pods;
   for (const char* name : {"a", "b"}) {
     const std::string config = (tmp.path() / (std::string(name) + ".yaml")).string();
-    std::ofstream(config) << "cluster:\n  nats_urls: [\"" << nats->url() << "\"]\n  pod_id: "
-                          << name << "\n";
-    auto pod = RagdProcess::Start(RagdProcess::OptionsFor((tmp.path() / name).string(),
-                                                          {"--config", config}));
+    std::ofstream(config) << "cluster:\n  nats_urls: [\"" << nats->url()
+                          << "\"]\n  pod_id: " << name << "\n";
+    auto pod = RagdProcess::Start(
+        RagdProcess::OptionsFor((tmp.path() / name).string(), {"--config", config}));
     ASSERT_OK(pod.status());
     pods.push_back(*std::move(pod));
   }

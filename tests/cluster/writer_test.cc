@@ -87,15 +87,15 @@ TEST_F(WriterTest, WritesThroughEitherPodReachBoth) {
             absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(a.writer->Write("docs", {}, {}, {}, "", absl::Now() + kWait).status().code(),
             absl::StatusCode::kInvalidArgument);
-  EXPECT_EQ(a.writer->Write("nope", {MakePoint("q", 1)}, {}, {}, "", absl::Now() + kWait)
-                .status()
-                .code(),
-            absl::StatusCode::kNotFound);
+  EXPECT_EQ(
+      a.writer->Write("nope", {MakePoint("q", 1)}, {}, {}, "", absl::Now() + kWait).status().code(),
+      absl::StatusCode::kNotFound);
   ASSERT_OK_AND_ASSIGN(uint64_t last, a.log->LastSequence("docs"));
   EXPECT_EQ(last, 2u);
 
   // Deleted through b: gone from both, and its stream too.
-  ASSERT_OK_AND_ASSIGN(uint64_t deleted, b.writer->DeleteCollection("docs", "", absl::Now() + kWait));
+  ASSERT_OK_AND_ASSIGN(uint64_t deleted,
+                       b.writer->DeleteCollection("docs", "", absl::Now() + kWait));
   EXPECT_EQ(b.engine->GetCollectionSpec("docs").status().code(), absl::StatusCode::kNotFound);
   ASSERT_OK(a.applier->WaitForCatalogSequence(deleted, absl::Now() + kWait));
   EXPECT_EQ(a.engine->GetCollectionSpec("docs").status().code(), absl::StatusCode::kNotFound);

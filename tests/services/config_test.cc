@@ -65,9 +65,10 @@ TEST(ConfigTest, ClusterSectionIsOffByDefaultAndMapsOntoTheLogOptions) {
   EXPECT_EQ(cl.config.cluster.log.replicas, cluster::JetStreamLogOptions{}.replicas);
 
   Config config;
-  ASSERT_OK(ApplyYaml("cluster:\n  nats_urls: [\"nats://a:4222\", \"nats://b:4222\"]\n"
-                      "  replicas: 3\n  pod_id: ragd-0\n",
-                      &config));
+  ASSERT_OK(
+      ApplyYaml("cluster:\n  nats_urls: [\"nats://a:4222\", \"nats://b:4222\"]\n"
+                "  replicas: 3\n  pod_id: ragd-0\n",
+                &config));
   EXPECT_TRUE(config.cluster.enabled());
   EXPECT_EQ(config.cluster.log.urls, (std::vector<std::string>{"nats://a:4222", "nats://b:4222"}));
   EXPECT_EQ(config.cluster.log.replicas, 3);

@@ -22,11 +22,11 @@ namespace ragd::testing {
 class NatsServer {
  public:
   struct Options {
-    std::string name = "n1";          // server_name (unique in a cluster)
-    std::string dir;                  // required: JetStream store, config and log live here
-    int port = 0;                     // client port; 0 picks a free one
-    int cluster_port = 0;             // route port; 0 = no cluster
-    std::vector<int> route_ports;     // the other nodes' route ports
+    std::string name = "n1";       // server_name (unique in a cluster)
+    std::string dir;               // required: JetStream store, config and log live here
+    int port = 0;                  // client port; 0 picks a free one
+    int cluster_port = 0;          // route port; 0 = no cluster
+    std::vector<int> route_ports;  // the other nodes' route ports
     absl::Duration start_timeout = absl::Seconds(20);
   };
 
