@@ -16,6 +16,7 @@ PACKAGES=(
   libicu-dev libstemmer-dev libsqlite3-dev libroaring-dev
   yamllint
   sqlite3-doc
+  nats-server libnats-dev
 )
 # sqlite3-doc: the English evaluation corpus (bench/eval/README.md), checked by tests/cli.
 # Node.js runs the evaluation sets' scripts and the npm-based tests; any node will do, and

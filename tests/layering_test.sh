@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Fails when an arrow of the house runs the wrong way (README "Layout", ../STYLE):
 #
-#   services/server -> services/api -> rag -> ingest -> {index, models} -> common
+#   services/server -> services/api -> {rag, cluster} -> ingest -> {index, models} -> common
 #   services/api -> proto;  cli -> proto (and nothing of the engine)
+#   cluster -> its private log format (ragd/cluster/v1, ragd_cluster_proto) and libnats, both
+#   seen only in cluster/'s .cc files
 #
 # Checked from the code's own includes (every .h and .cc of each folder), from the public
 # headers (third-party types stay inside their adapter: a header ending in _internal.h is
@@ -42,6 +44,14 @@ check models '#include "(index|ingest|rag|services|cli|ragd)/' \
   "models/ includes index, ingest, rag, services or cli"
 check ingest '#include "(rag|services|cli|ragd)/' "ingest/ includes rag, services or cli"
 check rag '#include "(services|cli|ragd)/' "rag/ includes services, cli or generated code"
+check cluster '#include "(models|rag|services|cli)/' \
+  "cluster/ includes models, rag, services or cli (it depends on index, ingest and common)"
+check cluster '#include "ragd/v1/' \
+  "cluster/ includes the public wire contract (ragd.v1): its log format is ragd/cluster/v1"
+for d in common index models ingest rag; do
+  check "$d" '#include "(cluster|ragd/cluster)/' "$d/ includes cluster/ (a higher layer)"
+done
+check cli '#include "(cluster|ragd/cluster)/' "cli/ includes cluster/ or its private log format"
 check services/api '#include "(services/server|cli)/' \
   "services/api includes services/server or cli (the server composes the API, not the reverse)"
 check services/server '#include "cli/' "services/server includes cli"
@@ -51,6 +61,14 @@ check cli '#include "(index|models|ingest|rag|services|common/concurrency)/' \
 # Generated protobuf code and gRPC at the edge only (services/, cli/).
 for d in common index models ingest rag; do
   check "$d" '(\.pb\.h"|#include <grpc)' "$d/ includes generated protobuf code or gRPC"
+done
+
+# The log format stays inside cluster/ (its .cc files), libnats too: no other folder includes
+# them, and no public header of cluster/ does.
+check services '#include "ragd/cluster/' "services/ includes cluster/'s private log format"
+check services '#include <nats/' "services/ includes libnats (a PRIVATE dependency of cluster/)"
+for d in common index models ingest rag cli; do
+  check "$d" '#include <nats/' "$d/ includes libnats (a PRIVATE dependency of cluster/)"
 done
 
 # Third-party headers in public headers: each wrapped library stays in its adapter's .cc (or
@@ -75,10 +93,13 @@ third_party "ICU and libstemmer stay in index/lexical's .cc files" \
   '#include <(unicode/|libstemmer\.h)' common index models ingest rag services cli
 third_party "CRoaring stays in index/metadata's .cc files" \
   '#include <roaring/' common index models ingest rag services cli
+third_party "libnats and the generated log format stay in cluster/'s .cc files" \
+  '(#include <nats/|\.pb\.h")' cluster
 third_party "yaml-cpp stays in services/server's config parsers" \
   '#include <yaml-cpp/' common index models ingest rag services cli
 third_party "nlohmann-json, libcurl, spdlog, prometheus and httplib stay in .cc files" \
-  '#include <(nlohmann/|curl/|spdlog/|prometheus/|httplib)' common index models ingest rag services
+  '#include <(nlohmann/|curl/|spdlog/|prometheus/|httplib)' common index models ingest rag services \
+  cluster
 
 # The CLI's link line: no engine library, RocksDB, FAISS or poppler.
 if [ -n "$build" ]; then
@@ -87,7 +108,7 @@ if [ -n "$build" ]; then
   if [ ! -f "$link" ]; then
     echo "no link line for ragctl at $link (build the tree first)"
     fail=1
-  elif grep -qE 'librocksdb|libfaiss|libpoppler|libgumbo|libragd_(engine|index|storage|models|ingest|rag|api|server|concurrency)' "$link"; then
+  elif grep -qE 'librocksdb|libfaiss|libpoppler|libgumbo|libnats|libragd_(engine|index|storage|models|ingest|rag|cluster|api|server|concurrency)' "$link"; then
     echo "ragctl links an engine library: $(tr ' ' '\n' < "$link" | grep -E 'rocksdb|faiss|poppler|gumbo|libragd_' | tr '\n' ' ')"
     fail=1
   fi

@@ -341,15 +341,25 @@ absl::Status Engine::Impl::ValidateBatch(const Collection& c, std::vector<Point>
   return absl::OkStatus();
 }
 
+absl::Status Engine::Impl::ValidateAux(const std::vector<AuxWrite>& aux) {
+  for (const auto& a : aux) {
+    if (a.ns.empty() || a.ns.size() > 255) {
+      return absl::InvalidArgumentError("aux: namespace must be 1..255 bytes");
+    }
+  }
+  return absl::OkStatus();
+}
+
 absl::StatusOr<WriteResult> Engine::Impl::Apply(WriteBatch batch) {
   ASSIGN_OR_RETURN(auto c, Find(batch.collection));
   RETURN_IF_ERROR(ValidateBatch(*c, batch.upserts, batch.deletes));
+  RETURN_IF_ERROR(ValidateAux(batch.aux));
   absl::StatusOr<WriteResult> r;
   {
     std::lock_guard w(c->write_mu);
     if (c->dropped) return CollectionNotFound(batch.collection);
     if (batch.sequence <= c->last_sequence) return WriteResult{batch.sequence, 0};  // replay
-    r = ApplyLocked(*c, batch.upserts, batch.deletes, batch.sequence);
+    r = ApplyLocked(*c, batch.upserts, batch.deletes, batch.sequence, &batch.aux);
   }
   ScheduleCompactions(c);
   return r;
@@ -360,11 +370,7 @@ absl::StatusOr<WriteResult> Engine::Impl::Write(std::string_view name, std::vect
                                                 const std::vector<AuxWrite>& aux) {
   ASSIGN_OR_RETURN(auto c, Find(name));
   RETURN_IF_ERROR(ValidateBatch(*c, upserts, deletes));
-  for (const auto& a : aux) {
-    if (a.ns.empty() || a.ns.size() > 255) {
-      return absl::InvalidArgumentError("aux: namespace must be 1..255 bytes");
-    }
-  }
+  RETURN_IF_ERROR(ValidateAux(aux));
   absl::StatusOr<WriteResult> r;
   {
     std::lock_guard w(c->write_mu);

@@ -66,19 +66,22 @@ struct CollectionInfo {
   int64_t created_at_unix_ms = 0;
 };
 
+// A record of an upper layer (see Engine::PutAux) written in the same atomic batch as points.
+struct AuxWrite {
+  std::string ns;
+  std::string key;
+  std::string value;
+};
+
 // One write of the log: upserts and deletes of one collection, applied atomically.
 struct WriteBatch {
   std::string collection;
   uint64_t sequence = 0;         // must be > the collection's last applied sequence to apply
   std::vector<Point> upserts;    // validated, vectors already normalised for kCosine
   std::vector<std::string> deletes;
-};
-
-// A record of an upper layer (see Engine::PutAux) written in the same atomic batch as points.
-struct AuxWrite {
-  std::string ns;
-  std::string key;
-  std::string value;
+  // Records of upper layers written in the same atomic batch (see Write()); each namespace
+  // 1..255 bytes.
+  std::vector<AuxWrite> aux;
 };
 
 struct WriteResult {

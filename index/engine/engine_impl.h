@@ -87,6 +87,7 @@ class Engine::Impl {
  private:
   absl::StatusOr<std::shared_ptr<Collection>> Find(std::string_view name) const;
   // Validates a mixed batch (upserts normalised in place); the sequence is not looked at.
+  static absl::Status ValidateAux(const std::vector<AuxWrite>& aux);
   absl::Status ValidateBatch(const Collection& c, std::vector<Point>& upserts,
                              const std::vector<std::string>& deletes) const;
   absl::Status LoadCollection(std::string_view name, std::string_view record);

@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "cluster/writer.h"
 #include "common/status.h"
 #include "services/api/convert.h"
 #include "services/api/handler_util.h"
@@ -40,24 +41,32 @@ grpc::ServerUnaryReactor* CollectionsService::CreateCollection(
   absl::StatusOr<index::Engine*> engine = engine_->Get();
   if (!engine.ok()) return FinishNow(context, engine.status());
   if (absl::Status s = CheckCreate(*request); !s.ok()) return FinishNow(context, s);
-  return FinishOnExecutor(context, executor_, [this, engine = *engine, request, response] {
-    ASSIGN_OR_RETURN(index::CollectionSpec spec, FromProto(*request));
-    if (!request->embedder().name().empty()) {
-      rag::BindRequest bind;
-      bind.embedder = request->embedder().name();
-      bind.dimension = request->dimension();
-      bind.max_tokens = static_cast<int>(request->chunking().max_tokens());
-      bind.overlap_tokens = static_cast<int>(request->chunking().overlap_tokens());
-      ASSIGN_OR_RETURN(rag::CollectionBinding binding,
-                       rag::BindCollection(embedders_, bind, default_chunking_));
-      spec.dimension = binding.embedder.dimension;
-      spec.attributes = rag::EncodeBinding(binding);
-    }
-    RETURN_IF_ERROR(engine->CreateCollection(spec));
-    ASSIGN_OR_RETURN(index::CollectionInfo info, engine->GetCollection(spec.name));
-    ToProto(info, response->mutable_collection());
-    return absl::OkStatus();
-  });
+  cluster::Writer* writer = cluster_ != nullptr ? cluster_->Get() : nullptr;
+  return FinishOnExecutor(
+      context, executor_, [this, engine = *engine, writer, context, request, response] {
+        ASSIGN_OR_RETURN(index::CollectionSpec spec, FromProto(*request));
+        if (!request->embedder().name().empty()) {
+          rag::BindRequest bind;
+          bind.embedder = request->embedder().name();
+          bind.dimension = request->dimension();
+          bind.max_tokens = static_cast<int>(request->chunking().max_tokens());
+          bind.overlap_tokens = static_cast<int>(request->chunking().overlap_tokens());
+          ASSIGN_OR_RETURN(rag::CollectionBinding binding,
+                           rag::BindCollection(embedders_, bind, default_chunking_));
+          spec.dimension = binding.embedder.dimension;
+          spec.attributes = rag::EncodeBinding(binding);
+        }
+        if (writer != nullptr) {
+          RETURN_IF_ERROR(
+              writer->CreateCollection(spec, RequestIdOf(*context), WriteDeadlineOf(*context))
+                  .status());
+        } else {
+          RETURN_IF_ERROR(engine->CreateCollection(spec));
+        }
+        ASSIGN_OR_RETURN(index::CollectionInfo info, engine->GetCollection(spec.name));
+        ToProto(info, response->mutable_collection());
+        return absl::OkStatus();
+      });
 }
 
 grpc::ServerUnaryReactor* CollectionsService::GetCollection(grpc::CallbackServerContext* context,
@@ -108,7 +117,13 @@ grpc::ServerUnaryReactor* CollectionsService::DeleteCollection(
   if (absl::Status s = ValidateCollectionName("name", request->name()); !s.ok()) {
     return FinishNow(context, s);
   }
-  return FinishOnExecutor(context, executor_, [engine = *engine, request] {
+  cluster::Writer* writer = cluster_ != nullptr ? cluster_->Get() : nullptr;
+  return FinishOnExecutor(context, executor_, [engine = *engine, writer, context, request] {
+    if (writer != nullptr) {
+      return writer
+          ->DeleteCollection(request->name(), RequestIdOf(*context), WriteDeadlineOf(*context))
+          .status();
+    }
     return engine->DeleteCollection(request->name());
   });
 }

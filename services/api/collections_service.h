@@ -9,6 +9,7 @@
 #include "rag/collection_binding.h"
 #include "rag/engine_handle.h"
 #include "ragd/v1/collections.grpc.pb.h"
+#include "services/api/cluster_writes.h"
 #include "services/api/methods.h"
 
 namespace ragd::services {
@@ -19,15 +20,19 @@ class CollectionsService final : public v1::Collections::CallbackService {
   // binding of CreateCollection (null: bindings are refused); `default_chunking` fills a
   // binding's unset chunking fields.
   // `authorizer` may be null (every call allowed).
+  // `cluster` may be null (single-node mode; cluster_writes.h: with a writer set, creates and
+  // deletes go through the log).
   CollectionsService(const Authorizer* authorizer, const rag::EngineHandle* engine,
                      concurrency::BoundedExecutor* executor,
                      rag::EmbedderRegistry* embedders = nullptr,
-                     rag::ChunkingBinding default_chunking = {})
+                     rag::ChunkingBinding default_chunking = {},
+                     const ClusterWrites* cluster = nullptr)
       : authorizer_(authorizer),
         engine_(engine),
         executor_(executor),
         embedders_(embedders),
-        default_chunking_(default_chunking) {}
+        default_chunking_(default_chunking),
+        cluster_(cluster) {}
 
   grpc::ServerUnaryReactor* CreateCollection(grpc::CallbackServerContext* context,
                                              const v1::CreateCollectionRequest* request,
@@ -48,6 +53,7 @@ class CollectionsService final : public v1::Collections::CallbackService {
   concurrency::BoundedExecutor* executor_;
   rag::EmbedderRegistry* embedders_;
   rag::ChunkingBinding default_chunking_;
+  const ClusterWrites* cluster_;
 };
 
 }  // namespace ragd::services

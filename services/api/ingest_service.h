@@ -31,6 +31,7 @@
 #include "rag/engine_handle.h"
 #include "rag/ingestors.h"
 #include "ragd/v1/ingest.grpc.pb.h"
+#include "services/api/cluster_writes.h"
 #include "services/api/methods.h"
 
 namespace ragd::services {
@@ -56,11 +57,14 @@ class IngestService final
  public:
   // No pointer is owned; all must outlive the server.
   // `authorizer` may be null (every call allowed).
+  // `cluster` may be null (single-node mode); with a writer set (cluster_writes.h) the calls
+  // that write documents answer UNIMPLEMENTED: the log does not carry ingestion yet.
   IngestService(const Authorizer* authorizer, const rag::EngineHandle* engine,
                 concurrency::BoundedExecutor* executor, rag::EmbedderRegistry* embedders,
-                IngestServiceOptions options)
+                IngestServiceOptions options, const ClusterWrites* cluster = nullptr)
       : authorizer_(authorizer),
         engine_(engine),
+        cluster_(cluster),
         executor_(executor),
         options_(options),
         ingestors_(embedders, options.ingestors) {}
@@ -112,6 +116,7 @@ class IngestService final
  private:
   const Authorizer* authorizer_;
   const rag::EngineHandle* engine_;
+  const ClusterWrites* cluster_;
   concurrency::BoundedExecutor* executor_;
   const IngestServiceOptions options_;
   rag::IngestorCache ingestors_;

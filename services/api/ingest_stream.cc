@@ -255,6 +255,9 @@ grpc::ServerReadReactor<grpc::ByteBuffer>* IngestService::IngestDocuments(
   if (absl::Status s = Admit(context, authorizer_, Method::kIngestDocuments, ""); !s.ok()) {
     return RefuseReader<grpc::ByteBuffer>(s);
   }
+  if (ClusterMode(cluster_)) {
+    return RefuseReader<v1::IngestDocumentsRequest>(NotInClusterMode("Ingest.IngestDocuments"));
+  }
   return new IngestStream(this, context, response);
 }
 

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "cluster/writer.h"
 #include "common/status.h"
 #include "services/api/convert.h"
 #include "services/api/handler_util.h"
@@ -60,16 +61,23 @@ grpc::ServerUnaryReactor* PointsService::Upsert(grpc::CallbackServerContext* con
   absl::StatusOr<index::Engine*> engine = engine_->Get();
   if (!engine.ok()) return FinishNow(context, engine.status());
   if (absl::Status s = CheckUpsert(*request); !s.ok()) return FinishNow(context, s);
-  return FinishOnExecutor(context, executor_, [engine = *engine, request, response] {
-    // The points are moved out of the request: it is not read again before Finish().
-    auto* mutable_points = const_cast<v1::UpsertRequest*>(request)->mutable_points();
-    ASSIGN_OR_RETURN(std::vector<index::Point> points, FromProto(mutable_points));
-    ASSIGN_OR_RETURN(index::WriteResult result,
-                     engine->Upsert(request->collection(), std::move(points)));
-    response->set_sequence(result.sequence);
-    response->set_upserted(result.applied);
-    return absl::OkStatus();
-  });
+  cluster::Writer* writer = cluster_ != nullptr ? cluster_->Get() : nullptr;
+  return FinishOnExecutor(
+      context, executor_, [engine = *engine, writer, context, request, response] {
+        // The points are moved out of the request: it is not read again before Finish().
+        auto* mutable_points = const_cast<v1::UpsertRequest*>(request)->mutable_points();
+        ASSIGN_OR_RETURN(std::vector<index::Point> points, FromProto(mutable_points));
+        index::WriteResult result;
+        if (writer != nullptr) {
+          ASSIGN_OR_RETURN(result, writer->Write(request->collection(), std::move(points), {}, {},
+                                                 RequestIdOf(*context), WriteDeadlineOf(*context)));
+        } else {
+          ASSIGN_OR_RETURN(result, engine->Upsert(request->collection(), std::move(points)));
+        }
+        response->set_sequence(result.sequence);
+        response->set_upserted(result.applied);
+        return absl::OkStatus();
+      });
 }
 
 grpc::ServerUnaryReactor* PointsService::Get(grpc::CallbackServerContext* context,
@@ -99,19 +107,28 @@ grpc::ServerUnaryReactor* PointsService::Delete(grpc::CallbackServerContext* con
   absl::StatusOr<index::Engine*> engine = engine_->Get();
   if (!engine.ok()) return FinishNow(context, engine.status());
   if (absl::Status s = CheckDelete(*request); !s.ok()) return FinishNow(context, s);
-  return FinishOnExecutor(context, executor_, [engine = *engine, request, response] {
-    index::WriteResult result;
-    if (request->has_filter()) {
-      ASSIGN_OR_RETURN(index::Filter filter, FromProto(request->filter(), "filter"));
-      ASSIGN_OR_RETURN(result, engine->DeleteByFilter(request->collection(), filter));
-    } else {
-      std::vector<std::string> ids(request->ids().ids().begin(), request->ids().ids().end());
-      ASSIGN_OR_RETURN(result, engine->Delete(request->collection(), ids));
-    }
-    response->set_sequence(result.sequence);
-    response->set_deleted(result.applied);
-    return absl::OkStatus();
-  });
+  cluster::Writer* writer = cluster_ != nullptr ? cluster_->Get() : nullptr;
+  if (writer != nullptr && request->has_filter()) {
+    return FinishNow(context, NotInClusterMode("Points.Delete by filter"));
+  }
+  return FinishOnExecutor(
+      context, executor_, [engine = *engine, writer, context, request, response] {
+        index::WriteResult result;
+        if (writer != nullptr) {
+          std::vector<std::string> ids(request->ids().ids().begin(), request->ids().ids().end());
+          ASSIGN_OR_RETURN(result, writer->Write(request->collection(), {}, std::move(ids), {},
+                                                 RequestIdOf(*context), WriteDeadlineOf(*context)));
+        } else if (request->has_filter()) {
+          ASSIGN_OR_RETURN(index::Filter filter, FromProto(request->filter(), "filter"));
+          ASSIGN_OR_RETURN(result, engine->DeleteByFilter(request->collection(), filter));
+        } else {
+          std::vector<std::string> ids(request->ids().ids().begin(), request->ids().ids().end());
+          ASSIGN_OR_RETURN(result, engine->Delete(request->collection(), ids));
+        }
+        response->set_sequence(result.sequence);
+        response->set_deleted(result.applied);
+        return absl::OkStatus();
+      });
 }
 
 grpc::ServerUnaryReactor* PointsService::Search(grpc::CallbackServerContext* context,

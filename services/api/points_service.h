@@ -11,6 +11,7 @@
 #include "common/concurrency/bounded_executor.h"
 #include "rag/engine_handle.h"
 #include "ragd/v1/points.grpc.pb.h"
+#include "services/api/cluster_writes.h"
 #include "services/api/methods.h"
 
 namespace ragd::services {
@@ -18,14 +19,17 @@ namespace ragd::services {
 class PointsService final : public v1::Points::CallbackService {
  public:
   // No pointer is owned; all must outlive the server.
-  // `authorizer` may be null (every call allowed).
+  // `authorizer` may be null (every call allowed). `cluster` may be null (single-node mode;
+  // cluster_writes.h: with a writer set, Upsert and Delete by ids go through the log).
   PointsService(const Authorizer* authorizer, const rag::EngineHandle* engine,
                 concurrency::BoundedExecutor* executor,
-                concurrency::BoundedExecutor* search_executor)
+                concurrency::BoundedExecutor* search_executor,
+                const ClusterWrites* cluster = nullptr)
       : authorizer_(authorizer),
         engine_(engine),
         executor_(executor),
-        search_executor_(search_executor) {}
+        search_executor_(search_executor),
+        cluster_(cluster) {}
 
   grpc::ServerUnaryReactor* Upsert(grpc::CallbackServerContext* context,
                                    const v1::UpsertRequest* request,
@@ -44,6 +48,7 @@ class PointsService final : public v1::Points::CallbackService {
 
  private:
   const Authorizer* authorizer_;
+  const ClusterWrites* cluster_;
   const rag::EngineHandle* engine_;
   concurrency::BoundedExecutor* executor_;
   concurrency::BoundedExecutor* search_executor_;

@@ -138,6 +138,27 @@ Setting StringSetting(std::string key, Access access, bool may_be_empty,
   return s;
 }
 
+// cluster.nats_urls: "nats://a:4222,nats://b:4222"; empty turns cluster mode off.
+Setting NatsUrlsSetting(std::string key) {
+  Setting s;
+  s.key = key;
+  s.parse = [key](absl::string_view text, Config* c) -> absl::Status {
+    std::vector<std::string> urls;
+    for (absl::string_view part : absl::StrSplit(text, ',')) {
+      part = absl::StripAsciiWhitespace(part);
+      if (part.empty()) continue;
+      if (!absl::StartsWith(part, "nats://") && !absl::StartsWith(part, "tls://")) {
+        return BadValue(key, "expected nats://HOST:PORT URLs separated by commas", text);
+      }
+      urls.emplace_back(part);
+    }
+    c->cluster.log.urls = std::move(urls);
+    return absl::OkStatus();
+  };
+  s.format = [](const Config& c) { return absl::StrJoin(c.cluster.log.urls, ","); };
+  return s;
+}
+
 const std::vector<Setting>& Settings() {
   constexpr int64_t kMaxInt = std::numeric_limits<int32_t>::max();
   // clang-format off (one row per setting reads better than clang-format's layout)
@@ -244,6 +265,16 @@ const std::vector<Setting>& Settings() {
       IntSetting("retrieval.query_cache_entries",
                  [](Config& c) -> auto& { return c.retrieval.retriever.query_cache_entries; }, 0,
                  1 << 24),
+      NatsUrlsSetting("cluster.nats_urls"),
+      IntSetting("cluster.replicas", [](Config& c) -> auto& { return c.cluster.log.replicas; }, 1,
+                 5),
+      MillisecondsSetting("cluster.request_timeout_ms",
+                          [](Config& c) -> auto& { return c.cluster.log.request_timeout; }, 10,
+                          600000),
+      MillisecondsSetting("cluster.duplicate_window_ms",
+                          [](Config& c) -> auto& { return c.cluster.log.duplicate_window; },
+                          1000, int64_t{86400} * 1000),
+      StringSetting("cluster.pod_id", [](Config& c) -> auto& { return c.cluster.pod_id; }, true),
       IntSetting("debug.open_delay_ms", [](Config& c) -> auto& { return c.debug.open_delay_ms; },
                  0, 600000),
   };
@@ -373,6 +404,15 @@ static absl::Status ApplyYamlRoot(const YAML::Node& root, Config* config, std::s
       }
       if (FindSetting(key) == nullptr) {
         return absl::InvalidArgumentError(absl::StrCat(key, ": unknown setting"));
+      }
+      if (key == "cluster.nats_urls" && entry.second.IsSequence()) {
+        std::vector<std::string> urls;
+        for (const auto& u : entry.second) {
+          if (!u.IsScalar()) return absl::InvalidArgumentError(key + ": expected URLs");
+          urls.push_back(u.Scalar());
+        }
+        RETURN_IF_ERROR(SetConfigValue(key, absl::StrJoin(urls, ","), config));
+        continue;
       }
       if (!entry.second.IsScalar()) {
         return absl::InvalidArgumentError(absl::StrCat(key, ": expected a single value"));
@@ -542,6 +582,11 @@ CommandLine ParseCommandLine(int argc, const char* const* argv,
     if (config.server.admin_tls.cert_file.empty() != config.server.admin_tls.key_file.empty()) {
       return fail(absl::InvalidArgumentError(
           "server.admin_tls: set both cert_file and key_file, or neither (plain HTTP)"));
+    }
+    if (config.cluster.enabled()) {
+      if (absl::Status s = config.cluster.log.Validate(); !s.ok()) {
+        return fail(absl::InvalidArgumentError(absl::StrCat("cluster.", s.message())));
+      }
     }
   }
   // models/ reads no environment and no files: the keys the configuration names by variable or

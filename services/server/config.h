@@ -15,6 +15,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
+#include "cluster/jetstream_log.h"
 #include "index/engine/engine.h"
 #include "models/model_catalog.h"
 #include "rag/answerer.h"
@@ -130,6 +131,18 @@ struct Config {
   // The chat model catalog: the `models` YAML section (models::ModelCatalog::FromYaml), YAML
   // only. Default: only the built-in "local" model, which is the default.
   models::ModelCatalog models;
+  // Cluster mode (issue 14, in progress: README "Cluster mode"), `cluster.*`. Off while
+  // nats_urls is empty, the default: ragd is then single-node, exactly as without this
+  // section. On, writes (Upsert, Delete by ids, collection create/delete) go through the
+  // replicated log on NATS JetStream and this pod applies the log (cluster/).
+  //   nats_urls (comma-separated, or a YAML list), replicas, request_timeout_ms,
+  //   duplicate_window_ms -> cluster::JetStreamLogOptions (cluster/jetstream_log.h);
+  //   pod_id -> cluster::WriterOptions::pod_id (cluster/writer.h); empty: the host name.
+  struct Cluster {
+    cluster::JetStreamLogOptions log;
+    std::string pod_id;
+    bool enabled() const { return !log.urls.empty(); }
+  } cluster;
   struct Debug {
     // Delays opening the engine by this long, so tests can watch the NOT_SERVING phase.
     // Default: 0.

@@ -3,6 +3,7 @@
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/health_check_service_interface.h>
 #include <spdlog/spdlog.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
@@ -13,6 +14,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "common/status.h"
 #include "grpc/health/v1/health.pb.h"
 #include "ingest/job.h"
@@ -81,9 +83,12 @@ RagdServer::RagdServer(const Config& config, std::unique_ptr<Metrics> metrics,
                        static_cast<size_t>(config.server.max_queued_searches),
                        static_cast<int>(config.server.inline_searches)),
       embedders_(std::move(embedders)),
-      collections_(&policy_, &handle_, &executor_, embedders_.get(), config.ingest.chunking),
-      points_(&policy_, &handle_, &executor_, &search_executor_),
-      ingest_(&policy_, &handle_, &executor_, embedders_.get(), config.ingest.service),
+      collections_(&policy_, &handle_, &executor_, embedders_.get(), config.ingest.chunking,
+                   config.cluster.enabled() ? &cluster_writes_ : nullptr),
+      points_(&policy_, &handle_, &executor_, &search_executor_,
+              config.cluster.enabled() ? &cluster_writes_ : nullptr),
+      ingest_(&policy_, &handle_, &executor_, embedders_.get(), config.ingest.service,
+              config.cluster.enabled() ? &cluster_writes_ : nullptr),
       retrieval_(&policy_, &handle_, &search_executor_, embedders_.get(), config.models,
                  config.retrieval.retriever, config.retrieval.answers),
       admin_service_(&policy_, &handle_, &executor_) {}
@@ -196,6 +201,13 @@ void RagdServer::Recover(RecoveryCallback on_recovered) {
   } else if (*marked > 0) {
     spdlog::warn("{} ingest job(s) were interrupted by the last shutdown; re-run them", *marked);
   }
+  if (config_.cluster.enabled()) {
+    if (absl::Status s = StartCluster(); !s.ok()) {
+      spdlog::error("cluster mode: {}", s.ToString());
+      if (on_recovered) on_recovered(s);
+      return;
+    }
+  }
   uint64_t points = 0;
   std::vector<index::CollectionInfo> collections = engine_->ListCollections();
   for (const index::CollectionInfo& c : collections) points += c.points;
@@ -204,6 +216,43 @@ void RagdServer::Recover(RecoveryCallback on_recovered) {
   spdlog::info("recovered {} collections, {} points from {} in {:.3f} s; serving",
                collections.size(), points, config_.storage.data_dir, seconds);
   if (on_recovered) on_recovered(absl::OkStatus());
+}
+
+absl::Status RagdServer::StartCluster() {
+  const Config::Cluster& c = config_.cluster;
+  ASSIGN_OR_RETURN(cluster_log_, cluster::JetStreamLog::Connect(c.log));
+  ASSIGN_OR_RETURN(cluster_applier_, cluster::Applier::Start(cluster_log_.get(), engine_.get()));
+  cluster::WriterOptions wo;
+  wo.pod_id = c.pod_id;
+  if (wo.pod_id.empty()) {
+    char host[256] = {0};
+    if (gethostname(host, sizeof(host) - 1) == 0) wo.pod_id = host;
+    if (wo.pod_id.empty()) wo.pod_id = "ragd";
+  }
+  wo.limits = config_.EngineOptions();
+  cluster_writer_ = std::make_unique<cluster::Writer>(cluster_log_.get(), cluster_applier_.get(),
+                                                      engine_.get(), wo);
+  // Serve once this pod holds what the log held at start (bounded: a pod far behind serves
+  // and keeps catching up; readiness by lag comes with issue 14's read path).
+  const absl::Time deadline = absl::Now() + absl::Seconds(60);
+  RETURN_IF_ERROR(cluster_log_->EnsureCatalogStream());
+  ASSIGN_OR_RETURN(uint64_t catalog, cluster_log_->CatalogLastSequence());
+  absl::Status caught_up = cluster_applier_->WaitForCatalogSequence(catalog, deadline);
+  if (caught_up.ok()) {
+    for (const index::CollectionInfo& info : engine_->ListCollections()) {
+      absl::StatusOr<uint64_t> last = cluster_log_->LastSequence(info.spec.name);
+      if (!last.ok()) continue;
+      caught_up = cluster_applier_->WaitForSequence(info.spec.name, *last, deadline);
+      if (!caught_up.ok()) break;
+    }
+  }
+  if (!caught_up.ok()) {
+    spdlog::warn("cluster mode: serving before catching up with the log: {}", caught_up.ToString());
+  }
+  cluster_writes_.Set(cluster_writer_.get());
+  spdlog::info("cluster mode: pod {} on NATS {} (R{}), catalog sequence {}", wo.pod_id,
+               absl::StrJoin(c.log.urls, ","), c.log.replicas, cluster_applier_->CatalogPosition());
+  return absl::OkStatus();
 }
 
 absl::Status RagdServer::Shutdown(absl::Duration grace) {
@@ -223,6 +272,12 @@ absl::Status RagdServer::Shutdown(absl::Duration grace) {
   ingest_.Shutdown();  // flushes embedding-cache buffers while the engine is open
   // /readyz answered 503 while draining; scrapes read the engine, so they end before it closes.
   if (admin_ != nullptr) admin_->Stop();
+  // No call is left: the log is no longer applied and the connection closes before the engine.
+  cluster_writes_.Set(nullptr);
+  if (cluster_applier_ != nullptr) cluster_applier_->Stop();
+  cluster_writer_.reset();
+  cluster_applier_.reset();
+  cluster_log_.reset();
   if (engine_ == nullptr) return absl::OkStatus();
   absl::Status closed = engine_->Close();
   spdlog::debug("engine closed");

@@ -21,11 +21,15 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "cluster/applier.h"
+#include "cluster/jetstream_log.h"
+#include "cluster/writer.h"
 #include "common/concurrency/bounded_executor.h"
 #include "index/engine/engine.h"
 #include "rag/collection_binding.h"
 #include "rag/engine_handle.h"
 #include "services/api/admin_service.h"
+#include "services/api/cluster_writes.h"
 #include "services/api/collections_service.h"
 #include "services/api/ingest_service.h"
 #include "services/api/points_service.h"
@@ -67,6 +71,9 @@ class RagdServer {
   RagdServer(const Config& config, std::unique_ptr<Metrics> metrics,
              std::unique_ptr<rag::EmbedderRegistry> embedders);
   void Recover(RecoveryCallback on_recovered);
+  // Cluster mode: connects to NATS, starts applying the log and waits (bounded) until this
+  // pod has caught up with the catalog and the collections as they were at start.
+  absl::Status StartCluster();
 
   // /readyz: "" when serving, else why not.
   std::string NotReadyReason() const;
@@ -77,6 +84,7 @@ class RagdServer {
   std::unique_ptr<Metrics> metrics_;
   AccessPolicy policy_;
   rag::EngineHandle handle_;
+  ClusterWrites cluster_writes_;  // set in cluster mode once recovered
   concurrency::BoundedExecutor executor_;
   concurrency::BoundedExecutor search_executor_;      // Points.Search, Retrieve, Answer's retrieval
                                                       // (server.search_workers)
@@ -90,6 +98,11 @@ class RagdServer {
   int port_ = 0;
   std::unique_ptr<AdminServer> admin_;
   std::unique_ptr<index::Engine> engine_;  // written by the recovery thread before handle_.Set
+  // Cluster mode (config cluster.nats_urls): the log, this pod's replica of it and the write
+  // path, made by the recovery thread before handle_.Set, stopped before the engine closes.
+  std::unique_ptr<cluster::JetStreamLog> cluster_log_;
+  std::unique_ptr<cluster::Applier> cluster_applier_;
+  std::unique_ptr<cluster::Writer> cluster_writer_;
   std::thread recovery_;
   bool shut_down_ = false;
 };

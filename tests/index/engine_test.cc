@@ -459,6 +459,24 @@ TEST_F(EngineTest, SequencedBatchesAreIdempotentOnReplay) {
   EXPECT_EQ(engine_->Apply(conflicting).status().code(), absl::StatusCode::kInvalidArgument);
 }
 
+// A batch of the log carries the aux records its writer stored with the points (e.g. the
+// embedding cache): applied in the same atomic batch, not again on a replay.
+TEST_F(EngineTest, AppliedBatchesCarryAuxRecords) {
+  ASSERT_OK(engine_->CreateCollection(Spec("kb")));
+  std::mt19937 rng(4);
+  WriteBatch b{"kb", 1, {MakePoint(rng, 1)}, {}, {{"cache", "k1", "v1"}}};
+  ASSERT_OK(engine_->Apply(b).status());
+  ASSERT_OK_AND_ASSIGN(auto v, engine_->GetAux("cache", "k1"));
+  ASSERT_TRUE(v.has_value());
+  EXPECT_EQ(*v, "v1");
+  ASSERT_OK(engine_->DeleteAux("cache", {"k1"}));
+  ASSERT_OK(engine_->Apply(b).status());  // a replay: nothing is written
+  ASSERT_OK_AND_ASSIGN(v, engine_->GetAux("cache", "k1"));
+  EXPECT_FALSE(v.has_value());
+  WriteBatch bad{"kb", 2, {MakePoint(rng, 2)}, {}, {{"", "k", "v"}}};
+  EXPECT_EQ(engine_->Apply(bad).status().code(), absl::StatusCode::kInvalidArgument);
+}
+
 TEST_F(EngineTest, ShardsRouteAndMergeTopK) {
   ASSERT_OK(engine_->CreateCollection(Spec("s", IndexKind::kFlat, 4)));
   ASSERT_OK(engine_->CreateCollection(Spec("one", IndexKind::kFlat, 1)));

@@ -57,6 +57,37 @@ TEST(ConfigTest, DefaultsAreTheLayersOwn) {
   EXPECT_THAT(yaml, HasSubstr("answer_deadline_ms: 1500"));
 }
 
+// Cluster mode is off unless nats_urls is set; its options are cluster::JetStreamLogOptions.
+TEST(ConfigTest, ClusterSectionIsOffByDefaultAndMapsOntoTheLogOptions) {
+  CommandLine cl = Parse({}, {});
+  ASSERT_FALSE(cl.exit_code.has_value());
+  EXPECT_FALSE(cl.config.cluster.enabled());
+  EXPECT_EQ(cl.config.cluster.log.replicas, cluster::JetStreamLogOptions{}.replicas);
+
+  Config config;
+  ASSERT_OK(
+      ApplyYaml("cluster:\n  nats_urls: [\"nats://a:4222\", \"nats://b:4222\"]\n"
+                "  replicas: 3\n  pod_id: ragd-0\n",
+                &config));
+  EXPECT_TRUE(config.cluster.enabled());
+  EXPECT_EQ(config.cluster.log.urls, (std::vector<std::string>{"nats://a:4222", "nats://b:4222"}));
+  EXPECT_EQ(config.cluster.log.replicas, 3);
+  EXPECT_EQ(config.cluster.pod_id, "ragd-0");
+  EXPECT_THAT(ToYaml(config), HasSubstr("nats_urls: nats://a:4222,nats://b:4222"));
+
+  cl = Parse({}, {"RAGD_CLUSTER__NATS_URLS=nats://x:1, nats://y:2", "RAGD_CLUSTER__REPLICAS=3"});
+  ASSERT_FALSE(cl.exit_code.has_value());
+  EXPECT_EQ(cl.config.cluster.log.urls, (std::vector<std::string>{"nats://x:1", "nats://y:2"}));
+
+  std::string err;
+  cl = Parse({}, {"RAGD_CLUSTER__NATS_URLS=http://x:1"}, nullptr, &err);
+  EXPECT_EQ(cl.exit_code, 2);
+  EXPECT_THAT(err, HasSubstr("cluster.nats_urls"));
+  cl = Parse({}, {"RAGD_CLUSTER__REPLICAS=7"}, nullptr, &err);
+  EXPECT_EQ(cl.exit_code, 2);
+  EXPECT_THAT(err, HasSubstr("cluster.replicas"));
+}
+
 TEST(ConfigTest, PrecedenceIsDefaultsYamlEnvironmentFlags) {
   testing::TempDir dir;
   std::string path = (dir.path() / "ragd.yaml").string();

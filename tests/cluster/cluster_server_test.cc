@@ -1,0 +1,171 @@
+// Two real ragd processes in cluster mode (a `cluster:` config section) on one nats-server,
+// called through the generated stubs: a collection created through one pod appears on the
+// other, points written through either pod reach both, a call retried with the same
+// x-request-id through the other pod is stored once (same consistency token), and the writes
+// the log does not carry yet answer UNIMPLEMENTED instead of writing to one pod only.
+
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <thread>
+
+#include "ragd/v1/collections.grpc.pb.h"
+#include "ragd/v1/ingest.grpc.pb.h"
+#include "ragd/v1/points.grpc.pb.h"
+#include "tests/testing/nats_server.h"
+#include "tests/testing/ragd_process.h"
+#include "tests/testing/status_matchers.h"
+#include "tests/testing/temp_dir.h"
+
+namespace ragd {
+namespace {
+
+using testing::NatsServer;
+using testing::RagdProcess;
+
+constexpr int kDim = 4;
+
+v1::Point MakePoint(const std::string& id, float x) {
+  v1::Point p;
+  p.set_id(id);
+  for (int d = 0; d < kDim; ++d) p.add_vector(x + static_cast<float>(d));
+  p.set_text("text of " + id);
+  return p;
+}
+
+std::unique_ptr<grpc::ClientContext> Context(const std::string& request_id = "") {
+  auto c = std::make_unique<grpc::ClientContext>();
+  c->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
+  if (!request_id.empty()) c->AddMetadata("x-request-id", request_id);
+  return c;
+}
+
+// The ids of `ids` that `pod` holds, polled until they are exactly `want` (bounded).
+bool WaitForIds(v1::Points::Stub& pod, const std::vector<std::string>& ids,
+                const std::vector<std::string>& want) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (std::chrono::steady_clock::now() < deadline) {
+    v1::GetRequest req;
+    req.set_collection("docs");
+    for (const auto& id : ids) req.add_ids(id);
+    v1::GetResponse resp;
+    auto ctx = Context();
+    if (pod.Get(ctx.get(), req, &resp).ok()) {
+      std::vector<std::string> got;
+      for (const auto& p : resp.points()) got.push_back(p.id());
+      if (got == want) return true;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return false;
+}
+
+TEST(ClusterServerTest, WritesThroughEitherPodReachBoth) {
+  testing::TempDir tmp;
+  NatsServer::Options no;
+  no.dir = (tmp.path() / "nats").string();
+  ASSERT_OK_AND_ASSIGN(auto nats, NatsServer::Start(no));
+  std::vector<std::unique_ptr<RagdProcess>> pods;
+  for (const char* name : {"a", "b"}) {
+    const std::string config = (tmp.path() / (std::string(name) + ".yaml")).string();
+    std::ofstream(config) << "cluster:\n  nats_urls: [\"" << nats->url()
+                          << "\"]\n  pod_id: " << name << "\n";
+    auto pod = RagdProcess::Start(
+        RagdProcess::OptionsFor((tmp.path() / name).string(), {"--config", config}));
+    ASSERT_OK(pod.status());
+    pods.push_back(*std::move(pod));
+  }
+  auto collections_a = v1::Collections::NewStub(pods[0]->channel());
+  auto points_a = v1::Points::NewStub(pods[0]->channel());
+  auto points_b = v1::Points::NewStub(pods[1]->channel());
+  auto collections_b = v1::Collections::NewStub(pods[1]->channel());
+  auto ingest_b = v1::Ingest::NewStub(pods[1]->channel());
+
+  v1::CreateCollectionRequest create;
+  create.set_name("docs");
+  create.set_dimension(kDim);
+  create.set_metric(v1::METRIC_L2);
+  create.mutable_index()->mutable_flat();
+  v1::CreateCollectionResponse created;
+  auto ctx = Context();
+  grpc::Status st = collections_a->CreateCollection(ctx.get(), create, &created);
+  ASSERT_TRUE(st.ok()) << st.error_message();
+  EXPECT_EQ(created.collection().name(), "docs");
+
+  v1::UpsertRequest up;
+  up.set_collection("docs");
+  *up.add_points() = MakePoint("p1", 1);
+  *up.add_points() = MakePoint("p2", 2);
+  v1::UpsertResponse upserted;
+  ctx = Context("req-1");
+  st = points_a->Upsert(ctx.get(), up, &upserted);
+  ASSERT_TRUE(st.ok()) << st.error_message();
+  EXPECT_EQ(upserted.sequence(), 1u);  // the stream sequence: the consistency token
+  EXPECT_EQ(upserted.upserted(), 2u);
+  EXPECT_TRUE(WaitForIds(*points_b, {"p1", "p2"}, {"p1", "p2"}));
+
+  // The client retries through the other pod with the same request id: stored once.
+  v1::UpsertResponse again;
+  ctx = Context("req-1");
+  st = points_b->Upsert(ctx.get(), up, &again);
+  ASSERT_TRUE(st.ok()) << st.error_message();
+  EXPECT_EQ(again.sequence(), 1u);
+
+  v1::DeleteRequest del;
+  del.set_collection("docs");
+  del.mutable_ids()->add_ids("p1");
+  v1::DeleteResponse deleted;
+  ctx = Context();
+  st = points_b->Delete(ctx.get(), del, &deleted);
+  ASSERT_TRUE(st.ok()) << st.error_message();
+  EXPECT_EQ(deleted.sequence(), 2u);
+  EXPECT_TRUE(WaitForIds(*points_a, {"p1", "p2"}, {"p2"}));
+
+  // Invalid writes are refused by the pod, before the log.
+  v1::UpsertRequest bad;
+  bad.set_collection("docs");
+  *bad.add_points() = MakePoint("p3", 3);
+  bad.mutable_points(0)->add_vector(9);
+  ctx = Context();
+  EXPECT_EQ(points_a->Upsert(ctx.get(), bad, &upserted).error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+
+  // Not carried by the log yet: refused, not written to one pod only.
+  v1::DeleteRequest by_filter;
+  by_filter.set_collection("docs");
+  by_filter.mutable_filter()->mutable_condition()->set_key("k");
+  ctx = Context();
+  EXPECT_EQ(points_a->Delete(ctx.get(), by_filter, &deleted).error_code(),
+            grpc::StatusCode::UNIMPLEMENTED);
+  v1::UpsertDocumentRequest doc;
+  doc.set_collection("docs");
+  doc.mutable_document()->set_id("d1");
+  doc.mutable_document()->set_text("hello");
+  v1::UpsertDocumentResponse doc_resp;
+  ctx = Context();
+  EXPECT_EQ(ingest_b->UpsertDocument(ctx.get(), doc, &doc_resp).error_code(),
+            grpc::StatusCode::UNIMPLEMENTED);
+
+  // Deleted through b: gone from a.
+  v1::DeleteCollectionRequest drop;
+  drop.set_name("docs");
+  v1::DeleteCollectionResponse dropped;
+  ctx = Context();
+  st = collections_b->DeleteCollection(ctx.get(), drop, &dropped);
+  ASSERT_TRUE(st.ok()) << st.error_message();
+  bool gone = false;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (!gone && std::chrono::steady_clock::now() < deadline) {
+    v1::GetCollectionRequest get;
+    get.set_name("docs");
+    v1::GetCollectionResponse info;
+    ctx = Context();
+    gone = collections_a->GetCollection(ctx.get(), get, &info).error_code() ==
+           grpc::StatusCode::NOT_FOUND;
+    if (!gone) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  EXPECT_TRUE(gone);
+}
+
+}  // namespace
+}  // namespace ragd
