@@ -170,6 +170,11 @@ class Engine {
     // Filtered searches whose matching set is at most this many points (per shard) are
     // answered by exact brute force over the set. Default: 2,000.
     size_t brute_force_max_matches = 2000;
+    // Larger matching sets are scored exactly too when that computes fewer distances than an
+    // index walk restricted to them (about ef / selectivity × 2·M; Shard's planner). false:
+    // brute_force_max_matches alone decides (tests use it to exercise restricted walks on
+    // small collections). Default: true.
+    bool filter_plan_by_cost = true;
     // Answer filters from the metadata index (index/metadata: posting sets per metadata value,
     // about as much memory again as the metadata itself). false: scan every live point's
     // metadata on each filtered call instead (as before the index existed; benchmarks compare

@@ -231,31 +231,29 @@ absl::StatusOr<std::vector<Shard::Hit>> Shard::Search(std::span<const float> que
     *plan = SearchPlan::kIndex;
     ASSIGN_OR_RETURN(hits, index_->Search(query, opts));
   } else {
-    // Pick the plan by selectivity, which the metadata index gives with the set: a small
-    // matching set is scored exactly (cheaper than any graph walk, and exact); a larger one
-    // restricts the index search to the set.
+    // Pick the plan by the matching set's size, which the metadata index gives with the set:
+    // a set that is small, or cheaper to score than a walk through it, is scored exactly (and
+    // the answer is exact); a larger one restricts the index search to the set.
     metadata::LabelSet indexed;
     std::optional<SetFilter> scanned;
-    const LabelFilter* matches = nullptr;
     uint64_t size = 0;
     std::vector<Label> labels;
     if (options_.metadata_index) {
       ASSIGN_OR_RETURN(indexed, metadata_.Evaluate(*filter));
       size = indexed.size();
-      matches = &indexed;
-      if (size <= options_.brute_force_max_matches) labels = indexed.ToVector();
     } else {
       ASSIGN_OR_RETURN(labels, MatchingLabels(*filter));
       size = labels.size();
-      if (size > options_.brute_force_max_matches) matches = &scanned.emplace(labels);
     }
     if (size == 0) return out;
-    if (size <= options_.brute_force_max_matches) {
+    if (size <= options_.brute_force_max_matches || ScoringTheSetIsCheaper(size, k, ef)) {
       *plan = SearchPlan::kBruteForce;
+      if (options_.metadata_index) labels = indexed.ToVector();
       ASSIGN_OR_RETURN(hits, index_->ScoreLabels(query, labels, k));
     } else {
       *plan = SearchPlan::kIndexFiltered;
-      opts.filter = matches;
+      opts.filter = options_.metadata_index ? static_cast<const LabelFilter*>(&indexed)
+                                            : &scanned.emplace(labels);
       opts.filter_selectivity =
           static_cast<double>(size) / static_cast<double>(live_.size());
       ASSIGN_OR_RETURN(hits, index_->Search(query, opts));
@@ -268,6 +266,21 @@ absl::StatusOr<std::vector<Shard::Hit>> Shard::Search(std::span<const float> que
     out.push_back(Hit{h.label, it->second.id, h.score});
   }
   return out;
+}
+
+// A graph walk restricted to a set that accepts a fraction `selectivity` of the points visits
+// about ef / selectivity nodes before it has ef accepted ones, and computes a distance to each
+// neighbour of each (2·M on HNSW's bottom layer); scoring the set computes one per member.
+// Measured at 100k points with 10% matching (bench/README.md, ragd_filter_bench): the walk
+// took ~12 ms, scoring the 10,000 members a fraction of that, and is exact.
+bool Shard::ScoringTheSetIsCheaper(uint64_t matching, size_t k, int ef) const {
+  if (!options_.filter_plan_by_cost) return false;
+  const size_t live = live_.size();
+  if (live == 0 || matching >= live) return false;
+  const double selectivity = static_cast<double>(matching) / static_cast<double>(live);
+  const double walk_ef = static_cast<double>(std::max<size_t>(k, ef > 0 ? ef : spec_.index.ef));
+  const double links = 2.0 * (spec_.index.kind == IndexKind::kHnsw ? spec_.index.m : 32);
+  return static_cast<double>(matching) <= walk_ef / selectivity * links;
 }
 
 uint64_t Shard::Count(const Filter* filter) const {

@@ -99,6 +99,9 @@ class Shard {
   // The live labels matching `filter`: from the metadata index, or by a scan of live_ when
   // Engine::Options::metadata_index is off. Caller holds mu_ (shared) or the write mutex.
   absl::StatusOr<std::vector<Label>> MatchingLabels(const Filter& filter) const;
+  // The filtered-search planner's cost model: true when scoring every one of `matching` points
+  // exactly computes fewer distances than a graph walk restricted to them. Caller holds mu_.
+  bool ScoringTheSetIsCheaper(uint64_t matching, size_t k, int ef) const;
 
   storage::Store* store_;
   const storage::ShardKey key_;

@@ -256,7 +256,7 @@ grpc::ServerReadReactor<grpc::ByteBuffer>* IngestService::IngestDocuments(
     return RefuseReader<grpc::ByteBuffer>(s);
   }
   if (ClusterMode(cluster_)) {
-    return RefuseReader<v1::IngestDocumentsRequest>(NotInClusterMode("Ingest.IngestDocuments"));
+    return RefuseReader<grpc::ByteBuffer>(NotInClusterMode("Ingest.IngestDocuments"));
   }
   return new IngestStream(this, context, response);
 }

@@ -70,6 +70,7 @@ class EngineTest : public ::testing::Test {
     o.data_dir = dir_.str();
     o.snapshot_interval_seconds = 0;
     o.brute_force_max_matches = 50;
+    o.filter_plan_by_cost = false;  // small collections: exercise restricted index walks too
     o.compaction_min_removed = 100;
     o.metadata_index = metadata_index_;
     ASSERT_OK_AND_ASSIGN(engine_, Engine::Open(o));
@@ -412,6 +413,38 @@ TEST_F(EngineTest, FilterRegimesByScanAgreeWithBruteForceToo) {
   metadata_index_ = false;
   Open();
   CheckFilterRegimes();
+}
+
+// The planner's cost model (Engine::Options::filter_plan_by_cost, on by default): a matching
+// set above brute_force_max_matches is still scored exactly when that is cheaper than a walk
+// restricted to it (2,000 points, 10% matching: 200 distances against ~128 / 0.1 × 32), so the
+// answer is exact; a walk is taken when the set is larger than that.
+TEST_F(EngineTest, FilterPlanByCostScoresCheapSetsExactly) {
+  engine_.reset();
+  Engine::Options o;
+  o.data_dir = dir_.str();
+  o.snapshot_interval_seconds = 0;
+  o.brute_force_max_matches = 50;
+  ASSERT_OK_AND_ASSIGN(engine_, Engine::Open(o));
+  ASSERT_OK(engine_->CreateCollection(Spec("cost")));
+  std::vector<Point> pts = Fill("cost", 2000, 3);
+  auto mod = [](const Point& p) { return std::get<int64_t>(p.metadata.at("mod100")); };
+  std::mt19937 rng(8);
+  SearchRequest req;
+  req.collection = "cost";
+  req.k = 10;
+  req.filter = Filter::Cond(Range("mod100", 0.0, 10.0));
+  for (int q = 0; q < 5; ++q) {
+    req.query = RandomVector(rng);
+    ASSERT_OK_AND_ASSIGN(auto r, engine_->Search(req));
+    EXPECT_EQ(r.plan, SearchPlan::kBruteForce);
+    EXPECT_EQ(Ids(r), BruteForce(pts, req.query, 10, [&](const Point& p) { return mod(p) < 10; }));
+  }
+  // ef 1 (k 10: a walk of ef 10) through 90%: 1,800 points against ~10 / 0.9 × 32 = 356.
+  req.ef = 1;
+  req.filter = Filter::Not(Filter::Cond(Range("mod100", 0.0, 10.0)));
+  ASSERT_OK_AND_ASSIGN(auto r, engine_->Search(req));
+  EXPECT_EQ(r.plan, SearchPlan::kIndexFiltered);
 }
 
 TEST_F(EngineTest, DeleteByFilterAndCount) {
