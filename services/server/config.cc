@@ -226,6 +226,8 @@ const std::vector<Setting>& Settings() {
                  [](Config& c) -> auto& { return c.engine.brute_force_max_matches; }, 0,
                  kMaxInt),
       BoolSetting("engine.sync_writes", [](Config& c) -> auto& { return c.engine.sync_writes; }),
+      BoolSetting("engine.filter_plan_by_cost",
+                  [](Config& c) -> auto& { return c.engine.filter_plan_by_cost; }),
       BoolSetting("engine.metadata_index",
                   [](Config& c) -> auto& { return c.engine.metadata_index; }),
       IntSetting("engine.snapshot_interval_seconds",
