@@ -2,6 +2,7 @@
 # Fails when an arrow of the house runs the wrong way (README "Layout", ../STYLE):
 #
 #   services/server -> services/api -> rag -> ingest -> {index, models} -> common
+#   services/server -> services/http -> {rag, services/api's method table (methods.h)}
 #   services/api -> proto;  cli -> proto (and nothing of the engine)
 #
 # Checked from the code's own includes (every .h and .cc of each folder), from the public
@@ -44,6 +45,17 @@ check ingest '#include "(rag|services|cli|ragd)/' "ingest/ includes rag, service
 check rag '#include "(services|cli|ragd)/' "rag/ includes services, cli or generated code"
 check services/api '#include "(services/server|cli)/' \
   "services/api includes services/server or cli (the server composes the API, not the reverse)"
+check services/http '#include "(services/server|cli|ragd)/' \
+  "services/http includes services/server, cli or generated code"
+# Of the gRPC edge, the HTTP front uses only the method table and the Authorizer (methods.h).
+checks=$((checks + 1))
+hits=$(grep -rnE --include='*.h' --include='*.cc' '#include "services/api/' services/http 2>/dev/null |
+  grep -v '#include "services/api/methods.h"')
+if [ -n "$hits" ]; then
+  echo "layering violation: services/http includes a gRPC handler of services/api (only methods.h)"
+  echo "$hits"
+  fail=1
+fi
 check services/server '#include "cli/' "services/server includes cli"
 check cli '#include "(index|models|ingest|rag|services|common/concurrency)/' \
   "cli/ includes an engine library of ragd: it is a wire client (proto, gRPC, common/)"
@@ -75,7 +87,7 @@ third_party "ICU and libstemmer stay in index/lexical's .cc files" \
   '#include <(unicode/|libstemmer\.h)' common index models ingest rag services cli
 third_party "yaml-cpp stays in services/server's config parsers" \
   '#include <yaml-cpp/' common index models ingest rag services cli
-third_party "nlohmann-json, libcurl, spdlog, prometheus and httplib stay in .cc files" \
+third_party "nlohmann-json, libcurl, spdlog, prometheus and httplib stay in .cc files (or _internal.h)" \
   '#include <(nlohmann/|curl/|spdlog/|prometheus/|httplib)' common index models ingest rag services
 
 # The CLI's link line: no engine library, RocksDB, FAISS or poppler.
@@ -87,6 +99,16 @@ if [ -n "$build" ]; then
     fail=1
   elif grep -qE 'librocksdb|libfaiss|libpoppler|libgumbo|libragd_(engine|index|storage|models|ingest|rag|api|server|concurrency)' "$link"; then
     echo "ragctl links an engine library: $(tr ' ' '\n' < "$link" | grep -E 'rocksdb|faiss|poppler|gumbo|libragd_' | tr '\n' ' ')"
+    fail=1
+  fi
+  # The HTTP front compiles without the generated code (no proto include directory).
+  flags="$build/services/http/CMakeFiles/ragd_http.dir/flags.make"
+  checks=$((checks + 1))
+  if [ ! -f "$flags" ]; then
+    echo "no compile flags for ragd_http at $flags (build the tree first)"
+    fail=1
+  elif grep -E '^CXX_INCLUDES' "$flags" | grep -q -- "-I$build/proto"; then
+    echo "ragd_http sees the generated protobuf code (it links ragd_proto or ragd_api)"
     fail=1
   fi
   binary="$build/bin/ragctl"

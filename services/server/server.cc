@@ -167,6 +167,29 @@ absl::StatusOr<std::unique_ptr<RagdServer>> RagdServer::Start(const Config& conf
       return s;
     }
   }
+  if (!config.server.http_listen.empty()) {
+    HttpFrontResources front;
+    front.authorizer = &self->policy_;
+    front.answers = self->retrieval_.answer_resources();
+    front.embedders = self->embedders_.get();
+    HttpFrontOptions options;
+    options.threads = static_cast<int>(config.server.http_threads);
+    absl::StatusOr<std::unique_ptr<HttpServer>> http =
+        HttpServer::Start(config.server.http_listen, front, options);
+    absl::Status s = http.status();
+    if (s.ok()) {
+      self->http_ = *std::move(http);
+      if (!config.server.http_port_file.empty()) {
+        s = WritePortFile(config.server.http_port_file, self->http_->port());
+      }
+    }
+    if (!s.ok()) {
+      if (self->admin_ != nullptr) self->admin_->Stop();
+      self->server_->Shutdown();
+      self->executor_.Shutdown();
+      return s;
+    }
+  }
   RagdServer* raw = self.get();
   self->recovery_ = std::thread([raw, cb = std::move(on_recovered)] { raw->Recover(cb); });
   return self;
@@ -214,6 +237,8 @@ absl::Status RagdServer::Shutdown(absl::Duration grace) {
     health->Shutdown();
   }
   handle_.BeginShutdown();
+  // The HTTP API first: its streams are cancelled, so nothing of it runs once gRPC drains.
+  if (http_ != nullptr) http_->Stop();
   server_->Shutdown(std::chrono::system_clock::now() + absl::ToChronoMilliseconds(grace));
   server_->Wait();
   spdlog::debug("gRPC server stopped");
@@ -233,6 +258,7 @@ absl::Status RagdServer::Shutdown(absl::Duration grace) {
 RagdServer::~RagdServer() {
   if (!shut_down_ && server_ != nullptr) Shutdown(absl::ZeroDuration()).IgnoreError();
   if (recovery_.joinable()) recovery_.join();
+  if (http_ != nullptr) http_->Stop();
   if (admin_ != nullptr) admin_->Stop();
 }
 

@@ -1,0 +1,100 @@
+#pragma once
+// The OpenAI-compatible HTTP front (server.http_listen, default 127.0.0.1:8080; README "HTTP
+// API"): an application written against the OpenAI API (its SDKs, LangChain, ...) uses ragd by
+// changing its base URL to http://HOST:PORT/v1.
+//
+//   POST /v1/chat/completions  OpenAI's request and response, streamed (SSE
+//                              `chat.completion.chunk` events, `data: [DONE]`) or not. `model`
+//                              names a deployment of the catalog (or `local`). Without
+//                              `data_sources` the messages are relayed to the model; with a
+//                              `data_sources` entry of type `ragd` the answer is grounded by
+//                              rag::Answer (the same path as ragd.v1.Retrieval/Answer) and
+//                              `choices[0].message.context.citations` lists the sources, as
+//                              Azure OpenAI "On Your Data" does.
+//   POST /v1/embeddings        `model` = a configured embedder or `local`; the vectors are the
+//                              ones Retrieve searches with.
+//   GET  /v1/models            the chat catalog and the embedders, with context windows and
+//                              list prices in an extra `ragd` field.
+//
+// Authorization: `Authorization: Bearer <key>` (or `api-key: <key>`), checked by the same
+// Authorizer as gRPC with the role of the method table's row (services/api/methods.h): chat
+// completions are Retrieval.Answer (with the data source's collection), embeddings
+// Retrieval.Retrieve, models Retrieval.ListModels.
+//
+// Errors are OpenAI's error JSON ({"error": {"message", "type", "param", "code"}}) with the
+// HTTP status of the absl code (HttpStatusOf); 429 and 503 carry `Retry-After`. A body that is
+// not JSON or has a field of the wrong type is a 400 naming the field, never a crash: every
+// parse of outside JSON goes through one guard.
+//
+// Threads: cpp-httplib's pool of `threads` serves requests; a streamed answer holds one of them
+// while it streams (the models themselves run on rag::AnswerResources::streams). A client that
+// goes away during a stream cancels the call, which closes the upstream connection.
+
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "rag/answerer.h"
+#include "rag/collection_binding.h"
+#include "services/api/methods.h"
+
+namespace httplib {
+class Server;
+}
+
+namespace ragd::services {
+
+struct HttpFrontOptions {
+  // Threads serving requests; each streamed answer holds one while it streams. Default: 16.
+  int threads = 16;
+};
+
+// What the front shares with the gRPC services; every pointer outlives the HttpServer.
+struct HttpFrontResources {
+  // May be null: every call is allowed.
+  const Authorizer* authorizer = nullptr;
+  // The resources of the gRPC Answer calls (the same retriever and query cache, model pool,
+  // executors and concurrency cap).
+  rag::AnswerResources answers;
+  rag::EmbedderRegistry* embedders = nullptr;
+};
+
+// The HTTP status of an absl status code: INVALID_ARGUMENT, FAILED_PRECONDITION, OUT_OF_RANGE
+// 400; UNAUTHENTICATED 401; PERMISSION_DENIED 403; NOT_FOUND 404; ALREADY_EXISTS, ABORTED 409;
+// RESOURCE_EXHAUSTED 429; CANCELLED 499; UNIMPLEMENTED 501; UNAVAILABLE 503;
+// DEADLINE_EXCEEDED 504; everything else 500.
+int HttpStatusOf(absl::StatusCode code);
+
+class HttpServer {
+ public:
+  // Binds `listen` ("host:port", port 0 picks one) and serves on its own thread. UNAVAILABLE
+  // when the address cannot be bound, INVALID_ARGUMENT when it is malformed.
+  static absl::StatusOr<std::unique_ptr<HttpServer>> Start(const std::string& listen,
+                                                           HttpFrontResources resources,
+                                                           HttpFrontOptions options = {});
+  ~HttpServer();  // Stop()
+  HttpServer(const HttpServer&) = delete;
+  HttpServer& operator=(const HttpServer&) = delete;
+
+  int port() const { return port_; }
+  // Stops accepting, ends the streams in progress (their calls are cancelled) and joins.
+  // Idempotent.
+  void Stop();
+
+  struct State;  // what the routes share (http_server.cc)
+
+ private:
+  HttpServer() = default;
+  std::unique_ptr<State> state_;
+  std::unique_ptr<httplib::Server> server_;
+  std::thread thread_;
+  int port_ = 0;
+};
+
+// "host:port" with a port in [0, 65535] (an IPv6 host in brackets); INVALID_ARGUMENT naming
+// `key` otherwise. Shared with the configuration's validation.
+absl::Status ValidateListenAddress(const std::string& key, const std::string& listen);
+
+}  // namespace ragd::services
