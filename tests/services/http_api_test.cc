@@ -1,0 +1,580 @@
+// The OpenAI-compatible HTTP API (services/http) end to end: the real ragd on 127.0.0.1 with the
+// Korean corpus ingested through gRPC with the local embedder, the local model and a fake Azure
+// OpenAI deployment (tests/testing/fake_chat_server.h), called over HTTP as an OpenAI client
+// would. A second ragd with API keys and one answer at a time checks authorization and load
+// shedding.
+
+#include <arpa/inet.h>
+#include <gmock/gmock.h>
+#include <grpcpp/grpcpp.h>
+#include <gtest/gtest.h>
+#include <httplib.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/escaping.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "ragd/v1/collections.grpc.pb.h"
+#include "ragd/v1/ingest.grpc.pb.h"
+#include "ragd/v1/points.grpc.pb.h"
+#include "ragd/v1/retrieval.grpc.pb.h"
+#include "tests/services/service_test_util.h"
+#include "tests/testing/fake_chat_server.h"
+#include "tests/testing/fake_openai_server.h"
+
+namespace ragd::testing {
+namespace {
+
+using Json = nlohmann::json;
+using ::testing::HasSubstr;
+
+constexpr char kCollection[] = "corpus";
+constexpr char kAzure[] = "azure-gpt4o";
+constexpr char kQuestion[] = "임베딩이란 무엇인가요?";
+
+std::string ReadFile(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+
+std::string WriteFile(const TempDir& dir, const std::string& name, const std::string& text) {
+  std::filesystem::path path = dir.path() / name;
+  std::ofstream(path) << text;
+  return path.string();
+}
+
+std::string AzureDeploymentYaml(const std::string& name, const std::string& endpoint) {
+  return absl::StrCat("    - name: ", name,
+                      "\n"
+                      "      provider: azure-openai\n"
+                      "      endpoint: ",
+                      endpoint,
+                      "\n"
+                      "      deployment: gpt-4o\n"
+                      "      api_key: test-key\n"
+                      "      max_retries: 1\n"
+                      "      initial_backoff_ms: 1\n"
+                      "      max_backoff_ms: 5\n"
+                      "      max_retry_after_ms: 5\n");
+}
+
+struct HttpResult {
+  int status = 0;
+  std::string body;
+  std::string retry_after;
+  std::string content_type;
+  Json json;  // the body when it is JSON
+};
+
+HttpResult Call(int port, const std::string& method, const std::string& path,
+                const std::string& body = "", const std::string& key = "") {
+  httplib::Client client("127.0.0.1", port);
+  client.set_read_timeout(60, 0);
+  httplib::Headers headers;
+  if (!key.empty()) headers.emplace("Authorization", "Bearer " + key);
+  httplib::Result r = method == "GET"
+                          ? client.Get(path.c_str(), headers)
+                          : client.Post(path.c_str(), headers, body, "application/json");
+  HttpResult out;
+  if (!r) return out;
+  out.status = r->status;
+  out.body = r->body;
+  out.retry_after = r->get_header_value("Retry-After");
+  out.content_type = r->get_header_value("Content-Type");
+  out.json = Json::parse(out.body, nullptr, false);
+  return out;
+}
+
+// The `data: ...` payloads of an SSE body, in order.
+std::vector<std::string> SseData(const std::string& body) {
+  std::vector<std::string> data;
+  for (absl::string_view line : absl::StrSplit(body, '\n')) {
+    if (line.substr(0, 6) == "data: ") data.emplace_back(line.substr(6));
+  }
+  return data;
+}
+
+Json ChatBody(const std::string& model, const std::string& question, bool stream = false) {
+  Json body = {{"model", model},
+               {"messages",
+                {{{"role", "system"}, {"content", "You are terse."}},
+                 {{"role", "user"}, {"content", question}}}}};
+  if (stream) {
+    body["stream"] = true;
+    body["stream_options"] = {{"include_usage", true}};
+  }
+  return body;
+}
+
+Json Grounded(Json body, Json parameters = {}) {
+  parameters["collection"] = kCollection;
+  body["data_sources"] = {{{"type", "ragd"}, {"parameters", parameters}}};
+  return body;
+}
+
+// Sends a streaming request on a raw socket, reads until `chunks` content deltas came, then
+// closes the connection: what a client that gives up does.
+bool StreamThenHangUp(int port, const std::string& body, int chunks, const std::string& key = "") {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  inet_pton(AF_INET, "127.0.0.1", &addr.sin_addr);
+  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
+    close(fd);
+    return false;
+  }
+  std::string request = absl::StrCat(
+      "POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n",
+      key.empty() ? "" : absl::StrCat("Authorization: Bearer ", key, "\r\n"),
+      "Content-Length: ", body.size(), "\r\n\r\n", body);
+  if (send(fd, request.data(), request.size(), 0) != static_cast<ssize_t>(request.size())) {
+    close(fd);
+    return false;
+  }
+  std::string received;
+  char buffer[4096];
+  auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  size_t seen = 0;
+  while (std::chrono::steady_clock::now() < give_up) {
+    ssize_t n = recv(fd, buffer, sizeof(buffer), 0);
+    if (n <= 0) break;
+    received.append(buffer, static_cast<size_t>(n));
+    seen = 0;
+    for (size_t at = 0; (at = received.find("\"content\":\"", at)) != std::string::npos; ++at) {
+      if (received.compare(at, 13, "\"content\":\"\"") != 0) ++seen;
+    }
+    if (seen >= static_cast<size_t>(chunks)) break;
+  }
+  close(fd);
+  return seen >= static_cast<size_t>(chunks);
+}
+
+class HttpApiTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    dir_ = new TempDir();
+    FakeOpenAiServerOptions fake_options;
+    fake_options.deployments = {"gpt-4o", "ada"};
+    auto fake = FakeOpenAiServer::Start(fake_options);
+    ASSERT_TRUE(fake.ok()) << fake.status();
+    fake_ = fake->release();
+    chat_ = new FakeChatCompletions(fake_);
+    std::string config = absl::StrCat(
+        "retrieval:\n  answer_deadline_ms: 20000\n"
+        "embedders:\n"
+        "  - name: ada\n    provider: azure-openai\n    endpoint: ",
+        fake_->endpoint(),
+        "\n    deployment: ada\n    api_key: test-key\n    dimension: 1536\n"
+        "models:\n  default_model: local\n  deployments:\n",
+        AzureDeploymentYaml(kAzure, fake_->endpoint()));
+    std::string config_path = WriteFile(*dir_, "ragd.yaml", config);
+    auto ragd = RagdProcess::Start(
+        RagdProcess::OptionsFor((dir_->path() / "data").string(), {"--config", config_path}));
+    ASSERT_TRUE(ragd.ok()) << ragd.status();
+    ragd_ = ragd->release();
+    ASSERT_GT(ragd_->http_port(), 0);
+
+    auto collections = v1::Collections::NewStub(ragd_->channel());
+    v1::CreateCollectionRequest create;
+    create.set_name(kCollection);
+    create.set_dimension(1536);
+    create.mutable_embedder()->set_name("local");
+    grpc::ClientContext c1;
+    c1.set_deadline(CallDeadline());
+    v1::CreateCollectionResponse created;
+    ASSERT_GRPC_OK(collections->CreateCollection(&c1, create, &created));
+    auto ingest = v1::Ingest::NewStub(ragd_->channel());
+    std::filesystem::path corpus =
+        std::filesystem::path(RAGD_SOURCE_DIR) / "tests/models/data/corpus";
+    for (const auto& entry : std::filesystem::directory_iterator(corpus)) {
+      if (entry.path().extension() != ".md") continue;
+      v1::UpsertDocumentRequest request;
+      request.set_collection(kCollection);
+      v1::Document* doc = request.mutable_document();
+      doc->set_id(entry.path().filename().string());
+      doc->set_name(entry.path().filename().string());
+      doc->set_text(ReadFile(entry.path()));
+      grpc::ClientContext c;
+      c.set_deadline(CallDeadline(60));
+      v1::UpsertDocumentResponse response;
+      ASSERT_GRPC_OK(ingest->UpsertDocument(&c, request, &response));
+    }
+  }
+
+  static void TearDownTestSuite() {
+    delete ragd_;
+    delete chat_;
+    delete fake_;
+    delete dir_;
+  }
+
+  static int port() { return ragd_->http_port(); }
+  static HttpResult Post(const std::string& path, const Json& body) {
+    return Call(port(), "POST", path, body.dump());
+  }
+
+  static TempDir* dir_;
+  static FakeOpenAiServer* fake_;
+  static FakeChatCompletions* chat_;
+  static RagdProcess* ragd_;
+};
+
+TempDir* HttpApiTest::dir_ = nullptr;
+FakeOpenAiServer* HttpApiTest::fake_ = nullptr;
+FakeChatCompletions* HttpApiTest::chat_ = nullptr;
+RagdProcess* HttpApiTest::ragd_ = nullptr;
+
+TEST_F(HttpApiTest, ModelsListTheCatalogWithContextWindowsAndPrices) {
+  HttpResult r = Call(port(), "GET", "/v1/models");
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(r.json["object"], "list");
+  bool azure = false, local_chat = false, ada = false;
+  for (const Json& m : r.json["data"]) {
+    EXPECT_EQ(m["object"], "model");
+    if (m["id"] == kAzure) {
+      azure = true;
+      EXPECT_EQ(m["ragd"]["kind"], "chat");
+      EXPECT_EQ(m["ragd"]["context_window"], 128000);
+      EXPECT_GT(m["ragd"]["price_per_1k_input"].get<double>(), 0);
+      EXPECT_EQ(m.dump().find("test-key"), std::string::npos);  // never a key
+    }
+    if (m["id"] == "local" && m["ragd"]["kind"] == "chat") local_chat = true;
+    if (m["id"] == "ada") ada = m["ragd"]["kind"] == "embedding";
+  }
+  EXPECT_TRUE(azure && local_chat && ada) << r.body;
+}
+
+TEST_F(HttpApiTest, RelayWithoutDataSourcesSendsTheMessagesAsTheyAre) {
+  size_t before = chat_->counters().bodies.size();
+  HttpResult r = Post("/v1/chat/completions", ChatBody(kAzure, "Say hi"));
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(r.json["object"], "chat.completion");
+  EXPECT_EQ(r.json["model"], kAzure);
+  EXPECT_EQ(r.json["choices"][0]["message"]["role"], "assistant");
+  EXPECT_EQ(r.json["choices"][0]["message"]["content"], chat_->answer());
+  EXPECT_EQ(r.json["choices"][0]["finish_reason"], "stop");
+  EXPECT_FALSE(r.json["choices"][0]["message"].contains("context"));
+  EXPECT_GT(r.json["usage"]["prompt_tokens"].get<int>(), 0);
+  EXPECT_EQ(r.json["usage"]["total_tokens"].get<int>(),
+            r.json["usage"]["prompt_tokens"].get<int>() +
+                r.json["usage"]["completion_tokens"].get<int>());
+  FakeChatCounters c = chat_->counters();
+  ASSERT_EQ(c.bodies.size(), before + 1);
+  Json sent = Json::parse(c.bodies.back());
+  ASSERT_EQ(sent["messages"].size(), 2u);  // the system turn too, nothing added
+  EXPECT_EQ(sent["messages"][0]["content"], "You are terse.");
+  EXPECT_EQ(sent["messages"][1]["content"], "Say hi");
+}
+
+TEST_F(HttpApiTest, RelayStreamsChunksUsageAndDone) {
+  HttpResult r = Post("/v1/chat/completions", ChatBody(kAzure, "Say hi", true));
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_THAT(r.content_type, HasSubstr("text/event-stream"));
+  std::vector<std::string> data = SseData(r.body);
+  ASSERT_GE(data.size(), 4u) << r.body;
+  EXPECT_EQ(data.back(), "[DONE]");
+  std::string text, id;
+  for (size_t i = 0; i + 1 < data.size(); ++i) {
+    Json chunk = Json::parse(data[i]);
+    EXPECT_EQ(chunk["object"], "chat.completion.chunk");
+    if (id.empty()) id = chunk["id"];
+    EXPECT_EQ(chunk["id"], id);  // one id per completion
+    if (i + 2 < data.size()) {
+      ASSERT_EQ(chunk["choices"].size(), 1u);
+      EXPECT_TRUE(chunk["usage"].is_null());
+      const Json& delta = chunk["choices"][0]["delta"];
+      if (delta.contains("content")) text += delta["content"].get<std::string>();
+    }
+  }
+  EXPECT_EQ(text, chat_->answer());
+  Json finish = Json::parse(data[data.size() - 3]);
+  EXPECT_EQ(finish["choices"][0]["finish_reason"], "stop");
+  Json usage = Json::parse(data[data.size() - 2]);
+  EXPECT_TRUE(usage["choices"].empty());
+  EXPECT_GT(usage["usage"]["completion_tokens"].get<int>(), 0);
+}
+
+TEST_F(HttpApiTest, GroundedAnswerCitesItsSources) {
+  HttpResult r =
+      Post("/v1/chat/completions", Grounded(ChatBody("local", kQuestion), {{"top_k", 5}}));
+  ASSERT_EQ(r.status, 200) << r.body;
+  const Json& message = r.json["choices"][0]["message"];
+  EXPECT_THAT(message["content"].get<std::string>(), HasSubstr("[1]"));
+  const Json& citations = message["context"]["citations"];
+  ASSERT_GE(citations.size(), 1u) << r.body;
+  ASSERT_LE(citations.size(), 5u);
+  for (const Json& c : citations) {
+    EXPECT_FALSE(c["content"].get<std::string>().empty());
+    EXPECT_FALSE(c["title"].get<std::string>().empty());
+    EXPECT_THAT(c["chunk_id"].get<std::string>(), HasSubstr("#"));
+    EXPECT_EQ(c["filepath"], c["document_id"]);
+    EXPECT_LT(c["byte_begin"].get<int64_t>(), c["byte_end"].get<int64_t>());
+  }
+}
+
+TEST_F(HttpApiTest, GroundedStreamSendsCitationsFirstAndTheSourcesReachTheModel) {
+  size_t before = chat_->counters().bodies.size();
+  HttpResult r = Post("/v1/chat/completions", Grounded(ChatBody(kAzure, kQuestion, true)));
+  ASSERT_EQ(r.status, 200) << r.body;
+  std::vector<std::string> data = SseData(r.body);
+  ASSERT_GE(data.size(), 4u);
+  Json first = Json::parse(data[0]);
+  const Json& citations = first["choices"][0]["delta"]["context"]["citations"];
+  ASSERT_GE(citations.size(), 1u) << data[0];
+  std::string text;
+  for (size_t i = 1; i + 2 < data.size(); ++i) {
+    Json chunk = Json::parse(data[i]);
+    const Json& delta = chunk["choices"][0]["delta"];
+    if (delta.contains("content")) text += delta["content"].get<std::string>();
+  }
+  EXPECT_EQ(text, chat_->answer());
+  FakeChatCounters c = chat_->counters();
+  ASSERT_EQ(c.bodies.size(), before + 1);
+  // The grounded prompt holds the cited chunks' text (the server's rules, not the client's
+  // system turn).
+  Json sent = Json::parse(c.bodies.back());
+  std::string prompt;
+  for (const Json& m : sent["messages"]) prompt += m["content"].get<std::string>();
+  EXPECT_THAT(prompt, HasSubstr(citations[0]["content"].get<std::string>()));
+  EXPECT_EQ(prompt.find("You are terse."), std::string::npos);
+}
+
+// The vectors of /v1/embeddings are the ones Retrieve searches with: searching the collection
+// with them gives Retrieve's chunks and scores.
+TEST_F(HttpApiTest, EmbeddingsAreWhatRetrieveUses) {
+  HttpResult r = Post("/v1/embeddings", {{"model", "local"}, {"input", kQuestion}});
+  ASSERT_EQ(r.status, 200) << r.body;
+  ASSERT_EQ(r.json["data"].size(), 1u);
+  std::vector<float> vector = r.json["data"][0]["embedding"].get<std::vector<float>>();
+  ASSERT_EQ(vector.size(), 1536u);
+  EXPECT_GT(r.json["usage"]["prompt_tokens"].get<int>(), 0);
+
+  auto retrieval = v1::Retrieval::NewStub(ragd_->channel());
+  v1::RetrieveRequest retrieve;
+  retrieve.set_collection(kCollection);
+  retrieve.set_query(kQuestion);
+  retrieve.set_k(5);
+  grpc::ClientContext c1;
+  c1.set_deadline(CallDeadline());
+  v1::RetrieveResponse retrieved;
+  ASSERT_GRPC_OK(retrieval->Retrieve(&c1, retrieve, &retrieved));
+  auto points = v1::Points::NewStub(ragd_->channel());
+  v1::SearchRequest search;
+  search.set_collection(kCollection);
+  SetVector(search.mutable_vector(), vector);
+  search.set_k(5);
+  grpc::ClientContext c2;
+  c2.set_deadline(CallDeadline());
+  v1::SearchResponse found;
+  ASSERT_GRPC_OK(points->Search(&c2, search, &found));
+  ASSERT_EQ(found.hits_size(), retrieved.chunks_size());
+  for (int i = 0; i < found.hits_size(); ++i) {
+    EXPECT_EQ(found.hits(i).point().id(), retrieved.chunks(i).id());
+    EXPECT_FLOAT_EQ(found.hits(i).score(), retrieved.chunks(i).score());
+  }
+
+  // base64: the same floats, little-endian; arrays keep their order.
+  HttpResult b = Post(
+      "/v1/embeddings",
+      {{"model", "local"}, {"input", {"first text", kQuestion}}, {"encoding_format", "base64"}});
+  ASSERT_EQ(b.status, 200) << b.body;
+  ASSERT_EQ(b.json["data"].size(), 2u);
+  EXPECT_EQ(b.json["data"][1]["index"], 1);
+  std::string bytes;
+  ASSERT_TRUE(absl::Base64Unescape(b.json["data"][1]["embedding"].get<std::string>(), &bytes));
+  ASSERT_EQ(bytes.size(), vector.size() * sizeof(float));
+  std::vector<float> decoded(vector.size());
+  std::memcpy(decoded.data(), bytes.data(), bytes.size());
+  EXPECT_EQ(decoded, vector);
+}
+
+TEST_F(HttpApiTest, EmbeddingsOfAConfiguredEmbedderComeFromItsDeployment) {
+  uint64_t before = fake_->counters().requests;
+  HttpResult r = Post("/v1/embeddings", {{"model", "ada"}, {"input", {"a", "b", "c"}}});
+  ASSERT_EQ(r.status, 200) << r.body;
+  ASSERT_EQ(r.json["data"].size(), 3u);
+  EXPECT_EQ(r.json["data"][0]["embedding"].size(), 1536u);
+  EXPECT_GT(fake_->counters().requests, before);
+  EXPECT_GT(r.json["usage"]["total_tokens"].get<int>(), 0);
+}
+
+TEST_F(HttpApiTest, ErrorsUseOpenAisShapeAndStatus) {
+  auto expect_error = [](const HttpResult& r, int status, const std::string& type,
+                         const std::string& needle) {
+    EXPECT_EQ(r.status, status) << r.body;
+    ASSERT_TRUE(r.json.is_object()) << r.body;
+    EXPECT_EQ(r.json["error"]["type"], type) << r.body;
+    EXPECT_THAT(r.json["error"]["message"].get<std::string>(), HasSubstr(needle));
+    EXPECT_TRUE(r.json["error"].contains("param") && r.json["error"].contains("code"));
+  };
+  expect_error(Call(port(), "POST", "/v1/chat/completions", "{\"model\": "), 400,
+               "invalid_request_error", "not valid JSON");
+  expect_error(Call(port(), "POST", "/v1/chat/completions", "[1,2]"), 400, "invalid_request_error",
+               "JSON object");
+  expect_error(Post("/v1/chat/completions", {{"model", 7}, {"messages", Json::array()}}), 400,
+               "invalid_request_error", "model");
+  expect_error(Post("/v1/chat/completions", {{"model", "local"}, {"messages", {{{"role", 3}}}}}),
+               400, "invalid_request_error", "messages[0].role");
+  expect_error(Post("/v1/chat/completions",
+                    {{"model", "local"}, {"messages", {{{"role", "user"}, {"content", {1}}}}}}),
+               400, "invalid_request_error", "messages[0].content[0]");
+  Json bad_filter = Grounded(ChatBody("local", kQuestion), {{"filter", {{"key", "x"}}}});
+  expect_error(Post("/v1/chat/completions", bad_filter), 400, "invalid_request_error",
+               "data_sources[0].parameters.filter");
+  expect_error(Post("/v1/chat/completions",
+                    Grounded(ChatBody("local", kQuestion), {{"search_mode", "hybrid"}})),
+               400, "invalid_request_error", "search_mode");
+  expect_error(Post("/v1/chat/completions", ChatBody("no-such-model", "hi")), 404,
+               "invalid_request_error", "no-such-model");
+  Json unknown = ChatBody("local", kQuestion);
+  unknown["data_sources"] = {{{"type", "ragd"}, {"parameters", {{"collection", "nope"}}}}};
+  expect_error(Post("/v1/chat/completions", unknown), 404, "invalid_request_error", "nope");
+  expect_error(Post("/v1/embeddings", {{"model", "nope"}, {"input", "x"}}), 404,
+               "invalid_request_error", "nope");
+  expect_error(Post("/v1/embeddings", {{"model", "local"}, {"input", {{1, 2}}}}), 400,
+               "invalid_request_error", "input[0]");
+  expect_error(Call(port(), "GET", "/v1/nothing"), 404, "invalid_request_error", "/v1/nothing");
+
+  // Upstream 429 after the retries: 429 with Retry-After; 5xx: 503.
+  chat_->Enqueue(ChatFault::TooManyRequests(std::chrono::milliseconds(1)));
+  chat_->Enqueue(ChatFault::TooManyRequests(std::chrono::milliseconds(1)));
+  HttpResult limited = Post("/v1/chat/completions", ChatBody(kAzure, "hi"));
+  expect_error(limited, 429, "rate_limit_error", "");
+  EXPECT_EQ(limited.retry_after, "1");
+  chat_->Enqueue(ChatFault::Http(500));
+  chat_->Enqueue(ChatFault::Http(500));
+  HttpResult down = Post("/v1/chat/completions", ChatBody(kAzure, "hi", true));
+  expect_error(down, 503, "server_error", "");
+  EXPECT_EQ(down.retry_after, "1");
+
+  // An error after text was streamed is an error event, and no [DONE].
+  chat_->Enqueue(ChatFault::CutAfter(2));
+  HttpResult cut = Post("/v1/chat/completions", ChatBody(kAzure, "hi", true));
+  ASSERT_EQ(cut.status, 200);
+  std::vector<std::string> data = SseData(cut.body);
+  ASSERT_FALSE(data.empty());
+  EXPECT_NE(data.back(), "[DONE]");
+  Json last = Json::parse(data.back());
+  EXPECT_EQ(last["error"]["type"], "server_error") << data.back();
+}
+
+TEST_F(HttpApiTest, ClientHangingUpClosesTheUpstreamStream) {
+  for (bool grounded : {false, true}) {
+    uint64_t disconnects = chat_->counters().client_disconnects;
+    chat_->Enqueue(ChatFault::Endless(std::chrono::milliseconds(20)));
+    Json body = ChatBody(kAzure, kQuestion, true);
+    if (grounded) body = Grounded(body);
+    ASSERT_TRUE(StreamThenHangUp(port(), body.dump(), 3)) << "grounded=" << grounded;
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+    while (chat_->counters().client_disconnects == disconnects &&
+           std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    EXPECT_EQ(chat_->counters().client_disconnects, disconnects + 1) << "grounded=" << grounded;
+  }
+}
+
+// API keys and the method table's roles, and load shedding, on a ragd of their own.
+class HttpApiAuthTest : public ::testing::Test {
+ protected:
+  static constexpr const char* kReaderKey = "reader-secret-9e8d7c";
+  static constexpr const char* kScopedKey = "scoped-secret-1b2c3d";
+  static constexpr const char* kSlowKey = "slow-secret-5a4b3c";
+
+  void SetUp() override {
+    FakeOpenAiServerOptions fake_options;
+    fake_options.deployments = {"gpt-4o"};
+    auto fake = FakeOpenAiServer::Start(fake_options);
+    ASSERT_TRUE(fake.ok()) << fake.status();
+    fake_ = *std::move(fake);
+    chat_ = std::make_unique<FakeChatCompletions>(fake_.get());
+    std::string yaml = absl::StrCat(
+        "auth:\n  api_keys:\n"
+        "    - {name: viewer, role: reader, key_file: ",
+        WriteFile(dir_, "reader.key", kReaderKey),
+        "}\n    - {name: scoped, role: reader, collections: [other], key_file: ",
+        WriteFile(dir_, "scoped.key", kScopedKey),
+        "}\n    - {name: slow, role: reader, requests_per_second: 0.01, burst: 1, key_file: ",
+        WriteFile(dir_, "slow.key", kSlowKey),
+        "}\n"
+        "retrieval:\n  max_concurrent_answers: 1\n"
+        "models:\n  default_model: local\n  deployments:\n",
+        AzureDeploymentYaml(kAzure, fake_->endpoint()));
+    std::string config = WriteFile(dir_, "ragd.yaml", yaml);
+    auto ragd = RagdProcess::Start(
+        RagdProcess::OptionsFor((dir_.path() / "data").string(), {"--config", config}));
+    ASSERT_TRUE(ragd.ok()) << ragd.status();
+    ragd_ = *std::move(ragd);
+  }
+
+  TempDir dir_;
+  std::unique_ptr<FakeOpenAiServer> fake_;
+  std::unique_ptr<FakeChatCompletions> chat_;
+  std::unique_ptr<RagdProcess> ragd_;
+};
+
+TEST_F(HttpApiAuthTest, KeysRolesScopesAndRateLimits) {
+  const int port = ragd_->http_port();
+  HttpResult none = Call(port, "GET", "/v1/models");
+  EXPECT_EQ(none.status, 401) << none.body;
+  EXPECT_EQ(none.json["error"]["type"], "authentication_error");
+  EXPECT_EQ(Call(port, "GET", "/v1/models", "", "wrong").status, 401);
+  // Unauthenticated callers learn nothing of their request's shape.
+  EXPECT_EQ(Call(port, "POST", "/v1/chat/completions", "{bad").status, 401);
+  EXPECT_EQ(Call(port, "GET", "/v1/models", "", kReaderKey).status, 200);
+  // `api-key`, as Azure clients send it, works too.
+  httplib::Client client("127.0.0.1", port);
+  auto azure_style = client.Get("/v1/models", {{"api-key", kReaderKey}});
+  ASSERT_TRUE(azure_style);
+  EXPECT_EQ(azure_style->status, 200);
+
+  Json grounded = ChatBody("local", "hi");
+  grounded["data_sources"] = {{{"type", "ragd"}, {"parameters", {{"collection", "mine"}}}}};
+  HttpResult denied = Call(port, "POST", "/v1/chat/completions", grounded.dump(), kScopedKey);
+  EXPECT_EQ(denied.status, 403) << denied.body;
+  EXPECT_EQ(denied.json["error"]["type"], "permission_error");
+  EXPECT_THAT(denied.body, HasSubstr("mine"));
+  HttpResult relay =
+      Call(port, "POST", "/v1/chat/completions", ChatBody("local", "hi").dump(), kScopedKey);
+  EXPECT_EQ(relay.status, 200) << relay.body;
+
+  EXPECT_EQ(Call(port, "GET", "/v1/models", "", kSlowKey).status, 200);
+  HttpResult limited = Call(port, "GET", "/v1/models", "", kSlowKey);
+  EXPECT_EQ(limited.status, 429) << limited.body;
+  EXPECT_EQ(limited.retry_after, "1");
+}
+
+TEST_F(HttpApiAuthTest, AnswersBeyondTheLimitAreShedWithRetryAfter) {
+  const int port = ragd_->http_port();
+  chat_->Enqueue(ChatFault::Endless(std::chrono::milliseconds(20)));
+  std::thread busy(
+      [&] { StreamThenHangUp(port, ChatBody(kAzure, "long", true).dump(), 20, kReaderKey); });
+  // Wait for the first stream to be admitted.
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (chat_->counters().requests == 0 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  HttpResult shed =
+      Call(port, "POST", "/v1/chat/completions", ChatBody(kAzure, "hi").dump(), kReaderKey);
+  EXPECT_EQ(shed.status, 429) << shed.body;
+  EXPECT_EQ(shed.retry_after, "1");
+  EXPECT_THAT(shed.body, HasSubstr("max_concurrent_answers"));
+  busy.join();
+}
+
+}  // namespace
+}  // namespace ragd::testing
