@@ -31,99 +31,12 @@
 #include "ragd/v1/ingest.grpc.pb.h"
 #include "ragd/v1/points.grpc.pb.h"
 #include "ragd/v1/retrieval.grpc.pb.h"
-#include "tests/services/service_test_util.h"
-#include "tests/testing/fake_chat_server.h"
-#include "tests/testing/fake_openai_server.h"
+#include "tests/services/http_test_util.h"
 
 namespace ragd::testing {
 namespace {
 
-using Json = nlohmann::json;
 using ::testing::HasSubstr;
-
-constexpr char kCollection[] = "corpus";
-constexpr char kAzure[] = "azure-gpt4o";
-constexpr char kQuestion[] = "임베딩이란 무엇인가요?";
-
-std::string ReadFile(const std::filesystem::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-}
-
-std::string WriteFile(const TempDir& dir, const std::string& name, const std::string& text) {
-  std::filesystem::path path = dir.path() / name;
-  std::ofstream(path) << text;
-  return path.string();
-}
-
-std::string AzureDeploymentYaml(const std::string& name, const std::string& endpoint) {
-  return absl::StrCat("    - name: ", name,
-                      "\n"
-                      "      provider: azure-openai\n"
-                      "      endpoint: ",
-                      endpoint,
-                      "\n"
-                      "      deployment: gpt-4o\n"
-                      "      api_key: test-key\n"
-                      "      max_retries: 1\n"
-                      "      initial_backoff_ms: 1\n"
-                      "      max_backoff_ms: 5\n"
-                      "      max_retry_after_ms: 5\n");
-}
-
-struct HttpResult {
-  int status = 0;
-  std::string body;
-  std::string retry_after;
-  std::string content_type;
-  Json json;  // the body when it is JSON
-};
-
-HttpResult Call(int port, const std::string& method, const std::string& path,
-                const std::string& body = "", const std::string& key = "") {
-  httplib::Client client("127.0.0.1", port);
-  client.set_read_timeout(60, 0);
-  httplib::Headers headers;
-  if (!key.empty()) headers.emplace("Authorization", "Bearer " + key);
-  httplib::Result r = method == "GET"
-                          ? client.Get(path.c_str(), headers)
-                          : client.Post(path.c_str(), headers, body, "application/json");
-  HttpResult out;
-  if (!r) return out;
-  out.status = r->status;
-  out.body = r->body;
-  out.retry_after = r->get_header_value("Retry-After");
-  out.content_type = r->get_header_value("Content-Type");
-  out.json = Json::parse(out.body, nullptr, false);
-  return out;
-}
-
-// The `data: ...` payloads of an SSE body, in order.
-std::vector<std::string> SseData(const std::string& body) {
-  std::vector<std::string> data;
-  for (absl::string_view line : absl::StrSplit(body, '\n')) {
-    if (line.substr(0, 6) == "data: ") data.emplace_back(line.substr(6));
-  }
-  return data;
-}
-
-Json ChatBody(const std::string& model, const std::string& question, bool stream = false) {
-  Json body = {{"model", model},
-               {"messages",
-                {{{"role", "system"}, {"content", "You are terse."}},
-                 {{"role", "user"}, {"content", question}}}}};
-  if (stream) {
-    body["stream"] = true;
-    body["stream_options"] = {{"include_usage", true}};
-  }
-  return body;
-}
-
-Json Grounded(Json body, Json parameters = {}) {
-  parameters["collection"] = kCollection;
-  body["data_sources"] = {{{"type", "ragd"}, {"parameters", parameters}}};
-  return body;
-}
 
 // Sends a streaming request on a raw socket, reads until `chunks` content deltas came, then
 // closes the connection: what a client that gives up does.
@@ -166,60 +79,18 @@ bool StreamThenHangUp(int port, const std::string& body, int chunks, const std::
 class HttpApiTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    dir_ = new TempDir();
-    FakeOpenAiServerOptions fake_options;
-    fake_options.deployments = {"gpt-4o", "ada"};
-    auto fake = FakeOpenAiServer::Start(fake_options);
-    ASSERT_TRUE(fake.ok()) << fake.status();
-    fake_ = fake->release();
-    chat_ = new FakeChatCompletions(fake_);
-    std::string config = absl::StrCat(
-        "retrieval:\n  answer_deadline_ms: 20000\n"
-        "embedders:\n"
-        "  - name: ada\n    provider: azure-openai\n    endpoint: ",
-        fake_->endpoint(),
-        "\n    deployment: ada\n    api_key: test-key\n    dimension: 1536\n"
-        "models:\n  default_model: local\n  deployments:\n",
-        AzureDeploymentYaml(kAzure, fake_->endpoint()));
-    std::string config_path = WriteFile(*dir_, "ragd.yaml", config);
-    auto ragd = RagdProcess::Start(
-        RagdProcess::OptionsFor((dir_->path() / "data").string(), {"--config", config_path}));
-    ASSERT_TRUE(ragd.ok()) << ragd.status();
-    ragd_ = ragd->release();
+    auto stack = HttpStack::Start("retrieval:\n  answer_deadline_ms: 20000\n");
+    ASSERT_TRUE(stack.ok()) << stack.status();
+    stack_ = stack->release();
+    fake_ = stack_->fake.get();
+    chat_ = stack_->chat.get();
+    ragd_ = stack_->ragd.get();
     ASSERT_GT(ragd_->http_port(), 0);
-
-    auto collections = v1::Collections::NewStub(ragd_->channel());
-    v1::CreateCollectionRequest create;
-    create.set_name(kCollection);
-    create.set_dimension(1536);
-    create.mutable_embedder()->set_name("local");
-    grpc::ClientContext c1;
-    c1.set_deadline(CallDeadline());
-    v1::CreateCollectionResponse created;
-    ASSERT_GRPC_OK(collections->CreateCollection(&c1, create, &created));
-    auto ingest = v1::Ingest::NewStub(ragd_->channel());
-    std::filesystem::path corpus =
-        std::filesystem::path(RAGD_SOURCE_DIR) / "tests/models/data/corpus";
-    for (const auto& entry : std::filesystem::directory_iterator(corpus)) {
-      if (entry.path().extension() != ".md") continue;
-      v1::UpsertDocumentRequest request;
-      request.set_collection(kCollection);
-      v1::Document* doc = request.mutable_document();
-      doc->set_id(entry.path().filename().string());
-      doc->set_name(entry.path().filename().string());
-      doc->set_text(ReadFile(entry.path()));
-      grpc::ClientContext c;
-      c.set_deadline(CallDeadline(60));
-      v1::UpsertDocumentResponse response;
-      ASSERT_GRPC_OK(ingest->UpsertDocument(&c, request, &response));
-    }
   }
 
   static void TearDownTestSuite() {
-    delete ragd_;
-    delete chat_;
-    delete fake_;
-    delete dir_;
+    delete stack_;
+    stack_ = nullptr;
   }
 
   static int port() { return ragd_->http_port(); }
@@ -227,13 +98,13 @@ class HttpApiTest : public ::testing::Test {
     return Call(port(), "POST", path, body.dump());
   }
 
-  static TempDir* dir_;
+  static HttpStack* stack_;
   static FakeOpenAiServer* fake_;
   static FakeChatCompletions* chat_;
   static RagdProcess* ragd_;
 };
 
-TempDir* HttpApiTest::dir_ = nullptr;
+HttpStack* HttpApiTest::stack_ = nullptr;
 FakeOpenAiServer* HttpApiTest::fake_ = nullptr;
 FakeChatCompletions* HttpApiTest::chat_ = nullptr;
 RagdProcess* HttpApiTest::ragd_ = nullptr;
