@@ -17,6 +17,7 @@
 #include "models/tokenizer.h"
 #include "services/http/chat_call_internal.h"
 #include "services/http/openai_wire_internal.h"
+#include "services/http/peer_watch_internal.h"
 
 namespace ragd::services {
 
@@ -139,8 +140,10 @@ void HandleChatCompletions(HttpServer::State* state, const httplib::Request& req
       ChatCall::Start(r.answers, std::move(request));
   if (!started.ok()) return SendError(res, started.status());
   std::shared_ptr<ChatCall> call = *std::move(started);
+  // Until the status line is written, a client that hangs up is noticed on its socket.
+  http_internal::PeerWatch peer(req.remote_addr, req.remote_port, req.local_port);
   while (!call->WaitForFirstTextOrEnd(kPollInterval)) {
-    if (state->stopping.load()) call->Cancel();
+    if (state->stopping.load() || peer.closed()) call->Cancel();
   }
   if (!call->has_text()) {
     // Nothing was said: an error is the response's status.
@@ -157,7 +160,7 @@ void HandleChatCompletions(HttpServer::State* state, const httplib::Request& req
     while (true) {
       http_internal::ChatCall::Taken t = call->Next(kPollInterval);
       text += t.text;
-      if (state->stopping.load()) call->Cancel();
+      if (state->stopping.load() || peer.closed()) call->Cancel();
       if (t.ended) break;
     }
     absl::Status status = call->status();

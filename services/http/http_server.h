@@ -26,9 +26,11 @@
 // not JSON or has a field of the wrong type is a 400 naming the field, never a crash: every
 // parse of outside JSON goes through one guard.
 //
-// Threads: cpp-httplib's pool of `threads` serves requests; a streamed answer holds one of them
-// while it streams (the models themselves run on rag::AnswerResources::streams). A client that
-// goes away during a stream cancels the call, which closes the upstream connection.
+// Threads: cpp-httplib's pool of `threads` serves requests; a chat completion holds one of them
+// until it ends (the models themselves run on rag::AnswerResources::streams). A client that
+// goes away cancels the call, which closes the upstream connection: during a stream the SSE
+// writer notices, before the response starts the connection's socket is polled
+// (peer_watch_internal.h).
 
 #include <memory>
 #include <string>
@@ -47,8 +49,10 @@ class Server;
 namespace ragd::services {
 
 struct HttpFrontOptions {
-  // Threads serving requests; each streamed answer holds one while it streams. Default: 16.
-  int threads = 16;
+  // Threads serving requests; each chat completion holds one until it ends (keep it above
+  // retrieval.max_concurrent_answers, so that the excess is shed with 429, not queued).
+  // Default: 64.
+  int threads = 64;
 };
 
 // What the front shares with the gRPC services; every pointer outlives the HttpServer.

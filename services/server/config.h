@@ -68,9 +68,10 @@ struct Config {
     std::string http_listen = "127.0.0.1:8080";
     // When set, the HTTP API port actually bound is written here. Default: unset.
     std::string http_port_file;
-    // Threads serving the HTTP API; each streamed answer holds one while it streams.
-    // Default: 16.
-    int64_t http_threads = 16;
+    // Threads serving the HTTP API; each chat completion holds one until it ends, so with
+    // fewer threads than retrieval.max_concurrent_answers the excess waits for a thread instead
+    // of being shed with 429. Default: 64 (the default max_concurrent_answers).
+    int64_t http_threads = 64;
     // TLS for gRPC (YAML `server: {tls: {cert_file: ...}}` or `tls.cert_file`; env
     // RAGD_SERVER__TLS__CERT_FILE). PEM files; both cert_file and key_file, or neither.
     // client_ca_file additionally requires and verifies client certificates (mTLS).

@@ -17,6 +17,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <iterator>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -74,6 +75,32 @@ bool StreamThenHangUp(int port, const std::string& body, int chunks, const std::
   }
   close(fd);
   return seen >= static_cast<size_t>(chunks);
+}
+
+// Sends a request on a raw socket and closes the connection once `ready` says so (or after 10 s),
+// before any response byte is read.
+bool SendThenHangUp(int port, const std::string& body, const std::function<bool()>& ready) {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  inet_pton(AF_INET, "127.0.0.1", &addr.sin_addr);
+  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
+    close(fd);
+    return false;
+  }
+  std::string request = absl::StrCat(
+      "POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: "
+      "application/json\r\nContent-Length: ",
+      body.size(), "\r\n\r\n", body);
+  bool sent = send(fd, request.data(), request.size(), 0) == static_cast<ssize_t>(request.size());
+  auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  bool was_ready = false;
+  while (sent && !(was_ready = ready()) && std::chrono::steady_clock::now() < give_up) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  close(fd);
+  return was_ready;
 }
 
 class HttpApiTest : public ::testing::Test {
@@ -356,6 +383,28 @@ TEST_F(HttpApiTest, ClientHangingUpClosesTheUpstreamStream) {
       std::this_thread::sleep_for(std::chrono::milliseconds(20));
     }
     EXPECT_EQ(chat_->counters().client_disconnects, disconnects + 1) << "grounded=" << grounded;
+  }
+}
+
+// A client that leaves before the response starts (a non-streamed answer) cancels the upstream
+// call too.
+TEST_F(HttpApiTest, ClientHangingUpOnANonStreamedAnswerClosesTheUpstreamStream) {
+  for (bool grounded : {false, true}) {
+    FakeChatCounters before = chat_->counters();
+    chat_->Enqueue(ChatFault::Endless(std::chrono::milliseconds(20)));
+    Json body = ChatBody(kAzure, kQuestion);
+    if (grounded) body = Grounded(body);
+    // Hang up once the upstream request is under way.
+    ASSERT_TRUE(SendThenHangUp(port(), body.dump(),
+                               [&] { return chat_->counters().requests > before.requests; }))
+        << "grounded=" << grounded;
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+    while (chat_->counters().client_disconnects == before.client_disconnects &&
+           std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    EXPECT_EQ(chat_->counters().client_disconnects, before.client_disconnects + 1)
+        << "grounded=" << grounded;
   }
 }
 
