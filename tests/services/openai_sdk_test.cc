@@ -63,6 +63,19 @@ TEST(OpenAiSdkTest, TheOfficialNodeClientWorksAgainstRagd) {
   ASSERT_TRUE(result.is_object()) << run->out;
   EXPECT_EQ(result["checks"], kScriptChecks);
 
+  // The README's example app (examples/openai/ask.mjs), as a user would run it.
+  absl::StatusOr<CommandResult> example = RunCommand(
+      {"/usr/bin/env", "node", (sdk_dir / "ask.mjs").string(), kQuestion, "--collection",
+       kCollection, "--model", kAzure},
+      absl::Seconds(60),
+      {absl::StrCat("RAGD_BASE_URL=http://127.0.0.1:", s.ragd->http_port(), "/v1"),
+       absl::StrCat("RAGD_API_KEY=", kReaderKey)});
+  ASSERT_TRUE(example.ok()) << example.status();
+  ASSERT_EQ(example->exit_code, 0) << example->out << example->err;
+  EXPECT_EQ(example->out.rfind(s.chat->answer(), 0), 0u) << example->out;
+  EXPECT_NE(example->out.find("\nSources:\n[1] "), std::string::npos) << example->out;
+  EXPECT_NE(example->out.find("tokens: prompt "), std::string::npos) << example->out;
+
   // The aborted stream's upstream request was closed.
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
   while (s.chat->counters().client_disconnects == 0 &&
