@@ -389,6 +389,7 @@ absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(const std::string&
   s.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
   // Small SSE writes on a kept-alive connection stall ~40 ms without it (FACTS.md).
   s.set_tcp_nodelay(true);
+  s.set_payload_max_length(options.max_body_bytes);
   State* state = self->state_.get();
   s.Post("/v1/chat/completions", [state](const httplib::Request& req, httplib::Response& res) {
     HandleChatCompletions(state, req, res);

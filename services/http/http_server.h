@@ -53,6 +53,8 @@ struct HttpFrontOptions {
   // retrieval.max_concurrent_answers, so that the excess is shed with 429, not queued).
   // Default: 64.
   int threads = 64;
+  // Largest request body; a larger one is refused with 413. Default: 64 MiB.
+  size_t max_body_bytes = 64 << 20;
 };
 
 // What the front shares with the gRPC services; every pointer outlives the HttpServer.

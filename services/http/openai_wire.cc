@@ -9,6 +9,9 @@
 #include "services/http/openai_wire_internal.h"
 
 namespace ragd::services::http_internal {
+
+absl::StatusOr<index::Filter> ParseFilterAt(const Json& j, const std::string& field, int depth);
+
 namespace {
 
 absl::Status Bad(const std::string& field, std::string_view what) {
@@ -175,6 +178,14 @@ absl::StatusOr<Json> ParseJsonObject(std::string_view body) {
 }
 
 absl::StatusOr<index::Filter> ParseFilter(const Json& j, const std::string& field) {
+  return ParseFilterAt(j, field, 1);
+}
+
+absl::StatusOr<index::Filter> ParseFilterAt(const Json& j, const std::string& field, int depth) {
+  // Bounded before recursing: a hostile body nests far deeper than a stack allows.
+  if (depth > index::Filter::kMaxDepth) {
+    return Bad(field, absl::StrCat("nested deeper than ", index::Filter::kMaxDepth));
+  }
   if (!j.is_object()) return Bad(field, "must be an object");
   auto group = [&](const char* key, index::Filter::Kind kind) -> absl::StatusOr<index::Filter> {
     const Json& list = j[key];
@@ -182,8 +193,9 @@ absl::StatusOr<index::Filter> ParseFilter(const Json& j, const std::string& fiel
       return Bad(field + "." + key, "must be a non-empty array");
     std::vector<index::Filter> children;
     for (size_t i = 0; i < list.size(); ++i) {
-      ASSIGN_OR_RETURN(index::Filter c,
-                       ParseFilter(list[i], absl::StrCat(field, ".", key, "[", i, "]")));
+      ASSIGN_OR_RETURN(
+          index::Filter c,
+          ParseFilterAt(list[i], absl::StrCat(field, ".", key, "[", i, "]"), depth + 1));
       children.push_back(std::move(c));
     }
     return kind == index::Filter::Kind::kAnd ? index::Filter::And(std::move(children))
@@ -192,7 +204,7 @@ absl::StatusOr<index::Filter> ParseFilter(const Json& j, const std::string& fiel
   if (j.contains("and")) return group("and", index::Filter::Kind::kAnd);
   if (j.contains("or")) return group("or", index::Filter::Kind::kOr);
   if (j.contains("not")) {
-    ASSIGN_OR_RETURN(index::Filter c, ParseFilter(j["not"], field + ".not"));
+    ASSIGN_OR_RETURN(index::Filter c, ParseFilterAt(j["not"], field + ".not", depth + 1));
     return index::Filter::Not(std::move(c));
   }
   index::Condition c;
@@ -326,6 +338,10 @@ absl::StatusOr<EmbeddingsRequest> ParseEmbeddingsRequest(const Json& body) {
     }
   } else {
     return Bad("input", "must be a string or a non-empty array of strings");
+  }
+  if (r.input.size() > kMaxEmbeddingInputs) {
+    return Bad("input", absl::StrCat(r.input.size(), " texts; at most ", kMaxEmbeddingInputs,
+                                     " per request"));
   }
   for (size_t i = 0; i < r.input.size(); ++i) {
     if (r.input[i].empty()) return Bad(absl::StrCat("input[", i, "]"), "must not be empty");

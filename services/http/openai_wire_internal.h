@@ -50,6 +50,9 @@ struct ChatCompletionRequest {
   std::optional<DataSource> data_source;
 };
 
+// Most texts in one /v1/embeddings request (OpenAI's limit).
+inline constexpr size_t kMaxEmbeddingInputs = 2048;
+
 // POST /v1/embeddings, checked.
 struct EmbeddingsRequest {
   std::string model;

@@ -174,6 +174,7 @@ absl::StatusOr<std::unique_ptr<RagdServer>> RagdServer::Start(const Config& conf
     front.embedders = self->embedders_.get();
     HttpFrontOptions options;
     options.threads = static_cast<int>(config.server.http_threads);
+    options.max_body_bytes = static_cast<size_t>(config.server.max_message_bytes);
     absl::StatusOr<std::unique_ptr<HttpServer>> http =
         HttpServer::Start(config.server.http_listen, front, options);
     absl::Status s = http.status();
