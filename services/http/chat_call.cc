@@ -35,18 +35,41 @@ absl::Status ChatCall::StartRelay(const rag::AnswerResources& resources) {
   }
   std::atomic<size_t>* active = resources.active;
   auto self = shared_from_this();
-  bool started = resources.streams->TrySubmit([self, model, chat = std::move(chat), active] {
-    models::ChatResult result;
-    absl::Status s = model->Stream(
-        chat, [&](const models::ChatDelta& d) { return self->Push(d.text); }, &result,
-        &self->cancelled_);
-    {
-      std::lock_guard<std::mutex> lock(self->mu_);
-      self->result_ = std::move(result);
-    }
-    active->fetch_sub(1);
-    self->End(std::move(s));
-  });
+  // The answer deadline bounds a relay as it bounds a grounded answer's models.
+  concurrency::DeadlineTimer* timer = resources.deadlines;
+  const std::chrono::milliseconds deadline = resources.settings->answer_deadline;
+  bool started =
+      resources.streams->TrySubmit([self, model, chat = std::move(chat), active, timer, deadline] {
+        uint64_t timer_id = 0;
+        if (deadline.count() > 0) {
+          std::weak_ptr<ChatCall> weak = self;
+          timer_id = timer->Schedule(concurrency::DeadlineTimer::Clock::now() + deadline, [weak] {
+            if (auto call = weak.lock()) {
+              call->deadline_exceeded_.store(true);
+              call->cancelled_.store(true);
+              std::lock_guard<std::mutex> lock(call->mu_);
+              call->stopped_ = true;
+              call->cv_.notify_all();
+            }
+          });
+        }
+        models::ChatResult result;
+        absl::Status s = model->Stream(
+            chat, [&](const models::ChatDelta& d) { return self->Push(d.text); }, &result,
+            &self->cancelled_);
+        if (timer_id != 0) timer->Cancel(timer_id);
+        if (self->deadline_exceeded_.load()) {
+          s = absl::DeadlineExceededError(absl::StrCat("model '", self->request_.model,
+                                                       "': retrieval.answer_deadline_ms (",
+                                                       deadline.count(), " ms) exceeded"));
+        }
+        {
+          std::lock_guard<std::mutex> lock(self->mu_);
+          self->result_ = std::move(result);
+        }
+        active->fetch_sub(1);
+        self->End(std::move(s));
+      });
   if (!started) {
     active->fetch_sub(1);
     return absl::ResourceExhaustedError("every model stream thread is busy; retry later");

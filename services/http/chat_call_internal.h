@@ -9,7 +9,8 @@
 // takes text with Next() until the call has ended. Text not yet taken is bounded
 // (kMaxPendingBytes): the model's thread blocks, and so TCP throttles the upstream.
 //
-// Relays count against retrieval.max_concurrent_answers like grounded answers.
+// Relays count against retrieval.max_concurrent_answers and end at retrieval.answer_deadline_ms
+// (DEADLINE_EXCEEDED) like grounded answers.
 
 #include <atomic>
 #include <chrono>
@@ -74,7 +75,8 @@ class ChatCall final : public rag::AnswerSink, public std::enable_shared_from_th
   void End(absl::Status status);
 
   const ChatCompletionRequest request_;
-  std::atomic<bool> cancelled_{false};  // a relay's cancellation flag
+  std::atomic<bool> cancelled_{false};          // a relay's cancellation flag
+  std::atomic<bool> deadline_exceeded_{false};  // a relay's answer deadline passed
   std::shared_ptr<rag::Answer> answer_;
   std::shared_ptr<ChatCall> self_;  // keeps a grounded call alive until OnComplete
 

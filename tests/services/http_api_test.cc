@@ -431,7 +431,7 @@ class HttpApiAuthTest : public ::testing::Test {
         "}\n    - {name: slow, role: reader, requests_per_second: 0.01, burst: 1, key_file: ",
         WriteFile(dir_, "slow.key", kSlowKey),
         "}\n"
-        "retrieval:\n  max_concurrent_answers: 1\n"
+        "retrieval:\n  max_concurrent_answers: 1\n  answer_deadline_ms: 1500\n"
         "models:\n  default_model: local\n  deployments:\n",
         AzureDeploymentYaml(kAzure, fake_->endpoint()));
     std::string config = WriteFile(dir_, "ragd.yaml", yaml);
@@ -494,6 +494,23 @@ TEST_F(HttpApiAuthTest, AnswersBeyondTheLimitAreShedWithRetryAfter) {
   EXPECT_EQ(shed.retry_after, "1");
   EXPECT_THAT(shed.body, HasSubstr("max_concurrent_answers"));
   busy.join();
+}
+
+TEST_F(HttpApiAuthTest, RelaysEndAtTheAnswerDeadline) {
+  const int port = ragd_->http_port();
+  chat_->Enqueue(ChatFault::Endless(std::chrono::milliseconds(20)));
+  auto start = std::chrono::steady_clock::now();
+  HttpResult r =
+      Call(port, "POST", "/v1/chat/completions", ChatBody(kAzure, "hi").dump(), kReaderKey);
+  auto elapsed = std::chrono::steady_clock::now() - start;
+  EXPECT_EQ(r.status, 504) << r.body;
+  EXPECT_THAT(r.body, HasSubstr("answer_deadline_ms"));
+  EXPECT_LT(elapsed, std::chrono::seconds(5));
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  while (chat_->counters().client_disconnects == 0 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  EXPECT_EQ(chat_->counters().client_disconnects, 1u);  // the upstream was closed
 }
 
 }  // namespace
