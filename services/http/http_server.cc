@@ -35,7 +35,29 @@ namespace {
 // How often a streaming writer with nothing to write checks whether its client is still there.
 constexpr std::chrono::milliseconds kPollInterval{50};
 
+// The record of the request this thread serves: cpp-httplib runs the pre-routing handler, the
+// route, a streamed response's content provider and the logger of one request on one thread.
+struct CurrentCall {
+  HttpCallRecord record;
+  std::chrono::steady_clock::time_point start;
+};
+thread_local CurrentCall current_call;
+
+// A finished model run of the current request.
+void RecordModelRun(const HttpFrontResources& r, const ChatCall& call,
+                    const models::ChatResult& result) {
+  HttpCallRecord& rec = current_call.record;
+  rec.ran_model = true;
+  rec.model = call.request().model;
+  rec.collection = call.request().data_source ? call.request().data_source->collection : "";
+  rec.usage = result.usage;
+  if (absl::StatusOr<models::ChatModel*> m = r.answers.models->Get(rec.model); m.ok()) {
+    rec.cost_usd = models::EstimateCostUsd((*m)->deployment(), result.usage);
+  }
+}
+
 void SendError(httplib::Response& res, const absl::Status& status) {
+  current_call.record.code = status.code();
   res.status = HttpStatusOf(status.code());
   if (res.status == 429 || res.status == 503) res.set_header("Retry-After", "1");
   res.set_content(http_internal::ErrorBody(status), "application/json");
@@ -164,8 +186,9 @@ void HandleChatCompletions(HttpServer::State* state, const httplib::Request& req
       if (t.ended) break;
     }
     absl::Status status = call->status();
-    if (!status.ok()) return SendError(res, status);
     models::ChatResult result = call->result();
+    RecordModelRun(r, *call, result);
+    if (!status.ok()) return SendError(res, status);
     Json message = {{"role", "assistant"}, {"content", text}, {"refusal", nullptr}};
     if (grounded) message["context"] = {{"citations", call->citations()}, {"intent", nullptr}};
     Json completion = {{"id", id},
@@ -218,6 +241,9 @@ void HandleChatCompletions(HttpServer::State* state, const httplib::Request& req
           return true;
         }
         absl::Status status = call->status();
+        models::ChatResult result = call->result();
+        RecordModelRun(state->resources, *call, result);
+        current_call.record.code = status.code();
         if (!status.ok()) {
           // After text was sent the status line is gone: the error is an event, as OpenAI
           // sends it, and the stream ends without [DONE].
@@ -225,7 +251,6 @@ void HandleChatCompletions(HttpServer::State* state, const httplib::Request& req
           sink.done();
           return true;
         }
-        models::ChatResult result = call->result();
         write(ChunkEvent(id, created, model, DeltaChoice(Json::object(), FinishReasonOf(result)),
                          nullptr, include_usage));
         if (include_usage) {
@@ -236,7 +261,10 @@ void HandleChatCompletions(HttpServer::State* state, const httplib::Request& req
         return true;
       },
       [call](bool success) {
-        if (!success) call->Cancel();
+        if (!success) {
+          call->Cancel();
+          current_call.record.code = absl::StatusCode::kCancelled;
+        }
       });
 }
 
@@ -399,6 +427,27 @@ absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(const std::string&
   });
   s.Get("/v1/models", [state](const httplib::Request& req, httplib::Response& res) {
     HandleModels(state, req, res);
+  });
+  s.set_pre_routing_handler([](const httplib::Request& req, httplib::Response&) {
+    current_call = CurrentCall{};
+    current_call.start = std::chrono::steady_clock::now();
+    HttpCallRecord& rec = current_call.record;
+    if (req.path == "/v1/chat/completions" || req.path == "/v1/embeddings" ||
+        req.path == "/v1/models") {
+      rec.route = absl::StrCat(req.method, " ", req.path);
+    } else {
+      rec.route = "other";
+    }
+    rec.peer = absl::StrCat(req.remote_addr, ":", req.remote_port);
+    return httplib::Server::HandlerResponse::Unhandled;
+  });
+  s.set_logger([state](const httplib::Request&, const httplib::Response& res) {
+    HttpCallRecord& rec = current_call.record;
+    rec.http_status = res.status;
+    rec.seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - current_call.start)
+            .count();
+    if (state->resources.on_call) state->resources.on_call(rec);
   });
   // Anything else: OpenAI's 404 shape, so SDKs report it as such.
   s.set_error_handler([](const httplib::Request& req, httplib::Response& res) {

@@ -32,12 +32,14 @@
 // writer notices, before the response starts the connection's socket is polled
 // (peer_watch_internal.h).
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <thread>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "models/chat_model.h"
 #include "rag/answerer.h"
 #include "rag/collection_binding.h"
 #include "services/api/methods.h"
@@ -57,6 +59,25 @@ struct HttpFrontOptions {
   size_t max_body_bytes = 64 << 20;
 };
 
+// What one HTTP request did, reported when its response has been written (for metrics and the
+// access log, which belong to the server process).
+struct HttpCallRecord {
+  // "POST /v1/chat/completions", "POST /v1/embeddings", "GET /v1/models", or "other".
+  std::string route;
+  int http_status = 0;
+  // The outcome as a status code: OK, the error answered, or the error that ended a stream.
+  absl::StatusCode code = absl::StatusCode::kOk;
+  std::string peer;  // "address:port"
+  double seconds = 0;
+  // Chat completions that reached a model: its catalog name, the data source's collection
+  // ("" for a relay), the usage and its estimated cost (catalog prices).
+  bool ran_model = false;
+  std::string model;
+  std::string collection;
+  models::ChatUsage usage;
+  double cost_usd = 0;
+};
+
 // What the front shares with the gRPC services; every pointer outlives the HttpServer.
 struct HttpFrontResources {
   // May be null: every call is allowed.
@@ -65,6 +86,8 @@ struct HttpFrontResources {
   // executors and concurrency cap).
   rag::AnswerResources answers;
   rag::EmbedderRegistry* embedders = nullptr;
+  // Called once per request on the thread that served it, after the response; may be empty.
+  std::function<void(const HttpCallRecord&)> on_call;
 };
 
 // The HTTP status of an absl status code: INVALID_ARGUMENT, FAILED_PRECONDITION, OUT_OF_RANGE

@@ -19,6 +19,7 @@
 #include "services/api/unparsed_request.h"
 #include "services/server/call_observer.h"
 #include "services/server/config_auth.h"
+#include "services/server/logging.h"
 
 namespace ragd::services {
 namespace {
@@ -172,6 +173,28 @@ absl::StatusOr<std::unique_ptr<RagdServer>> RagdServer::Start(const Config& conf
     front.authorizer = &self->policy_;
     front.answers = self->retrieval_.answer_resources();
     front.embedders = self->embedders_.get();
+    Metrics* metrics = self->metrics_.get();  // outlives the HTTP server (first member)
+    front.on_call = [metrics](const HttpCallRecord& call) {
+      metrics->RecordHttp(call.route, call.http_status, call.seconds);
+      const char* code = CanonicalCodeName(static_cast<int>(call.code));
+      if (call.ran_model) {
+        Metrics::ChatCall chat;
+        chat.model = call.model;
+        chat.code = code;
+        chat.prompt_tokens = call.usage.prompt_tokens;
+        chat.completion_tokens = call.usage.completion_tokens;
+        chat.cost_usd = call.cost_usd;
+        chat.latency_seconds = call.seconds;
+        metrics->RecordChat(chat);
+      }
+      AccessRecord r;
+      r.method = call.route;
+      r.collection = call.collection;
+      r.code = code;
+      r.peer = call.peer;
+      r.latency_ms = call.seconds * 1000;
+      LogAccess(r);
+    };
     HttpFrontOptions options;
     options.threads = static_cast<int>(config.server.http_threads);
     options.max_body_bytes = static_cast<size_t>(config.server.max_message_bytes);

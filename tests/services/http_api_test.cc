@@ -370,6 +370,24 @@ TEST_F(HttpApiTest, ErrorsUseOpenAisShapeAndStatus) {
   EXPECT_EQ(last["error"]["type"], "server_error") << data.back();
 }
 
+TEST_F(HttpApiTest, RequestsAreCountedAndLogged) {
+  ASSERT_EQ(Post("/v1/chat/completions", ChatBody(kAzure, "count me")).status, 200);
+  ASSERT_EQ(Post("/v1/chat/completions", ChatBody("nope", "hi")).status, 404);
+  httplib::Client admin("127.0.0.1", ragd_->admin_port());
+  auto scrape = admin.Get("/metrics");
+  ASSERT_TRUE(scrape);
+  const std::string& m = scrape->body;
+  EXPECT_THAT(
+      m, HasSubstr(R"(ragd_http_requests_total{code="200",route="POST /v1/chat/completions"})"));
+  EXPECT_THAT(
+      m, HasSubstr(R"(ragd_http_requests_total{code="404",route="POST /v1/chat/completions"})"));
+  EXPECT_THAT(
+      m,
+      HasSubstr(R"(ragd_http_request_duration_seconds_count{route="POST /v1/chat/completions"})"));
+  EXPECT_THAT(m, HasSubstr(absl::StrCat(R"(ragd_chat_requests_total{code="OK",model=")", kAzure)));
+  EXPECT_THAT(ragd_->LogTail(100000), HasSubstr("POST /v1/chat/completions"));
+}
+
 TEST_F(HttpApiTest, ClientHangingUpClosesTheUpstreamStream) {
   for (bool grounded : {false, true}) {
     uint64_t disconnects = chat_->counters().client_disconnects;
