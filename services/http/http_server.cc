@@ -14,6 +14,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "common/status.h"
+#include "common/utf8.h"
 #include "models/tokenizer.h"
 #include "services/http/chat_call_internal.h"
 #include "services/http/openai_wire_internal.h"
@@ -318,7 +319,9 @@ void HandleEmbeddings(HttpServer::State* state, const httplib::Request& req,
   if (!s.ok()) SendError(res, s);
 }
 
-void HandleModels(HttpServer::State* state, const httplib::Request& req, httplib::Response& res) {
+// GET /v1/models, or GET /v1/models/{id} when `id` is set (404 when it names nothing).
+void HandleModels(HttpServer::State* state, const httplib::Request& req, httplib::Response& res,
+                  const std::string* id = nullptr) {
   const HttpFrontResources& r = state->resources;
   if (absl::Status s = Admit(r, req, Method::kListModels, ""); !s.ok()) return SendError(res, s);
   const models::ModelCatalog& catalog = *r.answers.catalog;
@@ -345,7 +348,12 @@ void HandleModels(HttpServer::State* state, const httplib::Request& req, httplib
                     {"owned_by", "ragd"},
                     {"ragd", {{"kind", "embedding"}}}});
   }
-  SendJson(res, {{"object", "list"}, {"data", std::move(data)}});
+  if (id == nullptr) return SendJson(res, {{"object", "list"}, {"data", std::move(data)}});
+  // A chat deployment first: a name may be both (the built-in `local`).
+  for (const Json& m : data) {
+    if (m["id"] == *id) return SendJson(res, m);
+  }
+  SendError(res, absl::NotFoundError(absl::StrCat("model '", EchoPrefix(*id), "' not found")));
 }
 
 }  // namespace
@@ -428,6 +436,10 @@ absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(const std::string&
   s.Get("/v1/models", [state](const httplib::Request& req, httplib::Response& res) {
     HandleModels(state, req, res);
   });
+  s.Get("/v1/models/(.+)", [state](const httplib::Request& req, httplib::Response& res) {
+    const std::string id = req.matches[1];
+    HandleModels(state, req, res, &id);
+  });
   s.set_pre_routing_handler([](const httplib::Request& req, httplib::Response&) {
     current_call = CurrentCall{};
     current_call.start = std::chrono::steady_clock::now();
@@ -435,6 +447,8 @@ absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(const std::string&
     if (req.path == "/v1/chat/completions" || req.path == "/v1/embeddings" ||
         req.path == "/v1/models") {
       rec.route = absl::StrCat(req.method, " ", req.path);
+    } else if (req.path.rfind("/v1/models/", 0) == 0) {
+      rec.route = absl::StrCat(req.method, " /v1/models/{id}");
     } else {
       rec.route = "other";
     }

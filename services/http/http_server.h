@@ -14,7 +14,8 @@
 //   POST /v1/embeddings        `model` = a configured embedder or `local`; the vectors are the
 //                              ones Retrieve searches with.
 //   GET  /v1/models            the chat catalog and the embedders, with context windows and
-//                              list prices in an extra `ragd` field.
+//                              list prices in an extra `ragd` field; /v1/models/{id} one of
+//                              them.
 //
 // Authorization: `Authorization: Bearer <key>` (or `api-key: <key>`), checked by the same
 // Authorizer as gRPC with the role of the method table's row (services/api/methods.h): chat
@@ -62,7 +63,8 @@ struct HttpFrontOptions {
 // What one HTTP request did, reported when its response has been written (for metrics and the
 // access log, which belong to the server process).
 struct HttpCallRecord {
-  // "POST /v1/chat/completions", "POST /v1/embeddings", "GET /v1/models", or "other".
+  // "POST /v1/chat/completions", "POST /v1/embeddings", "GET /v1/models",
+  // "GET /v1/models/{id}", or "other".
   std::string route;
   int http_status = 0;
   // The outcome as a status code: OK, the error answered, or the error that ended a stream.

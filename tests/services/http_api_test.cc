@@ -156,6 +156,35 @@ TEST_F(HttpApiTest, ModelsListTheCatalogWithContextWindowsAndPrices) {
   EXPECT_TRUE(azure && local_chat && ada) << r.body;
 }
 
+TEST_F(HttpApiTest, OneModelByItsId) {
+  HttpResult r = Call(port(), "GET", absl::StrCat("/v1/models/", kAzure));
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(r.json["id"], kAzure);
+  EXPECT_EQ(r.json["ragd"]["kind"], "chat");
+  HttpResult ada = Call(port(), "GET", "/v1/models/ada");
+  EXPECT_EQ(ada.json["ragd"]["kind"], "embedding");
+  HttpResult none = Call(port(), "GET", "/v1/models/nope");
+  EXPECT_EQ(none.status, 404) << none.body;
+  EXPECT_EQ(none.json["error"]["type"], "invalid_request_error");
+}
+
+// While ragd recovers, grounded answers are 503 with Retry-After; relays and the catalog work.
+TEST(HttpApiRecoveryTest, GroundedAnswersWaitForRecovery) {
+  TempDir dir;
+  std::string config = WriteFile(dir, "ragd.yaml", "debug:\n  open_delay_ms: 3000\n");
+  auto ragd = RagdProcess::Start(
+      RagdProcess::OptionsFor((dir.path() / "data").string(), {"--config", config}, false));
+  ASSERT_TRUE(ragd.ok()) << ragd.status();
+  const int port = (*ragd)->http_port();
+  HttpResult grounded =
+      Call(port, "POST", "/v1/chat/completions", Grounded(ChatBody("local", "q")).dump());
+  EXPECT_EQ(grounded.status, 503) << grounded.body;
+  EXPECT_EQ(grounded.retry_after, "1");
+  EXPECT_EQ(grounded.json["error"]["type"], "server_error");
+  EXPECT_EQ(Call(port, "GET", "/v1/models").status, 200);
+  EXPECT_EQ(Call(port, "POST", "/v1/chat/completions", ChatBody("local", "q").dump()).status, 200);
+}
+
 TEST_F(HttpApiTest, RelayWithoutDataSourcesSendsTheMessagesAsTheyAre) {
   size_t before = chat_->counters().bodies.size();
   HttpResult r = Post("/v1/chat/completions", ChatBody(kAzure, "Say hi"));
