@@ -11,6 +11,7 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "common/status.h"
@@ -142,12 +143,15 @@ Json DeltaChoice(Json delta, Json finish_reason = nullptr) {
                        {"finish_reason", std::move(finish_reason)}}});
 }
 
+// `deployment` is set on Azure OpenAI's path (/openai/deployments/{deployment}/...): it names
+// the model, whatever the body says, as Azure's does.
 void HandleChatCompletions(HttpServer::State* state, const httplib::Request& req,
-                           httplib::Response& res) {
+                           httplib::Response& res, const std::string* deployment = nullptr) {
   const HttpFrontResources& r = state->resources;
   http_internal::ChatCompletionRequest request;
   absl::Status parsed = http_internal::WithJsonGuard([&]() -> absl::Status {
     ASSIGN_OR_RETURN(Json body, http_internal::ParseJsonObject(req.body));
+    if (deployment != nullptr) body["model"] = *deployment;
     ASSIGN_OR_RETURN(request, http_internal::ParseChatCompletionRequest(body));
     return absl::OkStatus();
   });
@@ -269,12 +273,13 @@ void HandleChatCompletions(HttpServer::State* state, const httplib::Request& req
       });
 }
 
-void HandleEmbeddings(HttpServer::State* state, const httplib::Request& req,
-                      httplib::Response& res) {
+void HandleEmbeddings(HttpServer::State* state, const httplib::Request& req, httplib::Response& res,
+                      const std::string* deployment = nullptr) {
   const HttpFrontResources& r = state->resources;
   http_internal::EmbeddingsRequest request;
   absl::Status parsed = http_internal::WithJsonGuard([&]() -> absl::Status {
     ASSIGN_OR_RETURN(Json body, http_internal::ParseJsonObject(req.body));
+    if (deployment != nullptr) body["model"] = *deployment;
     ASSIGN_OR_RETURN(request, http_internal::ParseEmbeddingsRequest(body));
     return absl::OkStatus();
   });
@@ -433,6 +438,18 @@ absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(const std::string&
   s.Post("/v1/embeddings", [state](const httplib::Request& req, httplib::Response& res) {
     HandleEmbeddings(state, req, res);
   });
+  // Azure OpenAI's paths, so that its clients (AzureOpenAI in the SDKs) work with ragd as the
+  // endpoint: the deployment is the catalog name; `api-version` is accepted and ignored.
+  s.Post("/openai/deployments/([^/]+)/chat/completions",
+         [state](const httplib::Request& req, httplib::Response& res) {
+           const std::string deployment = req.matches[1];
+           HandleChatCompletions(state, req, res, &deployment);
+         });
+  s.Post("/openai/deployments/([^/]+)/embeddings",
+         [state](const httplib::Request& req, httplib::Response& res) {
+           const std::string deployment = req.matches[1];
+           HandleEmbeddings(state, req, res, &deployment);
+         });
   s.Get("/v1/models", [state](const httplib::Request& req, httplib::Response& res) {
     HandleModels(state, req, res);
   });
@@ -449,6 +466,13 @@ absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(const std::string&
       rec.route = absl::StrCat(req.method, " ", req.path);
     } else if (req.path.rfind("/v1/models/", 0) == 0) {
       rec.route = absl::StrCat(req.method, " /v1/models/{id}");
+    } else if (req.path.rfind("/openai/deployments/", 0) == 0) {
+      const bool chat = absl::EndsWith(req.path, "/chat/completions");
+      const bool embeddings = absl::EndsWith(req.path, "/embeddings");
+      rec.route = chat || embeddings
+                      ? absl::StrCat(req.method, " /openai/deployments/{deployment}/",
+                                     chat ? "chat/completions" : "embeddings")
+                      : "other";
     } else {
       rec.route = "other";
     }

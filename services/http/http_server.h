@@ -16,6 +16,9 @@
 //   GET  /v1/models            the chat catalog and the embedders, with context windows and
 //                              list prices in an extra `ragd` field; /v1/models/{id} one of
 //                              them.
+//   Azure OpenAI's paths, POST /openai/deployments/{deployment}/chat/completions and
+//   .../embeddings (`api-version` ignored): the same, with the deployment as `model`, so
+//   that Azure clients (AzureOpenAI in the SDKs) can use ragd as their endpoint.
 //
 // Authorization: `Authorization: Bearer <key>` (or `api-key: <key>`), checked by the same
 // Authorizer as gRPC with the role of the method table's row (services/api/methods.h): chat

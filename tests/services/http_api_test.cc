@@ -207,6 +207,25 @@ TEST_F(HttpApiTest, RelayWithoutDataSourcesSendsTheMessagesAsTheyAre) {
   EXPECT_EQ(sent["messages"][1]["content"], "Say hi");
 }
 
+// Azure OpenAI's paths: the deployment in the path is the model, `api-version` is ignored.
+TEST_F(HttpApiTest, AzurePathsNameTheDeployment) {
+  Json body = Grounded(ChatBody("ignored", kQuestion));
+  body.erase("model");
+  HttpResult r =
+      Post(absl::StrCat("/openai/deployments/", kAzure, "/chat/completions?api-version=2024-10-21"),
+           body);
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(r.json["model"], kAzure);
+  EXPECT_EQ(r.json["choices"][0]["message"]["content"], chat_->answer());
+  EXPECT_GE(r.json["choices"][0]["message"]["context"]["citations"].size(), 1u);
+  HttpResult e = Post("/openai/deployments/local/embeddings?api-version=2024-10-21",
+                      {{"input", "x"}, {"model", "ada"}});
+  ASSERT_EQ(e.status, 200) << e.body;
+  EXPECT_EQ(e.json["model"], "local");
+  HttpResult missing = Post("/openai/deployments/nope/chat/completions", ChatBody("local", "q"));
+  EXPECT_EQ(missing.status, 404) << missing.body;
+}
+
 TEST_F(HttpApiTest, RelayStreamsChunksUsageAndDone) {
   HttpResult r = Post("/v1/chat/completions", ChatBody(kAzure, "Say hi", true));
   ASSERT_EQ(r.status, 200) << r.body;

@@ -22,7 +22,7 @@ namespace {
 constexpr char kAdminKey[] = "admin-secret-4f5e6d";
 constexpr char kReaderKey[] = "reader-secret-9e8d7c";
 constexpr char kScopedKey[] = "scoped-secret-1b2c3d";
-constexpr int kScriptChecks = 13;
+constexpr int kScriptChecks = 15;
 
 TEST(OpenAiSdkTest, TheOfficialNodeClientWorksAgainstRagd) {
   const std::filesystem::path sdk_dir = OPENAI_SDK_DIR;

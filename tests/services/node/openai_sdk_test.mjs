@@ -4,7 +4,7 @@
 // upstream side. Prints one JSON line: {"checks": N, "embedding": [...]}. Any failed assertion
 // exits non-zero with its message.
 import assert from 'node:assert/strict';
-import OpenAI from 'openai';
+import OpenAI, { AzureOpenAI } from 'openai';
 
 const env = (name) => {
   const v = process.env[name];
@@ -128,6 +128,21 @@ check('retry-after', () => assert.equal(limited.headers.get('retry-after'), '1')
   });
 }
 
+// Azure's client, with ragd as its endpoint: /openai/deployments/{model}/... and `api-key`.
+const azureClient = new AzureOpenAI({
+  endpoint: baseURL.replace(/\/v1$/, ''), apiKey: env('RAGD_READER_KEY'),
+  apiVersion: '2024-10-21', maxRetries: 0,
+});
+{
+  const r = await azureClient.chat.completions.create({
+    model: azure, messages, data_sources: grounded(),
+  });
+  check('azure client', () => {
+    assert.equal(r.choices[0].message.content, expectedAnswer);
+    assert.ok(r.choices[0].message.context.citations.length >= 1);
+  });
+}
+
 // Embeddings: the SDK asks for base64 by default and decodes it; floats are the same.
 const fromBase64 = await client.embeddings.create({ model: 'local', input: question });
 const asFloats = await client.embeddings.create({
@@ -139,6 +154,10 @@ check('embeddings', () => {
   assert.deepEqual(Array.from(fromBase64.data[0].embedding),
     asFloats.data[0].embedding.map((x) => Math.fround(x)));
   assert.ok(fromBase64.usage.prompt_tokens > 0);
+});
+const fromAzure = await azureClient.embeddings.create({ model: 'local', input: question });
+check('azure embeddings', () => {
+  assert.deepEqual(Array.from(fromAzure.data[0].embedding), Array.from(fromBase64.data[0].embedding));
 });
 
 // Errors, each as the SDK's own error class.
