@@ -66,6 +66,7 @@ absl::Status ChatCall::StartRelay(const rag::AnswerResources& resources) {
         {
           std::lock_guard<std::mutex> lock(self->mu_);
           self->result_ = std::move(result);
+          self->model_ran_ = true;
         }
         active->fetch_sub(1);
         self->End(std::move(s));
@@ -159,6 +160,11 @@ absl::Status ChatCall::status() {
   return status_;
 }
 
+bool ChatCall::model_ran() {
+  std::lock_guard<std::mutex> lock(mu_);
+  return model_ran_;
+}
+
 models::ChatResult ChatCall::result() {
   std::lock_guard<std::mutex> lock(mu_);
   return result_;
@@ -202,6 +208,7 @@ void ChatCall::OnModelEnd(size_t model, const rag::ModelRun& run,
                           const rag::AnswerSources& sources) {
   std::lock_guard<std::mutex> lock(mu_);
   result_ = run.result;
+  model_ran_ = true;
 }
 
 void ChatCall::OnComplete(const absl::Status& status) {

@@ -53,6 +53,9 @@ class ChatCall final : public rag::AnswerSink, public std::enable_shared_from_th
 
   // Valid once ended.
   absl::Status status();
+  // True when a model was called (a relay that started, or a grounded call whose retrieval and
+  // prompt succeeded), whatever its outcome.
+  bool model_ran();
   models::ChatResult result();
   // The sources as Azure On Your Data citations (grounded calls; empty for a relay).
   Json citations();
@@ -84,6 +87,7 @@ class ChatCall final : public rag::AnswerSink, public std::enable_shared_from_th
   std::condition_variable cv_;
   std::string pending_;
   bool any_text_ = false;
+  bool model_ran_ = false;
   bool ended_ = false;
   bool stopped_ = false;
   bool cancel_requested_ = false;

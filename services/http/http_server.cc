@@ -46,12 +46,12 @@ struct CurrentCall {
 thread_local CurrentCall current_call;
 
 // A finished model run of the current request.
-void RecordModelRun(const HttpFrontResources& r, const ChatCall& call,
-                    const models::ChatResult& result) {
+void RecordModelRun(const HttpFrontResources& r, ChatCall& call, const models::ChatResult& result) {
   HttpCallRecord& rec = current_call.record;
+  rec.collection = call.request().data_source ? call.request().data_source->collection : "";
+  if (!call.model_ran()) return;
   rec.ran_model = true;
   rec.model = call.request().model;
-  rec.collection = call.request().data_source ? call.request().data_source->collection : "";
   rec.usage = result.usage;
   if (absl::StatusOr<models::ChatModel*> m = r.answers.models->Get(rec.model); m.ok()) {
     rec.cost_usd = models::EstimateCostUsd((*m)->deployment(), result.usage);
@@ -175,7 +175,10 @@ void HandleChatCompletions(HttpServer::State* state, const httplib::Request& req
   if (!call->has_text()) {
     // Nothing was said: an error is the response's status.
     http_internal::ChatCall::Taken t = call->Next(std::chrono::milliseconds(0));
-    if (t.ended && !call->status().ok()) return SendError(res, call->status());
+    if (t.ended && !call->status().ok()) {
+      RecordModelRun(r, *call, call->result());
+      return SendError(res, call->status());
+    }
   }
   const std::string id = NewCompletionId();
   const int64_t created = UnixNow();

@@ -421,6 +421,10 @@ TEST_F(HttpApiTest, ErrorsUseOpenAisShapeAndStatus) {
 TEST_F(HttpApiTest, RequestsAreCountedAndLogged) {
   ASSERT_EQ(Post("/v1/chat/completions", ChatBody(kAzure, "count me")).status, 200);
   ASSERT_EQ(Post("/v1/chat/completions", ChatBody("nope", "hi")).status, 404);
+  // A model run that failed before any text is counted too.
+  chat_->Enqueue(ChatFault::TooManyRequests(std::chrono::milliseconds(1)));
+  chat_->Enqueue(ChatFault::TooManyRequests(std::chrono::milliseconds(1)));
+  ASSERT_EQ(Post("/v1/chat/completions", ChatBody(kAzure, "hi")).status, 429);
   httplib::Client admin("127.0.0.1", ragd_->admin_port());
   auto scrape = admin.Get("/metrics");
   ASSERT_TRUE(scrape);
@@ -433,6 +437,8 @@ TEST_F(HttpApiTest, RequestsAreCountedAndLogged) {
       m,
       HasSubstr(R"(ragd_http_request_duration_seconds_count{route="POST /v1/chat/completions"})"));
   EXPECT_THAT(m, HasSubstr(absl::StrCat(R"(ragd_chat_requests_total{code="OK",model=")", kAzure)));
+  EXPECT_THAT(m, HasSubstr(absl::StrCat(
+                     R"(ragd_chat_requests_total{code="RESOURCE_EXHAUSTED",model=")", kAzure)));
   EXPECT_THAT(ragd_->LogTail(100000), HasSubstr("POST /v1/chat/completions"));
 }
 
