@@ -434,6 +434,8 @@ absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(const std::string&
   // Small SSE writes on a kept-alive connection stall ~40 ms without it (FACTS.md).
   s.set_tcp_nodelay(true);
   s.set_payload_max_length(options.max_body_bytes);
+  // SDK clients keep their connections; cpp-httplib would close one after 5 requests.
+  s.set_keep_alive_max_count(10000);
   State* state = self->state_.get();
   s.Post("/v1/chat/completions", [state](const httplib::Request& req, httplib::Response& res) {
     HandleChatCompletions(state, req, res);
