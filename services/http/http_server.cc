@@ -427,7 +427,19 @@ absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(const std::string&
   std::unique_ptr<HttpServer> self(new HttpServer());
   self->state_ = std::make_unique<State>();
   self->state_->resources = resources;
-  self->server_ = std::make_unique<httplib::Server>();
+  if (options.tls_cert_file.empty() && options.tls_key_file.empty()) {
+    self->server_ = std::make_unique<httplib::Server>();
+  } else {
+    auto https = std::make_unique<httplib::SSLServer>(options.tls_cert_file.c_str(),
+                                                      options.tls_key_file.c_str());
+    if (!https->is_valid()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "server.http_tls: cannot use cert_file \"", options.tls_cert_file, "\" and key_file \"",
+          options.tls_key_file,
+          "\": both must be readable PEM files and the key must match the certificate"));
+    }
+    self->server_ = std::move(https);
+  }
   httplib::Server& s = *self->server_;
   const int threads = std::max(1, options.threads);
   s.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };

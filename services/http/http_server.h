@@ -61,6 +61,10 @@ struct HttpFrontOptions {
   int threads = 64;
   // Largest request body; a larger one is refused with 413. Default: 64 MiB.
   size_t max_body_bytes = 64 << 20;
+  // HTTPS: PEM files of the certificate chain and the private key; both empty means plain
+  // HTTP. Default: empty.
+  std::string tls_cert_file;
+  std::string tls_key_file;
 };
 
 // What one HTTP request did, reported when its response has been written (for metrics and the
@@ -104,7 +108,8 @@ int HttpStatusOf(absl::StatusCode code);
 class HttpServer {
  public:
   // Binds `listen` ("host:port", port 0 picks one) and serves on its own thread. UNAVAILABLE
-  // when the address cannot be bound, INVALID_ARGUMENT when it is malformed.
+  // when the address cannot be bound, INVALID_ARGUMENT when it is malformed or when the TLS
+  // files cannot be used (not PEM, or a key that does not match the certificate).
   static absl::StatusOr<std::unique_ptr<HttpServer>> Start(const std::string& listen,
                                                            HttpFrontResources resources,
                                                            HttpFrontOptions options = {});

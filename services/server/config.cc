@@ -179,6 +179,10 @@ const std::vector<Setting>& Settings() {
                     [](Config& c) -> auto& { return c.server.http_listen; }),
       StringSetting("server.http_port_file",
                     [](Config& c) -> auto& { return c.server.http_port_file; }, true),
+      StringSetting("server.http_tls.cert_file",
+                    [](Config& c) -> auto& { return c.server.http_tls.cert_file; }, true),
+      StringSetting("server.http_tls.key_file",
+                    [](Config& c) -> auto& { return c.server.http_tls.key_file; }, true),
       IntSetting("server.http_threads",
                  [](Config& c) -> auto& { return c.server.http_threads; }, 1, 1024),
       StringSetting("server.tls.cert_file",
@@ -566,6 +570,10 @@ CommandLine ParseCommandLine(int argc, const char* const* argv,
         (!config.server.tls.client_ca_file.empty() && config.server.tls.cert_file.empty())) {
       return fail(absl::InvalidArgumentError(
           "server.tls: set both cert_file and key_file (client_ca_file needs them too)"));
+    }
+    if (config.server.http_tls.cert_file.empty() != config.server.http_tls.key_file.empty()) {
+      return fail(absl::InvalidArgumentError(
+          "server.http_tls: set both cert_file and key_file, or neither (plain HTTP)"));
     }
     if (config.server.admin_tls.cert_file.empty() != config.server.admin_tls.key_file.empty()) {
       return fail(absl::InvalidArgumentError(

@@ -68,6 +68,13 @@ struct Config {
     std::string http_listen = "127.0.0.1:8080";
     // When set, the HTTP API port actually bound is written here. Default: unset.
     std::string http_port_file;
+    // HTTPS for the HTTP API (YAML `server: {http_tls: {cert_file: ...}}`; env
+    // RAGD_SERVER__HTTP_TLS__CERT_FILE). PEM certificate chain and key, both or neither; they
+    // may be the files of `tls`. Default: unset (plain HTTP).
+    struct HttpTls {
+      std::string cert_file;
+      std::string key_file;
+    } http_tls;
     // Threads serving the HTTP API; each chat completion holds one until it ends, so with
     // fewer threads than retrieval.max_concurrent_answers the excess waits for a thread instead
     // of being shed with 429. Default: 64 (the default max_concurrent_answers).

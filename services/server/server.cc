@@ -198,6 +198,8 @@ absl::StatusOr<std::unique_ptr<RagdServer>> RagdServer::Start(const Config& conf
     HttpFrontOptions options;
     options.threads = static_cast<int>(config.server.http_threads);
     options.max_body_bytes = static_cast<size_t>(config.server.max_message_bytes);
+    options.tls_cert_file = config.server.http_tls.cert_file;
+    options.tls_key_file = config.server.http_tls.key_file;
     absl::StatusOr<std::unique_ptr<HttpServer>> http =
         HttpServer::Start(config.server.http_listen, front, options);
     absl::Status s = http.status();

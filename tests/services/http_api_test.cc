@@ -168,6 +168,49 @@ TEST_F(HttpApiTest, OneModelByItsId) {
   EXPECT_EQ(none.json["error"]["type"], "invalid_request_error");
 }
 
+// The HTTP API over HTTPS (server.http_tls) with a self-signed certificate the client verifies;
+// plain HTTP gets no answer.
+TEST(HttpApiTlsTest, ServesHttpsWithTheConfiguredCertificate) {
+  TempDir dir;
+  const std::string key = (dir.path() / "key.pem").string();
+  const std::string cert = (dir.path() / "cert.pem").string();
+  auto gen = RunCommand({"/usr/bin/openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes",
+                         "-keyout", key, "-out", cert, "-days", "1", "-subj", "/CN=localhost",
+                         "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"},
+                        absl::Seconds(30));
+  ASSERT_TRUE(gen.ok()) << gen.status();
+  ASSERT_EQ(gen->exit_code, 0) << gen->err;
+  std::string config = WriteFile(
+      dir, "ragd.yaml",
+      absl::StrCat("server:\n  http_tls:\n    cert_file: ", cert, "\n    key_file: ", key, "\n"));
+  auto ragd = RagdProcess::Start(
+      RagdProcess::OptionsFor((dir.path() / "data").string(), {"--config", config}));
+  ASSERT_TRUE(ragd.ok()) << ragd.status();
+  const int port = (*ragd)->http_port();
+  httplib::SSLClient https("127.0.0.1", port);
+  https.set_ca_cert_path(cert.c_str());
+  https.enable_server_certificate_verification(true);
+  https.set_connection_timeout(5);
+  https.set_read_timeout(10);
+  httplib::Result models = https.Get("/v1/models");
+  ASSERT_TRUE(models) << httplib::to_string(models.error());
+  EXPECT_EQ(models->status, 200);
+  httplib::Result chat =
+      https.Post("/v1/chat/completions", ChatBody("local", "q", true).dump(), "application/json");
+  ASSERT_TRUE(chat) << httplib::to_string(chat.error());
+  EXPECT_EQ(chat->status, 200);
+  EXPECT_EQ(SseData(chat->body).back(), "[DONE]");
+  EXPECT_EQ(Call(port, "GET", "/v1/models").status, 0);  // plain HTTP: no HTTP answer
+
+  // Only one of the two files: a configuration error (exit 2).
+  auto r = RunCommand({RagdBinary(), "--data-dir", (dir.path() / "data2").string(), "--listen",
+                       "127.0.0.1:0", "--admin-listen", "", "--http-listen", "127.0.0.1:0"},
+                      absl::Seconds(20), {"RAGD_SERVER__HTTP_TLS__CERT_FILE=" + cert});
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->exit_code, 2) << r->err;
+  EXPECT_THAT(r->err, HasSubstr("server.http_tls"));
+}
+
 // While ragd recovers, grounded answers are 503 with Retry-After; relays and the catalog work.
 TEST(HttpApiRecoveryTest, GroundedAnswersWaitForRecovery) {
   TempDir dir;
@@ -425,20 +468,35 @@ TEST_F(HttpApiTest, RequestsAreCountedAndLogged) {
   chat_->Enqueue(ChatFault::TooManyRequests(std::chrono::milliseconds(1)));
   chat_->Enqueue(ChatFault::TooManyRequests(std::chrono::milliseconds(1)));
   ASSERT_EQ(Post("/v1/chat/completions", ChatBody(kAzure, "hi")).status, 429);
+  // A request is recorded once its response is written, so just after the client has it:
+  // scrape until the last one is in.
+  const std::vector<std::string> expected = {
+      R"(ragd_http_requests_total{code="200",route="POST /v1/chat/completions"})",
+      R"(ragd_http_requests_total{code="404",route="POST /v1/chat/completions"})",
+      R"(ragd_http_requests_total{code="429",route="POST /v1/chat/completions"})",
+      R"(ragd_http_request_duration_seconds_count{route="POST /v1/chat/completions"})",
+      absl::StrCat(R"(ragd_chat_requests_total{code="OK",model=")", kAzure),
+      absl::StrCat(R"(ragd_chat_requests_total{code="RESOURCE_EXHAUSTED",model=")", kAzure)};
   httplib::Client admin("127.0.0.1", ragd_->admin_port());
-  auto scrape = admin.Get("/metrics");
-  ASSERT_TRUE(scrape);
-  const std::string& m = scrape->body;
-  EXPECT_THAT(
-      m, HasSubstr(R"(ragd_http_requests_total{code="200",route="POST /v1/chat/completions"})"));
-  EXPECT_THAT(
-      m, HasSubstr(R"(ragd_http_requests_total{code="404",route="POST /v1/chat/completions"})"));
-  EXPECT_THAT(
-      m,
-      HasSubstr(R"(ragd_http_request_duration_seconds_count{route="POST /v1/chat/completions"})"));
-  EXPECT_THAT(m, HasSubstr(absl::StrCat(R"(ragd_chat_requests_total{code="OK",model=")", kAzure)));
-  EXPECT_THAT(m, HasSubstr(absl::StrCat(
-                     R"(ragd_chat_requests_total{code="RESOURCE_EXHAUSTED",model=")", kAzure)));
+  std::string m;
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  auto all_in = [&] {
+    for (const std::string& e : expected) {
+      if (m.find(e) == std::string::npos) return false;
+    }
+    return true;
+  };
+  do {
+    auto scrape = admin.Get("/metrics");
+    ASSERT_TRUE(scrape);
+    m = scrape->body;
+  } while (!all_in() && std::chrono::steady_clock::now() < deadline &&
+           (std::this_thread::sleep_for(std::chrono::milliseconds(20)), true));
+  for (const std::string& e : expected) EXPECT_THAT(m, HasSubstr(e));
+  while (ragd_->LogTail(100000).find("POST /v1/chat/completions") == std::string::npos &&
+         std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
   EXPECT_THAT(ragd_->LogTail(100000), HasSubstr("POST /v1/chat/completions"));
 }
 
