@@ -2,6 +2,7 @@
 # Fails when an arrow of the house runs the wrong way (README "Layout", ../STYLE):
 #
 #   services/server -> services/api -> {rag, cluster} -> ingest -> {index, models} -> common
+#   services/server -> services/http -> {rag, services/api's method table (methods.h)}
 #   services/api -> proto;  cli -> proto (and nothing of the engine)
 #   cluster -> its private log format (ragd/cluster/v1, ragd_cluster_proto) and libnats, both
 #   seen only in cluster/'s .cc files
@@ -54,6 +55,17 @@ done
 check cli '#include "(cluster|ragd/cluster)/' "cli/ includes cluster/ or its private log format"
 check services/api '#include "(services/server|cli)/' \
   "services/api includes services/server or cli (the server composes the API, not the reverse)"
+check services/http '#include "(services/server|cli|ragd)/' \
+  "services/http includes services/server, cli or generated code"
+# Of the gRPC edge, the HTTP front uses only the method table and the Authorizer (methods.h).
+checks=$((checks + 1))
+hits=$(grep -rnE --include='*.h' --include='*.cc' '#include "services/api/' services/http 2>/dev/null |
+  grep -v '#include "services/api/methods.h"')
+if [ -n "$hits" ]; then
+  echo "layering violation: services/http includes a gRPC handler of services/api (only methods.h)"
+  echo "$hits"
+  fail=1
+fi
 check services/server '#include "cli/' "services/server includes cli"
 check cli '#include "(index|models|ingest|rag|services|common/concurrency)/' \
   "cli/ includes an engine library of ragd: it is a wire client (proto, gRPC, common/)"
@@ -97,7 +109,7 @@ third_party "libnats and the generated log format stay in cluster/'s .cc files" 
   '(#include <nats/|\.pb\.h")' cluster
 third_party "yaml-cpp stays in services/server's config parsers" \
   '#include <yaml-cpp/' common index models ingest rag services cli
-third_party "nlohmann-json, libcurl, spdlog, prometheus and httplib stay in .cc files" \
+third_party "nlohmann-json, libcurl, spdlog, prometheus and httplib stay in .cc files (or _internal.h)" \
   '#include <(nlohmann/|curl/|spdlog/|prometheus/|httplib)' common index models ingest rag services \
   cluster
 
@@ -110,6 +122,16 @@ if [ -n "$build" ]; then
     fail=1
   elif grep -qE 'librocksdb|libfaiss|libpoppler|libgumbo|libnats|libragd_(engine|index|storage|models|ingest|rag|cluster|api|server|concurrency)' "$link"; then
     echo "ragctl links an engine library: $(tr ' ' '\n' < "$link" | grep -E 'rocksdb|faiss|poppler|gumbo|libragd_' | tr '\n' ' ')"
+    fail=1
+  fi
+  # The HTTP front compiles without the generated code (no proto include directory).
+  flags="$build/services/http/CMakeFiles/ragd_http.dir/flags.make"
+  checks=$((checks + 1))
+  if [ ! -f "$flags" ]; then
+    echo "no compile flags for ragd_http at $flags (build the tree first)"
+    fail=1
+  elif grep -E '^CXX_INCLUDES' "$flags" | grep -q -- "-I$build/proto"; then
+    echo "ragd_http sees the generated protobuf code (it links ragd_proto or ragd_api)"
     fail=1
   fi
   binary="$build/bin/ragctl"

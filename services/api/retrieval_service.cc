@@ -70,6 +70,10 @@ grpc::ServerWriteReactor<v1::AnswerEvent>* RetrievalService::Answer(
       !s.ok()) {
     return RefuseWriter<v1::AnswerEvent>(s);
   }
+  return StartAnswer(answer_resources(), context, request);
+}
+
+rag::AnswerResources RetrievalService::answer_resources() {
   rag::AnswerResources answer;
   answer.retriever = &retriever_;
   answer.prepare = search_executor_;
@@ -79,7 +83,7 @@ grpc::ServerWriteReactor<v1::AnswerEvent>* RetrievalService::Answer(
   answer.models = &models_;
   answer.settings = &answer_settings_;
   answer.active = &active_answers_;
-  return StartAnswer(answer, context, request);
+  return answer;
 }
 
 grpc::ServerUnaryReactor* RetrievalService::ListModels(grpc::CallbackServerContext* context,

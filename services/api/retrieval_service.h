@@ -48,6 +48,10 @@ class RetrievalService final : public v1::Retrieval::CallbackService {
                                         const v1::CountTokensRequest* request,
                                         v1::CountTokensResponse* response) override;
 
+  // What this service's Answer calls use (its retriever and query cache, model pool, threads,
+  // deadline timer and answer count), for the HTTP front, whose answers share them.
+  rag::AnswerResources answer_resources();
+
   // The retriever's query-vector cache, for metrics.
   rag::Retriever::CacheStats query_cache_stats() const { return retriever_.cache_stats(); }
 

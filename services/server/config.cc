@@ -22,6 +22,7 @@
 #include "absl/strings/str_replace.h"
 #include "absl/strings/str_split.h"
 #include "common/status.h"
+#include "services/http/http_server.h"
 #include "services/server/config_yaml_internal.h"
 #include "services/server/secrets.h"
 
@@ -159,6 +160,18 @@ Setting NatsUrlsSetting(std::string key) {
   return s;
 }
 
+// host:port (port 0 to 65535, services/http's ValidateListenAddress), or empty (disabled).
+template <typename Access>
+Setting ListenSetting(std::string key, Access access) {
+  Setting s = StringSetting(key, access, true);
+  s.parse = [key, access](absl::string_view text, Config* c) -> absl::Status {
+    if (!text.empty()) RETURN_IF_ERROR(ValidateListenAddress(key, std::string(text)));
+    access(*c) = std::string(text);
+    return absl::OkStatus();
+  };
+  return s;
+}
+
 const std::vector<Setting>& Settings() {
   constexpr int64_t kMaxInt = std::numeric_limits<int32_t>::max();
   // clang-format off (one row per setting reads better than clang-format's layout)
@@ -183,6 +196,16 @@ const std::vector<Setting>& Settings() {
                     [](Config& c) -> auto& { return c.server.admin_listen; }, true),
       StringSetting("server.admin_port_file",
                     [](Config& c) -> auto& { return c.server.admin_port_file; }, true),
+      ListenSetting("server.http_listen",
+                    [](Config& c) -> auto& { return c.server.http_listen; }),
+      StringSetting("server.http_port_file",
+                    [](Config& c) -> auto& { return c.server.http_port_file; }, true),
+      StringSetting("server.http_tls.cert_file",
+                    [](Config& c) -> auto& { return c.server.http_tls.cert_file; }, true),
+      StringSetting("server.http_tls.key_file",
+                    [](Config& c) -> auto& { return c.server.http_tls.key_file; }, true),
+      IntSetting("server.http_threads",
+                 [](Config& c) -> auto& { return c.server.http_threads; }, 1, 1024),
       StringSetting("server.tls.cert_file",
                     [](Config& c) -> auto& { return c.server.tls.cert_file; }, true),
       StringSetting("server.tls.key_file",
@@ -522,6 +545,8 @@ CommandLine ParseCommandLine(int argc, const char* const* argv,
       {"--log-format", "log.format"},
       {"--admin-listen", "server.admin_listen"},
       {"--admin-port-file", "server.admin_port_file"},
+      {"--http-listen", "server.http_listen"},
+      {"--http-port-file", "server.http_port_file"},
       {"--restore-from", "storage.restore_from"},
   };
   std::map<std::string, CLI::Option*> options;
@@ -568,6 +593,15 @@ CommandLine ParseCommandLine(int argc, const char* const* argv,
       return fail(s);
     }
     if (config.auth.api_keys.empty() && !config.auth.allow_unauthenticated &&
+        !config.server.http_listen.empty() && !IsLoopbackAddress(config.server.http_listen)) {
+      return fail(absl::FailedPreconditionError(absl::StrCat(
+          "server.http_listen is ", config.server.http_listen,
+          " (not loopback) and no API keys are configured: anyone who can reach it could use "
+          "every collection and model. Configure auth.api_keys, listen on 127.0.0.1, set "
+          "server.http_listen: \"\" to disable the HTTP API, or set "
+          "auth.allow_unauthenticated: true if a network policy protects the port")));
+    }
+    if (config.auth.api_keys.empty() && !config.auth.allow_unauthenticated &&
         !IsLoopbackAddress(config.server.listen)) {
       return fail(absl::FailedPreconditionError(absl::StrCat(
           "server.listen is ", config.server.listen,
@@ -580,6 +614,10 @@ CommandLine ParseCommandLine(int argc, const char* const* argv,
         (!config.server.tls.client_ca_file.empty() && config.server.tls.cert_file.empty())) {
       return fail(absl::InvalidArgumentError(
           "server.tls: set both cert_file and key_file (client_ca_file needs them too)"));
+    }
+    if (config.server.http_tls.cert_file.empty() != config.server.http_tls.key_file.empty()) {
+      return fail(absl::InvalidArgumentError(
+          "server.http_tls: set both cert_file and key_file, or neither (plain HTTP)"));
     }
     if (config.server.admin_tls.cert_file.empty() != config.server.admin_tls.key_file.empty()) {
       return fail(absl::InvalidArgumentError(

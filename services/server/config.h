@@ -63,6 +63,23 @@ struct Config {
     std::string admin_listen = "127.0.0.1:9090";
     // When set, the admin port actually bound is written here. Default: unset.
     std::string admin_port_file;
+    // host:port of the OpenAI-compatible HTTP API (services/http/http_server.h); port 0 picks
+    // a free port (see http_port_file); empty disables it. Same API keys as gRPC.
+    // Default: 127.0.0.1:8080.
+    std::string http_listen = "127.0.0.1:8080";
+    // When set, the HTTP API port actually bound is written here. Default: unset.
+    std::string http_port_file;
+    // HTTPS for the HTTP API (YAML `server: {http_tls: {cert_file: ...}}`; env
+    // RAGD_SERVER__HTTP_TLS__CERT_FILE). PEM certificate chain and key, both or neither; they
+    // may be the files of `tls`. Default: unset (plain HTTP).
+    struct HttpTls {
+      std::string cert_file;
+      std::string key_file;
+    } http_tls;
+    // Threads serving the HTTP API; each chat completion holds one until it ends, so with
+    // fewer threads than retrieval.max_concurrent_answers the excess waits for a thread instead
+    // of being shed with 429. Default: 64 (the default max_concurrent_answers).
+    int64_t http_threads = 64;
     // TLS for gRPC (YAML `server: {tls: {cert_file: ...}}` or `tls.cert_file`; env
     // RAGD_SERVER__TLS__CERT_FILE). PEM files; both cert_file and key_file, or neither.
     // client_ca_file additionally requires and verifies client certificates (mTLS).
@@ -182,11 +199,11 @@ struct CommandLine {
 
 // Parses ragd's flags (--listen, --data-dir, --config, --max-message-bytes, --workers,
 // --shutdown-grace-seconds, --log-level, --log-format, --port-file, --admin-listen,
-// --admin-port-file, --restore-from, --print-config, --help), merges every source in order of
+// --admin-port-file, --http-listen, --http-port-file, --restore-from, --print-config, --help), merges every source in order of
 // precedence and resolves the API keys (reads key_env / key_file).
 //
-// Exit code 2 also when no API keys are configured, server.listen is not a loopback address
-// and auth.allow_unauthenticated is false: an open server must be asked for explicitly.
+// Exit code 2 also when no API keys are configured, server.listen or server.http_listen is not
+// a loopback address and auth.allow_unauthenticated is false: an open server must be asked for explicitly.
 CommandLine ParseCommandLine(int argc, const char* const* argv,
                              const std::vector<std::string>& environment, std::ostream& out,
                              std::ostream& err);

@@ -70,6 +70,12 @@ struct Metrics::Families {
                      .Name("ragd_grpc_request_duration_seconds")
                      .Help("gRPC call latency from the first metadata to the status, seconds")
                      .Register(r)),
+        http_requests(CounterFamily(r, "ragd_http_requests_total",
+                                    "HTTP API requests, by route and HTTP status code")),
+        http_duration(prometheus::BuildHistogram()
+                          .Name("ragd_http_request_duration_seconds")
+                          .Help("HTTP API request latency, to the response's last byte, seconds")
+                          .Register(r)),
         points(GaugeFamily(r, "ragd_collection_points", "Live points per collection")),
         deleted_points(GaugeFamily(r, "ragd_collection_deleted_points",
                                    "Points removed from the index but not compacted yet")),
@@ -99,18 +105,21 @@ struct Metrics::Families {
                                        "Texts sent to an embedder (chunks and queries)")),
         embedding_tokens(
             CounterFamily(r, "ragd_embedding_tokens_total", "Tokens billed by remote embedders")),
-        chat_requests(CounterFamily(r, "ragd_chat_requests_total",
-                                    "Chat model runs of Answer calls, by model and status code")),
+        chat_requests(CounterFamily(
+            r, "ragd_chat_requests_total",
+            "Chat model runs of Answer calls and HTTP chat completions, by model and status code")),
         chat_prompt_tokens(
             CounterFamily(r, "ragd_chat_prompt_tokens_total", "Prompt tokens sent to chat models")),
         chat_completion_tokens(CounterFamily(r, "ragd_chat_completion_tokens_total",
                                              "Completion tokens received from chat models")),
         chat_cost(CounterFamily(r, "ragd_chat_cost_usd_total",
                                 "Estimated cost of chat model runs, US dollars (catalog prices)")),
-        chat_duration(prometheus::BuildHistogram()
-                          .Name("ragd_chat_duration_seconds")
-                          .Help("Latency of one chat model run of an Answer call, seconds")
-                          .Register(r)),
+        chat_duration(
+            prometheus::BuildHistogram()
+                .Name("ragd_chat_duration_seconds")
+                .Help(
+                    "Latency of one chat model run (Answer call or HTTP chat completion), seconds")
+                .Register(r)),
         recovery(GaugeFamily(r, "ragd_recovery_duration_seconds",
                              "How long opening the engine took at start-up, seconds")
                      .Add({})),
@@ -151,6 +160,8 @@ struct Metrics::Families {
 
   Family<Counter>& requests;
   Family<Histogram>& duration;
+  Family<Counter>& http_requests;
+  Family<Histogram>& http_duration;
   Family<Gauge>& points;
   Family<Gauge>& deleted_points;
   Family<Gauge>& index_bytes;
@@ -228,6 +239,13 @@ void Metrics::RecordRpc(absl::string_view method, absl::string_view code, double
   std::string m(method);
   families_->requests.Add({{"method", m}, {"code", std::string(code)}}).Increment();
   families_->duration.Add({{"method", m}}, RpcBuckets()).Observe(seconds);
+}
+
+void Metrics::RecordHttp(absl::string_view route, int status, double seconds) {
+  std::string r(route);
+  families_->http_requests.Add({{"route", r}, {"code", std::to_string(status)}}).Increment();
+  // The answers' buckets: a chat completion lasts as long as its model talks.
+  families_->http_duration.Add({{"route", r}}, ChatBuckets()).Observe(seconds);
 }
 
 void Metrics::RecordIngestion(const Ingestion& in) {

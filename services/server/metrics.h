@@ -34,6 +34,11 @@ class Metrics final : public models::EmbeddingObserver {
   // One finished RPC: `method` as "/ragd.v1.Points/Upsert", `code` as "OK", "NOT_FOUND"...
   void RecordRpc(absl::string_view method, absl::string_view code, double seconds);
 
+  // One HTTP API request (services/http): `route` as "POST /v1/chat/completions" (or "other"),
+  // `status` the HTTP status. ragd_http_requests_total{route,code} and
+  // ragd_http_request_duration_seconds{route}.
+  void RecordHttp(absl::string_view route, int status, double seconds);
+
   // What one ingestion reported (an IngestSummary, or one UpsertDocument result), by the
   // embedder's model ("" when unknown).
   struct Ingestion {
@@ -48,7 +53,7 @@ class Metrics final : public models::EmbeddingObserver {
   // A failed ingest RPC (the whole call, not one document).
   void RecordIngestFailure();
 
-  // One model's part of an Answer call (its final event).
+  // One model's part of an Answer call (its final event), or an HTTP chat completion's run.
   struct ChatCall {
     std::string model;
     std::string code;  // gRPC status name of the model's run

@@ -21,6 +21,7 @@
 #include "services/api/unparsed_request.h"
 #include "services/server/call_observer.h"
 #include "services/server/config_auth.h"
+#include "services/server/logging.h"
 
 namespace ragd::services {
 namespace {
@@ -172,6 +173,54 @@ absl::StatusOr<std::unique_ptr<RagdServer>> RagdServer::Start(const Config& conf
       return s;
     }
   }
+  if (!config.server.http_listen.empty()) {
+    HttpFrontResources front;
+    front.authorizer = &self->policy_;
+    front.answers = self->retrieval_.answer_resources();
+    front.embedders = self->embedders_.get();
+    Metrics* metrics = self->metrics_.get();  // outlives the HTTP server (first member)
+    front.on_call = [metrics](const HttpCallRecord& call) {
+      metrics->RecordHttp(call.route, call.http_status, call.seconds);
+      const char* code = CanonicalCodeName(static_cast<int>(call.code));
+      if (call.ran_model) {
+        Metrics::ChatCall chat;
+        chat.model = call.model;
+        chat.code = code;
+        chat.prompt_tokens = call.usage.prompt_tokens;
+        chat.completion_tokens = call.usage.completion_tokens;
+        chat.cost_usd = call.cost_usd;
+        chat.latency_seconds = call.seconds;
+        metrics->RecordChat(chat);
+      }
+      AccessRecord r;
+      r.method = call.route;
+      r.collection = call.collection;
+      r.code = code;
+      r.peer = call.peer;
+      r.latency_ms = call.seconds * 1000;
+      LogAccess(r);
+    };
+    HttpFrontOptions options;
+    options.threads = static_cast<int>(config.server.http_threads);
+    options.max_body_bytes = static_cast<size_t>(config.server.max_message_bytes);
+    options.tls_cert_file = config.server.http_tls.cert_file;
+    options.tls_key_file = config.server.http_tls.key_file;
+    absl::StatusOr<std::unique_ptr<HttpServer>> http =
+        HttpServer::Start(config.server.http_listen, front, options);
+    absl::Status s = http.status();
+    if (s.ok()) {
+      self->http_ = *std::move(http);
+      if (!config.server.http_port_file.empty()) {
+        s = WritePortFile(config.server.http_port_file, self->http_->port());
+      }
+    }
+    if (!s.ok()) {
+      if (self->admin_ != nullptr) self->admin_->Stop();
+      self->server_->Shutdown();
+      self->executor_.Shutdown();
+      return s;
+    }
+  }
   RagdServer* raw = self.get();
   self->recovery_ = std::thread([raw, cb = std::move(on_recovered)] { raw->Recover(cb); });
   return self;
@@ -263,6 +312,8 @@ absl::Status RagdServer::Shutdown(absl::Duration grace) {
     health->Shutdown();
   }
   handle_.BeginShutdown();
+  // The HTTP API first: its streams are cancelled, so nothing of it runs once gRPC drains.
+  if (http_ != nullptr) http_->Stop();
   server_->Shutdown(std::chrono::system_clock::now() + absl::ToChronoMilliseconds(grace));
   server_->Wait();
   spdlog::debug("gRPC server stopped");
@@ -288,6 +339,7 @@ absl::Status RagdServer::Shutdown(absl::Duration grace) {
 RagdServer::~RagdServer() {
   if (!shut_down_ && server_ != nullptr) Shutdown(absl::ZeroDuration()).IgnoreError();
   if (recovery_.joinable()) recovery_.join();
+  if (http_ != nullptr) http_->Stop();
   if (admin_ != nullptr) admin_->Stop();
 }
 

@@ -34,6 +34,7 @@
 #include "services/api/ingest_service.h"
 #include "services/api/points_service.h"
 #include "services/api/retrieval_service.h"
+#include "services/http/http_server.h"
 #include "services/server/admin_server.h"
 #include "services/server/auth.h"
 #include "services/server/config.h"
@@ -60,6 +61,9 @@ class RagdServer {
   int port() const { return port_; }
   // The admin HTTP port bound, 0 when server.admin_listen is empty.
   int admin_port() const { return admin_ != nullptr ? admin_->port() : 0; }
+
+  // The HTTP API port bound, 0 when server.http_listen is empty.
+  int http_port() const { return http_ != nullptr ? http_->port() : 0; }
 
   // Stops serving: health NOT_SERVING, new calls refused, in-flight calls given `grace` to
   // finish (then cancelled), queued writes run, recovery awaited if still running, and the
@@ -97,6 +101,7 @@ class RagdServer {
   std::unique_ptr<grpc::Server> server_;
   int port_ = 0;
   std::unique_ptr<AdminServer> admin_;
+  std::unique_ptr<HttpServer> http_;  // the OpenAI-compatible API (server.http_listen)
   std::unique_ptr<index::Engine> engine_;  // written by the recovery thread before handle_.Set
   // Cluster mode (config cluster.nats_urls): the log, this pod's replica of it and the write
   // path, made by the recovery thread before handle_.Set, stopped before the engine closes.

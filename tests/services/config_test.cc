@@ -130,6 +130,45 @@ TEST(ConfigTest, AdminTlsFromYamlOrEnvironmentBothFilesOrNeither) {
   EXPECT_THAT(err, HasSubstr("server.admin_tls: set both cert_file and key_file"));
 }
 
+// The HTTP API's listener: every source, validated, "" disables it, and like gRPC it refuses a
+// non-loopback address without API keys.
+TEST(ConfigTest, HttpListenFromEverySourceValidated) {
+  EXPECT_EQ(Config{}.server.http_listen, "127.0.0.1:8080");
+  testing::TempDir dir;
+  std::string path = (dir.path() / "ragd.yaml").string();
+  std::ofstream(path) << "server:\n  http_listen: 127.0.0.1:1\n  http_threads: 4\n";
+  CommandLine cl = Parse({"--config", path}, {});
+  ASSERT_FALSE(cl.exit_code.has_value());
+  EXPECT_EQ(cl.config.server.http_listen, "127.0.0.1:1");
+  EXPECT_EQ(cl.config.server.http_threads, 4);
+  cl = Parse({"--config", path}, {"RAGD_SERVER__HTTP_LISTEN=127.0.0.1:2"});
+  EXPECT_EQ(cl.config.server.http_listen, "127.0.0.1:2");
+  cl = Parse({"--config", path, "--http-listen", "", "--http-port-file", "/tmp/p"},
+             {"RAGD_SERVER__HTTP_LISTEN=127.0.0.1:2"});
+  ASSERT_FALSE(cl.exit_code.has_value());
+  EXPECT_EQ(cl.config.server.http_listen, "");
+  EXPECT_EQ(cl.config.server.http_port_file, "/tmp/p");
+  std::string out;
+  cl = Parse({"--config", path, "--print-config"}, {}, &out);
+  EXPECT_THAT(out, HasSubstr("http_listen: 127.0.0.1:1"));
+  EXPECT_THAT(out, HasSubstr("http_threads: 4"));
+
+  for (const char* bad : {"8080", "localhost:", "localhost:65536", ":1", "h:-1", "h:x"}) {
+    std::string err;
+    cl = Parse({"--http-listen", bad}, {}, nullptr, &err);
+    ASSERT_TRUE(cl.exit_code.has_value()) << bad;
+    EXPECT_EQ(*cl.exit_code, 2);
+    EXPECT_THAT(err, HasSubstr("server.http_listen")) << bad;
+  }
+  std::string err;
+  cl = Parse({"--http-listen", "0.0.0.0:8080"}, {}, nullptr, &err);
+  ASSERT_TRUE(cl.exit_code.has_value());
+  EXPECT_EQ(*cl.exit_code, 2);
+  EXPECT_THAT(err, HasSubstr("server.http_listen is 0.0.0.0:8080 (not loopback)"));
+  cl = Parse({"--http-listen", "0.0.0.0:8080"}, {"RAGD_AUTH__ALLOW_UNAUTHENTICATED=true"});
+  EXPECT_FALSE(cl.exit_code.has_value());
+}
+
 TEST(ConfigTest, UnknownKeysFailNamingTheKey) {
   Config config;
   absl::Status s = ApplyYaml("server:\n  listne: x\n", &config);

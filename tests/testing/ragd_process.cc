@@ -124,6 +124,13 @@ absl::StatusOr<std::unique_ptr<RagdProcess>> RagdProcess::Start(Options options)
     args.insert(args.end(),
                 {"--admin-listen", "127.0.0.1:0", "--admin-port-file", admin_port_file});
   }
+  // Likewise the HTTP API's 8080.
+  const std::string http_port_file = (p->scratch_.path() / "http_port").string();
+  const bool own_http = std::find(p->options_.extra_args.begin(), p->options_.extra_args.end(),
+                                  "--http-listen") == p->options_.extra_args.end();
+  if (own_http) {
+    args.insert(args.end(), {"--http-listen", "127.0.0.1:0", "--http-port-file", http_port_file});
+  }
   args.insert(args.end(), p->options_.extra_args.begin(), p->options_.extra_args.end());
   ExecArgs exec(args, {});
   int log_fd = open(log_file.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
@@ -159,6 +166,12 @@ absl::StatusOr<std::unique_ptr<RagdProcess>> RagdProcess::Start(Options options)
     std::ifstream in(admin_port_file);
     std::string text;
     if (in && std::getline(in, text) && absl::SimpleAtoi(text, &p->admin_port_)) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  while (own_http && p->http_port_ == 0 && absl::Now() < give_up) {
+    std::ifstream in(http_port_file);
+    std::string text;
+    if (in && std::getline(in, text) && absl::SimpleAtoi(text, &p->http_port_)) break;
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
   p->channel_ = grpc::CreateChannel(p->address(), grpc::InsecureChannelCredentials());

@@ -56,6 +56,9 @@ class RagdProcess {
   // The admin HTTP port (/metrics, /livez, /readyz) on 127.0.0.1, chosen by the kernel unless
   // extra_args set --admin-listen (then 0).
   int admin_port() const { return admin_port_; }
+  // The OpenAI-compatible HTTP API's port on 127.0.0.1, chosen by the kernel unless extra_args
+  // set --http-listen (then 0).
+  int http_port() const { return http_port_; }
   pid_t pid() const { return pid_; }
   const Options& options() const { return options_; }
 
@@ -82,6 +85,7 @@ class RagdProcess {
   pid_t pid_ = -1;
   int port_ = 0;
   int admin_port_ = 0;
+  int http_port_ = 0;
   std::shared_ptr<grpc::Channel> channel_;
 };
 
