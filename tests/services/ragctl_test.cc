@@ -234,6 +234,23 @@ TEST_F(RagctlTest, TextAndHybridSearch) {
               "--rrf-k", "0"});
   EXPECT_EQ(r.exit_code, 5) << r.err;
   EXPECT_THAT(r.err, HasSubstr("rrf_k"));
+
+  // After a replace and a delete, verify checks the lexical index too.
+  r = Ragctl({"points", "upsert", "--collection", "words",
+              WriteFile("replace.jsonl", R"({"id":"a","vector":[1,1,0],"text":"roses"})"
+                                         "\n")});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  ASSERT_EQ(Ragctl({"points", "delete", "--collection", "words", "c"}).exit_code, 0);
+  r = Ragctl({"--json", "points", "search", "--collection", "words", "--text", "rose"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(Json(r).size(), 2u);  // a and b
+  r = Ragctl({"--json", "admin", "verify", "words"});
+  ASSERT_EQ(r.exit_code, 0) << r.err << r.out;
+  nlohmann::json verify = Json(r);
+  EXPECT_EQ(verify["ok"], true);
+  EXPECT_EQ(verify["storage_points"], "2");
+  EXPECT_EQ(verify["missing_from_lexical"], "0");
+  EXPECT_EQ(verify["lexical_orphans"], "0");
 }
 
 // The quick start of README.md, command for command, on examples/points.jsonl.
