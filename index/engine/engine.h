@@ -85,7 +85,7 @@ struct CollectionInfo {
   CollectionSpec spec;
   uint64_t points = 0;           // live points
   uint64_t deleted_points = 0;   // removed from the index but not compacted yet
-  uint64_t index_bytes = 0;      // resident bytes of the in-memory indexes
+  uint64_t index_bytes = 0;      // resident bytes of the vector indexes (BM25 not counted)
   uint64_t storage_bytes = 0;    // approximate bytes on disk (RocksDB, this collection's ranges)
   uint64_t last_sequence = 0;    // last applied write batch
   int64_t created_at_unix_ms = 0;
