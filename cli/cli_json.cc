@@ -6,6 +6,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 
 namespace ragd::cli {
@@ -266,7 +267,74 @@ json ToJson(const v1::Point& point) {
 json ToJson(const v1::ScoredPoint& hit) {
   json j = ToJson(hit.point());
   j["score"] = hit.score();
+  if (hit.has_vector_leg()) {
+    j["vector_leg"] = {{"rank", hit.vector_leg().rank()}, {"score", hit.vector_leg().score()}};
+  }
+  if (hit.has_text_leg()) {
+    j["text_leg"] = {{"rank", hit.text_leg().rank()}, {"score", hit.text_leg().score()}};
+  }
   return j;
+}
+
+std::string AnalyzerName(v1::Analyzer analyzer) {
+  switch (analyzer) {
+    case v1::ANALYZER_UNSPECIFIED:
+    case v1::ANALYZER_AUTO:
+      return "auto";
+    case v1::ANALYZER_ENGLISH:
+      return "english";
+    case v1::ANALYZER_KOREAN:
+      return "korean";
+    case v1::ANALYZER_SIMPLE:
+      return "simple";
+    default:
+      break;
+  }
+  return absl::StrCat("analyzer ", static_cast<int>(analyzer));
+}
+
+std::string LexicalSummary(const v1::LexicalSpec& spec) {
+  if (!spec.enabled()) return "off";
+  return absl::StrFormat("%s (k1 %g, b %g)", AnalyzerName(spec.analyzer()), spec.k1(), spec.b());
+}
+
+std::string LegsSummary(const v1::LegHit* vector_leg, const v1::LegHit* text_leg) {
+  std::string out;
+  if (vector_leg != nullptr) absl::StrAppend(&out, "vector #", vector_leg->rank());
+  if (text_leg != nullptr) {
+    absl::StrAppend(&out, out.empty() ? "" : ", ", "text #", text_leg->rank());
+  }
+  return out;
+}
+
+absl::Status ApplySearchModeFlags(const SearchModeFlags& flags, v1::SearchMode* mode,
+                                  v1::FusionOptions* fusion) {
+  if (flags.mode.empty()) {
+    *mode = v1::SEARCH_MODE_UNSPECIFIED;
+  } else if (flags.mode == "vector") {
+    *mode = v1::SEARCH_MODE_VECTOR;
+  } else if (flags.mode == "text") {
+    *mode = v1::SEARCH_MODE_TEXT;
+  } else if (flags.mode == "hybrid") {
+    *mode = v1::SEARCH_MODE_HYBRID;
+  } else {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--mode: expected vector, text or hybrid, got \"", flags.mode, "\""));
+  }
+  if (flags.fusion.empty() || flags.fusion == "rrf") {
+    fusion->set_method(flags.fusion.empty() ? v1::FUSION_METHOD_UNSPECIFIED
+                                            : v1::FUSION_METHOD_RRF);
+  } else if (flags.fusion == "weighted") {
+    fusion->set_method(v1::FUSION_METHOD_WEIGHTED);
+  } else {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--fusion: expected rrf or weighted, got \"", flags.fusion, "\""));
+  }
+  if (flags.rrf_k) fusion->set_rrf_k(*flags.rrf_k);
+  if (flags.alpha) fusion->set_alpha(*flags.alpha);
+  fusion->set_vector_candidates(flags.vector_candidates);
+  fusion->set_text_candidates(flags.text_candidates);
+  return absl::OkStatus();
 }
 
 json ToJson(const v1::CollectionInfo& info) {
@@ -301,6 +369,11 @@ json ToJson(const v1::CollectionInfo& info) {
           {"index_bytes", info.index_bytes()},
           {"storage_bytes", info.storage_bytes()},
           {"last_sequence", info.last_sequence()},
+          {"lexical",
+           {{"enabled", info.lexical().enabled()},
+            {"analyzer", AnalyzerName(info.lexical().analyzer())},
+            {"k1", info.lexical().k1()},
+            {"b", info.lexical().b()}}},
           {"created_at_unix_ms",
            info.created_at().seconds() * 1000 + info.created_at().nanos() / 1000000}};
 }

@@ -16,9 +16,11 @@
 //    "metadata": {"lang": "ko", "year": 2021, "score": 0.5, "draft": false, "tags": ["a"]}}
 
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "ragd/v1/collections.pb.h"
@@ -48,6 +50,25 @@ nlohmann::json ToJson(const v1::CollectionInfo& info);
 
 // "cosine", "dot", "l2".
 std::string MetricName(v1::Metric metric);
+// "auto", "english", "korean", "simple".
+std::string AnalyzerName(v1::Analyzer analyzer);
+// "off" or "auto (k1 1.2, b 0.75)".
+std::string LexicalSummary(const v1::LexicalSpec& spec);
+// "vector #1, text #3" (the legs that found a hit), "" when none is set.
+std::string LegsSummary(const v1::LegHit* vector_leg, const v1::LegHit* text_leg);
+
+// The search-mode flags shared by `ragctl search`, `ragctl ask` and `ragctl points search`.
+struct SearchModeFlags {
+  std::string mode;    // "" (the server's default) | vector | text | hybrid
+  std::string fusion;  // "" (rrf) | rrf | weighted
+  std::optional<double> rrf_k;
+  std::optional<double> alpha;
+  uint32_t vector_candidates = 0;
+  uint32_t text_candidates = 0;
+};
+// Sets the request's mode and fusion options; INVALID_ARGUMENT for an unknown mode or fusion.
+absl::Status ApplySearchModeFlags(const SearchModeFlags& flags, v1::SearchMode* mode,
+                                  v1::FusionOptions* fusion);
 // "hnsw(m=16,ef_construction=200,ef=128)", "faiss(HNSW32,ef=128,nprobe=16)", "flat".
 std::string IndexSummary(const v1::IndexSpec& spec);
 

@@ -90,6 +90,10 @@ int AdminCommands::Verify(const std::string& collection, uint64_t max_searches, 
   table.AddRow({"searched", absl::StrCat(response.searched()), ""});
   table.AddRow(
       {"unreachable", absl::StrCat(response.unreachable()), ids(response.unreachable_ids())});
+  table.AddRow({"missing_from_lexical", absl::StrCat(response.missing_from_lexical()),
+                ids(response.missing_from_lexical_ids())});
+  table.AddRow({"lexical_orphans", absl::StrCat(response.lexical_orphans()),
+                ids(response.lexical_orphan_labels())});
   table.Print(out_, options_.tty);
   out_ << collection << ": " << (response.ok() ? "consistent" : "PROBLEMS FOUND") << " ("
        << absl::StrFormat("%.3f", response.seconds()) << " s)\n";

@@ -123,6 +123,7 @@ void Ragctl::PrintCollection(const v1::CollectionInfo& info) {
     table.AddRow({"chunking", absl::StrCat(info.chunking().max_tokens(), " tokens, overlap ",
                                            info.chunking().overlap_tokens())});
   }
+  table.AddRow({"lexical", LexicalSummary(info.lexical())});
   table.AddRow({"points", absl::StrCat(info.points())});
   table.AddRow({"deleted_points", absl::StrCat(info.deleted_points())});
   table.AddRow({"index_bytes", absl::StrCat(info.index_bytes())});
@@ -158,6 +159,35 @@ int Ragctl::CreateCollection(const CreateCollectionOptions& o) {
       request.mutable_chunking()->set_max_tokens(o.chunk_tokens);
       request.mutable_chunking()->set_overlap_tokens(o.chunk_overlap);
     }
+  }
+  if (!o.lexical.empty() || !o.analyzer.empty() || o.bm25_k1 || o.bm25_b) {
+    v1::LexicalSpec* lexical = request.mutable_lexical();
+    if (o.lexical == "off") {
+      lexical->set_enabled(false);
+    } else if (o.lexical.empty() || o.lexical == "on") {
+      lexical->set_enabled(true);
+    } else {
+      return UsageError(absl::InvalidArgumentError(
+          absl::StrCat("--lexical: expected on or off, got \"", o.lexical, "\"")));
+    }
+    const std::pair<const char*, v1::Analyzer> analyzers[] = {{"", v1::ANALYZER_AUTO},
+                                                              {"auto", v1::ANALYZER_AUTO},
+                                                              {"english", v1::ANALYZER_ENGLISH},
+                                                              {"korean", v1::ANALYZER_KOREAN},
+                                                              {"simple", v1::ANALYZER_SIMPLE}};
+    bool known = false;
+    for (const auto& [name, value] : analyzers) {
+      if (o.analyzer == name) {
+        lexical->set_analyzer(value);
+        known = true;
+      }
+    }
+    if (!known) {
+      return UsageError(absl::InvalidArgumentError(absl::StrCat(
+          "--analyzer: expected auto, english, korean or simple, got \"", o.analyzer, "\"")));
+    }
+    if (o.bm25_k1) lexical->set_k1(*o.bm25_k1);
+    if (o.bm25_b) lexical->set_b(*o.bm25_b);
   }
   absl::StatusOr<v1::Metric> metric = ParseMetric(o.metric);
   if (!metric.ok()) return UsageError(metric.status());
@@ -299,9 +329,17 @@ int Ragctl::Search(const SearchOptions& o) {
     if (!text.ok()) return UsageError(text.status());
     vector_text = *std::move(text);
   }
-  absl::StatusOr<std::vector<float>> vector = ParseVector(vector_text);
-  if (!vector.ok()) return UsageError(vector.status());
-  request.mutable_vector()->Add(vector->begin(), vector->end());
+  if (!vector_text.empty()) {
+    absl::StatusOr<std::vector<float>> vector = ParseVector(vector_text);
+    if (!vector.ok()) return UsageError(vector.status());
+    request.mutable_vector()->Add(vector->begin(), vector->end());
+  }
+  request.set_text(o.text);
+  v1::SearchMode mode;
+  if (absl::Status s = ApplySearchModeFlags(o.modes, &mode, request.mutable_fusion()); !s.ok()) {
+    return UsageError(s);
+  }
+  request.set_mode(mode);
   request.set_k(o.k);
   if (o.ef) request.set_ef(*o.ef);
   if (!o.filter_json.empty()) {
@@ -322,11 +360,14 @@ int Ragctl::Search(const SearchOptions& o) {
     out_ << hits.dump() << "\n";
     return 0;
   }
-  Table table({"RANK", "SCORE", "ID", "DOCUMENT", "TEXT"});
+  Table table({"RANK", "SCORE", "LEGS", "ID", "DOCUMENT", "TEXT"});
   int rank = 0;
   for (const auto& hit : response.hits()) {
-    table.AddRow({absl::StrCat(++rank), absl::StrFormat("%.4f", hit.score()), hit.point().id(),
-                  hit.point().document_id(), OneLine(hit.point().text(), kTextColumnChars)});
+    table.AddRow({absl::StrCat(++rank), absl::StrFormat("%.4f", hit.score()),
+                  LegsSummary(hit.has_vector_leg() ? &hit.vector_leg() : nullptr,
+                              hit.has_text_leg() ? &hit.text_leg() : nullptr),
+                  hit.point().id(), hit.point().document_id(),
+                  OneLine(hit.point().text(), kTextColumnChars)});
   }
   table.Print(out_, options_.tty);
   return 0;

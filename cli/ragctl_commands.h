@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "cli/cli_json.h"
 #include "ragd/v1/collections.grpc.pb.h"
 #include "ragd/v1/points.grpc.pb.h"
 
@@ -61,12 +62,19 @@ struct CreateCollectionOptions {
   std::string embedder;
   uint32_t chunk_tokens = 0;   // 0: server default
   uint32_t chunk_overlap = 0;  // 0: server default
+  // "" (the server's default: on with an embedder), on, off.
+  std::string lexical;
+  std::string analyzer;  // "" (auto) | auto | english | korean | simple
+  std::optional<double> bm25_k1;
+  std::optional<double> bm25_b;
 };
 
 struct SearchOptions {
   std::string collection;
-  std::string vector_json;  // one of vector_json, vector_file
+  std::string vector_json;  // vector_json, vector_file or text (or a vector and text)
   std::string vector_file;
+  std::string text;
+  SearchModeFlags modes;
   uint32_t k = 10;
   std::optional<uint32_t> ef;
   std::string filter_json;

@@ -26,6 +26,20 @@ Exit codes: 0 ok, 1 failure, 2 usage, 3 NOT_FOUND, 4 ALREADY_EXISTS, 5 INVALID_A
 6 UNAVAILABLE or DEADLINE_EXCEEDED, 7 RESOURCE_EXHAUSTED, 8 UNAUTHENTICATED,
 9 PERMISSION_DENIED, 10 `admin verify` found a problem.)";
 
+void AddSearchModeFlags(CLI::App* cmd, ragd::cli::SearchModeFlags* flags,
+                        const std::string& mode_help) {
+  cmd->add_option("--mode", flags->mode, mode_help)
+      ->check(CLI::IsMember({"vector", "text", "hybrid"}));
+  cmd->add_option("--fusion", flags->fusion, "hybrid fusion: rrf or weighted (default rrf)")
+      ->check(CLI::IsMember({"rrf", "weighted"}));
+  cmd->add_option("--rrf-k", flags->rrf_k, "reciprocal rank fusion constant (default 60)");
+  cmd->add_option("--alpha", flags->alpha, "weighted fusion: the vector leg's weight, 0..1");
+  cmd->add_option("--vector-candidates", flags->vector_candidates,
+                  "hybrid: candidates of the vector leg (default max(k, 50))");
+  cmd->add_option("--text-candidates", flags->text_candidates,
+                  "hybrid: candidates of the text leg (default max(k, 50))");
+}
+
 int Run(int argc, char** argv) {
   CLI::App app("ragctl: command-line client of ragd", "ragctl");
   app.footer(kFooter);
@@ -75,6 +89,13 @@ int Run(int argc, char** argv) {
                        "FAISS index_factory string, e.g. HNSW32,SQ8");
   c_create->add_option("--nprobe", create.nprobe, "FAISS IVF lists probed (default 16)");
   c_create->add_option("--shards", create.shards, "number of shards")->capture_default_str();
+  c_create->add_option("--lexical", create.lexical,
+                       "BM25 index over the text for text/hybrid search: on or off (default: on "
+                       "with an embedder)");
+  c_create->add_option("--analyzer", create.analyzer,
+                       "text analyzer: auto, english, korean or simple (default auto)");
+  c_create->add_option("--bm25-k1", create.bm25_k1, "BM25 k1, 0..10 (default 1.2)");
+  c_create->add_option("--bm25-b", create.bm25_b, "BM25 b, 0..1 (default 0.75)");
   CLI::App* c_list = collections->add_subcommand("list", "list collections");
   std::string collection_name;
   CLI::App* c_get = collections->add_subcommand("get", "show a collection");
@@ -97,7 +118,8 @@ int Run(int argc, char** argv) {
   ragd::cli::SearchOptions search;
   std::optional<uint32_t> ef;
   std::optional<float> min_score;
-  CLI::App* p_search = points->add_subcommand("search", "nearest neighbours of a vector");
+  CLI::App* p_search =
+      points->add_subcommand("search", "nearest neighbours of a vector, BM25 of a text, or both");
   p_search->add_option("--collection", search.collection, "collection name")->required();
   CLI::Option* vector_opt =
       p_search->add_option("--vector", search.vector_json, "query as a JSON array");
@@ -109,6 +131,10 @@ int Run(int argc, char** argv) {
   p_search->add_option("--filter", search.filter_json, "filter JSON");
   p_search->add_option("--min-score", min_score, "drop hits scoring below this");
   p_search->add_flag("--with-vectors", search.with_vectors, "return vectors");
+  p_search->add_option("--text", search.text, "query text (text or hybrid search)");
+  AddSearchModeFlags(p_search, &search.modes,
+                     "vector, text or hybrid (default: hybrid with --vector and --text, else "
+                     "the one given)");
 
   std::vector<std::string> ids;
   bool with_vectors = false;
@@ -137,6 +163,9 @@ int Run(int argc, char** argv) {
   search_cmd->add_option("--filter", text_search.filter_json, "filter JSON");
   std::optional<float> text_min_score;
   search_cmd->add_option("--min-score", text_min_score, "drop chunks scoring below this");
+  AddSearchModeFlags(search_cmd, &text_search.modes,
+                     "vector, text or hybrid (default: hybrid when the collection has a "
+                     "lexical index)");
   ragd::cli::AskOptions ask;
   std::optional<double> temperature;
   std::optional<float> ask_min_score;
@@ -147,6 +176,9 @@ int Run(int argc, char** argv) {
   ask_cmd->add_option("--k", ask.k, "chunks retrieved (default: server's)");
   ask_cmd->add_option("--filter", ask.filter_json, "filter JSON");
   ask_cmd->add_option("--min-score", ask_min_score, "drop chunks scoring below this");
+  AddSearchModeFlags(ask_cmd, &ask.modes,
+                     "retrieval: vector, text or hybrid (default: hybrid when the collection "
+                     "has a lexical index)");
   ask_cmd->add_option("--temperature", temperature, "sampling temperature, 0..2");
   ask_cmd->add_option("--max-output-tokens", ask.max_output_tokens, "answer token limit");
   CLI::App* models_cmd = app.add_subcommand("models", "the model catalog");
@@ -241,8 +273,9 @@ int Run(int argc, char** argv) {
     int code = app.exit(e);
     return code == 0 ? 0 : ragd::cli::kExitUsage;
   }
-  if (p_search->parsed() && search.vector_json.empty() && search.vector_file.empty()) {
-    std::cerr << "ragctl: points search: give --vector or --file\n";
+  if (p_search->parsed() && search.vector_json.empty() && search.vector_file.empty() &&
+      search.text.empty()) {
+    std::cerr << "ragctl: points search: give --vector, --file or --text\n";
     return ragd::cli::kExitUsage;
   }
   if (p_delete->parsed() && ids.empty() && filter.empty()) {

@@ -163,6 +163,12 @@ int RetrievalCommands::Search(const TextSearchOptions& o) {
     *request.mutable_filter() = *std::move(filter);
   }
   if (o.min_score) request.set_min_score(*o.min_score);
+  v1::SearchMode mode;
+  if (absl::Status s = ApplySearchModeFlags(o.modes, &mode, request.mutable_fusion()); !s.ok()) {
+    err_ << "ragctl: " << s.message() << "\n";
+    return kExitUsage;
+  }
+  request.set_mode(mode);
   grpc::ClientContext context;
   context.set_deadline(
       std::chrono::system_clock::now() +
@@ -180,8 +186,11 @@ int RetrievalCommands::Search(const TextSearchOptions& o) {
   }
   int n = 0;
   for (const v1::RetrievedChunk& chunk : response.chunks()) {
+    const std::string legs = LegsSummary(chunk.has_vector_leg() ? &chunk.vector_leg() : nullptr,
+                                         chunk.has_text_leg() ? &chunk.text_leg() : nullptr);
     out_ << "[" << ++n << "] " << absl::StrFormat("%.4f", chunk.score()) << "  "
-         << CitationLine(chunk.citation()) << "  (" << LocationLine(chunk) << ")\n"
+         << CitationLine(chunk.citation()) << "  (" << LocationLine(chunk)
+         << (legs.empty() ? "" : "; " + legs) << ")\n"
          << "    " << OneLine(chunk.text(), kTextColumnChars) << "\n";
   }
   if (n == 0) out_ << "no results\n";
@@ -204,6 +213,12 @@ int RetrievalCommands::Ask(const AskOptions& o) {
     *r->mutable_filter() = *std::move(filter);
   }
   if (o.min_score) r->set_min_score(*o.min_score);
+  v1::SearchMode mode;
+  if (absl::Status s = ApplySearchModeFlags(o.modes, &mode, r->mutable_fusion()); !s.ok()) {
+    err_ << "ragctl: " << s.message() << "\n";
+    return kExitUsage;
+  }
+  r->set_mode(mode);
   if (o.temperature) request.mutable_generation()->set_temperature(*o.temperature);
   request.mutable_generation()->set_max_output_tokens(o.max_output_tokens);
 

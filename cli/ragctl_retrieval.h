@@ -22,6 +22,7 @@ struct TextSearchOptions {
   uint32_t k = 0;  // 0: the server's retrieval.default_k
   std::string filter_json;
   std::optional<float> min_score;
+  SearchModeFlags modes;
 };
 
 struct AskOptions {
@@ -31,6 +32,7 @@ struct AskOptions {
   uint32_t k = 0;
   std::string filter_json;
   std::optional<float> min_score;
+  SearchModeFlags modes;
   std::optional<double> temperature;
   uint32_t max_output_tokens = 0;
 };

@@ -79,6 +79,8 @@ absl::StatusOr<AnswerPlan> MakeAnswerPlan(const AnswerResources& resources, Answ
   plan.query.k = q.k;
   plan.query.filter = std::move(q.filter);
   plan.query.min_score = q.min_score;
+  plan.query.mode = q.mode;
+  plan.query.hybrid = q.hybrid;
   plan.selection.dedup = true;
   plan.selection.max_sources = q.max_sources > 0 ? q.max_sources : s.max_sources;
   plan.selection.mmr = q.mmr_lambda.has_value() || s.mmr;

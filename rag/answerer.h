@@ -111,6 +111,9 @@ struct AnswerQuestion {
   size_t k = 0;                     // 0: the retriever's default
   std::optional<index::Filter> filter;
   std::optional<float> min_score;
+  std::optional<index::SearchMode>
+      mode;  // unset: TextQuery's default (hybrid with a lexical index)
+  index::HybridOptions hybrid;
   size_t max_sources = 0;  // 0: AnswerSettings::max_sources
   std::optional<double> mmr_lambda;
   std::optional<double> dedup_threshold;

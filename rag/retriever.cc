@@ -87,11 +87,22 @@ absl::StatusOr<TextQueryResult> Retriever::Retrieve(const TextQuery& query) {
   ASSIGN_OR_RETURN(index::Engine * engine, engine_->Get());
   ASSIGN_OR_RETURN(index::CollectionSpec spec, engine->GetCollectionSpec(query.collection));
   ASSIGN_OR_RETURN(std::shared_ptr<models::Embedder> embedder, embedders_->ForCollection(spec));
-  ASSIGN_OR_RETURN(std::vector<float> vector, EmbedQuery(*embedder, query.text));
+  const index::SearchMode mode = query.mode.value_or(
+      spec.lexical.enabled ? index::SearchMode::kHybrid : index::SearchMode::kVector);
+  if (mode != index::SearchMode::kVector && !spec.lexical.enabled) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "collection \"", query.collection,
+        "\" has no lexical index: text and hybrid retrieval need one (set at creation)"));
+  }
 
   index::SearchRequest search;
   search.collection = query.collection;
-  search.query = std::move(vector);
+  search.mode = mode;
+  search.hybrid = query.hybrid;
+  search.text = query.text;
+  if (mode != index::SearchMode::kText) {
+    ASSIGN_OR_RETURN(search.query, EmbedQuery(*embedder, query.text));
+  }
   search.k = k;
   search.filter = query.filter;
   search.min_score = query.min_score;
@@ -99,7 +110,8 @@ absl::StatusOr<TextQueryResult> Retriever::Retrieve(const TextQuery& query) {
   ASSIGN_OR_RETURN(index::SearchResult result, engine->Search(search));
   TextQueryResult out;
   out.hits = std::move(result.hits);
-  out.embedder = embedder->model_id();
+  if (mode != index::SearchMode::kText) out.embedder = embedder->model_id();
+  out.mode = mode;
   return out;
 }
 

@@ -1,7 +1,9 @@
 #pragma once
 // Text search over a collection: embeds the query with the collection's embedder (through a
-// bounded in-memory cache of query vectors) and searches the engine. Used by Retrieve and by
-// Answer (ragd.v1.Retrieval); knows nothing of protobuf.
+// bounded in-memory cache of query vectors) and searches the engine: by default in hybrid mode
+// when the collection has a lexical index (the embedding goes to the vector leg, the query text
+// to the BM25 leg), else by vector; TextQuery::mode overrides (kText needs no embedding). Used by
+// Retrieve and by Answer (ragd.v1.Retrieval); knows nothing of protobuf.
 //
 // Why not the ingest embedding cache (ingest/embedding_cache.h) for queries: its entries are
 // durable (written to RocksDB, evicted only at a bound sized for the collections' chunks).
@@ -48,13 +50,19 @@ struct TextQuery {
   std::optional<float> min_score;
   // Return the chunks' vectors (for MMR by cosine similarity).
   bool with_vectors = false;
+  // Unset: kHybrid when the collection has a lexical index, else kVector.
+  std::optional<index::SearchMode> mode;
+  // kHybrid only. Default: reciprocal rank fusion, rrf_k 60.
+  index::HybridOptions hybrid;
 };
 
 struct TextQueryResult {
   // Best first, at most k.
   std::vector<index::ScoredPoint> hits;
-  // The model_id() of the embedder that embedded the query.
+  // The model_id() of the embedder that embedded the query (empty in kText mode).
   std::string embedder;
+  // The mode the engine searched in.
+  index::SearchMode mode = index::SearchMode::kVector;
 };
 
 class Retriever {
@@ -65,8 +73,9 @@ class Retriever {
 
   // Status codes: INVALID_ARGUMENT (empty or non-UTF-8 text, k above max_k, bad filter),
   // NOT_FOUND (collection), FAILED_PRECONDITION (no embedder binding, remote embedder
-  // misconfigured), and the embedder's RESOURCE_EXHAUSTED / UNAVAILABLE / DEADLINE_EXCEEDED;
-  // UNAVAILABLE while ragd recovers or shuts down.
+  // misconfigured; or kText / kHybrid asked of a collection without a lexical index), and
+  // the embedder's RESOURCE_EXHAUSTED / UNAVAILABLE / DEADLINE_EXCEEDED; UNAVAILABLE while
+  // ragd recovers or shuts down.
   absl::StatusOr<TextQueryResult> Retrieve(const TextQuery& query);
 
   // True when retrieving `text` from `collection` costs only CPU here: the collection's

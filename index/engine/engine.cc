@@ -83,15 +83,10 @@ absl::Status Engine::Impl::LoadCollection(std::string_view name, std::string_vie
   ASSIGN_OR_RETURN(auto seq, store_->GetMeta(SequenceKey(c->id)));
   c->last_sequence = seq ? DecodeU64(*seq) : 0;
   const auto start = std::chrono::steady_clock::now();
-  for (uint32_t s = 0; s < c->spec.shards; ++s) {
-    auto shard = std::make_unique<Shard>(
-        store_.get(), storage::ShardKey{c->id, static_cast<uint16_t>(s)}, c->spec, options_);
-    absl::Status st = shard->Recover();
-    if (!st.ok()) {
-      return absl::Status(st.code(), "collection \"" + std::string(name) + "\" shard " +
-                                         std::to_string(s) + ": " + std::string(st.message()));
-    }
-    c->shards.push_back(std::move(shard));
+  absl::Status st = MakeShards(*c);
+  if (!st.ok()) {
+    return absl::Status(st.code(),
+                        "collection \"" + std::string(name) + "\": " + std::string(st.message()));
   }
   const double secs =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
@@ -99,6 +94,41 @@ absl::Status Engine::Impl::LoadCollection(std::string_view name, std::string_vie
                Info(*c).points, c->spec.shards, c->last_sequence.load(), secs);
   collections_.emplace(std::string(name), std::move(c));
   return absl::OkStatus();
+}
+
+absl::Status Engine::Impl::MakeShards(Collection& c) {
+  if (c.spec.lexical.enabled) {
+    ASSIGN_OR_RETURN(c.analyzer, lexical::Analyzer::Create(
+                                     lexical::AnalyzerOptions{.kind = c.spec.lexical.analyzer}));
+  }
+  for (uint32_t s = 0; s < c.spec.shards; ++s) {
+    auto shard =
+        std::make_unique<Shard>(store_.get(), storage::ShardKey{c.id, static_cast<uint16_t>(s)},
+                                c.spec, options_, c.analyzer.get());
+    absl::Status st = shard->Recover();
+    if (!st.ok()) {
+      return absl::Status(st.code(),
+                          "shard " + std::to_string(s) + ": " + std::string(st.message()));
+    }
+    c.shards.push_back(std::move(shard));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<Engine::Impl::Analysed> Engine::Impl::AnalyzeUpserts(
+    const Collection& c, const std::vector<Point>& upserts) const {
+  Analysed out;
+  if (c.analyzer == nullptr) return out;
+  out.reserve(upserts.size());
+  for (size_t i = 0; i < upserts.size(); ++i) {
+    auto terms = AnalyzeText(*c.analyzer, upserts[i].text);
+    if (!terms.ok()) {
+      return absl::Status(terms.status().code(), "points[" + std::to_string(i) + "].text: " +
+                                                     std::string(terms.status().message()));
+    }
+    out.push_back(std::move(*terms));
+  }
+  return out;
 }
 
 absl::StatusOr<std::shared_ptr<Collection>> Engine::Impl::Find(std::string_view name) const {
@@ -114,6 +144,11 @@ absl::Status Engine::Impl::CreateCollection(const CollectionSpec& spec) {
   RETURN_IF_ERROR(spec.Validate());
   // Build an empty index first: a FAISS factory string is only fully checked by FAISS.
   RETURN_IF_ERROR(MakeIndex(spec.index, spec.dimension, spec.metric).status());
+  if (spec.lexical.enabled) {
+    RETURN_IF_ERROR(
+        lexical::Analyzer::Create(lexical::AnalyzerOptions{.kind = spec.lexical.analyzer})
+            .status());
+  }
   std::unique_lock lock(catalog_mu_);
   if (collections_.contains(spec.name)) {
     return absl::AlreadyExistsError("collection \"" + spec.name + "\" already exists");
@@ -132,12 +167,7 @@ absl::Status Engine::Impl::CreateCollection(const CollectionSpec& spec) {
   b.DropCollection(c->id);
   RETURN_IF_ERROR(store_->Commit(b));
   next_collection_id_ = c->id + 1;
-  for (uint32_t s = 0; s < spec.shards; ++s) {
-    auto shard = std::make_unique<Shard>(
-        store_.get(), storage::ShardKey{c->id, static_cast<uint16_t>(s)}, c->spec, options_);
-    RETURN_IF_ERROR(shard->Recover());  // empty: builds an empty index
-    c->shards.push_back(std::move(shard));
-  }
+  RETURN_IF_ERROR(MakeShards(*c));  // empty: builds empty indexes
   collections_.emplace(spec.name, std::move(c));
   spdlog::info("collection \"{}\" created (dimension {}, {} shard(s))", spec.name, spec.dimension,
                spec.shards);
@@ -209,6 +239,7 @@ absl::Status Engine::Impl::DeleteCollection(std::string_view name) {
 }
 
 absl::StatusOr<WriteResult> Engine::Impl::ApplyLocked(Collection& c, std::vector<Point>& upserts,
+                                                      const Analysed& analysed,
                                                       const std::vector<std::string>& deletes,
                                                       uint64_t sequence,
                                                       const std::vector<AuxWrite>* aux) {
@@ -218,18 +249,25 @@ absl::StatusOr<WriteResult> Engine::Impl::ApplyLocked(Collection& c, std::vector
   std::vector<bool> touched(n, false);
   storage::Batch b(store_.get());
   WriteResult result{sequence, 0};
-  for (Point& p : upserts) {
+  const bool lexical = c.analyzer != nullptr;
+  const uint32_t analyzer_id = lexical ? AnalyzerId(c.analyzer->options()) : 0;
+  for (size_t i = 0; i < upserts.size(); ++i) {
+    Point& p = upserts[i];
     const size_t s = c.ShardOf(p.id);
     Shard& shard = *c.shards[s];
     const auto key = shard.key();
     const Label label = shard.WriterAllocateLabel();
     if (auto old = shard.WriterLabelOf(p.id)) {
       b.DeleteVector(key, *old);
+      if (lexical) b.DeleteTerms(key, *old);
       removed[s].emplace_back(*old, p.id);
     }
     b.PutPoint(key, p.id, storage::PointRecord{label, p.text, p.document_id, p.metadata});
     b.PutVector(key, label, p.vector);
-    added[s].push_back(Shard::Added{label, &p});
+    // The term record rides in the same batch as the point: the lexical index can never
+    // disagree with the points after a crash.
+    if (lexical) b.PutTerms(key, label, ToTermRecord(analyzer_id, analysed[i]));
+    added[s].push_back(Shard::Added{label, &p, lexical ? &analysed[i] : nullptr});
     touched[s] = true;
     ++result.applied;
   }
@@ -242,6 +280,7 @@ absl::StatusOr<WriteResult> Engine::Impl::ApplyLocked(Collection& c, std::vector
     if (!old) continue;
     b.DeletePoint(shard.key(), id);
     b.DeleteVector(shard.key(), *old);
+    if (lexical) b.DeleteTerms(shard.key(), *old);
     removed[s].emplace_back(*old, id);
     touched[s] = true;
     ++result.applied;
@@ -277,11 +316,12 @@ absl::StatusOr<WriteResult> Engine::Impl::ApplyLocked(Collection& c, std::vector
 absl::StatusOr<WriteResult> Engine::Impl::Upsert(std::string_view name, std::vector<Point> points) {
   ASSIGN_OR_RETURN(auto c, Find(name));
   RETURN_IF_ERROR(ValidateAndNormalizePoints(c->spec, options_, points));
+  ASSIGN_OR_RETURN(auto analysed, AnalyzeUpserts(*c, points));
   absl::StatusOr<WriteResult> r;
   {
     std::lock_guard w(c->write_mu);
     if (c->dropped) return CollectionNotFound(name);
-    r = ApplyLocked(*c, points, {}, c->last_sequence + 1);
+    r = ApplyLocked(*c, points, analysed, {}, c->last_sequence + 1);
   }
   ScheduleCompactions(c);
   return r;
@@ -297,7 +337,7 @@ absl::StatusOr<WriteResult> Engine::Impl::Delete(std::string_view name,
     std::lock_guard w(c->write_mu);
     if (c->dropped) return CollectionNotFound(name);
     std::vector<Point> none;
-    r = ApplyLocked(*c, none, ids, c->last_sequence + 1);
+    r = ApplyLocked(*c, none, {}, ids, c->last_sequence + 1);
   }
   ScheduleCompactions(c);
   return r;
@@ -318,7 +358,7 @@ absl::StatusOr<WriteResult> Engine::Impl::DeleteByFilter(std::string_view name,
                  std::make_move_iterator(part.end()));
     }
     std::vector<Point> none;
-    r = ApplyLocked(*c, none, ids, c->last_sequence + 1);
+    r = ApplyLocked(*c, none, {}, ids, c->last_sequence + 1);
   }
   ScheduleCompactions(c);
   return r;
@@ -354,12 +394,15 @@ absl::StatusOr<WriteResult> Engine::Impl::Apply(WriteBatch batch) {
   ASSIGN_OR_RETURN(auto c, Find(batch.collection));
   RETURN_IF_ERROR(ValidateBatch(*c, batch.upserts, batch.deletes));
   RETURN_IF_ERROR(ValidateAux(batch.aux));
+  // A replay needs no analysis (checked again under the mutex; this only saves the work).
+  if (batch.sequence <= c->last_sequence) return WriteResult{batch.sequence, 0};
+  ASSIGN_OR_RETURN(auto analysed, AnalyzeUpserts(*c, batch.upserts));
   absl::StatusOr<WriteResult> r;
   {
     std::lock_guard w(c->write_mu);
     if (c->dropped) return CollectionNotFound(batch.collection);
     if (batch.sequence <= c->last_sequence) return WriteResult{batch.sequence, 0};  // replay
-    r = ApplyLocked(*c, batch.upserts, batch.deletes, batch.sequence, &batch.aux);
+    r = ApplyLocked(*c, batch.upserts, analysed, batch.deletes, batch.sequence, &batch.aux);
   }
   ScheduleCompactions(c);
   return r;
@@ -371,11 +414,12 @@ absl::StatusOr<WriteResult> Engine::Impl::Write(std::string_view name, std::vect
   ASSIGN_OR_RETURN(auto c, Find(name));
   RETURN_IF_ERROR(ValidateBatch(*c, upserts, deletes));
   RETURN_IF_ERROR(ValidateAux(aux));
+  ASSIGN_OR_RETURN(auto analysed, AnalyzeUpserts(*c, upserts));
   absl::StatusOr<WriteResult> r;
   {
     std::lock_guard w(c->write_mu);
     if (c->dropped) return CollectionNotFound(name);
-    r = ApplyLocked(*c, upserts, deletes, c->last_sequence + 1, &aux);
+    r = ApplyLocked(*c, upserts, analysed, deletes, c->last_sequence + 1, &aux);
   }
   ScheduleCompactions(c);
   return r;

@@ -9,6 +9,11 @@
 // applied one is a replay and changes nothing. Upsert()/Delete() are the local producers: they
 // validate, assign the next sequence and Apply().
 //
+// Collections with a lexical index (CollectionSpec::lexical) also keep each point's analysed
+// text: its term record is written in the same RocksDB WriteBatch as the point and the shard's
+// in-memory BM25 index is updated with the vector index; analysis happens before the
+// collection's write mutex is taken. Search then runs in SearchMode kVector, kText or kHybrid.
+//
 // Durability: when Upsert/Delete return OK, the change is in the RocksDB WAL (fsync) and
 // visible to searches. Index snapshots are a start-up cache only: on Open() each shard loads
 // its snapshot when it is intact and then reconciles it with RocksDB (adds missing vectors,
@@ -31,6 +36,7 @@
 #include "index/engine/backup.h"
 #include "index/engine/engine_events.h"
 #include "index/filter.h"
+#include "index/lexical/analyzer.h"
 #include "index/types.h"
 
 namespace rocksdb {
@@ -38,6 +44,23 @@ class Env;
 }  // namespace rocksdb
 
 namespace ragd::index {
+
+// The lexical (BM25) index of a collection (issue 15; index/lexical/README.md): each point's
+// `text` is analysed on write and its terms kept per shard, so that Search can run in
+// SearchMode::kText and kHybrid.
+struct LexicalSpec {
+  // Default: false (the engine's; ragd.v1.CreateCollection turns it on for collections with
+  // an embedder). Fixed at creation.
+  bool enabled = false;
+  // The analyzer used at index and at query time (analyzer.h). Default: kAuto.
+  lexical::AnalyzerKind analyzer = lexical::AnalyzerKind::kAuto;
+  // BM25 term-frequency saturation (k1), in [0, 10]. Default: 1.2.
+  double k1 = 1.2;
+  // BM25 length normalisation (b), in [0, 1]. Default: 0.75.
+  double b = 0.75;
+
+  absl::Status Validate() const;
+};
 
 struct CollectionSpec {
   // [A-Za-z0-9_-]{1,64}
@@ -52,6 +75,8 @@ struct CollectionSpec {
   // Opaque settings owned by the layers above the engine (e.g. the embedder binding and the
   // chunking settings as JSON), persisted in the catalog with the spec. At most 64 KiB.
   std::string attributes;
+  // Persisted with the spec; collections created before it existed load with it off.
+  LexicalSpec lexical;
 
   absl::Status Validate() const;
 };
@@ -60,7 +85,7 @@ struct CollectionInfo {
   CollectionSpec spec;
   uint64_t points = 0;           // live points
   uint64_t deleted_points = 0;   // removed from the index but not compacted yet
-  uint64_t index_bytes = 0;      // resident bytes of the in-memory indexes
+  uint64_t index_bytes = 0;      // resident bytes of the vector indexes (BM25 not counted)
   uint64_t storage_bytes = 0;    // approximate bytes on disk (RocksDB, this collection's ranges)
   uint64_t last_sequence = 0;    // last applied write batch
   int64_t created_at_unix_ms = 0;
@@ -89,20 +114,67 @@ struct WriteResult {
   uint64_t applied = 0;   // points upserted or deleted (deletes count only ids that existed)
 };
 
+// Which legs a search runs. kText and kHybrid need a collection with a lexical index.
+enum class SearchMode {
+  kVector = 0,  // nearest neighbours of SearchRequest::query
+  kText = 1,    // BM25 over the analysed SearchRequest::text
+  kHybrid = 2,  // both legs, fused (Fusion)
+};
+
+// How hybrid search combines its two ranked lists.
+enum class Fusion {
+  // Reciprocal rank fusion (Cormack, Clarke & Buettcher, SIGIR 2009): score(d) = sum over the
+  // legs that found d of 1 / (rrf_k + rank), rank 1-based.
+  kRrf = 0,
+  // Each leg's scores min-max normalised over its candidates to [0, 1] (all equal: 1), then
+  // score = alpha * vector + (1 - alpha) * text; a leg that did not find d adds 0.
+  kWeighted = 1,
+};
+
+struct HybridOptions {
+  // Default: kRrf.
+  Fusion fusion = Fusion::kRrf;
+  // RRF's constant (k in the paper), in [1, 10000]. Default: 60 (the paper's).
+  double rrf_k = 60;
+  // kWeighted: the vector leg's weight, in [0, 1]. Default: 0.5.
+  double alpha = 0.5;
+  // Candidates each leg contributes before fusion (per leg, across shards), k..max_k.
+  // 0: max(k, min(max_k, 50)). Default: 0.
+  size_t vector_candidates = 0;
+  size_t text_candidates = 0;
+};
+
 struct SearchRequest {
   std::string collection;
+  // kVector and kHybrid: the query vector (the collection's dimension); ignored by kText.
   std::vector<float> query;
+  // kText and kHybrid: the query text (UTF-8, at most Options::max_text_bytes), analysed with
+  // the collection's analyzer; ignored by kVector. A text without any term finds nothing.
+  std::string text;
+  SearchMode mode = SearchMode::kVector;  // Default: kVector.
+  HybridOptions hybrid;                   // kHybrid only
   size_t k = 10;                    // 1..Engine::Options::max_k
   int ef = 0;                       // 0: the collection's default ef
-  std::optional<Filter> filter;
-  std::optional<float> min_score;   // drop hits scoring below this
+  std::optional<Filter> filter;     // applies to every leg
+  std::optional<float> min_score;   // drop hits whose (final) score is below this
   bool with_vectors = false;
   bool with_payload = true;         // text, document_id, metadata
 };
 
+// A hit's place in one leg of a search.
+struct LegHit {
+  uint32_t rank = 0;  // 1-based, across shards
+  float score = 0;    // the vector similarity (types.h) or the BM25 score
+};
+
 struct ScoredPoint {
   Point point;   // vector filled only when requested
+  // kVector: the similarity (types.h); kText: the BM25 score; kHybrid: the fused score.
   float score = 0;
+  // The legs that found the point (kVector fills vector_leg, kText text_leg, kHybrid either
+  // or both).
+  std::optional<LegHit> vector_leg;
+  std::optional<LegHit> text_leg;
 };
 
 // How a (filtered) search was executed; returned for tests and metrics.
@@ -146,10 +218,18 @@ struct VerifyReport {
   uint64_t searched = 0;
   uint64_t unreachable = 0;
   std::vector<std::string> unreachable_ids;
+  // Collections with a lexical index: stored points whose label has no term record in
+  // storage or is not in the in-memory BM25 index (text searches cannot find them) ...
+  uint64_t missing_from_lexical = 0;
+  std::vector<std::string> missing_from_lexical_ids;
+  // ... and term records or BM25 labels that no stored point holds (a deleted or replaced
+  // text that a text search could still return).
+  uint64_t lexical_orphans = 0;
+  std::vector<uint64_t> lexical_orphan_labels;
 
   bool ok() const {
     return missing_from_index == 0 && missing_from_storage == 0 && missing_vectors == 0 &&
-           unreachable == 0;
+           unreachable == 0 && missing_from_lexical == 0 && lexical_orphans == 0;
   }
 };
 
@@ -256,7 +336,11 @@ class Engine {
   absl::StatusOr<std::vector<Point>> Get(std::string_view collection,
                                          const std::vector<std::string>& ids,
                                          bool with_vectors) const;
-  // NOT_FOUND, INVALID_ARGUMENT (dimension, NaN, k, filter).
+  // Searches in request.mode. The query text is analysed before any shard lock is taken.
+  // Text scores use each shard's own statistics (N, avgdl, df), as Elasticsearch's default
+  // query_then_fetch does: with hash routing they are close, not identical, across shards.
+  // NOT_FOUND, INVALID_ARGUMENT (dimension, NaN, k, filter, text, fusion parameters),
+  // FAILED_PRECONDITION (kText or kHybrid on a collection without a lexical index).
   absl::StatusOr<SearchResult> Search(const SearchRequest& request) const;
   // Points matching `filter` (all when unset). NOT_FOUND, INVALID_ARGUMENT.
   absl::StatusOr<uint64_t> Count(std::string_view collection,

@@ -36,6 +36,9 @@ struct Collection {
   uint32_t id = 0;
   int64_t created_at_ms = 0;
   CollectionSpec spec;
+  // The collection's analyzer (spec.lexical), null without a lexical index. Shared by its
+  // shards, the write path (analysis before the write mutex) and text searches.
+  std::unique_ptr<lexical::Analyzer> analyzer;
   std::vector<std::unique_ptr<Shard>> shards;
   // Serialises the collection's write batches: sequence assignment, the RocksDB commit and the
   // index update happen in log order.
@@ -91,8 +94,17 @@ class Engine::Impl {
   absl::Status ValidateBatch(const Collection& c, std::vector<Point>& upserts,
                              const std::vector<std::string>& deletes) const;
   absl::Status LoadCollection(std::string_view name, std::string_view record);
+  // The analysed text of each upsert (collections with a lexical index; else empty). Pure,
+  // run before the write mutex is taken.
+  using Analysed = std::vector<std::vector<lexical::TermFreq>>;
+  absl::StatusOr<Analysed> AnalyzeUpserts(const Collection& c,
+                                          const std::vector<Point>& upserts) const;
+  // Builds the shards (and the analyzer) of a collection whose spec is set.
+  absl::Status MakeShards(Collection& c);
   // Applies a validated batch; the caller holds c.write_mu and checked the sequence.
+  // `analysed` is AnalyzeUpserts' result for `upserts`.
   absl::StatusOr<WriteResult> ApplyLocked(Collection& c, std::vector<Point>& upserts,
+                                          const Analysed& analysed,
                                           const std::vector<std::string>& deletes,
                                           uint64_t sequence,
                                           const std::vector<AuxWrite>* aux = nullptr);

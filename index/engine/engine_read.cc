@@ -6,10 +6,14 @@
 #include <cmath>
 #include <optional>
 #include <string>
+#include <tuple>
 #include <utility>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
 #include "common/status.h"
+#include "common/utf8.h"
 #include "index/engine/engine.h"
 #include "index/engine/engine_impl.h"
 #include "index/engine/shard.h"
@@ -38,6 +42,79 @@ absl::StatusOr<std::vector<Point>> Engine::Impl::Get(std::string_view name,
   return out;
 }
 
+namespace {
+
+// One entry of a ranked list: a shard's label (unique per shard, so a point rewritten between
+// the legs appears under two keys and the stale one is dropped with the payload check).
+struct Ranked {
+  size_t shard;
+  Shard::Hit hit;
+  std::optional<LegHit> vector_leg;
+  std::optional<LegHit> text_leg;
+};
+
+bool BetterHit(const Ranked& a, const Ranked& b) {
+  if (a.hit.score != b.hit.score) return a.hit.score > b.hit.score;
+  return a.hit.id < b.hit.id;
+}
+
+// Merges the shards' lists of one leg into its best `depth`, ranked 1.., noting the leg.
+std::vector<Ranked> MergeLeg(std::vector<Ranked> all, size_t depth, bool vector_leg) {
+  std::sort(all.begin(), all.end(), BetterHit);
+  if (all.size() > depth) all.resize(depth);
+  for (size_t i = 0; i < all.size(); ++i) {
+    LegHit leg{static_cast<uint32_t>(i + 1), all[i].hit.score};
+    (vector_leg ? all[i].vector_leg : all[i].text_leg) = leg;
+  }
+  return all;
+}
+
+// Min-max normalised scores of a leg, in list order (all equal: 1).
+std::vector<double> Normalised(const std::vector<Ranked>& leg) {
+  std::vector<double> out(leg.size(), 1.0);
+  if (leg.empty()) return out;
+  const double hi = leg.front().hit.score;  // sorted best first
+  const double lo = leg.back().hit.score;
+  if (hi > lo) {
+    for (size_t i = 0; i < leg.size(); ++i) out[i] = (leg[i].hit.score - lo) / (hi - lo);
+  }
+  return out;
+}
+
+std::vector<Ranked> Fuse(const std::vector<Ranked>& vec, const std::vector<Ranked>& text,
+                         const HybridOptions& o) {
+  std::vector<Ranked> out;
+  absl::flat_hash_map<std::pair<size_t, Label>, size_t> at;
+  std::vector<double> scores;
+  const std::vector<double> nv = Normalised(vec);
+  const std::vector<double> nt = Normalised(text);
+  auto add = [&](const Ranked& r, double contribution) {
+    auto [it, fresh] = at.try_emplace(std::make_pair(r.shard, r.hit.label), out.size());
+    if (fresh) {
+      out.push_back(r);
+      scores.push_back(0);
+    } else {
+      Ranked& m = out[it->second];
+      if (r.vector_leg) m.vector_leg = r.vector_leg;
+      if (r.text_leg) m.text_leg = r.text_leg;
+    }
+    scores[it->second] += contribution;
+  };
+  for (size_t i = 0; i < vec.size(); ++i) {
+    add(vec[i],
+        o.fusion == Fusion::kRrf ? 1.0 / (o.rrf_k + static_cast<double>(i + 1)) : o.alpha * nv[i]);
+  }
+  for (size_t i = 0; i < text.size(); ++i) {
+    add(text[i], o.fusion == Fusion::kRrf ? 1.0 / (o.rrf_k + static_cast<double>(i + 1))
+                                          : (1 - o.alpha) * nt[i]);
+  }
+  for (size_t i = 0; i < out.size(); ++i) out[i].hit.score = static_cast<float>(scores[i]);
+  std::sort(out.begin(), out.end(), BetterHit);
+  return out;
+}
+
+}  // namespace
+
 absl::StatusOr<SearchResult> Engine::Impl::Search(const SearchRequest& request) const {
   ASSIGN_OR_RETURN(auto c, Find(request.collection));
   if (request.k < 1 || request.k > options_.max_k) {
@@ -52,28 +129,96 @@ absl::StatusOr<SearchResult> Engine::Impl::Search(const SearchRequest& request) 
     return absl::InvalidArgumentError("min_score: must be a finite number");
   }
   if (request.filter) RETURN_IF_ERROR(request.filter->Validate());
+  const bool want_vector = request.mode != SearchMode::kText;
+  const bool want_text = request.mode != SearchMode::kVector;
   std::vector<float> query = request.query;
-  RETURN_IF_ERROR(ValidateAndNormalizeQuery(c->spec, query, "vector"));
-
-  struct Merged {
-    size_t shard;
-    Shard::Hit hit;
-  };
-  std::vector<Merged> merged;
-  SearchResult result;
-  for (size_t s = 0; s < c->shards.size(); ++s) {
-    SearchPlan plan = SearchPlan::kIndex;
-    ASSIGN_OR_RETURN(auto hits,
-                     c->shards[s]->Search(query, request.k, request.ef,
-                                          request.filter ? &*request.filter : nullptr, &plan));
-    result.plan = std::max(result.plan, plan);
-    for (auto& h : hits) merged.push_back(Merged{s, std::move(h)});
+  if (want_vector) RETURN_IF_ERROR(ValidateAndNormalizeQuery(c->spec, query, "vector"));
+  std::vector<std::string> terms;
+  if (want_text) {
+    if (c->analyzer == nullptr) {
+      return absl::FailedPreconditionError("collection \"" + c->spec.name +
+                                           "\" has no lexical index (text and hybrid search "
+                                           "need one: set lexical at creation)");
+    }
+    if (request.text.empty()) return absl::InvalidArgumentError("text: must not be empty");
+    if (request.text.size() > options_.max_text_bytes) {
+      return absl::InvalidArgumentError("text: " + std::to_string(request.text.size()) +
+                                        " bytes exceed the limit of " +
+                                        std::to_string(options_.max_text_bytes));
+    }
+    if (!IsValidUtf8(request.text)) return absl::InvalidArgumentError("text: is not valid UTF-8");
+    // Analysis before any shard lock: it is the expensive, pure part of a text search.
+    ASSIGN_OR_RETURN(terms, c->analyzer->Analyze(request.text));
   }
-  std::sort(merged.begin(), merged.end(),
-            [](const Merged& a, const Merged& b) { return a.hit.score > b.hit.score; });
+  const HybridOptions& h = request.hybrid;
+  size_t vector_depth = request.k;
+  size_t text_depth = request.k;
+  if (request.mode == SearchMode::kHybrid) {
+    if (!(h.rrf_k >= 1 && h.rrf_k <= 10000)) {
+      return absl::InvalidArgumentError("rrf_k: must be in [1, 10000]");
+    }
+    if (!(h.alpha >= 0 && h.alpha <= 1))
+      return absl::InvalidArgumentError("alpha: must be in [0, 1]");
+    const size_t fallback = std::max(request.k, std::min<size_t>(options_.max_k, 50));
+    for (auto [value, name, depth] :
+         {std::tuple{h.vector_candidates, "vector_candidates", &vector_depth},
+          std::tuple{h.text_candidates, "text_candidates", &text_depth}}) {
+      if (value != 0 && (value < request.k || value > options_.max_k)) {
+        return absl::InvalidArgumentError(std::string(name) + ": must be 0 or in [k, " +
+                                          std::to_string(options_.max_k) + "], got " +
+                                          std::to_string(value));
+      }
+      *depth = value == 0 ? fallback : value;
+    }
+  }
+
+  SearchResult result;
+  const Filter* filter = request.filter ? &*request.filter : nullptr;
+  std::vector<Ranked> vector_leg, text_leg;
+  if (want_vector) {
+    std::vector<Ranked> all;
+    for (size_t s = 0; s < c->shards.size(); ++s) {
+      SearchPlan plan = SearchPlan::kIndex;
+      ASSIGN_OR_RETURN(auto hits,
+                       c->shards[s]->Search(query, vector_depth, request.ef, filter, &plan));
+      result.plan = std::max(result.plan, plan);
+      for (auto& hit : hits) all.push_back(Ranked{s, std::move(hit), {}, {}});
+    }
+    vector_leg = MergeLeg(std::move(all), vector_depth, /*vector_leg=*/true);
+  }
+  if (want_text) {
+    std::vector<Ranked> all;
+    for (size_t s = 0; s < c->shards.size(); ++s) {
+      ASSIGN_OR_RETURN(auto hits, c->shards[s]->SearchText(terms, text_depth, filter));
+      for (auto& hit : hits) all.push_back(Ranked{s, std::move(hit), {}, {}});
+    }
+    text_leg = MergeLeg(std::move(all), text_depth, /*vector_leg=*/false);
+  }
+  std::vector<Ranked> merged;
+  switch (request.mode) {
+    case SearchMode::kVector:
+      merged = std::move(vector_leg);
+      break;
+    case SearchMode::kText:
+      merged = std::move(text_leg);
+      break;
+    case SearchMode::kHybrid:
+      merged = Fuse(vector_leg, text_leg, h);
+      break;
+  }
+  if (request.mode == SearchMode::kHybrid) {
+    // A point rewritten between the legs has two labels; keep its best entry.
+    absl::flat_hash_set<std::string> seen;
+    std::vector<Ranked> unique;
+    for (auto& m : merged) {
+      if (unique.size() == request.k) break;
+      if (seen.insert(m.hit.id).second) unique.push_back(std::move(m));
+    }
+    merged = std::move(unique);
+  }
   if (merged.size() > request.k) merged.resize(request.k);
   if (request.min_score) {
-    std::erase_if(merged, [&](const Merged& m) { return m.hit.score < *request.min_score; });
+    std::erase_if(merged, [&](const Ranked& m) { return m.hit.score < *request.min_score; });
   }
   // Payloads come from RocksDB (the index holds vectors only), one MultiGet per shard.
   std::vector<std::optional<storage::PointRecord>> records(merged.size());
@@ -97,6 +242,8 @@ absl::StatusOr<SearchResult> Engine::Impl::Search(const SearchRequest& request) 
     ScoredPoint sp;
     sp.point.id = std::move(m.hit.id);
     sp.score = m.hit.score;
+    sp.vector_leg = m.vector_leg;
+    sp.text_leg = m.text_leg;
     if (request.with_payload || request.with_vectors) {
       auto& rec = records[i];
       // A point deleted after the index answered and before this read is being deleted right

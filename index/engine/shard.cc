@@ -26,11 +26,87 @@ class SetFilter final : public LabelFilter {
 
 constexpr size_t kBuildBatch = 1024;
 
+// Accepts the labels of live points that match a filter (the text leg's filter). Called by
+// Bm25Index::Search under the shard's shared lock.
+class MetaFilter final : public LabelFilter {
+ public:
+  MetaFilter(const absl::flat_hash_map<Label, Shard::LiveMeta>& live, const Filter& filter)
+      : live_(live), filter_(filter) {}
+  bool Accept(Label label) const override {
+    auto it = live_.find(label);
+    return it != live_.end() && Matches(filter_, it->second.document_id, it->second.metadata);
+  }
+
+ private:
+  const absl::flat_hash_map<Label, Shard::LiveMeta>& live_;
+  const Filter& filter_;
+};
+
+std::vector<lexical::TermFreq> FromTermRecord(storage::TermRecord&& r) {
+  std::vector<lexical::TermFreq> out;
+  out.reserve(r.terms.size());
+  for (auto& [term, tf] : r.terms) out.push_back(lexical::TermFreq{std::move(term), tf});
+  return out;
+}
+
 }  // namespace
 
+absl::StatusOr<std::vector<lexical::TermFreq>> AnalyzeText(const lexical::Analyzer& analyzer,
+                                                           std::string_view text) {
+  ASSIGN_OR_RETURN(auto terms, analyzer.Analyze(text));
+  return lexical::CountTerms(terms);
+}
+
+storage::TermRecord ToTermRecord(uint32_t analyzer_id, const std::vector<lexical::TermFreq>& t) {
+  storage::TermRecord r;
+  r.analyzer = analyzer_id;
+  r.terms.reserve(t.size());
+  for (const auto& tf : t) r.terms.emplace_back(tf.term, tf.freq);
+  return r;
+}
+
 Shard::Shard(storage::Store* store, storage::ShardKey key, const CollectionSpec& spec,
-             const Engine::Options& options)
-    : store_(store), key_(key), spec_(spec), options_(options) {}
+             const Engine::Options& options, const lexical::Analyzer* analyzer)
+    : store_(store), key_(key), spec_(spec), options_(options), analyzer_(analyzer) {
+  if (analyzer_ != nullptr) {
+    bm25_ = std::make_unique<lexical::Bm25Index>(
+        lexical::Bm25Options{.k1 = spec_.lexical.k1, .b = spec_.lexical.b});
+  }
+}
+
+absl::Status Shard::RecoverLexical() {
+  const uint32_t id = AnalyzerId(analyzer_->options());
+  size_t orphans = 0;
+  absl::flat_hash_set<Label> redo;
+  RETURN_IF_ERROR(store_->ScanTerms(key_, [&](Label label, storage::TermRecord&& r) {
+    if (!live_.contains(label)) {
+      ++orphans;  // cannot come from the write path (same batch as the point); never searched
+      return absl::OkStatus();
+    }
+    if (r.analyzer != id) {
+      redo.insert(label);
+      return absl::OkStatus();
+    }
+    return bm25_->Add(label, FromTermRecord(std::move(r)));
+  }));
+  for (const auto& [label, meta] : live_) {
+    if (!bm25_->Contains(label)) redo.insert(label);
+  }
+  for (Label label : redo) {
+    const std::string& point_id = live_.at(label).id;
+    ASSIGN_OR_RETURN(auto rec, store_->GetPoint(key_, point_id));
+    if (!rec) return absl::DataLossError("point \"" + point_id + "\" vanished during recovery");
+    ASSIGN_OR_RETURN(auto terms, AnalyzeText(*analyzer_, rec->text));
+    RETURN_IF_ERROR(bm25_->Add(label, terms));
+  }
+  if (orphans > 0 || !redo.empty()) {
+    spdlog::warn(
+        "shard {}/{}: lexical index: {} term records without a point ignored, {} "
+        "texts analysed again (missing record or another analyzer version)",
+        key_.collection, key_.shard, orphans, redo.size());
+  }
+  return absl::OkStatus();
+}
 
 uint64_t Shard::SpecFingerprint() const {
   // Everything that shapes the stored index; the search-time defaults (ef, nprobe) do not.
@@ -140,6 +216,7 @@ absl::Status Shard::Recover() {
     dirty_ = !live_.empty();
   }
   index_ = std::move(index);
+  if (bm25_ != nullptr) RETURN_IF_ERROR(RecoverLexical());
   return absl::OkStatus();
 }
 
@@ -206,6 +283,12 @@ absl::Status Shard::WriterApply(const std::vector<Added>& added,
     }
     labels_[a.point->id] = a.label;
     live_[a.label] = LiveMeta{a.point->id, a.point->document_id, a.point->metadata};
+  }
+  if (bm25_ != nullptr) {
+    for (const auto& a : added) {
+      if (a.terms != nullptr) RETURN_IF_ERROR(bm25_->Add(a.label, *a.terms));
+    }
+    for (Label l : remove_labels) bm25_->Remove(l);
   }
   if (compaction_log_ != nullptr) {
     auto& log = *compaction_log_;
@@ -283,6 +366,33 @@ bool Shard::ScoringTheSetIsCheaper(uint64_t matching, size_t k, int ef) const {
   return static_cast<double>(matching) <= walk_ef / selectivity * links;
 }
 
+absl::StatusOr<std::vector<Shard::Hit>> Shard::SearchText(std::span<const std::string> terms,
+                                                          size_t k, const Filter* filter) const {
+  if (bm25_ == nullptr) return absl::FailedPreconditionError("the collection has no lexical index");
+  std::shared_lock lock(mu_);
+  std::vector<Hit> out;
+  if (live_.empty() || terms.empty()) return out;
+  std::optional<MetaFilter> meta;
+  metadata::LabelSet matching;
+  lexical::Bm25SearchOptions opts;
+  opts.top_k = k;
+  if (filter != nullptr && options_.metadata_index) {
+    ASSIGN_OR_RETURN(matching, metadata_.Evaluate(*filter));
+    if (matching.empty()) return out;
+    opts.filter = &matching;
+  } else if (filter != nullptr) {
+    opts.filter = &meta.emplace(live_, *filter);
+  }
+  ASSIGN_OR_RETURN(auto hits, bm25_->Search(terms, opts));
+  out.reserve(hits.size());
+  for (const auto& h : hits) {
+    auto it = live_.find(h.label);
+    if (it == live_.end()) continue;  // cannot happen: removed labels leave bm25_ eagerly
+    out.push_back(Hit{h.label, it->second.id, static_cast<float>(h.score)});
+  }
+  return out;
+}
+
 uint64_t Shard::Count(const Filter* filter) const {
   std::shared_lock lock(mu_);
   if (filter == nullptr) return live_.size();
@@ -353,12 +463,14 @@ absl::Status Shard::Verify(std::mutex& write_mu, const VerifyOptions& options, s
                            VerifyReport* report) const {
   std::unique_ptr<storage::ReadView> view;
   std::vector<Label> index_labels;
+  std::vector<Label> bm25_labels;
   {
     // Under the write mutex RocksDB holds exactly what the index has applied.
     std::lock_guard w(write_mu);
     view = store_->NewReadView();
     std::shared_lock lock(mu_);
     index_labels = index_->Labels();
+    if (bm25_ != nullptr) bm25_labels = bm25_->Labels();
   }
   std::vector<std::pair<std::string, Label>> points;
   RETURN_IF_ERROR(store_->ScanPoints(
@@ -398,6 +510,18 @@ absl::Status Shard::Verify(std::mutex& write_mu, const VerifyOptions& options, s
       },
       view.get()));
   CompareShard(points, vector_labels, index_labels, report);
+  if (bm25_ != nullptr) {
+    absl::flat_hash_set<Label> term_labels;
+    term_labels.reserve(points.size());
+    RETURN_IF_ERROR(store_->ScanTerms(
+        key_,
+        [&](Label label, storage::TermRecord&&) {
+          term_labels.insert(label);
+          return absl::OkStatus();
+        },
+        view.get()));
+    CompareLexical(points, term_labels, bm25_labels, report);
+  }
   return absl::OkStatus();
 }
 

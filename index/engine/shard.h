@@ -1,16 +1,22 @@
 #pragma once
 // Shard: one slice of a collection (points routed by Hash64(id) % shards). It owns the
-// in-memory vector index and the maps that filtered search and the write path need; RocksDB
-// (through storage::Store) stays the source of truth.
+// in-memory vector index, the BM25 index of collections with a lexical index, and the maps
+// that filtered search and the write path need; RocksDB (through storage::Store) stays the
+// source of truth.
+//
+// The BM25 index has no snapshot: Recover() rebuilds it from the lexical column family (term
+// records, no analysis), which is the "verified against RocksDB" of the vector snapshots by
+// construction. Records written by another analyzer version, and stored points without a
+// record, are analysed again from the point's stored text (in memory; logged).
 //
 // Locking: `mu_` is a reader-writer lock. Searches and counts take it shared; the write path
 // takes it exclusive only to update the index and maps after RocksDB has committed. Writers
 // are serialised by their collection's write mutex, which callers of the Writer* methods hold.
 
 #include <atomic>
-#include <mutex>
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <shared_mutex>
 #include <string>
@@ -22,10 +28,26 @@
 #include "index/engine/engine.h"
 #include "index/filter.h"
 #include "index/metadata/metadata_index.h"
+#include "index/lexical/analyzer.h"
+#include "index/lexical/bm25_index.h"
 #include "index/storage/store.h"
 #include "index/vector_index.h"
 
 namespace ragd::index {
+
+// Bump when the analyzers' output changes for the same text (ICU data, word lists, rules):
+// records with another id are analysed again at Open.
+inline constexpr uint32_t kAnalysisVersion = 1;
+// What a term record's `analyzer` field holds: the analysis version, the Korean mix and the
+// kind.
+inline uint32_t AnalyzerId(const lexical::AnalyzerOptions& o) {
+  return (kAnalysisVersion << 16) | (static_cast<uint32_t>(o.korean_mix) << 8) |
+         static_cast<uint32_t>(o.kind);
+}
+// The distinct terms of `text` with their frequencies (the analyzer's errors).
+absl::StatusOr<std::vector<lexical::TermFreq>> AnalyzeText(const lexical::Analyzer& analyzer,
+                                                           std::string_view text);
+storage::TermRecord ToTermRecord(uint32_t analyzer_id, const std::vector<lexical::TermFreq>& t);
 
 class Shard {
  public:
@@ -39,6 +61,8 @@ class Shard {
   struct Added {
     Label label;
     const Point* point;  // vector already normalised for kCosine
+    // The point's analysed text (collections with a lexical index), else null.
+    const std::vector<lexical::TermFreq>* terms = nullptr;
   };
   struct Hit {
     Label label;
@@ -46,8 +70,10 @@ class Shard {
     float score;
   };
 
+  // `analyzer` (not owned, outlives the shard) is the collection's, null without a lexical
+  // index.
   Shard(storage::Store* store, storage::ShardKey key, const CollectionSpec& spec,
-        const Engine::Options& options);
+        const Engine::Options& options, const lexical::Analyzer* analyzer);
 
   // Loads the maps from RocksDB, then the index snapshot (validated) reconciled with RocksDB,
   // or rebuilds the index from RocksDB when the snapshot is missing, stale or corrupt.
@@ -68,6 +94,10 @@ class Shard {
   // --- read side ---
   absl::StatusOr<std::vector<Hit>> Search(std::span<const float> query, size_t k, int ef,
                                           const Filter* filter, SearchPlan* plan) const;
+  // BM25 search of analysed query terms (top k, best first), restricted to `filter` when set.
+  // FAILED_PRECONDITION without a lexical index.
+  absl::StatusOr<std::vector<Hit>> SearchText(std::span<const std::string> terms, size_t k,
+                                              const Filter* filter) const;
   uint64_t Count(const Filter* filter) const;
   size_t live() const;
   size_t removed() const;
@@ -102,6 +132,8 @@ class Shard {
   // The filtered-search planner's cost model: true when scoring every one of `matching` points
   // exactly computes fewer distances than a graph walk restricted to them. Caller holds mu_.
   bool ScoringTheSetIsCheaper(uint64_t matching, size_t k, int ef) const;
+  // Recover()'s lexical half: fills bm25_ from the term records of the live points.
+  absl::Status RecoverLexical();
 
   storage::Store* store_;
   const storage::ShardKey key_;
@@ -110,6 +142,8 @@ class Shard {
 
   mutable std::shared_mutex mu_;
   std::unique_ptr<VectorIndex> index_;
+  const lexical::Analyzer* analyzer_;
+  std::unique_ptr<lexical::Bm25Index> bm25_;  // null without a lexical index
   absl::flat_hash_map<Label, LiveMeta> live_;
   // The live points' document_id and metadata as posting sets: filters are answered from it,
   // with the matching set's size, instead of a scan of live_ (LiveMeta keeps the values that

@@ -1,5 +1,6 @@
 #include "index/engine/validate.h"
 
+#include <bit>
 #include <cmath>
 
 #include "absl/container/flat_hash_map.h"
@@ -61,6 +62,20 @@ bool NormalizeInPlace(std::span<float> v) {
   return true;
 }
 
+absl::Status LexicalSpec::Validate() const {
+  // NaN fails both comparisons.
+  if (!(k1 >= 0 && k1 <= 10)) return Invalid("lexical.k1", "must be in [0, 10]");
+  if (!(b >= 0 && b <= 1)) return Invalid("lexical.b", "must be in [0, 1]");
+  switch (analyzer) {
+    case lexical::AnalyzerKind::kAuto:
+    case lexical::AnalyzerKind::kEnglish:
+    case lexical::AnalyzerKind::kKorean:
+    case lexical::AnalyzerKind::kSimple:
+      return absl::OkStatus();
+  }
+  return Invalid("lexical.analyzer", "unknown kind");
+}
+
 absl::Status CollectionSpec::Validate() const {
   if (!ValidName(name)) {
     return Invalid("name", "\"" + name + "\" must match [A-Za-z0-9_-]{1,64}");
@@ -72,6 +87,7 @@ absl::Status CollectionSpec::Validate() const {
     return Invalid("shards", "must be in [1, 256], got " + std::to_string(shards));
   }
   if (attributes.size() > 64 * 1024) return Invalid("attributes", "exceed 64 KiB");
+  RETURN_IF_ERROR(lexical.Validate());
   return index.Validate();
 }
 
@@ -143,13 +159,16 @@ absl::Status ValidateAndNormalizeQuery(const CollectionSpec& spec, std::vector<f
   return ValidateVector(spec, query, field);
 }
 
-// Catalog record, format 1 (little-endian):
+// Catalog record, format 2 (little-endian):
 //   u8 format | u32 id | i64 created_ms | u32 dim | u8 metric | u32 shards |
 //   u8 kind | u32 m | u32 ef_construction | u32 ef | u32 nprobe | lp faiss_factory |
-//   lp attributes
+//   lp attributes | u8 lexical enabled | u8 analyzer | f64 k1 | f64 b
+// Format 1 (before issue 15) ends after attributes; it decodes as "lexical off": turning the
+// index on for stored points would need their texts analysed and written first, which Open
+// does not do.
 std::string EncodeCollectionRecord(uint32_t id, int64_t created_at_ms, const CollectionSpec& s) {
   std::string out;
-  out.push_back(1);
+  out.push_back(2);
   storage::PutFixed32LE(&out, id);
   storage::PutFixed64LE(&out, static_cast<uint64_t>(created_at_ms));
   storage::PutFixed32LE(&out, s.dimension);
@@ -162,6 +181,10 @@ std::string EncodeCollectionRecord(uint32_t id, int64_t created_at_ms, const Col
   storage::PutFixed32LE(&out, static_cast<uint32_t>(s.index.nprobe));
   storage::PutLengthPrefixed(&out, s.index.faiss_factory);
   storage::PutLengthPrefixed(&out, s.attributes);
+  out.push_back(s.lexical.enabled ? 1 : 0);
+  out.push_back(static_cast<char>(s.lexical.analyzer));
+  storage::PutFixed64LE(&out, std::bit_cast<uint64_t>(s.lexical.k1));
+  storage::PutFixed64LE(&out, std::bit_cast<uint64_t>(s.lexical.b));
   return out;
 }
 
@@ -172,14 +195,34 @@ absl::Status DecodeCollectionRecord(std::string_view name, std::string_view data
   uint64_t created;
   uint32_t m, efc, ef, nprobe;
   std::string_view factory, attributes;
-  if (!r.ReadU8(&format) || format != 1 || !r.ReadFixed32LE(id) || !r.ReadFixed64LE(&created) ||
-      !r.ReadFixed32LE(&spec->dimension) || !r.ReadU8(&metric) || metric > 2 ||
-      !r.ReadFixed32LE(&spec->shards) || !r.ReadU8(&kind) || kind > 2 || !r.ReadFixed32LE(&m) ||
-      !r.ReadFixed32LE(&efc) || !r.ReadFixed32LE(&ef) || !r.ReadFixed32LE(&nprobe) ||
-      !r.ReadLengthPrefixed(&factory) || !r.ReadLengthPrefixed(&attributes) || !r.done()) {
+  const auto corrupt = [&] {
     return absl::DataLossError("corrupt catalog record for collection \"" + std::string(name) +
                                "\"");
+  };
+  if (!r.ReadU8(&format) || (format != 1 && format != 2) || !r.ReadFixed32LE(id) ||
+      !r.ReadFixed64LE(&created) || !r.ReadFixed32LE(&spec->dimension) || !r.ReadU8(&metric) ||
+      metric > 2 || !r.ReadFixed32LE(&spec->shards) || !r.ReadU8(&kind) || kind > 2 ||
+      !r.ReadFixed32LE(&m) || !r.ReadFixed32LE(&efc) || !r.ReadFixed32LE(&ef) ||
+      !r.ReadFixed32LE(&nprobe) || !r.ReadLengthPrefixed(&factory) ||
+      !r.ReadLengthPrefixed(&attributes)) {
+    return corrupt();
   }
+  spec->lexical = LexicalSpec{};
+  if (format == 2) {
+    uint8_t enabled, analyzer;
+    uint64_t k1, b;
+    if (!r.ReadU8(&enabled) || enabled > 1 || !r.ReadU8(&analyzer) ||
+        analyzer > static_cast<uint8_t>(lexical::AnalyzerKind::kSimple) || !r.ReadFixed64LE(&k1) ||
+        !r.ReadFixed64LE(&b)) {
+      return corrupt();
+    }
+    spec->lexical.enabled = enabled == 1;
+    spec->lexical.analyzer = static_cast<lexical::AnalyzerKind>(analyzer);
+    spec->lexical.k1 = std::bit_cast<double>(k1);
+    spec->lexical.b = std::bit_cast<double>(b);
+    if (!spec->lexical.Validate().ok()) return corrupt();
+  }
+  if (!r.done()) return corrupt();
   *created_at_ms = static_cast<int64_t>(created);
   spec->name = std::string(name);
   spec->metric = static_cast<Metric>(metric);

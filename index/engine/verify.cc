@@ -42,6 +42,32 @@ void CompareShard(const std::vector<std::pair<std::string, Label>>& stored_point
   }
 }
 
+void CompareLexical(const std::vector<std::pair<std::string, Label>>& stored_points,
+                    const absl::flat_hash_set<Label>& stored_term_labels,
+                    const std::vector<Label>& bm25_labels, VerifyReport* report) {
+  const absl::flat_hash_set<Label> in_bm25(bm25_labels.begin(), bm25_labels.end());
+  absl::flat_hash_set<Label> referenced;
+  referenced.reserve(stored_points.size());
+  for (const auto& [id, label] : stored_points) {
+    referenced.insert(label);
+    if (!stored_term_labels.contains(label) || !in_bm25.contains(label)) {
+      ++report->missing_from_lexical;
+      Note(&report->missing_from_lexical_ids, id);
+    }
+  }
+  absl::flat_hash_set<Label> orphans;
+  for (Label label : stored_term_labels) {
+    if (!referenced.contains(label)) orphans.insert(label);
+  }
+  for (Label label : bm25_labels) {
+    if (!referenced.contains(label)) orphans.insert(label);
+  }
+  for (Label label : orphans) {
+    ++report->lexical_orphans;
+    Note<uint64_t>(&report->lexical_orphan_labels, label);
+  }
+}
+
 absl::StatusOr<bool> FoundByOwnVector(const VectorIndex& index, Label label,
                                       std::span<const float> vector, int ef) {
   ASSIGN_OR_RETURN(auto hits, index.Search(vector, SearchOptions{.top_k = kTopK, .ef = ef}));

@@ -22,6 +22,13 @@ void CompareShard(const std::vector<std::pair<std::string, Label>>& stored_point
                   const absl::flat_hash_set<Label>& stored_vector_labels,
                   const std::vector<Label>& index_labels, VerifyReport* report);
 
+// The lexical counterpart: adds to `report` the stored points whose label lacks a term record
+// or a BM25 entry (missing_from_lexical) and the term records and BM25 labels that no stored
+// point holds (lexical_orphans), all read at the same instant.
+void CompareLexical(const std::vector<std::pair<std::string, Label>>& stored_points,
+                    const absl::flat_hash_set<Label>& stored_term_labels,
+                    const std::vector<Label>& bm25_labels, VerifyReport* report);
+
 // Searches `index` with `vector`, the stored vector of `label` (top 10 at `ef`). False only
 // when the label is live in the index, is not among the hits, and fewer than 10 hits score at
 // least as high as the label's own exact score: the index holds the point but the search

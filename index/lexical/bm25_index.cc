@@ -114,6 +114,13 @@ absl::Status Bm25Index::Add(Label label, std::span<const TermFreq> terms) {
   return absl::OkStatus();
 }
 
+std::vector<Label> Bm25Index::Labels() const {
+  std::vector<Label> out;
+  out.reserve(docs_.size());
+  for (const auto& [label, doc] : docs_) out.push_back(label);
+  return out;
+}
+
 bool Bm25Index::Remove(Label label) {
   auto it = docs_.find(label);
   if (it == docs_.end()) return false;

@@ -81,6 +81,8 @@ class Bm25Index {
   // Removes the label's postings. False when it was not indexed.
   bool Remove(Label label);
   bool Contains(Label label) const { return docs_.contains(label); }
+  // The indexed labels, in no particular order (for the engine's Verify).
+  std::vector<Label> Labels() const;
 
   // The top_k labels holding at least one query term, best first (ties by ascending label).
   // Unknown terms contribute nothing. INVALID_ARGUMENT when top_k is 0.

@@ -187,6 +187,56 @@ std::string EncodePointRecord(const PointRecord& r) {
   return out;
 }
 
+std::string EncodeTermRecord(const TermRecord& r) {
+  std::string out;
+  out.push_back(1);
+  PutVarint64(&out, r.analyzer);
+  uint64_t length = 0;
+  size_t bytes = 0;
+  for (const auto& [term, tf] : r.terms) {
+    length += tf;
+    bytes += term.size() + 7;
+  }
+  out.reserve(out.size() + 30 + bytes);
+  PutVarint64(&out, length);
+  PutVarint64(&out, r.terms.size());
+  for (const auto& [term, tf] : r.terms) {
+    PutLengthPrefixed(&out, term);
+    PutVarint64(&out, tf);
+  }
+  return out;
+}
+
+absl::StatusOr<TermRecord> DecodeTermRecord(std::string_view data) {
+  Reader in(data);
+  uint8_t format;
+  uint64_t analyzer, length, count;
+  if (!in.ReadU8(&format)) return Corrupt("term record: empty");
+  if (format != 1)
+    return absl::DataLossError("term record: unknown format " + std::to_string(format));
+  if (!in.ReadVarint64(&analyzer) || analyzer > UINT32_MAX || !in.ReadVarint64(&length) ||
+      !in.ReadVarint64(&count)) {
+    return Corrupt("term record: header");
+  }
+  // Each term takes at least 2 bytes: a count beyond that is corrupt (checked before reserving).
+  if (count > in.remaining() / 2) return Corrupt("term record: term count");
+  TermRecord r;
+  r.analyzer = static_cast<uint32_t>(analyzer);
+  r.terms.reserve(count);
+  uint64_t sum = 0;
+  for (uint64_t i = 0; i < count; ++i) {
+    std::string_view term;
+    uint64_t tf;
+    if (!in.ReadLengthPrefixed(&term) || !in.ReadVarint64(&tf) || tf == 0 || tf > UINT32_MAX) {
+      return Corrupt("term record: term " + std::to_string(i));
+    }
+    sum += tf;
+    r.terms.emplace_back(std::string(term), static_cast<uint32_t>(tf));
+  }
+  if (sum != length || !in.done()) return Corrupt("term record: length or trailing bytes");
+  return r;
+}
+
 absl::StatusOr<PointRecord> DecodePointRecord(std::string_view data) {
   Reader in(data);
   uint8_t format;

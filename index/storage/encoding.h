@@ -9,6 +9,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -73,6 +74,24 @@ struct PointRecord {
 };
 std::string EncodePointRecord(const PointRecord& r);
 absl::StatusOr<PointRecord> DecodePointRecord(std::string_view data);
+
+// What the lexical column family holds for one label of a collection with a lexical index:
+// the analysed text of the point, distinct terms with their frequencies (sorted by term, the
+// output of index::lexical::CountTerms), and which analyzer produced them. Keyed like vectors
+// (VectorKey); a record is a pure function of (text, analyzer), so writing it again on a
+// replay writes the same bytes. No statistics are stored: N, lengths and document frequencies
+// are sums over the records.
+struct TermRecord {
+  // Identifies the analyzer kind and analysis version (the engine's, opaque here).
+  uint32_t analyzer = 0;
+  std::vector<std::pair<std::string, uint32_t>> terms;
+};
+// Format 1: u8 format | varint analyzer | varint length (sum of tf) | varint term count |
+// (length-prefixed term, varint tf) per term.
+std::string EncodeTermRecord(const TermRecord& r);
+// DATA_LOSS when truncated, a frequency is 0 or above 2^32-1, the length does not add up or
+// bytes trail.
+absl::StatusOr<TermRecord> DecodeTermRecord(std::string_view data);
 
 // Vectors are stored as little-endian IEEE-754 float32, dim × 4 bytes, no header (the
 // dimension is the collection's).

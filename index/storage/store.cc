@@ -16,8 +16,17 @@
 namespace ragd::index::storage {
 namespace {
 
-enum Cf : int { kDefault = 0, kCatalog = 1, kPoints = 2, kVectors = 3, kSnapshots = 4, kAux = 5 };
-const char* const kCfNames[] = {"default", "catalog", "points", "vectors", "snapshots", "aux"};
+enum Cf : int {
+  kDefault = 0,
+  kCatalog = 1,
+  kPoints = 2,
+  kVectors = 3,
+  kSnapshots = 4,
+  kAux = 5,
+  kLexical = 6,
+};
+const char* const kCfNames[] = {"default",   "catalog", "points", "vectors",
+                                "snapshots", "aux",     "lexical"};
 constexpr uint32_t kSnapshotChunkBytes = 4u << 20;
 // A snapshot header that claims more than this is corrupt, whatever its checksum says.
 constexpr uint64_t kMaxSnapshotBytes = 1ull << 40;
@@ -71,10 +80,16 @@ void Batch::PutVector(ShardKey k, Label label, std::span<const float> vector) {
 void Batch::DeleteVector(ShardKey k, Label label) {
   batch_->Delete(store_->cf(kVectors), VectorKey(k, label));
 }
+void Batch::PutTerms(ShardKey k, Label label, const TermRecord& record) {
+  batch_->Put(store_->cf(kLexical), VectorKey(k, label), EncodeTermRecord(record));
+}
+void Batch::DeleteTerms(ShardKey k, Label label) {
+  batch_->Delete(store_->cf(kLexical), VectorKey(k, label));
+}
 void Batch::DropCollection(uint32_t collection) {
   const std::string begin = CollectionBegin(collection);
   const std::string end = CollectionEnd(collection);
-  for (int cf : {kPoints, kVectors, kSnapshots}) {
+  for (int cf : {kPoints, kVectors, kSnapshots, kLexical}) {
     batch_->DeleteRange(store_->cf(cf), begin, end);
   }
 }
@@ -120,6 +135,8 @@ absl::StatusOr<std::unique_ptr<Store>> Store::Open(const Options& options) {
       {kCfNames[kVectors], make_cf(false, true)},
       {kCfNames[kSnapshots], make_cf(false, false)},
       {kCfNames[kAux], make_cf(true, true)},
+      // Created on first open by a ragd that has it (create_missing_column_families).
+      {kCfNames[kLexical], make_cf(true, false)},
   };
   // Snapshot chunks are large (4 MiB); a bigger memtable keeps them from being flushed
   // piecemeal.
@@ -254,6 +271,28 @@ absl::Status Store::ScanVectors(
   return FromRocks(it->status(), "scan vectors");
 }
 
+absl::Status Store::ScanTerms(ShardKey k,
+                              const std::function<absl::Status(Label, TermRecord&&)>& fn,
+                              const ReadView* view) const {
+  const std::string prefix = ShardPrefix(k);
+  const std::string end = ShardEnd(k);
+  rocksdb::Slice upper(end);
+  rocksdb::ReadOptions ro;
+  ro.iterate_upper_bound = &upper;
+  ro.fill_cache = false;
+  if (view != nullptr) ro.snapshot = view->snapshot_;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, cf(kLexical)));
+  for (it->Seek(prefix); it->Valid(); it->Next()) {
+    std::string_view key = it->key().ToStringView();
+    Reader r(key.substr(prefix.size()));
+    Label label;
+    if (!r.ReadFixed64BE(&label) || !r.done()) return absl::DataLossError("corrupt term key");
+    ASSIGN_OR_RETURN(TermRecord rec, DecodeTermRecord(it->value().ToStringView()));
+    RETURN_IF_ERROR(fn(label, std::move(rec)));
+  }
+  return FromRocks(it->status(), "scan terms");
+}
+
 std::unique_ptr<ReadView> Store::NewReadView() const {
   return std::unique_ptr<ReadView>(new ReadView(db_.get(), db_->GetSnapshot()));
 }
@@ -373,7 +412,7 @@ uint64_t Store::ApproximateBytes(uint32_t collection) const {
   opts.include_memtables = true;
   opts.include_files = true;
   uint64_t total = 0;
-  for (int c : {kPoints, kVectors, kSnapshots}) {
+  for (int c : {kPoints, kVectors, kSnapshots, kLexical}) {
     uint64_t size = 0;
     if (db_->GetApproximateSizes(opts, cf(c), &range, 1, &size).ok()) total += size;
   }
@@ -385,7 +424,10 @@ absl::Status Store::CompactCollection(uint32_t collection) {
   const std::string end = CollectionEnd(collection);
   rocksdb::Slice b(begin), e(end);
   rocksdb::CompactRangeOptions opts;
-  for (int c : {kPoints, kVectors, kSnapshots}) {
+  // Also rewrite the last level: a range tombstone over data it does not cover (an empty
+  // family) would otherwise stay behind in a file of its own.
+  opts.bottommost_level_compaction = rocksdb::BottommostLevelCompaction::kForce;
+  for (int c : {kPoints, kVectors, kSnapshots, kLexical}) {
     RETURN_IF_ERROR(FromRocks(db_->CompactRange(opts, cf(c), &b, &e), "compact"));
   }
   return absl::OkStatus();

@@ -7,6 +7,8 @@
 //   snapshots  [collection][shard]'H'     -> SnapshotHeader; ...'D'[generation][chunk] -> bytes
 //   aux        [namespace length u8][namespace][key] -> bytes of upper layers (embedding cache,
 //              ingest jobs)
+//   lexical    [collection][shard][label] -> TermRecord (the analysed text of the point that
+//              holds the label; only for collections with a lexical index)
 // Vectors are kept apart from payloads so that recovery scans the small points family and
 // reads vectors only for what the index snapshot lacks.
 //
@@ -55,7 +57,9 @@ class Batch {
   void DeletePoint(ShardKey k, std::string_view id);
   void PutVector(ShardKey k, Label label, std::span<const float> vector);
   void DeleteVector(ShardKey k, Label label);
-  // Deletes every point, vector and snapshot of the collection (range tombstones).
+  void PutTerms(ShardKey k, Label label, const TermRecord& record);
+  void DeleteTerms(ShardKey k, Label label);
+  // Deletes every point, vector, term record and snapshot of the collection (range tombstones).
   void DropCollection(uint32_t collection);
   void PutAux(std::string_view ns, std::string_view key, std::string_view value);
   void DeleteAux(std::string_view ns, std::string_view key);
@@ -123,6 +127,10 @@ class Store {
       ShardKey k, size_t dim,
       const std::function<absl::Status(Label label, std::span<const float> vector)>& fn,
       const ReadView* view = nullptr) const;
+  // Calls fn for every term record of the shard in label order, reading `view` when given.
+  absl::Status ScanTerms(ShardKey k,
+                         const std::function<absl::Status(Label label, TermRecord&& record)>& fn,
+                         const ReadView* view = nullptr) const;
   std::unique_ptr<ReadView> NewReadView() const;
 
   absl::StatusOr<std::optional<std::string>> GetAux(std::string_view ns,

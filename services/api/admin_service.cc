@@ -126,14 +126,22 @@ grpc::ServerUnaryReactor* AdminService::VerifyCollection(grpc::CallbackServerCon
         }
         for (const std::string& id : r.missing_vector_ids) response->add_missing_vector_ids(id);
         for (const std::string& id : r.unreachable_ids) response->add_unreachable_ids(id);
+        response->set_missing_from_lexical(r.missing_from_lexical);
+        response->set_lexical_orphans(r.lexical_orphans);
+        for (const std::string& id : r.missing_from_lexical_ids) {
+          response->add_missing_from_lexical_ids(id);
+        }
+        for (uint64_t label : r.lexical_orphan_labels) response->add_lexical_orphan_labels(label);
         response->set_seconds(
             std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
         if (!r.ok()) {
           spdlog::warn(
               "verify {}: {} missing from index, {} missing from storage, {} without "
-              "vector, {} of {} searched unreachable",
+              "vector, {} of {} searched unreachable, {} missing from the lexical index, {} "
+              "lexical orphans",
               request->collection(), r.missing_from_index, r.missing_from_storage,
-              r.missing_vectors, r.unreachable, r.searched);
+              r.missing_vectors, r.unreachable, r.searched, r.missing_from_lexical,
+              r.lexical_orphans);
         }
         return absl::OkStatus();
       },

@@ -31,6 +31,8 @@ absl::StatusOr<rag::AnswerQuestion> FromProto(const v1::AnswerRequest& request) 
     ASSIGN_OR_RETURN(q.filter, services::FromProto(r.filter(), "retrieval.filter"));
   }
   if (r.has_min_score()) q.min_score = r.min_score();
+  ASSIGN_OR_RETURN(q.mode, services::FromProto(r.mode(), "retrieval.mode"));
+  ASSIGN_OR_RETURN(q.hybrid, services::FromProto(r.fusion(), "retrieval.fusion"));
   q.max_sources = r.max_sources();
   if (r.has_mmr_lambda()) q.mmr_lambda = r.mmr_lambda();
   if (r.has_dedup_threshold()) q.dedup_threshold = r.dedup_threshold();

@@ -187,7 +187,79 @@ absl::StatusOr<index::CollectionSpec> FromProto(const v1::CreateCollectionReques
   ASSIGN_OR_RETURN(spec.metric, FromProto(request.metric(), "metric"));
   ASSIGN_OR_RETURN(spec.index, FromProto(request.index(), "index"));
   spec.shards = request.shards() == 0 ? 1 : request.shards();
+  if (request.has_lexical()) {
+    ASSIGN_OR_RETURN(spec.lexical, FromProto(request.lexical(), "lexical"));
+  } else {
+    // Text collections get hybrid retrieval by default (issue 15); plain vector ones have no
+    // text to index.
+    spec.lexical.enabled = !request.embedder().name().empty();
+  }
   return spec;
+}
+
+absl::StatusOr<index::LexicalSpec> FromProto(const v1::LexicalSpec& spec, absl::string_view field) {
+  index::LexicalSpec out;
+  out.enabled = spec.enabled();
+  switch (spec.analyzer()) {
+    case v1::ANALYZER_UNSPECIFIED:
+    case v1::ANALYZER_AUTO:
+      out.analyzer = index::lexical::AnalyzerKind::kAuto;
+      break;
+    case v1::ANALYZER_ENGLISH:
+      out.analyzer = index::lexical::AnalyzerKind::kEnglish;
+      break;
+    case v1::ANALYZER_KOREAN:
+      out.analyzer = index::lexical::AnalyzerKind::kKorean;
+      break;
+    case v1::ANALYZER_SIMPLE:
+      out.analyzer = index::lexical::AnalyzerKind::kSimple;
+      break;
+    default:  // open enum
+      return Invalid(absl::StrCat(field, ".analyzer"),
+                     absl::StrCat("unknown analyzer ", static_cast<int>(spec.analyzer())));
+  }
+  if (spec.has_k1()) out.k1 = spec.k1();
+  if (spec.has_b()) out.b = spec.b();
+  return out;
+}
+
+absl::StatusOr<std::optional<index::SearchMode>> FromProto(v1::SearchMode mode,
+                                                           absl::string_view field) {
+  switch (mode) {
+    case v1::SEARCH_MODE_UNSPECIFIED:
+      return std::optional<index::SearchMode>();
+    case v1::SEARCH_MODE_VECTOR:
+      return index::SearchMode::kVector;
+    case v1::SEARCH_MODE_TEXT:
+      return index::SearchMode::kText;
+    case v1::SEARCH_MODE_HYBRID:
+      return index::SearchMode::kHybrid;
+    default:  // open enum
+      break;
+  }
+  return Invalid(field, absl::StrCat("unknown search mode ", static_cast<int>(mode)));
+}
+
+absl::StatusOr<index::HybridOptions> FromProto(const v1::FusionOptions& fusion,
+                                               absl::string_view field) {
+  index::HybridOptions out;
+  switch (fusion.method()) {
+    case v1::FUSION_METHOD_UNSPECIFIED:
+    case v1::FUSION_METHOD_RRF:
+      out.fusion = index::Fusion::kRrf;
+      break;
+    case v1::FUSION_METHOD_WEIGHTED:
+      out.fusion = index::Fusion::kWeighted;
+      break;
+    default:  // open enum
+      return Invalid(absl::StrCat(field, ".method"),
+                     absl::StrCat("unknown fusion method ", static_cast<int>(fusion.method())));
+  }
+  if (fusion.has_rrf_k()) out.rrf_k = fusion.rrf_k();
+  if (fusion.has_alpha()) out.alpha = fusion.alpha();
+  out.vector_candidates = fusion.vector_candidates();
+  out.text_candidates = fusion.text_candidates();
+  return out;
 }
 
 absl::StatusOr<index::MetadataValue> FromProto(const v1::Value& value, absl::string_view field) {
@@ -243,6 +315,16 @@ absl::StatusOr<index::SearchRequest> FromProto(const v1::SearchRequest& request)
   index::SearchRequest out;
   out.collection = request.collection();
   out.query.assign(request.vector().begin(), request.vector().end());
+  out.text = request.text();
+  ASSIGN_OR_RETURN(std::optional<index::SearchMode> mode, FromProto(request.mode(), "mode"));
+  if (mode) {
+    out.mode = *mode;
+  } else if (!request.text().empty()) {
+    out.mode = request.vector().empty() ? index::SearchMode::kText : index::SearchMode::kHybrid;
+  } else {
+    out.mode = index::SearchMode::kVector;
+  }
+  ASSIGN_OR_RETURN(out.hybrid, FromProto(request.fusion(), "fusion"));
   out.k = request.k();
   if (request.has_ef()) {
     if (request.ef() == 0) return Invalid("ef", "must be at least 1 when set");
@@ -291,6 +373,31 @@ void ToProto(const index::IndexSpec& spec, v1::IndexSpec* out) {
   }
 }
 
+void ToProto(const index::LexicalSpec& spec, v1::LexicalSpec* out) {
+  out->set_enabled(spec.enabled);
+  switch (spec.analyzer) {
+    case index::lexical::AnalyzerKind::kAuto:
+      out->set_analyzer(v1::ANALYZER_AUTO);
+      break;
+    case index::lexical::AnalyzerKind::kEnglish:
+      out->set_analyzer(v1::ANALYZER_ENGLISH);
+      break;
+    case index::lexical::AnalyzerKind::kKorean:
+      out->set_analyzer(v1::ANALYZER_KOREAN);
+      break;
+    case index::lexical::AnalyzerKind::kSimple:
+      out->set_analyzer(v1::ANALYZER_SIMPLE);
+      break;
+  }
+  out->set_k1(spec.k1);
+  out->set_b(spec.b);
+}
+
+void ToProto(const index::LegHit& leg, v1::LegHit* out) {
+  out->set_rank(leg.rank);
+  out->set_score(leg.score);
+}
+
 void ToProto(const index::CollectionInfo& info, v1::CollectionInfo* out) {
   out->set_name(info.spec.name);
   out->set_dimension(info.spec.dimension);
@@ -302,6 +409,7 @@ void ToProto(const index::CollectionInfo& info, v1::CollectionInfo* out) {
   out->set_index_bytes(info.index_bytes);
   out->set_storage_bytes(info.storage_bytes);
   out->set_last_sequence(info.last_sequence);
+  ToProto(info.spec.lexical, out->mutable_lexical());
   out->mutable_created_at()->set_seconds(info.created_at_unix_ms / 1000);
   out->mutable_created_at()->set_nanos(static_cast<int32_t>(info.created_at_unix_ms % 1000) *
                                        1000000);

@@ -8,6 +8,7 @@
 #include <google/protobuf/repeated_ptr_field.h>
 #include <grpcpp/support/status.h>
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -40,7 +41,17 @@ absl::StatusOr<index::Point> FromProto(v1::Point&& point, absl::string_view fiel
 absl::StatusOr<std::vector<index::Point>> FromProto(
     google::protobuf::RepeatedPtrField<v1::Point>* points);
 absl::StatusOr<index::Filter> FromProto(const v1::Filter& filter, absl::string_view field);
+// Unset mode: hybrid when the request has a vector and a text, text with only a text, else
+// vector.
 absl::StatusOr<index::SearchRequest> FromProto(const v1::SearchRequest& request);
+// An unset lexical spec: on (auto analyzer) when the request binds an embedder, else off.
+absl::StatusOr<index::LexicalSpec> FromProto(const v1::LexicalSpec& spec, absl::string_view field);
+// SEARCH_MODE_UNSPECIFIED is std::nullopt (the caller's default).
+absl::StatusOr<std::optional<index::SearchMode>> FromProto(v1::SearchMode mode,
+                                                           absl::string_view field);
+// Unset fields take the engine's defaults (HybridOptions).
+absl::StatusOr<index::HybridOptions> FromProto(const v1::FusionOptions& fusion,
+                                               absl::string_view field);
 
 // --- engine -> wire ---------------------------------------------------------------------------
 
@@ -51,5 +62,7 @@ void ToProto(const index::MetadataValue& value, v1::Value* out);
 // Moves strings out of `point`.
 void ToProto(index::Point&& point, v1::Point* out);
 void ToProto(const index::Filter& filter, v1::Filter* out);
+void ToProto(const index::LexicalSpec& spec, v1::LexicalSpec* out);
+void ToProto(const index::LegHit& leg, v1::LegHit* out);
 
 }  // namespace ragd::services

@@ -46,7 +46,9 @@ absl::Status CheckDelete(const v1::DeleteRequest& request) {
 
 absl::Status CheckSearch(const v1::SearchRequest& request) {
   RETURN_IF_ERROR(ValidateCollectionName("collection", request.collection()));
-  if (request.vector().empty()) return absl::InvalidArgumentError("vector: empty query");
+  if (request.vector().empty() && request.text().empty()) {
+    return absl::InvalidArgumentError("vector: empty query (and no text)");
+  }
   if (request.k() < 1) return absl::InvalidArgumentError("k: must be at least 1");
   return absl::OkStatus();
 }
@@ -148,6 +150,8 @@ grpc::ServerUnaryReactor* PointsService::Search(grpc::CallbackServerContext* con
         for (index::ScoredPoint& hit : result.hits) {
           v1::ScoredPoint* out = response->add_hits();
           out->set_score(hit.score);
+          if (hit.vector_leg) ToProto(*hit.vector_leg, out->mutable_vector_leg());
+          if (hit.text_leg) ToProto(*hit.text_leg, out->mutable_text_leg());
           ToProto(std::move(hit.point), out->mutable_point());
         }
         return absl::OkStatus();

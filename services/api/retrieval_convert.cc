@@ -71,6 +71,8 @@ void ToProto(index::ScoredPoint&& hit, v1::RetrievedChunk* out) {
   out->set_id(std::move(p.id));
   out->set_text(std::move(p.text));
   out->set_score(hit.score);
+  if (hit.vector_leg) ToProto(*hit.vector_leg, out->mutable_vector_leg());
+  if (hit.text_leg) ToProto(*hit.text_leg, out->mutable_text_leg());
 }
 
 absl::StatusOr<std::vector<models::ChatMessage>> FromProto(

@@ -52,6 +52,8 @@ grpc::ServerUnaryReactor* RetrievalService::Retrieve(grpc::CallbackServerContext
       }
       query.min_score = request->min_score();
     }
+    ASSIGN_OR_RETURN(query.mode, FromProto(request->mode(), "mode"));
+    ASSIGN_OR_RETURN(query.hybrid, FromProto(request->fusion(), "fusion"));
     ASSIGN_OR_RETURN(rag::TextQueryResult result, retriever_.Retrieve(query));
     response->mutable_chunks()->Reserve(static_cast<int>(result.hits.size()));
     for (index::ScoredPoint& hit : result.hits) ToProto(std::move(hit), response->add_chunks());

@@ -247,7 +247,8 @@ TEST_F(StoreTest, SnapshotRoundTripAcrossChunksAndGenerations) {
 void CorruptSnapshotChunk(const std::string& path, ShardKey k, uint64_t generation,
                           const std::string& bytes, bool erase) {
   std::vector<rocksdb::ColumnFamilyDescriptor> cfs;
-  for (const char* name : {"default", "catalog", "points", "vectors", "snapshots", "aux"}) {
+  for (const char* name :
+       {"default", "catalog", "points", "vectors", "snapshots", "aux", "lexical"}) {
     cfs.emplace_back(name, rocksdb::ColumnFamilyOptions());
   }
   std::vector<rocksdb::ColumnFamilyHandle*> handles;

@@ -53,7 +53,7 @@ class RetrieverTest : public ::testing::Test {
         std::make_unique<rag::Retriever>(&handle_, embedders_.get(), rag::RetrieverOptions{});
   }
 
-  void Create(const std::string& name, const std::string& embedder) {
+  void Create(const std::string& name, const std::string& embedder, bool lexical = false) {
     ASSERT_OK_AND_ASSIGN(rag::EmbedderBinding binding, embedders_->Resolve(embedder, 0));
     rag::CollectionBinding b;
     b.embedder = binding;
@@ -61,6 +61,7 @@ class RetrieverTest : public ::testing::Test {
     spec.name = name;
     spec.dimension = binding.dimension;
     spec.index.kind = index::IndexKind::kFlat;
+    spec.lexical.enabled = lexical;
     spec.attributes = rag::EncodeBinding(b);
     ASSERT_OK(engine_->CreateCollection(spec));
   }
@@ -118,6 +119,60 @@ TEST_F(RetrieverTest, NoCacheMeansARemoteQueryIsNeverCpuBound) {
   ASSERT_OK(r.Retrieve(Query("remote_kb", "twice")).status());
   EXPECT_FALSE(r.IsCpuBound("remote_kb", "twice"));
   EXPECT_TRUE(r.IsCpuBound("local_kb", "twice"));
+}
+
+// The mode rule: hybrid by default when the collection has a lexical index, vector otherwise;
+// a mode per call; TEXT asks the embedder nothing.
+TEST_F(RetrieverTest, ModeDefaultsToHybridWithALexicalIndexAndTextEmbedsNothing) {
+  Create("remote_lex", "ada", /*lexical=*/true);
+  ASSERT_OK_AND_ASSIGN(auto spec, engine_->GetCollectionSpec("remote_lex"));
+  std::vector<index::Point> points;
+  for (int i = 0; i < 3; ++i) {
+    index::Point p;
+    p.id = "p" + std::to_string(i);
+    p.vector.assign(spec.dimension, 0.0f);
+    p.vector[i] = 1;
+    p.text = i == 1 ? "rocksdb compaction stalls" : "something else entirely";
+    points.push_back(std::move(p));
+  }
+  ASSERT_OK(engine_->Upsert("remote_lex", points).status());
+
+  size_t embeddings = server_->counters().embeddings;
+  ASSERT_OK_AND_ASSIGN(rag::TextQueryResult hybrid,
+                       retriever_->Retrieve(Query("remote_lex", "compaction stalls")));
+  EXPECT_EQ(hybrid.mode, index::SearchMode::kHybrid);
+  EXPECT_EQ(server_->counters().embeddings, embeddings + 1);
+  ASSERT_FALSE(hybrid.hits.empty());
+  bool p1_has_text_leg = false;
+  for (const auto& h : hybrid.hits) {
+    if (h.point.id == "p1") p1_has_text_leg = h.text_leg.has_value() && h.text_leg->rank == 1;
+  }
+  EXPECT_TRUE(p1_has_text_leg);
+
+  embeddings = server_->counters().embeddings;
+  rag::TextQuery text = Query("remote_lex", "compaction, uncached wording");
+  text.mode = index::SearchMode::kText;
+  ASSERT_OK_AND_ASSIGN(rag::TextQueryResult lexical, retriever_->Retrieve(text));
+  EXPECT_EQ(server_->counters().embeddings, embeddings) << "TEXT needs no embedding";
+  EXPECT_EQ(lexical.embedder, "");
+  ASSERT_EQ(lexical.hits.size(), 1u);
+  EXPECT_EQ(lexical.hits[0].point.id, "p1");
+  EXPECT_FALSE(lexical.hits[0].vector_leg.has_value());
+
+  rag::TextQuery vector = Query("remote_lex", "compaction stalls");
+  vector.mode = index::SearchMode::kVector;
+  ASSERT_OK_AND_ASSIGN(rag::TextQueryResult by_vector, retriever_->Retrieve(vector));
+  for (const auto& h : by_vector.hits) EXPECT_FALSE(h.text_leg.has_value());
+
+  // Without a lexical index: vector by default, TEXT refused before any embedding.
+  ASSERT_OK_AND_ASSIGN(rag::TextQueryResult plain,
+                       retriever_->Retrieve(Query("remote_kb", "compaction stalls")));
+  EXPECT_EQ(plain.mode, index::SearchMode::kVector);
+  embeddings = server_->counters().embeddings;
+  rag::TextQuery refused = Query("remote_kb", "another uncached text");
+  refused.mode = index::SearchMode::kHybrid;
+  EXPECT_EQ(retriever_->Retrieve(refused).status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(server_->counters().embeddings, embeddings);
 }
 
 }  // namespace

@@ -142,8 +142,8 @@ TEST_F(RagctlTest, PointsUpsertSearchGetCountDelete) {
   ASSERT_EQ(r.exit_code, 0) << r.err;
   std::vector<std::string> lines = absl::StrSplit(r.out, '\n', absl::SkipEmpty());
   ASSERT_EQ(lines.size(), 3u);  // header, p0, p1
-  EXPECT_THAT(lines[0], StartsWith("RANK\tSCORE\tID"));
-  EXPECT_THAT(lines[1], StartsWith("1\t-0.0000\tp0\tdoc0\tpoint number 0"));
+  EXPECT_THAT(lines[0], StartsWith("RANK\tSCORE\tLEGS\tID"));
+  EXPECT_THAT(lines[1], StartsWith("1\t-0.0000\tvector #1\tp0\tdoc0\tpoint number 0"));
 
   r = Ragctl({"--json", "points", "get", "--collection", "line", "p3", "p4", "nope"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
@@ -167,6 +167,91 @@ TEST_F(RagctlTest, PointsUpsertSearchGetCountDelete) {
   r = Ragctl({"--json", "points", "count", "--collection", "line"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(Json(r)["count"], 14);
+}
+
+// Text and hybrid search from the command line: a collection with a lexical index, then
+// `points search --text` (and with a vector: hybrid) and `search --mode` (Retrieval).
+TEST_F(RagctlTest, TextAndHybridSearch) {
+  CommandResult r = Ragctl({"collections", "create", "words", "--dimension", "3", "--embedder",
+                            "local", "--analyzer", "english"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("english (k1 1.2, b 0.75)"));
+  std::string text;
+  const std::vector<std::pair<std::string, std::string>> docs = {
+      {"a", "Compacting the databases nightly"},
+      {"b", "a garden of roses"},
+      {"c", "database compaction and databases"}};
+  for (size_t i = 0; i < docs.size(); ++i) {
+    text += nlohmann::json{{"id", docs[i].first},
+                           {"vector", {static_cast<int>(i) + 1, 1, 0}},
+                           {"text", docs[i].second}}
+                .dump() +
+            "\n";
+  }
+  r = Ragctl({"points", "upsert", "--collection", "words", WriteFile("words.jsonl", text)});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+
+  // "database" stems like "databases": c holds it twice, a once, b never.
+  r = Ragctl({"--json", "points", "search", "--collection", "words", "--text", "Database"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  nlohmann::json hits = Json(r);
+  ASSERT_EQ(hits.size(), 2u);
+  EXPECT_EQ(hits[0]["id"], "c");
+  EXPECT_EQ(hits[0]["text_leg"]["rank"], 1);
+  EXPECT_FALSE(hits[0].contains("vector_leg"));
+  EXPECT_EQ(hits[1]["id"], "a");
+
+  // Vector and text: hybrid (cosine to (1,1,0): a 1, b 0.949, c 0.894); b comes only from
+  // the vector leg.
+  r = Ragctl({"points", "search", "--collection", "words", "--text", "database", "--vector",
+              "[1,1,0]", "--k", "3"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  std::vector<std::string> lines = absl::StrSplit(r.out, '\n', absl::SkipEmpty());
+  ASSERT_EQ(lines.size(), 4u);
+  EXPECT_THAT(lines[0], StartsWith("RANK\tSCORE\tLEGS\tID"));
+  EXPECT_THAT(r.out, HasSubstr("vector #1, text #2\ta"));
+  EXPECT_THAT(r.out, HasSubstr("vector #3, text #1\tc"));
+  EXPECT_THAT(r.out, HasSubstr("\tvector #2\tb"));
+  r = Ragctl({"--json", "points", "search", "--collection", "words", "--text", "database",
+              "--vector", "[1,1,0]", "--mode", "vector"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(Json(r).size(), 3u);
+
+  // ragctl search goes through Retrieval: --mode text needs no embedding.
+  r = Ragctl(
+      {"--json", "search", "compacted databases", "--collection", "words", "--mode", "text"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  nlohmann::json retrieved = Json(r);
+  ASSERT_EQ(retrieved["chunks"].size(), 2u);
+  EXPECT_EQ(retrieved["chunks"][0]["id"], "c");
+  EXPECT_TRUE(retrieved["chunks"][0].contains("text_leg"));
+  r = Ragctl({"search", "databases", "--collection", "words", "--mode", "hybrid", "--k", "3"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("text #1"));
+
+  r = Ragctl({"search", "databases", "--collection", "words", "--mode", "fuzzy"});
+  EXPECT_EQ(r.exit_code, 2) << r.err;
+  r = Ragctl({"points", "search", "--collection", "words", "--text", "x", "--vector", "[1,1,0]",
+              "--rrf-k", "0"});
+  EXPECT_EQ(r.exit_code, 5) << r.err;
+  EXPECT_THAT(r.err, HasSubstr("rrf_k"));
+
+  // After a replace and a delete, verify checks the lexical index too.
+  r = Ragctl({"points", "upsert", "--collection", "words",
+              WriteFile("replace.jsonl", R"({"id":"a","vector":[1,1,0],"text":"roses"})"
+                                         "\n")});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  ASSERT_EQ(Ragctl({"points", "delete", "--collection", "words", "c"}).exit_code, 0);
+  r = Ragctl({"--json", "points", "search", "--collection", "words", "--text", "rose"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(Json(r).size(), 2u);  // a and b
+  r = Ragctl({"--json", "admin", "verify", "words"});
+  ASSERT_EQ(r.exit_code, 0) << r.err << r.out;
+  nlohmann::json verify = Json(r);
+  EXPECT_EQ(verify["ok"], true);
+  EXPECT_EQ(verify["storage_points"], "2");
+  EXPECT_EQ(verify["missing_from_lexical"], "0");
+  EXPECT_EQ(verify["lexical_orphans"], "0");
 }
 
 // The quick start of README.md, command for command, on examples/points.jsonl.
@@ -221,7 +306,7 @@ TEST_F(RagctlTest, ReadmeQuickStart) {
   ASSERT_EQ(r.exit_code, 0) << r.err;
   std::vector<std::string> lines = absl::StrSplit(r.out, '\n', absl::SkipEmpty());
   ASSERT_EQ(lines.size(), 3u) << r.out;
-  EXPECT_THAT(lines[1], StartsWith("1\t1.0000\tko-1\tai-models.ko.md\t"));
+  EXPECT_THAT(lines[1], StartsWith("1\t1.0000\tvector #1\tko-1\tai-models.ko.md\t"));
   EXPECT_THAT(lines[2], HasSubstr("\tko-2\t"));
   r = Ragctl({"collections", "get", "kb"});
   ASSERT_EQ(r.exit_code, 0) << r.err;

@@ -227,6 +227,84 @@ TEST_F(RetrievalTest, RetrieveErrors) {
                     "embedder");
 }
 
+// Collections created with an embedder have a lexical index, so Retrieve is hybrid unless a
+// mode is asked: TEXT needs no embedding, VECTOR is the vector leg alone.
+TEST_F(RetrievalTest, RetrieveIsHybridByDefaultAndTakesAModePerCall) {
+  auto retrieve = [&](const std::string& collection, v1::SearchMode mode,
+                      v1::RetrieveResponse* response) {
+    v1::RetrieveRequest request;
+    request.set_collection(collection);
+    request.set_query("미세 조정 데이터");
+    request.set_k(6);
+    request.set_mode(mode);
+    grpc::ClientContext context;
+    context.set_deadline(CallDeadline());
+    return stub_->Retrieve(&context, request, response);
+  };
+  v1::RetrieveResponse hybrid;
+  ASSERT_GRPC_OK(retrieve(kCollection, v1::SEARCH_MODE_UNSPECIFIED, &hybrid));
+  ASSERT_EQ(hybrid.chunks_size(), 6);
+  EXPECT_EQ(hybrid.embedder().rfind("local/", 0), 0u);
+  int both = 0, text_only = 0;
+  for (const auto& c : hybrid.chunks()) {
+    EXPECT_TRUE(c.has_vector_leg() || c.has_text_leg());
+    if (c.has_vector_leg() && c.has_text_leg()) ++both;
+    if (!c.has_vector_leg()) ++text_only;
+    EXPECT_LE(c.score(), 2.0 / 61 + 1e-6);  // reciprocal rank fusion, rrf_k 60
+  }
+  EXPECT_GT(both, 0);
+
+  v1::RetrieveResponse text;
+  ASSERT_GRPC_OK(retrieve(kCollection, v1::SEARCH_MODE_TEXT, &text));
+  ASSERT_GT(text.chunks_size(), 0);
+  EXPECT_EQ(text.embedder(), "");  // nothing embedded
+  for (int i = 0; i < text.chunks_size(); ++i) {
+    const auto& c = text.chunks(i);
+    EXPECT_TRUE(c.has_text_leg() && !c.has_vector_leg());
+    EXPECT_EQ(c.text_leg().rank(), static_cast<uint32_t>(i + 1));
+    EXPECT_GT(c.score(), 0);
+    // The fine-tuning document is where these words are.
+    if (i == 0) EXPECT_EQ(c.citation().document_id(), "fine-tune-chat-model.ko.md");
+  }
+
+  v1::RetrieveResponse vector;
+  ASSERT_GRPC_OK(retrieve(kCollection, v1::SEARCH_MODE_VECTOR, &vector));
+  ASSERT_EQ(vector.chunks_size(), 6);
+  for (const auto& c : vector.chunks()) EXPECT_TRUE(c.has_vector_leg() && !c.has_text_leg());
+
+  // Without a lexical index, the default is vector search and TEXT is refused.
+  Client client(ragd_->channel());
+  v1::CreateCollectionRequest create;
+  create.set_name("no_lexical");
+  create.set_dimension(64);
+  create.mutable_embedder()->set_name("local");
+  create.mutable_lexical()->set_enabled(false);
+  ASSERT_GRPC_OK(client.Create(create));
+  v1::Point p = MakePoint("x", std::vector<float>(64, 0.5f));
+  ASSERT_GRPC_OK(client.Upsert("no_lexical", {p}));
+  v1::RetrieveResponse plain;
+  ASSERT_GRPC_OK(retrieve("no_lexical", v1::SEARCH_MODE_UNSPECIFIED, &plain));
+  ASSERT_EQ(plain.chunks_size(), 1);
+  EXPECT_TRUE(plain.chunks(0).has_vector_leg());
+  EXPECT_GRPC_ERROR(retrieve("no_lexical", v1::SEARCH_MODE_TEXT, &plain),
+                    grpc::StatusCode::FAILED_PRECONDITION, "lexical");
+  EXPECT_GRPC_ERROR(retrieve(kCollection, static_cast<v1::SearchMode>(8), &plain),
+                    grpc::StatusCode::INVALID_ARGUMENT, "mode");
+
+  // Answer takes the mode in its retrieval options.
+  v1::AnswerRequest question = Question("미세 조정 데이터", {"local"});
+  question.mutable_retrieval()->set_mode(v1::SEARCH_MODE_TEXT);
+  Answer a = Ask(question);
+  ASSERT_GRPC_OK(a.status);
+  ASSERT_TRUE(a.events.front().has_sources());
+  ASSERT_GT(a.events.front().sources().sources_size(), 0);
+  EXPECT_TRUE(a.events.front().sources().sources(0).chunk().has_text_leg());
+  question.mutable_retrieval()->mutable_fusion()->set_rrf_k(-1);
+  question.mutable_retrieval()->set_mode(v1::SEARCH_MODE_HYBRID);
+  a = Ask(question);
+  EXPECT_EQ(a.status.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << a.status.error_message();
+}
+
 TEST_F(RetrievalTest, LocalAnswerCitesTheAiModelsDocumentInEventOrder) {
   Answer a = Ask(Question("임베딩이란 무엇인가요?", {"local"}));
   ASSERT_GRPC_OK(a.status);

@@ -167,6 +167,17 @@ class RagdSuite : public ::testing::Test {
 
   Client& client() { return *client_; }
   RagdProcess& ragd() { return *ragd_; }
+  // SIGKILLs ragd (no shutdown, no snapshots) and starts it again on the same data directory.
+  void KillAndRestartRagd() {
+    ragd_->Kill();
+    ragd_.reset();
+    RagdProcess::Options options;
+    options.data_dir = (data_dir_.path() / "data").string();
+    auto started = RagdProcess::Start(options);
+    ASSERT_TRUE(started.ok()) << started.status();
+    ragd_ = *std::move(started);
+    client_ = std::make_unique<Client>(ragd_->channel());
+  }
 
  private:
   TempDir data_dir_;
