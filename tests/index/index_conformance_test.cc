@@ -6,6 +6,7 @@
 #include <atomic>
 #include <cmath>
 #include <map>
+#include <memory>
 #include <optional>
 #include <random>
 #include <set>
@@ -30,6 +31,9 @@ constexpr size_t kTopK = 10;
 
 constexpr double kMinRecallAt10Exact = 1.0;
 constexpr double kMinRecallAt10Hnsw = 0.95;
+// Quantized HNSW, the walk on codes and the top_k x 3 candidates re-scored with float32.
+constexpr double kMinRecallAt10HnswF16 = 0.95;
+constexpr double kMinRecallAt10HnswInt8 = 0.93;
 constexpr double kMinRecallAt10FaissHnsw = 0.95;
 constexpr double kMinRecallAt10FaissHnswSq8 = 0.90;
 constexpr double kMinRecallAt10FaissIvf = 0.85;  // nprobe 4 of 16 lists
@@ -46,8 +50,10 @@ struct Backend {
   bool exact;
 };
 
-IndexSpec Spec(IndexKind kind, std::string factory = "") {
+IndexSpec Spec(IndexKind kind, std::string factory = "",
+               Quantization quantization = Quantization::kNone) {
   IndexSpec s;
+  s.quantization = quantization;
   s.kind = kind;
   s.m = 16;
   s.ef_construction = 100;
@@ -69,6 +75,9 @@ std::vector<Backend> Backends() {
   return {
       {"Flat", Spec(IndexKind::kFlat), kMinRecallAt10Exact, true},
       {"Hnsw", Spec(IndexKind::kHnsw), kMinRecallAt10Hnsw, false},
+      {"HnswF16", Spec(IndexKind::kHnsw, "", Quantization::kF16), kMinRecallAt10HnswF16, false},
+      {"HnswInt8", Spec(IndexKind::kHnsw, "", Quantization::kInt8), kMinRecallAt10HnswInt8,
+       false},
       {"FaissHnsw32", FaissHnswSpec("HNSW32"), kMinRecallAt10FaissHnsw, false},
       {"FaissHnsw32Sq8", FaissHnswSpec("HNSW32,SQ8"), kMinRecallAt10FaissHnswSq8,
        false},
@@ -163,6 +172,88 @@ class HashFilter final : public LabelFilter {
   uint64_t per_mille_;
 };
 
+// The float32 vectors that quantized indexes re-score with (the engine keeps them in RocksDB):
+// the last vector added under each label.
+class VectorStore {
+ public:
+  explicit VectorStore(size_t dim) : dim_(dim) {}
+  void Put(std::span<const Label> labels, std::span<const float> vectors) {
+    if (vectors.size() != labels.size() * dim_) return;
+    for (size_t i = 0; i < labels.size(); ++i) {
+      rows_[labels[i]].assign(vectors.begin() + i * dim_, vectors.begin() + (i + 1) * dim_);
+    }
+  }
+  const ExactVectorFetcher& fetcher() const { return fetcher_; }
+
+ private:
+  size_t dim_;
+  std::map<Label, std::vector<float>> rows_;  // read concurrently only while no Put runs
+  ExactVectorFetcher fetcher_ = [this](std::span<const Label> labels, std::vector<float>* out,
+                                       std::vector<bool>* found) {
+    out->assign(labels.size() * dim_, 0.0f);
+    found->assign(labels.size(), false);
+    for (size_t i = 0; i < labels.size(); ++i) {
+      auto it = rows_.find(labels[i]);
+      if (it == rows_.end()) continue;
+      std::copy(it->second.begin(), it->second.end(), out->begin() + i * dim_);
+      (*found)[i] = true;
+    }
+    return absl::OkStatus();
+  };
+};
+
+// Passes every search and ScoreLabels of `inner` the store's fetcher, as the engine does, and
+// records what is added; everything else is forwarded.
+class WithExactVectors final : public VectorIndex {
+ public:
+  WithExactVectors(std::unique_ptr<VectorIndex> inner, std::shared_ptr<VectorStore> store)
+      : inner_(std::move(inner)), store_(std::move(store)) {}
+  size_t dim() const override { return inner_->dim(); }
+  Metric metric() const override { return inner_->metric(); }
+  const IndexSpec& spec() const override { return inner_->spec(); }
+  size_t size() const override { return inner_->size(); }
+  size_t removed_count() const override { return inner_->removed_count(); }
+  size_t MemoryBytes() const override { return inner_->MemoryBytes(); }
+  absl::Status Add(std::span<const Label> labels, std::span<const float> vectors) override {
+    absl::Status s = inner_->Add(labels, vectors);
+    if (s.ok()) store_->Put(labels, vectors);
+    return s;
+  }
+  absl::Status Remove(std::span<const Label> labels) override { return inner_->Remove(labels); }
+  absl::StatusOr<std::vector<SearchHit>> Search(std::span<const float> query,
+                                                const SearchOptions& options) const override {
+    SearchOptions o = options;
+    o.exact_vectors = &store_->fetcher();
+    return inner_->Search(query, o);
+  }
+  absl::StatusOr<std::vector<SearchHit>> ScoreLabels(std::span<const float> query,
+                                                     std::span<const Label> labels,
+                                                     size_t top_k) const override {
+    return ScoreLabels(query, labels, SearchOptions{.top_k = top_k});
+  }
+  absl::StatusOr<std::vector<SearchHit>> ScoreLabels(std::span<const float> query,
+                                                     std::span<const Label> labels,
+                                                     const SearchOptions& options) const override {
+    SearchOptions o = options;
+    o.exact_vectors = &store_->fetcher();
+    return inner_->ScoreLabels(query, labels, o);
+  }
+  bool Contains(Label label) const override { return inner_->Contains(label); }
+  std::vector<Label> Labels() const override { return inner_->Labels(); }
+  absl::Status Save(std::string* out) const override { return inner_->Save(out); }
+
+ private:
+  std::unique_ptr<VectorIndex> inner_;
+  std::shared_ptr<VectorStore> store_;
+};
+
+absl::StatusOr<std::unique_ptr<VectorIndex>> Wrap(
+    absl::StatusOr<std::unique_ptr<VectorIndex>> index, std::shared_ptr<VectorStore> store) {
+  if (!index.ok()) return index.status();
+  return std::unique_ptr<VectorIndex>(
+      std::make_unique<WithExactVectors>(std::move(index).value(), std::move(store)));
+}
+
 class IndexConformanceTest : public ::testing::TestWithParam<Param> {
  protected:
   void SetUp() override {
@@ -179,12 +270,21 @@ class IndexConformanceTest : public ::testing::TestWithParam<Param> {
   std::span<const float> Query(size_t q) const { return {queries_.data() + q * kDim, kDim}; }
 
   std::unique_ptr<VectorIndex> Build() {
-    auto index = MakeIndex(backend().spec, kDim, metric());
+    auto index = Make();
     EXPECT_TRUE(index.ok()) << index.status();
     if (!index.ok()) return nullptr;
     EXPECT_TRUE((*index)->Add(labels_, data_).ok());
     return std::move(index).value();
   }
+  // Indexes that re-score with store_'s vectors.
+  absl::StatusOr<std::unique_ptr<VectorIndex>> Make() {
+    return Wrap(MakeIndex(backend().spec, kDim, metric()), store_);
+  }
+  absl::StatusOr<std::unique_ptr<VectorIndex>> Load(std::string_view bytes) {
+    return Wrap(LoadIndex(backend().spec, kDim, metric(), bytes), store_);
+  }
+
+  std::shared_ptr<VectorStore> store_ = std::make_shared<VectorStore>(kDim);
 
   // True top-k labels among rows that are live and accepted.
   std::vector<Label> GroundTruth(size_t q, size_t k, const std::set<Label>& removed,
@@ -323,7 +423,7 @@ TEST_P(IndexConformanceTest, RemovedLabelsAreNeverReturned) {
 
   std::string bytes;
   ASSERT_OK(index->Save(&bytes));
-  ASSERT_OK_AND_ASSIGN(auto loaded, LoadIndex(backend().spec, kDim, metric(), bytes));
+  ASSERT_OK_AND_ASSIGN(auto loaded, Load(bytes));
   EXPECT_EQ(loaded->size(), index->size());
   EXPECT_EQ(loaded->removed_count(), index->removed_count());
   EXPECT_FALSE(loaded->Contains(labels_[0]));
@@ -383,8 +483,7 @@ TEST_P(IndexConformanceTest, SaveLoadRoundTripGivesIdenticalResults) {
   std::string bytes = "prefix";  // Save appends
   ASSERT_OK(index->Save(&bytes));
   ASSERT_EQ(bytes.substr(0, 6), "prefix");
-  ASSERT_OK_AND_ASSIGN(auto loaded,
-                       LoadIndex(backend().spec, kDim, metric(), std::string_view(bytes).substr(6)));
+  ASSERT_OK_AND_ASSIGN(auto loaded, Load(std::string_view(bytes).substr(6)));
   EXPECT_EQ(loaded->size(), index->size());
   HashFilter filter(0.3);
   for (size_t q = 0; q < kNumQueries; ++q) {
@@ -511,7 +610,7 @@ TEST_P(IndexConformanceTest, BadArgumentsAreInvalidArgument) {
 }
 
 TEST_P(IndexConformanceTest, GrowsFromEmptyInSmallBatches) {
-  ASSERT_OK_AND_ASSIGN(auto index, MakeIndex(backend().spec, kDim, metric()));
+  ASSERT_OK_AND_ASSIGN(auto index, Make());
   ASSERT_OK_AND_ASSIGN(auto empty, index->Search(Query(0), {}));
   EXPECT_TRUE(empty.empty());
   std::string empty_bytes;
@@ -574,7 +673,8 @@ class IndexChurnTest : public ::testing::TestWithParam<Backend> {
 
 TEST_P(IndexChurnTest, EveryLivePointIsFoundByItsOwnVector) {
   const IndexSpec& spec = GetParam().spec;
-  ASSERT_OK_AND_ASSIGN(auto index, MakeIndex(spec, kChurnDim, Metric::kCosine));
+  auto store = std::make_shared<VectorStore>(kChurnDim);
+  ASSERT_OK_AND_ASSIGN(auto index, Wrap(MakeIndex(spec, kChurnDim, Metric::kCosine), store));
   std::mt19937_64 rng(20261201);
   std::normal_distribution<float> normal(0, 1);
   // Half of the vectors come from a few tight clusters (re-embedded edits of similar chunks),
@@ -645,7 +745,7 @@ TEST_P(IndexChurnTest, EveryLivePointIsFoundByItsOwnVector) {
   // A snapshot keeps every live label reachable.
   std::string bytes;
   ASSERT_OK(index->Save(&bytes));
-  ASSERT_OK_AND_ASSIGN(auto loaded, LoadIndex(spec, kChurnDim, Metric::kCosine, bytes));
+  ASSERT_OK_AND_ASSIGN(auto loaded, Wrap(LoadIndex(spec, kChurnDim, Metric::kCosine, bytes), store));
   const std::vector<Label> missing = Unfound(*loaded, live);
   EXPECT_TRUE(missing.empty()) << missing.size() << " of " << live.size()
                                << " live labels unreachable after Save/Load";
@@ -717,6 +817,78 @@ TEST(HnswIndexTest, RemovedLabelAddedAgainIsLive) {
   EXPECT_EQ(loaded->removed_count(), 1u);
 }
 
+// Quantized HNSW without the float32 vectors: scores come from the codes (close to exact),
+// recall stays high; a snapshot only loads under the spec's own storage kind; int8 keeps its
+// first vectors float32 (exact) until it has enough to train on.
+TEST(HnswIndexTest, QuantizedWithoutRescoringAndAcrossSpecs) {
+  std::vector<float> data = ClusteredData(kNumVectors, 1);
+  std::vector<float> queries = ClusteredData(kNumQueries, 2);
+  std::vector<Label> labels(kNumVectors);
+  for (size_t i = 0; i < labels.size(); ++i) labels[i] = i + 1;
+  for (Quantization quantization : {Quantization::kF16, Quantization::kInt8}) {
+    for (Metric metric : {Metric::kCosine, Metric::kL2}) {
+      const IndexSpec spec = Spec(IndexKind::kHnsw, "", quantization);
+      ASSERT_OK_AND_ASSIGN(auto index, MakeIndex(spec, kDim, metric));
+      ASSERT_OK(index->Add(labels, data));
+      double hits = 0;
+      for (size_t q = 0; q < kNumQueries; ++q) {
+        std::span<const float> query(queries.data() + q * kDim, kDim);
+        ASSERT_OK_AND_ASSIGN(auto got, index->Search(query, SearchOptions{.top_k = kTopK}));
+        ASSERT_EQ(got.size(), kTopK);
+        std::vector<std::pair<double, Label>> truth;
+        for (size_t i = 0; i < kNumVectors; ++i) {
+          truth.emplace_back(-ExactScore(metric, query.data(), data.data() + i * kDim), labels[i]);
+        }
+        std::sort(truth.begin(), truth.end());
+        for (const SearchHit& h : got) {
+          const double exact = ExactScore(metric, query.data(), data.data() + (h.label - 1) * kDim);
+          // Approximate: within a few per cent of the score's scale.
+          EXPECT_NEAR(h.score, exact, 0.03 * (1 + std::abs(exact)));
+          for (size_t t = 0; t < kTopK; ++t) hits += truth[t].second == h.label;
+        }
+      }
+      const double recall = hits / (kNumQueries * kTopK);
+      std::printf("[ recall   ] Hnsw quantization %d metric %d, no re-scoring: %.4f\n",
+                  static_cast<int>(quantization), static_cast<int>(metric), recall);
+      EXPECT_GE(recall, 0.85);
+      std::string bytes;
+      ASSERT_OK(index->Save(&bytes));
+      EXPECT_EQ(LoadIndex(Spec(IndexKind::kHnsw), kDim, metric, bytes).status().code(),
+                absl::StatusCode::kDataLoss);
+      ASSERT_OK(LoadIndex(spec, kDim, metric, bytes).status());
+    }
+  }
+  // Float32 snapshots do not load as quantized ones either.
+  ASSERT_OK_AND_ASSIGN(auto plain, MakeIndex(Spec(IndexKind::kHnsw), kDim, Metric::kL2));
+  ASSERT_OK(plain->Add(labels, data));
+  std::string bytes;
+  ASSERT_OK(plain->Save(&bytes));
+  EXPECT_EQ(LoadIndex(Spec(IndexKind::kHnsw, "", Quantization::kF16), kDim, Metric::kL2, bytes)
+                .status()
+                .code(),
+            absl::StatusCode::kDataLoss);
+  // int8 below the training size: exact, and so after Save/Load.
+  const IndexSpec int8 = Spec(IndexKind::kHnsw, "", Quantization::kInt8);
+  ASSERT_OK_AND_ASSIGN(auto small, MakeIndex(int8, kDim, Metric::kL2));
+  ASSERT_OK(small->Add(std::span<const Label>(labels).subspan(0, 100),
+                       std::span<const float>(data).subspan(0, 100 * kDim)));
+  ASSERT_OK(small->Remove(std::vector<Label>{labels[5]}));
+  EXPECT_EQ(small->size(), 99u);
+  std::string small_bytes;
+  ASSERT_OK(small->Save(&small_bytes));
+  ASSERT_OK_AND_ASSIGN(auto small_loaded, LoadIndex(int8, kDim, Metric::kL2, small_bytes));
+  EXPECT_EQ(small_loaded->size(), 99u);
+  EXPECT_FALSE(small_loaded->Contains(labels[5]));
+  for (size_t i : {0, 50, 99}) {
+    ASSERT_OK_AND_ASSIGN(auto hits, small_loaded->Search(
+                                        std::span<const float>(data).subspan(i * kDim, kDim),
+                                        SearchOptions{.top_k = 1}));
+    ASSERT_EQ(hits.size(), 1u);
+    EXPECT_EQ(hits[0].label, labels[i]);
+    EXPECT_EQ(hits[0].score, 0.0f);
+  }
+}
+
 TEST(IndexSpecTest, ValidateNamesTheField) {
   IndexSpec spec;
   EXPECT_OK(spec.Validate());
@@ -740,6 +912,14 @@ TEST(IndexSpecTest, ValidateNamesTheField) {
   EXPECT_NE(spec.Validate().message().find("index.faiss_factory is required"), std::string::npos);
   spec.kind = static_cast<IndexKind>(9);
   EXPECT_EQ(spec.Validate().code(), absl::StatusCode::kInvalidArgument);
+  spec = IndexSpec{};
+  spec.quantization = Quantization::kInt8;
+  EXPECT_OK(spec.Validate());
+  spec.kind = IndexKind::kFlat;
+  EXPECT_NE(spec.Validate().message().find("index.quantization"), std::string::npos);
+  spec = IndexSpec{};
+  spec.quantization = static_cast<Quantization>(7);
+  EXPECT_NE(spec.Validate().message().find("index.quantization"), std::string::npos);
 }
 
 }  // namespace
