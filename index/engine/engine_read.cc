@@ -52,6 +52,10 @@ absl::StatusOr<SearchResult> Engine::Impl::Search(const SearchRequest& request) 
     return absl::InvalidArgumentError("min_score: must be a finite number");
   }
   if (request.filter) RETURN_IF_ERROR(request.filter->Validate());
+  if (!(request.oversampling == 0 ||
+        (request.oversampling >= 1 && request.oversampling <= 100))) {
+    return absl::InvalidArgumentError("oversampling: must be 0 (the default) or in [1, 100]");
+  }
   std::vector<float> query = request.query;
   RETURN_IF_ERROR(ValidateAndNormalizeQuery(c->spec, query, "vector"));
 
@@ -65,7 +69,8 @@ absl::StatusOr<SearchResult> Engine::Impl::Search(const SearchRequest& request) 
     SearchPlan plan = SearchPlan::kIndex;
     ASSIGN_OR_RETURN(auto hits,
                      c->shards[s]->Search(query, request.k, request.ef,
-                                          request.filter ? &*request.filter : nullptr, &plan));
+                                          request.filter ? &*request.filter : nullptr, &plan,
+                                          Shard::Rescoring{request.rescore, request.oversampling}));
     result.plan = std::max(result.plan, plan);
     for (auto& h : hits) merged.push_back(Merged{s, std::move(h)});
   }

@@ -63,9 +63,17 @@ class Shard {
   absl::Status WriterApply(const std::vector<Added>& added,
                            const std::vector<std::pair<Label, std::string>>& removed);
 
+  // Quantized indexes: whether and how widely candidates are re-scored with the float32
+  // vectors in RocksDB (SearchOptions::rescore, oversampling).
+  struct Rescoring {
+    bool rescore = true;
+    float oversampling = 0;
+  };
+
   // --- read side ---
   absl::StatusOr<std::vector<Hit>> Search(std::span<const float> query, size_t k, int ef,
-                                          const Filter* filter, SearchPlan* plan) const;
+                                          const Filter* filter, SearchPlan* plan,
+                                          Rescoring rescoring) const;
   uint64_t Count(const Filter* filter) const;
   size_t live() const;
   size_t removed() const;

@@ -143,13 +143,17 @@ absl::Status ValidateAndNormalizeQuery(const CollectionSpec& spec, std::vector<f
   return ValidateVector(spec, query, field);
 }
 
-// Catalog record, format 1 (little-endian):
+// Catalog record, format 2 (little-endian):
 //   u8 format | u32 id | i64 created_ms | u32 dim | u8 metric | u32 shards |
 //   u8 kind | u32 m | u32 ef_construction | u32 ef | u32 nprobe | lp faiss_factory |
-//   lp attributes
+//   lp attributes | u8 quantization
+// Format 1 is the same without the last byte and decodes as Quantization::kNone. Format 1 is
+// still written for float32 collections, so that a catalog stays readable by older builds
+// until a collection actually uses quantization.
 std::string EncodeCollectionRecord(uint32_t id, int64_t created_at_ms, const CollectionSpec& s) {
+  const bool quantized = s.index.quantization != Quantization::kNone;
   std::string out;
-  out.push_back(1);
+  out.push_back(quantized ? 2 : 1);
   storage::PutFixed32LE(&out, id);
   storage::PutFixed64LE(&out, static_cast<uint64_t>(created_at_ms));
   storage::PutFixed32LE(&out, s.dimension);
@@ -162,21 +166,25 @@ std::string EncodeCollectionRecord(uint32_t id, int64_t created_at_ms, const Col
   storage::PutFixed32LE(&out, static_cast<uint32_t>(s.index.nprobe));
   storage::PutLengthPrefixed(&out, s.index.faiss_factory);
   storage::PutLengthPrefixed(&out, s.attributes);
+  if (quantized) out.push_back(static_cast<char>(s.index.quantization));
   return out;
 }
 
 absl::Status DecodeCollectionRecord(std::string_view name, std::string_view data, uint32_t* id,
                                     int64_t* created_at_ms, CollectionSpec* spec) {
   storage::Reader r(data);
-  uint8_t format, metric, kind;
+  uint8_t format, metric, kind, quantization = 0;
   uint64_t created;
   uint32_t m, efc, ef, nprobe;
   std::string_view factory, attributes;
-  if (!r.ReadU8(&format) || format != 1 || !r.ReadFixed32LE(id) || !r.ReadFixed64LE(&created) ||
+  if (!r.ReadU8(&format) || (format != 1 && format != 2) || !r.ReadFixed32LE(id) ||
+      !r.ReadFixed64LE(&created) ||
       !r.ReadFixed32LE(&spec->dimension) || !r.ReadU8(&metric) || metric > 2 ||
       !r.ReadFixed32LE(&spec->shards) || !r.ReadU8(&kind) || kind > 2 || !r.ReadFixed32LE(&m) ||
       !r.ReadFixed32LE(&efc) || !r.ReadFixed32LE(&ef) || !r.ReadFixed32LE(&nprobe) ||
-      !r.ReadLengthPrefixed(&factory) || !r.ReadLengthPrefixed(&attributes) || !r.done()) {
+      !r.ReadLengthPrefixed(&factory) || !r.ReadLengthPrefixed(&attributes) ||
+      (format == 2 && (!r.ReadU8(&quantization) || quantization < 1 || quantization > 2)) ||
+      !r.done()) {
     return absl::DataLossError("corrupt catalog record for collection \"" + std::string(name) +
                                "\"");
   }
@@ -189,6 +197,7 @@ absl::Status DecodeCollectionRecord(std::string_view name, std::string_view data
   spec->index.ef = static_cast<int>(ef);
   spec->index.nprobe = static_cast<int>(nprobe);
   spec->index.faiss_factory = std::string(factory);
+  spec->index.quantization = static_cast<Quantization>(quantization);
   spec->attributes = std::string(attributes);
   return absl::OkStatus();
 }
