@@ -173,12 +173,41 @@ RAGD_AVX2 int32_t DotI16I8Avx2(const int16_t* q, const int8_t* c, size_t n) {
   }
   return SumI8(acc) + DotI16I8Scalar(q + i, c + i, n - i);
 }
+// Eight int8 codes as floats.
+RAGD_AVX2 __m256 LoadCodes8(const int8_t* p) {
+  return _mm256_cvtepi32_ps(
+      _mm256_cvtepi8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p))));
+}
+// The compiler does not vectorise the scalar bodies (a float sum may not be reordered without
+// -ffast-math), so the decode-and-multiply is written out.
 RAGD_AVX2 float DotSq8Avx2(const float* mean, const float* scale, const int8_t* a,
                            const int8_t* b, size_t n) {
-  return DotSq8Body(mean, scale, a, b, n);
+  __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
+  size_t i = 0;
+  for (; i + 16 <= n; i += 16) {
+    const __m256 m0 = _mm256_loadu_ps(mean + i), s0 = _mm256_loadu_ps(scale + i);
+    const __m256 m1 = _mm256_loadu_ps(mean + i + 8), s1 = _mm256_loadu_ps(scale + i + 8);
+    const __m256 xa0 = _mm256_fmadd_ps(s0, LoadCodes8(a + i), m0);
+    const __m256 xb0 = _mm256_fmadd_ps(s0, LoadCodes8(b + i), m0);
+    const __m256 xa1 = _mm256_fmadd_ps(s1, LoadCodes8(a + i + 8), m1);
+    const __m256 xb1 = _mm256_fmadd_ps(s1, LoadCodes8(b + i + 8), m1);
+    acc0 = _mm256_fmadd_ps(xa0, xb0, acc0);
+    acc1 = _mm256_fmadd_ps(xa1, xb1, acc1);
+  }
+  return Sum8(_mm256_add_ps(acc0, acc1)) + DotSq8Body(mean + i, scale + i, a + i, b + i, n - i);
 }
 RAGD_AVX2 float L2Sq8Avx2(const float* scale, const int8_t* a, const int8_t* b, size_t n) {
-  return L2Sq8Body(scale, a, b, n);
+  __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
+  size_t i = 0;
+  for (; i + 16 <= n; i += 16) {
+    const __m256 d0 = _mm256_mul_ps(_mm256_loadu_ps(scale + i),
+                                    _mm256_sub_ps(LoadCodes8(a + i), LoadCodes8(b + i)));
+    const __m256 d1 = _mm256_mul_ps(_mm256_loadu_ps(scale + i + 8),
+                                    _mm256_sub_ps(LoadCodes8(a + i + 8), LoadCodes8(b + i + 8)));
+    acc0 = _mm256_fmadd_ps(d0, d0, acc0);
+    acc1 = _mm256_fmadd_ps(d1, d1, acc1);
+  }
+  return Sum8(_mm256_add_ps(acc0, acc1)) + L2Sq8Body(scale + i, a + i, b + i, n - i);
 }
 
 // ---- AVX-512 BW (and VNNI) ----
@@ -231,6 +260,31 @@ RAGD_AVX512 float L2F16F16Avx512(const uint16_t* a, const uint16_t* b, size_t n)
   }
   return _mm512_reduce_add_ps(acc) + L2F16F16Avx2(a + i, b + i, n - i);
 }
+RAGD_AVX512 __m512 LoadCodes16(const int8_t* p) {
+  return _mm512_cvtepi32_ps(
+      _mm512_cvtepi8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p))));
+}
+RAGD_AVX512 float DotSq8Avx512(const float* mean, const float* scale, const int8_t* a,
+                               const int8_t* b, size_t n) {
+  __m512 acc = _mm512_setzero_ps();
+  size_t i = 0;
+  for (; i + 16 <= n; i += 16) {
+    const __m512 m = _mm512_loadu_ps(mean + i), s = _mm512_loadu_ps(scale + i);
+    acc = _mm512_fmadd_ps(_mm512_fmadd_ps(s, LoadCodes16(a + i), m),
+                          _mm512_fmadd_ps(s, LoadCodes16(b + i), m), acc);
+  }
+  return _mm512_reduce_add_ps(acc) + DotSq8Avx2(mean + i, scale + i, a + i, b + i, n - i);
+}
+RAGD_AVX512 float L2Sq8Avx512(const float* scale, const int8_t* a, const int8_t* b, size_t n) {
+  __m512 acc = _mm512_setzero_ps();
+  size_t i = 0;
+  for (; i + 16 <= n; i += 16) {
+    const __m512 d = _mm512_mul_ps(_mm512_loadu_ps(scale + i),
+                                   _mm512_sub_ps(LoadCodes16(a + i), LoadCodes16(b + i)));
+    acc = _mm512_fmadd_ps(d, d, acc);
+  }
+  return _mm512_reduce_add_ps(acc) + L2Sq8Avx2(scale + i, a + i, b + i, n - i);
+}
 RAGD_AVX512 int32_t DotI16I8Avx512Bw(const int16_t* q, const int8_t* c, size_t n) {
   __m512i acc = _mm512_setzero_si512();
   size_t i = 0;
@@ -270,12 +324,12 @@ const Kernels kAvx2 = {SimdLevel::kAvx2, "avx2",       DotF32F16Avx2, L2F32F16Av
                        DotSq8Avx2,       L2Sq8Avx2};
 const Kernels kAvx512Bw = {SimdLevel::kAvx512Bw, "avx512bw",      DotF32F16Avx512,
                            L2F32F16Avx512,       DotF16F16Avx512, L2F16F16Avx512,
-                           EncodeF16Avx2,        DotI16I8Avx512Bw, DotSq8Avx2,
-                           L2Sq8Avx2};
+                           EncodeF16Avx2,        DotI16I8Avx512Bw, DotSq8Avx512,
+                           L2Sq8Avx512};
 const Kernels kAvx512Vnni = {SimdLevel::kAvx512Vnni, "avx512vnni",    DotF32F16Avx512,
                              L2F32F16Avx512,         DotF16F16Avx512, L2F16F16Avx512,
-                             EncodeF16Avx2,          DotI16I8Vnni,    DotSq8Avx2,
-                             L2Sq8Avx2};
+                             EncodeF16Avx2,          DotI16I8Vnni,    DotSq8Avx512,
+                             L2Sq8Avx512};
 
 }  // namespace
 

@@ -18,6 +18,7 @@
 
 #include "common/hash.h"
 #include "index/vector_index.h"
+#include "tests/index/exact_vectors.h"
 #include "tests/testing/status_matchers.h"
 
 namespace ragd::index {
@@ -171,88 +172,6 @@ class HashFilter final : public LabelFilter {
  private:
   uint64_t per_mille_;
 };
-
-// The float32 vectors that quantized indexes re-score with (the engine keeps them in RocksDB):
-// the last vector added under each label.
-class VectorStore {
- public:
-  explicit VectorStore(size_t dim) : dim_(dim) {}
-  void Put(std::span<const Label> labels, std::span<const float> vectors) {
-    if (vectors.size() != labels.size() * dim_) return;
-    for (size_t i = 0; i < labels.size(); ++i) {
-      rows_[labels[i]].assign(vectors.begin() + i * dim_, vectors.begin() + (i + 1) * dim_);
-    }
-  }
-  const ExactVectorFetcher& fetcher() const { return fetcher_; }
-
- private:
-  size_t dim_;
-  std::map<Label, std::vector<float>> rows_;  // read concurrently only while no Put runs
-  ExactVectorFetcher fetcher_ = [this](std::span<const Label> labels, std::vector<float>* out,
-                                       std::vector<bool>* found) {
-    out->assign(labels.size() * dim_, 0.0f);
-    found->assign(labels.size(), false);
-    for (size_t i = 0; i < labels.size(); ++i) {
-      auto it = rows_.find(labels[i]);
-      if (it == rows_.end()) continue;
-      std::copy(it->second.begin(), it->second.end(), out->begin() + i * dim_);
-      (*found)[i] = true;
-    }
-    return absl::OkStatus();
-  };
-};
-
-// Passes every search and ScoreLabels of `inner` the store's fetcher, as the engine does, and
-// records what is added; everything else is forwarded.
-class WithExactVectors final : public VectorIndex {
- public:
-  WithExactVectors(std::unique_ptr<VectorIndex> inner, std::shared_ptr<VectorStore> store)
-      : inner_(std::move(inner)), store_(std::move(store)) {}
-  size_t dim() const override { return inner_->dim(); }
-  Metric metric() const override { return inner_->metric(); }
-  const IndexSpec& spec() const override { return inner_->spec(); }
-  size_t size() const override { return inner_->size(); }
-  size_t removed_count() const override { return inner_->removed_count(); }
-  size_t MemoryBytes() const override { return inner_->MemoryBytes(); }
-  absl::Status Add(std::span<const Label> labels, std::span<const float> vectors) override {
-    absl::Status s = inner_->Add(labels, vectors);
-    if (s.ok()) store_->Put(labels, vectors);
-    return s;
-  }
-  absl::Status Remove(std::span<const Label> labels) override { return inner_->Remove(labels); }
-  absl::StatusOr<std::vector<SearchHit>> Search(std::span<const float> query,
-                                                const SearchOptions& options) const override {
-    SearchOptions o = options;
-    o.exact_vectors = &store_->fetcher();
-    return inner_->Search(query, o);
-  }
-  absl::StatusOr<std::vector<SearchHit>> ScoreLabels(std::span<const float> query,
-                                                     std::span<const Label> labels,
-                                                     size_t top_k) const override {
-    return ScoreLabels(query, labels, SearchOptions{.top_k = top_k});
-  }
-  absl::StatusOr<std::vector<SearchHit>> ScoreLabels(std::span<const float> query,
-                                                     std::span<const Label> labels,
-                                                     const SearchOptions& options) const override {
-    SearchOptions o = options;
-    o.exact_vectors = &store_->fetcher();
-    return inner_->ScoreLabels(query, labels, o);
-  }
-  bool Contains(Label label) const override { return inner_->Contains(label); }
-  std::vector<Label> Labels() const override { return inner_->Labels(); }
-  absl::Status Save(std::string* out) const override { return inner_->Save(out); }
-
- private:
-  std::unique_ptr<VectorIndex> inner_;
-  std::shared_ptr<VectorStore> store_;
-};
-
-absl::StatusOr<std::unique_ptr<VectorIndex>> Wrap(
-    absl::StatusOr<std::unique_ptr<VectorIndex>> index, std::shared_ptr<VectorStore> store) {
-  if (!index.ok()) return index.status();
-  return std::unique_ptr<VectorIndex>(
-      std::make_unique<WithExactVectors>(std::move(index).value(), std::move(store)));
-}
 
 class IndexConformanceTest : public ::testing::TestWithParam<Param> {
  protected:
@@ -815,78 +734,6 @@ TEST(HnswIndexTest, RemovedLabelAddedAgainIsLive) {
   EXPECT_TRUE(loaded->Contains(7));
   EXPECT_EQ(loaded->size(), 50u);
   EXPECT_EQ(loaded->removed_count(), 1u);
-}
-
-// Quantized HNSW without the float32 vectors: scores come from the codes (close to exact),
-// recall stays high; a snapshot only loads under the spec's own storage kind; int8 keeps its
-// first vectors float32 (exact) until it has enough to train on.
-TEST(HnswIndexTest, QuantizedWithoutRescoringAndAcrossSpecs) {
-  std::vector<float> data = ClusteredData(kNumVectors, 1);
-  std::vector<float> queries = ClusteredData(kNumQueries, 2);
-  std::vector<Label> labels(kNumVectors);
-  for (size_t i = 0; i < labels.size(); ++i) labels[i] = i + 1;
-  for (Quantization quantization : {Quantization::kF16, Quantization::kInt8}) {
-    for (Metric metric : {Metric::kCosine, Metric::kL2}) {
-      const IndexSpec spec = Spec(IndexKind::kHnsw, "", quantization);
-      ASSERT_OK_AND_ASSIGN(auto index, MakeIndex(spec, kDim, metric));
-      ASSERT_OK(index->Add(labels, data));
-      double hits = 0;
-      for (size_t q = 0; q < kNumQueries; ++q) {
-        std::span<const float> query(queries.data() + q * kDim, kDim);
-        ASSERT_OK_AND_ASSIGN(auto got, index->Search(query, SearchOptions{.top_k = kTopK}));
-        ASSERT_EQ(got.size(), kTopK);
-        std::vector<std::pair<double, Label>> truth;
-        for (size_t i = 0; i < kNumVectors; ++i) {
-          truth.emplace_back(-ExactScore(metric, query.data(), data.data() + i * kDim), labels[i]);
-        }
-        std::sort(truth.begin(), truth.end());
-        for (const SearchHit& h : got) {
-          const double exact = ExactScore(metric, query.data(), data.data() + (h.label - 1) * kDim);
-          // Approximate: within a few per cent of the score's scale.
-          EXPECT_NEAR(h.score, exact, 0.03 * (1 + std::abs(exact)));
-          for (size_t t = 0; t < kTopK; ++t) hits += truth[t].second == h.label;
-        }
-      }
-      const double recall = hits / (kNumQueries * kTopK);
-      std::printf("[ recall   ] Hnsw quantization %d metric %d, no re-scoring: %.4f\n",
-                  static_cast<int>(quantization), static_cast<int>(metric), recall);
-      EXPECT_GE(recall, 0.85);
-      std::string bytes;
-      ASSERT_OK(index->Save(&bytes));
-      EXPECT_EQ(LoadIndex(Spec(IndexKind::kHnsw), kDim, metric, bytes).status().code(),
-                absl::StatusCode::kDataLoss);
-      ASSERT_OK(LoadIndex(spec, kDim, metric, bytes).status());
-    }
-  }
-  // Float32 snapshots do not load as quantized ones either.
-  ASSERT_OK_AND_ASSIGN(auto plain, MakeIndex(Spec(IndexKind::kHnsw), kDim, Metric::kL2));
-  ASSERT_OK(plain->Add(labels, data));
-  std::string bytes;
-  ASSERT_OK(plain->Save(&bytes));
-  EXPECT_EQ(LoadIndex(Spec(IndexKind::kHnsw, "", Quantization::kF16), kDim, Metric::kL2, bytes)
-                .status()
-                .code(),
-            absl::StatusCode::kDataLoss);
-  // int8 below the training size: exact, and so after Save/Load.
-  const IndexSpec int8 = Spec(IndexKind::kHnsw, "", Quantization::kInt8);
-  ASSERT_OK_AND_ASSIGN(auto small, MakeIndex(int8, kDim, Metric::kL2));
-  ASSERT_OK(small->Add(std::span<const Label>(labels).subspan(0, 100),
-                       std::span<const float>(data).subspan(0, 100 * kDim)));
-  ASSERT_OK(small->Remove(std::vector<Label>{labels[5]}));
-  EXPECT_EQ(small->size(), 99u);
-  std::string small_bytes;
-  ASSERT_OK(small->Save(&small_bytes));
-  ASSERT_OK_AND_ASSIGN(auto small_loaded, LoadIndex(int8, kDim, Metric::kL2, small_bytes));
-  EXPECT_EQ(small_loaded->size(), 99u);
-  EXPECT_FALSE(small_loaded->Contains(labels[5]));
-  for (size_t i : {0, 50, 99}) {
-    ASSERT_OK_AND_ASSIGN(auto hits, small_loaded->Search(
-                                        std::span<const float>(data).subspan(i * kDim, kDim),
-                                        SearchOptions{.top_k = 1}));
-    ASSERT_EQ(hits.size(), 1u);
-    EXPECT_EQ(hits[0].label, labels[i]);
-    EXPECT_EQ(hits[0].score, 0.0f);
-  }
 }
 
 TEST(IndexSpecTest, ValidateNamesTheField) {
