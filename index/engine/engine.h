@@ -99,7 +99,7 @@ struct SearchRequest {
   // float32 vectors read from RocksDB, so that scores are exact. Default: true.
   bool rescore = true;
   // Candidates re-scored per result: k x oversampling per shard. 0 = the index default
-  // (kDefaultOversampling, 3), else 1..100.
+  // (kDefaultOversampling, 2), else 1..100.
   float oversampling = 0;
 };
 

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <random>
 #include <string>
 #include <vector>
@@ -142,6 +143,36 @@ TEST(HnswIndexTest, QuantizedWithoutRescoringAndAcrossSpecs) {
     EXPECT_EQ(hits[0].label, labels[i]);
     EXPECT_EQ(hits[0].score, 0.0f);
   }
+}
+
+// Snapshots written before storage kinds existed (format 1: no kind field) load as float32.
+TEST(HnswIndexTest, FormatOneSnapshotsLoadAsFloat32) {
+  std::vector<float> data = ClusteredData(500, 3);
+  std::vector<Label> labels(500);
+  for (size_t i = 0; i < labels.size(); ++i) labels[i] = i + 1;
+  ASSERT_OK_AND_ASSIGN(auto index, MakeIndex(Spec(IndexKind::kHnsw), kDim, Metric::kL2));
+  ASSERT_OK(index->Add(labels, data));
+  ASSERT_OK(index->Remove(std::vector<Label>{labels[9]}));
+  std::string v2;
+  ASSERT_OK(index->Save(&v2));
+  // magic u32 | version u32 | dim u64 | metric u32 = 20 bytes, then (format 2) the kind u32.
+  std::string v1 = v2.substr(0, 20) + v2.substr(24);
+  const uint32_t one = 1;
+  std::memcpy(v1.data() + 4, &one, sizeof(one));
+  ASSERT_OK_AND_ASSIGN(auto loaded, LoadIndex(Spec(IndexKind::kHnsw), kDim, Metric::kL2, v1));
+  EXPECT_EQ(loaded->size(), 499u);
+  EXPECT_EQ(loaded->removed_count(), 1u);
+  for (size_t i : {0, 100, 499}) {
+    std::span<const float> row(data.data() + i * kDim, kDim);
+    ASSERT_OK_AND_ASSIGN(auto a, index->Search(row, SearchOptions{.top_k = 5}));
+    ASSERT_OK_AND_ASSIGN(auto b, loaded->Search(row, SearchOptions{.top_k = 5}));
+    ASSERT_EQ(a.size(), b.size());
+    for (size_t j = 0; j < a.size(); ++j) EXPECT_EQ(a[j].label, b[j].label);
+  }
+  EXPECT_EQ(LoadIndex(Spec(IndexKind::kHnsw, "", Quantization::kF16), kDim, Metric::kL2, v1)
+                .status()
+                .code(),
+            absl::StatusCode::kDataLoss);
 }
 
 }  // namespace
