@@ -74,6 +74,9 @@ int Run(int argc, char** argv) {
   c_create->add_option("--faiss-factory", create.faiss_factory,
                        "FAISS index_factory string, e.g. HNSW32,SQ8");
   c_create->add_option("--nprobe", create.nprobe, "FAISS IVF lists probed (default 16)");
+  c_create->add_option("--quantization", create.quantization,
+                       "HNSW vector storage in memory: none, f16 or int8")
+      ->capture_default_str();
   c_create->add_option("--shards", create.shards, "number of shards")->capture_default_str();
   CLI::App* c_list = collections->add_subcommand("list", "list collections");
   std::string collection_name;
@@ -109,6 +112,10 @@ int Run(int argc, char** argv) {
   p_search->add_option("--filter", search.filter_json, "filter JSON");
   p_search->add_option("--min-score", min_score, "drop hits scoring below this");
   p_search->add_flag("--with-vectors", search.with_vectors, "return vectors");
+  p_search->add_flag("--no-rescore", search.no_rescore,
+                     "quantized collections: scores from the codes, no float32 re-scoring");
+  p_search->add_option("--oversampling", search.oversampling,
+                       "quantized collections: candidates re-scored per result (default 2)");
 
   std::vector<std::string> ids;
   bool with_vectors = false;
