@@ -158,6 +158,13 @@ TEST_F(EngineQuantTest, SearchesRescoreExactlyInEveryPlanAndSurviveRestartAndCom
   check_all("after compaction");
   Restart();
   check_all("after compaction and restart");
+  // The self-check (searches on codes, without re-scoring) finds every point of both kinds.
+  for (const char* name : {"f16", "int8"}) {
+    ASSERT_OK_AND_ASSIGN(VerifyReport report, engine_->Verify(name, VerifyOptions{}));
+    EXPECT_TRUE(report.ok()) << name << ": " << report.unreachable << " unreachable, "
+                             << report.missing_from_index << " missing from the index";
+    EXPECT_EQ(report.searched, 400u) << name;
+  }
 }
 
 TEST(CatalogRecordTest, QuantizationPersistsAndOldRecordsReadAsFloat32) {
