@@ -2,33 +2,117 @@
 // in-process hnswlib and ragd over gRPC. It separates what the backend's graph walk costs
 // against hnswlib's searchKnn at the same ef (same graph parameters, same data) from what the
 // service (gRPC, threads, the engine's bookkeeping) adds on top.
+//
+// With --quantization f16/int8 it also measures the quantized storage (IndexSpec::quantization):
+// the walk on codes, then the top k x oversampling candidates re-scored with float32 vectors
+// read from RocksDB, as the engine does (a storage::Store in a temporary directory holding
+// every vector, 64 MiB block cache, opened and filled before the index is built so that the
+// RSS delta is the index's), and without re-scoring (scores from the codes).
+
+#include <stdlib.h>
 
 #include <algorithm>
 #include <atomic>
+#include <filesystem>
 #include <memory>
 #include <thread>
 #include <vector>
 
 #include "bench/suites.h"
+#include "index/storage/store.h"
 #include "index/vector_index.h"
 
 namespace ragd::bench {
+namespace {
+
+std::string QuantizationName(index::Quantization q) {
+  switch (q) {
+    case index::Quantization::kNone:
+      return "none";
+    case index::Quantization::kF16:
+      return "f16";
+    case index::Quantization::kInt8:
+      return "int8";
+  }
+  return "?";
+}
+
+}  // namespace
+
+bool ParseQuantization(const std::string& name, index::Quantization* out) {
+  for (index::Quantization q :
+       {index::Quantization::kNone, index::Quantization::kF16, index::Quantization::kInt8}) {
+    if (QuantizationName(q) == name) {
+      *out = q;
+      return true;
+    }
+  }
+  return false;
+}
 
 IndexFigures RunIndexSuite(const SuiteContext& ctx, const IndexOptions& options) {
   IndexFigures figures;
   const Dataset& data = *ctx.data;
   const size_t n = data.num_base;
+  const bool quantized = options.quantization != index::Quantization::kNone;
+  const std::string system =
+      quantized ? "ragd-index-" + QuantizationName(options.quantization) : "ragd-index";
+
+  // The float32 vectors where the engine keeps them: RocksDB (quantized kinds only).
+  std::unique_ptr<index::storage::Store> store;
+  std::string store_dir;
+  const index::storage::ShardKey key{1, 0};
+  if (quantized) {
+    std::string pattern = (std::filesystem::temp_directory_path() / "ragd-index-bench-XXXXXX");
+    if (mkdtemp(pattern.data()) == nullptr) {
+      figures.error = "cannot create a temporary directory";
+      return figures;
+    }
+    store_dir = pattern;
+    index::storage::Store::Options so;
+    so.path = store_dir + "/db";
+    so.sync_writes = false;
+    so.block_cache_bytes = 64u << 20;
+    auto opened = index::storage::Store::Open(so);
+    if (!opened.ok()) {
+      figures.error = std::string(opened.status().message());
+      return figures;
+    }
+    store = std::move(*opened);
+    for (size_t begin = 0; begin < n; begin += 1000) {
+      index::storage::Batch batch(store.get());
+      for (size_t i = begin; i < std::min(n, begin + 1000); ++i) {
+        batch.PutVector(key, i, std::span<const float>(data.base_row(i), data.dim));
+      }
+      absl::Status s = store->Commit(batch);
+      if (!s.ok()) {
+        figures.error = std::string(s.message());
+        return figures;
+      }
+    }
+  }
+  auto cleanup = [&]() {
+    store.reset();
+    if (!store_dir.empty()) std::filesystem::remove_all(store_dir);
+  };
+  const index::ExactVectorFetcher fetch = [&](std::span<const index::Label> labels,
+                                              std::vector<float>* vectors,
+                                              std::vector<bool>* found) {
+    return store->MultiGetVectors(key, labels, data.dim, vectors, found);
+  };
 
   index::IndexSpec spec;
   spec.kind = index::IndexKind::kHnsw;
   spec.m = static_cast<int>(options.m);
   spec.ef_construction = static_cast<int>(options.ef_construction);
   spec.ef = static_cast<int>(options.ef);
+  spec.quantization = options.quantization;
   // COSINE as the ragd suite's collection: the data is unit-norm, so the walk is the same
   // inner-product walk as hnswlib's (the backend normalises the query once per search).
   auto made = index::MakeIndex(spec, data.dim, index::Metric::kCosine);
   if (!made.ok()) {
     figures.error = std::string(made.status().message());
+    cleanup();
     return figures;
   }
   std::unique_ptr<index::VectorIndex> idx = std::move(*made);
@@ -47,15 +131,18 @@ IndexFigures RunIndexSuite(const SuiteContext& ctx, const IndexOptions& options)
                                                              (end - begin) * data.dim));
     if (!s.ok()) {
       figures.error = std::string(s.message());
+      cleanup();
       return figures;
     }
   }
   const double build_seconds = SecondsSince(build_start);
+  TrimHeap();
   const double rss_delta =
       static_cast<double>(SelfRssBytes()) - static_cast<double>(rss_before);
   ctx.report->Write({
       {"bench", "build"},
-      {"system", "ragd-index"},
+      {"system", system},
+      {"quantization", QuantizationName(options.quantization)},
       {"threads", 1},
       {"n", n},
       {"dim", data.dim},
@@ -63,34 +150,71 @@ IndexFigures RunIndexSuite(const SuiteContext& ctx, const IndexOptions& options)
       {"ef_construction", options.ef_construction},
       {"build_seconds", build_seconds},
       {"rss_delta_bytes_per_vector", rss_delta / static_cast<double>(n)},
-      {"rss_source", "/proc/self/statm delta around the build"},
+      {"rss_source", "/proc/self/statm delta around the build (after malloc_trim)"},
       {"index_bytes_per_vector",
        static_cast<double>(idx->MemoryBytes()) / static_cast<double>(n)},
       {"index_bytes_source", "VectorIndex::MemoryBytes (ragd's own accounting)"},
+      {"float32_source", quantized ? "RocksDB (storage::Store, 64 MiB block cache), not resident"
+                                   : "in the index"},
       {"load_average_1m", LoadAverage1()},
   });
+  figures.index_bytes_per_vector = static_cast<double>(idx->MemoryBytes()) / static_cast<double>(n);
 
-  for (int threads : ctx.search_threads) {
-    index::SearchOptions search;
-    search.top_k = kTopK;
-    search.ef = static_cast<int>(options.ef);
-    LoadOptions load = ctx.load;
-    load.threads = threads;
-    LoadResult r = RunQueryLoad(
-        data.num_queries, kTopK, load, nullptr, [&](int, size_t q, int64_t* ids) {
-          auto hits = idx->Search(std::span<const float>(data.query_row(q), data.dim), search);
-          if (!hits.ok()) return false;
-          for (size_t i = 0; i < kTopK; ++i) {
-            ids[i] = i < hits->size() ? static_cast<int64_t>((*hits)[i].label) : -1;
-          }
-          return true;
-        });
-    const double recall = RecallAtK(r.first_results, *ctx.truth, kTopK);
-    ctx.report->Write(SearchRecord("ragd-index", threads, options.ef, n, recall, r));
-    figures.qps_by_threads.push_back(r.qps);
+  // (rescore, oversampling) settings: float32 has one; quantized kinds each oversampling
+  // factor re-scored from RocksDB, and the codes alone.
+  struct Setting {
+    bool rescore;
+    float oversampling;
+  };
+  std::vector<Setting> settings;
+  if (quantized) {
+    for (float o : options.oversampling) settings.push_back({true, o});
+    settings.push_back({false, 0});
+  } else {
+    settings.push_back({false, 0});
+  }
+  for (size_t ef : options.ef_sweep) {
+    for (const Setting& setting : settings) {
+      const bool default_point = ef == options.ef;
+      for (int threads : ctx.search_threads) {
+        if (threads != 1 && !default_point) continue;  // thread counts at the default ef only
+        index::SearchOptions search;
+        search.top_k = kTopK;
+        search.ef = static_cast<int>(ef);
+        search.rescore = setting.rescore;
+        search.oversampling = setting.oversampling;
+        search.exact_vectors = quantized ? &fetch : nullptr;
+        LoadOptions load = ctx.load;
+        load.threads = threads;
+        LoadResult r = RunQueryLoad(
+            data.num_queries, kTopK, load, nullptr, [&](int, size_t q, int64_t* ids) {
+              auto hits =
+                  idx->Search(std::span<const float>(data.query_row(q), data.dim), search);
+              if (!hits.ok()) return false;
+              for (size_t i = 0; i < kTopK; ++i) {
+                ids[i] = i < hits->size() ? static_cast<int64_t>((*hits)[i].label) : -1;
+              }
+              return true;
+            });
+        const double recall = RecallAtK(r.first_results, *ctx.truth, kTopK);
+        nlohmann::json record = SearchRecord(system, threads, ef, n, recall, r);
+        record["quantization"] = QuantizationName(options.quantization);
+        if (quantized) {
+          record["rescore"] = setting.rescore;
+          record["oversampling"] = setting.rescore ? setting.oversampling : 0.0f;
+        }
+        ctx.report->Write(record);
+        if (default_point && (!quantized || (setting.rescore && setting.oversampling ==
+                                                                     options.oversampling.front()))) {
+          figures.qps_by_threads.push_back(r.qps);
+          if (threads == 1) figures.recall_default_ef = recall;
+        }
+      }
+    }
   }
   figures.ran = true;
   idx.reset();
+  cleanup();
   TrimHeap();
   return figures;
 }

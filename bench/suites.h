@@ -9,6 +9,7 @@
 
 #include "bench/bench_util.h"
 #include "bench/dataset.h"
+#include "index/types.h"
 
 namespace ragd::bench {
 
@@ -70,14 +71,24 @@ HnswlibFigures RunHnswlibSuite(const SuiteContext& ctx, const HnswlibOptions& op
 struct IndexOptions {
   size_t m = 16;
   size_t ef_construction = 200;
-  size_t ef = 128;  // searched at this ef only: the collection default the ragd suite uses
+  size_t ef = 128;  // the collection default the ragd suite uses; every thread count runs here
+  // Single-thread searches also at these ef values (must contain `ef`).
+  std::vector<size_t> ef_sweep = {128};
+  index::Quantization quantization = index::Quantization::kNone;
+  // Quantized kinds: re-scored at each of these (the first is the one figures report), and
+  // without re-scoring.
+  std::vector<float> oversampling = {2};
 };
 struct IndexFigures {
   bool ran = false;
   std::string error;
   std::vector<double> qps_by_threads;  // pairs with SuiteContext::search_threads
+  double recall_default_ef = 0;        // one thread
+  double index_bytes_per_vector = 0;
 };
 IndexFigures RunIndexSuite(const SuiteContext& ctx, const IndexOptions& options);
+// "none", "f16", "int8".
+bool ParseQuantization(const std::string& name, index::Quantization* out);
 
 struct FaissOptions {
   std::vector<std::string> factories = {"HNSW32", "HNSW32,SQ8"};

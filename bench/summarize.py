@@ -151,9 +151,15 @@ def summarize(records, markdown):
               ["build", "threads", "seconds", "RSS B/vec", "own B/vec", "RSS/(raw+links)"],
               markdown)
 
+    def rescoring(r):
+        """Quantized ragd-index rows: re-scored (x oversampling) or on codes alone."""
+        if "rescore" not in r:
+            return ""
+        return f" x{r['oversampling']:g}" if r["rescore"] else " codes"
+
     searches = [r for r in records if r["bench"] == "search"]
     if searches:
-        table([[r["system"], str(r["threads"]), str(r.get("ef", "-")),
+        table([[r["system"] + rescoring(r), str(r["threads"]), str(r.get("ef", "-")),
                 fmt(r.get("recall_at_10"), ".4f"), fmt(r.get("qps"), ".0f"),
                 fmt(r.get("p50_ms"), ".3f"), fmt(r.get("p99_ms"), ".3f"),
                 fmt(r.get("server_cpu_ms_per_call"), ".3f"),

@@ -62,6 +62,9 @@ int Run(int argc, char** argv) {
   bool skip_faiss = false;
   bool skip_hnswlib = false;
   bool with_index = false;
+  std::vector<std::string> quantizations = {"none"};
+  std::vector<float> oversampling = {2};
+  std::vector<size_t> index_ef_sweep;
   ctx.build_threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
 
   CLI::App app("vector_bench: hnswlib, FAISS and ragd on embedding-like vectors", "vector_bench");
@@ -90,6 +93,15 @@ int Run(int argc, char** argv) {
   app.add_flag("--skip-hnswlib", skip_hnswlib, "do not measure in-process hnswlib");
   app.add_flag("--with-index", with_index,
                "also measure ragd's hnsw backend in process (where the service's overhead is)");
+  app.add_option("--quantization", quantizations,
+                 "--with-index: storage kinds of ragd's hnsw backend (none, f16, int8)")
+      ->delimiter(',')->capture_default_str();
+  app.add_option("--oversampling", oversampling,
+                 "--with-index, quantized kinds: re-scoring factors (the first is the figure)")
+      ->delimiter(',')->capture_default_str();
+  app.add_option("--index-ef-sweep", index_ef_sweep,
+                 "--with-index: single-thread ef values (default: hnswlib's --ef-sweep)")
+      ->delimiter(',');
   app.add_option("--ragd", ragd_options.binary, "ragd executable")->capture_default_str();
   app.add_option("--work-dir", ragd_options.work_dir, "parent of ragd's temporary data dir");
   app.add_flag("--keep-data", ragd_options.keep_data, "keep ragd's data directory");
@@ -193,17 +205,36 @@ int Run(int argc, char** argv) {
     Log("hnswlib");
     hnswlib = RunHnswlibSuite(ctx, hnswlib_options);
   }
-  IndexFigures index_figures;
+  IndexFigures index_figures;  // float32 (quantization none), for the ratios below
+  std::vector<std::pair<std::string, IndexFigures>> quantized_figures;
   if (with_index) {
-    Log("ragd-index (in process)");
     IndexOptions index_options;
     index_options.m = hnswlib_options.m;
     index_options.ef_construction = hnswlib_options.ef_construction;
     index_options.ef = hnswlib_options.default_ef;
+    index_options.ef_sweep = index_ef_sweep.empty() ? hnswlib_options.ef_sweep : index_ef_sweep;
+    if (std::find(index_options.ef_sweep.begin(), index_options.ef_sweep.end(),
+                  index_options.ef) == index_options.ef_sweep.end()) {
+      index_options.ef_sweep.push_back(index_options.ef);
+    }
+    index_options.oversampling = oversampling;
 #ifndef RAGD_BENCH_GENERIC
-    index_figures = RunIndexSuite(ctx, index_options);
+    for (const std::string& name : quantizations) {
+      if (!ParseQuantization(name, &index_options.quantization) || oversampling.empty()) {
+        std::cerr << "vector_bench: --quantization takes none, f16, int8; --oversampling a "
+                     "non-empty list\n";
+        return 2;
+      }
+      Log("ragd-index " + name + " (in process)");
+      IndexFigures f = RunIndexSuite(ctx, index_options);
+      if (!f.ran) Log("ragd-index " + name + ": " + f.error);
+      if (index_options.quantization == index::Quantization::kNone) {
+        index_figures = f;
+      } else {
+        quantized_figures.emplace_back(name, f);
+      }
+    }
 #endif
-    if (!index_figures.ran) Log("ragd-index: " + index_figures.error);
   }
   RagdFigures ragd;
   if (!skip_ragd) {
@@ -236,6 +267,21 @@ int Run(int argc, char** argv) {
           hnswlib.qps_by_threads[i] > 0
               ? index_figures.qps_by_threads[i] / hnswlib.qps_by_threads[i]
               : 0;
+    }
+  }
+  for (const auto& [name, f] : quantized_figures) {
+    // Not targets of this run (issue 16's are at 100k): the quantized kinds against in-process
+    // float32 hnswlib and ragd's own float32 backend, at the default ef, one thread.
+    if (!f.ran || f.qps_by_threads.empty()) continue;
+    targets["index_" + name + "_recall_at_10_default_ef"] = f.recall_default_ef;
+    targets["index_" + name + "_bytes_per_vector"] = f.index_bytes_per_vector;
+    if (hnswlib.ran && !hnswlib.qps_by_threads.empty() && hnswlib.qps_by_threads[0] > 0) {
+      targets["index_" + name + "_qps_ratio_vs_hnswlib_1"] =
+          f.qps_by_threads[0] / hnswlib.qps_by_threads[0];
+    }
+    if (index_figures.ran && index_figures.index_bytes_per_vector > 0) {
+      targets["index_" + name + "_memory_ratio_vs_float32_index"] =
+          f.index_bytes_per_vector / index_figures.index_bytes_per_vector;
     }
   }
   if (ragd.ran) {

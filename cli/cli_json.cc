@@ -337,6 +337,24 @@ absl::Status ApplySearchModeFlags(const SearchModeFlags& flags, v1::SearchMode* 
   return absl::OkStatus();
 }
 
+namespace {
+
+// As ragctl's --quantization takes it.
+std::string QuantizationName(v1::Quantization q) {
+  switch (q) {
+    case v1::QUANTIZATION_NONE:
+      return "none";
+    case v1::QUANTIZATION_F16:
+      return "f16";
+    case v1::QUANTIZATION_INT8:
+      return "int8";
+    default:
+      return absl::StrCat("quantization(", static_cast<int>(q), ")");
+  }
+}
+
+}  // namespace
+
 json ToJson(const v1::CollectionInfo& info) {
   json index;
   switch (info.index().kind_case()) {
@@ -344,7 +362,8 @@ json ToJson(const v1::CollectionInfo& info) {
       index = {{"kind", "hnsw"},
                {"m", info.index().hnsw().m()},
                {"ef_construction", info.index().hnsw().ef_construction()},
-               {"ef", info.index().hnsw().ef()}};
+               {"ef", info.index().hnsw().ef()},
+               {"quantization", QuantizationName(info.index().hnsw().quantization())}};
       break;
     case v1::IndexSpec::kFaiss:
       index = {{"kind", "faiss"},
@@ -398,7 +417,12 @@ std::string IndexSummary(const v1::IndexSpec& spec) {
     case v1::IndexSpec::kHnsw:
       return absl::StrCat("hnsw(m=", spec.hnsw().m(),
                           ",ef_construction=", spec.hnsw().ef_construction(),
-                          ",ef=", spec.hnsw().ef(), ")");
+                          ",ef=", spec.hnsw().ef(),
+                          spec.hnsw().quantization() == v1::QUANTIZATION_NONE
+                              ? ""
+                              : absl::StrCat(",quantization=",
+                                             QuantizationName(spec.hnsw().quantization())),
+                          ")");
     case v1::IndexSpec::kFaiss:
       return absl::StrCat("faiss(", spec.faiss().index_factory(), ",ef=", spec.faiss().ef(),
                           ",nprobe=", spec.faiss().nprobe(), ")");

@@ -67,6 +67,14 @@ absl::StatusOr<v1::Metric> ParseMetric(const std::string& name) {
       absl::StrCat("--metric: expected cosine, dot or l2, got \"", name, "\""));
 }
 
+absl::StatusOr<v1::Quantization> ParseQuantization(const std::string& name) {
+  if (name == "none") return v1::QUANTIZATION_NONE;
+  if (name == "f16") return v1::QUANTIZATION_F16;
+  if (name == "int8") return v1::QUANTIZATION_INT8;
+  return absl::InvalidArgumentError(
+      absl::StrCat("--quantization: expected none, f16 or int8, got \"", name, "\""));
+}
+
 absl::StatusOr<std::string> ReadWholeFile(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) return absl::InvalidArgumentError(absl::StrCat(path, ": cannot open"));
@@ -193,11 +201,17 @@ int Ragctl::CreateCollection(const CreateCollectionOptions& o) {
   if (!metric.ok()) return UsageError(metric.status());
   request.set_metric(*metric);
   request.set_shards(o.shards);
+  absl::StatusOr<v1::Quantization> quantization = ParseQuantization(o.quantization);
+  if (!quantization.ok()) return UsageError(quantization.status());
+  if (*quantization != v1::QUANTIZATION_NONE && o.index != "hnsw") {
+    return UsageError(absl::InvalidArgumentError("--quantization is for --index hnsw"));
+  }
   if (o.index == "hnsw") {
     v1::HnswSpec* h = request.mutable_index()->mutable_hnsw();
     h->set_m(o.m);
     h->set_ef_construction(o.ef_construction);
     h->set_ef(o.ef);
+    h->set_quantization(*quantization);
   } else if (o.index == "faiss") {
     v1::FaissSpec* f = request.mutable_index()->mutable_faiss();
     f->set_index_factory(o.faiss_factory);
@@ -349,6 +363,8 @@ int Ragctl::Search(const SearchOptions& o) {
   }
   if (o.min_score) request.set_min_score(*o.min_score);
   request.set_with_vectors(o.with_vectors);
+  if (o.no_rescore) request.set_rescore(false);
+  request.set_oversampling(o.oversampling);
   grpc::ClientContext context;
   InitContext(&context);
   v1::SearchResponse response;

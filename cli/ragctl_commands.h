@@ -56,6 +56,7 @@ struct CreateCollectionOptions {
   uint32_t ef = 0;
   std::string faiss_factory;
   uint32_t nprobe = 0;
+  std::string quantization = "none";  // hnsw only: none | f16 | int8
   uint32_t shards = 1;
   // An embedder name binds the collection for text (ingest, search); with neither dimension
   // nor embedder, ragctl binds "local" (1536-d).
@@ -80,6 +81,10 @@ struct SearchOptions {
   std::string filter_json;
   std::optional<float> min_score;
   bool with_vectors = false;
+  // Quantized collections: skip re-scoring with float32 (scores from the codes); candidates
+  // re-scored per result (0: the server's default).
+  bool no_rescore = false;
+  float oversampling = 0;
 };
 
 class Ragctl {

@@ -88,6 +88,9 @@ int Run(int argc, char** argv) {
   c_create->add_option("--faiss-factory", create.faiss_factory,
                        "FAISS index_factory string, e.g. HNSW32,SQ8");
   c_create->add_option("--nprobe", create.nprobe, "FAISS IVF lists probed (default 16)");
+  c_create->add_option("--quantization", create.quantization,
+                       "HNSW vector storage in memory: none, f16 or int8")
+      ->capture_default_str();
   c_create->add_option("--shards", create.shards, "number of shards")->capture_default_str();
   c_create->add_option("--lexical", create.lexical,
                        "BM25 index over the text for text/hybrid search: on or off (default: on "
@@ -135,6 +138,10 @@ int Run(int argc, char** argv) {
   AddSearchModeFlags(p_search, &search.modes,
                      "vector, text or hybrid (default: hybrid with --vector and --text, else "
                      "the one given)");
+  p_search->add_flag("--no-rescore", search.no_rescore,
+                     "quantized collections: scores from the codes, no float32 re-scoring");
+  p_search->add_option("--oversampling", search.oversampling,
+                       "quantized collections: candidates re-scored per result (default 2)");
 
   std::vector<std::string> ids;
   bool with_vectors = false;

@@ -26,6 +26,17 @@ absl::Status IndexSpec::Validate() const {
     return absl::InvalidArgumentError(
         absl::StrCat("index.kind ", static_cast<int>(kind), " is not a known index kind"));
   }
+  if (static_cast<int>(quantization) < 0 ||
+      static_cast<int>(quantization) > static_cast<int>(Quantization::kInt8)) {
+    return absl::InvalidArgumentError(absl::StrCat("index.quantization ",
+                                                   static_cast<int>(quantization),
+                                                   " is not a known quantization"));
+  }
+  if (quantization != Quantization::kNone && kind != IndexKind::kHnsw) {
+    return absl::InvalidArgumentError(
+        "index.quantization is for HNSW indexes only (FAISS: put it in the factory string, "
+        "e.g. \"HNSW32,SQ8\")");
+  }
   switch (kind) {
     case IndexKind::kFaiss:
       if (faiss_factory.empty()) {

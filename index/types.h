@@ -25,6 +25,17 @@ enum class IndexKind {
   kFlat = 2,   // exact brute force; the reference every other kind is tested against.
 };
 
+// How an HNSW index stores its vectors in memory (the graph walks on these codes). The float32
+// vectors stay in the engine's storage; quantized searches re-score their final candidates
+// with them (SearchOptions::rescore).
+//   kNone: float32, as given (normalised for kCosine). 4 bytes per dimension.
+//   kF16:  IEEE half precision (round to nearest even). 2 bytes per dimension.
+//   kInt8: per-dimension scalar quantizer (FAISS's SQ8 idea): each dimension centred on its
+//          mean over the training sample and scaled by its largest deviation from that mean
+//          (the observed range, min-max, made symmetric), codes in [-127, 127]; values outside
+//          the trained range are clamped. 1 byte per dimension + a 4-byte norm.
+enum class Quantization { kNone = 0, kF16 = 1, kInt8 = 2 };
+
 // Construction options of a vector index. Per-search knobs live in SearchOptions.
 struct IndexSpec {
   IndexKind kind = IndexKind::kHnsw;
@@ -42,6 +53,9 @@ struct IndexSpec {
   std::string faiss_factory;
   // FAISS IVF: default number of inverted lists probed per search. Default: 16.
   int nprobe = 16;
+  // HNSW: how the graph stores vectors (see Quantization). Only kHnsw accepts anything but
+  // kNone (FAISS has its own, in the factory string, e.g. "HNSW32,SQ8"). Default: kNone.
+  Quantization quantization = Quantization::kNone;
 
   // Says what to change when an option is out of range (INVALID_ARGUMENT naming the field).
   absl::Status Validate() const;

@@ -159,6 +159,12 @@ struct SearchRequest {
   std::optional<float> min_score;   // drop hits whose (final) score is below this
   bool with_vectors = false;
   bool with_payload = true;         // text, document_id, metadata
+  // Quantized HNSW collections (IndexSpec::quantization): re-score the candidates with the
+  // float32 vectors read from RocksDB, so that scores are exact. Default: true.
+  bool rescore = true;
+  // Candidates re-scored per result: k x oversampling per shard. 0 = the index default
+  // (kDefaultOversampling, 2), else 1..100.
+  float oversampling = 0;
 };
 
 // A hit's place in one leg of a search.

@@ -129,6 +129,10 @@ absl::StatusOr<SearchResult> Engine::Impl::Search(const SearchRequest& request) 
     return absl::InvalidArgumentError("min_score: must be a finite number");
   }
   if (request.filter) RETURN_IF_ERROR(request.filter->Validate());
+  if (!(request.oversampling == 0 ||
+        (request.oversampling >= 1 && request.oversampling <= 100))) {
+    return absl::InvalidArgumentError("oversampling: must be 0 (the default) or in [1, 100]");
+  }
   const bool want_vector = request.mode != SearchMode::kText;
   const bool want_text = request.mode != SearchMode::kVector;
   std::vector<float> query = request.query;
@@ -179,8 +183,9 @@ absl::StatusOr<SearchResult> Engine::Impl::Search(const SearchRequest& request) 
     std::vector<Ranked> all;
     for (size_t s = 0; s < c->shards.size(); ++s) {
       SearchPlan plan = SearchPlan::kIndex;
-      ASSIGN_OR_RETURN(auto hits,
-                       c->shards[s]->Search(query, vector_depth, request.ef, filter, &plan));
+      ASSIGN_OR_RETURN(auto hits, c->shards[s]->Search(
+                                      query, vector_depth, request.ef, filter, &plan,
+                                      Shard::Rescoring{request.rescore, request.oversampling}));
       result.plan = std::max(result.plan, plan);
       for (auto& hit : hits) all.push_back(Ranked{s, std::move(hit), {}, {}});
     }

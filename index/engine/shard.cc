@@ -115,6 +115,11 @@ uint64_t Shard::SpecFingerprint() const {
                   std::to_string(spec_.index.ef_construction) + "/" + spec_.index.faiss_factory +
                   "/" + std::to_string(spec_.dimension) + "/" +
                   std::to_string(static_cast<int>(spec_.metric));
+  // Appended only when set, so that snapshots of float32 collections written before the
+  // field existed keep their fingerprint.
+  if (spec_.index.quantization != Quantization::kNone) {
+    s += "/q" + std::to_string(static_cast<int>(spec_.index.quantization));
+  }
   return Hash64(s);
 }
 
@@ -302,13 +307,23 @@ absl::Status Shard::WriterApply(const std::vector<Added>& added,
 
 absl::StatusOr<std::vector<Shard::Hit>> Shard::Search(std::span<const float> query, size_t k,
                                                       int ef, const Filter* filter,
-                                                      SearchPlan* plan) const {
+                                                      SearchPlan* plan,
+                                                      Rescoring rescoring) const {
   std::shared_lock lock(mu_);
   std::vector<Hit> out;
   if (live_.empty()) return out;
+  // Quantized indexes keep no float32 vector: they read their candidates' from RocksDB. A
+  // vector deleted since the index answered is dropped (its delete is being applied).
+  const ExactVectorFetcher fetch = [this](std::span<const Label> labels,
+                                          std::vector<float>* vectors, std::vector<bool>* found) {
+    return store_->MultiGetVectors(key_, labels, spec_.dimension, vectors, found);
+  };
   SearchOptions opts;
   opts.top_k = k;
   opts.ef = ef;
+  opts.rescore = rescoring.rescore;
+  opts.oversampling = rescoring.oversampling;
+  opts.exact_vectors = &fetch;
   std::vector<SearchHit> hits;
   if (filter == nullptr) {
     *plan = SearchPlan::kIndex;
@@ -332,7 +347,7 @@ absl::StatusOr<std::vector<Shard::Hit>> Shard::Search(std::span<const float> que
     if (size <= options_.brute_force_max_matches || ScoringTheSetIsCheaper(size, k, ef)) {
       *plan = SearchPlan::kBruteForce;
       if (options_.metadata_index) labels = indexed.ToVector();
-      ASSIGN_OR_RETURN(hits, index_->ScoreLabels(query, labels, k));
+      ASSIGN_OR_RETURN(hits, index_->ScoreLabels(query, labels, opts));
     } else {
       *plan = SearchPlan::kIndexFiltered;
       opts.filter = options_.metadata_index ? static_cast<const LabelFilter*>(&indexed)

@@ -91,9 +91,17 @@ class Shard {
   absl::Status WriterApply(const std::vector<Added>& added,
                            const std::vector<std::pair<Label, std::string>>& removed);
 
+  // Quantized indexes: whether and how widely candidates are re-scored with the float32
+  // vectors in RocksDB (SearchOptions::rescore, oversampling).
+  struct Rescoring {
+    bool rescore = true;
+    float oversampling = 0;
+  };
+
   // --- read side ---
   absl::StatusOr<std::vector<Hit>> Search(std::span<const float> query, size_t k, int ef,
-                                          const Filter* filter, SearchPlan* plan) const;
+                                          const Filter* filter, SearchPlan* plan,
+                                          Rescoring rescoring) const;
   // BM25 search of analysed query terms (top k, best first), restricted to `filter` when set.
   // FAILED_PRECONDITION without a lexical index.
   absl::StatusOr<std::vector<Hit>> SearchText(std::span<const std::string> terms, size_t k,

@@ -159,16 +159,16 @@ absl::Status ValidateAndNormalizeQuery(const CollectionSpec& spec, std::vector<f
   return ValidateVector(spec, query, field);
 }
 
-// Catalog record, format 2 (little-endian):
+// Catalog record, format 3 (little-endian):
 //   u8 format | u32 id | i64 created_ms | u32 dim | u8 metric | u32 shards |
 //   u8 kind | u32 m | u32 ef_construction | u32 ef | u32 nprobe | lp faiss_factory |
-//   lp attributes | u8 lexical enabled | u8 analyzer | f64 k1 | f64 b
-// Format 1 (before issue 15) ends after attributes; it decodes as "lexical off": turning the
-// index on for stored points would need their texts analysed and written first, which Open
-// does not do.
+//   lp attributes | u8 lexical enabled | u8 analyzer | f64 k1 | f64 b | u8 quantization
+// Older formats decode too: format 1 (before issue 15) ends after attributes and decodes as
+// "lexical off" (turning the index on for stored points would need their texts analysed and
+// written first, which Open does not do) and float32; format 2 ends after b (float32).
 std::string EncodeCollectionRecord(uint32_t id, int64_t created_at_ms, const CollectionSpec& s) {
   std::string out;
-  out.push_back(2);
+  out.push_back(3);
   storage::PutFixed32LE(&out, id);
   storage::PutFixed64LE(&out, static_cast<uint64_t>(created_at_ms));
   storage::PutFixed32LE(&out, s.dimension);
@@ -185,13 +185,14 @@ std::string EncodeCollectionRecord(uint32_t id, int64_t created_at_ms, const Col
   out.push_back(static_cast<char>(s.lexical.analyzer));
   storage::PutFixed64LE(&out, std::bit_cast<uint64_t>(s.lexical.k1));
   storage::PutFixed64LE(&out, std::bit_cast<uint64_t>(s.lexical.b));
+  out.push_back(static_cast<char>(s.index.quantization));
   return out;
 }
 
 absl::Status DecodeCollectionRecord(std::string_view name, std::string_view data, uint32_t* id,
                                     int64_t* created_at_ms, CollectionSpec* spec) {
   storage::Reader r(data);
-  uint8_t format, metric, kind;
+  uint8_t format, metric, kind, quantization = 0;
   uint64_t created;
   uint32_t m, efc, ef, nprobe;
   std::string_view factory, attributes;
@@ -199,7 +200,7 @@ absl::Status DecodeCollectionRecord(std::string_view name, std::string_view data
     return absl::DataLossError("corrupt catalog record for collection \"" + std::string(name) +
                                "\"");
   };
-  if (!r.ReadU8(&format) || (format != 1 && format != 2) || !r.ReadFixed32LE(id) ||
+  if (!r.ReadU8(&format) || format < 1 || format > 3 || !r.ReadFixed32LE(id) ||
       !r.ReadFixed64LE(&created) || !r.ReadFixed32LE(&spec->dimension) || !r.ReadU8(&metric) ||
       metric > 2 || !r.ReadFixed32LE(&spec->shards) || !r.ReadU8(&kind) || kind > 2 ||
       !r.ReadFixed32LE(&m) || !r.ReadFixed32LE(&efc) || !r.ReadFixed32LE(&ef) ||
@@ -208,7 +209,7 @@ absl::Status DecodeCollectionRecord(std::string_view name, std::string_view data
     return corrupt();
   }
   spec->lexical = LexicalSpec{};
-  if (format == 2) {
+  if (format >= 2) {
     uint8_t enabled, analyzer;
     uint64_t k1, b;
     if (!r.ReadU8(&enabled) || enabled > 1 || !r.ReadU8(&analyzer) ||
@@ -222,6 +223,7 @@ absl::Status DecodeCollectionRecord(std::string_view name, std::string_view data
     spec->lexical.b = std::bit_cast<double>(b);
     if (!spec->lexical.Validate().ok()) return corrupt();
   }
+  if (format >= 3 && (!r.ReadU8(&quantization) || quantization > 2)) return corrupt();
   if (!r.done()) return corrupt();
   *created_at_ms = static_cast<int64_t>(created);
   spec->name = std::string(name);
@@ -232,6 +234,7 @@ absl::Status DecodeCollectionRecord(std::string_view name, std::string_view data
   spec->index.ef = static_cast<int>(ef);
   spec->index.nprobe = static_cast<int>(nprobe);
   spec->index.faiss_factory = std::string(factory);
+  spec->index.quantization = static_cast<Quantization>(quantization);
   spec->attributes = std::string(attributes);
   return absl::OkStatus();
 }

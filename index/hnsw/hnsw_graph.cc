@@ -40,7 +40,7 @@ tableint HnswIndex::Impl::Descend(const void* vector, int stop_level) const {
   return current;
 }
 
-void HnswIndex::Impl::Insert(const float* vector, Label label, std::vector<tableint>* orphans) {
+void HnswIndex::Impl::Insert(const void* vector, Label label, std::vector<tableint>* orphans) {
   Graph& g = *graph;
   const tableint c = static_cast<tableint>(g.cur_element_count);
   const int level = g.getRandomLevel(g.mult_);

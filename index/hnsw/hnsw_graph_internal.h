@@ -12,6 +12,7 @@
 #include <optional>
 #include <queue>
 #include <utility>
+#include <string>
 #include <vector>
 
 #pragma GCC diagnostic push
@@ -23,12 +24,77 @@
 #pragma GCC diagnostic pop
 
 #include "index/hnsw/hnsw_index.h"
+#include "index/hnsw/quant_kernels.h"
+#include "index/serialization.h"
 
 namespace ragd::index {
 namespace hnsw_graph {
 
 using Graph = hnswlib::HierarchicalNSW<float>;
 using hnswlib::tableint;
+
+// What a node's data holds (IndexSpec::quantization) and the distances on it (hnsw_codes.cc).
+// kNone: the float32 vector and hnswlib's own spaces. kF16: dim halves. kInt8: a float, the
+// squared norm of the decoded vector (for L2), then dim int8 codes; decoded x = mean + scale
+// * code per dimension. The graph (insert, repair) measures code against code through the
+// hnswlib space made here; a search measures its float query against codes (PreparedQuery):
+// f16 directly, int8 as an exact integer dot product of the query scaled per dimension and
+// rounded to int16 with the code.
+class Codec {
+ public:
+  // Training (int8): once this many vectors are present; until then they stay float32 in the
+  // index, searched exactly (cheaper than a walk at that size).
+  static constexpr size_t kMinTrainingVectors = 256;
+  // At most this many of the first vectors are used (all rows of the Add that reaches the
+  // minimum, so a rebuild from storage, which adds 1,024 at a time, trains on 1,024).
+  static constexpr size_t kMaxTrainingVectors = 65536;
+
+  Codec(Quantization kind, Metric metric, size_t dim);
+  Quantization kind() const { return kind_; }
+  bool quantized() const { return kind_ != Quantization::kNone; }
+  bool trained() const { return kind_ != Quantization::kInt8 || !mean_.empty(); }
+  size_t code_bytes() const;
+  // A space for the graph whose distances are this codec's code-against-code distances; its
+  // parameter points into this codec, which must outlive it.
+  std::unique_ptr<hnswlib::SpaceInterface<float>> MakeSpace() const;
+
+  // int8: learns mean and scale from `n` prepared rows. No-op for the other kinds.
+  void Train(const float* rows, size_t n);
+  // Encodes one prepared row (trained()). `code` has code_bytes().
+  void Encode(const float* row, char* code) const;
+
+  struct PreparedQuery {
+    const float* q = nullptr;  // f16: the prepared query
+    std::vector<int16_t> q16;  // int8: round(q * scale / alpha)
+    float alpha = 0;           // int8: dot = base + alpha * (q16 . code)
+    float base = 0;            // int8: q . mean
+    float norm = 0;            // int8, L2: |q|^2
+  };
+  void Prepare(const float* query, PreparedQuery* out) const;
+  // hnswlib's convention: a distance, smaller is closer (1 - dot, or squared L2).
+  float Distance(const PreparedQuery& query, const char* code) const;
+  // Score of a distance (types.h: higher is closer).
+  float ScoreOf(float distance) const { return metric_ == Metric::kL2 ? -distance : 1.0f - distance; }
+  // True when a stored code holds only finite values (checked on Load).
+  bool CodeIsFinite(const char* code) const;
+
+  // int8 training, persisted with the snapshot: appended / validated and read back.
+  void SaveTraining(std::string* out) const;
+  absl::Status LoadTraining(internal::ByteReader& r);
+  size_t MemoryBytes() const { return (mean_.capacity() + scale_.capacity()) * sizeof(float); }
+
+ private:
+  static float F16Ip(const void* a, const void* b, const void* self);
+  static float F16L2(const void* a, const void* b, const void* self);
+  static float Int8Ip(const void* a, const void* b, const void* self);
+  static float Int8L2(const void* a, const void* b, const void* self);
+
+  Quantization kind_;
+  Metric metric_;
+  size_t dim_;
+  const quant::Kernels* kernels_;
+  std::vector<float> mean_, scale_;  // int8, once trained
+};
 
 }  // namespace hnsw_graph
 
@@ -49,8 +115,13 @@ struct HnswIndex::Impl {
       std::priority_queue<std::pair<float, tableint>, std::vector<std::pair<float, tableint>>,
                           Graph::CompareByFirst>;
 
+  std::unique_ptr<hnsw_graph::Codec> codec;
   std::unique_ptr<hnswlib::SpaceInterface<float>> space;
   std::unique_ptr<Graph> graph;
+  // int8 before training: the live vectors (prepared float32 rows) and their labels; the
+  // graph is empty until training, and these are searched exactly.
+  std::vector<Label> pending_labels;
+  std::vector<float> pending_rows;
   // Per internal id: how many live nodes list it on layer 0.
   std::vector<uint32_t> live_in;
   // Retirements and pruned links since the last whole-graph reachability pass.
@@ -70,7 +141,8 @@ struct HnswIndex::Impl {
 
   // Adds a new node for `label` (the caller retired any live node of that label). Capacity
   // and live_in's capacity are the caller's.
-  void Insert(const float* vector, Label label, std::vector<tableint>* orphans);
+  // `data` is what a node stores (codec: the vector or its code).
+  void Insert(const void* data, Label label, std::vector<tableint>* orphans);
   // Marks `id` removed and takes its layer-0 links out of live_in.
   void Retire(tableint id, std::vector<tableint>* orphans);
   // Links every orphan that is still live and without a live in-link; then, when enough has

@@ -26,7 +26,10 @@ using hnsw_graph::tableint;
 namespace {
 
 constexpr uint32_t kMagic = 0x57534e48;  // "HNSW"
-constexpr uint32_t kVersion = 1;
+// Version 2 adds the storage kind (IndexSpec::quantization), the int8 training and the int8
+// vectors kept before training; version 1 snapshots load as float32 (kNone).
+constexpr uint32_t kVersion = 2;
+constexpr uint32_t kVersionFloat32Only = 1;
 constexpr size_t kInitialCapacity = 1024;
 // hnswlib's internal ids are 32-bit; its deleted mark lives in the third byte of the
 // level-0 list header, which limits maxM0 to 16 bits of list count.
@@ -46,17 +49,6 @@ auto Guard(absl::string_view what, F&& f) -> decltype(f()) {
   } catch (...) {
     return absl::InternalError(absl::StrCat("hnsw ", what, ": unknown exception"));
   }
-}
-
-std::unique_ptr<hnswlib::SpaceInterface<float>> MakeSpace(Metric metric, size_t dim) {
-  switch (metric) {
-    case Metric::kCosine:
-    case Metric::kDot:
-      return std::make_unique<hnswlib::InnerProductSpace>(dim);
-    case Metric::kL2:
-      return std::make_unique<hnswlib::L2Space>(dim);
-  }
-  return nullptr;
 }
 
 // Moves the level-0 block (links + vector + label per element: ~6 KiB for 1536-d) into memory
@@ -82,6 +74,7 @@ void RehomeLevel0(Graph& g) {
   g.data_level0_memory_ = static_cast<char*>(block);
 }
 
+// Float32 graphs only (Quantization::kNone).
 const float* VectorOf(const Graph& g, tableint id) {
   return reinterpret_cast<const float*>(g.getDataByInternalId(id));
 }
@@ -103,13 +96,13 @@ class VisitedLease {
 
 // Best-first search with a per-call ef and a native filter. Reads only public members of
 // HierarchicalNSW; the same algorithm as hnswlib 0.7's searchBaseLayerST with a filter.
-std::vector<std::pair<float, tableint>> SearchGraph(const Graph& g, const float* query, size_t ef,
+// `dist(id)` is the query's distance to node `id` (float32: hnswlib's space; codes: the
+// codec's float-query-against-code distance).
+template <typename Dist>
+std::vector<std::pair<float, tableint>> SearchGraph(const Graph& g, const Dist& dist, size_t ef,
                                                     const LabelFilter* filter) {
   std::vector<std::pair<float, tableint>> out;
   if (g.cur_element_count == 0) return out;
-  auto dist = [&](tableint id) {
-    return g.fstdistfunc_(query, g.getDataByInternalId(id), g.dist_func_param_);
-  };
   auto accepted = [&](tableint id) {
     return !g.isMarkedDeleted(id) && (filter == nullptr || filter->Accept(g.getExternalLabel(id)));
   };
@@ -202,7 +195,8 @@ absl::StatusOr<std::unique_ptr<HnswIndex>> HnswIndex::Create(const IndexSpec& sp
   if (dim == 0) return absl::InvalidArgumentError("dim must be at least 1");
   return Guard("create", [&]() -> absl::StatusOr<std::unique_ptr<HnswIndex>> {
     auto impl = std::make_unique<Impl>();
-    impl->space = MakeSpace(metric, dim);
+    impl->codec = std::make_unique<hnsw_graph::Codec>(spec.quantization, metric, dim);
+    impl->space = impl->codec->MakeSpace();
     impl->graph =
         std::make_unique<Graph>(impl->space.get(), kInitialCapacity, static_cast<size_t>(spec.m),
                                 static_cast<size_t>(spec.ef_construction));
@@ -212,7 +206,8 @@ absl::StatusOr<std::unique_ptr<HnswIndex>> HnswIndex::Create(const IndexSpec& sp
 }
 
 size_t HnswIndex::size() const {
-  return impl_->graph->cur_element_count - impl_->graph->num_deleted_;
+  return impl_->graph->cur_element_count - impl_->graph->num_deleted_ +
+         impl_->pending_labels.size();
 }
 
 size_t HnswIndex::removed_count() const { return impl_->graph->num_deleted_; }
@@ -230,7 +225,9 @@ size_t HnswIndex::MemoryBytes() const {
   const size_t per_label = 2 * sizeof(void*) + sizeof(Label) + sizeof(tableint) + sizeof(void*);
   return g.max_elements_ * per_slot + upper + g.label_lookup_.size() * per_label +
          impl_->live_in.capacity() * sizeof(uint32_t) +
-         Graph::max_update_element_locks * sizeof(std::mutex);
+         Graph::max_update_element_locks * sizeof(std::mutex) + impl_->codec->MemoryBytes() +
+         impl_->pending_labels.capacity() * sizeof(Label) +
+         impl_->pending_rows.capacity() * sizeof(float);
 }
 
 absl::Status HnswIndex::Add(std::span<const Label> labels, std::span<const float> vectors) {
@@ -247,7 +244,35 @@ absl::Status HnswIndex::Add(std::span<const Label> labels, std::span<const float
   }
   std::vector<float> normalized;
   std::span<const float> rows = internal::PrepareVectors(metric_, dim_, vectors, &normalized);
+  hnsw_graph::Codec& codec = *impl_->codec;
   return Guard("add", [&]() -> absl::Status {
+    std::vector<Label> all_labels;
+    std::vector<float> all_rows;
+    if (!codec.trained()) {
+      // Before int8 training every live vector is a pending float32 row (the graph is empty):
+      // a present label is overwritten, a new one appended.
+      for (size_t i = 0; i < labels.size(); ++i) {
+        auto& pl = impl_->pending_labels;
+        const auto it = std::find(pl.begin(), pl.end(), labels[i]);
+        const float* row = rows.data() + i * dim_;
+        if (it != pl.end()) {
+          std::copy(row, row + dim_, impl_->pending_rows.begin() + (it - pl.begin()) * dim_);
+        } else {
+          pl.push_back(labels[i]);
+          impl_->pending_rows.insert(impl_->pending_rows.end(), row, row + dim_);
+        }
+      }
+      if (impl_->pending_labels.size() < hnsw_graph::Codec::kMinTrainingVectors) {
+        return absl::OkStatus();
+      }
+      codec.Train(impl_->pending_rows.data(), impl_->pending_labels.size());
+      all_labels = std::move(impl_->pending_labels);
+      all_rows = std::move(impl_->pending_rows);
+      impl_->pending_labels.clear();
+      impl_->pending_rows.clear();
+      labels = all_labels;
+      rows = all_rows;
+    }
     // Upper bound (a replaced label takes a new slot too); doubling keeps Add amortised O(1)
     // copies.
     const size_t needed = g.cur_element_count + labels.size();
@@ -257,11 +282,18 @@ absl::Status HnswIndex::Add(std::span<const Label> labels, std::span<const float
     }
     impl_->live_in.reserve(g.max_elements_);
     std::vector<tableint> orphans;
+    std::vector<char> code(codec.code_bytes());
     for (size_t i = 0; i < labels.size(); ++i) {
       // A present label is replaced by a new node: rewiring the old node's neighbourhood in
       // place (hnswlib's updatePoint) is what strands other nodes.
       if (std::optional<tableint> old = impl_->Find(labels[i])) impl_->Retire(*old, &orphans);
-      impl_->Insert(rows.data() + i * dim_, labels[i], &orphans);
+      const float* row = rows.data() + i * dim_;
+      if (codec.quantized()) {
+        codec.Encode(row, code.data());
+        impl_->Insert(code.data(), labels[i], &orphans);
+      } else {
+        impl_->Insert(row, labels[i], &orphans);
+      }
     }
     impl_->Repair(orphans);
     return absl::OkStatus();
@@ -271,65 +303,195 @@ absl::Status HnswIndex::Add(std::span<const Label> labels, std::span<const float
 absl::Status HnswIndex::Remove(std::span<const Label> labels) {
   return Guard("remove", [&]() -> absl::Status {
     std::vector<tableint> orphans;
+    auto& pl = impl_->pending_labels;
     for (Label label : labels) {
-      if (std::optional<tableint> id = impl_->Find(label)) impl_->Retire(*id, &orphans);
+      if (std::optional<tableint> id = impl_->Find(label)) {
+        impl_->Retire(*id, &orphans);
+        continue;
+      }
+      const auto it = std::find(pl.begin(), pl.end(), label);
+      if (it == pl.end()) continue;
+      // Swap with the last pending row, then drop it.
+      const size_t at = it - pl.begin(), last = pl.size() - 1;
+      std::copy_n(impl_->pending_rows.begin() + last * dim_, dim_,
+                  impl_->pending_rows.begin() + at * dim_);
+      pl[at] = pl[last];
+      pl.pop_back();
+      impl_->pending_rows.resize(pl.size() * dim_);
     }
     impl_->Repair(orphans);
     return absl::OkStatus();
   });
 }
 
+namespace {
+
+// Exact scores of `query` (prepared) against the float32 vectors of `labels` read through
+// `fetch`; labels whose vector is gone are dropped. The best `top_k`, best first.
+absl::StatusOr<std::vector<SearchHit>> Rescore(const ExactVectorFetcher& fetch, Metric metric,
+                                               size_t dim, const float* query,
+                                               std::span<const Label> labels, size_t top_k) {
+  std::vector<float> vectors;
+  std::vector<bool> found;
+  RETURN_IF_ERROR(fetch(labels, &vectors, &found));
+  if (found.size() != labels.size() || vectors.size() < labels.size() * dim) {
+    return absl::InternalError("exact vector fetch returned the wrong number of vectors");
+  }
+  internal::TopK top(top_k);
+  for (size_t i = 0; i < labels.size(); ++i) {
+    if (!found[i]) continue;
+    float* v = vectors.data() + i * dim;
+    // Stored vectors are normalised already for kCosine; normalising again is cheap at this
+    // count and keeps the score a cosine whatever the caller's store holds.
+    if (metric == Metric::kCosine) internal::Normalize(v, dim);
+    top.Push(labels[i], internal::Score(metric, query, v, dim));
+  }
+  return std::move(top).Take();
+}
+
+// How many candidates a quantized search collects before re-scoring.
+size_t CandidatesFor(size_t top_k, const SearchOptions& options, bool rescoring) {
+  if (!rescoring) return top_k;
+  const float factor = options.oversampling > 0 ? options.oversampling : kDefaultOversampling;
+  return static_cast<size_t>(std::ceil(static_cast<double>(top_k) * std::max(1.0f, factor)));
+}
+
+}  // namespace
+
 absl::StatusOr<std::vector<SearchHit>> HnswIndex::Search(std::span<const float> query,
                                                          const SearchOptions& options) const {
   RETURN_IF_ERROR(internal::CheckQuery(query, dim_));
   if (options.ef < 0) return absl::InvalidArgumentError("search ef must be >= 0");
+  if (options.oversampling < 0 || !std::isfinite(options.oversampling)) {
+    return absl::InvalidArgumentError("search oversampling must be finite and >= 0");
+  }
   if (options.top_k == 0 || size() == 0) return std::vector<SearchHit>{};
   const size_t top_k = std::min(options.top_k, size());
-  const size_t ef = std::max<size_t>(options.ef > 0 ? options.ef : spec_.ef, top_k);
+  const hnsw_graph::Codec& codec = *impl_->codec;
+  const bool rescoring =
+      codec.quantized() && options.rescore && options.exact_vectors != nullptr;
+  const size_t candidates = std::min(CandidatesFor(top_k, options, rescoring), size());
+  const size_t ef = std::max<size_t>(options.ef > 0 ? options.ef : spec_.ef, candidates);
   std::vector<float> normalized;
   const float* q = internal::PrepareVectors(metric_, dim_, query, &normalized).data();
   return Guard("search", [&]() -> absl::StatusOr<std::vector<SearchHit>> {
     const Graph& g = *impl_->graph;
-    internal::TopK top(top_k);
+    if (!impl_->pending_labels.empty()) {  // int8 before training: exact over float32 rows
+      internal::TopK top(top_k);
+      const auto& pl = impl_->pending_labels;
+      for (size_t i = 0; i < pl.size(); ++i) {
+        if (options.filter != nullptr && !options.filter->Accept(pl[i])) continue;
+        top.Push(pl[i], internal::Score(metric_, q, impl_->pending_rows.data() + i * dim_, dim_));
+      }
+      return std::move(top).Take();
+    }
+    if (!codec.quantized()) {
+      internal::TopK top(top_k);
+      if (options.filter != nullptr &&
+          internal::PreferExactFilteredScan(size(), options.filter_selectivity, ef)) {
+        for (tableint id = 0; id < g.cur_element_count; ++id) {
+          if (g.isMarkedDeleted(id)) continue;
+          const Label label = g.getExternalLabel(id);
+          if (!options.filter->Accept(label)) continue;
+          top.Push(label, internal::Score(metric_, q, VectorOf(g, id), dim_));
+        }
+        return std::move(top).Take();
+      }
+      auto dist = [&](tableint id) {
+        return g.fstdistfunc_(q, g.getDataByInternalId(id), g.dist_func_param_);
+      };
+      // The graph walk's distances are exact: turn them into scores instead of recomputing
+      // ef dot products (InnerProductSpace gives 1 - a·b, L2Space the squared distance).
+      for (const auto& [d, id] : SearchGraph(g, dist, ef, options.filter)) {
+        top.Push(g.getExternalLabel(id), codec.ScoreOf(d));
+      }
+      return std::move(top).Take();
+    }
+    // Codes: the walk (or the filtered scan) ranks by approximate scores; the best
+    // `candidates` are then re-scored exactly when asked.
+    hnsw_graph::Codec::PreparedQuery prepared;
+    codec.Prepare(q, &prepared);
+    auto dist = [&](tableint id) { return codec.Distance(prepared, g.getDataByInternalId(id)); };
+    internal::TopK approx(candidates);
     if (options.filter != nullptr &&
         internal::PreferExactFilteredScan(size(), options.filter_selectivity, ef)) {
       for (tableint id = 0; id < g.cur_element_count; ++id) {
         if (g.isMarkedDeleted(id)) continue;
         const Label label = g.getExternalLabel(id);
         if (!options.filter->Accept(label)) continue;
-        top.Push(label, internal::Score(metric_, q, VectorOf(g, id), dim_));
+        approx.Push(label, codec.ScoreOf(dist(id)));
       }
-      return std::move(top).Take();
+    } else {
+      for (const auto& [d, id] : SearchGraph(g, dist, ef, options.filter)) {
+        approx.Push(g.getExternalLabel(id), codec.ScoreOf(d));
+      }
     }
-    std::vector<std::pair<float, tableint>> found = SearchGraph(g, q, ef, options.filter);
-    // The graph walk's distances are exact: turn them into scores instead of recomputing
-    // ef dot products (InnerProductSpace gives 1 - a·b, L2Space the squared distance).
-    for (const auto& [d, id] : found) {
-      top.Push(g.getExternalLabel(id), metric_ == Metric::kL2 ? -d : 1.0f - d);
+    std::vector<SearchHit> hits = std::move(approx).Take();
+    if (!rescoring) {
+      if (hits.size() > top_k) hits.resize(top_k);
+      return hits;
     }
-    return std::move(top).Take();
+    std::vector<Label> labels(hits.size());
+    for (size_t i = 0; i < hits.size(); ++i) labels[i] = hits[i].label;
+    return Rescore(*options.exact_vectors, metric_, dim_, q, labels, top_k);
   });
 }
 
 absl::StatusOr<std::vector<SearchHit>> HnswIndex::ScoreLabels(std::span<const float> query,
                                                               std::span<const Label> labels,
                                                               size_t top_k) const {
+  return ScoreLabels(query, labels, SearchOptions{.top_k = top_k});
+}
+
+absl::StatusOr<std::vector<SearchHit>> HnswIndex::ScoreLabels(
+    std::span<const float> query, std::span<const Label> labels,
+    const SearchOptions& options) const {
   RETURN_IF_ERROR(internal::CheckQuery(query, dim_));
   std::vector<float> normalized;
   const float* q = internal::PrepareVectors(metric_, dim_, query, &normalized).data();
+  const hnsw_graph::Codec& codec = *impl_->codec;
+  const bool rescoring =
+      codec.quantized() && options.rescore && options.exact_vectors != nullptr;
   return Guard("score", [&]() -> absl::StatusOr<std::vector<SearchHit>> {
-    internal::TopK top(top_k);
+    const Graph& g = *impl_->graph;
+    const size_t candidates = CandidatesFor(options.top_k, options, rescoring);
+    internal::TopK top(codec.quantized() ? candidates : options.top_k);
+    hnsw_graph::Codec::PreparedQuery prepared;
+    if (codec.quantized() && impl_->pending_labels.empty()) codec.Prepare(q, &prepared);
     absl::flat_hash_set<Label> seen;
+    const auto& pl = impl_->pending_labels;
     for (Label label : labels) {
+      if (!pl.empty()) {  // int8 before training: exact
+        const auto it = std::find(pl.begin(), pl.end(), label);
+        if (it == pl.end() || !seen.insert(label).second) continue;
+        top.Push(label, internal::Score(metric_, q,
+                                        impl_->pending_rows.data() + (it - pl.begin()) * dim_, dim_));
+        continue;
+      }
       std::optional<tableint> id = impl_->Find(label);
       if (!id || !seen.insert(label).second) continue;
-      top.Push(label, internal::Score(metric_, q, VectorOf(*impl_->graph, *id), dim_));
+      if (!codec.quantized()) {
+        top.Push(label, internal::Score(metric_, q, VectorOf(g, *id), dim_));
+      } else {
+        top.Push(label, codec.ScoreOf(codec.Distance(prepared, g.getDataByInternalId(*id))));
+      }
     }
-    return std::move(top).Take();
+    std::vector<SearchHit> hits = std::move(top).Take();
+    if (!codec.quantized() || !pl.empty() || !rescoring) {
+      if (hits.size() > options.top_k) hits.resize(options.top_k);
+      return hits;
+    }
+    std::vector<Label> found(hits.size());
+    for (size_t i = 0; i < hits.size(); ++i) found[i] = hits[i].label;
+    return Rescore(*options.exact_vectors, metric_, dim_, q, found, options.top_k);
   });
 }
 
-bool HnswIndex::Contains(Label label) const { return impl_->Find(label).has_value(); }
+bool HnswIndex::Contains(Label label) const {
+  if (impl_->Find(label).has_value()) return true;
+  const auto& pl = impl_->pending_labels;
+  return std::find(pl.begin(), pl.end(), label) != pl.end();
+}
 
 std::vector<Label> HnswIndex::Labels() const {
   std::vector<Label> out;
@@ -337,6 +499,7 @@ std::vector<Label> HnswIndex::Labels() const {
   for (const auto& [label, id] : impl_->graph->label_lookup_) {
     if (impl_->IsLive(id)) out.push_back(label);
   }
+  out.insert(out.end(), impl_->pending_labels.begin(), impl_->pending_labels.end());
   return out;
 }
 
@@ -345,6 +508,14 @@ absl::Status HnswIndex::Save(std::string* out) const {
   return Guard("save", [&]() -> absl::Status {
     internal::ByteWriter w(out);
     internal::WriteHeader(w, kMagic, kVersion, dim_, metric_);
+    // Version 2: storage kind; for int8 the training section and the rows kept before it.
+    w.Put<uint32_t>(static_cast<uint32_t>(impl_->codec->kind()));
+    if (impl_->codec->kind() == Quantization::kInt8) {
+      impl_->codec->SaveTraining(out);
+      w.Put<uint64_t>(impl_->pending_labels.size());
+      w.PutBytes(impl_->pending_labels.data(), impl_->pending_labels.size() * sizeof(Label));
+      w.PutBytes(impl_->pending_rows.data(), impl_->pending_rows.size() * sizeof(float));
+    }
     w.Put<uint64_t>(g.M_);
     w.Put<uint64_t>(g.ef_construction_);
     w.Put<uint64_t>(g.size_data_per_element_);
@@ -365,7 +536,42 @@ absl::StatusOr<std::unique_ptr<HnswIndex>> HnswIndex::Load(const IndexSpec& spec
                                                            Metric metric, std::string_view data) {
   RETURN_IF_ERROR(spec.Validate());
   internal::ByteReader r(data, "hnsw index");
-  RETURN_IF_ERROR(internal::ReadHeader(r, kMagic, kVersion, dim, metric));
+  uint32_t version = kVersion;
+  {
+    internal::ByteReader probe = r;
+    uint32_t magic = 0;
+    if (probe.Get(&magic).ok() && probe.Get(&version).ok() && version == kVersionFloat32Only) {
+      version = kVersionFloat32Only;
+    } else {
+      version = kVersion;
+    }
+  }
+  RETURN_IF_ERROR(internal::ReadHeader(r, kMagic, version, dim, metric));
+  auto codec = std::make_unique<hnsw_graph::Codec>(spec.quantization, metric, dim);
+  uint32_t kind = 0;  // version 1: float32
+  if (version >= 2) RETURN_IF_ERROR(r.Get(&kind));
+  if (kind != static_cast<uint32_t>(spec.quantization)) {
+    return r.Corrupt(absl::StrCat("made with quantization ", kind, ", the spec asks for ",
+                                  static_cast<int>(spec.quantization)));
+  }
+  std::vector<Label> pending_labels;
+  std::vector<float> pending_rows;
+  if (spec.quantization == Quantization::kInt8) {
+    RETURN_IF_ERROR(codec->LoadTraining(r));
+    uint64_t pending = 0;
+    RETURN_IF_ERROR(r.Get(&pending));
+    if (pending > 0 && codec->trained()) return r.Corrupt("pending vectors after training");
+    if (pending >= hnsw_graph::Codec::kMinTrainingVectors) return r.Corrupt("too many pending");
+    ASSIGN_OR_RETURN(std::string_view pl, r.GetSpan(pending, sizeof(Label)));
+    ASSIGN_OR_RETURN(std::string_view pr, r.GetSpan(pending * dim, sizeof(float)));
+    pending_labels.resize(pending);
+    pending_rows.resize(pending * dim);
+    std::memcpy(pending_labels.data(), pl.data(), pl.size());
+    std::memcpy(pending_rows.data(), pr.data(), pr.size());
+    if (!internal::AllFinite(pending_rows)) return r.Corrupt("non-finite pending vectors");
+    absl::flat_hash_set<Label> distinct(pending_labels.begin(), pending_labels.end());
+    if (distinct.size() != pending_labels.size()) return r.Corrupt("duplicate pending label");
+  }
   uint64_t m = 0, ef_construction = 0, element_bytes = 0, count = 0;
   int32_t max_level = 0;
   uint32_t entry_point = 0;
@@ -384,13 +590,18 @@ absl::StatusOr<std::unique_ptr<HnswIndex>> HnswIndex::Load(const IndexSpec& spec
   if (count > 0 && entry_point >= count) return r.Corrupt("entry point out of range");
   // The layout is fully determined by dim and M; check it before trusting the counts.
   const size_t expected_element_bytes =
-      (2 * m + 1) * sizeof(tableint) + dim * sizeof(float) + sizeof(hnswlib::labeltype);
+      (2 * m + 1) * sizeof(tableint) + codec->code_bytes() + sizeof(hnswlib::labeltype);
   if (element_bytes != expected_element_bytes) return r.Corrupt("element size mismatch");
+  if (count > 0 && !codec->trained()) return r.Corrupt("int8 graph without training");
+  if (count > 0 && !pending_labels.empty()) return r.Corrupt("graph and pending vectors");
   ASSIGN_OR_RETURN(std::string_view level0, r.GetSpan(count, element_bytes));
 
   return Guard("load", [&]() -> absl::StatusOr<std::unique_ptr<HnswIndex>> {
     auto impl = std::make_unique<Impl>();
-    impl->space = MakeSpace(metric, dim);
+    impl->codec = std::move(codec);
+    impl->space = impl->codec->MakeSpace();
+    impl->pending_labels = std::move(pending_labels);
+    impl->pending_rows = std::move(pending_rows);
     impl->graph = std::make_unique<Graph>(
         impl->space.get(), std::max<size_t>(count, kInitialCapacity), m, ef_construction);
     Graph& g = *impl->graph;
@@ -455,10 +666,10 @@ absl::StatusOr<std::unique_ptr<HnswIndex>> HnswIndex::Load(const IndexSpec& spec
     }
     g.maxlevel_ = max_level;
     g.enterpoint_node_ = count > 0 ? entry_point : static_cast<tableint>(-1);
-    std::vector<float> scratch(dim);
     for (tableint i = 0; i < count; ++i) {
-      std::memcpy(scratch.data(), g.getDataByInternalId(i), dim * sizeof(float));
-      if (!internal::AllFinite(scratch)) return r.Corrupt("non-finite vector values");
+      if (!impl->codec->CodeIsFinite(g.getDataByInternalId(i))) {
+        return r.Corrupt("non-finite vector values");
+      }
     }
     // Snapshots written before the adapter maintained reachability may have a removed entry
     // point, live nodes without a live in-link, or severed islands: repair them here.

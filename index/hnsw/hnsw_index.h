@@ -32,6 +32,18 @@
 // since the last walk reach max(64, 2 x size()) and on every Load, links live nodes that only
 // a severed group reaches. Searches do no extra work.
 //
+// Storage (IndexSpec::quantization): kNone keeps float32 vectors in the graph, as above. kF16
+// and kInt8 keep codes (hnsw_graph_internal.h, Codec): the graph is built and repaired with
+// code-against-code distances and searched with float-query-against-code distances (SIMD
+// kernels chosen at run time, quant_kernels.h). No float32 vector stays resident: a search
+// collects ceil(top_k x oversampling) candidates on codes and, when SearchOptions::rescore is
+// set and SearchOptions::exact_vectors given, re-scores them with the caller's float32 vectors,
+// so that its scores are exact; without that, scores come from the codes. ScoreLabels does the
+// same (the best candidates by code, then re-scored). kInt8 trains when 256 vectors are present
+// (Codec::kMinTrainingVectors), on all rows present then (up to 65,536); until then the
+// vectors stay float32 and are searched exactly. A rebuild (the engine's compaction) trains
+// again on its first rows.
+//
 // Save/Load: our own versioned format (not hnswlib's saveIndex, which only writes files and
 // trusts every size it reads). Load checks every size against the bytes present before
 // allocating and every link, level and entry point before the graph is used: DATA_LOSS on
@@ -75,6 +87,9 @@ class HnswIndex final : public VectorIndex {
   absl::StatusOr<std::vector<SearchHit>> ScoreLabels(std::span<const float> query,
                                                      std::span<const Label> labels,
                                                      size_t top_k) const override;
+  absl::StatusOr<std::vector<SearchHit>> ScoreLabels(std::span<const float> query,
+                                                     std::span<const Label> labels,
+                                                     const SearchOptions& options) const override;
   bool Contains(Label label) const override;
   std::vector<Label> Labels() const override;
   absl::Status Save(std::string* out) const override;

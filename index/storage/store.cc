@@ -228,6 +228,29 @@ absl::StatusOr<std::optional<std::vector<float>>> Store::GetVector(ShardKey k, L
   return std::optional<std::vector<float>>(std::move(v));
 }
 
+absl::Status Store::MultiGetVectors(ShardKey k, std::span<const Label> labels, size_t dim,
+                                    std::vector<float>* vectors, std::vector<bool>* found) const {
+  std::vector<std::string> keys;
+  keys.reserve(labels.size());
+  for (Label label : labels) keys.push_back(VectorKey(k, label));
+  std::vector<rocksdb::Slice> slices(keys.begin(), keys.end());
+  std::vector<rocksdb::PinnableSlice> values(keys.size());
+  std::vector<rocksdb::Status> statuses(keys.size());
+  db_->MultiGet(rocksdb::ReadOptions(), cf(kVectors), slices.size(), slices.data(), values.data(),
+                statuses.data());
+  vectors->assign(labels.size() * dim, 0.0f);
+  found->assign(labels.size(), false);
+  std::vector<float> v;
+  for (size_t i = 0; i < labels.size(); ++i) {
+    if (statuses[i].IsNotFound()) continue;
+    RETURN_IF_ERROR(FromRocks(statuses[i], "read vector"));
+    RETURN_IF_ERROR(DecodeVector(values[i].ToStringView(), dim, &v));
+    std::copy(v.begin(), v.end(), vectors->begin() + i * dim);
+    (*found)[i] = true;
+  }
+  return absl::OkStatus();
+}
+
 absl::Status Store::ScanPoints(
     ShardKey k, const std::function<absl::Status(std::string_view, PointRecord&&)>& fn,
     const ReadView* view) const {

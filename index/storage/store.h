@@ -115,6 +115,11 @@ class Store {
       ShardKey k, std::span<const std::string_view> ids) const;
   absl::StatusOr<std::optional<std::vector<float>>> GetVector(ShardKey k, Label label,
                                                               size_t dim) const;
+  // Reads the vectors of several labels of one shard at once (one MultiGet, through the block
+  // cache) into `vectors` (labels.size() x dim, row-major); found[i] is false when labels[i]
+  // has no vector (its row is zeros). Quantized indexes re-score their candidates with this.
+  absl::Status MultiGetVectors(ShardKey k, std::span<const Label> labels, size_t dim,
+                               std::vector<float>* vectors, std::vector<bool>* found) const;
 
   // Calls fn for every point of the shard in id order, reading `view` when given; stops at the
   // first non-OK status.

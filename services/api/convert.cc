@@ -160,6 +160,21 @@ absl::StatusOr<index::IndexSpec> FromProto(const v1::IndexSpec& spec, absl::stri
       RETURN_IF_ERROR(SetKnob(spec.hnsw().ef_construction(),
                               absl::StrCat(field, ".hnsw.ef_construction"), &out.ef_construction));
       RETURN_IF_ERROR(SetKnob(spec.hnsw().ef(), absl::StrCat(field, ".hnsw.ef"), &out.ef));
+      switch (spec.hnsw().quantization()) {
+        case v1::QUANTIZATION_NONE:
+          out.quantization = index::Quantization::kNone;
+          break;
+        case v1::QUANTIZATION_F16:
+          out.quantization = index::Quantization::kF16;
+          break;
+        case v1::QUANTIZATION_INT8:
+          out.quantization = index::Quantization::kInt8;
+          break;
+        default:  // open enum: a newer client may send a value this server does not know
+          return Invalid(absl::StrCat(field, ".hnsw.quantization"),
+                         absl::StrCat("unknown quantization ",
+                                      static_cast<int>(spec.hnsw().quantization())));
+      }
       break;
     case v1::IndexSpec::kFaiss:
       out.kind = index::IndexKind::kFaiss;
@@ -336,6 +351,8 @@ absl::StatusOr<index::SearchRequest> FromProto(const v1::SearchRequest& request)
   if (request.has_min_score()) out.min_score = request.min_score();
   out.with_vectors = request.with_vectors();
   out.with_payload = !request.has_with_payload() || request.with_payload();
+  out.rescore = !request.has_rescore() || request.rescore();
+  out.oversampling = request.oversampling();  // range checked by the engine
   return out;
 }
 
@@ -358,6 +375,17 @@ void ToProto(const index::IndexSpec& spec, v1::IndexSpec* out) {
       h->set_m(static_cast<uint32_t>(spec.m));
       h->set_ef_construction(static_cast<uint32_t>(spec.ef_construction));
       h->set_ef(static_cast<uint32_t>(spec.ef));
+      switch (spec.quantization) {
+        case index::Quantization::kNone:
+          h->set_quantization(v1::QUANTIZATION_NONE);
+          break;
+        case index::Quantization::kF16:
+          h->set_quantization(v1::QUANTIZATION_F16);
+          break;
+        case index::Quantization::kInt8:
+          h->set_quantization(v1::QUANTIZATION_INT8);
+          break;
+      }
       return;
     }
     case index::IndexKind::kFaiss: {

@@ -6,6 +6,7 @@
 #include <atomic>
 #include <cmath>
 #include <map>
+#include <memory>
 #include <optional>
 #include <random>
 #include <set>
@@ -17,6 +18,7 @@
 
 #include "common/hash.h"
 #include "index/vector_index.h"
+#include "tests/index/exact_vectors.h"
 #include "tests/testing/status_matchers.h"
 
 namespace ragd::index {
@@ -30,6 +32,9 @@ constexpr size_t kTopK = 10;
 
 constexpr double kMinRecallAt10Exact = 1.0;
 constexpr double kMinRecallAt10Hnsw = 0.95;
+// Quantized HNSW, the walk on codes and the top_k x 3 candidates re-scored with float32.
+constexpr double kMinRecallAt10HnswF16 = 0.95;
+constexpr double kMinRecallAt10HnswInt8 = 0.93;
 constexpr double kMinRecallAt10FaissHnsw = 0.95;
 constexpr double kMinRecallAt10FaissHnswSq8 = 0.90;
 constexpr double kMinRecallAt10FaissIvf = 0.85;  // nprobe 4 of 16 lists
@@ -46,8 +51,10 @@ struct Backend {
   bool exact;
 };
 
-IndexSpec Spec(IndexKind kind, std::string factory = "") {
+IndexSpec Spec(IndexKind kind, std::string factory = "",
+               Quantization quantization = Quantization::kNone) {
   IndexSpec s;
+  s.quantization = quantization;
   s.kind = kind;
   s.m = 16;
   s.ef_construction = 100;
@@ -69,6 +76,9 @@ std::vector<Backend> Backends() {
   return {
       {"Flat", Spec(IndexKind::kFlat), kMinRecallAt10Exact, true},
       {"Hnsw", Spec(IndexKind::kHnsw), kMinRecallAt10Hnsw, false},
+      {"HnswF16", Spec(IndexKind::kHnsw, "", Quantization::kF16), kMinRecallAt10HnswF16, false},
+      {"HnswInt8", Spec(IndexKind::kHnsw, "", Quantization::kInt8), kMinRecallAt10HnswInt8,
+       false},
       {"FaissHnsw32", FaissHnswSpec("HNSW32"), kMinRecallAt10FaissHnsw, false},
       {"FaissHnsw32Sq8", FaissHnswSpec("HNSW32,SQ8"), kMinRecallAt10FaissHnswSq8,
        false},
@@ -179,12 +189,21 @@ class IndexConformanceTest : public ::testing::TestWithParam<Param> {
   std::span<const float> Query(size_t q) const { return {queries_.data() + q * kDim, kDim}; }
 
   std::unique_ptr<VectorIndex> Build() {
-    auto index = MakeIndex(backend().spec, kDim, metric());
+    auto index = Make();
     EXPECT_TRUE(index.ok()) << index.status();
     if (!index.ok()) return nullptr;
     EXPECT_TRUE((*index)->Add(labels_, data_).ok());
     return std::move(index).value();
   }
+  // Indexes that re-score with store_'s vectors.
+  absl::StatusOr<std::unique_ptr<VectorIndex>> Make() {
+    return Wrap(MakeIndex(backend().spec, kDim, metric()), store_);
+  }
+  absl::StatusOr<std::unique_ptr<VectorIndex>> Load(std::string_view bytes) {
+    return Wrap(LoadIndex(backend().spec, kDim, metric(), bytes), store_);
+  }
+
+  std::shared_ptr<VectorStore> store_ = std::make_shared<VectorStore>(kDim);
 
   // True top-k labels among rows that are live and accepted.
   std::vector<Label> GroundTruth(size_t q, size_t k, const std::set<Label>& removed,
@@ -323,7 +342,7 @@ TEST_P(IndexConformanceTest, RemovedLabelsAreNeverReturned) {
 
   std::string bytes;
   ASSERT_OK(index->Save(&bytes));
-  ASSERT_OK_AND_ASSIGN(auto loaded, LoadIndex(backend().spec, kDim, metric(), bytes));
+  ASSERT_OK_AND_ASSIGN(auto loaded, Load(bytes));
   EXPECT_EQ(loaded->size(), index->size());
   EXPECT_EQ(loaded->removed_count(), index->removed_count());
   EXPECT_FALSE(loaded->Contains(labels_[0]));
@@ -383,8 +402,7 @@ TEST_P(IndexConformanceTest, SaveLoadRoundTripGivesIdenticalResults) {
   std::string bytes = "prefix";  // Save appends
   ASSERT_OK(index->Save(&bytes));
   ASSERT_EQ(bytes.substr(0, 6), "prefix");
-  ASSERT_OK_AND_ASSIGN(auto loaded,
-                       LoadIndex(backend().spec, kDim, metric(), std::string_view(bytes).substr(6)));
+  ASSERT_OK_AND_ASSIGN(auto loaded, Load(std::string_view(bytes).substr(6)));
   EXPECT_EQ(loaded->size(), index->size());
   HashFilter filter(0.3);
   for (size_t q = 0; q < kNumQueries; ++q) {
@@ -511,7 +529,7 @@ TEST_P(IndexConformanceTest, BadArgumentsAreInvalidArgument) {
 }
 
 TEST_P(IndexConformanceTest, GrowsFromEmptyInSmallBatches) {
-  ASSERT_OK_AND_ASSIGN(auto index, MakeIndex(backend().spec, kDim, metric()));
+  ASSERT_OK_AND_ASSIGN(auto index, Make());
   ASSERT_OK_AND_ASSIGN(auto empty, index->Search(Query(0), {}));
   EXPECT_TRUE(empty.empty());
   std::string empty_bytes;
@@ -574,7 +592,8 @@ class IndexChurnTest : public ::testing::TestWithParam<Backend> {
 
 TEST_P(IndexChurnTest, EveryLivePointIsFoundByItsOwnVector) {
   const IndexSpec& spec = GetParam().spec;
-  ASSERT_OK_AND_ASSIGN(auto index, MakeIndex(spec, kChurnDim, Metric::kCosine));
+  auto store = std::make_shared<VectorStore>(kChurnDim);
+  ASSERT_OK_AND_ASSIGN(auto index, Wrap(MakeIndex(spec, kChurnDim, Metric::kCosine), store));
   std::mt19937_64 rng(20261201);
   std::normal_distribution<float> normal(0, 1);
   // Half of the vectors come from a few tight clusters (re-embedded edits of similar chunks),
@@ -645,7 +664,7 @@ TEST_P(IndexChurnTest, EveryLivePointIsFoundByItsOwnVector) {
   // A snapshot keeps every live label reachable.
   std::string bytes;
   ASSERT_OK(index->Save(&bytes));
-  ASSERT_OK_AND_ASSIGN(auto loaded, LoadIndex(spec, kChurnDim, Metric::kCosine, bytes));
+  ASSERT_OK_AND_ASSIGN(auto loaded, Wrap(LoadIndex(spec, kChurnDim, Metric::kCosine, bytes), store));
   const std::vector<Label> missing = Unfound(*loaded, live);
   EXPECT_TRUE(missing.empty()) << missing.size() << " of " << live.size()
                                << " live labels unreachable after Save/Load";
@@ -740,6 +759,14 @@ TEST(IndexSpecTest, ValidateNamesTheField) {
   EXPECT_NE(spec.Validate().message().find("index.faiss_factory is required"), std::string::npos);
   spec.kind = static_cast<IndexKind>(9);
   EXPECT_EQ(spec.Validate().code(), absl::StatusCode::kInvalidArgument);
+  spec = IndexSpec{};
+  spec.quantization = Quantization::kInt8;
+  EXPECT_OK(spec.Validate());
+  spec.kind = IndexKind::kFlat;
+  EXPECT_NE(spec.Validate().message().find("index.quantization"), std::string::npos);
+  spec = IndexSpec{};
+  spec.quantization = static_cast<Quantization>(7);
+  EXPECT_NE(spec.Validate().message().find("index.quantization"), std::string::npos);
 }
 
 }  // namespace

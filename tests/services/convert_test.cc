@@ -154,6 +154,29 @@ TEST(ConvertTest, CollectionSpecDefaultsAndRoundTrip) {
   EXPECT_EQ(FromProto(request).status().code(), absl::StatusCode::kInvalidArgument);
 }
 
+TEST(ConvertTest, HnswQuantizationRoundTrip) {
+  v1::CreateCollectionRequest request;
+  request.set_name("q");
+  request.set_dimension(8);
+  request.mutable_index()->mutable_hnsw();
+  ASSERT_OK_AND_ASSIGN(index::CollectionSpec spec, FromProto(request));
+  EXPECT_EQ(spec.index.quantization, index::Quantization::kNone);
+  for (auto [wire, domain] : {std::pair{v1::QUANTIZATION_F16, index::Quantization::kF16},
+                              std::pair{v1::QUANTIZATION_INT8, index::Quantization::kInt8},
+                              std::pair{v1::QUANTIZATION_NONE, index::Quantization::kNone}}) {
+    request.mutable_index()->mutable_hnsw()->set_quantization(wire);
+    ASSERT_OK_AND_ASSIGN(spec, FromProto(request));
+    EXPECT_EQ(spec.index.quantization, domain);
+    index::CollectionInfo info;
+    info.spec = spec;
+    v1::CollectionInfo out;
+    ToProto(info, &out);
+    EXPECT_EQ(out.index().hnsw().quantization(), wire);
+  }
+  request.mutable_index()->mutable_hnsw()->set_quantization(static_cast<v1::Quantization>(7));
+  EXPECT_EQ(FromProto(request).status().code(), absl::StatusCode::kInvalidArgument);
+}
+
 TEST(ConvertTest, SearchRequest) {
   v1::SearchRequest request;
   request.set_collection("c");
@@ -181,6 +204,14 @@ TEST(ConvertTest, SearchRequest) {
   EXPECT_TRUE(search.with_vectors);
   ASSERT_TRUE(search.filter.has_value());
   EXPECT_EQ(search.filter->condition.key, "k");
+
+  EXPECT_TRUE(search.rescore);  // unset: re-score
+  EXPECT_EQ(search.oversampling, 0.0f);
+  request.set_rescore(false);
+  request.set_oversampling(2.5f);
+  ASSERT_OK_AND_ASSIGN(search, FromProto(request));
+  EXPECT_FALSE(search.rescore);
+  EXPECT_EQ(search.oversampling, 2.5f);
 
   request.set_ef(0);
   EXPECT_EQ(FromProto(request).status().message(), "ef: must be at least 1 when set");

@@ -240,6 +240,60 @@ TEST_F(PointsTest, SearchReturnsNearestFirstWithMetricScores) {
   EXPECT_NEAR(response.hits(1).score(), 2.0f, 1e-5);
 }
 
+// A quantized collection over the wire: the spec round-trips, searches re-score with the
+// stored float32 vectors (exact scores) unless `rescore` is false, `oversampling` is checked.
+TEST_F(PointsTest, QuantizedCollectionsRescoreExactly) {
+  v1::CreateCollectionRequest create;
+  create.set_name("q8");
+  create.set_dimension(8);
+  create.set_metric(v1::METRIC_L2);
+  create.mutable_index()->mutable_hnsw()->set_quantization(v1::QUANTIZATION_INT8);
+  ASSERT_GRPC_OK(client().Create(create));
+  v1::CollectionInfo info;
+  ASSERT_GRPC_OK(client().GetCollection("q8", &info));
+  EXPECT_EQ(info.index().hnsw().quantization(), v1::QUANTIZATION_INT8);
+  // 400 points (int8 trains at 256) on a curve, so that scores are easy to compute.
+  std::vector<v1::Point> points;
+  auto vector_of = [](int i) {
+    std::vector<float> v(8);
+    for (int d = 0; d < 8; ++d) v[d] = std::sin(0.01f * static_cast<float>(i * (d + 1))) * 3;
+    return v;
+  };
+  for (int i = 0; i < 400; ++i) points.push_back(MakePoint(absl::StrCat("p", i), vector_of(i)));
+  ASSERT_GRPC_OK(client().Upsert("q8", points));
+  v1::SearchRequest request;
+  request.set_collection("q8");
+  std::vector<float> query = vector_of(123);
+  query[0] += 0.05f;
+  SetVector(request.mutable_vector(), query);
+  request.set_k(5);
+  v1::SearchResponse response;
+  ASSERT_GRPC_OK(client().Search(request, &response));
+  ASSERT_EQ(response.hits_size(), 5);
+  EXPECT_EQ(response.hits(0).point().id(), "p123");
+  EXPECT_NEAR(response.hits(0).score(), -0.0025f, 1e-6);  // exact: -(0.05^2)
+  for (const auto& hit : response.hits()) {
+    const std::vector<float> v = vector_of(std::stoi(hit.point().id().substr(1)));
+    float l2 = 0;
+    for (int d = 0; d < 8; ++d) l2 += (v[d] - query[d]) * (v[d] - query[d]);
+    EXPECT_NEAR(hit.score(), -l2, 1e-5) << hit.point().id();
+  }
+  request.set_rescore(false);
+  ASSERT_GRPC_OK(client().Search(request, &response));
+  ASSERT_EQ(response.hits_size(), 5);
+  EXPECT_NEAR(response.hits(0).score(), -0.0025f, 0.01);  // from the codes: close
+  request.set_rescore(true);
+  request.set_oversampling(0.5f);
+  EXPECT_EQ(client().Search(request, &response).error_code(), StatusCode::INVALID_ARGUMENT);
+  request.set_oversampling(10);
+  ASSERT_GRPC_OK(client().Search(request, &response));
+  EXPECT_EQ(response.hits(0).point().id(), "p123");
+
+  create.set_name("bad");
+  create.mutable_index()->mutable_hnsw()->set_quantization(static_cast<v1::Quantization>(5));
+  EXPECT_EQ(client().Create(create).error_code(), StatusCode::INVALID_ARGUMENT);
+}
+
 TEST_F(PointsTest, SearchHonoursKEfAndMinScore) {
   MakeLine("line");
   EXPECT_EQ(SearchLine("line", 0, 1).hits_size(), 1);

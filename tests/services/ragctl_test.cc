@@ -252,6 +252,35 @@ TEST_F(RagctlTest, TextAndHybridSearch) {
   EXPECT_EQ(verify["storage_points"], "2");
   EXPECT_EQ(verify["missing_from_lexical"], "0");
   EXPECT_EQ(verify["lexical_orphans"], "0");
+// A quantized collection through ragctl: --quantization on create, shown by get, and the
+// search flags --no-rescore and --oversampling. 30 points: int8 keeps them float32 until it
+// trains, so the scores are exact either way; the flags must still reach the server.
+TEST_F(RagctlTest, QuantizedCollection) {
+  CommandResult r = Ragctl({"collections", "create", "q", "--dimension", "3", "--metric", "l2",
+                            "--quantization", "int8"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("quantization=int8"));
+  r = Ragctl({"--json", "collections", "get", "q"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(Json(r)["index"]["quantization"], "int8");
+  ASSERT_EQ(Ragctl({"points", "upsert", "--collection", "q", LineFile()}).exit_code, 0);
+  for (std::vector<std::string> extra :
+       {std::vector<std::string>{}, {"--no-rescore"}, {"--oversampling", "4"}}) {
+    std::vector<std::string> args = {"--json", "points", "search", "--collection", "q",
+                                     "--vector", "[12.2,0,0]", "--k", "2"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    r = Ragctl(args);
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_EQ(Json(r)[0]["id"], "p12");
+  }
+  r = Ragctl({"points", "search", "--collection", "q", "--vector", "[1,0,0]", "--oversampling",
+              "0.5"});
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_THAT(r.err, HasSubstr("oversampling"));
+  r = Ragctl({"collections", "create", "bad", "--dimension", "3", "--index", "flat",
+              "--quantization", "f16"});
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_THAT(r.err, HasSubstr("--quantization"));
 }
 
 // The quick start of README.md, command for command, on examples/points.jsonl.
