@@ -252,6 +252,8 @@ TEST_F(RagctlTest, TextAndHybridSearch) {
   EXPECT_EQ(verify["storage_points"], "2");
   EXPECT_EQ(verify["missing_from_lexical"], "0");
   EXPECT_EQ(verify["lexical_orphans"], "0");
+}
+
 // A quantized collection through ragctl: --quantization on create, shown by get, and the
 // search flags --no-rescore and --oversampling. 30 points: int8 keeps them float32 until it
 // trains, so the scores are exact either way; the flags must still reach the server.
@@ -283,7 +285,6 @@ TEST_F(RagctlTest, QuantizedCollection) {
   EXPECT_THAT(r.err, HasSubstr("--quantization"));
 }
 
-// The quick start of README.md, command for command, on examples/points.jsonl.
 // `ragctl admin verify`: ragd's self-check of a collection, over the wire (Admin.
 // VerifyCollection). After replacing and deleting points it reports a consistent collection;
 // exit codes follow the call's status.
@@ -324,6 +325,7 @@ TEST_F(RagctlTest, AdminVerifyReportsAConsistentCollection) {
   EXPECT_THAT(r.err, HasSubstr("ef"));
 }
 
+// The quick start of README.md, command for command, on examples/points.jsonl.
 TEST_F(RagctlTest, ReadmeQuickStart) {
   CommandResult r = Ragctl({"collections", "create", "kb", "--dimension", "4"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
