@@ -54,9 +54,19 @@ bool ReadLines(const std::string& path, std::ostream& err, Fn line_fn) {
 }
 
 absl::Status ApplyMode(const std::string& mode, v1::RetrieveRequest* request) {
-  if (mode == "default") return absl::OkStatus();
-  return absl::InvalidArgumentError(
-      absl::StrCat("--mode ", mode, ": this ragd evaluates the server's default mode only"));
+  if (mode == "default") {
+    request->set_mode(v1::SEARCH_MODE_UNSPECIFIED);  // the server's choice for the collection
+  } else if (mode == "vector") {
+    request->set_mode(v1::SEARCH_MODE_VECTOR);
+  } else if (mode == "text") {
+    request->set_mode(v1::SEARCH_MODE_TEXT);
+  } else if (mode == "hybrid") {
+    request->set_mode(v1::SEARCH_MODE_HYBRID);
+  } else {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--mode: expected default, vector, text, hybrid or all, got \"", mode, "\""));
+  }
+  return absl::OkStatus();
 }
 
 double Median(std::vector<double> v) {

@@ -9,7 +9,8 @@
 #
 # Usage: scripts/eval.sh [BUILD_DIR]      (make eval; also the last step of make bench)
 # Environment (optional):
-#   EVAL_MODES="default"        ragctl eval --mode values (space-separated; "all" = every mode)
+#   EVAL_MODES="all"            ragctl eval --mode values (space-separated; all = vector, text
+#                               and hybrid; default = the server's choice)
 #   EVAL_SETS="ko en"           which sets to run
 #   EVAL_OUT=bench/results/eval.jsonl
 set -euo pipefail
@@ -18,7 +19,7 @@ BUILD_DIR=${1:-build}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 EVAL_DIR="$ROOT/bench/eval"
 OUT=${EVAL_OUT:-$ROOT/bench/results/eval.jsonl}
-read -r -a MODES <<< "${EVAL_MODES:-default}"
+read -r -a MODES <<< "${EVAL_MODES:-all}"
 read -r -a SETS <<< "${EVAL_SETS:-ko en}"
 
 if [ ! -f "$BUILD_DIR/CMakeCache.txt" ]; then

@@ -97,6 +97,7 @@ absl::Status ChatCall::StartGrounded(const rag::AnswerResources& resources) {
   q.k = source.top_k;
   q.filter = source.filter;
   q.min_score = source.min_score;
+  q.mode = source.search_mode;
   q.max_sources = source.max_sources;
   q.max_output_tokens = request_.max_tokens.value_or(0);
   q.temperature = request_.temperature;

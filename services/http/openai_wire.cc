@@ -134,15 +134,16 @@ absl::StatusOr<DataSource> ParseDataSources(const Json& sources) {
   }
   ASSIGN_OR_RETURN(std::optional<std::string> mode, OptString(*p, "search_mode", prefix));
   if (mode) {
-    if (*mode == "text" || *mode == "hybrid") {
-      return Bad(prefix + "search_mode",
-                 absl::StrCat("\"", *mode, "\" is not available yet; use \"vector\""));
-    }
-    if (*mode != "vector") {
+    if (*mode == "vector") {
+      d.search_mode = index::SearchMode::kVector;
+    } else if (*mode == "text") {
+      d.search_mode = index::SearchMode::kText;
+    } else if (*mode == "hybrid") {
+      d.search_mode = index::SearchMode::kHybrid;
+    } else {
       return Bad(prefix + "search_mode",
                  absl::StrCat("expected vector, text or hybrid, got \"", EchoPrefix(*mode), "\""));
     }
-    d.search_mode = *mode;
   }
   ASSIGN_OR_RETURN(std::optional<double> min_score, OptNumber(*p, "min_score", prefix));
   if (min_score) d.min_score = static_cast<float>(*min_score);

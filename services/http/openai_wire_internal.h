@@ -28,9 +28,9 @@ struct DataSource {
   std::string collection;
   size_t top_k = 0;  // 0: retrieval.default_k
   std::optional<index::Filter> filter;
-  // "vector" today; "text" and "hybrid" are reserved for the hybrid search work and refused
-  // until it lands.
-  std::string search_mode = "vector";
+  // "vector", "text" or "hybrid"; unset: the server's default for the collection (hybrid
+  // with a lexical index, as Retrieval.Answer).
+  std::optional<index::SearchMode> search_mode;
   std::optional<float> min_score;
   size_t max_sources = 0;  // 0: retrieval.max_sources
 };

@@ -46,6 +46,7 @@ class EngineQuantTest : public ::testing::Test {
     o.data_dir = dir_.str();
     o.snapshot_interval_seconds = 0;
     o.brute_force_max_matches = 50;
+    o.filter_plan_by_cost = false;  // exercise the restricted index walk on 1,500 points too
     o.compaction_min_removed = 100;
     ASSERT_OK_AND_ASSIGN(engine_, Engine::Open(o));
   }
@@ -171,7 +172,7 @@ TEST(CatalogRecordTest, QuantizationPersistsAndOldRecordsReadAsFloat32) {
   CollectionSpec spec = QuantSpec("c", Quantization::kNone);
   spec.attributes = "{}";
   const std::string plain = EncodeCollectionRecord(7, 1234, spec);
-  EXPECT_EQ(plain[0], 1);  // float32 collections keep format 1, readable by older builds
+  EXPECT_EQ(plain[0], 3);  // format 3: lexical settings, then the quantization byte
   uint32_t id = 0;
   int64_t created = 0;
   CollectionSpec back;
@@ -180,7 +181,7 @@ TEST(CatalogRecordTest, QuantizationPersistsAndOldRecordsReadAsFloat32) {
   for (Quantization q : {Quantization::kF16, Quantization::kInt8}) {
     spec.index.quantization = q;
     const std::string record = EncodeCollectionRecord(7, 1234, spec);
-    EXPECT_EQ(record[0], 2);
+    EXPECT_EQ(record[0], 3);
     ASSERT_OK(DecodeCollectionRecord("c", record, &id, &created, &back));
     EXPECT_EQ(back.index.quantization, q);
     EXPECT_EQ(back.attributes, "{}");
@@ -191,6 +192,12 @@ TEST(CatalogRecordTest, QuantizationPersistsAndOldRecordsReadAsFloat32) {
     EXPECT_EQ(DecodeCollectionRecord("c", record.substr(0, record.size() - 1), &id, &created, &back)
                   .code(),
               absl::StatusCode::kDataLoss);
+    // A format-2 record (issue 15's, before quantization) is the same without the last byte:
+    // it reads as float32.
+    std::string format2 = record.substr(0, record.size() - 1);
+    format2[0] = 2;
+    ASSERT_OK(DecodeCollectionRecord("c", format2, &id, &created, &back));
+    EXPECT_EQ(back.index.quantization, Quantization::kNone);
   }
   spec.index.kind = IndexKind::kFlat;
   EXPECT_EQ(spec.Validate().code(), absl::StatusCode::kInvalidArgument);

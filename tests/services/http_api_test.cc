@@ -357,6 +357,7 @@ TEST_F(HttpApiTest, EmbeddingsAreWhatRetrieveUses) {
   retrieve.set_collection(kCollection);
   retrieve.set_query(kQuestion);
   retrieve.set_k(5);
+  retrieve.set_mode(v1::SEARCH_MODE_VECTOR);  // the vector leg alone (hybrid is the default)
   grpc::ClientContext c1;
   c1.set_deadline(CallDeadline());
   v1::RetrieveResponse retrieved;
@@ -425,7 +426,7 @@ TEST_F(HttpApiTest, ErrorsUseOpenAisShapeAndStatus) {
   expect_error(Post("/v1/chat/completions", bad_filter), 400, "invalid_request_error",
                "data_sources[0].parameters.filter");
   expect_error(Post("/v1/chat/completions",
-                    Grounded(ChatBody("local", kQuestion), {{"search_mode", "hybrid"}})),
+                    Grounded(ChatBody("local", kQuestion), {{"search_mode", "fuzzy"}})),
                400, "invalid_request_error", "search_mode");
   expect_error(Post("/v1/chat/completions", ChatBody("no-such-model", "hi")), 404,
                "invalid_request_error", "no-such-model");

@@ -64,6 +64,7 @@ TEST(HttpWireTest, AValidChatRequestParses) {
   ASSERT_TRUE(r->data_source.has_value());
   EXPECT_EQ(r->data_source->collection, "kb");
   EXPECT_EQ(r->data_source->top_k, 3u);
+  EXPECT_EQ(r->data_source->search_mode, index::SearchMode::kVector);
   ASSERT_TRUE(r->data_source->filter.has_value());
   EXPECT_EQ(r->data_source->filter->kind, index::Filter::Kind::kAnd);
   EXPECT_EQ(r->data_source->filter->children.size(), 4u);
@@ -108,9 +109,9 @@ TEST(HttpWireTest, MalformedBodiesNameTheirField) {
           m + "}",
       "parameters.top_k");
   ExpectInvalid(
-      R"({"model":"x","data_sources":[{"type":"ragd","parameters":{"collection":"c","search_mode":"text"}}],)" +
+      R"({"model":"x","data_sources":[{"type":"ragd","parameters":{"collection":"c","search_mode":"fuzzy"}}],)" +
           m + "}",
-      "not available yet");
+      "expected vector, text or hybrid");
   ExpectInvalid(
       R"({"model":"x","data_sources":[{"type":"ragd","parameters":{"collection":"c","filter":{"key":"k","in":[]}}}],)" +
           m + "}",

@@ -91,6 +91,7 @@ TEST(OpenAiSdkTest, TheOfficialNodeClientWorksAgainstRagd) {
   retrieve.set_collection(kCollection);
   retrieve.set_query(kQuestion);
   retrieve.set_k(5);
+  retrieve.set_mode(v1::SEARCH_MODE_VECTOR);  // the vector leg alone (hybrid is the default)
   grpc::ClientContext c1;
   c1.set_deadline(CallDeadline());
   c1.AddMetadata("authorization", std::string("Bearer ") + kReaderKey);

@@ -6,6 +6,7 @@
 
 #include <fstream>
 #include <map>
+#include <set>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
@@ -423,6 +424,21 @@ TEST_F(RagctlTest, EvalJudgesRagdAndABaselineBySlice) {
   EXPECT_EQ(rows["ragd/all"]["hit@5"], 1.0);
   EXPECT_EQ(rows["ragd/all"]["hit@1"], 1.0) << r.out;
   EXPECT_GT(rows["ragd/all"]["p50_ms"].get<double>(), 0);
+
+  // Every retrieval mode, a row each (the collection has a lexical index: it has an embedder).
+  r = Ragctl({"--json", "eval", questions, "--collection", "kb", "--mode", "all"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  std::set<std::string> systems;
+  for (absl::string_view line : absl::StrSplit(r.out, '\n', absl::SkipEmpty())) {
+    nlohmann::json j = nlohmann::json::parse(line, nullptr, false);
+    ASSERT_TRUE(j.is_object()) << line;
+    systems.insert(j["system"].get<std::string>());
+    if (j["slice"] == "all") EXPECT_EQ(j["hit@5"], 1.0) << line;
+  }
+  EXPECT_EQ(systems, (std::set<std::string>{"ragd-vector", "ragd-text", "ragd-hybrid"}));
+  r = Ragctl({"eval", questions, "--collection", "kb", "--mode", "fuzzy"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_THAT(r.err, HasSubstr("--mode"));
 
   r = Ragctl({"eval", questions, "--collection", "kb"});  // not a TTY: tab-separated table
   ASSERT_EQ(r.exit_code, 0) << r.err;

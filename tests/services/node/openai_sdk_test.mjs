@@ -169,7 +169,7 @@ await expectError('unknown collection',
   }), OpenAI.NotFoundError, 404);
 await expectError('search mode',
   client.chat.completions.create({
-    model: 'local', messages, data_sources: grounded({ search_mode: 'hybrid' }),
+    model: 'local', messages, data_sources: grounded({ search_mode: 'fuzzy' }),
   }), OpenAI.BadRequestError, 400);
 await expectError('unknown key',
   new OpenAI({ baseURL, apiKey: 'wrong', maxRetries: 0 }).models.list(),
