@@ -525,6 +525,13 @@ absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(const std::string&
   }
   HttpServer* raw = self.get();
   self->thread_ = std::thread([raw] { raw->server_->listen_after_bind(); });
+  // cpp-httplib's stop() does nothing until the listening thread has marked the server running,
+  // so a Stop() right after Start() (a recovery that fails at once) would leave that thread
+  // listening for ever and Stop()'s join hanging: wait for it (bounded; a listener that fails
+  // to start ends its thread, which the join then collects).
+  for (int i = 0; i < 5000 && !raw->server_->is_running(); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
   return self;
 }
 
