@@ -566,8 +566,10 @@ absl::StatusOr<std::unique_ptr<HnswIndex>> HnswIndex::Load(const IndexSpec& spec
     ASSIGN_OR_RETURN(std::string_view pr, r.GetSpan(pending * dim, sizeof(float)));
     pending_labels.resize(pending);
     pending_rows.resize(pending * dim);
-    std::memcpy(pending_labels.data(), pl.data(), pl.size());
-    std::memcpy(pending_rows.data(), pr.data(), pr.size());
+    if (pending > 0) {  // memcpy from an empty span's null data() is undefined (UBSan)
+      std::memcpy(pending_labels.data(), pl.data(), pl.size());
+      std::memcpy(pending_rows.data(), pr.data(), pr.size());
+    }
     if (!internal::AllFinite(pending_rows)) return r.Corrupt("non-finite pending vectors");
     absl::flat_hash_set<Label> distinct(pending_labels.begin(), pending_labels.end());
     if (distinct.size() != pending_labels.size()) return r.Corrupt("duplicate pending label");
