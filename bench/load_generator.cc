@@ -11,6 +11,8 @@
 #include <thread>
 #include <utility>
 
+#include "common/status.h"
+
 namespace ragd::bench {
 namespace {
 
@@ -54,27 +56,10 @@ struct Call {
 };
 
 const char* CodeName(int code) {
-  static const char* kNames[] = {"OK",
-                                 "CANCELLED",
-                                 "UNKNOWN",
-                                 "INVALID_ARGUMENT",
-                                 "DEADLINE_EXCEEDED",
-                                 "NOT_FOUND",
-                                 "ALREADY_EXISTS",
-                                 "PERMISSION_DENIED",
-                                 "RESOURCE_EXHAUSTED",
-                                 "FAILED_PRECONDITION",
-                                 "ABORTED",
-                                 "OUT_OF_RANGE",
-                                 "UNIMPLEMENTED",
-                                 "INTERNAL",
-                                 "UNAVAILABLE",
-                                 "DATA_LOSS",
-                                 "UNAUTHENTICATED"};
   if (code == kDropped) return "CLIENT_DROPPED";
   if (code == kNotFinished) return "UNFINISHED";
   if (code < 0 || code > 16) return "OTHER";
-  return kNames[code];
+  return CanonicalCodeName(code);
 }
 
 bool IsRejection(int code) {
