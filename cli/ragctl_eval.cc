@@ -148,6 +148,17 @@ int Eval(const GlobalOptions& global, const EvalOptions& o, std::ostream& out,
     filter = *std::move(f);
   }
 
+  v1::FusionOptions fusion;
+  {
+    SearchModeFlags only_fusion = o.fusion;
+    only_fusion.mode.clear();
+    v1::SearchMode unused;
+    if (absl::Status s = ApplySearchModeFlags(only_fusion, &unused, &fusion); !s.ok()) {
+      err << "ragctl: eval: " << s.message() << "\n";
+      return kExitUsage;
+    }
+  }
+  const bool fusion_set = fusion.ByteSizeLong() != 0;
   auto stub = v1::Retrieval::NewStub(CreateRagdChannel(global, grpc::ChannelArguments()));
   const uint32_t fetch_k = o.fetch_k != 0 ? o.fetch_k : std::min<uint32_t>(5 * o.k, 1000);
   for (System& system : systems) {
@@ -163,6 +174,7 @@ int Eval(const GlobalOptions& global, const EvalOptions& o, std::ostream& out,
         request.set_k(fetch_k);
         if (filter) *request.mutable_filter() = *filter;
         (void)ApplyMode(system.mode, &request);  // checked above
+        if (fusion_set) *request.mutable_fusion() = fusion;
         grpc::ClientContext context;
         context.set_deadline(
             std::chrono::system_clock::now() +

@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "cli/cli_json.h"
 #include "cli/ragctl_commands.h"
 
 namespace ragd::cli {
@@ -33,6 +34,10 @@ struct EvalOptions {
   // "NAME=FILE": an external ranking to judge beside ragd's (eval_metrics.h's format).
   std::vector<std::string> baselines;
   std::string filter_json;
+  // Hybrid fusion settings sent with every hybrid (and default-mode) Retrieve: --fusion,
+  // --rrf-k, --alpha, --vector-candidates, --text-candidates as in `ragctl search`; `mode` is
+  // unused here (--mode above). Unset: the server's defaults. For sweeping fusion parameters.
+  SearchModeFlags fusion;
   // Lists up to this many questions per system whose answer was not in the top 5.
   size_t show_misses = 0;
 };

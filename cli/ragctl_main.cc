@@ -30,7 +30,8 @@ void AddSearchModeFlags(CLI::App* cmd, ragd::cli::SearchModeFlags* flags,
                         const std::string& mode_help) {
   cmd->add_option("--mode", flags->mode, mode_help)
       ->check(CLI::IsMember({"vector", "text", "hybrid"}));
-  cmd->add_option("--fusion", flags->fusion, "hybrid fusion: rrf or weighted (default rrf)")
+  cmd->add_option("--fusion", flags->fusion,
+                  "hybrid fusion: rrf or weighted (default: the server's)")
       ->check(CLI::IsMember({"rrf", "weighted"}));
   cmd->add_option("--rrf-k", flags->rrf_k, "reciprocal rank fusion constant (default 60)");
   cmd->add_option("--alpha", flags->alpha, "weighted fusion: the vector leg's weight, 0..1");
@@ -210,6 +211,14 @@ int Run(int argc, char** argv) {
                        "NAME=FILE: another system's rankings, {\"id\", \"ranked\": [document "
                        "ids]} per line, judged alike (repeatable)");
   eval_cmd->add_option("--filter", eval.filter_json, "filter JSON");
+  eval_cmd->add_option("--fusion", eval.fusion.fusion, "hybrid fusion: rrf or weighted")
+      ->check(CLI::IsMember({"rrf", "weighted"}));
+  eval_cmd->add_option("--rrf-k", eval.fusion.rrf_k, "reciprocal rank fusion constant");
+  eval_cmd->add_option("--alpha", eval.fusion.alpha, "weighted fusion: the vector leg's weight");
+  eval_cmd->add_option("--vector-candidates", eval.fusion.vector_candidates,
+                       "hybrid: candidates of the vector leg");
+  eval_cmd->add_option("--text-candidates", eval.fusion.text_candidates,
+                       "hybrid: candidates of the text leg");
   eval_cmd->add_option("--show-misses", eval.show_misses,
                        "list up to N questions per system answered below rank 5");
 

@@ -99,6 +99,10 @@ absl::StatusOr<TextQueryResult> Retriever::Retrieve(const TextQuery& query) {
   search.collection = query.collection;
   search.mode = mode;
   search.hybrid = query.hybrid;
+  if (!search.hybrid.fusion) {
+    search.hybrid.fusion = options_.hybrid_fusion;
+    if (!search.hybrid.alpha) search.hybrid.alpha = options_.hybrid_alpha;
+  }
   search.text = query.text;
   if (mode != index::SearchMode::kText) {
     ASSIGN_OR_RETURN(search.query, EmbedQuery(*embedder, query.text));

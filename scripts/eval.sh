@@ -84,6 +84,10 @@ run_set() {
   "${ctl[@]}" eval "$questions" --collection "$name" "${mode_flags[@]}" "${baselines[@]}"
   "${ctl[@]}" --json eval "$questions" --collection "$name" "${mode_flags[@]}" "${baselines[@]}" |
     sed "s/^{/{\"set\":\"$name\",/" >> "$OUT"
+  # Hybrid on its original definition too (reciprocal rank fusion, k 60), beside the server's
+  # default fusion (retrieval.hybrid_fusion), so the choice of default stays visible.
+  "${ctl[@]}" --json eval "$questions" --collection "$name" --mode hybrid --fusion rrf |
+    sed -e "s/^{/{\"set\":\"$name\",/" -e 's/"system":"ragd-hybrid"/"system":"ragd-hybrid-rrf"/' >> "$OUT"
   kill -TERM "$ragd_pid"
   wait "$ragd_pid" || true
   ragd_pid=""
@@ -122,4 +126,7 @@ for set in "${SETS[@]}"; do
       ;;
   esac
 done
+# The targets, read off this run's rows: per set and slice, hybrid (the server's default
+# fusion) against FTS5 (unicode61) and vector-only on hit@1 and hit@5, and text-only against FTS5.
+python3 "$ROOT/bench/eval/targets.py" "$OUT" --append || true
 echo "eval.sh: results in $OUT"

@@ -85,7 +85,7 @@ struct CollectionInfo {
   CollectionSpec spec;
   uint64_t points = 0;           // live points
   uint64_t deleted_points = 0;   // removed from the index but not compacted yet
-  uint64_t index_bytes = 0;      // resident bytes of the vector indexes (BM25 not counted)
+  uint64_t index_bytes = 0;      // resident bytes of the vector and BM25 indexes (estimated)
   uint64_t storage_bytes = 0;    // approximate bytes on disk (RocksDB, this collection's ranges)
   uint64_t last_sequence = 0;    // last applied write batch
   int64_t created_at_unix_ms = 0;
@@ -132,12 +132,13 @@ enum class Fusion {
 };
 
 struct HybridOptions {
-  // Default: kRrf.
-  Fusion fusion = Fusion::kRrf;
+  // Unset: kRrf. (Unset rather than kRrf so that a layer above, which knows the collection's
+  // embedder, can tell "not chosen" from "chosen": rag::Retriever fills in its own default.)
+  std::optional<Fusion> fusion;
   // RRF's constant (k in the paper), in [1, 10000]. Default: 60 (the paper's).
   double rrf_k = 60;
-  // kWeighted: the vector leg's weight, in [0, 1]. Default: 0.5.
-  double alpha = 0.5;
+  // kWeighted: the vector leg's weight, in [0, 1]. Unset: 0.5.
+  std::optional<double> alpha;
   // Candidates each leg contributes before fusion (per leg, across shards), k..max_k.
   // 0: max(k, min(max_k, 50)). Default: 0.
   size_t vector_candidates = 0;

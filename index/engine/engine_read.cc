@@ -86,6 +86,8 @@ std::vector<Ranked> Fuse(const std::vector<Ranked>& vec, const std::vector<Ranke
   std::vector<Ranked> out;
   absl::flat_hash_map<std::pair<size_t, Label>, size_t> at;
   std::vector<double> scores;
+  const Fusion fusion = o.fusion.value_or(Fusion::kRrf);
+  const double alpha = o.alpha.value_or(0.5);
   const std::vector<double> nv = Normalised(vec);
   const std::vector<double> nt = Normalised(text);
   auto add = [&](const Ranked& r, double contribution) {
@@ -102,11 +104,11 @@ std::vector<Ranked> Fuse(const std::vector<Ranked>& vec, const std::vector<Ranke
   };
   for (size_t i = 0; i < vec.size(); ++i) {
     add(vec[i],
-        o.fusion == Fusion::kRrf ? 1.0 / (o.rrf_k + static_cast<double>(i + 1)) : o.alpha * nv[i]);
+        fusion == Fusion::kRrf ? 1.0 / (o.rrf_k + static_cast<double>(i + 1)) : alpha * nv[i]);
   }
   for (size_t i = 0; i < text.size(); ++i) {
-    add(text[i], o.fusion == Fusion::kRrf ? 1.0 / (o.rrf_k + static_cast<double>(i + 1))
-                                          : (1 - o.alpha) * nt[i]);
+    add(text[i], fusion == Fusion::kRrf ? 1.0 / (o.rrf_k + static_cast<double>(i + 1))
+                                        : (1 - alpha) * nt[i]);
   }
   for (size_t i = 0; i < out.size(); ++i) out[i].hit.score = static_cast<float>(scores[i]);
   std::sort(out.begin(), out.end(), BetterHit);
@@ -161,7 +163,7 @@ absl::StatusOr<SearchResult> Engine::Impl::Search(const SearchRequest& request) 
     if (!(h.rrf_k >= 1 && h.rrf_k <= 10000)) {
       return absl::InvalidArgumentError("rrf_k: must be in [1, 10000]");
     }
-    if (!(h.alpha >= 0 && h.alpha <= 1))
+    if (h.alpha && !(*h.alpha >= 0 && *h.alpha <= 1))
       return absl::InvalidArgumentError("alpha: must be in [0, 1]");
     const size_t fallback = std::max(request.k, std::min<size_t>(options_.max_k, 50));
     for (auto [value, name, depth] :

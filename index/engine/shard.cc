@@ -432,7 +432,7 @@ size_t Shard::removed() const {
 }
 size_t Shard::index_bytes() const {
   std::shared_lock lock(mu_);
-  return index_ ? index_->MemoryBytes() : 0;
+  return (index_ ? index_->MemoryBytes() : 0) + (bm25_ ? bm25_->MemoryBytes() : 0);
 }
 
 bool Shard::NeedsCompaction() const {

@@ -121,6 +121,22 @@ std::vector<Label> Bm25Index::Labels() const {
   return out;
 }
 
+size_t Bm25Index::MemoryBytes() const {
+  // A std::string keeps short texts inline (libstdc++: up to 15 bytes); longer ones on the heap.
+  auto heap = [](const std::string& t) -> size_t {
+    return t.capacity() > 15 ? t.capacity() + 1 : 0;
+  };
+  // Swiss tables: one control byte per slot besides the slot itself.
+  size_t bytes = sizeof(*this) + docs_.capacity() * (sizeof(decltype(docs_)::value_type) + 1) +
+                 postings_.capacity() * (sizeof(decltype(postings_)::value_type) + 1);
+  for (const auto& [term, labels] : postings_) {
+    bytes += heap(term) + labels.capacity() * (sizeof(std::pair<Label, uint32_t>) + 1);
+    // Each posting's document keeps the term once more in its list (Doc::terms).
+    bytes += labels.size() * (sizeof(std::string) + heap(term));
+  }
+  return bytes;
+}
+
 bool Bm25Index::Remove(Label label) {
   auto it = docs_.find(label);
   if (it == docs_.end()) return false;

@@ -94,6 +94,10 @@ class Bm25Index {
   double average_length() const;                           // avgdl (0 when empty)
   uint32_t DocFreq(std::string_view term) const;           // df
   size_t term_count() const { return postings_.size(); }   // distinct terms
+  // Resident bytes, estimated from the hash tables' capacities and the strings' heap parts
+  // (allocator overhead not counted). O(distinct terms): for collection info and metrics, not
+  // for a per-search path.
+  size_t MemoryBytes() const;
   const Bm25Options& options() const { return options_; }
 
   // Appends a self-describing image to `out` (little-endian): a 64-byte header — magic "BM25",

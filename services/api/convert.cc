@@ -259,7 +259,8 @@ absl::StatusOr<index::HybridOptions> FromProto(const v1::FusionOptions& fusion,
                                                absl::string_view field) {
   index::HybridOptions out;
   switch (fusion.method()) {
-    case v1::FUSION_METHOD_UNSPECIFIED:
+    case v1::FUSION_METHOD_UNSPECIFIED:  // the layer that searches chooses (rag::Retriever)
+      break;
     case v1::FUSION_METHOD_RRF:
       out.fusion = index::Fusion::kRrf;
       break;

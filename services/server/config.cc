@@ -139,6 +139,26 @@ Setting StringSetting(std::string key, Access access, bool may_be_empty,
   return s;
 }
 
+// retrieval.hybrid_fusion: "rrf" or "weighted".
+Setting FusionSetting(std::string key) {
+  Setting s;
+  s.key = key;
+  s.parse = [key](absl::string_view text, Config* c) -> absl::Status {
+    if (text == "rrf") {
+      c->retrieval.retriever.hybrid_fusion = index::Fusion::kRrf;
+    } else if (text == "weighted") {
+      c->retrieval.retriever.hybrid_fusion = index::Fusion::kWeighted;
+    } else {
+      return BadValue(key, "expected one of rrf, weighted", text);
+    }
+    return absl::OkStatus();
+  };
+  s.format = [](const Config& c) -> std::string {
+    return c.retrieval.retriever.hybrid_fusion == index::Fusion::kRrf ? "rrf" : "weighted";
+  };
+  return s;
+}
+
 // cluster.nats_urls: "nats://a:4222,nats://b:4222"; empty turns cluster mode off.
 Setting NatsUrlsSetting(std::string key) {
   Setting s;
@@ -290,6 +310,10 @@ const std::vector<Setting>& Settings() {
       IntSetting("retrieval.query_cache_entries",
                  [](Config& c) -> auto& { return c.retrieval.retriever.query_cache_entries; }, 0,
                  1 << 24),
+      FusionSetting("retrieval.hybrid_fusion"),
+      DoubleSetting("retrieval.hybrid_alpha",
+                    [](Config& c) -> auto& { return c.retrieval.retriever.hybrid_alpha; }, 0.0,
+                    1.0),
       NatsUrlsSetting("cluster.nats_urls"),
       IntSetting("cluster.replicas", [](Config& c) -> auto& { return c.cluster.log.replicas; }, 1,
                  5),

@@ -369,6 +369,28 @@ TEST(Bm25IndexTest, RemoveAndReAddKeepStatisticsRight) {
   EXPECT_TRUE(Search(index, {"a"}).empty());
 }
 
+TEST(Bm25IndexTest, MemoryBytesGrowsWithPostingsAndFallsBack) {
+  Bm25Index index;
+  const size_t empty = index.MemoryBytes();
+  EXPECT_GE(empty, sizeof(Bm25Index));
+  // 2,000 documents of 50 distinct terms each (100,000 postings over 4,000 terms of 24 bytes,
+  // so every term has a heap part): at least a posting's 12 bytes plus a std::string per
+  // posting, however the tables are sized.
+  for (Label label = 0; label < 2000; ++label) {
+    std::string text;
+    for (int t = 0; t < 50; ++t) {
+      absl::StrAppend(&text, "term-with-a-long-name-", (label * 7 + t * 13) % 4000, " ");
+    }
+    ASSERT_OK(index.Add(label, Doc(text)));
+  }
+  const size_t full = index.MemoryBytes();
+  EXPECT_GE(full, empty + 100000 * (12 + sizeof(std::string)));
+  EXPECT_LE(full, empty + 100000 * 200);  // an estimate, not a wild one
+  for (Label label = 0; label < 2000; ++label) ASSERT_TRUE(index.Remove(label));
+  // The tables keep their capacity (as Swiss tables do), the postings and terms are gone.
+  EXPECT_LT(index.MemoryBytes(), full / 2);
+}
+
 TEST(Bm25IndexConcurrentTest, SearchesRunInParallel) {
   const Bm25Index index = TinyIndex();
   const auto expected = Search(index, {"a", "b", "d", "e"});

@@ -48,6 +48,13 @@ TEST(ConfigTest, DefaultsAreTheLayersOwn) {
   EXPECT_EQ(config.retrieval.answers.mmr_lambda, rag::AnswerSettings{}.mmr_lambda);
   EXPECT_EQ(config.retrieval.answers.answer_deadline, rag::AnswerSettings{}.answer_deadline);
   EXPECT_EQ(config.retrieval.retriever.max_k, rag::RetrieverOptions{}.max_k);
+  EXPECT_EQ(config.retrieval.retriever.hybrid_fusion, rag::RetrieverOptions{}.hybrid_fusion);
+  EXPECT_EQ(config.retrieval.retriever.hybrid_alpha, rag::RetrieverOptions{}.hybrid_alpha);
+  EXPECT_THAT(ToYaml(config), HasSubstr("hybrid_fusion: weighted"));
+  ASSERT_TRUE(ApplyYaml("retrieval:\n  hybrid_fusion: rrf\n  hybrid_alpha: 0.7\n", &config).ok());
+  EXPECT_EQ(config.retrieval.retriever.hybrid_fusion, index::Fusion::kRrf);
+  EXPECT_EQ(config.retrieval.retriever.hybrid_alpha, 0.7);
+  EXPECT_THAT(ToYaml(config), HasSubstr("hybrid_fusion: rrf"));
   EXPECT_EQ(config.engine.max_batch_points, index::Engine::Options{}.max_batch_points);
   EXPECT_EQ(config.ingest.service.max_streams, IngestServiceOptions{}.max_streams);
   EXPECT_EQ(config.ingest.chunking.max_tokens, rag::ChunkingBinding{}.max_tokens);
@@ -234,6 +241,8 @@ TEST(ConfigTest, WrongTypesAndRangesFailNamingTheKey) {
            {"engine:\n  sync_writes: maybe\n", "engine.sync_writes"},
            {"engine:\n  compaction_ratio: -1\n", "engine.compaction_ratio"},
            {"log:\n  level: loud\n", "log.level"},
+           {"retrieval:\n  hybrid_fusion: max\n", "retrieval.hybrid_fusion"},
+           {"retrieval:\n  hybrid_alpha: 1.5\n", "retrieval.hybrid_alpha"},
            {"server: 5\n", "server"},
        }) {
     absl::Status s = ApplyYaml(c.yaml, &config);

@@ -250,9 +250,32 @@ TEST_F(RetrievalTest, RetrieveIsHybridByDefaultAndTakesAModePerCall) {
     EXPECT_TRUE(c.has_vector_leg() || c.has_text_leg());
     if (c.has_vector_leg() && c.has_text_leg()) ++both;
     if (!c.has_vector_leg()) ++text_only;
-    EXPECT_LE(c.score(), 2.0 / 61 + 1e-6);  // reciprocal rank fusion, rrf_k 60
+    // The default fusion (retrieval.hybrid_fusion) is the weighted sum of normalised leg
+    // scores: in [0, 1].
+    EXPECT_GE(c.score(), 0);
+    EXPECT_LE(c.score(), 1 + 1e-6);
   }
   EXPECT_GT(both, 0);
+  // Above anything reciprocal rank fusion could give (at most 2 / (60 + 1)): not RRF.
+  EXPECT_GT(hybrid.chunks(0).score(), 2.0 / 61 + 1e-3);
+
+  // Reciprocal rank fusion asked per call.
+  {
+    v1::RetrieveRequest request;
+    request.set_collection(kCollection);
+    request.set_query("미세 조정 데이터");
+    request.set_k(6);
+    request.mutable_fusion()->set_method(v1::FUSION_METHOD_RRF);
+    grpc::ClientContext context;
+    context.set_deadline(CallDeadline());
+    v1::RetrieveResponse rrf;
+    ASSERT_GRPC_OK(stub_->Retrieve(&context, request, &rrf));
+    ASSERT_EQ(rrf.chunks_size(), 6);
+    for (const auto& c : rrf.chunks()) {
+      EXPECT_LE(c.score(), 2.0 / 61 + 1e-6);  // rrf_k 60, two legs
+      EXPECT_GT(c.score(), 0);
+    }
+  }
 
   v1::RetrieveResponse text;
   ASSERT_GRPC_OK(retrieve(kCollection, v1::SEARCH_MODE_TEXT, &text));
@@ -264,7 +287,9 @@ TEST_F(RetrievalTest, RetrieveIsHybridByDefaultAndTakesAModePerCall) {
     EXPECT_EQ(c.text_leg().rank(), static_cast<uint32_t>(i + 1));
     EXPECT_GT(c.score(), 0);
     // The fine-tuning document is where these words are.
-    if (i == 0) EXPECT_EQ(c.citation().document_id(), "fine-tune-chat-model.ko.md");
+    if (i == 0) {
+      EXPECT_EQ(c.citation().document_id(), "fine-tune-chat-model.ko.md");
+    }
   }
 
   v1::RetrieveResponse vector;

@@ -1,0 +1,312 @@
+// ragd_hybrid_bench: what the lexical (BM25) index costs, in process, in one run (issue #15's
+// targets: hybrid search adds at most 30% to vector-only latency at 100k chunks, p50 and p99;
+// ingestion throughput drops by at most 20% with the lexical index on).
+//
+// Data: N chunks (default 100,000) with embedding-like vectors (bench/dataset.h, default
+// 1536-d, the ada-002 shape) and a text of `words` words (default 300, about a 400-token
+// chunk) drawn from a Zipf(1.0) vocabulary of 50,000 words whose most frequent 60 are English
+// stop words (as real text: the analyzer drops them, so they cost the text leg nothing, as they
+// would not in a naive index) and one word in five Hangul (so the Korean half of the `auto`
+// analyzer, syllable bigrams included, is exercised). Queries: the dataset's query vectors,
+// each with 8 words drawn from the same vocabulary (a question's length).
+//
+// 1. Ingestion: Engine::Upsert of the first `ingest_n` chunks (batches of 500) into a fresh
+//    collection with the lexical index off, then on, then off and on again (alternating, so
+//    that both see the same machine), points/s each way. This is the engine's write path alone:
+//    a real ingestion also chunks and embeds, which dilutes the lexical index's share, so the
+//    ratio here is the pessimistic one.
+// 2. Search: the N chunks in one collection with the lexical index on (HNSW, M 16,
+//    ef_construction 200 as the other benches), then `passes` alternating passes of the query
+//    set in VECTOR, HYBRID (default fusion: the retriever's weighted 0.4 and RRF both) and TEXT
+//    mode, k 10: p50, p99 and QPS of each, and hybrid / vector latency ratios.
+// Results: JSON lines (bench/README.md), with the hardware record and the load average.
+
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <algorithm>
+#include <cmath>
+#include <filesystem>
+#include <iostream>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "bench/bench_util.h"
+#include "bench/dataset.h"
+#include "index/engine/engine.h"
+
+namespace {
+
+using ragd::bench::Clock;
+using ragd::bench::SecondsSince;
+using namespace ragd::index;
+
+constexpr const char* kStopWords[] = {
+    "the", "of",   "and",  "to",   "a",    "in",    "is",     "it",    "that", "for",
+    "on",  "as",   "with", "be",   "by",   "this",  "are",    "or",    "an",   "from",
+    "at",  "not",  "but",  "can",  "if",   "which", "when",   "there", "will", "has",
+    "its", "was",  "all",  "one",  "also", "into",  "been",   "than",  "more", "other",
+    "any", "some", "no",   "only", "so",   "such",  "these",  "their", "they", "then",
+    "how", "what", "does", "do",   "may",  "would", "should", "each",  "most", "very"};
+
+// A pronounceable pseudo-word per rank (rank >= 60), deterministic; every fifth one Hangul.
+std::string Word(size_t rank) {
+  if (rank < std::size(kStopWords)) return kStopWords[rank];
+  std::mt19937_64 rng(rank * 0x9E3779B97F4A7C15ull);
+  std::string w;
+  if (rank % 5 == 0) {
+    const int syllables = 2 + static_cast<int>(rng() % 3);
+    for (int i = 0; i < syllables; ++i) {
+      const char32_t c = 0xAC00 + static_cast<char32_t>(rng() % 11172);
+      w += static_cast<char>(0xE0 | (c >> 12));
+      w += static_cast<char>(0x80 | ((c >> 6) & 0x3F));
+      w += static_cast<char>(0x80 | (c & 0x3F));
+    }
+    return w;
+  }
+  static const char* kOnsets[] = {"b", "c", "d", "f", "g", "h",  "k",  "l",  "m",  "n",  "p",
+                                  "r", "s", "t", "v", "w", "st", "tr", "pl", "gr", "ch", "sh"};
+  static const char* kVowels[] = {"a", "e", "i", "o", "u", "io", "ea", "ou"};
+  const int syllables = 2 + static_cast<int>(rng() % 3);
+  for (int i = 0; i < syllables; ++i) {
+    w += kOnsets[rng() % std::size(kOnsets)];
+    w += kVowels[rng() % std::size(kVowels)];
+  }
+  if (rng() % 3 == 0) w += "s";
+  return w;
+}
+
+// Zipf(s = 1) over [0, n) by inverting the cumulative weights.
+class Zipf {
+ public:
+  explicit Zipf(size_t n) : cdf_(n) {
+    double sum = 0;
+    for (size_t i = 0; i < n; ++i) cdf_[i] = (sum += 1.0 / static_cast<double>(i + 1));
+    for (double& c : cdf_) c /= sum;
+  }
+  size_t operator()(std::mt19937_64& rng) const {
+    const double u = std::uniform_real_distribution<double>(0, 1)(rng);
+    return static_cast<size_t>(std::lower_bound(cdf_.begin(), cdf_.end(), u) - cdf_.begin());
+  }
+
+ private:
+  std::vector<double> cdf_;
+};
+
+struct Corpus {
+  std::vector<std::string> words;  // by rank
+  Zipf zipf;
+  explicit Corpus(size_t vocabulary) : zipf(vocabulary) {
+    words.reserve(vocabulary);
+    for (size_t r = 0; r < vocabulary; ++r) words.push_back(Word(r));
+  }
+  std::string Text(std::mt19937_64& rng, size_t n) const {
+    std::string t;
+    for (size_t i = 0; i < n; ++i) {
+      if (i > 0) t += (i % 17 == 0) ? ". " : " ";
+      t += words[zipf(rng)];
+    }
+    return t;
+  }
+};
+
+[[noreturn]] void Die(const absl::Status& s) {
+  std::cerr << "ragd_hybrid_bench: " << s << "\n";
+  std::exit(1);
+}
+
+std::unique_ptr<Engine> Open(const std::string& dir) {
+  Engine::Options o;
+  o.data_dir = dir;
+  o.snapshot_interval_seconds = 0;
+  o.idle_flush_seconds = 0;
+  auto e = Engine::Open(o);
+  if (!e.ok()) Die(e.status());
+  return *std::move(e);
+}
+
+CollectionSpec Spec(const std::string& name, size_t dim, bool lexical) {
+  CollectionSpec spec;
+  spec.name = name;
+  spec.dimension = static_cast<uint32_t>(dim);
+  spec.metric = Metric::kCosine;
+  spec.index.kind = IndexKind::kHnsw;
+  spec.index.m = 16;
+  spec.index.ef_construction = 200;
+  spec.lexical.enabled = lexical;
+  return spec;
+}
+
+Point MakePoint(const ragd::bench::Dataset& data, const std::vector<std::string>& texts, size_t i) {
+  Point p;
+  p.id = "c" + std::to_string(i);
+  p.vector.assign(data.base_row(i), data.base_row(i) + data.dim);
+  p.document_id = "d" + std::to_string(i / 8);
+  p.text = texts[i];
+  return p;
+}
+
+// Upserts rows [0, n) in batches of 500; returns points/s.
+double Load(Engine& engine, const std::string& collection, const ragd::bench::Dataset& data,
+            const std::vector<std::string>& texts, size_t n) {
+  const auto start = Clock::now();
+  std::vector<Point> batch;
+  for (size_t i = 0; i < n; ++i) {
+    batch.push_back(MakePoint(data, texts, i));
+    if (batch.size() == 500 || i + 1 == n) {
+      if (auto r = engine.Upsert(collection, std::move(batch)); !r.ok()) Die(r.status());
+      batch.clear();
+    }
+  }
+  return static_cast<double>(n) / SecondsSince(start);
+}
+
+struct Series {
+  std::string name;
+  SearchMode mode;
+  std::optional<Fusion> fusion;
+  std::optional<double> alpha;
+  std::vector<double> ms;
+  double seconds = 0;
+};
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"ragd_hybrid_bench: the lexical index's cost to search latency and ingestion"};
+  size_t n = 100000, dim = 1536, queries = 300, ingest_n = 10000, words = 300;
+  int passes = 3, ef = 64;
+  std::string out = std::string(RAGD_BENCH_SOURCE_DIR) + "/bench/results/hybrid.jsonl";
+  std::string dir;
+  app.add_option("--n", n, "chunks in the searched collection")->capture_default_str();
+  app.add_option("--dim", dim, "vector dimension")->capture_default_str();
+  app.add_option("--queries", queries, "queries per pass and mode")->capture_default_str();
+  app.add_option("--passes", passes, "alternating passes")->capture_default_str();
+  app.add_option("--ef", ef, "HNSW ef of the searches")->capture_default_str();
+  app.add_option("--ingest-n", ingest_n, "chunks per ingestion run (4 runs)")
+      ->capture_default_str();
+  app.add_option("--words", words, "words per chunk text")->capture_default_str();
+  app.add_option("--out", out, "JSON-lines results file ('' for stdout only)");
+  app.add_option("--dir", dir, "data directory (default: a temporary one, removed after)");
+  CLI11_PARSE(app, argc, argv);
+  ingest_n = std::min(ingest_n, n);
+
+  const bool temporary = dir.empty();
+  if (temporary) {
+    dir =
+        (std::filesystem::temp_directory_path() / ("ragd-hybrid-bench-" + std::to_string(getpid())))
+            .string();
+  }
+  std::filesystem::remove_all(dir);
+  ragd::bench::Report report(out);
+  report.Write(ragd::bench::HardwareRecord(RAGD_BENCH_SOURCE_DIR));
+
+  ragd::bench::DatasetOptions dopt;
+  dopt.num_base = n;
+  dopt.num_queries = queries;
+  dopt.dim = dim;
+  const ragd::bench::Dataset data = ragd::bench::GenerateDataset(dopt);
+  const Corpus corpus(50000);
+  std::vector<std::string> texts(n), query_texts(queries);
+  {
+    std::mt19937_64 rng(11);
+    for (std::string& t : texts) t = corpus.Text(rng, words);
+    for (std::string& t : query_texts) t = corpus.Text(rng, 8);
+  }
+  std::cerr << "ragd_hybrid_bench: data ready (" << n << " x " << dim << ", " << words
+            << " words each)\n";
+
+  // 1. Ingestion, lexical off and on, alternating.
+  {
+    std::unique_ptr<Engine> engine = Open(dir + "/ingest");
+    double rate[2] = {0, 0};  // 0: off, 1: on
+    int round = 0;
+    for (int r = 0; r < 2; ++r) {
+      for (int lexical = 0; lexical < 2; ++lexical) {
+        const std::string name = "ingest" + std::to_string(round++);
+        if (absl::Status s = engine->CreateCollection(Spec(name, dim, lexical == 1)); !s.ok()) {
+          Die(s);
+        }
+        rate[lexical] += Load(*engine, name, data, texts, ingest_n) / 2;
+        if (absl::Status s = engine->DeleteCollection(name); !s.ok()) Die(s);
+      }
+    }
+    report.Write({{"bench", "hybrid_ingest"},
+                  {"n", ingest_n},
+                  {"dim", dim},
+                  {"words", words},
+                  {"runs_each", 2},
+                  {"lexical_off_points_per_s", rate[0]},
+                  {"lexical_on_points_per_s", rate[1]},
+                  {"ratio_on_off", rate[1] / rate[0]},
+                  {"target", "ratio_on_off >= 0.8 (issue 15)"},
+                  {"met", rate[1] / rate[0] >= 0.8},
+                  {"load_average_1m", ragd::bench::LoadAverage1()}});
+  }
+
+  // 2. Search latency by mode.
+  std::unique_ptr<Engine> engine = Open(dir + "/search");
+  if (absl::Status s = engine->CreateCollection(Spec("h", dim, true)); !s.ok()) Die(s);
+  const double load_rate = Load(*engine, "h", data, texts, n);
+  std::cerr << "ragd_hybrid_bench: loaded " << n << " at " << load_rate << " points/s\n";
+  std::vector<Series> series = {
+      {"vector", SearchMode::kVector, std::nullopt, std::nullopt, {}, 0},
+      {"hybrid", SearchMode::kHybrid, Fusion::kWeighted, 0.4, {}, 0},
+      {"hybrid_rrf", SearchMode::kHybrid, Fusion::kRrf, std::nullopt, {}, 0},
+      {"text", SearchMode::kText, std::nullopt, std::nullopt, {}, 0},
+  };
+  for (int pass = 0; pass < passes; ++pass) {
+    for (Series& s : series) {
+      const auto pass_start = Clock::now();
+      for (size_t q = 0; q < queries; ++q) {
+        SearchRequest req;
+        req.collection = "h";
+        req.mode = s.mode;
+        if (s.mode != SearchMode::kText) {
+          req.query.assign(data.query_row(q), data.query_row(q) + dim);
+        }
+        if (s.mode != SearchMode::kVector) req.text = query_texts[q];
+        req.hybrid.fusion = s.fusion;
+        req.hybrid.alpha = s.alpha;
+        req.k = 10;
+        req.ef = ef;
+        req.with_payload = false;
+        const auto start = Clock::now();
+        auto r = engine->Search(req);
+        s.ms.push_back(SecondsSince(start) * 1000);
+        if (!r.ok()) Die(r.status());
+      }
+      s.seconds += SecondsSince(pass_start);
+    }
+  }
+  double vector_p50 = 0, vector_p99 = 0;
+  for (Series& s : series) {
+    std::sort(s.ms.begin(), s.ms.end());
+    const double p50 = ragd::bench::Percentile(s.ms, 0.5);
+    const double p99 = ragd::bench::Percentile(s.ms, 0.99);
+    if (s.name == "vector") vector_p50 = p50, vector_p99 = p99;
+    nlohmann::json record = {{"bench", "hybrid_search"},
+                             {"mode", s.name},
+                             {"n", n},
+                             {"dim", dim},
+                             {"ef", ef},
+                             {"k", 10},
+                             {"qps", static_cast<double>(s.ms.size()) / s.seconds},
+                             {"p50_ms", p50},
+                             {"p99_ms", p99},
+                             {"calls", s.ms.size()},
+                             {"load_points_per_s", load_rate},
+                             {"load_average_1m", ragd::bench::LoadAverage1()}};
+    if (s.mode == SearchMode::kHybrid) {
+      record["p50_ratio_to_vector"] = p50 / vector_p50;
+      record["p99_ratio_to_vector"] = p99 / vector_p99;
+      record["target"] = "p50 and p99 ratio_to_vector <= 1.3 (issue 15)";
+      record["met"] = p50 / vector_p50 <= 1.3 && p99 / vector_p99 <= 1.3;
+    }
+    report.Write(record);
+  }
+  engine.reset();
+  if (temporary) std::filesystem::remove_all(dir);
+  return 0;
+}
