@@ -198,7 +198,7 @@ TEST(PlaygroundBrowserTest, SearchAskCompareAndIngestInChromium) {
   TempDir keys;
   FakeChatOptions chat;
   // A pause between events, so that the page visibly streams (the script counts the frames).
-  chat.event_gap = std::chrono::milliseconds(40);
+  chat.event_gap = std::chrono::milliseconds(100);
   auto stack = HttpStack::Start(AuthYaml(keys), kAdminKey, MiniDeploymentYaml(), chat);
   ASSERT_TRUE(stack.ok()) << stack.status();
   HttpStack& s = **stack;

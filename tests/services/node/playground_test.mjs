@@ -119,7 +119,9 @@ try {
   const expected = env('RAGD_EXPECTED_ANSWER');
   const shown = await page.$eval('#ask-answer', (n) => n.textContent);
   check(shown === expected.replace(/\[(\d+)\]/g, '$1'), `the whole answer is shown ("${shown}")`);
-  check(frames.length >= 3 && frames.every((f) => expected.replace(/\[(\d+)\]/g, '$1').startsWith(f)),
+  // At least one partial answer before the whole one (the fake pauses 100 ms between its 6 deltas;
+  // a starved browser may merge some of them, never all).
+  check(frames.length >= 2 && frames.every((f) => expected.replace(/\[(\d+)\]/g, '$1').startsWith(f)),
     `the answer streamed in (${frames.length} growing frames)`);
   const sources = await page.$$eval('#ask-sources li', (n) => n.length);
   check(sources >= 1, 'the sources are listed');
