@@ -410,7 +410,7 @@ async function runCompare(ev) {
   const answered = runs.filter((r) => r.ok);
   const same = answered.length > 0 && answered.every((r) => JSON.stringify(r.sources) === JSON.stringify(answered[0].sources));
   $('#compare-sources-note').textContent = answered.length
-    ? (same ? `Every model answered from the same ${answered[0].sources.length} sources.`
+    ? (same ? `Every model answered from the same ${answered[0].sources.length} sources (${state.mode} search).`
             : 'The models got different sources (the collection changed between their retrievals).')
     : '';
   state.lastCompare = { question, runs, sameSources: same };
