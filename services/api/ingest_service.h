@@ -102,6 +102,9 @@ class IngestService final
   absl::StatusOr<Bound> IngestorFor(index::Engine* engine, const std::string& collection) {
     return ingestors_.For(engine, collection);
   }
+  // The per-collection Ingestors, shared with the HTTP front's uploads (services/http), so that
+  // ingestions of one document serialise on one lock whichever edge they came through.
+  rag::IngestorCache* ingestors() { return &ingestors_; }
   const rag::EngineHandle* engine() const { return engine_; }
   const Authorizer* authorizer() const { return authorizer_; }
   const IngestServiceOptions& options() const { return options_; }

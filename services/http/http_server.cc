@@ -20,6 +20,8 @@
 #include "services/http/chat_call_internal.h"
 #include "services/http/openai_wire_internal.h"
 #include "services/http/peer_watch_internal.h"
+#include "services/http/playground_internal.h"
+#include "services/http/routes_internal.h"
 
 namespace ragd::services {
 
@@ -45,18 +47,9 @@ struct CurrentCall {
 };
 thread_local CurrentCall current_call;
 
-// A finished model run of the current request.
-void RecordModelRun(const HttpFrontResources& r, ChatCall& call, const models::ChatResult& result) {
-  HttpCallRecord& rec = current_call.record;
-  rec.collection = call.request().data_source ? call.request().data_source->collection : "";
-  if (!call.model_ran()) return;
-  rec.ran_model = true;
-  rec.model = call.request().model;
-  rec.usage = result.usage;
-  if (absl::StatusOr<models::ChatModel*> m = r.answers.models->Get(rec.model); m.ok()) {
-    rec.cost_usd = models::EstimateCostUsd((*m)->deployment(), result.usage);
-  }
-}
+}  // namespace
+
+namespace http_internal {
 
 void SendError(httplib::Response& res, const absl::Status& status) {
   current_call.record.code = status.code();
@@ -70,6 +63,7 @@ void SendJson(httplib::Response& res, const Json& json) {
   res.set_content(http_internal::Dump(json), "application/json");
 }
 
+namespace {
 // The request's key headers in the shape the Authorizer reads (gRPC metadata: lower-case
 // names). The strings live in `storage`.
 Authorizer::Metadata MetadataOf(const httplib::Request& req,
@@ -84,11 +78,10 @@ Authorizer::Metadata MetadataOf(const httplib::Request& req,
   }
   return metadata;
 }
+}  // namespace
 
-// The prologue of every route: the method table's role for `method`, and the collection's
-// scope and shape when the call names one.
 absl::Status Admit(const HttpFrontResources& r, const httplib::Request& req, Method method,
-                   std::string_view collection) {
+                   std::string_view collection, std::string_view collection_field) {
   const MethodSpec& spec = SpecOf(method);
   if (r.authorizer != nullptr) {
     std::vector<std::pair<std::string, std::string>> storage;
@@ -96,9 +89,39 @@ absl::Status Admit(const HttpFrontResources& r, const httplib::Request& req, Met
                                         /*consume=*/true));
   }
   if (!collection.empty()) {
-    return ValidateCollectionName("data_sources[0].parameters.collection", collection);
+    return ValidateCollectionName(collection_field, collection);
   }
   return absl::OkStatus();
+}
+
+absl::Status InScope(const HttpFrontResources& r, const httplib::Request& req, Method method,
+                     std::string_view collection) {
+  if (r.authorizer == nullptr) return absl::OkStatus();
+  std::vector<std::pair<std::string, std::string>> storage;
+  return r.authorizer->Check(MetadataOf(req, &storage), SpecOf(method), collection,
+                             /*consume=*/false);
+}
+
+}  // namespace http_internal
+
+namespace {
+
+using http_internal::Admit;
+using http_internal::SendError;
+using http_internal::SendJson;
+
+
+// A finished model run of the current request.
+void RecordModelRun(const HttpFrontResources& r, ChatCall& call, const models::ChatResult& result) {
+  HttpCallRecord& rec = current_call.record;
+  rec.collection = call.request().data_source ? call.request().data_source->collection : "";
+  if (!call.model_ran()) return;
+  rec.ran_model = true;
+  rec.model = call.request().model;
+  rec.usage = result.usage;
+  if (absl::StatusOr<models::ChatModel*> m = r.answers.models->Get(rec.model); m.ok()) {
+    rec.cost_usd = models::EstimateCostUsd((*m)->deployment(), result.usage);
+  }
 }
 
 std::string NewCompletionId() {
@@ -158,7 +181,8 @@ void HandleChatCompletions(HttpServer::State* state, const httplib::Request& req
   // Authorization comes before the body's errors are reported, as for gRPC: an unauthenticated
   // caller learns nothing about the request's shape.
   std::string collection = request.data_source ? request.data_source->collection : "";
-  if (absl::Status s = Admit(r, req, Method::kAnswer, parsed.ok() ? collection : ""); !s.ok()) {
+  if (absl::Status s = Admit(r, req, Method::kAnswer, parsed.ok() ? collection : "",
+                                 "data_sources[0].parameters.collection"); !s.ok()) {
     return SendError(res, s);
   }
   if (!parsed.ok()) return SendError(res, parsed);
@@ -474,6 +498,7 @@ absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(const std::string&
     const std::string id = req.matches[1];
     HandleModels(state, req, res, &id);
   });
+  http_internal::AddPlaygroundRoutes(s, &state->resources);
   s.set_pre_routing_handler([](const httplib::Request& req, httplib::Response&) {
     current_call = CurrentCall{};
     current_call.start = std::chrono::steady_clock::now();
@@ -483,6 +508,15 @@ absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(const std::string&
       rec.route = absl::StrCat(req.method, " ", req.path);
     } else if (req.path.rfind("/v1/models/", 0) == 0) {
       rec.route = absl::StrCat(req.method, " /v1/models/{id}");
+    } else if (req.path == "/v1/ragd/collections" || req.path == "/v1/ragd/search") {
+      rec.route = absl::StrCat(req.method, " ", req.path);
+    } else if (req.path.rfind("/v1/ragd/collections/", 0) == 0) {
+      // Collection and document names stay out of the metric's labels (unbounded).
+      rec.route = absl::StrCat(req.method, absl::StrContains(req.path, "/documents/")
+                                               ? " /v1/ragd/collections/{c}/documents/{id}"
+                                               : " /v1/ragd/collections/{c}/files");
+    } else if (req.path == "/" || req.path.rfind("/playground/", 0) == 0) {
+      rec.route = "GET /playground";
     } else if (req.path.rfind("/openai/deployments/", 0) == 0) {
       const bool chat = absl::EndsWith(req.path, "/chat/completions");
       const bool embeddings = absl::EndsWith(req.path, "/embeddings");

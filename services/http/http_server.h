@@ -16,6 +16,9 @@
 //   GET  /v1/models            the chat catalog and the embedders, with context windows and
 //                              list prices in an extra `ragd` field; /v1/models/{id} one of
 //                              them.
+//   GET  /                     the playground page, and its JSON endpoints under /v1/ragd/
+//                              (collections, search, documents, file upload; see
+//                              playground_internal.h and README "Playground").
 //   Azure OpenAI's paths, POST /openai/deployments/{deployment}/chat/completions and
 //   .../embeddings (`api-version` ignored): the same, with the deployment as `model`, so
 //   that Azure clients (AzureOpenAI in the SDKs) can use ragd as their endpoint.
@@ -46,6 +49,8 @@
 #include "models/chat_model.h"
 #include "rag/answerer.h"
 #include "rag/collection_binding.h"
+#include "rag/engine_handle.h"
+#include "rag/ingestors.h"
 #include "services/api/methods.h"
 
 namespace httplib {
@@ -95,6 +100,16 @@ struct HttpFrontResources {
   // executors and concurrency cap).
   rag::AnswerResources answers;
   rag::EmbedderRegistry* embedders = nullptr;
+  // The playground's endpoints (playground_internal.h): the engine, and the Ingestors of
+  // ragd.v1.Ingest (shared, so that ingestions of one document serialise whichever edge they
+  // came from). Null: those endpoints answer UNAVAILABLE.
+  const rag::EngineHandle* engine = nullptr;
+  rag::IngestorCache* ingestors = nullptr;
+  // Largest uploaded file (ingest.max_document_bytes). Default: 32 MiB.
+  size_t max_document_bytes = 32u << 20;
+  // Non-empty: uploads are refused UNIMPLEMENTED with this reason (cluster mode: the log does
+  // not carry ingestion yet, as for ragd.v1.Ingest).
+  std::string uploads_disabled_reason;
   // Called once per request on the thread that served it, after the response; may be empty.
   std::function<void(const HttpCallRecord&)> on_call;
 };

@@ -178,6 +178,13 @@ absl::StatusOr<std::unique_ptr<RagdServer>> RagdServer::Start(const Config& conf
     front.authorizer = &self->policy_;
     front.answers = self->retrieval_.answer_resources();
     front.embedders = self->embedders_.get();
+    front.engine = &self->handle_;
+    front.ingestors = self->ingest_.ingestors();
+    front.max_document_bytes = config.ingest.service.max_document_bytes;
+    if (config.cluster.enabled()) {
+      front.uploads_disabled_reason =
+          "uploading files is not supported in cluster mode yet (issue 14)";
+    }
     Metrics* metrics = self->metrics_.get();  // outlives the HTTP server (first member)
     front.on_call = [metrics](const HttpCallRecord& call) {
       metrics->RecordHttp(call.route, call.http_status, call.seconds);

@@ -18,6 +18,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
 #include "absl/strings/str_split.h"
 #include "ragd/v1/collections.grpc.pb.h"
 #include "ragd/v1/ingest.grpc.pb.h"
@@ -115,7 +116,9 @@ inline Json Grounded(Json body, Json parameters = {}) {
 
 // The fake, and ragd configured with `extra_yaml` (sections other than models and embedders),
 // the fake's deployment as kAzure, and an embedder "ada" on the fake. `admin_key` (when the
-// YAML configures keys) is sent with the set-up calls.
+// YAML configures keys) is sent with the set-up calls. `extra_deployments` (YAML list items of
+// models.deployments, where "{endpoint}" stands for the fake's URL) and `chat_options` shape
+// the catalog and the fake's answers.
 struct HttpStack {
   TempDir dir;
   std::unique_ptr<FakeOpenAiServer> fake;
@@ -123,14 +126,16 @@ struct HttpStack {
   std::unique_ptr<RagdProcess> ragd;
 
   static absl::StatusOr<std::unique_ptr<HttpStack>> Start(const std::string& extra_yaml = "",
-                                                          const std::string& admin_key = "") {
+                                                          const std::string& admin_key = "",
+                                                          const std::string& extra_deployments = "",
+                                                          FakeChatOptions chat_options = {}) {
     auto stack = std::make_unique<HttpStack>();
     FakeOpenAiServerOptions fake_options;
     fake_options.deployments = {"gpt-4o", "ada"};
     auto fake = FakeOpenAiServer::Start(fake_options);
     if (!fake.ok()) return fake.status();
     stack->fake = *std::move(fake);
-    stack->chat = std::make_unique<FakeChatCompletions>(stack->fake.get());
+    stack->chat = std::make_unique<FakeChatCompletions>(stack->fake.get(), chat_options);
     std::string config =
         absl::StrCat(extra_yaml,
                      "embedders:\n"
@@ -138,7 +143,8 @@ struct HttpStack {
                      stack->fake->endpoint(),
                      "\n    deployment: ada\n    api_key: test-key\n    dimension: 1536\n"
                      "models:\n  default_model: local\n  deployments:\n",
-                     AzureDeploymentYaml(kAzure, stack->fake->endpoint()));
+                     AzureDeploymentYaml(kAzure, stack->fake->endpoint()),
+                     absl::StrReplaceAll(extra_deployments, {{"{endpoint}", stack->fake->endpoint()}}));
     std::string config_path = WriteFile(stack->dir, "ragd.yaml", config);
     auto ragd = RagdProcess::Start(
         RagdProcess::OptionsFor((stack->dir.path() / "data").string(), {"--config", config_path}));
