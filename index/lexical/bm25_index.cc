@@ -92,7 +92,7 @@ absl::Status Bm25Index::Add(Label label, std::span<const TermFreq> terms) {
   size_t inserted = 0;
   try {
     for (const TermFreq& t : terms) {
-      postings_[t.term].emplace(label, t.freq);
+      postings_[t.term].emplace(label, Posting{t.freq, doc.length});
       ++inserted;
     }
     total_length_ += doc.length;
@@ -130,7 +130,7 @@ size_t Bm25Index::MemoryBytes() const {
   size_t bytes = sizeof(*this) + docs_.capacity() * (sizeof(decltype(docs_)::value_type) + 1) +
                  postings_.capacity() * (sizeof(decltype(postings_)::value_type) + 1);
   for (const auto& [term, labels] : postings_) {
-    bytes += heap(term) + labels.capacity() * (sizeof(std::pair<Label, uint32_t>) + 1);
+    bytes += heap(term) + labels.capacity() * (sizeof(std::pair<Label, Posting>) + 1);
     // Each posting's document keeps the term once more in its list (Doc::terms).
     bytes += labels.size() * (sizeof(std::string) + heap(term));
   }
@@ -158,16 +158,26 @@ absl::StatusOr<std::vector<Bm25Hit>> Bm25Index::Search(std::span<const std::stri
     const double n = static_cast<double>(docs_.size());
     const double avgdl = average_length();
     const double k1 = options_.k1, b = options_.b;
-    absl::flat_hash_map<Label, double> scores;
+    // The query's posting lists, found once; the score table is sized for the longest
+    // possible union up front (no rehashing while accumulating).
+    std::vector<const absl::flat_hash_map<Label, Posting>*> lists;
+    lists.reserve(query_terms.size());
+    size_t total = 0;
     for (const std::string& term : query_terms) {
       auto p = postings_.find(term);
       if (p == postings_.end()) continue;
-      const double df = static_cast<double>(p->second.size());
+      lists.push_back(&p->second);
+      total += p->second.size();
+    }
+    absl::flat_hash_map<Label, double> scores;
+    scores.reserve(std::min(total, docs_.size()));
+    for (const auto* list : lists) {
+      const double df = static_cast<double>(list->size());
       const double idf = std::log(1.0 + (n - df + 0.5) / (df + 0.5));
-      for (const auto& [label, tf_int] : p->second) {
+      for (const auto& [label, posting] : *list) {
         if (options.filter != nullptr && !options.filter->Accept(label)) continue;
-        const double tf = tf_int;
-        const double dl = docs_.find(label)->second.length;
+        const double tf = posting.tf;
+        const double dl = posting.length;
         const double norm = avgdl > 0 ? 1.0 - b + b * dl / avgdl : 1.0;
         scores[label] += idf * tf * (k1 + 1.0) / (tf + k1 * norm);
       }
@@ -204,7 +214,8 @@ absl::Status Bm25Index::Save(std::string* out) const {
     std::vector<std::pair<Label, uint32_t>> list;
     for (const std::string* term : terms) {
       const auto& postings = postings_.find(*term)->second;
-      list.assign(postings.begin(), postings.end());
+      list.clear();
+      for (const auto& [label, posting] : postings) list.emplace_back(label, posting.tf);
       std::sort(list.begin(), list.end());
       p.Put<uint32_t>(static_cast<uint32_t>(term->size()));
       p.PutBytes(term->data(), term->size());
@@ -305,7 +316,7 @@ absl::StatusOr<Bm25Index> Bm25Index::Load(std::string_view data) {
         seen += tf;
         if (seen > doc->second.length) return p.Corrupt("term frequencies exceed the length");
         doc->second.terms.push_back(previous);
-        postings.emplace(label, tf);
+        postings.emplace(label, Posting{tf, doc->second.length});
       }
     }
     RETURN_IF_ERROR(p.ExpectEnd());

@@ -118,7 +118,14 @@ class Bm25Index {
   };
   Bm25Options options_;
   absl::flat_hash_map<Label, Doc> docs_;
-  absl::flat_hash_map<std::string, absl::flat_hash_map<Label, uint32_t>> postings_;
+  // A posting keeps its document's length beside the term frequency: a label's document never
+  // changes (a replacement is a new label), and scoring then needs no lookup in docs_ per
+  // posting, which was the largest single cost of a search over long posting lists.
+  struct Posting {
+    uint32_t tf = 0;
+    uint32_t length = 0;  // |D|
+  };
+  absl::flat_hash_map<std::string, absl::flat_hash_map<Label, Posting>> postings_;
   uint64_t total_length_ = 0;
 };
 
