@@ -34,7 +34,7 @@ ASAN_ENV := ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:strict_string_checks=1 
 TSAN_ENV := TSAN_OPTIONS=halt_on_error=1:detect_deadlocks=0:suppressions=$(CURDIR)/tests/tsan.supp \
   OMP_NUM_THREADS=1
 
-.PHONY: all deps configure build run test test-asan test-tsan-core test-tsan bench eval format clean
+.PHONY: all deps configure build run test test-asan test-tsan-core test-tsan bench bench-quant eval format clean
 
 all: build
 
@@ -77,6 +77,10 @@ test-tsan: deps
 
 bench: build
 	@scripts/bench.sh $(BUILD_DIR)
+
+# Issue 16's targets alone (quantized storage, ragd INT8 over gRPC, SearchBatch): one run.
+bench-quant: configure
+	@scripts/bench-quant.sh $(BUILD_DIR)
 
 # Retrieval quality on bench/eval/'s question sets, ragd beside SQLite FTS5 (scripts/eval.sh).
 eval: build

@@ -248,6 +248,67 @@ LoadResult RunSearchLoad(const SuiteContext& ctx, int port, int clients, LoadOpt
       search);
 }
 
+// Points.SearchBatch with one client: the queries in calls of `batch` (the last one shorter),
+// each call's results parsed into the query's row; passes as RunQueryLoad (the first one for
+// recall, then until min_seconds, at most max_passes or max_seconds). QPS counts queries.
+LoadResult RunBatchLoad(const SuiteContext& ctx, int port, size_t batch, const LoadOptions& load) {
+  const Dataset& data = *ctx.data;
+  LoadResult result;
+  result.threads = 1;
+  result.first_results.assign(data.num_queries * kTopK, -1);
+  auto stub = ragd::v1::Points::NewStub(MakeChannel(port, 3000));
+  ragd::v1::SearchBatchRequest request;
+  ragd::v1::SearchBatchResponse response;
+  request.set_collection(kCollection);
+  std::vector<double> latencies;
+  std::vector<int64_t> scratch(kTopK);
+  auto call = [&](size_t begin, size_t end, bool first_pass) {
+    request.clear_searches();
+    for (size_t q = begin; q < end; ++q) {
+      ragd::v1::SearchRequest* s = request.add_searches();
+      s->set_k(kTopK);
+      s->set_with_payload(false);
+      s->mutable_vector()->Add(data.query_row(q), data.query_row(q) + data.dim);
+    }
+    grpc::ClientContext context;
+    SetDeadline(&context, 60);
+    Clock::time_point t0 = Clock::now();
+    grpc::Status s = stub->SearchBatch(&context, request, &response);
+    latencies.push_back(std::chrono::duration<double, std::milli>(Clock::now() - t0).count());
+    if (!s.ok() || response.results_size() != static_cast<int>(end - begin)) {
+      result.errors += end - begin;
+      return;
+    }
+    for (size_t q = begin; q < end; ++q) {
+      int64_t* ids = first_pass ? &result.first_results[q * kTopK] : scratch.data();
+      if (!ParseHits(response.results(static_cast<int>(q - begin)), ids)) ++result.errors;
+    }
+    result.ops += end - begin;
+  };
+  // Warm-up (connection, server threads) outside the timed window.
+  call(0, std::min(batch, data.num_queries), false);
+  result.ops = 0;
+  result.errors = 0;
+  latencies.clear();
+  Clock::time_point start = Clock::now();
+  for (int pass = 0; pass < std::max(1, load.max_passes); ++pass) {
+    const double elapsed = SecondsSince(start);
+    if (pass > 0 && (elapsed >= load.min_seconds || elapsed >= load.max_seconds)) break;
+    for (size_t begin = 0; begin < data.num_queries; begin += batch) {
+      call(begin, std::min(data.num_queries, begin + batch), pass == 0);
+    }
+  }
+  result.seconds = SecondsSince(start);
+  result.qps = static_cast<double>(result.ops) / result.seconds;
+  std::sort(latencies.begin(), latencies.end());
+  result.p50_ms = Percentile(latencies, 0.5);
+  result.p99_ms = Percentile(latencies, 0.99);
+  double total_ms = 0;
+  for (double ms : latencies) total_ms += ms;
+  result.mean_ms = latencies.empty() ? 0 : total_ms / static_cast<double>(latencies.size());
+  return result;
+}
+
 // Reads the collection's counts; false on error.
 bool GetCollection(const std::shared_ptr<grpc::Channel>& channel,
                    ragd::v1::CollectionInfo* info, std::string* error) {
@@ -271,10 +332,21 @@ bool GetCollection(const std::shared_ptr<grpc::Channel>& channel,
 RagdFigures RunRagdSuite(const SuiteContext& ctx, const RagdOptions& options) {
   RagdFigures figures;
   const Dataset& data = *ctx.data;
+  const std::string system =
+      options.quantization == "none" ? std::string("ragd") : "ragd-" + options.quantization;
+  ragd::v1::Quantization quantization = ragd::v1::QUANTIZATION_NONE;
+  if (options.quantization == "f16") {
+    quantization = ragd::v1::QUANTIZATION_F16;
+  } else if (options.quantization == "int8") {
+    quantization = ragd::v1::QUANTIZATION_INT8;
+  } else if (options.quantization != "none") {
+    figures.error = "unknown quantization " + options.quantization;
+    return figures;
+  }
   const size_t n = data.num_base;
   auto fail = [&](const std::string& why) {
     figures.error = why;
-    ctx.report->Write({{"bench", "error"}, {"system", "ragd"}, {"threads", 0}, {"error", why}});
+    ctx.report->Write({{"bench", "error"}, {"system", system}, {"threads", 0}, {"error", why}});
     return figures;
   };
   if (options.binary.empty() || !std::filesystem::exists(options.binary)) {
@@ -322,6 +394,7 @@ RagdFigures RunRagdSuite(const SuiteContext& ctx, const RagdOptions& options) {
     hnsw->set_m(static_cast<uint32_t>(options.m));
     hnsw->set_ef_construction(static_cast<uint32_t>(options.ef_construction));
     hnsw->set_ef(static_cast<uint32_t>(options.ef));
+    hnsw->set_quantization(quantization);
     ragd::v1::CreateCollectionResponse resp;
     grpc::ClientContext call;
     SetDeadline(&call, 60);
@@ -379,7 +452,7 @@ RagdFigures RunRagdSuite(const SuiteContext& ctx, const RagdOptions& options) {
       (static_cast<double>(rss_loaded) - static_cast<double>(rss_empty)) / static_cast<double>(n);
   ctx.report->Write({
       {"bench", "build"},
-      {"system", "ragd"},
+      {"system", system},
       {"threads", options.upsert_clients},
       {"n", n},
       {"dim", data.dim},
@@ -425,7 +498,7 @@ RagdFigures RunRagdSuite(const SuiteContext& ctx, const RagdOptions& options) {
       static_cast<double>(n);
   ctx.report->Write({
       {"bench", "settle"},
-      {"system", "ragd"},
+      {"system", system},
       {"threads", 0},
       {"n", n},
       {"settle_seconds", settle_seconds},
@@ -447,7 +520,7 @@ RagdFigures RunRagdSuite(const SuiteContext& ctx, const RagdOptions& options) {
     // Every pass counts: the first pass (recall) runs in the same window as the timed ones.
     const double calls = static_cast<double>(std::max<size_t>(1, r.ops));
     const double recall = RecallAtK(r.first_results, *ctx.truth, kTopK);
-    nlohmann::json record = SearchRecord("ragd", clients, options.ef, n, recall, r);
+    nlohmann::json record = SearchRecord(system, clients, options.ef, n, recall, r);
     record["transport"] = "gRPC over 127.0.0.1, one connection per client thread";
     record["server_cpu_ms_per_call"] = server_cpu * 1000 / calls;
     record["client_cpu_ms_per_call"] = client_cpu * 1000 / calls;
@@ -457,10 +530,26 @@ RagdFigures RunRagdSuite(const SuiteContext& ctx, const RagdOptions& options) {
     figures.qps_by_clients.push_back(r.qps);
   }
 
+  if (options.batch_size > 0) {
+    const double server_cpu_start = ProcessCpuSeconds(proc->pid());
+    LoadResult r = RunBatchLoad(ctx, port, options.batch_size, ctx.load);
+    const double server_cpu = ProcessCpuSeconds(proc->pid()) - server_cpu_start;
+    figures.batch_recall = RecallAtK(r.first_results, *ctx.truth, kTopK);
+    figures.batch_qps = r.qps;
+    nlohmann::json record = SearchRecord(system + "-batch", 1, options.ef, n, figures.batch_recall, r);
+    record["transport"] = "gRPC over 127.0.0.1, one connection, Points.SearchBatch";
+    record["batch_size"] = options.batch_size;
+    record["latency_unit"] = "one SearchBatch call";
+    record["server_cpu_ms_per_query"] = server_cpu * 1000 / std::max<double>(1, r.ops);
+    record["errors"] = r.errors;
+    ctx.report->Write(record);
+  }
+
   // Start-up from snapshot: a clean SIGTERM saves the snapshots; the clock for the restart
   // runs from the spawn to the first SERVING answer of the health service.
   double stop_seconds = 0;
   const int exit_code = proc->Terminate(120, &stop_seconds);
+  figures.shutdown_seconds = stop_seconds;
   std::error_code ec;
   std::filesystem::remove(port_file, ec);
   proc = std::make_unique<RagdProcess>();
@@ -484,7 +573,7 @@ RagdFigures RunRagdSuite(const SuiteContext& ctx, const RagdOptions& options) {
   const int exit_code2 = proc->Terminate(120, &stop2_seconds);
   ctx.report->Write({
       {"bench", "startup"},
-      {"system", "ragd"},
+      {"system", system},
       {"threads", 1},
       {"n", n},
       {"startup_seconds", figures.startup_seconds},

@@ -56,6 +56,10 @@ struct RagdFigures {
   double rss_delta_bytes_per_vector_settled = 0;
   // The same after a restart from the snapshot: no ingest garbage (memtables, freed batches).
   double rss_delta_bytes_per_vector_after_restart = 0;
+  double shutdown_seconds = 0;  // SIGTERM to exit, after the searches
+  // Points.SearchBatch, one client, RagdOptions::batch_size queries per call: queries/s.
+  double batch_qps = 0;
+  double batch_recall = 0;
 };
 
 struct HnswlibOptions {
@@ -110,6 +114,11 @@ struct RagdOptions {
   std::vector<int> clients = {1, 2, 8};
   double startup_timeout_seconds = 300;
   double settle_timeout_seconds = 300;  // longest wait for ragd to go idle after the load
+  // HnswSpec.quantization of the collection: "none", "f16", "int8". Records name the system
+  // "ragd" for none, "ragd-<kind>" otherwise.
+  std::string quantization = "none";
+  // Queries per Points.SearchBatch call for the batch measurement (one client); 0 skips it.
+  size_t batch_size = 64;
 };
 RagdFigures RunRagdSuite(const SuiteContext& ctx, const RagdOptions& options);
 

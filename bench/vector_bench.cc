@@ -5,8 +5,12 @@
 // Output: JSON lines (stdout and --out). Progress goes to stderr.
 
 #include <algorithm>
+#include <cstring>
 #include <exception>
+#include <filesystem>
+#include <fstream>
 #include <iostream>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -50,6 +54,72 @@ nlohmann::json Target(double value, double target, bool at_least) {
 
 void Log(const std::string& message) { std::cerr << "vector_bench: " << message << std::endl; }
 
+// The data set and its ground truth cached in one file, so that a rerun at 100k skips the
+// generation and the exact search (about a minute on 2 cores). The name holds every knob that
+// changes the data; the file starts with a magic, the sizes, and is checked against its length
+// before anything is read into memory.
+constexpr char kCacheMagic[8] = {'R', 'A', 'G', 'D', 'B', 'D', 'S', '1'};
+
+std::string CachePath(const std::string& dir, const DatasetOptions& o) {
+  std::ostringstream name;
+  name << dir << "/dataset-n" << o.num_base << "-q" << o.num_queries << "-d" << o.dim << "-s"
+       << o.seed << "-t" << o.topics << "." << o.subtopics << "-z" << o.topic_zipf << "-e"
+       << o.common << "_" << o.topic << "_" << o.subtopic << "_" << o.style << "_" << o.iso
+       << "-r" << o.style_rank << "_" << o.style_decay << "-k" << kTopK << ".bin";
+  return name.str();
+}
+
+bool LoadCache(const std::string& path, const DatasetOptions& o, Dataset* data,
+               std::vector<int64_t>* truth) {
+  std::ifstream in(path, std::ios::binary | std::ios::ate);
+  if (!in) return false;
+  const uint64_t file_bytes = static_cast<uint64_t>(in.tellg());
+  in.seekg(0);
+  char magic[8];
+  uint64_t header[4];
+  if (!in.read(magic, 8) || !in.read(reinterpret_cast<char*>(header), sizeof(header)) ||
+      std::memcmp(magic, kCacheMagic, 8) != 0 || header[0] != o.num_base ||
+      header[1] != o.num_queries || header[2] != o.dim || header[3] != kTopK) {
+    return false;
+  }
+  const uint64_t floats = (o.num_base + o.num_queries) * o.dim;
+  const uint64_t ids = o.num_queries * kTopK;
+  if (file_bytes != 8 + sizeof(header) + floats * sizeof(float) + ids * sizeof(int64_t)) {
+    return false;
+  }
+  data->dim = o.dim;
+  data->num_base = o.num_base;
+  data->num_queries = o.num_queries;
+  data->base.resize(o.num_base * o.dim);
+  data->queries.resize(o.num_queries * o.dim);
+  truth->resize(ids);
+  return in.read(reinterpret_cast<char*>(data->base.data()), data->base.size() * sizeof(float)) &&
+         in.read(reinterpret_cast<char*>(data->queries.data()),
+                 data->queries.size() * sizeof(float)) &&
+         in.read(reinterpret_cast<char*>(truth->data()), ids * sizeof(int64_t));
+}
+
+void SaveCache(const std::string& path, const Dataset& data, const std::vector<int64_t>& truth) {
+  const std::string tmp = path + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+    const uint64_t header[4] = {data.num_base, data.num_queries, data.dim, kTopK};
+    out.write(kCacheMagic, 8);
+    out.write(reinterpret_cast<const char*>(header), sizeof(header));
+    out.write(reinterpret_cast<const char*>(data.base.data()), data.base.size() * sizeof(float));
+    out.write(reinterpret_cast<const char*>(data.queries.data()),
+              data.queries.size() * sizeof(float));
+    out.write(reinterpret_cast<const char*>(truth.data()), truth.size() * sizeof(int64_t));
+    if (!out) {
+      Log("cannot write the data set cache " + tmp);
+      return;
+    }
+  }
+  std::error_code ec;
+  std::filesystem::rename(tmp, path, ec);
+  if (ec) Log("cannot rename the data set cache: " + ec.message());
+}
+
 int Run(int argc, char** argv) {
   DatasetOptions data_options;
   SuiteContext ctx;
@@ -65,6 +135,8 @@ int Run(int argc, char** argv) {
   std::vector<std::string> quantizations = {"none"};
   std::vector<float> oversampling = {2};
   std::vector<size_t> index_ef_sweep;
+  std::vector<std::string> ragd_quantizations = {"none"};
+  std::string cache_dir;
   ctx.build_threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
 
   CLI::App app("vector_bench: hnswlib, FAISS and ragd on embedding-like vectors", "vector_bench");
@@ -102,6 +174,16 @@ int Run(int argc, char** argv) {
   app.add_option("--index-ef-sweep", index_ef_sweep,
                  "--with-index: single-thread ef values (default: hnswlib's --ef-sweep)")
       ->delimiter(',');
+  app.add_option("--ragd-quantization", ragd_quantizations,
+                 "storage kinds of the collection ragd serves over gRPC, one ragd run each "
+                 "(none, f16, int8)")
+      ->delimiter(',')->capture_default_str();
+  app.add_option("--cache-dir", cache_dir,
+                 "keep the data set and its ground truth here and reuse them when the knobs match")
+      ->capture_default_str();
+  app.add_option("--batch-size", ragd_options.batch_size,
+                 "queries per Points.SearchBatch call (one client; 0 skips)")
+      ->capture_default_str();
   app.add_option("--ragd", ragd_options.binary, "ragd executable")->capture_default_str();
   app.add_option("--work-dir", ragd_options.work_dir, "parent of ragd's temporary data dir");
   app.add_flag("--keep-data", ragd_options.keep_data, "keep ragd's data directory");
@@ -159,13 +241,25 @@ int Run(int argc, char** argv) {
       std::to_string(data_options.num_queries) + " vectors of dim " +
       std::to_string(data_options.dim));
   Clock::time_point t0 = Clock::now();
-  Dataset data = GenerateDataset(data_options);
+  Dataset data;
+  std::vector<int64_t> truth;
+  const std::string cache = cache_dir.empty() ? "" : CachePath(cache_dir, data_options);
+  const bool cached = !cache.empty() && LoadCache(cache, data_options, &data, &truth);
+  if (cached) Log("data set and ground truth from " + cache);
+  if (!cached) data = GenerateDataset(data_options);
   const double generate_seconds = SecondsSince(t0);
   CosineStats cos = RandomPairCosine(data, 100000, data_options.seed);
-  Log("ground truth");
   t0 = Clock::now();
-  std::vector<int64_t> truth = ExactTopK(data, kTopK, ctx.build_threads);
+  if (!cached) {
+    Log("ground truth");
+    truth = ExactTopK(data, kTopK, ctx.build_threads);
+  }
   const double truth_seconds = SecondsSince(t0);
+  if (!cache.empty() && !cached) {
+    std::error_code ec;
+    std::filesystem::create_directories(cache_dir, ec);
+    SaveCache(cache, data, truth);
+  }
   NeighbourScores neighbours = MeanNeighbourScores(data, truth, kTopK);
   report.Write({
       {"bench", "dataset"},
@@ -187,6 +281,7 @@ int Run(int argc, char** argv) {
         {"style_rank", data_options.style_rank},
         {"style_decay", data_options.style_decay}}},
       {"generate_seconds", generate_seconds},
+      {"from_cache", cached},
       {"mean_cosine_random_pairs", cos.mean},
       {"cosine_random_pairs_stddev", cos.stddev},
       {"cosine_random_pairs_p05", cos.p05},
@@ -236,13 +331,23 @@ int Run(int argc, char** argv) {
     }
 #endif
   }
-  RagdFigures ragd;
+  RagdFigures ragd;  // float32 ("none", or the first kind when none is not measured)
+  std::vector<std::pair<std::string, RagdFigures>> ragd_quantized;
   if (!skip_ragd) {
-    Log("ragd");
     ragd_options.m = hnswlib_options.m;
     ragd_options.ef_construction = hnswlib_options.ef_construction;
     ragd_options.ef = hnswlib_options.default_ef;
-    ragd = RunRagdSuite(ctx, ragd_options);
+    for (const std::string& name : ragd_quantizations) {
+      Log("ragd " + name);
+      ragd_options.quantization = name;
+      RagdFigures f = RunRagdSuite(ctx, ragd_options);
+      if (!f.error.empty()) Log("ragd " + name + ": " + f.error);
+      if (name == "none") {
+        ragd = f;
+      } else {
+        ragd_quantized.emplace_back(name, f);
+      }
+    }
   }
   // FAISS last: its builds are the slowest part of a run, and an interrupted run should still
   // have the ragd figures.
@@ -333,9 +438,62 @@ int Run(int argc, char** argv) {
   } else if (!skip_ragd) {
     targets["ragd_error"] = ragd.error;
   }
+  // Issue 16's targets: one search thread or client against in-process float32 hnswlib at the
+  // default ef; memory ratios against ragd's own float32 figures.
+  const double hnswlib_qps1 =
+      hnswlib.ran && !hnswlib.qps_by_threads.empty() ? hnswlib.qps_by_threads[0] : 0;
+  auto vs_hnswlib = [&](double qps) { return hnswlib_qps1 > 0 ? qps / hnswlib_qps1 : 0; };
+  nlohmann::json quant;
+  for (const auto& [name, f] : quantized_figures) {
+    if (!f.ran || f.qps_by_threads.empty() || !hnswlib.ran) continue;
+    const bool recall_ok = f.recall_default_ef >= kRecallTarget &&
+                           f.recall_default_ef >= hnswlib.recall_default_ef - 1e-9;
+    if (name == "int8") {
+      quant["index_int8_qps_ratio_vs_hnswlib_1"] = Target(vs_hnswlib(f.qps_by_threads[0]), 2.0, true);
+      quant["index_int8_recall_at_least_hnswlib"] = recall_ok;
+    }
+    if (name == "f16" && index_figures.ran && !index_figures.qps_by_threads.empty()) {
+      quant["index_f16_recall_loss_vs_float32"] =
+          Target(index_figures.recall_default_ef - f.recall_default_ef, 0.005, false);
+      quant["index_f16_qps_ratio_vs_float32_index_1"] =
+          Target(f.qps_by_threads[0] / index_figures.qps_by_threads[0], 1.2, true);
+      quant["index_f16_qps_ratio_vs_hnswlib_1"] = vs_hnswlib(f.qps_by_threads[0]);
+      quant["index_f16_memory_ratio_vs_float32_index"] =
+          Target(f.index_bytes_per_vector / index_figures.index_bytes_per_vector, 0.55, false);
+    }
+  }
+  if (ragd.ran && ragd.batch_qps > 0) {
+    quant["ragd_batch_qps_ratio_vs_hnswlib_1"] = vs_hnswlib(ragd.batch_qps);
+  }
+  for (const auto& [name, f] : ragd_quantized) {
+    if (!f.ran) continue;
+    const std::string key = "ragd_" + name;
+    quant[key + "_recall_at_10_default_ef"] = Target(f.recall_default_ef, kRecallTarget, true);
+    if (!f.qps_by_clients.empty() && f.clients.front() == 1) {
+      quant[key + "_qps_ratio_vs_hnswlib_1"] =
+          Target(vs_hnswlib(f.qps_by_clients.front()), name == "int8" ? 1.3 : 1.0, true);
+    }
+    if (f.batch_qps > 0) {
+      quant[key + "_batch_qps_ratio_vs_hnswlib_1"] =
+          Target(vs_hnswlib(f.batch_qps), name == "int8" ? 1.8 : 1.0, true);
+      quant[key + "_batch_recall_at_10"] = f.batch_recall;
+    }
+    quant[key + "_startup_seconds"] = Target(f.startup_seconds, kStartupTarget, false);
+    quant[key + "_shutdown_seconds"] = f.shutdown_seconds;
+    if (ragd.ran && ragd.rss_delta_bytes_per_vector_after_restart > 0) {
+      quant[key + "_rss_ratio_vs_float32_after_restart"] =
+          Target(f.rss_delta_bytes_per_vector_after_restart /
+                     ragd.rss_delta_bytes_per_vector_after_restart,
+                 name == "int8" ? 0.35 : 0.55, false);
+    }
+  }
+  if (ragd.ran) quant["ragd_shutdown_seconds"] = ragd.shutdown_seconds;
+  if (!quant.empty()) targets["issue16"] = quant;
   report.Write(targets);
   if (!report.path().empty()) Log("results in " + report.path());
-  return ragd.error.empty() ? 0 : 1;
+  bool failed = !ragd.error.empty();
+  for (const auto& [name, f] : ragd_quantized) failed = failed || !f.error.empty();
+  return failed ? 1 : 0;
 }
 
 }  // namespace

@@ -1,5 +1,6 @@
 #include "cli/ragctl_commands.h"
 
+#include <algorithm>
 #include <chrono>
 #include <fstream>
 #include <iostream>
@@ -7,9 +8,11 @@
 #include <map>
 #include <utility>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
 #include "cli/cli_json.h"
 #include "cli/cli_output.h"
 #include "cli/ragctl_channel.h"
@@ -334,7 +337,97 @@ int Ragctl::Upsert(const std::string& collection, const std::string& path, size_
   return 0;
 }
 
+int Ragctl::SearchBatch(const SearchOptions& o) {
+  absl::StatusOr<std::string> text = ReadWholeFile(o.batch_file);
+  if (!text.ok()) return UsageError(text.status());
+  if (o.batch_size == 0) return UsageError(absl::InvalidArgumentError("--batch-size: at least 1"));
+  v1::SearchRequest defaults;
+  v1::SearchMode mode;
+  if (absl::Status s = ApplySearchModeFlags(o.modes, &mode, defaults.mutable_fusion()); !s.ok()) {
+    return UsageError(s);
+  }
+  defaults.set_mode(mode);
+  defaults.set_k(o.k);
+  if (o.ef) defaults.set_ef(*o.ef);
+  if (!o.filter_json.empty()) {
+    absl::StatusOr<v1::Filter> filter = ParseFilter(o.filter_json);
+    if (!filter.ok()) return UsageError(filter.status());
+    *defaults.mutable_filter() = *std::move(filter);
+  }
+  if (o.min_score) defaults.set_min_score(*o.min_score);
+  defaults.set_with_vectors(o.with_vectors);
+  if (o.no_rescore) defaults.set_rescore(false);
+  defaults.set_oversampling(o.oversampling);
+
+  std::vector<v1::SearchRequest> searches;
+  int line_number = 0;
+  for (absl::string_view line : absl::StrSplit(*text, '\n')) {
+    ++line_number;
+    if (absl::StripAsciiWhitespace(line).empty()) continue;
+    auto fail = [&](absl::string_view why) {
+      return UsageError(absl::InvalidArgumentError(
+          absl::StrCat(o.batch_file, ":", line_number, ": ", why)));
+    };
+    nlohmann::json j = nlohmann::json::parse(line.begin(), line.end(), nullptr, false);
+    if (!j.is_object()) return fail("not a JSON object");
+    v1::SearchRequest request = defaults;
+    try {
+      for (const auto& [key, value] : j.items()) {
+        if (key == "vector") {
+          absl::StatusOr<std::vector<float>> vector = ParseVector(value.dump());
+          if (!vector.ok()) return fail(vector.status().message());
+          request.mutable_vector()->Add(vector->begin(), vector->end());
+        } else if (key == "text") {
+          request.set_text(value.get<std::string>());
+        } else if (key == "mode") {
+          SearchModeFlags flags = o.modes;
+          flags.mode = value.get<std::string>();
+          v1::SearchMode m;
+          if (absl::Status s = ApplySearchModeFlags(flags, &m, request.mutable_fusion()); !s.ok()) {
+            return fail(s.message());
+          }
+          request.set_mode(m);
+        } else if (key == "k") {
+          request.set_k(value.get<uint32_t>());
+        } else if (key == "ef") {
+          request.set_ef(value.get<uint32_t>());
+        } else if (key == "min_score") {
+          request.set_min_score(value.get<float>());
+        } else if (key == "filter") {
+          absl::StatusOr<v1::Filter> filter = ParseFilter(value.dump());
+          if (!filter.ok()) return fail(filter.status().message());
+          *request.mutable_filter() = *std::move(filter);
+        } else {
+          return fail(absl::StrCat("unknown field \"", key,
+                                   "\" (vector, text, mode, k, ef, min_score, filter)"));
+        }
+      }
+    } catch (const nlohmann::json::exception& e) {
+      return fail(e.what());
+    }
+    searches.push_back(std::move(request));
+  }
+  for (size_t begin = 0; begin < searches.size(); begin += o.batch_size) {
+    v1::SearchBatchRequest request;
+    request.set_collection(o.collection);
+    const size_t end = std::min(searches.size(), begin + o.batch_size);
+    for (size_t i = begin; i < end; ++i) *request.add_searches() = std::move(searches[i]);
+    grpc::ClientContext context;
+    InitContext(&context);
+    v1::SearchBatchResponse response;
+    grpc::Status status = points_->SearchBatch(&context, request, &response);
+    if (!status.ok()) return Fail(status);
+    for (const v1::SearchResponse& result : response.results()) {
+      nlohmann::json hits = nlohmann::json::array();
+      for (const auto& hit : result.hits()) hits.push_back(ToJson(hit));
+      out_ << hits.dump() << "\n";
+    }
+  }
+  return 0;
+}
+
 int Ragctl::Search(const SearchOptions& o) {
+  if (!o.batch_file.empty()) return SearchBatch(o);
   v1::SearchRequest request;
   request.set_collection(o.collection);
   std::string vector_text = o.vector_json;

@@ -85,6 +85,11 @@ struct SearchOptions {
   // re-scored per result (0: the server's default).
   bool no_rescore = false;
   float oversampling = 0;
+  // JSON-lines file of searches for Points.SearchBatch (one object per line: vector, text,
+  // mode, k, ef, filter, min_score; unset fields take the flags' values); the results are
+  // printed one JSON array of hits per line, in order. Sent `batch_size` searches per call.
+  std::string batch_file;
+  size_t batch_size = 256;
 };
 
 class Ragctl {
@@ -100,6 +105,7 @@ class Ragctl {
   // in batches of `batch_size`. A malformed line stops before anything of its batch is sent.
   int Upsert(const std::string& collection, const std::string& path, size_t batch_size);
   int Search(const SearchOptions& options);
+  int SearchBatch(const SearchOptions& options);
   int Get(const std::string& collection, const std::vector<std::string>& ids, bool with_vectors);
   // Exactly one of `ids` (non-empty) and `filter_json` (non-empty).
   int Delete(const std::string& collection, const std::vector<std::string>& ids,

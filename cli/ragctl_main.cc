@@ -143,6 +143,15 @@ int Run(int argc, char** argv) {
                      "quantized collections: scores from the codes, no float32 re-scoring");
   p_search->add_option("--oversampling", search.oversampling,
                        "quantized collections: candidates re-scored per result (default 2)");
+  CLI::Option* batch_opt = p_search->add_option(
+      "--batch", search.batch_file,
+      "JSON-lines file of searches (vector, text, mode, k, ef, min_score, filter; the flags "
+      "give the defaults): Points.SearchBatch, one JSON array of hits per line, in order");
+  batch_opt->excludes(vector_opt)->excludes(file_opt);
+  p_search->add_option("--batch-size", search.batch_size,
+                       "with --batch: searches per call (at most the server's "
+                       "server.max_search_batch)")
+      ->capture_default_str();
 
   std::vector<std::string> ids;
   bool with_vectors = false;
@@ -290,8 +299,8 @@ int Run(int argc, char** argv) {
     return code == 0 ? 0 : ragd::cli::kExitUsage;
   }
   if (p_search->parsed() && search.vector_json.empty() && search.vector_file.empty() &&
-      search.text.empty()) {
-    std::cerr << "ragctl: points search: give --vector, --file or --text\n";
+      search.text.empty() && search.batch_file.empty()) {
+    std::cerr << "ragctl: points search: give --vector, --file, --text or --batch\n";
     return ragd::cli::kExitUsage;
   }
   if (p_delete->parsed() && ids.empty() && filter.empty()) {

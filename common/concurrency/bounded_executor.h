@@ -56,6 +56,9 @@ class BoundedExecutor {
     return true;
   }
 
+  // The number of worker threads (fixed at construction).
+  int threads() const { return static_cast<int>(workers_.size()); }
+
   // Stops accepting tasks, runs the queued ones and joins the workers. Idempotent.
   void Shutdown();
 

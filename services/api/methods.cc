@@ -28,6 +28,7 @@ const MethodSpec& SpecOf(Method method) {
   static const MethodSpec kGet{"Points.Get", Role::kReader, "collection"};
   static const MethodSpec kDelete{"Points.Delete", Role::kWriter, "collection"};
   static const MethodSpec kSearch{"Points.Search", Role::kReader, "collection"};
+  static const MethodSpec kSearchBatch{"Points.SearchBatch", Role::kReader, "collection"};
   static const MethodSpec kCount{"Points.Count", Role::kReader, "collection"};
   // The collection of a stream arrives with its first message (AdmitCollection).
   static const MethodSpec kIngestDocuments{"Ingest.IngestDocuments", Role::kWriter, ""};
@@ -58,6 +59,8 @@ const MethodSpec& SpecOf(Method method) {
       return kDelete;
     case Method::kSearch:
       return kSearch;
+    case Method::kSearchBatch:
+      return kSearchBatch;
     case Method::kCount:
       return kCount;
     case Method::kIngestDocuments:
@@ -94,7 +97,7 @@ const MethodSpec* FindMethod(std::string_view name) {
       Method::kIngestDocuments,  Method::kUpsertDocument,  Method::kDeleteDocument,
       Method::kGetDocument,      Method::kGetIngestJob,    Method::kRetrieve,
       Method::kAnswer,           Method::kListModels,      Method::kCountTokens,
-      Method::kCreateBackup,     Method::kVerifyCollection};
+      Method::kCreateBackup,     Method::kVerifyCollection, Method::kSearchBatch};
   for (Method m : kAll) {
     if (SpecOf(m).name == name) return &SpecOf(m);
   }

@@ -31,6 +31,7 @@ enum class Method {
   kGet,
   kDelete,
   kSearch,
+  kSearchBatch,
   kCount,
   kIngestDocuments,
   kUpsertDocument,

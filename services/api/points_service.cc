@@ -1,5 +1,9 @@
 #include "services/api/points_service.h"
 
+#include <algorithm>
+#include <atomic>
+#include <climits>
+#include <memory>
 #include <optional>
 #include <string>
 #include <utility>
@@ -52,6 +56,89 @@ absl::Status CheckSearch(const v1::SearchRequest& request) {
   if (request.k() < 1) return absl::InvalidArgumentError("k: must be at least 1");
   return absl::OkStatus();
 }
+
+// One search, from the request to the response: Search's body and each of SearchBatch's.
+absl::Status RunSearch(index::Engine* engine, const v1::SearchRequest& request,
+                       v1::SearchResponse* response) {
+  ASSIGN_OR_RETURN(index::SearchRequest search, FromProto(request));
+  ASSIGN_OR_RETURN(index::SearchResult result, engine->Search(search));
+  response->mutable_hits()->Reserve(static_cast<int>(result.hits.size()));
+  for (index::ScoredPoint& hit : result.hits) {
+    v1::ScoredPoint* out = response->add_hits();
+    out->set_score(hit.score);
+    if (hit.vector_leg) ToProto(*hit.vector_leg, out->mutable_vector_leg());
+    if (hit.text_leg) ToProto(*hit.text_leg, out->mutable_text_leg());
+    ToProto(std::move(hit.point), out->mutable_point());
+  }
+  return absl::OkStatus();
+}
+
+absl::Status InBatch(int index, const absl::Status& status) {
+  return absl::Status(status.code(), absl::StrCat("searches[", index, "]: ", status.message()));
+}
+
+// The state SearchBatch's participants share: each claims the next unclaimed search until none
+// is left (so a slow search never leaves a worker idle while another has a backlog), and the
+// last participant to leave finishes the call. Claims are in index order, so once a search
+// fails nobody starts a later one, and every earlier one has been claimed and runs to the
+// end: the error reported, the lowest failing index, is the same on every run.
+class SearchBatchRun {
+ public:
+  SearchBatchRun(grpc::CallbackServerContext* context, grpc::ServerUnaryReactor* reactor,
+                 index::Engine* engine, const v1::SearchBatchRequest* request,
+                 v1::SearchBatchResponse* response, int participants)
+      : context_(context),
+        reactor_(reactor),
+        engine_(engine),
+        request_(request),
+        response_(response),
+        statuses_(request->searches_size()),
+        participants_(participants) {}
+
+  void Participate() {
+    const int n = request_->searches_size();
+    for (int i = next_.fetch_add(1); i < n; i = next_.fetch_add(1)) {
+      if (i > failed_at_.load(std::memory_order_relaxed)) break;
+      statuses_[i] = context_->IsCancelled()
+                         ? absl::CancelledError("cancelled")
+                         : RunSearch(engine_, request_->searches(i), response_->mutable_results(i));
+      if (!statuses_[i].ok()) {
+        int seen = failed_at_.load(std::memory_order_relaxed);
+        while (i < seen && !failed_at_.compare_exchange_weak(seen, i)) {
+        }
+      }
+    }
+    Leave();
+  }
+
+  // A participant that never ran (its task was refused by the executor).
+  void Leave() {
+    if (participants_.fetch_sub(1, std::memory_order_acq_rel) != 1) return;
+    int failed = failed_at_.load();
+    if (failed != INT_MAX) {
+      reactor_->Finish(ToGrpcStatus(InBatch(failed, statuses_[failed])));
+    } else if (next_.load() == 0) {
+      // Every participant was refused: nothing ran.
+      reactor_->Finish(
+          ToGrpcStatus(absl::ResourceExhaustedError("too many searches queued; retry")));
+    } else {
+      reactor_->Finish(grpc::Status::OK);
+    }
+  }
+
+ private:
+  grpc::CallbackServerContext* const context_;
+  grpc::ServerUnaryReactor* const reactor_;
+  index::Engine* const engine_;
+  const v1::SearchBatchRequest* const request_;
+  v1::SearchBatchResponse* const response_;
+  // statuses_[i] is written by the one participant that claimed i and read by the last to
+  // leave (the acq_rel decrement orders them).
+  std::vector<absl::Status> statuses_;
+  std::atomic<int> next_{0};
+  std::atomic<int> failed_at_{INT_MAX};
+  std::atomic<int> participants_;
+};
 
 }  // namespace
 
@@ -143,20 +230,64 @@ grpc::ServerUnaryReactor* PointsService::Search(grpc::CallbackServerContext* con
   if (absl::Status s = CheckSearch(*request); !s.ok()) return FinishNow(context, s);
   return FinishInlineOrOnExecutor(
       context, search_executor_,
-      [engine = *engine, request, response] {
-        ASSIGN_OR_RETURN(index::SearchRequest search, FromProto(*request));
-        ASSIGN_OR_RETURN(index::SearchResult result, engine->Search(search));
-        response->mutable_hits()->Reserve(static_cast<int>(result.hits.size()));
-        for (index::ScoredPoint& hit : result.hits) {
-          v1::ScoredPoint* out = response->add_hits();
-          out->set_score(hit.score);
-          if (hit.vector_leg) ToProto(*hit.vector_leg, out->mutable_vector_leg());
-          if (hit.text_leg) ToProto(*hit.text_leg, out->mutable_text_leg());
-          ToProto(std::move(hit.point), out->mutable_point());
-        }
-        return absl::OkStatus();
-      },
+      [engine = *engine, request, response] { return RunSearch(engine, *request, response); },
       "searches");
+}
+
+grpc::ServerUnaryReactor* PointsService::SearchBatch(grpc::CallbackServerContext* context,
+                                                     const v1::SearchBatchRequest* request,
+                                                     v1::SearchBatchResponse* response) {
+  if (absl::Status s = Admit(context, authorizer_, Method::kSearchBatch, request->collection());
+      !s.ok())
+    return FinishNow(context, s);
+  absl::StatusOr<index::Engine*> engine = engine_->Get();
+  if (!engine.ok()) return FinishNow(context, engine.status());
+  const int n = request->searches_size();
+  if (n > max_search_batch_) {
+    return FinishNow(context, absl::InvalidArgumentError(absl::StrCat(
+                                  "searches: ", n, " searches, more than server.max_search_batch (",
+                                  max_search_batch_, "); split the batch")));
+  }
+  if (n == 0) return FinishNow(context, absl::OkStatus());
+  // The shape of every search is checked before any runs, so that a malformed one fails the call
+  // at once. Each search's empty collection becomes the batch's in place (the request is not
+  // read by anyone else; a copy would duplicate every query vector).
+  auto* searches = const_cast<v1::SearchBatchRequest*>(request)->mutable_searches();
+  for (int i = 0; i < n; ++i) {
+    v1::SearchRequest& search = (*searches)[i];
+    if (search.collection().empty()) {
+      search.set_collection(request->collection());
+    } else if (search.collection() != request->collection()) {
+      return FinishNow(context, InBatch(i, absl::InvalidArgumentError(absl::StrCat(
+                                               "collection: '", search.collection(),
+                                               "' is not the batch's '", request->collection(),
+                                               "' (leave it empty)"))));
+    }
+    if (absl::Status s = CheckSearch(search); !s.ok()) return FinishNow(context, InBatch(i, s));
+  }
+  // Every result slot exists before the participants start: each writes only its own.
+  response->mutable_results()->Reserve(n);
+  for (int i = 0; i < n; ++i) response->add_results();
+
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  // One search runs like Search (inline when a worker's share of the cores is idle). A larger
+  // batch goes to up to one participant per search worker; the gRPC thread only hands it over,
+  // staying free to admit other calls (the wake-ups cost tens of microseconds against a batch
+  // of searches of about a millisecond each).
+  if (n == 1 &&
+      search_executor_->TryRunInline([&] {
+        absl::Status s = RunSearch(*engine, request->searches(0), response->mutable_results(0));
+        reactor->Finish(ToGrpcStatus(s.ok() ? s : InBatch(0, s)));
+      })) {
+    return reactor;
+  }
+  const int participants = std::min(n, search_executor_->threads());
+  auto run = std::make_shared<SearchBatchRun>(context, reactor, *engine, request, response,
+                                              participants);
+  for (int p = 0; p < participants; ++p) {
+    if (!search_executor_->TrySubmit([run] { run->Participate(); })) run->Leave();
+  }
+  return reactor;
 }
 
 grpc::ServerUnaryReactor* PointsService::Count(grpc::CallbackServerContext* context,

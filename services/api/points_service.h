@@ -4,7 +4,7 @@
 // gRPC's few callback threads, a search rate above capacity would wait unseen in socket
 // buffers with ever-growing latency; a bounded queue instead answers the excess
 // RESOURCE_EXHAUSTED at once (the hop costs tens of microseconds). Get and Count are short
-// key lookups and run inline.
+// key lookups and run inline. SearchBatch spreads its searches over the search workers.
 
 #include <grpcpp/grpcpp.h>
 
@@ -24,12 +24,13 @@ class PointsService final : public v1::Points::CallbackService {
   PointsService(const Authorizer* authorizer, const rag::EngineHandle* engine,
                 concurrency::BoundedExecutor* executor,
                 concurrency::BoundedExecutor* search_executor,
-                const ClusterWrites* cluster = nullptr)
+                const ClusterWrites* cluster = nullptr, int max_search_batch = 1024)
       : authorizer_(authorizer),
+        cluster_(cluster),
         engine_(engine),
         executor_(executor),
         search_executor_(search_executor),
-        cluster_(cluster) {}
+        max_search_batch_(max_search_batch) {}
 
   grpc::ServerUnaryReactor* Upsert(grpc::CallbackServerContext* context,
                                    const v1::UpsertRequest* request,
@@ -42,6 +43,9 @@ class PointsService final : public v1::Points::CallbackService {
   grpc::ServerUnaryReactor* Search(grpc::CallbackServerContext* context,
                                    const v1::SearchRequest* request,
                                    v1::SearchResponse* response) override;
+  grpc::ServerUnaryReactor* SearchBatch(grpc::CallbackServerContext* context,
+                                        const v1::SearchBatchRequest* request,
+                                        v1::SearchBatchResponse* response) override;
   grpc::ServerUnaryReactor* Count(grpc::CallbackServerContext* context,
                                   const v1::CountRequest* request,
                                   v1::CountResponse* response) override;
@@ -52,6 +56,8 @@ class PointsService final : public v1::Points::CallbackService {
   const rag::EngineHandle* engine_;
   concurrency::BoundedExecutor* executor_;
   concurrency::BoundedExecutor* search_executor_;
+  // Searches per SearchBatch call (server.max_search_batch).
+  const int max_search_batch_;
 };
 
 }  // namespace ragd::services

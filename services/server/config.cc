@@ -208,6 +208,8 @@ const std::vector<Setting>& Settings() {
                  [](Config& c) -> auto& { return c.server.max_queued_searches; }, 1, 1 << 20),
       IntSetting("server.inline_searches",
                  [](Config& c) -> auto& { return c.server.inline_searches; }, 0, 64),
+      IntSetting("server.max_search_batch",
+                 [](Config& c) -> auto& { return c.server.max_search_batch; }, 1, 1 << 20),
       IntSetting("server.shutdown_grace_seconds",
                  [](Config& c) -> auto& { return c.server.shutdown_grace_seconds; }, 0, 3600),
       StringSetting("server.port_file", [](Config& c) -> auto& { return c.server.port_file; },

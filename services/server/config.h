@@ -54,6 +54,10 @@ struct Config {
     // searches, new calls wait in the socket for at most one search before being read,
     // admitted or refused. 0 always hands over. Default: 2.
     int64_t inline_searches = 2;
+    // Searches in one Points.SearchBatch call; a larger batch is INVALID_ARGUMENT. Bounds the
+    // memory and the search-worker time one call may take (its searches hold the workers
+    // until the batch is done). Default: 1024.
+    int64_t max_search_batch = 1024;
     // On SIGTERM/SIGINT, in-flight calls get this long to finish. Default: 10.
     int64_t shutdown_grace_seconds = 10;
     // When set, the bound port is written to this file once ragd listens. Default: unset.

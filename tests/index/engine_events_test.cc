@@ -169,6 +169,36 @@ TEST(EngineEventsTest, MemtablesAreFlushedOnceWritesStop) {
   EXPECT_EQ(count, 48u);
 }
 
+// Once writes go idle the dirty shards are snapshotted too (so that a shutdown after a bulk
+// load has nothing large left to write), at most once per minute: a second burst right after
+// is left to the periodic snapshot or to Close().
+TEST(EngineEventsTest, IdleWritesBringTheSnapshotForwardOncePerMinute) {
+  ragd::testing::TempDir dir;
+  Recorder recorder;
+  Engine::Options o;
+  o.data_dir = (dir.path() / "data").string();
+  o.snapshot_interval_seconds = 300;
+  o.idle_flush_seconds = 1;
+  o.on_event = recorder.Callback();
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<Engine> engine, Engine::Open(o));
+  ASSERT_OK(engine->CreateCollection(Spec("kb")));
+  ASSERT_OK(engine->Upsert("kb", Points(300)));
+  ASSERT_EQ(WaitForEvents(recorder, EngineEventKind::kSnapshot, 1, 20), 1u);
+  std::vector<EngineEvent> snapshots = recorder.Of(EngineEventKind::kSnapshot);
+  EXPECT_TRUE(snapshots[0].ok);
+  EXPECT_EQ(snapshots[0].collection, "kb");
+  EXPECT_GE(recorder.Of(EngineEventKind::kIdleFlush).size(), 1u);
+
+  ASSERT_OK(engine->Delete("kb", {"p0"}));
+  ASSERT_EQ(WaitForEvents(recorder, EngineEventKind::kIdleFlush, 2, 20), 2u);
+  EXPECT_EQ(recorder.Of(EngineEventKind::kSnapshot).size(), 1u);  // within the minute
+  ASSERT_OK(engine->Close());  // the delete is still dirty: Close() saves it
+  EXPECT_EQ(recorder.Of(EngineEventKind::kSnapshot).size(), 2u);
+  ASSERT_OK_AND_ASSIGN(engine, Engine::Open(o));
+  ASSERT_OK_AND_ASSIGN(uint64_t count, engine->Count("kb", std::nullopt));
+  EXPECT_EQ(count, 299u);
+}
+
 TEST(EngineEventsTest, NoIdleFlushWhenDisabled) {
   ragd::testing::TempDir dir;
   Recorder recorder;

@@ -33,7 +33,7 @@ constexpr Method kAll[] = {
     Method::kIngestDocuments,  Method::kUpsertDocument, Method::kDeleteDocument,
     Method::kGetDocument,      Method::kGetIngestJob,   Method::kRetrieve,
     Method::kAnswer,           Method::kListModels,     Method::kCountTokens,
-    Method::kCreateBackup};
+    Method::kCreateBackup,     Method::kSearchBatch};
 
 TEST(MethodsTest, EveryMethodHasOneRowAndTheDocumentedRole) {
   std::set<std::string> names;
@@ -43,6 +43,7 @@ TEST(MethodsTest, EveryMethodHasOneRowAndTheDocumentedRole) {
     EXPECT_EQ(RequiredRole(spec.name), spec.role) << spec.name;
   }
   EXPECT_EQ(SpecOf(Method::kSearch).role, Role::kReader);
+  EXPECT_EQ(SpecOf(Method::kSearchBatch).role, Role::kReader);
   EXPECT_EQ(SpecOf(Method::kAnswer).role, Role::kReader);
   EXPECT_EQ(SpecOf(Method::kUpsert).role, Role::kWriter);
   EXPECT_EQ(SpecOf(Method::kIngestDocuments).role, Role::kWriter);

@@ -138,6 +138,39 @@ TEST_F(RagctlTest, PointsUpsertSearchGetCountDelete) {
   EXPECT_EQ(hits[2]["id"], "p10");
   EXPECT_EQ(hits[0]["vector"][0], 12.0);
 
+  // --batch: Points.SearchBatch, one JSON array of hits per line, in order; the flags are the
+  // defaults a line may override.
+  std::string batch = WriteFile(
+      "batch.jsonl",
+      "{\"vector\": [12.2, 0, 0]}\n\n{\"vector\": [3.1, 0, 0], \"k\": 1}\n"
+      "{\"vector\": [12.2, 0, 0], \"filter\": {\"key\": \"lang\", \"equals\": \"ko\"}}\n");
+  r = Ragctl({"points", "search", "--collection", "line", "--batch", batch, "--k", "2",
+              "--batch-size", "2"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  std::vector<std::string> results = absl::StrSplit(r.out, '\n', absl::SkipEmpty());
+  ASSERT_EQ(results.size(), 3u) << r.out;
+  nlohmann::json first = nlohmann::json::parse(results[0]);
+  ASSERT_EQ(first.size(), 2u);
+  EXPECT_EQ(first[0]["id"], "p12");
+  EXPECT_EQ(first[1]["id"], "p13");
+  nlohmann::json second = nlohmann::json::parse(results[1]);
+  ASSERT_EQ(second.size(), 1u);
+  EXPECT_EQ(second[0]["id"], "p3");
+  nlohmann::json third = nlohmann::json::parse(results[2]);
+  ASSERT_EQ(third.size(), 2u);
+  EXPECT_EQ(third[0]["id"], "p12");
+  EXPECT_EQ(third[1]["id"], "p14");
+  // A bad line is named with its number; a bad search is the server's error with its index.
+  std::string bad = WriteFile("bad.jsonl", "{\"vector\": [1, 0, 0]}\n{\"vektor\": [1]}\n");
+  r = Ragctl({"points", "search", "--collection", "line", "--batch", bad});
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_THAT(r.err, HasSubstr("bad.jsonl:2"));
+  std::string short_vector = WriteFile("short.jsonl", "{\"vector\": [1, 0, 0]}\n{\"vector\": [1]}\n");
+  r = Ragctl({"points", "search", "--collection", "line", "--batch", short_vector});
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_THAT(r.err, HasSubstr("INVALID_ARGUMENT"));
+  EXPECT_THAT(r.err, HasSubstr("searches[1]"));
+
   r = Ragctl({"points", "search", "--collection", "line", "--vector", "[0,0,0]", "--k", "2",
               "--min-score", "-1.5"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
