@@ -2,8 +2,8 @@
 # Offline validation of deploy/ (no cluster, no Docker engine), run by CTest as
 # deploy_manifests_test and by hand from anywhere:  bash deploy/tests/validate.sh
 #   1. yamllint over deploy/ (deploy/.yamllint);
-#   2. kubectl kustomize renders the base, both overlays and the optional ServiceMonitor,
-#      backups and admin-tls overlays;
+#   2. kubectl kustomize renders the base, the dev, prod and cluster overlays and the optional
+#      ServiceMonitor, backups and admin-tls overlays;
 #   3. every rendered object is checked against the Kubernetes schemas and ragd's deployment
 #      rules (validate-manifests.mjs; npm packages from the committed package-lock.json,
 #      installed with `npm ci` when node_modules is missing), and the validator must reject
@@ -45,7 +45,7 @@ fi
 # 2. kustomize
 renders=(base=deploy/k8s/base dev=deploy/k8s/overlays/dev prod=deploy/k8s/overlays/prod
          servicemonitor=deploy/k8s/optional/servicemonitor backups=deploy/k8s/optional/backups
-         admin-tls=deploy/k8s/optional/admin-tls)
+         admin-tls=deploy/k8s/optional/admin-tls cluster=deploy/k8s/overlays/cluster)
 rendered=()
 if command -v kubectl >/dev/null 2>&1; then
   echo "      kubectl $(kubectl version --client 2>/dev/null | tr '\n' ' ')"
@@ -124,7 +124,8 @@ if [ "$node_ok" = 1 ]; then
       "schema known for apps/v1 Deploymnet" "ragd: readOnlyRootFilesystem true" \
       "readinessProbe is a native gRPC probe" "image ragd:latest" "volume scratch exists" \
       "targetPort grpc is a container port" \
-      "livenessProbe is an httpGet of /livez or /readyz on the admin port, scheme HTTPS"; do
+      "livenessProbe is an httpGet of /livez or /readyz on the admin port, scheme HTTPS" \
+      "RAGD_CLUSTER__POD_ID is the pod name" "livenessProbe is /livez, not the lag-following"; do
     grep -q "FAIL .*$want" "$work/bad" || missing+=("$want")
   done
   if [ "$status" -ne 0 ] && [ ${#missing[@]} -eq 0 ]; then
