@@ -223,19 +223,33 @@ struct SystemResult {
          p99_2 = 0;
 };
 
-// One system's measurements over `pods` (1: single node; 2: cluster pods A and B).
+// Waits until every process in `pids` is idle (its background work after a load, e.g.
+// RocksDB compactions, done), at most 60 s each, so that one phase does not pay for the last.
+void Settle(const std::vector<int>& pids) {
+  for (int pid : pids) {
+    bool settled = false;
+    WaitProcessIdle(pid, 1.0, 0.1, 60, &settled);
+    if (!settled) Log("pid " + std::to_string(pid) + " still busy after 60 s");
+  }
+}
+
+// One system's measurements over `pods` (1: single node; 2: cluster pods A and B), whose
+// process ids (ragd and, in the cluster, nats-server) are `pids`.
 SystemResult Measure(const std::string& system, const std::vector<std::shared_ptr<grpc::Channel>>& pods,
-                     const Dataset& data, const Options& o, Report& report) {
+                     const std::vector<int>& pids, const Dataset& data, const Options& o,
+                     Report& report) {
   SystemResult s;
   const size_t half = data.num_base / 2;
   Log(system + ": writing " + std::to_string(half) + " points, 1 client");
   WriteResult w1 = Write({pods[0]}, data, 0, half, o.batch, system + "-w1");
   report.Write(WriteRecord(system, "throughput", 1, w1));
+  Settle(pids);
   Log(system + ": writing " + std::to_string(data.num_base - half) + " points, 2 clients");
   std::vector<std::shared_ptr<grpc::Channel>> two = {pods[0], pods[pods.size() - 1]};
   WriteResult w2 = Write(two, data, half, data.num_base, o.batch, system + "-w2");
   report.Write(WriteRecord(system, "throughput", 2, w2));
   // Single-point upserts (overwriting existing points: the collection size stays the same).
+  Settle(pids);
   const size_t lat_calls = std::min(o.latency_calls, data.num_base);
   WriteResult wl = Write({pods[0]}, data, 0, lat_calls, 1, system + "-lat");
   report.Write(WriteRecord(system, "latency_1_point", 1, wl));
@@ -246,6 +260,7 @@ SystemResult Measure(const std::string& system, const std::vector<std::shared_pt
   for (const auto& p : pods) {
     if (WaitForCount(p, data.num_base, o.catchup_timeout) < 0) Log(system + ": a pod lags");
   }
+  Settle(pids);
   Log(system + ": searching, 1 replica serving");
   LoadResult r1 = Search({pods[0]}, data, o.search_seconds);
   report.Write(SearchRecordOf(system, 1, data.num_base, r1));
@@ -290,7 +305,7 @@ int Run(const Options& o) {
       return 1;
     }
     if (!CreateCollection((*p)->channel(), o.dim)) return 1;
-    single = Measure("single", {(*p)->channel()}, data, o, report);
+    single = Measure("single", {(*p)->channel()}, {(*p)->pid()}, data, o, report);
     (*p)->Kill();
   }
   std::filesystem::remove_all(tmp.path() / "single");
@@ -317,7 +332,11 @@ int Run(const Options& o) {
     pods.push_back(*std::move(p));
   }
   if (!CreateCollection(channels[0], o.dim)) return 1;
-  SystemResult cluster = Measure("cluster", channels, data, o, report);
+  std::vector<int> pids;
+  for (const auto& p : pods) pids.push_back(p->pid());
+  for (const auto& n : *nodes) pids.push_back(n->pid());
+  SystemResult cluster = Measure("cluster", channels, pids, data, o, report);
+  Settle(pids);
 
   // An empty pod joins: it replays the whole log (every batch, the overwrites too).
   Log("catch-up: an empty pod replays the log");
