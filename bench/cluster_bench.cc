@@ -11,6 +11,9 @@
 // Output: JSON lines (stdout and --out), the hardware line first, ratios last. Progress goes
 // to stderr.
 
+#include <grpcpp/grpcpp.h>
+
+#include <CLI/CLI.hpp>
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -21,9 +24,6 @@
 #include <string>
 #include <thread>
 #include <vector>
-
-#include <CLI/CLI.hpp>
-#include <grpcpp/grpcpp.h>
 
 #include "bench/bench_util.h"
 #include "bench/dataset.h"
@@ -45,9 +45,9 @@ constexpr char kCollection[] = "bench";
 void Log(const std::string& message) { std::cerr << "cluster_bench: " << message << std::endl; }
 
 struct Options {
-  size_t points = 100000;    // the size; --points 10000 for a quick run
+  size_t points = 100000;  // the size; --points 10000 for a quick run
   size_t dim = 1536;
-  size_t batch = 100;        // points per Upsert in the throughput phases
+  size_t batch = 100;          // points per Upsert in the throughput phases
   size_t latency_calls = 300;  // single-point upserts for the latency phase
   size_t queries = 1000;
   double search_seconds = 10;
@@ -219,8 +219,7 @@ double WaitForCount(const std::shared_ptr<grpc::Channel>& ch, size_t want, doubl
 }
 
 struct SystemResult {
-  double write1 = 0, write2 = 0, lat_p50 = 0, lat_p99 = 0, qps1 = 0, qps2 = 0, p99_1 = 0,
-         p99_2 = 0;
+  double write1 = 0, write2 = 0, lat_p50 = 0, lat_p99 = 0, qps1 = 0, qps2 = 0, p99_1 = 0, p99_2 = 0;
 };
 
 // Waits until every process in `pids` is idle (its background work after a load, e.g.
@@ -235,7 +234,8 @@ void Settle(const std::vector<int>& pids) {
 
 // One system's measurements over `pods` (1: single node; 2: cluster pods A and B), whose
 // process ids (ragd and, in the cluster, nats-server) are `pids`.
-SystemResult Measure(const std::string& system, const std::vector<std::shared_ptr<grpc::Channel>>& pods,
+SystemResult Measure(const std::string& system,
+                     const std::vector<std::shared_ptr<grpc::Channel>>& pods,
                      const std::vector<int>& pids, const Dataset& data, const Options& o,
                      Report& report) {
   SystemResult s;
@@ -298,8 +298,8 @@ int Run(const Options& o) {
 
   SystemResult single;
   {
-    auto p = testing::RagdProcess::Start(
-        testing::RagdProcess::OptionsFor((tmp.path() / "single").string(), {"--log-level", "warn"}));
+    auto p = testing::RagdProcess::Start(testing::RagdProcess::OptionsFor(
+        (tmp.path() / "single").string(), {"--log-level", "warn"}));
     if (!p.ok()) {
       Log("single node: " + p.status().ToString());
       return 1;
@@ -358,7 +358,8 @@ int Run(const Options& o) {
   cu["bench"] = "cluster_catchup";
   cu["points"] = data.num_base;
   cu["dim"] = data.dim;
-  cu["log_entries"] = (data.num_base + o.batch - 1) / o.batch + std::min(o.latency_calls, data.num_base);
+  cu["log_entries"] =
+      (data.num_base + o.batch - 1) / o.batch + std::min(o.latency_calls, data.num_base);
   cu["seconds_to_all_points"] = catchup;
   cu["seconds_to_serving"] = serving;
   cu["points_per_s"] = catchup > 0 ? data.num_base / catchup : 0;

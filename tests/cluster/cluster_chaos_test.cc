@@ -26,10 +26,10 @@
 #include "tests/testing/status_matchers.h"
 
 // ASSERT_OK evaluates its argument twice (tests/testing/status_matchers.h): once here.
-#define ASSERT_STATUS_OK(expr)              \
-  do {                                      \
-    const absl::Status status_ = (expr);    \
-    ASSERT_TRUE(status_.ok()) << status_;   \
+#define ASSERT_STATUS_OK(expr)            \
+  do {                                    \
+    const absl::Status status_ = (expr);  \
+    ASSERT_TRUE(status_.ok()) << status_; \
   } while (0)
 
 namespace ragd {
@@ -52,9 +52,10 @@ v1::Point MakePoint(const std::string& id) {
 
 // One write, retried with its request id through random running pods until acknowledged or
 // `timeout`; counts the failed attempts.
-grpc::Status WriteWithRetry(ClusterHarness& cluster, std::mt19937& rng, const std::string& request_id,
-                            const v1::UpsertRequest* upsert, const v1::DeleteRequest* del,
-                            absl::Duration timeout, int* failed_attempts) {
+grpc::Status WriteWithRetry(ClusterHarness& cluster, std::mt19937& rng,
+                            const std::string& request_id, const v1::UpsertRequest* upsert,
+                            const v1::DeleteRequest* del, absl::Duration timeout,
+                            int* failed_attempts) {
   const absl::Time deadline = absl::Now() + timeout;
   grpc::Status st(grpc::StatusCode::UNAVAILABLE, "no pod up");
   while (absl::Now() < deadline) {
@@ -156,8 +157,8 @@ void RunClient(ClusterHarness& cluster, int client, int ops, Gate* gate, std::at
       }
     }
     if (!st.ok()) {
-      std::cerr << "client " << client << " op " << i << " not acknowledged: "
-                << st.error_message() << "\n";
+      std::cerr << "client " << client << " op " << i << " not acknowledged: " << st.error_message()
+                << "\n";
     }
     done->fetch_add(1);
   }
@@ -247,9 +248,9 @@ TEST(JepsenSetTest, NoLostAcknowledgedWritesNoResurrectedDeletesUnderKills) {
       ASSERT_STATUS_OK(cluster.StartPod(victim, /*wipe=*/false));
     }
     gate.faults_done.store(f + 1);
-    std::cout << "fault " << f << " (" << (f % 5 == 2 ? "NATS stream leader" : "ragd pod")
-              << ") " << absl::ToDoubleMilliseconds(absl::Now() - fault_start)
-              << " ms, operations done " << done.load() << "\n";
+    std::cout << "fault " << f << " (" << (f % 5 == 2 ? "NATS stream leader" : "ragd pod") << ") "
+              << absl::ToDoubleMilliseconds(absl::Now() - fault_start) << " ms, operations done "
+              << done.load() << "\n";
   }
   gate.open.store(true);
   for (auto& t : clients) t.join();
@@ -276,16 +277,14 @@ TEST(JepsenSetTest, NoLostAcknowledgedWritesNoResurrectedDeletesUnderKills) {
   }
   std::cout << "ops " << kTotalOps << ", ragd kills " << ragd_kills << ", NATS leader kills "
             << nats_kills << ", failed attempts retried " << failed_attempts << ", upserted "
-            << acknowledged.size() << ", deleted " << deleted.size() << ", expected "
-            << want.size() << ", ragd starts repeated after exit code 1 " << cluster.start_retries()
-            << "\n";
+            << acknowledged.size() << ", deleted " << deleted.size() << ", expected " << want.size()
+            << ", ragd starts repeated after exit code 1 " << cluster.start_retries() << "\n";
   ASSERT_FALSE(want.empty());
   for (size_t i = 0; i < cluster.pods(); ++i) {
     const std::vector<std::string> got =
         cluster.WaitForIds(i, "set", all_ids, want, absl::Seconds(60));
     std::vector<std::string> lost, resurrected;
-    std::set_difference(want.begin(), want.end(), got.begin(), got.end(),
-                        std::back_inserter(lost));
+    std::set_difference(want.begin(), want.end(), got.begin(), got.end(), std::back_inserter(lost));
     for (const auto& id : got) {
       if (deleted.count(id)) resurrected.push_back(id);
     }

@@ -72,8 +72,7 @@ absl::StatusOr<std::unique_ptr<NatsServer>> NatsServer::StartOnce(Options option
        << "jetstream {\n  store_dir: \"" << s->options_.dir << "/js\"\n}\n";
   if (s->options_.cluster_port != 0) {
     conf << "cluster {\n  name: ragd-test\n  listen: " << s->options_.host << ":"
-         << s->options_.cluster_port
-         << "\n  routes: [\n";
+         << s->options_.cluster_port << "\n  routes: [\n";
     for (int p : s->options_.route_ports) {
       conf << "    nats-route://" << s->options_.host << ":" << p << "\n";
     }

@@ -123,8 +123,7 @@ absl::StatusOr<std::unique_ptr<RagdProcess>> RagdProcess::Start(Options options)
   const bool own_admin = std::find(p->options_.extra_args.begin(), p->options_.extra_args.end(),
                                    "--admin-listen") == p->options_.extra_args.end();
   if (own_admin) {
-    args.insert(args.end(),
-                {"--admin-listen", any_port, "--admin-port-file", admin_port_file});
+    args.insert(args.end(), {"--admin-listen", any_port, "--admin-port-file", admin_port_file});
   }
   // Likewise the HTTP API's 8080.
   const std::string http_port_file = (p->scratch_.path() / "http_port").string();
@@ -225,10 +224,9 @@ absl::Status RagdProcess::WaitForServing(absl::Duration timeout) {
     int wstatus = 0;
     if (pid_ > 0 && waitpid(pid_, &wstatus, WNOHANG) == pid_) {
       pid_ = -1;
-      return absl::InternalError(absl::StrCat("ragd exited (",
-                                              ExitCodeOf(wstatus).status().ToString(), " / code ",
-                                              WIFEXITED(wstatus) ? WEXITSTATUS(wstatus) : -1,
-                                              "); log:\n", LogTail()));
+      return absl::InternalError(
+          absl::StrCat("ragd exited (", ExitCodeOf(wstatus).status().ToString(), " / code ",
+                       WIFEXITED(wstatus) ? WEXITSTATUS(wstatus) : -1, "); log:\n", LogTail()));
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
