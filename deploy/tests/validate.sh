@@ -9,6 +9,7 @@
 #      installed with `npm ci` when node_modules is missing), and the validator must reject
 #      testdata/invalid-manifests.yaml; with a ragd binary (RAGD_BINARY, or ../bin/ragd
 #      from CTest's working directory) ragd --print-config parses each rendered configuration;
+#   3b. the cluster overlay's nats.conf is parsed by nats-server -t (when installed);
 #   4. deploy/docker/Dockerfile is linted (lint_dockerfile.py, with its own self-test).
 # Prints one line per check, then "N passed, M failed"; exits 1 on any failure.
 set -uo pipefail
@@ -134,6 +135,16 @@ if [ "$node_ok" = 1 ]; then
     printf 'exit status %s; not reported: %s\n' "$status" "${missing[*]:-}" >"$work/badm"
     fail "validator rejects every defect of testdata/invalid-manifests.yaml" "$work/badm"
   fi
+fi
+
+# 3b. nats.conf of the cluster overlay, parsed by the nats-server the tests use (Debian's 2.9.10):
+# its one 2.10+ option (jetstream.sync_interval) is taken out first, and the pod's paths are
+# moved under the scratch directory.
+if command -v nats-server >/dev/null 2>&1; then
+  sed -e '/sync_interval:/d' -e "s|/data/jetstream|$work/js|" -e "s|/var/run/nats/|$work/|" \
+    deploy/k8s/overlays/cluster/nats.conf >"$work/nats.conf"
+  run "nats-server -t deploy/k8s/overlays/cluster/nats.conf (without sync_interval, a 2.10 option)" \
+    env POD_NAME=nats-0 nats-server -c "$work/nats.conf" -t
 fi
 
 # 4. Dockerfile
