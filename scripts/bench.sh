@@ -17,6 +17,8 @@
 #   BENCH_TOKENIZER_ARGS="--min-seconds 2"            ragd_tokenizer_bench flags
 #   BENCH_SKIP_LOAD=1                                 skip the overload run (ragd_load)
 #   BENCH_LOAD_ARGS="--seconds 20 --mix 9:1"          ragd_load flags
+#   BENCH_SKIP_CLUSTER=1                              skip single-node vs cluster (ragd_cluster_bench)
+#   BENCH_CLUSTER_ARGS="--points 10000"               ragd_cluster_bench flags (default 100000 points)
 #   BENCH_SKIP_EVAL=1                                 skip the retrieval-quality run (eval.sh;
 #                                                     EVAL_MODES, EVAL_SETS are passed on)
 set -euo pipefail
@@ -36,6 +38,7 @@ read -r -a TOKENIZER_ARGS <<< "${BENCH_TOKENIZER_ARGS:-}"
 read -r -a INGEST_ARGS <<< "${BENCH_INGEST_ARGS:-}"
 read -r -a ANSWER_ARGS <<< "${BENCH_ANSWER_ARGS:-}"
 read -r -a LOAD_ARGS <<< "${BENCH_LOAD_ARGS:-}"
+read -r -a CLUSTER_ARGS <<< "${BENCH_CLUSTER_ARGS:-}"
 skip() { [ "${!1:-0}" = "1" ]; }
 
 if [ ! -f "$BUILD_DIR/CMakeCache.txt" ]; then
@@ -50,6 +53,7 @@ skip BENCH_SKIP_TOKENIZER || targets+=(ragd_tokenizer_bench)
 skip BENCH_SKIP_INGEST || targets+=(ragd_ingest_bench)
 skip BENCH_SKIP_ANSWER || targets+=(ragd_answer_bench)
 skip BENCH_SKIP_LOAD || targets+=(ragd_load)
+skip BENCH_SKIP_CLUSTER || targets+=(ragd_cluster_bench)
 cmake --build "$BUILD_DIR" -j"${JOBS:-2}" --target "${targets[@]}"
 
 # Real documents written by nobody here: Debian's Python documentation (HTML for ingestion,
@@ -142,6 +146,13 @@ if ! skip BENCH_SKIP_LOAD; then
   kill -TERM "$load_pid" 2>/dev/null || true
   wait "$load_pid" || true
   rm -rf "$load_dir"
+fi
+if ! skip BENCH_SKIP_CLUSTER; then
+  # 3 nats-server + 2 ragd pods on loopback against one ragd; needs nats-server
+  # (scripts/install-deps.sh).
+  echo "bench.sh: single node vs cluster, about 10-15 minutes at 100k x 1536" >&2
+  timeout --kill-after=30 3600 "$BUILD_DIR/bench/ragd_cluster_bench" \
+    --out "$RESULTS/cluster.jsonl" "${CLUSTER_ARGS[@]}" > /dev/null || status=$?
 fi
 if ! skip BENCH_SKIP_EVAL; then
   # Retrieval quality, ragd beside SQLite FTS5 on the same chunks (scripts/eval.sh).

@@ -2,13 +2,14 @@
 # Offline validation of deploy/ (no cluster, no Docker engine), run by CTest as
 # deploy_manifests_test and by hand from anywhere:  bash deploy/tests/validate.sh
 #   1. yamllint over deploy/ (deploy/.yamllint);
-#   2. kubectl kustomize renders the base, both overlays and the optional ServiceMonitor,
-#      backups and admin-tls overlays;
+#   2. kubectl kustomize renders the base, the dev, prod and cluster overlays and the optional
+#      ServiceMonitor, backups and admin-tls overlays;
 #   3. every rendered object is checked against the Kubernetes schemas and ragd's deployment
 #      rules (validate-manifests.mjs; npm packages from the committed package-lock.json,
 #      installed with `npm ci` when node_modules is missing), and the validator must reject
 #      testdata/invalid-manifests.yaml; with a ragd binary (RAGD_BINARY, or ../bin/ragd
 #      from CTest's working directory) ragd --print-config parses each rendered configuration;
+#   3b. the cluster overlay's nats.conf is parsed by nats-server -t (when installed);
 #   4. deploy/docker/Dockerfile is linted (lint_dockerfile.py, with its own self-test).
 # Prints one line per check, then "N passed, M failed"; exits 1 on any failure.
 set -uo pipefail
@@ -45,7 +46,7 @@ fi
 # 2. kustomize
 renders=(base=deploy/k8s/base dev=deploy/k8s/overlays/dev prod=deploy/k8s/overlays/prod
          servicemonitor=deploy/k8s/optional/servicemonitor backups=deploy/k8s/optional/backups
-         admin-tls=deploy/k8s/optional/admin-tls)
+         admin-tls=deploy/k8s/optional/admin-tls cluster=deploy/k8s/overlays/cluster)
 rendered=()
 if command -v kubectl >/dev/null 2>&1; then
   echo "      kubectl $(kubectl version --client 2>/dev/null | tr '\n' ' ')"
@@ -124,7 +125,8 @@ if [ "$node_ok" = 1 ]; then
       "schema known for apps/v1 Deploymnet" "ragd: readOnlyRootFilesystem true" \
       "readinessProbe is a native gRPC probe" "image ragd:latest" "volume scratch exists" \
       "targetPort grpc is a container port" \
-      "livenessProbe is an httpGet of /livez or /readyz on the admin port, scheme HTTPS"; do
+      "livenessProbe is an httpGet of /livez or /readyz on the admin port, scheme HTTPS" \
+      "RAGD_CLUSTER__POD_ID is the pod name" "livenessProbe is /livez, not the lag-following"; do
     grep -q "FAIL .*$want" "$work/bad" || missing+=("$want")
   done
   if [ "$status" -ne 0 ] && [ ${#missing[@]} -eq 0 ]; then
@@ -133,6 +135,16 @@ if [ "$node_ok" = 1 ]; then
     printf 'exit status %s; not reported: %s\n' "$status" "${missing[*]:-}" >"$work/badm"
     fail "validator rejects every defect of testdata/invalid-manifests.yaml" "$work/badm"
   fi
+fi
+
+# 3b. nats.conf of the cluster overlay, parsed by the nats-server the tests use (Debian's 2.9.10):
+# its one 2.10+ option (jetstream.sync_interval) is taken out first, and the pod's paths are
+# moved under the scratch directory.
+if command -v nats-server >/dev/null 2>&1; then
+  sed -e '/sync_interval:/d' -e "s|/data/jetstream|$work/js|" -e "s|/var/run/nats/|$work/|" \
+    deploy/k8s/overlays/cluster/nats.conf >"$work/nats.conf"
+  run "nats-server -t deploy/k8s/overlays/cluster/nats.conf (without sync_interval, a 2.10 option)" \
+    env POD_NAME=nats-0 nats-server -c "$work/nats.conf" -t
 fi
 
 # 4. Dockerfile

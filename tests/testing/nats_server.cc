@@ -68,12 +68,14 @@ absl::StatusOr<std::unique_ptr<NatsServer>> NatsServer::StartOnce(Options option
   s->config_file_ = s->options_.dir + "/nats.conf";
   std::ostringstream conf;
   conf << "server_name: " << s->options_.name << "\n"
-       << "listen: 127.0.0.1:" << s->options_.port << "\n"
+       << "listen: " << s->options_.host << ":" << s->options_.port << "\n"
        << "jetstream {\n  store_dir: \"" << s->options_.dir << "/js\"\n}\n";
   if (s->options_.cluster_port != 0) {
-    conf << "cluster {\n  name: ragd-test\n  listen: 127.0.0.1:" << s->options_.cluster_port
-         << "\n  routes: [\n";
-    for (int p : s->options_.route_ports) conf << "    nats-route://127.0.0.1:" << p << "\n";
+    conf << "cluster {\n  name: ragd-test\n  listen: " << s->options_.host << ":"
+         << s->options_.cluster_port << "\n  routes: [\n";
+    for (int p : s->options_.route_ports) {
+      conf << "    nats-route://" << s->options_.host << ":" << p << "\n";
+    }
     conf << "  ]\n}\n";
   }
   {
@@ -86,7 +88,7 @@ absl::StatusOr<std::unique_ptr<NatsServer>> NatsServer::StartOnce(Options option
 }
 
 absl::StatusOr<std::vector<std::unique_ptr<NatsServer>>> NatsServer::StartCluster(
-    int n, const std::string& base_dir) {
+    int n, const std::string& base_dir, const std::string& host) {
   std::vector<int> ports, route_ports;
   for (int i = 0; i < n; ++i) {
     ports.push_back(FreePort());
@@ -97,6 +99,7 @@ absl::StatusOr<std::vector<std::unique_ptr<NatsServer>>> NatsServer::StartCluste
     Options o;
     o.name = "n" + std::to_string(i + 1);
     o.dir = base_dir + "/" + o.name;
+    o.host = host;
     o.port = ports[i];
     o.cluster_port = route_ports[i];
     for (int j = 0; j < n; ++j) {

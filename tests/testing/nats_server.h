@@ -27,6 +27,9 @@ class NatsServer {
     int port = 0;                  // client port; 0 picks a free one
     int cluster_port = 0;          // route port; 0 = no cluster
     std::vector<int> route_ports;  // the other nodes' route ports
+    // Client and route address. Default: loopback; a partition test gives the host side of
+    // its veth pair, so that a pod in a network namespace reaches the server.
+    std::string host = "127.0.0.1";
     absl::Duration start_timeout = absl::Seconds(20);
   };
 
@@ -34,7 +37,7 @@ class NatsServer {
   static absl::StatusOr<std::unique_ptr<NatsServer>> Start(Options options);
   // `n` nodes (n1..nN) in directories under `base_dir`, every one routed to every other.
   static absl::StatusOr<std::vector<std::unique_ptr<NatsServer>>> StartCluster(
-      int n, const std::string& base_dir);
+      int n, const std::string& base_dir, const std::string& host = "127.0.0.1");
   // SIGKILLs the server if it runs.
   ~NatsServer();
   NatsServer(const NatsServer&) = delete;
@@ -45,7 +48,9 @@ class NatsServer {
   // Starts again with the same ports and store (after Kill()).
   absl::Status Restart();
 
-  std::string url() const { return "nats://127.0.0.1:" + std::to_string(options_.port); }
+  std::string url() const {
+    return "nats://" + options_.host + ":" + std::to_string(options_.port);
+  }
   int port() const { return options_.port; }
   pid_t pid() const { return pid_; }
   bool running() const { return pid_ > 0; }

@@ -114,22 +114,23 @@ absl::StatusOr<std::unique_ptr<RagdProcess>> RagdProcess::Start(Options options)
   std::unique_ptr<RagdProcess> p(new RagdProcess(std::move(options)));
   const std::string port_file = (p->scratch_.path() / "port").string();
   const std::string log_file = (p->scratch_.path() / "ragd.log").string();
-  std::vector<std::string> args = {RagdBinary(), "--listen",   "127.0.0.1:0",       "--port-file",
-                                   port_file,    "--data-dir", p->options_.data_dir};
+  const std::string any_port = p->options_.host + ":0";
+  std::vector<std::string> args = p->options_.launcher;
+  args.insert(args.end(), {RagdBinary(), "--listen", any_port, "--port-file", port_file,
+                           "--data-dir", p->options_.data_dir});
   // The admin port defaults to 9090: tests running side by side would fight over it.
   const std::string admin_port_file = (p->scratch_.path() / "admin_port").string();
   const bool own_admin = std::find(p->options_.extra_args.begin(), p->options_.extra_args.end(),
                                    "--admin-listen") == p->options_.extra_args.end();
   if (own_admin) {
-    args.insert(args.end(),
-                {"--admin-listen", "127.0.0.1:0", "--admin-port-file", admin_port_file});
+    args.insert(args.end(), {"--admin-listen", any_port, "--admin-port-file", admin_port_file});
   }
   // Likewise the HTTP API's 8080.
   const std::string http_port_file = (p->scratch_.path() / "http_port").string();
   const bool own_http = std::find(p->options_.extra_args.begin(), p->options_.extra_args.end(),
                                   "--http-listen") == p->options_.extra_args.end();
   if (own_http) {
-    args.insert(args.end(), {"--http-listen", "127.0.0.1:0", "--http-port-file", http_port_file});
+    args.insert(args.end(), {"--http-listen", any_port, "--http-port-file", http_port_file});
   }
   args.insert(args.end(), p->options_.extra_args.begin(), p->options_.extra_args.end());
   ExecArgs exec(args, {});
@@ -223,7 +224,9 @@ absl::Status RagdProcess::WaitForServing(absl::Duration timeout) {
     int wstatus = 0;
     if (pid_ > 0 && waitpid(pid_, &wstatus, WNOHANG) == pid_) {
       pid_ = -1;
-      return absl::InternalError(absl::StrCat("ragd exited; log:\n", LogTail()));
+      return absl::InternalError(
+          absl::StrCat("ragd exited (", ExitCodeOf(wstatus).status().ToString(), " / code ",
+                       WIFEXITED(wstatus) ? WEXITSTATUS(wstatus) : -1, "); log:\n", LogTail()));
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }

@@ -31,6 +31,12 @@ class RagdProcess {
     std::vector<std::string> extra_args;  // e.g. {"--workers", "2"}
     bool wait_for_serving = true;         // Start() returns once health says SERVING
     absl::Duration start_timeout = absl::Seconds(60);
+    // The address ragd listens on (gRPC, admin, HTTP) and the test dials. Default: loopback.
+    // A partition test puts ragd in a network namespace and gives its veth address here.
+    std::string host = "127.0.0.1";
+    // Run ragd through this command, e.g. {"/usr/sbin/ip", "netns", "exec", "ns1"}; it must
+    // exec ragd in the same process (pid() stays ragd's, so Kill() reaches it).
+    std::vector<std::string> launcher;
   };
 
   static Options OptionsFor(std::string data_dir, std::vector<std::string> extra_args = {},
@@ -51,9 +57,9 @@ class RagdProcess {
   RagdProcess& operator=(const RagdProcess&) = delete;
 
   int port() const { return port_; }
-  std::string address() const { return "127.0.0.1:" + std::to_string(port_); }
+  std::string address() const { return options_.host + ":" + std::to_string(port_); }
   std::shared_ptr<grpc::Channel> channel() const { return channel_; }
-  // The admin HTTP port (/metrics, /livez, /readyz) on 127.0.0.1, chosen by the kernel unless
+  // The admin HTTP port (/metrics, /livez, /readyz) on options().host, chosen by the kernel unless
   // extra_args set --admin-listen (then 0).
   int admin_port() const { return admin_port_; }
   // The OpenAI-compatible HTTP API's port on 127.0.0.1, chosen by the kernel unless extra_args
