@@ -1,5 +1,7 @@
 #include "services/server/config.h"
 
+#include "cluster/router.h"
+
 #include <yaml-cpp/yaml.h>
 
 #include <CLI/CLI.hpp>
@@ -160,6 +162,26 @@ Setting NatsUrlsSetting(std::string key) {
   return s;
 }
 
+// cluster.peers: "host:port,dns:ragd-headless:50051" (checked by cluster::RouterOptions).
+Setting PeersSetting(std::string key) {
+  Setting s;
+  s.key = key;
+  s.parse = [key](absl::string_view text, Config* c) -> absl::Status {
+    std::vector<std::string> peers;
+    for (absl::string_view part : absl::StrSplit(text, ',')) {
+      part = absl::StripAsciiWhitespace(part);
+      if (!part.empty()) peers.emplace_back(part);
+    }
+    cluster::RouterOptions o;
+    o.peers = peers;
+    if (absl::Status st = o.Validate(); !st.ok()) return BadValue(key, st.message(), text);
+    c->cluster.peers = std::move(peers);
+    return absl::OkStatus();
+  };
+  s.format = [](const Config& c) { return absl::StrJoin(c.cluster.peers, ","); };
+  return s;
+}
+
 // host:port (port 0 to 65535, services/http's ValidateListenAddress), or empty (disabled).
 template <typename Access>
 Setting ListenSetting(std::string key, Access access) {
@@ -300,6 +322,13 @@ const std::vector<Setting>& Settings() {
                           [](Config& c) -> auto& { return c.cluster.log.duplicate_window; },
                           1000, int64_t{86400} * 1000),
       StringSetting("cluster.pod_id", [](Config& c) -> auto& { return c.cluster.pod_id; }, true),
+      IntSetting("cluster.shard_groups", [](Config& c) -> auto& { return c.cluster.shard_groups; },
+                 1, 256),
+      IntSetting("cluster.shard_group", [](Config& c) -> auto& { return c.cluster.shard_group; },
+                 -1, 255),
+      StringSetting("cluster.advertise", [](Config& c) -> auto& { return c.cluster.advertise; },
+                    true),
+      PeersSetting("cluster.peers"),
       IntSetting("debug.open_delay_ms", [](Config& c) -> auto& { return c.debug.open_delay_ms; },
                  0, 600000),
   };
@@ -430,7 +459,7 @@ static absl::Status ApplyYamlRoot(const YAML::Node& root, Config* config, std::s
       if (FindSetting(key) == nullptr) {
         return absl::InvalidArgumentError(absl::StrCat(key, ": unknown setting"));
       }
-      if (key == "cluster.nats_urls" && entry.second.IsSequence()) {
+      if ((key == "cluster.nats_urls" || key == "cluster.peers") && entry.second.IsSequence()) {
         std::vector<std::string> urls;
         for (const auto& u : entry.second) {
           if (!u.IsScalar()) return absl::InvalidArgumentError(key + ": expected URLs");
@@ -626,6 +655,11 @@ CommandLine ParseCommandLine(int argc, const char* const* argv,
     if (config.cluster.enabled()) {
       if (absl::Status s = config.cluster.log.Validate(); !s.ok()) {
         return fail(absl::InvalidArgumentError(absl::StrCat("cluster.", s.message())));
+      }
+      if (config.cluster.shard_group >= config.cluster.shard_groups) {
+        return fail(absl::InvalidArgumentError(absl::StrCat(
+            "cluster.shard_group: must be below cluster.shard_groups (",
+            config.cluster.shard_groups, "), got ", config.cluster.shard_group)));
       }
     }
   }
