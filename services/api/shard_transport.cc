@@ -20,11 +20,6 @@ absl::Status FromGrpc(const grpc::Status& s, const std::string& address) {
                       absl::StrCat("pod ", address, ": ", s.error_message()));
 }
 
-std::unique_ptr<grpc::ClientContext> ContextUntil(absl::Time deadline) {
-  auto c = std::make_unique<grpc::ClientContext>();
-  c->set_deadline(absl::ToChronoTime(deadline));
-  return c;
-}
 
 absl::Time DeadlineOf(const grpc::CallbackServerContext& context) {
   return ReadDeadlineOf(context);
@@ -87,6 +82,13 @@ absl::StatusOr<index::ScoredPoint> FromProto(v1::ScoredPoint&& hit, absl::string
 }
 
 // --- GrpcShardTransport ------------------------------------------------------------------------
+
+std::unique_ptr<grpc::ClientContext> GrpcShardTransport::ContextUntil(absl::Time deadline) const {
+  auto c = std::make_unique<grpc::ClientContext>();
+  c->set_deadline(absl::ToChronoTime(deadline));
+  if (!api_key_.empty()) c->AddMetadata("authorization", "Bearer " + api_key_);
+  return c;
+}
 
 std::shared_ptr<grpc::Channel> GrpcShardTransport::ChannelTo(const std::string& address) {
   std::lock_guard l(mu_);

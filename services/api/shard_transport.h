@@ -32,7 +32,9 @@ absl::StatusOr<index::ScoredPoint> FromProto(v1::ScoredPoint&& hit, absl::string
 // between pods is not supported yet. Thread-safe.
 class GrpcShardTransport final : public cluster::ShardTransport {
  public:
-  GrpcShardTransport() = default;
+  // `api_key`, when not empty, is sent as `authorization: Bearer <key>` on every call (the
+  // Shards service admits calls like the public API).
+  explicit GrpcShardTransport(std::string api_key = "") : api_key_(std::move(api_key)) {}
 
   absl::StatusOr<cluster::PeerInfo> Probe(const std::string& address,
                                           absl::Time deadline) override;
@@ -55,7 +57,9 @@ class GrpcShardTransport final : public cluster::ShardTransport {
 
  private:
   std::shared_ptr<grpc::Channel> ChannelTo(const std::string& address);
+  std::unique_ptr<grpc::ClientContext> ContextUntil(absl::Time deadline) const;
 
+  const std::string api_key_;
   std::mutex mu_;
   std::map<std::string, std::shared_ptr<grpc::Channel>> channels_;
 };

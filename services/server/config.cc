@@ -329,6 +329,8 @@ const std::vector<Setting>& Settings() {
       StringSetting("cluster.advertise", [](Config& c) -> auto& { return c.cluster.advertise; },
                     true),
       PeersSetting("cluster.peers"),
+      StringSetting("cluster.peer_key_env",
+                    [](Config& c) -> auto& { return c.cluster.peer_key_env; }, true),
       IntSetting("debug.open_delay_ms", [](Config& c) -> auto& { return c.debug.open_delay_ms; },
                  0, 600000),
   };
@@ -620,6 +622,25 @@ CommandLine ParseCommandLine(int argc, const char* const* argv,
   if (!print_config) {
     if (absl::Status s = ResolveApiKeys(environment, &config.auth.api_keys); !s.ok()) {
       return fail(s);
+    }
+    if (!config.cluster.peer_key_env.empty()) {
+      const std::string prefix = config.cluster.peer_key_env + "=";
+      for (const std::string& entry : environment) {
+        if (absl::StartsWith(entry, prefix)) config.cluster.peer_key = entry.substr(prefix.size());
+      }
+      if (config.cluster.peer_key.empty()) {
+        return fail(absl::InvalidArgumentError(absl::StrCat(
+            "cluster.peer_key_env: variable ", config.cluster.peer_key_env, " is unset or empty")));
+      }
+    }
+    // Pods of a sharded cluster call each other's Shards service, which checks API keys like
+    // the public API: without a key to send, every fanned-out read would be UNAUTHENTICATED.
+    if (config.cluster.enabled() && config.cluster.shard_groups > 1 &&
+        !config.auth.api_keys.empty() && config.cluster.peer_key.empty()) {
+      return fail(absl::FailedPreconditionError(
+          "cluster.shard_groups > 1 with auth.api_keys: set cluster.peer_key_env to a variable "
+          "holding one of the API keys (role reader or above, every collection) for the pods' "
+          "calls to each other"));
     }
     if (config.auth.api_keys.empty() && !config.auth.allow_unauthenticated &&
         !config.server.http_listen.empty() && !IsLoopbackAddress(config.server.http_listen)) {

@@ -169,6 +169,12 @@ struct Config {
     std::string advertise;
     // host:port or dns:NAME:PORT entries (comma-separated, or a YAML list). Default: none.
     std::vector<std::string> peers;
+    // With auth.api_keys and shard_groups > 1: the environment variable holding the API key
+    // (one of auth.api_keys, role reader or above, every collection) this pod sends on its
+    // calls to other pods. Default: empty.
+    std::string peer_key_env;
+    // peer_key_env's value, read when the configuration is loaded; never printed.
+    std::string peer_key;
     bool enabled() const { return !log.urls.empty(); }
   } cluster;
   struct Debug {

@@ -96,7 +96,8 @@ RagdServer::RagdServer(const Config& config, std::unique_ptr<Metrics> metrics,
       // Idle threads outside cluster mode: one.
       shard_executor_(config.cluster.enabled() ? SearchWorkersOf(config.server) : 1,
                       static_cast<size_t>(config.server.max_queued_searches)),
-      shards_service_(&policy_, &local_shards_handle_, &shard_executor_) {}
+      shards_service_(&policy_, &local_shards_handle_, &shard_executor_),
+      shard_transport_(config.cluster.peer_key) {}
 
 absl::StatusOr<std::unique_ptr<RagdServer>> RagdServer::Start(const Config& config,
                                                               RecoveryCallback on_recovered) {

@@ -18,6 +18,7 @@
 #include <thread>
 
 #include "common/hash.h"
+#include "ragd/cluster/v1/shards.grpc.pb.h"
 #include "ragd/v1/collections.grpc.pb.h"
 #include "ragd/v1/points.grpc.pb.h"
 #include "tests/testing/nats_server.h"
@@ -336,6 +337,102 @@ TEST_F(ShardGroupsTest, MergedSearchEqualsOneNodeAndPartialResultsWhenAGroupIsDo
   ctx = Context();
   EXPECT_TRUE(Points(*solo_)->Search(ctx.get(), req, &resp).ok());
   EXPECT_EQ(resp.hits_size(), kK);
+}
+
+// With API keys, pods send cluster.peer_key_env's key on their calls to each other: a routed
+// search with a client key works across groups; a sharded pod without a peer key refuses to
+// start (it could not fan out).
+TEST(ShardGroupsAuthTest, PodsSendThePeerKey) {
+  testing::TempDir tmp;
+  NatsServer::Options no;
+  no.dir = (tmp.path() / "nats").string();
+  ASSERT_OK_AND_ASSIGN(auto nats, NatsServer::Start(no));
+  setenv("SHARD_TEST_CLIENT_KEY", "client-secret-1", 1);
+  setenv("SHARD_TEST_PEER_KEY", "peer-secret-1", 1);
+  const int ports[2] = {NatsServer::FreePort(), NatsServer::FreePort()};
+  const std::string peers = "127.0.0.1:" + std::to_string(ports[0]) + ",127.0.0.1:" +
+                            std::to_string(ports[1]);
+  auto config_for = [&](int i, bool with_peer_key) {
+    const std::string path =
+        (tmp.path() / ("p" + std::to_string(i) + std::to_string(with_peer_key) + ".yaml")).string();
+    std::ofstream(path) << "auth:\n  api_keys:\n"
+                        << "    - {name: client, key_env: SHARD_TEST_CLIENT_KEY, role: admin}\n"
+                        << "    - {name: pods, key_env: SHARD_TEST_PEER_KEY, role: reader}\n"
+                        << "cluster:\n  nats_urls: [\"" << nats->url() << "\"]\n  pod_id: ragd-" << i
+                        << "\n  shard_groups: 2\n  peers: \"" << peers << "\"\n"
+                        << (with_peer_key ? "  peer_key_env: SHARD_TEST_PEER_KEY\n" : "");
+    return path;
+  };
+  ASSERT_OK_AND_ASSIGN(auto refused,
+                       testing::RunCommand({testing::RagdBinary(), "--config", config_for(0, false),
+                                            "--data-dir", (tmp.path() / "x").string()},
+                                           absl::Seconds(30)));
+  EXPECT_NE(refused.exit_code, 0);
+  EXPECT_NE(refused.err.find("cluster.peer_key_env"), std::string::npos) << refused.err;
+
+  std::vector<std::unique_ptr<RagdProcess>> pods;
+  for (int i = 0; i < 2; ++i) {
+    ASSERT_OK_AND_ASSIGN(auto pod, RagdProcess::Start(RagdProcess::OptionsFor(
+                                       (tmp.path() / ("d" + std::to_string(i))).string(),
+                                       {"--config", config_for(i, true), "--listen",
+                                        "127.0.0.1:" + std::to_string(ports[i])})));
+    pods.push_back(std::move(pod));
+  }
+  auto authed = [] {
+    auto c = Context();
+    c->AddMetadata("authorization", "Bearer client-secret-1");
+    return c;
+  };
+  auto collections = v1::Collections::NewStub(pods[0]->channel());
+  v1::CreateCollectionRequest create;
+  create.set_name("docs");
+  create.set_dimension(4);
+  create.set_shards(4);
+  create.mutable_index()->mutable_flat();
+  v1::CreateCollectionResponse created;
+  auto ctx = authed();
+  grpc::Status st = collections->CreateCollection(ctx.get(), create, &created);
+  ASSERT_TRUE(st.ok()) << st.error_message();
+  v1::UpsertRequest up;
+  up.set_collection("docs");
+  for (int i = 0; i < 20; ++i) {
+    v1::Point* p = up.add_points();
+    p->set_id("q" + std::to_string(i));
+    for (int d = 0; d < 4; ++d) p->add_vector(static_cast<float>(i + d + 1));
+  }
+  v1::UpsertResponse upserted;
+  ctx = authed();
+  st = v1::Points::NewStub(pods[0]->channel())->Upsert(ctx.get(), up, &upserted);
+  ASSERT_TRUE(st.ok()) << st.error_message();
+  // Routed through pod 1 until its router knows pod 0 (bounded) and pod 1 has applied all.
+  v1::CountRequest count;
+  count.set_collection("docs");
+  v1::CountResponse counted;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  do {
+    ctx = authed();
+    st = v1::Points::NewStub(pods[1]->channel())->Count(ctx.get(), count, &counted);
+    if (st.ok() && counted.count() == 20) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  } while (std::chrono::steady_clock::now() < deadline);
+  ASSERT_TRUE(st.ok()) << st.error_message();
+  EXPECT_EQ(counted.count(), 20u);
+  EXPECT_EQ(counted.coverage().shards_answered(), 4u);
+  // The pod-to-pod service itself refuses a caller without a key.
+  ragd::cluster::v1::CountShardsRequest shard_count;
+  shard_count.mutable_request()->set_collection("docs");
+  shard_count.add_shards(0);
+  shard_count.add_shards(2);
+  ctx = Context();
+  EXPECT_EQ(ragd::cluster::v1::Shards::NewStub(pods[0]->channel())
+                ->CountShards(ctx.get(), shard_count, &counted)
+                .error_code(),
+            grpc::StatusCode::UNAUTHENTICATED);
+  ctx = authed();
+  st = ragd::cluster::v1::Shards::NewStub(pods[0]->channel())
+           ->CountShards(ctx.get(), shard_count, &counted);
+  ASSERT_TRUE(st.ok()) << st.error_message();
+  EXPECT_LT(counted.count(), 20u);  // group 0's shards only
 }
 
 }  // namespace
