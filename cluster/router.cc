@@ -280,13 +280,14 @@ class Router::Impl {
     ASSIGN_OR_RETURN(
         auto fanned,
         FanOut<Legs>(request.collection, allow_partial, deadline,
-                     [&](const std::string* address,
-                         const std::vector<uint32_t>& shards) -> absl::StatusOr<Legs> {
+                     [&](const std::string* address, const std::vector<uint32_t>& shards,
+                         absl::Time attempt_deadline) -> absl::StatusOr<Legs> {
                        Legs legs;
                        auto one = [&](const index::SearchRequest& r) {
                          return address == nullptr
-                                    ? local_->Search(r, shards, min_seq, deadline)
-                                    : transport_->Search(*address, r, shards, min_seq, deadline);
+                                    ? local_->Search(r, shards, min_seq, attempt_deadline)
+                                    : transport_->Search(*address, r, shards, min_seq,
+                                                         attempt_deadline);
                        };
                        ASSIGN_OR_RETURN(legs.vector, one(hybrid ? vector_req : request));
                        if (hybrid) {
@@ -332,13 +333,12 @@ class Router::Impl {
     ASSIGN_OR_RETURN(auto fanned,
                      FanOut<uint64_t>(collection, allow_partial, deadline,
                                       [&](const std::string* address,
-                                          const std::vector<uint32_t>& shards) {
+                                          const std::vector<uint32_t>& shards, absl::Time d) {
                                         return address == nullptr
                                                    ? local_->Count(collection, filter, shards,
-                                                                   min_seq, deadline)
+                                                                   min_seq, d)
                                                    : transport_->Count(*address, collection,
-                                                                       filter, shards, min_seq,
-                                                                       deadline);
+                                                                       filter, shards, min_seq, d);
                                       }));
     Routed<uint64_t> out{0, std::move(fanned.coverage)};
     for (uint64_t n : fanned.value) out.value += n;
@@ -359,15 +359,15 @@ class Router::Impl {
         auto fanned,
         FanOut<std::vector<index::Point>>(
             collection, allow_partial, deadline,
-            [&](const std::string* address, const std::vector<uint32_t>& shards)
-                -> absl::StatusOr<std::vector<index::Point>> {
+            [&](const std::string* address, const std::vector<uint32_t>& shards,
+                absl::Time d) -> absl::StatusOr<std::vector<index::Point>> {
               const std::vector<std::string>& mine =
                   by_group[placement.GroupOf(shards.front())];
               if (mine.empty()) return std::vector<index::Point>{};
               return address == nullptr
-                         ? local_->Get(collection, mine, with_vectors, shards, min_seq, deadline)
+                         ? local_->Get(collection, mine, with_vectors, shards, min_seq, d)
                          : transport_->Get(*address, collection, mine, with_vectors, shards,
-                                           min_seq, deadline);
+                                           min_seq, d);
             },
             /*skip_group=*/[&](uint32_t g) { return by_group[g].empty(); }));
     absl::flat_hash_map<std::string, index::Point> found;
@@ -415,10 +415,11 @@ class Router::Impl {
       shards[g] = placement.ShardsOf(g, spec.shards);
       if (shards[g].empty() || (skip_group && skip_group(g))) continue;
       if (g == placement.group) continue;  // run below, on this thread
-      threads.emplace_back([&, g] { results[g] = CallGroup<T>(g, shards[g], call); });
+      threads.emplace_back(
+          [&, g] { results[g] = CallGroup<T>(g, shards[g], deadline, call); });
     }
     if (!shards[placement.group].empty() && !(skip_group && skip_group(placement.group))) {
-      results[placement.group] = call(nullptr, shards[placement.group]);
+      results[placement.group] = call(nullptr, shards[placement.group], deadline);
     }
     for (auto& t : threads) t.join();
     FanResult<T> out;
@@ -453,18 +454,31 @@ class Router::Impl {
     return out;
   }
 
+  // Tries the group's ready peers in turn. Each attempt but the last gets an even share of the
+  // time left, so that a peer that stopped answering without closing its connections (a
+  // network partition) leaves time for the next replica instead of using up the deadline.
   template <typename T, typename Call>
-  absl::StatusOr<T> CallGroup(uint32_t g, const std::vector<uint32_t>& shards, Call& call) {
+  absl::StatusOr<T> CallGroup(uint32_t g, const std::vector<uint32_t>& shards,
+                              absl::Time deadline, Call& call) {
     std::vector<std::shared_ptr<Peer>> candidates = ReadyPeers(g);
     if (candidates.empty()) {
       return absl::UnavailableError(absl::StrCat("no ready replica (", Describe(g), ")"));
     }
     absl::Status last;
-    for (const auto& peer : candidates) {  // bounded: each ready peer at most once
+    for (size_t i = 0; i < candidates.size(); ++i) {  // bounded: each ready peer at most once
+      const auto& peer = candidates[i];
+      const size_t left = candidates.size() - i;
+      const absl::Time now = absl::Now();
+      const absl::Time attempt =
+          left == 1 || deadline == absl::InfiniteFuture() ? deadline
+                                                          : now + (deadline - now) / left;
       peer->in_flight.fetch_add(1);
-      absl::StatusOr<T> r = call(&peer->status.address, shards);
+      absl::StatusOr<T> r = call(&peer->status.address, shards, attempt);
       peer->in_flight.fetch_sub(1);
-      if (r.ok() || r.status().code() != absl::StatusCode::kUnavailable) return r;
+      const bool retry = !r.ok() && (r.status().code() == absl::StatusCode::kUnavailable ||
+                                     (left > 1 && r.status().code() ==
+                                                      absl::StatusCode::kDeadlineExceeded));
+      if (!retry) return r;
       last = absl::Status(r.status().code(),
                           absl::StrCat(peer->status.address, ": ", r.status().message()));
     }

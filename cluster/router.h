@@ -14,7 +14,8 @@
 //     index::HybridOptions), cut to k, min_score applied to the fused score.
 //   - Count: the sum over groups. Get: each id asked of the group owning its shard.
 // A group none of whose replicas answers (no ready peer, or every one tried failed with
-// UNAVAILABLE / DEADLINE_EXCEEDED) makes the call UNAVAILABLE naming the group and its
+// UNAVAILABLE, or DEADLINE_EXCEEDED within its share of the time when another replica is left)
+// makes the call UNAVAILABLE naming the group and its
 // shards, unless the caller allows partial results: then the answer covers the groups that
 // answered and Coverage says which shards are missing. Any other error of a group (e.g.
 // INVALID_ARGUMENT, NOT_FOUND) is the call's error.
