@@ -52,6 +52,7 @@ absl::Status ApplierOptions::Validate() const {
   if (retry_backoff < std::chrono::milliseconds(1) || retry_backoff > std::chrono::minutes(1)) {
     return absl::InvalidArgumentError("retry_backoff: must be 1 ms..1 min");
   }
+  if (absl::Status st = placement.Validate(); !st.ok()) return st;
   return absl::OkStatus();
 }
 
@@ -267,6 +268,11 @@ class Applier::Impl {
       batch.upserts = write->upserts;  // a retry needs the originals
       batch.deletes = write->deletes;
       batch.aux = write->aux;
+      if (options_.placement.groups > 1) {
+        batch.holds_shard = [p = options_.placement](uint32_t shard, uint32_t) {
+          return p.Holds(shard);
+        };
+      }
       auto r = engine_->Apply(std::move(batch));
       if (r.ok()) {
         Note(&ApplierStats::applied, "");

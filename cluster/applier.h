@@ -33,6 +33,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "cluster/jetstream_log.h"
+#include "cluster/placement.h"
 #include "index/engine/engine.h"
 
 namespace ragd::cluster {
@@ -44,6 +45,10 @@ struct ApplierOptions {
   // Pause before subscribing again after a lost consumer, or retrying a failed apply.
   // Default: 200 ms.
   std::chrono::milliseconds retry_backoff = std::chrono::milliseconds(200);
+  // The shards this replica holds: every entry is applied (its sequence recorded) but only
+  // the points routed to shards of placement.group are written (index::WriteBatch::
+  // holds_shard). Default: one group, every shard.
+  Placement placement;
 
   // INVALID_ARGUMENT naming the field.
   absl::Status Validate() const;

@@ -131,8 +131,33 @@ absl::StatusOr<index::CollectionSpec> FromProto(const pb::CreateCollection& c) {
   spec.index.ef = c.index().ef();
   spec.index.faiss_factory = c.index().faiss_factory();
   spec.index.nprobe = c.index().nprobe();
+  switch (c.index().quantization()) {
+    case 0:
+      spec.index.quantization = index::Quantization::kNone;
+      break;
+    case 1:
+      spec.index.quantization = index::Quantization::kF16;
+      break;
+    case 2:
+      spec.index.quantization = index::Quantization::kInt8;
+      break;
+    default:
+      return absl::DataLossError("log entry: unknown quantization " +
+                                 std::to_string(c.index().quantization()));
+  }
   spec.shards = c.shards();
   spec.attributes = c.attributes();
+  if (c.has_lexical()) {
+    spec.lexical.enabled = c.lexical().enabled();
+    auto analyzer = index::lexical::ParseAnalyzerKind(c.lexical().analyzer());
+    if (!analyzer.ok()) {
+      return absl::DataLossError("log entry: lexical analyzer: " +
+                                 std::string(analyzer.status().message()));
+    }
+    spec.lexical.analyzer = *analyzer;
+    spec.lexical.k1 = c.lexical().k1();
+    spec.lexical.b = c.lexical().b();
+  }
   return spec;
 }
 
@@ -164,8 +189,14 @@ absl::StatusOr<std::string> EncodeLogEntry(const LogEntry& entry) {
     ix->set_ef(s.index.ef);
     ix->set_faiss_factory(s.index.faiss_factory);
     ix->set_nprobe(s.index.nprobe);
+    ix->set_quantization(static_cast<int32_t>(s.index.quantization));
     out->set_shards(s.shards);
     out->set_attributes(s.attributes);
+    auto* lex = out->mutable_lexical();
+    lex->set_enabled(s.lexical.enabled);
+    lex->set_analyzer(std::string(index::lexical::AnalyzerKindName(s.lexical.analyzer)));
+    lex->set_k1(s.lexical.k1);
+    lex->set_b(s.lexical.b);
   } else if (const auto* d = std::get_if<DeleteCollection>(&entry.op)) {
     msg.mutable_delete_collection()->set_name(d->name);
   }

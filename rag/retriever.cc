@@ -111,7 +111,9 @@ absl::StatusOr<TextQueryResult> Retriever::Retrieve(const TextQuery& query) {
   search.filter = query.filter;
   search.min_score = query.min_score;
   search.with_vectors = query.with_vectors;
-  ASSIGN_OR_RETURN(index::SearchResult result, engine->Search(search));
+  SearchBackend* backend = backend_.load(std::memory_order_acquire);
+  ASSIGN_OR_RETURN(index::SearchResult result,
+                   backend != nullptr ? backend->Search(search) : engine->Search(search));
   TextQueryResult out;
   out.hits = std::move(result.hits);
   if (mode != index::SearchMode::kText) out.embedder = embedder->model_id();

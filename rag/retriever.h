@@ -15,6 +15,7 @@
 //
 // Thread safety: Retrieve may be called concurrently.
 
+#include <atomic>
 #include <cstddef>
 #include <list>
 #include <memory>
@@ -29,6 +30,7 @@
 #include "index/filter.h"
 #include "rag/collection_binding.h"
 #include "rag/engine_handle.h"
+#include "rag/search_backend.h"
 
 namespace ragd::rag {
 
@@ -95,6 +97,12 @@ class Retriever {
 
   const RetrieverOptions& options() const { return options_; }
 
+  // Sends searches to `backend` instead of the local engine (null: the engine again). Not
+  // owned; must outlive every Retrieve that may use it. Thread-safe.
+  void SetSearchBackend(SearchBackend* backend) {
+    backend_.store(backend, std::memory_order_release);
+  }
+
   // The query-vector cache: vectors kept, and lookups since start. Thread-safe.
   struct CacheStats {
     uint64_t entries = 0;
@@ -111,6 +119,7 @@ class Retriever {
 
   const EngineHandle* engine_;
   EmbedderRegistry* embedders_;
+  std::atomic<SearchBackend*> backend_{nullptr};
   const RetrieverOptions options_;
 
   // LRU of (embedder identity + text) -> vector; most recent at the front.

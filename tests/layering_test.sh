@@ -4,8 +4,9 @@
 #   services/server -> services/api -> {rag, cluster} -> ingest -> {index, models} -> common
 #   services/server -> services/http -> {rag, services/api's method table (methods.h)}
 #   services/api -> proto;  cli -> proto (and nothing of the engine)
-#   cluster -> its private log format (ragd/cluster/v1, ragd_cluster_proto) and libnats, both
-#   seen only in cluster/'s .cc files
+#   cluster -> its private log format (ragd/cluster/v1/log.proto, ragd_cluster_proto) and
+#   libnats, both seen only in cluster/'s .cc files; the private pod-to-pod read service
+#   (ragd/cluster/v1/shards.proto, ragd_cluster_rpc_proto) is gRPC, so only services/api sees it
 #
 # Checked from the code's own includes (every .h and .cc of each folder), from the public
 # headers (third-party types stay inside their adapter: a header ending in _internal.h is
@@ -77,7 +78,11 @@ done
 
 # The log format stays inside cluster/ (its .cc files), libnats too: no other folder includes
 # them, and no public header of cluster/ does.
-check services '#include "ragd/cluster/' "services/ includes cluster/'s private log format"
+check services '#include "ragd/cluster/v1/log' "services/ includes cluster/'s private log format"
+check services/server '#include "ragd/cluster/' \
+  "services/server includes a private cluster proto (the Shards service is services/api's)"
+check cluster '#include "ragd/cluster/v1/shards' \
+  "cluster/ includes the generated pod-to-pod gRPC service (cluster/router.h's ShardTransport is its interface)"
 check services '#include <nats/' "services/ includes libnats (a PRIVATE dependency of cluster/)"
 for d in common index models ingest rag cli; do
   check "$d" '#include <nats/' "$d/ includes libnats (a PRIVATE dependency of cluster/)"

@@ -23,6 +23,11 @@
 #include "index/storage/store.h"
 
 namespace ragd::index {
+
+uint32_t ShardOfId(std::string_view id, uint32_t shards) {
+  return static_cast<uint32_t>(Hash64(id) % shards);
+}
+
 namespace {
 
 int64_t NowMs() {
@@ -394,6 +399,16 @@ absl::StatusOr<WriteResult> Engine::Impl::Apply(WriteBatch batch) {
   ASSIGN_OR_RETURN(auto c, Find(batch.collection));
   RETURN_IF_ERROR(ValidateBatch(*c, batch.upserts, batch.deletes));
   RETURN_IF_ERROR(ValidateAux(batch.aux));
+  if (batch.holds_shard) {
+    // After validating the whole batch: every replica refuses or accepts it alike, whatever
+    // part of it it holds.
+    const auto shards = static_cast<uint32_t>(c->shards.size());
+    std::erase_if(batch.upserts,
+                  [&](const Point& p) { return !batch.holds_shard(ShardOfId(p.id, shards), shards); });
+    std::erase_if(batch.deletes, [&](const std::string& id) {
+      return !batch.holds_shard(ShardOfId(id, shards), shards);
+    });
+  }
   // A replay needs no analysis (checked again under the mutex; this only saves the work).
   if (batch.sequence <= c->last_sequence) return WriteResult{batch.sequence, 0};
   ASSIGN_OR_RETURN(auto analysed, AnalyzeUpserts(*c, batch.upserts));

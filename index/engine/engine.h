@@ -98,6 +98,10 @@ struct AuxWrite {
   std::string value;
 };
 
+// The shard of a collection with `shards` shards that point `id` is routed to:
+// Hash64(id) % shards. Persisted placement (cluster mode's shard groups compute it too).
+uint32_t ShardOfId(std::string_view id, uint32_t shards);
+
 // One write of the log: upserts and deletes of one collection, applied atomically.
 struct WriteBatch {
   std::string collection;
@@ -107,6 +111,13 @@ struct WriteBatch {
   // Records of upper layers written in the same atomic batch (see Write()); each namespace
   // 1..255 bytes.
   std::vector<AuxWrite> aux;
+  // Which of the collection's shards this engine holds (cluster mode's shard groups: a replica
+  // holds only some shards of each collection): called with (shard, shard count); Apply()
+  // validates the whole batch, then keeps only the upserts and deletes routed to held shards,
+  // so that every replica accepts or refuses a batch alike. A batch left with nothing to
+  // write still records its sequence. Must be a pure function of its arguments (replays are
+  // then deterministic). Default: null, every shard.
+  std::function<bool(uint32_t shard, uint32_t shards)> holds_shard;
 };
 
 struct WriteResult {
@@ -323,6 +334,7 @@ class Engine {
                                     std::vector<std::string> deletes,
                                     const std::vector<AuxWrite>& aux = {});
   // Applies one batch of the log; a replay (sequence <= last applied) is OK and changes nothing.
+  // With batch.holds_shard, only the points of held shards are written (see WriteBatch).
   absl::StatusOr<WriteResult> Apply(WriteBatch batch);
 
   // Auxiliary records of upper layers (embedding cache, ingest job records), kept in their own

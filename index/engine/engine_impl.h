@@ -49,7 +49,9 @@ struct Collection {
   std::shared_mutex lifecycle_mu;
   bool dropped = false;  // guarded by write_mu and lifecycle_mu (both taken to set it)
 
-  size_t ShardOf(std::string_view id) const { return Hash64(id) % shards.size(); }
+  size_t ShardOf(std::string_view id) const {
+    return ShardOfId(id, static_cast<uint32_t>(shards.size()));
+  }
 };
 
 class Engine::Impl {

@@ -18,6 +18,10 @@ absl::Time WriteDeadlineOf(const grpc::ServerContextBase& context, absl::Duratio
   return std::min(absl::FromChrono(deadline), capped);
 }
 
+absl::Time ReadDeadlineOf(const grpc::ServerContextBase& context, absl::Duration cap) {
+  return WriteDeadlineOf(context, cap);
+}
+
 absl::Status NotInClusterMode(const char* what) {
   return absl::UnimplementedError(std::string(what) +
                                   " is not supported in cluster mode yet (issue 14)");

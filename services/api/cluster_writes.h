@@ -6,7 +6,12 @@
 // consistency token (`sequence` in the responses); writes the log does not carry yet (delete
 // by filter, document ingestion) answer UNIMPLEMENTED instead of writing to one pod only.
 //
-// Thread safety: Get() and Set() may be called concurrently; the writer is not owned.
+// The same holder carries the read path of a sharded cluster (cluster::Router, set only when
+// cluster.shard_groups > 1): Points.Search, Count and Get then fan out over the shard groups
+// (cluster/router.h); unset, they read the local engine, which holds every shard.
+//
+// Thread safety: Get(), Set(), router() and SetRouter() may be called concurrently; nothing is
+// owned.
 
 #include <grpcpp/grpcpp.h>
 
@@ -17,6 +22,7 @@
 #include "absl/time/time.h"
 
 namespace ragd::cluster {
+class Router;
 class Writer;
 }  // namespace ragd::cluster
 
@@ -26,9 +32,12 @@ class ClusterWrites {
  public:
   cluster::Writer* Get() const { return writer_.load(std::memory_order_acquire); }
   void Set(cluster::Writer* writer) { writer_.store(writer, std::memory_order_release); }
+  cluster::Router* router() const { return router_.load(std::memory_order_acquire); }
+  void SetRouter(cluster::Router* router) { router_.store(router, std::memory_order_release); }
 
  private:
   std::atomic<cluster::Writer*> writer_{nullptr};
+  std::atomic<cluster::Router*> router_{nullptr};
 };
 
 // True when `cluster` is set and has a writer (null: single-node mode).
@@ -43,6 +52,10 @@ std::string RequestIdOf(const grpc::ServerContextBase& context);
 // The call's deadline for a write through the log: the client's, at most now + `cap`.
 absl::Time WriteDeadlineOf(const grpc::ServerContextBase& context,
                            absl::Duration cap = absl::Seconds(30));
+
+// The call's deadline for a read: the client's, at most now + `cap`.
+absl::Time ReadDeadlineOf(const grpc::ServerContextBase& context,
+                          absl::Duration cap = absl::Seconds(30));
 
 // UNIMPLEMENTED naming what cluster mode does not carry yet.
 absl::Status NotInClusterMode(const char* what);

@@ -10,10 +10,12 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "cluster/router.h"
 #include "cluster/writer.h"
 #include "common/status.h"
 #include "services/api/convert.h"
 #include "services/api/handler_util.h"
+#include "services/api/shard_transport.h"
 
 namespace ragd::services {
 namespace {
@@ -140,6 +142,17 @@ class SearchBatchRun {
   std::atomic<int> participants_;
 };
 
+void SetCoverage(const cluster::ShardCoverage& c, v1::ShardCoverage* out) {
+  out->set_shards_total(c.shards_total);
+  out->set_shards_answered(c.shards_answered);
+  out->mutable_missing_shards()->Assign(c.missing_shards.begin(), c.missing_shards.end());
+}
+
+void SetHits(index::SearchResult&& result, v1::SearchResponse* response) {
+  response->mutable_hits()->Reserve(static_cast<int>(result.hits.size()));
+  for (index::ScoredPoint& hit : result.hits) ToProto(std::move(hit), response->add_hits());
+}
+
 }  // namespace
 
 grpc::ServerUnaryReactor* PointsService::Upsert(grpc::CallbackServerContext* context,
@@ -174,17 +187,28 @@ grpc::ServerUnaryReactor* PointsService::Get(grpc::CallbackServerContext* contex
                                              v1::GetResponse* response) {
   if (absl::Status s = Admit(context, authorizer_, Method::kGet, request->collection()); !s.ok())
     return FinishNow(context, s);
-  auto run = [&]() -> absl::Status {
+  cluster::Router* router = cluster_ != nullptr ? cluster_->router() : nullptr;
+  auto run = [this, router, context, request, response]() -> absl::Status {
     ASSIGN_OR_RETURN(index::Engine * engine, engine_->Get());
     RETURN_IF_ERROR(ValidateCollectionName("collection", request->collection()));
     RETURN_IF_ERROR(CheckIds(request->ids(), "ids"));
     std::vector<std::string> ids(request->ids().begin(), request->ids().end());
-    ASSIGN_OR_RETURN(std::vector<index::Point> points,
-                     engine->Get(request->collection(), ids, request->with_vectors()));
+    std::vector<index::Point> points;
+    if (router != nullptr) {
+      ASSIGN_OR_RETURN(auto routed,
+                       router->Get(request->collection(), ids, request->with_vectors(), 0,
+                                   request->allow_partial(), ReadDeadlineOf(*context)));
+      points = std::move(routed.value);
+      SetCoverage(routed.coverage, response->mutable_coverage());
+    } else {
+      ASSIGN_OR_RETURN(points, engine->Get(request->collection(), ids, request->with_vectors()));
+    }
     response->mutable_points()->Reserve(static_cast<int>(points.size()));
     for (index::Point& p : points) ToProto(std::move(p), response->add_points());
     return absl::OkStatus();
   };
+  // Routed, the call waits for other pods: on the search executor, not on a gRPC thread.
+  if (router != nullptr) return FinishOnExecutor(context, search_executor_, run, "searches");
   return FinishNow(context, run());
 }
 
@@ -228,6 +252,21 @@ grpc::ServerUnaryReactor* PointsService::Search(grpc::CallbackServerContext* con
   absl::StatusOr<index::Engine*> engine = engine_->Get();
   if (!engine.ok()) return FinishNow(context, engine.status());
   if (absl::Status s = CheckSearch(*request); !s.ok()) return FinishNow(context, s);
+  if (cluster::Router* router = cluster_ != nullptr ? cluster_->router() : nullptr) {
+    // Sharded cluster: the fan-out waits for other pods, so it never runs inline on one of
+    // gRPC's few callback threads.
+    return FinishOnExecutor(
+        context, search_executor_,
+        [router, context, request, response] {
+          ASSIGN_OR_RETURN(index::SearchRequest search, FromProto(*request));
+          ASSIGN_OR_RETURN(auto routed, router->Search(search, 0, request->allow_partial(),
+                                                       ReadDeadlineOf(*context)));
+          SetHits(std::move(routed.value), response);
+          SetCoverage(routed.coverage, response->mutable_coverage());
+          return absl::OkStatus();
+        },
+        "searches");
+  }
   return FinishInlineOrOnExecutor(
       context, search_executor_,
       [engine = *engine, request, response] { return RunSearch(engine, *request, response); },
@@ -295,17 +334,27 @@ grpc::ServerUnaryReactor* PointsService::Count(grpc::CallbackServerContext* cont
                                                v1::CountResponse* response) {
   if (absl::Status s = Admit(context, authorizer_, Method::kCount, request->collection()); !s.ok())
     return FinishNow(context, s);
-  auto run = [&]() -> absl::Status {
+  cluster::Router* router = cluster_ != nullptr ? cluster_->router() : nullptr;
+  auto run = [this, router, context, request, response]() -> absl::Status {
     ASSIGN_OR_RETURN(index::Engine * engine, engine_->Get());
     RETURN_IF_ERROR(ValidateCollectionName("collection", request->collection()));
     std::optional<index::Filter> filter;
     if (request->has_filter()) {
       ASSIGN_OR_RETURN(filter, FromProto(request->filter(), "filter"));
     }
+    if (router != nullptr) {
+      ASSIGN_OR_RETURN(auto routed, router->Count(request->collection(), filter, 0,
+                                                  request->allow_partial(),
+                                                  ReadDeadlineOf(*context)));
+      response->set_count(routed.value);
+      SetCoverage(routed.coverage, response->mutable_coverage());
+      return absl::OkStatus();
+    }
     ASSIGN_OR_RETURN(uint64_t count, engine->Count(request->collection(), filter));
     response->set_count(count);
     return absl::OkStatus();
   };
+  if (router != nullptr) return FinishOnExecutor(context, search_executor_, run, "searches");
   return FinishNow(context, run());
 }
 

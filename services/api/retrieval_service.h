@@ -52,6 +52,8 @@ class RetrievalService final : public v1::Retrieval::CallbackService {
   // deadline timer and answer count), for the HTTP front, whose answers share them.
   rag::AnswerResources answer_resources();
 
+  // Sharded cluster: Retrieve and Answer search through `backend` (rag/search_backend.h).
+  void SetSearchBackend(rag::SearchBackend* backend) { retriever_.SetSearchBackend(backend); }
   // The retriever's query-vector cache, for metrics.
   rag::Retriever::CacheStats query_cache_stats() const { return retriever_.cache_stats(); }
 

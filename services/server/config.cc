@@ -1,5 +1,7 @@
 #include "services/server/config.h"
 
+#include "cluster/router.h"
+
 #include <yaml-cpp/yaml.h>
 
 #include <CLI/CLI.hpp>
@@ -180,6 +182,26 @@ Setting NatsUrlsSetting(std::string key) {
   return s;
 }
 
+// cluster.peers: "host:port,dns:ragd-headless:50051" (checked by cluster::RouterOptions).
+Setting PeersSetting(std::string key) {
+  Setting s;
+  s.key = key;
+  s.parse = [key](absl::string_view text, Config* c) -> absl::Status {
+    std::vector<std::string> peers;
+    for (absl::string_view part : absl::StrSplit(text, ',')) {
+      part = absl::StripAsciiWhitespace(part);
+      if (!part.empty()) peers.emplace_back(part);
+    }
+    cluster::RouterOptions o;
+    o.peers = peers;
+    if (absl::Status st = o.Validate(); !st.ok()) return BadValue(key, st.message(), text);
+    c->cluster.peers = std::move(peers);
+    return absl::OkStatus();
+  };
+  s.format = [](const Config& c) { return absl::StrJoin(c.cluster.peers, ","); };
+  return s;
+}
+
 // host:port (port 0 to 65535, services/http's ValidateListenAddress), or empty (disabled).
 template <typename Access>
 Setting ListenSetting(std::string key, Access access) {
@@ -326,6 +348,15 @@ const std::vector<Setting>& Settings() {
                           [](Config& c) -> auto& { return c.cluster.log.duplicate_window; },
                           1000, int64_t{86400} * 1000),
       StringSetting("cluster.pod_id", [](Config& c) -> auto& { return c.cluster.pod_id; }, true),
+      IntSetting("cluster.shard_groups", [](Config& c) -> auto& { return c.cluster.shard_groups; },
+                 1, 256),
+      IntSetting("cluster.shard_group", [](Config& c) -> auto& { return c.cluster.shard_group; },
+                 -1, 255),
+      StringSetting("cluster.advertise", [](Config& c) -> auto& { return c.cluster.advertise; },
+                    true),
+      PeersSetting("cluster.peers"),
+      StringSetting("cluster.peer_key_env",
+                    [](Config& c) -> auto& { return c.cluster.peer_key_env; }, true),
       IntSetting("debug.open_delay_ms", [](Config& c) -> auto& { return c.debug.open_delay_ms; },
                  0, 600000),
   };
@@ -456,7 +487,7 @@ static absl::Status ApplyYamlRoot(const YAML::Node& root, Config* config, std::s
       if (FindSetting(key) == nullptr) {
         return absl::InvalidArgumentError(absl::StrCat(key, ": unknown setting"));
       }
-      if (key == "cluster.nats_urls" && entry.second.IsSequence()) {
+      if ((key == "cluster.nats_urls" || key == "cluster.peers") && entry.second.IsSequence()) {
         std::vector<std::string> urls;
         for (const auto& u : entry.second) {
           if (!u.IsScalar()) return absl::InvalidArgumentError(key + ": expected URLs");
@@ -618,6 +649,25 @@ CommandLine ParseCommandLine(int argc, const char* const* argv,
     if (absl::Status s = ResolveApiKeys(environment, &config.auth.api_keys); !s.ok()) {
       return fail(s);
     }
+    if (!config.cluster.peer_key_env.empty()) {
+      const std::string prefix = config.cluster.peer_key_env + "=";
+      for (const std::string& entry : environment) {
+        if (absl::StartsWith(entry, prefix)) config.cluster.peer_key = entry.substr(prefix.size());
+      }
+      if (config.cluster.peer_key.empty()) {
+        return fail(absl::InvalidArgumentError(absl::StrCat(
+            "cluster.peer_key_env: variable ", config.cluster.peer_key_env, " is unset or empty")));
+      }
+    }
+    // Pods of a sharded cluster call each other's Shards service, which checks API keys like
+    // the public API: without a key to send, every fanned-out read would be UNAUTHENTICATED.
+    if (config.cluster.enabled() && config.cluster.shard_groups > 1 &&
+        !config.auth.api_keys.empty() && config.cluster.peer_key.empty()) {
+      return fail(absl::FailedPreconditionError(
+          "cluster.shard_groups > 1 with auth.api_keys: set cluster.peer_key_env to a variable "
+          "holding one of the API keys (role reader or above, every collection) for the pods' "
+          "calls to each other"));
+    }
     if (config.auth.api_keys.empty() && !config.auth.allow_unauthenticated &&
         !config.server.http_listen.empty() && !IsLoopbackAddress(config.server.http_listen)) {
       return fail(absl::FailedPreconditionError(absl::StrCat(
@@ -652,6 +702,11 @@ CommandLine ParseCommandLine(int argc, const char* const* argv,
     if (config.cluster.enabled()) {
       if (absl::Status s = config.cluster.log.Validate(); !s.ok()) {
         return fail(absl::InvalidArgumentError(absl::StrCat("cluster.", s.message())));
+      }
+      if (config.cluster.shard_group >= config.cluster.shard_groups) {
+        return fail(absl::InvalidArgumentError(absl::StrCat(
+            "cluster.shard_group: must be below cluster.shard_groups (",
+            config.cluster.shard_groups, "), got ", config.cluster.shard_group)));
       }
     }
   }

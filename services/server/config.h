@@ -159,9 +159,26 @@ struct Config {
   //   nats_urls (comma-separated, or a YAML list), replicas, request_timeout_ms,
   //   duplicate_window_ms -> cluster::JetStreamLogOptions (cluster/jetstream_log.h);
   //   pod_id -> cluster::WriterOptions::pod_id (cluster/writer.h); empty: the host name.
+  //   shard_groups, shard_group -> cluster::Placement (cluster/placement.h); peers ->
+  //   cluster::RouterOptions::peers (cluster/router.h); advertise: informational (what other
+  //   pods dial for this one; peers find it through cluster.peers).
   struct Cluster {
     cluster::JetStreamLogOptions log;
     std::string pod_id;
+    // Shard groups G (1..256). Default: 1, every pod holds every shard.
+    int64_t shard_groups = 1;
+    // This pod's group; -1: the trailing ordinal of pod_id modulo G. Default: -1.
+    int64_t shard_group = -1;
+    // host:port other pods dial for this one. Default: empty (server.listen).
+    std::string advertise;
+    // host:port or dns:NAME:PORT entries (comma-separated, or a YAML list). Default: none.
+    std::vector<std::string> peers;
+    // With auth.api_keys and shard_groups > 1: the environment variable holding the API key
+    // (one of auth.api_keys, role reader or above, every collection) this pod sends on its
+    // calls to other pods. Default: empty.
+    std::string peer_key_env;
+    // peer_key_env's value, read when the configuration is loaded; never printed.
+    std::string peer_key;
     bool enabled() const { return !log.urls.empty(); }
   } cluster;
   struct Debug {

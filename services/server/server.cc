@@ -93,7 +93,12 @@ RagdServer::RagdServer(const Config& config, std::unique_ptr<Metrics> metrics,
               config.cluster.enabled() ? &cluster_writes_ : nullptr),
       retrieval_(&policy_, &handle_, &search_executor_, embedders_.get(), config.models,
                  config.retrieval.retriever, config.retrieval.answers),
-      admin_service_(&policy_, &handle_, &executor_) {}
+      admin_service_(&policy_, &handle_, &executor_),
+      // Idle threads outside cluster mode: one.
+      shard_executor_(config.cluster.enabled() ? SearchWorkersOf(config.server) : 1,
+                      static_cast<size_t>(config.server.max_queued_searches)),
+      shards_service_(&policy_, &local_shards_handle_, &shard_executor_),
+      shard_transport_(config.cluster.peer_key) {}
 
 absl::StatusOr<std::unique_ptr<RagdServer>> RagdServer::Start(const Config& config,
                                                               RecoveryCallback on_recovered) {
@@ -138,6 +143,7 @@ absl::StatusOr<std::unique_ptr<RagdServer>> RagdServer::Start(const Config& conf
   builder.RegisterService(&self->ingest_);
   builder.RegisterService(&self->retrieval_);
   builder.RegisterService(&self->admin_service_);
+  if (config.cluster.enabled()) builder.RegisterService(&self->shards_service_);
   self->server_ = builder.BuildAndStart();
   if (self->server_ == nullptr || self->port_ == 0) {
     self->executor_.Shutdown();
@@ -278,7 +284,6 @@ void RagdServer::Recover(RecoveryCallback on_recovered) {
 absl::Status RagdServer::StartCluster() {
   const Config::Cluster& c = config_.cluster;
   ASSIGN_OR_RETURN(cluster_log_, cluster::JetStreamLog::Connect(c.log));
-  ASSIGN_OR_RETURN(cluster_applier_, cluster::Applier::Start(cluster_log_.get(), engine_.get()));
   cluster::WriterOptions wo;
   wo.pod_id = c.pod_id;
   if (wo.pod_id.empty()) {
@@ -286,6 +291,18 @@ absl::Status RagdServer::StartCluster() {
     if (gethostname(host, sizeof(host) - 1) == 0) wo.pod_id = host;
     if (wo.pod_id.empty()) wo.pod_id = "ragd";
   }
+  cluster::Placement placement;
+  placement.groups = static_cast<uint32_t>(c.shard_groups);
+  if (c.shard_group >= 0) {
+    placement.group = static_cast<uint32_t>(c.shard_group);
+  } else if (placement.groups > 1) {
+    ASSIGN_OR_RETURN(placement.group, cluster::GroupFromPodId(wo.pod_id, placement.groups));
+  }
+  RETURN_IF_ERROR(placement.Validate());
+  cluster::ApplierOptions ao;
+  ao.placement = placement;
+  ASSIGN_OR_RETURN(cluster_applier_,
+                   cluster::Applier::Start(cluster_log_.get(), engine_.get(), ao));
   wo.limits = config_.EngineOptions();
   cluster_writer_ = std::make_unique<cluster::Writer>(cluster_log_.get(), cluster_applier_.get(),
                                                       engine_.get(), wo);
@@ -307,8 +324,25 @@ absl::Status RagdServer::StartCluster() {
     spdlog::warn("cluster mode: serving before catching up with the log: {}", caught_up.ToString());
   }
   cluster_writes_.Set(cluster_writer_.get());
-  spdlog::info("cluster mode: pod {} on NATS {} (R{}), catalog sequence {}", wo.pod_id,
-               absl::StrJoin(c.log.urls, ","), c.log.replicas, cluster_applier_->CatalogPosition());
+  cluster_local_ = std::make_unique<cluster::LocalShards>(engine_.get(), cluster_applier_.get(),
+                                                          placement, wo.pod_id);
+  local_shards_handle_.Set(cluster_local_.get());
+  if (placement.groups > 1) {
+    cluster::RouterOptions ro;
+    ro.peers = c.peers;
+    ro.max_k = config_.EngineOptions().max_k;
+    ASSIGN_OR_RETURN(cluster_router_,
+                     cluster::Router::Start(ro, &shard_transport_, cluster_local_.get()));
+    router_backend_ = std::make_unique<RouterSearchBackend>(cluster_router_.get());
+    cluster_writes_.SetRouter(cluster_router_.get());
+    retrieval_.SetSearchBackend(router_backend_.get());
+  }
+  spdlog::info(
+      "cluster mode: pod {} (shard group {} of {}, advertised as {}) on NATS {} (R{}), catalog "
+      "sequence {}",
+      wo.pod_id, placement.group, placement.groups,
+      c.advertise.empty() ? config_.server.listen : c.advertise, absl::StrJoin(c.log.urls, ","),
+      c.log.replicas, cluster_applier_->CatalogPosition());
   return absl::OkStatus();
 }
 
@@ -327,14 +361,22 @@ absl::Status RagdServer::Shutdown(absl::Duration grace) {
   spdlog::debug("gRPC server stopped");
   executor_.Shutdown();
   search_executor_.Shutdown();
+  shard_executor_.Shutdown();
   if (recovery_.joinable()) recovery_.join();
   ingest_.Shutdown();  // flushes embedding-cache buffers while the engine is open
   // /readyz answered 503 while draining; scrapes read the engine, so they end before it closes.
   if (admin_ != nullptr) admin_->Stop();
   // No call is left: the log is no longer applied and the connection closes before the engine.
   cluster_writes_.Set(nullptr);
+  cluster_writes_.SetRouter(nullptr);
+  retrieval_.SetSearchBackend(nullptr);
+  local_shards_handle_.Set(nullptr);
+  if (cluster_router_ != nullptr) cluster_router_->Stop();
   if (cluster_applier_ != nullptr) cluster_applier_->Stop();
   cluster_writer_.reset();
+  router_backend_.reset();
+  cluster_router_.reset();
+  cluster_local_.reset();
   cluster_applier_.reset();
   cluster_log_.reset();
   if (engine_ == nullptr) return absl::OkStatus();

@@ -30,6 +30,7 @@
 #include "rag/engine_handle.h"
 #include "services/api/admin_service.h"
 #include "services/api/cluster_writes.h"
+#include "services/api/shard_transport.h"
 #include "services/api/collections_service.h"
 #include "services/api/ingest_service.h"
 #include "services/api/points_service.h"
@@ -98,6 +99,13 @@ class RagdServer {
   IngestService ingest_;
   RetrievalService retrieval_;
   AdminService admin_service_;  // ragd.v1.Admin (backups); admin_ below is the HTTP port
+  // Sharded cluster's read path (cluster.shard_groups > 1, README "Cluster mode"): the private
+  // ragd.cluster.v1.Shards service (registered in cluster mode) on its own executor, this
+  // pod's shards once recovered, and the router every read goes through.
+  LocalShardsHandle local_shards_handle_;
+  concurrency::BoundedExecutor shard_executor_;
+  ShardsService shards_service_;
+  GrpcShardTransport shard_transport_;
   std::unique_ptr<grpc::Server> server_;
   int port_ = 0;
   std::unique_ptr<AdminServer> admin_;
@@ -108,6 +116,9 @@ class RagdServer {
   std::unique_ptr<cluster::JetStreamLog> cluster_log_;
   std::unique_ptr<cluster::Applier> cluster_applier_;
   std::unique_ptr<cluster::Writer> cluster_writer_;
+  std::unique_ptr<cluster::LocalShards> cluster_local_;
+  std::unique_ptr<cluster::Router> cluster_router_;
+  std::unique_ptr<RouterSearchBackend> router_backend_;
   std::thread recovery_;
   bool shut_down_ = false;
 };

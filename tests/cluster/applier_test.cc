@@ -14,6 +14,7 @@
 #include <iostream>
 #include <thread>
 
+#include "cluster/router.h"
 #include "tests/cluster/cluster_fixture.h"
 
 namespace ragd::cluster {
@@ -115,6 +116,77 @@ TEST_F(ApplierTest, TwoReplicasConvergeToIdenticalPoints) {
   for (size_t i = 0; i < ra.hits.size(); ++i) EXPECT_EQ(ra.hits[i].score, rb.hits[i].score);
   EXPECT_EQ(applier_a->stats().malformed, 0u);
   EXPECT_EQ(applier_b->stats().rejected, 0u);
+}
+
+// Two shard groups (cluster/placement.h): each replica holds only its group's shards of the
+// same log, together every point once; a batch with nothing for a group still advances that
+// replica's sequence, so a restart resumes after it, and an invalid batch is refused by both.
+TEST_F(ApplierTest, ShardGroupsHoldDisjointHalvesAndAdvanceAlike) {
+  auto writer = Connect();
+  auto log_0 = Connect();
+  auto log_1 = Connect();
+  auto engine_0 = OpenEngine("g0");
+  auto engine_1 = OpenEngine("g1");
+  ASSERT_TRUE(writer && log_0 && log_1 && engine_0 && engine_1);
+  ApplierOptions o0, o1;
+  o0.placement = Placement{2, 0};
+  o1.placement = Placement{2, 1};
+  ASSERT_OK_AND_ASSIGN(auto applier_0, Applier::Start(log_0.get(), engine_0.get(), o0));
+  ASSERT_OK_AND_ASSIGN(auto applier_1, Applier::Start(log_1.get(), engine_1.get(), o1));
+  index::CollectionSpec spec = Spec("docs");
+  spec.shards = 4;
+  CreateCollection(*writer, spec);
+  std::vector<index::Point> all, only_group1;
+  std::vector<std::string> ids;
+  for (int i = 0; i < 40; ++i) {
+    const std::string id = "p" + std::to_string(i);
+    ids.push_back(id);
+    all.push_back(MakePoint(id, i));
+    if (index::ShardOfId(id, 4) % 2 == 1 && only_group1.size() < 3) only_group1.push_back(all.back());
+  }
+  ASSERT_OK(writer->Publish("docs", UpsertEntry(all), "all").status());
+  ASSERT_OK(writer->Publish("docs", UpsertEntry(only_group1), "g1").status());
+  index::Point bad = MakePoint("p0", 99);
+  bad.vector.push_back(1);  // wrong dimension: every replica refuses the whole batch
+  ASSERT_OK_AND_ASSIGN(PublishAck last,
+                       writer->Publish("docs", UpsertEntry({bad, MakePoint("zz", 1)}), "bad"));
+  const absl::Time deadline = absl::Now() + kWait;
+  ASSERT_OK(applier_0->WaitForSequence("docs", last.sequence, deadline));
+  ASSERT_OK(applier_1->WaitForSequence("docs", last.sequence, deadline));
+  ASSERT_OK_AND_ASSIGN(auto info_0, engine_0->GetCollection("docs"));
+  ASSERT_OK_AND_ASSIGN(auto info_1, engine_1->GetCollection("docs"));
+  EXPECT_EQ(info_0.points + info_1.points, 40u);
+  EXPECT_GT(info_0.points, 0u);
+  EXPECT_GT(info_1.points, 0u);
+  EXPECT_EQ(info_0.last_sequence, 2u);  // entry 2 held nothing for group 0: recorded anyway
+  EXPECT_EQ(info_1.last_sequence, 2u);  // entry 3 refused by both
+  EXPECT_EQ(applier_0->stats().rejected, 1u);
+  EXPECT_EQ(applier_1->stats().rejected, 1u);
+  ASSERT_OK_AND_ASSIGN(auto got_0, engine_0->Get("docs", ids, false));
+  ASSERT_OK_AND_ASSIGN(auto got_1, engine_1->Get("docs", ids, false));
+  for (const auto& p : got_0) EXPECT_EQ(index::ShardOfId(p.id, 4) % 2, 0u) << p.id;
+  for (const auto& p : got_1) EXPECT_EQ(index::ShardOfId(p.id, 4) % 2, 1u) << p.id;
+}
+
+TEST(PlacementTest, GroupsShardsAndOrdinals) {
+  Placement p{3, 1};
+  EXPECT_OK(p.Validate());
+  EXPECT_EQ(p.ShardsOf(1, 8), (std::vector<uint32_t>{1, 4, 7}));
+  EXPECT_EQ(p.ShardsOf(2, 2), (std::vector<uint32_t>{}));
+  EXPECT_TRUE(p.Holds(4));
+  EXPECT_FALSE(p.Holds(5));
+  EXPECT_EQ(Placement({2, 2}).Validate().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(Placement({0, 0}).Validate().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(*GroupFromPodId("ragd-5", 2), 1u);
+  EXPECT_EQ(*GroupFromPodId("ragd-12", 4), 0u);
+  EXPECT_EQ(GroupFromPodId("ragd", 2).status().code(), absl::StatusCode::kInvalidArgument);
+  RouterOptions o;
+  o.peers = {"10.0.0.1:50051", "dns:ragd-headless.ns.svc:50051", "[::1]:7"};
+  EXPECT_OK(o.Validate());
+  o.peers = {"dns:ragd-headless"};
+  EXPECT_EQ(o.Validate().code(), absl::StatusCode::kInvalidArgument);
+  o.peers = {"host:0"};
+  EXPECT_EQ(o.Validate().code(), absl::StatusCode::kInvalidArgument);
 }
 
 TEST_F(ApplierTest, RetriedPublishIsAppliedOnce) {

@@ -85,6 +85,25 @@ TEST(LogCodecTest, CatalogEntriesRoundTrip) {
   EXPECT_EQ(c->spec.shards, 4u);
   EXPECT_EQ(c->spec.attributes, spec.attributes);
 
+
+  // The lexical index and quantization travel too (they were lost before: a cluster
+  // collection had no BM25 index).
+  spec.index.kind = index::IndexKind::kHnsw;
+  spec.index.quantization = index::Quantization::kInt8;
+  spec.lexical.enabled = true;
+  spec.lexical.analyzer = index::lexical::AnalyzerKind::kKorean;
+  spec.lexical.k1 = 1.5;
+  spec.lexical.b = 0.5;
+  ASSERT_OK_AND_ASSIGN(bytes, EncodeLogEntry((LogEntry{"r1", CreateCollection{spec}})));
+  ASSERT_OK_AND_ASSIGN(d, DecodeLogEntry(bytes));
+  c = std::get_if<CreateCollection>(&d.op);
+  ASSERT_NE(c, nullptr);
+  EXPECT_EQ(c->spec.index.quantization, index::Quantization::kInt8);
+  EXPECT_TRUE(c->spec.lexical.enabled);
+  EXPECT_EQ(c->spec.lexical.analyzer, index::lexical::AnalyzerKind::kKorean);
+  EXPECT_EQ(c->spec.lexical.k1, 1.5);
+  EXPECT_EQ(c->spec.lexical.b, 0.5);
+
   ASSERT_OK_AND_ASSIGN(bytes, EncodeLogEntry((LogEntry{"r2", DeleteCollection{"docs"}})));
   ASSERT_OK_AND_ASSIGN(d, DecodeLogEntry(bytes));
   auto* del = std::get_if<DeleteCollection>(&d.op);

@@ -28,7 +28,8 @@ class RagdProcess {
  public:
   struct Options {
     std::string data_dir;                 // required; kept across restarts by the test
-    std::vector<std::string> extra_args;  // e.g. {"--workers", "2"}
+    // e.g. {"--workers", "2"}; a --listen here replaces the default 127.0.0.1:0.
+    std::vector<std::string> extra_args;
     bool wait_for_serving = true;         // Start() returns once health says SERVING
     absl::Duration start_timeout = absl::Seconds(60);
     // The address ragd listens on (gRPC, admin, HTTP) and the test dials. Default: loopback.

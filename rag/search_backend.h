@@ -1,0 +1,22 @@
+#pragma once
+// SearchBackend: where the retriever's searches go when they must not go to the local engine
+// alone. In a sharded cluster (cluster.shard_groups > 1) this pod's engine holds only its shard
+// group's shards, and the server sets a backend that fans the search out over every group
+// (cluster/router.h, through services/api). rag/ stays free of gRPC and of cluster types.
+//
+// Implementations are thread-safe.
+
+#include "absl/status/statusor.h"
+#include "index/engine/engine.h"
+
+namespace ragd::rag {
+
+class SearchBackend {
+ public:
+  virtual ~SearchBackend() = default;
+  // As index::Engine::Search over the whole collection; plus UNAVAILABLE when part of it
+  // cannot be reached.
+  virtual absl::StatusOr<index::SearchResult> Search(const index::SearchRequest& request) = 0;
+};
+
+}  // namespace ragd::rag

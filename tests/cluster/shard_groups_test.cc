@@ -1,0 +1,439 @@
+// Shard groups and the per-pod router (issue 14 "Read path", "Placement"), with real ragd
+// processes on one nats-server on 127.0.0.1: 2 shard groups x 2 replicas (pods ragd-0..3,
+// cluster.shard_groups 2, each listing all four as peers) and one pod with one group ("solo",
+// every shard, no router: what a single node holds). Every pod replays the same log.
+//   - merged search (vector, text, hybrid) through any pod of the groups equals the solo
+//     pod's, hit for hit, and recall@10 against a brute force computed here is the same;
+//   - Count and Get are exact across groups (ids in the order asked, unknown ids omitted);
+//   - both replicas of group 1 killed: UNAVAILABLE naming the group; with allow_partial the
+//     hits, count and points of group 0 only, and coverage naming shards 1 and 3;
+//   - the solo pod (G = 1) answers without coverage, as before shard groups.
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <fstream>
+#include <random>
+#include <set>
+#include <thread>
+
+#include "common/hash.h"
+#include "ragd/cluster/v1/shards.grpc.pb.h"
+#include "ragd/v1/collections.grpc.pb.h"
+#include "ragd/v1/points.grpc.pb.h"
+#include "tests/testing/nats_server.h"
+#include "tests/testing/ragd_process.h"
+#include "tests/testing/status_matchers.h"
+#include "tests/testing/temp_dir.h"
+
+namespace ragd {
+namespace {
+
+using testing::NatsServer;
+using testing::RagdProcess;
+
+constexpr int kDim = 16;
+constexpr int kPoints = 1200;
+constexpr int kShards = 4;
+constexpr int kQueries = 40;
+constexpr int kK = 10;
+const char* const kWords[] = {"alpha", "bravo", "charlie", "delta", "echo", "foxtrot",
+                              "golf",  "hotel", "india",   "juliet", "kilo", "lima"};
+
+std::unique_ptr<grpc::ClientContext> Context() {
+  auto c = std::make_unique<grpc::ClientContext>();
+  c->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(20));
+  return c;
+}
+
+// The shard group (of 2) holding `id`: the engine's routing, Hash64(id) % shards, then
+// shard % groups (cluster/placement.h).
+int GroupOf(const std::string& id) { return static_cast<int>(Hash64(id) % kShards % 2); }
+
+struct Data {
+  std::vector<std::string> ids;
+  std::vector<std::vector<float>> vectors;
+  std::vector<std::string> texts;
+};
+
+Data MakeData() {
+  std::mt19937 rng(14);
+  std::normal_distribution<float> normal;
+  std::uniform_int_distribution<int> word(0, std::size(kWords) - 1);
+  Data d;
+  for (int i = 0; i < kPoints; ++i) {
+    d.ids.push_back("p" + std::to_string(i));
+    std::vector<float> v(kDim);
+    for (float& x : v) x = normal(rng);
+    d.vectors.push_back(std::move(v));
+    std::string text;
+    for (int w = 0; w < 6; ++w) text += std::string(kWords[word(rng)]) + " ";
+    d.texts.push_back(text);
+  }
+  return d;
+}
+
+// The exact top k ids by L2 distance, ties by id (computed here, independently of ragd).
+std::vector<std::string> BruteForce(const Data& d, const std::vector<float>& q) {
+  std::vector<std::pair<float, std::string>> all;
+  for (size_t i = 0; i < d.ids.size(); ++i) {
+    float dist = 0;
+    for (int j = 0; j < kDim; ++j) dist += (d.vectors[i][j] - q[j]) * (d.vectors[i][j] - q[j]);
+    all.emplace_back(dist, d.ids[i]);
+  }
+  std::partial_sort(all.begin(), all.begin() + kK, all.end());
+  std::vector<std::string> out;
+  for (int i = 0; i < kK; ++i) out.push_back(all[i].second);
+  return out;
+}
+
+double Recall(const std::vector<std::string>& truth, const v1::SearchResponse& r) {
+  std::set<std::string> want(truth.begin(), truth.end());
+  int hit = 0;
+  for (const auto& h : r.hits()) hit += want.count(h.point().id());
+  return static_cast<double>(hit) / truth.size();
+}
+
+std::vector<std::pair<std::string, float>> Hits(const v1::SearchResponse& r) {
+  std::vector<std::pair<std::string, float>> out;
+  for (const auto& h : r.hits()) out.emplace_back(h.point().id(), h.score());
+  return out;
+}
+
+class ShardGroupsTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    NatsServer::Options no;
+    no.dir = (tmp_.path() / "nats").string();
+    ASSERT_OK_AND_ASSIGN(nats_, NatsServer::Start(no));
+    std::vector<int> ports;
+    std::string peers;
+    for (int i = 0; i < 4; ++i) {
+      ports.push_back(NatsServer::FreePort());
+      peers += (i ? "," : "") + std::string("127.0.0.1:") + std::to_string(ports[i]);
+    }
+    for (int i = 0; i < 4; ++i) {
+      const std::string name = "ragd-" + std::to_string(i);
+      const std::string config = (tmp_.path() / (name + ".yaml")).string();
+      std::ofstream(config) << "cluster:\n  nats_urls: [\"" << nats_->url() << "\"]\n  pod_id: "
+                            << name << "\n  shard_groups: 2\n  peers: \"" << peers << "\"\n";
+      ASSERT_OK_AND_ASSIGN(
+          auto pod, RagdProcess::Start(RagdProcess::OptionsFor(
+                        (tmp_.path() / name).string(),
+                        {"--config", config, "--listen",
+                         "127.0.0.1:" + std::to_string(ports[i])})));
+      pods_.push_back(std::move(pod));
+    }
+    const std::string config = (tmp_.path() / "solo.yaml").string();
+    std::ofstream(config) << "cluster:\n  nats_urls: [\"" << nats_->url()
+                          << "\"]\n  pod_id: solo\n";
+    ASSERT_OK_AND_ASSIGN(solo_, RagdProcess::Start(RagdProcess::OptionsFor(
+                                    (tmp_.path() / "solo").string(), {"--config", config})));
+  }
+
+  std::unique_ptr<v1::Points::Stub> Points(const RagdProcess& pod) {
+    return v1::Points::NewStub(pod.channel());
+  }
+
+  // Creates the collection and writes the data through the pods in turn, then waits until
+  // every pod answers the full count (each G = 2 pod counts its own group locally).
+  void Load(const Data& d) {
+    auto collections = v1::Collections::NewStub(pods_[0]->channel());
+    v1::CreateCollectionRequest create;
+    create.set_name("docs");
+    create.set_dimension(kDim);
+    create.set_metric(v1::METRIC_L2);
+    create.set_shards(kShards);
+    // A small ef: recall below 1, so that equal recall means equal approximate searches.
+    create.mutable_index()->mutable_hnsw()->set_ef(12);
+    create.mutable_lexical()->set_enabled(true);
+    v1::CreateCollectionResponse created;
+    auto ctx = Context();
+    grpc::Status st = collections->CreateCollection(ctx.get(), create, &created);
+    ASSERT_TRUE(st.ok()) << st.error_message();
+    for (int b = 0; b < kPoints / 200; ++b) {
+      v1::UpsertRequest up;
+      up.set_collection("docs");
+      for (int i = b * 200; i < (b + 1) * 200; ++i) {
+        v1::Point* p = up.add_points();
+        p->set_id(d.ids[i]);
+        p->mutable_vector()->Assign(d.vectors[i].begin(), d.vectors[i].end());
+        p->set_text(d.texts[i]);
+      }
+      v1::UpsertResponse resp;
+      ctx = Context();
+      st = Points(*pods_[b % 4])->Upsert(ctx.get(), up, &resp);
+      ASSERT_TRUE(st.ok()) << st.error_message();
+    }
+    std::vector<RagdProcess*> all = {solo_.get()};
+    for (auto& p : pods_) all.push_back(p.get());
+    for (RagdProcess* pod : all) {
+      uint64_t count = 0;
+      const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+      while (count != kPoints && std::chrono::steady_clock::now() < deadline) {
+        v1::CountRequest req;
+        req.set_collection("docs");
+        v1::CountResponse resp;
+        ctx = Context();
+        if (Points(*pod)->Count(ctx.get(), req, &resp).ok()) count = resp.count();
+        if (count != kPoints) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      }
+      ASSERT_EQ(count, kPoints) << "pod on port " << pod->port();
+    }
+  }
+
+  testing::TempDir tmp_;
+  std::unique_ptr<NatsServer> nats_;
+  std::vector<std::unique_ptr<RagdProcess>> pods_;  // ragd-0..3: groups 0, 1, 0, 1
+  std::unique_ptr<RagdProcess> solo_;               // one group: every shard
+};
+
+TEST_F(ShardGroupsTest, MergedSearchEqualsOneNodeAndPartialResultsWhenAGroupIsDown) {
+  const Data d = MakeData();
+  ASSERT_NO_FATAL_FAILURE(Load(d));
+  std::mt19937 rng(7);
+  std::normal_distribution<float> normal;
+  std::uniform_int_distribution<int> word(0, std::size(kWords) - 1);
+  std::vector<v1::SearchRequest> queries;
+  for (int q = 0; q < kQueries; ++q) {
+    v1::SearchRequest req;
+    req.set_collection("docs");
+    req.set_k(kK);
+    for (int j = 0; j < kDim; ++j) req.add_vector(normal(rng));
+    queries.push_back(req);
+  }
+
+  // Vector search: hit for hit the solo pod's, through a pod of each group; same recall.
+  double solo_recall = 0, routed_recall = 0;
+  for (const v1::SearchRequest& req : queries) {
+    const std::vector<float> q(req.vector().begin(), req.vector().end());
+    const std::vector<std::string> truth = BruteForce(d, q);
+    v1::SearchResponse solo, via0, via1;
+    auto ctx = Context();
+    ASSERT_TRUE(Points(*solo_)->Search(ctx.get(), req, &solo).ok());
+    EXPECT_FALSE(solo.has_coverage());  // G = 1: no fan-out, as before
+    ctx = Context();
+    grpc::Status st = Points(*pods_[0])->Search(ctx.get(), req, &via0);
+    ASSERT_TRUE(st.ok()) << st.error_message();
+    ctx = Context();
+    st = Points(*pods_[1])->Search(ctx.get(), req, &via1);
+    ASSERT_TRUE(st.ok()) << st.error_message();
+    ASSERT_EQ(solo.hits_size(), kK);
+    EXPECT_EQ(Hits(via0), Hits(solo));
+    EXPECT_EQ(Hits(via1), Hits(solo));
+    EXPECT_EQ(via0.coverage().shards_total(), static_cast<uint32_t>(kShards));
+    EXPECT_EQ(via0.coverage().shards_answered(), static_cast<uint32_t>(kShards));
+    EXPECT_TRUE(via0.coverage().missing_shards().empty());
+    for (int i = 0; i < via0.hits_size(); ++i) {
+      EXPECT_EQ(via0.hits(i).vector_leg().rank(), static_cast<uint32_t>(i + 1));
+      EXPECT_EQ(via0.hits(i).point().text(), solo.hits(i).point().text());
+    }
+    solo_recall += Recall(truth, solo);
+    routed_recall += Recall(truth, via0);
+  }
+  solo_recall /= kQueries;
+  routed_recall /= kQueries;
+  std::printf("recall@10 over %d queries: one node %.4f, 2 shard groups x 2 replicas %.4f\n",
+              kQueries, solo_recall, routed_recall);
+  EXPECT_EQ(routed_recall, solo_recall);
+  EXPECT_GT(solo_recall, 0.5);
+
+  // Text and hybrid (RRF and weighted) with a filter-free query text: the same merge.
+  for (int q = 0; q < 10; ++q) {
+    v1::SearchRequest req = queries[q];
+    req.set_text(std::string(kWords[word(rng)]) + " " + kWords[word(rng)]);
+    for (v1::SearchMode mode : {v1::SEARCH_MODE_TEXT, v1::SEARCH_MODE_HYBRID}) {
+      for (v1::FusionMethod fusion : {v1::FUSION_METHOD_RRF, v1::FUSION_METHOD_WEIGHTED}) {
+        req.set_mode(mode);
+        req.mutable_fusion()->set_method(fusion);
+        v1::SearchResponse solo, routed;
+        auto ctx = Context();
+        grpc::Status st = Points(*solo_)->Search(ctx.get(), req, &solo);
+        ASSERT_TRUE(st.ok()) << st.error_message();
+        ctx = Context();
+        st = Points(*pods_[3])->Search(ctx.get(), req, &routed);
+        ASSERT_TRUE(st.ok()) << st.error_message();
+        EXPECT_GT(solo.hits_size(), 0);
+        EXPECT_EQ(Hits(routed), Hits(solo)) << "mode " << mode << " fusion " << fusion;
+      }
+    }
+  }
+
+  // Get across groups: the order asked, unknown ids omitted, payloads intact.
+  v1::GetRequest get;
+  get.set_collection("docs");
+  for (const char* id : {"p5", "p900", "nope", "p17", "p18", "p1199"}) get.add_ids(id);
+  v1::GetResponse got;
+  auto ctx = Context();
+  grpc::Status st = Points(*pods_[2])->Get(ctx.get(), get, &got);
+  ASSERT_TRUE(st.ok()) << st.error_message();
+  std::vector<std::string> ids;
+  for (const auto& p : got.points()) ids.push_back(p.id());
+  EXPECT_EQ(ids, (std::vector<std::string>{"p5", "p900", "p17", "p18", "p1199"}));
+  EXPECT_EQ(got.points(1).text(), d.texts[900]);
+
+  // Both replicas of group 1 gone.
+  pods_[1]->Kill();
+  pods_[3]->Kill();
+  int group0 = 0;
+  for (const auto& id : d.ids) group0 += GroupOf(id) == 0;
+  const v1::SearchRequest& req = queries[0];
+  v1::SearchResponse resp;
+  ctx = Context();
+  st = Points(*pods_[0])->Search(ctx.get(), req, &resp);
+  EXPECT_EQ(st.error_code(), grpc::StatusCode::UNAVAILABLE) << st.error_message();
+  EXPECT_NE(st.error_message().find("shard group 1 (shards 1, 3)"), std::string::npos)
+      << st.error_message();
+
+  v1::SearchRequest partial = req;
+  partial.set_allow_partial(true);
+  ctx = Context();
+  st = Points(*pods_[2])->Search(ctx.get(), partial, &resp);
+  ASSERT_TRUE(st.ok()) << st.error_message();
+  EXPECT_EQ(resp.coverage().shards_total(), static_cast<uint32_t>(kShards));
+  EXPECT_EQ(resp.coverage().shards_answered(), 2u);
+  EXPECT_EQ(std::vector<uint32_t>(resp.coverage().missing_shards().begin(),
+                                  resp.coverage().missing_shards().end()),
+            (std::vector<uint32_t>{1, 3}));
+  ASSERT_EQ(resp.hits_size(), kK);
+  for (const auto& h : resp.hits()) EXPECT_EQ(GroupOf(h.point().id()), 0) << h.point().id();
+
+  v1::CountRequest count;
+  count.set_collection("docs");
+  v1::CountResponse counted;
+  ctx = Context();
+  EXPECT_EQ(Points(*pods_[0])->Count(ctx.get(), count, &counted).error_code(),
+            grpc::StatusCode::UNAVAILABLE);
+  count.set_allow_partial(true);
+  ctx = Context();
+  st = Points(*pods_[0])->Count(ctx.get(), count, &counted);
+  ASSERT_TRUE(st.ok()) << st.error_message();
+  EXPECT_EQ(counted.count(), static_cast<uint64_t>(group0));
+  EXPECT_EQ(counted.coverage().shards_answered(), 2u);
+
+  // Get: ids of group 0 only need group 0; a mixed list needs allow_partial.
+  v1::GetRequest get0;
+  get0.set_collection("docs");
+  std::vector<std::string> want0;
+  for (const auto& id : d.ids) {
+    if (GroupOf(id) == 0 && want0.size() < 3) want0.push_back(id);
+  }
+  for (const auto& id : want0) get0.add_ids(id);
+  ctx = Context();
+  st = Points(*pods_[0])->Get(ctx.get(), get0, &got);
+  ASSERT_TRUE(st.ok()) << st.error_message();
+  EXPECT_EQ(got.points_size(), 3);
+  ctx = Context();
+  EXPECT_EQ(Points(*pods_[0])->Get(ctx.get(), get, &got).error_code(),
+            grpc::StatusCode::UNAVAILABLE);
+  get.set_allow_partial(true);
+  ctx = Context();
+  st = Points(*pods_[0])->Get(ctx.get(), get, &got);
+  ASSERT_TRUE(st.ok()) << st.error_message();
+  for (const auto& p : got.points()) EXPECT_EQ(GroupOf(p.id()), 0) << p.id();
+  EXPECT_EQ(got.coverage().missing_shards_size(), 2);
+
+  // The solo pod holds everything and never fans out: unaffected.
+  ctx = Context();
+  EXPECT_TRUE(Points(*solo_)->Search(ctx.get(), req, &resp).ok());
+  EXPECT_EQ(resp.hits_size(), kK);
+}
+
+// With API keys, pods send cluster.peer_key_env's key on their calls to each other: a routed
+// search with a client key works across groups; a sharded pod without a peer key refuses to
+// start (it could not fan out).
+TEST(ShardGroupsAuthTest, PodsSendThePeerKey) {
+  testing::TempDir tmp;
+  NatsServer::Options no;
+  no.dir = (tmp.path() / "nats").string();
+  ASSERT_OK_AND_ASSIGN(auto nats, NatsServer::Start(no));
+  setenv("SHARD_TEST_CLIENT_KEY", "client-secret-1", 1);
+  setenv("SHARD_TEST_PEER_KEY", "peer-secret-1", 1);
+  const int ports[2] = {NatsServer::FreePort(), NatsServer::FreePort()};
+  const std::string peers = "127.0.0.1:" + std::to_string(ports[0]) + ",127.0.0.1:" +
+                            std::to_string(ports[1]);
+  auto config_for = [&](int i, bool with_peer_key) {
+    const std::string path =
+        (tmp.path() / ("p" + std::to_string(i) + std::to_string(with_peer_key) + ".yaml")).string();
+    std::ofstream(path) << "auth:\n  api_keys:\n"
+                        << "    - {name: client, key_env: SHARD_TEST_CLIENT_KEY, role: admin}\n"
+                        << "    - {name: pods, key_env: SHARD_TEST_PEER_KEY, role: reader}\n"
+                        << "cluster:\n  nats_urls: [\"" << nats->url() << "\"]\n  pod_id: ragd-" << i
+                        << "\n  shard_groups: 2\n  peers: \"" << peers << "\"\n"
+                        << (with_peer_key ? "  peer_key_env: SHARD_TEST_PEER_KEY\n" : "");
+    return path;
+  };
+  ASSERT_OK_AND_ASSIGN(auto refused,
+                       testing::RunCommand({testing::RagdBinary(), "--config", config_for(0, false),
+                                            "--data-dir", (tmp.path() / "x").string()},
+                                           absl::Seconds(30)));
+  EXPECT_NE(refused.exit_code, 0);
+  EXPECT_NE(refused.err.find("cluster.peer_key_env"), std::string::npos) << refused.err;
+
+  std::vector<std::unique_ptr<RagdProcess>> pods;
+  for (int i = 0; i < 2; ++i) {
+    ASSERT_OK_AND_ASSIGN(auto pod, RagdProcess::Start(RagdProcess::OptionsFor(
+                                       (tmp.path() / ("d" + std::to_string(i))).string(),
+                                       {"--config", config_for(i, true), "--listen",
+                                        "127.0.0.1:" + std::to_string(ports[i])})));
+    pods.push_back(std::move(pod));
+  }
+  auto authed = [] {
+    auto c = Context();
+    c->AddMetadata("authorization", "Bearer client-secret-1");
+    return c;
+  };
+  auto collections = v1::Collections::NewStub(pods[0]->channel());
+  v1::CreateCollectionRequest create;
+  create.set_name("docs");
+  create.set_dimension(4);
+  create.set_shards(4);
+  create.mutable_index()->mutable_flat();
+  v1::CreateCollectionResponse created;
+  auto ctx = authed();
+  grpc::Status st = collections->CreateCollection(ctx.get(), create, &created);
+  ASSERT_TRUE(st.ok()) << st.error_message();
+  v1::UpsertRequest up;
+  up.set_collection("docs");
+  for (int i = 0; i < 20; ++i) {
+    v1::Point* p = up.add_points();
+    p->set_id("q" + std::to_string(i));
+    for (int d = 0; d < 4; ++d) p->add_vector(static_cast<float>(i + d + 1));
+  }
+  v1::UpsertResponse upserted;
+  ctx = authed();
+  st = v1::Points::NewStub(pods[0]->channel())->Upsert(ctx.get(), up, &upserted);
+  ASSERT_TRUE(st.ok()) << st.error_message();
+  // Routed through pod 1 until its router knows pod 0 (bounded) and pod 1 has applied all.
+  v1::CountRequest count;
+  count.set_collection("docs");
+  v1::CountResponse counted;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  do {
+    ctx = authed();
+    st = v1::Points::NewStub(pods[1]->channel())->Count(ctx.get(), count, &counted);
+    if (st.ok() && counted.count() == 20) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  } while (std::chrono::steady_clock::now() < deadline);
+  ASSERT_TRUE(st.ok()) << st.error_message();
+  EXPECT_EQ(counted.count(), 20u);
+  EXPECT_EQ(counted.coverage().shards_answered(), 4u);
+  // The pod-to-pod service itself refuses a caller without a key.
+  ragd::cluster::v1::CountShardsRequest shard_count;
+  shard_count.mutable_request()->set_collection("docs");
+  shard_count.add_shards(0);
+  shard_count.add_shards(2);
+  ctx = Context();
+  EXPECT_EQ(ragd::cluster::v1::Shards::NewStub(pods[0]->channel())
+                ->CountShards(ctx.get(), shard_count, &counted)
+                .error_code(),
+            grpc::StatusCode::UNAUTHENTICATED);
+  ctx = authed();
+  st = ragd::cluster::v1::Shards::NewStub(pods[0]->channel())
+           ->CountShards(ctx.get(), shard_count, &counted);
+  ASSERT_TRUE(st.ok()) << st.error_message();
+  EXPECT_LT(counted.count(), 20u);  // group 0's shards only
+}
+
+}  // namespace
+}  // namespace ragd
