@@ -44,6 +44,9 @@ struct ApplierOptions {
   // Pause before subscribing again after a lost consumer, or retrying a failed apply.
   // Default: 200 ms.
   std::chrono::milliseconds retry_backoff = std::chrono::milliseconds(200);
+  // Tests only (debug.apply_delay_ms): a pause before each collection entry is applied, so
+  // that a test can watch a replica that lags behind. Default: 0.
+  std::chrono::milliseconds apply_delay = std::chrono::milliseconds(0);
 
   // INVALID_ARGUMENT naming the field.
   absl::Status Validate() const;

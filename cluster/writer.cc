@@ -27,8 +27,12 @@ absl::StatusOr<PublishAck> Writer::PublishWithRetry(std::string_view collection,
                                                     const std::string& msg_id,
                                                     absl::Time deadline) {
   for (;;) {
+    const absl::Time started = absl::Now();
     absl::StatusOr<PublishAck> ack = collection.empty() ? log_->PublishCatalog(data, msg_id)
                                                         : log_->Publish(collection, data, msg_id);
+    if (ack.ok() && options_.on_publish) {
+      options_.on_publish(absl::ToDoubleSeconds(absl::Now() - started));
+    }
     if (ack.ok() || ack.status().code() != absl::StatusCode::kUnavailable) return ack;
     if (absl::Now() + options_.retry_backoff >= deadline) {
       return absl::UnavailableError(absl::StrCat(

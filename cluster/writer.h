@@ -20,6 +20,7 @@
 // Thread safety: all methods may be called concurrently. The log, applier and engine are not
 // owned and must outlive the Writer.
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -43,6 +44,9 @@ struct WriterOptions {
   index::Engine::Options limits;
   // Pause between publish retries. Default: 100 ms.
   absl::Duration retry_backoff = absl::Milliseconds(100);
+  // Called with the seconds from a publish until JetStream acknowledged it (metrics; may be
+  // empty). Must not block.
+  std::function<void(double seconds)> on_publish;
 };
 
 class Writer {

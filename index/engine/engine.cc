@@ -193,6 +193,11 @@ absl::StatusOr<CollectionInfo> Engine::Impl::GetCollection(std::string_view name
   return Info(*c);
 }
 
+absl::StatusOr<uint64_t> Engine::Impl::LastSequence(std::string_view name) const {
+  ASSIGN_OR_RETURN(auto c, Find(name));
+  return c->last_sequence.load();
+}
+
 absl::StatusOr<CollectionSpec> Engine::Impl::GetCollectionSpec(std::string_view name) const {
   ASSIGN_OR_RETURN(auto c, Find(name));
   return c->spec;
@@ -491,6 +496,9 @@ absl::StatusOr<CollectionInfo> Engine::GetCollection(std::string_view name) cons
 
 absl::StatusOr<CollectionSpec> Engine::GetCollectionSpec(std::string_view name) const {
   return impl_->GetCollectionSpec(name);
+}
+absl::StatusOr<uint64_t> Engine::LastSequence(std::string_view name) const {
+  return impl_->LastSequence(name);
 }
 std::vector<CollectionInfo> Engine::ListCollections() const { return impl_->ListCollections(); }
 absl::Status Engine::DeleteCollection(std::string_view name) {

@@ -300,6 +300,9 @@ class Engine {
   // The spec alone, for the query path: GetCollection also sums the shards and asks RocksDB
   // for the collection's approximate size, which a search does not need. NOT_FOUND.
   absl::StatusOr<CollectionSpec> GetCollectionSpec(std::string_view name) const;
+  // The sequence of the last applied write batch, cheaply (the applied_sequence of a read).
+  // NOT_FOUND.
+  absl::StatusOr<uint64_t> LastSequence(std::string_view name) const;
   std::vector<CollectionInfo> ListCollections() const;
   // Removes the collection and its data from disk. NOT_FOUND.
   absl::Status DeleteCollection(std::string_view name);

@@ -61,6 +61,7 @@ class Engine::Impl {
   absl::Status CreateCollection(const CollectionSpec& spec);
   absl::StatusOr<CollectionInfo> GetCollection(std::string_view name) const;
   absl::StatusOr<CollectionSpec> GetCollectionSpec(std::string_view name) const;
+  absl::StatusOr<uint64_t> LastSequence(std::string_view name) const;
   std::vector<CollectionInfo> ListCollections() const;
   absl::Status DeleteCollection(std::string_view name);
   absl::StatusOr<WriteResult> Upsert(std::string_view name, std::vector<Point> points);

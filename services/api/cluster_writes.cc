@@ -2,6 +2,10 @@
 
 #include <algorithm>
 
+#include "cluster/monitor.h"
+#include "index/engine/engine.h"
+#include "ragd/v1/types.pb.h"
+
 namespace ragd::services {
 
 std::string RequestIdOf(const grpc::ServerContextBase& context) {
@@ -16,6 +20,49 @@ absl::Time WriteDeadlineOf(const grpc::ServerContextBase& context, absl::Duratio
   const auto deadline = context.deadline();
   if (deadline == std::chrono::system_clock::time_point::max()) return capped;
   return std::min(absl::FromChrono(deadline), capped);
+}
+
+namespace {
+
+absl::StatusOr<cluster::ReadLevel> LevelOf(int level) {
+  switch (static_cast<v1::ReadConsistency>(level)) {
+    case v1::READ_CONSISTENCY_UNSPECIFIED:
+    case v1::READ_CONSISTENCY_BOUNDED:
+      return cluster::ReadLevel::kBounded;
+    case v1::READ_CONSISTENCY_EVENTUAL:
+      return cluster::ReadLevel::kEventual;
+    case v1::READ_CONSISTENCY_SESSION:
+      return cluster::ReadLevel::kSession;
+    case v1::READ_CONSISTENCY_STRONG:
+      return cluster::ReadLevel::kStrong;
+    case v1::ReadConsistency_INT_MIN_SENTINEL_DO_NOT_USE_:
+    case v1::ReadConsistency_INT_MAX_SENTINEL_DO_NOT_USE_:
+      break;
+  }
+  return absl::InvalidArgumentError("consistency: unknown level " + std::to_string(level) +
+                                    " (EVENTUAL 1, BOUNDED 2, SESSION 3, STRONG 4)");
+}
+
+}  // namespace
+
+bool ReadMayWait(const ClusterWrites* cluster, int level) {
+  return cluster != nullptr && cluster->monitor() != nullptr &&
+         level != v1::READ_CONSISTENCY_EVENTUAL;
+}
+
+absl::StatusOr<uint64_t> AwaitReadConsistency(const ClusterWrites* cluster,
+                                              const index::Engine& engine,
+                                              const std::string& collection, int level,
+                                              uint64_t token,
+                                              const grpc::ServerContextBase& context) {
+  absl::StatusOr<cluster::ReadLevel> read_level = LevelOf(level);
+  if (!read_level.ok()) return read_level.status();
+  cluster::Monitor* monitor = cluster != nullptr ? cluster->monitor() : nullptr;
+  if (monitor == nullptr) {
+    absl::StatusOr<uint64_t> last = engine.LastSequence(collection);
+    return last.ok() ? *last : 0;
+  }
+  return monitor->AwaitRead(collection, *read_level, token, WriteDeadlineOf(context));
 }
 
 absl::Status NotInClusterMode(const char* what) {

@@ -1,12 +1,12 @@
 #pragma once
-// ClusterWrites: how the gRPC handlers reach cluster mode's write path (cluster::Writer).
-// Unset (single-node mode, the default, and before recovery in cluster mode) the handlers
-// write to the local engine exactly as before. Set, Upsert, Delete by ids and collection
-// create/delete go through the replicated log and answer with the stream sequence as the
-// consistency token (`sequence` in the responses); writes the log does not carry yet (delete
-// by filter, document ingestion) answer UNIMPLEMENTED instead of writing to one pod only.
+// ClusterWrites: how the gRPC handlers reach cluster mode's write path (cluster::Writer) and
+// its read consistency (cluster::Monitor). Unset (single-node mode, the default, and before
+// recovery in cluster mode) the handlers write to the local engine exactly as before. Set,
+// writes go through the replicated log and answer with the stream sequence as the consistency
+// token (`sequence` in the responses), and reads wait as their ReadConsistency asks
+// (AwaitReadConsistency).
 //
-// Thread safety: Get() and Set() may be called concurrently; the writer is not owned.
+// Thread safety: all methods may be called concurrently; the writer and monitor are not owned.
 
 #include <grpcpp/grpcpp.h>
 
@@ -14,11 +14,16 @@
 #include <string>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "absl/time/time.h"
 
 namespace ragd::cluster {
 class Writer;
+class Monitor;
 }  // namespace ragd::cluster
+namespace ragd::index {
+class Engine;
+}  // namespace ragd::index
 
 namespace ragd::services {
 
@@ -26,9 +31,12 @@ class ClusterWrites {
  public:
   cluster::Writer* Get() const { return writer_.load(std::memory_order_acquire); }
   void Set(cluster::Writer* writer) { writer_.store(writer, std::memory_order_release); }
+  cluster::Monitor* monitor() const { return monitor_.load(std::memory_order_acquire); }
+  void SetMonitor(cluster::Monitor* m) { monitor_.store(m, std::memory_order_release); }
 
  private:
   std::atomic<cluster::Writer*> writer_{nullptr};
+  std::atomic<cluster::Monitor*> monitor_{nullptr};
 };
 
 // True when `cluster` is set and has a writer (null: single-node mode).
@@ -43,6 +51,22 @@ std::string RequestIdOf(const grpc::ServerContextBase& context);
 // The call's deadline for a write through the log: the client's, at most now + `cap`.
 absl::Time WriteDeadlineOf(const grpc::ServerContextBase& context,
                            absl::Duration cap = absl::Seconds(30));
+
+// A read's consistency wait (README "Cluster mode"). In cluster mode waits as `level` asks
+// (cluster::Monitor::AwaitRead), at most until the call's deadline (capped at 30 s), and
+// returns the collection's applied sequence; in single-node mode every level is satisfied at
+// once (a write is applied before it is acknowledged) and the result is the collection's last
+// sequence (0 for an unknown collection: the read itself answers NOT_FOUND).
+// INVALID_ARGUMENT (an unknown level), DEADLINE_EXCEEDED, UNAVAILABLE, CANCELLED.
+absl::StatusOr<uint64_t> AwaitReadConsistency(const ClusterWrites* cluster,
+                                              const index::Engine& engine,
+                                              const std::string& collection, int level,
+                                              uint64_t token,
+                                              const grpc::ServerContextBase& context);
+
+// True when the read may have to wait (cluster mode, not EVENTUAL): the handler then moves it
+// off gRPC's callback threads.
+bool ReadMayWait(const ClusterWrites* cluster, int level);
 
 // UNIMPLEMENTED naming what cluster mode does not carry yet.
 absl::Status NotInClusterMode(const char* what);

@@ -43,6 +43,7 @@ enum class Method {
   kCountTokens,
   kCreateBackup,
   kVerifyCollection,
+  kClusterStatus,
 };
 
 struct MethodSpec {

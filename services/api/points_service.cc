@@ -87,17 +87,27 @@ grpc::ServerUnaryReactor* PointsService::Get(grpc::CallbackServerContext* contex
                                              v1::GetResponse* response) {
   if (absl::Status s = Admit(context, authorizer_, Method::kGet, request->collection()); !s.ok())
     return FinishNow(context, s);
-  auto run = [&]() -> absl::Status {
-    ASSIGN_OR_RETURN(index::Engine * engine, engine_->Get());
+  auto run = [engine_handle = engine_, cluster = cluster_, context, request,
+              response]() -> absl::Status {
+    ASSIGN_OR_RETURN(index::Engine * engine, engine_handle->Get());
     RETURN_IF_ERROR(ValidateCollectionName("collection", request->collection()));
     RETURN_IF_ERROR(CheckIds(request->ids(), "ids"));
+    ASSIGN_OR_RETURN(uint64_t applied,
+                     AwaitReadConsistency(cluster, *engine, request->collection(),
+                                          request->consistency(), request->consistency_token(),
+                                          *context));
     std::vector<std::string> ids(request->ids().begin(), request->ids().end());
     ASSIGN_OR_RETURN(std::vector<index::Point> points,
                      engine->Get(request->collection(), ids, request->with_vectors()));
     response->mutable_points()->Reserve(static_cast<int>(points.size()));
     for (index::Point& p : points) ToProto(std::move(p), response->add_points());
+    response->set_applied_sequence(applied);
     return absl::OkStatus();
   };
+  // A consistency wait must not hold one of gRPC's few callback threads.
+  if (ReadMayWait(cluster_, request->consistency())) {
+    return FinishOnExecutor(context, search_executor_, std::move(run), "searches");
+  }
   return FinishNow(context, run());
 }
 
@@ -141,22 +151,29 @@ grpc::ServerUnaryReactor* PointsService::Search(grpc::CallbackServerContext* con
   absl::StatusOr<index::Engine*> engine = engine_->Get();
   if (!engine.ok()) return FinishNow(context, engine.status());
   if (absl::Status s = CheckSearch(*request); !s.ok()) return FinishNow(context, s);
-  return FinishInlineOrOnExecutor(
-      context, search_executor_,
-      [engine = *engine, request, response] {
-        ASSIGN_OR_RETURN(index::SearchRequest search, FromProto(*request));
-        ASSIGN_OR_RETURN(index::SearchResult result, engine->Search(search));
-        response->mutable_hits()->Reserve(static_cast<int>(result.hits.size()));
-        for (index::ScoredPoint& hit : result.hits) {
-          v1::ScoredPoint* out = response->add_hits();
-          out->set_score(hit.score);
-          if (hit.vector_leg) ToProto(*hit.vector_leg, out->mutable_vector_leg());
-          if (hit.text_leg) ToProto(*hit.text_leg, out->mutable_text_leg());
-          ToProto(std::move(hit.point), out->mutable_point());
-        }
-        return absl::OkStatus();
-      },
-      "searches");
+  auto run = [engine = *engine, cluster = cluster_, context, request, response] {
+    ASSIGN_OR_RETURN(index::SearchRequest search, FromProto(*request));
+    ASSIGN_OR_RETURN(uint64_t applied,
+                     AwaitReadConsistency(cluster, *engine, request->collection(),
+                                          request->consistency(), request->consistency_token(),
+                                          *context));
+    ASSIGN_OR_RETURN(index::SearchResult result, engine->Search(search));
+    response->mutable_hits()->Reserve(static_cast<int>(result.hits.size()));
+    for (index::ScoredPoint& hit : result.hits) {
+      v1::ScoredPoint* out = response->add_hits();
+      out->set_score(hit.score);
+      if (hit.vector_leg) ToProto(*hit.vector_leg, out->mutable_vector_leg());
+      if (hit.text_leg) ToProto(*hit.text_leg, out->mutable_text_leg());
+      ToProto(std::move(hit.point), out->mutable_point());
+    }
+    response->set_applied_sequence(applied);
+    return absl::OkStatus();
+  };
+  // A consistency wait must not hold one of gRPC's few callback threads.
+  if (ReadMayWait(cluster_, request->consistency())) {
+    return FinishOnExecutor(context, search_executor_, std::move(run), "searches");
+  }
+  return FinishInlineOrOnExecutor(context, search_executor_, std::move(run), "searches");
 }
 
 grpc::ServerUnaryReactor* PointsService::Count(grpc::CallbackServerContext* context,
@@ -164,17 +181,26 @@ grpc::ServerUnaryReactor* PointsService::Count(grpc::CallbackServerContext* cont
                                                v1::CountResponse* response) {
   if (absl::Status s = Admit(context, authorizer_, Method::kCount, request->collection()); !s.ok())
     return FinishNow(context, s);
-  auto run = [&]() -> absl::Status {
-    ASSIGN_OR_RETURN(index::Engine * engine, engine_->Get());
+  auto run = [engine_handle = engine_, cluster = cluster_, context, request,
+              response]() -> absl::Status {
+    ASSIGN_OR_RETURN(index::Engine * engine, engine_handle->Get());
     RETURN_IF_ERROR(ValidateCollectionName("collection", request->collection()));
     std::optional<index::Filter> filter;
     if (request->has_filter()) {
       ASSIGN_OR_RETURN(filter, FromProto(request->filter(), "filter"));
     }
+    ASSIGN_OR_RETURN(uint64_t applied,
+                     AwaitReadConsistency(cluster, *engine, request->collection(),
+                                          request->consistency(), request->consistency_token(),
+                                          *context));
     ASSIGN_OR_RETURN(uint64_t count, engine->Count(request->collection(), filter));
     response->set_count(count);
+    response->set_applied_sequence(applied);
     return absl::OkStatus();
   };
+  if (ReadMayWait(cluster_, request->consistency())) {
+    return FinishOnExecutor(context, search_executor_, std::move(run), "searches");
+  }
   return FinishNow(context, run());
 }
 
