@@ -369,6 +369,22 @@ absl::StatusOr<WriteResult> Engine::Impl::DeleteByFilter(std::string_view name,
   return r;
 }
 
+absl::StatusOr<Engine::MatchingIds> Engine::Impl::FindMatchingIds(std::string_view name,
+                                                                  const Filter& filter) const {
+  ASSIGN_OR_RETURN(auto c, Find(name));
+  RETURN_IF_ERROR(filter.Validate());
+  Engine::MatchingIds out;
+  std::lock_guard w(c->write_mu);
+  if (c->dropped) return CollectionNotFound(name);
+  for (const auto& s : c->shards) {
+    ASSIGN_OR_RETURN(std::vector<std::string> part, s->WriterMatchingIds(filter));
+    out.ids.insert(out.ids.end(), std::make_move_iterator(part.begin()),
+                   std::make_move_iterator(part.end()));
+  }
+  out.sequence = c->last_sequence.load();
+  return out;
+}
+
 absl::Status Engine::Impl::ValidateBatch(const Collection& c, std::vector<Point>& upserts,
                                          const std::vector<std::string>& deletes) const {
   if (upserts.empty() && deletes.empty()) {
@@ -496,6 +512,10 @@ absl::StatusOr<CollectionInfo> Engine::GetCollection(std::string_view name) cons
 
 absl::StatusOr<CollectionSpec> Engine::GetCollectionSpec(std::string_view name) const {
   return impl_->GetCollectionSpec(name);
+}
+absl::StatusOr<Engine::MatchingIds> Engine::FindMatchingIds(std::string_view collection,
+                                                            const Filter& filter) const {
+  return impl_->FindMatchingIds(collection, filter);
 }
 absl::StatusOr<uint64_t> Engine::LastSequence(std::string_view name) const {
   return impl_->LastSequence(name);

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "cluster/monitor.h"
+#include "cluster/writer.h"
 #include "index/engine/engine.h"
 #include "ragd/v1/types.pb.h"
 
@@ -63,6 +64,37 @@ absl::StatusOr<uint64_t> AwaitReadConsistency(const ClusterWrites* cluster,
     return last.ok() ? *last : 0;
   }
   return monitor->AwaitRead(collection, *read_level, token, WriteDeadlineOf(context));
+}
+
+rag::IngestorCacheOptions WithClusterIngestHooks(rag::IngestorCacheOptions options,
+                                                 const ClusterWrites* cluster) {
+  if (cluster == nullptr) return options;
+  // Ingestion runs on the ingest workers, without a call's deadline at hand: 30 s per step.
+  constexpr absl::Duration kStep = absl::Seconds(30);
+  options.hooks.before_document = [cluster, kStep](std::string_view collection) -> absl::Status {
+    cluster::Monitor* monitor = cluster->monitor();
+    if (monitor == nullptr) return absl::UnavailableError("recovering");
+    return monitor
+        ->AwaitRead(collection, cluster::ReadLevel::kStrong, 0, absl::Now() + kStep)
+        .status();
+  };
+  options.hooks.write = [cluster, kStep](std::string_view collection,
+                                         std::vector<index::Point> upserts,
+                                         std::vector<std::string> deletes)
+      -> absl::StatusOr<index::WriteResult> {
+    cluster::Writer* writer = cluster->Get();
+    if (writer == nullptr) return absl::UnavailableError("recovering");
+    return writer->Write(collection, std::move(upserts), std::move(deletes), {}, "",
+                         absl::Now() + kStep);
+  };
+  options.hooks.delete_by_filter = [cluster, kStep](std::string_view collection,
+                                                    const index::Filter& filter)
+      -> absl::StatusOr<index::WriteResult> {
+    cluster::Writer* writer = cluster->Get();
+    if (writer == nullptr) return absl::UnavailableError("recovering");
+    return writer->DeleteByFilter(collection, filter, "", absl::Now() + kStep);
+  };
+  return options;
 }
 
 absl::Status NotInClusterMode(const char* what) {

@@ -16,6 +16,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "rag/ingestors.h"
 
 namespace ragd::cluster {
 class Writer;
@@ -67,6 +68,14 @@ absl::StatusOr<uint64_t> AwaitReadConsistency(const ClusterWrites* cluster,
 // True when the read may have to wait (cluster mode, not EVENTUAL): the handler then moves it
 // off gRPC's callback threads.
 bool ReadMayWait(const ClusterWrites* cluster, int level);
+
+// `options` with the Ingestors' writes routed through `cluster` (null: `options` unchanged):
+// before each document the pod catches up with the collection's log head (STRONG, so the
+// chunks a new version replaces are known), the document's chunks are one log entry (all or
+// nothing, as in single-node mode), and a document's removal is Writer::DeleteByFilter. Each
+// waits at most 30 s; the pod that ingests answers once it has applied the entry.
+rag::IngestorCacheOptions WithClusterIngestHooks(rag::IngestorCacheOptions options,
+                                                 const ClusterWrites* cluster);
 
 // UNIMPLEMENTED naming what cluster mode does not carry yet.
 absl::Status NotInClusterMode(const char* what);

@@ -120,13 +120,16 @@ grpc::ServerUnaryReactor* PointsService::Delete(grpc::CallbackServerContext* con
   if (!engine.ok()) return FinishNow(context, engine.status());
   if (absl::Status s = CheckDelete(*request); !s.ok()) return FinishNow(context, s);
   cluster::Writer* writer = cluster_ != nullptr ? cluster_->Get() : nullptr;
-  if (writer != nullptr && request->has_filter()) {
-    return FinishNow(context, NotInClusterMode("Points.Delete by filter"));
-  }
   return FinishOnExecutor(
       context, executor_, [engine = *engine, writer, context, request, response] {
         index::WriteResult result;
-        if (writer != nullptr) {
+        if (writer != nullptr && request->has_filter()) {
+          // Resolved to ids on this pod at one point of the log (Writer::DeleteByFilter).
+          ASSIGN_OR_RETURN(index::Filter filter, FromProto(request->filter(), "filter"));
+          ASSIGN_OR_RETURN(result, writer->DeleteByFilter(request->collection(), filter,
+                                                          RequestIdOf(*context),
+                                                          WriteDeadlineOf(*context)));
+        } else if (writer != nullptr) {
           std::vector<std::string> ids(request->ids().ids().begin(), request->ids().ids().end());
           ASSIGN_OR_RETURN(result, writer->Write(request->collection(), {}, std::move(ids), {},
                                                  RequestIdOf(*context), WriteDeadlineOf(*context)));
