@@ -100,4 +100,41 @@ int AdminCommands::Verify(const std::string& collection, uint64_t max_searches, 
   return response.ok() ? 0 : kExitVerifyFailed;
 }
 
+int AdminCommands::ClusterStatus() {
+  grpc::ClientContext context;
+  context.set_deadline(
+      std::chrono::system_clock::now() +
+      std::chrono::milliseconds(static_cast<int64_t>(options_.timeout_seconds * 1000)));
+  v1::ClusterStatusResponse response;
+  grpc::Status status = stub_->ClusterStatus(&context, v1::ClusterStatusRequest(), &response);
+  if (!status.ok()) {
+    err_ << "ragctl: " << StatusCodeName(status.error_code()) << ": "
+         << OneLine(status.error_message(), 1000) << "\n";
+    return ExitCodeFor(status.error_code());
+  }
+  if (options_.json) {
+    out_ << ProtoJsonLine(response, /*with_defaults=*/true) << "\n";
+    return 0;
+  }
+  Table table({"POD", "ADDRESS", "GROUP", "READY", "COLLECTION", "APPLIED", "HEAD", "LAG"});
+  for (const v1::ClusterPodStatus& p : response.pods()) {
+    const std::string ready = p.ready() ? "yes" : "no";
+    table.AddRow({p.pod_id(), p.address(), absl::StrCat(p.shard_group()), ready, "(catalog)",
+                  absl::StrCat(p.catalog_applied_sequence()),
+                  absl::StrCat(p.catalog_applied_sequence() + p.catalog_lag()),
+                  absl::StrCat(p.catalog_lag())});
+    for (const v1::ClusterCollectionStatus& c : p.collections()) {
+      table.AddRow({p.pod_id(), p.address(), absl::StrCat(p.shard_group()), ready,
+                    c.collection(), absl::StrCat(c.applied_sequence()),
+                    absl::StrCat(c.head_sequence()), absl::StrCat(c.lag())});
+    }
+  }
+  table.Print(out_, options_.tty);
+  for (const v1::ClusterPodStatus& p : response.pods()) {
+    if (!p.ready()) out_ << p.pod_id() << " not ready: " << p.not_ready_reason() << "\n";
+  }
+  out_ << response.pods_size() << " pod(s); answered by " << response.answered_by() << "\n";
+  return 0;
+}
+
 }  // namespace ragd::cli

@@ -16,6 +16,7 @@
 #include "cli/cli_json.h"
 #include "cli/cli_output.h"
 #include "cli/ragctl_channel.h"
+#include "cli/session_tokens.h"
 #include "common/status.h"
 
 namespace ragd::cli {
@@ -285,6 +286,34 @@ int Ragctl::DeleteCollection(const std::string& name) {
   return 0;
 }
 
+void ApplyReadConsistency(const GlobalOptions& options, const std::string& collection,
+                          v1::ReadConsistency* level, uint64_t* token) {
+  const std::string& c = options.consistency;
+  *token = 0;
+  if (c == "eventual") {
+    *level = v1::READ_CONSISTENCY_EVENTUAL;
+  } else if (c == "bounded") {
+    *level = v1::READ_CONSISTENCY_BOUNDED;
+  } else if (c == "strong") {
+    *level = v1::READ_CONSISTENCY_STRONG;
+  } else {
+    // "session", or nothing said: read-your-writes when a token is known.
+    std::optional<uint64_t> t = options.token;
+    if (!t) t = LoadSessionToken(options.session_file, options.address, collection);
+    if (c == "session" || t) {
+      *level = v1::READ_CONSISTENCY_SESSION;
+      *token = t.value_or(0);
+    } else {
+      *level = v1::READ_CONSISTENCY_UNSPECIFIED;
+    }
+  }
+}
+
+void RememberWrite(const GlobalOptions& options, const std::string& collection,
+                   uint64_t sequence) {
+  (void)SaveSessionToken(options.session_file, options.address, collection, sequence);
+}
+
 int Ragctl::Upsert(const std::string& collection, const std::string& path, size_t batch_size) {
   std::ifstream file;
   std::istream* in = &std::cin;
@@ -303,7 +332,10 @@ int Ragctl::Upsert(const std::string& collection, const std::string& path, size_
     InitContext(&context);
     v1::UpsertResponse response;
     grpc::Status status = points_->Upsert(&context, request, &response);
-    if (status.ok()) total += response.upserted();
+    if (status.ok()) {
+      total += response.upserted();
+      RememberWrite(options_, collection, response.sequence());
+    }
     request.clear_points();
     return status;
   };
@@ -458,6 +490,7 @@ int Ragctl::Search(const SearchOptions& o) {
   request.set_with_vectors(o.with_vectors);
   if (o.no_rescore) request.set_rescore(false);
   request.set_oversampling(o.oversampling);
+  ApplyReadConsistency(options_, &request);
   grpc::ClientContext context;
   InitContext(&context);
   v1::SearchResponse response;
@@ -488,6 +521,7 @@ int Ragctl::Get(const std::string& collection, const std::vector<std::string>& i
   request.set_collection(collection);
   for (const std::string& id : ids) request.add_ids(id);
   request.set_with_vectors(with_vectors);
+  ApplyReadConsistency(options_, &request);
   grpc::ClientContext context;
   InitContext(&context);
   v1::GetResponse response;
@@ -516,6 +550,7 @@ int Ragctl::Delete(const std::string& collection, const std::vector<std::string>
   v1::DeleteResponse response;
   grpc::Status status = points_->Delete(&context, request, &response);
   if (!status.ok()) return Fail(status);
+  RememberWrite(options_, collection, response.sequence());
   if (options_.json) {
     out_ << nlohmann::json{{"deleted", response.deleted()}}.dump() << "\n";
   } else {
@@ -532,6 +567,7 @@ int Ragctl::Count(const std::string& collection, const std::string& filter_json)
     if (!filter.ok()) return UsageError(filter.status());
     *request.mutable_filter() = *std::move(filter);
   }
+  ApplyReadConsistency(options_, &request);
   grpc::ClientContext context;
   InitContext(&context);
   v1::CountResponse response;

@@ -44,7 +44,30 @@ struct GlobalOptions {
   std::string ca_file;
   std::string cert_file;
   std::string key_file;
+  // Cluster mode's read consistency of reads (--consistency eventual|bounded|session|strong)
+  // and SESSION's token (--token). Unset: SESSION with the token of this address's last write
+  // to the collection when session_file holds one (cli/session_tokens.h), else the server's
+  // default (BOUNDED).
+  std::string consistency;
+  std::optional<uint64_t> token;
+  // Where write tokens are kept; empty: not kept.
+  std::string session_file;
 };
+
+// Sets a read request's consistency and consistency_token as `options` ask (see above).
+void ApplyReadConsistency(const GlobalOptions& options, const std::string& collection,
+                          v1::ReadConsistency* level, uint64_t* token);
+template <typename Request>
+void ApplyReadConsistency(const GlobalOptions& options, Request* request) {
+  v1::ReadConsistency level = v1::READ_CONSISTENCY_UNSPECIFIED;
+  uint64_t token = 0;
+  ApplyReadConsistency(options, request->collection(), &level, &token);
+  request->set_consistency(level);
+  request->set_consistency_token(token);
+}
+// Records a write's sequence for later SESSION reads (best effort).
+void RememberWrite(const GlobalOptions& options, const std::string& collection,
+                   uint64_t sequence);
 
 struct CreateCollectionOptions {
   std::string name;

@@ -2,6 +2,7 @@
 
 #include <fnmatch.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -262,6 +263,13 @@ int IngestCommands::Ingest(const IngestOptions& o) {
   grpc::Status status = writer->Finish();
   progress.Stop();
   if (!status.ok()) return Fail(status);
+  // The summary lists ok results (up to ingest.max_summary_results): the latest write's
+  // sequence is the token of a later SESSION read.
+  uint64_t last_sequence = 0;
+  for (const v1::DocumentResult& r : summary.results()) {
+    last_sequence = std::max<uint64_t>(last_sequence, r.sequence());
+  }
+  RememberWrite(options_, o.collection, last_sequence);
 
   if (options_.json) {
     out_ << ProtoJsonLine(summary, /*with_defaults=*/true) << "\n";

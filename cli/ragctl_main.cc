@@ -15,6 +15,7 @@
 #include "cli/ragctl_eval.h"
 #include "cli/ragctl_ingest.h"
 #include "cli/ragctl_retrieval.h"
+#include "cli/session_tokens.h"
 
 namespace {
 
@@ -60,6 +61,15 @@ int Run(int argc, char** argv) {
   app.add_option("--ca", global.ca_file, "PEM CA bundle that verifies ragd (with --tls)");
   app.add_option("--cert", global.cert_file, "PEM client certificate for mTLS (with --tls)");
   app.add_option("--key", global.key_file, "PEM client private key for mTLS (with --tls)");
+  global.session_file = ragd::cli::DefaultSessionTokenPath();
+  app.add_option("--consistency", global.consistency,
+                 "cluster mode: how fresh reads must be: eventual, bounded (the server's "
+                 "default), session (read your writes) or strong; default: session when this "
+                 "address has a recorded write token for the collection")
+      ->check(CLI::IsMember({"eventual", "bounded", "session", "strong"}));
+  app.add_option("--token", global.token,
+                 "cluster mode: SESSION's consistency token (a write's `sequence`); default: "
+                 "the last one ragctl recorded for the address and collection");
   CLI::Option* timeout_opt =
       app.add_option("--timeout", global.timeout_seconds, "deadline of each call, seconds")
           ->capture_default_str()
@@ -292,6 +302,11 @@ int Run(int argc, char** argv) {
   a_verify->add_option("--ef", verify_ef, "candidate list of those searches (default 1000)");
   a_verify->add_flag("--skip-searches", verify_skip_searches, "compare storage and indexes only");
 
+  CLI::App* cluster_cmd = app.add_subcommand("cluster", "cluster mode");
+  cluster_cmd->require_subcommand(1);
+  CLI::App* cl_status = cluster_cmd->add_subcommand(
+      "status", "pods, shard groups, applied sequence and lag per pod and collection, readiness");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -331,6 +346,9 @@ int Run(int argc, char** argv) {
     if (timeout_opt->count() == 0) global.timeout_seconds = 3600;
     return ragd::cli::AdminCommands(global, std::cout, std::cerr)
         .Verify(verify_collection, verify_max_searches, verify_skip_searches, verify_ef);
+  }
+  if (cl_status->parsed()) {
+    return ragd::cli::AdminCommands(global, std::cout, std::cerr).ClusterStatus();
   }
   if (tokens_cmd->parsed()) {
     return ragd::cli::CountTokens(global, token_files, encoding, token_ids, std::cout, std::cerr);

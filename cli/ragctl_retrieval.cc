@@ -169,6 +169,7 @@ int RetrievalCommands::Search(const TextSearchOptions& o) {
     return kExitUsage;
   }
   request.set_mode(mode);
+  ApplyReadConsistency(options_, &request);
   grpc::ClientContext context;
   context.set_deadline(
       std::chrono::system_clock::now() +
@@ -200,6 +201,7 @@ int RetrievalCommands::Search(const TextSearchOptions& o) {
 int RetrievalCommands::Ask(const AskOptions& o) {
   v1::AnswerRequest request;
   request.set_collection(o.collection);
+  ApplyReadConsistency(options_, &request);
   request.set_question(o.question);
   for (const std::string& m : o.models) request.add_models(m);
   v1::RetrievalOptions* r = request.mutable_retrieval();

@@ -53,6 +53,9 @@ absl::Status ApplierOptions::Validate() const {
     return absl::InvalidArgumentError("retry_backoff: must be 1 ms..1 min");
   }
   if (absl::Status st = placement.Validate(); !st.ok()) return st;
+  if (apply_delay < std::chrono::milliseconds(0) || apply_delay > std::chrono::seconds(10)) {
+    return absl::InvalidArgumentError("apply_delay: must be 0..10 s");
+  }
   return absl::OkStatus();
 }
 
@@ -237,6 +240,7 @@ class Applier::Impl {
       if (!m->has_value()) continue;
       LogMessage& msg = **m;
       if (msg.sequence <= position) continue;  // delivered again after a consumer reset
+      if (options_.apply_delay.count() > 0) std::this_thread::sleep_for(options_.apply_delay);
       if (!ApplyPoints(name, msg, w)) return;  // stopped while retrying
       position = msg.sequence;
       Advance(name, position);

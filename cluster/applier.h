@@ -49,6 +49,9 @@ struct ApplierOptions {
   // the points routed to shards of placement.group are written (index::WriteBatch::
   // holds_shard). Default: one group, every shard.
   Placement placement;
+  // Tests only (debug.apply_delay_ms): a pause before each collection entry is applied, so
+  // that a test can watch a replica that lags behind. Default: 0.
+  std::chrono::milliseconds apply_delay = std::chrono::milliseconds(0);
 
   // INVALID_ARGUMENT naming the field.
   absl::Status Validate() const;

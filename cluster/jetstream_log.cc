@@ -5,6 +5,7 @@
 #include <string>
 #include <utility>
 
+#include "absl/synchronization/mutex.h"
 #include "spdlog/spdlog.h"
 
 namespace ragd::cluster {
@@ -183,6 +184,7 @@ class JetStreamLog::Impl {
  public:
   explicit Impl(JetStreamLogOptions options) : options_(std::move(options)) {}
   ~Impl() {
+    DestroyKv();
     if (js_ != nullptr) jsCtx_Destroy(js_);
     if (nc_ != nullptr) {
       natsConnection_Close(nc_);
@@ -267,7 +269,7 @@ class JetStreamLog::Impl {
   }
 
   absl::StatusOr<PublishAck> Publish(const std::string& subject, std::string_view data,
-                                     std::string_view msg_id) {
+                                     std::string_view msg_id, uint64_t expect_last = 0) {
     if (msg_id.empty()) return absl::InvalidArgumentError("msg_id: must not be empty");
     if (data.size() > static_cast<size_t>(INT32_MAX)) {
       return absl::InvalidArgumentError("data: larger than 2 GiB");
@@ -277,6 +279,7 @@ class JetStreamLog::Impl {
     jsPubOptions_Init(&po);
     po.MsgId = id.c_str();
     po.MaxWait = Millis(options_.request_timeout);
+    if (expect_last > 0) po.ExpectLastSeq = expect_last;
     jsPubAck* pa = nullptr;
     jsErrCode jerr = kNoJsError;
     natsStatus s = js_Publish(&pa, js_, subject.c_str(), data.data(), static_cast<int>(data.size()),
@@ -323,7 +326,88 @@ class JetStreamLog::Impl {
     return std::unique_ptr<LogReader>(new NatsLogReader(sub, name));
   }
 
+  absl::Status EnsurePodBucket(std::chrono::milliseconds ttl) {
+    absl::MutexLock lock(&kv_mu_);
+    if (kv_ != nullptr) return absl::OkStatus();
+    kvStore* kv = nullptr;
+    jsErrCode jerr = kNoJsError;
+    natsStatus s = js_KeyValue(&kv, js_, JetStreamLog::kPodBucket);
+    if (s == NATS_NOT_FOUND) {
+      kvConfig cfg;
+      kvConfig_Init(&cfg);
+      cfg.Bucket = JetStreamLog::kPodBucket;
+      cfg.History = 1;
+      // libnats 3.4 passes TTL through as the stream's MaxAge, in nanoseconds (a value in
+      // milliseconds is refused: "max age needs to be >= 100ms").
+      cfg.TTL = Millis(ttl) * 1000000;
+      cfg.StorageType = js_MemoryStorage;  // statuses are rewritten every interval
+      cfg.Replicas = options_.replicas;
+      s = js_CreateKeyValue(&kv, js_, &cfg);
+    }
+    if (s != NATS_OK) return FromNats(s, jerr, std::string("KV bucket ") + JetStreamLog::kPodBucket);
+    kv_ = kv;
+    return absl::OkStatus();
+  }
+
+  absl::Status PutPodStatus(const std::string& key, std::string_view value) {
+    kvStore* kv = Kv();
+    if (kv == nullptr) return absl::FailedPreconditionError("pod bucket not ensured");
+    uint64_t rev = 0;
+    natsStatus s = kvStore_Put(&rev, kv, key.c_str(), value.data(), static_cast<int>(value.size()));
+    if (s != NATS_OK) return FromNats(s, kNoJsError, "writing pod status " + key);
+    return absl::OkStatus();
+  }
+
+  absl::StatusOr<std::vector<std::pair<std::string, std::string>>> ListPodStatuses() {
+    kvStore* kv = Kv();
+    if (kv == nullptr) {
+      natsStatus s = js_KeyValue(&kv, js_, JetStreamLog::kPodBucket);
+      if (s != NATS_OK) {
+        return FromNats(s, kNoJsError, std::string("KV bucket ") + JetStreamLog::kPodBucket);
+      }
+      absl::MutexLock lock(&kv_mu_);
+      if (kv_ == nullptr) {
+        kv_ = kv;
+      } else {
+        kvStore_Destroy(kv);
+        kv = kv_;
+      }
+    }
+    std::vector<std::pair<std::string, std::string>> out;
+    kvKeysList keys;
+    kvWatchOptions wo;
+    kvWatchOptions_Init(&wo);
+    wo.Timeout = Millis(options_.request_timeout);
+    natsStatus s = kvStore_Keys(&keys, kv, &wo);
+    if (s == NATS_NOT_FOUND) return out;  // an empty bucket
+    if (s != NATS_OK) return FromNats(s, kNoJsError, "listing pod statuses");
+    for (int i = 0; i < keys.Count; ++i) {
+      kvEntry* e = nullptr;
+      if (kvStore_Get(&e, kv, keys.Keys[i]) != NATS_OK) continue;  // expired meanwhile
+      const char* data = static_cast<const char*>(kvEntry_Value(e));
+      const int len = kvEntry_ValueLen(e);
+      out.emplace_back(keys.Keys[i], std::string(data != nullptr ? data : "",
+                                                 static_cast<size_t>(len > 0 ? len : 0)));
+      kvEntry_Destroy(e);
+    }
+    kvKeysList_Destroy(&keys);
+    return out;
+  }
+
+  void DestroyKv() {
+    absl::MutexLock lock(&kv_mu_);
+    if (kv_ != nullptr) kvStore_Destroy(kv_);
+    kv_ = nullptr;
+  }
+
  private:
+  kvStore* Kv() {
+    absl::MutexLock lock(&kv_mu_);
+    return kv_;
+  }
+
+  absl::Mutex kv_mu_;
+  kvStore* kv_ = nullptr;  // guarded by kv_mu_ for assignment; libnats's kvStore is thread-safe
   JetStreamLogOptions options_;
   natsOptions* opts_ = nullptr;
   natsConnection* nc_ = nullptr;
@@ -373,6 +457,37 @@ absl::StatusOr<PublishAck> JetStreamLog::Publish(std::string_view collection, st
 absl::StatusOr<PublishAck> JetStreamLog::PublishCatalog(std::string_view data,
                                                         std::string_view msg_id) {
   return impl_->Publish(kCatalogSubject, data, msg_id);
+}
+absl::StatusOr<PublishAck> JetStreamLog::PublishIfLast(std::string_view collection,
+                                                       std::string_view data,
+                                                       std::string_view msg_id,
+                                                       uint64_t expected_last_sequence) {
+  RAGD_CHECK_COLLECTION_NAME(collection);
+  if (expected_last_sequence == 0) {
+    // JetStream reads 0 as "no expectation"; an empty stream has nothing to be raced with
+    // that a later entry would not also race, so the caller publishes without CAS.
+    return impl_->Publish(CollectionSubject(collection), data, msg_id);
+  }
+  return impl_->Publish(CollectionSubject(collection), data, msg_id, expected_last_sequence);
+}
+absl::Status JetStreamLog::EnsurePodBucket(std::chrono::milliseconds ttl) {
+  if (ttl < std::chrono::seconds(1)) return absl::InvalidArgumentError("ttl: at least 1 s");
+  return impl_->EnsurePodBucket(ttl);
+}
+absl::Status JetStreamLog::PutPodStatus(std::string_view pod_id, std::string_view value) {
+  bool ok = !pod_id.empty() && pod_id.size() <= 128;
+  for (char c : pod_id) {
+    ok = ok && ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+                c == '_' || c == '-' || c == '=' || c == '.');
+  }
+  if (!ok) {
+    return absl::InvalidArgumentError("pod_id: \"" + std::string(pod_id).substr(0, 80) +
+                                      "\" is not [A-Za-z0-9_=.-]{1,128}");
+  }
+  return impl_->PutPodStatus(std::string(pod_id), value);
+}
+absl::StatusOr<std::vector<std::pair<std::string, std::string>>> JetStreamLog::ListPodStatuses() {
+  return impl_->ListPodStatuses();
 }
 absl::StatusOr<uint64_t> JetStreamLog::LastSequence(std::string_view collection) {
   RAGD_CHECK_COLLECTION_NAME(collection);

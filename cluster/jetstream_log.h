@@ -26,6 +26,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -109,6 +110,13 @@ class JetStreamLog {
   absl::StatusOr<PublishAck> Publish(std::string_view collection, std::string_view data,
                                      std::string_view msg_id);
   absl::StatusOr<PublishAck> PublishCatalog(std::string_view data, std::string_view msg_id);
+  // Publish() only if the stream's last sequence is still `expected_last_sequence`
+  // (JetStream's Nats-Expected-Last-Sequence): an optimistic compare-and-append, how a write
+  // computed from this pod's state at that sequence (delete by filter) is placed right after
+  // it. FAILED_PRECONDITION when another entry came in between (read, recompute, retry).
+  absl::StatusOr<PublishAck> PublishIfLast(std::string_view collection, std::string_view data,
+                                           std::string_view msg_id,
+                                           uint64_t expected_last_sequence);
 
   // The stream's last sequence (0 when empty): what a STRONG read waits for. NOT_FOUND.
   absl::StatusOr<uint64_t> LastSequence(std::string_view collection);
@@ -124,6 +132,18 @@ class JetStreamLog {
   absl::StatusOr<std::unique_ptr<LogReader>> Subscribe(std::string_view collection,
                                                        uint64_t start_sequence);
   absl::StatusOr<std::unique_ptr<LogReader>> SubscribeCatalog(uint64_t start_sequence);
+
+  // Pod status (cluster mode's membership): a NATS KV bucket, RAGD_PODS, one key per pod whose
+  // value the pod rewrites every status interval; JetStream drops a value older than `ttl`,
+  // so a dead pod disappears by itself. Creates the bucket or binds to it. Idempotent.
+  // INVALID_ARGUMENT (ttl under 1 s), UNAVAILABLE.
+  absl::Status EnsurePodBucket(std::chrono::milliseconds ttl);
+  // Writes `value` under `pod_id` ([A-Za-z0-9_=.-]{1,128}). FAILED_PRECONDITION before
+  // EnsurePodBucket(). INVALID_ARGUMENT (key), UNAVAILABLE.
+  absl::Status PutPodStatus(std::string_view pod_id, std::string_view value);
+  // Every pod's latest value, by pod id (none: empty). UNAVAILABLE, NOT_FOUND (no bucket).
+  absl::StatusOr<std::vector<std::pair<std::string, std::string>>> ListPodStatuses();
+  static constexpr const char* kPodBucket = "RAGD_PODS";
 
   // The names used on the NATS side, for operators and tests.
   static std::string CollectionStreamName(std::string_view collection);

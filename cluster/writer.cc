@@ -1,5 +1,6 @@
 #include "cluster/writer.h"
 
+#include <algorithm>
 #include <random>
 #include <thread>
 #include <utility>
@@ -27,14 +28,58 @@ absl::StatusOr<PublishAck> Writer::PublishWithRetry(std::string_view collection,
                                                     const std::string& msg_id,
                                                     absl::Time deadline) {
   for (;;) {
+    const absl::Time started = absl::Now();
     absl::StatusOr<PublishAck> ack = collection.empty() ? log_->PublishCatalog(data, msg_id)
                                                         : log_->Publish(collection, data, msg_id);
+    if (ack.ok() && options_.on_publish) {
+      options_.on_publish(absl::ToDoubleSeconds(absl::Now() - started));
+    }
     if (ack.ok() || ack.status().code() != absl::StatusCode::kUnavailable) return ack;
     if (absl::Now() + options_.retry_backoff >= deadline) {
       return absl::UnavailableError(absl::StrCat(
           ack.status().message(), " (retried with message id ", msg_id, " until the deadline)"));
     }
     std::this_thread::sleep_for(absl::ToChronoMilliseconds(options_.retry_backoff));
+  }
+}
+
+absl::StatusOr<index::WriteResult> Writer::DeleteByFilter(std::string_view collection,
+                                                          const index::Filter& filter,
+                                                          std::string_view request_id,
+                                                          absl::Time deadline) {
+  RETURN_IF_ERROR(filter.Validate());
+  const std::string msg_id = MessageId(request_id);
+  for (int attempt = 1;; ++attempt) {
+    ASSIGN_OR_RETURN(uint64_t head, log_->LastSequence(collection));
+    RETURN_IF_ERROR(applier_->WaitForSequence(collection, head, deadline));
+    ASSIGN_OR_RETURN(index::Engine::MatchingIds matching,
+                     engine_->FindMatchingIds(collection, filter));
+    // The pod may have applied past H meanwhile; the ids are then the answer at that later
+    // sequence, which is what the condition must name.
+    const uint64_t at = std::max(head, matching.sequence);
+    if (matching.ids.empty()) return index::WriteResult{at, 0};
+    const uint64_t count = matching.ids.size();
+    PointWrite w{{}, std::move(matching.ids), {}};
+    ASSIGN_OR_RETURN(std::string data, EncodeLogEntry(LogEntry{msg_id, std::move(w)}));
+    absl::StatusOr<PublishAck> ack = log_->PublishIfLast(collection, data, msg_id, at);
+    if (ack.ok()) {
+      RETURN_IF_ERROR(applier_->WaitForSequence(collection, ack->sequence, deadline));
+      return index::WriteResult{ack->sequence, count};
+    }
+    const absl::StatusCode code = ack.status().code();
+    // FAILED_PRECONDITION: another write landed after H (recompute); UNAVAILABLE: retry the
+    // same message id (deduplicated if it was stored after all).
+    if (code != absl::StatusCode::kFailedPrecondition && code != absl::StatusCode::kUnavailable) {
+      return ack.status();
+    }
+    if (absl::Now() + options_.retry_backoff >= deadline) {
+      return absl::DeadlineExceededError(absl::StrCat(
+          "delete by filter: the log of \"", std::string(collection), "\" kept moving for ", attempt,
+          " attempts (last: ", ack.status().message(), ")"));
+    }
+    if (code == absl::StatusCode::kUnavailable) {
+      std::this_thread::sleep_for(absl::ToChronoMilliseconds(options_.retry_backoff));
+    }
   }
 }
 

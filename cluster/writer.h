@@ -20,6 +20,7 @@
 // Thread safety: all methods may be called concurrently. The log, applier and engine are not
 // owned and must outlive the Writer.
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -43,6 +44,9 @@ struct WriterOptions {
   index::Engine::Options limits;
   // Pause between publish retries. Default: 100 ms.
   absl::Duration retry_backoff = absl::Milliseconds(100);
+  // Called with the seconds from a publish until JetStream acknowledged it (metrics; may be
+  // empty). Must not block.
+  std::function<void(double seconds)> on_publish;
 };
 
 class Writer {
@@ -58,6 +62,19 @@ class Writer {
                                            std::vector<std::string> deletes,
                                            std::vector<index::AuxWrite> aux,
                                            std::string_view request_id, absl::Time deadline);
+  // Deletes the points matching `filter` on every pod, exactly those that match at one point
+  // of the log (a compare-and-append): reads the stream's head H, waits until this pod has
+  // applied H, collects the matching ids from this pod's engine (its state at H), and
+  // publishes their deletes on condition that the stream's last sequence is still H
+  // (JetStreamLog::PublishIfLast); when another write came in between, it starts over, until
+  // the deadline. Every pod then deletes the same ids. Nothing matching: no entry, and
+  // WriteResult{H, 0}. WriteResult::applied counts the ids deleted. Status codes of Write(),
+  // plus INVALID_ARGUMENT (filter) and DEADLINE_EXCEEDED (the log kept moving or this pod
+  // could not catch up).
+  absl::StatusOr<index::WriteResult> DeleteByFilter(std::string_view collection,
+                                                    const index::Filter& filter,
+                                                    std::string_view request_id,
+                                                    absl::Time deadline);
   // Creates the collection on every pod: its stream, then the catalog entry; returns the
   // catalog sequence once this pod holds the collection. INVALID_ARGUMENT, ALREADY_EXISTS
   // (this pod holds it already).

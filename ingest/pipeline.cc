@@ -115,8 +115,10 @@ class Ingestor::Impl {
 
   absl::StatusOr<uint64_t> Delete(std::string_view collection, std::string_view document_id) {
     std::lock_guard<std::mutex> doc_lock(DocumentLock(collection, document_id));
-    auto r = engine_->DeleteByFilter(
-        collection, index::Filter::Cond(index::DocumentIdEquals(std::string(document_id))));
+    const index::Filter filter =
+        index::Filter::Cond(index::DocumentIdEquals(std::string(document_id)));
+    auto r = options_.hooks.delete_by_filter ? options_.hooks.delete_by_filter(collection, filter)
+                                             : engine_->DeleteByFilter(collection, filter);
     if (!r.ok()) return r.status();
     return r->applied;
   }
@@ -148,6 +150,11 @@ class Ingestor::Impl {
     std::lock_guard<std::mutex> doc_lock(DocumentLock(collection, doc.id));
 
     const std::string content_hash = Hex64(ContentHash(doc));
+    if (options_.hooks.before_document) {
+      if (absl::Status s = options_.hooks.before_document(collection); !s.ok()) {
+        return Annotate(s, "catching up with the log");
+      }
+    }
     absl::StatusOr<std::vector<index::Point>> old =
         engine_->Get(collection, {ChunkId(doc.id, 0)}, /*with_vectors=*/false);
     if (!old.ok()) return old.status();
@@ -248,8 +255,12 @@ class Ingestor::Impl {
     std::vector<std::string> deletes;
     for (size_t k = chunks->size(); k < old_count; ++k) deletes.push_back(ChunkId(doc.id, k));
     if (!points.empty() || !deletes.empty()) {
-      auto written = engine_->Write(collection, std::move(points), std::move(deletes));
+      auto written =
+          options_.hooks.write
+              ? options_.hooks.write(collection, std::move(points), std::move(deletes))
+              : engine_->Write(collection, std::move(points), std::move(deletes));
       if (!written.ok()) return Annotate(written.status(), "write");
+      r->sequence = written->sequence;
     }
 
     r->outcome = DocumentOutcome::kOk;

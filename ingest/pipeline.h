@@ -62,10 +62,32 @@ struct DocumentResult {
   // failed), so that callers can report retries absorbed; 0 for the local embedder.
   uint64_t embedding_requests = 0;
   uint64_t embedding_retries = 0;
+  // The write's sequence (its consistency token in cluster mode); 0 when nothing was written.
+  uint64_t sequence = 0;
+};
+
+// How an Ingestor writes; an unset member uses the engine directly (single-node mode). Cluster
+// mode routes them through the replicated log (services/api), so that every pod applies the
+// same batches. Called from the Ingestor's worker threads; must not throw.
+struct IngestWriteHooks {
+  // Before a document's stored state (its old chunk count) is read: cluster mode waits until
+  // this pod has applied the collection's log head, so the chunks to replace are known.
+  std::function<absl::Status(std::string_view collection)> before_document;
+  // One document's chunks: upserts and deletes in one atomic batch (Engine::Write).
+  std::function<absl::StatusOr<index::WriteResult>(std::string_view collection,
+                                                   std::vector<index::Point> upserts,
+                                                   std::vector<std::string> deletes)>
+      write;
+  // A document's removal (Engine::DeleteByFilter on its document id).
+  std::function<absl::StatusOr<index::WriteResult>(std::string_view collection,
+                                                   const index::Filter& filter)>
+      delete_by_filter;
 };
 
 struct IngestorOptions {
   ChunkingOptions chunking;
+  // Default: the engine's own writes.
+  IngestWriteHooks hooks;
   // Threads of a session's worker pool, each processing one document at a time. 1..64.
   // Default: 2.
   size_t workers = 2;

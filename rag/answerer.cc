@@ -185,6 +185,9 @@ void Answer::Begin() {
 
 // Retrieval, the order of the sources, every model's prompt, and the sources event.
 absl::Status Answer::Prepare() {
+  if (plan_.before_retrieval) {
+    ASSIGN_OR_RETURN(sources_.applied_sequence, plan_.before_retrieval());
+  }
   ASSIGN_OR_RETURN(TextQueryResult retrieved, resources_.retriever->Retrieve(plan_.query));
   if (abort_.load()) return absl::CancelledError("cancelled by client");
   sources_.hits = std::move(retrieved.hits);

@@ -20,6 +20,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstddef>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -100,6 +101,10 @@ struct AnswerPlan {
   std::string user;
   // Retrieval costs only CPU (Retriever::IsCpuBound): the call may be prepared inline.
   bool cpu_bound = false;
+  // Run on the prepare executor before retrieval (cluster mode's read consistency wait); its
+  // value is AnswerSources::applied_sequence and its error ends the call. Unset: nothing.
+  // One that may block must come with cpu_bound false (not prepared inline).
+  std::function<absl::StatusOr<uint64_t>()> before_retrieval;
 };
 
 // What a caller sets of an Answer call; unset optional fields take AnswerSettings' defaults.
@@ -131,6 +136,8 @@ struct AnswerSources {
   Selection selection;  // indices into hits
   // Sources in the largest prompt: hits[selection.order[0 .. used)] are numbered 1..used.
   size_t used = 0;
+  // What AnswerPlan::before_retrieval returned (0 without it).
+  uint64_t applied_sequence = 0;
 };
 
 // Receives the events of one Answer call. OnSources comes first (unless preparation fails),

@@ -30,6 +30,7 @@ absl::StatusOr<IngestorCache::Bound> IngestorCache::For(index::Engine* engine,
   options.workers = options_.workers;
   options.queue_capacity = options_.queue_capacity;
   options.cache_max_entries = options_.cache_max_entries;
+  options.hooks = options_.hooks;
   auto holder = std::make_shared<IngestorHolder>();
   holder->embedder = std::move(embedder);
   ASSIGN_OR_RETURN(holder->ingestor,

@@ -29,6 +29,8 @@ struct IngestorCacheOptions {
   // The embedding cache's bound, entries (ingest::IngestorOptions::cache_max_entries).
   // Default: 1,000,000 (about 6.2 GB of 1536-d vectors on disk).
   uint64_t cache_max_entries = 1'000'000;
+  // How the Ingestors write (ingest::IngestWriteHooks). Default: to the engine.
+  ingest::IngestWriteHooks hooks;
 };
 
 class IngestorCache {

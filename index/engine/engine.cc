@@ -198,6 +198,11 @@ absl::StatusOr<CollectionInfo> Engine::Impl::GetCollection(std::string_view name
   return Info(*c);
 }
 
+absl::StatusOr<uint64_t> Engine::Impl::LastSequence(std::string_view name) const {
+  ASSIGN_OR_RETURN(auto c, Find(name));
+  return c->last_sequence.load();
+}
+
 absl::StatusOr<CollectionSpec> Engine::Impl::GetCollectionSpec(std::string_view name) const {
   ASSIGN_OR_RETURN(auto c, Find(name));
   return c->spec;
@@ -369,6 +374,22 @@ absl::StatusOr<WriteResult> Engine::Impl::DeleteByFilter(std::string_view name,
   return r;
 }
 
+absl::StatusOr<Engine::MatchingIds> Engine::Impl::FindMatchingIds(std::string_view name,
+                                                                  const Filter& filter) const {
+  ASSIGN_OR_RETURN(auto c, Find(name));
+  RETURN_IF_ERROR(filter.Validate());
+  Engine::MatchingIds out;
+  std::lock_guard w(c->write_mu);
+  if (c->dropped) return CollectionNotFound(name);
+  for (const auto& s : c->shards) {
+    ASSIGN_OR_RETURN(std::vector<std::string> part, s->WriterMatchingIds(filter));
+    out.ids.insert(out.ids.end(), std::make_move_iterator(part.begin()),
+                   std::make_move_iterator(part.end()));
+  }
+  out.sequence = c->last_sequence.load();
+  return out;
+}
+
 absl::Status Engine::Impl::ValidateBatch(const Collection& c, std::vector<Point>& upserts,
                                          const std::vector<std::string>& deletes) const {
   if (upserts.empty() && deletes.empty()) {
@@ -506,6 +527,13 @@ absl::StatusOr<CollectionInfo> Engine::GetCollection(std::string_view name) cons
 
 absl::StatusOr<CollectionSpec> Engine::GetCollectionSpec(std::string_view name) const {
   return impl_->GetCollectionSpec(name);
+}
+absl::StatusOr<Engine::MatchingIds> Engine::FindMatchingIds(std::string_view collection,
+                                                            const Filter& filter) const {
+  return impl_->FindMatchingIds(collection, filter);
+}
+absl::StatusOr<uint64_t> Engine::LastSequence(std::string_view name) const {
+  return impl_->LastSequence(name);
 }
 std::vector<CollectionInfo> Engine::ListCollections() const { return impl_->ListCollections(); }
 absl::Status Engine::DeleteCollection(std::string_view name) {

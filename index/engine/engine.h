@@ -312,6 +312,9 @@ class Engine {
   // The spec alone, for the query path: GetCollection also sums the shards and asks RocksDB
   // for the collection's approximate size, which a search does not need. NOT_FOUND.
   absl::StatusOr<CollectionSpec> GetCollectionSpec(std::string_view name) const;
+  // The sequence of the last applied write batch, cheaply (the applied_sequence of a read).
+  // NOT_FOUND.
+  absl::StatusOr<uint64_t> LastSequence(std::string_view name) const;
   std::vector<CollectionInfo> ListCollections() const;
   // Removes the collection and its data from disk. NOT_FOUND.
   absl::Status DeleteCollection(std::string_view name);
@@ -326,6 +329,16 @@ class Engine {
                                      const std::vector<std::string>& ids);
   // Deletes every point matching `filter`. NOT_FOUND, INVALID_ARGUMENT.
   absl::StatusOr<WriteResult> DeleteByFilter(std::string_view collection, const Filter& filter);
+  // The ids of the live points matching `filter`, with the last applied sequence they are the
+  // answer at (one consistent point: writes are held while the ids are collected). How
+  // cluster mode resolves a delete by filter on the pod that receives it. NOT_FOUND,
+  // INVALID_ARGUMENT (filter), RESOURCE_EXHAUSTED.
+  struct MatchingIds {
+    std::vector<std::string> ids;
+    uint64_t sequence = 0;
+  };
+  absl::StatusOr<MatchingIds> FindMatchingIds(std::string_view collection,
+                                              const Filter& filter) const;
   // Upserts and deletes in one atomic batch with the next sequence: how a document's chunks
   // are replaced (a search never sees a mix of old and new). An id may not be in both lists.
   // `aux` records (e.g. the embeddings just computed for the cache) ride in the same batch, so

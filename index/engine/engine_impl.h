@@ -63,11 +63,14 @@ class Engine::Impl {
   absl::Status CreateCollection(const CollectionSpec& spec);
   absl::StatusOr<CollectionInfo> GetCollection(std::string_view name) const;
   absl::StatusOr<CollectionSpec> GetCollectionSpec(std::string_view name) const;
+  absl::StatusOr<uint64_t> LastSequence(std::string_view name) const;
   std::vector<CollectionInfo> ListCollections() const;
   absl::Status DeleteCollection(std::string_view name);
   absl::StatusOr<WriteResult> Upsert(std::string_view name, std::vector<Point> points);
   absl::StatusOr<WriteResult> Delete(std::string_view name, const std::vector<std::string>& ids);
   absl::StatusOr<WriteResult> DeleteByFilter(std::string_view name, const Filter& filter);
+  absl::StatusOr<Engine::MatchingIds> FindMatchingIds(std::string_view name,
+                                                      const Filter& filter) const;
   absl::StatusOr<WriteResult> Apply(WriteBatch batch);
   absl::StatusOr<WriteResult> Write(std::string_view name, std::vector<Point> upserts,
                                     std::vector<std::string> deletes,

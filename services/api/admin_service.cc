@@ -2,10 +2,13 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <chrono>
 #include <string>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "cluster/monitor.h"
 #include "common/status.h"
 #include "common/utf8.h"
 #include "services/api/handler_util.h"
@@ -142,6 +145,49 @@ grpc::ServerUnaryReactor* AdminService::VerifyCollection(grpc::CallbackServerCon
               request->collection(), r.missing_from_index, r.missing_from_storage,
               r.missing_vectors, r.unreachable, r.searched, r.missing_from_lexical,
               r.lexical_orphans);
+        }
+        return absl::OkStatus();
+      },
+      "admin calls");
+}
+
+grpc::ServerUnaryReactor* AdminService::ClusterStatus(grpc::CallbackServerContext* context,
+                                                      const v1::ClusterStatusRequest* request,
+                                                      v1::ClusterStatusResponse* response) {
+  (void)request;
+  if (absl::Status s = Admit(context, authorizer_, Method::kClusterStatus, ""); !s.ok()) {
+    return FinishNow(context, s);
+  }
+  if (cluster_ == nullptr) {
+    return FinishNow(context, absl::FailedPreconditionError(
+                                  "ClusterStatus: single-node mode (no `cluster` section)"));
+  }
+  cluster::Monitor* monitor = cluster_->monitor();
+  if (monitor == nullptr) return FinishNow(context, absl::UnavailableError("recovering"));
+  // Reads the bucket over NATS: off gRPC's callback threads.
+  return FinishOnExecutor(
+      context, executor_,
+      [monitor, response]() -> absl::Status {
+        ASSIGN_OR_RETURN(std::vector<cluster::PodStatus> pods, monitor->ClusterStatus());
+        response->set_answered_by(monitor->status().pod_id);
+        for (const cluster::PodStatus& p : pods) {
+          v1::ClusterPodStatus* out = response->add_pods();
+          out->set_pod_id(p.pod_id);
+          out->set_address(p.address);
+          out->set_shard_group(static_cast<uint32_t>(std::max(0, p.shard_group)));
+          out->set_ready(p.ready);
+          out->set_not_ready_reason(p.not_ready_reason);
+          out->set_catalog_applied_sequence(p.catalog_applied);
+          out->set_catalog_lag(p.catalog_lag);
+          out->set_applied_total(p.applied_total);
+          out->set_updated_unix_ms(p.updated_unix_ms);
+          for (const cluster::CollectionLag& l : p.collections) {
+            v1::ClusterCollectionStatus* c = out->add_collections();
+            c->set_collection(l.collection);
+            c->set_applied_sequence(l.applied);
+            c->set_head_sequence(l.head);
+            c->set_lag(l.lag);
+          }
         }
         return absl::OkStatus();
       },

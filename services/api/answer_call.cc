@@ -101,6 +101,7 @@ class AnswerCall final : public grpc::ServerWriteReactor<v1::AnswerEvent>, publi
   void OnSources(const rag::AnswerSources& sources) override {
     auto event = std::make_unique<v1::AnswerEvent>();
     v1::AnswerSources* out = event->mutable_sources();
+    out->set_applied_sequence(sources.applied_sequence);
     for (size_t n = 0; n < sources.used; ++n) {
       v1::AnswerSource* s = out->add_sources();
       s->set_number(static_cast<uint32_t>(n + 1));
@@ -252,14 +253,17 @@ class AnswerCall final : public grpc::ServerWriteReactor<v1::AnswerEvent>, publi
 
 }  // namespace
 
-grpc::ServerWriteReactor<v1::AnswerEvent>* StartAnswer(const rag::AnswerResources& resources,
-                                                       grpc::CallbackServerContext* server_context,
-                                                       const v1::AnswerRequest* request) {
+grpc::ServerWriteReactor<v1::AnswerEvent>* StartAnswer(
+    const rag::AnswerResources& resources, grpc::CallbackServerContext* server_context,
+    const v1::AnswerRequest* request, std::function<absl::StatusOr<uint64_t>()> before_retrieval,
+    bool may_wait) {
   (void)server_context;
   absl::StatusOr<rag::AnswerQuestion> question = FromProto(*request);
   if (!question.ok()) return RefuseWriter<v1::AnswerEvent>(question.status());
   absl::StatusOr<rag::AnswerPlan> plan = rag::MakeAnswerPlan(resources, *std::move(question));
   if (!plan.ok()) return RefuseWriter<v1::AnswerEvent>(plan.status());
+  plan->before_retrieval = std::move(before_retrieval);
+  if (may_wait) plan->cpu_bound = false;
   std::vector<std::string> names;
   for (const rag::ModelRun& run : plan->models) names.push_back(run.name);
   auto* call = new AnswerCall(std::move(names));

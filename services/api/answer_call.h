@@ -18,6 +18,8 @@
 
 #include <cstddef>
 
+#include <functional>
+
 #include "rag/answerer.h"
 #include "ragd/v1/retrieval.pb.h"
 
@@ -25,10 +27,13 @@ namespace ragd::services {
 
 // Starts the call and returns its reactor, which deletes itself. Refused at once (the reactor
 // only finishes) for a request that fails MakeAnswerPlan or beyond
-// retrieval.max_concurrent_answers.
-grpc::ServerWriteReactor<v1::AnswerEvent>* StartAnswer(const rag::AnswerResources& resources,
-                                                       grpc::CallbackServerContext* server_context,
-                                                       const v1::AnswerRequest* request);
+// retrieval.max_concurrent_answers. `before_retrieval` (may be empty): the read consistency
+// wait (rag::AnswerPlan::before_retrieval); its value is the sources event's
+// applied_sequence; `may_wait`: it may block (the call is then not prepared inline).
+grpc::ServerWriteReactor<v1::AnswerEvent>* StartAnswer(
+    const rag::AnswerResources& resources, grpc::CallbackServerContext* server_context,
+    const v1::AnswerRequest* request,
+    std::function<absl::StatusOr<uint64_t>()> before_retrieval = {}, bool may_wait = false);
 
 // Text of one model waiting to be written before its delta callback blocks.
 inline constexpr size_t kMaxPendingBytesPerModel = 64 * 1024;

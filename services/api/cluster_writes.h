@@ -1,17 +1,17 @@
 #pragma once
-// ClusterWrites: how the gRPC handlers reach cluster mode's write path (cluster::Writer).
-// Unset (single-node mode, the default, and before recovery in cluster mode) the handlers
-// write to the local engine exactly as before. Set, Upsert, Delete by ids and collection
-// create/delete go through the replicated log and answer with the stream sequence as the
-// consistency token (`sequence` in the responses); writes the log does not carry yet (delete
-// by filter, document ingestion) answer UNIMPLEMENTED instead of writing to one pod only.
+// ClusterWrites: how the gRPC handlers reach cluster mode's write path (cluster::Writer) and
+// its read consistency (cluster::Monitor). Unset (single-node mode, the default, and before
+// recovery in cluster mode) the handlers write to the local engine exactly as before. Set,
+// writes go through the replicated log and answer with the stream sequence as the consistency
+// token (`sequence` in the responses), and reads wait as their ReadConsistency asks
+// (AwaitReadConsistency).
 //
 // The same holder carries the read path of a sharded cluster (cluster::Router, set only when
 // cluster.shard_groups > 1): Points.Search, Count and Get then fan out over the shard groups
-// (cluster/router.h); unset, they read the local engine, which holds every shard.
+// (cluster/router.h); unset, they read the local engine, which holds every shard. And the
+// Monitor (cluster/monitor.h) behind read consistency and readiness.
 //
-// Thread safety: Get(), Set(), router() and SetRouter() may be called concurrently; nothing is
-// owned.
+// Thread safety: all methods may be called concurrently; nothing is owned.
 
 #include <grpcpp/grpcpp.h>
 
@@ -19,12 +19,18 @@
 #include <string>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "rag/ingestors.h"
 
 namespace ragd::cluster {
 class Router;
 class Writer;
+class Monitor;
 }  // namespace ragd::cluster
+namespace ragd::index {
+class Engine;
+}  // namespace ragd::index
 
 namespace ragd::services {
 
@@ -34,10 +40,13 @@ class ClusterWrites {
   void Set(cluster::Writer* writer) { writer_.store(writer, std::memory_order_release); }
   cluster::Router* router() const { return router_.load(std::memory_order_acquire); }
   void SetRouter(cluster::Router* router) { router_.store(router, std::memory_order_release); }
+  cluster::Monitor* monitor() const { return monitor_.load(std::memory_order_acquire); }
+  void SetMonitor(cluster::Monitor* m) { monitor_.store(m, std::memory_order_release); }
 
  private:
   std::atomic<cluster::Writer*> writer_{nullptr};
   std::atomic<cluster::Router*> router_{nullptr};
+  std::atomic<cluster::Monitor*> monitor_{nullptr};
 };
 
 // True when `cluster` is set and has a writer (null: single-node mode).
@@ -56,6 +65,29 @@ absl::Time WriteDeadlineOf(const grpc::ServerContextBase& context,
 // The call's deadline for a read: the client's, at most now + `cap`.
 absl::Time ReadDeadlineOf(const grpc::ServerContextBase& context,
                           absl::Duration cap = absl::Seconds(30));
+// A read's consistency wait (README "Cluster mode"). In cluster mode waits as `level` asks
+// (cluster::Monitor::AwaitRead), at most until the call's deadline (capped at 30 s), and
+// returns the collection's applied sequence; in single-node mode every level is satisfied at
+// once (a write is applied before it is acknowledged) and the result is the collection's last
+// sequence (0 for an unknown collection: the read itself answers NOT_FOUND).
+// INVALID_ARGUMENT (an unknown level), DEADLINE_EXCEEDED, UNAVAILABLE, CANCELLED.
+absl::StatusOr<uint64_t> AwaitReadConsistency(const ClusterWrites* cluster,
+                                              const index::Engine& engine,
+                                              const std::string& collection, int level,
+                                              uint64_t token,
+                                              const grpc::ServerContextBase& context);
+
+// True when the read may have to wait (cluster mode, not EVENTUAL): the handler then moves it
+// off gRPC's callback threads.
+bool ReadMayWait(const ClusterWrites* cluster, int level);
+
+// `options` with the Ingestors' writes routed through `cluster` (null: `options` unchanged):
+// before each document the pod catches up with the collection's log head (STRONG, so the
+// chunks a new version replaces are known), the document's chunks are one log entry (all or
+// nothing, as in single-node mode), and a document's removal is Writer::DeleteByFilter. Each
+// waits at most 30 s; the pod that ingests answers once it has applied the entry.
+rag::IngestorCacheOptions WithClusterIngestHooks(rag::IngestorCacheOptions options,
+                                                 const ClusterWrites* cluster);
 
 // UNIMPLEMENTED naming what cluster mode does not carry yet.
 absl::Status NotInClusterMode(const char* what);

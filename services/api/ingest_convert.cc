@@ -89,6 +89,7 @@ void ToProto(const ingest::DocumentResult& result, v1::DocumentResult* out) {
   out->set_embedded_tokens(result.embedded_tokens);
   out->set_deleted_chunks(result.deleted_chunks);
   out->set_embedding_requests(result.embedding_requests);
+  out->set_sequence(result.sequence);
   out->set_embedding_retries(result.embedding_retries);
 }
 

@@ -59,7 +59,6 @@ grpc::ServerUnaryReactor* IngestService::UpsertDocument(grpc::CallbackServerCont
   if (absl::Status s = Admit(context, authorizer_, Method::kUpsertDocument, request->collection());
       !s.ok())
     return FinishNow(context, s);
-  if (ClusterMode(cluster_)) return FinishNow(context, NotInClusterMode("Ingest.UpsertDocument"));
   absl::StatusOr<index::Engine*> engine = engine_->Get();
   if (!engine.ok()) return FinishNow(context, engine.status());
   if (absl::Status s = ValidateCollectionName("collection", request->collection()); !s.ok()) {
@@ -90,7 +89,6 @@ grpc::ServerUnaryReactor* IngestService::DeleteDocument(grpc::CallbackServerCont
   if (absl::Status s = Admit(context, authorizer_, Method::kDeleteDocument, request->collection());
       !s.ok())
     return FinishNow(context, s);
-  if (ClusterMode(cluster_)) return FinishNow(context, NotInClusterMode("Ingest.DeleteDocument"));
   absl::StatusOr<index::Engine*> engine = engine_->Get();
   if (!engine.ok()) return FinishNow(context, engine.status());
   if (absl::Status s = CheckDocumentRef(request->collection(), request->document_id()); !s.ok()) {

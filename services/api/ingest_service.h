@@ -57,8 +57,9 @@ class IngestService final
  public:
   // No pointer is owned; all must outlive the server.
   // `authorizer` may be null (every call allowed).
-  // `cluster` may be null (single-node mode); with a writer set (cluster_writes.h) the calls
-  // that write documents answer UNIMPLEMENTED: the log does not carry ingestion yet.
+  // `cluster` may be null (single-node mode); set, documents are loaded, chunked and embedded
+  // on this pod and their chunks written through the replicated log
+  // (WithClusterIngestHooks, cluster_writes.h).
   IngestService(const Authorizer* authorizer, const rag::EngineHandle* engine,
                 concurrency::BoundedExecutor* executor, rag::EmbedderRegistry* embedders,
                 IngestServiceOptions options, const ClusterWrites* cluster = nullptr)
@@ -67,7 +68,7 @@ class IngestService final
         cluster_(cluster),
         executor_(executor),
         options_(options),
-        ingestors_(embedders, options.ingestors) {}
+        ingestors_(embedders, WithClusterIngestHooks(options.ingestors, cluster)) {}
 
   // Reads serialized v1::IngestDocumentsRequest messages; `response` receives the serialized
   // v1::IngestSummary.

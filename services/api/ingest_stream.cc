@@ -255,9 +255,6 @@ grpc::ServerReadReactor<grpc::ByteBuffer>* IngestService::IngestDocuments(
   if (absl::Status s = Admit(context, authorizer_, Method::kIngestDocuments, ""); !s.ok()) {
     return RefuseReader<grpc::ByteBuffer>(s);
   }
-  if (ClusterMode(cluster_)) {
-    return RefuseReader<grpc::ByteBuffer>(NotInClusterMode("Ingest.IngestDocuments"));
-  }
   return new IngestStream(this, context, response);
 }
 

@@ -42,6 +42,7 @@ const MethodSpec& SpecOf(Method method) {
   static const MethodSpec kCountTokens{"Retrieval.CountTokens", Role::kReader, ""};
   static const MethodSpec kCreateBackup{"Admin.CreateBackup", Role::kAdmin, ""};
   static const MethodSpec kVerifyCollection{"Admin.VerifyCollection", Role::kAdmin, "collection"};
+  static const MethodSpec kClusterStatus{"Admin.ClusterStatus", Role::kAdmin, ""};
   switch (method) {
     case Method::kCreateCollection:
       return kCreateCollection;
@@ -85,6 +86,8 @@ const MethodSpec& SpecOf(Method method) {
       return kCreateBackup;
     case Method::kVerifyCollection:
       return kVerifyCollection;
+    case Method::kClusterStatus:
+      return kClusterStatus;
   }
   return kCreateBackup;  // unreachable: every enumerator is handled above
 }
@@ -97,7 +100,8 @@ const MethodSpec* FindMethod(std::string_view name) {
       Method::kIngestDocuments,  Method::kUpsertDocument,  Method::kDeleteDocument,
       Method::kGetDocument,      Method::kGetIngestJob,    Method::kRetrieve,
       Method::kAnswer,           Method::kListModels,      Method::kCountTokens,
-      Method::kCreateBackup,     Method::kVerifyCollection, Method::kSearchBatch};
+      Method::kCreateBackup,     Method::kVerifyCollection, Method::kSearchBatch,
+      Method::kClusterStatus};
   for (Method m : kAll) {
     if (SpecOf(m).name == name) return &SpecOf(m);
   }

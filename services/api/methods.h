@@ -44,6 +44,7 @@ enum class Method {
   kCountTokens,
   kCreateBackup,
   kVerifyCollection,
+  kClusterStatus,
 };
 
 struct MethodSpec {

@@ -142,6 +142,12 @@ class SearchBatchRun {
   std::atomic<int> participants_;
 };
 
+// The sequence a routed read asks every shard group's replica to have applied: what this pod
+// applied before reading (its consistency wait made that enough), or nothing for EVENTUAL.
+uint64_t MinAppliedFor(int consistency, uint64_t applied) {
+  return consistency == v1::READ_CONSISTENCY_EVENTUAL ? 0 : applied;
+}
+
 void SetCoverage(const cluster::ShardCoverage& c, v1::ShardCoverage* out) {
   out->set_shards_total(c.shards_total);
   out->set_shards_answered(c.shards_answered);
@@ -188,15 +194,21 @@ grpc::ServerUnaryReactor* PointsService::Get(grpc::CallbackServerContext* contex
   if (absl::Status s = Admit(context, authorizer_, Method::kGet, request->collection()); !s.ok())
     return FinishNow(context, s);
   cluster::Router* router = cluster_ != nullptr ? cluster_->router() : nullptr;
-  auto run = [this, router, context, request, response]() -> absl::Status {
-    ASSIGN_OR_RETURN(index::Engine * engine, engine_->Get());
+  auto run = [engine_handle = engine_, cluster = cluster_, router, context, request,
+              response]() -> absl::Status {
+    ASSIGN_OR_RETURN(index::Engine * engine, engine_handle->Get());
     RETURN_IF_ERROR(ValidateCollectionName("collection", request->collection()));
     RETURN_IF_ERROR(CheckIds(request->ids(), "ids"));
+    ASSIGN_OR_RETURN(uint64_t applied,
+                     AwaitReadConsistency(cluster, *engine, request->collection(),
+                                          request->consistency(), request->consistency_token(),
+                                          *context));
     std::vector<std::string> ids(request->ids().begin(), request->ids().end());
     std::vector<index::Point> points;
     if (router != nullptr) {
       ASSIGN_OR_RETURN(auto routed,
-                       router->Get(request->collection(), ids, request->with_vectors(), 0,
+                       router->Get(request->collection(), ids, request->with_vectors(),
+                                   MinAppliedFor(request->consistency(), applied),
                                    request->allow_partial(), ReadDeadlineOf(*context)));
       points = std::move(routed.value);
       SetCoverage(routed.coverage, response->mutable_coverage());
@@ -205,10 +217,14 @@ grpc::ServerUnaryReactor* PointsService::Get(grpc::CallbackServerContext* contex
     }
     response->mutable_points()->Reserve(static_cast<int>(points.size()));
     for (index::Point& p : points) ToProto(std::move(p), response->add_points());
+    response->set_applied_sequence(applied);
     return absl::OkStatus();
   };
-  // Routed, the call waits for other pods: on the search executor, not on a gRPC thread.
-  if (router != nullptr) return FinishOnExecutor(context, search_executor_, run, "searches");
+  // A routed read waits for other pods, a consistency wait for the log: neither may hold one
+  // of gRPC's few callback threads.
+  if (router != nullptr || ReadMayWait(cluster_, request->consistency())) {
+    return FinishOnExecutor(context, search_executor_, std::move(run), "searches");
+  }
   return FinishNow(context, run());
 }
 
@@ -221,13 +237,16 @@ grpc::ServerUnaryReactor* PointsService::Delete(grpc::CallbackServerContext* con
   if (!engine.ok()) return FinishNow(context, engine.status());
   if (absl::Status s = CheckDelete(*request); !s.ok()) return FinishNow(context, s);
   cluster::Writer* writer = cluster_ != nullptr ? cluster_->Get() : nullptr;
-  if (writer != nullptr && request->has_filter()) {
-    return FinishNow(context, NotInClusterMode("Points.Delete by filter"));
-  }
   return FinishOnExecutor(
       context, executor_, [engine = *engine, writer, context, request, response] {
         index::WriteResult result;
-        if (writer != nullptr) {
+        if (writer != nullptr && request->has_filter()) {
+          // Resolved to ids on this pod at one point of the log (Writer::DeleteByFilter).
+          ASSIGN_OR_RETURN(index::Filter filter, FromProto(request->filter(), "filter"));
+          ASSIGN_OR_RETURN(result, writer->DeleteByFilter(request->collection(), filter,
+                                                          RequestIdOf(*context),
+                                                          WriteDeadlineOf(*context)));
+        } else if (writer != nullptr) {
           std::vector<std::string> ids(request->ids().ids().begin(), request->ids().ids().end());
           ASSIGN_OR_RETURN(result, writer->Write(request->collection(), {}, std::move(ids), {},
                                                  RequestIdOf(*context), WriteDeadlineOf(*context)));
@@ -252,25 +271,33 @@ grpc::ServerUnaryReactor* PointsService::Search(grpc::CallbackServerContext* con
   absl::StatusOr<index::Engine*> engine = engine_->Get();
   if (!engine.ok()) return FinishNow(context, engine.status());
   if (absl::Status s = CheckSearch(*request); !s.ok()) return FinishNow(context, s);
-  if (cluster::Router* router = cluster_ != nullptr ? cluster_->router() : nullptr) {
-    // Sharded cluster: the fan-out waits for other pods, so it never runs inline on one of
-    // gRPC's few callback threads.
-    return FinishOnExecutor(
-        context, search_executor_,
-        [router, context, request, response] {
-          ASSIGN_OR_RETURN(index::SearchRequest search, FromProto(*request));
-          ASSIGN_OR_RETURN(auto routed, router->Search(search, 0, request->allow_partial(),
-                                                       ReadDeadlineOf(*context)));
-          SetHits(std::move(routed.value), response);
-          SetCoverage(routed.coverage, response->mutable_coverage());
-          return absl::OkStatus();
-        },
-        "searches");
+  cluster::Router* router = cluster_ != nullptr ? cluster_->router() : nullptr;
+  auto run = [engine = *engine, cluster = cluster_, router, context, request, response] {
+    ASSIGN_OR_RETURN(uint64_t applied,
+                     AwaitReadConsistency(cluster, *engine, request->collection(),
+                                          request->consistency(), request->consistency_token(),
+                                          *context));
+    if (router != nullptr) {
+      // Sharded cluster: every group's replica first applies what this pod has (so SESSION
+      // and STRONG hold across groups); EVENTUAL asks no wait of them.
+      ASSIGN_OR_RETURN(index::SearchRequest search, FromProto(*request));
+      ASSIGN_OR_RETURN(auto routed,
+                       router->Search(search, MinAppliedFor(request->consistency(), applied),
+                                      request->allow_partial(), ReadDeadlineOf(*context)));
+      SetHits(std::move(routed.value), response);
+      SetCoverage(routed.coverage, response->mutable_coverage());
+    } else {
+      RETURN_IF_ERROR(RunSearch(engine, *request, response));
+    }
+    response->set_applied_sequence(applied);
+    return absl::OkStatus();
+  };
+  // A routed read waits for other pods, a consistency wait for the log: neither may hold one
+  // of gRPC's few callback threads.
+  if (router != nullptr || ReadMayWait(cluster_, request->consistency())) {
+    return FinishOnExecutor(context, search_executor_, std::move(run), "searches");
   }
-  return FinishInlineOrOnExecutor(
-      context, search_executor_,
-      [engine = *engine, request, response] { return RunSearch(engine, *request, response); },
-      "searches");
+  return FinishInlineOrOnExecutor(context, search_executor_, std::move(run), "searches");
 }
 
 grpc::ServerUnaryReactor* PointsService::SearchBatch(grpc::CallbackServerContext* context,
@@ -335,26 +362,38 @@ grpc::ServerUnaryReactor* PointsService::Count(grpc::CallbackServerContext* cont
   if (absl::Status s = Admit(context, authorizer_, Method::kCount, request->collection()); !s.ok())
     return FinishNow(context, s);
   cluster::Router* router = cluster_ != nullptr ? cluster_->router() : nullptr;
-  auto run = [this, router, context, request, response]() -> absl::Status {
-    ASSIGN_OR_RETURN(index::Engine * engine, engine_->Get());
+  auto run = [engine_handle = engine_, cluster = cluster_, router, context, request,
+              response]() -> absl::Status {
+    ASSIGN_OR_RETURN(index::Engine * engine, engine_handle->Get());
     RETURN_IF_ERROR(ValidateCollectionName("collection", request->collection()));
     std::optional<index::Filter> filter;
     if (request->has_filter()) {
       ASSIGN_OR_RETURN(filter, FromProto(request->filter(), "filter"));
     }
+    ASSIGN_OR_RETURN(uint64_t applied,
+                     AwaitReadConsistency(cluster, *engine, request->collection(),
+                                          request->consistency(), request->consistency_token(),
+                                          *context));
     if (router != nullptr) {
-      ASSIGN_OR_RETURN(auto routed, router->Count(request->collection(), filter, 0,
-                                                  request->allow_partial(),
-                                                  ReadDeadlineOf(*context)));
+      ASSIGN_OR_RETURN(auto routed,
+                       router->Count(request->collection(), filter,
+                                     MinAppliedFor(request->consistency(), applied),
+                                     request->allow_partial(), ReadDeadlineOf(*context)));
       response->set_count(routed.value);
       SetCoverage(routed.coverage, response->mutable_coverage());
+      response->set_applied_sequence(applied);
       return absl::OkStatus();
     }
     ASSIGN_OR_RETURN(uint64_t count, engine->Count(request->collection(), filter));
     response->set_count(count);
+    response->set_applied_sequence(applied);
     return absl::OkStatus();
   };
-  if (router != nullptr) return FinishOnExecutor(context, search_executor_, run, "searches");
+  // A routed read waits for other pods, a consistency wait for the log: neither may hold one
+  // of gRPC's few callback threads.
+  if (router != nullptr || ReadMayWait(cluster_, request->consistency())) {
+    return FinishOnExecutor(context, search_executor_, std::move(run), "searches");
+  }
   return FinishNow(context, run());
 }
 

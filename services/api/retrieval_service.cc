@@ -20,8 +20,11 @@ constexpr size_t kMaxCountTokensBytes = 64u << 20;
 RetrievalService::RetrievalService(const Authorizer* authorizer, const rag::EngineHandle* engine,
                                    concurrency::BoundedExecutor* search_executor,
                                    rag::EmbedderRegistry* embedders, models::ModelCatalog catalog,
-                                   rag::RetrieverOptions retriever, rag::AnswerSettings answer)
+                                   rag::RetrieverOptions retriever, rag::AnswerSettings answer,
+                                   const ClusterWrites* cluster)
     : authorizer_(authorizer),
+      engine_(engine),
+      cluster_(cluster),
       catalog_(std::move(catalog)),
       answer_settings_(answer),
       retriever_(engine, embedders, retriever),
@@ -37,8 +40,14 @@ grpc::ServerUnaryReactor* RetrievalService::Retrieve(grpc::CallbackServerContext
   if (absl::Status s = Admit(context, authorizer_, Method::kRetrieve, request->collection());
       !s.ok())
     return FinishNow(context, s);
-  auto run = [this, request, response]() -> absl::Status {
+  auto run = [this, context, request, response]() -> absl::Status {
     RETURN_IF_ERROR(ValidateCollectionName("collection", request->collection()));
+    ASSIGN_OR_RETURN(index::Engine * engine, engine_->Get());
+    ASSIGN_OR_RETURN(uint64_t applied,
+                     AwaitReadConsistency(cluster_, *engine, request->collection(),
+                                          request->consistency(), request->consistency_token(),
+                                          *context));
+    response->set_applied_sequence(applied);
     rag::TextQuery query;
     query.collection = request->collection();
     query.text = request->query();
@@ -60,7 +69,8 @@ grpc::ServerUnaryReactor* RetrievalService::Retrieve(grpc::CallbackServerContext
     response->set_embedder(std::move(result.embedder));
     return absl::OkStatus();
   };
-  if (retriever_.IsCpuBound(request->collection(), request->query())) {
+  if (!ReadMayWait(cluster_, request->consistency()) &&
+      retriever_.IsCpuBound(request->collection(), request->query())) {
     return FinishInlineOrOnExecutor(context, search_executor_, std::move(run), "searches");
   }
   return FinishOnExecutor(context, search_executor_, std::move(run), "searches");
@@ -72,7 +82,17 @@ grpc::ServerWriteReactor<v1::AnswerEvent>* RetrievalService::Answer(
       !s.ok()) {
     return RefuseWriter<v1::AnswerEvent>(s);
   }
-  return StartAnswer(answer_resources(), context, request);
+  // Runs on the prepare executor after this handler returned: captures the call's pointers.
+  const rag::EngineHandle* engine_handle = engine_;
+  const ClusterWrites* cluster = cluster_;
+  auto before_retrieval = [engine_handle, cluster, context,
+                           request]() -> absl::StatusOr<uint64_t> {
+    ASSIGN_OR_RETURN(index::Engine * engine, engine_handle->Get());
+    return AwaitReadConsistency(cluster, *engine, request->collection(), request->consistency(),
+                                request->consistency_token(), *context);
+  };
+  return StartAnswer(answer_resources(), context, request, std::move(before_retrieval),
+                     ReadMayWait(cluster_, request->consistency()));
 }
 
 rag::AnswerResources RetrievalService::answer_resources() {

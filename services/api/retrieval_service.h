@@ -23,6 +23,7 @@
 #include "rag/retriever.h"
 #include "ragd/v1/retrieval.grpc.pb.h"
 #include "services/api/answer_call.h"
+#include "services/api/cluster_writes.h"
 #include "services/api/methods.h"
 
 namespace ragd::services {
@@ -30,11 +31,12 @@ namespace ragd::services {
 class RetrievalService final : public v1::Retrieval::CallbackService {
  public:
   // `engine`, `search_executor` and `embedders` are not owned and must outlive the server.
-  // `authorizer` may be null (every call allowed).
+  // `authorizer` may be null (every call allowed). `cluster` may be null (single-node mode;
+  // set: Retrieve and Answer wait as their ReadConsistency asks, cluster_writes.h).
   RetrievalService(const Authorizer* authorizer, const rag::EngineHandle* engine,
                    concurrency::BoundedExecutor* search_executor, rag::EmbedderRegistry* embedders,
                    models::ModelCatalog catalog, rag::RetrieverOptions retriever,
-                   rag::AnswerSettings answer);
+                   rag::AnswerSettings answer, const ClusterWrites* cluster = nullptr);
 
   grpc::ServerUnaryReactor* Retrieve(grpc::CallbackServerContext* context,
                                      const v1::RetrieveRequest* request,
@@ -59,6 +61,8 @@ class RetrievalService final : public v1::Retrieval::CallbackService {
 
  private:
   const Authorizer* authorizer_;
+  const rag::EngineHandle* engine_;
+  const ClusterWrites* cluster_;
   const models::ModelCatalog catalog_;
   const rag::AnswerSettings answer_settings_;
   rag::Retriever retriever_;

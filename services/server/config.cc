@@ -357,8 +357,19 @@ const std::vector<Setting>& Settings() {
       PeersSetting("cluster.peers"),
       StringSetting("cluster.peer_key_env",
                     [](Config& c) -> auto& { return c.cluster.peer_key_env; }, true),
+      IntSetting("cluster.ready_max_lag",
+                 [](Config& c) -> auto& { return c.cluster.monitor.ready_max_lag; }, 0,
+                 int64_t{1} << 40),
+      MillisecondsSetting("cluster.bounded_staleness_ms",
+                          [](Config& c) -> auto& { return c.cluster.monitor.bounded_staleness; },
+                          0, 3600000),
+      MillisecondsSetting("cluster.status_interval_ms",
+                          [](Config& c) -> auto& { return c.cluster.monitor.status_interval; },
+                          10, 60000),
       IntSetting("debug.open_delay_ms", [](Config& c) -> auto& { return c.debug.open_delay_ms; },
                  0, 600000),
+      IntSetting("debug.apply_delay_ms", [](Config& c) -> auto& { return c.debug.apply_delay_ms; },
+                 0, 10000),
   };
   // clang-format on
   return *settings;

@@ -16,6 +16,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
 #include "cluster/jetstream_log.h"
+#include "cluster/monitor.h"
 #include "index/engine/engine.h"
 #include "models/model_catalog.h"
 #include "rag/answerer.h"
@@ -179,12 +180,19 @@ struct Config {
     std::string peer_key_env;
     // peer_key_env's value, read when the configuration is loaded; never printed.
     std::string peer_key;
+    // Reads and readiness (cluster/monitor.h): cluster.ready_max_lag,
+    // cluster.bounded_staleness_ms, cluster.status_interval_ms. pod_id and address are filled
+    // in at start.
+    cluster::MonitorOptions monitor;
     bool enabled() const { return !log.urls.empty(); }
   } cluster;
   struct Debug {
     // Delays opening the engine by this long, so tests can watch the NOT_SERVING phase.
     // Default: 0.
     int64_t open_delay_ms = 0;
+    // Cluster mode: pauses before each log entry is applied, so tests can watch a lagging
+    // pod. Default: 0.
+    int64_t apply_delay_ms = 0;
   } debug;
 
   index::Engine::Options EngineOptions() const;

@@ -228,6 +228,80 @@ struct Metrics::CacheFamilies {
   std::map<std::string, CacheNumbers> last;
 };
 
+// Cluster mode's series; the applied counter advances by the difference since the last
+// scrape, like the caches'.
+struct Metrics::ClusterFamilies {
+  explicit ClusterFamilies(prometheus::Registry& r)
+      : lag(GaugeFamily(r, "ragd_cluster_lag_entries",
+                        "Log entries of a collection this pod has not applied yet (head - applied)")),
+        applied(CounterFamily(r, "ragd_cluster_applied_total",
+                              "Log entries this pod applied (or skipped as malformed)")
+                    .Add({})),
+        ready(GaugeFamily(r, "ragd_cluster_ready",
+                          "1 while the pod is within cluster.ready_max_lag of the log's heads")
+                  .Add({})),
+        publish(prometheus::BuildHistogram()
+                    .Name("ragd_cluster_publish_seconds")
+                    .Help("Publishing a write to the log until JetStream acknowledged it, seconds")
+                    .Register(r)
+                    .Add({}, prometheus::Histogram::BucketBoundaries{
+                                 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
+                                 0.5, 1, 2.5, 5, 10})),
+        fanout(prometheus::BuildHistogram()
+                   .Name("ragd_cluster_router_fanout_seconds")
+                   .Help("A read fanned out over the shard groups, until the merge, seconds")
+                   .Register(r)
+                   .Add({}, prometheus::Histogram::BucketBoundaries{
+                                0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5,
+                                1, 2.5, 5, 10})) {}
+  Family<Gauge>& lag;
+  Counter& applied;
+  Gauge& ready;
+  Histogram& publish;
+  Histogram& fanout;
+  std::mutex mu;
+  uint64_t last_applied = 0;
+  std::map<std::string, Gauge*> lags;
+};
+
+void Metrics::EnableCluster() {
+  if (cluster_ == nullptr) cluster_ = std::make_unique<ClusterFamilies>(*registry_);
+}
+
+void Metrics::RecordClusterPublish(double seconds) {
+  if (cluster_ != nullptr) cluster_->publish.Observe(seconds);
+}
+
+void Metrics::RecordRouterFanout(double seconds) {
+  if (cluster_ != nullptr) cluster_->fanout.Observe(seconds);
+}
+
+void Metrics::SetCluster(const ClusterNumbers& numbers) {
+  if (cluster_ == nullptr) return;
+  ClusterFamilies& c = *cluster_;
+  std::lock_guard<std::mutex> lock(c.mu);
+  if (numbers.applied > c.last_applied) {
+    c.applied.Increment(static_cast<double>(numbers.applied - c.last_applied));
+    c.last_applied = numbers.applied;
+  }
+  c.ready.Set(numbers.ready ? 1 : 0);
+  std::set<std::string> live;
+  for (const auto& [name, lag] : numbers.lags) {
+    live.insert(name);
+    auto it = c.lags.find(name);
+    if (it == c.lags.end()) it = c.lags.emplace(name, &c.lag.Add({{"collection", name}})).first;
+    it->second->Set(static_cast<double>(lag));
+  }
+  for (auto it = c.lags.begin(); it != c.lags.end();) {
+    if (live.count(it->first) != 0) {
+      ++it;
+      continue;
+    }
+    c.lag.Remove(it->second);
+    it = c.lags.erase(it);
+  }
+}
+
 Metrics::Metrics()
     : registry_(std::make_shared<prometheus::Registry>()),
       families_(std::make_unique<Families>(*registry_)),

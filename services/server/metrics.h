@@ -88,6 +88,24 @@ class Metrics final : public models::EmbeddingObserver {
   };
   void SetEmbeddingCache(const std::string& cache, const CacheNumbers& numbers);
 
+  // Cluster mode's series (README "Cluster mode"); call once, before the server starts any
+  // thread: ragd_cluster_lag_entries{collection}, ragd_cluster_applied_total,
+  // ragd_cluster_ready, ragd_cluster_publish_seconds and ragd_cluster_router_fanout_seconds.
+  // Without it the cluster calls below do nothing.
+  void EnableCluster();
+  // A write published to the log and acknowledged by JetStream (cluster::Writer), seconds.
+  void RecordClusterPublish(double seconds);
+  // The router's fan-out of one read over the shard groups, seconds.
+  void RecordRouterFanout(double seconds);
+  // Read at scrape time from the Monitor and Applier: lags per collection (a collection left
+  // out loses its series), entries applied since start, readiness.
+  struct ClusterNumbers {
+    std::vector<std::pair<std::string, uint64_t>> lags;
+    uint64_t applied = 0;
+    bool ready = false;
+  };
+  void SetCluster(const ClusterNumbers& numbers);
+
   // The exposition text: refreshes the per-collection gauges from `collections` (the series of
   // collections that no longer exist, gauges and engine-event ones, are removed), then
   // serialises the registry.
@@ -96,7 +114,9 @@ class Metrics final : public models::EmbeddingObserver {
  private:
   struct Families;
   struct CacheFamilies;
+  struct ClusterFamilies;
   std::shared_ptr<prometheus::Registry> registry_;
+  std::unique_ptr<ClusterFamilies> cluster_;  // set by EnableCluster()
   std::unique_ptr<Families> families_;
   std::unique_ptr<CacheFamilies> caches_;
 };

@@ -13,6 +13,7 @@
 #include <string>
 #include <utility>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "common/status.h"
@@ -92,8 +93,10 @@ RagdServer::RagdServer(const Config& config, std::unique_ptr<Metrics> metrics,
       ingest_(&policy_, &handle_, &executor_, embedders_.get(), config.ingest.service,
               config.cluster.enabled() ? &cluster_writes_ : nullptr),
       retrieval_(&policy_, &handle_, &search_executor_, embedders_.get(), config.models,
-                 config.retrieval.retriever, config.retrieval.answers),
-      admin_service_(&policy_, &handle_, &executor_),
+                 config.retrieval.retriever, config.retrieval.answers,
+                 config.cluster.enabled() ? &cluster_writes_ : nullptr),
+      admin_service_(&policy_, &handle_, &executor_,
+                     config.cluster.enabled() ? &cluster_writes_ : nullptr),
       // Idle threads outside cluster mode: one.
       shard_executor_(config.cluster.enabled() ? SearchWorkersOf(config.server) : 1,
                       static_cast<size_t>(config.server.max_queued_searches)),
@@ -103,6 +106,7 @@ RagdServer::RagdServer(const Config& config, std::unique_ptr<Metrics> metrics,
 absl::StatusOr<std::unique_ptr<RagdServer>> RagdServer::Start(const Config& config,
                                                               RecoveryCallback on_recovered) {
   auto metrics = std::make_unique<Metrics>();
+  if (config.cluster.enabled()) metrics->EnableCluster();
   absl::StatusOr<std::unique_ptr<rag::EmbedderRegistry>> embedders =
       rag::EmbedderRegistry::Create(config.embedders, metrics.get());
   if (!embedders.ok()) return embedders.status();
@@ -275,7 +279,11 @@ void RagdServer::Recover(RecoveryCallback on_recovered) {
   std::vector<index::CollectionInfo> collections = engine_->ListCollections();
   for (const index::CollectionInfo& c : collections) points += c.points;
   handle_.Set(engine_.get());
-  SetServing(server_.get(), true);
+  {
+    std::lock_guard lock(readiness_mu_);
+    serving_ = true;
+    SetServing(server_.get(), !config_.cluster.enabled() || cluster_ready_);
+  }
   spdlog::info("recovered {} collections, {} points from {} in {:.3f} s; serving",
                collections.size(), points, config_.storage.data_dir, seconds);
   if (on_recovered) on_recovered(absl::OkStatus());
@@ -301,28 +309,28 @@ absl::Status RagdServer::StartCluster() {
   RETURN_IF_ERROR(placement.Validate());
   cluster::ApplierOptions ao;
   ao.placement = placement;
+  ao.apply_delay = std::chrono::milliseconds(config_.debug.apply_delay_ms);
   ASSIGN_OR_RETURN(cluster_applier_,
                    cluster::Applier::Start(cluster_log_.get(), engine_.get(), ao));
   wo.limits = config_.EngineOptions();
+  Metrics* metrics = metrics_.get();  // outlives the writer (first member)
+  wo.on_publish = [metrics](double seconds) { metrics->RecordClusterPublish(seconds); };
   cluster_writer_ = std::make_unique<cluster::Writer>(cluster_log_.get(), cluster_applier_.get(),
                                                       engine_.get(), wo);
-  // Serve once this pod holds what the log held at start (bounded: a pod far behind serves
-  // and keeps catching up; readiness by lag comes with issue 14's read path).
-  const absl::Time deadline = absl::Now() + absl::Seconds(60);
-  RETURN_IF_ERROR(cluster_log_->EnsureCatalogStream());
-  ASSIGN_OR_RETURN(uint64_t catalog, cluster_log_->CatalogLastSequence());
-  absl::Status caught_up = cluster_applier_->WaitForCatalogSequence(catalog, deadline);
-  if (caught_up.ok()) {
-    for (const index::CollectionInfo& info : engine_->ListCollections()) {
-      absl::StatusOr<uint64_t> last = cluster_log_->LastSequence(info.spec.name);
-      if (!last.ok()) continue;
-      caught_up = cluster_applier_->WaitForSequence(info.spec.name, *last, deadline);
-      if (!caught_up.ok()) break;
-    }
+  // No wait for the log here: the pod answers at once (EVENTUAL reads see what it has applied,
+  // the other levels wait), and readiness follows its lag (cluster/monitor.h), so Kubernetes
+  // routes around it until it has caught up.
+  cluster::MonitorOptions mo = c.monitor;
+  mo.pod_id = wo.pod_id;
+  mo.shard_group = static_cast<int>(placement.group);
+  mo.address = c.advertise.empty() ? config_.server.listen : c.advertise;
+  if (absl::EndsWith(mo.address, ":0")) {
+    mo.address = absl::StrCat(mo.address.substr(0, mo.address.size() - 1), port_);
   }
-  if (!caught_up.ok()) {
-    spdlog::warn("cluster mode: serving before catching up with the log: {}", caught_up.ToString());
-  }
+  ASSIGN_OR_RETURN(cluster_monitor_,
+                   cluster::Monitor::Start(cluster_log_.get(), cluster_applier_.get(),
+                                           engine_.get(), mo,
+                                           [this](bool ready) { OnClusterReadiness(ready); }));
   cluster_writes_.Set(cluster_writer_.get());
   cluster_local_ = std::make_unique<cluster::LocalShards>(engine_.get(), cluster_applier_.get(),
                                                           placement, wo.pod_id);
@@ -337,6 +345,7 @@ absl::Status RagdServer::StartCluster() {
     cluster_writes_.SetRouter(cluster_router_.get());
     retrieval_.SetSearchBackend(router_backend_.get());
   }
+  cluster_writes_.SetMonitor(cluster_monitor_.get());
   spdlog::info(
       "cluster mode: pod {} (shard group {} of {}, advertised as {}) on NATS {} (R{}), catalog "
       "sequence {}",
@@ -344,6 +353,12 @@ absl::Status RagdServer::StartCluster() {
       c.advertise.empty() ? config_.server.listen : c.advertise, absl::StrJoin(c.log.urls, ","),
       c.log.replicas, cluster_applier_->CatalogPosition());
   return absl::OkStatus();
+}
+
+void RagdServer::OnClusterReadiness(bool ready) {
+  std::lock_guard lock(readiness_mu_);
+  cluster_ready_ = ready;
+  if (serving_) SetServing(server_.get(), ready);
 }
 
 absl::Status RagdServer::Shutdown(absl::Duration grace) {
@@ -369,11 +384,14 @@ absl::Status RagdServer::Shutdown(absl::Duration grace) {
   // No call is left: the log is no longer applied and the connection closes before the engine.
   cluster_writes_.Set(nullptr);
   cluster_writes_.SetRouter(nullptr);
+  cluster_writes_.SetMonitor(nullptr);
   retrieval_.SetSearchBackend(nullptr);
   local_shards_handle_.Set(nullptr);
+  if (cluster_monitor_ != nullptr) cluster_monitor_->Stop();
   if (cluster_router_ != nullptr) cluster_router_->Stop();
   if (cluster_applier_ != nullptr) cluster_applier_->Stop();
   cluster_writer_.reset();
+  cluster_monitor_.reset();
   router_backend_.reset();
   cluster_router_.reset();
   cluster_local_.reset();
@@ -395,7 +413,12 @@ RagdServer::~RagdServer() {
 
 std::string RagdServer::NotReadyReason() const {
   absl::StatusOr<index::Engine*> engine = handle_.Get();
-  return engine.ok() ? "" : std::string(engine.status().message());
+  if (!engine.ok()) return std::string(engine.status().message());
+  // Through the atomic pointer: the recovery thread sets it while /readyz may be answering.
+  if (cluster::Monitor* m = cluster_writes_.monitor(); m != nullptr && !m->ready()) {
+    return m->not_ready_reason();
+  }
+  return "";
 }
 
 std::string RagdServer::ScrapeMetrics() {
@@ -409,6 +432,16 @@ std::string RagdServer::ScrapeMetrics() {
   if (std::optional<ingest::EmbeddingCache::Stats> ingest = ingest_.cache_stats()) {
     metrics_->SetEmbeddingCache("ingest", {ingest->entries, ingest->max_entries, ingest->hits,
                                            ingest->misses, ingest->evictions});
+  }
+  if (cluster::Monitor* m = cluster_writes_.monitor(); m != nullptr) {
+    cluster::PodStatus status = m->status();
+    Metrics::ClusterNumbers numbers;
+    for (const cluster::CollectionLag& l : status.collections) {
+      numbers.lags.emplace_back(l.collection, l.lag);
+    }
+    numbers.applied = status.applied_total;
+    numbers.ready = status.ready;
+    metrics_->SetCluster(numbers);
   }
   return metrics_->Scrape(collections);
 }

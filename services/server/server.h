@@ -16,6 +16,7 @@
 
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <thread>
 
 #include "absl/status/status.h"
@@ -23,6 +24,7 @@
 #include "absl/time/time.h"
 #include "cluster/applier.h"
 #include "cluster/jetstream_log.h"
+#include "cluster/monitor.h"
 #include "cluster/writer.h"
 #include "common/concurrency/bounded_executor.h"
 #include "index/engine/engine.h"
@@ -79,6 +81,8 @@ class RagdServer {
   // Cluster mode: connects to NATS, starts applying the log and waits (bounded) until this
   // pod has caught up with the catalog and the collections as they were at start.
   absl::Status StartCluster();
+  // The Monitor's readiness: health and /readyz follow it once the engine is open.
+  void OnClusterReadiness(bool ready);
 
   // /readyz: "" when serving, else why not.
   std::string NotReadyReason() const;
@@ -119,6 +123,12 @@ class RagdServer {
   std::unique_ptr<cluster::LocalShards> cluster_local_;
   std::unique_ptr<cluster::Router> cluster_router_;
   std::unique_ptr<RouterSearchBackend> router_backend_;
+  std::unique_ptr<cluster::Monitor> cluster_monitor_;
+  // Health is SERVING once the engine is open (serving_) and, in cluster mode, while the
+  // Monitor says the pod has caught up (cluster_ready_).
+  std::mutex readiness_mu_;
+  bool serving_ = false;
+  bool cluster_ready_ = false;
   std::thread recovery_;
   bool shut_down_ = false;
 };

@@ -1,8 +1,9 @@
 // Two real ragd processes in cluster mode (a `cluster:` config section) on one nats-server,
 // called through the generated stubs: a collection created through one pod appears on the
 // other, points written through either pod reach both, a call retried with the same
-// x-request-id through the other pod is stored once (same consistency token), and the writes
-// the log does not carry yet answer UNIMPLEMENTED instead of writing to one pod only.
+// x-request-id through the other pod is stored once (same consistency token); documents
+// ingested through one pod (UpsertDocument, IngestDocuments, DeleteDocument) and deletes by
+// filter reach the other through the log.
 
 #include <gtest/gtest.h>
 
@@ -79,7 +80,6 @@ TEST(ClusterServerTest, WritesThroughEitherPodReachBoth) {
   auto points_a = v1::Points::NewStub(pods[0]->channel());
   auto points_b = v1::Points::NewStub(pods[1]->channel());
   auto collections_b = v1::Collections::NewStub(pods[1]->channel());
-  auto ingest_b = v1::Ingest::NewStub(pods[1]->channel());
 
   v1::CreateCollectionRequest create;
   create.set_name("docs");
@@ -130,22 +130,6 @@ TEST(ClusterServerTest, WritesThroughEitherPodReachBoth) {
   EXPECT_EQ(points_a->Upsert(ctx.get(), bad, &upserted).error_code(),
             grpc::StatusCode::INVALID_ARGUMENT);
 
-  // Not carried by the log yet: refused, not written to one pod only.
-  v1::DeleteRequest by_filter;
-  by_filter.set_collection("docs");
-  by_filter.mutable_filter()->mutable_condition()->set_key("k");
-  ctx = Context();
-  EXPECT_EQ(points_a->Delete(ctx.get(), by_filter, &deleted).error_code(),
-            grpc::StatusCode::UNIMPLEMENTED);
-  v1::UpsertDocumentRequest doc;
-  doc.set_collection("docs");
-  doc.mutable_document()->set_id("d1");
-  doc.mutable_document()->set_text("hello");
-  v1::UpsertDocumentResponse doc_resp;
-  ctx = Context();
-  EXPECT_EQ(ingest_b->UpsertDocument(ctx.get(), doc, &doc_resp).error_code(),
-            grpc::StatusCode::UNIMPLEMENTED);
-
   // Deleted through b: gone from a.
   v1::DeleteCollectionRequest drop;
   drop.set_name("docs");
@@ -165,6 +149,137 @@ TEST(ClusterServerTest, WritesThroughEitherPodReachBoth) {
     if (!gone) std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
   EXPECT_TRUE(gone);
+}
+
+v1::Filter DocumentIs(const std::string& id) {
+  v1::Filter f;
+  f.mutable_condition()->set_document_id(true);
+  f.mutable_condition()->mutable_equals()->set_string_value(id);
+  return f;
+}
+
+// Chunks of document `id` that `pod` holds once it has applied the log's head (STRONG).
+uint64_t StrongChunkCount(v1::Points::Stub& pod, const std::string& id) {
+  v1::CountRequest count;
+  count.set_collection("kb");
+  *count.mutable_filter() = DocumentIs(id);
+  count.set_consistency(v1::READ_CONSISTENCY_STRONG);
+  v1::CountResponse counted;
+  auto ctx = Context();
+  grpc::Status st = pod.Count(ctx.get(), count, &counted);
+  EXPECT_TRUE(st.ok()) << st.error_message();
+  return counted.count();
+}
+
+std::string Words(int n) {
+  std::string text;
+  for (int i = 0; i < n; ++i) text += "word" + std::to_string(i % 97) + (i % 40 == 39 ? ".\n\n" : " ");
+  return text;
+}
+
+TEST(ClusterServerTest, DocumentsAndDeletesByFilterGoThroughTheLog) {
+  testing::TempDir tmp;
+  NatsServer::Options no;
+  no.dir = (tmp.path() / "nats").string();
+  ASSERT_OK_AND_ASSIGN(auto nats, NatsServer::Start(no));
+  std::vector<std::unique_ptr<RagdProcess>> pods;
+  for (const char* name : {"a", "b"}) {
+    const std::string config = (tmp.path() / (std::string(name) + ".yaml")).string();
+    std::ofstream(config) << "cluster:\n  nats_urls: [\"" << nats->url()
+                          << "\"]\n  pod_id: " << name << "\n";
+    auto pod = RagdProcess::Start(
+        RagdProcess::OptionsFor((tmp.path() / name).string(), {"--config", config}));
+    ASSERT_OK(pod.status());
+    pods.push_back(*std::move(pod));
+  }
+  auto collections_a = v1::Collections::NewStub(pods[0]->channel());
+  auto ingest_a = v1::Ingest::NewStub(pods[0]->channel());
+  auto ingest_b = v1::Ingest::NewStub(pods[1]->channel());
+  auto points_a = v1::Points::NewStub(pods[0]->channel());
+  auto points_b = v1::Points::NewStub(pods[1]->channel());
+
+  v1::CreateCollectionRequest create;
+  create.set_name("kb");
+  create.mutable_embedder()->set_name("local");
+  create.mutable_chunking()->set_max_tokens(64);
+  create.mutable_chunking()->set_overlap_tokens(8);
+  v1::CreateCollectionResponse created;
+  auto ctx = Context();
+  grpc::Status st = collections_a->CreateCollection(ctx.get(), create, &created);
+  ASSERT_TRUE(st.ok()) << st.error_message();
+
+  // A long document through b: every chunk reaches a.
+  v1::UpsertDocumentRequest doc;
+  doc.set_collection("kb");
+  doc.mutable_document()->set_id("d1");
+  doc.mutable_document()->set_text(Words(400));
+  v1::UpsertDocumentResponse upserted;
+  ctx = Context();
+  st = ingest_b->UpsertDocument(ctx.get(), doc, &upserted);
+  ASSERT_TRUE(st.ok()) << st.error_message();
+  const uint64_t chunks = upserted.result().chunks();
+  ASSERT_GT(chunks, 2u);
+  EXPECT_EQ(StrongChunkCount(*points_a, "d1"), chunks);
+
+  // A shorter version through a replaces it on both pods (extra chunks deleted, one entry).
+  doc.mutable_document()->set_text(Words(60));
+  ctx = Context();
+  st = ingest_a->UpsertDocument(ctx.get(), doc, &upserted);
+  ASSERT_TRUE(st.ok()) << st.error_message();
+  const uint64_t fewer = upserted.result().chunks();
+  ASSERT_LT(fewer, chunks);
+  EXPECT_EQ(StrongChunkCount(*points_b, "d1"), fewer);
+  EXPECT_EQ(StrongChunkCount(*points_a, "d1"), fewer);
+
+  // A stream of two documents through a.
+  {
+    v1::IngestSummary summary;
+    ctx = Context();
+    auto writer = ingest_a->IngestDocuments(ctx.get(), &summary);
+    for (const char* id : {"d2", "d3"}) {
+      v1::IngestDocumentsRequest r;
+      r.set_collection("kb");
+      r.mutable_document()->set_id(id);
+      r.mutable_document()->set_text(Words(150));
+      ASSERT_TRUE(writer->Write(r));
+    }
+    writer->WritesDone();
+    st = writer->Finish();
+    ASSERT_TRUE(st.ok()) << st.error_message();
+    EXPECT_EQ(summary.documents_ok(), 2u);
+    EXPECT_GT(StrongChunkCount(*points_b, "d2"), 0u);
+    EXPECT_EQ(StrongChunkCount(*points_b, "d3"), StrongChunkCount(*points_a, "d3"));
+  }
+
+  // DeleteDocument through b, Delete by filter through a: gone from both.
+  v1::DeleteDocumentRequest del_doc;
+  del_doc.set_collection("kb");
+  del_doc.set_document_id("d1");
+  v1::DeleteDocumentResponse del_doc_resp;
+  ctx = Context();
+  st = ingest_b->DeleteDocument(ctx.get(), del_doc, &del_doc_resp);
+  ASSERT_TRUE(st.ok()) << st.error_message();
+  EXPECT_EQ(del_doc_resp.deleted_chunks(), fewer);
+  EXPECT_EQ(StrongChunkCount(*points_a, "d1"), 0u);
+
+  const uint64_t d2_chunks = StrongChunkCount(*points_a, "d2");
+  v1::DeleteRequest by_filter;
+  by_filter.set_collection("kb");
+  *by_filter.mutable_filter() = DocumentIs("d2");
+  v1::DeleteResponse deleted;
+  ctx = Context();
+  st = points_a->Delete(ctx.get(), by_filter, &deleted);
+  ASSERT_TRUE(st.ok()) << st.error_message();
+  EXPECT_EQ(deleted.deleted(), d2_chunks);
+  EXPECT_GT(deleted.sequence(), 0u);
+  EXPECT_EQ(StrongChunkCount(*points_b, "d2"), 0u);
+  EXPECT_GT(StrongChunkCount(*points_b, "d3"), 0u);  // the filter matched d2 only
+
+  // Nothing matches: no entry, and the answer names the sequence it was evaluated at.
+  ctx = Context();
+  st = points_b->Delete(ctx.get(), by_filter, &deleted);
+  ASSERT_TRUE(st.ok()) << st.error_message();
+  EXPECT_EQ(deleted.deleted(), 0u);
 }
 
 }  // namespace

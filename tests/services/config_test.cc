@@ -95,6 +95,23 @@ TEST(ConfigTest, ClusterSectionIsOffByDefaultAndMapsOntoTheLogOptions) {
   EXPECT_THAT(err, HasSubstr("cluster.replicas"));
 }
 
+// The read path's keys map onto cluster::MonitorOptions, whose defaults they do not restate.
+TEST(ConfigTest, ClusterReadKeysMapOntoTheMonitorOptions) {
+  Config config;
+  EXPECT_EQ(config.cluster.monitor.ready_max_lag, cluster::MonitorOptions{}.ready_max_lag);
+  ASSERT_OK(ApplyYaml("cluster:\n  ready_max_lag: 7\n  bounded_staleness_ms: 250\n"
+                      "  status_interval_ms: 40\ndebug:\n  apply_delay_ms: 5\n",
+                      &config));
+  EXPECT_EQ(config.cluster.monitor.ready_max_lag, 7u);
+  EXPECT_EQ(config.cluster.monitor.bounded_staleness, std::chrono::milliseconds(250));
+  EXPECT_EQ(config.cluster.monitor.status_interval, std::chrono::milliseconds(40));
+  EXPECT_EQ(config.debug.apply_delay_ms, 5);
+  std::string err;
+  CommandLine cl = Parse({}, {"RAGD_CLUSTER__STATUS_INTERVAL_MS=5"}, nullptr, &err);
+  EXPECT_EQ(cl.exit_code, 2);
+  EXPECT_THAT(err, HasSubstr("cluster.status_interval_ms"));
+}
+
 TEST(ConfigTest, PrecedenceIsDefaultsYamlEnvironmentFlags) {
   testing::TempDir dir;
   std::string path = (dir.path() / "ragd.yaml").string();

@@ -33,7 +33,8 @@ constexpr Method kAll[] = {
     Method::kIngestDocuments,  Method::kUpsertDocument, Method::kDeleteDocument,
     Method::kGetDocument,      Method::kGetIngestJob,   Method::kRetrieve,
     Method::kAnswer,           Method::kListModels,     Method::kCountTokens,
-    Method::kCreateBackup,     Method::kSearchBatch};
+    Method::kCreateBackup,     Method::kVerifyCollection, Method::kSearchBatch,
+    Method::kClusterStatus};
 
 TEST(MethodsTest, EveryMethodHasOneRowAndTheDocumentedRole) {
   std::set<std::string> names;
@@ -49,6 +50,7 @@ TEST(MethodsTest, EveryMethodHasOneRowAndTheDocumentedRole) {
   EXPECT_EQ(SpecOf(Method::kIngestDocuments).role, Role::kWriter);
   EXPECT_EQ(SpecOf(Method::kCreateCollection).role, Role::kAdmin);
   EXPECT_EQ(SpecOf(Method::kCreateBackup).role, Role::kAdmin);
+  EXPECT_EQ(SpecOf(Method::kClusterStatus).role, Role::kAdmin);
   // A name nobody registered needs the highest role.
   EXPECT_EQ(RequiredRole("Points.Unknown"), Role::kAdmin);
   EXPECT_STREQ(RoleName(Role::kWriter), "writer");
