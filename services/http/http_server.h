@@ -107,6 +107,9 @@ struct HttpFrontResources {
   rag::IngestorCache* ingestors = nullptr;
   // Largest uploaded file (ingest.max_document_bytes). Default: 32 MiB.
   size_t max_document_bytes = 32u << 20;
+  // Ingest jobs started from the playground and running at once; more are refused with 429
+  // (ingest.max_streams, the bound of IngestDocuments streams). Default: 8.
+  size_t max_ingest_jobs = 8;
   // Non-empty: uploads are refused UNIMPLEMENTED with this reason (cluster mode: the log does
   // not carry ingestion yet, as for ragd.v1.Ingest).
   std::string uploads_disabled_reason;
