@@ -17,8 +17,9 @@
 //                              list prices in an extra `ragd` field; /v1/models/{id} one of
 //                              them.
 //   GET  /                     the playground page, and its JSON endpoints under /v1/ragd/
-//                              (collections, search, documents, file upload; see
-//                              playground_internal.h and README "Playground").
+//                              (collections, search, documents, file upload, ingest jobs of
+//                              several files with their records; see playground_internal.h
+//                              and README "Playground").
 //   Azure OpenAI's paths, POST /openai/deployments/{deployment}/chat/completions and
 //   .../embeddings (`api-version` ignored): the same, with the deployment as `model`, so
 //   that Azure clients (AzureOpenAI in the SDKs) can use ragd as their endpoint.
