@@ -32,6 +32,7 @@ using http_internal::Json;
 struct HttpServer::State {
   HttpFrontResources resources;
   std::atomic<bool> stopping{false};
+  size_t max_body_bytes = 0;  // HttpFrontOptions::max_body_bytes, named in 413 errors
 };
 
 namespace {
@@ -498,7 +499,7 @@ absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(const std::string&
     const std::string id = req.matches[1];
     HandleModels(state, req, res, &id);
   });
-  http_internal::AddPlaygroundRoutes(s, &state->resources);
+  http_internal::AddPlaygroundRoutes(s, &state->resources, &state->stopping);
   s.set_pre_routing_handler([](const httplib::Request& req, httplib::Response&) {
     current_call = CurrentCall{};
     current_call.start = std::chrono::steady_clock::now();
@@ -514,7 +515,11 @@ absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(const std::string&
       // Collection and document names stay out of the metric's labels (unbounded).
       rec.route = absl::StrCat(req.method, absl::StrContains(req.path, "/documents/")
                                                ? " /v1/ragd/collections/{c}/documents/{id}"
+                                           : absl::EndsWith(req.path, "/ingest-jobs")
+                                               ? " /v1/ragd/collections/{c}/ingest-jobs"
                                                : " /v1/ragd/collections/{c}/files");
+    } else if (req.path.rfind("/v1/ragd/ingest-jobs/", 0) == 0) {
+      rec.route = absl::StrCat(req.method, " /v1/ragd/ingest-jobs/{id}");
     } else if (req.path == "/" || req.path.rfind("/playground/", 0) == 0) {
       rec.route = "GET /playground";
     } else if (req.path.rfind("/openai/deployments/", 0) == 0) {
@@ -539,11 +544,25 @@ absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(const std::string&
     if (state->resources.on_call) state->resources.on_call(rec);
   });
   // Anything else: OpenAI's 404 shape, so SDKs report it as such.
-  s.set_error_handler([](const httplib::Request& req, httplib::Response& res) {
+  state->max_body_bytes = options.max_body_bytes;
+  s.set_error_handler([state](const httplib::Request& req, httplib::Response& res) {
     if (!res.body.empty()) return;
     if (res.status == 404) {
       SendError(res, absl::NotFoundError(absl::StrCat("no route ", req.method, " ", req.path)));
       res.status = 404;
+    } else if (res.status == 413) {
+      // cpp-httplib refused the body before any handler ran: say which bound it hit.
+      SendError(res, absl::InvalidArgumentError(absl::StrCat(
+                         "request body: larger than server.max_message_bytes (",
+                         state->max_body_bytes, " bytes)")));
+      res.status = 413;
+    } else if (res.status == 400) {
+      // cpp-httplib could not read the request: a malformed multipart body, or one of more
+      // than its 1024 parts (CPPHTTPLIB_MULTIPART_FORM_DATA_FILE_MAX_COUNT).
+      SendError(res, absl::InvalidArgumentError(
+                     "request: malformed headers or body (a multipart body holds at most 1024 "
+                     "parts)"));
+      res.status = 400;
     }
   });
   s.set_exception_handler([](const httplib::Request&, httplib::Response& res, std::exception_ptr) {

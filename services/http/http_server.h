@@ -17,8 +17,9 @@
 //                              list prices in an extra `ragd` field; /v1/models/{id} one of
 //                              them.
 //   GET  /                     the playground page, and its JSON endpoints under /v1/ragd/
-//                              (collections, search, documents, file upload; see
-//                              playground_internal.h and README "Playground").
+//                              (collections, search, documents, file upload, ingest jobs of
+//                              several files with their records; see playground_internal.h
+//                              and README "Playground").
 //   Azure OpenAI's paths, POST /openai/deployments/{deployment}/chat/completions and
 //   .../embeddings (`api-version` ignored): the same, with the deployment as `model`, so
 //   that Azure clients (AzureOpenAI in the SDKs) can use ragd as their endpoint.
@@ -107,6 +108,9 @@ struct HttpFrontResources {
   rag::IngestorCache* ingestors = nullptr;
   // Largest uploaded file (ingest.max_document_bytes). Default: 32 MiB.
   size_t max_document_bytes = 32u << 20;
+  // Ingest jobs started from the playground and running at once; more are refused with 429
+  // (ingest.max_streams, the bound of IngestDocuments streams). Default: 8.
+  size_t max_ingest_jobs = 8;
   // Non-empty: uploads are refused UNIMPLEMENTED with this reason (cluster mode: the log does
   // not carry ingestion yet, as for ragd.v1.Ingest).
   std::string uploads_disabled_reason;

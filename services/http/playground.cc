@@ -238,7 +238,8 @@ void HandleUpload(const HttpFrontResources& r, const httplib::Request& req,
 
 }  // namespace
 
-void AddPlaygroundRoutes(httplib::Server& server, const HttpFrontResources* resources) {
+void AddPlaygroundRoutes(httplib::Server& server, const HttpFrontResources* resources,
+                         const std::atomic<bool>* stopping) {
   const HttpFrontResources* r = resources;
   server.Get("/", [](const httplib::Request&, httplib::Response& res) {
     SendAsset(res, *FindAsset("index.html"));
@@ -270,6 +271,7 @@ void AddPlaygroundRoutes(httplib::Server& server, const HttpFrontResources* reso
               [r](const httplib::Request& req, httplib::Response& res) {
                 HandleUpload(*r, req, res);
               });
+  AddIngestJobRoutes(server, resources, stopping);
 }
 
 }  // namespace ragd::services::http_internal

@@ -17,17 +17,35 @@
 //                                  extension's loader and ingested (as ragd.v1.Ingest/
 //                                  UpsertDocument, through the same Ingestors), answered with
 //                                  each document's outcome, chunk and token counts.
+//   POST /v1/ragd/collections/{c}/ingest-jobs  a drop: multipart/form-data, one part per file
+//                                  (its filename's extension picks the loader), run as ONE ingest
+//                                  job by an ingest::Ingestor session, as ragd.v1.Ingest/
+//                                  IngestDocuments runs a stream (ingest_jobs.cc). Answered with
+//                                  NDJSON: an `ingest.job` line (job id, files), one
+//                                  `ingest.file` line per file as its documents finish, and an
+//                                  `ingest.summary` line (the job record plus embedder, requests,
+//                                  cost, seconds). Refused before any ingestion: 413 for a body
+//                                  over server.max_message_bytes or a file over
+//                                  ingest.max_document_bytes, 400 for no file, more than 1000 or
+//                                  a bad name, 429 over ingest.max_streams jobs at once.
+//   GET  /v1/ragd/ingest-jobs/{id} the job record, field for field as ragd.v1.Ingest/
+//                                  GetIngestJob returns it (the same NOT_FOUND for a job outside
+//                                  the key's scope).
 //
 // The key checks are the gRPC methods' (Collections.ListCollections and the scope of
-// GetCollection, Retrieval.Retrieve, Ingest.GetDocument, Ingest.UpsertDocument); errors are
+// GetCollection, Retrieval.Retrieve, Ingest.GetDocument, Ingest.UpsertDocument,
+// Ingest.IngestDocuments, Ingest.GetIngestJob); errors are
 // OpenAI's error JSON, as on the other routes. Ingestion runs on the HTTP thread that received
 // the file (the HTTP pool is sized for calls that hold a thread, see HttpFrontOptions::threads).
 
 #include <httplib.h>
 
+#include <atomic>
 #include <cstddef>
 
+#include "ingest/job.h"
 #include "services/http/http_server.h"
+#include "services/http/openai_wire_internal.h"
 
 namespace ragd::services::http_internal {
 
@@ -41,7 +59,16 @@ struct PlaygroundAsset {
 extern const PlaygroundAsset kPlaygroundAssets[];
 extern const size_t kPlaygroundAssetCount;
 
-// Adds the routes above. `resources` must outlive the server.
-void AddPlaygroundRoutes(httplib::Server& server, const HttpFrontResources* resources);
+// Adds the routes above. `resources` and `stopping` (set when the server stops: a running
+// ingest job then stops queueing files) must outlive the server.
+void AddPlaygroundRoutes(httplib::Server& server, const HttpFrontResources* resources,
+                         const std::atomic<bool>* stopping);
+// The two ingest-job routes (ingest_jobs.cc); called by AddPlaygroundRoutes.
+void AddIngestJobRoutes(httplib::Server& server, const HttpFrontResources* resources,
+                        const std::atomic<bool>* stopping);
+
+// A job record with the field names of ragd.v1.IngestJob (state as its enum's name), so that
+// the HTTP and gRPC answers read alike.
+Json IngestJobJson(const ingest::IngestJob& job);
 
 }  // namespace ragd::services::http_internal

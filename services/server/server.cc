@@ -192,6 +192,7 @@ absl::StatusOr<std::unique_ptr<RagdServer>> RagdServer::Start(const Config& conf
     front.engine = &self->handle_;
     front.ingestors = self->ingest_.ingestors();
     front.max_document_bytes = config.ingest.service.max_document_bytes;
+    front.max_ingest_jobs = config.ingest.service.max_streams;
     if (config.cluster.enabled()) {
       front.uploads_disabled_reason =
           "uploading files is not supported in cluster mode yet (issue 14)";

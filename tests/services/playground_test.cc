@@ -13,6 +13,8 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <map>
+#include <vector>
 
 #include "absl/strings/str_split.h"
 #include "tests/services/http_test_util.h"
@@ -185,6 +187,177 @@ TEST(PlaygroundApiTest, EndpointsAnswerAndRefuseBadRequestsClearly) {
   EXPECT_FALSE(bad_utf8.json["documents"][0]["error"].get<std::string>().empty());
 }
 
+// A drop as one ingest job: files in one multipart request.
+HttpResult StartJob(int port, const httplib::MultipartFormDataItems& files,
+                    const std::string& key, const std::string& collection = kCollection) {
+  httplib::Client client("127.0.0.1", port);
+  client.set_read_timeout(60, 0);
+  httplib::Headers headers;
+  if (!key.empty()) headers.emplace("Authorization", "Bearer " + key);
+  httplib::Result r = client.Post(
+      absl::StrCat("/v1/ragd/collections/", collection, "/ingest-jobs").c_str(), headers, files);
+  HttpResult out;
+  if (!r) return out;
+  out.status = r->status;
+  out.body = r->body;
+  out.content_type = r->get_header_value("Content-Type");
+  out.json = Json::parse(out.body, nullptr, false);
+  return out;
+}
+
+// The NDJSON lines of a job's response, each parsed (a line that is not JSON fails the test).
+std::vector<Json> JobLines(const std::string& body) {
+  std::vector<Json> lines;
+  for (absl::string_view line : absl::StrSplit(body, '\n', absl::SkipEmpty())) {
+    lines.push_back(Json::parse(line, nullptr, false));
+    EXPECT_TRUE(lines.back().is_object()) << line;
+  }
+  return lines;
+}
+
+TEST(PlaygroundApiTest, DropIsOneIngestJobReadableByIdOverHttpAndGrpc) {
+  TempDir keys;
+  // Small bounds, so that the 413s take small bodies (the set-up's corpus files fit both).
+  auto stack = HttpStack::Start(absl::StrCat(AuthYaml(keys),
+                                             "server:\n  max_message_bytes: 65536\n"
+                                             "ingest:\n  max_document_bytes: 30000\n"),
+                                kAdminKey);
+  ASSERT_TRUE(stack.ok()) << stack.status();
+  const int port = (*stack)->ragd->http_port();
+  const std::string md = "# Dropped\n\n## Why\n\nA file of a playground drop: walrus marker.\n";
+  const httplib::MultipartFormDataItems drop = {
+      {"file", md, "drop/a.md", "text/markdown"},
+      {"file", "caf\xC3", "b.txt", "text/plain"},  // not UTF-8: a failed document of the job
+      {"file", "text", "c.xyz", "application/octet-stream"},  // no loader: failed too
+  };
+
+  // The roles of Ingest.IngestDocuments: a key, and a writer's.
+  EXPECT_EQ(StartJob(port, drop, "").status, 401);
+  EXPECT_EQ(StartJob(port, drop, kReaderKey).status, 403);
+
+  HttpResult run = StartJob(port, drop, kAdminKey);
+  ASSERT_EQ(run.status, 200) << run.body;
+  EXPECT_EQ(run.content_type, "application/x-ndjson");
+  std::vector<Json> lines = JobLines(run.body);
+  ASSERT_EQ(lines.size(), 5u) << run.body;  // the job, one line per file, the summary
+  EXPECT_EQ(lines[0]["object"], "ingest.job");
+  const std::string job_id = lines[0]["job_id"];
+  EXPECT_EQ(job_id.rfind("job-", 0), 0u) << job_id;
+  EXPECT_EQ(lines[0]["files"].size(), 3u);
+  std::map<int, Json> files;
+  for (size_t i = 1; i < 4; ++i) {
+    EXPECT_EQ(lines[i]["object"], "ingest.file") << lines[i].dump();
+    files[lines[i]["index"].get<int>()] = lines[i];
+  }
+  ASSERT_EQ(files.size(), 3u);  // each file once
+  EXPECT_EQ(files[0]["file"], "drop/a.md");
+  EXPECT_EQ(files[0]["documents"][0]["outcome"], "ok");
+  EXPECT_GE(files[0]["chunks"].get<int>(), 1);
+  EXPECT_EQ(files[1]["failed"], 1);
+  EXPECT_FALSE(files[1]["documents"][0]["error"].get<std::string>().empty());
+  EXPECT_EQ(files[2]["failed"], 1);
+  EXPECT_NE(files[2]["documents"][0]["error"].get<std::string>().find("unknown format"),
+            std::string::npos)
+      << files[2].dump();
+  const Json& summary = lines[4];
+  EXPECT_EQ(summary["object"], "ingest.summary");
+  EXPECT_EQ(summary["job_id"], job_id);
+  EXPECT_EQ(summary["collection"], kCollection);
+  EXPECT_EQ(summary["state"], "JOB_STATE_COMPLETED");
+  EXPECT_EQ(summary["documents_ok"], 1);
+  EXPECT_EQ(summary["documents_failed"], 2);
+  EXPECT_EQ(summary["chunks"], files[0]["chunks"]);
+  EXPECT_EQ(summary["tokens"], files[0]["tokens"]);
+  EXPECT_EQ(summary["failures"].size(), 2u);
+  EXPECT_EQ(summary["embedder_provider"], "local");
+  EXPECT_EQ(summary["cost_usd"], 0.0);  // the local embedder bills nothing
+  EXPECT_EQ(summary["files"], 3);
+
+  // The record by id over HTTP (a reader may read it) is the summary's, and gRPC's.
+  HttpResult record = Call(port, "GET", "/v1/ragd/ingest-jobs/" + job_id, "", kReaderKey);
+  ASSERT_EQ(record.status, 200) << record.body;
+  EXPECT_EQ(record.json["object"], "ingest.job");
+  for (const char* field : {"job_id", "collection", "state", "documents_ok", "documents_skipped",
+                            "documents_failed", "chunks", "tokens", "embedded_chunks",
+                            "embedded_tokens", "failures", "started_unix_ms",
+                            "finished_unix_ms"}) {
+    EXPECT_EQ(record.json[field], summary[field]) << field;
+  }
+  auto ingest = v1::Ingest::NewStub((*stack)->ragd->channel());
+  grpc::ClientContext context;
+  context.set_deadline(CallDeadline());
+  context.AddMetadata("authorization", absl::StrCat("Bearer ", kReaderKey));
+  v1::GetIngestJobRequest get;
+  get.set_job_id(job_id);
+  v1::IngestJob job;
+  grpc::Status got = ingest->GetIngestJob(&context, get, &job);
+  ASSERT_TRUE(got.ok()) << got.error_message();
+  EXPECT_EQ(job.collection(), record.json["collection"]);
+  EXPECT_EQ(v1::JobState_Name(job.state()), record.json["state"]);
+  EXPECT_EQ(job.documents_ok(), record.json["documents_ok"]);
+  EXPECT_EQ(job.documents_failed(), record.json["documents_failed"]);
+  EXPECT_EQ(job.chunks(), record.json["chunks"]);
+  EXPECT_EQ(job.tokens(), record.json["tokens"]);
+  EXPECT_EQ(job.embedded_tokens(), record.json["embedded_tokens"]);
+  EXPECT_EQ(job.started_unix_ms(), record.json["started_unix_ms"]);
+  EXPECT_EQ(job.finished_unix_ms(), record.json["finished_unix_ms"]);
+  ASSERT_EQ(job.failures_size(), 2);
+  EXPECT_EQ(job.failures(0).document_id(), record.json["failures"][0]["document_id"]);
+  EXPECT_EQ(job.failures(0).reason(), record.json["failures"][0]["reason"]);
+  // The dropped file is stored under its name.
+  HttpResult stored = Call(
+      port, "GET", absl::StrCat("/v1/ragd/collections/", kCollection, "/documents/drop/a.md"), "",
+      kReaderKey);
+  ASSERT_EQ(stored.status, 200) << stored.body;
+  EXPECT_NE(stored.json["chunks"][0]["content"].get<std::string>().find("walrus marker"),
+            std::string::npos);
+
+  // As GetIngestJob: another collection's key, an unknown id and an impossible one get the same
+  // NOT_FOUND.
+  HttpResult hidden = Call(port, "GET", "/v1/ragd/ingest-jobs/" + job_id, "", kScopedKey);
+  EXPECT_EQ(hidden.status, 404) << hidden.body;
+  HttpResult unknown = Call(port, "GET", "/v1/ragd/ingest-jobs/job-nobody", "", kReaderKey);
+  EXPECT_EQ(unknown.status, 404) << unknown.body;
+  EXPECT_EQ(Call(port, "GET", "/v1/ragd/ingest-jobs/bad%20id!", "", kReaderKey).status, 404);
+  EXPECT_EQ(Call(port, "GET", "/v1/ragd/ingest-jobs/" + job_id).status, 401);
+
+  // The same drop again is a new job; the unchanged file is skipped, not re-embedded.
+  HttpResult again = StartJob(port, {drop[0]}, kAdminKey);
+  ASSERT_EQ(again.status, 200) << again.body;
+  std::vector<Json> again_lines = JobLines(again.body);
+  ASSERT_EQ(again_lines.size(), 3u) << again.body;
+  EXPECT_NE(again_lines[0]["job_id"], job_id);
+  EXPECT_EQ(again_lines[2]["documents_skipped"], 1);
+  EXPECT_EQ(again_lines[2]["embedded_chunks"], 0);
+
+  // Bad requests: clear errors, and no job.
+  HttpResult not_multipart =
+      Call(port, "POST", absl::StrCat("/v1/ragd/collections/", kCollection, "/ingest-jobs"),
+           "{\"files\": []}", kAdminKey);
+  EXPECT_EQ(not_multipart.status, 400);
+  EXPECT_NE(ErrorMessage(not_multipart).find("multipart/form-data"), std::string::npos)
+      << not_multipart.body;
+  HttpResult no_file = StartJob(port, {{"note", "no filename", "", ""}}, kAdminKey);
+  EXPECT_EQ(no_file.status, 400);
+  EXPECT_NE(ErrorMessage(no_file).find("no file"), std::string::npos) << no_file.body;
+  HttpResult big_file =
+      StartJob(port, {drop[0], {"file", std::string(30001, 'x'), "big.txt", "text/plain"}},
+               kAdminKey);
+  EXPECT_EQ(big_file.status, 413);
+  EXPECT_NE(ErrorMessage(big_file).find("ingest.max_document_bytes"), std::string::npos)
+      << big_file.body;
+  HttpResult big_body = StartJob(
+      port, {{"file", std::string(20000, 'x'), "1.txt", ""}, {"file", std::string(20000, 'x'),
+       "2.txt", ""}, {"file", std::string(20000, 'x'), "3.txt", ""},
+       {"file", std::string(20000, 'x'), "4.txt", ""}},
+      kAdminKey);
+  EXPECT_EQ(big_body.status, 413);
+  EXPECT_NE(ErrorMessage(big_body).find("server.max_message_bytes"), std::string::npos)
+      << big_body.body;
+  EXPECT_EQ(StartJob(port, drop, kAdminKey, "nope").status, 404);
+  EXPECT_EQ(StartJob(port, drop, kAdminKey, "Bad%20Name").status, 400);
+}
+
 TEST(PlaygroundBrowserTest, SearchAskCompareAndIngestInChromium) {
   const std::filesystem::path node_dir = PLAYGROUND_NODE_DIR;
   ASSERT_TRUE(std::filesystem::exists(node_dir / "node_modules/puppeteer-core/package.json"))
@@ -223,7 +396,7 @@ TEST(PlaygroundBrowserTest, SearchAskCompareAndIngestInChromium) {
   ASSERT_FALSE(lines.empty());
   Json result = Json::parse(lines.back(), nullptr, false);
   ASSERT_TRUE(result.is_object()) << run->out;
-  EXPECT_EQ(result["checks"].get<int>(), 57) << run->out;  // every check of the script ran
+  EXPECT_EQ(result["checks"].get<int>(), 61) << run->out;  // every check of the script ran
 
   // What only this side sees. The page asked each model through ragd: one chat request per
   // answer (an ask, two comparisons of two models).
@@ -239,6 +412,24 @@ TEST(PlaygroundBrowserTest, SearchAskCompareAndIngestInChromium) {
                 1e-12)
         << run_json.dump();
   }
+  // The drop was one ingest job, which gRPC's GetIngestJob (and so `ragctl jobs get`)
+  // reads as the page showed it.
+  const std::string job_id = result["ingest"]["job_id"];
+  auto ingest = v1::Ingest::NewStub(s.ragd->channel());
+  grpc::ClientContext context;
+  context.set_deadline(CallDeadline());
+  context.AddMetadata("authorization", absl::StrCat("Bearer ", kReaderKey));
+  v1::GetIngestJobRequest get;
+  get.set_job_id(job_id);
+  v1::IngestJob job;
+  grpc::Status got = ingest->GetIngestJob(&context, get, &job);
+  ASSERT_TRUE(got.ok()) << got.error_message();
+  EXPECT_EQ(job.state(), v1::JOB_STATE_COMPLETED);
+  EXPECT_EQ(job.documents_ok(), 1u);
+  EXPECT_EQ(job.documents_failed(), 1u);
+  EXPECT_EQ(job.chunks(), result["ingest"]["summary"]["chunks"].get<uint64_t>());
+  ASSERT_EQ(job.failures_size(), 1);
+  EXPECT_EQ(job.failures(0).document_id(), "notes.xyz");
   // The dropped file is stored, chunked, in the collection.
   HttpResult stored = Call(
       s.ragd->http_port(), "GET",

@@ -7,7 +7,6 @@ import { barChart } from './charts.js';
 const $ = (sel) => document.querySelector(sel);
 const COLORS = ['var(--s1)', 'var(--s2)', 'var(--s3)', 'var(--s4)'];
 const MAX_COMPARE = 4;
-const UPLOADS_AT_ONCE = 2;
 
 const state = {
   collections: [],
@@ -15,7 +14,7 @@ const state = {
   mode: 'hybrid',
   session: [],         // one row per (question, model) compared
   lastCompare: null,   // {question, runs: [...]}, read by the browser test
-  ingest: null,        // the summary of the last drop
+  ingest: null,        // the last drop's job: {job_id, files, summary, error}
 };
 window.ragdPlayground = state;
 
@@ -429,29 +428,53 @@ async function runCompare(ev) {
 
 // ---- ingest ----------------------------------------------------------------------------------
 
-// Sends one file; onProgress(fraction) while its bytes go up. Resolves with ragd's answer.
-function upload(file, onProgress) {
+// Sends the drop as one ingest job (POST /v1/ragd/collections/{c}/ingest-jobs, multipart): ragd
+// answers with NDJSON lines as the job runs (`ingest.job` with its id, `ingest.file` as each
+// file's documents finish, `ingest.summary` with the job record). onUpload(fraction) while the
+// bytes go up, onLine(object) for each line as it arrives. Resolves with every line.
+function startJob(files, { onUpload, onLine }) {
   return new Promise((resolve, reject) => {
     const collection = $('#collection').value;
+    const form = new FormData();
+    for (const file of files) form.append('file', file, file.name);
     const xhr = new XMLHttpRequest();
-    xhr.open('POST', `/v1/ragd/collections/${encodeURIComponent(collection)}/files?name=${encodeURIComponent(file.name)}`);
-    for (const [k, v] of Object.entries(headers({ 'Content-Type': 'application/octet-stream' }))) xhr.setRequestHeader(k, v);
-    xhr.upload.onprogress = (e) => { if (e.lengthComputable) onProgress(e.loaded / e.total); };
+    xhr.open('POST', `/v1/ragd/collections/${encodeURIComponent(collection)}/ingest-jobs`);
+    for (const [k, v] of Object.entries(headers())) xhr.setRequestHeader(k, v);
+    xhr.upload.onprogress = (e) => { if (e.lengthComputable) onUpload(e.loaded / e.total); };
+    const lines = [];
+    let seen = 0;  // characters of responseText already split into lines
+    const drain = () => {
+      if (xhr.status !== 200) return;
+      const text = xhr.responseText;
+      let nl;
+      while ((nl = text.indexOf('\n', seen)) >= 0) {
+        const line = text.slice(seen, nl);
+        seen = nl + 1;
+        if (!line.trim()) continue;
+        const obj = JSON.parse(line);
+        lines.push(obj);
+        onLine(obj);
+      }
+    };
+    xhr.onprogress = drain;
     xhr.onload = () => {
+      if (xhr.status === 200) {
+        drain();
+        resolve(lines);
+        return;
+      }
       let body = null;
       try { body = JSON.parse(xhr.responseText); } catch (_) { /* reported below */ }
-      if (xhr.status === 200 && body) resolve(body);
-      else reject(new Error(body && body.error ? body.error.message : `HTTP ${xhr.status}`));
+      reject(new Error(body && body.error ? `${body.error.message} (HTTP ${xhr.status})` : `HTTP ${xhr.status}`));
     };
     xhr.onerror = () => reject(new Error('network error'));
-    xhr.send(file);
+    xhr.send(form);
   });
 }
 
 async function ingestFiles(files) {
   if (!files.length) return;
   if (!$('#collection').value) { toast('Create a collection first (ragctl collections create)'); return; }
-  const t0 = performance.now();
   const rows = files.map((file) => {
     const bar = h('span');
     const stateText = h('span', { class: 'state' }, 'queued');
@@ -461,46 +484,73 @@ async function ingestFiles(files) {
     return { file, bar, stateText, node };
   });
   $('#ingest-files').prepend(...rows.map((r) => r.node));
-  const summary = { files: files.length, ok: 0, failed: 0, documents: 0, chunks: 0, tokens: 0, seconds: 0, results: [] };
-  let next = 0;
-  async function worker() {
-    while (next < rows.length) {
-      const row = rows[next++];
-      row.stateText.textContent = 'uploading…';
-      try {
-        const r = await upload(row.file, (f) => {
-          // The upload is the first 70 %; the rest is ragd loading, chunking and embedding.
-          row.bar.style.width = `${Math.round(70 * f)}%`;
-          row.stateText.textContent = f < 1 ? `uploading ${Math.round(100 * f)} %` : 'chunking & embedding…';
-        });
-        row.bar.style.width = '100%';
-        const failed = r.documents.filter((d) => d.outcome === 'failed');
-        row.node.classList.add(failed.length ? 'failed' : 'ok');
-        row.stateText.textContent = failed.length
-          ? failed[0].error
-          : `${r.documents.length > 1 ? `${plural(r.documents.length, 'document')} · ` : ''}${plural(r.chunks, 'chunk')} · ${plural(r.tokens, 'token')} · ${r.seconds.toFixed(2)} s`;
-        summary.ok += failed.length ? 0 : 1;
-        summary.failed += failed.length ? 1 : 0;
-        summary.documents += r.documents.length;
-        summary.chunks += r.chunks;
-        summary.tokens += r.tokens;
-        summary.results.push(r);
-      } catch (e) {
-        row.bar.style.width = '100%';
-        row.node.classList.add('failed');
-        row.stateText.textContent = e.message;
-        summary.failed += 1;
-      }
-    }
-  }
-  await Promise.all(Array.from({ length: Math.min(UPLOADS_AT_ONCE, rows.length) }, worker));
-  summary.seconds = (performance.now() - t0) / 1000;
-  state.ingest = summary;
+  // What the page saw, read by the browser test: the job's id, each file's line, the summary.
+  const seen = { job_id: null, files: [], summary: null, error: null };
+  state.ingest = null;
   const box = $('#ingest-summary');
+  box.hidden = true;
+  delete box.dataset.done;
+  const onLine = (line) => {
+    if (line.object === 'ingest.job') {
+      seen.job_id = line.job_id;
+      for (const row of rows) row.stateText.textContent = `chunking & embedding… (job ${line.job_id})`;
+    } else if (line.object === 'ingest.file') {
+      seen.files.push(line);
+      const row = rows[line.index];
+      if (!row) return;
+      const failed = line.documents.filter((d) => d.outcome === 'failed');
+      const skipped = line.documents.filter((d) => d.outcome === 'skipped');
+      row.bar.style.width = '100%';
+      row.node.classList.add(failed.length ? 'failed' : 'ok');
+      row.node.dataset.done = 'true';
+      row.stateText.textContent = failed.length
+        ? failed[0].error
+        : skipped.length === line.documents.length
+          ? 'unchanged (skipped)'
+          : `${line.documents.length > 1 ? `${plural(line.documents.length, 'document')} · ` : ''}${plural(line.chunks, 'chunk')} · ${plural(line.tokens, 'token')}`;
+    } else if (line.object === 'ingest.summary') {
+      seen.summary = line;
+    } else if (line.object === 'error') {
+      seen.error = line.error;
+    }
+  };
+  try {
+    await startJob(files, {
+      // The upload is the first 60 % of each bar; the rest fills when the file's line arrives.
+      onUpload: (f) => {
+        for (const row of rows) {
+          if (row.node.dataset.done) continue;
+          row.bar.style.width = `${Math.round(60 * f)}%`;
+          row.stateText.textContent = f < 1 ? `uploading ${Math.round(100 * f)} %` : 'chunking & embedding…';
+        }
+      },
+      onLine,
+    });
+  } catch (e) {
+    seen.error = { message: e.message };
+  }
+  for (const row of rows) {
+    if (row.node.dataset.done) continue;
+    row.bar.style.width = '100%';
+    row.node.classList.add('failed');
+    row.stateText.textContent = seen.error ? seen.error.message : 'not ingested';
+  }
+  state.ingest = seen;
   const stat = (n, label) => h('div', {}, h('span', { class: 'num' }, n), h('span', { class: 'muted' }, label));
-  box.replaceChildren(stat(`${summary.ok}/${summary.files}`, 'files ingested'), stat(fmtInt(summary.failed), 'failed'),
-    stat(fmtInt(summary.documents), 'documents'), stat(fmtInt(summary.chunks), 'chunks'),
-    stat(fmtInt(summary.tokens), 'tokens'), stat(`${summary.seconds.toFixed(2)} s`, 'elapsed'));
+  const s = seen.summary;
+  if (s) {
+    // The id is what `ragctl jobs get ID` and GET /v1/ragd/ingest-jobs/ID read later.
+    box.replaceChildren(
+      h('div', { class: 'job' }, h('span', { class: 'muted' }, 'job '), h('code', { class: 'job-id' }, s.job_id),
+        h('span', { class: 'muted' }, ` · ${s.embedder_provider} ${s.embedder_model}${s.cancelled ? ' · cancelled' : ''}`)),
+      stat(`${fmtInt(s.documents_ok)}`, 'documents ok'), stat(fmtInt(s.documents_skipped), 'unchanged'),
+      stat(fmtInt(s.documents_failed), 'failed'), stat(fmtInt(s.chunks), 'chunks'),
+      stat(fmtInt(s.tokens), 'tokens'), stat(fmtInt(s.embedded_tokens), 'tokens embedded'),
+      stat(fmtCost(s.cost_usd), 'embedding cost'), stat(`${s.seconds.toFixed(2)} s`, 'elapsed'));
+  } else {
+    box.replaceChildren(h('div', { class: 'job' }, `Not ingested: ${seen.error ? seen.error.message : 'no summary'}`));
+    if (seen.error) toast(seen.error.message);
+  }
   box.hidden = false;
   box.dataset.done = 'true';
   loadCollections($('#collection').value);

@@ -183,14 +183,31 @@ try {
     zone.dispatchEvent(new DragEvent('drop', { dataTransfer: dt, bubbles: true, cancelable: true }));
   });
   await page.waitForSelector('#ingest-summary[data-done="true"]');
-  const summary = await page.evaluate(() => window.ragdPlayground.ingest);
-  check(summary.files === 2 && summary.ok === 1 && summary.failed === 1, 'one file ingested, one refused');
-  check(summary.chunks >= 1 && summary.tokens > 0, 'the summary counts chunks and tokens');
+  // The drop ran as ONE ingest job: its id came first, then a line per file, then the server's
+  // summary (the job record).
+  const job = await page.evaluate(() => window.ragdPlayground.ingest);
+  check(job.error === null && /^job-/.test(job.job_id || ''), `the drop is a job (${job.job_id}, ${JSON.stringify(job.error)})`);
+  const s = job.summary;
+  check(job.files.length === 2 && s && s.job_id === job.job_id && s.state === 'JOB_STATE_COMPLETED' &&
+    s.documents_ok === 1 && s.documents_failed === 1, 'one file ingested, one refused, in the server\'s summary');
+  check(s.chunks >= 1 && s.tokens > 0 && s.files === 2, 'the summary counts chunks and tokens');
   const bad = await page.$eval('li.file[data-file="notes.xyz"] .state', (n) => n.textContent);
   check(/format|extension/i.test(bad), `the refused file says why ("${bad}")`);
-  const widths = await page.$$eval('li.file .progress span', (n) => n.map((s) => s.style.width));
+  const widths = await page.$$eval('li.file .progress span', (n) => n.map((e) => e.style.width));
   check(widths.every((w) => w === '100%'), 'every file shows its progress to the end');
-  out.ingest = summary;
+  const done = await page.$$eval('li.file', (n) => n.map((li) => li.dataset.done === 'true'));
+  check(done.length === 2 && done.every(Boolean), 'each file row was completed by its own result line');
+  const shownSummary = await page.$eval('#ingest-summary', (n) => n.textContent);
+  check(shownSummary.includes(job.job_id) && shownSummary.includes('documents ok'), `the summary shows the job id ("${shownSummary}")`);
+  // The job is then readable by id, as GetIngestJob returns it.
+  const record = await page.evaluate(async (id) => {
+    const key = document.querySelector('#api-key').value.trim();
+    const res = await fetch(`/v1/ragd/ingest-jobs/${encodeURIComponent(id)}`, { headers: { Authorization: `Bearer ${key}` } });
+    return { status: res.status, body: await res.json() };
+  }, job.job_id);
+  check(record.status === 200 && record.body.job_id === job.job_id && record.body.state === 'JOB_STATE_COMPLETED' &&
+    record.body.documents_ok === 1 && record.body.chunks === s.chunks, `the job is readable by id (${JSON.stringify(record)})`);
+  out.ingest = { job_id: job.job_id, summary: s, record: record.body };
   await shot('ingest.png');
 
   // The uploaded text is searchable at once.
