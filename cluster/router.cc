@@ -5,6 +5,7 @@
 #include <arpa/inet.h>
 
 #include <algorithm>
+#include <chrono>
 #include <atomic>
 #include <condition_variable>
 #include <functional>
@@ -116,12 +117,14 @@ std::vector<index::ScoredPoint> Fuse(std::vector<index::ScoredPoint> vec,
     }
     scores[it->second] += contribution;
   };
-  const bool rrf = o.fusion == index::Fusion::kRrf;
+  // Unset means what it means to the engine (index::HybridOptions): RRF, alpha 0.5.
+  const bool rrf = o.fusion.value_or(index::Fusion::kRrf) == index::Fusion::kRrf;
+  const double alpha = o.alpha.value_or(0.5);
   for (size_t i = 0; i < vec.size(); ++i) {
-    add(vec[i], rrf ? 1.0 / (o.rrf_k + static_cast<double>(i + 1)) : o.alpha * nv[i]);
+    add(vec[i], rrf ? 1.0 / (o.rrf_k + static_cast<double>(i + 1)) : alpha * nv[i]);
   }
   for (size_t i = 0; i < text.size(); ++i) {
-    add(text[i], rrf ? 1.0 / (o.rrf_k + static_cast<double>(i + 1)) : (1 - o.alpha) * nt[i]);
+    add(text[i], rrf ? 1.0 / (o.rrf_k + static_cast<double>(i + 1)) : (1 - alpha) * nt[i]);
   }
   for (size_t i = 0; i < out.size(); ++i) out[i].score = static_cast<float>(scores[i]);
   std::sort(out.begin(), out.end(), BetterHit);
@@ -252,7 +255,9 @@ class Router::Impl {
       if (!(h.rrf_k >= 1 && h.rrf_k <= 10000)) {
         return absl::InvalidArgumentError("rrf_k: must be in [1, 10000]");
       }
-      if (!(h.alpha >= 0 && h.alpha <= 1)) return absl::InvalidArgumentError("alpha: must be in [0, 1]");
+      if (h.alpha && !(*h.alpha >= 0 && *h.alpha <= 1)) {
+        return absl::InvalidArgumentError("alpha: must be in [0, 1]");
+      }
       if (request.k < 1 || request.k > options_.max_k) {
         return absl::InvalidArgumentError(absl::StrCat("k: must be in [1, ", options_.max_k,
                                                        "], got ", request.k));
@@ -405,6 +410,15 @@ class Router::Impl {
   absl::StatusOr<FanResult<T>> FanOut(
       const std::string& collection, bool allow_partial, absl::Time deadline, Call call,
       std::function<bool(uint32_t)> skip_group = nullptr) {
+    struct Timer {
+      const std::function<void(double)>& report;
+      std::chrono::steady_clock::time_point start = std::chrono::steady_clock::now();
+      ~Timer() {
+        if (report) {
+          report(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+        }
+      }
+    } timer{options_.on_fanout};
     ASSIGN_OR_RETURN(index::CollectionSpec spec, local_->engine()->GetCollectionSpec(collection));
     const Placement& placement = local_->placement();
     const uint32_t groups = placement.groups;

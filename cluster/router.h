@@ -29,6 +29,7 @@
 // are not owned and must outlive the Router.
 
 #include <chrono>
+#include <functional>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -138,6 +139,9 @@ struct RouterOptions {
   // The engine's largest k (index::Engine::Options::max_k): bounds hybrid candidate depths as
   // the engine does. Default: 1,000.
   size_t max_k = 1000;
+  // Called after each fan-out (Search, Count, Get) with its wall time in seconds, whatever its
+  // outcome: ragd_cluster_router_fanout_seconds. Must be thread-safe. Default: none.
+  std::function<void(double)> on_fanout;
 
   // INVALID_ARGUMENT naming the field (a malformed peer entry).
   absl::Status Validate() const;

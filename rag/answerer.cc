@@ -187,6 +187,7 @@ void Answer::Begin() {
 absl::Status Answer::Prepare() {
   if (plan_.before_retrieval) {
     ASSIGN_OR_RETURN(sources_.applied_sequence, plan_.before_retrieval());
+    if (plan_.min_sequence_from_wait) plan_.query.min_sequence = sources_.applied_sequence;
   }
   ASSIGN_OR_RETURN(TextQueryResult retrieved, resources_.retriever->Retrieve(plan_.query));
   if (abort_.load()) return absl::CancelledError("cancelled by client");

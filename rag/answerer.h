@@ -105,6 +105,9 @@ struct AnswerPlan {
   // value is AnswerSources::applied_sequence and its error ends the call. Unset: nothing.
   // One that may block must come with cpu_bound false (not prepared inline).
   std::function<absl::StatusOr<uint64_t>()> before_retrieval;
+  // The query's min_sequence becomes before_retrieval's value (cluster mode, a level other than
+  // EVENTUAL: every shard group reads at least what this pod waited for). Default: false.
+  bool min_sequence_from_wait = false;
 };
 
 // What a caller sets of an Answer call; unset optional fields take AnswerSettings' defaults.

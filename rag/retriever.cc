@@ -113,7 +113,8 @@ absl::StatusOr<TextQueryResult> Retriever::Retrieve(const TextQuery& query) {
   search.with_vectors = query.with_vectors;
   SearchBackend* backend = backend_.load(std::memory_order_acquire);
   ASSIGN_OR_RETURN(index::SearchResult result,
-                   backend != nullptr ? backend->Search(search) : engine->Search(search));
+                   backend != nullptr ? backend->Search(search, query.min_sequence)
+                                     : engine->Search(search));
   TextQueryResult out;
   out.hits = std::move(result.hits);
   if (mode != index::SearchMode::kText) out.embedder = embedder->model_id();

@@ -62,6 +62,9 @@ struct TextQuery {
   bool with_vectors = false;
   // Unset: kHybrid when the collection has a lexical index, else kVector.
   std::optional<index::SearchMode> mode;
+  // Sharded cluster (a SearchBackend is set): the log sequence every shard group's replica
+  // must have applied before it searches (search_backend.h). 0: none. Default: 0.
+  uint64_t min_sequence = 0;
   // kHybrid only. Fusion method unset: RetrieverOptions::hybrid_fusion (and hybrid_alpha when
   // alpha is unset too).
   index::HybridOptions hybrid;

@@ -15,8 +15,11 @@ class SearchBackend {
  public:
   virtual ~SearchBackend() = default;
   // As index::Engine::Search over the whole collection; plus UNAVAILABLE when part of it
-  // cannot be reached.
-  virtual absl::StatusOr<index::SearchResult> Search(const index::SearchRequest& request) = 0;
+  // cannot be reached. Every part is searched once it has applied at least `min_sequence` of
+  // the collection's log (0: at once), so that a read-your-writes wait made on this pod holds
+  // for the parts other pods hold too.
+  virtual absl::StatusOr<index::SearchResult> Search(const index::SearchRequest& request,
+                                                     uint64_t min_sequence) = 0;
 };
 
 }  // namespace ragd::rag

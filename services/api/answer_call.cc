@@ -262,6 +262,8 @@ grpc::ServerWriteReactor<v1::AnswerEvent>* StartAnswer(
   if (!question.ok()) return RefuseWriter<v1::AnswerEvent>(question.status());
   absl::StatusOr<rag::AnswerPlan> plan = rag::MakeAnswerPlan(resources, *std::move(question));
   if (!plan.ok()) return RefuseWriter<v1::AnswerEvent>(plan.status());
+  plan->min_sequence_from_wait =
+      before_retrieval != nullptr && request->consistency() != v1::READ_CONSISTENCY_EVENTUAL;
   plan->before_retrieval = std::move(before_retrieval);
   if (may_wait) plan->cpu_bound = false;
   std::vector<std::string> names;

@@ -50,6 +50,10 @@ absl::StatusOr<cluster::ReadLevel> LevelOf(int level) {
 
 }  // namespace
 
+uint64_t RoutedMinSequence(int level, uint64_t applied) {
+  return level == v1::READ_CONSISTENCY_EVENTUAL ? 0 : applied;
+}
+
 bool ReadMayWait(const ClusterWrites* cluster, int level) {
   return cluster != nullptr && cluster->monitor() != nullptr &&
          level != v1::READ_CONSISTENCY_EVENTUAL;

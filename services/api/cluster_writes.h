@@ -77,6 +77,11 @@ absl::StatusOr<uint64_t> AwaitReadConsistency(const ClusterWrites* cluster,
                                               uint64_t token,
                                               const grpc::ServerContextBase& context);
 
+// The sequence a routed read (cluster.shard_groups > 1) asks every shard group's replica to
+// have applied: what this pod applied before reading (its consistency wait made that enough),
+// or nothing for EVENTUAL.
+uint64_t RoutedMinSequence(int level, uint64_t applied);
+
 // True when the read may have to wait (cluster mode, not EVENTUAL): the handler then moves it
 // off gRPC's callback threads.
 bool ReadMayWait(const ClusterWrites* cluster, int level);

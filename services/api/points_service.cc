@@ -142,12 +142,6 @@ class SearchBatchRun {
   std::atomic<int> participants_;
 };
 
-// The sequence a routed read asks every shard group's replica to have applied: what this pod
-// applied before reading (its consistency wait made that enough), or nothing for EVENTUAL.
-uint64_t MinAppliedFor(int consistency, uint64_t applied) {
-  return consistency == v1::READ_CONSISTENCY_EVENTUAL ? 0 : applied;
-}
-
 void SetCoverage(const cluster::ShardCoverage& c, v1::ShardCoverage* out) {
   out->set_shards_total(c.shards_total);
   out->set_shards_answered(c.shards_answered);
@@ -208,7 +202,7 @@ grpc::ServerUnaryReactor* PointsService::Get(grpc::CallbackServerContext* contex
     if (router != nullptr) {
       ASSIGN_OR_RETURN(auto routed,
                        router->Get(request->collection(), ids, request->with_vectors(),
-                                   MinAppliedFor(request->consistency(), applied),
+                                   RoutedMinSequence(request->consistency(), applied),
                                    request->allow_partial(), ReadDeadlineOf(*context)));
       points = std::move(routed.value);
       SetCoverage(routed.coverage, response->mutable_coverage());
@@ -282,7 +276,7 @@ grpc::ServerUnaryReactor* PointsService::Search(grpc::CallbackServerContext* con
       // and STRONG hold across groups); EVENTUAL asks no wait of them.
       ASSIGN_OR_RETURN(index::SearchRequest search, FromProto(*request));
       ASSIGN_OR_RETURN(auto routed,
-                       router->Search(search, MinAppliedFor(request->consistency(), applied),
+                       router->Search(search, RoutedMinSequence(request->consistency(), applied),
                                       request->allow_partial(), ReadDeadlineOf(*context)));
       SetHits(std::move(routed.value), response);
       SetCoverage(routed.coverage, response->mutable_coverage());
@@ -377,7 +371,7 @@ grpc::ServerUnaryReactor* PointsService::Count(grpc::CallbackServerContext* cont
     if (router != nullptr) {
       ASSIGN_OR_RETURN(auto routed,
                        router->Count(request->collection(), filter,
-                                     MinAppliedFor(request->consistency(), applied),
+                                     RoutedMinSequence(request->consistency(), applied),
                                      request->allow_partial(), ReadDeadlineOf(*context)));
       response->set_count(routed.value);
       SetCoverage(routed.coverage, response->mutable_coverage());

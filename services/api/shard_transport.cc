@@ -43,16 +43,18 @@ void ToProto(const index::SearchRequest& r, v1::SearchRequest* out) {
       break;
   }
   v1::FusionOptions* f = out->mutable_fusion();
-  switch (r.hybrid.fusion) {
-    case index::Fusion::kRrf:
-      f->set_method(v1::FUSION_METHOD_RRF);
-      break;
-    case index::Fusion::kWeighted:
-      f->set_method(v1::FUSION_METHOD_WEIGHTED);
-      break;
+  if (r.hybrid.fusion) {  // unset stays unset: the receiving side's default, as here
+    switch (*r.hybrid.fusion) {
+      case index::Fusion::kRrf:
+        f->set_method(v1::FUSION_METHOD_RRF);
+        break;
+      case index::Fusion::kWeighted:
+        f->set_method(v1::FUSION_METHOD_WEIGHTED);
+        break;
+    }
   }
   f->set_rrf_k(r.hybrid.rrf_k);
-  f->set_alpha(r.hybrid.alpha);
+  if (r.hybrid.alpha) f->set_alpha(*r.hybrid.alpha);
   f->set_vector_candidates(static_cast<uint32_t>(r.hybrid.vector_candidates));
   f->set_text_candidates(static_cast<uint32_t>(r.hybrid.text_candidates));
   out->set_k(static_cast<uint32_t>(r.k));
@@ -187,8 +189,8 @@ absl::StatusOr<std::vector<index::Point>> GrpcShardTransport::Get(
 }
 
 absl::StatusOr<index::SearchResult> RouterSearchBackend::Search(
-    const index::SearchRequest& request) {
-  ASSIGN_OR_RETURN(auto routed, router_->Search(request, 0, /*allow_partial=*/false,
+    const index::SearchRequest& request, uint64_t min_sequence) {
+  ASSIGN_OR_RETURN(auto routed, router_->Search(request, min_sequence, /*allow_partial=*/false,
                                                 absl::Now() + timeout_));
   return std::move(routed.value);
 }

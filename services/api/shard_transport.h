@@ -70,7 +70,8 @@ class RouterSearchBackend final : public rag::SearchBackend {
  public:
   explicit RouterSearchBackend(cluster::Router* router, absl::Duration timeout = absl::Seconds(30))
       : router_(router), timeout_(timeout) {}
-  absl::StatusOr<index::SearchResult> Search(const index::SearchRequest& request) override;
+  absl::StatusOr<index::SearchResult> Search(const index::SearchRequest& request,
+                                             uint64_t min_sequence) override;
 
  private:
   cluster::Router* router_;

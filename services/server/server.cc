@@ -340,6 +340,10 @@ absl::Status RagdServer::StartCluster() {
     cluster::RouterOptions ro;
     ro.peers = c.peers;
     ro.max_k = config_.EngineOptions().max_k;
+    Metrics* fanout_metrics = metrics_.get();  // outlives the router (first member)
+    ro.on_fanout = [fanout_metrics](double seconds) {
+      fanout_metrics->RecordRouterFanout(seconds);
+    };
     ASSIGN_OR_RETURN(cluster_router_,
                      cluster::Router::Start(ro, &shard_transport_, cluster_local_.get()));
     router_backend_ = std::make_unique<RouterSearchBackend>(cluster_router_.get());

@@ -10,6 +10,7 @@
 //   - the solo pod (G = 1) answers without coverage, as before shard groups.
 
 #include <gtest/gtest.h>
+#include <httplib.h>
 
 #include <algorithm>
 #include <fstream>
@@ -271,6 +272,21 @@ TEST_F(ShardGroupsTest, MergedSearchEqualsOneNodeAndPartialResultsWhenAGroupIsDo
   for (const auto& p : got.points()) ids.push_back(p.id());
   EXPECT_EQ(ids, (std::vector<std::string>{"p5", "p900", "p17", "p18", "p1199"}));
   EXPECT_EQ(got.points(1).text(), d.texts[900]);
+
+  // The routed calls are timed: ragd_cluster_router_fanout_seconds counts them on the pod that
+  // routed (pods_[0] answered routed searches, counts and gets above).
+  {
+    httplib::Client admin("127.0.0.1", pods_[0]->admin_port());
+    admin.set_connection_timeout(5);
+    admin.set_read_timeout(5);
+    httplib::Result metrics = admin.Get("/metrics");
+    ASSERT_TRUE(metrics) << "no answer from the admin port";
+    ASSERT_EQ(metrics->status, 200);
+    const std::string key = "ragd_cluster_router_fanout_seconds_count ";
+    const size_t at = metrics->body.find(key);
+    ASSERT_NE(at, std::string::npos) << metrics->body.substr(0, 2000);
+    EXPECT_GE(std::stod(metrics->body.substr(at + key.size())), 3.0);
+  }
 
   // Both replicas of group 1 gone.
   pods_[1]->Kill();

@@ -114,6 +114,7 @@ absl::StatusOr<std::unique_ptr<RagdProcess>> RagdProcess::Start(Options options)
   std::unique_ptr<RagdProcess> p(new RagdProcess(std::move(options)));
   const std::string port_file = (p->scratch_.path() / "port").string();
   const std::string log_file = (p->scratch_.path() / "ragd.log").string();
+  const std::string any_port = p->options_.host + ":0";
   std::vector<std::string> args = p->options_.launcher;
   args.insert(args.end(), {RagdBinary(), "--port-file", port_file, "--data-dir",
                            p->options_.data_dir});
@@ -121,7 +122,7 @@ absl::StatusOr<std::unique_ptr<RagdProcess>> RagdProcess::Start(Options options)
   // its own --listen; the port file is written either way.
   if (std::find(p->options_.extra_args.begin(), p->options_.extra_args.end(), "--listen") ==
       p->options_.extra_args.end()) {
-    args.insert(args.end(), {"--listen", p->options_.host + ":0"});
+    args.insert(args.end(), {"--listen", any_port});
   }
   // The admin port defaults to 9090: tests running side by side would fight over it.
   const std::string admin_port_file = (p->scratch_.path() / "admin_port").string();
