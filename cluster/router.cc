@@ -22,6 +22,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/synchronization/mutex.h"
 #include "common/status.h"
+#include "index/engine/fusion.h"
 #include "spdlog/spdlog.h"
 
 namespace ragd::cluster {
@@ -84,15 +85,11 @@ std::vector<index::ScoredPoint> MergeLeg(std::vector<std::vector<index::ScoredPo
   return all;
 }
 
-// Min-max normalised scores of a leg in list order (all equal: 1): the engine's kWeighted.
-std::vector<double> Normalised(const std::vector<index::ScoredPoint>& leg) {
-  std::vector<double> out(leg.size(), 1.0);
-  if (leg.empty()) return out;
-  const double hi = leg.front().score;
-  const double lo = leg.back().score;
-  if (hi > lo) {
-    for (size_t i = 0; i < leg.size(); ++i) out[i] = (leg[i].score - lo) / (hi - lo);
-  }
+// A leg's scores, best first, as index::FusionContributions takes them.
+std::vector<double> LegScores(const std::vector<index::ScoredPoint>& leg) {
+  std::vector<double> out;
+  out.reserve(leg.size());
+  for (const index::ScoredPoint& p : leg) out.push_back(p.score);
   return out;
 }
 
@@ -103,8 +100,8 @@ std::vector<index::ScoredPoint> Fuse(std::vector<index::ScoredPoint> vec,
   std::vector<index::ScoredPoint> out;
   std::vector<double> scores;
   absl::flat_hash_map<std::string, size_t> at;
-  const std::vector<double> nv = Normalised(vec);
-  const std::vector<double> nt = Normalised(text);
+  const std::vector<double> cv = index::FusionContributions(LegScores(vec), true, o);
+  const std::vector<double> ct = index::FusionContributions(LegScores(text), false, o);
   auto add = [&](index::ScoredPoint& p, double contribution) {
     auto [it, fresh] = at.try_emplace(p.point.id, out.size());
     if (fresh) {
@@ -117,15 +114,8 @@ std::vector<index::ScoredPoint> Fuse(std::vector<index::ScoredPoint> vec,
     }
     scores[it->second] += contribution;
   };
-  // Unset means what it means to the engine (index::HybridOptions): RRF, alpha 0.5.
-  const bool rrf = o.fusion.value_or(index::Fusion::kRrf) == index::Fusion::kRrf;
-  const double alpha = o.alpha.value_or(0.5);
-  for (size_t i = 0; i < vec.size(); ++i) {
-    add(vec[i], rrf ? 1.0 / (o.rrf_k + static_cast<double>(i + 1)) : alpha * nv[i]);
-  }
-  for (size_t i = 0; i < text.size(); ++i) {
-    add(text[i], rrf ? 1.0 / (o.rrf_k + static_cast<double>(i + 1)) : (1 - alpha) * nt[i]);
-  }
+  for (size_t i = 0; i < vec.size(); ++i) add(vec[i], cv[i]);
+  for (size_t i = 0; i < text.size(); ++i) add(text[i], ct[i]);
   for (size_t i = 0; i < out.size(); ++i) out[i].score = static_cast<float>(scores[i]);
   std::sort(out.begin(), out.end(), BetterHit);
   return out;

@@ -16,6 +16,7 @@
 #include "common/utf8.h"
 #include "index/engine/engine.h"
 #include "index/engine/engine_impl.h"
+#include "index/engine/fusion.h"
 #include "index/engine/shard.h"
 #include "index/engine/validate.h"
 #include "index/storage/store.h"
@@ -69,15 +70,11 @@ std::vector<Ranked> MergeLeg(std::vector<Ranked> all, size_t depth, bool vector_
   return all;
 }
 
-// Min-max normalised scores of a leg, in list order (all equal: 1).
-std::vector<double> Normalised(const std::vector<Ranked>& leg) {
-  std::vector<double> out(leg.size(), 1.0);
-  if (leg.empty()) return out;
-  const double hi = leg.front().hit.score;  // sorted best first
-  const double lo = leg.back().hit.score;
-  if (hi > lo) {
-    for (size_t i = 0; i < leg.size(); ++i) out[i] = (leg[i].hit.score - lo) / (hi - lo);
-  }
+// A leg's scores, best first, as FusionContributions takes them.
+std::vector<double> LegScores(const std::vector<Ranked>& leg) {
+  std::vector<double> out;
+  out.reserve(leg.size());
+  for (const Ranked& r : leg) out.push_back(r.hit.score);
   return out;
 }
 
@@ -86,10 +83,8 @@ std::vector<Ranked> Fuse(const std::vector<Ranked>& vec, const std::vector<Ranke
   std::vector<Ranked> out;
   absl::flat_hash_map<std::pair<size_t, Label>, size_t> at;
   std::vector<double> scores;
-  const Fusion fusion = o.fusion.value_or(Fusion::kRrf);
-  const double alpha = o.alpha.value_or(0.5);
-  const std::vector<double> nv = Normalised(vec);
-  const std::vector<double> nt = Normalised(text);
+  const std::vector<double> cv = FusionContributions(LegScores(vec), /*vector_leg=*/true, o);
+  const std::vector<double> ct = FusionContributions(LegScores(text), /*vector_leg=*/false, o);
   auto add = [&](const Ranked& r, double contribution) {
     auto [it, fresh] = at.try_emplace(std::make_pair(r.shard, r.hit.label), out.size());
     if (fresh) {
@@ -102,14 +97,8 @@ std::vector<Ranked> Fuse(const std::vector<Ranked>& vec, const std::vector<Ranke
     }
     scores[it->second] += contribution;
   };
-  for (size_t i = 0; i < vec.size(); ++i) {
-    add(vec[i],
-        fusion == Fusion::kRrf ? 1.0 / (o.rrf_k + static_cast<double>(i + 1)) : alpha * nv[i]);
-  }
-  for (size_t i = 0; i < text.size(); ++i) {
-    add(text[i], fusion == Fusion::kRrf ? 1.0 / (o.rrf_k + static_cast<double>(i + 1))
-                                        : (1 - alpha) * nt[i]);
-  }
+  for (size_t i = 0; i < vec.size(); ++i) add(vec[i], cv[i]);
+  for (size_t i = 0; i < text.size(); ++i) add(text[i], ct[i]);
   for (size_t i = 0; i < out.size(); ++i) out[i].hit.score = static_cast<float>(scores[i]);
   std::sort(out.begin(), out.end(), BetterHit);
   return out;
