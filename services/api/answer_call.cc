@@ -33,6 +33,7 @@ absl::StatusOr<rag::AnswerQuestion> FromProto(const v1::AnswerRequest& request) 
   if (r.has_min_score()) q.min_score = r.min_score();
   ASSIGN_OR_RETURN(q.mode, services::FromProto(r.mode(), "retrieval.mode"));
   ASSIGN_OR_RETURN(q.hybrid, services::FromProto(r.fusion(), "retrieval.fusion"));
+  q.allow_partial = request.allow_partial();
   q.max_sources = r.max_sources();
   if (r.has_mmr_lambda()) q.mmr_lambda = r.mmr_lambda();
   if (r.has_dedup_threshold()) q.dedup_threshold = r.dedup_threshold();
@@ -102,6 +103,7 @@ class AnswerCall final : public grpc::ServerWriteReactor<v1::AnswerEvent>, publi
     auto event = std::make_unique<v1::AnswerEvent>();
     v1::AnswerSources* out = event->mutable_sources();
     out->set_applied_sequence(sources.applied_sequence);
+    if (sources.coverage) ToProto(*sources.coverage, out->mutable_coverage());
     for (size_t n = 0; n < sources.used; ++n) {
       v1::AnswerSource* s = out->add_sources();
       s->set_number(static_cast<uint32_t>(n + 1));
