@@ -114,8 +114,9 @@ absl::StatusOr<TextQueryResult> Retriever::Retrieve(const TextQuery& query) {
   SearchBackend* backend = backend_.load(std::memory_order_acquire);
   TextQueryResult out;
   if (backend != nullptr) {
-    ASSIGN_OR_RETURN(BackendSearchResult routed,
-                     backend->Search(search, query.min_sequence, query.allow_partial));
+    ASSIGN_OR_RETURN(
+        BackendSearchResult routed,
+        backend->Search(search, query.min_sequence, query.allow_partial, query.deadline));
     out.hits = std::move(routed.result.hits);
     out.coverage = std::move(routed.coverage);
   } else {

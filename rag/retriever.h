@@ -69,6 +69,9 @@ struct TextQuery {
   // (TextQueryResult::coverage names them) instead of failing with UNAVAILABLE.
   // Default: false.
   bool allow_partial = false;
+  // Sharded cluster: when the backend's search (other pods' waits included) must end, e.g. the
+  // call's deadline. Default: none (the backend's own bound).
+  absl::Time deadline = absl::InfiniteFuture();
   // kHybrid only. Fusion method unset: RetrieverOptions::hybrid_fusion (and hybrid_alpha when
   // alpha is unset too).
   index::HybridOptions hybrid;

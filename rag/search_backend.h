@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/time/time.h"
 #include "index/engine/engine.h"
 
 namespace ragd::rag {
@@ -34,9 +35,11 @@ class SearchBackend {
   // cannot be reached, unless `allow_partial`: then the hits of the parts that answered, and
   // the coverage says which shards are missing. Every part is searched once it has applied at
   // least `min_sequence` of the collection's log (0: at once), so that a read-your-writes wait
-  // made on this pod holds for the parts other pods hold too.
+  // made on this pod holds for the parts other pods hold too. The whole search, waits included,
+  // ends by `deadline` (DEADLINE_EXCEEDED); an implementation may bound it sooner.
   virtual absl::StatusOr<BackendSearchResult> Search(const index::SearchRequest& request,
-                                                     uint64_t min_sequence, bool allow_partial) = 0;
+                                                     uint64_t min_sequence, bool allow_partial,
+                                                     absl::Time deadline) = 0;
 };
 
 }  // namespace ragd::rag

@@ -11,6 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/status.h"
 #include "models/model_catalog.h"
+#include "services/api/cluster_writes.h"
 #include "services/api/convert.h"
 #include "services/api/handler_util.h"
 #include "services/api/retrieval_convert.h"
@@ -259,7 +260,6 @@ grpc::ServerWriteReactor<v1::AnswerEvent>* StartAnswer(
     const rag::AnswerResources& resources, grpc::CallbackServerContext* server_context,
     const v1::AnswerRequest* request, std::function<absl::StatusOr<uint64_t>()> before_retrieval,
     bool may_wait) {
-  (void)server_context;
   absl::StatusOr<rag::AnswerQuestion> question = FromProto(*request);
   if (!question.ok()) return RefuseWriter<v1::AnswerEvent>(question.status());
   absl::StatusOr<rag::AnswerPlan> plan = rag::MakeAnswerPlan(resources, *std::move(question));
@@ -267,6 +267,8 @@ grpc::ServerWriteReactor<v1::AnswerEvent>* StartAnswer(
   plan->min_sequence_from_wait =
       before_retrieval != nullptr && request->consistency() != v1::READ_CONSISTENCY_EVENTUAL;
   plan->before_retrieval = std::move(before_retrieval);
+  // A routed retrieval (sharded cluster) ends with the call, as Retrieve's does.
+  plan->query.deadline = ReadDeadlineOf(*server_context);
   if (may_wait) plan->cpu_bound = false;
   std::vector<std::string> names;
   for (const rag::ModelRun& run : plan->models) names.push_back(run.name);

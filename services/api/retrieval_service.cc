@@ -65,6 +65,7 @@ grpc::ServerUnaryReactor* RetrievalService::Retrieve(grpc::CallbackServerContext
     ASSIGN_OR_RETURN(query.hybrid, FromProto(request->fusion(), "fusion"));
     query.min_sequence = RoutedMinSequence(request->consistency(), applied);
     query.allow_partial = request->allow_partial();
+    query.deadline = ReadDeadlineOf(*context);
     ASSIGN_OR_RETURN(rag::TextQueryResult result, retriever_.Retrieve(query));
     if (result.coverage) ToProto(*result.coverage, response->mutable_coverage());
     response->mutable_chunks()->Reserve(static_cast<int>(result.hits.size()));

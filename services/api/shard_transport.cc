@@ -1,5 +1,6 @@
 #include "services/api/shard_transport.h"
 
+#include <algorithm>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -189,9 +190,10 @@ absl::StatusOr<std::vector<index::Point>> GrpcShardTransport::Get(
 }
 
 absl::StatusOr<rag::BackendSearchResult> RouterSearchBackend::Search(
-    const index::SearchRequest& request, uint64_t min_sequence, bool allow_partial) {
-  ASSIGN_OR_RETURN(auto routed,
-                   router_->Search(request, min_sequence, allow_partial, absl::Now() + timeout_));
+    const index::SearchRequest& request, uint64_t min_sequence, bool allow_partial,
+    absl::Time deadline) {
+  ASSIGN_OR_RETURN(auto routed, router_->Search(request, min_sequence, allow_partial,
+                                                std::min(deadline, absl::Now() + timeout_)));
   rag::BackendSearchResult out;
   out.result = std::move(routed.value);
   out.coverage.shards_total = routed.coverage.shards_total;
