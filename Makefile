@@ -21,7 +21,7 @@ SAN_FLAGS += -DCMAKE_CXX_COMPILER_LAUNCHER=ccache -DCMAKE_C_COMPILER_LAUNCHER=cc
 endif
 # The executables holding the tests labelled `unit` or `concurrency` (tests/*/CMakeLists.txt).
 UNIT_TESTS := common_test concurrency_unit_test index_test lexical_test engine_test models_test embedder_test \
-  chat_test ingest_test rag_test cli_test cluster_test http_wire_test
+  chat_test ingest_test rag_test cli_test cluster_test router_unit_test http_wire_test
 CONCURRENCY_TESTS := concurrency_unit_test index_test engine_test models_test ingest_test rag_test
 # A sanitizer report fails the test; leaks are reported at exit.
 ASAN_ENV := ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:strict_string_checks=1 \
@@ -66,8 +66,9 @@ test-asan: deps
 # whole of test-tsan below, which would bring .ci/run near its 45-minute budget.
 test-tsan-core: deps
 	@cmake -S . -B $(TSAN_DIR) $(SAN_FLAGS) -DRAGD_SANITIZE=thread >/dev/null
-	@cmake --build $(TSAN_DIR) -j$(JOBS) --target concurrency_unit_test
+	@cmake --build $(TSAN_DIR) -j$(JOBS) --target concurrency_unit_test router_unit_test
 	$(TSAN_ENV) $(TSAN_DIR)/tests/common/concurrency_unit_test
+	$(TSAN_ENV) $(TSAN_DIR)/tests/cluster/router_unit_test
 
 # The tests that race threads (label concurrency) under ThreadSanitizer.
 test-tsan: deps

@@ -80,7 +80,7 @@ struct CreateCollectionOptions {
   std::string faiss_factory;
   uint32_t nprobe = 0;
   std::string quantization = "none";  // hnsw only: none | f16 | int8
-  uint32_t shards = 1;
+  uint32_t shards = 0;  // 0: the server's default (1; cluster.default_shards in cluster mode)
   // An embedder name binds the collection for text (ingest, search); with neither dimension
   // nor embedder, ragctl binds "local" (1536-d).
   std::string embedder;

@@ -102,7 +102,9 @@ int Run(int argc, char** argv) {
   c_create->add_option("--quantization", create.quantization,
                        "HNSW vector storage in memory: none, f16 or int8")
       ->capture_default_str();
-  c_create->add_option("--shards", create.shards, "number of shards")->capture_default_str();
+  c_create->add_option("--shards", create.shards,
+                      "number of shards, 1..256 (default: the server's: 1, or cluster.default_shards "
+                      "in cluster mode)");
   c_create->add_option("--lexical", create.lexical,
                        "BM25 index over the text for text/hybrid search: on or off (default: on "
                        "with an embedder)");

@@ -20,7 +20,6 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
-#include "absl/synchronization/mutex.h"
 #include "common/status.h"
 #include "index/engine/fusion.h"
 #include "spdlog/spdlog.h"
@@ -222,7 +221,7 @@ class Router::Impl {
   }
 
   std::vector<PeerStatus> peers() const {
-    absl::MutexLock l(&mu_);
+    std::lock_guard l(mu_);
     std::vector<PeerStatus> out;
     for (const auto& [address, p] : peers_) {
       PeerStatus s = p->status;
@@ -493,7 +492,7 @@ class Router::Impl {
   std::vector<std::shared_ptr<Peer>> ReadyPeers(uint32_t g) const {
     std::vector<std::shared_ptr<Peer>> out;
     {
-      absl::MutexLock l(&mu_);
+      std::lock_guard l(mu_);
       for (const auto& [address, p] : peers_) {
         const PeerStatus& s = p->status;
         if (s.reachable && s.info.serving && s.info.groups == local_->placement().groups &&
@@ -510,7 +509,7 @@ class Router::Impl {
 
   // What the router knows of group g's peers, for the error message.
   std::string Describe(uint32_t g) const {
-    absl::MutexLock l(&mu_);
+    std::lock_guard l(mu_);
     std::vector<std::string> parts;
     for (const auto& [address, p] : peers_) {
       const PeerStatus& s = p->status;
@@ -544,7 +543,7 @@ class Router::Impl {
     const std::vector<std::string> addresses = Addresses();
     {
       // Peers gone from DNS are forgotten; calls in flight keep their shared_ptr.
-      absl::MutexLock l(&mu_);
+      std::lock_guard l(mu_);
       std::erase_if(peers_, [&](const auto& kv) {
         return !std::binary_search(addresses.begin(), addresses.end(), kv.first);
       });
@@ -559,7 +558,7 @@ class Router::Impl {
     for (const std::string& a : addresses) {
       const absl::Time deadline = absl::Now() + absl::FromChrono(options_.probe_timeout);
       absl::StatusOr<PeerInfo> info = transport_->Probe(a, deadline);
-      absl::MutexLock l(&mu_);
+      std::lock_guard l(mu_);
       auto it = peers_.find(a);
       if (it == peers_.end()) continue;
       PeerStatus& s = it->second->status;
@@ -594,8 +593,11 @@ class Router::Impl {
   ShardTransport* const transport_;
   const LocalShards* const local_;
 
-  mutable absl::Mutex mu_;
-  std::map<std::string, std::shared_ptr<Peer>> peers_ ABSL_GUARDED_BY(mu_);
+  // std::mutex rather than absl::Mutex: Debian's Abseil is not built for ThreadSanitizer, whose
+  // runtime then cannot see absl::Mutex's locking (make test runs this file under TSan through
+  // router_unit_test); pthread mutexes it intercepts.
+  mutable std::mutex mu_;
+  std::map<std::string, std::shared_ptr<Peer>> peers_;  // guarded by mu_
 
   std::mutex stop_mu_;
   std::condition_variable stop_cv_;

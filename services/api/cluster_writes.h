@@ -42,11 +42,16 @@ class ClusterWrites {
   void SetRouter(cluster::Router* router) { router_.store(router, std::memory_order_release); }
   cluster::Monitor* monitor() const { return monitor_.load(std::memory_order_acquire); }
   void SetMonitor(cluster::Monitor* m) { monitor_.store(m, std::memory_order_release); }
+  // Shards of a collection created without `shards` in cluster mode (cluster.default_shards,
+  // resolved: never 0). Set once before serving.
+  uint32_t default_shards() const { return default_shards_.load(std::memory_order_relaxed); }
+  void SetDefaultShards(uint32_t n) { default_shards_.store(n, std::memory_order_relaxed); }
 
  private:
   std::atomic<cluster::Writer*> writer_{nullptr};
   std::atomic<cluster::Router*> router_{nullptr};
   std::atomic<cluster::Monitor*> monitor_{nullptr};
+  std::atomic<uint32_t> default_shards_{1};
 };
 
 // True when `cluster` is set and has a writer (null: single-node mode).

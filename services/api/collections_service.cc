@@ -45,6 +45,9 @@ grpc::ServerUnaryReactor* CollectionsService::CreateCollection(
   return FinishOnExecutor(
       context, executor_, [this, engine = *engine, writer, context, request, response] {
         ASSIGN_OR_RETURN(index::CollectionSpec spec, FromProto(*request));
+        // Cluster mode's default shard count (cluster.default_shards): one shard per group
+        // unless configured, so that every group holds part of the collection.
+        if (writer != nullptr && request->shards() == 0) spec.shards = cluster_->default_shards();
         if (!request->embedder().name().empty()) {
           rag::BindRequest bind;
           bind.embedder = request->embedder().name();

@@ -355,6 +355,8 @@ const std::vector<Setting>& Settings() {
                  1, 256),
       IntSetting("cluster.shard_group", [](Config& c) -> auto& { return c.cluster.shard_group; },
                  -1, 255),
+      IntSetting("cluster.default_shards",
+                 [](Config& c) -> auto& { return c.cluster.default_shards; }, 0, 256),
       StringSetting("cluster.advertise", [](Config& c) -> auto& { return c.cluster.advertise; },
                     true),
       PeersSetting("cluster.peers"),
@@ -721,6 +723,14 @@ CommandLine ParseCommandLine(int argc, const char* const* argv,
         return fail(absl::InvalidArgumentError(absl::StrCat(
             "cluster.shard_group: must be below cluster.shard_groups (",
             config.cluster.shard_groups, "), got ", config.cluster.shard_group)));
+      }
+      if (config.cluster.default_shards != 0 &&
+          config.cluster.default_shards < config.cluster.shard_groups) {
+        return fail(absl::InvalidArgumentError(absl::StrCat(
+            "cluster.default_shards: must be 0 (= cluster.shard_groups) or at least "
+            "cluster.shard_groups (",
+            config.cluster.shard_groups, "): groups beyond a collection's shard count hold "
+            "nothing of it; got ", config.cluster.default_shards)));
       }
     }
   }

@@ -171,6 +171,11 @@ struct Config {
     int64_t shard_groups = 1;
     // This pod's group; -1: the trailing ordinal of pod_id modulo G. Default: -1.
     int64_t shard_group = -1;
+    // Shards of a collection created without `shards` (CreateCollection.shards = 0) in cluster
+    // mode; 0: shard_groups, one shard per group, so that each pod walks one index per search
+    // (bench/README.md "Shard count": each further shard on a pod costs about one more index
+    // walk). 0 or shard_groups..256. Default: 0.
+    int64_t default_shards = 0;
     // host:port other pods dial for this one. Default: empty (server.listen).
     std::string advertise;
     // host:port or dns:NAME:PORT entries (comma-separated, or a YAML list). Default: none.

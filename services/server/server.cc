@@ -380,6 +380,8 @@ absl::Status RagdServer::StartCluster() {
                    cluster::Monitor::Start(cluster_log_.get(), cluster_applier_.get(),
                                            engine_.get(), mo,
                                            [this](bool ready) { OnClusterReadiness(ready); }));
+  cluster_writes_.SetDefaultShards(
+      static_cast<uint32_t>(c.default_shards != 0 ? c.default_shards : c.shard_groups));
   cluster_writes_.Set(cluster_writer_.get());
   cluster_local_ = std::make_unique<cluster::LocalShards>(engine_.get(), cluster_applier_.get(),
                                                           placement, wo.pod_id);

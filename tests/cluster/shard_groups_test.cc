@@ -737,6 +737,17 @@ TEST(ShardGroupsAuthTest, PodsSendThePeerKey) {
                                            absl::Seconds(30)));
   EXPECT_NE(refused.exit_code, 0);
   EXPECT_NE(refused.err.find("cluster.peer_key_env"), std::string::npos) << refused.err;
+  // cluster.default_shards below the group count is refused at start, naming the key.
+  {
+    const std::string path = (tmp.path() / "few-shards.yaml").string();
+    std::ofstream(path) << "cluster:\n  nats_urls: [\"" << nats->url()
+                        << "\"]\n  pod_id: ragd-0\n  shard_groups: 2\n  default_shards: 1\n";
+    ASSERT_OK_AND_ASSIGN(auto few, testing::RunCommand({testing::RagdBinary(), "--config", path,
+                                                        "--data-dir", (tmp.path() / "y").string()},
+                                                       absl::Seconds(30)));
+    EXPECT_NE(few.exit_code, 0);
+    EXPECT_NE(few.err.find("cluster.default_shards"), std::string::npos) << few.err;
+  }
 
   std::vector<std::unique_ptr<RagdProcess>> pods;
   for (int i = 0; i < 2; ++i) {
@@ -761,6 +772,19 @@ TEST(ShardGroupsAuthTest, PodsSendThePeerKey) {
   auto ctx = authed();
   grpc::Status st = collections->CreateCollection(ctx.get(), create, &created);
   ASSERT_TRUE(st.ok()) << st.error_message();
+  // Without `shards`, a cluster of 2 shard groups creates 2 shards (cluster.default_shards 0 =
+  // one per group), so that both groups hold part of the collection.
+  {
+    v1::CreateCollectionRequest unsized;
+    unsized.set_name("unsized");
+    unsized.set_dimension(4);
+    unsized.mutable_index()->mutable_flat();
+    v1::CreateCollectionResponse made;
+    auto c = authed();
+    grpc::Status s = collections->CreateCollection(c.get(), unsized, &made);
+    ASSERT_TRUE(s.ok()) << s.error_message();
+    EXPECT_EQ(made.collection().shards(), 2u);
+  }
   v1::UpsertRequest up;
   up.set_collection("docs");
   for (int i = 0; i < 20; ++i) {
