@@ -356,6 +356,8 @@ int IngestCommands::DeleteDocument(const std::string& collection, const std::str
       std::chrono::milliseconds(static_cast<int64_t>(options_.timeout_seconds * 1000)));
   grpc::Status status = stub_->DeleteDocument(&context, request, &response);
   if (!status.ok()) return Fail(status);
+  // The removal's sequence is the token of a later SESSION read, as for every other write.
+  RememberWrite(options_, collection, response.sequence());
   if (options_.json) {
     out_ << ProtoJsonLine(response, /*with_defaults=*/true) << "\n";
   } else {

@@ -143,7 +143,12 @@ class NatsLogReader final : public LogReader {
   std::string stream_;
 };
 
-void OnDisconnected(natsConnection*, void*) { spdlog::warn("cluster: NATS connection lost"); }
+void OnDisconnected(natsConnection* nc, void*) {
+  // libnats also calls this when we close the connection ourselves (shutdown, or a start-up
+  // attempt that reached a server but not JetStream): that is no loss worth a warning.
+  if (natsConnection_IsClosed(nc)) return;
+  spdlog::warn("cluster: NATS connection lost");
+}
 void OnReconnected(natsConnection* nc, void*) {
   char url[256] = {0};
   natsConnection_GetConnectedUrl(nc, url, sizeof(url));

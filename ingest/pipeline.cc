@@ -113,14 +113,13 @@ class Ingestor::Impl {
     return doc_locks_[Hash64(key) % doc_locks_.size()];
   }
 
-  absl::StatusOr<uint64_t> Delete(std::string_view collection, std::string_view document_id) {
+  absl::StatusOr<index::WriteResult> Delete(std::string_view collection,
+                                            std::string_view document_id) {
     std::lock_guard<std::mutex> doc_lock(DocumentLock(collection, document_id));
     const index::Filter filter =
         index::Filter::Cond(index::DocumentIdEquals(std::string(document_id)));
-    auto r = options_.hooks.delete_by_filter ? options_.hooks.delete_by_filter(collection, filter)
-                                             : engine_->DeleteByFilter(collection, filter);
-    if (!r.ok()) return r.status();
-    return r->applied;
+    return options_.hooks.delete_by_filter ? options_.hooks.delete_by_filter(collection, filter)
+                                           : engine_->DeleteByFilter(collection, filter);
   }
 
   DocumentResult Ingest(std::string_view collection, const Document& doc) {
@@ -317,8 +316,8 @@ DocumentResult Ingestor::IngestDocument(std::string_view collection, const Docum
   return r;
 }
 
-absl::StatusOr<uint64_t> Ingestor::DeleteDocument(std::string_view collection,
-                                                  std::string_view document_id) {
+absl::StatusOr<index::WriteResult> Ingestor::DeleteDocument(std::string_view collection,
+                                                            std::string_view document_id) {
   return impl_->Delete(collection, document_id);
 }
 

@@ -134,10 +134,11 @@ class Ingestor {
   // embedder's and engine's codes.
   DocumentResult IngestDocument(std::string_view collection, const Document& doc);
 
-  // Removes every chunk of the document. Returns how many were removed (0 for an unknown id).
-  // NOT_FOUND (collection).
-  absl::StatusOr<uint64_t> DeleteDocument(std::string_view collection,
-                                          std::string_view document_id);
+  // Removes every chunk of the document. Returns how many were removed (`applied`, 0 for an
+  // unknown id) and the write's sequence (its consistency token in cluster mode; for an
+  // unknown id there, the log sequence at which it was found absent). NOT_FOUND (collection).
+  absl::StatusOr<index::WriteResult> DeleteDocument(std::string_view collection,
+                                                    std::string_view document_id);
 
   struct SessionOptions {
     // The job id; empty: NewJobId(). Reusing the id of an earlier job starts a new record

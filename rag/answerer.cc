@@ -81,6 +81,7 @@ absl::StatusOr<AnswerPlan> MakeAnswerPlan(const AnswerResources& resources, Answ
   plan.query.min_score = q.min_score;
   plan.query.mode = q.mode;
   plan.query.hybrid = q.hybrid;
+  plan.query.allow_partial = q.allow_partial;
   plan.selection.dedup = true;
   plan.selection.max_sources = q.max_sources > 0 ? q.max_sources : s.max_sources;
   plan.selection.mmr = q.mmr_lambda.has_value() || s.mmr;
@@ -192,6 +193,7 @@ absl::Status Answer::Prepare() {
   ASSIGN_OR_RETURN(TextQueryResult retrieved, resources_.retriever->Retrieve(plan_.query));
   if (abort_.load()) return absl::CancelledError("cancelled by client");
   sources_.hits = std::move(retrieved.hits);
+  sources_.coverage = std::move(retrieved.coverage);
   std::vector<PromptSource> all;
   all.reserve(sources_.hits.size());
   for (const index::ScoredPoint& hit : sources_.hits) all.push_back(ToPromptSource(hit));

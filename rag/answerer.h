@@ -122,6 +122,7 @@ struct AnswerQuestion {
   std::optional<index::SearchMode>
       mode;  // unset: TextQuery's default (hybrid with a lexical index)
   index::HybridOptions hybrid;
+  bool allow_partial = false;  // TextQuery::allow_partial
   size_t max_sources = 0;  // 0: AnswerSettings::max_sources
   std::optional<double> mmr_lambda;
   std::optional<double> dedup_threshold;
@@ -141,6 +142,8 @@ struct AnswerSources {
   size_t used = 0;
   // What AnswerPlan::before_retrieval returned (0 without it).
   uint64_t applied_sequence = 0;
+  // TextQueryResult::coverage of the retrieval (sharded cluster only).
+  std::optional<ShardCoverage> coverage;
 };
 
 // Receives the events of one Answer call. OnSources comes first (unless preparation fails),

@@ -112,11 +112,17 @@ absl::StatusOr<TextQueryResult> Retriever::Retrieve(const TextQuery& query) {
   search.min_score = query.min_score;
   search.with_vectors = query.with_vectors;
   SearchBackend* backend = backend_.load(std::memory_order_acquire);
-  ASSIGN_OR_RETURN(index::SearchResult result,
-                   backend != nullptr ? backend->Search(search, query.min_sequence)
-                                     : engine->Search(search));
   TextQueryResult out;
-  out.hits = std::move(result.hits);
+  if (backend != nullptr) {
+    ASSIGN_OR_RETURN(
+        BackendSearchResult routed,
+        backend->Search(search, query.min_sequence, query.allow_partial, query.deadline));
+    out.hits = std::move(routed.result.hits);
+    out.coverage = std::move(routed.coverage);
+  } else {
+    ASSIGN_OR_RETURN(index::SearchResult result, engine->Search(search));
+    out.hits = std::move(result.hits);
+  }
   if (mode != index::SearchMode::kText) out.embedder = embedder->model_id();
   out.mode = mode;
   return out;

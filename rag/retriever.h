@@ -65,6 +65,13 @@ struct TextQuery {
   // Sharded cluster (a SearchBackend is set): the log sequence every shard group's replica
   // must have applied before it searches (search_backend.h). 0: none. Default: 0.
   uint64_t min_sequence = 0;
+  // Sharded cluster: a shard group that cannot be reached leaves its shards out of the hits
+  // (TextQueryResult::coverage names them) instead of failing with UNAVAILABLE.
+  // Default: false.
+  bool allow_partial = false;
+  // Sharded cluster: when the backend's search (other pods' waits included) must end, e.g. the
+  // call's deadline. Default: none (the backend's own bound).
+  absl::Time deadline = absl::InfiniteFuture();
   // kHybrid only. Fusion method unset: RetrieverOptions::hybrid_fusion (and hybrid_alpha when
   // alpha is unset too).
   index::HybridOptions hybrid;
@@ -77,6 +84,8 @@ struct TextQueryResult {
   std::string embedder;
   // The mode the engine searched in.
   index::SearchMode mode = index::SearchMode::kVector;
+  // Set when the search went to a SearchBackend (a sharded cluster): the shards it covered.
+  std::optional<ShardCoverage> coverage;
 };
 
 class Retriever {

@@ -11,6 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/status.h"
 #include "models/model_catalog.h"
+#include "services/api/cluster_writes.h"
 #include "services/api/convert.h"
 #include "services/api/handler_util.h"
 #include "services/api/retrieval_convert.h"
@@ -33,6 +34,7 @@ absl::StatusOr<rag::AnswerQuestion> FromProto(const v1::AnswerRequest& request) 
   if (r.has_min_score()) q.min_score = r.min_score();
   ASSIGN_OR_RETURN(q.mode, services::FromProto(r.mode(), "retrieval.mode"));
   ASSIGN_OR_RETURN(q.hybrid, services::FromProto(r.fusion(), "retrieval.fusion"));
+  q.allow_partial = request.allow_partial();
   q.max_sources = r.max_sources();
   if (r.has_mmr_lambda()) q.mmr_lambda = r.mmr_lambda();
   if (r.has_dedup_threshold()) q.dedup_threshold = r.dedup_threshold();
@@ -102,6 +104,7 @@ class AnswerCall final : public grpc::ServerWriteReactor<v1::AnswerEvent>, publi
     auto event = std::make_unique<v1::AnswerEvent>();
     v1::AnswerSources* out = event->mutable_sources();
     out->set_applied_sequence(sources.applied_sequence);
+    if (sources.coverage) ToProto(*sources.coverage, out->mutable_coverage());
     for (size_t n = 0; n < sources.used; ++n) {
       v1::AnswerSource* s = out->add_sources();
       s->set_number(static_cast<uint32_t>(n + 1));
@@ -257,7 +260,6 @@ grpc::ServerWriteReactor<v1::AnswerEvent>* StartAnswer(
     const rag::AnswerResources& resources, grpc::CallbackServerContext* server_context,
     const v1::AnswerRequest* request, std::function<absl::StatusOr<uint64_t>()> before_retrieval,
     bool may_wait) {
-  (void)server_context;
   absl::StatusOr<rag::AnswerQuestion> question = FromProto(*request);
   if (!question.ok()) return RefuseWriter<v1::AnswerEvent>(question.status());
   absl::StatusOr<rag::AnswerPlan> plan = rag::MakeAnswerPlan(resources, *std::move(question));
@@ -265,6 +267,8 @@ grpc::ServerWriteReactor<v1::AnswerEvent>* StartAnswer(
   plan->min_sequence_from_wait =
       before_retrieval != nullptr && request->consistency() != v1::READ_CONSISTENCY_EVENTUAL;
   plan->before_retrieval = std::move(before_retrieval);
+  // A routed retrieval (sharded cluster) ends with the call, as Retrieve's does.
+  plan->query.deadline = ReadDeadlineOf(*server_context);
   if (may_wait) plan->cpu_bound = false;
   std::vector<std::string> names;
   for (const rag::ModelRun& run : plan->models) names.push_back(run.name);

@@ -96,9 +96,10 @@ grpc::ServerUnaryReactor* IngestService::DeleteDocument(grpc::CallbackServerCont
   }
   return FinishOnExecutor(context, executor_, [this, engine = *engine, request, response] {
     ASSIGN_OR_RETURN(Bound bound, IngestorFor(engine, request->collection()));
-    ASSIGN_OR_RETURN(uint64_t deleted,
+    ASSIGN_OR_RETURN(index::WriteResult deleted,
                      bound.ingestor->DeleteDocument(request->collection(), request->document_id()));
-    response->set_deleted_chunks(deleted);
+    response->set_deleted_chunks(deleted.applied);
+    response->set_sequence(deleted.sequence);
     return absl::OkStatus();
   });
 }

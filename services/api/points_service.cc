@@ -13,6 +13,7 @@
 #include "cluster/router.h"
 #include "cluster/writer.h"
 #include "common/status.h"
+#include "services/api/cluster_search.h"
 #include "services/api/convert.h"
 #include "services/api/handler_util.h"
 #include "services/api/shard_transport.h"
@@ -328,6 +329,11 @@ grpc::ServerUnaryReactor* PointsService::SearchBatch(grpc::CallbackServerContext
   // Every result slot exists before the participants start: each writes only its own.
   response->mutable_results()->Reserve(n);
   for (int i = 0; i < n; ++i) response->add_results();
+  // Cluster mode: each search with its consistency and, with shard groups, fanned out over
+  // them (cluster_search.h); the local engine alone would miss other groups' shards.
+  if (ClusterMode(cluster_)) {
+    return RunClusterSearchBatch(context, search_executor_, cluster_, *engine, request, response);
+  }
 
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   // One search runs like Search (inline when a worker's share of the cores is idle). A larger

@@ -75,6 +75,13 @@ void ToProto(index::ScoredPoint&& hit, v1::RetrievedChunk* out) {
   if (hit.text_leg) ToProto(*hit.text_leg, out->mutable_text_leg());
 }
 
+void ToProto(const rag::ShardCoverage& coverage, v1::ShardCoverage* out) {
+  out->set_shards_total(coverage.shards_total);
+  out->set_shards_answered(coverage.shards_answered);
+  out->mutable_missing_shards()->Assign(coverage.missing_shards.begin(),
+                                        coverage.missing_shards.end());
+}
+
 absl::StatusOr<std::vector<models::ChatMessage>> FromProto(
     const google::protobuf::RepeatedPtrField<v1::ChatTurn>& history) {
   std::vector<models::ChatMessage> out;

@@ -14,6 +14,7 @@
 #include "index/engine/engine.h"
 #include "models/chat_model.h"
 #include "models/model_catalog.h"
+#include "rag/search_backend.h"
 #include "ragd/v1/retrieval.pb.h"
 
 namespace ragd::services {
@@ -33,6 +34,9 @@ absl::StatusOr<std::vector<models::ChatMessage>> FromProto(
 // Never copies API keys.
 void ToProto(const models::ModelDeployment& deployment, v1::ModelInfo* out);
 void ToProto(const models::ChatUsage& usage, v1::Usage* out);
+
+// A routed retrieval's coverage (sharded cluster).
+void ToProto(const rag::ShardCoverage& coverage, v1::ShardCoverage* out);
 
 // "cl100k_base" or "o200k_base".
 std::string EncodingName(models::Encoding encoding);

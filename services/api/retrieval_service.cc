@@ -64,7 +64,10 @@ grpc::ServerUnaryReactor* RetrievalService::Retrieve(grpc::CallbackServerContext
     ASSIGN_OR_RETURN(query.mode, FromProto(request->mode(), "mode"));
     ASSIGN_OR_RETURN(query.hybrid, FromProto(request->fusion(), "fusion"));
     query.min_sequence = RoutedMinSequence(request->consistency(), applied);
+    query.allow_partial = request->allow_partial();
+    query.deadline = ReadDeadlineOf(*context);
     ASSIGN_OR_RETURN(rag::TextQueryResult result, retriever_.Retrieve(query));
+    if (result.coverage) ToProto(*result.coverage, response->mutable_coverage());
     response->mutable_chunks()->Reserve(static_cast<int>(result.hits.size()));
     for (index::ScoredPoint& hit : result.hits) ToProto(std::move(hit), response->add_chunks());
     response->set_embedder(std::move(result.embedder));

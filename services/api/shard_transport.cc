@@ -1,5 +1,6 @@
 #include "services/api/shard_transport.h"
 
+#include <algorithm>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -188,11 +189,17 @@ absl::StatusOr<std::vector<index::Point>> GrpcShardTransport::Get(
   return FromProto(resp.mutable_points());
 }
 
-absl::StatusOr<index::SearchResult> RouterSearchBackend::Search(
-    const index::SearchRequest& request, uint64_t min_sequence) {
-  ASSIGN_OR_RETURN(auto routed, router_->Search(request, min_sequence, /*allow_partial=*/false,
-                                                absl::Now() + timeout_));
-  return std::move(routed.value);
+absl::StatusOr<rag::BackendSearchResult> RouterSearchBackend::Search(
+    const index::SearchRequest& request, uint64_t min_sequence, bool allow_partial,
+    absl::Time deadline) {
+  ASSIGN_OR_RETURN(auto routed, router_->Search(request, min_sequence, allow_partial,
+                                                std::min(deadline, absl::Now() + timeout_)));
+  rag::BackendSearchResult out;
+  out.result = std::move(routed.value);
+  out.coverage.shards_total = routed.coverage.shards_total;
+  out.coverage.shards_answered = routed.coverage.shards_answered;
+  out.coverage.missing_shards = std::move(routed.coverage.missing_shards);
+  return out;
 }
 
 // --- ShardsService -----------------------------------------------------------------------------

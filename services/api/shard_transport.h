@@ -65,13 +65,15 @@ class GrpcShardTransport final : public cluster::ShardTransport {
 };
 
 // Retrieve and Answer over a sharded cluster: the retriever's searches through the Router
-// (every shard group must answer: partial retrieval is not offered), bounded by `timeout`.
+// (UNAVAILABLE naming a group without a ready replica, or with allow_partial the groups that
+// answered and their coverage), bounded by the query's deadline and at most `timeout`.
 class RouterSearchBackend final : public rag::SearchBackend {
  public:
   explicit RouterSearchBackend(cluster::Router* router, absl::Duration timeout = absl::Seconds(30))
       : router_(router), timeout_(timeout) {}
-  absl::StatusOr<index::SearchResult> Search(const index::SearchRequest& request,
-                                             uint64_t min_sequence) override;
+  absl::StatusOr<rag::BackendSearchResult> Search(const index::SearchRequest& request,
+                                                  uint64_t min_sequence, bool allow_partial,
+                                                  absl::Time deadline) override;
 
  private:
   cluster::Router* router_;

@@ -7,6 +7,7 @@
 //
 // This is the only file of ragd that reads files or the environment for configuration.
 
+#include <chrono>
 #include <cstdint>
 #include <iosfwd>
 #include <optional>
@@ -189,6 +190,10 @@ struct Config {
     // cluster.bounded_staleness_ms, cluster.status_interval_ms. pod_id and address are filled
     // in at start.
     cluster::MonitorOptions monitor;
+    // How long start-up keeps trying to reach JetStream (no NATS server up yet, a NATS cluster
+    // still electing its JetStream leader) before ragd exits with an error; health is
+    // NOT_SERVING meanwhile. 0: one attempt. Default: 60 s.
+    std::chrono::milliseconds connect_timeout = std::chrono::seconds(60);
     bool enabled() const { return !log.urls.empty(); }
   } cluster;
   struct Debug {

@@ -271,6 +271,11 @@ void RagdServer::Recover(RecoveryCallback on_recovered) {
   }
   if (config_.cluster.enabled()) {
     if (absl::Status s = StartCluster(); !s.ok()) {
+      if (s.code() == absl::StatusCode::kCancelled) {
+        // Shutdown() came first: the stop is the signal's, not a failure of recovery.
+        spdlog::info("cluster mode: {}", std::string(s.message()));
+        return;
+      }
       spdlog::error("cluster mode: {}", s.ToString());
       if (on_recovered) on_recovered(s);
       return;
@@ -290,9 +295,52 @@ void RagdServer::Recover(RecoveryCallback on_recovered) {
   if (on_recovered) on_recovered(absl::OkStatus());
 }
 
+absl::StatusOr<std::unique_ptr<cluster::JetStreamLog>> RagdServer::ConnectLog() {
+  const Config::Cluster& c = config_.cluster;
+  const auto start = std::chrono::steady_clock::now();
+  const auto give_up = start + c.connect_timeout;
+  // Pods and the NATS StatefulSet start together on Kubernetes (and a NATS cluster needs a
+  // quorum before JetStream answers): exiting at the first refusal would only make the
+  // kubelet restart the pod with a growing back-off. Retrying here keeps the pod up, its
+  // health NOT_SERVING, and starts serving as soon as JetStream answers.
+  std::chrono::milliseconds backoff(100);
+  for (int attempt = 1;; ++attempt) {
+    absl::StatusOr<std::unique_ptr<cluster::JetStreamLog>> log =
+        cluster::JetStreamLog::Connect(c.log);
+    if (log.ok()) {
+      if (attempt > 1) {
+        spdlog::info(
+            "cluster: JetStream reached after {} attempts ({:.1f} s)", attempt,
+            std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+      }
+      return log;
+    }
+    const absl::StatusCode code = log.status().code();
+    const bool retryable =
+        code == absl::StatusCode::kUnavailable || code == absl::StatusCode::kDeadlineExceeded;
+    const auto now = std::chrono::steady_clock::now();
+    if (!retryable) return log.status();
+    if (now + backoff >= give_up) {
+      return absl::Status(
+          code, absl::StrCat("JetStream not reachable within cluster.connect_timeout_ms (",
+                             c.connect_timeout.count(), " ms, ", attempt,
+                             " attempts); last error: ", log.status().message()));
+    }
+    spdlog::warn(
+        "cluster: JetStream not reachable yet (attempt {}, retrying for {:.0f} more s): {}",
+        attempt, std::chrono::duration<double>(give_up - now).count(),
+        std::string(log.status().message()));
+    std::unique_lock lock(stop_mu_);
+    if (stop_cv_.wait_for(lock, backoff, [this] { return stopping_; })) {
+      return absl::CancelledError("shutting down before JetStream was reached");
+    }
+    backoff = std::min<std::chrono::milliseconds>(backoff * 2, std::chrono::seconds(2));
+  }
+}
+
 absl::Status RagdServer::StartCluster() {
   const Config::Cluster& c = config_.cluster;
-  ASSIGN_OR_RETURN(cluster_log_, cluster::JetStreamLog::Connect(c.log));
+  ASSIGN_OR_RETURN(cluster_log_, ConnectLog());
   cluster::WriterOptions wo;
   wo.pod_id = c.pod_id;
   if (wo.pod_id.empty()) {
@@ -371,6 +419,11 @@ void RagdServer::OnClusterReadiness(bool ready) {
 absl::Status RagdServer::Shutdown(absl::Duration grace) {
   if (shut_down_) return absl::OkStatus();
   shut_down_ = true;
+  {
+    std::lock_guard lock(stop_mu_);
+    stopping_ = true;
+  }
+  stop_cv_.notify_all();
   // Health first, so that load balancers stop routing here while in-flight calls finish.
   if (grpc::HealthCheckServiceInterface* health = server_->GetHealthCheckService()) {
     health->Shutdown();

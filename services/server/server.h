@@ -14,6 +14,7 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include <condition_variable>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -78,9 +79,13 @@ class RagdServer {
   RagdServer(const Config& config, std::unique_ptr<Metrics> metrics,
              std::unique_ptr<rag::EmbedderRegistry> embedders);
   void Recover(RecoveryCallback on_recovered);
-  // Cluster mode: connects to NATS, starts applying the log and waits (bounded) until this
-  // pod has caught up with the catalog and the collections as they were at start.
+  // Cluster mode: connects to NATS (ConnectLog), starts applying the log, the write path, the
+  // monitor and, with shard groups, the router. Readiness then follows the pod's lag.
   absl::Status StartCluster();
+  // JetStream, retried with backoff while it cannot be reached (UNAVAILABLE, DEADLINE_EXCEEDED:
+  // no server up yet, a NATS cluster still forming) for at most cluster.connect_timeout_ms;
+  // then that error, naming the key. CANCELLED when Shutdown() starts meanwhile.
+  absl::StatusOr<std::unique_ptr<cluster::JetStreamLog>> ConnectLog();
   // The Monitor's readiness: health and /readyz follow it once the engine is open.
   void OnClusterReadiness(bool ready);
 
@@ -131,6 +136,10 @@ class RagdServer {
   bool cluster_ready_ = false;
   std::thread recovery_;
   bool shut_down_ = false;
+  // Set by Shutdown() (under stop_mu_, stop_cv_ notified): ends ConnectLog's retries at once.
+  std::mutex stop_mu_;
+  std::condition_variable stop_cv_;
+  bool stopping_ = false;
 };
 
 }  // namespace ragd::services

@@ -1,9 +1,10 @@
 // Cluster mode's read path over real ragd processes on one nats-server (issue 14): per-call
 // read consistency (SESSION read-your-writes on every replica, STRONG after a write through
 // another pod, a token from the future ending in DEADLINE_EXCEEDED), the applied_sequence of
-// reads, readiness by lag (grpc.health.v1 and /readyz), and single-node mode accepting every
-// level. Pods run with debug.apply_delay_ms so that a replica really lags behind the log
-// while the test reads through it.
+// reads, readiness by lag (grpc.health.v1 and /readyz), single-node mode accepting every
+// level, and start-up before JetStream is up (retried within cluster.connect_timeout_ms).
+// Pods run with debug.apply_delay_ms so that a replica really lags behind the log while the
+// test reads through it.
 
 #include <gtest/gtest.h>
 #include <httplib.h>
@@ -368,6 +369,112 @@ TEST_F(ClusterConsistencyTest, RagctlReadsItsWritesAndShowsClusterStatus) {
   metrics = HttpGet(a->admin_port(), "/metrics");
   EXPECT_NE(metrics.body.find("ragd_cluster_publish_seconds_count 2"), std::string::npos)
       << "one collection create and one upsert published through a";
+}
+
+// Start-up before JetStream (issue 14): ragd started while no NATS server runs yet keeps
+// retrying (health NOT_SERVING, a warning per attempt) instead of exiting; the three servers of
+// an R3 cluster then start one by one (the first alone has no JetStream quorum), and ragd
+// becomes SERVING and takes writes replicated three times.
+TEST(ClusterStartupTest, RagdWaitsForAFormingJetStreamCluster) {
+  testing::TempDir tmp;
+  std::vector<int> ports, route_ports;
+  for (int i = 0; i < 3; ++i) {
+    ports.push_back(NatsServer::FreePort());
+    route_ports.push_back(NatsServer::FreePort());
+  }
+  const std::string config = (tmp.path() / "ragd.yaml").string();
+  std::ofstream(config) << "cluster:\n  nats_urls: [\"nats://127.0.0.1:" << ports[0]
+                        << "\", \"nats://127.0.0.1:" << ports[1]
+                        << "\", \"nats://127.0.0.1:" << ports[2]
+                        << "\"]\n  replicas: 3\n  pod_id: early\n"
+                        << "  connect_timeout_ms: 120000\n";
+  ASSERT_OK_AND_ASSIGN(auto ragd, RagdProcess::Start(RagdProcess::OptionsFor(
+                                      (tmp.path() / "d").string(), {"--config", config},
+                                      /*wait_for_serving=*/false)));
+  // It says it is retrying (bounded poll of its log), and is up but not serving.
+  bool retrying = false;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (!retrying && std::chrono::steady_clock::now() < deadline) {
+    retrying = ragd->LogTail().find("JetStream not reachable yet") != std::string::npos;
+    if (!retrying) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  ASSERT_TRUE(retrying) << ragd->LogTail();
+  ASSERT_OK_AND_ASSIGN(ServingStatus health, ragd->Health());
+  EXPECT_EQ(health, ServingStatus::kNotServing);
+  HttpResult ready = HttpGet(ragd->admin_port(), "/readyz");
+  EXPECT_EQ(ready.status, 503) << ready.body;
+
+  std::vector<std::unique_ptr<NatsServer>> nodes;
+  for (int i = 0; i < 3; ++i) {
+    NatsServer::Options o;
+    o.name = "n" + std::to_string(i + 1);
+    o.dir = (tmp.path() / o.name).string();
+    o.port = ports[i];
+    o.cluster_port = route_ports[i];
+    for (int j = 0; j < 3; ++j) {
+      if (j != i) o.route_ports.push_back(route_ports[j]);
+    }
+    ASSERT_OK_AND_ASSIGN(auto node, NatsServer::Start(o));
+    nodes.push_back(std::move(node));
+    ASSERT_TRUE(ragd->running()) << ragd->LogTail();
+  }
+  ASSERT_OK(ragd->WaitForServing(absl::Seconds(60))) << ragd->LogTail();
+  EXPECT_NE(ragd->LogTail(20000).find("JetStream reached after"), std::string::npos)
+      << ragd->LogTail();
+
+  auto collections = v1::Collections::NewStub(ragd->channel());
+  v1::CreateCollectionRequest create;
+  create.set_name("docs");
+  create.set_dimension(kDim);
+  create.mutable_index()->mutable_flat();
+  v1::CreateCollectionResponse created;
+  auto ctx = Context();
+  grpc::Status st = collections->CreateCollection(ctx.get(), create, &created);
+  ASSERT_TRUE(st.ok()) << st.error_message();
+  auto points = v1::Points::NewStub(ragd->channel());
+  v1::UpsertRequest up;
+  up.set_collection("docs");
+  *up.add_points() = MakePoint("p", 1);
+  v1::UpsertResponse upserted;
+  ctx = Context();
+  st = points->Upsert(ctx.get(), up, &upserted);
+  ASSERT_TRUE(st.ok()) << st.error_message();
+  EXPECT_EQ(upserted.sequence(), 1u);
+}
+
+// The bound: with no NATS server, ragd exits with an error naming cluster.connect_timeout_ms
+// once it passes; and a SIGTERM while it retries stops it at once, cleanly.
+TEST(ClusterStartupTest, GivesUpAfterTheConnectTimeoutAndStopsOnSignal) {
+  testing::TempDir tmp;
+  const int port = NatsServer::FreePort();
+  auto config_with = [&](int timeout_ms) {
+    const std::string path = (tmp.path() / ("t" + std::to_string(timeout_ms) + ".yaml")).string();
+    std::ofstream(path) << "cluster:\n  nats_urls: [\"nats://127.0.0.1:" << port
+                        << "\"]\n  pod_id: lonely\n  connect_timeout_ms: " << timeout_ms << "\n";
+    return path;
+  };
+  ASSERT_OK_AND_ASSIGN(auto ragd, RagdProcess::Start(RagdProcess::OptionsFor(
+                                      (tmp.path() / "a").string(), {"--config", config_with(1500)},
+                                      /*wait_for_serving=*/false)));
+  ASSERT_OK_AND_ASSIGN(int code, ragd->WaitForExit(absl::Seconds(60)));
+  EXPECT_EQ(code, 1);
+  EXPECT_NE(
+      ragd->LogTail().find("JetStream not reachable within cluster.connect_timeout_ms (1500 ms"),
+      std::string::npos)
+      << ragd->LogTail();
+
+  ASSERT_OK_AND_ASSIGN(ragd, RagdProcess::Start(RagdProcess::OptionsFor(
+                                 (tmp.path() / "b").string(), {"--config", config_with(600000)},
+                                 /*wait_for_serving=*/false)));
+  bool retrying = false;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (!retrying && std::chrono::steady_clock::now() < deadline) {
+    retrying = ragd->LogTail().find("JetStream not reachable yet") != std::string::npos;
+    if (!retrying) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  ASSERT_TRUE(retrying) << ragd->LogTail();
+  ASSERT_OK_AND_ASSIGN(code, ragd->Terminate(absl::Seconds(30)));
+  EXPECT_EQ(code, 0) << ragd->LogTail();
 }
 
 TEST(SingleNodeConsistencyTest, EveryLevelIsSatisfiedAtOnce) {

@@ -3,11 +3,13 @@
 // other, points written through either pod reach both, a call retried with the same
 // x-request-id through the other pod is stored once (same consistency token); documents
 // ingested through one pod (UpsertDocument, IngestDocuments, DeleteDocument) and deletes by
-// filter reach the other through the log.
+// filter reach the other through the log; DeleteDocument answers its log sequence (the
+// consistency token), which ragctl records for its SESSION reads.
 
 #include <gtest/gtest.h>
 
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <thread>
 
 #include "ragd/v1/collections.grpc.pb.h"
@@ -251,7 +253,9 @@ TEST(ClusterServerTest, DocumentsAndDeletesByFilterGoThroughTheLog) {
     EXPECT_EQ(StrongChunkCount(*points_b, "d3"), StrongChunkCount(*points_a, "d3"));
   }
 
-  // DeleteDocument through b, Delete by filter through a: gone from both.
+  // DeleteDocument through b, Delete by filter through a: gone from both. DeleteDocument
+  // answers its log sequence, the consistency token: a SESSION read with it through a sees
+  // the removal.
   v1::DeleteDocumentRequest del_doc;
   del_doc.set_collection("kb");
   del_doc.set_document_id("d1");
@@ -260,6 +264,20 @@ TEST(ClusterServerTest, DocumentsAndDeletesByFilterGoThroughTheLog) {
   st = ingest_b->DeleteDocument(ctx.get(), del_doc, &del_doc_resp);
   ASSERT_TRUE(st.ok()) << st.error_message();
   EXPECT_EQ(del_doc_resp.deleted_chunks(), fewer);
+  EXPECT_GT(del_doc_resp.sequence(), upserted.result().sequence());
+  {
+    v1::CountRequest count;
+    count.set_collection("kb");
+    *count.mutable_filter() = DocumentIs("d1");
+    count.set_consistency(v1::READ_CONSISTENCY_SESSION);
+    count.set_consistency_token(del_doc_resp.sequence());
+    v1::CountResponse counted;
+    ctx = Context();
+    st = points_a->Count(ctx.get(), count, &counted);
+    ASSERT_TRUE(st.ok()) << st.error_message();
+    EXPECT_EQ(counted.count(), 0u);
+    EXPECT_GE(counted.applied_sequence(), del_doc_resp.sequence());
+  }
   EXPECT_EQ(StrongChunkCount(*points_a, "d1"), 0u);
 
   const uint64_t d2_chunks = StrongChunkCount(*points_a, "d2");
@@ -280,6 +298,29 @@ TEST(ClusterServerTest, DocumentsAndDeletesByFilterGoThroughTheLog) {
   st = points_b->Delete(ctx.get(), by_filter, &deleted);
   ASSERT_TRUE(st.ok()) << st.error_message();
   EXPECT_EQ(deleted.deleted(), 0u);
+
+  // ragctl records DeleteDocument's sequence as its SESSION token, as for its other writes.
+  {
+    const std::string state = (tmp.path() / "ragctl-state").string();
+    ASSERT_OK_AND_ASSIGN(
+        testing::CommandResult r,
+        testing::RunCommand({RAGCTL_BINARY, "--address", pods[1]->address(), "--json", "documents",
+                             "delete", "--collection", "kb", "d3"},
+                            absl::Seconds(60), {"RAGCTL_STATE_DIR=" + state}));
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    const nlohmann::json reply = nlohmann::json::parse(r.out, nullptr, false);
+    ASSERT_TRUE(reply.is_object()) << r.out;
+    const uint64_t sequence = std::stoull(reply["sequence"].get<std::string>());
+    EXPECT_GT(sequence, del_doc_resp.sequence());
+    EXPECT_GT(std::stoull(reply["deleted_chunks"].get<std::string>()), 0u);
+    std::ifstream tokens(state + "/tokens.json");
+    ASSERT_TRUE(tokens.good()) << "no token file";
+    const nlohmann::json recorded = nlohmann::json::parse(tokens, nullptr, false);
+    const std::string key = pods[1]->address() + "|kb";
+    ASSERT_TRUE(recorded.contains(key)) << recorded.dump();
+    EXPECT_EQ(recorded[key].get<uint64_t>(), sequence);
+    EXPECT_EQ(StrongChunkCount(*points_a, "d3"), 0u);
+  }
 }
 
 }  // namespace

@@ -4,10 +4,17 @@
 // every shard, no router: what a single node holds). Every pod replays the same log.
 //   - merged search (vector, text, hybrid) through any pod of the groups equals the solo
 //     pod's, hit for hit, and recall@10 against a brute force computed here is the same;
+//   - SearchBatch through a pod of the groups: every search fanned out, in order, equal to the
+//     solo pod's searches (it used to read the local engine only: half the shards);
+//   - Retrieve and Answer (documents ingested through the pods) equal the solo pod's, with
+//     full coverage;
 //   - Count and Get are exact across groups (ids in the order asked, unknown ids omitted);
-//   - both replicas of group 1 killed: UNAVAILABLE naming the group; with allow_partial the
-//     hits, count and points of group 0 only, and coverage naming shards 1 and 3;
+//   - both replicas of group 1 killed: UNAVAILABLE naming the group for Search, SearchBatch,
+//     Count, Get, Retrieve and Answer; with allow_partial the results of group 0 only, and
+//     coverage naming shards 1 and 3;
 //   - the solo pod (G = 1) answers without coverage, as before shard groups.
+// ShardGroupsSessionTest: Retrieve and Answer routed to a lagging replica of another group keep
+// SESSION and STRONG (the replica waits for what the receiving pod applied).
 
 #include <gtest/gtest.h>
 #include <httplib.h>
@@ -21,7 +28,9 @@
 #include "common/hash.h"
 #include "ragd/cluster/v1/shards.grpc.pb.h"
 #include "ragd/v1/collections.grpc.pb.h"
+#include "ragd/v1/ingest.grpc.pb.h"
 #include "ragd/v1/points.grpc.pb.h"
+#include "ragd/v1/retrieval.grpc.pb.h"
 #include "tests/testing/nats_server.h"
 #include "tests/testing/ragd_process.h"
 #include "tests/testing/status_matchers.h"
@@ -99,6 +108,75 @@ std::vector<std::pair<std::string, float>> Hits(const v1::SearchResponse& r) {
   std::vector<std::pair<std::string, float>> out;
   for (const auto& h : r.hits()) out.emplace_back(h.point().id(), h.score());
   return out;
+}
+
+std::vector<std::pair<std::string, float>> Chunks(const v1::RetrieveResponse& r) {
+  std::vector<std::pair<std::string, float>> out;
+  for (const auto& c : r.chunks()) out.emplace_back(c.id(), c.score());
+  return out;
+}
+
+std::vector<uint32_t> Missing(const v1::ShardCoverage& c) {
+  return {c.missing_shards().begin(), c.missing_shards().end()};
+}
+
+// An Answer call read to its end: the call's status and its first (sources) event.
+struct AnswerRun {
+  grpc::Status status;
+  bool got_sources = false;
+  v1::AnswerSources sources;
+};
+
+AnswerRun RunAnswer(const RagdProcess& pod, const v1::AnswerRequest& request) {
+  auto stub = v1::Retrieval::NewStub(pod.channel());
+  auto ctx = Context();
+  auto reader = stub->Answer(ctx.get(), request);
+  AnswerRun run;
+  v1::AnswerEvent event;
+  // Bounded: the local model's answer to a short prompt is a few events.
+  for (int i = 0; i < 100000 && reader->Read(&event); ++i) {
+    if (event.has_sources() && !run.got_sources) {
+      run.got_sources = true;
+      run.sources = event.sources();
+    }
+  }
+  run.status = reader->Finish();
+  return run;
+}
+
+std::vector<std::string> SourceIds(const v1::AnswerSources& s) {
+  std::vector<std::string> out;
+  for (const auto& src : s.sources()) out.push_back(src.chunk().id());
+  return out;
+}
+
+// Creates "kb" (the local embedder, 4 shards, small chunks) through `creator`.
+void CreateKb(const RagdProcess& creator) {
+  auto collections = v1::Collections::NewStub(creator.channel());
+  v1::CreateCollectionRequest create;
+  create.set_name("kb");
+  create.set_shards(kShards);
+  create.mutable_embedder()->set_name("local");
+  create.mutable_chunking()->set_max_tokens(32);
+  create.mutable_chunking()->set_overlap_tokens(4);
+  v1::CreateCollectionResponse created;
+  auto ctx = Context();
+  grpc::Status st = collections->CreateCollection(ctx.get(), create, &created);
+  ASSERT_TRUE(st.ok()) << st.error_message();
+}
+
+// Ingests one document through `pod`; its result (sequence = the consistency token).
+v1::DocumentResult Ingest(const RagdProcess& pod, const std::string& id, const std::string& text) {
+  auto ingest = v1::Ingest::NewStub(pod.channel());
+  v1::UpsertDocumentRequest doc;
+  doc.set_collection("kb");
+  doc.mutable_document()->set_id(id);
+  doc.mutable_document()->set_text(text);
+  v1::UpsertDocumentResponse resp;
+  auto ctx = Context();
+  grpc::Status st = ingest->UpsertDocument(ctx.get(), doc, &resp);
+  EXPECT_TRUE(st.ok()) << st.error_message();
+  return resp.result();
 }
 
 class ShardGroupsTest : public ::testing::Test {
@@ -183,6 +261,35 @@ class ShardGroupsTest : public ::testing::Test {
     }
   }
 
+  // "kb": documents ingested through the pods in turn, until every pod counts every chunk.
+  void LoadKb() {
+    ASSERT_NO_FATAL_FAILURE(CreateKb(*pods_[0]));
+    std::mt19937 rng(15);
+    std::uniform_int_distribution<int> word(0, std::size(kWords) - 1);
+    uint64_t chunks = 0;
+    for (int doc = 0; doc < 12; ++doc) {
+      std::string text;
+      for (int w = 0; w < 60; ++w)
+        text += std::string(kWords[word(rng)]) + (w % 12 == 11 ? ". " : " ");
+      v1::DocumentResult r = Ingest(*pods_[doc % 4], "doc" + std::to_string(doc), text);
+      ASSERT_GT(r.chunks(), 0u);
+      chunks += r.chunks();
+    }
+    ASSERT_GT(chunks, 12u);  // several chunks per document: both groups hold some of each
+    std::vector<RagdProcess*> all = {solo_.get()};
+    for (auto& p : pods_) all.push_back(p.get());
+    for (RagdProcess* pod : all) {
+      v1::CountRequest req;
+      req.set_collection("kb");
+      req.set_consistency(v1::READ_CONSISTENCY_STRONG);
+      v1::CountResponse resp;
+      auto ctx = Context();
+      grpc::Status st = Points(*pod)->Count(ctx.get(), req, &resp);
+      ASSERT_TRUE(st.ok()) << st.error_message();
+      ASSERT_EQ(resp.count(), chunks) << "pod on port " << pod->port();
+    }
+  }
+
   testing::TempDir tmp_;
   std::unique_ptr<NatsServer> nats_;
   std::vector<std::unique_ptr<RagdProcess>> pods_;  // ragd-0..3: groups 0, 1, 0, 1
@@ -258,6 +365,92 @@ TEST_F(ShardGroupsTest, MergedSearchEqualsOneNodeAndPartialResultsWhenAGroupIsDo
         EXPECT_EQ(Hits(routed), Hits(solo)) << "mode " << mode << " fusion " << fusion;
       }
     }
+  }
+
+  // SearchBatch through a pod of the groups: each search fanned out like Search, results in
+  // the order asked, each equal to the solo pod's; consistency per search.
+  {
+    v1::SearchBatchRequest batch;
+    batch.set_collection("docs");
+    for (int q = 0; q < 12; ++q) {
+      v1::SearchRequest s = queries[q];
+      s.clear_collection();
+      if (q % 3 == 1) s.set_consistency(v1::READ_CONSISTENCY_STRONG);
+      if (q % 3 == 2) s.set_consistency(v1::READ_CONSISTENCY_EVENTUAL);
+      if (q == 5) {
+        s.set_text(std::string(kWords[q]) + " " + kWords[q + 1]);
+        s.set_mode(v1::SEARCH_MODE_HYBRID);
+      }
+      *batch.add_searches() = s;
+    }
+    v1::SearchBatchResponse results;
+    auto ctx = Context();
+    grpc::Status st = Points(*pods_[1])->SearchBatch(ctx.get(), batch, &results);
+    ASSERT_TRUE(st.ok()) << st.error_message();
+    ASSERT_EQ(results.results_size(), batch.searches_size());
+    for (int q = 0; q < batch.searches_size(); ++q) {
+      v1::SearchRequest one = batch.searches(q);
+      one.set_collection("docs");
+      v1::SearchResponse solo;
+      ctx = Context();
+      ASSERT_TRUE(Points(*solo_)->Search(ctx.get(), one, &solo).ok());
+      ASSERT_GT(solo.hits_size(), 0);
+      EXPECT_EQ(Hits(results.results(q)), Hits(solo)) << "searches[" << q << "]";
+      EXPECT_EQ(results.results(q).coverage().shards_answered(), static_cast<uint32_t>(kShards));
+      EXPECT_GT(results.results(q).applied_sequence(), 0u);
+    }
+    // Against the brute force too: the batch's recall is the solo pod's (the batch used to
+    // search only the receiving pod's group).
+    double batch_recall = 0, solo_recall_12 = 0;
+    for (int q = 0; q < 12; ++q) {
+      if (q == 5) continue;  // hybrid: no vector brute force
+      const std::vector<float> v(queries[q].vector().begin(), queries[q].vector().end());
+      const std::vector<std::string> truth = BruteForce(d, v);
+      batch_recall += Recall(truth, results.results(q));
+      v1::SearchResponse solo;
+      ctx = Context();
+      ASSERT_TRUE(Points(*solo_)->Search(ctx.get(), queries[q], &solo).ok());
+      solo_recall_12 += Recall(truth, solo);
+    }
+    EXPECT_EQ(batch_recall, solo_recall_12);
+  }
+
+  // Retrieve and Answer over ingested documents: the solo pod's chunks, full coverage.
+  ASSERT_NO_FATAL_FAILURE(LoadKb());
+  for (const char* question : {"alpha bravo", "kilo lima india", "golf"}) {
+    v1::RetrieveRequest retrieve;
+    retrieve.set_collection("kb");
+    retrieve.set_query(question);
+    retrieve.set_k(6);
+    v1::RetrieveResponse solo, routed;
+    auto ctx = Context();
+    grpc::Status st =
+        v1::Retrieval::NewStub(solo_->channel())->Retrieve(ctx.get(), retrieve, &solo);
+    ASSERT_TRUE(st.ok()) << st.error_message();
+    EXPECT_FALSE(solo.has_coverage());
+    ctx = Context();
+    st = v1::Retrieval::NewStub(pods_[1]->channel())->Retrieve(ctx.get(), retrieve, &routed);
+    ASSERT_TRUE(st.ok()) << st.error_message();
+    ASSERT_EQ(solo.chunks_size(), 6);
+    EXPECT_EQ(Chunks(routed), Chunks(solo)) << question;
+    EXPECT_EQ(routed.coverage().shards_total(), static_cast<uint32_t>(kShards));
+    EXPECT_EQ(routed.coverage().shards_answered(), static_cast<uint32_t>(kShards));
+  }
+  v1::AnswerRequest answer;
+  answer.set_collection("kb");
+  answer.set_question("hotel juliet");
+  answer.mutable_retrieval()->set_k(5);
+  answer.mutable_generation()->set_max_output_tokens(16);
+  {
+    AnswerRun solo = RunAnswer(*solo_, answer);
+    AnswerRun routed = RunAnswer(*pods_[2], answer);
+    ASSERT_TRUE(solo.status.ok()) << solo.status.error_message();
+    ASSERT_TRUE(routed.status.ok()) << routed.status.error_message();
+    ASSERT_TRUE(routed.got_sources);
+    EXPECT_FALSE(solo.sources.has_coverage());
+    EXPECT_GT(solo.sources.sources_size(), 0);
+    EXPECT_EQ(SourceIds(routed.sources), SourceIds(solo.sources));
+    EXPECT_EQ(routed.sources.coverage().shards_answered(), static_cast<uint32_t>(kShards));
   }
 
   // Get across groups: the order asked, unknown ids omitted, payloads intact.
@@ -349,10 +542,169 @@ TEST_F(ShardGroupsTest, MergedSearchEqualsOneNodeAndPartialResultsWhenAGroupIsDo
   for (const auto& p : got.points()) EXPECT_EQ(GroupOf(p.id()), 0) << p.id();
   EXPECT_EQ(got.coverage().missing_shards_size(), 2);
 
+  // SearchBatch: a search needing group 1 fails the call (its index named); with allow_partial
+  // on each search, every result covers group 0's shards.
+  v1::SearchBatchRequest batch;
+  batch.set_collection("docs");
+  for (int q = 0; q < 4; ++q) *batch.add_searches() = queries[q];
+  v1::SearchBatchResponse results;
+  ctx = Context();
+  st = Points(*pods_[0])->SearchBatch(ctx.get(), batch, &results);
+  EXPECT_EQ(st.error_code(), grpc::StatusCode::UNAVAILABLE) << st.error_message();
+  EXPECT_NE(st.error_message().find("searches[0]: "), std::string::npos) << st.error_message();
+  EXPECT_NE(st.error_message().find("shard group 1"), std::string::npos) << st.error_message();
+  for (auto& s : *batch.mutable_searches()) s.set_allow_partial(true);
+  results.Clear();
+  ctx = Context();
+  st = Points(*pods_[2])->SearchBatch(ctx.get(), batch, &results);
+  ASSERT_TRUE(st.ok()) << st.error_message();
+  ASSERT_EQ(results.results_size(), 4);
+  for (const v1::SearchResponse& r : results.results()) {
+    EXPECT_EQ(Missing(r.coverage()), (std::vector<uint32_t>{1, 3}));
+    ASSERT_EQ(r.hits_size(), kK);
+    for (const auto& h : r.hits()) EXPECT_EQ(GroupOf(h.point().id()), 0) << h.point().id();
+  }
+
+  // Retrieve and Answer: UNAVAILABLE naming the group; with allow_partial, group 0's chunks
+  // and the coverage (Answer: on its sources event).
+  v1::RetrieveRequest retrieve;
+  retrieve.set_collection("kb");
+  retrieve.set_query("alpha bravo");
+  retrieve.set_k(6);
+  v1::RetrieveResponse retrieved;
+  ctx = Context();
+  st = v1::Retrieval::NewStub(pods_[0]->channel())->Retrieve(ctx.get(), retrieve, &retrieved);
+  EXPECT_EQ(st.error_code(), grpc::StatusCode::UNAVAILABLE) << st.error_message();
+  EXPECT_NE(st.error_message().find("shard group 1 (shards 1, 3)"), std::string::npos)
+      << st.error_message();
+  retrieve.set_allow_partial(true);
+  ctx = Context();
+  st = v1::Retrieval::NewStub(pods_[2]->channel())->Retrieve(ctx.get(), retrieve, &retrieved);
+  ASSERT_TRUE(st.ok()) << st.error_message();
+  EXPECT_EQ(retrieved.coverage().shards_total(), static_cast<uint32_t>(kShards));
+  EXPECT_EQ(retrieved.coverage().shards_answered(), 2u);
+  EXPECT_EQ(Missing(retrieved.coverage()), (std::vector<uint32_t>{1, 3}));
+  ASSERT_GT(retrieved.chunks_size(), 0);
+  for (const auto& c : retrieved.chunks()) EXPECT_EQ(GroupOf(c.id()), 0) << c.id();
+
+  AnswerRun refused = RunAnswer(*pods_[0], answer);
+  EXPECT_EQ(refused.status.error_code(), grpc::StatusCode::UNAVAILABLE)
+      << refused.status.error_message();
+  EXPECT_FALSE(refused.got_sources);
+  answer.set_allow_partial(true);
+  AnswerRun partial_answer = RunAnswer(*pods_[2], answer);
+  ASSERT_TRUE(partial_answer.status.ok()) << partial_answer.status.error_message();
+  ASSERT_TRUE(partial_answer.got_sources);
+  EXPECT_EQ(Missing(partial_answer.sources.coverage()), (std::vector<uint32_t>{1, 3}));
+  for (const auto& id : SourceIds(partial_answer.sources)) EXPECT_EQ(GroupOf(id), 0) << id;
+
   // The solo pod holds everything and never fans out: unaffected.
   ctx = Context();
   EXPECT_TRUE(Points(*solo_)->Search(ctx.get(), req, &resp).ok());
   EXPECT_EQ(resp.hits_size(), kK);
+}
+
+// Retrieve and Answer routed across shard groups keep SESSION and STRONG: ragd-0 (group 0)
+// takes the writes and is nobody's peer; ragd-1 (group 1) takes the reads and routes group 0
+// to ragd-2, which applies every log entry 2 s late (and stays SERVING: ready_max_lag is high,
+// so the router keeps choosing it). A read that did not pass ragd-1's applied sequence on to
+// ragd-2 would miss the write for 2 s; the SESSION / STRONG reads below see it at once.
+TEST(ShardGroupsSessionTest, RetrieveAndAnswerKeepTheSessionAcrossGroups) {
+  testing::TempDir tmp;
+  NatsServer::Options no;
+  no.dir = (tmp.path() / "nats").string();
+  ASSERT_OK_AND_ASSIGN(auto nats, NatsServer::Start(no));
+  const int ports[3] = {NatsServer::FreePort(), NatsServer::FreePort(), NatsServer::FreePort()};
+  auto addr = [&](int i) { return "127.0.0.1:" + std::to_string(ports[i]); };
+  std::vector<std::unique_ptr<RagdProcess>> pods;
+  for (int i = 0; i < 3; ++i) {
+    const std::string name = "ragd-" + std::to_string(i);
+    const std::string config = (tmp.path() / (name + ".yaml")).string();
+    std::ofstream out(config);
+    out << "cluster:\n  nats_urls: [\"" << nats->url() << "\"]\n  pod_id: " << name
+        << "\n  shard_groups: 2\n  peers: \"" << addr(1) << "," << addr(2) << "\"\n";
+    if (i == 2) out << "  ready_max_lag: 1000000\ndebug:\n  apply_delay_ms: 2000\n";
+    out.close();
+    ASSERT_OK_AND_ASSIGN(
+        auto pod, RagdProcess::Start(RagdProcess::OptionsFor(
+                      (tmp.path() / name).string(), {"--config", config, "--listen", addr(i)})));
+    pods.push_back(std::move(pod));
+  }
+  ASSERT_NO_FATAL_FAILURE(CreateKb(*pods[0]));
+  auto retrieval = v1::Retrieval::NewStub(pods[1]->channel());
+  // ragd-2 knows the collection once it applied the catalog entry (2 s late): until then a
+  // routed read is NOT_FOUND there. Bounded poll.
+  grpc::Status st;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  do {
+    v1::RetrieveRequest probe;
+    probe.set_collection("kb");
+    probe.set_query("anything");
+    probe.set_consistency(v1::READ_CONSISTENCY_EVENTUAL);
+    v1::RetrieveResponse ignored;
+    auto ctx = Context();
+    st = retrieval->Retrieve(ctx.get(), probe, &ignored);
+    if (!st.ok()) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  } while (!st.ok() && std::chrono::steady_clock::now() < deadline);
+  ASSERT_TRUE(st.ok()) << st.error_message();
+
+  // Documents of one chunk each, held by group 0 (ragd-2 there).
+  std::vector<std::string> ids;
+  for (int i = 0; ids.size() < 3 && i < 1000; ++i) {
+    const std::string id = "s" + std::to_string(i);
+    if (GroupOf(id + "#0") == 0) ids.push_back(id);
+  }
+  ASSERT_EQ(ids.size(), 3u);
+  auto has_chunk = [](const auto& chunks, const std::string& id) {
+    for (const auto& c : chunks) {
+      if (c.id() == id) return true;
+    }
+    return false;
+  };
+
+  // SESSION Retrieve with the write's token.
+  v1::DocumentResult written = Ingest(*pods[0], ids[0], "zebra quokka narwhal");
+  ASSERT_GT(written.sequence(), 0u);
+  v1::RetrieveRequest retrieve;
+  retrieve.set_collection("kb");
+  retrieve.set_query("zebra quokka narwhal");
+  retrieve.set_mode(v1::SEARCH_MODE_TEXT);
+  retrieve.set_consistency(v1::READ_CONSISTENCY_SESSION);
+  retrieve.set_consistency_token(written.sequence());
+  v1::RetrieveResponse got;
+  auto ctx = Context();
+  st = retrieval->Retrieve(ctx.get(), retrieve, &got);
+  ASSERT_TRUE(st.ok()) << st.error_message();
+  EXPECT_TRUE(has_chunk(got.chunks(), ids[0] + "#0")) << got.DebugString();
+  EXPECT_GE(got.applied_sequence(), written.sequence());
+  EXPECT_EQ(got.coverage().shards_answered(), static_cast<uint32_t>(kShards));
+
+  // SESSION Answer: the new chunk is among its sources.
+  written = Ingest(*pods[0], ids[1], "okapi pangolin axolotl");
+  v1::AnswerRequest answer;
+  answer.set_collection("kb");
+  answer.set_question("okapi pangolin axolotl");
+  answer.mutable_retrieval()->set_mode(v1::SEARCH_MODE_TEXT);
+  answer.mutable_generation()->set_max_output_tokens(16);
+  answer.set_consistency(v1::READ_CONSISTENCY_SESSION);
+  answer.set_consistency_token(written.sequence());
+  AnswerRun run = RunAnswer(*pods[1], answer);
+  ASSERT_TRUE(run.status.ok()) << run.status.error_message();
+  ASSERT_TRUE(run.got_sources);
+  const std::vector<std::string> sources = SourceIds(run.sources);
+  EXPECT_NE(std::find(sources.begin(), sources.end(), ids[1] + "#0"), sources.end())
+      << run.sources.DebugString();
+  EXPECT_GE(run.sources.applied_sequence(), written.sequence());
+
+  // STRONG Retrieve, no token: the stream's head when the call arrived.
+  written = Ingest(*pods[0], ids[2], "tapir caracal margay");
+  retrieve.set_query("tapir caracal margay");
+  retrieve.set_consistency(v1::READ_CONSISTENCY_STRONG);
+  retrieve.clear_consistency_token();
+  ctx = Context();
+  st = retrieval->Retrieve(ctx.get(), retrieve, &got);
+  ASSERT_TRUE(st.ok()) << st.error_message();
+  EXPECT_TRUE(has_chunk(got.chunks(), ids[2] + "#0")) << got.DebugString();
 }
 
 // With API keys, pods send cluster.peer_key_env's key on their calls to each other: a routed

@@ -276,12 +276,14 @@ TEST_F(PipelineTest, DeleteDocumentRemovesAllChunks) {
   ASSERT_EQ(ingestor_->IngestDocument("kb", Doc("kept", 5)).outcome, DocumentOutcome::kOk);
   const size_t n = Chunks("gone").size();
   ASSERT_GT(n, 1u);
-  ASSERT_OK_AND_ASSIGN(uint64_t removed, ingestor_->DeleteDocument("kb", "gone"));
-  EXPECT_EQ(removed, n);
+  ASSERT_OK_AND_ASSIGN(index::WriteResult removed, ingestor_->DeleteDocument("kb", "gone"));
+  EXPECT_EQ(removed.applied, n);
+  // The removal is a write of its own: its sequence is the consistency token.
+  EXPECT_GT(removed.sequence, 0u);
   EXPECT_TRUE(Chunks("gone").empty());
   EXPECT_EQ(Chunks("kept").size(), 1u);
-  ASSERT_OK_AND_ASSIGN(uint64_t none, ingestor_->DeleteDocument("kb", "never-there"));
-  EXPECT_EQ(none, 0u);
+  ASSERT_OK_AND_ASSIGN(index::WriteResult none, ingestor_->DeleteDocument("kb", "never-there"));
+  EXPECT_EQ(none.applied, 0u);
   EXPECT_EQ(ingestor_->DeleteDocument("nope", "x").status().code(), absl::StatusCode::kNotFound);
 }
 

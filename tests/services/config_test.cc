@@ -112,6 +112,19 @@ TEST(ConfigTest, ClusterReadKeysMapOntoTheMonitorOptions) {
   EXPECT_THAT(err, HasSubstr("cluster.status_interval_ms"));
 }
 
+// How long start-up retries reaching JetStream: 60 s by default, 0 (one attempt) allowed, at
+// most an hour.
+TEST(ConfigTest, ClusterConnectTimeout) {
+  Config config;
+  EXPECT_EQ(config.cluster.connect_timeout, std::chrono::seconds(60));
+  ASSERT_OK(ApplyYaml("cluster:\n  connect_timeout_ms: 0\n", &config));
+  EXPECT_EQ(config.cluster.connect_timeout, std::chrono::milliseconds(0));
+  std::string err;
+  CommandLine cl = Parse({}, {"RAGD_CLUSTER__CONNECT_TIMEOUT_MS=3600001"}, nullptr, &err);
+  EXPECT_EQ(cl.exit_code, 2);
+  EXPECT_THAT(err, HasSubstr("cluster.connect_timeout_ms"));
+}
+
 TEST(ConfigTest, PrecedenceIsDefaultsYamlEnvironmentFlags) {
   testing::TempDir dir;
   std::string path = (dir.path() / "ragd.yaml").string();
