@@ -14,6 +14,8 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include <atomic>
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -131,6 +133,9 @@ class RagdServer {
   bool cluster_ready_ = false;
   std::thread recovery_;
   bool shut_down_ = false;
+  // gRPC calls that exist right now (CallObserverFactory): Shutdown closes the clients'
+  // connections once this is zero instead of waiting for the clients to close them.
+  std::atomic<int64_t> calls_in_flight_{0};
 };
 
 }  // namespace ragd::services
