@@ -10,6 +10,7 @@
 // RSS delta is the index's), and without re-scoring (scores from the codes).
 
 #include <stdlib.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
@@ -186,6 +187,7 @@ IndexFigures RunIndexSuite(const SuiteContext& ctx, const IndexOptions& options)
         search.exact_vectors = quantized ? &fetch : nullptr;
         LoadOptions load = ctx.load;
         load.threads = threads;
+        const double cpu_start = ProcessCpuSeconds(static_cast<int>(getpid()));
         LoadResult r = RunQueryLoad(
             data.num_queries, kTopK, load, nullptr, [&](int, size_t q, int64_t* ids) {
               auto hits =
@@ -196,9 +198,12 @@ IndexFigures RunIndexSuite(const SuiteContext& ctx, const IndexOptions& options)
               }
               return true;
             });
+        const double cpu_ms_per_search = (ProcessCpuSeconds(static_cast<int>(getpid())) - cpu_start) *
+                                         1000 / std::max<double>(1, static_cast<double>(r.ops));
         const double recall = RecallAtK(r.first_results, *ctx.truth, kTopK);
         nlohmann::json record = SearchRecord(system, threads, ef, n, recall, r);
         record["quantization"] = QuantizationName(options.quantization);
+        record["cpu_ms_per_search"] = cpu_ms_per_search;
         if (quantized) {
           record["rescore"] = setting.rescore;
           record["oversampling"] = setting.rescore ? setting.oversampling : 0.0f;
@@ -207,7 +212,10 @@ IndexFigures RunIndexSuite(const SuiteContext& ctx, const IndexOptions& options)
         if (default_point && (!quantized || (setting.rescore && setting.oversampling ==
                                                                      options.oversampling.front()))) {
           figures.qps_by_threads.push_back(r.qps);
-          if (threads == 1) figures.recall_default_ef = recall;
+          if (threads == 1) {
+            figures.recall_default_ef = recall;
+            figures.cpu_ms_per_search = cpu_ms_per_search;
+          }
         }
       }
     }

@@ -526,6 +526,7 @@ RagdFigures RunRagdSuite(const SuiteContext& ctx, const RagdOptions& options) {
     record["client_cpu_ms_per_call"] = client_cpu * 1000 / calls;
     ctx.report->Write(record);
     if (clients == options.clients.front()) figures.recall_default_ef = recall;
+    if (clients == 1) figures.server_cpu_ms_per_call = server_cpu * 1000 / calls;
     figures.clients.push_back(clients);
     figures.qps_by_clients.push_back(r.qps);
   }
@@ -541,6 +542,7 @@ RagdFigures RunRagdSuite(const SuiteContext& ctx, const RagdOptions& options) {
     record["batch_size"] = options.batch_size;
     record["latency_unit"] = "one SearchBatch call";
     record["server_cpu_ms_per_query"] = server_cpu * 1000 / std::max<double>(1, r.ops);
+    figures.batch_server_cpu_ms_per_query = server_cpu * 1000 / std::max<double>(1, r.ops);
     record["errors"] = r.errors;
     ctx.report->Write(record);
   }

@@ -60,6 +60,9 @@ struct RagdFigures {
   // Points.SearchBatch, one client, RagdOptions::batch_size queries per call: queries/s.
   double batch_qps = 0;
   double batch_recall = 0;
+  double batch_server_cpu_ms_per_query = 0;
+  // ragd's CPU per Search call with one client (/proc/<pid>/stat, whole process).
+  double server_cpu_ms_per_call = 0;
 };
 
 struct HnswlibOptions {
@@ -88,6 +91,9 @@ struct IndexFigures {
   std::string error;
   std::vector<double> qps_by_threads;  // pairs with SuiteContext::search_threads
   double recall_default_ef = 0;        // one thread
+  // Process CPU per search at the default ef, one search thread (the index walk's cost,
+  // compared with ragd's server CPU per call: RagdFigures::server_cpu_ms_per_call).
+  double cpu_ms_per_search = 0;
   double index_bytes_per_vector = 0;
 };
 IndexFigures RunIndexSuite(const SuiteContext& ctx, const IndexOptions& options);

@@ -420,6 +420,17 @@ int Run(int argc, char** argv) {
               ragd.qps_by_clients[j] / index_figures.qps_by_threads[i];
         }
       }
+      // Issue 16: server CPU per Search beyond the index walk (ragd's whole process per call,
+      // one client, minus the same walk's CPU in process), target <= 80 us.
+      if (ragd.server_cpu_ms_per_call > 0 && index_figures.cpu_ms_per_search > 0) {
+        targets["service_cpu_us_per_search_beyond_index"] = Target(
+            (ragd.server_cpu_ms_per_call - index_figures.cpu_ms_per_search) * 1000, 80, false);
+      }
+    }
+    if (ragd.batch_server_cpu_ms_per_query > 0 && ragd.server_cpu_ms_per_call > 0) {
+      // Not a target: what a query costs the server in a SearchBatch against a Search call.
+      targets["batch_server_cpu_ratio_vs_search"] =
+          ragd.batch_server_cpu_ms_per_query / ragd.server_cpu_ms_per_call;
     }
     if (hnswlib.ran) {
       // Same N on both sides: ragd with N clients against hnswlib with N search threads.

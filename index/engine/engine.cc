@@ -306,7 +306,11 @@ absl::StatusOr<WriteResult> Engine::Impl::ApplyLocked(Collection& c, std::vector
     for (const auto& a : *aux) b.PutAux(a.ns, a.key, a.value);
   }
   RETURN_IF_ERROR(store_->Commit(b));
-  NoteWrite();
+  size_t written = 0;
+  for (const Point& p : upserts) {
+    written += p.vector.size() * sizeof(float) + p.text.size() + p.id.size();
+  }
+  NoteWrite(written);
   c.last_sequence = sequence;
   for (size_t s = 0; s < n; ++s) {
     if (!touched[s]) continue;

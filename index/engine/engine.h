@@ -292,6 +292,13 @@ class Engine {
     // vectors the index also holds) and the request buffers would otherwise stay resident, and
     // a crash would replay the WAL behind them. 0 disables. Default: 5.
     int idle_flush_seconds = 5;
+    // While writes keep coming (a bulk load), the background thread also hands free heap back
+    // to the OS (malloc_trim) each time this many bytes of points (vectors, text) have been
+    // committed since the last trim, at most once a second: glibc keeps the freed request
+    // buffers and write batches of a bulk load in its arenas, which made the resident memory
+    // right after a 20k x 1536 load 1.8x the index's (bench/README.md). 0 disables.
+    // Default: 64 MiB.
+    size_t trim_after_written_bytes = 64u << 20;
     // Told when a snapshot, a compaction or a backup ends, with its duration and outcome
     // (engine_events.h), e.g. for metrics. Default: none.
     EngineEventCallback on_event;

@@ -118,11 +118,18 @@ class Engine::Impl {
   void BackgroundLoop();
   // Flushes the memtables and trims the heap once writes have stopped (idle_flush_seconds).
   void ReleaseIdleMemory();
-  // Called after every committed write: arms ReleaseIdleMemory.
-  void NoteWrite() {
+  // Called after every committed write of about `bytes` (points' vectors and text): arms
+  // ReleaseIdleMemory, and wakes the background loop for a bulk-load trim once
+  // options_.trim_after_written_bytes have been written since the last one.
+  void NoteWrite(size_t bytes) {
     last_write_ns_.store(std::chrono::steady_clock::now().time_since_epoch().count(),
                          std::memory_order_relaxed);
     writes_since_flush_.store(true, std::memory_order_release);
+    const size_t threshold = options_.trim_after_written_bytes;
+    if (threshold > 0 && bytes_since_trim_.fetch_add(bytes, std::memory_order_relaxed) < threshold &&
+        bytes_since_trim_.load(std::memory_order_relaxed) >= threshold) {
+      bg_cv_.notify_all();
+    }
   }
   absl::Status SaveCollectionSnapshots(Collection& c);
   // CreateBackup without the event.
@@ -153,6 +160,8 @@ class Engine::Impl {
   // idle flush: written by writers without bg_mu_, read by the background loop.
   std::atomic<int64_t> last_write_ns_{0};
   std::atomic<bool> writes_since_flush_{false};
+  // Bytes committed since the last heap trim (NoteWrite; reset by the background loop).
+  std::atomic<size_t> bytes_since_trim_{0};
   std::thread bg_thread_;
   std::atomic<bool> closed_{false};
 };

@@ -22,6 +22,17 @@
 
 namespace ragd::index {
 namespace {
+
+// Bulk-load trims come at most this often (Options::trim_after_written_bytes).
+constexpr auto kMinTrimGap = std::chrono::seconds(1);
+
+// glibc keeps freed memory in its arenas; this returns whole free pages to the OS.
+void TrimHeap() {
+#ifdef __GLIBC__
+  malloc_trim(0);
+#endif
+}
+
 // The shortest time between two idle snapshots (BackgroundLoop), seconds.
 constexpr int kIdleSnapshotMinGapSeconds = 60;
 }  // namespace
@@ -73,6 +84,7 @@ void Engine::Impl::BackgroundLoop() {
       std::chrono::seconds(std::min(kIdleSnapshotMinGapSeconds, options_.snapshot_interval_seconds));
   // Unset until the first snapshot (time_point::min() would overflow in `now - last`).
   std::optional<std::chrono::steady_clock::time_point> last_snapshot;
+  std::optional<std::chrono::steady_clock::time_point> last_trim;
   std::unique_lock lock(bg_mu_);
   while (!stop_) {
     if (!compactions_.empty()) {
@@ -117,6 +129,26 @@ void Engine::Impl::BackgroundLoop() {
       bg_cv_.notify_all();
       continue;
     }
+    // Bulk-load trim (Options::trim_after_written_bytes): while writes continue, free heap
+    // goes back to the OS every so many bytes written, at most once a second. Not on the write
+    // path: malloc_trim walks the whole heap (milliseconds at a few hundred MB).
+    std::optional<std::chrono::steady_clock::time_point> trim_due;
+    if (options_.trim_after_written_bytes > 0 &&
+        bytes_since_trim_.load(std::memory_order_relaxed) >= options_.trim_after_written_bytes) {
+      const auto now = std::chrono::steady_clock::now();
+      if (!last_trim || now - *last_trim >= kMinTrimGap) {
+        bytes_since_trim_.store(0, std::memory_order_relaxed);
+        bg_busy_ = true;
+        lock.unlock();
+        TrimHeap();
+        lock.lock();
+        bg_busy_ = false;
+        last_trim = std::chrono::steady_clock::now();
+        bg_cv_.notify_all();
+        continue;
+      }
+      trim_due = *last_trim + kMinTrimGap;
+    }
     // Idle flush: due once the last write is idle_flush_seconds old.
     std::optional<std::chrono::steady_clock::time_point> idle_due;
     if (options_.idle_flush_seconds > 0 &&
@@ -147,10 +179,11 @@ void Engine::Impl::BackgroundLoop() {
         continue;
       }
     }
-    if (options_.snapshot_interval_seconds > 0 || idle_due) {
+    if (options_.snapshot_interval_seconds > 0 || idle_due || trim_due) {
       auto wake = std::chrono::steady_clock::time_point::max();
       if (options_.snapshot_interval_seconds > 0) wake = next_snapshot;
       if (idle_due) wake = std::min(wake, *idle_due);
+      if (trim_due) wake = std::min(wake, *trim_due);
       bg_cv_.wait_until(lock, wake);
     } else {
       bg_cv_.wait(lock);
@@ -169,11 +202,8 @@ void Engine::Impl::ReleaseIdleMemory() {
     Report(EngineEventKind::kIdleFlush, "", start, false);
     return;
   }
-#ifdef __GLIBC__
-  // glibc keeps freed memory in its arenas; this returns whole free pages to the OS (what the
-  // bulk load's request buffers and the flushed memtables left behind).
-  malloc_trim(0);
-#endif
+  // What the bulk load's request buffers and the flushed memtables left behind.
+  TrimHeap();
   spdlog::debug("writes idle: memtables flushed and heap trimmed in {:.3f} s",
                 std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
   Report(EngineEventKind::kIdleFlush, "", start, true);

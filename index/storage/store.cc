@@ -125,7 +125,7 @@ absl::StatusOr<std::unique_ptr<Store>> Store::Open(const Options& options) {
   db_options.max_total_wal_size = 256u << 20;
   // Memtables are resident memory on top of the index: cap them all together, so that the
   // footprint per vector stays near the index's own (bench/README.md measures it).
-  db_options.db_write_buffer_size = 64u << 20;
+  db_options.db_write_buffer_size = 32u << 20;
 
   auto cache = rocksdb::NewLRUCache(options.block_cache_bytes);
   auto make_cf = [&](bool compress, bool bloom) {
@@ -152,6 +152,7 @@ absl::StatusOr<std::unique_ptr<Store>> Store::Open(const Options& options) {
   // Snapshot chunks are large (4 MiB); a bigger memtable keeps them from being flushed
   // piecemeal.
   cfs[kSnapshots].options.write_buffer_size = 32u << 20;
+  cfs[kVectors].options.write_buffer_size = 8u << 20;
 
   std::unique_ptr<Store> store(new Store());
   store->options_ = options;

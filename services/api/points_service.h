@@ -9,6 +9,7 @@
 #include <grpcpp/grpcpp.h>
 
 #include "common/concurrency/bounded_executor.h"
+#include "services/api/arena_allocator.h"
 #include "rag/engine_handle.h"
 #include "ragd/v1/points.grpc.pb.h"
 #include "services/api/cluster_writes.h"
@@ -30,7 +31,10 @@ class PointsService final : public v1::Points::CallbackService {
         engine_(engine),
         executor_(executor),
         search_executor_(search_executor),
-        max_search_batch_(max_search_batch) {}
+        max_search_batch_(max_search_batch) {
+    SetMessageAllocatorFor_Search(&search_messages_);
+    SetMessageAllocatorFor_SearchBatch(&batch_messages_);
+  }
 
   grpc::ServerUnaryReactor* Upsert(grpc::CallbackServerContext* context,
                                    const v1::UpsertRequest* request,
@@ -58,6 +62,10 @@ class PointsService final : public v1::Points::CallbackService {
   concurrency::BoundedExecutor* search_executor_;
   // Searches per SearchBatch call (server.max_search_batch).
   const int max_search_batch_;
+  // The read path's messages live on one arena per call (arena_allocator.h).
+  ArenaMessageAllocator<v1::SearchRequest, v1::SearchResponse> search_messages_;
+  ArenaMessageAllocator<v1::SearchBatchRequest, v1::SearchBatchResponse, 64 * 1024>
+      batch_messages_;
 };
 
 }  // namespace ragd::services

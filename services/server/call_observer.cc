@@ -46,13 +46,18 @@ bool UsableRequestId(absl::string_view id) {
 class CallObserver final : public grpc::experimental::Interceptor {
  public:
   CallObserver(grpc::experimental::ServerRpcInfo* info, Metrics* metrics,
-               const AccessPolicy* policy)
+               const AccessPolicy* policy, std::atomic<int64_t>* in_flight)
       : info_(info),
         metrics_(metrics),
         policy_(policy),
+        in_flight_(in_flight),
         method_(MethodLabel(info->method())),
         start_(std::chrono::steady_clock::now()) {
     ragd_method_ = absl::StartsWith(method_, "/ragd.v1.");
+    if (in_flight_ != nullptr) in_flight_->fetch_add(1, std::memory_order_relaxed);
+  }
+  ~CallObserver() override {
+    if (in_flight_ != nullptr) in_flight_->fetch_sub(1, std::memory_order_release);
   }
 
   void Intercept(grpc::experimental::InterceptorBatchMethods* methods) override {
@@ -197,6 +202,7 @@ class CallObserver final : public grpc::experimental::Interceptor {
   grpc::experimental::ServerRpcInfo* info_;
   Metrics* metrics_;
   const AccessPolicy* policy_;
+  std::atomic<int64_t>* const in_flight_;
   const std::string method_;
   bool ragd_method_ = false;
   const std::chrono::steady_clock::time_point start_;
@@ -210,7 +216,7 @@ class CallObserver final : public grpc::experimental::Interceptor {
 
 grpc::experimental::Interceptor* CallObserverFactory::CreateServerInterceptor(
     grpc::experimental::ServerRpcInfo* info) {
-  return new CallObserver(info, metrics_, policy_);
+  return new CallObserver(info, metrics_, policy_, in_flight_);
 }
 
 }  // namespace ragd::services

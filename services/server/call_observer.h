@@ -11,6 +11,8 @@
 
 #include <grpcpp/support/server_interceptor.h>
 
+#include <atomic>
+#include <cstdint>
 #include <memory>
 
 #include "services/server/auth.h"
@@ -20,15 +22,20 @@ namespace ragd::services {
 
 class CallObserverFactory final : public grpc::experimental::ServerInterceptorFactoryInterface {
  public:
-  // Neither pointer is owned; both outlive the server. `policy` may be null.
-  CallObserverFactory(Metrics* metrics, const AccessPolicy* policy)
-      : metrics_(metrics), policy_(policy) {}
+  // No pointer is owned; all outlive the server. `policy` may be null. `in_flight`, when not
+  // null, counts the calls that exist: +1 when a call's observer is created, -1 when gRPC
+  // destroys the call (after its last operation), so that a shutdown knows when nothing is
+  // left to drain (RagdServer::Shutdown).
+  CallObserverFactory(Metrics* metrics, const AccessPolicy* policy,
+                      std::atomic<int64_t>* in_flight = nullptr)
+      : metrics_(metrics), policy_(policy), in_flight_(in_flight) {}
   grpc::experimental::Interceptor* CreateServerInterceptor(
       grpc::experimental::ServerRpcInfo* info) override;
 
  private:
   Metrics* metrics_;
   const AccessPolicy* policy_;
+  std::atomic<int64_t>* in_flight_;
 };
 
 }  // namespace ragd::services

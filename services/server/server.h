@@ -14,7 +14,9 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include <atomic>
 #include <condition_variable>
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -140,6 +142,9 @@ class RagdServer {
   std::mutex stop_mu_;
   std::condition_variable stop_cv_;
   bool stopping_ = false;
+  // gRPC calls that exist right now (CallObserverFactory): Shutdown closes the clients'
+  // connections once this is zero instead of waiting for the clients to close them.
+  std::atomic<int64_t> calls_in_flight_{0};
 };
 
 }  // namespace ragd::services

@@ -132,6 +132,58 @@ TEST_F(SearchBatchTest, ALargeBatchEqualsOneSearchEach) {
   }
 }
 
+// Search and SearchBatch keep their messages on a per-call arena with a 16 KiB (64 KiB for
+// a batch) first block (services/api/arena_allocator.h): 1536-d queries, 20 KB payloads and a
+// 400 KB batch take further blocks, and every byte must come back intact.
+TEST(SearchArenaTest, MessagesLargerThanTheFirstArenaBlockRoundTrip) {
+  TempDir dir;
+  auto ragd = RagdProcess::Start(RagdProcess::OptionsFor((dir.path() / "data").string()));
+  ASSERT_TRUE(ragd.ok()) << ragd.status();
+  Client client((*ragd)->channel());
+  constexpr int kDim = 1536;
+  ASSERT_GRPC_OK(client.Create("wide", kDim, v1::METRIC_COSINE));
+  auto vector_of = [](int i) {
+    std::vector<float> v(kDim, 0.01f);
+    v[i] = 1;
+    return v;
+  };
+  std::vector<v1::Point> points;
+  for (int i = 0; i < 12; ++i) {
+    v1::Point p = MakePoint(absl::StrCat("p", i), vector_of(i));
+    p.set_text(std::string(20000, static_cast<char>('a' + i)));
+    points.push_back(std::move(p));
+  }
+  ASSERT_GRPC_OK(client.Upsert("wide", points));
+
+  v1::SearchRequest one;
+  one.set_collection("wide");
+  SetVector(one.mutable_vector(), vector_of(3));
+  one.set_k(10);
+  v1::SearchResponse found;
+  ASSERT_GRPC_OK(client.Search(one, &found));
+  ASSERT_EQ(found.hits_size(), 10);
+  EXPECT_EQ(found.hits(0).point().id(), "p3");
+  EXPECT_EQ(found.hits(0).point().text(), std::string(20000, 'd'));
+
+  v1::SearchBatchRequest batch;
+  batch.set_collection("wide");
+  for (int q = 0; q < 64; ++q) {
+    v1::SearchRequest* s = batch.add_searches();
+    SetVector(s->mutable_vector(), vector_of(q % 12));
+    s->set_k(2);
+  }
+  v1::SearchBatchResponse results;
+  ASSERT_GRPC_OK(Batch(client.points(), batch, &results));
+  ASSERT_EQ(results.results_size(), 64);
+  for (int q = 0; q < 64; ++q) {
+    ASSERT_EQ(results.results(q).hits_size(), 2) << q;
+    EXPECT_EQ(results.results(q).hits(0).point().id(), absl::StrCat("p", q % 12)) << q;
+    EXPECT_EQ(results.results(q).hits(0).point().text(),
+              std::string(20000, static_cast<char>('a' + q % 12)))
+        << q;
+  }
+}
+
 TEST_F(SearchBatchTest, EmptyBatchIsOkWithNoResults) {
   v1::SearchBatchRequest request;
   request.set_collection("line");
