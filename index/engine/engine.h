@@ -278,6 +278,15 @@ class Engine {
     // metadata on each filtered call instead (as before the index existed; benchmarks compare
     // the two). Default: true.
     bool metadata_index = true;
+    // Text legs find their top k with MaxScore pruning (lexical::Bm25Index::Search: the same
+    // hits and scores, bit for bit, with most postings of common terms never touched). false:
+    // score every posting of every query term (the reference; benchmarks compare the two).
+    // Default: true.
+    bool lexical_pruning = true;
+    // Threads that run a hybrid search's text leg while the calling thread runs its vector
+    // leg (idle_helpers.h), so that hybrid costs about the slower leg rather than the sum. A
+    // call finding none idle runs both legs itself; 0 always does. 0..64. Default: 1.
+    int search_leg_threads = 1;
     // fsync the WAL on every write. Turning this off loses acknowledged writes on power loss
     // (not on a process crash). Default: true.
     bool sync_writes = true;

@@ -27,6 +27,7 @@
 #include "absl/status/statusor.h"
 #include "common/hash.h"
 #include "index/engine/engine.h"
+#include "index/engine/idle_helpers.h"
 #include "index/engine/shard.h"
 #include "index/storage/store.h"
 
@@ -155,6 +156,8 @@ class Engine::Impl {
   std::atomic<bool> writes_since_flush_{false};
   std::thread bg_thread_;
   std::atomic<bool> closed_{false};
+  // Hybrid searches' text legs (Options::search_leg_threads); set by Open.
+  std::unique_ptr<IdleHelpers> leg_helpers_;
 };
 
 }  // namespace ragd::index
