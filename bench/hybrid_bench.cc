@@ -11,14 +11,20 @@
 // each with 8 words drawn from the same vocabulary (a question's length).
 //
 // 1. Ingestion: Engine::Upsert of the first `ingest_n` chunks (batches of 500) into a fresh
-//    collection with the lexical index off, then on, then off and on again (alternating, so
-//    that both see the same machine), points/s each way. This is the engine's write path alone:
-//    a real ingestion also chunks and embeds, which dilutes the lexical index's share, so the
-//    ratio here is the pessimistic one.
+//    collection with the lexical index off, then on, `ingest_runs` times alternating (so that
+//    both see the same machine), points/s each way and the ratio of each adjacent pair (its
+//    spread says whether the ratio is settled). This is the engine's write path alone: a real
+//    ingestion also chunks and embeds, which dilutes the lexical index's share, so the ratio
+//    here is the pessimistic one.
 // 2. Search: the N chunks in one collection with the lexical index on (HNSW, M 16,
-//    ef_construction 200 as the other benches), then `passes` alternating passes of the query
-//    set in VECTOR, HYBRID (default fusion: the retriever's weighted 0.4 and RRF both) and TEXT
-//    mode, k 10: p50, p99 and QPS of each, and hybrid / vector latency ratios.
+//    ef_construction 200 as the other benches), then `passes` passes of the query set, k 10,
+//    p50, p99 and QPS per series, hybrid / vector latency ratios. Each pass reopens the engine
+//    (from its snapshot, warmed by one untimed pass) in three variants, so that before and
+//    after are measured in the same run: the current engine (BM25 top-k with MaxScore pruning,
+//    the text leg on a helper thread): VECTOR, HYBRID (the retriever's default, weighted 0.4,
+//    and RRF), TEXT, and each leg alone at hybrid's depth of 50 (`*_k50`: the breakdown); the
+//    legs one after the other (`hybrid_sequential`); and the engine before (every posting
+//    scored, legs sequential: `*_before`).
 // Results: JSON lines (bench/README.md), with the hardware record and the load average.
 
 #include <unistd.h>
