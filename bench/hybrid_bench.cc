@@ -11,14 +11,20 @@
 // each with 8 words drawn from the same vocabulary (a question's length).
 //
 // 1. Ingestion: Engine::Upsert of the first `ingest_n` chunks (batches of 500) into a fresh
-//    collection with the lexical index off, then on, then off and on again (alternating, so
-//    that both see the same machine), points/s each way. This is the engine's write path alone:
-//    a real ingestion also chunks and embeds, which dilutes the lexical index's share, so the
-//    ratio here is the pessimistic one.
+//    collection with the lexical index off, then on, `ingest_runs` times alternating (so that
+//    both see the same machine), points/s each way and the ratio of each adjacent pair (its
+//    spread says whether the ratio is settled). This is the engine's write path alone: a real
+//    ingestion also chunks and embeds, which dilutes the lexical index's share, so the ratio
+//    here is the pessimistic one.
 // 2. Search: the N chunks in one collection with the lexical index on (HNSW, M 16,
-//    ef_construction 200 as the other benches), then `passes` alternating passes of the query
-//    set in VECTOR, HYBRID (default fusion: the retriever's weighted 0.4 and RRF both) and TEXT
-//    mode, k 10: p50, p99 and QPS of each, and hybrid / vector latency ratios.
+//    ef_construction 200 as the other benches), then `passes` passes of the query set, k 10,
+//    p50, p99 and QPS per series, hybrid / vector latency ratios. Each pass reopens the engine
+//    (from its snapshot, warmed by one untimed pass) in three variants, so that before and
+//    after are measured in the same run: the default engine (BM25 top-k with MaxScore pruning,
+//    the legs one after the other): VECTOR, HYBRID (the retriever's default, weighted 0.4, and
+//    RRF), TEXT, and each leg alone at hybrid's depth of 50 (`*_k50`: the breakdown); the text
+//    leg on a helper thread (`hybrid_helper`); and the engine before pruning (every posting
+//    scored: `*_before`).
 // Results: JSON lines (bench/README.md), with the hardware record and the load average.
 
 #include <unistd.h>
@@ -116,9 +122,16 @@ struct Corpus {
   std::exit(1);
 }
 
-std::unique_ptr<Engine> Open(const std::string& dir) {
+// The engine settings a series runs with: the default (BM25 top-k with MaxScore pruning, the
+// legs one after the other), the same with the text leg on a helper thread
+// (Engine::Options::search_leg_threads 1), and the engine before pruning (every posting scored).
+enum class Variant { kCurrent, kHelper, kBefore };
+
+std::unique_ptr<Engine> Open(const std::string& dir, Variant variant = Variant::kCurrent) {
   Engine::Options o;
   o.data_dir = dir;
+  o.lexical_pruning = variant != Variant::kBefore;
+  o.search_leg_threads = variant == Variant::kHelper ? 1 : 0;
   o.snapshot_interval_seconds = 0;
   o.idle_flush_seconds = 0;
   auto e = Engine::Open(o);
@@ -167,6 +180,9 @@ struct Series {
   SearchMode mode;
   std::optional<Fusion> fusion;
   std::optional<double> alpha;
+  Variant variant = Variant::kCurrent;
+  // Hits asked for: 10, or 50 for the legs alone at the depth hybrid asks of each.
+  size_t k = 10;
   std::vector<double> ms;
   double seconds = 0;
 };
@@ -176,7 +192,8 @@ struct Series {
 int main(int argc, char** argv) {
   CLI::App app{"ragd_hybrid_bench: the lexical index's cost to search latency and ingestion"};
   size_t n = 100000, dim = 1536, queries = 300, ingest_n = 10000, words = 300;
-  int passes = 3, ef = 64;
+  int passes = 3, ef = 64, ingest_runs = 3;
+  bool keep = false;
   std::string out = std::string(RAGD_BENCH_SOURCE_DIR) + "/bench/results/hybrid.jsonl";
   std::string dir;
   app.add_option("--n", n, "chunks in the searched collection")->capture_default_str();
@@ -184,13 +201,23 @@ int main(int argc, char** argv) {
   app.add_option("--queries", queries, "queries per pass and mode")->capture_default_str();
   app.add_option("--passes", passes, "alternating passes")->capture_default_str();
   app.add_option("--ef", ef, "HNSW ef of the searches")->capture_default_str();
-  app.add_option("--ingest-n", ingest_n, "chunks per ingestion run (4 runs)")
+  app.add_option("--ingest-n", ingest_n, "chunks per ingestion run (0: no ingestion runs)")
       ->capture_default_str();
+  app.add_option("--ingest-runs", ingest_runs, "ingestion runs per setting (off, on alternating)")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 20));
   app.add_option("--words", words, "words per chunk text")->capture_default_str();
   app.add_option("--out", out, "JSON-lines results file ('' for stdout only)");
   app.add_option("--dir", dir, "data directory (default: a temporary one, removed after)");
+  app.add_flag("--keep", keep,
+               "keep --dir, and search its collection when it already holds the n chunks "
+               "(saves the load when iterating; the load rate is then not reported)");
   CLI11_PARSE(app, argc, argv);
   ingest_n = std::min(ingest_n, n);
+  if (keep && dir.empty()) {
+    std::cerr << "ragd_hybrid_bench: --keep needs --dir\n";
+    return 2;
+  }
 
   const bool temporary = dir.empty();
   if (temporary) {
@@ -198,7 +225,8 @@ int main(int argc, char** argv) {
         (std::filesystem::temp_directory_path() / ("ragd-hybrid-bench-" + std::to_string(getpid())))
             .string();
   }
-  std::filesystem::remove_all(dir);
+  if (!keep) std::filesystem::remove_all(dir);
+  std::filesystem::remove_all(dir + "/ingest");
   ragd::bench::Report report(out);
   report.Write(ragd::bench::HardwareRecord(RAGD_BENCH_SOURCE_DIR));
 
@@ -217,67 +245,111 @@ int main(int argc, char** argv) {
   std::cerr << "ragd_hybrid_bench: data ready (" << n << " x " << dim << ", " << words
             << " words each)\n";
 
-  // 1. Ingestion, lexical off and on, alternating.
-  {
+  // 1. Ingestion, lexical off and on, alternating (off, on, off, on, ...), so that both see the
+  //    same machine; each run's rate is reported, and the ratio of each adjacent pair, so that
+  //    the spread shows whether the ratio is settled.
+  if (ingest_n > 0) {
     std::unique_ptr<Engine> engine = Open(dir + "/ingest");
-    double rate[2] = {0, 0};  // 0: off, 1: on
+    std::vector<double> off, on, pair_ratio;
     int round = 0;
-    for (int r = 0; r < 2; ++r) {
+    for (int r = 0; r < ingest_runs; ++r) {
       for (int lexical = 0; lexical < 2; ++lexical) {
         const std::string name = "ingest" + std::to_string(round++);
         if (absl::Status s = engine->CreateCollection(Spec(name, dim, lexical == 1)); !s.ok()) {
           Die(s);
         }
-        rate[lexical] += Load(*engine, name, data, texts, ingest_n) / 2;
+        (lexical == 1 ? on : off).push_back(Load(*engine, name, data, texts, ingest_n));
         if (absl::Status s = engine->DeleteCollection(name); !s.ok()) Die(s);
       }
+      pair_ratio.push_back(on.back() / off.back());
+      std::cerr << "ragd_hybrid_bench: ingest run " << r << ": off " << off.back() << ", on "
+                << on.back() << " points/s\n";
     }
+    auto mean = [](const std::vector<double>& v) {
+      double sum = 0;
+      for (double x : v) sum += x;
+      return sum / static_cast<double>(v.size());
+    };
+    const double ratio = mean(on) / mean(off);
     report.Write({{"bench", "hybrid_ingest"},
                   {"n", ingest_n},
                   {"dim", dim},
                   {"words", words},
-                  {"runs_each", 2},
-                  {"lexical_off_points_per_s", rate[0]},
-                  {"lexical_on_points_per_s", rate[1]},
-                  {"ratio_on_off", rate[1] / rate[0]},
+                  {"runs_each", ingest_runs},
+                  {"lexical_off_points_per_s", mean(off)},
+                  {"lexical_on_points_per_s", mean(on)},
+                  {"off_runs", off},
+                  {"on_runs", on},
+                  {"pair_ratios", pair_ratio},
+                  {"pair_ratio_min", *std::min_element(pair_ratio.begin(), pair_ratio.end())},
+                  {"pair_ratio_max", *std::max_element(pair_ratio.begin(), pair_ratio.end())},
+                  {"ratio_on_off", ratio},
                   {"target", "ratio_on_off >= 0.8 (issue 15)"},
-                  {"met", rate[1] / rate[0] >= 0.8},
+                  {"met", ratio >= 0.8},
                   {"load_average_1m", ragd::bench::LoadAverage1()}});
   }
 
-  // 2. Search latency by mode.
-  std::unique_ptr<Engine> engine = Open(dir + "/search");
-  if (absl::Status s = engine->CreateCollection(Spec("h", dim, true)); !s.ok()) Die(s);
-  const double load_rate = Load(*engine, "h", data, texts, n);
-  std::cerr << "ragd_hybrid_bench: loaded " << n << " at " << load_rate << " points/s\n";
+  // 2. Search latency by mode. The collection is searched with the lexical index's pruning on
+  //    and off (Engine::Options::lexical_pruning; the engine is reopened for each, from its
+  //    snapshot, and warmed with one untimed pass), alternating pass by pass.
+  std::optional<double> load_rate;
+  {
+    std::unique_ptr<Engine> engine = Open(dir + "/search");
+    auto info = engine->GetCollection("h");
+    if (!keep || !info.ok() || info->points != n) {
+      if (info.ok()) {
+        if (absl::Status s = engine->DeleteCollection("h"); !s.ok()) Die(s);
+      }
+      if (absl::Status s = engine->CreateCollection(Spec("h", dim, true)); !s.ok()) Die(s);
+      load_rate = Load(*engine, "h", data, texts, n);
+      std::cerr << "ragd_hybrid_bench: loaded " << n << " at " << *load_rate << " points/s\n";
+    }
+  }
   std::vector<Series> series = {
-      {"vector", SearchMode::kVector, std::nullopt, std::nullopt, {}, 0},
-      {"hybrid", SearchMode::kHybrid, Fusion::kWeighted, 0.4, {}, 0},
-      {"hybrid_rrf", SearchMode::kHybrid, Fusion::kRrf, std::nullopt, {}, 0},
-      {"text", SearchMode::kText, std::nullopt, std::nullopt, {}, 0},
+      {"vector", SearchMode::kVector, std::nullopt, std::nullopt, Variant::kCurrent, 10, {}, 0},
+      {"hybrid", SearchMode::kHybrid, Fusion::kWeighted, 0.4, Variant::kCurrent, 10, {}, 0},
+      {"hybrid_rrf", SearchMode::kHybrid, Fusion::kRrf, std::nullopt, Variant::kCurrent, 10, {}, 0},
+      {"text", SearchMode::kText, std::nullopt, std::nullopt, Variant::kCurrent, 10, {}, 0},
+      {"vector_k50", SearchMode::kVector, std::nullopt, std::nullopt, Variant::kCurrent, 50, {}, 0},
+      {"text_k50", SearchMode::kText, std::nullopt, std::nullopt, Variant::kCurrent, 50, {}, 0},
+      {"hybrid_helper", SearchMode::kHybrid, Fusion::kWeighted, 0.4, Variant::kHelper, 10, {}, 0},
+      {"hybrid_before", SearchMode::kHybrid, Fusion::kWeighted, 0.4, Variant::kBefore, 10, {}, 0},
+      {"text_before", SearchMode::kText, std::nullopt, std::nullopt, Variant::kBefore, 10, {}, 0},
+      {"text_k50_before", SearchMode::kText, std::nullopt, std::nullopt, Variant::kBefore, 50, {},
+       0},
+  };
+  auto request = [&](const Series& s, size_t q) {
+    SearchRequest req;
+    req.collection = "h";
+    req.mode = s.mode;
+    if (s.mode != SearchMode::kText) req.query.assign(data.query_row(q), data.query_row(q) + dim);
+    if (s.mode != SearchMode::kVector) req.text = query_texts[q];
+    req.hybrid.fusion = s.fusion;
+    req.hybrid.alpha = s.alpha;
+    req.k = s.k;
+    req.ef = ef;
+    req.with_payload = false;
+    return req;
   };
   for (int pass = 0; pass < passes; ++pass) {
-    for (Series& s : series) {
-      const auto pass_start = Clock::now();
-      for (size_t q = 0; q < queries; ++q) {
-        SearchRequest req;
-        req.collection = "h";
-        req.mode = s.mode;
-        if (s.mode != SearchMode::kText) {
-          req.query.assign(data.query_row(q), data.query_row(q) + dim);
-        }
-        if (s.mode != SearchMode::kVector) req.text = query_texts[q];
-        req.hybrid.fusion = s.fusion;
-        req.hybrid.alpha = s.alpha;
-        req.k = 10;
-        req.ef = ef;
-        req.with_payload = false;
-        const auto start = Clock::now();
-        auto r = engine->Search(req);
-        s.ms.push_back(SecondsSince(start) * 1000);
-        if (!r.ok()) Die(r.status());
+    for (Variant variant : {Variant::kCurrent, Variant::kHelper, Variant::kBefore}) {
+      std::unique_ptr<Engine> engine = Open(dir + "/search", variant);
+      for (size_t q = 0; q < queries; ++q) {  // warm-up, untimed
+        Series warm{"", SearchMode::kHybrid, std::nullopt, std::nullopt, variant, 10, {}, 0};
+        if (auto r = engine->Search(request(warm, q)); !r.ok()) Die(r.status());
       }
-      s.seconds += SecondsSince(pass_start);
+      for (Series& s : series) {
+        if (s.variant != variant) continue;
+        const auto pass_start = Clock::now();
+        for (size_t q = 0; q < queries; ++q) {
+          const SearchRequest req = request(s, q);
+          const auto start = Clock::now();
+          auto r = engine->Search(req);
+          s.ms.push_back(SecondsSince(start) * 1000);
+          if (!r.ok()) Die(r.status());
+        }
+        s.seconds += SecondsSince(pass_start);
+      }
     }
   }
   double vector_p50 = 0, vector_p99 = 0;
@@ -288,16 +360,18 @@ int main(int argc, char** argv) {
     if (s.name == "vector") vector_p50 = p50, vector_p99 = p99;
     nlohmann::json record = {{"bench", "hybrid_search"},
                              {"mode", s.name},
+                             {"lexical_pruning", s.variant != Variant::kBefore},
+                             {"search_leg_threads", s.variant == Variant::kHelper ? 1 : 0},
                              {"n", n},
                              {"dim", dim},
                              {"ef", ef},
-                             {"k", 10},
+                             {"k", s.k},
                              {"qps", static_cast<double>(s.ms.size()) / s.seconds},
                              {"p50_ms", p50},
                              {"p99_ms", p99},
                              {"calls", s.ms.size()},
-                             {"load_points_per_s", load_rate},
                              {"load_average_1m", ragd::bench::LoadAverage1()}};
+    if (load_rate) record["load_points_per_s"] = *load_rate;
     if (s.mode == SearchMode::kHybrid) {
       record["p50_ratio_to_vector"] = p50 / vector_p50;
       record["p99_ratio_to_vector"] = p99 / vector_p99;
@@ -306,7 +380,6 @@ int main(int argc, char** argv) {
     }
     report.Write(record);
   }
-  engine.reset();
   if (temporary) std::filesystem::remove_all(dir);
   return 0;
 }

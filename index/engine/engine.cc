@@ -43,6 +43,11 @@ absl::Status CollectionNotFound(std::string_view name) {
 }  // namespace
 
 absl::Status Engine::Impl::Open() {
+  if (options_.search_leg_threads < 0 || options_.search_leg_threads > 64) {
+    return absl::InvalidArgumentError("search_leg_threads: must be in [0, 64], got " +
+                                      std::to_string(options_.search_leg_threads));
+  }
+  leg_helpers_ = std::make_unique<IdleHelpers>(options_.search_leg_threads);
   std::error_code ec;
   std::filesystem::create_directories(options_.data_dir, ec);
   if (ec) {

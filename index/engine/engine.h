@@ -278,6 +278,17 @@ class Engine {
     // metadata on each filtered call instead (as before the index existed; benchmarks compare
     // the two). Default: true.
     bool metadata_index = true;
+    // Text legs find their top k with MaxScore pruning (lexical::Bm25Index::Search: the same
+    // hits and scores, bit for bit, with most postings of common terms never touched). false:
+    // score every posting of every query term (the reference; benchmarks compare the two).
+    // Default: true.
+    bool lexical_pruning = true;
+    // Threads that run a hybrid search's text leg while the calling thread runs its vector
+    // leg (idle_helpers.h), so that hybrid costs about the slower leg rather than the sum on an
+    // idle machine. A call finding none idle runs both legs itself, as 0 always does. Off by
+    // default because on a busy machine it made hybrid slower (the caller waits for a helper
+    // the scheduler has preempted; bench/README.md, ragd_hybrid_bench). 0..64. Default: 0.
+    int search_leg_threads = 0;
     // fsync the WAL on every write. Turning this off loses acknowledged writes on power loss
     // (not on a process crash). Default: true.
     bool sync_writes = true;

@@ -27,6 +27,7 @@
 #include "absl/status/statusor.h"
 #include "common/hash.h"
 #include "index/engine/engine.h"
+#include "index/engine/idle_helpers.h"
 #include "index/engine/shard.h"
 #include "index/storage/store.h"
 
@@ -164,6 +165,8 @@ class Engine::Impl {
   std::atomic<size_t> bytes_since_trim_{0};
   std::thread bg_thread_;
   std::atomic<bool> closed_{false};
+  // Hybrid searches' text legs (Options::search_leg_threads); set by Open.
+  std::unique_ptr<IdleHelpers> leg_helpers_;
 };
 
 }  // namespace ragd::index

@@ -4,6 +4,10 @@
 
 #include <algorithm>
 #include <cmath>
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <new>
 #include <optional>
 #include <string>
 #include <tuple>
@@ -169,8 +173,7 @@ absl::StatusOr<SearchResult> Engine::Impl::Search(const SearchRequest& request) 
 
   SearchResult result;
   const Filter* filter = request.filter ? &*request.filter : nullptr;
-  std::vector<Ranked> vector_leg, text_leg;
-  if (want_vector) {
+  auto run_vector_leg = [&]() -> absl::StatusOr<std::vector<Ranked>> {
     std::vector<Ranked> all;
     for (size_t s = 0; s < c->shards.size(); ++s) {
       SearchPlan plan = SearchPlan::kIndex;
@@ -180,16 +183,85 @@ absl::StatusOr<SearchResult> Engine::Impl::Search(const SearchRequest& request) 
       result.plan = std::max(result.plan, plan);
       for (auto& hit : hits) all.push_back(Ranked{s, std::move(hit), {}, {}});
     }
-    vector_leg = MergeLeg(std::move(all), vector_depth, /*vector_leg=*/true);
-  }
-  if (want_text) {
+    return MergeLeg(std::move(all), vector_depth, /*vector_leg=*/true);
+  };
+  auto run_text_leg = [&]() -> absl::StatusOr<std::vector<Ranked>> {
     std::vector<Ranked> all;
     for (size_t s = 0; s < c->shards.size(); ++s) {
       ASSIGN_OR_RETURN(auto hits, c->shards[s]->SearchText(terms, text_depth, filter));
       for (auto& hit : hits) all.push_back(Ranked{s, std::move(hit), {}, {}});
     }
-    text_leg = MergeLeg(std::move(all), text_depth, /*vector_leg=*/false);
+    return MergeLeg(std::move(all), text_depth, /*vector_leg=*/false);
+  };
+  // Hybrid: the text leg is offered to an idle helper thread while this thread runs the
+  // vector leg. If the helper has not started it by the time the vector leg is done (a busy
+  // machine schedules it late), this thread takes it back and runs it itself, so a hand-off
+  // never costs more than running the legs one after the other plus a lock. The helper's
+  // result is waited for before anything it refers to goes away (no return, no exception in
+  // between); `pending` is shared, so whichever side finishes last frees it.
+  using LegResult = absl::StatusOr<std::vector<Ranked>>;
+  enum class LegState { kOffered, kRunning, kDone, kTakenBack };
+  struct Pending {
+    std::mutex mu;
+    std::condition_variable cv;
+    LegState state = LegState::kOffered;
+    LegResult result = std::vector<Ranked>{};
+  };
+  std::shared_ptr<Pending> pending;
+  if (want_vector && want_text) {
+    pending = std::make_shared<Pending>();
+    const bool handed = leg_helpers_->TryHandOff([pending, &run_text_leg] {
+      {
+        std::lock_guard lock(pending->mu);
+        if (pending->state != LegState::kOffered) return;  // taken back: not ours to touch
+        pending->state = LegState::kRunning;
+      }
+      LegResult r = std::vector<Ranked>{};
+      try {
+        r = run_text_leg();
+      } catch (const std::bad_alloc&) {
+        r = absl::ResourceExhaustedError("search: out of memory in the text leg");
+      } catch (...) {
+        r = absl::InternalError("search: the text leg failed");
+      }
+      {
+        std::lock_guard lock(pending->mu);
+        pending->result = std::move(r);
+        pending->state = LegState::kDone;
+      }
+      pending->cv.notify_one();
+    });
+    if (!handed) pending.reset();
   }
+  // The helper's result, or nullopt when it had not started (it never will now).
+  auto collect_text_leg = [&pending]() -> std::optional<LegResult> {
+    std::unique_lock lock(pending->mu);
+    if (pending->state == LegState::kOffered) {
+      pending->state = LegState::kTakenBack;
+      return std::nullopt;
+    }
+    pending->cv.wait(lock, [&] { return pending->state == LegState::kDone; });
+    return std::move(pending->result);
+  };
+  LegResult vector_result = std::vector<Ranked>{};
+  LegResult text_result = std::vector<Ranked>{};
+  if (want_vector) {
+    try {
+      vector_result = run_vector_leg();
+    } catch (...) {
+      if (pending) (void)collect_text_leg();
+      throw;
+    }
+  }
+  if (want_text) {
+    std::optional<LegResult> from_helper;
+    if (pending) from_helper = collect_text_leg();
+    text_result = from_helper ? *std::move(from_helper) : run_text_leg();
+  }
+  RETURN_IF_ERROR(vector_result.status());
+  RETURN_IF_ERROR(text_result.status());
+  std::vector<Ranked> vector_leg = *std::move(vector_result);
+  std::vector<Ranked> text_leg = *std::move(text_result);
   std::vector<Ranked> merged;
   switch (request.mode) {
     case SearchMode::kVector:

@@ -391,6 +391,7 @@ absl::StatusOr<std::vector<Shard::Hit>> Shard::SearchText(std::span<const std::s
   metadata::LabelSet matching;
   lexical::Bm25SearchOptions opts;
   opts.top_k = k;
+  opts.exhaustive = !options_.lexical_pruning;
   if (filter != nullptr && options_.metadata_index) {
     ASSIGN_OR_RETURN(matching, metadata_.Evaluate(*filter));
     if (matching.empty()) return out;

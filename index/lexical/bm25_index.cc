@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <functional>
 #include <new>
 
 #include "absl/strings/str_cat.h"
@@ -32,6 +33,10 @@ uint64_t Checksum(std::string_view header_before_checksum, std::string_view payl
   return hasher.Digest();
 }
 
+// Search's margin on bounds and cut-offs, relative: far above the rounding of a sum of a few
+// hundred terms (~1e-14), far below any difference between scores that matters.
+constexpr double kSlack = 1e-9;
+
 bool Better(const Bm25Hit& a, const Bm25Hit& b) {
   return a.score != b.score ? a.score > b.score : a.label < b.label;
 }
@@ -58,7 +63,7 @@ double Bm25Index::average_length() const {
 
 uint32_t Bm25Index::DocFreq(std::string_view term) const {
   auto it = postings_.find(absl::string_view(term.data(), term.size()));
-  return it == postings_.end() ? 0 : static_cast<uint32_t>(it->second.size());
+  return it == postings_.end() ? 0 : static_cast<uint32_t>(it->second.map.size());
 }
 
 absl::Status Bm25Index::Add(Label label, std::span<const TermFreq> terms) {
@@ -92,7 +97,10 @@ absl::Status Bm25Index::Add(Label label, std::span<const TermFreq> terms) {
   size_t inserted = 0;
   try {
     for (const TermFreq& t : terms) {
-      postings_[t.term].emplace(label, Posting{t.freq, doc.length});
+      Postings& postings = postings_[t.term];
+      const Posting posting{t.freq, doc.length};
+      postings.map.emplace(label, posting);
+      postings.Widen(posting);
       ++inserted;
     }
     total_length_ += doc.length;
@@ -101,8 +109,8 @@ absl::Status Bm25Index::Add(Label label, std::span<const TermFreq> terms) {
     // Undo the postings added so far (erasing does not allocate).
     for (size_t i = 0; i < inserted; ++i) {
       auto it = postings_.find(terms[i].term);
-      it->second.erase(label);
-      if (it->second.empty()) postings_.erase(it);
+      it->second.map.erase(label);
+      if (it->second.map.empty()) postings_.erase(it);
     }
     if (docs_.contains(label)) {
       docs_.erase(label);
@@ -129,7 +137,8 @@ size_t Bm25Index::MemoryBytes() const {
   // Swiss tables: one control byte per slot besides the slot itself.
   size_t bytes = sizeof(*this) + docs_.capacity() * (sizeof(decltype(docs_)::value_type) + 1) +
                  postings_.capacity() * (sizeof(decltype(postings_)::value_type) + 1);
-  for (const auto& [term, labels] : postings_) {
+  for (const auto& [term, postings] : postings_) {
+    const auto& labels = postings.map;
     bytes += heap(term) + labels.capacity() * (sizeof(std::pair<Label, Posting>) + 1);
     // Each posting's document keeps the term once more in its list (Doc::terms).
     bytes += labels.size() * (sizeof(std::string) + heap(term));
@@ -143,8 +152,8 @@ bool Bm25Index::Remove(Label label) {
   for (const std::string& term : it->second.terms) {
     auto p = postings_.find(term);
     if (p == postings_.end()) continue;
-    p->second.erase(label);
-    if (p->second.empty()) postings_.erase(p);
+    p->second.map.erase(label);
+    if (p->second.map.empty()) postings_.erase(p);
   }
   total_length_ -= it->second.length;
   docs_.erase(it);
@@ -158,36 +167,111 @@ absl::StatusOr<std::vector<Bm25Hit>> Bm25Index::Search(std::span<const std::stri
     const double n = static_cast<double>(docs_.size());
     const double avgdl = average_length();
     const double k1 = options_.k1, b = options_.b;
-    // The query's posting lists, found once; the score table is sized for the longest
-    // possible union up front (no rehashing while accumulating).
-    std::vector<const absl::flat_hash_map<Label, Posting>*> lists;
-    lists.reserve(query_terms.size());
+    // The one place a posting's score is computed, so that every pass below computes the same
+    // bits for it.
+    auto contribution = [&](double idf, const Posting& posting) {
+      const double tf = posting.tf;
+      const double dl = posting.length;
+      const double norm = avgdl > 0 ? 1.0 - b + b * dl / avgdl : 1.0;
+      return idf * tf * (k1 + 1.0) / (tf + k1 * norm);
+    };
+    struct Leg {
+      const Postings* postings;
+      double idf;
+      double bound;  // no posting of the term adds more (kSlack above it)
+    };
+    // In query order: the order in which the final scores are summed.
+    std::vector<Leg> legs;
+    legs.reserve(query_terms.size());
     size_t total = 0;
     for (const std::string& term : query_terms) {
       auto p = postings_.find(term);
       if (p == postings_.end()) continue;
-      lists.push_back(&p->second);
-      total += p->second.size();
-    }
-    absl::flat_hash_map<Label, double> scores;
-    scores.reserve(std::min(total, docs_.size()));
-    for (const auto* list : lists) {
-      const double df = static_cast<double>(list->size());
+      const double df = static_cast<double>(p->second.map.size());
       const double idf = std::log(1.0 + (n - df + 0.5) / (df + 0.5));
-      for (const auto& [label, posting] : *list) {
-        if (options.filter != nullptr && !options.filter->Accept(label)) continue;
-        const double tf = posting.tf;
-        const double dl = posting.length;
-        const double norm = avgdl > 0 ? 1.0 - b + b * dl / avgdl : 1.0;
-        scores[label] += idf * tf * (k1 + 1.0) / (tf + k1 * norm);
-      }
+      // The tf part grows with tf and shrinks with the document's length.
+      const double bound = contribution(idf, Posting{p->second.max_tf, p->second.min_length});
+      legs.push_back(Leg{&p->second, idf, bound * (1 + kSlack)});
+      total += p->second.map.size();
     }
+    const size_t k = options.top_k;
+    // Highest bound first (rare terms, short lists): the k-th best score rises fastest.
+    std::vector<size_t> order(legs.size());
+    for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+    std::stable_sort(order.begin(), order.end(),
+                     [&](size_t x, size_t y) { return legs[x].bound > legs[y].bound; });
+    // rest[j]: what the terms order[j..] can add to any document, at most.
+    std::vector<double> rest(legs.size() + 1, 0.0);
+    for (size_t j = legs.size(); j-- > 0;) rest[j] = rest[j + 1] + legs[order[j]].bound;
+
+    absl::flat_hash_map<Label, double> partial;
+    partial.reserve(options.exhaustive ? std::min(total, docs_.size())
+                                       : (legs.empty() ? 0 : legs[order[0]].postings->map.size()));
+    std::vector<double> scratch;
+    // The k-th best partial score (0 with fewer than k documents). A partial score never
+    // exceeds the document's final one, so the final k-th best is at least this.
+    auto kth = [&]() -> double {
+      if (partial.size() < k) return 0;
+      scratch.clear();
+      scratch.reserve(partial.size());
+      for (const auto& [label, score] : partial) scratch.push_back(score);
+      std::nth_element(scratch.begin(), scratch.begin() + static_cast<std::ptrdiff_t>(k - 1),
+                       scratch.end(), std::greater<double>());
+      return scratch[k - 1];
+    };
+    bool pruning = false;
+    double seen = 0;  // the bounds of the terms taken so far: no partial score exceeds it
+    for (size_t j = 0; j < order.size(); ++j) {
+      const Leg& leg = legs[order[j]];
+      const auto& map = leg.postings->map;
+      // The relative margin (far above rounding) keeps every comparison on the safe side.
+      if (!options.exhaustive && !pruning && partial.size() >= k && rest[j] < seen) {
+        pruning = rest[j] < kth() * (1 - kSlack);
+      }
+      if (!pruning) {
+        for (const auto& [label, posting] : map) {
+          if (options.filter != nullptr && !options.filter->Accept(label)) continue;
+          partial[label] += contribution(leg.idf, posting);
+        }
+      } else {
+        // Candidates only (they passed the filter when found). One that cannot reach the k-th
+        // best even with every term left at its bound is dropped.
+        const double floor = kth() * (1 - kSlack);
+        absl::erase_if(partial, [&](const auto& e) { return e.second + rest[j] < floor; });
+        if (partial.size() <= map.size()) {
+          for (auto& [label, score] : partial) {
+            auto it = map.find(label);
+            if (it != map.end()) score += contribution(leg.idf, it->second);
+          }
+        } else {
+          for (const auto& [label, posting] : map) {
+            auto it = partial.find(label);
+            if (it != partial.end()) it->second += contribution(leg.idf, posting);
+          }
+        }
+      }
+      seen += leg.bound;
+    }
+    // Partial scores were summed in bound order; the candidates for the top k (the k-th best
+    // and everything within the margin of it) are scored again in query order, as exhaustive
+    // scoring sums, so that no score and no tie differs by a bit.
+    const double cutoff = partial.size() > k ? kth() * (1 - kSlack) : 0;
     std::vector<Bm25Hit> hits;
-    hits.reserve(scores.size());
-    for (const auto& [label, score] : scores) hits.push_back(Bm25Hit{label, score});
-    const size_t k = std::min(options.top_k, hits.size());
-    std::partial_sort(hits.begin(), hits.begin() + k, hits.end(), Better);
-    hits.resize(k);
+    for (const auto& [label, score] : partial) {
+      if (score >= cutoff) hits.push_back(Bm25Hit{label, score});
+    }
+    for (Bm25Hit& hit : hits) {
+      double score = 0;
+      for (const Leg& leg : legs) {
+        auto it = leg.postings->map.find(hit.label);
+        if (it != leg.postings->map.end()) score += contribution(leg.idf, it->second);
+      }
+      hit.score = score;
+    }
+    const size_t top = std::min(k, hits.size());
+    std::partial_sort(hits.begin(), hits.begin() + static_cast<std::ptrdiff_t>(top), hits.end(),
+                      Better);
+    hits.resize(top);
     return hits;
   } catch (const std::bad_alloc&) {
     return absl::ResourceExhaustedError("bm25: out of memory");
@@ -213,7 +297,7 @@ absl::Status Bm25Index::Save(std::string* out) const {
               [](const std::string* a, const std::string* b) { return *a < *b; });
     std::vector<std::pair<Label, uint32_t>> list;
     for (const std::string* term : terms) {
-      const auto& postings = postings_.find(*term)->second;
+      const auto& postings = postings_.find(*term)->second.map;
       list.clear();
       for (const auto& [label, posting] : postings) list.emplace_back(label, posting.tf);
       std::sort(list.begin(), list.end());
@@ -299,7 +383,8 @@ absl::StatusOr<Bm25Index> Bm25Index::Load(std::string_view data) {
       RETURN_IF_ERROR(p.Get(&count));
       if (count == 0 || count > doc_count) return p.Corrupt("posting count");
       ASSIGN_OR_RETURN(std::string_view records, p.GetSpan(count, kPostingBytes));
-      auto& postings = index.postings_[previous];
+      Postings& term_postings = index.postings_[previous];
+      auto& postings = term_postings.map;
       postings.reserve(count);
       uint64_t last_label = 0;
       for (uint32_t j = 0; j < count; ++j) {
@@ -316,7 +401,9 @@ absl::StatusOr<Bm25Index> Bm25Index::Load(std::string_view data) {
         seen += tf;
         if (seen > doc->second.length) return p.Corrupt("term frequencies exceed the length");
         doc->second.terms.push_back(previous);
-        postings.emplace(label, Posting{tf, doc->second.length});
+        const Posting posting{tf, doc->second.length};
+        postings.emplace(label, posting);
+        term_postings.Widen(posting);
       }
     }
     RETURN_IF_ERROR(p.ExpectEnd());

@@ -26,6 +26,7 @@
 //
 // Errors: never throws. std::bad_alloc becomes RESOURCE_EXHAUSTED.
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <span>
@@ -57,6 +58,10 @@ struct Bm25SearchOptions {
   // When set, only labels it accepts are scored (called once per candidate posting label;
   // must be thread-safe when searches run concurrently).
   const LabelFilter* filter = nullptr;
+  // Scores every posting of every query term (term-at-a-time, the reference) instead of the
+  // pruned top-k search described at Search(). Both return the same hits with the same scores;
+  // this is for tests and benchmarks. Default: false.
+  bool exhaustive = false;
 };
 
 struct Bm25Hit {
@@ -86,6 +91,19 @@ class Bm25Index {
 
   // The top_k labels holding at least one query term, best first (ties by ascending label).
   // Unknown terms contribute nothing. INVALID_ARGUMENT when top_k is 0.
+  //
+  // Top-k with MaxScore pruning (Turtle & Flood, "Query evaluation: strategies and
+  // optimizations", 1995; term-at-a-time as Moffat & Zobel's "quit/continue"): each term has an
+  // upper bound of what it can add to any document's score (its idf times the tf part at the
+  // largest tf and the shortest document among its postings). Terms are taken highest bound
+  // first; every posting is scored until the k-th best partial score exceeds the sum of the
+  // bounds of the terms left, after which no unseen document can enter the top k: the rest of
+  // the terms are only looked up for the documents already found, and a document whose partial
+  // score plus the bounds left stays below the k-th is dropped. The long posting lists of common
+  // terms are then probed for a few candidates instead of being walked. The hits' scores are
+  // summed at the end in query-term order, exactly as exhaustive scoring sums them, so the
+  // hits, their scores and the order of ties are the same bit for bit (lexical_test checks
+  // against `exhaustive` on random data).
   absl::StatusOr<std::vector<Bm25Hit>> Search(std::span<const std::string> query_terms,
                                               const Bm25SearchOptions& options = {}) const;
 
@@ -125,7 +143,19 @@ class Bm25Index {
     uint32_t tf = 0;
     uint32_t length = 0;  // |D|
   };
-  absl::flat_hash_map<std::string, absl::flat_hash_map<Label, Posting>> postings_;
+  struct Postings {
+    absl::flat_hash_map<Label, Posting> map;
+    // Over every posting ever added to `map`: the largest tf and the shortest document, which
+    // bound what the term can add to a score (Search's pruning). Removals leave them as they
+    // are: still bounds, only looser until the term's postings are rebuilt (Load).
+    uint32_t max_tf = 0;
+    uint32_t min_length = UINT32_MAX;
+    void Widen(const Posting& p) {
+      max_tf = std::max(max_tf, p.tf);
+      min_length = std::min(min_length, p.length);
+    }
+  };
+  absl::flat_hash_map<std::string, Postings> postings_;
   uint64_t total_length_ = 0;
 };
 

@@ -14,6 +14,7 @@
 #include <cstdlib>
 #include <functional>
 #include <map>
+#include <random>
 #include <string>
 #include <thread>
 #include <vector>
@@ -93,6 +94,7 @@ class EngineLexicalTest : public ::testing::Test {
     Engine::Options o;
     o.data_dir = dir_.str();
     o.snapshot_interval_seconds = 0;
+    o.search_leg_threads = leg_threads_;
     return o;
   }
   void Open() {
@@ -121,6 +123,7 @@ class EngineLexicalTest : public ::testing::Test {
 
   testing::TempDir dir_;
   std::unique_ptr<Engine> engine_;
+  int leg_threads_ = Engine::Options{}.search_leg_threads;
 };
 
 TEST_F(EngineLexicalTest, TextSearchScoresAreBm25) {
@@ -556,6 +559,77 @@ TEST_F(EngineLexicalTest, ConcurrentRewritesNeverReturnAnotherVersionsText) {
   EXPECT_EQ(bad.load(), 0);
   EXPECT_GT(searches.load(), 0);
   ExpectVerified();
+}
+
+// Hybrid searches hand their text leg to a helper thread when one is idle
+// (Engine::Options::search_leg_threads): from several threads at once (some calls get the
+// helper, some run both legs themselves, some take an offered leg back), every result equals
+// the one the engine gives with the legs run one after the other on the calling thread.
+TEST_F(EngineLexicalTest, HybridLegsOnAHelperThreadGiveTheSameResults) {
+  leg_threads_ = 0;
+  Open();
+  ASSERT_OK(engine_->CreateCollection(LexicalSpec4("c", lexical::AnalyzerKind::kSimple, 2)));
+  std::mt19937 rng(7);
+  std::uniform_real_distribution<float> coord(-1, 1);
+  const std::vector<std::string> words = {"red", "green", "blue", "item", "lamp", "chair", "desk"};
+  std::vector<Point> points;
+  for (int i = 0; i < 300; ++i) {
+    std::string text;
+    for (int w = 0; w < 1 + i % 6; ++w) text += words[rng() % words.size()] + " ";
+    points.push_back(P("p" + std::to_string(i), {coord(rng), coord(rng), coord(rng), coord(rng)},
+                       text, i % 2 == 0 ? "en" : "ko"));
+  }
+  ASSERT_OK(engine_->Upsert("c", points).status());
+  std::vector<SearchRequest> requests;
+  for (int q = 0; q < 40; ++q) {
+    SearchRequest r = Req(SearchMode::kHybrid, words[q % words.size()] + " " +
+                                                   words[(q * 3 + 1) % words.size()], 10);
+    r.query = {coord(rng), coord(rng), coord(rng), coord(rng)};
+    if (q % 2 == 1) r.hybrid.fusion = Fusion::kWeighted;
+    if (q % 3 == 0) r.filter = Filter::Cond(Equals("lang", std::string("en")));
+    requests.push_back(std::move(r));
+  }
+  std::vector<std::vector<std::pair<std::string, float>>> expected;
+  for (const SearchRequest& r : requests) {
+    ASSERT_OK_AND_ASSIGN(auto result, engine_->Search(r));
+    ASSERT_FALSE(result.hits.empty());
+    auto& e = expected.emplace_back();
+    for (const auto& h : result.hits) e.emplace_back(h.point.id, h.score);
+  }
+
+  leg_threads_ = 1;
+  Restart();
+  std::atomic<int> mismatches{0}, searches{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 3; ++t) {
+    threads.emplace_back([&, t] {
+      for (int round = 0; round < 10; ++round) {
+        for (size_t q = 0; q < requests.size(); ++q) {
+          auto result = engine_->Search(requests[(q + t * 7) % requests.size()]);
+          const auto& e = expected[(q + t * 7) % requests.size()];
+          bool same = result.ok() && result->hits.size() == e.size();
+          for (size_t i = 0; same && i < e.size(); ++i) {
+            same = result->hits[i].point.id == e[i].first && result->hits[i].score == e[i].second;
+          }
+          if (!same) mismatches.fetch_add(1);
+          searches.fetch_add(1);
+        }
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(mismatches.load(), 0);
+  EXPECT_EQ(searches.load(), 3 * 10 * 40);
+}
+
+TEST_F(EngineLexicalTest, SearchLegThreadsOutOfRangeIsRefused) {
+  engine_.reset();
+  for (int threads : {-1, 65}) {
+    Engine::Options o = Options();
+    o.search_leg_threads = threads;
+    auto opened = Engine::Open(o);
+    EXPECT_EQ(opened.status().code(), absl::StatusCode::kInvalidArgument) << threads;
+  }
 }
 
 }  // namespace

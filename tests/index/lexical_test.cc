@@ -5,6 +5,7 @@
 #include <sqlite3.h>
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <cmath>
 #include <cstring>
@@ -318,6 +319,79 @@ TEST(Bm25IndexTest, FilterRestrictsWithoutChangingScores) {
     ASSERT_NE(it, all.end());
     EXPECT_EQ(it->score, hit.score);
   }
+}
+
+// Counts the labels it is asked about (and accepts every third one when `selective`).
+class CountingFilter : public LabelFilter {
+ public:
+  explicit CountingFilter(bool selective) : selective_(selective) {}
+  bool Accept(Label label) const override {
+    ++calls_;
+    return !selective_ || label % 3 == 0;
+  }
+  size_t calls() const { return calls_; }
+
+ private:
+  bool selective_;
+  mutable size_t calls_ = 0;
+};
+
+// The pruned top-k (Search's default) returns exactly what scoring every posting returns: the
+// same labels in the same order with the same scores, bit for bit, on random Zipf-like text
+// (short and long documents, repeated and unknown query terms, removals that leave the
+// pruning bounds stale, filters). And it prunes: over the run it asks the filter about far
+// fewer postings than exhaustive scoring does (5.5x fewer when written).
+TEST(Bm25IndexTest, PrunedTopKEqualsExhaustiveScoring) {
+  std::mt19937_64 rng(15);
+  // Term i drawn with weight 1 / (i + 1): a few terms in most documents, a long tail.
+  constexpr size_t kVocabulary = 400;
+  std::vector<double> weights(kVocabulary);
+  for (size_t i = 0; i < kVocabulary; ++i) weights[i] = 1.0 / static_cast<double>(i + 1);
+  std::discrete_distribution<size_t> term(weights.begin(), weights.end());
+  auto text = [&](size_t words) {
+    std::string t;
+    for (size_t w = 0; w < words; ++w) absl::StrAppend(&t, "t", term(rng), " ");
+    return t;
+  };
+  Bm25Index index;
+  constexpr Label kDocs = 3000;
+  for (Label label = 1; label <= kDocs; ++label) {
+    ASSERT_OK(index.Add(label, Doc(text(1 + rng() % (label % 10 == 0 ? 400 : 60)))));
+  }
+  // Every fifth document removed: bounds that came from them are now looser than the postings.
+  for (Label label = 5; label <= kDocs; label += 5) ASSERT_TRUE(index.Remove(label));
+
+  size_t pruned_calls = 0, exhaustive_calls = 0, compared = 0;
+  for (int q = 0; q < 300; ++q) {
+    Terms query;
+    for (const TermFreq& t : Doc(text(1 + rng() % 8))) query.push_back(t.term);
+    if (q % 7 == 0) query.push_back(query.front());  // a repeated term counts twice
+    if (q % 11 == 0) query.push_back("unknown");
+    const size_t k = std::array<size_t, 4>{1, 3, 10, 50}[q % 4];
+    const bool selective = q % 3 == 0;
+    CountingFilter pruned_filter(selective), exhaustive_filter(selective);
+    const bool filtered = q % 2 == 0;
+    auto pruned = index.Search(
+        query, {.top_k = k, .filter = filtered ? &pruned_filter : nullptr});
+    auto exhaustive = index.Search(
+        query,
+        {.top_k = k, .filter = filtered ? &exhaustive_filter : nullptr, .exhaustive = true});
+    ASSERT_OK(pruned);
+    ASSERT_OK(exhaustive);
+    ASSERT_EQ(pruned->size(), exhaustive->size()) << "query " << q;
+    ASSERT_FALSE(exhaustive->empty()) << "query " << q;
+    for (size_t i = 0; i < pruned->size(); ++i) {
+      EXPECT_EQ((*pruned)[i].label, (*exhaustive)[i].label) << "query " << q << " hit " << i;
+      EXPECT_EQ((*pruned)[i].score, (*exhaustive)[i].score) << "query " << q << " hit " << i;
+      ++compared;
+    }
+    pruned_calls += pruned_filter.calls();
+    exhaustive_calls += exhaustive_filter.calls();
+  }
+  EXPECT_GT(compared, 3000u);
+  EXPECT_GT(exhaustive_calls, 0u);
+  EXPECT_LT(pruned_calls * 3, exhaustive_calls)
+      << "pruned " << pruned_calls << " vs exhaustive " << exhaustive_calls;
 }
 
 // The same index built from scratch and through removes/re-adds scores identically.
