@@ -288,7 +288,7 @@ int Run(int argc, char** argv) {
       {"from_cache", cached},
       // Where the data set and its ground truth are (the layout above SaveCache): the peers
       // run outside this process (bench/usearch_peer.mjs) read the same vectors and truth here.
-      {"cache_file", cache},
+      {"cache_file", cache.empty() ? cache : std::filesystem::absolute(cache).string()},
       {"mean_cosine_random_pairs", cos.mean},
       {"cosine_random_pairs_stddev", cos.stddev},
       {"cosine_random_pairs_p05", cos.p05},
