@@ -169,6 +169,8 @@ def summarize(records, markdown):
                "server CPU ms/call", "client CPU ms/call", "load"],
               markdown)
 
+    peers(records, markdown)
+
     for r in records:
         if r["bench"] == "startup":
             print(f"ragd start-up from snapshot: {r['startup_seconds']:.2f} s "
@@ -199,6 +201,45 @@ def summarize(records, markdown):
             if rows:  # e.g. the tokenizer without js-tiktoken has no target to hold
                 print()
                 table(rows, ["target", "value", "goal", ""], markdown)
+
+
+# Each quantized system's float32 sibling, for the memory ratio: the same library's own accounting
+# (ragd's counts its graph's capacity, hnswlib's and USearch's their size, so only ratios within
+# one family compare).
+FLOAT32_SIBLING = {"ragd-index-f16": "ragd-index", "ragd-index-int8": "ragd-index",
+                   "usearch f16": "usearch f32", "usearch i8": "usearch f32",
+                   "faiss HNSW32,SQ8": "faiss HNSW32"}
+
+
+def peers(records, markdown):
+    """Issue 16's peer rows beside ragd's in-process backend: one search thread, each ef,
+    QPS as a ratio to in-process float32 hnswlib at the same ef, memory as a ratio to the same
+    library's float32 index. Printed only when a peer (USearch, FAISS) was measured."""
+    one = [r for r in records if r["bench"] == "search" and r.get("threads") == 1]
+    if not any(r["system"].startswith(("usearch", "faiss")) for r in one):
+        return
+    own = {r["system"]: r.get("index_bytes_per_vector") for r in records if r["bench"] == "build"}
+    hnswlib = {r["ef"]: r["qps"] for r in one if r["system"] == "hnswlib" and r.get("qps")}
+    rows = []
+    for ef in sorted({r["ef"] for r in one if r["system"].startswith(("usearch", "faiss"))}):
+        for r in one:
+            system = r["system"]
+            if r["ef"] != ef or r.get("rescore") is False:
+                continue
+            if not system.startswith(("hnswlib", "ragd-index", "usearch", "faiss")):
+                continue
+            mem = own.get(system)
+            sibling = own.get(FLOAT32_SIBLING.get(system, system))
+            base = hnswlib.get(ef)
+            rows.append([system + (f" x{r['oversampling']:g}" if r.get("rescore") else ""),
+                         str(ef), fmt(r.get("recall_at_10"), ".4f"), fmt(r.get("qps"), ".0f"),
+                         fmt(r["qps"] / base, ".2f") if base else "-", fmt(mem, ",.0f"),
+                         fmt(mem / sibling, ".2f") if mem and sibling else "-",
+                         fmt(r.get("load_average_1m"), ".1f")])
+    print("quantized peers, one search thread (QPS / hnswlib float32 at the same ef; memory / "
+          "the same library's float32 index):")
+    table(rows, ["system", "ef", "recall@10", "QPS", "QPS / hnswlib", "own B/vec",
+                 "/ own f32", "load"], markdown)
 
 
 def simd(simd_path, generic_path, markdown):

@@ -57,7 +57,11 @@ void Log(const std::string& message) { std::cerr << "vector_bench: " << message 
 // The data set and its ground truth cached in one file, so that a rerun at 100k skips the
 // generation and the exact search (about a minute on 2 cores). The name holds every knob that
 // changes the data; the file starts with a magic, the sizes, and is checked against its length
-// before anything is read into memory.
+// before anything is read into memory. Layout (little-endian, no padding; bench/README.md):
+//   "RAGDBDS1"  u64 num_base  u64 num_queries  u64 dim  u64 k
+//   f32 base[num_base][dim]  f32 queries[num_queries][dim]  i64 truth[num_queries][k]
+// Readers outside this program (bench/usearch_peer.mjs) depend on it: change the magic if it
+// changes.
 constexpr char kCacheMagic[8] = {'R', 'A', 'G', 'D', 'B', 'D', 'S', '1'};
 
 std::string CachePath(const std::string& dir, const DatasetOptions& o) {
@@ -282,6 +286,9 @@ int Run(int argc, char** argv) {
         {"style_decay", data_options.style_decay}}},
       {"generate_seconds", generate_seconds},
       {"from_cache", cached},
+      // Where the data set and its ground truth are (the layout above SaveCache): the peers
+      // run outside this process (bench/usearch_peer.mjs) read the same vectors and truth here.
+      {"cache_file", cache.empty() ? cache : std::filesystem::absolute(cache).string()},
       {"mean_cosine_random_pairs", cos.mean},
       {"cosine_random_pairs_stddev", cos.stddev},
       {"cosine_random_pairs_p05", cos.p05},
