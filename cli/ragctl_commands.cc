@@ -286,6 +286,13 @@ int Ragctl::DeleteCollection(const std::string& name) {
   return 0;
 }
 
+void WarnPartial(std::ostream& err, const v1::ShardCoverage& coverage) {
+  if (coverage.missing_shards_size() == 0) return;
+  err << "ragctl: partial answer: shards " << absl::StrJoin(coverage.missing_shards(), ", ")
+      << " of " << coverage.shards_total()
+      << " did not answer (their shard group has no ready replica)\n";
+}
+
 void ApplyReadConsistency(const GlobalOptions& options, const std::string& collection,
                           v1::ReadConsistency* level, uint64_t* token) {
   const std::string& c = options.consistency;
@@ -390,6 +397,8 @@ int Ragctl::SearchBatch(const SearchOptions& o) {
   defaults.set_with_vectors(o.with_vectors);
   if (o.no_rescore) defaults.set_rescore(false);
   defaults.set_oversampling(o.oversampling);
+  defaults.set_collection(o.collection);
+  ApplyReadConsistency(options_, &defaults);
 
   std::vector<v1::SearchRequest> searches;
   int line_number = 0;
@@ -450,6 +459,7 @@ int Ragctl::SearchBatch(const SearchOptions& o) {
     grpc::Status status = points_->SearchBatch(&context, request, &response);
     if (!status.ok()) return Fail(status);
     for (const v1::SearchResponse& result : response.results()) {
+      WarnPartial(err_, result.coverage());
       nlohmann::json hits = nlohmann::json::array();
       for (const auto& hit : result.hits()) hits.push_back(ToJson(hit));
       out_ << hits.dump() << "\n";
@@ -496,6 +506,7 @@ int Ragctl::Search(const SearchOptions& o) {
   v1::SearchResponse response;
   grpc::Status status = points_->Search(&context, request, &response);
   if (!status.ok()) return Fail(status);
+  WarnPartial(err_, response.coverage());
   if (options_.json) {
     nlohmann::json hits = nlohmann::json::array();
     for (const auto& hit : response.hits()) hits.push_back(ToJson(hit));
@@ -527,6 +538,7 @@ int Ragctl::Get(const std::string& collection, const std::vector<std::string>& i
   v1::GetResponse response;
   grpc::Status status = points_->Get(&context, request, &response);
   if (!status.ok()) return Fail(status);
+  WarnPartial(err_, response.coverage());
   PrintPoints(response.points());
   return 0;
 }
@@ -573,6 +585,7 @@ int Ragctl::Count(const std::string& collection, const std::string& filter_json)
   v1::CountResponse response;
   grpc::Status status = points_->Count(&context, request, &response);
   if (!status.ok()) return Fail(status);
+  WarnPartial(err_, response.coverage());
   if (options_.json) {
     out_ << nlohmann::json{{"count", response.count()}}.dump() << "\n";
   } else {

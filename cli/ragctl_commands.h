@@ -50,6 +50,9 @@ struct GlobalOptions {
   // default (BOUNDED).
   std::string consistency;
   std::optional<uint64_t> token;
+  // Cluster mode with shard groups (--allow-partial): answer from the groups that have a ready
+  // replica instead of failing UNAVAILABLE; the reply then says which shards are missing.
+  bool allow_partial = false;
   // Where write tokens are kept; empty: not kept.
   std::string session_file;
 };
@@ -64,7 +67,11 @@ void ApplyReadConsistency(const GlobalOptions& options, Request* request) {
   ApplyReadConsistency(options, request->collection(), &level, &token);
   request->set_consistency(level);
   request->set_consistency_token(token);
+  request->set_allow_partial(options.allow_partial);
 }
+// With --allow-partial, a reply that misses shards says so on `err` (tables and --json alike:
+// --json also carries the coverage where the output is the whole reply).
+void WarnPartial(std::ostream& err, const v1::ShardCoverage& coverage);
 // Records a write's sequence for later SESSION reads (best effort).
 void RememberWrite(const GlobalOptions& options, const std::string& collection,
                    uint64_t sequence);

@@ -67,6 +67,10 @@ int Run(int argc, char** argv) {
                  "default), session (read your writes) or strong; default: session when this "
                  "address has a recorded write token for the collection")
       ->check(CLI::IsMember({"eventual", "bounded", "session", "strong"}));
+  app.add_flag("--allow-partial", global.allow_partial,
+               "cluster mode with shard groups: answer reads from the groups that have a ready "
+               "replica instead of failing UNAVAILABLE (a note on stderr names the missing "
+               "shards)");
   app.add_option("--token", global.token,
                  "cluster mode: SESSION's consistency token (a write's `sequence`); default: "
                  "the last one ragctl recorded for the address and collection");

@@ -181,6 +181,7 @@ int RetrievalCommands::Search(const TextSearchOptions& o) {
          << OneLine(status.error_message(), 1000) << "\n";
     return ExitCodeFor(status.error_code());
   }
+  WarnPartial(err_, response.coverage());
   if (options_.json) {
     out_ << ProtoJsonLine(response, /*with_defaults=*/false) << "\n";
     return 0;
@@ -241,6 +242,7 @@ int RetrievalCommands::Ask(const AskOptions& o) {
     switch (event.event_case()) {
       case v1::AnswerEvent::kSources:
         sources = event.sources();
+        WarnPartial(err_, sources.coverage());
         break;
       case v1::AnswerEvent::kDelta:
         if (!options_.json) printer.Delta(event.delta().model(), event.delta().text());

@@ -598,6 +598,31 @@ TEST_F(ShardGroupsTest, MergedSearchEqualsOneNodeAndPartialResultsWhenAGroupIsDo
   EXPECT_EQ(Missing(partial_answer.sources.coverage()), (std::vector<uint32_t>{1, 3}));
   for (const auto& id : SourceIds(partial_answer.sources)) EXPECT_EQ(GroupOf(id), 0) << id;
 
+  // ragctl: --allow-partial asks the same of every read, and says on stderr what is missing.
+  {
+    const std::vector<std::string> env = {"XDG_STATE_HOME=" + (tmp_.path() / "state").string()};
+    auto ragctl = [&](std::vector<std::string> args) {
+      args.insert(args.begin(), {RAGCTL_BINARY, "--address", pods_[2]->address()});
+      auto r = testing::RunCommand(args, absl::Seconds(60), env);
+      EXPECT_TRUE(r.ok()) << r.status();
+      return r.ok() ? *r : testing::CommandResult{};
+    };
+    auto refused_cli = ragctl({"search", "--collection", "kb", "alpha bravo"});
+    EXPECT_EQ(refused_cli.exit_code, 6) << refused_cli.err;  // UNAVAILABLE
+    EXPECT_NE(refused_cli.err.find("shard group 1"), std::string::npos) << refused_cli.err;
+    for (auto args : {std::vector<std::string>{"--allow-partial", "search", "--collection", "kb",
+                                               "alpha bravo"},
+                      std::vector<std::string>{"--allow-partial", "points", "count",
+                                               "--collection", "kb"}}) {
+      auto partial_cli = ragctl(args);
+      EXPECT_EQ(partial_cli.exit_code, 0) << partial_cli.err;
+      EXPECT_NE(partial_cli.err.find("partial answer: shards 1, 3 of 4 did not answer"),
+                std::string::npos)
+          << partial_cli.err;
+      EXPECT_FALSE(partial_cli.out.empty());
+    }
+  }
+
   // The solo pod holds everything and never fans out: unaffected.
   ctx = Context();
   EXPECT_TRUE(Points(*solo_)->Search(ctx.get(), req, &resp).ok());
