@@ -12,6 +12,7 @@
 #include "common/status.h"
 #include "services/api/convert.h"
 #include "services/api/handler_util.h"
+#include "services/api/search_batch_run.h"
 #include "services/api/shard_transport.h"
 
 namespace ragd::services {
@@ -21,74 +22,6 @@ void SetHits(index::SearchResult&& result, v1::SearchResponse* response) {
   response->mutable_hits()->Reserve(static_cast<int>(result.hits.size()));
   for (index::ScoredPoint& hit : result.hits) ToProto(std::move(hit), response->add_hits());
 }
-
-// The participants of one batch: each claims the next unclaimed search until none is left, and
-// the last to leave finishes the call. Claims are in index order, so once a search fails no
-// later one starts and every earlier one runs to its end: the error reported (the lowest
-// failing index) is the same on every run. The same scheme as the single-node batch
-// (points_service.cc), over a different search.
-class ClusterBatchRun {
- public:
-  ClusterBatchRun(grpc::CallbackServerContext* context, grpc::ServerUnaryReactor* reactor,
-                  const ClusterWrites* cluster, index::Engine* engine,
-                  const v1::SearchBatchRequest* request, v1::SearchBatchResponse* response,
-                  int participants)
-      : context_(context),
-        reactor_(reactor),
-        cluster_(cluster),
-        engine_(engine),
-        request_(request),
-        response_(response),
-        statuses_(request->searches_size()),
-        participants_(participants) {}
-
-  void Participate() {
-    const int n = request_->searches_size();
-    for (int i = next_.fetch_add(1); i < n; i = next_.fetch_add(1)) {
-      if (i > failed_at_.load(std::memory_order_relaxed)) break;
-      statuses_[i] = context_->IsCancelled()
-                         ? absl::CancelledError("cancelled")
-                         : RunClusterSearch(cluster_, engine_, request_->searches(i), *context_,
-                                            response_->mutable_results(i));
-      if (!statuses_[i].ok()) {
-        int seen = failed_at_.load(std::memory_order_relaxed);
-        while (i < seen && !failed_at_.compare_exchange_weak(seen, i)) {
-        }
-      }
-    }
-    Leave();
-  }
-
-  // Also called for a participant whose task the executor refused.
-  void Leave() {
-    if (participants_.fetch_sub(1, std::memory_order_acq_rel) != 1) return;
-    const int failed = failed_at_.load();
-    if (failed != INT_MAX) {
-      const absl::Status& s = statuses_[failed];
-      reactor_->Finish(ToGrpcStatus(
-          absl::Status(s.code(), absl::StrCat("searches[", failed, "]: ", s.message()))));
-    } else if (next_.load() == 0) {
-      reactor_->Finish(
-          ToGrpcStatus(absl::ResourceExhaustedError("too many searches queued; retry")));
-    } else {
-      reactor_->Finish(grpc::Status::OK);
-    }
-  }
-
- private:
-  grpc::CallbackServerContext* const context_;
-  grpc::ServerUnaryReactor* const reactor_;
-  const ClusterWrites* const cluster_;
-  index::Engine* const engine_;
-  const v1::SearchBatchRequest* const request_;
-  v1::SearchBatchResponse* const response_;
-  // statuses_[i] is written by the participant that claimed i and read by the last to leave
-  // (ordered by the acq_rel decrement).
-  std::vector<absl::Status> statuses_;
-  std::atomic<int> next_{0};
-  std::atomic<int> failed_at_{INT_MAX};
-  std::atomic<int> participants_;
-};
 
 }  // namespace
 
@@ -127,12 +60,11 @@ grpc::ServerUnaryReactor* RunClusterSearchBatch(grpc::CallbackServerContext* con
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   // Never inline: a routed search or a consistency wait must not hold one of gRPC's few
   // callback threads.
-  const int participants = std::min(request->searches_size(), executor->threads());
-  auto run = std::make_shared<ClusterBatchRun>(context, reactor, cluster, engine, request, response,
-                                               participants);
-  for (int p = 0; p < participants; ++p) {
-    if (!executor->TrySubmit([run] { run->Participate(); })) run->Leave();
-  }
+  RunSearchBatch(context, reactor, executor, request->searches_size(),
+                 [cluster, engine, context, request, response](int i) {
+                   return RunClusterSearch(cluster, engine, request->searches(i), *context,
+                                           response->mutable_results(i));
+                 });
   return reactor;
 }
 

@@ -3,8 +3,10 @@
 // waits for its own read consistency on this pod, then, with shard groups (cluster.shard_groups
 // > 1), fans out over every group through the Router (cluster/router.h) with what this pod
 // applied as every group's minimum sequence (so SESSION and STRONG hold across groups), or
-// reads the local engine, which holds every shard, with one group. Kept apart from
-// points_service.cc, whose SearchBatch fast path is single-node's.
+// reads the local engine, which holds every shard, with one group. Points.Search calls
+// RunClusterSearch when this pod routes (shard groups); SearchBatch calls RunClusterSearchBatch
+// in cluster mode. Kept apart from points_service.cc, whose fast paths are single-node's; both
+// batches spread their searches with RunSearchBatch (search_batch_run.h).
 
 #include <grpcpp/grpcpp.h>
 

@@ -16,6 +16,7 @@
 #include "services/api/cluster_search.h"
 #include "services/api/convert.h"
 #include "services/api/handler_util.h"
+#include "services/api/search_batch_run.h"
 #include "services/api/shard_transport.h"
 
 namespace ragd::services {
@@ -76,83 +77,12 @@ absl::Status RunSearch(index::Engine* engine, const v1::SearchRequest& request,
   return absl::OkStatus();
 }
 
-absl::Status InBatch(int index, const absl::Status& status) {
-  return absl::Status(status.code(), absl::StrCat("searches[", index, "]: ", status.message()));
-}
-
-// The state SearchBatch's participants share: each claims the next unclaimed search until none
-// is left (so a slow search never leaves a worker idle while another has a backlog), and the
-// last participant to leave finishes the call. Claims are in index order, so once a search
-// fails nobody starts a later one, and every earlier one has been claimed and runs to the
-// end: the error reported, the lowest failing index, is the same on every run.
-class SearchBatchRun {
- public:
-  SearchBatchRun(grpc::CallbackServerContext* context, grpc::ServerUnaryReactor* reactor,
-                 index::Engine* engine, const v1::SearchBatchRequest* request,
-                 v1::SearchBatchResponse* response, int participants)
-      : context_(context),
-        reactor_(reactor),
-        engine_(engine),
-        request_(request),
-        response_(response),
-        statuses_(request->searches_size()),
-        participants_(participants) {}
-
-  void Participate() {
-    const int n = request_->searches_size();
-    for (int i = next_.fetch_add(1); i < n; i = next_.fetch_add(1)) {
-      if (i > failed_at_.load(std::memory_order_relaxed)) break;
-      statuses_[i] = context_->IsCancelled()
-                         ? absl::CancelledError("cancelled")
-                         : RunSearch(engine_, request_->searches(i), response_->mutable_results(i));
-      if (!statuses_[i].ok()) {
-        int seen = failed_at_.load(std::memory_order_relaxed);
-        while (i < seen && !failed_at_.compare_exchange_weak(seen, i)) {
-        }
-      }
-    }
-    Leave();
-  }
-
-  // A participant that never ran (its task was refused by the executor).
-  void Leave() {
-    if (participants_.fetch_sub(1, std::memory_order_acq_rel) != 1) return;
-    int failed = failed_at_.load();
-    if (failed != INT_MAX) {
-      reactor_->Finish(ToGrpcStatus(InBatch(failed, statuses_[failed])));
-    } else if (next_.load() == 0) {
-      // Every participant was refused: nothing ran.
-      reactor_->Finish(
-          ToGrpcStatus(absl::ResourceExhaustedError("too many searches queued; retry")));
-    } else {
-      reactor_->Finish(grpc::Status::OK);
-    }
-  }
-
- private:
-  grpc::CallbackServerContext* const context_;
-  grpc::ServerUnaryReactor* const reactor_;
-  index::Engine* const engine_;
-  const v1::SearchBatchRequest* const request_;
-  v1::SearchBatchResponse* const response_;
-  // statuses_[i] is written by the one participant that claimed i and read by the last to
-  // leave (the acq_rel decrement orders them).
-  std::vector<absl::Status> statuses_;
-  std::atomic<int> next_{0};
-  std::atomic<int> failed_at_{INT_MAX};
-  std::atomic<int> participants_;
-};
-
 void SetCoverage(const cluster::ShardCoverage& c, v1::ShardCoverage* out) {
   out->set_shards_total(c.shards_total);
   out->set_shards_answered(c.shards_answered);
   out->mutable_missing_shards()->Assign(c.missing_shards.begin(), c.missing_shards.end());
 }
 
-void SetHits(index::SearchResult&& result, v1::SearchResponse* response) {
-  response->mutable_hits()->Reserve(static_cast<int>(result.hits.size()));
-  for (index::ScoredPoint& hit : result.hits) ToProto(std::move(hit), response->add_hits());
-}
 
 }  // namespace
 
@@ -217,7 +147,7 @@ grpc::ServerUnaryReactor* PointsService::Get(grpc::CallbackServerContext* contex
   };
   // A routed read waits for other pods, a consistency wait for the log: neither may hold one
   // of gRPC's few callback threads.
-  if (router != nullptr || ReadMayWait(cluster_, request->consistency())) {
+  if (ReadMayWait(cluster_, request->consistency())) {
     return FinishOnExecutor(context, search_executor_, std::move(run), "searches");
   }
   return FinishNow(context, run());
@@ -267,29 +197,25 @@ grpc::ServerUnaryReactor* PointsService::Search(grpc::CallbackServerContext* con
   if (!engine.ok()) return FinishNow(context, engine.status());
   if (absl::Status s = CheckSearch(*request); !s.ok()) return FinishNow(context, s);
   cluster::Router* router = cluster_ != nullptr ? cluster_->router() : nullptr;
-  auto run = [engine = *engine, cluster = cluster_, router, context, request, response] {
+  auto run = [engine = *engine, cluster = cluster_, context, request, response] {
     ASSIGN_OR_RETURN(uint64_t applied,
                      AwaitReadConsistency(cluster, *engine, request->collection(),
                                           request->consistency(), request->consistency_token(),
                                           *context));
-    if (router != nullptr) {
-      // Sharded cluster: every group's replica first applies what this pod has (so SESSION
-      // and STRONG hold across groups); EVENTUAL asks no wait of them.
-      ASSIGN_OR_RETURN(index::SearchRequest search, FromProto(*request));
-      ASSIGN_OR_RETURN(auto routed,
-                       router->Search(search, RoutedMinSequence(request->consistency(), applied),
-                                      request->allow_partial(), ReadDeadlineOf(*context)));
-      SetHits(std::move(routed.value), response);
-      SetCoverage(routed.coverage, response->mutable_coverage());
-    } else {
-      RETURN_IF_ERROR(RunSearch(engine, *request, response));
-    }
+    RETURN_IF_ERROR(RunSearch(engine, *request, response));
     response->set_applied_sequence(applied);
     return absl::OkStatus();
   };
+  // Sharded cluster: its consistency wait, then fanned out over the groups (cluster_search.h).
+  auto routed = [engine = *engine, cluster = cluster_, context, request, response] {
+    return RunClusterSearch(cluster, engine, *request, *context, response);
+  };
+  if (router != nullptr) {
+    return FinishOnExecutor(context, search_executor_, std::move(routed), "searches");
+  }
   // A routed read waits for other pods, a consistency wait for the log: neither may hold one
   // of gRPC's few callback threads.
-  if (router != nullptr || ReadMayWait(cluster_, request->consistency())) {
+  if (ReadMayWait(cluster_, request->consistency())) {
     return FinishOnExecutor(context, search_executor_, std::move(run), "searches");
   }
   return FinishInlineOrOnExecutor(context, search_executor_, std::move(run), "searches");
@@ -347,12 +273,10 @@ grpc::ServerUnaryReactor* PointsService::SearchBatch(grpc::CallbackServerContext
       })) {
     return reactor;
   }
-  const int participants = std::min(n, search_executor_->threads());
-  auto run = std::make_shared<SearchBatchRun>(context, reactor, *engine, request, response,
-                                              participants);
-  for (int p = 0; p < participants; ++p) {
-    if (!search_executor_->TrySubmit([run] { run->Participate(); })) run->Leave();
-  }
+  RunSearchBatch(context, reactor, search_executor_, n,
+                 [engine = *engine, request, response](int i) {
+                   return RunSearch(engine, request->searches(i), response->mutable_results(i));
+                 });
   return reactor;
 }
 
@@ -391,7 +315,7 @@ grpc::ServerUnaryReactor* PointsService::Count(grpc::CallbackServerContext* cont
   };
   // A routed read waits for other pods, a consistency wait for the log: neither may hold one
   // of gRPC's few callback threads.
-  if (router != nullptr || ReadMayWait(cluster_, request->consistency())) {
+  if (ReadMayWait(cluster_, request->consistency())) {
     return FinishOnExecutor(context, search_executor_, std::move(run), "searches");
   }
   return FinishNow(context, run());
