@@ -154,7 +154,7 @@ struct Config {
   // The chat model catalog: the `models` YAML section (models::ModelCatalog::FromYaml), YAML
   // only. Default: only the built-in "local" model, which is the default.
   models::ModelCatalog models;
-  // Cluster mode (issue 14, in progress: README "Cluster mode"), `cluster.*`. Off while
+  // Cluster mode (issue 14: README "Cluster mode"), `cluster.*`. Off while
   // nats_urls is empty, the default: ragd is then single-node, exactly as without this
   // section. On, writes (Upsert, Delete by ids, collection create/delete) go through the
   // replicated log on NATS JetStream and this pod applies the log (cluster/).
