@@ -16,14 +16,6 @@
 #include "services/api/shard_transport.h"
 
 namespace ragd::services {
-namespace {
-
-void SetHits(index::SearchResult&& result, v1::SearchResponse* response) {
-  response->mutable_hits()->Reserve(static_cast<int>(result.hits.size()));
-  for (index::ScoredPoint& hit : result.hits) ToProto(std::move(hit), response->add_hits());
-}
-
-}  // namespace
 
 absl::Status RunClusterSearch(const ClusterWrites* cluster, index::Engine* engine,
                               const v1::SearchRequest& request,
@@ -38,7 +30,7 @@ absl::Status RunClusterSearch(const ClusterWrites* cluster, index::Engine* engin
     ASSIGN_OR_RETURN(auto routed,
                      router->Search(search, RoutedMinSequence(request.consistency(), applied),
                                     request.allow_partial(), ReadDeadlineOf(context)));
-    SetHits(std::move(routed.value), response);
+    ToProto(std::move(routed.value), response);
     v1::ShardCoverage* c = response->mutable_coverage();
     c->set_shards_total(routed.coverage.shards_total);
     c->set_shards_answered(routed.coverage.shards_answered);
@@ -46,7 +38,7 @@ absl::Status RunClusterSearch(const ClusterWrites* cluster, index::Engine* engin
                                         routed.coverage.missing_shards.end());
   } else {
     ASSIGN_OR_RETURN(index::SearchResult result, engine->Search(search));
-    SetHits(std::move(result), response);
+    ToProto(std::move(result), response);
   }
   response->set_applied_sequence(applied);
   return absl::OkStatus();

@@ -66,14 +66,7 @@ absl::Status RunSearch(index::Engine* engine, const v1::SearchRequest& request,
                        v1::SearchResponse* response) {
   ASSIGN_OR_RETURN(index::SearchRequest search, FromProto(request));
   ASSIGN_OR_RETURN(index::SearchResult result, engine->Search(search));
-  response->mutable_hits()->Reserve(static_cast<int>(result.hits.size()));
-  for (index::ScoredPoint& hit : result.hits) {
-    v1::ScoredPoint* out = response->add_hits();
-    out->set_score(hit.score);
-    if (hit.vector_leg) ToProto(*hit.vector_leg, out->mutable_vector_leg());
-    if (hit.text_leg) ToProto(*hit.text_leg, out->mutable_text_leg());
-    ToProto(std::move(hit.point), out->mutable_point());
-  }
+  ToProto(std::move(result), response);
   return absl::OkStatus();
 }
 

@@ -75,6 +75,11 @@ void ToProto(index::ScoredPoint&& hit, v1::ScoredPoint* out) {
   ToProto(std::move(hit.point), out->mutable_point());
 }
 
+void ToProto(index::SearchResult&& result, v1::SearchResponse* out) {
+  out->mutable_hits()->Reserve(out->hits_size() + static_cast<int>(result.hits.size()));
+  for (index::ScoredPoint& hit : result.hits) ToProto(std::move(hit), out->add_hits());
+}
+
 absl::StatusOr<index::ScoredPoint> FromProto(v1::ScoredPoint&& hit, absl::string_view field) {
   index::ScoredPoint out;
   ASSIGN_OR_RETURN(out.point, FromProto(std::move(*hit.mutable_point()), field));
@@ -233,8 +238,7 @@ grpc::ServerUnaryReactor* ShardsService::SearchShards(grpc::CallbackServerContex
         ASSIGN_OR_RETURN(index::SearchResult result,
                          local->Search(search, shards, request->min_applied_sequence(),
                                        DeadlineOf(*context)));
-        response->mutable_hits()->Reserve(static_cast<int>(result.hits.size()));
-        for (index::ScoredPoint& hit : result.hits) ToProto(std::move(hit), response->add_hits());
+        ToProto(std::move(result), response);
         return absl::OkStatus();
       },
       "shard searches");

@@ -25,6 +25,9 @@ namespace ragd::services {
 void ToProto(const index::SearchRequest& request, v1::SearchRequest* out);
 // A hit both ways; strings are moved.
 void ToProto(index::ScoredPoint&& hit, v1::ScoredPoint* out);
+// A search's hits, in order, appended to out->hits (Search, SearchBatch and the shard service
+// answer alike).
+void ToProto(index::SearchResult&& result, v1::SearchResponse* out);
 absl::StatusOr<index::ScoredPoint> FromProto(v1::ScoredPoint&& hit, absl::string_view field);
 
 // One insecure channel per peer address, created on first use and kept (gRPC reconnects by
