@@ -21,10 +21,11 @@
 //    p50, p99 and QPS per series, hybrid / vector latency ratios. Each pass reopens the engine
 //    (from its snapshot, warmed by one untimed pass) in three variants, so that before and
 //    after are measured in the same run: the default engine (BM25 top-k with MaxScore pruning,
-//    the legs one after the other): VECTOR, HYBRID (the retriever's default, weighted 0.4, and
-//    RRF), TEXT, and each leg alone at hybrid's depth of 50 (`*_k50`: the breakdown); the text
-//    leg on a helper thread (`hybrid_helper`); and the engine before pruning (every posting
-//    scored: `*_before`).
+//    the text leg handed to a helper thread when the leg governor finds it cheaper): VECTOR,
+//    HYBRID (the retriever's default, weighted 0.4, and RRF), TEXT, and each leg alone at
+//    hybrid's depth of 50 (`*_k50`: the breakdown); the legs always one after the other
+//    (`hybrid_sequential`, the default before the governor); and the engine before pruning
+//    (every posting scored: `*_before`).
 // Results: JSON lines (bench/README.md), with the hardware record and the load average.
 
 #include <unistd.h>
@@ -122,16 +123,19 @@ struct Corpus {
   std::exit(1);
 }
 
-// The engine settings a series runs with: the default (BM25 top-k with MaxScore pruning, the
-// legs one after the other), the same with the text leg on a helper thread
-// (Engine::Options::search_leg_threads 1), and the engine before pruning (every posting scored).
-enum class Variant { kCurrent, kHelper, kBefore };
+// The engine settings a series runs with: the default (BM25 top-k with MaxScore pruning; one
+// helper thread that a hybrid search hands its text leg to when the leg governor finds that
+// cheaper, index/engine/leg_governor.h), the legs always one after the other
+// (Engine::Options::search_leg_threads 0, the default before the governor), and the engine
+// before pruning (every posting scored, legs one after the other).
+enum class Variant { kCurrent, kSequential, kBefore };
+int LegThreads(Variant variant) { return variant == Variant::kCurrent ? 1 : 0; }
 
 std::unique_ptr<Engine> Open(const std::string& dir, Variant variant = Variant::kCurrent) {
   Engine::Options o;
   o.data_dir = dir;
   o.lexical_pruning = variant != Variant::kBefore;
-  o.search_leg_threads = variant == Variant::kHelper ? 1 : 0;
+  o.search_leg_threads = LegThreads(variant);
   o.snapshot_interval_seconds = 0;
   o.idle_flush_seconds = 0;
   auto e = Engine::Open(o);
@@ -312,7 +316,8 @@ int main(int argc, char** argv) {
       {"text", SearchMode::kText, std::nullopt, std::nullopt, Variant::kCurrent, 10, {}, 0},
       {"vector_k50", SearchMode::kVector, std::nullopt, std::nullopt, Variant::kCurrent, 50, {}, 0},
       {"text_k50", SearchMode::kText, std::nullopt, std::nullopt, Variant::kCurrent, 50, {}, 0},
-      {"hybrid_helper", SearchMode::kHybrid, Fusion::kWeighted, 0.4, Variant::kHelper, 10, {}, 0},
+      {"hybrid_sequential", SearchMode::kHybrid, Fusion::kWeighted, 0.4, Variant::kSequential, 10,
+       {}, 0},
       {"hybrid_before", SearchMode::kHybrid, Fusion::kWeighted, 0.4, Variant::kBefore, 10, {}, 0},
       {"text_before", SearchMode::kText, std::nullopt, std::nullopt, Variant::kBefore, 10, {}, 0},
       {"text_k50_before", SearchMode::kText, std::nullopt, std::nullopt, Variant::kBefore, 50, {},
@@ -332,7 +337,7 @@ int main(int argc, char** argv) {
     return req;
   };
   for (int pass = 0; pass < passes; ++pass) {
-    for (Variant variant : {Variant::kCurrent, Variant::kHelper, Variant::kBefore}) {
+    for (Variant variant : {Variant::kCurrent, Variant::kSequential, Variant::kBefore}) {
       std::unique_ptr<Engine> engine = Open(dir + "/search", variant);
       for (size_t q = 0; q < queries; ++q) {  // warm-up, untimed
         Series warm{"", SearchMode::kHybrid, std::nullopt, std::nullopt, variant, 10, {}, 0};
@@ -361,7 +366,7 @@ int main(int argc, char** argv) {
     nlohmann::json record = {{"bench", "hybrid_search"},
                              {"mode", s.name},
                              {"lexical_pruning", s.variant != Variant::kBefore},
-                             {"search_leg_threads", s.variant == Variant::kHelper ? 1 : 0},
+                             {"search_leg_threads", LegThreads(s.variant)},
                              {"n", n},
                              {"dim", dim},
                              {"ef", ef},

@@ -284,11 +284,13 @@ class Engine {
     // Default: true.
     bool lexical_pruning = true;
     // Threads that run a hybrid search's text leg while the calling thread runs its vector
-    // leg (idle_helpers.h), so that hybrid costs about the slower leg rather than the sum on an
-    // idle machine. A call finding none idle runs both legs itself, as 0 always does. Off by
-    // default because on a busy machine it made hybrid slower (the caller waits for a helper
-    // the scheduler has preempted; bench/README.md, ragd_hybrid_bench). 0..64. Default: 0.
-    int search_leg_threads = 0;
+    // leg (idle_helpers.h), so that hybrid costs about the slower leg rather than the sum. A
+    // call finding none idle runs both legs itself, as 0 always does. Whether a search offers
+    // its leg at all is decided by what each way has recently cost (leg_governor.h): on a busy
+    // machine the hand-off made hybrid slower (the caller waits for a helper the scheduler has
+    // preempted; bench/README.md, ragd_hybrid_bench), and then the legs run one after the
+    // other again. 0..64. Default: 1.
+    int search_leg_threads = 1;
     // fsync the WAL on every write. Turning this off loses acknowledged writes on power loss
     // (not on a process crash). Default: true.
     bool sync_writes = true;

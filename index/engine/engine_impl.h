@@ -28,6 +28,7 @@
 #include "common/hash.h"
 #include "index/engine/engine.h"
 #include "index/engine/idle_helpers.h"
+#include "index/engine/leg_governor.h"
 #include "index/engine/shard.h"
 #include "index/storage/store.h"
 
@@ -167,6 +168,8 @@ class Engine::Impl {
   std::atomic<bool> closed_{false};
   // Hybrid searches' text legs (Options::search_leg_threads); set by Open.
   std::unique_ptr<IdleHelpers> leg_helpers_;
+  // Whether a hybrid search hands its text leg to a helper, by what each way costs here.
+  mutable LegGovernor leg_governor_;  // learns from const searches; its own lock
 };
 
 }  // namespace ragd::index

@@ -3,6 +3,7 @@
 // engine.cc.
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <condition_variable>
 #include <memory>
@@ -208,7 +209,14 @@ absl::StatusOr<SearchResult> Engine::Impl::Search(const SearchRequest& request) 
     LegResult result = std::vector<Ranked>{};
   };
   std::shared_ptr<Pending> pending;
-  if (want_vector && want_text) {
+  // The way this search's legs run (leg_governor.h), when there is a choice to make.
+  std::optional<LegGovernor::Way> way;
+  std::chrono::steady_clock::time_point legs_started;
+  if (want_vector && want_text && options_.search_leg_threads > 0) {
+    legs_started = std::chrono::steady_clock::now();
+    way = leg_governor_.Choose();
+  }
+  if (way == LegGovernor::Way::kHandOff) {
     pending = std::make_shared<Pending>();
     const bool handed = leg_helpers_->TryHandOff([pending, &run_text_leg] {
       {
@@ -231,7 +239,10 @@ absl::StatusOr<SearchResult> Engine::Impl::Search(const SearchRequest& request) 
       }
       pending->cv.notify_one();
     });
-    if (!handed) pending.reset();
+    if (!handed) {
+      pending.reset();
+      way = LegGovernor::Way::kSequential;  // no helper was idle: that is what ran
+    }
   }
   // The helper's result, or nullopt when it had not started (it never will now).
   auto collect_text_leg = [&pending]() -> std::optional<LegResult> {
@@ -257,6 +268,11 @@ absl::StatusOr<SearchResult> Engine::Impl::Search(const SearchRequest& request) 
     std::optional<LegResult> from_helper;
     if (pending) from_helper = collect_text_leg();
     text_result = from_helper ? *std::move(from_helper) : run_text_leg();
+  }
+  if (way) {
+    leg_governor_.Record(*way, std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                   std::chrono::steady_clock::now() - legs_started)
+                                   .count());
   }
   RETURN_IF_ERROR(vector_result.status());
   RETURN_IF_ERROR(text_result.status());

@@ -297,6 +297,8 @@ const std::vector<Setting>& Settings() {
                   [](Config& c) -> auto& { return c.engine.filter_plan_by_cost; }),
       BoolSetting("engine.metadata_index",
                   [](Config& c) -> auto& { return c.engine.metadata_index; }),
+      IntSetting("engine.search_leg_threads",
+                 [](Config& c) -> auto& { return c.engine.search_leg_threads; }, 0, 64),
       IntSetting("engine.snapshot_interval_seconds",
                  [](Config& c) -> auto& { return c.engine.snapshot_interval_seconds; }, 0,
                  86400 * 7),

@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "index/engine/engine.h"
+#include "index/engine/leg_governor.h"
 #include "index/engine/validate.h"
 #include "index/storage/encoding.h"
 #include "index/storage/store.h"
@@ -620,6 +621,43 @@ TEST_F(EngineLexicalTest, HybridLegsOnAHelperThreadGiveTheSameResults) {
   for (auto& th : threads) th.join();
   EXPECT_EQ(mismatches.load(), 0);
   EXPECT_EQ(searches.load(), 3 * 10 * 40);
+}
+
+// The governor's choices are a function of the costs recorded, so they are checked with
+// hand-written costs (no clock): warm-up tries each way once, then the cheaper way by moving
+// average wins except on every 16th call, and a way that becomes dearer loses its place.
+TEST(LegGovernorTest, PrefersTheCheaperWayAndKeepsTryingTheOther) {
+  using Way = LegGovernor::Way;
+  LegGovernor g;
+  EXPECT_EQ(g.Choose(), Way::kHandOff);  // call 0: nothing known, hand-off first
+  g.Record(Way::kHandOff, 100);
+  EXPECT_EQ(g.Choose(), Way::kSequential);  // the way without a sample yet
+  g.Record(Way::kSequential, 200);
+  EXPECT_DOUBLE_EQ(g.average_nanos(Way::kHandOff), 100);
+  EXPECT_DOUBLE_EQ(g.average_nanos(Way::kSequential), 200);
+  // Calls 2..33: hand-off preferred; calls 15 and 31 (every 16th) explore sequential.
+  std::vector<int> explored;
+  for (int call = 2; call < 34; ++call) {
+    if (g.Choose() == Way::kSequential) explored.push_back(call);
+  }
+  EXPECT_EQ(explored, (std::vector<int>{15, 31}));
+  // Hand-offs turn slow (a busy machine): 100 + 0.125 x (1000 - 100) = 212.5 after one
+  // sample, above sequential's 200, so sequential is preferred from the next call on.
+  g.Record(Way::kHandOff, 1000);
+  EXPECT_DOUBLE_EQ(g.average_nanos(Way::kHandOff), 212.5);
+  explored.clear();
+  for (int call = 34; call < 66; ++call) {
+    if (g.Choose() == Way::kHandOff) explored.push_back(call);
+  }
+  EXPECT_EQ(explored, (std::vector<int>{47, 63}));
+  // The explored hand-offs come back cheap (the machine is idle again): 212.5 + 0.125 x
+  // (0 - 212.5) = 185.9375 < 200 after one, and hand-off is preferred again.
+  g.Record(Way::kHandOff, 0);
+  EXPECT_DOUBLE_EQ(g.average_nanos(Way::kHandOff), 185.9375);
+  EXPECT_EQ(g.Choose(), Way::kHandOff);  // call 66
+  // A negative duration (a clock that stepped) counts as 0, never as a gain.
+  g.Record(Way::kSequential, -5000);
+  EXPECT_DOUBLE_EQ(g.average_nanos(Way::kSequential), 175);
 }
 
 TEST_F(EngineLexicalTest, SearchLegThreadsOutOfRangeIsRefused) {
