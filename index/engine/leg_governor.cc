@@ -7,19 +7,11 @@ namespace ragd::index {
 LegGovernor::Way LegGovernor::Choose() {
   std::lock_guard lock(mu_);
   const uint64_t call = calls_++;
-  if (!sequential_.seeded || !hand_off_.seeded) {
-    if (!sequential_.seeded && !hand_off_.seeded) {
-      return call % 2 == 0 ? Way::kHandOff : Way::kSequential;
-    }
-    return sequential_.seeded ? Way::kHandOff : Way::kSequential;
-  }
-  const Way preferred =
-      hand_off_.value <= sequential_.value ? Way::kHandOff : Way::kSequential;
+  if (!hand_off_.seeded) return Way::kHandOff;
+  if (!sequential_.seeded) return Way::kSequential;
+  if (hand_off_.value <= sequential_.value) return Way::kHandOff;
   const uint32_t every = std::max<uint32_t>(options_.explore_every, 2);
-  if (call % every == every - 1) {
-    return preferred == Way::kHandOff ? Way::kSequential : Way::kHandOff;
-  }
-  return preferred;
+  return call % every == every - 1 ? Way::kHandOff : Way::kSequential;
 }
 
 void LegGovernor::Record(Way way, int64_t nanos) {
