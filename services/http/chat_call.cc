@@ -99,6 +99,7 @@ absl::Status ChatCall::StartGrounded(const rag::AnswerResources& resources) {
   q.min_score = source.min_score;
   q.mode = source.search_mode;
   q.max_sources = source.max_sources;
+  q.allow_partial = source.allow_partial;
   q.max_output_tokens = request_.max_tokens.value_or(0);
   q.temperature = request_.temperature;
   q.top_p = request_.top_p;
@@ -171,9 +172,11 @@ models::ChatResult ChatCall::result() {
   return result_;
 }
 
-Json ChatCall::citations() {
+Json ChatCall::context() {
   std::lock_guard<std::mutex> lock(mu_);
-  return citations_;
+  Json context = {{"citations", citations_}, {"intent", nullptr}};
+  if (!coverage_.is_null()) context["coverage"] = coverage_;
+  return context;
 }
 
 bool ChatCall::Push(std::string_view text) {
@@ -199,8 +202,10 @@ void ChatCall::OnSources(const rag::AnswerSources& sources) {
   for (size_t n = 0; n < sources.used; ++n) {
     citations.push_back(CitationOf(sources.hits[sources.selection.order[n]]));
   }
+  Json coverage = sources.coverage ? CoverageOf(*sources.coverage) : Json();
   std::lock_guard<std::mutex> lock(mu_);
   citations_ = std::move(citations);
+  coverage_ = std::move(coverage);
 }
 
 bool ChatCall::OnDelta(size_t model, std::string_view text) { return Push(text); }

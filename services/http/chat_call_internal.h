@@ -57,8 +57,9 @@ class ChatCall final : public rag::AnswerSink, public std::enable_shared_from_th
   // prompt succeeded), whatever its outcome.
   bool model_ran();
   models::ChatResult result();
-  // The sources as Azure On Your Data citations (grounded calls; empty for a relay).
-  Json citations();
+  // The message's `context` (grounded calls): the sources as Azure On Your Data `citations`,
+  // `intent` null, and in a sharded cluster with allow_partial the `coverage`.
+  Json context();
   const ChatCompletionRequest& request() const { return request_; }
 
   // rag::AnswerSink (grounded calls).
@@ -94,6 +95,7 @@ class ChatCall final : public rag::AnswerSink, public std::enable_shared_from_th
   absl::Status status_;
   models::ChatResult result_;
   Json citations_ = Json::array();
+  Json coverage_;  // null unless the retrieval went to a sharded cluster
 };
 
 }  // namespace ragd::services::http_internal

@@ -223,7 +223,7 @@ void HandleChatCompletions(HttpServer::State* state, const httplib::Request& req
     RecordModelRun(r, *call, result);
     if (!status.ok()) return SendError(res, status);
     Json message = {{"role", "assistant"}, {"content", text}, {"refusal", nullptr}};
-    if (grounded) message["context"] = {{"citations", call->citations()}, {"intent", nullptr}};
+    if (grounded) message["context"] = call->context();
     Json completion = {{"id", id},
                        {"object", "chat.completion"},
                        {"created", created},
@@ -251,7 +251,7 @@ void HandleChatCompletions(HttpServer::State* state, const httplib::Request& req
         if (*first) {
           *first = false;
           Json delta = {{"role", "assistant"}, {"content", ""}};
-          if (grounded) delta["context"] = {{"citations", call->citations()}, {"intent", nullptr}};
+          if (grounded) delta["context"] = call->context();
           if (!write(ChunkEvent(id, created, model, DeltaChoice(std::move(delta)), nullptr,
                                 include_usage))) {
             call->Cancel();

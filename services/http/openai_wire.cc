@@ -149,6 +149,8 @@ absl::StatusOr<DataSource> ParseDataSources(const Json& sources) {
   if (min_score) d.min_score = static_cast<float>(*min_score);
   ASSIGN_OR_RETURN(std::optional<uint64_t> max_sources, OptCount(*p, "max_sources", prefix));
   if (max_sources) d.max_sources = *max_sources;
+  ASSIGN_OR_RETURN(std::optional<bool> allow_partial, OptBool(*p, "allow_partial", prefix));
+  d.allow_partial = allow_partial.value_or(false);
   return d;
 }
 
@@ -389,6 +391,12 @@ std::string ErrorBody(const absl::Status& status) {
                 {"param", nullptr},
                 {"code", code}};
   return Dump(Json{{"error", std::move(error)}});
+}
+
+Json CoverageOf(const rag::ShardCoverage& coverage) {
+  return {{"shards_total", coverage.shards_total},
+          {"shards_answered", coverage.shards_answered},
+          {"missing_shards", coverage.missing_shards}};
 }
 
 Json CitationOf(const index::ScoredPoint& hit) {

@@ -17,6 +17,7 @@
 #include "index/filter.h"
 #include "index/types.h"
 #include "models/chat_model.h"
+#include "rag/search_backend.h"
 
 namespace ragd::services::http_internal {
 
@@ -33,6 +34,9 @@ struct DataSource {
   std::optional<index::SearchMode> search_mode;
   std::optional<float> min_score;
   size_t max_sources = 0;  // 0: retrieval.max_sources
+  // Sharded cluster: answer from the shards that can be reached instead of failing 503
+  // (Retrieval.Answer's allow_partial); the context then carries the coverage.
+  bool allow_partial = false;
 };
 
 // POST /v1/chat/completions, checked.
@@ -79,6 +83,9 @@ std::string ErrorBody(const absl::Status& status);
 // One Azure On Your Data citation: content, title, url, filepath, chunk_id, plus ragd's
 // document_id, heading_path, page, byte_begin, byte_end, ordinal and score.
 Json CitationOf(const index::ScoredPoint& hit);
+// {"shards_total", "shards_answered", "missing_shards"}: which shards of a sharded cluster a
+// search covered (the wire's ShardCoverage, in JSON).
+Json CoverageOf(const rag::ShardCoverage& coverage);
 // Serializes; invalid UTF-8 (never expected) is replaced, not thrown.
 std::string Dump(const Json& json);
 

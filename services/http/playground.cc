@@ -114,6 +114,10 @@ void HandleSearch(const HttpFrontResources& r, const httplib::Request& req,
       }
       query.k = it->get<uint64_t>();
     }
+    if (auto it = body.find("allow_partial"); it != body.end() && !it->is_null()) {
+      if (!it->is_boolean()) return absl::InvalidArgumentError("allow_partial: must be true or false");
+      query.allow_partial = it->get<bool>();
+    }
     return absl::OkStatus();
   });
   // The key first, as on every route: an unauthenticated caller learns nothing of the body.
@@ -132,11 +136,13 @@ void HandleSearch(const HttpFrontResources& r, const httplib::Request& req,
       std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
   Json data = Json::array();
   for (const index::ScoredPoint& hit : found->hits) data.push_back(CitationOf(hit));
-  SendJson(res, {{"object", "list"},
-                 {"mode", ModeName(found->mode)},
-                 {"embedder", found->embedder},
-                 {"took_ms", ms},
-                 {"data", std::move(data)}});
+  Json body = {{"object", "list"},
+               {"mode", ModeName(found->mode)},
+               {"embedder", found->embedder},
+               {"took_ms", ms},
+               {"data", std::move(data)}};
+  if (found->coverage) body["coverage"] = CoverageOf(*found->coverage);
+  SendJson(res, body);
 }
 
 // GET /v1/ragd/collections/{c}/documents/{id}

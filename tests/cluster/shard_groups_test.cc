@@ -19,6 +19,8 @@
 #include <gtest/gtest.h>
 #include <httplib.h>
 
+#include <nlohmann/json.hpp>
+
 #include <algorithm>
 #include <fstream>
 #include <random>
@@ -586,6 +588,53 @@ TEST_F(ShardGroupsTest, MergedSearchEqualsOneNodeAndPartialResultsWhenAGroupIsDo
   EXPECT_EQ(Missing(retrieved.coverage()), (std::vector<uint32_t>{1, 3}));
   ASSERT_GT(retrieved.chunks_size(), 0);
   for (const auto& c : retrieved.chunks()) EXPECT_EQ(GroupOf(c.id()), 0) << c.id();
+
+  // The HTTP front asks the same: /v1/ragd/search and a grounded chat completion are 503
+  // naming the group, and with "allow_partial" answer from group 0 with the coverage.
+  {
+    httplib::Client refused_http("127.0.0.1", pods_[0]->http_port());
+    refused_http.set_read_timeout(20, 0);
+    auto r = refused_http.Post("/v1/ragd/search",
+                               R"({"collection": "kb", "query": "alpha bravo", "k": 6})",
+                               "application/json");
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 503) << r->body;
+    EXPECT_NE(r->body.find("shard group 1 (shards 1, 3)"), std::string::npos) << r->body;
+    httplib::Client http("127.0.0.1", pods_[2]->http_port());
+    http.set_read_timeout(20, 0);
+    r = http.Post("/v1/ragd/search",
+                  R"({"collection": "kb", "query": "alpha bravo", "k": 6, "allow_partial": true})",
+                  "application/json");
+    ASSERT_TRUE(r);
+    ASSERT_EQ(r->status, 200) << r->body;
+    const nlohmann::json found = nlohmann::json::parse(r->body);
+    EXPECT_EQ(found["coverage"]["shards_total"], kShards) << r->body;
+    EXPECT_EQ(found["coverage"]["shards_answered"], 2) << r->body;
+    EXPECT_EQ(found["coverage"]["missing_shards"], nlohmann::json::array({1, 3})) << r->body;
+    ASSERT_FALSE(found["data"].empty()) << r->body;
+    for (const auto& hit : found["data"]) {
+      EXPECT_EQ(GroupOf(hit["chunk_id"].get<std::string>()), 0) << hit.dump();
+    }
+    auto chat = [](const std::string& extra) {
+      return R"({"model": "local", "max_tokens": 16,
+          "messages": [{"role": "user", "content": "hotel juliet"}],
+          "data_sources": [{"type": "ragd", "parameters": {"collection": "kb", "top_k": 5)" +
+             extra + "}}]}";
+    };
+    r = http.Post("/v1/chat/completions", chat(""), "application/json");
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 503) << r->body;
+    r = http.Post("/v1/chat/completions", chat(R"(, "allow_partial": true)"), "application/json");
+    ASSERT_TRUE(r);
+    ASSERT_EQ(r->status, 200) << r->body;
+    const nlohmann::json context =
+        nlohmann::json::parse(r->body)["choices"][0]["message"]["context"];
+    EXPECT_EQ(context["coverage"]["missing_shards"], nlohmann::json::array({1, 3})) << r->body;
+    ASSERT_FALSE(context["citations"].empty()) << r->body;
+    for (const auto& c : context["citations"]) {
+      EXPECT_EQ(GroupOf(c["chunk_id"].get<std::string>()), 0) << c.dump();
+    }
+  }
 
   AnswerRun refused = RunAnswer(*pods_[0], answer);
   EXPECT_EQ(refused.status.error_code(), grpc::StatusCode::UNAVAILABLE)
