@@ -343,17 +343,20 @@ int main(int argc, char** argv) {
         Series warm{"", SearchMode::kHybrid, std::nullopt, std::nullopt, variant, 10, {}, 0};
         if (auto r = engine->Search(request(warm, q)); !r.ok()) Die(r.status());
       }
-      for (Series& s : series) {
-        if (s.variant != variant) continue;
-        const auto pass_start = Clock::now();
-        for (size_t q = 0; q < queries; ++q) {
+      // The series of a variant take turns query by query, so that a change of load during
+      // the pass reaches each alike (in blocks, the first series after the warm-up was
+      // consistently the slowest).
+      for (size_t q = 0; q < queries; ++q) {
+        for (Series& s : series) {
+          if (s.variant != variant) continue;
           const SearchRequest req = request(s, q);
           const auto start = Clock::now();
           auto r = engine->Search(req);
-          s.ms.push_back(SecondsSince(start) * 1000);
+          const double seconds = SecondsSince(start);
+          s.ms.push_back(seconds * 1000);
+          s.seconds += seconds;
           if (!r.ok()) Die(r.status());
         }
-        s.seconds += SecondsSince(pass_start);
       }
     }
   }

@@ -4,7 +4,6 @@
 
 #include <algorithm>
 #include <chrono>
-#include <ctime>
 #include <cmath>
 #include <condition_variable>
 #include <memory>
@@ -50,13 +49,6 @@ absl::StatusOr<std::vector<Point>> Engine::Impl::Get(std::string_view name,
 }
 
 namespace {
-
-// The calling thread's CPU time (CLOCK_THREAD_CPUTIME_ID), in nanoseconds; 0 if unavailable.
-int64_t ThreadCpuNanos() {
-  timespec ts{};
-  if (clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts) != 0) return 0;
-  return static_cast<int64_t>(ts.tv_sec) * 1000000000 + ts.tv_nsec;
-}
 
 // One entry of a ranked list: a shard's label (unique per shard, so a point rewritten between
 // the legs appears under two keys and the stale one is dropped with the payload check).
@@ -215,7 +207,6 @@ absl::StatusOr<SearchResult> Engine::Impl::Search(const SearchRequest& request) 
     std::condition_variable cv;
     LegState state = LegState::kOffered;
     LegResult result = std::vector<Ranked>{};
-    int64_t cpu_ns = 0;  // the helper's CPU time on the leg (the governor's sequential estimate)
   };
   std::shared_ptr<Pending> pending;
   // The way this search's legs run (leg_governor.h), when there is a choice to make.
@@ -234,7 +225,6 @@ absl::StatusOr<SearchResult> Engine::Impl::Search(const SearchRequest& request) 
         pending->state = LegState::kRunning;
       }
       LegResult r = std::vector<Ranked>{};
-      const int64_t cpu_start = ThreadCpuNanos();
       try {
         r = run_text_leg();
       } catch (const std::bad_alloc&) {
@@ -245,7 +235,6 @@ absl::StatusOr<SearchResult> Engine::Impl::Search(const SearchRequest& request) 
       {
         std::lock_guard lock(pending->mu);
         pending->result = std::move(r);
-        pending->cpu_ns = ThreadCpuNanos() - cpu_start;
         pending->state = LegState::kDone;
       }
       pending->cv.notify_one();
@@ -275,25 +264,15 @@ absl::StatusOr<SearchResult> Engine::Impl::Search(const SearchRequest& request) 
       throw;
     }
   }
-  const auto vector_done = std::chrono::steady_clock::now();
-  bool helper_ran = false;
   if (want_text) {
     std::optional<LegResult> from_helper;
     if (pending) from_helper = collect_text_leg();
-    helper_ran = from_helper.has_value();
     text_result = from_helper ? *std::move(from_helper) : run_text_leg();
   }
   if (way) {
-    auto nanos = [](auto d) {
-      return std::chrono::duration_cast<std::chrono::nanoseconds>(d).count();
-    };
-    leg_governor_.Record(*way, nanos(std::chrono::steady_clock::now() - legs_started));
-    if (helper_ran) {
-      // What the legs would have cost one after the other on this thread (the helper is done:
-      // its cpu_ns is written before kDone, under the lock collect_text_leg took).
-      leg_governor_.Record(LegGovernor::Way::kSequential,
-                           nanos(vector_done - legs_started) + pending->cpu_ns);
-    }
+    leg_governor_.Record(*way, std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                   std::chrono::steady_clock::now() - legs_started)
+                                   .count());
   }
   RETURN_IF_ERROR(vector_result.status());
   RETURN_IF_ERROR(text_result.status());

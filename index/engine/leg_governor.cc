@@ -9,9 +9,11 @@ LegGovernor::Way LegGovernor::Choose() {
   const uint64_t call = calls_++;
   if (!hand_off_.seeded) return Way::kHandOff;
   if (!sequential_.seeded) return Way::kSequential;
-  if (hand_off_.value <= sequential_.value) return Way::kHandOff;
+  const Way preferred =
+      hand_off_.value <= sequential_.value ? Way::kHandOff : Way::kSequential;
   const uint32_t every = std::max<uint32_t>(options_.explore_every, 2);
-  return call % every == every - 1 ? Way::kHandOff : Way::kSequential;
+  if (call % every != every - 1) return preferred;
+  return preferred == Way::kHandOff ? Way::kSequential : Way::kHandOff;
 }
 
 void LegGovernor::Record(Way way, int64_t nanos) {

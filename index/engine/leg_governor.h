@@ -7,14 +7,14 @@
 // sum (ragd_hybrid_bench); on a busy one it made hybrid slower, because the helper, once
 // woken, may wait for a core while the caller, done with its vector leg, waits for the helper
 // (bench/README.md). Neither a fixed default nor a setting the operator must retune fits both,
-// so both ways are measured where they run and the cheaper one (by a moving average of the
-// legs' wall time) is used. A hand-off also tells what the legs would have cost one after the
-// other: the vector leg's wall time plus the CPU time the helper spent on the text leg (CPU,
-// not wall: a helper preempted mid-leg must not make sequential look dear). So while hand-offs
-// win, no search is spent trying the sequential way; while sequential wins, every
-// `explore_every`-th search tries a hand-off, so that a quieter machine is noticed within a
-// few dozen searches. Only the legs are timed; analysis, fusion and payload reads are the same
-// either way.
+// so both ways are measured where they run: the cheaper one (by a moving average of the legs'
+// wall time) is used, and every `explore_every`-th search takes the other, so that a change of
+// load is noticed within a few hundred searches (and so rarely that the p99 of an idle
+// machine is not the slower way's). Both ways are timed by real runs: an estimate of the
+// sequential cost from a hand-off's parts was tried and misled on a busy machine, where the
+// woken helper often preempts the caller on its own core and the caller's vector leg then
+// counts the text leg a second time. Only the legs are timed; analysis, fusion and payload
+// reads are the same either way.
 //
 // Thread safety: every method may be called concurrently (one small mutex; a search takes it
 // twice, against a search's hundreds of microseconds).
@@ -29,8 +29,8 @@ class LegGovernor {
   enum class Way { kSequential, kHandOff };
 
   struct Options {
-    // While sequential is preferred, one search in this many tries a hand-off (>= 2).
-    uint32_t explore_every = 16;
+    // One search in this many takes the way not preferred (>= 2).
+    uint32_t explore_every = 32;
     // Weight of a new sample in its way's moving average (0, 1].
     double weight = 0.125;
   };
@@ -38,14 +38,12 @@ class LegGovernor {
   LegGovernor() : LegGovernor(Options{}) {}
   explicit LegGovernor(const Options& options) : options_(options) {}
 
-  // The way the next hybrid search should take: a hand-off until both ways have a sample
-  // (one hand-off gives both), then the cheaper way, with a hand-off every `explore_every`-th
-  // call while sequential is the cheaper.
+  // The way the next hybrid search should take: each way until it has a sample (hand-off
+  // first), then the cheaper way, and the other on every `explore_every`-th call.
   Way Choose();
   // What a search's legs cost (nanoseconds, from the start of the vector leg to the text
   // leg's result in hand) and the way they ran: a hand-off that found no idle helper ran
-  // sequentially and is recorded so; one the helper ran also records its sequential estimate.
-  // A negative duration (a clock that stepped) counts as 0.
+  // sequentially and is recorded so. A negative duration (a clock that stepped) counts as 0.
   void Record(Way way, int64_t nanos);
 
   // For tests, metrics and logs: the moving averages (0 before the first sample).

@@ -624,37 +624,37 @@ TEST_F(EngineLexicalTest, HybridLegsOnAHelperThreadGiveTheSameResults) {
 }
 
 // The governor's choices are a function of the costs recorded, so they are checked with
-// hand-written costs (no clock): a hand-off first (it gives both samples), then the cheaper way
-// by moving average; while sequential is the cheaper, every 16th call tries a hand-off, and a
-// way that becomes dearer loses its place.
-TEST(LegGovernorTest, PrefersTheCheaperWayAndKeepsTryingTheHandOff) {
+// hand-written costs (no clock): each way once (hand-off first), then the cheaper way by
+// moving average, the other on every 32nd call, and a way that becomes dearer loses its place.
+TEST(LegGovernorTest, PrefersTheCheaperWayAndKeepsTryingTheOther) {
   using Way = LegGovernor::Way;
   LegGovernor g;
   EXPECT_EQ(g.Choose(), Way::kHandOff);  // call 0: nothing known
-  g.Record(Way::kHandOff, 100);          // the search's legs, handed off
+  g.Record(Way::kHandOff, 100);
   EXPECT_EQ(g.Choose(), Way::kSequential);  // call 1: sequential has no sample yet
   g.Record(Way::kSequential, 200);
   EXPECT_DOUBLE_EQ(g.average_nanos(Way::kHandOff), 100);
   EXPECT_DOUBLE_EQ(g.average_nanos(Way::kSequential), 200);
-  // Calls 2..33: hand-off is the cheaper, and nothing is spent trying sequential.
-  int sequential = 0;
-  for (int call = 2; call < 34; ++call) sequential += g.Choose() == Way::kSequential;
-  EXPECT_EQ(sequential, 0);
+  // Calls 2..65: hand-off is the cheaper; calls 31 and 63 (call % 32 == 31) try sequential.
+  std::vector<int> tried;
+  for (int call = 2; call < 66; ++call) {
+    if (g.Choose() == Way::kSequential) tried.push_back(call);
+  }
+  EXPECT_EQ(tried, (std::vector<int>{31, 63}));
   // Hand-offs turn slow (a busy machine): 100 + 0.125 x (1000 - 100) = 212.5 after one
-  // sample, above sequential's 200: sequential from the next call on, with a hand-off tried on
-  // every 16th call (call % 16 == 15).
+  // sample, above sequential's 200: sequential from the next call on, hand-off on 95 and 127.
   g.Record(Way::kHandOff, 1000);
   EXPECT_DOUBLE_EQ(g.average_nanos(Way::kHandOff), 212.5);
-  std::vector<int> tried;
-  for (int call = 34; call < 66; ++call) {
+  tried.clear();
+  for (int call = 66; call < 130; ++call) {
     if (g.Choose() == Way::kHandOff) tried.push_back(call);
   }
-  EXPECT_EQ(tried, (std::vector<int>{47, 63}));
+  EXPECT_EQ(tried, (std::vector<int>{95, 127}));
   // A tried hand-off comes back cheap (the machine is idle again): 212.5 + 0.125 x
   // (0 - 212.5) = 185.9375 < 200, and hand-off is preferred again.
   g.Record(Way::kHandOff, 0);
   EXPECT_DOUBLE_EQ(g.average_nanos(Way::kHandOff), 185.9375);
-  EXPECT_EQ(g.Choose(), Way::kHandOff);  // call 66
+  EXPECT_EQ(g.Choose(), Way::kHandOff);  // call 130
   // A negative duration (a clock that stepped) counts as 0, never as a gain.
   g.Record(Way::kSequential, -5000);
   EXPECT_DOUBLE_EQ(g.average_nanos(Way::kSequential), 175);
