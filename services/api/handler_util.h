@@ -46,35 +46,23 @@ inline grpc::ServerUnaryReactor* FinishNow(grpc::CallbackServerContext* context,
 }
 
 namespace internal {
-// Queues `work` (returning absl::Status) on `executor`; the worker hands its result to `finish`,
-// or CANCELLED when `over()` says the call ended while it waited (a call the client gave up on
-// is not started: it was never acknowledged). A full queue calls `finish` at once with
-// RESOURCE_EXHAUSTED ("too many <what> queued; retry"). The one queueing rule of the callback
-// handlers and of Search's completion-queue path (async_search.h).
-template <typename Work, typename Finish, typename Over>
-void QueueOrRefuse(concurrency::BoundedExecutor* executor, Work work, Finish finish, Over over,
-                   absl::string_view what) {
-  bool queued = executor->TrySubmit(
-      [work = std::move(work), finish, over = std::move(over)]() mutable {
-        if (over()) {
-          finish(absl::CancelledError("cancelled while queued"));
-          return;
-        }
-        finish(work());
-      });
-  if (!queued) {
-    finish(absl::ResourceExhaustedError(absl::StrCat("too many ", what, " queued; retry")));
-  }
-}
-
-// QueueOrRefuse for a callback call: finishes `reactor`.
+// Queues `work` on `executor`; the worker finishes `reactor` with its result. A full queue
+// finishes it at once with RESOURCE_EXHAUSTED.
 template <typename Work>
 void QueueOnExecutor(grpc::CallbackServerContext* context, grpc::ServerUnaryReactor* reactor,
                      concurrency::BoundedExecutor* executor, Work work, absl::string_view what) {
-  QueueOrRefuse(
-      executor, std::move(work),
-      [reactor](const absl::Status& s) { reactor->Finish(ToGrpcStatus(s)); },
-      [context] { return context->IsCancelled(); }, what);
+  bool queued = executor->TrySubmit([context, reactor, work = std::move(work)]() mutable {
+    // A call the client gave up on while it waited is not started: it was never acknowledged.
+    if (context->IsCancelled()) {
+      reactor->Finish(ToGrpcStatus(absl::CancelledError("cancelled while queued")));
+      return;
+    }
+    reactor->Finish(ToGrpcStatus(work()));
+  });
+  if (!queued) {
+    reactor->Finish(ToGrpcStatus(
+        absl::ResourceExhaustedError(absl::StrCat("too many ", what, " queued; retry"))));
+  }
 }
 }  // namespace internal
 

@@ -113,7 +113,7 @@ Role RequiredRole(std::string_view name) {
   return spec != nullptr ? spec->role : Role::kAdmin;
 }
 
-absl::Status Admit(grpc::ServerContextBase* context, const Authorizer* authorizer,
+absl::Status Admit(grpc::CallbackServerContext* context, const Authorizer* authorizer,
                    Method method, std::string_view collection) {
   const MethodSpec& spec = SpecOf(method);
   if (authorizer != nullptr) {
@@ -127,7 +127,7 @@ absl::Status Admit(grpc::ServerContextBase* context, const Authorizer* authorize
   return absl::OkStatus();
 }
 
-absl::Status AdmitCollection(grpc::ServerContextBase* context, const Authorizer* authorizer,
+absl::Status AdmitCollection(grpc::CallbackServerContext* context, const Authorizer* authorizer,
                              Method method, std::string_view collection) {
   if (authorizer == nullptr) return absl::OkStatus();
   return authorizer->Check(context->client_metadata(), SpecOf(method), collection,

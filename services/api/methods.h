@@ -74,11 +74,11 @@ class Authorizer {
 // The prologue of every handler: the caller against `authorizer` (null allows all, spending
 // one rate-limit token), then, for a method whose table row names a collection field, the
 // collection name's shape ([A-Za-z0-9_-]{1,64}, INVALID_ARGUMENT naming the field).
-absl::Status Admit(grpc::ServerContextBase* context, const Authorizer* authorizer,
+absl::Status Admit(grpc::CallbackServerContext* context, const Authorizer* authorizer,
                    Method method, std::string_view collection);
 // The collection scope only, without spending a rate-limit token: for a stream whose
 // collection arrives after Admit() (IngestDocuments).
-absl::Status AdmitCollection(grpc::ServerContextBase* context, const Authorizer* authorizer,
+absl::Status AdmitCollection(grpc::CallbackServerContext* context, const Authorizer* authorizer,
                              Method method, std::string_view collection);
 
 // [A-Za-z0-9_-]{1,64}; INVALID_ARGUMENT naming `field` otherwise (at most the first 64 bytes

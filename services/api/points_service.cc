@@ -13,7 +13,6 @@
 #include "cluster/router.h"
 #include "cluster/writer.h"
 #include "common/status.h"
-#include "services/api/async_search.h"
 #include "services/api/cluster_search.h"
 #include "services/api/convert.h"
 #include "services/api/handler_util.h"
@@ -182,15 +181,14 @@ grpc::ServerUnaryReactor* PointsService::Delete(grpc::CallbackServerContext* con
       });
 }
 
-void PointsService::Search(SearchCall* call) {
-  grpc::ServerContext* context = call->context();
-  const v1::SearchRequest* request = &call->request();
-  v1::SearchResponse* response = call->response();
+grpc::ServerUnaryReactor* PointsService::Search(grpc::CallbackServerContext* context,
+                                                const v1::SearchRequest* request,
+                                                v1::SearchResponse* response) {
   if (absl::Status s = Admit(context, authorizer_, Method::kSearch, request->collection()); !s.ok())
-    return call->Finish(s);
+    return FinishNow(context, s);
   absl::StatusOr<index::Engine*> engine = engine_->Get();
-  if (!engine.ok()) return call->Finish(engine.status());
-  if (absl::Status s = CheckSearch(*request); !s.ok()) return call->Finish(s);
+  if (!engine.ok()) return FinishNow(context, engine.status());
+  if (absl::Status s = CheckSearch(*request); !s.ok()) return FinishNow(context, s);
   cluster::Router* router = cluster_ != nullptr ? cluster_->router() : nullptr;
   auto run = [engine = *engine, cluster = cluster_, context, request, response] {
     ASSIGN_OR_RETURN(uint64_t applied,
@@ -205,19 +203,15 @@ void PointsService::Search(SearchCall* call) {
   auto routed = [engine = *engine, cluster = cluster_, context, request, response] {
     return RunClusterSearch(cluster, engine, *request, *context, response);
   };
-  auto finish = [call](const absl::Status& s) { call->Finish(s); };
-  auto over = [call] { return call->over(); };
   if (router != nullptr) {
-    return internal::QueueOrRefuse(search_executor_, std::move(routed), finish, over, "searches");
+    return FinishOnExecutor(context, search_executor_, std::move(routed), "searches");
   }
-  // A routed read waits for other pods, a consistency wait for the log: neither may hold a
-  // poller, which reads and refuses the next calls.
+  // A routed read waits for other pods, a consistency wait for the log: neither may hold one
+  // of gRPC's few callback threads.
   if (ReadMayWait(cluster_, request->consistency())) {
-    return internal::QueueOrRefuse(search_executor_, std::move(run), finish, over, "searches");
+    return FinishOnExecutor(context, search_executor_, std::move(run), "searches");
   }
-  if (!search_executor_->TryRunInline([&] { call->Finish(run()); })) {
-    internal::QueueOrRefuse(search_executor_, std::move(run), finish, over, "searches");
-  }
+  return FinishInlineOrOnExecutor(context, search_executor_, std::move(run), "searches");
 }
 
 grpc::ServerUnaryReactor* PointsService::SearchBatch(grpc::CallbackServerContext* context,

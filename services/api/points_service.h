@@ -5,8 +5,6 @@
 // buffers with ever-growing latency; a bounded queue instead answers the excess
 // RESOURCE_EXHAUSTED at once (the hop costs tens of microseconds). Get and Count are short
 // key lookups and run inline. SearchBatch spreads its searches over the search workers.
-// Search itself is served through a completion queue polled by threads of our own
-// (async_search.h: fewer thread hand-offs per call); the other methods are callbacks.
 
 #include <grpcpp/grpcpp.h>
 
@@ -19,19 +17,7 @@
 
 namespace ragd::services {
 
-class SearchCall;
-
-// ragd.v1.Points with Search registered raw for the completion queue (async_search.h) and
-// every other method a callback. The raw mark must be applied to the generated sync base,
-// which then drops its handler; marking a callback method raw keeps the callback handler and
-// the server crashes on the first RequestSearch (gRPC 1.51), so the generated
-// WithRawMethod_Search<CallbackService> cannot be used.
-using PointsServiceBase = v1::Points::WithCallbackMethod_Upsert<
-    v1::Points::WithCallbackMethod_Get<v1::Points::WithCallbackMethod_Delete<
-        v1::Points::WithCallbackMethod_Count<v1::Points::WithCallbackMethod_SearchBatch<
-            v1::Points::WithRawMethod_Search<v1::Points::Service>>>>>>;
-
-class PointsService final : public PointsServiceBase {
+class PointsService final : public v1::Points::CallbackService {
  public:
   // No pointer is owned; all must outlive the server.
   // `authorizer` may be null (every call allowed). `cluster` may be null (single-node mode;
@@ -46,6 +32,7 @@ class PointsService final : public PointsServiceBase {
         executor_(executor),
         search_executor_(search_executor),
         max_search_batch_(max_search_batch) {
+    SetMessageAllocatorFor_Search(&search_messages_);
     SetMessageAllocatorFor_SearchBatch(&batch_messages_);
   }
 
@@ -57,12 +44,9 @@ class PointsService final : public PointsServiceBase {
   grpc::ServerUnaryReactor* Delete(grpc::CallbackServerContext* context,
                                    const v1::DeleteRequest* request,
                                    v1::DeleteResponse* response) override;
-  // Points.Search, called by SearchPollers on a poller once `call`'s request parsed. Runs the
-  // prologue, then the search: inline when the search executor has idle capacity, else queued
-  // on it (RESOURCE_EXHAUSTED when full); routed and consistency-waiting searches always
-  // queued. Finishes `call` exactly once.
-  void Search(SearchCall* call);
-  const Authorizer* authorizer() const { return authorizer_; }
+  grpc::ServerUnaryReactor* Search(grpc::CallbackServerContext* context,
+                                   const v1::SearchRequest* request,
+                                   v1::SearchResponse* response) override;
   grpc::ServerUnaryReactor* SearchBatch(grpc::CallbackServerContext* context,
                                         const v1::SearchBatchRequest* request,
                                         v1::SearchBatchResponse* response) override;
@@ -78,8 +62,8 @@ class PointsService final : public PointsServiceBase {
   concurrency::BoundedExecutor* search_executor_;
   // Searches per SearchBatch call (server.max_search_batch).
   const int max_search_batch_;
-  // SearchBatch's messages live on one arena per call (arena_allocator.h; Search's on its
-  // SearchCall's).
+  // The read path's messages live on one arena per call (arena_allocator.h).
+  ArenaMessageAllocator<v1::SearchRequest, v1::SearchResponse> search_messages_;
   ArenaMessageAllocator<v1::SearchBatchRequest, v1::SearchBatchResponse, 64 * 1024>
       batch_messages_;
 };

@@ -96,10 +96,23 @@ class UnparsedRequestGuard final : public grpc::experimental::Interceptor {
 
  private:
   absl::Status Rewrite() {
-    return RefuseUnparsed(
-        authorizer_,
-        info_->server_context() != nullptr ? &info_->server_context()->client_metadata() : nullptr,
-        info_->method(), utf8_field_);
+    const std::string method = FullMethodName(info_->method());
+    std::string_view short_name = method;
+    if (short_name.rfind("ragd.v1.", 0) == 0) short_name.remove_prefix(8);
+    const MethodSpec* spec = FindMethod(short_name);
+    if (authorizer_ != nullptr && info_->server_context() != nullptr) {
+      // Unknown methods are admin-only; the collection is unknown (the request did not parse).
+      MethodSpec fallback{short_name, Role::kAdmin, ""};
+      absl::Status allowed = authorizer_->Check(info_->server_context()->client_metadata(),
+                                                spec != nullptr ? *spec : fallback, "",
+                                                /*consume=*/true);
+      if (!allowed.ok()) return allowed;
+    }
+    const google::protobuf::MethodDescriptor* descriptor =
+        google::protobuf::DescriptorPool::generated_pool()->FindMethodByName(method);
+    const std::string type =
+        descriptor != nullptr ? descriptor->input_type()->full_name() : std::string("request");
+    return UnparsedError(type, utf8_field_);
   }
 
   grpc::experimental::ServerRpcInfo* info_;
@@ -141,37 +154,6 @@ absl::Status SerializeResponse(const google::protobuf::Message& message,
     return absl::InternalError(absl::StrCat("cannot serialize the response: ", s.error_message()));
   }
   return absl::OkStatus();
-}
-
-bool ParseRawRequest(grpc::ByteBuffer* buffer, google::protobuf::Message* message,
-                     std::string* utf8_field) {
-  last_utf8_field.clear();
-  if (grpc::SerializationTraits<google::protobuf::Message>::Deserialize(buffer, message).ok()) {
-    last_utf8_field.clear();  // a parse that logged and still succeeded: nothing to carry
-    return true;
-  }
-  *utf8_field = TakeUtf8Field();
-  return false;
-}
-
-absl::Status RefuseUnparsed(const Authorizer* authorizer, const Authorizer::Metadata* metadata,
-                            std::string_view method_path, const std::string& utf8_field) {
-  const std::string method = FullMethodName(method_path);
-  std::string_view short_name = method;
-  if (short_name.rfind("ragd.v1.", 0) == 0) short_name.remove_prefix(8);
-  if (authorizer != nullptr && metadata != nullptr) {
-    // Unknown methods are admin-only; the collection is unknown (the request did not parse).
-    const MethodSpec* spec = FindMethod(short_name);
-    MethodSpec fallback{short_name, Role::kAdmin, ""};
-    absl::Status allowed =
-        authorizer->Check(*metadata, spec != nullptr ? *spec : fallback, "", /*consume=*/true);
-    if (!allowed.ok()) return allowed;
-  }
-  const google::protobuf::MethodDescriptor* descriptor =
-      google::protobuf::DescriptorPool::generated_pool()->FindMethodByName(method);
-  const std::string type =
-      descriptor != nullptr ? descriptor->input_type()->full_name() : std::string("request");
-  return UnparsedError(type, utf8_field);
 }
 
 UnparsedRequestGuardFactory::UnparsedRequestGuardFactory(const Authorizer* authorizer)

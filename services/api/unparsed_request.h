@@ -55,22 +55,6 @@ absl::Status ParseRequest(const grpc::ByteBuffer& buffer, google::protobuf::Mess
 absl::Status SerializeResponse(const google::protobuf::Message& message,
                                grpc::ByteBuffer* buffer);
 
-// Parses a unary request that a raw method received (`buffer` is consumed): true when it
-// parsed; false with `*utf8_field` set to the field protobuf named for a UTF-8 error ("" when it
-// named none). For methods served through a completion queue (Points.Search, async_search.h),
-// where gRPC does not parse and the interceptor below never sees a failure.
-bool ParseRawRequest(grpc::ByteBuffer* buffer, google::protobuf::Message* message,
-                     std::string* utf8_field);
-
-// The status of a request to `method_path` ("/ragd.v1.Points/Search") that did not parse, the
-// one rule for the interceptor below and the raw methods: the caller's authorization error
-// (spending a rate-limit token) when `metadata`'s key does not allow the method (a caller
-// without a valid key learns nothing about the request's shape), else INVALID_ARGUMENT naming
-// the method's message type and `utf8_field` when not empty. `authorizer` and `metadata` may
-// be null (no check).
-absl::Status RefuseUnparsed(const Authorizer* authorizer, const Authorizer::Metadata* metadata,
-                            std::string_view method_path, const std::string& utf8_field);
-
 class UnparsedRequestGuardFactory final
     : public grpc::experimental::ServerInterceptorFactoryInterface {
  public:

@@ -26,8 +26,6 @@ namespace {
 using grpc::experimental::InterceptionHookPoints;
 
 constexpr std::string_view kIngestDocuments = "/ragd.v1.Ingest/IngestDocuments";
-// Registered raw (services/api/async_search.h): its request and response are bytes.
-constexpr std::string_view kSearch = "/ragd.v1.Points/Search";
 
 const char* CodeName(grpc::StatusCode code) { return CanonicalCodeName(static_cast<int>(code)); }
 
@@ -69,8 +67,8 @@ class CallObserver final : public grpc::experimental::Interceptor {
     if (methods->QueryInterceptionHookPoint(InterceptionHookPoints::POST_RECV_MESSAGE) &&
         !saw_request_) {
       saw_request_ = true;
-      if (method_ == kIngestDocuments || method_ == kSearch) {
-        OnRawRequest(static_cast<const grpc::ByteBuffer*>(methods->GetRecvMessage()));
+      if (method_ == kIngestDocuments) {
+        OnRawStreamRequest(static_cast<const grpc::ByteBuffer*>(methods->GetRecvMessage()));
       } else if (ragd_method_) {
         OnRequest(methods->GetRecvMessage());
       }
@@ -117,10 +115,9 @@ class CallObserver final : public grpc::experimental::Interceptor {
     if (collection_.size() > 64) collection_.resize(64);  // invalid anyway; keep logs bounded
   }
 
-  // IngestDocuments and Search are raw methods (services/api/ingest_service.h,
-  // async_search.h): their messages are bytes. Reads the (first) request's `collection`
-  // (field 1 of both) without parsing the rest.
-  void OnRawRequest(const grpc::ByteBuffer* message) {
+  // IngestDocuments is a raw method (services/api/ingest_service.h): its messages are bytes.
+  // Reads the first message's `collection` (field 1) without parsing its document.
+  void OnRawStreamRequest(const grpc::ByteBuffer* message) {
     if (message == nullptr) return;
     grpc::ByteBuffer copy(*message);
     grpc::ProtoBufferReader reader(&copy);

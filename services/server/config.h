@@ -48,14 +48,13 @@ struct Config {
     // queueing delay of an accepted search to about max_queued_searches / search_workers
     // search times. Default: 128.
     int64_t max_queued_searches = 128;
-    // Points.Search calls that may run on the thread that read them, without the hand-off to
-    // a search worker, while a worker's share of the cores is idle and nothing is queued. The
-    // hand-off costs two thread wake-ups per call, which on a small machine is most of what the
-    // service adds to a 1 ms search (bench/README.md: 2 clients on 2 cores, 0.55 -> 0.77 of
-    // the in-process QPS from 1 to 2). Search's completion queue has this many polling threads
-    // (at least one; services/api/async_search.h); while all run searches, new calls wait in
-    // the socket for at most one search before being read, admitted or refused. 0 always
-    // hands over (one poller). Default: 2.
+    // Points.Search calls that may run on gRPC's own thread, without the hand-off to a search
+    // worker, while a worker's share of the cores is idle and nothing is queued. The hand-off
+    // costs two thread wake-ups per call, which on a small machine is most of what the service
+    // adds to a 1 ms search (bench/README.md: 2 clients on 2 cores, 0.55 -> 0.77 of the
+    // in-process QPS from 1 to 2). gRPC has max(2, cores / 2) callback threads; while all run
+    // searches, new calls wait in the socket for at most one search before being read,
+    // admitted or refused. 0 always hands over. Default: 2.
     int64_t inline_searches = 2;
     // Searches in one Points.SearchBatch call; a larger batch is INVALID_ARGUMENT. Bounds the
     // memory and the search-worker time one call may take (its searches hold the workers

@@ -148,21 +148,15 @@ absl::StatusOr<std::unique_ptr<RagdServer>> RagdServer::Start(const Config& conf
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
   builder.RegisterService(&self->collections_);
   builder.RegisterService(&self->points_);
-  // Points.Search's completion queue (async_search.h): as many pollers as searches may run
-  // inline (server.inline_searches, each on the poller that read it), at least one.
-  self->search_pollers_ = std::make_unique<SearchPollers>(
-      &self->points_, &builder, std::max(1, static_cast<int>(config.server.inline_searches)));
   builder.RegisterService(&self->ingest_);
   builder.RegisterService(&self->retrieval_);
   builder.RegisterService(&self->admin_service_);
   if (config.cluster.enabled()) builder.RegisterService(&self->shards_service_);
   self->server_ = builder.BuildAndStart();
   if (self->server_ == nullptr || self->port_ == 0) {
-    self->search_pollers_->Shutdown();
     self->executor_.Shutdown();
     return absl::UnavailableError(absl::StrCat("cannot listen on ", config.server.listen));
   }
-  self->search_pollers_->Start();
   // The default health service reports "" as SERVING from the start; nobody can have read the
   // port file yet, so turning it off here is in time for every client that uses it.
   SetServing(self->server_.get(), false);
@@ -466,8 +460,6 @@ absl::Status RagdServer::Shutdown(absl::Duration grace) {
   executor_.Shutdown();
   search_executor_.Shutdown();
   shard_executor_.Shutdown();
-  // After the executors: a queued search finishes its call through the queue.
-  search_pollers_->Shutdown();
   if (recovery_.joinable()) recovery_.join();
   ingest_.Shutdown();  // flushes embedding-cache buffers while the engine is open
   // /readyz answered 503 while draining; scrapes read the engine, so they end before it closes.

@@ -34,7 +34,6 @@
 #include "rag/collection_binding.h"
 #include "rag/engine_handle.h"
 #include "services/api/admin_service.h"
-#include "services/api/async_search.h"
 #include "services/api/cluster_writes.h"
 #include "services/api/shard_transport.h"
 #include "services/api/collections_service.h"
@@ -118,9 +117,6 @@ class RagdServer {
   concurrency::BoundedExecutor shard_executor_;
   ShardsService shards_service_;
   GrpcShardTransport shard_transport_;
-  // Points.Search's completion queue and pollers: made before server_ (the builder adds the
-  // queue) and destroyed after it; shut down by Shutdown() once the server and executors are.
-  std::unique_ptr<SearchPollers> search_pollers_;
   std::unique_ptr<grpc::Server> server_;
   int port_ = 0;
   std::unique_ptr<AdminServer> admin_;

@@ -128,11 +128,11 @@ TEST(LifecycleTest, SigtermExitsZeroAndKeepsTheData) {
   EXPECT_EQ(*code, 0);
 }
 
-// Points.Search runs on a completion queue of ragd's own (services/api/async_search.h). With
-// one search worker, nothing inline and a queue of two, a burst of searches from 8 clients,
-// some with deadlines too short to be met and some cancelled by the client, gets only OK,
-// DEADLINE_EXCEEDED, CANCELLED or RESOURCE_EXHAUSTED; the server then still answers, and a
-// SIGTERM while searches are in flight exits 0 with every call answered or refused cleanly.
+// Points.Search's queueing (services/api/handler_util.h): with one search worker, nothing
+// inline and a queue of two, a burst of searches from 8 clients, some with deadlines too short
+// to be met and some cancelled by the client, gets only OK, DEADLINE_EXCEEDED, CANCELLED or
+// RESOURCE_EXHAUSTED; the server then still answers, and a SIGTERM while searches are in
+// flight exits 0 with every call answered or refused cleanly.
 TEST(LifecycleTest, SearchesCancelledTimedOutOrRefusedWhileQueuedAndAtShutdown) {
   TempDir dir;
   std::string config = WriteFile(dir, "ragd.yaml",

@@ -116,8 +116,7 @@ TEST_F(UnparsedRequestTest, InvalidUtf8NamesTheField) {
       {"/ragd.v1.Collections/CreateCollection", Field(1, kNotUtf8),
        "ragd.v1.CreateCollectionRequest.name"},
       {"/ragd.v1.Points/Get", Field(1, "kb") + Field(2, kNotUtf8), "ragd.v1.GetRequest.ids"},
-      // Search is a raw method on a completion queue (services/api/async_search.h) that
-      // parses the bytes itself: the same contract.
+      // Search: the hot path (points_service.cc runs it inline on gRPC's thread).
       {"/ragd.v1.Points/Search", Field(1, "kb") + Field(9, kNotUtf8),
        "ragd.v1.SearchRequest.text"},
       // Server streaming: parsed by gRPC before the handler too.
@@ -222,7 +221,7 @@ TEST(UnparsedRequestAuthTest, ACallerWithoutAValidKeyLearnsNothingOfTheRequest) 
                             "admin-secret-0a1b2c");
   EXPECT_EQ(admin.status.error_code(), StatusCode::INVALID_ARGUMENT)
       << admin.status.error_message();
-  // Search parses its own bytes (services/api/async_search.h): the same order of checks.
+  // Search, the hot read path: the same order of checks.
   RawResult search_anonymous =
       RawCall((*ragd)->channel(), "/ragd.v1.Points/Search", {Field(1, kNotUtf8)});
   EXPECT_EQ(search_anonymous.status.error_code(), StatusCode::UNAUTHENTICATED)
