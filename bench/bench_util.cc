@@ -6,7 +6,9 @@
 #include <algorithm>
 #include <atomic>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <iostream>
 #include <latch>
 #include <sstream>
@@ -57,6 +59,26 @@ std::string CommandLine1(const std::string& command) {
 }
 
 }  // namespace
+
+ContextSwitches ProcessContextSwitches(int pid) {
+  ContextSwitches total;
+  std::error_code ec;
+  const std::filesystem::path tasks = "/proc/" + std::to_string(pid) + "/task";
+  for (const auto& task : std::filesystem::directory_iterator(tasks, ec)) {
+    std::ifstream in(task.path() / "status");
+    std::string line;
+    while (std::getline(in, line)) {
+      // "voluntary_ctxt_switches:\t123" and "nonvoluntary_ctxt_switches:\t4".
+      const size_t colon = line.find(':');
+      if (colon == std::string::npos) continue;
+      const std::string key = line.substr(0, colon);
+      if (key != "voluntary_ctxt_switches" && key != "nonvoluntary_ctxt_switches") continue;
+      const uint64_t value = std::strtoull(line.c_str() + colon + 1, nullptr, 10);
+      (key == "voluntary_ctxt_switches" ? total.voluntary : total.involuntary) += value;
+    }
+  }
+  return total;
+}
 
 double Percentile(const std::vector<double>& sorted, double p) {
   if (sorted.empty()) return 0;

@@ -36,6 +36,17 @@ double WaitProcessIdle(int pid, double window, double busy_fraction, double max_
 // threads), seconds. -1 when unreadable.
 double ProcessCpuSeconds(int pid);
 
+// Context switches of another process so far, summed over its live threads
+// (/proc/<pid>/task/*/status). Voluntary ones are a thread blocking (a wait for a futex, epoll,
+// a socket): per call, they count the thread hand-offs of a request, and unlike CPU time they
+// hardly move with the machine's load. Involuntary ones are preemptions. Threads that exited
+// are not counted; both 0 when unreadable.
+struct ContextSwitches {
+  uint64_t voluntary = 0;
+  uint64_t involuntary = 0;
+};
+ContextSwitches ProcessContextSwitches(int pid);
+
 // Value at quantile `p` (0..1, nearest rank) of an ascending vector; 0 when empty.
 double Percentile(const std::vector<double>& sorted, double p);
 

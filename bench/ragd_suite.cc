@@ -514,8 +514,10 @@ RagdFigures RunRagdSuite(const SuiteContext& ctx, const RagdOptions& options) {
     // work competes with the server for the same cores, which in-process hnswlib never pays.
     const double server_cpu_start = ProcessCpuSeconds(proc->pid());
     const double client_cpu_start = ProcessCpuSeconds(static_cast<int>(getpid()));
+    const ContextSwitches switches_start = ProcessContextSwitches(proc->pid());
     LoadResult r = RunSearchLoad(ctx, port, clients, ctx.load);
     const double server_cpu = ProcessCpuSeconds(proc->pid()) - server_cpu_start;
+    const ContextSwitches switches_end = ProcessContextSwitches(proc->pid());
     const double client_cpu = ProcessCpuSeconds(static_cast<int>(getpid())) - client_cpu_start;
     // Every pass counts: the first pass (recall) runs in the same window as the timed ones.
     const double calls = static_cast<double>(std::max<size_t>(1, r.ops));
@@ -524,6 +526,12 @@ RagdFigures RunRagdSuite(const SuiteContext& ctx, const RagdOptions& options) {
     record["transport"] = "gRPC over 127.0.0.1, one connection per client thread";
     record["server_cpu_ms_per_call"] = server_cpu * 1000 / calls;
     record["client_cpu_ms_per_call"] = client_cpu * 1000 / calls;
+    // The thread hand-offs behind the CPU figure, which load hardly changes (bench/README.md,
+    // "Search on a completion queue").
+    record["server_voluntary_switches_per_call"] =
+        static_cast<double>(switches_end.voluntary - switches_start.voluntary) / calls;
+    record["server_involuntary_switches_per_call"] =
+        static_cast<double>(switches_end.involuntary - switches_start.involuntary) / calls;
     ctx.report->Write(record);
     if (clients == options.clients.front()) figures.recall_default_ef = recall;
     if (clients == 1) figures.server_cpu_ms_per_call = server_cpu * 1000 / calls;
@@ -533,8 +541,10 @@ RagdFigures RunRagdSuite(const SuiteContext& ctx, const RagdOptions& options) {
 
   if (options.batch_size > 0) {
     const double server_cpu_start = ProcessCpuSeconds(proc->pid());
+    const ContextSwitches switches_start = ProcessContextSwitches(proc->pid());
     LoadResult r = RunBatchLoad(ctx, port, options.batch_size, ctx.load);
     const double server_cpu = ProcessCpuSeconds(proc->pid()) - server_cpu_start;
+    const ContextSwitches switches_end = ProcessContextSwitches(proc->pid());
     figures.batch_recall = RecallAtK(r.first_results, *ctx.truth, kTopK);
     figures.batch_qps = r.qps;
     nlohmann::json record = SearchRecord(system + "-batch", 1, options.ef, n, figures.batch_recall, r);
@@ -543,6 +553,9 @@ RagdFigures RunRagdSuite(const SuiteContext& ctx, const RagdOptions& options) {
     record["latency_unit"] = "one SearchBatch call";
     record["server_cpu_ms_per_query"] = server_cpu * 1000 / std::max<double>(1, r.ops);
     figures.batch_server_cpu_ms_per_query = server_cpu * 1000 / std::max<double>(1, r.ops);
+    record["server_voluntary_switches_per_query"] =
+        static_cast<double>(switches_end.voluntary - switches_start.voluntary) /
+        std::max<double>(1, r.ops);
     record["errors"] = r.errors;
     ctx.report->Write(record);
   }

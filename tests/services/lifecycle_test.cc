@@ -11,6 +11,8 @@
 #include <atomic>
 #include <csignal>
 #include <fstream>
+#include <map>
+#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -124,6 +126,133 @@ TEST(LifecycleTest, SigtermExitsZeroAndKeepsTheData) {
   absl::StatusOr<int> code = (*ragd)->Terminate(absl::Seconds(30));
   ASSERT_TRUE(code.ok());
   EXPECT_EQ(*code, 0);
+}
+
+// Points.Search's queueing (services/api/handler_util.h): with one search worker, nothing
+// inline and a queue of two, a burst of searches from 8 clients, some with deadlines too short
+// to be met and some cancelled by the client, gets only OK, DEADLINE_EXCEEDED, CANCELLED or
+// RESOURCE_EXHAUSTED; the server then still answers, and a SIGTERM while searches are in
+// flight exits 0 with every call answered or refused cleanly.
+TEST(LifecycleTest, SearchesCancelledTimedOutOrRefusedWhileQueuedAndAtShutdown) {
+  TempDir dir;
+  std::string config = WriteFile(dir, "ragd.yaml",
+                                 "server:\n  search_workers: 1\n  inline_searches: 0\n"
+                                 "  max_queued_searches: 2\n  shutdown_grace_seconds: 5\n");
+  auto ragd = RagdProcess::Start(
+      RagdProcess::OptionsFor((dir.path() / "data").string(), {"--config", config}));
+  ASSERT_TRUE(ragd.ok()) << ragd.status();
+  Client client((*ragd)->channel());
+  constexpr int kDimension = 64;
+  ASSERT_GRPC_OK(client.Create("q", kDimension));
+  std::vector<v1::Point> points;
+  for (int i = 0; i < 2000; ++i) {
+    std::vector<float> v(kDimension, 0.1f);
+    v[i % kDimension] = 1.0f + static_cast<float>(i) / 2000;
+    points.push_back(MakePoint(absl::StrCat("p", i), v));
+  }
+  ASSERT_GRPC_OK(client.Upsert("q", points));
+  v1::SearchRequest search;
+  search.set_collection("q");
+  SetVector(search.mutable_vector(), std::vector<float>(kDimension, 0.5f));
+  search.set_k(10);
+  search.set_ef(512);
+
+  std::mutex mu;
+  std::map<StatusCode, int> codes;
+  auto burst = [&](int clients, int calls, auto&& prepare) {
+    std::vector<std::thread> threads;
+    for (int t = 0; t < clients; ++t) {
+      threads.emplace_back([&, t] {
+        auto stub = v1::Points::NewStub((*ragd)->channel());
+        for (int i = 0; i < calls; ++i) {
+          grpc::ClientContext context;
+          prepare(t, i, &context);
+          v1::SearchResponse response;
+          grpc::Status s = stub->Search(&context, search, &response);
+          std::lock_guard lock(mu);
+          ++codes[s.error_code()];
+        }
+      });
+    }
+    for (auto& t : threads) t.join();
+  };
+  // Bounded: 8 clients x 25 calls, each call at most 1 s.
+  burst(8, 25, [](int t, int i, grpc::ClientContext* context) {
+    if ((t + i) % 3 == 0) {
+      context->set_deadline(std::chrono::system_clock::now() + std::chrono::microseconds(300));
+    } else {
+      context->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(1));
+    }
+  });
+  // Cancelled by the client while waiting: the call is given up from another thread.
+  {
+    std::vector<std::thread> threads;
+    for (int t = 0; t < 4; ++t) {
+      threads.emplace_back([&] {
+        auto stub = v1::Points::NewStub((*ragd)->channel());
+        for (int i = 0; i < 10; ++i) {
+          grpc::ClientContext context;
+          context.set_deadline(CallDeadline(5));
+          std::thread canceller([&context] {
+            std::this_thread::sleep_for(std::chrono::microseconds(200));
+            context.TryCancel();
+          });
+          v1::SearchResponse response;
+          grpc::Status s = stub->Search(&context, search, &response);
+          canceller.join();
+          std::lock_guard lock(mu);
+          ++codes[s.error_code()];
+        }
+      });
+    }
+    for (auto& t : threads) t.join();
+  }
+  int total = 0;
+  for (const auto& [code, n] : codes) {
+    total += n;
+    EXPECT_TRUE(code == StatusCode::OK || code == StatusCode::DEADLINE_EXCEEDED ||
+                code == StatusCode::CANCELLED || code == StatusCode::RESOURCE_EXHAUSTED)
+        << "code " << code << " x" << n;
+  }
+  EXPECT_EQ(total, 8 * 25 + 4 * 10);
+  EXPECT_GT(codes[StatusCode::OK], 0);
+  EXPECT_GT(codes[StatusCode::DEADLINE_EXCEEDED] + codes[StatusCode::CANCELLED], 0);
+
+  v1::SearchResponse response;
+  ASSERT_GRPC_OK(client.Search(search, &response));
+  EXPECT_EQ(response.hits_size(), 10);
+
+  // SIGTERM with searches in flight: each is answered, refused (RESOURCE_EXHAUSTED), cut by
+  // the stop (CANCELLED, UNAVAILABLE); ragd exits 0 within the grace period.
+  codes.clear();
+  std::atomic<bool> stop{false};
+  std::vector<std::thread> load;
+  for (int t = 0; t < 4; ++t) {
+    load.emplace_back([&] {
+      auto stub = v1::Points::NewStub((*ragd)->channel());
+      for (int i = 0; i < 2000 && !stop; ++i) {
+        grpc::ClientContext context;
+        context.set_deadline(CallDeadline(10));
+        v1::SearchResponse r;
+        grpc::Status s = stub->Search(&context, search, &r);
+        std::lock_guard lock(mu);
+        ++codes[s.error_code()];
+        if (s.error_code() == StatusCode::UNAVAILABLE) return;
+      }
+    });
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  absl::StatusOr<int> code = (*ragd)->Terminate(absl::Seconds(30));
+  stop = true;
+  for (auto& t : load) t.join();
+  ASSERT_TRUE(code.ok()) << code.status();
+  EXPECT_EQ(*code, 0) << (*ragd)->LogTail();
+  EXPECT_GT(codes[StatusCode::OK], 0);
+  for (const auto& [c, n] : codes) {
+    EXPECT_TRUE(c == StatusCode::OK || c == StatusCode::RESOURCE_EXHAUSTED ||
+                c == StatusCode::CANCELLED || c == StatusCode::UNAVAILABLE)
+        << "code " << c << " x" << n;
+  }
 }
 
 TEST(LifecycleTest, SigintExitsZero) {

@@ -116,6 +116,9 @@ TEST_F(UnparsedRequestTest, InvalidUtf8NamesTheField) {
       {"/ragd.v1.Collections/CreateCollection", Field(1, kNotUtf8),
        "ragd.v1.CreateCollectionRequest.name"},
       {"/ragd.v1.Points/Get", Field(1, "kb") + Field(2, kNotUtf8), "ragd.v1.GetRequest.ids"},
+      // Search: the hot path (points_service.cc runs it inline on gRPC's thread).
+      {"/ragd.v1.Points/Search", Field(1, "kb") + Field(9, kNotUtf8),
+       "ragd.v1.SearchRequest.text"},
       // Server streaming: parsed by gRPC before the handler too.
       {"/ragd.v1.Retrieval/Answer", Field(1, "kb") + Field(2, kNotUtf8),
        "ragd.v1.AnswerRequest.question"},
@@ -218,6 +221,16 @@ TEST(UnparsedRequestAuthTest, ACallerWithoutAValidKeyLearnsNothingOfTheRequest) 
                             "admin-secret-0a1b2c");
   EXPECT_EQ(admin.status.error_code(), StatusCode::INVALID_ARGUMENT)
       << admin.status.error_message();
+  // Search, the hot read path: the same order of checks.
+  RawResult search_anonymous =
+      RawCall((*ragd)->channel(), "/ragd.v1.Points/Search", {Field(1, kNotUtf8)});
+  EXPECT_EQ(search_anonymous.status.error_code(), StatusCode::UNAUTHENTICATED)
+      << search_anonymous.status.error_message();
+  RawResult search_admin = RawCall((*ragd)->channel(), "/ragd.v1.Points/Search",
+                                   {Field(1, kNotUtf8)}, "admin-secret-0a1b2c");
+  EXPECT_EQ(search_admin.status.error_code(), StatusCode::INVALID_ARGUMENT)
+      << search_admin.status.error_message();
+  EXPECT_THAT(search_admin.status.error_message(), HasSubstr("ragd.v1.SearchRequest.collection"));
 }
 
 }  // namespace
