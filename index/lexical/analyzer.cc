@@ -29,8 +29,8 @@ constexpr std::string_view kStopWords[] = {
     "the", "their", "then", "there", "these", "they", "this", "to",  "was", "will", "with"};
 
 // Question words (analyzer.h; measured in index/lexical/README.md, "Question words").
-constexpr std::string_view kQuestionWordsEn[] = {"how",  "what", "when", "where", "which",
-                                                 "who",  "whom", "whose", "why"};
+constexpr std::string_view kQuestionWordsEn[] = {"how", "what", "when",  "where", "which",
+                                                 "who", "whom", "whose", "why"};
 // The same for Korean, matched against the word with its particles and endings stripped
 // (무엇인가요 -> 무엇, 어디에서 -> 어디).
 // "얼마" rather than 얼마나, whose 나 is stripped as a particle.
@@ -44,10 +44,10 @@ constexpr std::string_view kSuffixes[] = {
     "됩니다", "합니다", "입니다", "적으로", "만으로", "인가요", "되나요", "하나요", "있나요",
     "습니까", "입니까",
     // two syllables
-    "나요", "가요", "까요", "으로", "에서", "에게", "께서", "한테", "까지", "부터", "보다", "처럼", "마다", "조차", "이나",
-    "이며", "이란", "라는", "로서", "로써", "에는", "로는", "에도", "와는", "과는", "만을", "이다",
-    "하다", "하는", "하고", "하여", "해서", "하면", "하며", "되는", "되어", "되며", "되고", "적인",
-    "들이", "들은", "들을", "들의", "들에", "들과", "들도", "들로",
+    "나요", "가요", "까요", "으로", "에서", "에게", "께서", "한테", "까지", "부터", "보다", "처럼",
+    "마다", "조차", "이나", "이며", "이란", "라는", "로서", "로써", "에는", "로는", "에도", "와는",
+    "과는", "만을", "이다", "하다", "하는", "하고", "하여", "해서", "하면", "하며", "되는", "되어",
+    "되며", "되고", "적인", "들이", "들은", "들을", "들의", "들에", "들과", "들도", "들로",
     // one syllable
     "이", "가", "은", "는", "을", "를", "의", "에", "와", "과", "도", "만", "로", "께", "나", "며",
     "란", "한", "할", "된", "인", "들"};

@@ -135,8 +135,7 @@ TEST(AnalyzerTest, KoreanMixes) {
 TEST(AnalyzerTest, QuestionWordsAreDropped) {
   EXPECT_EQ(Analyze(AnalyzerKind::kAuto, "How does WAL mode work, and why? Which one, when?"),
             (Terms{"doe", "wal", "mode", "work", "one"}));
-  EXPECT_EQ(Analyze(AnalyzerKind::kEnglish, "What/Where/Who/Whom/Whose indexes"),
-            (Terms{"index"}));
+  EXPECT_EQ(Analyze(AnalyzerKind::kEnglish, "What/Where/Who/Whom/Whose indexes"), (Terms{"index"}));
   // "simple" keeps every word.
   EXPECT_EQ(Analyze(AnalyzerKind::kSimple, "how does"), (Terms{"how", "does"}));
   // Korean: a word whose stripped form is a question word, with its particle or ending.

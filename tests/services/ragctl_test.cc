@@ -453,8 +453,8 @@ TEST_F(RagctlTest, EvalJudgesRagdAndABaselineBySlice) {
   EXPECT_FALSE(rows["other/all"].contains("p50_ms"));
   // --ranks: one line per system and question, the baseline's ranks as judged above.
   const std::string ranks_file = WriteFile("ranks.jsonl", "");
-  r = Ragctl({"eval", questions, "--collection", "kb", "--baseline", "other=" + ranked,
-              "--ranks", ranks_file});
+  r = Ragctl({"eval", questions, "--collection", "kb", "--baseline", "other=" + ranked, "--ranks",
+              ranks_file});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   std::map<std::string, nlohmann::json> ranks;  // "system/id"
   {
