@@ -161,6 +161,14 @@ int Eval(const GlobalOptions& global, const EvalOptions& o, std::ostream& out,
   const bool fusion_set = fusion.ByteSizeLong() != 0;
   auto stub = v1::Retrieval::NewStub(CreateRagdChannel(global, grpc::ChannelArguments()));
   const uint32_t fetch_k = o.fetch_k != 0 ? o.fetch_k : std::min<uint32_t>(5 * o.k, 1000);
+  std::ofstream ranks;
+  if (!o.ranks_file.empty()) {
+    ranks.open(o.ranks_file, std::ios::trunc);
+    if (!ranks) {
+      err << "ragctl: eval: cannot write " << o.ranks_file << "\n";
+      return kExitUsage;
+    }
+  }
   for (System& system : systems) {
     for (const EvalQuestion& q : questions) {
       std::vector<std::string> ranked;
@@ -200,6 +208,15 @@ int Eval(const GlobalOptions& global, const EvalOptions& o, std::ostream& out,
       if (ranked.size() > o.k) ranked.resize(o.k);
       QuestionScore score = ScoreRanking(ranked, q.expected, o.k);
       system.scores.Add(q, score);
+      if (ranks.is_open()) {
+        ranks << nlohmann::json({{"system", system.name},
+                                 {"id", q.id},
+                                 {"slices", q.slices},
+                                 {"rank", score.rank},
+                                 {"ranked", ranked}})
+                     .dump()
+              << "\n";
+      }
       if ((score.rank == 0 || score.rank > 5) && system.misses.size() < o.show_misses) {
         ranked.resize(std::min<size_t>(ranked.size(), 3));
         system.misses.push_back(absl::StrCat(

@@ -40,6 +40,10 @@ struct EvalOptions {
   SearchModeFlags fusion;
   // Lists up to this many questions per system whose answer was not in the top 5.
   size_t show_misses = 0;
+  // When set, a JSON Lines file with one line per system and question: {"system", "id",
+  // "slices", "rank" (of the first expected document, 0 when not in the top k), "ranked" (the
+  // top k documents)}, for comparing systems question by question. Default: none.
+  std::string ranks_file;
 };
 
 int Eval(const GlobalOptions& global, const EvalOptions& options, std::ostream& out,

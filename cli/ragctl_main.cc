@@ -246,6 +246,9 @@ int Run(int argc, char** argv) {
                        "hybrid: candidates of the text leg");
   eval_cmd->add_option("--show-misses", eval.show_misses,
                        "list up to N questions per system answered below rank 5");
+  eval_cmd->add_option("--ranks", eval.ranks_file,
+                       "write each question's rank and top documents per system to FILE "
+                       "(JSON Lines)");
 
   // ingestion: ingest, documents, jobs, tokens
   ragd::cli::IngestOptions ingest;

@@ -36,8 +36,9 @@
 namespace ragd::index {
 
 // Bump when the analyzers' output changes for the same text (ICU data, word lists, rules):
-// records with another id are analysed again at Open.
-inline constexpr uint32_t kAnalysisVersion = 1;
+// records with another id are analysed again at Open. 2: question words dropped, more Korean
+// endings stripped, kBoth's bigrams taken from the stripped word (index/lexical/README.md).
+inline constexpr uint32_t kAnalysisVersion = 2;
 // What a term record's `analyzer` field holds: the analysis version, the Korean mix and the
 // kind.
 inline uint32_t AnalyzerId(const lexical::AnalyzerOptions& o) {

@@ -28,16 +28,26 @@ constexpr std::string_view kStopWords[] = {
     "in",  "into",  "is",   "it",    "no",    "not",  "of",   "on",  "or",  "such", "that",
     "the", "their", "then", "there", "these", "they", "this", "to",  "was", "will", "with"};
 
+// Question words (analyzer.h; measured in index/lexical/README.md, "Question words").
+constexpr std::string_view kQuestionWordsEn[] = {"how", "what", "when",  "where", "which",
+                                                 "who", "whom", "whose", "why"};
+// The same for Korean, matched against the word with its particles and endings stripped
+// (무엇인가요 -> 무엇, 어디에서 -> 어디).
+// "얼마" rather than 얼마나, whose 나 is stripped as a particle.
+constexpr std::string_view kQuestionWordsKo[] = {"몇",     "무엇", "어느", "어디", "어떤",
+                                                 "어떻게", "언제", "얼마", "왜",   "누구"};
+
 // Longest first, so that the first match is the longest one ("에서는" before "는").
 constexpr std::string_view kSuffixes[] = {
     // four and three syllables
     "했습니다", "시킵니다", "으로서", "으로써", "으로는", "에게서", "에서는", "에서도", "이라는",
-    "됩니다", "합니다", "입니다", "적으로", "만으로",
+    "됩니다", "합니다", "입니다", "적으로", "만으로", "인가요", "되나요", "하나요", "있나요",
+    "습니까", "입니까",
     // two syllables
-    "으로", "에서", "에게", "께서", "한테", "까지", "부터", "보다", "처럼", "마다", "조차", "이나",
-    "이며", "이란", "라는", "로서", "로써", "에는", "로는", "에도", "와는", "과는", "만을", "이다",
-    "하다", "하는", "하고", "하여", "해서", "하면", "하며", "되는", "되어", "되며", "되고", "적인",
-    "들이", "들은", "들을", "들의", "들에", "들과", "들도", "들로",
+    "나요", "가요", "까요", "으로", "에서", "에게", "께서", "한테", "까지", "부터", "보다", "처럼",
+    "마다", "조차", "이나", "이며", "이란", "라는", "로서", "로써", "에는", "로는", "에도", "와는",
+    "과는", "만을", "이다", "하다", "하는", "하고", "하여", "해서", "하면", "하며", "되는", "되어",
+    "되며", "되고", "적인", "들이", "들은", "들을", "들의", "들에", "들과", "들도", "들로",
     // one syllable
     "이", "가", "은", "는", "을", "를", "의", "에", "와", "과", "도", "만", "로", "께", "나", "며",
     "란", "한", "할", "된", "인", "들"};
@@ -88,6 +98,8 @@ absl::StatusOr<std::string> StemEnglish(const std::string& word) {
 
 const std::span<const std::string_view> kEnglishStopWords = kStopWords;
 const std::span<const std::string_view> kKoreanSuffixes = kSuffixes;
+const std::span<const std::string_view> kEnglishQuestionWords = kQuestionWordsEn;
+const std::span<const std::string_view> kKoreanQuestionWords = kQuestionWordsKo;
 
 absl::StatusOr<AnalyzerKind> ParseAnalyzerKind(std::string_view name) {
   if (name == "auto") return AnalyzerKind::kAuto;
@@ -241,6 +253,11 @@ size_t StrippedSyllables(std::string_view run) {
   return syllables;
 }
 
+template <size_t N>
+bool Contains(const std::string_view (&words)[N], std::string_view word) {
+  return std::find(std::begin(words), std::end(words), word) != std::end(words);
+}
+
 bool IsSuffix(std::string_view run) {
   return std::find(std::begin(kSuffixes), std::end(kSuffixes), run) != std::end(kSuffixes);
 }
@@ -267,10 +284,17 @@ absl::Status Analyzer::Impl::EmitRun(std::string run, bool hangul,
     // A word that is nothing but a particle or ending: split from a Latin word or a bracket
     // ("API를", "(LLM)은"), or a one-syllable function word (이, 한). Korean's stop words.
     if (IsSuffix(run)) return absl::OkStatus();
-    const size_t syllables = run.size() / kSyllableBytes;
+    const size_t stem_syllables = StrippedSyllables(run);
+    const std::string_view stem(run.data(), stem_syllables * kSyllableBytes);
+    if (Contains(kQuestionWordsKo, stem)) return absl::OkStatus();
+    // kBoth takes the bigrams of the stem only: bigrams that reach into a particle or an
+    // ending ("델을" of 모델을, "나요" of 되나요) match every word with that ending, not the
+    // topic. kBigrams keeps the whole run's (it has no stem to fall back on).
+    const size_t syllables =
+        korean_mix == KoreanMix::kBoth ? stem_syllables : run.size() / kSyllableBytes;
     if (korean_mix != KoreanMix::kWords) {
       if (syllables == 1) {
-        out->push_back(run);
+        out->push_back(run.substr(0, kSyllableBytes));
       } else {
         for (size_t i = 0; i + 1 < syllables; ++i) {
           out->push_back(run.substr(i * kSyllableBytes, 2 * kSyllableBytes));
@@ -278,7 +302,7 @@ absl::Status Analyzer::Impl::EmitRun(std::string run, bool hangul,
       }
     }
     if (korean_mix != KoreanMix::kBigrams) {
-      run.resize(StrippedSyllables(run) * kSyllableBytes);
+      run.resize(stem_syllables * kSyllableBytes);
       out->push_back(std::move(run));
     }
     return absl::OkStatus();
@@ -292,6 +316,7 @@ absl::Status Analyzer::Impl::EmitRun(std::string run, bool hangul,
     if (std::binary_search(std::begin(kStopWords), std::end(kStopWords), std::string_view(run))) {
       return absl::OkStatus();
     }
+    if (Contains(kQuestionWordsEn, run)) return absl::OkStatus();
     auto stemmed = StemEnglish(run);
     if (!stemmed.ok()) return stemmed.status();
     if (!stemmed->empty()) out->push_back(*std::move(stemmed));

@@ -16,17 +16,21 @@
 // into runs, each treated by its own rules):
 //   - Latin words (letters of the Latin script, digits allowed), kEnglish and kAuto: a final
 //     possessive 's is removed, English stop words (kEnglishStopWords, Lucene's EnglishAnalyzer
-//     set) are dropped and the rest is stemmed with Snowball's "english" algorithm (Porter2).
+//     set) and question words (kEnglishQuestionWords: how, what, why, ...) are dropped and the
+//     rest is stemmed with Snowball's "english" algorithm (Porter2).
 //     Numbers and words of other scripts (Han, Cyrillic, ...) are kept as they are.
 //   - Hangul, kKorean and kAuto: see KoreanMix. A Hangul word that is nothing but a listed
 //     particle or ending is dropped: ICU splits "API를" and "(LLM)은" into a Latin word and a
-//     particle, and one-syllable function words (이, 한) are Korean's stop words.
+//     particle, and one-syllable function words (이, 한) are Korean's stop words. So is a word
+//     whose stripped form is a question word (kKoreanQuestionWords: 무엇인가요 -> 무엇, 어떻게).
 //   - kSimple, Hangul under kEnglish, Latin under kKorean: the folded word as it is.
 // kAuto therefore handles mixed Korean/English text by deciding per run.
 //
 // Korean (Hangul syllables U+AC00..U+D7A3):
 //   - bigrams: overlapping pairs of syllables ("데이터베이스" -> 데이 이터 터베 베이 이스), a
-//     one-syllable run as a unigram. This is the shape of Lucene's CJKBigramFilter.
+//     one-syllable run as a unigram. This is the shape of Lucene's CJKBigramFilter. kBigrams
+//     takes them over the whole run; kBoth over the stripped word only ("모델을" -> 모델, not
+//     델을), so that particles and endings ("나요" of 되나요) do not become terms.
 //   - stripped words: the run with the longest matching suffix of kKoreanSuffixes (particles
 //     and common endings) removed ("모델은" -> "모델", "데이터에서" -> "데이터"). A suffix is
 //     removed only when at least kMinKoreanStem syllables remain for a one-syllable suffix and
@@ -81,6 +85,11 @@ struct AnalyzerOptions {
 
 // Lucene's EnglishAnalyzer.ENGLISH_STOP_WORDS_SET (33 words), kept sorted.
 extern const std::span<const std::string_view> kEnglishStopWords;
+// Question words: in a question they mark it as one and match the question-shaped text of
+// FAQ pages and headings rather than the answer. English ones are matched before stemming;
+// Korean ones against the stripped word.
+extern const std::span<const std::string_view> kEnglishQuestionWords;
+extern const std::span<const std::string_view> kKoreanQuestionWords;
 // Korean particles (조사) and common endings removed from Hangul words, longest match first.
 extern const std::span<const std::string_view> kKoreanSuffixes;
 // A one-syllable suffix is removed only when this many syllables remain.

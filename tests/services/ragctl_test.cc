@@ -451,6 +451,26 @@ TEST_F(RagctlTest, EvalJudgesRagdAndABaselineBySlice) {
   EXPECT_NEAR(rows["other/tools"]["mrr@10"].get<double>(), 0.5, 1e-12);
   EXPECT_EQ(rows["other/tools"]["questions"], 2);
   EXPECT_FALSE(rows["other/all"].contains("p50_ms"));
+  // --ranks: one line per system and question, the baseline's ranks as judged above.
+  const std::string ranks_file = WriteFile("ranks.jsonl", "");
+  r = Ragctl({"eval", questions, "--collection", "kb", "--baseline", "other=" + ranked, "--ranks",
+              ranks_file});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  std::map<std::string, nlohmann::json> ranks;  // "system/id"
+  {
+    std::ifstream in(ranks_file);
+    for (std::string line; std::getline(in, line);) {
+      nlohmann::json j = nlohmann::json::parse(line, nullptr, false);
+      ASSERT_TRUE(j.is_object()) << line;
+      ranks[j["system"].get<std::string>() + "/" + j["id"].get<std::string>()] = j;
+    }
+  }
+  ASSERT_EQ(ranks.size(), 6u);
+  EXPECT_EQ(ranks["other/q1"]["rank"], 2);
+  EXPECT_EQ(ranks["other/q1"]["ranked"], nlohmann::json({"bikes", "tea"}));
+  EXPECT_EQ(ranks["other/q3"]["rank"], 0);
+  EXPECT_EQ(ranks["other/q3"]["slices"], nlohmann::json({"tools"}));
+  EXPECT_EQ(ranks["ragd/q2"]["rank"], 1);
   // ragd: three documents, so each answer is in its top 5; questions share words with their
   // document only, so the lexical local embedder ranks each first.
   EXPECT_EQ(rows["ragd/all"]["questions"], 3);
