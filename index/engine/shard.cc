@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <mutex>
+#include <optional>
 
 #include "absl/container/flat_hash_set.h"
 #include "common/hash.h"
@@ -78,6 +79,11 @@ absl::Status Shard::RecoverLexical() {
   const uint32_t id = AnalyzerId(analyzer_->options());
   size_t orphans = 0;
   absl::flat_hash_set<Label> redo;
+  // Records of another analyzer version (an upgrade that changed the analysis): analysed again
+  // and written back, so that the next start reads them instead of analysing every text again.
+  // A missing record is not written back: it cannot come from the write path, and Verify must
+  // keep reporting it (missing_from_lexical) until the point is rewritten.
+  absl::flat_hash_set<Label> upgrade;
   RETURN_IF_ERROR(store_->ScanTerms(key_, [&](Label label, storage::TermRecord&& r) {
     if (!live_.contains(label)) {
       ++orphans;  // cannot come from the write path (same batch as the point); never searched
@@ -85,6 +91,7 @@ absl::Status Shard::RecoverLexical() {
     }
     if (r.analyzer != id) {
       redo.insert(label);
+      upgrade.insert(label);
       return absl::OkStatus();
     }
     return bm25_->Add(label, FromTermRecord(std::move(r)));
@@ -92,18 +99,35 @@ absl::Status Shard::RecoverLexical() {
   for (const auto& [label, meta] : live_) {
     if (!bm25_->Contains(label)) redo.insert(label);
   }
+  // Rewritten records are committed in batches: a crash part-way leaves the rest in the old
+  // version, which the next start upgrades. A record only ever describes its own label's
+  // stored text, so writing it again is idempotent.
+  constexpr size_t kUpgradeBatch = 1000;
+  std::optional<storage::Batch> batch;
+  size_t upgraded = 0;
   for (Label label : redo) {
     const std::string& point_id = live_.at(label).id;
     ASSIGN_OR_RETURN(auto rec, store_->GetPoint(key_, point_id));
     if (!rec) return absl::DataLossError("point \"" + point_id + "\" vanished during recovery");
     ASSIGN_OR_RETURN(auto terms, AnalyzeText(*analyzer_, rec->text));
+    if (upgrade.contains(label)) {
+      if (!batch) batch.emplace(store_);
+      batch->PutTerms(key_, label, ToTermRecord(id, terms));
+      ++upgraded;
+      if (batch->count() >= kUpgradeBatch) {
+        RETURN_IF_ERROR(store_->Commit(*batch));
+        batch.reset();
+      }
+    }
     RETURN_IF_ERROR(bm25_->Add(label, terms));
   }
+  if (batch) RETURN_IF_ERROR(store_->Commit(*batch));
   if (orphans > 0 || !redo.empty()) {
     spdlog::warn(
         "shard {}/{}: lexical index: {} term records without a point ignored, {} "
-        "texts analysed again (missing record or another analyzer version)",
-        key_.collection, key_.shard, orphans, redo.size());
+        "texts analysed again (missing record or another analyzer version), {} records "
+        "rewritten in the current analyzer version",
+        key_.collection, key_.shard, orphans, redo.size(), upgraded);
   }
   return absl::OkStatus();
 }

@@ -434,6 +434,62 @@ TEST_F(EngineLexicalTest, RecoveryReanalysesMissingTermRecordsAndVerifyReportsTh
   ExpectVerified();
 }
 
+// An upgrade that changes the analysis (analyzer version) re-analyses the stored texts at the
+// next start and writes their records back in the current version: the start after that reads
+// them as they are, and Verify finds nothing to report.
+TEST_F(EngineLexicalTest, RecoveryRewritesRecordsOfAnotherAnalyzerVersion) {
+  ASSERT_OK(engine_->CreateCollection(LexicalSpec4("c")));
+  ASSERT_OK(engine_->Upsert("c", Corpus()).status());
+  ASSERT_OK(engine_->Close());
+  engine_.reset();
+  const storage::ShardKey key{1, 0};  // the first collection's only shard
+  // The analyzer id of every record, by label.
+  auto analyzer_ids = [&]() {
+    std::map<storage::Label, uint32_t> ids;
+    auto store = storage::Store::Open({.path = dir_.str() + "/db"});
+    EXPECT_TRUE(store.ok()) << store.status();
+    if (!store.ok()) return ids;
+    EXPECT_OK((*store)->ScanTerms(key, [&](storage::Label label, storage::TermRecord&& r) {
+      ids[label] = r.analyzer;
+      return absl::OkStatus();
+    }));
+    return ids;
+  };
+  const std::map<storage::Label, uint32_t> before = analyzer_ids();
+  ASSERT_EQ(before.size(), 4u);
+  const uint32_t current = before.begin()->second;
+  storage::Label old_label = 0;
+  {
+    // One record as an older analyzer version wrote it: its id differs, and its terms are
+    // not the text's (so a search that used them would find it for "zulu" only).
+    ASSERT_OK_AND_ASSIGN(auto store, storage::Store::Open({.path = dir_.str() + "/db"}));
+    ASSERT_OK_AND_ASSIGN(auto rec, store->GetPoint(key, "c"));
+    ASSERT_TRUE(rec.has_value());
+    old_label = rec->label;
+    storage::TermRecord old;
+    old.analyzer = current + 1000;
+    old.terms = {{"zulu", 1}};
+    storage::Batch b(store.get());
+    b.PutTerms(key, rec->label, old);
+    ASSERT_OK(store->Commit(b));
+  }
+  Open();
+  ASSERT_OK_AND_ASSIGN(auto r, engine_->Search(Req(SearchMode::kText, "alpha")));
+  EXPECT_EQ(Ids(r), (std::vector<std::string>{"c", "a"}));
+  ASSERT_OK_AND_ASSIGN(auto zulu, engine_->Search(Req(SearchMode::kText, "zulu")));
+  EXPECT_TRUE(zulu.hits.empty());
+  ExpectVerified();
+  ASSERT_OK(engine_->Close());
+  engine_.reset();
+  const std::map<storage::Label, uint32_t> after = analyzer_ids();
+  ASSERT_EQ(after.size(), 4u);
+  for (const auto& [label, analyzer] : after) EXPECT_EQ(analyzer, current) << label;
+  EXPECT_TRUE(after.contains(old_label));
+  Open();
+  ASSERT_OK_AND_ASSIGN(auto again, engine_->Search(Req(SearchMode::kText, "alpha")));
+  EXPECT_EQ(Ids(again), (std::vector<std::string>{"c", "a"}));
+}
+
 TEST_F(EngineLexicalTest, ValidationAndCollectionsWithoutLexicalIndex) {
   auto bad = LexicalSpec4("bad");
   bad.lexical.k1 = 11;
