@@ -42,10 +42,19 @@ absl::Status CollectionNotFound(std::string_view name) {
 
 }  // namespace
 
+size_t Engine::Options::EffectiveInsertThreads() const {
+  if (insert_threads > 0) return static_cast<size_t>(insert_threads);
+  return std::clamp<size_t>(std::thread::hardware_concurrency(), 1, 4);
+}
+
 absl::Status Engine::Impl::Open() {
   if (options_.search_leg_threads < 0 || options_.search_leg_threads > 64) {
     return absl::InvalidArgumentError("search_leg_threads: must be in [0, 64], got " +
                                       std::to_string(options_.search_leg_threads));
+  }
+  if (options_.insert_threads < 0 || options_.insert_threads > 64) {
+    return absl::InvalidArgumentError("insert_threads: must be in [0, 64], got " +
+                                      std::to_string(options_.insert_threads));
   }
   leg_helpers_ = std::make_unique<IdleHelpers>(options_.search_leg_threads);
   std::error_code ec;

@@ -289,6 +289,14 @@ class Engine {
     // default because on a busy machine it made hybrid slower (the caller waits for a helper
     // the scheduler has preempted; bench/README.md, ragd_hybrid_bench). 0..64. Default: 0.
     int search_leg_threads = 0;
+    // Threads one Upsert may insert a shard's new vectors into its HNSW graph with
+    // (VectorIndex::SetAddThreads: hnswlib-style concurrent insertion, the writer's thread
+    // included, started per batch of at least 32 new points; rebuilds from storage use them
+    // too). The shard's exclusive lock is held meanwhile, as for a serial insert. 0: the
+    // hardware threads, at most 4 (beyond that, a bulk load competes with searches for little
+    // gain); 1: serial. 0..64. Default: 0.
+    int insert_threads = 0;
+    size_t EffectiveInsertThreads() const;
     // fsync the WAL on every write. Turning this off loses acknowledged writes on power loss
     // (not on a process crash). Default: true.
     bool sync_writes = true;
