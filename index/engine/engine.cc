@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <deque>
@@ -10,6 +11,7 @@
 #include <map>
 #include <mutex>
 #include <shared_mutex>
+#include <system_error>
 #include <thread>
 
 #include "absl/container/flat_hash_map.h"
@@ -138,14 +140,43 @@ absl::StatusOr<Engine::Impl::Analysed> Engine::Impl::AnalyzeUpserts(
     const Collection& c, const std::vector<Point>& upserts) const {
   Analysed out;
   if (c.analyzer == nullptr) return out;
-  out.reserve(upserts.size());
-  for (size_t i = 0; i < upserts.size(); ++i) {
+  const size_t n = upserts.size();
+  out.resize(n);
+  std::vector<absl::Status> errors(n);
+  auto analyse = [&](size_t i) {
     auto terms = AnalyzeText(*c.analyzer, upserts[i].text);
-    if (!terms.ok()) {
-      return absl::Status(terms.status().code(), "points[" + std::to_string(i) + "].text: " +
-                                                     std::string(terms.status().message()));
+    if (terms.ok()) {
+      out[i] = std::move(*terms);
+    } else {
+      errors[i] = terms.status();
     }
-    out.push_back(std::move(*terms));
+  };
+  // Analysis (ICU, Snowball: about as much CPU per 300-word text as the BM25 update) runs
+  // before the write lock, so it can use the insert threads: a bulk Upsert analyses its
+  // texts on all of them instead of one (bench/README.md, ragd_hybrid_bench's ingest rows).
+  // The analyzer is immutable and thread-safe; the terms do not depend on the thread.
+  constexpr size_t kMinTextsPerThread = 16;
+  const size_t threads = std::min(options_.EffectiveInsertThreads(), n / kMinTextsPerThread);
+  std::atomic<size_t> next{0};
+  auto work = [&] {
+    for (size_t i; (i = next.fetch_add(1, std::memory_order_relaxed)) < n;) analyse(i);
+  };
+  std::vector<std::thread> helpers;
+  for (size_t t = 1; t < threads; ++t) {
+    try {
+      helpers.emplace_back(work);
+    } catch (const std::system_error&) {
+      break;  // no thread to be had: the others do the work
+    }
+  }
+  work();
+  for (std::thread& h : helpers) h.join();
+  // The first failing text in batch order, whichever thread analysed it.
+  for (size_t i = 0; i < n; ++i) {
+    if (!errors[i].ok()) {
+      return absl::Status(errors[i].code(), "points[" + std::to_string(i) + "].text: " +
+                                                std::string(errors[i].message()));
+    }
   }
   return out;
 }
