@@ -22,6 +22,7 @@
 #include "index/engine/keys.h"
 #include "index/engine/shard.h"
 #include "index/engine/validate.h"
+#include "index/storage/encoding.h"
 #include "index/storage/store.h"
 
 namespace ragd::index {
@@ -143,10 +144,13 @@ absl::StatusOr<Engine::Impl::Analysed> Engine::Impl::AnalyzeUpserts(
   const size_t n = upserts.size();
   out.resize(n);
   std::vector<absl::Status> errors(n);
+  const uint32_t analyzer_id = AnalyzerId(c.analyzer->options());
   auto analyse = [&](size_t i) {
     auto terms = AnalyzeText(*c.analyzer, upserts[i].text);
     if (terms.ok()) {
-      out[i] = std::move(*terms);
+      // Encoded here, in parallel, rather than under the write mutex.
+      out[i].record = storage::EncodeTermRecord(ToTermRecord(analyzer_id, *terms));
+      out[i].terms = std::move(*terms);
     } else {
       errors[i] = terms.status();
     }
@@ -305,7 +309,6 @@ absl::StatusOr<WriteResult> Engine::Impl::ApplyLocked(Collection& c, std::vector
   storage::Batch b(store_.get());
   WriteResult result{sequence, 0};
   const bool lexical = c.analyzer != nullptr;
-  const uint32_t analyzer_id = lexical ? AnalyzerId(c.analyzer->options()) : 0;
   for (size_t i = 0; i < upserts.size(); ++i) {
     Point& p = upserts[i];
     const size_t s = c.ShardOf(p.id);
@@ -321,8 +324,8 @@ absl::StatusOr<WriteResult> Engine::Impl::ApplyLocked(Collection& c, std::vector
     b.PutVector(key, label, p.vector);
     // The term record rides in the same batch as the point: the lexical index can never
     // disagree with the points after a crash.
-    if (lexical) b.PutTerms(key, label, ToTermRecord(analyzer_id, analysed[i]));
-    added[s].push_back(Shard::Added{label, &p, lexical ? &analysed[i] : nullptr});
+    if (lexical) b.PutEncodedTerms(key, label, analysed[i].record);
+    added[s].push_back(Shard::Added{label, &p, lexical ? &analysed[i].terms : nullptr});
     touched[s] = true;
     ++result.applied;
   }
