@@ -62,13 +62,15 @@ test-asan: deps
 	cd $(ASAN_DIR) && $(ASAN_ENV) ctest -L 'unit|concurrency' --output-on-failure -j$(JOBS) --timeout 900
 
 # The threading primitives of common/concurrency (bounded executor, stream threads, deadline
-# timer) under ThreadSanitizer: part of `make test`. Cheap (two small libraries), unlike the
+# timer), the router, and HnswIndex's parallel insertion (index_test's HnswParallelAdd cases)
+# under ThreadSanitizer: part of `make test`. Cheap (two small libraries), unlike the
 # whole of test-tsan below, which would bring .ci/run near its 45-minute budget.
 test-tsan-core: deps
 	@cmake -S . -B $(TSAN_DIR) $(SAN_FLAGS) -DRAGD_SANITIZE=thread >/dev/null
-	@cmake --build $(TSAN_DIR) -j$(JOBS) --target concurrency_unit_test router_unit_test
+	@cmake --build $(TSAN_DIR) -j$(JOBS) --target concurrency_unit_test router_unit_test index_test
 	$(TSAN_ENV) $(TSAN_DIR)/tests/common/concurrency_unit_test
 	$(TSAN_ENV) $(TSAN_DIR)/tests/cluster/router_unit_test
+	$(TSAN_ENV) $(TSAN_DIR)/tests/index/index_test --gtest_filter='*HnswParallelAdd*'
 
 # The tests that race threads (label concurrency) under ThreadSanitizer.
 test-tsan: deps

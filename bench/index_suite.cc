@@ -117,8 +117,12 @@ IndexFigures RunIndexSuite(const SuiteContext& ctx, const IndexOptions& options)
     return figures;
   }
   std::unique_ptr<index::VectorIndex> idx = std::move(*made);
+  // As the engine's insert_threads: each Add links its batch with the bench's build threads
+  // (hnswlib's build below uses as many).
+  idx->SetAddThreads(static_cast<size_t>(std::max(1, ctx.build_threads)));
 
-  // Add needs exclusive access (vector_index.h): one writer, in batches like the engine's.
+  // Add needs exclusive access (vector_index.h): one writer, in batches like the engine's
+  // (each batch linked by build_threads threads inside Add).
   TrimHeap();
   const uint64_t rss_before = SelfRssBytes();
   Clock::time_point build_start = Clock::now();
@@ -144,7 +148,7 @@ IndexFigures RunIndexSuite(const SuiteContext& ctx, const IndexOptions& options)
       {"bench", "build"},
       {"system", system},
       {"quantization", QuantizationName(options.quantization)},
-      {"threads", 1},
+      {"threads", std::max(1, ctx.build_threads)},
       {"n", n},
       {"dim", data.dim},
       {"m", options.m},

@@ -100,6 +100,11 @@ class VectorIndex {
   // not be added again (labels are never reused). INVALID_ARGUMENT on a size mismatch.
   virtual absl::Status Add(std::span<const Label> labels, std::span<const float> vectors) = 0;
 
+  // Backends that can insert one Add's vectors concurrently use up to `threads` threads for
+  // it (the caller's included; they exist only during the call). The call still needs
+  // exclusive access. 0 is taken as 1. Default: ignored (Add is serial).
+  virtual void SetAddThreads(size_t /*threads*/) {}
+
   // Removes labels: they are never returned by a search again. Unknown labels are ignored.
   virtual absl::Status Remove(std::span<const Label> labels) = 0;
 

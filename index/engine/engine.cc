@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <deque>
@@ -10,6 +11,7 @@
 #include <map>
 #include <mutex>
 #include <shared_mutex>
+#include <system_error>
 #include <thread>
 
 #include "absl/container/flat_hash_map.h"
@@ -20,6 +22,7 @@
 #include "index/engine/keys.h"
 #include "index/engine/shard.h"
 #include "index/engine/validate.h"
+#include "index/storage/encoding.h"
 #include "index/storage/store.h"
 
 namespace ragd::index {
@@ -42,10 +45,19 @@ absl::Status CollectionNotFound(std::string_view name) {
 
 }  // namespace
 
+size_t Engine::Options::EffectiveInsertThreads() const {
+  if (insert_threads > 0) return static_cast<size_t>(insert_threads);
+  return std::clamp<size_t>(std::thread::hardware_concurrency(), 1, 4);
+}
+
 absl::Status Engine::Impl::Open() {
   if (options_.search_leg_threads < 0 || options_.search_leg_threads > 64) {
     return absl::InvalidArgumentError("search_leg_threads: must be in [0, 64], got " +
                                       std::to_string(options_.search_leg_threads));
+  }
+  if (options_.insert_threads < 0 || options_.insert_threads > 64) {
+    return absl::InvalidArgumentError("insert_threads: must be in [0, 64], got " +
+                                      std::to_string(options_.insert_threads));
   }
   leg_helpers_ = std::make_unique<IdleHelpers>(options_.search_leg_threads);
   std::error_code ec;
@@ -129,14 +141,46 @@ absl::StatusOr<Engine::Impl::Analysed> Engine::Impl::AnalyzeUpserts(
     const Collection& c, const std::vector<Point>& upserts) const {
   Analysed out;
   if (c.analyzer == nullptr) return out;
-  out.reserve(upserts.size());
-  for (size_t i = 0; i < upserts.size(); ++i) {
+  const size_t n = upserts.size();
+  out.resize(n);
+  std::vector<absl::Status> errors(n);
+  const uint32_t analyzer_id = AnalyzerId(c.analyzer->options());
+  auto analyse = [&](size_t i) {
     auto terms = AnalyzeText(*c.analyzer, upserts[i].text);
-    if (!terms.ok()) {
-      return absl::Status(terms.status().code(), "points[" + std::to_string(i) + "].text: " +
-                                                     std::string(terms.status().message()));
+    if (terms.ok()) {
+      // Encoded here, in parallel, rather than under the write mutex.
+      out[i].record = storage::EncodeTermRecord(ToTermRecord(analyzer_id, *terms));
+      out[i].terms = std::move(*terms);
+    } else {
+      errors[i] = terms.status();
     }
-    out.push_back(std::move(*terms));
+  };
+  // Analysis (ICU, Snowball: about as much CPU per 300-word text as the BM25 update) runs
+  // before the write lock, so it can use the insert threads: a bulk Upsert analyses its
+  // texts on all of them instead of one (bench/README.md, ragd_hybrid_bench's ingest rows).
+  // The analyzer is immutable and thread-safe; the terms do not depend on the thread.
+  constexpr size_t kMinTextsPerThread = 16;
+  const size_t threads = std::min(options_.EffectiveInsertThreads(), n / kMinTextsPerThread);
+  std::atomic<size_t> next{0};
+  auto work = [&] {
+    for (size_t i; (i = next.fetch_add(1, std::memory_order_relaxed)) < n;) analyse(i);
+  };
+  std::vector<std::thread> helpers;
+  for (size_t t = 1; t < threads; ++t) {
+    try {
+      helpers.emplace_back(work);
+    } catch (const std::system_error&) {
+      break;  // no thread to be had: the others do the work
+    }
+  }
+  work();
+  for (std::thread& h : helpers) h.join();
+  // The first failing text in batch order, whichever thread analysed it.
+  for (size_t i = 0; i < n; ++i) {
+    if (!errors[i].ok()) {
+      return absl::Status(errors[i].code(), "points[" + std::to_string(i) + "].text: " +
+                                                std::string(errors[i].message()));
+    }
   }
   return out;
 }
@@ -265,7 +309,6 @@ absl::StatusOr<WriteResult> Engine::Impl::ApplyLocked(Collection& c, std::vector
   storage::Batch b(store_.get());
   WriteResult result{sequence, 0};
   const bool lexical = c.analyzer != nullptr;
-  const uint32_t analyzer_id = lexical ? AnalyzerId(c.analyzer->options()) : 0;
   for (size_t i = 0; i < upserts.size(); ++i) {
     Point& p = upserts[i];
     const size_t s = c.ShardOf(p.id);
@@ -281,8 +324,8 @@ absl::StatusOr<WriteResult> Engine::Impl::ApplyLocked(Collection& c, std::vector
     b.PutVector(key, label, p.vector);
     // The term record rides in the same batch as the point: the lexical index can never
     // disagree with the points after a crash.
-    if (lexical) b.PutTerms(key, label, ToTermRecord(analyzer_id, analysed[i]));
-    added[s].push_back(Shard::Added{label, &p, lexical ? &analysed[i] : nullptr});
+    if (lexical) b.PutEncodedTerms(key, label, analysed[i].record);
+    added[s].push_back(Shard::Added{label, &p, lexical ? &analysed[i].terms : nullptr});
     touched[s] = true;
     ++result.applied;
   }

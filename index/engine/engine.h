@@ -291,6 +291,16 @@ class Engine {
     // preempted; bench/README.md, ragd_hybrid_bench), and then the legs run one after the
     // other again. 0..64. Default: 1.
     int search_leg_threads = 1;
+    // Threads one Upsert may insert a shard's new vectors into its HNSW graph with
+    // (VectorIndex::SetAddThreads: hnswlib-style concurrent insertion, the writer's thread
+    // included, started per batch of at least 32 new points; rebuilds from storage use them
+    // too). The shard's exclusive lock is held meanwhile, as for a serial insert. Collections
+    // with a lexical index also analyse a batch's texts on this many threads (before the
+    // write mutex) and, when it is above 1, update the BM25 postings on a helper thread while
+    // the graph takes the batch. 0: the hardware threads, at most 4 (beyond that, a bulk load
+    // competes with searches for little gain); 1: serial. 0..64. Default: 0.
+    int insert_threads = 0;
+    size_t EffectiveInsertThreads() const;
     // fsync the WAL on every write. Turning this off loses acknowledged writes on power loss
     // (not on a process crash). Default: true.
     bool sync_writes = true;

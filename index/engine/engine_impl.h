@@ -103,7 +103,13 @@ class Engine::Impl {
   absl::Status LoadCollection(std::string_view name, std::string_view record);
   // The analysed text of each upsert (collections with a lexical index; else empty). Pure,
   // run before the write mutex is taken.
-  using Analysed = std::vector<std::vector<lexical::TermFreq>>;
+  // Per upsert: its distinct terms and their term record, encoded (storage::EncodeTermRecord)
+  // with the collection's analyzer id, both made before the write mutex.
+  struct AnalysedText {
+    std::vector<lexical::TermFreq> terms;
+    std::string record;
+  };
+  using Analysed = std::vector<AnalysedText>;
   absl::StatusOr<Analysed> AnalyzeUpserts(const Collection& c,
                                           const std::vector<Point>& upserts) const;
   // Builds the shards (and the analyzer) of a collection whose spec is set.

@@ -3,9 +3,11 @@
 // whole-graph reachability walk.
 
 #include <algorithm>
+#include <atomic>
 #include <cstdlib>
 #include <cstring>
 #include <limits>
+#include <mutex>
 #include <new>
 #include <optional>
 #include <vector>
@@ -17,13 +19,15 @@ namespace ragd::index {
 using hnsw_graph::Graph;
 using hnsw_graph::tableint;
 
-tableint HnswIndex::Impl::Descend(const void* vector, int stop_level) const {
-  const Graph& g = *graph;
-  tableint current = g.enterpoint_node_;
+tableint HnswIndex::Impl::Descend(const void* vector, tableint entry, int top,
+                                  int stop_level) const {
+  Graph& g = *graph;
+  tableint current = entry;
   float current_dist = Distance(vector, current);
-  for (int level = g.maxlevel_; level > stop_level; --level) {
+  for (int level = top; level > stop_level; --level) {
     for (bool changed = true; changed;) {
       changed = false;
+      std::lock_guard<std::mutex> lock(g.link_list_locks_[current]);
       const unsigned int* list = g.get_linklist(current, level);
       const int count = g.getListCount(const_cast<unsigned int*>(list));
       const tableint* neighbors = reinterpret_cast<const tableint*>(list + 1);
@@ -40,7 +44,19 @@ tableint HnswIndex::Impl::Descend(const void* vector, int stop_level) const {
   return current;
 }
 
-void HnswIndex::Impl::Insert(const void* vector, Label label, std::vector<tableint>* orphans) {
+void HnswIndex::Impl::AddLiveIn(tableint id) {
+  std::atomic_ref<uint32_t>(live_in[id]).fetch_add(1, std::memory_order_relaxed);
+}
+
+bool HnswIndex::Impl::DropLiveIn(tableint id) {
+  std::atomic_ref<uint32_t> count(live_in[id]);
+  uint32_t seen = count.load(std::memory_order_relaxed);
+  while (seen > 0 && !count.compare_exchange_weak(seen, seen - 1, std::memory_order_relaxed)) {
+  }
+  return seen == 1;
+}
+
+tableint HnswIndex::Impl::Reserve(const void* vector, Label label) {
   Graph& g = *graph;
   const tableint c = static_cast<tableint>(g.cur_element_count);
   const int level = g.getRandomLevel(g.mult_);
@@ -65,20 +81,37 @@ void HnswIndex::Impl::Insert(const void* vector, Label label, std::vector<tablei
   g.element_levels_[c] = level;
   g.cur_element_count = c + 1;
   live_in.push_back(0);
+  return c;
+}
+
+void HnswIndex::Impl::Insert(const void* vector, Label label, std::vector<tableint>* orphans) {
+  Graph& g = *graph;
+  const tableint c = Reserve(vector, label);
   if (LiveCount() == 1) {  // the only live node: it is the graph's entry
     g.enterpoint_node_ = c;
-    g.maxlevel_ = level;
+    g.maxlevel_ = g.element_levels_[c];
     return;
   }
+  Link(c, orphans, &changes_since_check);
+}
+
+void HnswIndex::Impl::Link(tableint c, std::vector<tableint>* orphans, size_t* changes) {
+  Graph& g = *graph;
+  const int level = g.element_levels_[c];
+  const void* vector = g.getDataByInternalId(c);
+  // As hnswlib's addPoint: a node that will raise the top level keeps the entry point locked
+  // until it has become the entry, so that no other Link descends from a stale one.
+  std::unique_lock<std::mutex> top_lock(g.global);
   const tableint entry = g.enterpoint_node_;
   const int max_level = g.maxlevel_;
-  tableint current = Descend(vector, level);
+  if (level <= max_level) top_lock.unlock();
+  tableint current = Descend(vector, entry, max_level, level);
   for (int lv = std::min(level, max_level); lv >= 0; --lv) {
     Candidates candidates = g.searchBaseLayer(current, vector, lv);
     // The entry point is live and on every layer: a walk that met only removed nodes still
     // has a neighbour to give.
     if (candidates.empty()) candidates.emplace(Distance(vector, entry), entry);
-    current = Connect(c, candidates, lv, orphans);
+    current = Connect(c, candidates, lv, orphans, changes);
   }
   if (level > max_level) {
     g.enterpoint_node_ = c;
@@ -88,7 +121,7 @@ void HnswIndex::Impl::Insert(const void* vector, Label label, std::vector<tablei
 }
 
 tableint HnswIndex::Impl::Connect(tableint c, Candidates& candidates, int level,
-                                  std::vector<tableint>* orphans) {
+                                  std::vector<tableint>* orphans, size_t* changes) {
   Graph& g = *graph;
   const size_t max_links = level == 0 ? g.maxM0_ : g.maxM_;
   g.getNeighborsByHeuristic2(candidates, g.M_);
@@ -98,21 +131,25 @@ tableint HnswIndex::Impl::Connect(tableint c, Candidates& candidates, int level,
     selected.push_back(candidates.top().second);
     candidates.pop();
   }
-  unsigned int* own = g.get_linklist_at_level(c, level);
-  g.setListCount(own, static_cast<unsigned short>(selected.size()));
-  std::copy(selected.begin(), selected.end(), reinterpret_cast<tableint*>(own + 1));
+  {
+    std::lock_guard<std::mutex> lock(g.link_list_locks_[c]);
+    unsigned int* own = g.get_linklist_at_level(c, level);
+    g.setListCount(own, static_cast<unsigned short>(selected.size()));
+    std::copy(selected.begin(), selected.end(), reinterpret_cast<tableint*>(own + 1));
+  }
   if (level == 0) {
-    for (tableint s : selected) ++live_in[s];
+    for (tableint s : selected) AddLiveIn(s);
   }
   std::vector<tableint> old;
   for (tableint s : selected) {
+    std::lock_guard<std::mutex> lock(g.link_list_locks_[s]);
     unsigned int* list = g.get_linklist_at_level(s, level);
     const size_t count = g.getListCount(list);
     tableint* links = reinterpret_cast<tableint*>(list + 1);
     if (count < max_links) {
       links[count] = c;
       g.setListCount(list, static_cast<unsigned short>(count + 1));
-      if (level == 0) ++live_in[c];
+      if (level == 0) AddLiveIn(c);
       continue;
     }
     // Full: links to removed nodes only cost a slot; the heuristic chooses among the rest.
@@ -132,12 +169,12 @@ tableint HnswIndex::Impl::Connect(tableint c, Candidates& candidates, int level,
     g.setListCount(list, static_cast<unsigned short>(kept));
     if (level != 0) continue;
     for (size_t i = 0; i < kept; ++i) {
-      if (links[i] == c) ++live_in[c];
+      if (links[i] == c) AddLiveIn(c);
     }
     for (tableint x : old) {
       if (!IsLive(x) || std::find(links, links + kept, x) != links + kept) continue;
-      ++changes_since_check;
-      if (live_in[x] > 0 && --live_in[x] == 0) orphans->push_back(x);
+      ++*changes;
+      if (DropLiveIn(x)) orphans->push_back(x);
     }
   }
   return selected.back();
@@ -206,7 +243,8 @@ bool HnswIndex::Impl::LinkTo(tableint from, tableint to) {
 bool HnswIndex::Impl::Reconnect(tableint id, const std::vector<uint8_t>* usable) {
   const Graph& g = *graph;
   const char* vector = g.getDataByInternalId(id);
-  Candidates found = graph->searchBaseLayer(Descend(vector, 0), vector, 0);
+  Candidates found =
+      graph->searchBaseLayer(Descend(vector, g.enterpoint_node_, g.maxlevel_, 0), vector, 0);
   std::vector<tableint> nearest;  // closest first
   nearest.reserve(found.size());
   while (!found.empty()) {

@@ -122,8 +122,11 @@ struct HnswIndex::Impl {
   // graph is empty until training, and these are searched exactly.
   std::vector<Label> pending_labels;
   std::vector<float> pending_rows;
-  // Per internal id: how many live nodes list it on layer 0.
+  // Per internal id: how many live nodes list it on layer 0. Link updates entries through
+  // std::atomic_ref (concurrent Links); everything else runs alone and reads them plainly.
   std::vector<uint32_t> live_in;
+  // Threads one Add may link its nodes with (HnswIndex::SetAddThreads), the caller's included.
+  size_t add_threads = 1;
   // Retirements and pruned links since the last whole-graph reachability pass.
   size_t changes_since_check = 0;
 
@@ -143,6 +146,23 @@ struct HnswIndex::Impl {
   // and live_in's capacity are the caller's.
   // `data` is what a node stores (codec: the vector or its code).
   void Insert(const void* data, Label label, std::vector<tableint>* orphans);
+  // Insert in two halves, so that one Add can link many nodes at once. Reserve (one thread at
+  // a time) takes the next slot, draws its level from hnswlib's generator, writes the row and
+  // the label map, and returns the slot: a node nobody links to yet, which no walk can reach.
+  // Link then wires it into the graph and may run on several threads at once for different
+  // reserved nodes, as hnswlib's addPoint does: every list is read and written under its
+  // node's lock (hnswlib's link_list_locks_), the entry point and top level under hnswlib's
+  // `global` mutex (held for the whole Link of a node that raises the top level), live_in
+  // counted atomically. Nothing may be retired, repaired or resized while Links run.
+  // `orphans` and `changes` are the calling thread's own (merged by the caller).
+  tableint Reserve(const void* data, Label label);
+  void Link(tableint c, std::vector<tableint>* orphans, size_t* changes);
+  // Links `nodes` (reserved, in that order) with `threads` threads, the caller's included;
+  // merges their orphans into `orphans`. An exception in one thread stops the others at their
+  // next node and comes back mapped as by the adapter's guard (hnsw_index.cc); nodes left
+  // unlinked then have no in-link: the index must be rebuilt.
+  absl::Status LinkInParallel(const std::vector<tableint>& nodes, size_t threads,
+                              std::vector<tableint>* orphans);
   // Marks `id` removed and takes its layer-0 links out of live_in.
   void Retire(tableint id, std::vector<tableint>* orphans);
   // Links every orphan that is still live and without a live in-link; then, when enough has
@@ -157,11 +177,17 @@ struct HnswIndex::Impl {
   void ChooseEntryPoint();
 
  private:
-  // Greedy descent from the entry point down to layer `stop_level` + 1.
-  tableint Descend(const void* vector, int stop_level) const;
+  // Greedy descent from `entry` (on layer `top`) down to layer `stop_level` + 1; each list is
+  // read under its node's lock.
+  tableint Descend(const void* vector, tableint entry, int top, int stop_level) const;
   // hnswlib's mutuallyConnectNewElement, except that full lists drop links to removed nodes
-  // before pruning and that every live node losing its last live in-link is reported.
-  tableint Connect(tableint c, Candidates& candidates, int level, std::vector<tableint>* orphans);
+  // before pruning and that every live node losing its last live in-link is reported. Safe
+  // for concurrent Links (lists under their node's lock, live_in atomic).
+  tableint Connect(tableint c, Candidates& candidates, int level, std::vector<tableint>* orphans,
+                   size_t* changes);
+  void AddLiveIn(tableint id);
+  // Decrements live_in[id] when positive; true when that took it to zero.
+  bool DropLiveIn(tableint id);
   // Links `from` -> `to` on layer 0: appended, or in place of a link to a removed node, or of
   // the farthest link to a node that keeps another live in-link. False when neither exists.
   bool LinkTo(tableint from, tableint to);

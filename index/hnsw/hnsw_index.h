@@ -21,6 +21,13 @@
 //
 // Add: capacity doubles (resizeIndex) when full. A present label is replaced by a new node
 // (the old one is removed, as below); a removed label added again is live again on a new node.
+// A label repeated within one Add keeps its last vector (the earlier rows are not inserted).
+// With SetAddThreads(n > 1) the batch's nodes are reserved in order (levels drawn as a serial
+// Add draws them) and then linked by up to n threads at once, hnswlib's concurrent insert
+// (per-node link locks, the entry point under its global lock); the graph then depends on
+// thread timing, its recall does not (hnsw_parallel_add_test.cc). Nodes linked at the same
+// time can end up listed only by each other, so such an Add ends with the whole-graph
+// reachability pass below.
 // Remove: the node is marked removed and stays in the graph, counted by removed_count(), until
 // the engine rebuilds the index; searches still walk through it.
 // Reachability under churn: hnswlib's own insert and update can leave live nodes without any
@@ -50,7 +57,8 @@
 // malformed input.
 //
 // Thread safety: as VectorIndex. Const methods only read the graph and label map (hnswlib's
-// visited-list pool is mutex-protected); Add/Remove need the caller's exclusive lock.
+// visited-list pool is mutex-protected); Add/Remove need the caller's exclusive lock (the
+// threads of a parallel Add exist only inside the call and never throw out of it).
 // Errors: every hnswlib call runs under one guard (bad_alloc -> RESOURCE_EXHAUSTED, other
 // exceptions -> INTERNAL).
 
@@ -81,6 +89,10 @@ class HnswIndex final : public VectorIndex {
   size_t MemoryBytes() const override;
 
   absl::Status Add(std::span<const Label> labels, std::span<const float> vectors) override;
+  // Add links a batch's new nodes with up to `threads` threads (hnswlib's concurrent insert:
+  // per-node link locks, the entry point under a global lock), 16 nodes per thread at least.
+  // The graph then depends on thread timing, its recall does not. Default: 1.
+  void SetAddThreads(size_t threads) override;
   absl::Status Remove(std::span<const Label> labels) override;
   absl::StatusOr<std::vector<SearchHit>> Search(std::span<const float> query,
                                                 const SearchOptions& options) const override;

@@ -85,9 +85,20 @@ absl::Status Bm25Index::Add(Label label, std::span<const TermFreq> terms) {
     doc.length = static_cast<uint32_t>(length);
     doc.terms.reserve(terms.size());
     for (const TermFreq& t : terms) doc.terms.push_back(t.term);
-    std::vector<std::string_view> sorted(doc.terms.begin(), doc.terms.end());
-    std::sort(sorted.begin(), sorted.end());
-    if (std::adjacent_find(sorted.begin(), sorted.end()) != sorted.end()) {
+    // CountTerms gives the terms sorted: then a repeat is a neighbour, found without a copy
+    // and a sort (which cost about a tenth of Add at 200 terms per text).
+    auto less = [](const TermFreq& a, const TermFreq& b) { return a.term < b.term; };
+    bool repeated = false;
+    if (std::is_sorted(terms.begin(), terms.end(), less)) {
+      repeated = std::adjacent_find(terms.begin(), terms.end(), [](const auto& a, const auto& b) {
+                   return a.term == b.term;
+                 }) != terms.end();
+    } else {
+      std::vector<std::string_view> sorted(doc.terms.begin(), doc.terms.end());
+      std::sort(sorted.begin(), sorted.end());
+      repeated = std::adjacent_find(sorted.begin(), sorted.end()) != sorted.end();
+    }
+    if (repeated) {
       return absl::InvalidArgumentError("bm25: a term is repeated (count it once, with its freq)");
     }
   } catch (const std::bad_alloc&) {

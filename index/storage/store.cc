@@ -94,6 +94,10 @@ void Batch::DeleteVector(ShardKey k, Label label) {
 void Batch::PutTerms(ShardKey k, Label label, const TermRecord& record) {
   batch_->Put(store_->cf(kLexical), VectorKey(k, label), EncodeTermRecord(record));
 }
+void Batch::PutEncodedTerms(ShardKey k, Label label, std::string_view encoded) {
+  batch_->Put(store_->cf(kLexical), VectorKey(k, label),
+              rocksdb::Slice(encoded.data(), encoded.size()));
+}
 void Batch::DeleteTerms(ShardKey k, Label label) {
   batch_->Delete(store_->cf(kLexical), VectorKey(k, label));
 }

@@ -58,6 +58,8 @@ class Batch {
   void PutVector(ShardKey k, Label label, std::span<const float> vector);
   void DeleteVector(ShardKey k, Label label);
   void PutTerms(ShardKey k, Label label, const TermRecord& record);
+  // The same with the record already encoded (EncodeTermRecord), e.g. off the write lock.
+  void PutEncodedTerms(ShardKey k, Label label, std::string_view encoded);
   void DeleteTerms(ShardKey k, Label label);
   // Deletes every point, vector, term record and snapshot of the collection (range tombstones).
   void DropCollection(uint32_t collection);

@@ -303,6 +303,38 @@ TEST_F(EngineLexicalTest, RestartKeepsTheLexicalIndexAndSettings) {
   ExpectVerified();
 }
 
+// A bulk Upsert analyses its texts on the insert threads and updates the BM25 postings on a
+// helper thread while the HNSW graph takes the batch (Engine::Options::insert_threads); point
+// by point, both run inline on the writer's thread. The two must build the same lexical index:
+// every text query returns the same ids with bit-identical scores, in English (stemming, stop
+// words) and Korean (bigrams, particles).
+TEST_F(EngineLexicalTest, BulkUpsertIndexesTextsLikeOneByOne) {
+  ASSERT_OK(engine_->CreateCollection(LexicalSpec4("c", lexical::AnalyzerKind::kAuto)));
+  ASSERT_OK(engine_->CreateCollection(LexicalSpec4("one", lexical::AnalyzerKind::kAuto)));
+  const std::vector<std::string> words = {"Running", "databases", "the", "index", "it's",
+                                          "검색은", "데이터베이스", "모델", "E1234", "ＡＢＣ"};
+  std::mt19937 rng(11);
+  std::vector<Point> points;
+  for (int i = 0; i < 200; ++i) {
+    std::string text;
+    for (int w = 0; w < 3 + i % 9; ++w) text += words[rng() % words.size()] + " ";
+    points.push_back(P("p" + std::to_string(i), {1, static_cast<float>(i % 5), 0, 1}, text));
+  }
+  for (const Point& p : points) ASSERT_OK(engine_->Upsert("one", {p}).status());
+  ASSERT_OK(engine_->Upsert("c", points).status());
+  for (const std::string& query : {"run database", "it index", "검색 데이터", "모델은", "e1234 abc"}) {
+    SearchRequest bulk = Req(SearchMode::kText, query, 50);
+    SearchRequest single = bulk;
+    single.collection = "one";
+    ASSERT_OK_AND_ASSIGN(auto a, engine_->Search(bulk));
+    ASSERT_OK_AND_ASSIGN(auto b, engine_->Search(single));
+    ASSERT_FALSE(a.hits.empty()) << query;
+    ASSERT_EQ(Ids(a), Ids(b)) << query;
+    for (size_t i = 0; i < a.hits.size(); ++i) EXPECT_EQ(a.hits[i].score, b.hits[i].score);
+  }
+  ExpectVerified();
+}
+
 TEST_F(EngineLexicalTest, ReplayedBatchesChangeNothing) {
   ASSERT_OK(engine_->CreateCollection(LexicalSpec4("c")));
   WriteBatch first{"c", 1, Corpus(), {}};
@@ -723,6 +755,19 @@ TEST_F(EngineLexicalTest, SearchLegThreadsOutOfRangeIsRefused) {
     o.search_leg_threads = threads;
     auto opened = Engine::Open(o);
     EXPECT_EQ(opened.status().code(), absl::StatusCode::kInvalidArgument) << threads;
+  }
+}
+
+TEST_F(EngineLexicalTest, InsertThreadsOutOfRangeIsRefused) {
+  engine_.reset();
+  for (int threads : {-1, 65}) {
+    Engine::Options o = Options();
+    o.insert_threads = threads;
+    auto opened = Engine::Open(o);
+    EXPECT_EQ(opened.status().code(), absl::StatusCode::kInvalidArgument) << threads;
+    if (!opened.ok()) {
+      EXPECT_NE(std::string(opened.status().message()).find("insert_threads"), std::string::npos);
+    }
   }
 }
 
