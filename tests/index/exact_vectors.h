@@ -1,10 +1,14 @@
 #pragma once
 // For the index tests: the float32 vectors that quantized indexes re-score with (the engine
-// keeps them in RocksDB), and a VectorIndex decorator that passes them to every search.
+// keeps them in RocksDB), a VectorIndex decorator that passes them to every search, clustered
+// test vectors, and the brute-force score every recall check compares with.
 
 #include <algorithm>
+#include <cmath>
+#include <cstdint>
 #include <map>
 #include <memory>
+#include <random>
 #include <span>
 #include <string>
 #include <utility>
@@ -94,6 +98,50 @@ inline absl::StatusOr<std::unique_ptr<VectorIndex>> Wrap(
   if (!index.ok()) return index.status();
   return std::unique_ptr<VectorIndex>(
       std::make_unique<WithExactVectors>(std::move(index).value(), std::move(store)));
+}
+
+// Test data: Gaussian clusters (`clusters` centres drawn from a fixed seed, 7, so that data and
+// queries of different seeds share them, each centre moved by `offset` in every dimension),
+// each vector scaled by U(0.5, 1.5): n rows of `dim` floats.
+inline std::vector<float> ClusteredVectors(size_t n, size_t dim, uint32_t seed, float offset = 0,
+                                           size_t clusters = 20) {
+  std::mt19937 rng(seed);
+  std::normal_distribution<float> normal(0, 1);
+  std::mt19937 centre_rng(7);
+  std::vector<float> centres(clusters * dim);
+  for (float& c : centres) c = normal(centre_rng) + offset;
+  std::uniform_int_distribution<size_t> pick(0, clusters - 1);
+  std::uniform_real_distribution<float> scale(0.5f, 1.5f);
+  std::vector<float> out(n * dim);
+  for (size_t i = 0; i < n; ++i) {
+    const size_t c = pick(rng);
+    const float s = scale(rng);
+    for (size_t d = 0; d < dim; ++d) {
+      out[i * dim + d] = s * (centres[c * dim + d] + 0.8f * normal(rng));
+    }
+  }
+  return out;
+}
+
+// The exact score of `a` against `b` by brute force in double precision (higher is better:
+// cosine, dot, or minus the squared L2 distance), the reference the index tests compare with.
+inline double BruteForceScore(Metric metric, const float* a, const float* b, size_t dim) {
+  double dot = 0, na = 0, nb = 0, l2 = 0;
+  for (size_t d = 0; d < dim; ++d) {
+    dot += double{a[d]} * b[d];
+    na += double{a[d]} * a[d];
+    nb += double{b[d]} * b[d];
+    l2 += (double{a[d]} - b[d]) * (double{a[d]} - b[d]);
+  }
+  switch (metric) {
+    case Metric::kCosine:
+      return dot / std::sqrt(na * nb);
+    case Metric::kDot:
+      return dot;
+    case Metric::kL2:
+      return -l2;
+  }
+  return 0;
 }
 
 }  // namespace ragd::index

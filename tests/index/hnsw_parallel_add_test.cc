@@ -16,6 +16,7 @@
 #include <gtest/gtest.h>
 
 #include "index/vector_index.h"
+#include "tests/index/exact_vectors.h"
 #include "tests/testing/status_matchers.h"
 
 namespace ragd::index {
@@ -50,41 +51,11 @@ IndexSpec Spec(Quantization quantization) {
 
 // Gaussian clusters with a common offset and per-vector scale (as the conformance suite's).
 std::vector<float> ClusteredData(size_t n, uint32_t seed) {
-  std::mt19937 rng(seed);
-  std::normal_distribution<float> normal(0, 1);
-  std::mt19937 centre_rng(7);
-  std::vector<float> centres(20 * kDim);
-  for (float& c : centres) c = normal(centre_rng) + 1.0f;
-  std::uniform_int_distribution<size_t> pick(0, 19);
-  std::uniform_real_distribution<float> scale(0.5f, 1.5f);
-  std::vector<float> out(n * kDim);
-  for (size_t i = 0; i < n; ++i) {
-    const size_t c = pick(rng);
-    const float s = scale(rng);
-    for (size_t d = 0; d < kDim; ++d) {
-      out[i * kDim + d] = s * (centres[c * kDim + d] + 0.8f * normal(rng));
-    }
-  }
-  return out;
+  return ClusteredVectors(n, kDim, seed, 1.0f);
 }
 
 double ExactScore(Metric metric, const float* a, const float* b) {
-  double dot = 0, na = 0, nb = 0, l2 = 0;
-  for (size_t d = 0; d < kDim; ++d) {
-    dot += double{a[d]} * b[d];
-    na += double{a[d]} * a[d];
-    nb += double{b[d]} * b[d];
-    l2 += (double{a[d]} - b[d]) * (double{a[d]} - b[d]);
-  }
-  switch (metric) {
-    case Metric::kCosine:
-      return dot / std::sqrt(na * nb);
-    case Metric::kDot:
-      return dot;
-    case Metric::kL2:
-      return -l2;
-  }
-  return 0;
+  return BruteForceScore(metric, a, b, kDim);
 }
 
 // The true top k labels of `query` among rows [0, n) of `data` (label = row).

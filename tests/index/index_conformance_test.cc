@@ -119,41 +119,11 @@ std::vector<Param> AllParams() {
 // Gaussian clusters around random centres, with a per-vector scale so that kDot differs from
 // kCosine.
 std::vector<float> ClusteredData(size_t n, uint32_t seed) {
-  std::mt19937 rng(seed);
-  std::normal_distribution<float> normal(0, 1);
-  std::mt19937 centre_rng(7);  // the same centres for data and queries
-  std::vector<float> centres(kNumClusters * kDim);
-  for (float& c : centres) c = normal(centre_rng);
-  std::uniform_int_distribution<size_t> pick(0, kNumClusters - 1);
-  std::uniform_real_distribution<float> scale(0.5f, 1.5f);
-  std::vector<float> out(n * kDim);
-  for (size_t i = 0; i < n; ++i) {
-    const size_t c = pick(rng);
-    const float s = scale(rng);
-    for (size_t d = 0; d < kDim; ++d) {
-      out[i * kDim + d] = s * (centres[c * kDim + d] + 0.8f * normal(rng));
-    }
-  }
-  return out;
+  return ClusteredVectors(n, kDim, seed, 0.0f, kNumClusters);
 }
 
 double ExactScore(Metric metric, const float* a, const float* b) {
-  double dot = 0, na = 0, nb = 0, l2 = 0;
-  for (size_t d = 0; d < kDim; ++d) {
-    dot += double{a[d]} * b[d];
-    na += double{a[d]} * a[d];
-    nb += double{b[d]} * b[d];
-    l2 += (double{a[d]} - b[d]) * (double{a[d]} - b[d]);
-  }
-  switch (metric) {
-    case Metric::kCosine:
-      return dot / std::sqrt(na * nb);
-    case Metric::kDot:
-      return dot;
-    case Metric::kL2:
-      return -l2;
-  }
-  return 0;
+  return BruteForceScore(metric, a, b, kDim);
 }
 
 std::vector<float> Scaled(std::span<const float> v, float factor) {
