@@ -284,7 +284,7 @@ class Engine {
     // Default: true.
     bool lexical_pruning = true;
     // Threads that run a hybrid search's text leg while the calling thread runs its vector
-    // leg (idle_helpers.h), so that hybrid costs about the slower leg rather than the sum. A
+    // leg (idle_helpers.h), so that the legs overlap (bench/README.md measures how much). A
     // call finding none idle runs both legs itself, as 0 always does. Whether a search offers
     // its leg at all is decided by what each way has recently cost (leg_governor.h): on a busy
     // machine the hand-off made hybrid slower (the caller waits for a helper the scheduler has

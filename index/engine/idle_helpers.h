@@ -1,7 +1,7 @@
 #pragma once
 // IdleHelpers: a few threads that take a task only if one of them is idle at that moment. A
 // hybrid search hands its text leg to one and runs its vector leg on the calling thread, so
-// that it costs about the slower leg instead of the sum; when every helper is busy (other
+// that the legs overlap; when every helper is busy (other
 // searches have them) the caller runs both legs itself, as before. Nothing queues, so a hand-off
 // never waits behind other calls, and each search uses at most one helper: the threads a search
 // can occupy stay bounded by the callers' own executor plus these.

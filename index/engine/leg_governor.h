@@ -3,8 +3,8 @@
 // helper thread (idle_helpers.h) or to run both legs on the calling thread, from what each way
 // has recently cost on this machine.
 //
-// Why: on an idle machine the hand-off makes hybrid cost about the slower leg instead of the
-// sum (ragd_hybrid_bench); on a busy one it made hybrid slower, because the helper, once
+// Why: on an idle machine the hand-off takes a little off hybrid's latency (6% of the p50 at
+// 100k in ragd_hybrid_bench, short of the slower leg alone); on a busy one it made hybrid slower, because the helper, once
 // woken, may wait for a core while the caller, done with its vector leg, waits for the helper
 // (bench/README.md). Neither a fixed default nor a setting the operator must retune fits both,
 // so both ways are measured where they run: the cheaper one (by a moving average of the legs'
