@@ -301,6 +301,13 @@ class Engine {
     // competes with searches for little gain); 1: serial. 0..64. Default: 0.
     int insert_threads = 0;
     size_t EffectiveInsertThreads() const;
+    // Link HNSW graphs on one thread whatever insert_threads says (texts are still analysed
+    // on insert_threads): a concurrent insert's graph depends on thread timing, so replicas
+    // replaying the same writes would hold different graphs and could answer an approximate
+    // search differently. Cluster mode sets it (services/server/config.cc). Default: false.
+    bool deterministic_graphs = false;
+    // Threads an HNSW Add links with: 1 when deterministic_graphs, else EffectiveInsertThreads.
+    size_t GraphInsertThreads() const;
     // fsync the WAL on every write. Turning this off loses acknowledged writes on power loss
     // (not on a process crash). Default: true.
     bool sync_writes = true;
