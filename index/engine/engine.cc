@@ -239,6 +239,8 @@ CollectionInfo Engine::Impl::Info(const Collection& c) const {
     info.points += s->live();
     info.deleted_points += s->removed();
     info.index_bytes += s->index_bytes();
+    info.rescore_file_reads += s->rescore_file_reads();
+    info.rescore_storage_reads += s->rescore_storage_reads();
   }
   info.storage_bytes = store_ ? store_->ApproximateBytes(c.id) : 0;
   info.last_sequence = c.last_sequence;

@@ -89,6 +89,10 @@ struct CollectionInfo {
   uint64_t storage_bytes = 0;    // approximate bytes on disk (RocksDB, this collection's ranges)
   uint64_t last_sequence = 0;    // last applied write batch
   int64_t created_at_unix_ms = 0;
+  // Quantized indexes, since this process opened the collection: float32 vectors that
+  // re-scoring read from the file cache (Options::rescore_file) and from RocksDB.
+  uint64_t rescore_file_reads = 0;
+  uint64_t rescore_storage_reads = 0;
 };
 
 // A record of an upper layer (see Engine::PutAux) written in the same atomic batch as points.
@@ -301,6 +305,11 @@ class Engine {
     // competes with searches for little gain); 1: serial. 0..64. Default: 0.
     int insert_threads = 0;
     size_t EffectiveInsertThreads() const;
+    // Quantized HNSW collections: keep the float32 vectors that re-scoring reads in a
+    // read-through file cache beside RocksDB (storage/vector_file.h: one pread per vector from
+    // the page cache instead of a RocksDB MultiGet; unnamed, so it lasts as long as the
+    // process). Off: every re-scoring read goes to RocksDB. Default: true.
+    bool rescore_file = true;
     // Link HNSW graphs on one thread whatever insert_threads says (texts are still analysed
     // on insert_threads): a concurrent insert's graph depends on thread timing, so replicas
     // replaying the same writes would hold different graphs and could answer an approximate

@@ -178,6 +178,15 @@ absl::StatusOr<std::unique_ptr<VectorIndex>> Shard::BuildFromStore(
 }
 
 absl::Status Shard::Recover() {
+  if (spec_.index.quantization != Quantization::kNone && options_.rescore_file) {
+    auto file = storage::VectorFile::Create(options_.data_dir, spec_.dimension);
+    if (file.ok()) {
+      vector_file_ = *std::move(file);
+    } else {
+      spdlog::warn("shard {}/{}: re-scoring reads go to RocksDB only: {}", key_.collection,
+                   key_.shard, file.status().ToString());
+    }
+  }
   uint64_t max_label = 0;
   RETURN_IF_ERROR(store_->ScanPoints(key_, [&](std::string_view id, storage::PointRecord&& r) {
     max_label = std::max(max_label, r.label);
@@ -351,6 +360,44 @@ absl::Status Shard::WriterApply(const std::vector<Added>& added,
     log.removed.insert(log.removed.end(), remove_labels.begin(), remove_labels.end());
   }
   dirty_ = true;
+  lock.unlock();
+  // The removed labels are never searched again (nor reused): their cached vectors only take
+  // disk space. Outside the lock: a few system calls per label.
+  if (vector_file_ != nullptr) {
+    for (Label l : remove_labels) vector_file_->Forget(l);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Shard::FetchExactVectors(std::span<const Label> labels, std::vector<float>* vectors,
+                                      std::vector<bool>* found) const {
+  const size_t dim = spec_.dimension;
+  if (vector_file_ == nullptr) {
+    storage_reads_.fetch_add(labels.size(), std::memory_order_relaxed);
+    return store_->MultiGetVectors(key_, labels, dim, vectors, found);
+  }
+  vectors->assign(labels.size() * dim, 0.0f);
+  if (vector_file_->Read(labels, vectors->data(), found) == labels.size()) {
+    return absl::OkStatus();
+  }
+  std::vector<Label> missing;
+  std::vector<size_t> where;
+  for (size_t i = 0; i < labels.size(); ++i) {
+    if ((*found)[i]) continue;
+    missing.push_back(labels[i]);
+    where.push_back(i);
+  }
+  std::vector<float> fetched;
+  std::vector<bool> got;
+  storage_reads_.fetch_add(missing.size(), std::memory_order_relaxed);
+  RETURN_IF_ERROR(store_->MultiGetVectors(key_, missing, dim, &fetched, &got));
+  for (size_t j = 0; j < missing.size(); ++j) {
+    if (!got[j]) continue;  // deleted since the index answered: dropped by the caller
+    const std::span<const float> v(fetched.data() + j * dim, dim);
+    std::copy(v.begin(), v.end(), vectors->begin() + where[j] * dim);
+    (*found)[where[j]] = true;
+    vector_file_->Write(missing[j], v);
+  }
   return absl::OkStatus();
 }
 
@@ -365,7 +412,7 @@ absl::StatusOr<std::vector<Shard::Hit>> Shard::Search(std::span<const float> que
   // vector deleted since the index answered is dropped (its delete is being applied).
   const ExactVectorFetcher fetch = [this](std::span<const Label> labels,
                                           std::vector<float>* vectors, std::vector<bool>* found) {
-    return store_->MultiGetVectors(key_, labels, spec_.dimension, vectors, found);
+    return FetchExactVectors(labels, vectors, found);
   };
   SearchOptions opts;
   opts.top_k = k;

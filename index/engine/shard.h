@@ -31,6 +31,7 @@
 #include "index/lexical/analyzer.h"
 #include "index/lexical/bm25_index.h"
 #include "index/storage/store.h"
+#include "index/storage/vector_file.h"
 #include "index/vector_index.h"
 
 namespace ragd::index {
@@ -111,6 +112,11 @@ class Shard {
   size_t live() const;
   size_t removed() const;
   size_t index_bytes() const;
+  // Vectors re-scoring took from vector_file_ and from RocksDB (CollectionInfo).
+  uint64_t rescore_file_reads() const { return vector_file_ ? vector_file_->hits() : 0; }
+  uint64_t rescore_storage_reads() const {
+    return storage_reads_.load(std::memory_order_relaxed);
+  }
 
   // True when the removed slots justify a rebuild (compaction_ratio, compaction_min_removed).
   bool NeedsCompaction() const;
@@ -143,6 +149,10 @@ class Shard {
   bool ScoringTheSetIsCheaper(uint64_t matching, size_t k, int ef) const;
   // Recover()'s lexical half: fills bm25_ from the term records of the live points.
   absl::Status RecoverLexical();
+  // SearchOptions::exact_vectors of a quantized index: from vector_file_ when it has them,
+  // the rest from RocksDB (then written to vector_file_).
+  absl::Status FetchExactVectors(std::span<const Label> labels, std::vector<float>* vectors,
+                                 std::vector<bool>* found) const;
 
   storage::Store* store_;
   const storage::ShardKey key_;
@@ -153,6 +163,11 @@ class Shard {
   std::unique_ptr<VectorIndex> index_;
   const lexical::Analyzer* analyzer_;
   std::unique_ptr<lexical::Bm25Index> bm25_;  // null without a lexical index
+  // Quantized indexes (Engine::Options::rescore_file): a read-through cache of the float32
+  // vectors that re-scoring reads (storage/vector_file.h); null otherwise or when it could
+  // not be created. Set by Recover(), before any search.
+  std::unique_ptr<storage::VectorFile> vector_file_;
+  mutable std::atomic<uint64_t> storage_reads_{0};
   absl::flat_hash_map<Label, LiveMeta> live_;
   // The live points' document_id and metadata as posting sets: filters are answered from it,
   // with the matching set's size, instead of a scan of live_ (LiveMeta keeps the values that

@@ -307,6 +307,8 @@ const std::vector<Setting>& Settings() {
                  int64_t{1} << 40),
       IntSetting("engine.idle_flush_seconds",
                  [](Config& c) -> auto& { return c.engine.idle_flush_seconds; }, 0, 86400),
+      BoolSetting("engine.rescore_file",
+                  [](Config& c) -> auto& { return c.engine.rescore_file; }),
       IntSetting("engine.insert_threads",
                  [](Config& c) -> auto& { return c.engine.insert_threads; }, 0, 64),
       StringSetting("log.level", [](Config& c) -> auto& { return c.log.level; }, false,

@@ -48,6 +48,7 @@ class EngineQuantTest : public ::testing::Test {
     o.brute_force_max_matches = 50;
     o.filter_plan_by_cost = false;  // exercise the restricted index walk on 1,500 points too
     o.compaction_min_removed = 100;
+    o.rescore_file = rescore_file_;
     ASSERT_OK_AND_ASSIGN(engine_, Engine::Open(o));
   }
   void Restart() {
@@ -95,6 +96,7 @@ class EngineQuantTest : public ::testing::Test {
 
   ragd::testing::TempDir dir_;
   std::unique_ptr<Engine> engine_;
+  bool rescore_file_ = true;
 };
 
 TEST_F(EngineQuantTest, SearchesRescoreExactlyInEveryPlanAndSurviveRestartAndCompaction) {
@@ -166,6 +168,86 @@ TEST_F(EngineQuantTest, SearchesRescoreExactlyInEveryPlanAndSurviveRestartAndCom
                              << report.missing_from_index << " missing from the index";
     EXPECT_EQ(report.searched, 400u) << name;
   }
+}
+
+// Re-scoring reads go to RocksDB once per vector, then to the file cache (storage/
+// vector_file.h); a replaced or deleted point is never re-scored with its old vector; with the
+// cache off (or after a restart, which starts it empty) the answers are the same bit for bit.
+TEST_F(EngineQuantTest, RescoringReadsComeFromTheFileCacheOnceFilledAndAreNeverStale) {
+  ASSERT_OK(engine_->CreateCollection(QuantSpec("exact", Quantization::kNone, IndexKind::kFlat)));
+  ASSERT_OK(engine_->CreateCollection(QuantSpec("int8", Quantization::kInt8)));
+  for (const char* name : {"exact", "int8"}) Fill(name, 1500);
+  ASSERT_OK_AND_ASSIGN(CollectionInfo info, engine_->GetCollection("int8"));
+  EXPECT_EQ(info.rescore_file_reads, 0u);
+  EXPECT_EQ(info.rescore_storage_reads, 0u);
+  std::mt19937 rng(21);
+  std::vector<SearchRequest> queries;
+  for (int q = 0; q < 10; ++q) {
+    SearchRequest req;
+    req.collection = "int8";
+    req.k = 10;
+    req.query = RandomVector(rng);
+    queries.push_back(req);
+  }
+  auto run_all = [&] {
+    std::vector<std::vector<std::pair<std::string, float>>> all;
+    for (const SearchRequest& req : queries) {
+      ExpectExact("int8", req, SearchPlan::kIndex);
+      auto got = engine_->Search(req);
+      EXPECT_TRUE(got.ok()) << got.status();
+      if (!got.ok()) continue;
+      all.emplace_back();
+      for (const auto& h : got->hits) all.back().emplace_back(h.point.id, h.score);
+    }
+    return all;
+  };
+  const auto first = run_all();
+  ASSERT_OK_AND_ASSIGN(CollectionInfo filled, engine_->GetCollection("int8"));
+  EXPECT_GT(filled.rescore_storage_reads, 0u);
+  // The same searches again: every vector they re-score was read once already.
+  const auto second = run_all();
+  EXPECT_EQ(second, first);
+  ASSERT_OK_AND_ASSIGN(CollectionInfo warm, engine_->GetCollection("int8"));
+  EXPECT_EQ(warm.rescore_storage_reads, filled.rescore_storage_reads);
+  EXPECT_GE(warm.rescore_file_reads, filled.rescore_file_reads + 10 * 10);
+
+  // Replace p7 and delete p8 (both were just re-scored from the cache): p7 is found by its
+  // new vector with the exact score of that vector, p8 is gone.
+  ASSERT_OK_AND_ASSIGN(auto old_p8, engine_->Get("int8", {"p8"}, /*with_vectors=*/true));
+  ASSERT_EQ(old_p8.size(), 1u);
+  Point p7;
+  p7.id = "p7";
+  p7.vector = RandomVector(rng);
+  for (const char* name : {"exact", "int8"}) {
+    ASSERT_OK(engine_->Upsert(name, {p7}).status());
+    ASSERT_OK(engine_->Delete(name, {"p8"}).status());
+  }
+  SearchRequest by_p7;
+  by_p7.k = 3;
+  by_p7.query = p7.vector;
+  ExpectExact("int8", by_p7, SearchPlan::kIndex);
+  by_p7.collection = "int8";
+  ASSERT_OK_AND_ASSIGN(auto found, engine_->Search(by_p7));
+  ASSERT_FALSE(found.hits.empty());
+  EXPECT_EQ(found.hits[0].point.id, "p7");
+  EXPECT_NEAR(found.hits[0].score, 1.0f, 1e-5);  // cosine of the new vector with itself
+  SearchRequest by_p8 = by_p7;
+  by_p8.query = old_p8[0].vector;
+  ASSERT_OK_AND_ASSIGN(auto gone, engine_->Search(by_p8));
+  for (const auto& h : gone.hits) EXPECT_NE(h.point.id, "p8");
+
+  // Without the cache: RocksDB only, the same answers.
+  rescore_file_ = false;
+  Restart();
+  queries.resize(5);
+  const auto off = run_all();
+  ASSERT_OK_AND_ASSIGN(CollectionInfo uncached, engine_->GetCollection("int8"));
+  EXPECT_EQ(uncached.rescore_file_reads, 0u);
+  EXPECT_GT(uncached.rescore_storage_reads, 0u);
+  rescore_file_ = true;
+  Restart();
+  const auto on = run_all();
+  EXPECT_EQ(on, off);
 }
 
 TEST(CatalogRecordTest, QuantizationPersistsAndOldRecordsReadAsFloat32) {
