@@ -21,6 +21,7 @@
 
 #include "bench/suites.h"
 #include "index/storage/store.h"
+#include "index/storage/vector_file.h"
 #include "index/vector_index.h"
 
 namespace ragd::bench {
@@ -96,10 +97,22 @@ IndexFigures RunIndexSuite(const SuiteContext& ctx, const IndexOptions& options)
     store.reset();
     if (!store_dir.empty()) std::filesystem::remove_all(store_dir);
   };
+  // And, as the engine's shards (engine.rescore_file), the read-through file cache in front.
+  std::unique_ptr<index::storage::VectorFile> vector_file;
+  if (quantized && options.rescore_file) {
+    auto created = index::storage::VectorFile::Create(store_dir, data.dim);
+    if (!created.ok()) {
+      figures.error = std::string(created.status().message());
+      cleanup();
+      return figures;
+    }
+    vector_file = std::move(*created);
+  }
   const index::ExactVectorFetcher fetch = [&](std::span<const index::Label> labels,
                                               std::vector<float>* vectors,
                                               std::vector<bool>* found) {
-    return store->MultiGetVectors(key, labels, data.dim, vectors, found);
+    return index::storage::ReadThroughVectors(*store, key, vector_file.get(), labels, data.dim,
+                                              vectors, found);
   };
 
   index::IndexSpec spec;
@@ -148,6 +161,7 @@ IndexFigures RunIndexSuite(const SuiteContext& ctx, const IndexOptions& options)
       {"bench", "build"},
       {"system", system},
       {"quantization", QuantizationName(options.quantization)},
+      {"rescore_file", quantized && options.rescore_file},
       {"threads", std::max(1, ctx.build_threads)},
       {"n", n},
       {"dim", data.dim},
@@ -159,8 +173,12 @@ IndexFigures RunIndexSuite(const SuiteContext& ctx, const IndexOptions& options)
       {"index_bytes_per_vector",
        static_cast<double>(idx->MemoryBytes()) / static_cast<double>(n)},
       {"index_bytes_source", "VectorIndex::MemoryBytes (ragd's own accounting)"},
-      {"float32_source", quantized ? "RocksDB (storage::Store, 64 MiB block cache), not resident"
-                                   : "in the index"},
+      {"float32_source",
+       !quantized ? "in the index"
+       : options.rescore_file
+           ? "storage::VectorFile (page cache) in front of RocksDB (64 MiB block cache), not "
+             "resident"
+           : "RocksDB (storage::Store, 64 MiB block cache), not resident"},
       {"load_average_1m", LoadAverage1()},
   });
   figures.index_bytes_per_vector = static_cast<double>(idx->MemoryBytes()) / static_cast<double>(n);
@@ -211,6 +229,7 @@ IndexFigures RunIndexSuite(const SuiteContext& ctx, const IndexOptions& options)
         if (quantized) {
           record["rescore"] = setting.rescore;
           record["oversampling"] = setting.rescore ? setting.oversampling : 0.0f;
+          record["rescore_file"] = setting.rescore && options.rescore_file;
         }
         ctx.report->Write(record);
         if (default_point && (!quantized || (setting.rescore && setting.oversampling ==

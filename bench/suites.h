@@ -85,6 +85,9 @@ struct IndexOptions {
   // Quantized kinds: re-scored at each of these (the first is the one figures report), and
   // without re-scoring.
   std::vector<float> oversampling = {2};
+  // Quantized kinds: re-scoring reads through a storage::VectorFile in front of RocksDB, as
+  // the engine's shards do with engine.rescore_file (the default); false: RocksDB only.
+  bool rescore_file = true;
 };
 struct IndexFigures {
   bool ran = false;

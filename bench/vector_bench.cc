@@ -175,6 +175,10 @@ int Run(int argc, char** argv) {
   app.add_option("--oversampling", oversampling,
                  "--with-index, quantized kinds: re-scoring factors (the first is the figure)")
       ->delimiter(',')->capture_default_str();
+  bool no_rescore_file = false;
+  app.add_flag("--no-rescore-file", no_rescore_file,
+               "--with-index, quantized kinds: re-score from RocksDB only (no file cache, as "
+               "engine.rescore_file: false)");
   app.add_option("--index-ef-sweep", index_ef_sweep,
                  "--with-index: single-thread ef values (default: hnswlib's --ef-sweep)")
       ->delimiter(',');
@@ -320,6 +324,7 @@ int Run(int argc, char** argv) {
       index_options.ef_sweep.push_back(index_options.ef);
     }
     index_options.oversampling = oversampling;
+    index_options.rescore_file = !no_rescore_file;
 #ifndef RAGD_BENCH_GENERIC
     for (const std::string& name : quantizations) {
       if (!ParseQuantization(name, &index_options.quantization) || oversampling.empty()) {

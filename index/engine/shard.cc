@@ -371,34 +371,8 @@ absl::Status Shard::WriterApply(const std::vector<Added>& added,
 
 absl::Status Shard::FetchExactVectors(std::span<const Label> labels, std::vector<float>* vectors,
                                       std::vector<bool>* found) const {
-  const size_t dim = spec_.dimension;
-  if (vector_file_ == nullptr) {
-    storage_reads_.fetch_add(labels.size(), std::memory_order_relaxed);
-    return store_->MultiGetVectors(key_, labels, dim, vectors, found);
-  }
-  vectors->assign(labels.size() * dim, 0.0f);
-  if (vector_file_->Read(labels, vectors->data(), found) == labels.size()) {
-    return absl::OkStatus();
-  }
-  std::vector<Label> missing;
-  std::vector<size_t> where;
-  for (size_t i = 0; i < labels.size(); ++i) {
-    if ((*found)[i]) continue;
-    missing.push_back(labels[i]);
-    where.push_back(i);
-  }
-  std::vector<float> fetched;
-  std::vector<bool> got;
-  storage_reads_.fetch_add(missing.size(), std::memory_order_relaxed);
-  RETURN_IF_ERROR(store_->MultiGetVectors(key_, missing, dim, &fetched, &got));
-  for (size_t j = 0; j < missing.size(); ++j) {
-    if (!got[j]) continue;  // deleted since the index answered: dropped by the caller
-    const std::span<const float> v(fetched.data() + j * dim, dim);
-    std::copy(v.begin(), v.end(), vectors->begin() + where[j] * dim);
-    (*found)[where[j]] = true;
-    vector_file_->Write(missing[j], v);
-  }
-  return absl::OkStatus();
+  return storage::ReadThroughVectors(*store_, key_, vector_file_.get(), labels, spec_.dimension,
+                                     vectors, found, &storage_reads_);
 }
 
 absl::StatusOr<std::vector<Shard::Hit>> Shard::Search(std::span<const float> query, size_t k,

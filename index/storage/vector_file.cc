@@ -10,6 +10,7 @@
 
 #include "absl/status/status.h"
 #include "common/hash.h"
+#include "common/status.h"
 
 namespace ragd::index::storage {
 namespace {
@@ -161,6 +162,40 @@ void VectorFile::Forget(Label label) const {
   if (end > begin && begin == offset) return;  // the header's page is a hole now
   const uint64_t zero[2] = {0, 0};
   (void)pwrite(fd_, zero, sizeof(zero), offset);
+}
+
+absl::Status ReadThroughVectors(const Store& store, ShardKey k, const VectorFile* file,
+                                std::span<const Label> labels, size_t dim,
+                                std::vector<float>* vectors, std::vector<bool>* found,
+                                std::atomic<uint64_t>* storage_reads) {
+  auto count = [&](size_t n) {
+    if (storage_reads != nullptr) storage_reads->fetch_add(n, std::memory_order_relaxed);
+  };
+  if (file == nullptr) {
+    count(labels.size());
+    return store.MultiGetVectors(k, labels, dim, vectors, found);
+  }
+  vectors->assign(labels.size() * dim, 0.0f);
+  if (file->Read(labels, vectors->data(), found) == labels.size()) return absl::OkStatus();
+  std::vector<Label> missing;
+  std::vector<size_t> where;
+  for (size_t i = 0; i < labels.size(); ++i) {
+    if ((*found)[i]) continue;
+    missing.push_back(labels[i]);
+    where.push_back(i);
+  }
+  std::vector<float> fetched;
+  std::vector<bool> got;
+  count(missing.size());
+  RETURN_IF_ERROR(store.MultiGetVectors(k, missing, dim, &fetched, &got));
+  for (size_t j = 0; j < missing.size(); ++j) {
+    if (!got[j]) continue;  // not in RocksDB (deleted): the caller decides
+    const std::span<const float> v(fetched.data() + j * dim, dim);
+    std::copy(v.begin(), v.end(), vectors->begin() + static_cast<ptrdiff_t>(where[j] * dim));
+    (*found)[where[j]] = true;
+    file->Write(missing[j], v);
+  }
+  return absl::OkStatus();
 }
 
 }  // namespace ragd::index::storage

@@ -40,6 +40,7 @@
 
 #include "absl/status/statusor.h"
 #include "index/storage/encoding.h"
+#include "index/storage/store.h"
 
 namespace ragd::index::storage {
 
@@ -83,5 +84,14 @@ class VectorFile {
   mutable std::atomic<uint64_t> misses_{0};
   mutable std::atomic<uint64_t> write_errors_{0};
 };
+
+// The float32 vectors of `labels` (shard k, dim floats each) into `vectors` (labels.size() x
+// dim), found[i] set for each one present: from `file` where it has them (file may be null),
+// the rest with one RocksDB MultiGet, then kept in `file`. `storage_reads` (may be null) is
+// increased by the number of labels asked of RocksDB. Errors: the store's.
+absl::Status ReadThroughVectors(const Store& store, ShardKey k, const VectorFile* file,
+                                std::span<const Label> labels, size_t dim,
+                                std::vector<float>* vectors, std::vector<bool>* found,
+                                std::atomic<uint64_t>* storage_reads = nullptr);
 
 }  // namespace ragd::index::storage

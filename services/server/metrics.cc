@@ -81,6 +81,10 @@ struct Metrics::Families {
                                    "Points removed from the index but not compacted yet")),
         index_bytes(GaugeFamily(r, "ragd_collection_index_bytes",
                                 "Resident bytes of a collection's in-memory indexes")),
+        rescore_reads(GaugeFamily(r, "ragd_collection_rescore_reads",
+                                  "Float32 vectors read to re-score quantized searches since "
+                                  "the process started, by source (file: the read-through "
+                                  "file cache; storage: RocksDB)")),
         collections(GaugeFamily(r, "ragd_collections", "Collections served")),
         ingest_documents(CounterFamily(r, "ragd_ingest_documents_total",
                                        "Documents ingested, by embedder model and result "
@@ -165,6 +169,7 @@ struct Metrics::Families {
   Family<Gauge>& points;
   Family<Gauge>& deleted_points;
   Family<Gauge>& index_bytes;
+  Family<Gauge>& rescore_reads;
   Family<Gauge>& collections;
   Family<Counter>& ingest_documents;
   Family<Counter>& ingest_chunks;
@@ -196,6 +201,8 @@ struct Metrics::Families {
     Gauge* points;
     Gauge* deleted;
     Gauge* index_bytes;
+    Gauge* rescore_file_reads;
+    Gauge* rescore_storage_reads;
   };
   std::map<std::string, CollectionGauges> per_collection;
   // Made at a collection's first snapshot or compaction, failure counters at 0.
@@ -408,12 +415,17 @@ std::string Metrics::Scrape(const std::vector<index::CollectionInfo>& collection
       if (it == f.per_collection.end()) {
         Families::CollectionGauges g{&f.points.Add({{"collection", name}}),
                                      &f.deleted_points.Add({{"collection", name}}),
-                                     &f.index_bytes.Add({{"collection", name}})};
+                                     &f.index_bytes.Add({{"collection", name}}),
+                                     &f.rescore_reads.Add({{"collection", name}, {"source", "file"}}),
+                                     &f.rescore_reads.Add({{"collection", name},
+                                                           {"source", "storage"}})};
         it = f.per_collection.emplace(name, g).first;
       }
       it->second.points->Set(static_cast<double>(c.points));
       it->second.deleted->Set(static_cast<double>(c.deleted_points));
       it->second.index_bytes->Set(static_cast<double>(c.index_bytes));
+      it->second.rescore_file_reads->Set(static_cast<double>(c.rescore_file_reads));
+      it->second.rescore_storage_reads->Set(static_cast<double>(c.rescore_storage_reads));
     }
     // A deleted collection must not be reported forever with its last values.
     for (auto it = f.per_collection.begin(); it != f.per_collection.end();) {
@@ -424,6 +436,8 @@ std::string Metrics::Scrape(const std::vector<index::CollectionInfo>& collection
       f.points.Remove(it->second.points);
       f.deleted_points.Remove(it->second.deleted);
       f.index_bytes.Remove(it->second.index_bytes);
+      f.rescore_reads.Remove(it->second.rescore_file_reads);
+      f.rescore_reads.Remove(it->second.rescore_storage_reads);
       it = f.per_collection.erase(it);
     }
     for (auto it = f.maintenance.begin(); it != f.maintenance.end();) {

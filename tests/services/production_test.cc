@@ -151,25 +151,51 @@ TEST(AdminPort, ReadyzDuringRecoveryThenMetricsAfterCalls) {
   ASSERT_GRPC_OK(client.Create(create));
   for (int i = 0; i < 3; ++i) ASSERT_GRPC_OK(UpsertWithKey((*ragd)->channel(), "", "m"));
   EXPECT_FALSE(UpsertWithKey((*ragd)->channel(), "", "missing").ok());
+  // A quantized collection: its re-scoring reads go to RocksDB once, then to the file cache.
+  v1::CreateCollectionRequest quantized;
+  quantized.set_name("q");
+  quantized.set_dimension(3);
+  quantized.mutable_index()->mutable_hnsw()->set_quantization(v1::QUANTIZATION_F16);
+  ASSERT_GRPC_OK(client.Create(quantized));
+  std::vector<v1::Point> qpoints;
+  for (int i = 0; i < 8; ++i) {
+    qpoints.push_back(MakePoint("q" + std::to_string(i), {1.0f + i, 2.0f, 0.5f * i}));
+  }
+  ASSERT_GRPC_OK(client.Upsert("q", qpoints));
+  v1::SearchRequest qsearch;
+  qsearch.set_collection("q");
+  SetVector(qsearch.mutable_vector(), {1, 1, 1});
+  qsearch.set_k(4);  // x oversampling 2: all 8 re-scored
+  for (int i = 0; i < 3; ++i) {
+    v1::SearchResponse r;
+    ASSERT_GRPC_OK(client.Search(qsearch, &r));
+    ASSERT_EQ(r.hits_size(), 4);
+  }
 
   HttpResult metrics = HttpGet(admin, "/metrics");
   ASSERT_EQ(metrics.status, 200);
   const std::string& t = metrics.body;
   EXPECT_EQ(
       Sample(t, "ragd_grpc_requests_total", {{"method", "/ragd.v1.Points/Upsert"}, {"code", "OK"}}),
-      3)
+      4)
       << t;
   EXPECT_EQ(Sample(t, "ragd_grpc_requests_total",
                    {{"method", "/ragd.v1.Points/Upsert"}, {"code", "NOT_FOUND"}}),
             1);
   EXPECT_EQ(Sample(t, "ragd_grpc_requests_total",
                    {{"method", "/ragd.v1.Collections/CreateCollection"}, {"code", "OK"}}),
-            1);
+            2);
   EXPECT_EQ(
       Sample(t, "ragd_grpc_request_duration_seconds_count", {{"method", "/ragd.v1.Points/Upsert"}}),
-      4);
+      5);
   EXPECT_EQ(Sample(t, "ragd_collection_points", {{"collection", "m"}}), 1);
   EXPECT_GE(Sample(t, "ragd_collection_index_bytes", {{"collection", "m"}}), 1);
+  EXPECT_EQ(Sample(t, "ragd_collection_rescore_reads", {{"collection", "q"}, {"source", "storage"}}),
+            8);
+  EXPECT_EQ(Sample(t, "ragd_collection_rescore_reads", {{"collection", "q"}, {"source", "file"}}),
+            16);
+  EXPECT_EQ(Sample(t, "ragd_collection_rescore_reads", {{"collection", "m"}, {"source", "file"}}),
+            0);
   EXPECT_GE(Sample(t, "ragd_recovery_duration_seconds", {}), 0);
   EXPECT_NE(t.find("# TYPE ragd_grpc_request_duration_seconds histogram"), std::string::npos);
 
