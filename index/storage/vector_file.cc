@@ -26,17 +26,19 @@ uint64_t Checksum(Label label, const float* vector, size_t dim) {
   return h.Digest();
 }
 
-// Positional I/O of exactly `size` bytes (short transfers continued); false on error or EOF.
-bool PreadvAll(int fd, iovec* iov, int count, int64_t offset) {
+// Positional I/O of every byte the iovecs describe (short transfers continued): `io` is
+// preadv or pwritev. False on an error or at the end of the file.
+template <typename Io>
+bool TransferAll(Io io, int fd, iovec* iov, int count, int64_t offset) {
   size_t want = 0;
   for (int i = 0; i < count; ++i) want += iov[i].iov_len;
   while (want > 0) {
-    ssize_t n = preadv(fd, iov, count, offset);
+    ssize_t n = io(fd, iov, count, offset);
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) return false;
     want -= static_cast<size_t>(n);
     offset += n;
-    while (n > 0 && count > 0) {  // skip what was read
+    while (n > 0 && count > 0) {  // skip what was transferred
       const size_t take = std::min(static_cast<size_t>(n), iov->iov_len);
       iov->iov_base = static_cast<char*>(iov->iov_base) + take;
       iov->iov_len -= take;
@@ -49,28 +51,11 @@ bool PreadvAll(int fd, iovec* iov, int count, int64_t offset) {
   }
   return true;
 }
-
+bool PreadvAll(int fd, iovec* iov, int count, int64_t offset) {
+  return TransferAll(preadv, fd, iov, count, offset);
+}
 bool PwritevAll(int fd, iovec* iov, int count, int64_t offset) {
-  size_t want = 0;
-  for (int i = 0; i < count; ++i) want += iov[i].iov_len;
-  while (want > 0) {
-    ssize_t n = pwritev(fd, iov, count, offset);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return false;
-    want -= static_cast<size_t>(n);
-    offset += n;
-    while (n > 0 && count > 0) {
-      const size_t take = std::min(static_cast<size_t>(n), iov->iov_len);
-      iov->iov_base = static_cast<char*>(iov->iov_base) + take;
-      iov->iov_len -= take;
-      n -= static_cast<ssize_t>(take);
-      if (iov->iov_len == 0) {
-        ++iov;
-        --count;
-      }
-    }
-  }
-  return true;
+  return TransferAll(pwritev, fd, iov, count, offset);
 }
 
 }  // namespace
