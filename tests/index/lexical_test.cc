@@ -12,6 +12,7 @@
 #include <fstream>
 #include <map>
 #include <random>
+#include <set>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -468,8 +469,8 @@ TEST(Bm25IndexTest, MemoryBytesGrowsWithPostingsAndFallsBack) {
   const size_t empty = index.MemoryBytes();
   EXPECT_GE(empty, sizeof(Bm25Index));
   // 2,000 documents of 50 distinct terms each (100,000 postings over 4,000 terms of 24 bytes,
-  // so every term has a heap part): at least a posting's 12 bytes plus a std::string per
-  // posting, however the tables are sized.
+  // so every term has a heap part): at least a posting's 8 bytes (ordinal, tf) plus its 4 in
+  // the document's term list, however the arrays are sized.
   for (Label label = 0; label < 2000; ++label) {
     std::string text;
     for (int t = 0; t < 50; ++t) {
@@ -478,11 +479,142 @@ TEST(Bm25IndexTest, MemoryBytesGrowsWithPostingsAndFallsBack) {
     ASSERT_OK(index.Add(label, Doc(text)));
   }
   const size_t full = index.MemoryBytes();
-  EXPECT_GE(full, empty + 100000 * (12 + sizeof(std::string)));
+  EXPECT_GE(full, empty + 100000 * 12);
   EXPECT_LE(full, empty + 100000 * 200);  // an estimate, not a wild one
   for (Label label = 0; label < 2000; ++label) ASSERT_TRUE(index.Remove(label));
-  // The tables keep their capacity (as Swiss tables do), the postings and terms are gone.
+  // The tables keep their capacity (as Swiss tables do); compaction dropped the postings and
+  // forgot the terms.
   EXPECT_LT(index.MemoryBytes(), full / 2);
+}
+
+// The reference the index is held to: documents as plain term lists, every statistic counted
+// afresh and every document scored by the header's formula, summed in query-term order.
+class ReferenceBm25 {
+ public:
+  void Add(Label label, std::vector<TermFreq> terms) { docs_[label] = std::move(terms); }
+  bool Remove(Label label) { return docs_.erase(label) > 0; }
+  uint64_t TotalLength() const {
+    uint64_t total = 0;
+    for (const auto& [label, terms] : docs_) {
+      for (const TermFreq& t : terms) total += t.freq;
+    }
+    return total;
+  }
+  uint32_t DocFreq(const std::string& term) const {
+    uint32_t df = 0;
+    for (const auto& [label, terms] : docs_) {
+      for (const TermFreq& t : terms) df += t.term == term ? 1 : 0;
+    }
+    return df;
+  }
+  size_t TermCount() const {
+    std::set<std::string> distinct;
+    for (const auto& [label, terms] : docs_) {
+      for (const TermFreq& t : terms) distinct.insert(t.term);
+    }
+    return distinct.size();
+  }
+  std::vector<Bm25Hit> Search(const Terms& query, size_t k, const Bm25Options& o = {}) const {
+    const double n = static_cast<double>(docs_.size());
+    const double avgdl = docs_.empty() ? 0.0 : static_cast<double>(TotalLength()) / docs_.size();
+    std::vector<double> idf;
+    for (const std::string& term : query) {
+      const double df = DocFreq(term);
+      idf.push_back(df == 0 ? 0 : std::log(1.0 + (n - df + 0.5) / (df + 0.5)));
+    }
+    std::vector<Bm25Hit> hits;
+    for (const auto& [label, terms] : docs_) {
+      uint64_t length = 0;
+      for (const TermFreq& t : terms) length += t.freq;
+      double score = 0;
+      bool found = false;
+      for (size_t i = 0; i < query.size(); ++i) {
+        for (const TermFreq& t : terms) {
+          if (t.term != query[i]) continue;
+          const double tf = t.freq, dl = static_cast<double>(length);
+          const double norm = avgdl > 0 ? 1.0 - o.b + o.b * dl / avgdl : 1.0;
+          score += idf[i] * tf * (o.k1 + 1.0) / (tf + o.k1 * norm);
+          found = true;
+        }
+      }
+      if (found) hits.push_back({label, score});
+    }
+    std::sort(hits.begin(), hits.end(), [](const Bm25Hit& a, const Bm25Hit& b) {
+      return a.score != b.score ? a.score > b.score : a.label < b.label;
+    });
+    if (hits.size() > k) hits.resize(k);
+    return hits;
+  }
+  const std::map<Label, std::vector<TermFreq>>& docs() const { return docs_; }
+
+ private:
+  std::map<Label, std::vector<TermFreq>> docs_;
+};
+
+// Random adds, replacements and removals over a small label space (so that tombstones pile up
+// and compactions run many times, also with documents without terms): after every step the
+// statistics equal the reference's, and at checkpoints every query's hits (pruned and
+// exhaustive) equal the reference's bit for bit, and Save gives the bytes of an index built
+// afresh from the surviving documents (so compaction and ordinal reuse leave no trace).
+TEST(Bm25IndexTest, ChurnMatchesTheReference) {
+  std::mt19937_64 rng(1515);
+  constexpr size_t kVocabulary = 120;
+  std::vector<double> weights(kVocabulary);
+  for (size_t i = 0; i < kVocabulary; ++i) weights[i] = 1.0 / static_cast<double>(i + 1);
+  std::discrete_distribution<size_t> term(weights.begin(), weights.end());
+  auto text = [&](size_t words) {
+    std::string t;
+    for (size_t w = 0; w < words; ++w) absl::StrAppend(&t, "w", term(rng), " ");
+    return t;
+  };
+  Bm25Index index;
+  ReferenceBm25 reference;
+  size_t compared = 0, removed = 0;
+  for (int step = 0; step < 3000; ++step) {
+    const Label label = 1 + rng() % 200;
+    if (rng() % 3 == 0) {
+      const bool present = reference.Remove(label);
+      EXPECT_EQ(index.Remove(label), present);
+      removed += present ? 1 : 0;
+    } else {
+      auto doc = Doc(text(rng() % 20 == 0 ? 0 : 1 + rng() % 40));
+      ASSERT_OK(index.Add(label, doc));
+      reference.Add(label, std::move(doc));
+    }
+    ASSERT_EQ(index.size(), reference.docs().size()) << step;
+    ASSERT_EQ(index.total_length(), reference.TotalLength()) << step;
+    if (step % 100 != 99) continue;
+    EXPECT_EQ(index.term_count(), reference.TermCount()) << step;
+    for (size_t t = 0; t < kVocabulary; t += 7) {
+      const std::string w = "w" + std::to_string(t);
+      EXPECT_EQ(index.DocFreq(w), reference.DocFreq(w)) << step << " " << w;
+    }
+    for (int q = 0; q < 10; ++q) {
+      Terms query;
+      for (const TermFreq& t : Doc(text(1 + rng() % 6))) query.push_back(t.term);
+      if (q == 3) query.push_back(query.front());
+      const size_t k = std::array<size_t, 3>{1, 10, 50}[q % 3];
+      const auto expected = reference.Search(query, k);
+      for (bool exhaustive : {false, true}) {
+        auto hits = index.Search(query, {.top_k = k, .exhaustive = exhaustive});
+        ASSERT_OK(hits);
+        ASSERT_EQ(hits->size(), expected.size()) << step << " " << q;
+        for (size_t i = 0; i < expected.size(); ++i) {
+          EXPECT_EQ((*hits)[i].label, expected[i].label) << step << " " << q << " " << i;
+          EXPECT_EQ((*hits)[i].score, expected[i].score) << step << " " << q << " " << i;
+          ++compared;
+        }
+      }
+    }
+    Bm25Index fresh;
+    for (const auto& [l, terms] : reference.docs()) ASSERT_OK(fresh.Add(l, terms));
+    std::string churned_image, fresh_image;
+    ASSERT_OK(index.Save(&churned_image));
+    ASSERT_OK(fresh.Save(&fresh_image));
+    EXPECT_EQ(churned_image, fresh_image) << step;
+  }
+  EXPECT_GT(removed, 500u);
+  EXPECT_GT(compared, 5000u);
 }
 
 TEST(Bm25IndexConcurrentTest, SearchesRunInParallel) {
