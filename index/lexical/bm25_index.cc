@@ -37,6 +37,14 @@ uint64_t Checksum(std::string_view header_before_checksum, std::string_view payl
 // hundred terms (~1e-14), far below any difference between scores that matters.
 constexpr double kSlack = 1e-9;
 
+// Makes room for `more` elements with geometric growth (a bare reserve(size() + more) would
+// reallocate on every call: quadratic over an index's build).
+template <typename T>
+void Grow(std::vector<T>& v, size_t more) {
+  if (v.capacity() - v.size() >= more) return;
+  v.reserve(std::max(v.size() + more, 2 * v.capacity()));
+}
+
 bool Better(const Bm25Hit& a, const Bm25Hit& b) {
   return a.score != b.score ? a.score > b.score : a.label < b.label;
 }
@@ -111,12 +119,12 @@ absl::Status Bm25Index::Add(Label label, std::span<const TermFreq> terms) {
   const size_t terms_before = doc_terms_.size();
   size_t appended = 0;  // postings appended so far (the first `appended` terms)
   try {
-    labels_.reserve(labels_.size() + 1);
-    lengths_.reserve(lengths_.size() + 1);
-    dead_.reserve(dead_.size() + 1);
-    doc_begin_.reserve(doc_begin_.size() + 1);
-    doc_terms_.reserve(doc_terms_.size() + terms.size());
-    ordinals_.reserve(ordinals_.size() + 1);
+    Grow(labels_, 1);
+    Grow(lengths_, 1);
+    Grow(dead_, 1);
+    Grow(doc_begin_, 1);
+    Grow(doc_terms_, terms.size());
+    ordinals_.reserve(ordinals_.size() + 1);  // absl rounds capacities up: amortised
     for (const TermFreq& t : terms) {
       auto [it, inserted] = term_ids_.try_emplace(t.term, 0);
       if (inserted) {
