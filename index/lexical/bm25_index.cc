@@ -424,7 +424,38 @@ absl::StatusOr<std::vector<Bm25Hit>> Bm25Index::Search(std::span<const std::stri
     };
     hits.reserve(k);
     size_t essential = 0;
-    double floor = 0;  // the k-th best score less the margin (0 until k hits are held)
+    // The k-th best score less the margin: 0 until k hits are held, or the primed floor.
+    double floor = 0;
+    if (options.prime && options.filter == nullptr && m > 1) {
+      // Threshold priming: any k documents' scores bound the final k-th best from below, so
+      // the first 2k live documents of the highest-bound (rarest) term are scored in full
+      // (each other list probed by binary search) and their k-th best starts the floor.
+      // Documents in ordinal order would otherwise fill the heap with low scores first, and
+      // the long lists of common terms would stay essential until it rose. Without a filter
+      // only: a filtered-out document must not raise the floor.
+      const Cursor& rare = cursors[m - 1];
+      std::vector<double> primed;
+      primed.reserve(2 * k);
+      for (const Posting* p = rare.at; p != rare.end && primed.size() < 2 * k; ++p) {
+        if (dead_[p->ordinal] != 0) continue;
+        double score = contribution(rare.idf, p->tf, lengths_[p->ordinal]);
+        for (size_t i = 0; i + 1 < m; ++i) {
+          const Cursor& c = cursors[i];
+          const Posting* q = std::lower_bound(
+              c.at, c.end, p->ordinal, [](const Posting& x, Ordinal t) { return x.ordinal < t; });
+          if (q != c.end && q->ordinal == p->ordinal) {
+            score += contribution(c.idf, q->tf, lengths_[p->ordinal]);
+          }
+        }
+        primed.push_back(score);
+      }
+      if (primed.size() >= k) {
+        std::nth_element(primed.begin(), primed.begin() + static_cast<std::ptrdiff_t>(k - 1),
+                         primed.end(), std::greater<double>());
+        floor = primed[k - 1] * (1 - kSlack);
+        while (essential < m && upper[essential] < floor) ++essential;
+      }
+    }
     Ordinal current = min_ordinal(0);
     while (current != kEnd && essential < m) {
       Ordinal next = kEnd;
@@ -474,7 +505,7 @@ absl::StatusOr<std::vector<Bm25Hit>> Bm25Index::Search(std::span<const std::stri
           std::push_heap(hits.begin(), hits.end(), Better);
         }
         if (hits.size() == k) {
-          floor = hits.front().score * (1 - kSlack);
+          floor = std::max(floor, hits.front().score * (1 - kSlack));
           // A document held only by terms whose bounds sum below the k-th best cannot enter
           // (not even on a tie: the margin keeps it strictly below).
           while (essential < m && upper[essential] < floor) ++essential;

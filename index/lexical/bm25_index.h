@@ -71,6 +71,10 @@ struct Bm25SearchOptions {
   // pruned top-k search described at Search(). Both return the same hits with the same scores;
   // this is for tests and benchmarks. Default: false.
   bool exhaustive = false;
+  // Pruned search only: start the k-th best score from the first 2k documents of the rarest
+  // query term, scored in full, instead of from 0 (see Search). The same hits either way;
+  // false is for tests and benchmarks. Default: true.
+  bool prime = true;
 };
 
 struct Bm25Hit {

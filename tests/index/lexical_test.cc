@@ -390,20 +390,28 @@ TEST(Bm25IndexTest, PrunedTopKEqualsExhaustiveScoring) {
     if (q % 11 == 0) query.push_back("unknown");
     const size_t k = std::array<size_t, 4>{1, 3, 10, 50}[q % 4];
     const bool selective = q % 3 == 0;
-    CountingFilter pruned_filter(selective), exhaustive_filter(selective);
+    CountingFilter pruned_filter(selective), exhaustive_filter(selective),
+        unprimed_filter(selective);
     const bool filtered = q % 2 == 0;
     auto pruned = index.Search(
         query, {.top_k = k, .filter = filtered ? &pruned_filter : nullptr});
+    // Unfiltered, the floor is primed from the rarest term; not primed, the same hits.
+    auto unprimed = index.Search(
+        query, {.top_k = k, .filter = filtered ? &unprimed_filter : nullptr, .prime = false});
+    ASSERT_OK(unprimed);
     auto exhaustive = index.Search(
         query,
         {.top_k = k, .filter = filtered ? &exhaustive_filter : nullptr, .exhaustive = true});
     ASSERT_OK(pruned);
     ASSERT_OK(exhaustive);
     ASSERT_EQ(pruned->size(), exhaustive->size()) << "query " << q;
+    ASSERT_EQ(unprimed->size(), exhaustive->size()) << "query " << q;
     ASSERT_FALSE(exhaustive->empty()) << "query " << q;
     for (size_t i = 0; i < pruned->size(); ++i) {
       EXPECT_EQ((*pruned)[i].label, (*exhaustive)[i].label) << "query " << q << " hit " << i;
       EXPECT_EQ((*pruned)[i].score, (*exhaustive)[i].score) << "query " << q << " hit " << i;
+      EXPECT_EQ((*unprimed)[i].label, (*exhaustive)[i].label) << "query " << q << " hit " << i;
+      EXPECT_EQ((*unprimed)[i].score, (*exhaustive)[i].score) << "query " << q << " hit " << i;
       ++compared;
     }
     pruned_calls += pruned_filter.calls();
@@ -555,7 +563,8 @@ class ReferenceBm25 {
 // and compactions run many times, also with documents without terms): after every step the
 // statistics equal the reference's, and at checkpoints every query's hits (pruned and
 // exhaustive) equal the reference's bit for bit, and Save gives the bytes of an index built
-// afresh from the surviving documents (so compaction and ordinal reuse leave no trace).
+// afresh from the surviving documents (so compaction and ordinal reuse leave no trace). Pruned
+// search is checked with and without threshold priming.
 TEST(Bm25IndexTest, ChurnMatchesTheReference) {
   std::mt19937_64 rng(1515);
   constexpr size_t kVocabulary = 120;
@@ -595,8 +604,8 @@ TEST(Bm25IndexTest, ChurnMatchesTheReference) {
       if (q == 3) query.push_back(query.front());
       const size_t k = std::array<size_t, 3>{1, 10, 50}[q % 3];
       const auto expected = reference.Search(query, k);
-      for (bool exhaustive : {false, true}) {
-        auto hits = index.Search(query, {.top_k = k, .exhaustive = exhaustive});
+      for (int way = 0; way < 3; ++way) {  // pruned and primed, pruned, exhaustive
+        auto hits = index.Search(query, {.top_k = k, .exhaustive = way == 2, .prime = way == 0});
         ASSERT_OK(hits);
         ASSERT_EQ(hits->size(), expected.size()) << step << " " << q;
         for (size_t i = 0; i < expected.size(); ++i) {
