@@ -125,8 +125,15 @@ absl::Status Bm25Index::Add(Label label, std::span<const TermFreq> terms) {
     Grow(doc_begin_, 1);
     Grow(doc_terms_, terms.size());
     ordinals_.reserve(ordinals_.size() + 1);  // absl rounds capacities up: amortised
-    for (const TermFreq& t : terms) {
-      auto [it, inserted] = term_ids_.try_emplace(t.term, 0);
+    // Three passes over the document's terms, each prefetching what the next one touches a
+    // few terms ahead: a posting costs three cache misses at 100k documents (the term's hash
+    // slot, its Term, the tail of its postings array), and a perf profile of the start-up
+    // rebuild had them as 75% of Add. Pass 1: the term ids (doc_terms_, capacity reserved).
+    constexpr size_t kAhead = 8;
+    const size_t count = terms.size();
+    for (size_t i = 0; i < count; ++i) {
+      if (i + kAhead < count) term_ids_.prefetch(terms[i + kAhead].term);
+      auto [it, inserted] = term_ids_.try_emplace(terms[i].term, 0);
       if (inserted) {
         if (!free_term_ids_.empty()) {
           it->second = free_term_ids_.back();
@@ -141,12 +148,22 @@ absl::Status Bm25Index::Add(Label label, std::span<const TermFreq> terms) {
           it->second = static_cast<uint32_t>(terms_.size() - 1);
         }
       }
-      Term& term = terms_[it->second];
-      term.postings.push_back(Posting{ordinal, t.freq});
-      // No allocation from here to the end of the loop body.
       doc_terms_.push_back(it->second);
+      __builtin_prefetch(&terms_[it->second]);
+    }
+    const uint32_t* ids = doc_terms_.data() + terms_before;
+    // Pass 2: the tails of the postings arrays.
+    for (size_t i = 0; i < count; ++i) {
+      const std::vector<Posting>& postings = terms_[ids[i]].postings;
+      __builtin_prefetch(postings.data() + postings.size(), 1);
+    }
+    // Pass 3: the postings.
+    for (size_t i = 0; i < count; ++i) {
+      Term& term = terms_[ids[i]];
+      term.postings.push_back(Posting{ordinal, terms[i].freq});
+      // No allocation from here to the end of the loop body.
       if (term.df++ == 0) ++live_terms_;
-      term.max_tf = std::max(term.max_tf, t.freq);
+      term.max_tf = std::max(term.max_tf, terms[i].freq);
       term.min_length = std::min(term.min_length, static_cast<uint32_t>(length));
       ++appended;
     }
