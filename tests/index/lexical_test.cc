@@ -394,8 +394,8 @@ TEST(Bm25IndexTest, PrunedTopKEqualsExhaustiveScoring) {
         unprimed_filter(selective);
     const bool filtered = q % 2 == 0;
     auto pruned = index.Search(
-        query, {.top_k = k, .filter = filtered ? &pruned_filter : nullptr});
-    // Unfiltered, the floor is primed from the rarest term; not primed, the same hits.
+        query, {.top_k = k, .filter = filtered ? &pruned_filter : nullptr, .prime = true});
+    // Unfiltered, the floor above is primed from the rarest term; not primed, the same hits.
     auto unprimed = index.Search(
         query, {.top_k = k, .filter = filtered ? &unprimed_filter : nullptr, .prime = false});
     ASSERT_OK(unprimed);
