@@ -487,6 +487,24 @@ int main(int argc, char** argv) {
       terms_sum += static_cast<double>(terms->size());
       query_terms.push_back(std::move(*terms));
     }
+    // What the engine's text leg does besides the index's search: the query's analysis.
+    {
+      std::vector<double> us;
+      for (int round = 0; round < 5; ++round) {
+        for (const std::string& t : query_texts) {
+          const auto start = Clock::now();
+          auto terms = (*analyzer)->Analyze(t);
+          us.push_back(SecondsSince(start) * 1e6);
+          if (!terms.ok()) Die(terms.status());
+        }
+      }
+      std::sort(us.begin(), us.end());
+      report.Write({{"bench", "bm25_query_analysis"},
+                    {"p50_us", ragd::bench::Percentile(us, 0.5)},
+                    {"p99_us", ragd::bench::Percentile(us, 0.99)},
+                    {"calls", us.size()},
+                    {"load_average_1m", ragd::bench::LoadAverage1()}});
+    }
     const char* kNames[] = {"maxscore_primed", "maxscore", "exhaustive_dense"};
     for (size_t k : {size_t{10}, size_t{50}}) {
       std::vector<double> ms[3];

@@ -439,7 +439,7 @@ absl::StatusOr<std::vector<Bm25Hit>> Bm25Index::Search(std::span<const std::stri
       c.at = std::lower_bound(lo + 1, hi, target,
                               [](const Posting& p, Ordinal t) { return p.ordinal < t; });
     };
-    hits.reserve(k);
+    hits.reserve(std::min(k, ordinals_.size()));  // k comes from the caller: not trusted
     size_t essential = 0;
     // The k-th best score less the margin: 0 until k hits are held, or the primed floor.
     double floor = 0;
@@ -452,7 +452,7 @@ absl::StatusOr<std::vector<Bm25Hit>> Bm25Index::Search(std::span<const std::stri
       // only: a filtered-out document must not raise the floor.
       const Cursor& rare = cursors[m - 1];
       std::vector<double> primed;
-      primed.reserve(2 * k);
+      primed.reserve(std::min<size_t>(2 * k, static_cast<size_t>(rare.end - rare.at)));
       for (const Posting* p = rare.at; p != rare.end && primed.size() < 2 * k; ++p) {
         if (dead_[p->ordinal] != 0) continue;
         double score = contribution(rare.idf, p->tf, lengths_[p->ordinal]);

@@ -292,6 +292,12 @@ TEST(Bm25IndexTest, ScoresMatchTheFormulaByHand) {
   EXPECT_TRUE(Search(index, {}).empty());
   EXPECT_EQ(index.Search(Terms{"a"}, {.top_k = 0}).status().code(),
             absl::StatusCode::kInvalidArgument);
+  // A huge top_k is only a limit: nothing is sized by it.
+  for (bool exhaustive : {false, true}) {
+    auto all = index.Search(Terms{"a", "d"}, {.top_k = SIZE_MAX, .exhaustive = exhaustive});
+    ASSERT_OK(all);
+    EXPECT_EQ(all->size(), 3u);
+  }
 }
 
 TEST(Bm25IndexTest, OptionsChangeTheScore) {
