@@ -180,13 +180,13 @@ class Bm25Index {
   std::vector<uint64_t> doc_begin_{0};
   std::vector<uint32_t> doc_terms_;
   absl::flat_hash_map<std::string, uint32_t> term_ids_;
-  std::vector<Term> terms_;             // by term id
+  std::vector<Term> terms_;              // by term id
   std::vector<uint32_t> free_term_ids_;  // ids of forgotten terms, reused by Add
   uint64_t total_length_ = 0;
-  size_t live_terms_ = 0;      // terms with df > 0
-  uint64_t postings_ = 0;      // stored postings, tombstoned ones included
+  size_t live_terms_ = 0;       // terms with df > 0
+  uint64_t postings_ = 0;       // stored postings, tombstoned ones included
   uint64_t dead_postings_ = 0;  // tombstoned postings
-  size_t dead_docs_ = 0;       // tombstoned ordinals
+  size_t dead_docs_ = 0;        // tombstoned ordinals
 };
 
 }  // namespace ragd::index::lexical
