@@ -600,7 +600,7 @@ TEST(Bm25IndexTest, ChurnMatchesTheReference) {
     if (step % 100 != 99) continue;
     EXPECT_EQ(index.term_count(), reference.TermCount()) << step;
     for (size_t t = 0; t < kVocabulary; t += 7) {
-      const std::string w = "w" + std::to_string(t);
+      const std::string w = absl::StrCat("w", t);
       EXPECT_EQ(index.DocFreq(w), reference.DocFreq(w)) << step << " " << w;
     }
     for (int q = 0; q < 10; ++q) {
