@@ -199,6 +199,25 @@ absl::Status Shard::Recover() {
   ASSIGN_OR_RETURN(auto stored_next, store_->GetMeta(NextLabelKey(key_)));
   next_label_ = std::max<uint64_t>(max_label + 1, stored_next ? DecodeU64(*stored_next) : 1);
 
+  // The BM25 rebuild (RecoverLexical: reads live_ and the lexical family, writes only bm25_)
+  // runs beside the vector snapshot's load and reconciliation (reads live_, writes the vector
+  // index): disjoint, and each takes seconds at 100k chunks. Joined on every return below.
+  absl::Status lexical_status;
+  std::thread lexical_thread;
+  if (bm25_ != nullptr) {
+    try {
+      lexical_thread = std::thread([this, &lexical_status] { lexical_status = RecoverLexical(); });
+    } catch (const std::system_error&) {
+      // No thread to be had: rebuilt inline below.
+    }
+  }
+  struct JoinOnExit {
+    std::thread& thread;
+    ~JoinOnExit() {
+      if (thread.joinable()) thread.join();
+    }
+  } join_lexical{lexical_thread};
+
   storage::SnapshotHeader header;
   auto payload = store_->ReadSnapshot(key_, &header);
   std::unique_ptr<VectorIndex> index;
@@ -258,7 +277,12 @@ absl::Status Shard::Recover() {
     dirty_ = !live_.empty();
   }
   index_ = std::move(index);
-  if (bm25_ != nullptr) RETURN_IF_ERROR(RecoverLexical());
+  if (lexical_thread.joinable()) {
+    lexical_thread.join();
+    RETURN_IF_ERROR(lexical_status);
+  } else if (bm25_ != nullptr) {
+    RETURN_IF_ERROR(RecoverLexical());
+  }
   return absl::OkStatus();
 }
 

@@ -20,6 +20,15 @@
 //
 // Statistics (N, total length, df) are maintained exactly by Add and Remove.
 //
+// Layout (as Lucene, Tantivy and PISA lay out a segment, adapted to updates in place): every
+// document gets a dense ordinal in the order it was added (label <-> ordinal tables, its
+// length by ordinal); each term has one contiguous array of postings (ordinal, tf) sorted by
+// ordinal, which Add only appends to (a new ordinal is the largest). Remove tombstones the
+// ordinal (its postings stay and are skipped) and keeps N, the total length and every df exact
+// at once; when the tombstoned postings pass a quarter of all postings the index is compacted
+// (live ordinals renumbered densely in the same order, dead postings dropped, terms without a
+// document forgotten): O(postings), amortised over the removals that triggered it.
+//
 // Thread safety: none inside. Const methods (Search, Save, the statistics) may run concurrently
 // with each other; Add, Remove and assignment need exclusive access (the caller's writer lock,
 // as for VectorIndex).
@@ -55,13 +64,18 @@ struct Bm25Options {
 struct Bm25SearchOptions {
   // Number of hits to return, best first. Default: 10.
   size_t top_k = 10;
-  // When set, only labels it accepts are scored (called once per candidate posting label;
-  // must be thread-safe when searches run concurrently).
+  // When set, only labels it accepts are returned (called at most once per candidate
+  // document; must be thread-safe when searches run concurrently).
   const LabelFilter* filter = nullptr;
   // Scores every posting of every query term (term-at-a-time, the reference) instead of the
   // pruned top-k search described at Search(). Both return the same hits with the same scores;
   // this is for tests and benchmarks. Default: false.
   bool exhaustive = false;
+  // Pruned search only: start the k-th best score from the first 2k documents of the rarest
+  // query term, scored in full, instead of from 0 (see Search). The same hits either way.
+  // Off by default: measured at 100k chunks it cost more than it saved (bench/README.md,
+  // "Postings as arrays"); kept for the bench and the tests. Default: false.
+  bool prime = false;
 };
 
 struct Bm25Hit {
@@ -85,36 +99,38 @@ class Bm25Index {
   absl::Status Add(Label label, std::span<const TermFreq> terms);
   // Removes the label's postings. False when it was not indexed.
   bool Remove(Label label);
-  bool Contains(Label label) const { return docs_.contains(label); }
+  bool Contains(Label label) const { return ordinals_.contains(label); }
   // The indexed labels, in no particular order (for the engine's Verify).
   std::vector<Label> Labels() const;
 
   // The top_k labels holding at least one query term, best first (ties by ascending label).
   // Unknown terms contribute nothing. INVALID_ARGUMENT when top_k is 0.
   //
-  // Top-k with MaxScore pruning (Turtle & Flood, "Query evaluation: strategies and
-  // optimizations", 1995; term-at-a-time as Moffat & Zobel's "quit/continue"): each term has an
-  // upper bound of what it can add to any document's score (its idf times the tf part at the
-  // largest tf and the shortest document among its postings). Terms are taken highest bound
-  // first; every posting is scored until the k-th best partial score exceeds the sum of the
-  // bounds of the terms left, after which no unseen document can enter the top k: the rest of
-  // the terms are only looked up for the documents already found, and a document whose partial
-  // score plus the bounds left stays below the k-th is dropped. The long posting lists of common
-  // terms are then probed for a few candidates instead of being walked. The hits' scores are
-  // summed at the end in query-term order, exactly as exhaustive scoring sums them, so the
-  // hits, their scores and the order of ties are the same bit for bit (lexical_test checks
-  // against `exhaustive` on random data).
+  // Document-at-a-time MaxScore (Turtle & Flood, "Query evaluation: strategies and
+  // optimizations", 1995; as PISA's maxscore_query and Lucene's MaxScoreBulkScorer): each term
+  // has an upper bound of what it can add to any document's score (its idf times the tf part
+  // at the largest tf and the shortest document among its postings). The terms are ordered by
+  // bound; once the k-th best score exceeds the summed bounds of the lowest-bound terms, those
+  // terms are "non-essential": no document holding only them can enter the top k, so only the
+  // other lists are walked in ordinal order, and the non-essential ones are probed (galloping
+  // search over the sorted array) for a walked document only while its score plus their
+  // bounds can still reach the k-th best. Each document's score is summed in query-term
+  // order, exactly as exhaustive scoring sums it, so the hits, their scores and the order of
+  // ties are the same bit for bit (lexical_test checks against `exhaustive` on random data).
+  // `exhaustive` scores term-at-a-time into a dense per-thread accumulator over ordinals.
+  // The filter is asked once per document that could enter the top k (exhaustive: once per
+  // document holding a query term).
   absl::StatusOr<std::vector<Bm25Hit>> Search(std::span<const std::string> query_terms,
                                               const Bm25SearchOptions& options = {}) const;
 
-  size_t size() const { return docs_.size(); }             // N
+  size_t size() const { return ordinals_.size(); }         // N
   uint64_t total_length() const { return total_length_; }  // sum of |D|
   double average_length() const;                           // avgdl (0 when empty)
   uint32_t DocFreq(std::string_view term) const;           // df
-  size_t term_count() const { return postings_.size(); }   // distinct terms
-  // Resident bytes, estimated from the hash tables' capacities and the strings' heap parts
-  // (allocator overhead not counted). O(distinct terms): for collection info and metrics, not
-  // for a per-search path.
+  size_t term_count() const { return live_terms_; }        // distinct terms
+  // Resident bytes, estimated from the tables' and arrays' capacities and the strings' heap
+  // parts (allocator overhead not counted). O(distinct terms): for collection info and
+  // metrics, not for a per-search path.
   size_t MemoryBytes() const;
   const Bm25Options& options() const { return options_; }
 
@@ -130,33 +146,47 @@ class Bm25Index {
   static absl::StatusOr<Bm25Index> Load(std::string_view data);
 
  private:
-  struct Doc {
-    uint32_t length = 0;
-    std::vector<std::string> terms;  // to find the postings to remove
-  };
-  Bm25Options options_;
-  absl::flat_hash_map<Label, Doc> docs_;
-  // A posting keeps its document's length beside the term frequency: a label's document never
-  // changes (a replacement is a new label), and scoring then needs no lookup in docs_ per
-  // posting, which was the largest single cost of a search over long posting lists.
+  using Ordinal = uint32_t;
   struct Posting {
+    Ordinal ordinal = 0;
     uint32_t tf = 0;
-    uint32_t length = 0;  // |D|
   };
-  struct Postings {
-    absl::flat_hash_map<Label, Posting> map;
-    // Over every posting ever added to `map`: the largest tf and the shortest document, which
-    // bound what the term can add to a score (Search's pruning). Removals leave them as they
-    // are: still bounds, only looser until the term's postings are rebuilt (Load).
+  struct Term {
+    std::vector<Posting> postings;  // ascending ordinals; tombstoned ones included
+    uint32_t df = 0;                // live postings (documents holding the term)
+    // Over the postings stored (live or tombstoned): the largest tf and the shortest
+    // document, which bound what the term can add to a score (Search's pruning). Tombstones
+    // only loosen them; compaction tightens them again.
     uint32_t max_tf = 0;
     uint32_t min_length = UINT32_MAX;
-    void Widen(const Posting& p) {
-      max_tf = std::max(max_tf, p.tf);
-      min_length = std::min(min_length, p.length);
-    }
   };
-  absl::flat_hash_map<std::string, Postings> postings_;
+  // Ordinals are 32-bit: Add compacts first when they run out, RESOURCE_EXHAUSTED if that
+  // frees none.
+  static constexpr size_t kMaxOrdinals = UINT32_MAX;
+
+  // Drops tombstoned postings and documents and renumbers ordinals densely. Allocates its
+  // new tables first and only then changes anything: on std::bad_alloc the index is unchanged.
+  void Compact();
+  void MaybeCompact();
+
+  Bm25Options options_;
+  absl::flat_hash_map<Label, Ordinal> ordinals_;  // live documents only
+  // By ordinal, tombstoned ones included until the next compaction.
+  std::vector<Label> labels_;
+  std::vector<uint32_t> lengths_;  // |D|
+  std::vector<uint8_t> dead_;      // 1: removed
+  // The term ids of ordinal o are doc_terms_[doc_begin_[o] .. doc_begin_[o + 1]) (Remove
+  // decrements their df). doc_begin_ has one entry more than labels_.
+  std::vector<uint64_t> doc_begin_{0};
+  std::vector<uint32_t> doc_terms_;
+  absl::flat_hash_map<std::string, uint32_t> term_ids_;
+  std::vector<Term> terms_;              // by term id
+  std::vector<uint32_t> free_term_ids_;  // ids of forgotten terms, reused by Add
   uint64_t total_length_ = 0;
+  size_t live_terms_ = 0;       // terms with df > 0
+  uint64_t postings_ = 0;       // stored postings, tombstoned ones included
+  uint64_t dead_postings_ = 0;  // tombstoned postings
+  size_t dead_docs_ = 0;        // tombstoned ordinals
 };
 
 }  // namespace ragd::index::lexical

@@ -12,6 +12,7 @@
 #include <fstream>
 #include <map>
 #include <random>
+#include <set>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -291,6 +292,12 @@ TEST(Bm25IndexTest, ScoresMatchTheFormulaByHand) {
   EXPECT_TRUE(Search(index, {}).empty());
   EXPECT_EQ(index.Search(Terms{"a"}, {.top_k = 0}).status().code(),
             absl::StatusCode::kInvalidArgument);
+  // A huge top_k is only a limit: nothing is sized by it.
+  for (bool exhaustive : {false, true}) {
+    auto all = index.Search(Terms{"a", "d"}, {.top_k = SIZE_MAX, .exhaustive = exhaustive});
+    ASSERT_OK(all);
+    EXPECT_EQ(all->size(), 3u);
+  }
 }
 
 TEST(Bm25IndexTest, OptionsChangeTheScore) {
@@ -389,20 +396,27 @@ TEST(Bm25IndexTest, PrunedTopKEqualsExhaustiveScoring) {
     if (q % 11 == 0) query.push_back("unknown");
     const size_t k = std::array<size_t, 4>{1, 3, 10, 50}[q % 4];
     const bool selective = q % 3 == 0;
-    CountingFilter pruned_filter(selective), exhaustive_filter(selective);
+    CountingFilter pruned_filter(selective), exhaustive_filter(selective),
+        unprimed_filter(selective);
     const bool filtered = q % 2 == 0;
     auto pruned = index.Search(
-        query, {.top_k = k, .filter = filtered ? &pruned_filter : nullptr});
+        query, {.top_k = k, .filter = filtered ? &pruned_filter : nullptr, .prime = true});
+    // Unfiltered, the floor above is primed from the rarest term; not primed, the same hits.
+    auto unprimed = index.Search(
+        query, {.top_k = k, .filter = filtered ? &unprimed_filter : nullptr, .prime = false});
+    ASSERT_OK(unprimed);
     auto exhaustive = index.Search(
-        query,
-        {.top_k = k, .filter = filtered ? &exhaustive_filter : nullptr, .exhaustive = true});
+        query, {.top_k = k, .filter = filtered ? &exhaustive_filter : nullptr, .exhaustive = true});
     ASSERT_OK(pruned);
     ASSERT_OK(exhaustive);
     ASSERT_EQ(pruned->size(), exhaustive->size()) << "query " << q;
+    ASSERT_EQ(unprimed->size(), exhaustive->size()) << "query " << q;
     ASSERT_FALSE(exhaustive->empty()) << "query " << q;
     for (size_t i = 0; i < pruned->size(); ++i) {
       EXPECT_EQ((*pruned)[i].label, (*exhaustive)[i].label) << "query " << q << " hit " << i;
       EXPECT_EQ((*pruned)[i].score, (*exhaustive)[i].score) << "query " << q << " hit " << i;
+      EXPECT_EQ((*unprimed)[i].label, (*exhaustive)[i].label) << "query " << q << " hit " << i;
+      EXPECT_EQ((*unprimed)[i].score, (*exhaustive)[i].score) << "query " << q << " hit " << i;
       ++compared;
     }
     pruned_calls += pruned_filter.calls();
@@ -468,8 +482,8 @@ TEST(Bm25IndexTest, MemoryBytesGrowsWithPostingsAndFallsBack) {
   const size_t empty = index.MemoryBytes();
   EXPECT_GE(empty, sizeof(Bm25Index));
   // 2,000 documents of 50 distinct terms each (100,000 postings over 4,000 terms of 24 bytes,
-  // so every term has a heap part): at least a posting's 12 bytes plus a std::string per
-  // posting, however the tables are sized.
+  // so every term has a heap part): at least a posting's 8 bytes (ordinal, tf) plus its 4 in
+  // the document's term list, however the arrays are sized.
   for (Label label = 0; label < 2000; ++label) {
     std::string text;
     for (int t = 0; t < 50; ++t) {
@@ -478,11 +492,148 @@ TEST(Bm25IndexTest, MemoryBytesGrowsWithPostingsAndFallsBack) {
     ASSERT_OK(index.Add(label, Doc(text)));
   }
   const size_t full = index.MemoryBytes();
-  EXPECT_GE(full, empty + 100000 * (12 + sizeof(std::string)));
+  EXPECT_GE(full, empty + 100000 * 12);
   EXPECT_LE(full, empty + 100000 * 200);  // an estimate, not a wild one
   for (Label label = 0; label < 2000; ++label) ASSERT_TRUE(index.Remove(label));
-  // The tables keep their capacity (as Swiss tables do), the postings and terms are gone.
+  // The tables keep their capacity (as Swiss tables do); compaction dropped the postings and
+  // forgot the terms.
   EXPECT_LT(index.MemoryBytes(), full / 2);
+}
+
+// The reference the index is held to: documents as plain term lists, every statistic counted
+// afresh and every document scored by the header's formula, summed in query-term order.
+class ReferenceBm25 {
+ public:
+  void Add(Label label, std::vector<TermFreq> terms) { docs_[label] = std::move(terms); }
+  bool Remove(Label label) { return docs_.erase(label) > 0; }
+  uint64_t TotalLength() const {
+    uint64_t total = 0;
+    for (const auto& [label, terms] : docs_) {
+      for (const TermFreq& t : terms) total += t.freq;
+    }
+    return total;
+  }
+  uint32_t DocFreq(const std::string& term) const {
+    uint32_t df = 0;
+    for (const auto& [label, terms] : docs_) {
+      for (const TermFreq& t : terms) df += t.term == term ? 1 : 0;
+    }
+    return df;
+  }
+  size_t TermCount() const {
+    std::set<std::string> distinct;
+    for (const auto& [label, terms] : docs_) {
+      for (const TermFreq& t : terms) distinct.insert(t.term);
+    }
+    return distinct.size();
+  }
+  std::vector<Bm25Hit> Search(const Terms& query, size_t k, const Bm25Options& o = {}) const {
+    const double n = static_cast<double>(docs_.size());
+    const double avgdl = docs_.empty() ? 0.0 : static_cast<double>(TotalLength()) / docs_.size();
+    std::vector<double> idf;
+    for (const std::string& term : query) {
+      const double df = DocFreq(term);
+      idf.push_back(df == 0 ? 0 : std::log(1.0 + (n - df + 0.5) / (df + 0.5)));
+    }
+    std::vector<Bm25Hit> hits;
+    for (const auto& [label, terms] : docs_) {
+      uint64_t length = 0;
+      for (const TermFreq& t : terms) length += t.freq;
+      double score = 0;
+      bool found = false;
+      for (size_t i = 0; i < query.size(); ++i) {
+        for (const TermFreq& t : terms) {
+          if (t.term != query[i]) continue;
+          const double tf = t.freq, dl = static_cast<double>(length);
+          const double norm = avgdl > 0 ? 1.0 - o.b + o.b * dl / avgdl : 1.0;
+          score += idf[i] * tf * (o.k1 + 1.0) / (tf + o.k1 * norm);
+          found = true;
+        }
+      }
+      if (found) hits.push_back({label, score});
+    }
+    std::sort(hits.begin(), hits.end(), [](const Bm25Hit& a, const Bm25Hit& b) {
+      return a.score != b.score ? a.score > b.score : a.label < b.label;
+    });
+    if (hits.size() > k) hits.resize(k);
+    return hits;
+  }
+  const std::map<Label, std::vector<TermFreq>>& docs() const { return docs_; }
+
+ private:
+  std::map<Label, std::vector<TermFreq>> docs_;
+};
+
+// Random adds, replacements and removals over a small label space (so that tombstones pile up
+// and compactions run many times, also with documents without terms): after every step the
+// statistics equal the reference's, and at checkpoints every query's hits (pruned and
+// exhaustive) equal the reference's bit for bit, and Save gives the bytes of an index built
+// afresh from the surviving documents (so compaction and ordinal reuse leave no trace). Pruned
+// search is checked with and without threshold priming.
+TEST(Bm25IndexTest, ChurnMatchesTheReference) {
+  std::mt19937_64 rng(1515);
+  constexpr size_t kVocabulary = 120;
+  std::vector<double> weights(kVocabulary);
+  for (size_t i = 0; i < kVocabulary; ++i) weights[i] = 1.0 / static_cast<double>(i + 1);
+  std::discrete_distribution<size_t> term(weights.begin(), weights.end());
+  auto text = [&](size_t words) {
+    std::string t;
+    for (size_t w = 0; w < words; ++w) absl::StrAppend(&t, "w", term(rng), " ");
+    return t;
+  };
+  Bm25Index index;
+  ReferenceBm25 reference;
+  size_t compared = 0, removed = 0;
+  for (int step = 0; step < 3000; ++step) {
+    const Label label = 1 + rng() % 200;
+    if (rng() % 3 == 0) {
+      const bool present = reference.Remove(label);
+      EXPECT_EQ(index.Remove(label), present);
+      removed += present ? 1 : 0;
+    } else {
+      auto doc = Doc(text(rng() % 20 == 0 ? 0 : 1 + rng() % 40));
+      ASSERT_OK(index.Add(label, doc));
+      reference.Add(label, std::move(doc));
+    }
+    ASSERT_EQ(index.size(), reference.docs().size()) << step;
+    ASSERT_EQ(index.total_length(), reference.TotalLength()) << step;
+    if (step % 100 != 99) continue;
+    EXPECT_EQ(index.term_count(), reference.TermCount()) << step;
+    for (size_t t = 0; t < kVocabulary; t += 7) {
+      const std::string w = absl::StrCat("w", t);
+      EXPECT_EQ(index.DocFreq(w), reference.DocFreq(w)) << step << " " << w;
+    }
+    for (int q = 0; q < 10; ++q) {
+      Terms query;
+      for (const TermFreq& t : Doc(text(1 + rng() % 6))) query.push_back(t.term);
+      if (q == 3) query.push_back(query.front());
+      const size_t k = std::array<size_t, 3>{1, 10, 50}[q % 3];
+      const auto expected = reference.Search(query, k);
+      for (int way = 0; way < 3; ++way) {  // pruned and primed, pruned, exhaustive
+        auto hits = index.Search(query, {.top_k = k, .exhaustive = way == 2, .prime = way == 0});
+        ASSERT_OK(hits);
+        ASSERT_EQ(hits->size(), expected.size()) << step << " " << q;
+        for (size_t i = 0; i < expected.size(); ++i) {
+          EXPECT_EQ((*hits)[i].label, expected[i].label) << step << " " << q << " " << i;
+          EXPECT_EQ((*hits)[i].score, expected[i].score) << step << " " << q << " " << i;
+          ++compared;
+        }
+      }
+    }
+    Bm25Index fresh;
+    for (const auto& [l, terms] : reference.docs()) ASSERT_OK(fresh.Add(l, terms));
+    std::string churned_image, fresh_image;
+    ASSERT_OK(index.Save(&churned_image));
+    ASSERT_OK(fresh.Save(&fresh_image));
+    EXPECT_EQ(churned_image, fresh_image) << step;
+    // Every fifth checkpoint the churn goes on in the loaded copy (a loaded index's removals,
+    // compactions and term-id reuse are then covered too).
+    if (step % 500 == 499) {
+      ASSERT_OK_AND_ASSIGN(index, Bm25Index::Load(churned_image));
+    }
+  }
+  EXPECT_GT(removed, 500u);
+  EXPECT_GT(compared, 5000u);
 }
 
 TEST(Bm25IndexConcurrentTest, SearchesRunInParallel) {
@@ -661,6 +812,47 @@ TEST(Bm25IndexTest, SaveLoadRoundTrip) {
   EXPECT_EQ(empty.size(), kHeaderBytes);
   ASSERT_OK_AND_ASSIGN(Bm25Index none, Bm25Index::Load(empty));
   EXPECT_EQ(none.size(), 0u);
+}
+
+// Save writes documents by label, so loaded ordinals follow labels; an image whose documents
+// come in another order (a valid image, from another writer) loads to the same index: the
+// postings are put back in ordinal order.
+TEST(Bm25IndexTest, LoadAcceptsDocumentsInAnyOrder) {
+  Bm25Index fresh;
+  ASSERT_OK(fresh.Add(2, Doc("x y")));
+  ASSERT_OK(fresh.Add(5, Doc("x x z")));
+  ASSERT_OK(fresh.Add(9, Doc("y z z z")));
+  std::string image;
+  ASSERT_OK(fresh.Save(&image));
+  // The document records (label u64, length u32) sit at 64, 76 and 88: reverse them.
+  std::string reordered = image;
+  for (int i = 0; i < 3; ++i) {
+    std::memcpy(reordered.data() + kHeaderBytes + 12 * i,
+                image.data() + kHeaderBytes + 12 * (2 - i), 12);
+  }
+  ASSERT_NE(reordered, image);
+  Reseal(&reordered);
+  ASSERT_OK_AND_ASSIGN(Bm25Index loaded, Bm25Index::Load(reordered));
+  ExpectSameIndex(fresh, loaded, {{"x"}, {"y"}, {"z"}, {"x", "y", "z"}});
+  for (bool exhaustive : {false, true}) {
+    auto a = fresh.Search(Terms{"z", "x"}, {.top_k = 3, .exhaustive = exhaustive});
+    auto b = loaded.Search(Terms{"z", "x"}, {.top_k = 3, .exhaustive = exhaustive});
+    ASSERT_OK(a);
+    ASSERT_OK(b);
+    ASSERT_EQ(a->size(), 3u);
+    ASSERT_EQ(b->size(), 3u);
+    for (size_t i = 0; i < 3; ++i) {
+      EXPECT_EQ((*a)[i].label, (*b)[i].label);
+      EXPECT_EQ((*a)[i].score, (*b)[i].score);
+    }
+  }
+  std::string again;
+  ASSERT_OK(loaded.Save(&again));
+  EXPECT_EQ(again, image);
+  // Removing from it keeps working (its document term lists were rebuilt by counting).
+  EXPECT_TRUE(loaded.Remove(5));
+  EXPECT_EQ(loaded.DocFreq("x"), 1u);
+  EXPECT_EQ(loaded.DocFreq("z"), 1u);
 }
 
 TEST(Bm25IndexTest, LoadRejectsCorruptImages) {
