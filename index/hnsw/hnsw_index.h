@@ -88,6 +88,10 @@ class HnswIndex final : public VectorIndex {
   size_t removed_count() const override;
   size_t MemoryBytes() const override;
 
+  // An Add with at least this many new nodes links them by batch insertion (any thread
+  // count, 1 included); smaller ones insert one node at a time, as hnswlib does.
+  static constexpr size_t kMinBatchNodes = 32;
+
   absl::Status Add(std::span<const Label> labels, std::span<const float> vectors) override;
   // Add links a batch's new nodes with up to `threads` threads (hnswlib's concurrent insert:
   // per-node link locks, the entry point under a global lock), 16 nodes per thread at least.
