@@ -178,7 +178,7 @@ struct HnswIndex::Impl {
   // Links `nodes` (reserved, in that order) by batch insertion (ParlayANN: Dobson et al. 2023,
   // Manohar et al., PPoPP 2024) on up to `threads` threads, the caller's included. The graph
   // it makes is a function of the graph before and of `nodes` only, never of `threads` or of
-  // thread timing (see hnsw_graph.cc for how). Appends the nodes that lost their last live
+  // thread timing (see hnsw_batch_insert.cc for how). Appends the nodes that lost their last live
   // in-link to `orphans`. An exception in one thread stops the others at their next item and
   // comes back mapped as by the adapter's guard (hnsw_index.cc); nodes left unlinked then have
   // no in-link: the index must be rebuilt.
