@@ -64,7 +64,7 @@ test-asan: deps
 # The threading primitives of common/concurrency (bounded executor, stream threads, deadline
 # timer), the router, and HnswIndex's parallel insertion (index_test's HnswParallelAdd cases)
 # under ThreadSanitizer: part of `make test`. A few minutes (two small libraries, the index
-# library and six index_test cases), unlike the whole of test-tsan below, which would bring
+# library and nine index_test cases), unlike the whole of test-tsan below, which would bring
 # .ci/run near its 45-minute budget.
 test-tsan-core: deps
 	@cmake -S . -B $(TSAN_DIR) $(SAN_FLAGS) -DRAGD_SANITIZE=thread >/dev/null

@@ -102,7 +102,10 @@ class VectorIndex {
 
   // Backends that can insert one Add's vectors concurrently use up to `threads` threads for
   // it (the caller's included; they exist only during the call). The call still needs
-  // exclusive access. 0 is taken as 1. Default: ignored (Add is serial).
+  // exclusive access. 0 is taken as 1. A backend whose graph would then depend on thread
+  // timing must not offer it: cluster replicas rely on the same writes building the same
+  // index (HNSW's batch insertion gives identical bytes for any count). Default: ignored (Add
+  // is serial).
   virtual void SetAddThreads(size_t /*threads*/) {}
 
   // Removes labels: they are never returned by a search again. Unknown labels are ignored.

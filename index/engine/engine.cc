@@ -50,10 +50,6 @@ size_t Engine::Options::EffectiveInsertThreads() const {
   return std::clamp<size_t>(std::thread::hardware_concurrency(), 1, 4);
 }
 
-size_t Engine::Options::GraphInsertThreads() const {
-  return deterministic_graphs ? 1 : EffectiveInsertThreads();
-}
-
 absl::Status Engine::Impl::Open() {
   if (options_.search_leg_threads < 0 || options_.search_leg_threads > 64) {
     return absl::InvalidArgumentError("search_leg_threads: must be in [0, 64], got " +

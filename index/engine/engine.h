@@ -296,9 +296,10 @@ class Engine {
     // other again. 0..64. Default: 1.
     int search_leg_threads = 1;
     // Threads one Upsert may insert a shard's new vectors into its HNSW graph with
-    // (VectorIndex::SetAddThreads: hnswlib-style concurrent insertion, the writer's thread
-    // included, started per batch of at least 32 new points; rebuilds from storage use them
-    // too). The shard's exclusive lock is held meanwhile, as for a serial insert. Collections
+    // (VectorIndex::SetAddThreads: batch insertion, the writer's thread included, started per
+    // batch of at least 32 new points; rebuilds from storage use them too). The graph does
+    // not depend on it (replicas of one cluster log build the same graphs with any setting).
+    // The shard's exclusive lock is held meanwhile, as for a serial insert. Collections
     // with a lexical index also analyse a batch's texts on this many threads (before the
     // write mutex) and, when it is above 1, update the BM25 postings on a helper thread while
     // the graph takes the batch. 0: the hardware threads, at most 4 (beyond that, a bulk load
@@ -310,13 +311,6 @@ class Engine {
     // the page cache instead of a RocksDB MultiGet; unnamed, so it lasts as long as the
     // process). Off: every re-scoring read goes to RocksDB. Default: true.
     bool rescore_file = true;
-    // Link HNSW graphs on one thread whatever insert_threads says (texts are still analysed
-    // on insert_threads): a concurrent insert's graph depends on thread timing, so replicas
-    // replaying the same writes would hold different graphs and could answer an approximate
-    // search differently. Cluster mode sets it (services/server/config.cc). Default: false.
-    bool deterministic_graphs = false;
-    // Threads an HNSW Add links with: 1 when deterministic_graphs, else EffectiveInsertThreads.
-    size_t GraphInsertThreads() const;
     // fsync the WAL on every write. Turning this off loses acknowledged writes on power loss
     // (not on a process crash). Default: true.
     bool sync_writes = true;

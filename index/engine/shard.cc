@@ -152,7 +152,7 @@ uint64_t Shard::SpecFingerprint() const {
 absl::StatusOr<std::unique_ptr<VectorIndex>> Shard::BuildFromStore(
     const storage::ReadView* view) const {
   ASSIGN_OR_RETURN(auto index, MakeIndex(spec_.index, spec_.dimension, spec_.metric));
-  index->SetAddThreads(options_.GraphInsertThreads());
+  index->SetAddThreads(options_.EffectiveInsertThreads());
   std::vector<Label> labels;
   std::vector<float> vectors;
   labels.reserve(kBuildBatch);
@@ -230,7 +230,7 @@ absl::Status Shard::Recover() {
     auto loaded = LoadIndex(spec_.index, spec_.dimension, spec_.metric, *payload);
     if (loaded.ok()) {
       index = std::move(*loaded);
-      index->SetAddThreads(options_.GraphInsertThreads());
+      index->SetAddThreads(options_.EffectiveInsertThreads());
     } else {
       why = std::string(loaded.status().message());
     }

@@ -27,7 +27,6 @@ tableint HnswIndex::Impl::Descend(const void* vector, tableint entry, int top,
   for (int level = top; level > stop_level; --level) {
     for (bool changed = true; changed;) {
       changed = false;
-      std::lock_guard<std::mutex> lock(g.link_list_locks_[current]);
       const unsigned int* list = g.get_linklist(current, level);
       const int count = g.getListCount(const_cast<unsigned int*>(list));
       const tableint* neighbors = reinterpret_cast<const tableint*>(list + 1);
@@ -99,12 +98,8 @@ void HnswIndex::Impl::Link(tableint c, std::vector<tableint>* orphans, size_t* c
   Graph& g = *graph;
   const int level = g.element_levels_[c];
   const void* vector = g.getDataByInternalId(c);
-  // As hnswlib's addPoint: a node that will raise the top level keeps the entry point locked
-  // until it has become the entry, so that no other Link descends from a stale one.
-  std::unique_lock<std::mutex> top_lock(g.global);
   const tableint entry = g.enterpoint_node_;
   const int max_level = g.maxlevel_;
-  if (level <= max_level) top_lock.unlock();
   tableint current = Descend(vector, entry, max_level, level);
   for (int lv = std::min(level, max_level); lv >= 0; --lv) {
     Candidates candidates = g.searchBaseLayer(current, vector, lv);
@@ -131,18 +126,14 @@ tableint HnswIndex::Impl::Connect(tableint c, Candidates& candidates, int level,
     selected.push_back(candidates.top().second);
     candidates.pop();
   }
-  {
-    std::lock_guard<std::mutex> lock(g.link_list_locks_[c]);
-    unsigned int* own = g.get_linklist_at_level(c, level);
-    g.setListCount(own, static_cast<unsigned short>(selected.size()));
-    std::copy(selected.begin(), selected.end(), reinterpret_cast<tableint*>(own + 1));
-  }
+  unsigned int* own = g.get_linklist_at_level(c, level);
+  g.setListCount(own, static_cast<unsigned short>(selected.size()));
+  std::copy(selected.begin(), selected.end(), reinterpret_cast<tableint*>(own + 1));
   if (level == 0) {
     for (tableint s : selected) AddLiveIn(s);
   }
   std::vector<tableint> old;
   for (tableint s : selected) {
-    std::lock_guard<std::mutex> lock(g.link_list_locks_[s]);
     unsigned int* list = g.get_linklist_at_level(s, level);
     const size_t count = g.getListCount(list);
     tableint* links = reinterpret_cast<tableint*>(list + 1);

@@ -1,16 +1,20 @@
 #pragma once
 // Private to index/hnsw (not part of HnswIndex's interface): the hnswlib graph types and
 // HnswIndex::Impl, shared by hnsw_index.cc (the adapter: Create, Add, Remove, Search, Save,
-// Load) and hnsw_graph.cc (graph maintenance: insert, retire, link repair, entry point and the
-// reachability walk). hnswlib 0.6.2's headers define non-inline functions and globals, so this
-// header may be seen by one translation unit only: index/CMakeLists.txt compiles the two .cc
+// Load), hnsw_graph.cc (graph maintenance: insert, retire, link repair, entry point and the
+// reachability walk), hnsw_batch_insert.cc (an Add's nodes linked by batch on several threads)
+// and hnsw_codes.cc. hnswlib 0.6.2's headers define non-inline functions and globals, so this
+// header may be seen by one translation unit only: index/CMakeLists.txt compiles those .cc
 // files as one (a unity group); no other file may include it.
 
 #include <cstddef>
 #include <cstdint>
+#include <exception>
 #include <memory>
+#include <new>
 #include <optional>
 #include <queue>
+#include <span>
 #include <utility>
 #include <string>
 #include <vector>
@@ -23,12 +27,29 @@
 #include <hnswlib/hnswlib.h>
 #pragma GCC diagnostic pop
 
+#include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
 #include "index/hnsw/hnsw_index.h"
 #include "index/hnsw/quant_kernels.h"
 #include "index/serialization.h"
 
 namespace ragd::index {
 namespace hnsw_graph {
+
+// The one guard around hnswlib: no exception crosses the adapter or a thread it starts
+// (bad_alloc -> RESOURCE_EXHAUSTED, anything else -> INTERNAL).
+template <typename F>
+auto Guard(absl::string_view what, F&& f) -> decltype(f()) {
+  try {
+    return f();
+  } catch (const std::bad_alloc&) {
+    return absl::ResourceExhaustedError(absl::StrCat("hnsw ", what, ": out of memory"));
+  } catch (const std::exception& e) {
+    return absl::InternalError(absl::StrCat("hnsw ", what, ": ", e.what()));
+  } catch (...) {
+    return absl::InternalError(absl::StrCat("hnsw ", what, ": unknown exception"));
+  }
+}
 
 using Graph = hnswlib::HierarchicalNSW<float>;
 using hnswlib::tableint;
@@ -122,10 +143,12 @@ struct HnswIndex::Impl {
   // graph is empty until training, and these are searched exactly.
   std::vector<Label> pending_labels;
   std::vector<float> pending_rows;
-  // Per internal id: how many live nodes list it on layer 0. Link updates entries through
-  // std::atomic_ref (concurrent Links); everything else runs alone and reads them plainly.
+  // Per internal id: how many live nodes list it on layer 0. LinkBatch's merge phase updates
+  // entries through std::atomic_ref (a new node gains links from several targets at once);
+  // everything else runs alone and reads them plainly.
   std::vector<uint32_t> live_in;
   // Threads one Add may link its nodes with (HnswIndex::SetAddThreads), the caller's included.
+  // The graph does not depend on it.
   size_t add_threads = 1;
   // Retirements and pruned links since the last whole-graph reachability pass.
   size_t changes_since_check = 0;
@@ -142,27 +165,25 @@ struct HnswIndex::Impl {
     return graph->fstdistfunc_(a, graph->getDataByInternalId(b), graph->dist_func_param_);
   }
 
-  // Adds a new node for `label` (the caller retired any live node of that label). Capacity
-  // and live_in's capacity are the caller's.
-  // `data` is what a node stores (codec: the vector or its code).
+  // Adds a new node for `label` (the caller retired any live node of that label) and links it
+  // at once: hnswlib's insert, one node at a time. Capacity and live_in's capacity are the
+  // caller's. `data` is what a node stores (codec: the vector or its code).
   void Insert(const void* data, Label label, std::vector<tableint>* orphans);
-  // Insert in two halves, so that one Add can link many nodes at once. Reserve (one thread at
-  // a time) takes the next slot, draws its level from hnswlib's generator, writes the row and
-  // the label map, and returns the slot: a node nobody links to yet, which no walk can reach.
-  // Link then wires it into the graph and may run on several threads at once for different
-  // reserved nodes, as hnswlib's addPoint does: every list is read and written under its
-  // node's lock (hnswlib's link_list_locks_), the entry point and top level under hnswlib's
-  // `global` mutex (held for the whole Link of a node that raises the top level), live_in
-  // counted atomically. Nothing may be retired, repaired or resized while Links run.
-  // `orphans` and `changes` are the calling thread's own (merged by the caller).
+  // Insert in two halves. Reserve takes the next slot, draws its level from hnswlib's
+  // generator (so levels follow the order of reservation), writes the row and the label map,
+  // and returns the slot: a node nobody links to yet, which no walk can reach. Link wires one
+  // reserved node into the graph (serially: nothing else may touch the graph meanwhile).
   tableint Reserve(const void* data, Label label);
   void Link(tableint c, std::vector<tableint>* orphans, size_t* changes);
-  // Links `nodes` (reserved, in that order) with `threads` threads, the caller's included;
-  // merges their orphans into `orphans`. An exception in one thread stops the others at their
-  // next node and comes back mapped as by the adapter's guard (hnsw_index.cc); nodes left
-  // unlinked then have no in-link: the index must be rebuilt.
-  absl::Status LinkInParallel(const std::vector<tableint>& nodes, size_t threads,
-                              std::vector<tableint>* orphans);
+  // Links `nodes` (reserved, in that order) by batch insertion (ParlayANN: Dobson et al. 2023,
+  // Manohar et al., PPoPP 2024) on up to `threads` threads, the caller's included. The graph
+  // it makes is a function of the graph before and of `nodes` only, never of `threads` or of
+  // thread timing (see hnsw_batch_insert.cc for how). Appends the nodes that lost their last live
+  // in-link to `orphans`. An exception in one thread stops the others at their next item and
+  // comes back mapped as by the adapter's guard (hnsw_index.cc); nodes left unlinked then have
+  // no in-link: the index must be rebuilt.
+  absl::Status LinkBatch(const std::vector<tableint>& nodes, size_t threads,
+                         std::vector<tableint>* orphans);
   // Marks `id` removed and takes its layer-0 links out of live_in.
   void Retire(tableint id, std::vector<tableint>* orphans);
   // Links every orphan that is still live and without a live in-link; then, when enough has
@@ -177,14 +198,24 @@ struct HnswIndex::Impl {
   void ChooseEntryPoint();
 
  private:
-  // Greedy descent from `entry` (on layer `top`) down to layer `stop_level` + 1; each list is
-  // read under its node's lock.
+  // Greedy descent from `entry` (on layer `top`) down to layer `stop_level` + 1. Reads lists
+  // without locks: callers run alone or while no list is written (LinkBatch's search phase).
   tableint Descend(const void* vector, tableint entry, int top, int stop_level) const;
-  // hnswlib's mutuallyConnectNewElement, except that full lists drop links to removed nodes
-  // before pruning and that every live node losing its last live in-link is reported. Safe
-  // for concurrent Links (lists under their node's lock, live_in atomic).
+  // hnswlib's mutuallyConnectNewElement (serial), except that full lists drop links to removed
+  // nodes before pruning and that every live node losing its last live in-link is reported.
   tableint Connect(tableint c, Candidates& candidates, int level, std::vector<tableint>* orphans,
                    size_t* changes);
+  // One sub-batch of LinkBatch: its nodes search the graph as it was before it, then the
+  // reverse links are merged per target.
+  absl::Status LinkSubBatch(std::span<const tableint> nodes, size_t threads,
+                            std::vector<tableint>* orphans);
+  // LinkSubBatch's first phase for node `c`: descent from `entry` (top level `max_level`),
+  // ef_construction search per layer, hnswlib's heuristic; writes c's own lists only.
+  void SelectNeighbors(tableint c, tableint entry, int max_level);
+  // LinkSubBatch's last phase for one target: adds links from `target` on `level` to
+  // `sources` (new nodes, in batch order), pruning the full list with hnswlib's heuristic.
+  void MergeReverseLinks(tableint target, int level, std::span<const tableint> sources,
+                         std::vector<tableint>* orphans, size_t* changes);
   void AddLiveIn(tableint id);
   // Decrements live_in[id] when positive; true when that took it to zero.
   bool DropLiveIn(tableint id);

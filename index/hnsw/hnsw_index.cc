@@ -3,15 +3,12 @@
 #include <sys/mman.h>
 
 #include <algorithm>
-#include <atomic>
 #include <cstdlib>
 #include <cstring>
 #include <limits>
 #include <new>
 #include <queue>
 #include <stdexcept>
-#include <system_error>
-#include <thread>
 #include <utility>
 
 #include "absl/container/flat_hash_map.h"
@@ -25,6 +22,7 @@
 namespace ragd::index {
 
 using hnsw_graph::Graph;
+using hnsw_graph::Guard;
 using hnsw_graph::tableint;
 
 namespace {
@@ -40,20 +38,6 @@ constexpr size_t kInitialCapacity = 1024;
 constexpr size_t kMaxElements = std::numeric_limits<tableint>::max() - 1;
 // Levels are geometric with ratio 1/M (M >= 2): 64 is unreachable in practice.
 constexpr int kMaxLevel = 64;
-
-// The one guard around hnswlib: no exception crosses the adapter.
-template <typename F>
-auto Guard(absl::string_view what, F&& f) -> decltype(f()) {
-  try {
-    return f();
-  } catch (const std::bad_alloc&) {
-    return absl::ResourceExhaustedError(absl::StrCat("hnsw ", what, ": out of memory"));
-  } catch (const std::exception& e) {
-    return absl::InternalError(absl::StrCat("hnsw ", what, ": ", e.what()));
-  } catch (...) {
-    return absl::InternalError(absl::StrCat("hnsw ", what, ": unknown exception"));
-  }
-}
 
 // Moves the level-0 block (links + vector + label per element: ~6 KiB for 1536-d) into memory
 // that is 2 MiB aligned and advised for transparent huge pages. A search reads a few thousand
@@ -184,11 +168,6 @@ std::vector<std::pair<float, tableint>> SearchGraph(const Graph& g, const Dist& 
   }
   return out;
 }
-
-// Below this many nodes per thread an Add links serially: starting a thread (~50 us) is then
-// no longer small against the links it would take over (about 1 ms each at 1536-d, M 16,
-// ef_construction 200; less for small graphs).
-constexpr size_t kMinNodesPerThread = 16;
 
 }  // namespace
 
@@ -324,75 +303,30 @@ absl::Status HnswIndex::Add(std::span<const Label> labels, std::span<const float
       impl_->Insert(data_of(order[next]), labels[order[next]], &orphans);
       ++next;
     }
-    const size_t threads = std::min(impl_->add_threads, (order.size() - next) / kMinNodesPerThread);
-    if (threads <= 1) {
+    // Whether an Add inserts one node at a time or by batch depends on its size only, never
+    // on the threads: the graph must be the same for any SetAddThreads (cluster replicas).
+    if (order.size() - next < kMinBatchNodes) {
       for (; next < order.size(); ++next) {
         impl_->Insert(data_of(order[next]), labels[order[next]], &orphans);
       }
     } else {
       // Every node is reserved first, in batch order (levels drawn from hnswlib's generator
-      // in the same sequence as a serial Add), then linked by `threads` threads taking nodes
-      // in that order. The graph then depends on the interleaving; its recall does not
-      // (hnsw_parallel_add_test.cc compares it with a serial build against brute force).
+      // in the same sequence as a serial Add), then linked by batch insertion.
       std::vector<tableint> reserved;
       reserved.reserve(order.size() - next);
       for (; next < order.size(); ++next) {
         reserved.push_back(impl_->Reserve(data_of(order[next]), labels[order[next]]));
       }
-      RETURN_IF_ERROR(impl_->LinkInParallel(reserved, threads, &orphans));
-      // Nodes linked at the same time can end up listed only by each other (a few per
-      // thousand in hnsw_parallel_add_test, none in the serial builds of the same data): the
-      // whole-graph pass that Repair runs when this much has changed links them back. It
-      // reads each layer-0 list once, about 1% of linking a batch of 1,000 at 100k nodes.
+      RETURN_IF_ERROR(impl_->LinkBatch(reserved, impl_->add_threads, &orphans));
+      // A batch's nodes do not link one another, and a merge may prune an old node's last
+      // link from its group: the whole-graph pass that Repair runs when this much has
+      // changed links back anything severed. It reads each layer-0 list once, about 1% of
+      // linking a batch of 1,000 at 100k nodes.
       impl_->changes_since_check += std::max<size_t>(64, 2 * impl_->LiveCount());
     }
     impl_->Repair(orphans);
     return absl::OkStatus();
   });
-}
-
-// Links the reserved nodes with `threads` threads (the caller's included), each taking the
-// next unlinked node. Per-thread orphans and pruned-link counts are merged afterwards. An
-// exception in one thread (bad_alloc) stops the others at their next node and is returned as
-// the guard would map it; the nodes left unlinked then have no in-link and the caller's
-// error says the index must be rebuilt (the engine rebuilds from RocksDB on restart).
-absl::Status HnswIndex::Impl::LinkInParallel(const std::vector<tableint>& nodes, size_t threads,
-                                             std::vector<tableint>* orphans) {
-  struct PerThread {
-    std::vector<tableint> orphans;
-    size_t changes = 0;
-    absl::Status status;
-  };
-  std::vector<PerThread> per_thread(threads);
-  std::atomic<size_t> next{0};
-  std::atomic<bool> failed{false};
-  auto work = [&](PerThread& mine) {
-    mine.status = Guard("add", [&]() -> absl::Status {
-      for (size_t i; !failed.load(std::memory_order_relaxed) &&
-                     (i = next.fetch_add(1, std::memory_order_relaxed)) < nodes.size();) {
-        Link(nodes[i], &mine.orphans, &mine.changes);
-      }
-      return absl::OkStatus();
-    });
-    if (!mine.status.ok()) failed = true;
-  };
-  std::vector<std::thread> helpers;
-  helpers.reserve(threads - 1);
-  for (size_t t = 1; t < threads; ++t) {
-    try {
-      helpers.emplace_back(work, std::ref(per_thread[t]));
-    } catch (const std::system_error&) {
-      break;  // no thread to be had: the ones running (and this one) do the work
-    }
-  }
-  work(per_thread[0]);
-  for (std::thread& h : helpers) h.join();
-  for (PerThread& p : per_thread) {
-    orphans->insert(orphans->end(), p.orphans.begin(), p.orphans.end());
-    changes_since_check += p.changes;
-  }
-  for (PerThread& p : per_thread) RETURN_IF_ERROR(p.status);
-  return absl::OkStatus();
 }
 
 void HnswIndex::SetAddThreads(size_t threads) { impl_->add_threads = std::max<size_t>(1, threads); }

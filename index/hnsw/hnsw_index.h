@@ -22,12 +22,17 @@
 // Add: capacity doubles (resizeIndex) when full. A present label is replaced by a new node
 // (the old one is removed, as below); a removed label added again is live again on a new node.
 // A label repeated within one Add keeps its last vector (the earlier rows are not inserted).
-// With SetAddThreads(n > 1) the batch's nodes are reserved in order (levels drawn as a serial
-// Add draws them) and then linked by up to n threads at once, hnswlib's concurrent insert
-// (per-node link locks, the entry point under its global lock); the graph then depends on
-// thread timing, its recall does not (hnsw_parallel_add_test.cc). Nodes linked at the same
-// time can end up listed only by each other, so such an Add ends with the whole-graph
-// reachability pass below.
+// An Add of kMinBatchNodes or more new nodes reserves them in order (levels drawn as a serial
+// Add draws them) and links them by batch insertion (ParlayANN: Dobson et al., "Scaling
+// Graph-Based ANNS Algorithms to Billion-Size Datasets", 2023; Manohar et al., PPoPP 2024) on
+// up to SetAddThreads(n) threads: a graph of fewer than 256 live nodes takes them one at a
+// time, then sub-batches of at most a quarter of the live graph each search the graph as it
+// was before the sub-batch (read-only, in parallel), pick neighbours with hnswlib's heuristic,
+// and their reverse links are merged and pruned per target (in parallel, in a fixed order).
+// The graph is therefore a function of the inputs and the order of Add calls only: the same
+// bytes (Save) for any thread count and any run, which cluster replicas rely on
+// (hnsw_parallel_add_test.cc). A batch's nodes do not link one another, so such an Add ends
+// with the whole-graph reachability pass below.
 // Remove: the node is marked removed and stays in the graph, counted by removed_count(), until
 // the engine rebuilds the index; searches still walk through it.
 // Reachability under churn: hnswlib's own insert and update can leave live nodes without any
@@ -88,10 +93,14 @@ class HnswIndex final : public VectorIndex {
   size_t removed_count() const override;
   size_t MemoryBytes() const override;
 
+  // An Add with at least this many new nodes links them by batch insertion (any thread
+  // count, 1 included); smaller ones insert one node at a time, as hnswlib does.
+  static constexpr size_t kMinBatchNodes = 32;
+
   absl::Status Add(std::span<const Label> labels, std::span<const float> vectors) override;
-  // Add links a batch's new nodes with up to `threads` threads (hnswlib's concurrent insert:
-  // per-node link locks, the entry point under a global lock), 16 nodes per thread at least.
-  // The graph then depends on thread timing, its recall does not. Default: 1.
+  // Add links a batch's new nodes with up to `threads` threads (the caller's included; 8
+  // items per thread at least). Only the time changes: the graph is the same for any value.
+  // Default: 1.
   void SetAddThreads(size_t threads) override;
   absl::Status Remove(std::span<const Label> labels) override;
   absl::StatusOr<std::vector<SearchHit>> Search(std::span<const float> query,

@@ -458,8 +458,6 @@ bool IsLoopbackAddress(absl::string_view listen) {
 index::Engine::Options Config::EngineOptions() const {
   index::Engine::Options o = engine;
   o.data_dir = storage.data_dir;
-  // Pods replay one log as replicas: each must build the same graphs from it.
-  o.deterministic_graphs = !cluster.log.urls.empty();
   return o;
 }
 

@@ -40,16 +40,12 @@ TEST(ConfigTest, Defaults) {
   EXPECT_EQ(engine.max_k, index::Engine::Options{}.max_k);
   EXPECT_TRUE(engine.sync_writes);
   EXPECT_TRUE(engine.rescore_file);
-  EXPECT_FALSE(engine.deterministic_graphs);
 }
 
-// Cluster pods replay one log as replicas: their graphs must not depend on thread timing
-// (Engine::Options::deterministic_graphs); the re-scoring file cache can be turned off.
-TEST(ConfigTest, ClusterModeLinksGraphsDeterministically) {
-  CommandLine cl = Parse({}, {"RAGD_CLUSTER__NATS_URLS=nats://127.0.0.1:4222",
-                              "RAGD_ENGINE__RESCORE_FILE=false"});
+// The re-scoring file cache can be turned off (here through the environment).
+TEST(ConfigTest, RescoreFileCanBeTurnedOff) {
+  CommandLine cl = Parse({}, {"RAGD_ENGINE__RESCORE_FILE=false"});
   ASSERT_FALSE(cl.exit_code.has_value());
-  EXPECT_TRUE(cl.config.EngineOptions().deterministic_graphs);
   EXPECT_FALSE(cl.config.EngineOptions().rescore_file);
 }
 
