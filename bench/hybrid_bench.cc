@@ -27,7 +27,7 @@
 //    (`hybrid_sequential`, the default before the governor); and the engine before pruning
 //    (every posting scored: `*_before`).
 // 3. With --bm25-variants: Bm25Index::Search alone over the n texts (analysed as the engine
-//    does), MaxScore with and without its primed floor, MaxScore without block-max bounds and
+//    does), MaxScore with and without its primed floor, MaxScore with block-max bounds and
 //    the exhaustive dense accumulator, the four in turn per query, at k 10 and 50
 //    (`bm25_search` records, with candidates, block drops and probes per call).
 // Results: JSON lines (bench/README.md), with the hardware record and the load average.
@@ -134,18 +134,18 @@ struct Corpus {
 // helper thread that a hybrid search hands its text leg to when the leg governor finds that
 // cheaper, index/engine/leg_governor.h), the legs always one after the other
 // (Engine::Options::search_leg_threads 0, the default before the governor), and the engine
-// before pruning (every posting scored, legs one after the other), and the default without
-// block-max bounds (Engine::Options::lexical_block_max false: MaxScore on the terms' bounds).
-enum class Variant { kCurrent, kSequential, kBefore, kNoBlockMax };
+// before pruning (every posting scored, legs one after the other), and the default with
+// block-max bounds (Engine::Options::lexical_block_max, off by default).
+enum class Variant { kCurrent, kSequential, kBefore, kBlockMax };
 int LegThreads(Variant variant) {
-  return variant == Variant::kCurrent || variant == Variant::kNoBlockMax ? 1 : 0;
+  return variant == Variant::kCurrent || variant == Variant::kBlockMax ? 1 : 0;
 }
 
 std::unique_ptr<Engine> Open(const std::string& dir, Variant variant = Variant::kCurrent) {
   Engine::Options o;
   o.data_dir = dir;
   o.lexical_pruning = variant != Variant::kBefore;
-  o.lexical_block_max = variant != Variant::kNoBlockMax;
+  o.lexical_block_max = variant == Variant::kBlockMax;
   o.search_leg_threads = LegThreads(variant);
   o.snapshot_interval_seconds = 0;
   o.idle_flush_seconds = 0;
@@ -238,7 +238,7 @@ int main(int argc, char** argv) {
                "(saves the load when iterating; the load rate is then not reported)");
   app.add_flag("--bm25-variants", bm25_variants,
                "also time Bm25Index::Search alone over the n texts: MaxScore with and without "
-               "the primed floor, without block-max bounds and the exhaustive dense "
+               "the primed floor, with block-max bounds and the exhaustive dense "
                "accumulator, interleaved per query");
   CLI11_PARSE(app, argc, argv);
   ingest_n = std::min(ingest_n, n);
@@ -374,27 +374,27 @@ int main(int argc, char** argv) {
          0},
         {"hybrid_before", SearchMode::kHybrid, Fusion::kWeighted, 0.4, Variant::kBefore, 10, {}, 0},
         {"text_before", SearchMode::kText, std::nullopt, std::nullopt, Variant::kBefore, 10, {}, 0},
-        {"vector_noblock",
+        {"vector_blockmax",
          SearchMode::kVector,
          std::nullopt,
          std::nullopt,
-         Variant::kNoBlockMax,
+         Variant::kBlockMax,
          10,
          {},
          0},
-        {"hybrid_noblock",
+        {"hybrid_blockmax",
          SearchMode::kHybrid,
          Fusion::kWeighted,
          0.4,
-         Variant::kNoBlockMax,
+         Variant::kBlockMax,
          10,
          {},
          0},
-        {"text_k50_noblock",
+        {"text_k50_blockmax",
          SearchMode::kText,
          std::nullopt,
          std::nullopt,
-         Variant::kNoBlockMax,
+         Variant::kBlockMax,
          50,
          {},
          0},
@@ -425,7 +425,7 @@ int main(int argc, char** argv) {
     std::vector<double> open_seconds, open_cpu_seconds;
     for (int pass = 0; pass < passes; ++pass) {
       for (Variant variant :
-           {Variant::kCurrent, Variant::kSequential, Variant::kBefore, Variant::kNoBlockMax}) {
+           {Variant::kCurrent, Variant::kSequential, Variant::kBefore, Variant::kBlockMax}) {
         const auto open_start = Clock::now();
         const double open_cpu = ProcessCpuSeconds();
         std::unique_ptr<Engine> engine = Open(dir + "/search", variant);
@@ -475,8 +475,7 @@ int main(int argc, char** argv) {
       nlohmann::json record = {{"bench", "hybrid_search"},
                                {"mode", s.name},
                                {"lexical_pruning", s.variant != Variant::kBefore},
-                               {"lexical_block_max",
-                                s.variant != Variant::kBefore && s.variant != Variant::kNoBlockMax},
+                               {"lexical_block_max", s.variant == Variant::kBlockMax},
                                {"search_leg_threads", LegThreads(s.variant)},
                                {"n", n},
                                {"dim", dim},
@@ -538,10 +537,10 @@ int main(int argc, char** argv) {
                     {"calls", us.size()},
                     {"load_average_1m", ragd::bench::LoadAverage1()}});
     }
-    // maxscore is the default (block-max on); maxscore_noblock the terms' bounds alone.
+    // maxscore is the default (the terms' bounds); maxscore_blockmax adds the blocks' bounds.
     constexpr size_t kVariants = 4;
     const char* kNames[kVariants] = {"maxscore_primed", "maxscore", "exhaustive_dense",
-                                     "maxscore_noblock"};
+                                     "maxscore_blockmax"};
     for (size_t k : {size_t{10}, size_t{50}}) {
       std::vector<double> ms[kVariants];
       lx::Bm25SearchStats stats[kVariants];
@@ -553,7 +552,7 @@ int main(int argc, char** argv) {
             opts.top_k = k;
             opts.exhaustive = v == 2;
             opts.prime = v == 0;
-            opts.block_max = v != 3;
+            opts.block_max = v == 3;
             opts.stats = &stats[v];
             const auto start = Clock::now();
             auto hits = index.Search(query_terms[q], opts);

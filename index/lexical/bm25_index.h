@@ -84,11 +84,13 @@ struct Bm25SearchOptions {
   // Off by default: measured at 100k chunks it cost more than it saved (bench/README.md,
   // "Postings as arrays"); kept for the bench and the tests. Default: false.
   bool prime = false;
-  // Pruned search only: before probing the non-essential lists for a candidate document, sum
-  // the bounds of the blocks of postings that hold it (block-max MaxScore, see Search) and
-  // drop the candidate when that cannot reach the k-th best. The same hits either way; off
-  // is for the bench and the tests. Default: true.
-  bool block_max = true;
+  // Pruned search only: block-max MaxScore (see Search): candidates are dropped on the bounds
+  // of the non-essential lists' blocks that would hold them, and runs of ordinals skipped
+  // where the essential lists' blocks cannot reach the k-th best. The same hits either way.
+  // Off by default: at 100k chunks of the bench's corpus it dropped about a third of the
+  // candidates but cost more than it saved (bench/README.md, "Block-max bounds"). Default:
+  // false.
+  bool block_max = false;
   // When set, Search adds what it did here (tests and the bench; not thread-safe to share).
   Bm25SearchStats* stats = nullptr;
 };
@@ -132,6 +134,9 @@ class Bm25Index {
   // bounds can still reach the k-th best. Each document's score is summed in query-term
   // order, exactly as exhaustive scoring sums it, so the hits, their scores and the order of
   // ties are the same bit for bit (lexical_test checks against `exhaustive` on random data).
+  // With `block_max`, the bounds of 64-posting blocks (Term::blocks) also drop candidates
+  // against the non-essential lists and skip runs of ordinals of the essential lists (block-max
+  // MaxScore, as PISA's block_max_maxscore_query); the same hits and scores.
   // `exhaustive` scores term-at-a-time into a dense per-thread accumulator over ordinals.
   // The filter is asked once per document that could enter the top k (exhaustive: once per
   // document holding a query term).

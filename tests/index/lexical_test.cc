@@ -401,7 +401,10 @@ TEST(Bm25IndexTest, PrunedTopKEqualsExhaustiveScoring) {
         unprimed_filter(selective);
     const bool filtered = q % 2 == 0;
     auto pruned = index.Search(
-        query, {.top_k = k, .filter = filtered ? &pruned_filter : nullptr, .prime = true});
+        query, {.top_k = k,
+                .filter = filtered ? &pruned_filter : nullptr,
+                .prime = true,
+                .block_max = (q / 4) % 2 == 0});
     // Unfiltered, the floor above is primed from the rarest term; not primed, the same hits.
     auto unprimed = index.Search(
         query, {.top_k = k, .filter = filtered ? &unprimed_filter : nullptr, .prime = false});
@@ -457,8 +460,8 @@ TEST(Bm25IndexTest, BlockMaxDropsCandidatesAndKeepsExactHits) {
   auto check = [&](const Bm25Index& idx, const std::string& phase) {
     for (const Terms& q : queries) {
       for (size_t k : {1, 10, 50}) {
-        auto blocked = idx.Search(q, {.top_k = k, .stats = &stats});
-        auto unblocked = idx.Search(q, {.top_k = k, .block_max = false});
+        auto blocked = idx.Search(q, {.top_k = k, .block_max = true, .stats = &stats});
+        auto unblocked = idx.Search(q, {.top_k = k});
         auto exhaustive = idx.Search(q, {.top_k = k, .exhaustive = true});
         ASSERT_OK(blocked);
         ASSERT_OK(unblocked);
