@@ -575,11 +575,10 @@ int main(int argc, char** argv) {
                                                   static_cast<double>(ms[v].size())},
                       {"block_dropped_per_call", static_cast<double>(stats[v].block_dropped) /
                                                      static_cast<double>(ms[v].size())},
-                      {"probes_per_call", static_cast<double>(stats[v].probes) /
-                                              static_cast<double>(ms[v].size())},
-                      {"windows_skipped_per_call",
-                       static_cast<double>(stats[v].windows_skipped) /
-                           static_cast<double>(ms[v].size())},
+                      {"probes_per_call",
+                       static_cast<double>(stats[v].probes) / static_cast<double>(ms[v].size())},
+                      {"windows_skipped_per_call", static_cast<double>(stats[v].windows_skipped) /
+                                                       static_cast<double>(ms[v].size())},
                       {"build_s", build_s},
                       {"memory_bytes", index.MemoryBytes()},
                       {"load_average_1m", ragd::bench::LoadAverage1()}});

@@ -220,8 +220,8 @@ size_t Bm25Index::MemoryBytes() const {
                  free_term_ids_.capacity() * sizeof(uint32_t);
   for (const auto& [term, id] : term_ids_) bytes += heap(term);
   for (const Term& term : terms_) {
-    bytes += term.postings.capacity() * sizeof(Posting) +
-             term.blocks.capacity() * sizeof(Term::Block);
+    bytes +=
+        term.postings.capacity() * sizeof(Posting) + term.blocks.capacity() * sizeof(Term::Block);
   }
   return bytes;
 }
@@ -387,8 +387,8 @@ absl::StatusOr<std::vector<Bm25Hit>> Bm25Index::Search(std::span<const std::stri
       const double idf = std::log(1.0 + (n - df + 0.5) / (df + 0.5));
       // The tf part grows with tf and shrinks with the document's length.
       const double bound = contribution(idf, t.max_tf, t.min_length);
-      legs.push_back(Leg{t.postings.data(), t.postings.data() + t.postings.size(),
-                         t.blocks.data(), idf, bound * (1 + kSlack)});
+      legs.push_back(Leg{t.postings.data(), t.postings.data() + t.postings.size(), t.blocks.data(),
+                         idf, bound * (1 + kSlack)});
     }
     const size_t k = options.top_k;
     std::vector<Bm25Hit> hits;

@@ -400,11 +400,10 @@ TEST(Bm25IndexTest, PrunedTopKEqualsExhaustiveScoring) {
     CountingFilter pruned_filter(selective), exhaustive_filter(selective),
         unprimed_filter(selective);
     const bool filtered = q % 2 == 0;
-    auto pruned = index.Search(
-        query, {.top_k = k,
-                .filter = filtered ? &pruned_filter : nullptr,
-                .prime = true,
-                .block_max = (q / 4) % 2 == 0});
+    auto pruned = index.Search(query, {.top_k = k,
+                                       .filter = filtered ? &pruned_filter : nullptr,
+                                       .prime = true,
+                                       .block_max = (q / 4) % 2 == 0});
     // Unfiltered, the floor above is primed from the rarest term; not primed, the same hits.
     auto unprimed = index.Search(
         query, {.top_k = k, .filter = filtered ? &unprimed_filter : nullptr, .prime = false});
@@ -452,9 +451,9 @@ TEST(Bm25IndexTest, BlockMaxDropsCandidatesAndKeepsExactHits) {
     return t;
   };
   for (Label label = 1; label <= kDocs; ++label) ASSERT_OK(index.Add(label, Doc(document(label))));
-  const std::vector<Terms> queries = {
-      {"mid", "common"}, {"rare", "common"}, {"rare", "mid", "common"}, {"common", "w7", "mid"},
-      {"w3", "common"}, {"common", "w12", "w40", "rare"}};
+  const std::vector<Terms> queries = {{"mid", "common"},         {"rare", "common"},
+                                      {"rare", "mid", "common"}, {"common", "w7", "mid"},
+                                      {"w3", "common"},          {"common", "w12", "w40", "rare"}};
   Bm25SearchStats stats;
   size_t compared = 0;
   auto check = [&](const Bm25Index& idx, const std::string& phase) {
