@@ -27,8 +27,9 @@
 //    (`hybrid_sequential`, the default before the governor); and the engine before pruning
 //    (every posting scored: `*_before`).
 // 3. With --bm25-variants: Bm25Index::Search alone over the n texts (analysed as the engine
-//    does), MaxScore with and without its primed floor and the exhaustive dense accumulator,
-//    the three in turn per query, at k 10 and 50 (`bm25_search` records).
+//    does), MaxScore with and without its primed floor, MaxScore with block-max bounds and
+//    the exhaustive dense accumulator, the four in turn per query, at k 10 and 50
+//    (`bm25_search` records, with candidates, block drops and probes per call).
 // Results: JSON lines (bench/README.md), with the hardware record and the load average.
 
 #include <time.h>
@@ -133,14 +134,18 @@ struct Corpus {
 // helper thread that a hybrid search hands its text leg to when the leg governor finds that
 // cheaper, index/engine/leg_governor.h), the legs always one after the other
 // (Engine::Options::search_leg_threads 0, the default before the governor), and the engine
-// before pruning (every posting scored, legs one after the other).
-enum class Variant { kCurrent, kSequential, kBefore };
-int LegThreads(Variant variant) { return variant == Variant::kCurrent ? 1 : 0; }
+// before pruning (every posting scored, legs one after the other), and the default with
+// block-max bounds (Engine::Options::lexical_block_max, off by default).
+enum class Variant { kCurrent, kSequential, kBefore, kBlockMax };
+int LegThreads(Variant variant) {
+  return variant == Variant::kCurrent || variant == Variant::kBlockMax ? 1 : 0;
+}
 
 std::unique_ptr<Engine> Open(const std::string& dir, Variant variant = Variant::kCurrent) {
   Engine::Options o;
   o.data_dir = dir;
   o.lexical_pruning = variant != Variant::kBefore;
+  o.lexical_block_max = variant == Variant::kBlockMax;
   o.search_leg_threads = LegThreads(variant);
   o.snapshot_interval_seconds = 0;
   o.idle_flush_seconds = 0;
@@ -233,7 +238,8 @@ int main(int argc, char** argv) {
                "(saves the load when iterating; the load rate is then not reported)");
   app.add_flag("--bm25-variants", bm25_variants,
                "also time Bm25Index::Search alone over the n texts: MaxScore with and without "
-               "the primed floor and the exhaustive dense accumulator, interleaved per query");
+               "the primed floor, with block-max bounds and the exhaustive dense "
+               "accumulator, interleaved per query");
   CLI11_PARSE(app, argc, argv);
   ingest_n = std::min(ingest_n, n);
   if (keep && dir.empty()) {
@@ -368,6 +374,30 @@ int main(int argc, char** argv) {
          0},
         {"hybrid_before", SearchMode::kHybrid, Fusion::kWeighted, 0.4, Variant::kBefore, 10, {}, 0},
         {"text_before", SearchMode::kText, std::nullopt, std::nullopt, Variant::kBefore, 10, {}, 0},
+        {"vector_blockmax",
+         SearchMode::kVector,
+         std::nullopt,
+         std::nullopt,
+         Variant::kBlockMax,
+         10,
+         {},
+         0},
+        {"hybrid_blockmax",
+         SearchMode::kHybrid,
+         Fusion::kWeighted,
+         0.4,
+         Variant::kBlockMax,
+         10,
+         {},
+         0},
+        {"text_k50_blockmax",
+         SearchMode::kText,
+         std::nullopt,
+         std::nullopt,
+         Variant::kBlockMax,
+         50,
+         {},
+         0},
         {"text_k50_before",
          SearchMode::kText,
          std::nullopt,
@@ -394,7 +424,8 @@ int main(int argc, char** argv) {
     // index rebuilt from the stored term records), timed.
     std::vector<double> open_seconds, open_cpu_seconds;
     for (int pass = 0; pass < passes; ++pass) {
-      for (Variant variant : {Variant::kCurrent, Variant::kSequential, Variant::kBefore}) {
+      for (Variant variant :
+           {Variant::kCurrent, Variant::kSequential, Variant::kBefore, Variant::kBlockMax}) {
         const auto open_start = Clock::now();
         const double open_cpu = ProcessCpuSeconds();
         std::unique_ptr<Engine> engine = Open(dir + "/search", variant);
@@ -444,6 +475,7 @@ int main(int argc, char** argv) {
       nlohmann::json record = {{"bench", "hybrid_search"},
                                {"mode", s.name},
                                {"lexical_pruning", s.variant != Variant::kBefore},
+                               {"lexical_block_max", s.variant == Variant::kBlockMax},
                                {"search_leg_threads", LegThreads(s.variant)},
                                {"n", n},
                                {"dim", dim},
@@ -505,17 +537,23 @@ int main(int argc, char** argv) {
                     {"calls", us.size()},
                     {"load_average_1m", ragd::bench::LoadAverage1()}});
     }
-    const char* kNames[] = {"maxscore_primed", "maxscore", "exhaustive_dense"};
+    // maxscore is the default (the terms' bounds); maxscore_blockmax adds the blocks' bounds.
+    constexpr size_t kVariants = 4;
+    const char* kNames[kVariants] = {"maxscore_primed", "maxscore", "exhaustive_dense",
+                                     "maxscore_blockmax"};
     for (size_t k : {size_t{10}, size_t{50}}) {
-      std::vector<double> ms[3];
+      std::vector<double> ms[kVariants];
+      lx::Bm25SearchStats stats[kVariants];
       for (int pass = 0; pass < std::max(passes, 1); ++pass) {
         for (size_t q = 0; q < queries; ++q) {
-          for (size_t j = 0; j < 3; ++j) {
-            const size_t v = (q + j) % 3;
+          for (size_t j = 0; j < kVariants; ++j) {
+            const size_t v = (q + j) % kVariants;
             lx::Bm25SearchOptions opts;
             opts.top_k = k;
             opts.exhaustive = v == 2;
             opts.prime = v == 0;
+            opts.block_max = v == 3;
+            opts.stats = &stats[v];
             const auto start = Clock::now();
             auto hits = index.Search(query_terms[q], opts);
             ms[v].push_back(SecondsSince(start) * 1000);
@@ -523,7 +561,7 @@ int main(int argc, char** argv) {
           }
         }
       }
-      for (size_t v = 0; v < 3; ++v) {
+      for (size_t v = 0; v < kVariants; ++v) {
         std::sort(ms[v].begin(), ms[v].end());
         report.Write({{"bench", "bm25_search"},
                       {"variant", kNames[v]},
@@ -533,6 +571,14 @@ int main(int argc, char** argv) {
                       {"p50_ms", ragd::bench::Percentile(ms[v], 0.5)},
                       {"p99_ms", ragd::bench::Percentile(ms[v], 0.99)},
                       {"calls", ms[v].size()},
+                      {"candidates_per_call", static_cast<double>(stats[v].candidates) /
+                                                  static_cast<double>(ms[v].size())},
+                      {"block_dropped_per_call", static_cast<double>(stats[v].block_dropped) /
+                                                     static_cast<double>(ms[v].size())},
+                      {"probes_per_call",
+                       static_cast<double>(stats[v].probes) / static_cast<double>(ms[v].size())},
+                      {"windows_skipped_per_call", static_cast<double>(stats[v].windows_skipped) /
+                                                       static_cast<double>(ms[v].size())},
                       {"build_s", build_s},
                       {"memory_bytes", index.MemoryBytes()},
                       {"load_average_1m", ragd::bench::LoadAverage1()}});

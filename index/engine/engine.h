@@ -287,6 +287,10 @@ class Engine {
     // score every posting of every query term (the reference; benchmarks compare the two).
     // Default: true.
     bool lexical_pruning = true;
+    // With pruning: block-max MaxScore as well (Bm25SearchOptions::block_max; the same hits
+    // and scores). Off by default: measured slower at 100k chunks (bench/README.md, "Block-max
+    // bounds"). Default: false.
+    bool lexical_block_max = false;
     // Threads that run a hybrid search's text leg while the calling thread runs its vector
     // leg (idle_helpers.h), so that the legs overlap (bench/README.md measures how much). A
     // call finding none idle runs both legs itself, as 0 always does. Whether a search offers

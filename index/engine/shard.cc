@@ -486,6 +486,7 @@ absl::StatusOr<std::vector<Shard::Hit>> Shard::SearchText(std::span<const std::s
   lexical::Bm25SearchOptions opts;
   opts.top_k = k;
   opts.exhaustive = !options_.lexical_pruning;
+  opts.block_max = options_.lexical_block_max;
   if (filter != nullptr && options_.metadata_index) {
     ASSIGN_OR_RETURN(matching, metadata_.Evaluate(*filter));
     if (matching.empty()) return out;

@@ -154,8 +154,11 @@ absl::Status Bm25Index::Add(Label label, std::span<const TermFreq> terms) {
     const uint32_t* ids = doc_terms_.data() + terms_before;
     // Pass 2: the tails of the postings arrays.
     for (size_t i = 0; i < count; ++i) {
-      const std::vector<Posting>& postings = terms_[ids[i]].postings;
-      __builtin_prefetch(postings.data() + postings.size(), 1);
+      Term& term = terms_[ids[i]];
+      __builtin_prefetch(term.postings.data() + term.postings.size(), 1);
+      // A posting that opens a block needs one more block: made room for here, so that pass 3
+      // does not allocate for it.
+      if (term.postings.size() % kBlock == 0) Grow(term.blocks, 1);
     }
     // Pass 3: the postings.
     for (size_t i = 0; i < count; ++i) {
@@ -165,6 +168,10 @@ absl::Status Bm25Index::Add(Label label, std::span<const TermFreq> terms) {
       if (term.df++ == 0) ++live_terms_;
       term.max_tf = std::max(term.max_tf, terms[i].freq);
       term.min_length = std::min(term.min_length, static_cast<uint32_t>(length));
+      if (term.postings.size() % kBlock == 1) term.blocks.emplace_back();  // capacity: pass 2
+      Term::Block& block = term.blocks.back();
+      block.max_tf = std::max(block.max_tf, terms[i].freq);
+      block.min_length = std::min(block.min_length, static_cast<uint32_t>(length));
       ++appended;
     }
   } catch (const std::bad_alloc&) {
@@ -173,6 +180,8 @@ absl::Status Bm25Index::Add(Label label, std::span<const TermFreq> terms) {
     for (size_t i = 0; i < appended; ++i) {
       Term& term = terms_[doc_terms_[terms_before + i]];
       term.postings.pop_back();
+      // The block's bounds keep the undone posting's values: looser, still valid.
+      if (term.postings.size() % kBlock == 0) term.blocks.pop_back();
       if (--term.df == 0) --live_terms_;
     }
     doc_terms_.resize(terms_before);
@@ -210,7 +219,10 @@ size_t Bm25Index::MemoryBytes() const {
                  doc_terms_.capacity() * sizeof(uint32_t) + terms_.capacity() * sizeof(Term) +
                  free_term_ids_.capacity() * sizeof(uint32_t);
   for (const auto& [term, id] : term_ids_) bytes += heap(term);
-  for (const Term& term : terms_) bytes += term.postings.capacity() * sizeof(Posting);
+  for (const Term& term : terms_) {
+    bytes +=
+        term.postings.capacity() * sizeof(Posting) + term.blocks.capacity() * sizeof(Term::Block);
+  }
   return bytes;
 }
 
@@ -236,6 +248,20 @@ void Bm25Index::MaybeCompact() {
   // compaction (O(all postings)) is paid for by at least a third as many removed postings.
   // Documents without terms count too, so that ordinals of empty documents are reclaimed.
   if (dead_postings_ * 4 > postings_ || dead_docs_ * 4 > labels_.size()) Compact();
+}
+
+void Bm25Index::RebuildBlocks(Term& term, std::span<const uint32_t> lengths) {
+  const size_t count = (term.postings.size() + kBlock - 1) / kBlock;
+  term.blocks.resize(count);
+  for (size_t i = 0; i < count; ++i) {
+    Term::Block block;
+    const size_t end = std::min(term.postings.size(), (i + 1) * kBlock);
+    for (size_t j = i * kBlock; j < end; ++j) {
+      block.max_tf = std::max(block.max_tf, term.postings[j].tf);
+      block.min_length = std::min(block.min_length, lengths[term.postings[j].ordinal]);
+    }
+    term.blocks[i] = block;
+  }
 }
 
 void Bm25Index::Compact() {
@@ -292,11 +318,13 @@ void Bm25Index::Compact() {
       term.min_length = std::min(term.min_length, lengths[o]);
     }
     term.postings.resize(kept);
+    RebuildBlocks(term, lengths);  // fewer postings, no more blocks: does not allocate
   }
   absl::erase_if(term_ids_, [&](const auto& entry) {
     Term& term = terms_[entry.second];
     if (term.df != 0) return false;
     std::vector<Posting>().swap(term.postings);  // frees; does not allocate
+    std::vector<Term::Block>().swap(term.blocks);
     term = Term{};
     free_term_ids_.push_back(entry.second);  // within the capacity reserved above
     return true;
@@ -343,6 +371,7 @@ absl::StatusOr<std::vector<Bm25Hit>> Bm25Index::Search(std::span<const std::stri
     struct Leg {
       const Posting* begin;
       const Posting* end;
+      const Term::Block* blocks;
       double idf;
       double bound;  // no posting of the term adds more (kSlack above it)
     };
@@ -358,8 +387,8 @@ absl::StatusOr<std::vector<Bm25Hit>> Bm25Index::Search(std::span<const std::stri
       const double idf = std::log(1.0 + (n - df + 0.5) / (df + 0.5));
       // The tf part grows with tf and shrinks with the document's length.
       const double bound = contribution(idf, t.max_tf, t.min_length);
-      legs.push_back(
-          Leg{t.postings.data(), t.postings.data() + t.postings.size(), idf, bound * (1 + kSlack)});
+      legs.push_back(Leg{t.postings.data(), t.postings.data() + t.postings.size(), t.blocks.data(),
+                         idf, bound * (1 + kSlack)});
     }
     const size_t k = options.top_k;
     std::vector<Bm25Hit> hits;
@@ -407,17 +436,48 @@ absl::StatusOr<std::vector<Bm25Hit>> Bm25Index::Search(std::span<const std::stri
       const Posting* end;
       double idf;
       size_t leg;  // index in query order
+      const Posting* begin;
+      const Term::Block* blocks;
+      // block_bound's cache: the block at or after the last document asked about, its first
+      // and last ordinals and its bound (kEnd, kEnd, 0 past the last block).
+      size_t block = 0;
+      Ordinal block_first = 0;
+      Ordinal block_last = 0;
+      double block_score = 0;
     };
     std::vector<Cursor> cursors(m);
     std::vector<double> upper(m);
     for (size_t i = 0; i < m; ++i) {
       const Leg& leg = legs[order[i]];
-      cursors[i] = Cursor{leg.begin, leg.end, leg.idf, order[i]};
+      cursors[i] = Cursor{leg.begin, leg.end, leg.idf, order[i], leg.begin, leg.blocks};
       upper[i] = (i > 0 ? upper[i - 1] : 0.0) + leg.bound;
     }
     // The contribution of each leg (query order) to the current document; 0 when absent.
     std::vector<double> part(m, 0.0);
     constexpr Ordinal kEnd = UINT32_MAX;
+    const bool block_max = options.block_max;
+    // The bound of the block b of c's postings, and its last ordinal.
+    auto block_score = [&](const Cursor& c, size_t b) {
+      return contribution(c.idf, c.blocks[b].max_tf, c.blocks[b].min_length) * (1 + kSlack);
+    };
+    auto block_last = [&](const Cursor& c, size_t b) {
+      const size_t count = static_cast<size_t>(c.end - c.begin);
+      return c.begin[std::min(count, (b + 1) * kBlock) - 1].ordinal;
+    };
+    auto load_block = [&](Cursor& c) {
+      const size_t count = static_cast<size_t>(c.end - c.begin);
+      if (c.block * kBlock >= count) {
+        c.block_first = c.block_last = kEnd;
+        c.block_score = 0;
+        return;
+      }
+      c.block_first = c.begin[c.block * kBlock].ordinal;
+      c.block_last = block_last(c, c.block);
+      c.block_score = block_score(c, c.block);
+    };
+    if (block_max) {
+      for (Cursor& c : cursors) load_block(c);
+    }
     auto min_ordinal = [&](size_t from) {
       Ordinal next = kEnd;
       for (size_t i = from; i < m; ++i) {
@@ -439,6 +499,30 @@ absl::StatusOr<std::vector<Bm25Hit>> Bm25Index::Search(std::span<const std::stri
       c.at = std::lower_bound(lo + 1, hi, target,
                               [](const Posting& p, Ordinal t) { return p.ordinal < t; });
     };
+    // Block-max (PISA's block_max_maxscore_query, Lucene's impacts): what cursor c can add to
+    // document `target` at most, from the one block that would hold it; moves c.block there
+    // (targets only grow). 0 when the list holds no posting in the block's range.
+    auto block_bound = [&](Cursor& c, Ordinal target) {
+      while (target > c.block_last) {  // ends: past the last block, block_last is kEnd
+        ++c.block;
+        load_block(c);
+      }
+      return target < c.block_first ? 0.0 : c.block_score;
+    };
+    // After block_bound(c, target): the posting for `target`, if any, is in c.block.
+    auto seek_in_block = [](Cursor& c, Ordinal target) {
+      const size_t count = static_cast<size_t>(c.end - c.begin);
+      const Posting* lo = std::max(c.at, c.begin + std::min(count, c.block * kBlock));
+      const Posting* hi = c.begin + std::min(count, (c.block + 1) * kBlock);
+      if (lo >= hi) {
+        c.at = std::max(c.at, hi);
+        return;
+      }
+      c.at = std::lower_bound(lo, hi, target,
+                              [](const Posting& p, Ordinal t) { return p.ordinal < t; });
+    };
+    std::vector<double> block_upper(block_max ? m : 0);
+    Bm25SearchStats stats;
     hits.reserve(std::min(k, ordinals_.size()));  // k comes from the caller: not trusted
     size_t essential = 0;
     // The k-th best score less the margin: 0 until k hits are held, or the primed floor.
@@ -474,7 +558,32 @@ absl::StatusOr<std::vector<Bm25Hit>> Bm25Index::Search(std::span<const std::stri
       }
     }
     Ordinal current = min_ordinal(0);
+    // Block-max over the essential lists (as Lucene's MaxScoreBulkScorer windows): up to
+    // window_end every essential list's postings lie in the block its cursor is in, so their
+    // blocks' bounds plus the non-essential terms' bounds cap every score there; below the
+    // k-th best, the whole window is skipped without touching its postings.
+    Ordinal window_end = 0;
+    bool window_checked = false;
     while (current != kEnd && essential < m) {
+      if (block_max && hits.size() == k && (!window_checked || current > window_end)) {
+        window_checked = true;
+        window_end = kEnd;
+        double bound = essential > 0 ? upper[essential - 1] : 0.0;
+        for (size_t i = essential; i < m; ++i) {
+          const Cursor& c = cursors[i];
+          if (c.at == c.end) continue;
+          const size_t b = static_cast<size_t>(c.at - c.begin) / kBlock;
+          window_end = std::min(window_end, block_last(c, b));
+          bound += block_score(c, b);
+        }
+        if (bound < floor) {
+          ++stats.windows_skipped;
+          for (size_t i = essential; i < m; ++i) seek(cursors[i], window_end + 1);
+          current = min_ordinal(essential);
+          window_checked = false;
+          continue;
+        }
+      }
       Ordinal next = kEnd;
       double partial = 0;
       const bool dead = dead_[current] != 0;
@@ -493,15 +602,36 @@ absl::StatusOr<std::vector<Bm25Hit>> Bm25Index::Search(std::span<const std::stri
         if (c.at != c.end) next = std::min(next, c.at->ordinal);
       }
       bool candidate = !dead;
+      if (candidate) ++stats.candidates;
+      // The bounds of what the non-essential lists 0..i can still add: their blocks' bounds
+      // at this document (block-max) or their terms' bounds.
+      const double* rest = upper.data();
+      if (candidate && block_max && essential > 0 && partial + upper[essential - 1] >= floor) {
+        double sum = 0;
+        for (size_t i = 0; i < essential; ++i) {
+          sum += block_bound(cursors[i], current);
+          block_upper[i] = sum;
+        }
+        rest = block_upper.data();
+        if (partial + sum < floor) {
+          candidate = false;
+          ++stats.block_dropped;
+        }
+      }
       for (size_t i = essential; candidate && i-- > 0;) {
         // The non-essential terms, highest bound first, while they can still lift the
         // document to the k-th best.
-        if (partial + upper[i] < floor) {
+        if (partial + rest[i] < floor) {
           candidate = false;
           break;
         }
         Cursor& c = cursors[i];
-        seek(c, current);
+        ++stats.probes;
+        if (rest == block_upper.data()) {
+          seek_in_block(c, current);
+        } else {
+          seek(c, current);
+        }
         if (c.at != c.end && c.at->ordinal == current) {
           const double s = contribution(c.idf, c.at->tf, static_cast<uint32_t>(length_of_current));
           part[c.leg] = s;
@@ -532,6 +662,12 @@ absl::StatusOr<std::vector<Bm25Hit>> Bm25Index::Search(std::span<const std::stri
       current = next;
     }
     std::sort_heap(hits.begin(), hits.end(), Better);
+    if (options.stats != nullptr) {
+      options.stats->candidates += stats.candidates;
+      options.stats->block_dropped += stats.block_dropped;
+      options.stats->probes += stats.probes;
+      options.stats->windows_skipped += stats.windows_skipped;
+    }
     return hits;
   } catch (const std::bad_alloc&) {
     return absl::ResourceExhaustedError("bm25: out of memory");
@@ -689,6 +825,7 @@ absl::StatusOr<Bm25Index> Bm25Index::Load(std::string_view data) {
         std::sort(t.postings.begin(), t.postings.end(),
                   [](const Posting& a, const Posting& b) { return a.ordinal < b.ordinal; });
       }
+      RebuildBlocks(t, index.lengths_);
       t.df = count;
       index.term_ids_.emplace(std::string(term), static_cast<uint32_t>(index.terms_.size()));
       index.terms_.push_back(std::move(t));

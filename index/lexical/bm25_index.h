@@ -61,6 +61,14 @@ struct Bm25Options {
   absl::Status Validate() const;
 };
 
+// What pruned Searches did (Bm25SearchOptions::stats), summed over calls.
+struct Bm25SearchStats {
+  uint64_t candidates = 0;       // documents reached by the essential lists' walk
+  uint64_t block_dropped = 0;    // of those, dropped by the non-essential lists' block bounds
+  uint64_t probes = 0;           // seeks into non-essential lists
+  uint64_t windows_skipped = 0;  // runs of ordinals skipped on the essential lists' block bounds
+};
+
 struct Bm25SearchOptions {
   // Number of hits to return, best first. Default: 10.
   size_t top_k = 10;
@@ -76,6 +84,15 @@ struct Bm25SearchOptions {
   // Off by default: measured at 100k chunks it cost more than it saved (bench/README.md,
   // "Postings as arrays"); kept for the bench and the tests. Default: false.
   bool prime = false;
+  // Pruned search only: block-max MaxScore (see Search): candidates are dropped on the bounds
+  // of the non-essential lists' blocks that would hold them, and runs of ordinals skipped
+  // where the essential lists' blocks cannot reach the k-th best. The same hits either way.
+  // Off by default: at 100k chunks of the bench's corpus it dropped about a third of the
+  // candidates but cost more than it saved (bench/README.md, "Block-max bounds"). Default:
+  // false.
+  bool block_max = false;
+  // When set, Search adds what it did here (tests and the bench; not thread-safe to share).
+  Bm25SearchStats* stats = nullptr;
 };
 
 struct Bm25Hit {
@@ -117,6 +134,9 @@ class Bm25Index {
   // bounds can still reach the k-th best. Each document's score is summed in query-term
   // order, exactly as exhaustive scoring sums it, so the hits, their scores and the order of
   // ties are the same bit for bit (lexical_test checks against `exhaustive` on random data).
+  // With `block_max`, the bounds of 64-posting blocks (Term::blocks) also drop candidates
+  // against the non-essential lists and skip runs of ordinals of the essential lists (block-max
+  // MaxScore, as PISA's block_max_maxscore_query); the same hits and scores.
   // `exhaustive` scores term-at-a-time into a dense per-thread accumulator over ordinals.
   // The filter is asked once per document that could enter the top k (exhaustive: once per
   // document holding a query term).
@@ -159,7 +179,24 @@ class Bm25Index {
     // only loosen them; compaction tightens them again.
     uint32_t max_tf = 0;
     uint32_t min_length = UINT32_MAX;
+    // The same two bounds per block of kBlock postings (block i holds postings
+    // [i * kBlock, (i + 1) * kBlock)): blocks.size() == ceil(postings.size() / kBlock). Add
+    // updates the last block, tombstones leave them valid (only looser), compaction and Load
+    // rebuild them. Storing max tf and min length rather than a score keeps them valid for
+    // every avgdl and N (Lucene's impacts store (freq, norm) pairs for the same reason).
+    struct Block {
+      uint32_t max_tf = 0;
+      uint32_t min_length = UINT32_MAX;
+    };
+    std::vector<Block> blocks;
   };
+  // Postings per block: 64, as PISA's default block size and half of Lucene's 128-doc blocks
+  // (smaller blocks bound tighter; the side array costs 8 bytes per 64 postings, 1.6%).
+  static constexpr size_t kBlock = 64;
+  // Recomputes term.blocks from its postings. Never allocates when the block count does not
+  // grow (compaction only shrinks it).
+  // (`lengths` by the postings' ordinals.)
+  static void RebuildBlocks(Term& term, std::span<const uint32_t> lengths);
   // Ordinals are 32-bit: Add compacts first when they run out, RESOURCE_EXHAUSTED if that
   // frees none.
   static constexpr size_t kMaxOrdinals = UINT32_MAX;

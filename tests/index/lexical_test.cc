@@ -10,6 +10,7 @@
 #include <cmath>
 #include <cstring>
 #include <fstream>
+#include <iostream>
 #include <map>
 #include <random>
 #include <set>
@@ -399,8 +400,10 @@ TEST(Bm25IndexTest, PrunedTopKEqualsExhaustiveScoring) {
     CountingFilter pruned_filter(selective), exhaustive_filter(selective),
         unprimed_filter(selective);
     const bool filtered = q % 2 == 0;
-    auto pruned = index.Search(
-        query, {.top_k = k, .filter = filtered ? &pruned_filter : nullptr, .prime = true});
+    auto pruned = index.Search(query, {.top_k = k,
+                                       .filter = filtered ? &pruned_filter : nullptr,
+                                       .prime = true,
+                                       .block_max = (q / 4) % 2 == 0});
     // Unfiltered, the floor above is primed from the rarest term; not primed, the same hits.
     auto unprimed = index.Search(
         query, {.top_k = k, .filter = filtered ? &unprimed_filter : nullptr, .prime = false});
@@ -426,6 +429,76 @@ TEST(Bm25IndexTest, PrunedTopKEqualsExhaustiveScoring) {
   EXPECT_GT(exhaustive_calls, 0u);
   EXPECT_LT(pruned_calls * 3, exhaustive_calls)
       << "pruned " << pruned_calls << " vs exhaustive " << exhaustive_calls;
+}
+
+// Block-max: a frequent term's long list whose tf runs high in a few regions of ordinals and
+// low elsewhere, so that its blocks' bounds differ and candidates are dropped against them.
+// The hits must stay those of exhaustive scoring (and of the search without block bounds), bit
+// for bit, before and after removals, a compaction and a Save/Load.
+TEST(Bm25IndexTest, BlockMaxDropsCandidatesAndKeepsExactHits) {
+  std::mt19937_64 rng(1515);
+  Bm25Index index;
+  constexpr Label kDocs = 6000;
+  auto document = [&](Label label) {
+    std::string t;
+    // "common" in every document: tf 1..2, but 6..12 in every tenth block of 64 documents.
+    const bool hot = (label / 64) % 10 == 3;
+    const size_t common = hot ? 6 + rng() % 7 : 1 + rng() % 2;
+    for (size_t i = 0; i < common; ++i) absl::StrAppend(&t, "common ");
+    if (rng() % 3 == 0) absl::StrAppend(&t, "mid ");  // a third of the documents
+    if (rng() % 40 == 0) absl::StrAppend(&t, "rare rare ");
+    for (size_t i = 0, n = 4 + rng() % 20; i < n; ++i) absl::StrAppend(&t, "w", rng() % 500, " ");
+    return t;
+  };
+  for (Label label = 1; label <= kDocs; ++label) ASSERT_OK(index.Add(label, Doc(document(label))));
+  const std::vector<Terms> queries = {{"mid", "common"},         {"rare", "common"},
+                                      {"rare", "mid", "common"}, {"common", "w7", "mid"},
+                                      {"w3", "common"},          {"common", "w12", "w40", "rare"}};
+  Bm25SearchStats stats;
+  size_t compared = 0;
+  auto check = [&](const Bm25Index& idx, const std::string& phase) {
+    for (const Terms& q : queries) {
+      for (size_t k : {1, 10, 50}) {
+        auto blocked = idx.Search(q, {.top_k = k, .block_max = true, .stats = &stats});
+        auto unblocked = idx.Search(q, {.top_k = k});
+        auto exhaustive = idx.Search(q, {.top_k = k, .exhaustive = true});
+        ASSERT_OK(blocked);
+        ASSERT_OK(unblocked);
+        ASSERT_OK(exhaustive);
+        ASSERT_EQ(blocked->size(), exhaustive->size()) << phase;
+        ASSERT_EQ(unblocked->size(), exhaustive->size()) << phase;
+        for (size_t i = 0; i < exhaustive->size(); ++i) {
+          EXPECT_EQ((*blocked)[i].label, (*exhaustive)[i].label) << phase << " hit " << i;
+          EXPECT_EQ((*blocked)[i].score, (*exhaustive)[i].score) << phase << " hit " << i;
+          EXPECT_EQ((*unblocked)[i].label, (*exhaustive)[i].label) << phase << " hit " << i;
+          EXPECT_EQ((*unblocked)[i].score, (*exhaustive)[i].score) << phase << " hit " << i;
+          ++compared;
+        }
+      }
+    }
+  };
+  check(index, "built");
+  const uint64_t dropped_built = stats.block_dropped;
+  EXPECT_GT(dropped_built, 0u) << "candidates " << stats.candidates;
+  // Removals leave the blocks' bounds loose (the hot documents' among them), then compaction.
+  for (Label label = 1; label <= kDocs; label += 3) ASSERT_TRUE(index.Remove(label));
+  check(index, "after removals");
+  for (Label label = 2; label <= kDocs; label += 3) ASSERT_TRUE(index.Remove(label));
+  for (Label label = kDocs + 1; label <= kDocs + 500; ++label) {
+    ASSERT_OK(index.Add(label, Doc(document(label))));
+  }
+  check(index, "compacted and appended");
+  std::string image;
+  ASSERT_OK(index.Save(&image));
+  auto loaded = Bm25Index::Load(image);
+  ASSERT_OK(loaded);
+  check(*loaded, "loaded");
+  EXPECT_GT(compared, 500u);
+  EXPECT_GT(stats.block_dropped, dropped_built) << "candidates " << stats.candidates;
+  EXPECT_LT(stats.block_dropped, stats.candidates);
+  EXPECT_GT(stats.windows_skipped, 0u);
+  std::cout << "block-max: " << stats.candidates << " candidates, " << stats.block_dropped
+            << " dropped on blocks, " << stats.windows_skipped << " windows skipped\n";
 }
 
 // The same index built from scratch and through removes/re-adds scores identically.
