@@ -37,6 +37,10 @@ const browser = await puppeteer.launch({
   args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
          '--disable-background-networking', '--disable-component-update', '--disable-sync'],
   protocolTimeout: 30000,
+  // How long to wait for Chromium to print its DevTools endpoint. Puppeteer's default, 30 s,
+  // was once too short in CI for a first start on a loaded 2-core machine (passed in 39 s
+  // when run again); this bounds the wait, it does not time the page.
+  timeout: 120000,
 });
 const page = await browser.newPage();
 page.setDefaultTimeout(STEP_MS);
