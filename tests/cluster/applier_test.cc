@@ -314,8 +314,12 @@ TEST_F(ApplierTest, CatalogCreatesAndDeletesCollections) {
   ASSERT_OK_AND_ASSIGN(auto pts, engine->Get("one", {"a", "z"}, false));
   ASSERT_EQ(pts.size(), 1u);
   EXPECT_EQ(pts[0].id, "z");
-  // The catalog position survives a restart: the old create/delete are not replayed.
+  // The catalog position survives a restart: the old create/delete are not replayed. The
+  // position is stored after the collection's worker starts, so the point above can be applied
+  // before it: wait for the third catalog entry (create, delete, create again) first.
+  ASSERT_OK(applier->WaitForCatalogSequence(del.sequence + 1, absl::Now() + kWait));
   const uint64_t catalog = applier->CatalogPosition();
+  EXPECT_EQ(catalog, del.sequence + 1);
   applier.reset();
   ASSERT_OK_AND_ASSIGN(applier, Applier::Start(log.get(), engine.get()));
   EXPECT_EQ(applier->CatalogPosition(), catalog);
