@@ -82,6 +82,20 @@ class VisitedLease {
   hnswlib::VisitedList* list_;
 };
 
+constexpr size_t kCacheLine = 64;
+// How far ahead of the distance being computed the walk asks for vectors, and how much of
+// each: two neighbours ahead, their first 8 cache lines (the hardware prefetcher streams the
+// rest once the distance starts reading). Chosen on 20k x 1536 in process, alternated runs:
+// +5-11% QPS for float32, f16 and int8 over one neighbour and one line (hnswlib's choice);
+// four ahead, or whole vectors, were slower (bench/README "Walk prefetch").
+constexpr int kPrefetchAhead = 2;
+constexpr size_t kPrefetchLines = 8;
+
+void PrefetchVector(const Graph& g, tableint id, size_t lines) {
+  const char* p = g.getDataByInternalId(id);
+  for (size_t l = 0; l < lines; ++l) __builtin_prefetch(p + l * kCacheLine);
+}
+
 // Best-first search with a per-call ef and a native filter. Reads only public members of
 // HierarchicalNSW; the same algorithm as hnswlib 0.7's searchBaseLayerST with a filter.
 // `dist(id)` is the query's distance to node `id` (float32: hnswlib's space; codes: the
@@ -115,6 +129,10 @@ std::vector<std::pair<float, tableint>> SearchGraph(const Graph& g, const Dist& 
   }
 
   using Entry = std::pair<float, tableint>;
+  // Level-0 lists hold at most maxM0_ (2 M <= 256) neighbours.
+  tableint fresh[2 * 128];
+  const size_t prefetch_lines =
+      std::min<size_t>(kPrefetchLines, (g.data_size_ + kCacheLine - 1) / kCacheLine);
   VisitedLease lease(g.visited_list_pool_);
   hnswlib::vl_type* visited = lease.get()->mass;
   const hnswlib::vl_type tag = lease.get()->curV;
@@ -134,22 +152,29 @@ std::vector<std::pair<float, tableint>> SearchGraph(const Graph& g, const Dist& 
     if (-next.first > bound && top.size() >= ef) break;
     candidates.pop();
     const unsigned int* list = g.get_linklist0(next.second);
-    const int count = g.getListCount(const_cast<unsigned int*>(list));
+    // First the neighbours not visited yet (marks are 2 bytes a node, mostly cached), then
+    // their distances with the vectors of the next ones already on their way: vectors are
+    // kilobytes apart, so a walk that asks for one only when it needs it waits for DRAM once
+    // per neighbour. Marking before computing visits the same nodes in the same order as
+    // marking on the way (hnswlib's loop), so results are identical.
+    const int count = std::min<int>(g.getListCount(const_cast<unsigned int*>(list)), 2 * 128);
     const tableint* neighbors = reinterpret_cast<const tableint*>(list + 1);
-    // Vectors are kilobytes apart in memory: fetch the next neighbour's vector and visited
-    // mark while this one's distance is computed (what hnswlib's own search does).
-    if (count > 0) {
-      __builtin_prefetch(visited + neighbors[0]);
-      __builtin_prefetch(g.getDataByInternalId(neighbors[0]));
-    }
+    for (int i = 0; i < count; ++i) __builtin_prefetch(visited + neighbors[i]);
+    int fresh_count = 0;
     for (int i = 0; i < count; ++i) {
       const tableint id = neighbors[i];
-      if (i + 1 < count) {
-        __builtin_prefetch(visited + neighbors[i + 1]);
-        __builtin_prefetch(g.getDataByInternalId(neighbors[i + 1]));
-      }
       if (visited[id] == tag) continue;
       visited[id] = tag;
+      fresh[fresh_count++] = id;
+    }
+    for (int j = 0; j < std::min(fresh_count, kPrefetchAhead); ++j) {
+      PrefetchVector(g, fresh[j], prefetch_lines);
+    }
+    for (int j = 0; j < fresh_count; ++j) {
+      if (j + kPrefetchAhead < fresh_count) {
+        PrefetchVector(g, fresh[j + kPrefetchAhead], prefetch_lines);
+      }
+      const tableint id = fresh[j];
       const float d = dist(id);
       if (top.size() < ef || d < bound) {
         candidates.emplace(-d, id);
