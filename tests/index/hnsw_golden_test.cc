@@ -2,7 +2,9 @@
 // of serial Adds, batch Adds, replacements and removals, for each storage kind. Any change to
 // what the graph links (neighbour selection, pruning, repair, the order of ties) changes the
 // hash, so a refactor of the graph code that claims to preserve behaviour is checked here.
-// When the graph is changed on purpose, the failure prints the new hash to record.
+// A fourth case (float32, coordinates in [-2, 2]) has many equal distances, so that the order
+// in which candidates enter a pruning (which decides between equal ones) shows too. When the
+// graph is changed on purpose, the failure prints the new hash to record.
 //
 // Why the hashes are the same on every build and CPU: every coordinate is a small integer, so
 // every distance the graph compares (float32 L2, f16 L2, int8 L2 with scale 1) is a sum of
@@ -53,11 +55,17 @@ class Rng {
 
 // Integer rows in [-127, 127]: 16 clusters (centres in [-80, 80], noise in [-20, 20]); rows
 // 0..255 come in pairs (v, -v) and rows 0 and 1 are all +127 and all -127 (see the top).
-std::vector<float> IntegerRows() {
+// `ties`: coordinates in [-2, 2] instead, so that many distances are equal and the order in
+// which equal candidates are taken shows in the graph.
+std::vector<float> IntegerRows(bool ties) {
   Rng rng(20261202);
+  std::vector<float> rows(kRows * kDim);
+  if (ties) {
+    for (float& x : rows) x = static_cast<float>(rng.Int(-2, 2));
+    return rows;
+  }
   std::vector<int> centres(16 * kDim);
   for (int& c : centres) c = rng.Int(-80, 80);
-  std::vector<float> rows(kRows * kDim);
   for (size_t i = 0; i < kRows; ++i) {
     const size_t cluster = rng.Next() % 16;
     for (size_t d = 0; d < kDim; ++d) {
@@ -73,6 +81,7 @@ std::vector<float> IntegerRows() {
 
 struct GoldenCase {
   Quantization quantization;
+  bool ties;      // IntegerRows(ties)
   uint64_t hash;  // of Save()'s bytes, recorded before the neighbour-pruning refactor
   std::string name;
 };
@@ -83,7 +92,7 @@ class HnswGoldenTest : public ::testing::TestWithParam<GoldenCase> {};
 
 TEST_P(HnswGoldenTest, SnapshotHashIsPinned) {
   const GoldenCase& c = GetParam();
-  const std::vector<float> data = IntegerRows();
+  const std::vector<float> data = IntegerRows(c.ties);
   IndexSpec spec;
   spec.kind = IndexKind::kHnsw;
   spec.m = 4;  // small lists (8 on layer 0): nearly every insert prunes a full list
@@ -128,9 +137,10 @@ TEST_P(HnswGoldenTest, SnapshotHashIsPinned) {
 
 INSTANTIATE_TEST_SUITE_P(
     Storage, HnswGoldenTest,
-    ::testing::Values(GoldenCase{Quantization::kNone, 0x4f7f92c04e1f64bbull, "Float32"},
-                      GoldenCase{Quantization::kF16, 0x0b15d4a87ef62389ull, "F16"},
-                      GoldenCase{Quantization::kInt8, 0x92c3aab2853bd63aull, "Int8"}),
+    ::testing::Values(GoldenCase{Quantization::kNone, false, 0x4f7f92c04e1f64bbull, "Float32"},
+                      GoldenCase{Quantization::kNone, true, 0xa3d8d2bd7d61573full, "Float32Ties"},
+                      GoldenCase{Quantization::kF16, false, 0x0b15d4a87ef62389ull, "F16"},
+                      GoldenCase{Quantization::kInt8, false, 0x92c3aab2853bd63aull, "Int8"}),
     [](const ::testing::TestParamInfo<GoldenCase>& info) { return info.param.name; });
 
 }  // namespace
