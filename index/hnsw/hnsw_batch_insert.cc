@@ -163,7 +163,7 @@ absl::Status HnswIndex::Impl::LinkSubBatch(std::span<const tableint> nodes, size
   }
   group_starts.push_back(reverse.size());
 
-  // 3. Per target, in parallel: merge its group into its list and prune (hnswlib's heuristic).
+  // 3. Per target, in parallel: merge its group into its list and prune (AddReverseLinks).
   //    A merge writes its target's list only; live_in only rises for new nodes and only falls
   //    for old ones, so a count reaching zero is final whatever the order of the merges.
   struct PerWorker {
@@ -173,9 +173,9 @@ absl::Status HnswIndex::Impl::LinkSubBatch(std::span<const tableint> nodes, size
   std::vector<PerWorker> per_worker(std::max<size_t>(1, threads));
   RETURN_IF_ERROR(ParallelFor(group_starts.size() - 1, threads, [&](size_t i, size_t worker) {
     const size_t begin = group_starts[i], end = group_starts[i + 1];
-    MergeReverseLinks(reverse[begin].target, reverse[begin].level,
-                      std::span<const tableint>(sources).subspan(begin, end - begin),
-                      &per_worker[worker].orphans, &per_worker[worker].changes);
+    AddReverseLinks(reverse[begin].target, reverse[begin].level,
+                    std::span<const tableint>(sources).subspan(begin, end - begin),
+                    &per_worker[worker].orphans, &per_worker[worker].changes);
   }));
   // Which worker saw a node lose its last link is timing; the set of such nodes is not. In id
   // order, so that Repair re-links them in an order that does not depend on the threads.
@@ -210,49 +210,6 @@ void HnswIndex::Impl::SelectNeighbors(tableint c, tableint entry, int max_level)
     }
     g.setListCount(own, static_cast<unsigned short>(count));
     current = links[count - 1];
-  }
-}
-
-void HnswIndex::Impl::MergeReverseLinks(tableint target, int level,
-                                        std::span<const tableint> sources,
-                                        std::vector<tableint>* orphans, size_t* changes) {
-  Graph& g = *graph;
-  const size_t max_links = level == 0 ? g.maxM0_ : g.maxM_;
-  unsigned int* list = g.get_linklist_at_level(target, level);
-  const size_t count = g.getListCount(list);
-  tableint* links = reinterpret_cast<tableint*>(list + 1);
-  if (count + sources.size() <= max_links) {
-    std::copy(sources.begin(), sources.end(), links + count);
-    g.setListCount(list, static_cast<unsigned short>(count + sources.size()));
-    if (level == 0) {
-      for (tableint c : sources) AddLiveIn(c);
-    }
-    return;
-  }
-  // Full: as Connect, links to removed nodes only cost a slot; the heuristic chooses among
-  // the new nodes (in batch order) and the live old links (in list order).
-  const std::vector<tableint> old(links, links + count);
-  const char* at = g.getDataByInternalId(target);
-  Candidates pool;
-  for (tableint c : sources) pool.emplace(Distance(at, c), c);
-  for (tableint x : old) {
-    if (IsLive(x)) pool.emplace(Distance(at, x), x);
-  }
-  if (pool.size() > max_links) g.getNeighborsByHeuristic2(pool, max_links);
-  size_t kept = 0;
-  while (!pool.empty()) {
-    links[kept++] = pool.top().second;
-    pool.pop();
-  }
-  g.setListCount(list, static_cast<unsigned short>(kept));
-  if (level != 0) return;
-  for (size_t i = 0; i < kept; ++i) {
-    if (std::find(sources.begin(), sources.end(), links[i]) != sources.end()) AddLiveIn(links[i]);
-  }
-  for (tableint x : old) {
-    if (!IsLive(x) || std::find(links, links + kept, x) != links + kept) continue;
-    ++*changes;
-    if (DropLiveIn(x)) orphans->push_back(x);
   }
 }
 

@@ -1,5 +1,6 @@
 // Graph maintenance for HnswIndex (see hnsw_graph_internal.h): inserting and retiring nodes,
-// re-linking nodes that lost their last live in-link, choosing the entry point and the
+// adding reverse links and pruning full lists (for the serial insert and the batch merge
+// alike), re-linking nodes that lost their last live in-link, choosing the entry point and the
 // whole-graph reachability walk.
 
 #include <algorithm>
@@ -10,6 +11,7 @@
 #include <mutex>
 #include <new>
 #include <optional>
+#include <span>
 #include <vector>
 
 #include "index/hnsw/hnsw_graph_internal.h"
@@ -118,7 +120,6 @@ void HnswIndex::Impl::Link(tableint c, std::vector<tableint>* orphans, size_t* c
 tableint HnswIndex::Impl::Connect(tableint c, Candidates& candidates, int level,
                                   std::vector<tableint>* orphans, size_t* changes) {
   Graph& g = *graph;
-  const size_t max_links = level == 0 ? g.maxM0_ : g.maxM_;
   g.getNeighborsByHeuristic2(candidates, g.M_);
   std::vector<tableint> selected;  // farthest first: the closest is last
   selected.reserve(candidates.size());
@@ -132,43 +133,54 @@ tableint HnswIndex::Impl::Connect(tableint c, Candidates& candidates, int level,
   if (level == 0) {
     for (tableint s : selected) AddLiveIn(s);
   }
-  std::vector<tableint> old;
   for (tableint s : selected) {
-    unsigned int* list = g.get_linklist_at_level(s, level);
-    const size_t count = g.getListCount(list);
-    tableint* links = reinterpret_cast<tableint*>(list + 1);
-    if (count < max_links) {
-      links[count] = c;
-      g.setListCount(list, static_cast<unsigned short>(count + 1));
-      if (level == 0) AddLiveIn(c);
-      continue;
-    }
-    // Full: links to removed nodes only cost a slot; the heuristic chooses among the rest.
-    old.assign(links, links + count);
-    const char* at = g.getDataByInternalId(s);
-    Candidates pool;
-    pool.emplace(Distance(at, c), c);
-    for (tableint x : old) {
-      if (IsLive(x)) pool.emplace(Distance(at, x), x);
-    }
-    if (pool.size() > max_links) g.getNeighborsByHeuristic2(pool, max_links);
-    size_t kept = 0;
-    while (!pool.empty()) {
-      links[kept++] = pool.top().second;
-      pool.pop();
-    }
-    g.setListCount(list, static_cast<unsigned short>(kept));
-    if (level != 0) continue;
-    for (size_t i = 0; i < kept; ++i) {
-      if (links[i] == c) AddLiveIn(c);
-    }
-    for (tableint x : old) {
-      if (!IsLive(x) || std::find(links, links + kept, x) != links + kept) continue;
-      ++*changes;
-      if (DropLiveIn(x)) orphans->push_back(x);
-    }
+    AddReverseLinks(s, level, std::span<const tableint>(&c, 1), orphans, changes);
   }
   return selected.back();
+}
+
+void HnswIndex::Impl::AddReverseLinks(tableint target, int level,
+                                      std::span<const tableint> sources,
+                                      std::vector<tableint>* orphans, size_t* changes) {
+  Graph& g = *graph;
+  const size_t max_links = level == 0 ? g.maxM0_ : g.maxM_;
+  unsigned int* list = g.get_linklist_at_level(target, level);
+  const size_t count = g.getListCount(list);
+  tableint* links = reinterpret_cast<tableint*>(list + 1);
+  if (count + sources.size() <= max_links) {
+    std::copy(sources.begin(), sources.end(), links + count);
+    g.setListCount(list, static_cast<unsigned short>(count + sources.size()));
+    if (level == 0) {
+      for (tableint c : sources) AddLiveIn(c);
+    }
+    return;
+  }
+  // Full. Links to removed nodes only cost a slot, so only live ones compete. The pool takes the
+  // sources first, then the old links in list order: that order decides ties between equal
+  // distances, so the serial insert and the batch merge prune alike only because they share it.
+  const std::vector<tableint> old(links, links + count);
+  const char* at = g.getDataByInternalId(target);
+  Candidates pool;
+  for (tableint c : sources) pool.emplace(Distance(at, c), c);
+  for (tableint x : old) {
+    if (IsLive(x)) pool.emplace(Distance(at, x), x);
+  }
+  if (pool.size() > max_links) g.getNeighborsByHeuristic2(pool, max_links);
+  size_t kept = 0;
+  while (!pool.empty()) {
+    links[kept++] = pool.top().second;
+    pool.pop();
+  }
+  g.setListCount(list, static_cast<unsigned short>(kept));
+  if (level != 0) return;
+  for (size_t i = 0; i < kept; ++i) {
+    if (std::find(sources.begin(), sources.end(), links[i]) != sources.end()) AddLiveIn(links[i]);
+  }
+  for (tableint x : old) {
+    if (!IsLive(x) || std::find(links, links + kept, x) != links + kept) continue;
+    ++*changes;
+    if (DropLiveIn(x)) orphans->push_back(x);
+  }
 }
 
 void HnswIndex::Impl::Retire(tableint id, std::vector<tableint>* orphans) {

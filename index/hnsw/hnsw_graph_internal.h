@@ -201,10 +201,20 @@ struct HnswIndex::Impl {
   // Greedy descent from `entry` (on layer `top`) down to layer `stop_level` + 1. Reads lists
   // without locks: callers run alone or while no list is written (LinkBatch's search phase).
   tableint Descend(const void* vector, tableint entry, int top, int stop_level) const;
-  // hnswlib's mutuallyConnectNewElement (serial), except that full lists drop links to removed
-  // nodes before pruning and that every live node losing its last live in-link is reported.
+  // hnswlib's mutuallyConnectNewElement (serial): picks c's neighbours on `level` by hnswlib's
+  // heuristic, writes c's list and adds the reverse links (AddReverseLinks, one source each).
   tableint Connect(tableint c, Candidates& candidates, int level, std::vector<tableint>* orphans,
                    size_t* changes);
+  // Adds links from `target` on `level` to `sources` (nodes being linked, in order): appended
+  // while the list has room, else the full list is merged with them and pruned by hnswlib's
+  // heuristic, over the sources (in order) and the live old links (in list order); links to
+  // removed nodes only cost a slot. Unlike hnswlib's own insert, every live node that loses
+  // its last live in-link is appended to `orphans`, and each pruned live link counts in
+  // `changes`. The one place a list is pruned: Connect (serial insert) and LinkSubBatch's merge
+  // phase (one call per target, in parallel) both come here. Writes `target`'s list only;
+  // live_in is updated atomically (AddLiveIn, DropLiveIn).
+  void AddReverseLinks(tableint target, int level, std::span<const tableint> sources,
+                       std::vector<tableint>* orphans, size_t* changes);
   // One sub-batch of LinkBatch: its nodes search the graph as it was before it, then the
   // reverse links are merged per target.
   absl::Status LinkSubBatch(std::span<const tableint> nodes, size_t threads,
@@ -212,10 +222,6 @@ struct HnswIndex::Impl {
   // LinkSubBatch's first phase for node `c`: descent from `entry` (top level `max_level`),
   // ef_construction search per layer, hnswlib's heuristic; writes c's own lists only.
   void SelectNeighbors(tableint c, tableint entry, int max_level);
-  // LinkSubBatch's last phase for one target: adds links from `target` on `level` to
-  // `sources` (new nodes, in batch order), pruning the full list with hnswlib's heuristic.
-  void MergeReverseLinks(tableint target, int level, std::span<const tableint> sources,
-                         std::vector<tableint>* orphans, size_t* changes);
   void AddLiveIn(tableint id);
   // Decrements live_in[id] when positive; true when that took it to zero.
   bool DropLiveIn(tableint id);
