@@ -274,7 +274,16 @@ TEST(LifecycleTest, SearchesCancelledTimedOutOrRefusedWhileQueuedAndAtShutdown) 
       }
     });
   }
-  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  // SIGTERM once the load is flowing (a search answered), not after a fixed 300 ms: on a loaded
+  // machine the threads could still be starting then, and EXPECT_GT(OK, 0) below would fail
+  // on a shutdown that had no search to drain. Bounded: 30 s.
+  for (int i = 0; i < 3000; ++i) {
+    {
+      std::lock_guard lock(mu);
+      if (codes[StatusCode::OK] > 0) break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
   absl::StatusOr<int> code = (*ragd)->Terminate(absl::Seconds(30));
   stop = true;
   for (auto& t : load) t.join();
