@@ -20,11 +20,19 @@ namespace ragd::cluster {
 
 inline constexpr uint32_t kDim = 8;
 
-inline JetStreamLogOptions LogOptions(std::vector<std::string> urls) {
+// A publish acknowledgement or JetStream API reply normally takes milliseconds here, but with
+// ctest -j2 on 2 cores (a neighbour building indexes or fsyncing RocksDB) nats-server can be
+// starved for seconds; a 2 s bound then failed a test that only wanted the answer. Tests that
+// time a failure (a server killed, a leader lost) pass a short `request_timeout` of their own,
+// since a publish in flight may take that long before the writer's deadline is looked at.
+inline constexpr std::chrono::milliseconds kRequestTimeout = std::chrono::seconds(15);
+
+inline JetStreamLogOptions LogOptions(std::vector<std::string> urls,
+                                      std::chrono::milliseconds request_timeout = kRequestTimeout) {
   JetStreamLogOptions o;
   o.urls = std::move(urls);
-  o.request_timeout = std::chrono::seconds(2);
-  o.connect_timeout = std::chrono::seconds(1);
+  o.request_timeout = request_timeout;
+  o.connect_timeout = std::chrono::seconds(5);
   return o;
 }
 
@@ -90,8 +98,9 @@ class NatsTest : public ::testing::Test {
     nats_ = *std::move(s);
   }
 
-  std::unique_ptr<JetStreamLog> Connect() {
-    auto log = JetStreamLog::Connect(LogOptions({nats_->url()}));
+  std::unique_ptr<JetStreamLog> Connect(
+      std::chrono::milliseconds request_timeout = kRequestTimeout) {
+    auto log = JetStreamLog::Connect(LogOptions({nats_->url()}, request_timeout));
     EXPECT_TRUE(log.ok()) << log.status();
     return log.ok() ? *std::move(log) : nullptr;
   }

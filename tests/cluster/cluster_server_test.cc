@@ -160,6 +160,25 @@ v1::Filter DocumentIs(const std::string& id) {
   return f;
 }
 
+// Waits (bounded: 30 s) until `pod` has applied the catalog entry that creates `name`. A pod
+// learns of a collection created through another pod only as it applies the catalog stream
+// (README "Cluster mode": every other pod applies them as it catches up), and until then a
+// write through it is NOT_FOUND: a test that creates through one pod and writes through another
+// must wait for this first, or it races that pod's catalog thread.
+bool WaitForCollection(RagdProcess& pod, const std::string& name) {
+  auto collections = v1::Collections::NewStub(pod.channel());
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (std::chrono::steady_clock::now() < deadline) {
+    v1::GetCollectionRequest get;
+    get.set_name(name);
+    v1::GetCollectionResponse info;
+    auto ctx = Context();
+    if (collections->GetCollection(ctx.get(), get, &info).ok()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return false;
+}
+
 // Chunks of document `id` that `pod` holds once it has applied the log's head (STRONG).
 uint64_t StrongChunkCount(v1::Points::Stub& pod, const std::string& id) {
   v1::CountRequest count;
@@ -209,6 +228,7 @@ TEST(ClusterServerTest, DocumentsAndDeletesByFilterGoThroughTheLog) {
   auto ctx = Context();
   grpc::Status st = collections_a->CreateCollection(ctx.get(), create, &created);
   ASSERT_TRUE(st.ok()) << st.error_message();
+  ASSERT_TRUE(WaitForCollection(*pods[1], "kb")) << "b never applied the create";
 
   // A long document through b: every chunk reaches a.
   v1::UpsertDocumentRequest doc;

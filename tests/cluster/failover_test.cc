@@ -38,7 +38,9 @@ TEST(ClusterFailoverTest, R3StreamSurvivesKillingTheLeaderWithExactlyOnceApply) 
   auto nodes = *std::move(nodes_or);
   std::vector<std::string> urls;
   for (const auto& n : nodes) urls.push_back(n->url());
-  JetStreamLogOptions o = LogOptions(urls);
+  // Short: a publish to the killed leader times out after this and is retried elsewhere.
+  JetStreamLogOptions o = LogOptions(urls, std::chrono::seconds(2));
+  o.connect_timeout = std::chrono::seconds(1);
   o.replicas = 3;
   const absl::Time setup_deadline = absl::Now() + kWait;
   // The JetStream meta group elects its leader after the routes form: retried.

@@ -164,6 +164,10 @@ class ShardGroupsTest : public ::testing::Test {
     auto ctx = Context();
     grpc::Status st = collections->CreateCollection(ctx.get(), create, &created);
     ASSERT_TRUE(st.ok()) << st.error_message();
+    // The batches go through every pod in turn: each must know the collection first.
+    for (auto& pod : pods_) {
+      ASSERT_TRUE(WaitForCollection(*pod, "docs")) << "pod on port " << pod->port();
+    }
     for (int b = 0; b < kPoints / 200; ++b) {
       v1::UpsertRequest up;
       up.set_collection("docs");
@@ -198,6 +202,10 @@ class ShardGroupsTest : public ::testing::Test {
   // "kb": documents ingested through the pods in turn, until every pod counts every chunk.
   void LoadKb() {
     ASSERT_NO_FATAL_FAILURE(CreateKb(*pods_[0]));
+    // The documents go through every pod in turn: each must know the collection first.
+    for (auto& pod : pods_) {
+      ASSERT_TRUE(WaitForCollection(*pod, "kb")) << "pod on port " << pod->port();
+    }
     std::mt19937 rng(15);
     std::uniform_int_distribution<int> word(0, std::size(kWords) - 1);
     uint64_t chunks = 0;

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <chrono>
 #include <cmath>
 #include <cstdlib>
 #include <functional>
@@ -615,23 +616,18 @@ TEST_F(EngineLexicalTest, ConcurrentRewritesNeverReturnAnotherVersionsText) {
   }
   ASSERT_OK(engine_->Upsert("c", points).status());
   std::atomic<bool> stop{false};
-  std::atomic<int> bad{0}, searches{0};
-  std::thread writer([&] {
-    for (int round = 0; round < 200; ++round) {
-      const int i = round % 50;
-      const std::string colour = round / 50 % 2 == 0 ? "blue" : "red";
-      auto w = engine_->Upsert(
-          "c", {P("p" + std::to_string(i), {1, 0, 0, 0}, colour + " item" + std::to_string(i))});
-      if (!w.ok()) bad.fetch_add(1000);
-    }
-    stop = true;
-  });
+  std::atomic<int> bad{0}, searches{0}, readers_started{0};
   std::vector<std::thread> readers;
   for (int t = 0; t < 2; ++t) {
     readers.emplace_back([&, t] {
+      bool counted = false;
       while (!stop) {
         auto req = Req(t == 0 ? SearchMode::kText : SearchMode::kHybrid, "red", 20);
         auto r = engine_->Search(req);
+        if (!counted) {
+          counted = true;
+          readers_started.fetch_add(1);
+        }
         if (!r.ok()) {
           bad.fetch_add(1);
           continue;
@@ -643,6 +639,22 @@ TEST_F(EngineLexicalTest, ConcurrentRewritesNeverReturnAnotherVersionsText) {
       }
     });
   }
+  // The rewrites start once both readers are searching (bounded: 20 s): started first, the
+  // writer's 200 upserts could be over on a loaded machine before a reader thread first ran,
+  // and nothing would have raced them (searches == 0).
+  for (int i = 0; i < 2000 && readers_started.load() < 2; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  std::thread writer([&] {
+    for (int round = 0; round < 200; ++round) {
+      const int i = round % 50;
+      const std::string colour = round / 50 % 2 == 0 ? "blue" : "red";
+      auto w = engine_->Upsert(
+          "c", {P("p" + std::to_string(i), {1, 0, 0, 0}, colour + " item" + std::to_string(i))});
+      if (!w.ok()) bad.fetch_add(1000);
+    }
+    stop = true;
+  });
   writer.join();
   for (auto& r : readers) r.join();
   EXPECT_EQ(bad.load(), 0);

@@ -397,11 +397,13 @@ TEST_F(EngineTest, ConcurrentWritersAndReaders) {
   std::atomic<bool> stop{false};
   std::atomic<int> searches{0};
   std::atomic<int> failures{0};
+  std::atomic<int> readers_started{0};
   std::vector<std::thread> readers;
   for (int t = 0; t < 3; ++t) {
     readers.emplace_back([&, t] {
       std::mt19937 rng(100 + t);
       const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+      bool counted = false;
       while (!stop && std::chrono::steady_clock::now() < deadline) {
         SearchRequest req;
         req.collection = "kb";
@@ -411,8 +413,23 @@ TEST_F(EngineTest, ConcurrentWritersAndReaders) {
         auto r = engine_->Search(req);
         if (!r.ok() || r->hits.empty()) ++failures;
         ++searches;
+        if (!counted) {
+          counted = true;
+          ++readers_started;
+        }
       }
     });
+  }
+  // The writes start once every reader is searching: on a loaded machine the 30 rounds below
+  // could otherwise be over before a reader thread first ran, and nothing would have raced
+  // them (searches == 0). Bounded: 20 s, the readers' own limit.
+  for (int i = 0; i < 2000 && readers_started.load() < 3; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  if (readers_started.load() < 3) {
+    stop = true;
+    for (auto& t : readers) t.join();
+    FAIL() << "only " << readers_started.load() << " of 3 reader threads ran within 20 s";
   }
   std::mt19937 rng(12345);  // not Fill's seed: new vectors, not copies of old ones
   for (int round = 0; round < 30; ++round) {

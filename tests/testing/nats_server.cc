@@ -24,9 +24,28 @@ namespace ragd::testing {
 
 const char* NatsServer::Binary() { return RAGD_NATS_SERVER_BINARY; }
 
+// The socket that found a port stays bound to it for the rest of the test process (never
+// listening), so that the port stays reserved until the server that is handed it binds it.
+// Closing it at once, as this did, left a window (until the server started, and again between
+// a Kill() and a Restart()) in which any other process on the machine could take the port:
+// with ctest -j2, a ragd of another test binding port 0, or, more likely, an outgoing
+// connection (a NATS route retrying towards a node not up yet, a gRPC channel probing a peer)
+// auto-binding it as its local port, after which the server's bind fails with "address
+// already in use". A bound socket is skipped by both the kernel's port-0 choice and its
+// choice of local ports for connect(). The server can still bind the port: the reserving
+// socket sets SO_REUSEADDR and SO_REUSEPORT and does not listen, and Linux lets a socket with
+// SO_REUSEADDR (nats-server, Go's listeners) or SO_REUSEPORT (ragd, gRPC's listeners) bind a
+// port held that way. Connecting to a reserved port nobody listens on is still refused.
+// A few descriptors per test process (each test runs in its own); they close with it.
 int NatsServer::FreePort() {
   int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd < 0) return 0;
+  const int one = 1;
+  if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) != 0 ||
+      setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) != 0) {
+    close(fd);
+    return 0;
+  }
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
   addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
@@ -36,7 +55,7 @@ int NatsServer::FreePort() {
     socklen_t len = sizeof(addr);
     if (getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0) port = ntohs(addr.sin_port);
   }
-  close(fd);
+  if (port == 0) close(fd);  // otherwise deliberately left open: the reservation
   return port;
 }
 

@@ -57,7 +57,9 @@ class NatsServer {
   const Options& options() const { return options_; }
   std::string LogTail(size_t max_bytes = 4000) const;
 
-  // A port on 127.0.0.1 that was free when asked (bound to 0, read, closed).
+  // A port on 127.0.0.1 that was free when asked and stays reserved for the rest of the process
+  // (its socket stays bound, SO_REUSEADDR + SO_REUSEPORT, not listening): nothing else on the
+  // machine takes it, while nats-server and ragd can still bind it (nats_server.cc says why).
   static int FreePort();
   // The nats-server binary the tests use.
   static const char* Binary();

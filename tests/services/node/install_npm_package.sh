@@ -20,9 +20,21 @@ fi
 mkdir -p "$prefix"
 # PUPPETEER_SKIP_DOWNLOAD: puppeteer-core downloads nothing, but say so for any tool that would;
 # the tests use Debian's /usr/bin/chromium.
-if ! PUPPETEER_SKIP_DOWNLOAD=1 npm install --prefix "$prefix" --no-audit --no-fund --save-exact \
-    "$package@$version" >&2; then
-  echo "install_npm_package: 'npm install --prefix $prefix $package@$version' failed: the test cannot run without it (is the npm registry reachable?)" >&2
+# Up to 3 attempts, 5 s apart: the two install fixtures run side by side under ctest -j2 and
+# share npm's cache (~/.npm), and one transient registry or cache error (npm retries a fetch
+# but not a failed cache move) would otherwise fail every test of the fixture, and the run.
+ok=0
+for attempt in 1 2 3; do
+  if PUPPETEER_SKIP_DOWNLOAD=1 npm install --prefix "$prefix" --no-audit --no-fund --save-exact \
+      "$package@$version" >&2; then
+    ok=1
+    break
+  fi
+  echo "install_npm_package: attempt $attempt of 3 failed" >&2
+  [ "$attempt" -lt 3 ] && sleep 5
+done
+if [ "$ok" != 1 ]; then
+  echo "install_npm_package: 'npm install --prefix $prefix $package@$version' failed 3 times: the test cannot run without it (is the npm registry reachable?)" >&2
   exit 1
 fi
 installed=$(node -p "require('$prefix/node_modules/$package/package.json').version" 2>/dev/null)
