@@ -41,6 +41,11 @@ size_t StreamThreads::threads() const {
   return threads_.size();
 }
 
+size_t StreamThreads::idle() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return idle_;
+}
+
 void StreamThreads::Work() {
   std::unique_lock<std::mutex> lock(mu_);
   for (;;) {

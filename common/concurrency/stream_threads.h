@@ -39,6 +39,9 @@ class StreamThreads {
 
   // Threads created so far (busy or idle).
   size_t threads() const;
+  // Threads waiting for a task right now (a thread that has just finished one counts only once
+  // it waits again).
+  size_t idle() const;
 
  private:
   void Work();

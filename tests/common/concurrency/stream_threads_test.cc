@@ -49,7 +49,10 @@ TEST(StreamThreadsTest, ThreadsAreReusedNotCreatedPerTask) {
   std::atomic<int> ran{0};
   for (int i = 0; i < 100; ++i) {
     ASSERT_TRUE(threads.TrySubmit([&] { ran.fetch_add(1); }));
-    WaitFor([&] { return ran.load() == i + 1; });
+    // Until the thread that ran the task waits again it is busy, and a submit in that window
+    // rightly starts a second thread: wait for it to be idle, not only for the task to be done.
+    WaitFor([&] { return ran.load() == i + 1 && threads.idle() == 1; });
+    ASSERT_EQ(threads.idle(), 1u);
   }
   EXPECT_EQ(ran.load(), 100);
   // One at a time: the first thread, idle again, took every later task.
