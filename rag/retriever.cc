@@ -104,6 +104,7 @@ absl::StatusOr<TextQueryResult> Retriever::Retrieve(const TextQuery& query) {
     if (!search.hybrid.alpha) search.hybrid.alpha = options_.hybrid_alpha;
   }
   search.text = query.text;
+  if (mode != index::SearchMode::kVector) search.feedback = options_.text_feedback;
   if (mode != index::SearchMode::kText) {
     ASSIGN_OR_RETURN(search.query, EmbedQuery(*embedder, query.text));
   }
@@ -114,6 +115,9 @@ absl::StatusOr<TextQueryResult> Retriever::Retrieve(const TextQuery& query) {
   SearchBackend* backend = backend_.load(std::memory_order_acquire);
   TextQueryResult out;
   if (backend != nullptr) {
+    // The shard transport does not carry feedback: off for every group alike, so that the
+    // groups' legs stay comparable.
+    search.feedback = {};
     ASSIGN_OR_RETURN(
         BackendSearchResult routed,
         backend->Search(search, query.min_sequence, query.allow_partial, query.deadline));

@@ -48,6 +48,11 @@ struct RetrieverOptions {
   // the weaker leg's ranks as much say as the stronger's; ada-002 could not be measured here.
   index::Fusion hybrid_fusion = index::Fusion::kWeighted;
   double hybrid_alpha = 0.4;
+  // Pseudo-relevance feedback (RM3) for the text leg of text and hybrid retrievals
+  // (retrieval.text_feedback_docs, _terms, _weight; index/lexical/feedback.h). Not sent to
+  // other pods: in a sharded cluster (a SearchBackend is set) it does not apply. Default: off
+  // (docs 0); measured in bench/README.md, "Pseudo-relevance feedback".
+  index::lexical::FeedbackOptions text_feedback;
 };
 
 struct TextQuery {

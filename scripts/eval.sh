@@ -13,6 +13,15 @@
 #                               and hybrid; default = the server's choice)
 #   EVAL_SETS="ko en"           which sets to run
 #   EVAL_OUT=bench/results/eval.jsonl
+#   EVAL_VARIANTS="rm3:RAGD_RETRIEVAL__TEXT_FEEDBACK_DOCS=10 ..."
+#                               server settings to compare with the defaults in the same run:
+#                               per variant (NAME:VAR=VALUE[,VAR=VALUE...]), ragd is restarted
+#                               on the same data with those environment settings and the text
+#                               and hybrid modes are judged again, as systems ragd-text-NAME
+#                               and ragd-hybrid-NAME (targets.py checks only the defaults)
+#   EVAL_RANKS=DIR              also write every question's rank and top documents per system
+#                               (ragctl eval --ranks) to DIR/SET.ranks.jsonl (variants:
+#                               DIR/SET.NAME.ranks.jsonl), to compare systems question by question
 set -euo pipefail
 
 BUILD_DIR=${1:-build}
@@ -21,6 +30,7 @@ EVAL_DIR="$ROOT/bench/eval"
 OUT=${EVAL_OUT:-$ROOT/bench/results/eval.jsonl}
 read -r -a MODES <<< "${EVAL_MODES:-all}"
 read -r -a SETS <<< "${EVAL_SETS:-ko en}"
+read -r -a VARIANTS <<< "${EVAL_VARIANTS:-}"
 
 if [ ! -f "$BUILD_DIR/CMakeCache.txt" ]; then
   echo "eval.sh: $BUILD_DIR is not a configured build directory (run make build first)" >&2
@@ -57,17 +67,8 @@ run_set() {
     return 0
   fi
   mkdir -p "$dir"
-  "$RAGD" --listen 127.0.0.1:0 --port-file "$dir/port" --admin-listen "" \
-    --data-dir "$dir/data" --log-level warn &
-  ragd_pid=$!
-  for _ in $(seq 300); do [ -s "$dir/port" ] && break; sleep 0.1; done
-  if [ ! -s "$dir/port" ]; then
-    echo "eval.sh: ragd wrote no port file" >&2
-    return 1
-  fi
-  local address="127.0.0.1:$(cat "$dir/port")"
-  local ctl=("$RAGCTL" --address "$address" --timeout 120)
-  for _ in $(seq 100); do "${ctl[@]}" collections list > /dev/null 2>&1 && break; sleep 0.2; done
+  local ctl=()
+  start_ragd "$dir" || return 1
   "${ctl[@]}" collections create "$name" --embedder local > /dev/null
   "${ctl[@]}" ingest "$docs" --collection "$name" --format jsonl > "$dir/ingest.txt"
   # ragd's own chunks, for the baseline to index.
@@ -81,13 +82,52 @@ run_set() {
     > "$dir/fts5-trigram.jsonl"
   local baselines=(--baseline "fts5=$dir/fts5.jsonl" --baseline "fts5-trigram=$dir/fts5-trigram.jsonl")
   echo "== $name: $(wc -l < "$dir/ids.txt") documents, $(wc -l < "$questions") questions"
-  "${ctl[@]}" eval "$questions" --collection "$name" "${mode_flags[@]}" "${baselines[@]}"
+  local ranks=()
+  [ -n "${EVAL_RANKS:-}" ] && mkdir -p "$EVAL_RANKS" && ranks=(--ranks "$EVAL_RANKS/$name.ranks.jsonl")
+  "${ctl[@]}" eval "$questions" --collection "$name" "${mode_flags[@]}" "${baselines[@]}" "${ranks[@]}"
   "${ctl[@]}" --json eval "$questions" --collection "$name" "${mode_flags[@]}" "${baselines[@]}" |
     sed "s/^{/{\"set\":\"$name\",/" >> "$OUT"
   # Hybrid on its original definition too (reciprocal rank fusion, k 60), beside the server's
   # default fusion (retrieval.hybrid_fusion), so the choice of default stays visible.
   "${ctl[@]}" --json eval "$questions" --collection "$name" --mode hybrid --fusion rrf |
     sed -e "s/^{/{\"set\":\"$name\",/" -e 's/"system":"ragd-hybrid"/"system":"ragd-hybrid-rrf"/' >> "$OUT"
+  stop_ragd
+  local variant vname vname_env
+  for variant in "${VARIANTS[@]}"; do
+    vname=${variant%%:*}
+    IFS=',' read -r -a vname_env <<< "${variant#*:}"
+    start_ragd "$dir" "${vname_env[@]}" || return 1
+    ranks=()
+    [ -n "${EVAL_RANKS:-}" ] && ranks=(--ranks "$EVAL_RANKS/$name.$vname.ranks.jsonl")
+    echo "== $name, variant $variant"
+    "${ctl[@]}" eval "$questions" --collection "$name" --mode text --mode hybrid "${ranks[@]}"
+    "${ctl[@]}" --json eval "$questions" --collection "$name" --mode text --mode hybrid |
+      sed -e "s/^{/{\"set\":\"$name\",\"variant\":\"$variant\",/" \
+        -e "s/\"system\":\"ragd-text\"/\"system\":\"ragd-text-$vname\"/" \
+        -e "s/\"system\":\"ragd-hybrid\"/\"system\":\"ragd-hybrid-$vname\"/" >> "$OUT"
+    stop_ragd
+  done
+}
+
+# Starts ragd on $1/data (environment settings VAR=VALUE after it) and sets `ctl` to a ragctl
+# command line that reaches it.
+start_ragd() {
+  local dir=$1
+  shift
+  rm -f "$dir/port"
+  env "$@" "$RAGD" --listen 127.0.0.1:0 --port-file "$dir/port" --admin-listen "" \
+    --data-dir "$dir/data" --log-level warn &
+  ragd_pid=$!
+  for _ in $(seq 300); do [ -s "$dir/port" ] && break; sleep 0.1; done
+  if [ ! -s "$dir/port" ]; then
+    echo "eval.sh: ragd wrote no port file" >&2
+    return 1
+  fi
+  ctl=("$RAGCTL" --address "127.0.0.1:$(cat "$dir/port")" --timeout 120)
+  for _ in $(seq 100); do "${ctl[@]}" collections list > /dev/null 2>&1 && break; sleep 0.2; done
+}
+
+stop_ragd() {
   kill -TERM "$ragd_pid"
   wait "$ragd_pid" || true
   ragd_pid=""

@@ -37,6 +37,7 @@
 #include "index/engine/engine_events.h"
 #include "index/filter.h"
 #include "index/lexical/analyzer.h"
+#include "index/lexical/feedback.h"
 #include "index/types.h"
 
 namespace rocksdb {
@@ -169,6 +170,11 @@ struct SearchRequest {
   std::string text;
   SearchMode mode = SearchMode::kVector;  // Default: kVector.
   HybridOptions hybrid;                   // kHybrid only
+  // kText and kHybrid: pseudo-relevance feedback (RM3) for the text leg: its first `docs` hits
+  // expand the query, which is then searched again (index/lexical/feedback.h). The hits'
+  // texts are read from RocksDB and analysed again, so it costs a second BM25 search plus
+  // that. Invalid options: INVALID_ARGUMENT. Default: off.
+  lexical::FeedbackOptions feedback;
   size_t k = 10;                    // 1..Engine::Options::max_k
   int ef = 0;                       // 0: the collection's default ef
   std::optional<Filter> filter;     // applies to every leg

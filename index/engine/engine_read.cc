@@ -9,6 +9,8 @@
 #include <memory>
 #include <mutex>
 #include <new>
+#include <span>
+#include <string_view>
 #include <optional>
 #include <string>
 #include <tuple>
@@ -24,6 +26,7 @@
 #include "index/engine/fusion.h"
 #include "index/engine/shard.h"
 #include "index/engine/validate.h"
+#include "index/lexical/feedback.h"
 #include "index/storage/store.h"
 
 namespace ragd::index {
@@ -147,6 +150,7 @@ absl::StatusOr<SearchResult> Engine::Impl::Search(const SearchRequest& request) 
                                         std::to_string(options_.max_text_bytes));
     }
     if (!IsValidUtf8(request.text)) return absl::InvalidArgumentError("text: is not valid UTF-8");
+    RETURN_IF_ERROR(request.feedback.Validate());
     // Analysis before any shard lock: it is the expensive, pure part of a text search.
     ASSIGN_OR_RETURN(terms, c->analyzer->Analyze(request.text));
   }
@@ -186,13 +190,67 @@ absl::StatusOr<SearchResult> Engine::Impl::Search(const SearchRequest& request) 
     }
     return MergeLeg(std::move(all), vector_depth, /*vector_leg=*/true);
   };
-  auto run_text_leg = [&]() -> absl::StatusOr<std::vector<Ranked>> {
+  auto text_search = [&](std::span<const std::string> q, std::span<const double> weights,
+                         size_t depth) -> absl::StatusOr<std::vector<Ranked>> {
     std::vector<Ranked> all;
     for (size_t s = 0; s < c->shards.size(); ++s) {
-      ASSIGN_OR_RETURN(auto hits, c->shards[s]->SearchText(terms, text_depth, filter));
+      ASSIGN_OR_RETURN(auto hits, c->shards[s]->SearchText(q, depth, filter, weights));
       for (auto& hit : hits) all.push_back(Ranked{s, std::move(hit), {}, {}});
     }
-    return MergeLeg(std::move(all), text_depth, /*vector_leg=*/false);
+    return MergeLeg(std::move(all), depth, /*vector_leg=*/false);
+  };
+  const lexical::FeedbackOptions& feedback = request.feedback;
+  auto run_text_leg = [&]() -> absl::StatusOr<std::vector<Ranked>> {
+    if (!feedback.enabled()) return text_search(terms, {}, text_depth);
+    // RM3: the first search's best hits, analysed again from their stored texts (the index
+    // keeps term ids, not the terms), expand the query for the second search.
+    ASSIGN_OR_RETURN(auto first, text_search(terms, {}, feedback.docs));
+    std::vector<lexical::FeedbackDocument> docs(first.size());
+    for (size_t s = 0; s < c->shards.size(); ++s) {
+      std::vector<size_t> at;
+      std::vector<std::string_view> ids;
+      for (size_t i = 0; i < first.size(); ++i) {
+        if (first[i].shard != s) continue;
+        at.push_back(i);
+        ids.push_back(first[i].hit.id);
+      }
+      if (ids.empty()) continue;
+      ASSIGN_OR_RETURN(auto got, store_->MultiGetPoints(c->shards[s]->key(), ids));
+      for (size_t j = 0; j < at.size(); ++j) {
+        // Deleted or rewritten since the search: not the text that was scored; left out.
+        if (!got[j] || got[j]->label != first[at[j]].hit.label) continue;
+        ASSIGN_OR_RETURN(auto analysed, c->analyzer->Analyze(got[j]->text));
+        docs[at[j]].terms = lexical::CountTerms(analysed);
+        docs[at[j]].score = first[at[j]].hit.score;
+      }
+    }
+    absl::flat_hash_map<std::string_view, uint64_t> doc_freq;
+    for (const auto& d : docs) {
+      for (const auto& t : d.terms) doc_freq.try_emplace(t.term, 0);
+    }
+    std::vector<std::string_view> stat_terms;
+    stat_terms.reserve(doc_freq.size());
+    for (const auto& [t, df] : doc_freq) stat_terms.push_back(t);
+    std::vector<uint64_t> dfs(stat_terms.size(), 0);
+    uint64_t documents = 0;
+    for (const auto& shard : c->shards) shard->AddTextStatistics(stat_terms, dfs, &documents);
+    for (size_t i = 0; i < stat_terms.size(); ++i) doc_freq[stat_terms[i]] = dfs[i];
+    const auto expanded = lexical::ExpandQuery(
+        terms, docs,
+        [&doc_freq](std::string_view t) -> uint64_t {
+          auto it = doc_freq.find(t);
+          return it == doc_freq.end() ? 0 : it->second;
+        },
+        documents, feedback);
+    std::vector<std::string> q;
+    std::vector<double> weights;
+    q.reserve(expanded.size());
+    weights.reserve(expanded.size());
+    for (const auto& w : expanded) {
+      q.push_back(w.term);
+      weights.push_back(w.weight);
+    }
+    return text_search(q, weights, text_depth);
   };
   // Hybrid: the text leg is offered to an idle helper thread while this thread runs the
   // vector leg. If the helper has not started it by the time the vector leg is done (a busy

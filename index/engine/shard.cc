@@ -475,8 +475,19 @@ bool Shard::ScoringTheSetIsCheaper(uint64_t matching, size_t k, int ef) const {
   return static_cast<double>(matching) <= walk_ef / selectivity * links;
 }
 
+void Shard::AddTextStatistics(std::span<const std::string_view> terms,
+                              std::span<uint64_t> doc_freqs, uint64_t* documents) const {
+  if (bm25_ == nullptr) return;
+  std::shared_lock lock(mu_);
+  *documents += bm25_->size();
+  for (size_t i = 0; i < terms.size() && i < doc_freqs.size(); ++i) {
+    doc_freqs[i] += bm25_->DocFreq(terms[i]);
+  }
+}
+
 absl::StatusOr<std::vector<Shard::Hit>> Shard::SearchText(std::span<const std::string> terms,
-                                                          size_t k, const Filter* filter) const {
+                                                          size_t k, const Filter* filter,
+                                                          std::span<const double> weights) const {
   if (bm25_ == nullptr) return absl::FailedPreconditionError("the collection has no lexical index");
   std::shared_lock lock(mu_);
   std::vector<Hit> out;
@@ -487,6 +498,7 @@ absl::StatusOr<std::vector<Shard::Hit>> Shard::SearchText(std::span<const std::s
   opts.top_k = k;
   opts.exhaustive = !options_.lexical_pruning;
   opts.block_max = options_.lexical_block_max;
+  opts.weights = weights;
   if (filter != nullptr && options_.metadata_index) {
     ASSIGN_OR_RETURN(matching, metadata_.Evaluate(*filter));
     if (matching.empty()) return out;

@@ -106,8 +106,15 @@ class Shard {
                                           Rescoring rescoring) const;
   // BM25 search of analysed query terms (top k, best first), restricted to `filter` when set.
   // FAILED_PRECONDITION without a lexical index.
+  // `weights`: one per term, or empty (Bm25SearchOptions::weights).
   absl::StatusOr<std::vector<Hit>> SearchText(std::span<const std::string> terms, size_t k,
-                                              const Filter* filter) const;
+                                              const Filter* filter,
+                                              std::span<const double> weights = {}) const;
+  // Adds this shard's document frequency of each term to `doc_freqs` (same length as `terms`)
+  // and its document count to `*documents` (pseudo-relevance feedback's statistics, summed over
+  // the shards). Nothing without a lexical index.
+  void AddTextStatistics(std::span<const std::string_view> terms, std::span<uint64_t> doc_freqs,
+                         uint64_t* documents) const;
   uint64_t Count(const Filter* filter) const;
   size_t live() const;
   size_t removed() const;

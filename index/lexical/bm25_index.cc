@@ -336,6 +336,17 @@ thread_local Accumulator tls_accumulator;
 absl::StatusOr<std::vector<Bm25Hit>> Bm25Index::Search(std::span<const std::string> query_terms,
                                                        const Bm25SearchOptions& options) const {
   if (options.top_k == 0) return absl::InvalidArgumentError("bm25: top_k must be at least 1");
+  if (!options.weights.empty()) {
+    if (options.weights.size() != query_terms.size()) {
+      return absl::InvalidArgumentError("bm25: one weight per query term, or none");
+    }
+    for (double w : options.weights) {
+      // Every path below relies on each contribution being > 0.
+      if (!(w > 0) || !std::isfinite(w)) {
+        return absl::InvalidArgumentError("bm25: weights must be finite and positive");
+      }
+    }
+  }
   try {
     const double n = static_cast<double>(ordinals_.size());
     const double avgdl = average_length();
@@ -358,13 +369,16 @@ absl::StatusOr<std::vector<Bm25Hit>> Bm25Index::Search(std::span<const std::stri
     // In query order: the order in which every score is summed.
     std::vector<Leg> legs;
     legs.reserve(query_terms.size());
-    for (const std::string& term : query_terms) {
-      auto it = term_ids_.find(term);
+    for (size_t q = 0; q < query_terms.size(); ++q) {
+      auto it = term_ids_.find(query_terms[q]);
       if (it == term_ids_.end()) continue;
       const Term& t = terms_[it->second];
       if (t.df == 0) continue;
       const double df = static_cast<double>(t.df);
-      const double idf = std::log(1.0 + (n - df + 0.5) / (df + 0.5));
+      // A weight scales the idf: contribution() is linear in it, so every path (bounds
+      // included) scores the weighted term alike. Unweighted, the idf is exactly as before.
+      double idf = std::log(1.0 + (n - df + 0.5) / (df + 0.5));
+      if (!options.weights.empty()) idf *= options.weights[q];
       // The tf part grows with tf and shrinks with the document's length.
       const double bound = contribution(idf, t.max_tf, t.min_length);
       legs.push_back(Leg{t.postings.data(), t.postings.data() + t.postings.size(), t.blocks.data(),

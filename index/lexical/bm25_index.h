@@ -93,6 +93,10 @@ struct Bm25SearchOptions {
   bool block_max = false;
   // When set, Search adds what it did here (tests and the bench; not thread-safe to share).
   Bm25SearchStats* stats = nullptr;
+  // Per query term (same length as the query), a factor on everything that term adds to a
+  // score: weighted queries such as RM3's expansion (feedback.h). Each must be finite and > 0.
+  // Empty: 1 for every term (a term given twice then counts twice). Default: empty.
+  std::span<const double> weights = {};
 };
 
 struct Bm25Hit {
@@ -121,7 +125,8 @@ class Bm25Index {
   std::vector<Label> Labels() const;
 
   // The top_k labels holding at least one query term, best first (ties by ascending label).
-  // Unknown terms contribute nothing. INVALID_ARGUMENT when top_k is 0.
+  // Unknown terms contribute nothing. INVALID_ARGUMENT when top_k is 0 or `weights` is neither
+  // empty nor one positive finite number per query term.
   //
   // Document-at-a-time MaxScore (Turtle & Flood, "Query evaluation: strategies and
   // optimizations", 1995; as PISA's maxscore_query and Lucene's MaxScoreBulkScorer): each term

@@ -63,6 +63,15 @@ TEST(ConfigTest, DefaultsAreTheLayersOwn) {
   EXPECT_EQ(config.retrieval.retriever.hybrid_fusion, index::Fusion::kRrf);
   EXPECT_EQ(config.retrieval.retriever.hybrid_alpha, 0.7);
   EXPECT_THAT(ToYaml(config), HasSubstr("hybrid_fusion: rrf"));
+  EXPECT_EQ(config.retrieval.retriever.text_feedback.docs, 0u);  // RM3 off by default
+  ASSERT_TRUE(ApplyYaml("retrieval:\n  text_feedback_docs: 10\n  text_feedback_terms: 20\n"
+                        "  text_feedback_weight: 0.7\n",
+                        &config)
+                  .ok());
+  EXPECT_EQ(config.retrieval.retriever.text_feedback.docs, 10u);
+  EXPECT_EQ(config.retrieval.retriever.text_feedback.terms, 20u);
+  EXPECT_EQ(config.retrieval.retriever.text_feedback.original_weight, 0.7);
+  EXPECT_THAT(ToYaml(config), HasSubstr("text_feedback_docs: 10"));
   EXPECT_EQ(config.engine.max_batch_points, index::Engine::Options{}.max_batch_points);
   EXPECT_EQ(config.ingest.service.max_streams, IngestServiceOptions{}.max_streams);
   EXPECT_EQ(config.ingest.chunking.max_tokens, rag::ChunkingBinding{}.max_tokens);
@@ -281,6 +290,9 @@ TEST(ConfigTest, WrongTypesAndRangesFailNamingTheKey) {
            {"log:\n  level: loud\n", "log.level"},
            {"retrieval:\n  hybrid_fusion: max\n", "retrieval.hybrid_fusion"},
            {"retrieval:\n  hybrid_alpha: 1.5\n", "retrieval.hybrid_alpha"},
+           {"retrieval:\n  text_feedback_docs: 101\n", "retrieval.text_feedback_docs"},
+           {"retrieval:\n  text_feedback_terms: 0\n", "retrieval.text_feedback_terms"},
+           {"retrieval:\n  text_feedback_weight: 2\n", "retrieval.text_feedback_weight"},
            {"server: 5\n", "server"},
        }) {
     absl::Status s = ApplyYaml(c.yaml, &config);
