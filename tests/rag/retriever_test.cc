@@ -175,5 +175,38 @@ TEST_F(RetrieverTest, ModeDefaultsToHybridWithALexicalIndexAndTextEmbedsNothing)
   EXPECT_EQ(server_->counters().embeddings, embeddings);
 }
 
+// retrieval.text_feedback_* (RetrieverOptions::text_feedback) reaches the engine's text leg:
+// "beta" alone finds one chunk; with RM3 from that chunk ("alpha beta") the expanded query
+// also finds the chunk that only says "alpha" (the weights are checked in engine_feedback_test).
+TEST_F(RetrieverTest, TextFeedbackOptionExpandsTheTextLeg) {
+  Create("local_lex", "local", /*lexical=*/true);
+  ASSERT_OK_AND_ASSIGN(auto spec, engine_->GetCollectionSpec("local_lex"));
+  const std::vector<std::string> texts = {"alpha beta", "gamma", "alpha alpha delta", "epsilon"};
+  std::vector<index::Point> points;
+  for (size_t i = 0; i < texts.size(); ++i) {
+    index::Point p;
+    p.id = "p" + std::to_string(i);
+    p.vector.assign(spec.dimension, 0.0f);
+    p.vector[i] = 1;
+    p.text = texts[i];
+    points.push_back(std::move(p));
+  }
+  ASSERT_OK(engine_->Upsert("local_lex", points).status());
+  rag::TextQuery q = Query("local_lex", "beta");
+  q.mode = index::SearchMode::kText;
+  ASSERT_OK_AND_ASSIGN(rag::TextQueryResult plain, retriever_->Retrieve(q));
+  ASSERT_EQ(plain.hits.size(), 1u);
+  EXPECT_EQ(plain.hits[0].point.id, "p0");
+
+  rag::RetrieverOptions options;
+  options.text_feedback.docs = 1;
+  options.text_feedback.max_df_ratio = 1;  // 4 chunks: every term is in a quarter of them
+  rag::Retriever with_feedback(&handle_, embedders_.get(), options);
+  ASSERT_OK_AND_ASSIGN(rag::TextQueryResult expanded, with_feedback.Retrieve(q));
+  ASSERT_EQ(expanded.hits.size(), 2u);
+  EXPECT_EQ(expanded.hits[0].point.id, "p0");
+  EXPECT_EQ(expanded.hits[1].point.id, "p2");
+}
+
 }  // namespace
 }  // namespace ragd::services
