@@ -83,6 +83,25 @@ absl::StatusOr<index::WriteResult> Writer::DeleteByFilter(std::string_view colle
   }
 }
 
+absl::StatusOr<index::CollectionSpec> Writer::SpecCaughtUp(std::string_view collection,
+                                                           absl::Time deadline) {
+  absl::StatusOr<index::CollectionSpec> spec = engine_->GetCollectionSpec(collection);
+  if (spec.ok() || spec.status().code() != absl::StatusCode::kNotFound) return spec;
+  absl::StatusOr<uint64_t> head = log_->CatalogLastSequence();
+  // The log unreachable or nothing new in the catalog: the pod's answer stands.
+  if (!head.ok() || *head <= applier_->CatalogPosition()) return spec;
+  const absl::Status caught_up =
+      applier_->WaitForCatalogSequence(*head, std::min(deadline, absl::Now() + kCatalogCatchUp));
+  if (!caught_up.ok()) {
+    const std::string what = "collection \"" + std::string(collection) +
+                             "\" is not on this pod, and this pod has not caught up with the " +
+                             "catalog (entry " + std::to_string(*head) + ")";
+    if (absl::Now() >= deadline) return absl::DeadlineExceededError(what + " by the deadline");
+    return absl::UnavailableError(what + ": " + std::string(caught_up.message()) + "; retry");
+  }
+  return engine_->GetCollectionSpec(collection);
+}
+
 absl::StatusOr<index::WriteResult> Writer::Write(std::string_view collection,
                                                  std::vector<index::Point> upserts,
                                                  std::vector<std::string> deletes,
@@ -91,7 +110,7 @@ absl::StatusOr<index::WriteResult> Writer::Write(std::string_view collection,
   // The checks of Engine::Write, here before publishing: an entry in the log is applied by
   // every pod, and one that every pod refuses would only be skipped, after the client was
   // told it succeeded.
-  ASSIGN_OR_RETURN(index::CollectionSpec spec, engine_->GetCollectionSpec(collection));
+  ASSIGN_OR_RETURN(index::CollectionSpec spec, SpecCaughtUp(collection, deadline));
   if (upserts.empty() && deletes.empty()) {
     return absl::InvalidArgumentError("batch: has neither upserts nor deletes");
   }
@@ -140,7 +159,7 @@ absl::StatusOr<uint64_t> Writer::CreateCollection(const index::CollectionSpec& s
 absl::StatusOr<uint64_t> Writer::DeleteCollection(std::string_view name,
                                                   std::string_view request_id,
                                                   absl::Time deadline) {
-  RETURN_IF_ERROR(engine_->GetCollectionSpec(name).status());
+  RETURN_IF_ERROR(SpecCaughtUp(name, deadline).status());
   const std::string msg_id = MessageId(request_id);
   ASSIGN_OR_RETURN(std::string data,
                    EncodeLogEntry(LogEntry{msg_id, cluster::DeleteCollection{std::string(name)}}));

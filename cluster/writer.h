@@ -12,7 +12,8 @@
 // window the second call is acknowledged at the first one's sequence (through any pod).
 //
 // Status codes: those of the engine's validation (INVALID_ARGUMENT naming the field,
-// NOT_FOUND for a collection this pod does not hold, ALREADY_EXISTS), UNAVAILABLE (the log,
+// NOT_FOUND for a collection that is neither on this pod nor in the log's catalog,
+// ALREADY_EXISTS), UNAVAILABLE (the log,
 // after retrying until the deadline), DEADLINE_EXCEEDED (published and acknowledged, but not
 // applied on this pod by the deadline: the write is durable in the log and will be applied),
 // CANCELLED (the Applier stopped).
@@ -87,6 +88,14 @@ class Writer {
 
  private:
   std::string MessageId(std::string_view request_id) const;
+  // The collection's spec on this pod. A collection that another pod created moments ago is
+  // in the log's catalog before it is in this pod's engine (a client behind a load balancer
+  // creates through one pod and writes through the next): before answering NOT_FOUND, this
+  // pod catches up with the catalog as the log holds it now (bounded by the deadline and
+  // kCatalogCatchUp), so that NOT_FOUND means the collection does not exist.
+  absl::StatusOr<index::CollectionSpec> SpecCaughtUp(std::string_view collection,
+                                                     absl::Time deadline);
+  static constexpr absl::Duration kCatalogCatchUp = absl::Seconds(5);
   // Publishes with retries on UNAVAILABLE until the deadline. Empty collection: the catalog.
   absl::StatusOr<PublishAck> PublishWithRetry(std::string_view collection, const std::string& data,
                                               const std::string& msg_id, absl::Time deadline);

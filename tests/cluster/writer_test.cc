@@ -105,6 +105,34 @@ TEST_F(WriterTest, WritesThroughEitherPodReachBoth) {
             absl::StatusCode::kNotFound);
 }
 
+// A client behind a load balancer creates a collection through one pod and writes through
+// another at once. Pod b starts after the create, so its applier is still replaying the catalog
+// when the write comes: the write waits for the catalog to catch up instead of answering
+// NOT_FOUND. A collection that exists nowhere is still NOT_FOUND.
+TEST_F(WriterTest, WriteThroughAPodThatHasNotAppliedTheCreateYetWaitsForTheCatalog) {
+  Pod a = MakePod("a");
+  ASSERT_TRUE(a.writer);
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_OK(a.writer->CreateCollection(Spec("docs" + std::to_string(i)), "", absl::Now() + kWait)
+                  .status());
+  }
+  Pod b = MakePod("b");
+  ASSERT_TRUE(b.writer);
+  ASSERT_OK_AND_ASSIGN(index::WriteResult w,
+                       b.writer->Write("docs2", {MakePoint("x", 1)}, {}, {}, "late-1",
+                                       absl::Now() + kWait));
+  EXPECT_EQ(w.sequence, 1u);
+  ASSERT_OK_AND_ASSIGN(auto got, b.engine->Get("docs2", {"x"}, false));
+  EXPECT_EQ(got.size(), 1u);
+  EXPECT_EQ(b.writer->Write("nowhere", {MakePoint("x", 1)}, {}, {}, "", absl::Now() + kWait)
+                .status()
+                .code(),
+            absl::StatusCode::kNotFound);
+  // Deleting through a pod right after the create went through another one works the same way.
+  ASSERT_OK(a.writer->CreateCollection(Spec("fresh"), "", absl::Now() + kWait).status());
+  ASSERT_OK(b.writer->DeleteCollection("fresh", "", absl::Now() + kWait).status());
+}
+
 TEST_F(WriterTest, LogDownIsUnavailableAfterTheDeadline) {
   // A publish in flight when the server dies waits up to the log's request_timeout before the
   // writer looks at its deadline: 2 s here, so that the answer comes well within the 5 s bound.
