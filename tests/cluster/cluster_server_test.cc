@@ -16,6 +16,7 @@
 #include "ragd/v1/ingest.grpc.pb.h"
 #include "ragd/v1/points.grpc.pb.h"
 #include "tests/testing/nats_server.h"
+#include "tests/cluster/collection_wait.h"
 #include "tests/testing/ragd_process.h"
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/temp_dir.h"
@@ -25,6 +26,7 @@ namespace {
 
 using testing::NatsServer;
 using testing::RagdProcess;
+using testing::WaitForCollection;
 
 constexpr int kDim = 4;
 
@@ -158,25 +160,6 @@ v1::Filter DocumentIs(const std::string& id) {
   f.mutable_condition()->set_document_id(true);
   f.mutable_condition()->mutable_equals()->set_string_value(id);
   return f;
-}
-
-// Waits (bounded: 30 s) until `pod` has applied the catalog entry that creates `name`. A pod
-// learns of a collection created through another pod only as it applies the catalog stream
-// (README "Cluster mode": every other pod applies them as it catches up), and until then a
-// write through it is NOT_FOUND: a test that creates through one pod and writes through another
-// must wait for this first, or it races that pod's catalog thread.
-bool WaitForCollection(RagdProcess& pod, const std::string& name) {
-  auto collections = v1::Collections::NewStub(pod.channel());
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
-  while (std::chrono::steady_clock::now() < deadline) {
-    v1::GetCollectionRequest get;
-    get.set_name(name);
-    v1::GetCollectionResponse info;
-    auto ctx = Context();
-    if (collections->GetCollection(ctx.get(), get, &info).ok()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  return false;
 }
 
 // Chunks of document `id` that `pod` holds once it has applied the log's head (STRONG).

@@ -14,11 +14,13 @@
 #include "ragd/v1/collections.grpc.pb.h"
 #include "ragd/v1/ingest.grpc.pb.h"
 #include "ragd/v1/retrieval.grpc.pb.h"
+#include "tests/cluster/collection_wait.h"
 #include "tests/testing/ragd_process.h"
 
 namespace ragd::shard_groups_testing {
 
 using testing::RagdProcess;
+using testing::WaitForCollection;
 
 constexpr int kShards = 4;
 
@@ -60,25 +62,6 @@ inline std::vector<std::string> SourceIds(const v1::AnswerSources& s) {
   std::vector<std::string> out;
   for (const auto& src : s.sources()) out.push_back(src.chunk().id());
   return out;
-}
-
-// Waits (bounded: 30 s) until `pod` has applied the catalog entry that creates `name`. Only the
-// pod that took CreateCollection holds the collection when it answers; the others apply the
-// catalog stream as they catch up (README "Cluster mode"), and a write through one of them
-// before that is NOT_FOUND. Tests that create through one pod and write through others wait
-// for each of them first.
-inline bool WaitForCollection(const RagdProcess& pod, const std::string& name) {
-  auto collections = v1::Collections::NewStub(pod.channel());
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
-  while (std::chrono::steady_clock::now() < deadline) {
-    v1::GetCollectionRequest get;
-    get.set_name(name);
-    v1::GetCollectionResponse info;
-    auto ctx = Context();
-    if (collections->GetCollection(ctx.get(), get, &info).ok()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  return false;
 }
 
 // Creates "kb" (the local embedder, 4 shards, small chunks) through `creator`.
