@@ -86,10 +86,13 @@ constexpr size_t kCacheLine = 64;
 // How far ahead of the distance being computed the walk asks for vectors, and how much of
 // each: two neighbours ahead, their first 8 cache lines (the hardware prefetcher streams the
 // rest once the distance starts reading). Chosen on 20k x 1536 in process, alternated runs:
-// +5-11% QPS for float32, f16 and int8 over one neighbour and one line (hnswlib's choice);
-// four ahead, or whole vectors, were slower (bench/README "Walk prefetch").
+// +4-11% median QPS for float32, f16 and int8 over one neighbour and one line (hnswlib's
+// choice). Four ahead was slower in a single run; whole vectors or 16 lines were within that
+// run-to-run spread and were not repeated (bench/README "Walk prefetch").
 constexpr int kPrefetchAhead = 2;
 constexpr size_t kPrefetchLines = 8;
+// Level-0 lists hold at most maxM0_ = 2 M links, and M <= 128 (IndexSpec::Validate).
+constexpr int kMaxLevel0Links = 2 * 128;
 
 void PrefetchVector(const Graph& g, tableint id, size_t lines) {
   const char* p = g.getDataByInternalId(id);
@@ -129,8 +132,7 @@ std::vector<std::pair<float, tableint>> SearchGraph(const Graph& g, const Dist& 
   }
 
   using Entry = std::pair<float, tableint>;
-  // Level-0 lists hold at most maxM0_ (2 M <= 256) neighbours.
-  tableint fresh[2 * 128];
+  tableint fresh[kMaxLevel0Links];
   const size_t prefetch_lines =
       std::min<size_t>(kPrefetchLines, (g.data_size_ + kCacheLine - 1) / kCacheLine);
   VisitedLease lease(g.visited_list_pool_);
@@ -157,7 +159,8 @@ std::vector<std::pair<float, tableint>> SearchGraph(const Graph& g, const Dist& 
     // kilobytes apart, so a walk that asks for one only when it needs it waits for DRAM once
     // per neighbour. Marking before computing visits the same nodes in the same order as
     // marking on the way (hnswlib's loop), so results are identical.
-    const int count = std::min<int>(g.getListCount(const_cast<unsigned int*>(list)), 2 * 128);
+    const int count =
+        std::min<int>(g.getListCount(const_cast<unsigned int*>(list)), kMaxLevel0Links);
     const tableint* neighbors = reinterpret_cast<const tableint*>(list + 1);
     for (int i = 0; i < count; ++i) __builtin_prefetch(visited + neighbors[i]);
     int fresh_count = 0;
@@ -424,8 +427,7 @@ absl::StatusOr<std::vector<SearchHit>> HnswIndex::Search(std::span<const float> 
   if (options.top_k == 0 || size() == 0) return std::vector<SearchHit>{};
   const size_t top_k = std::min(options.top_k, size());
   const hnsw_graph::Codec& codec = *impl_->codec;
-  const bool rescoring =
-      codec.quantized() && options.rescore && options.exact_vectors != nullptr;
+  const bool rescoring = codec.quantized() && options.rescore && options.exact_vectors != nullptr;
   const size_t candidates = std::min(CandidatesFor(top_k, options, rescoring), size());
   const size_t ef = std::max<size_t>(options.ef > 0 ? options.ef : spec_.ef, candidates);
   std::vector<float> normalized;
@@ -499,15 +501,14 @@ absl::StatusOr<std::vector<SearchHit>> HnswIndex::ScoreLabels(std::span<const fl
   return ScoreLabels(query, labels, SearchOptions{.top_k = top_k});
 }
 
-absl::StatusOr<std::vector<SearchHit>> HnswIndex::ScoreLabels(
-    std::span<const float> query, std::span<const Label> labels,
-    const SearchOptions& options) const {
+absl::StatusOr<std::vector<SearchHit>> HnswIndex::ScoreLabels(std::span<const float> query,
+                                                              std::span<const Label> labels,
+                                                              const SearchOptions& options) const {
   RETURN_IF_ERROR(internal::CheckQuery(query, dim_));
   std::vector<float> normalized;
   const float* q = internal::PrepareVectors(metric_, dim_, query, &normalized).data();
   const hnsw_graph::Codec& codec = *impl_->codec;
-  const bool rescoring =
-      codec.quantized() && options.rescore && options.exact_vectors != nullptr;
+  const bool rescoring = codec.quantized() && options.rescore && options.exact_vectors != nullptr;
   return Guard("score", [&]() -> absl::StatusOr<std::vector<SearchHit>> {
     const Graph& g = *impl_->graph;
     const size_t candidates = CandidatesFor(options.top_k, options, rescoring);
@@ -520,8 +521,9 @@ absl::StatusOr<std::vector<SearchHit>> HnswIndex::ScoreLabels(
       if (!pl.empty()) {  // int8 before training: exact
         const auto it = std::find(pl.begin(), pl.end(), label);
         if (it == pl.end() || !seen.insert(label).second) continue;
-        top.Push(label, internal::Score(metric_, q,
-                                        impl_->pending_rows.data() + (it - pl.begin()) * dim_, dim_));
+        top.Push(label,
+                 internal::Score(metric_, q, impl_->pending_rows.data() + (it - pl.begin()) * dim_,
+                                 dim_));
         continue;
       }
       std::optional<tableint> id = impl_->Find(label);
