@@ -112,6 +112,27 @@ std::vector<Ranked> Fuse(const std::vector<Ranked>& vec, const std::vector<Ranke
   return out;
 }
 
+// The stored records of `hits` (any mix of shards), in their order: one MultiGet per shard;
+// nullopt for a point that is gone.
+absl::StatusOr<std::vector<std::optional<storage::PointRecord>>> RecordsOf(
+    const storage::Store& store, const std::vector<std::unique_ptr<Shard>>& shards,
+    const std::vector<Ranked>& hits) {
+  std::vector<std::optional<storage::PointRecord>> records(hits.size());
+  for (size_t s = 0; s < shards.size(); ++s) {
+    std::vector<size_t> at;
+    std::vector<std::string_view> ids;
+    for (size_t i = 0; i < hits.size(); ++i) {
+      if (hits[i].shard != s) continue;
+      at.push_back(i);
+      ids.push_back(hits[i].hit.id);
+    }
+    if (ids.empty()) continue;
+    ASSIGN_OR_RETURN(auto got, store.MultiGetPoints(shards[s]->key(), ids));
+    for (size_t j = 0; j < at.size(); ++j) records[at[j]] = std::move(got[j]);
+  }
+  return records;
+}
+
 }  // namespace
 
 absl::StatusOr<SearchResult> Engine::Impl::Search(const SearchRequest& request) const {
@@ -206,23 +227,13 @@ absl::StatusOr<SearchResult> Engine::Impl::Search(const SearchRequest& request) 
     // keeps term ids, not the terms), expand the query for the second search.
     ASSIGN_OR_RETURN(auto first, text_search(terms, {}, feedback.docs));
     std::vector<lexical::FeedbackDocument> docs(first.size());
-    for (size_t s = 0; s < c->shards.size(); ++s) {
-      std::vector<size_t> at;
-      std::vector<std::string_view> ids;
-      for (size_t i = 0; i < first.size(); ++i) {
-        if (first[i].shard != s) continue;
-        at.push_back(i);
-        ids.push_back(first[i].hit.id);
-      }
-      if (ids.empty()) continue;
-      ASSIGN_OR_RETURN(auto got, store_->MultiGetPoints(c->shards[s]->key(), ids));
-      for (size_t j = 0; j < at.size(); ++j) {
-        // Deleted or rewritten since the search: not the text that was scored; left out.
-        if (!got[j] || got[j]->label != first[at[j]].hit.label) continue;
-        ASSIGN_OR_RETURN(auto analysed, c->analyzer->Analyze(got[j]->text));
-        docs[at[j]].terms = lexical::CountTerms(analysed);
-        docs[at[j]].score = first[at[j]].hit.score;
-      }
+    ASSIGN_OR_RETURN(auto got, RecordsOf(*store_, c->shards, first));
+    for (size_t i = 0; i < first.size(); ++i) {
+      // Deleted or rewritten since the search: not the text that was scored; left out.
+      if (!got[i] || got[i]->label != first[i].hit.label) continue;
+      ASSIGN_OR_RETURN(auto analysed, c->analyzer->Analyze(got[i]->text));
+      docs[i].terms = lexical::CountTerms(analysed);
+      docs[i].score = first[i].hit.score;
     }
     absl::flat_hash_map<std::string_view, uint64_t> doc_freq;
     for (const auto& d : docs) {
@@ -365,18 +376,7 @@ absl::StatusOr<SearchResult> Engine::Impl::Search(const SearchRequest& request) 
   // Payloads come from RocksDB (the index holds vectors only), one MultiGet per shard.
   std::vector<std::optional<storage::PointRecord>> records(merged.size());
   if (request.with_payload || request.with_vectors) {
-    for (size_t s = 0; s < c->shards.size(); ++s) {
-      std::vector<size_t> at;
-      std::vector<std::string_view> ids;
-      for (size_t i = 0; i < merged.size(); ++i) {
-        if (merged[i].shard != s) continue;
-        at.push_back(i);
-        ids.push_back(merged[i].hit.id);
-      }
-      if (ids.empty()) continue;
-      ASSIGN_OR_RETURN(auto got, store_->MultiGetPoints(c->shards[s]->key(), ids));
-      for (size_t j = 0; j < at.size(); ++j) records[at[j]] = std::move(got[j]);
-    }
+    ASSIGN_OR_RETURN(records, RecordsOf(*store_, c->shards, merged));
   }
   result.hits.reserve(merged.size());
   for (size_t i = 0; i < merged.size(); ++i) {
