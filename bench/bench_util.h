@@ -66,7 +66,10 @@ void TrimHeap();
 // have passed, never more than `max_passes` passes nor `max_seconds` seconds in all.
 struct LoadOptions {
   int threads = 1;            // concurrent callers. Default: 1.
-  double min_seconds = 1.0;   // Default: 1 s.
+  // Default: 5 s. One-second windows let a single background blip of the server that was
+  // just measured idle (a RocksDB compaction, a snapshot) double a 1-client row's CPU per call
+  // (bench/README.md, "Session 8's make bench-quant").
+  double min_seconds = 5.0;
   int max_passes = 20;        // Default: 20.
   double max_seconds = 120;   // Default: 120 s.
 };

@@ -620,4 +620,76 @@ RagdFigures RunRagdSuite(const SuiteContext& ctx, const RagdOptions& options) {
   return figures;
 }
 
+GrpcFloorFigures RunGrpcFloorSuite(const SuiteContext& ctx, const GrpcFloorOptions& options) {
+  GrpcFloorFigures figures;
+  auto fail = [&](const std::string& system, const std::string& why) {
+    figures.error = why;
+    ctx.report->Write({{"bench", "error"}, {"system", system}, {"threads", 0}, {"error", why}});
+    return figures;
+  };
+  if (options.binary.empty() || !std::filesystem::exists(options.binary)) {
+    return fail("grpc-floor", "ragd_grpc_floor not found (build target ragd_grpc_floor): " +
+                                  options.binary);
+  }
+  const char* tmp = std::getenv("TMPDIR");
+  std::string pattern = std::string(tmp != nullptr && *tmp != '\0' ? tmp : "/tmp") +
+                        "/ragd-grpc-floor-XXXXXX";
+  if (mkdtemp(pattern.data()) == nullptr) return fail("grpc-floor", "cannot create a temp dir");
+  struct Cleanup {
+    std::string dir;
+    ~Cleanup() {
+      std::error_code ec;
+      std::filesystem::remove_all(dir, ec);
+    }
+  } cleanup{pattern};
+  for (const std::string api : {"callback", "async"}) {
+    const std::string system = "grpc-floor-" + api;
+    const std::string port_file = pattern + "/" + api + ".port";
+    RagdProcess proc;
+    std::string error;
+    if (!proc.Start(options.binary, {"--api", api, "--port-file", port_file},
+                    pattern + "/" + api + ".log", &error)) {
+      return fail(system, error);
+    }
+    // The port file appears (renamed into place) once the server has started.
+    int port = 0;
+    const Clock::time_point start = Clock::now();
+    while (port == 0 && proc.Alive() && SecondsSince(start) < options.startup_timeout_seconds) {
+      std::ifstream in(port_file);
+      if (!(in >> port)) port = 0;
+      if (port == 0) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    if (port == 0) return fail(system, "did not start; log: " + RagdLogTail(pattern + "/" + api + ".log"));
+    for (int clients : options.clients) {
+      const double cpu_start = ProcessCpuSeconds(proc.pid());
+      const ContextSwitches switches_start = ProcessContextSwitches(proc.pid());
+      LoadResult r = RunSearchLoad(ctx, port, clients, ctx.load);
+      const double cpu = ProcessCpuSeconds(proc.pid()) - cpu_start;
+      const ContextSwitches switches_end = ProcessContextSwitches(proc.pid());
+      const double calls = static_cast<double>(std::max<size_t>(1, r.ops));
+      // No recall, ef or n: the hits are fixed, whatever the query.
+      nlohmann::json record = SearchRecord(system, clients, 0, 0, 0, r);
+      record.erase("recall_at_10");
+      record.erase("ef");
+      record.erase("n");
+      record["transport"] = "gRPC over 127.0.0.1, one connection per client thread";
+      record["what"] = "Points.Search answered with k fixed hits, no index (gRPC's own cost)";
+      record["server_cpu_ms_per_call"] = cpu * 1000 / calls;
+      record["server_voluntary_switches_per_call"] =
+          static_cast<double>(switches_end.voluntary - switches_start.voluntary) / calls;
+      record["server_involuntary_switches_per_call"] =
+          static_cast<double>(switches_end.involuntary - switches_start.involuntary) / calls;
+      ctx.report->Write(record);
+      if (clients == 1) {
+        (api == std::string("callback") ? figures.callback_cpu_ms_per_call
+                                        : figures.async_cpu_ms_per_call) = cpu * 1000 / calls;
+      }
+    }
+    double seconds = 0;
+    proc.Terminate(10, &seconds);
+  }
+  figures.ran = true;
+  return figures;
+}
+
 }  // namespace ragd::bench

@@ -131,4 +131,22 @@ struct RagdOptions {
 };
 RagdFigures RunRagdSuite(const SuiteContext& ctx, const RagdOptions& options);
 
+// The gRPC floor (bench/grpc_floor_server.cc): a server answering Points.Search with fixed hits
+// and nothing else, driven by the same client loop as ragd. Its CPU per call is what gRPC
+// alone costs on this machine, so that ragd's figure beyond its walk splits into gRPC's share
+// and ragd's own, within one run.
+struct GrpcFloorOptions {
+  std::string binary;            // path of ragd_grpc_floor
+  std::vector<int> clients = {1, 2};
+  double startup_timeout_seconds = 30;
+};
+struct GrpcFloorFigures {
+  bool ran = false;
+  std::string error;
+  // Server CPU per call with one client, by API ("callback", "async"); 0 when not measured.
+  double callback_cpu_ms_per_call = 0;
+  double async_cpu_ms_per_call = 0;
+};
+GrpcFloorFigures RunGrpcFloorSuite(const SuiteContext& ctx, const GrpcFloorOptions& options);
+
 }  // namespace ragd::bench

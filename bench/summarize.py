@@ -194,7 +194,9 @@ def summarize(records, markdown):
                     rows.append([k, fmt(v["value"], ".3f"), f"{op} {v['target']}",
                                  "met" if v["met"] else "MISSED"])
             for k, v in r.items():
-                if k.startswith(("index_qps_ratio", "service_qps_ratio")) and isinstance(v, (int, float)):
+                if k.startswith(("index_qps_ratio", "service_qps_ratio", "grpc_floor",
+                                 "service_cpu_us_per_search_beyond_index_and")) and \
+                        isinstance(v, (int, float)):
                     rows.append([k, fmt(v, ".3f"), "(diagnostic)", ""])
             if "ragd_error" in r:
                 rows.append(["ragd", "-", "-", "error: " + r["ragd_error"]])
@@ -224,7 +226,7 @@ def peers(records, markdown):
     for ef in sorted({r["ef"] for r in one if r["system"].startswith(("usearch", "faiss"))}):
         for r in one:
             system = r["system"]
-            if r["ef"] != ef or r.get("rescore") is False:
+            if r.get("ef") != ef or r.get("rescore") is False:
                 continue
             if not system.startswith(("hnswlib", "ragd-index", "usearch", "faiss")):
                 continue

@@ -1,0 +1,199 @@
+// ragd_grpc_floor: the floor under ragd's per-Search cost. A gRPC server that answers
+// ragd.v1.Points/Search, the same proto ragd serves, with a fixed response of k hits and does
+// nothing else: no index, no engine, no interceptors, no other service. ragd_vector_bench
+// drives it with the same client loop as ragd (bench/README.md, "The gRPC floor"), so that
+// ragd's server CPU per call beyond its index walk can be split, in one run, into what gRPC
+// itself costs on this machine and what is ragd's own.
+//
+// Two ways of serving, one per process:
+//   --api callback  gRPC's callback API, as ragd serves every method: the handler fills the
+//                   response and finishes inline on the thread that read the request.
+//   --api async     the completion-queue API with one queue and one thread of our own, the
+//                   cheapest unary server gRPC 1.51 offers on loopback (measured in
+//                   bench/README.md, "Search on a completion queue"); only possible when no
+//                   method of the process uses the callback API.
+// The listening port goes to --port-file once the server has started (written to a temporary
+// name and renamed, so a reader never sees half of it). SIGTERM or SIGINT stops it.
+
+#include <pthread.h>
+#include <signal.h>
+
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <iostream>
+#include <memory>
+#include <string>
+#include <thread>
+
+#include <grpcpp/grpcpp.h>
+
+#include "ragd/v1/points.grpc.pb.h"
+
+namespace {
+
+// k hits shaped like a vector search's (id, score, the vector leg's rank and score), so that the
+// response costs what ragd's costs to encode and send.
+void FillHits(uint32_t k, ragd::v1::SearchResponse* response) {
+  response->Clear();
+  for (uint32_t i = 0; i < k; ++i) {
+    ragd::v1::ScoredPoint* hit = response->add_hits();
+    hit->mutable_point()->set_id(std::to_string(i));
+    const float score = 0.9f - 0.01f * static_cast<float>(i);
+    hit->set_score(score);
+    hit->mutable_vector_leg()->set_rank(i + 1);
+    hit->mutable_vector_leg()->set_score(score);
+  }
+  response->set_applied_sequence(1);
+}
+
+uint32_t HitsFor(const ragd::v1::SearchRequest& request) {
+  constexpr uint32_t kDefaultK = 10;
+  constexpr uint32_t kMaxK = 1000;
+  const uint32_t k = request.k() == 0 ? kDefaultK : request.k();
+  return k > kMaxK ? kMaxK : k;
+}
+
+class CallbackPoints final : public ragd::v1::Points::CallbackService {
+ public:
+  grpc::ServerUnaryReactor* Search(grpc::CallbackServerContext* context,
+                                   const ragd::v1::SearchRequest* request,
+                                   ragd::v1::SearchResponse* response) override {
+    FillHits(HitsFor(*request), response);
+    grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+    reactor->Finish(grpc::Status::OK);
+    return reactor;
+  }
+};
+
+// One Search call on the completion queue: requested, answered, then freed. The classic
+// state machine of gRPC's async examples.
+class AsyncCall {
+ public:
+  AsyncCall(ragd::v1::Points::AsyncService* service, grpc::ServerCompletionQueue* cq)
+      : service_(service), cq_(cq), responder_(&context_) {
+    service_->RequestSearch(&context_, &request_, &responder_, cq_, cq_, this);
+  }
+
+  // Called with the tag's event; `ok` false means the queue is shutting down.
+  void Proceed(bool ok) {
+    if (!ok || answered_) {
+      delete this;
+      return;
+    }
+    new AsyncCall(service_, cq_);  // the next call, before this one is answered
+    FillHits(HitsFor(request_), &response_);
+    answered_ = true;
+    responder_.Finish(response_, grpc::Status::OK, this);
+  }
+
+ private:
+  ragd::v1::Points::AsyncService* service_;
+  grpc::ServerCompletionQueue* cq_;
+  grpc::ServerContext context_;
+  ragd::v1::SearchRequest request_;
+  ragd::v1::SearchResponse response_;
+  grpc::ServerAsyncResponseWriter<ragd::v1::SearchResponse> responder_;
+  bool answered_ = false;
+};
+
+bool WritePortFile(const std::string& path, int port) {
+  const std::string tmp = path + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::trunc);
+    out << port << "\n";
+    if (!out) return false;
+  }
+  return std::rename(tmp.c_str(), path.c_str()) == 0;
+}
+
+int Usage(const char* why) {
+  std::cerr << "ragd_grpc_floor: " << why << "\n"
+            << "Usage: ragd_grpc_floor --api callback|async --port-file FILE [--listen ADDR]\n"
+               "Answers ragd.v1.Points/Search with k fixed hits and nothing else (the gRPC\n"
+               "floor under ragd's per-Search cost; bench/README.md). ADDR defaults to\n"
+               "127.0.0.1:0 (any free port); the port is written to FILE once serving.\n";
+  return 2;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::string api;
+  std::string port_file;
+  std::string listen = "127.0.0.1:0";
+  for (int i = 1; i < argc; ++i) {
+    const std::string arg = argv[i];
+    if (arg == "-h" || arg == "--help") {
+      Usage("help");
+      return 0;
+    }
+    if (i + 1 >= argc) return Usage(("missing value for " + arg).c_str());
+    if (arg == "--api") {
+      api = argv[++i];
+    } else if (arg == "--port-file") {
+      port_file = argv[++i];
+    } else if (arg == "--listen") {
+      listen = argv[++i];
+    } else {
+      return Usage(("unknown option " + arg).c_str());
+    }
+  }
+  if (api != "callback" && api != "async") return Usage("--api must be callback or async");
+  if (port_file.empty()) return Usage("--port-file is required");
+
+  // SIGTERM and SIGINT are blocked before gRPC starts its threads (which inherit the mask) and
+  // taken by sigwait below: no handler, and no polling loop whose wake-ups would count in the
+  // CPU this process is measured by.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGTERM);
+  sigaddset(&stop_signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+
+  // The same message limits ragd sets (server.max_message_bytes' default), nothing else.
+  constexpr int kMaxMessageBytes = 64 << 20;
+  grpc::ServerBuilder builder;
+  int port = 0;
+  builder.AddListeningPort(listen, grpc::InsecureServerCredentials(), &port);
+  builder.SetMaxReceiveMessageSize(kMaxMessageBytes);
+  builder.SetMaxSendMessageSize(kMaxMessageBytes);
+  CallbackPoints callback_service;
+  ragd::v1::Points::AsyncService async_service;
+  std::unique_ptr<grpc::ServerCompletionQueue> cq;
+  if (api == "callback") {
+    builder.RegisterService(&callback_service);
+  } else {
+    builder.RegisterService(&async_service);
+    cq = builder.AddCompletionQueue();
+  }
+  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
+  if (server == nullptr || port == 0) {
+    std::cerr << "ragd_grpc_floor: cannot listen on " << listen << "\n";
+    return 1;
+  }
+
+  std::thread worker;
+  if (cq != nullptr) {
+    new AsyncCall(&async_service, cq.get());
+    worker = std::thread([&cq] {
+      void* tag = nullptr;
+      bool ok = false;
+      while (cq->Next(&tag, &ok)) static_cast<AsyncCall*>(tag)->Proceed(ok);
+    });
+  }
+  int exit_code = 0;
+  if (WritePortFile(port_file, port)) {
+    int signal = 0;
+    sigwait(&stop_signals, &signal);
+  } else {
+    std::cerr << "ragd_grpc_floor: cannot write " << port_file << "\n";
+    exit_code = 1;
+  }
+  server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(1));
+  if (cq != nullptr) {
+    cq->Shutdown();
+    worker.join();
+  }
+  return exit_code;
+}
