@@ -38,7 +38,7 @@ else
   # Only the SQ8 index: ';' separates factory strings, so the comma stays inside this one.
   FAISS=(--faiss-factories 'HNSW32,SQ8' --faiss-ef-sweep "$EF")
 fi
-echo "bench-quant.sh: $N x 1536, $QUERIES queries (about 20-30 minutes on 2 idle cores at 100k," \
+echo "bench-quant.sh: $N x 1536, $QUERIES queries (about 30-40 minutes on 2 idle cores at 100k with 5-second loads," \
   "plus the peers: FAISS SQ8's build is the slowest part)" >&2
 status=0
 timeout --kill-after=30 "$TIMEOUT" "$BUILD_DIR/bench/ragd_vector_bench" \
