@@ -7,10 +7,9 @@
 #include <cstdint>
 #include <fstream>
 #include <functional>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 namespace ragd::bench {
 
@@ -65,20 +64,20 @@ void TrimHeap();
 // How long a query load runs: every query once, then repeated passes until `min_seconds`
 // have passed, never more than `max_passes` passes nor `max_seconds` seconds in all.
 struct LoadOptions {
-  int threads = 1;            // concurrent callers. Default: 1.
+  int threads = 1;  // concurrent callers. Default: 1.
   // Default: 5 s. One-second windows let a single background blip of the server that was
   // just measured idle (a RocksDB compaction, a snapshot) double a 1-client row's CPU per call
   // (bench/README.md, "Session 8's make bench-quant").
   double min_seconds = 5.0;
-  int max_passes = 20;        // Default: 20.
-  double max_seconds = 120;   // Default: 120 s.
+  int max_passes = 20;       // Default: 20.
+  double max_seconds = 120;  // Default: 120 s.
 };
 
 struct LoadResult {
   int threads = 0;
-  size_t ops = 0;       // completed calls
-  size_t errors = 0;    // failed calls (not in the latencies)
-  double seconds = 0;   // wall time from the start barrier until the last thread finished
+  size_t ops = 0;      // completed calls
+  size_t errors = 0;   // failed calls (not in the latencies)
+  double seconds = 0;  // wall time from the start barrier until the last thread finished
   double qps = 0;
   double p50_ms = 0;
   double p99_ms = 0;

@@ -15,6 +15,7 @@
 // The listening port goes to --port-file once the server has started (written to a temporary
 // name and renamed, so a reader never sees half of it). SIGTERM or SIGINT stops it.
 
+#include <grpcpp/grpcpp.h>
 #include <pthread.h>
 #include <signal.h>
 
@@ -25,8 +26,6 @@
 #include <memory>
 #include <string>
 #include <thread>
-
-#include <grpcpp/grpcpp.h>
 
 #include "ragd/v1/points.grpc.pb.h"
 

@@ -2,6 +2,8 @@
 // a client would, so that the figures include protobuf, gRPC, the engine's locking and storage.
 
 #include <fcntl.h>
+#include <grpcpp/generic/generic_stub.h>
+#include <grpcpp/grpcpp.h>
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
@@ -19,9 +21,6 @@
 #include <string>
 #include <thread>
 #include <vector>
-
-#include <grpcpp/generic/generic_stub.h>
-#include <grpcpp/grpcpp.h>
 
 #include "bench/suites.h"
 #include "ragd/v1/collections.grpc.pb.h"
@@ -220,7 +219,9 @@ struct SearchClient {
   ragd::v1::SearchResponse response;
 };
 
-LoadResult RunSearchLoad(const SuiteContext& ctx, int port, int clients, LoadOptions load) {
+// `ef` 0 leaves SearchRequest.ef unset (the collection's default).
+LoadResult RunSearchLoad(const SuiteContext& ctx, int port, int clients, LoadOptions load,
+                         size_t ef = 0) {
   const Dataset& data = *ctx.data;
   load.threads = clients;
   std::vector<SearchClient> state(static_cast<size_t>(clients));
@@ -241,6 +242,7 @@ LoadResult RunSearchLoad(const SuiteContext& ctx, int port, int clients, LoadOpt
         c.request.set_collection(kCollection);
         c.request.set_k(kTopK);
         c.request.set_with_payload(false);
+        if (ef > 0) c.request.set_ef(static_cast<uint32_t>(ef));
         // Connects and warms the server's per-thread state outside the timed window.
         int64_t ids[kTopK];
         for (size_t i = 0; i < 5; ++i) search(t, i % data.num_queries, ids);
@@ -310,8 +312,8 @@ LoadResult RunBatchLoad(const SuiteContext& ctx, int port, size_t batch, const L
 }
 
 // Reads the collection's counts; false on error.
-bool GetCollection(const std::shared_ptr<grpc::Channel>& channel,
-                   ragd::v1::CollectionInfo* info, std::string* error) {
+bool GetCollection(const std::shared_ptr<grpc::Channel>& channel, ragd::v1::CollectionInfo* info,
+                   std::string* error) {
   auto stub = ragd::v1::Collections::NewStub(channel);
   ragd::v1::GetCollectionRequest req;
   req.set_name(kCollection);
@@ -373,8 +375,8 @@ RagdFigures RunRagdSuite(const SuiteContext& ctx, const RagdOptions& options) {
       if (!keep) std::filesystem::remove_all(dir, ec);
     }
   } cleanup{dir, options.keep_data};
-  const std::vector<std::string> args = {"--listen", "127.0.0.1:0", "--port-file", port_file,
-                                         "--data-dir", data_dir, "--log-level", "warn"};
+  const std::vector<std::string> args = {"--listen",   "127.0.0.1:0", "--port-file", port_file,
+                                         "--data-dir", data_dir,      "--log-level", "warn"};
 
   std::string error;
   auto proc = std::make_unique<RagdProcess>();
@@ -466,8 +468,7 @@ RagdFigures RunRagdSuite(const SuiteContext& ctx, const RagdOptions& options) {
       {"rss_delta_bytes_per_vector", figures.rss_delta_bytes_per_vector},
       {"rss_empty_bytes", rss_empty},
       {"rss_source", "/proc/<ragd pid>/status VmRSS; delta = loaded - empty server"},
-      {"index_bytes_per_vector",
-       static_cast<double>(info.index_bytes()) / static_cast<double>(n)},
+      {"index_bytes_per_vector", static_cast<double>(info.index_bytes()) / static_cast<double>(n)},
       {"index_bytes_source", "GetCollection index_bytes (ragd's own accounting)"},
       {"storage_bytes_per_vector",
        static_cast<double>(info.storage_bytes()) / static_cast<double>(n)},
@@ -494,8 +495,7 @@ RagdFigures RunRagdSuite(const SuiteContext& ctx, const RagdOptions& options) {
                                    options.settle_timeout_seconds - min_settle, &settled);
   const uint64_t rss_settled = ProcessRssBytes(proc->pid());
   figures.rss_delta_bytes_per_vector_settled =
-      (static_cast<double>(rss_settled) - static_cast<double>(rss_empty)) /
-      static_cast<double>(n);
+      (static_cast<double>(rss_settled) - static_cast<double>(rss_empty)) / static_cast<double>(n);
   ctx.report->Write({
       {"bench", "settle"},
       {"system", system},
@@ -509,34 +509,45 @@ RagdFigures RunRagdSuite(const SuiteContext& ctx, const RagdOptions& options) {
       {"load_average_1m", LoadAverage1()},
   });
 
-  for (int clients : options.clients) {
-    // CPU per search on each side of the connection: on a small machine the clients' gRPC
-    // work competes with the server for the same cores, which in-process hnswlib never pays.
-    const double server_cpu_start = ProcessCpuSeconds(proc->pid());
-    const double client_cpu_start = ProcessCpuSeconds(static_cast<int>(getpid()));
-    const ContextSwitches switches_start = ProcessContextSwitches(proc->pid());
-    LoadResult r = RunSearchLoad(ctx, port, clients, ctx.load);
-    const double server_cpu = ProcessCpuSeconds(proc->pid()) - server_cpu_start;
-    const ContextSwitches switches_end = ProcessContextSwitches(proc->pid());
-    const double client_cpu = ProcessCpuSeconds(static_cast<int>(getpid())) - client_cpu_start;
-    // Every pass counts: the first pass (recall) runs in the same window as the timed ones.
-    const double calls = static_cast<double>(std::max<size_t>(1, r.ops));
-    const double recall = RecallAtK(r.first_results, *ctx.truth, kTopK);
-    nlohmann::json record = SearchRecord(system, clients, options.ef, n, recall, r);
-    record["transport"] = "gRPC over 127.0.0.1, one connection per client thread";
-    record["server_cpu_ms_per_call"] = server_cpu * 1000 / calls;
-    record["client_cpu_ms_per_call"] = client_cpu * 1000 / calls;
-    // The thread hand-offs behind the CPU figure, which load hardly changes (bench/README.md,
-    // "Search on a completion queue").
-    record["server_voluntary_switches_per_call"] =
-        static_cast<double>(switches_end.voluntary - switches_start.voluntary) / calls;
-    record["server_involuntary_switches_per_call"] =
-        static_cast<double>(switches_end.involuntary - switches_start.involuntary) / calls;
-    ctx.report->Write(record);
-    if (clients == options.clients.front()) figures.recall_default_ef = recall;
-    if (clients == 1) figures.server_cpu_ms_per_call = server_cpu * 1000 / calls;
-    figures.clients.push_back(clients);
-    figures.qps_by_clients.push_back(r.qps);
+  // The collection's default ef first (the targets' rows), then the other ef values of the
+  // sweep, each per request.
+  std::vector<size_t> efs = {options.ef};
+  for (size_t ef : options.ef_sweep) {
+    if (std::find(efs.begin(), efs.end(), ef) == efs.end()) efs.push_back(ef);
+  }
+  for (size_t ef : efs) {
+    const bool default_ef = ef == options.ef;
+    for (int clients : options.clients) {
+      // CPU per search on each side of the connection: on a small machine the clients' gRPC
+      // work competes with the server for the same cores, which in-process hnswlib never pays.
+      const double server_cpu_start = ProcessCpuSeconds(proc->pid());
+      const double client_cpu_start = ProcessCpuSeconds(static_cast<int>(getpid()));
+      const ContextSwitches switches_start = ProcessContextSwitches(proc->pid());
+      LoadResult r = RunSearchLoad(ctx, port, clients, ctx.load, default_ef ? 0 : ef);
+      const double server_cpu = ProcessCpuSeconds(proc->pid()) - server_cpu_start;
+      const ContextSwitches switches_end = ProcessContextSwitches(proc->pid());
+      const double client_cpu = ProcessCpuSeconds(static_cast<int>(getpid())) - client_cpu_start;
+      // Every pass counts: the first pass (recall) runs in the same window as the timed ones.
+      const double calls = static_cast<double>(std::max<size_t>(1, r.ops));
+      const double recall = RecallAtK(r.first_results, *ctx.truth, kTopK);
+      nlohmann::json record = SearchRecord(system, clients, ef, n, recall, r);
+      record["transport"] = "gRPC over 127.0.0.1, one connection per client thread";
+      record["ef_source"] = default_ef ? "collection default" : "SearchRequest.ef";
+      record["server_cpu_ms_per_call"] = server_cpu * 1000 / calls;
+      record["client_cpu_ms_per_call"] = client_cpu * 1000 / calls;
+      // The thread hand-offs behind the CPU figure, which load hardly changes (bench/README.md,
+      // "Search on a completion queue").
+      record["server_voluntary_switches_per_call"] =
+          static_cast<double>(switches_end.voluntary - switches_start.voluntary) / calls;
+      record["server_involuntary_switches_per_call"] =
+          static_cast<double>(switches_end.involuntary - switches_start.involuntary) / calls;
+      ctx.report->Write(record);
+      if (!default_ef) continue;
+      if (clients == options.clients.front()) figures.recall_default_ef = recall;
+      if (clients == 1) figures.server_cpu_ms_per_call = server_cpu * 1000 / calls;
+      figures.clients.push_back(clients);
+      figures.qps_by_clients.push_back(r.qps);
+    }
   }
 
   if (options.batch_size > 0) {
@@ -547,7 +558,8 @@ RagdFigures RunRagdSuite(const SuiteContext& ctx, const RagdOptions& options) {
     const ContextSwitches switches_end = ProcessContextSwitches(proc->pid());
     figures.batch_recall = RecallAtK(r.first_results, *ctx.truth, kTopK);
     figures.batch_qps = r.qps;
-    nlohmann::json record = SearchRecord(system + "-batch", 1, options.ef, n, figures.batch_recall, r);
+    nlohmann::json record =
+        SearchRecord(system + "-batch", 1, options.ef, n, figures.batch_recall, r);
     record["transport"] = "gRPC over 127.0.0.1, one connection, Points.SearchBatch";
     record["batch_size"] = options.batch_size;
     record["latency_unit"] = "one SearchBatch call";
@@ -603,7 +615,8 @@ RagdFigures RunRagdSuite(const SuiteContext& ctx, const RagdOptions& options) {
        static_cast<double>(rss_restarted) / static_cast<double>(n)},
       {"rss_delta_bytes_per_vector_after_restart",
        figures.rss_delta_bytes_per_vector_after_restart},
-      {"data_dir_bytes", [&] {
+      {"data_dir_bytes",
+       [&] {
          uint64_t total = 0;
          std::error_code walk_ec;
          for (auto it = std::filesystem::recursive_directory_iterator(data_dir, walk_ec);
@@ -628,12 +641,12 @@ GrpcFloorFigures RunGrpcFloorSuite(const SuiteContext& ctx, const GrpcFloorOptio
     return figures;
   };
   if (options.binary.empty() || !std::filesystem::exists(options.binary)) {
-    return fail("grpc-floor", "ragd_grpc_floor not found (build target ragd_grpc_floor): " +
-                                  options.binary);
+    return fail("grpc-floor",
+                "ragd_grpc_floor not found (build target ragd_grpc_floor): " + options.binary);
   }
   const char* tmp = std::getenv("TMPDIR");
-  std::string pattern = std::string(tmp != nullptr && *tmp != '\0' ? tmp : "/tmp") +
-                        "/ragd-grpc-floor-XXXXXX";
+  std::string pattern =
+      std::string(tmp != nullptr && *tmp != '\0' ? tmp : "/tmp") + "/ragd-grpc-floor-XXXXXX";
   if (mkdtemp(pattern.data()) == nullptr) return fail("grpc-floor", "cannot create a temp dir");
   struct Cleanup {
     std::string dir;
@@ -659,7 +672,8 @@ GrpcFloorFigures RunGrpcFloorSuite(const SuiteContext& ctx, const GrpcFloorOptio
       if (!(in >> port)) port = 0;
       if (port == 0) std::this_thread::sleep_for(std::chrono::milliseconds(5));
     }
-    if (port == 0) return fail(system, "did not start; log: " + RagdLogTail(pattern + "/" + api + ".log"));
+    if (port == 0)
+      return fail(system, "did not start; log: " + RagdLogTail(pattern + "/" + api + ".log"));
     for (int clients : options.clients) {
       const double cpu_start = ProcessCpuSeconds(proc.pid());
       const ContextSwitches switches_start = ProcessContextSwitches(proc.pid());

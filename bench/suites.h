@@ -20,8 +20,8 @@ struct SuiteContext {
   const Dataset* data = nullptr;
   const std::vector<int64_t>* truth = nullptr;  // ExactTopK(data, kTopK)
   Report* report = nullptr;
-  LoadOptions load;            // threads overridden per measurement
-  int build_threads = 2;       // threads that insert while building in-process indexes
+  LoadOptions load;       // threads overridden per measurement
+  int build_threads = 2;  // threads that insert while building in-process indexes
   std::vector<int> search_threads = {1, 2};
 };
 
@@ -112,14 +112,14 @@ struct FaissOptions {
 void RunFaissSuite(const SuiteContext& ctx, const FaissOptions& options);
 
 struct RagdOptions {
-  std::string binary;       // path of the ragd executable
-  std::string work_dir;     // parent of the temporary data directory; "" = $TMPDIR or /tmp
-  bool keep_data = false;   // leave the data directory behind
+  std::string binary;      // path of the ragd executable
+  std::string work_dir;    // parent of the temporary data directory; "" = $TMPDIR or /tmp
+  bool keep_data = false;  // leave the data directory behind
   size_t m = 16;
   size_t ef_construction = 200;
   size_t ef = 64;
-  size_t upsert_batch = 1000;   // points per Upsert (1000 x 1536 floats = 6 MiB)
-  int upsert_clients = 2;       // concurrent Upsert callers
+  size_t upsert_batch = 1000;  // points per Upsert (1000 x 1536 floats = 6 MiB)
+  int upsert_clients = 2;      // concurrent Upsert callers
   std::vector<int> clients = {1, 2, 8};
   double startup_timeout_seconds = 300;
   double settle_timeout_seconds = 300;  // longest wait for ragd to go idle after the load
@@ -128,6 +128,9 @@ struct RagdOptions {
   std::string quantization = "none";
   // Queries per Points.SearchBatch call for the batch measurement (one client); 0 skips it.
   size_t batch_size = 64;
+  // Per-request ef values (SearchRequest.ef) searched with every client count besides the
+  // collection's default `ef`, which the targets use. Empty: the default only.
+  std::vector<size_t> ef_sweep;
 };
 RagdFigures RunRagdSuite(const SuiteContext& ctx, const RagdOptions& options);
 
@@ -136,7 +139,7 @@ RagdFigures RunRagdSuite(const SuiteContext& ctx, const RagdOptions& options);
 // alone costs on this machine, so that ragd's figure beyond its walk splits into gRPC's share
 // and ragd's own, within one run.
 struct GrpcFloorOptions {
-  std::string binary;            // path of ragd_grpc_floor
+  std::string binary;  // path of ragd_grpc_floor
   std::vector<int> clients = {1, 2};
   double startup_timeout_seconds = 30;
 };

@@ -4,6 +4,7 @@
 //
 // Output: JSON lines (stdout and --out). Progress goes to stderr.
 
+#include <CLI/CLI.hpp>
 #include <algorithm>
 #include <cstring>
 #include <exception>
@@ -14,8 +15,6 @@
 #include <string>
 #include <thread>
 #include <vector>
-
-#include <CLI/CLI.hpp>
 
 #include "bench/bench_util.h"
 #include "bench/dataset.h"
@@ -47,9 +46,8 @@ constexpr double kStartupTarget = 5.0;
 constexpr double kMemoryRatioTarget = 1.2;
 
 nlohmann::json Target(double value, double target, bool at_least) {
-  return {{"value", value},
-          {"target", target},
-          {"met", at_least ? value >= target : value <= target}};
+  return {
+      {"value", value}, {"target", target}, {"met", at_least ? value >= target : value <= target}};
 }
 
 void Log(const std::string& message) { std::cerr << "vector_bench: " << message << std::endl; }
@@ -68,8 +66,8 @@ std::string CachePath(const std::string& dir, const DatasetOptions& o) {
   std::ostringstream name;
   name << dir << "/dataset-n" << o.num_base << "-q" << o.num_queries << "-d" << o.dim << "-s"
        << o.seed << "-t" << o.topics << "." << o.subtopics << "-z" << o.topic_zipf << "-e"
-       << o.common << "_" << o.topic << "_" << o.subtopic << "_" << o.style << "_" << o.iso
-       << "-r" << o.style_rank << "_" << o.style_decay << "-k" << kTopK << ".bin";
+       << o.common << "_" << o.topic << "_" << o.subtopic << "_" << o.style << "_" << o.iso << "-r"
+       << o.style_rank << "_" << o.style_decay << "-k" << kTopK << ".bin";
   return name.str();
 }
 
@@ -154,14 +152,18 @@ int Run(int argc, char** argv) {
   // The data model's knobs (dataset.h); the defaults give ada-002-like statistics.
   app.add_option("--topics", data_options.topics)->capture_default_str()->group("Data model");
   app.add_option("--subtopics", data_options.subtopics)->capture_default_str()->group("Data model");
-  app.add_option("--energy-common", data_options.common)->capture_default_str()->group("Data model");
+  app.add_option("--energy-common", data_options.common)
+      ->capture_default_str()
+      ->group("Data model");
   app.add_option("--energy-topic", data_options.topic)->capture_default_str()->group("Data model");
   app.add_option("--energy-subtopic", data_options.subtopic)
       ->capture_default_str()
       ->group("Data model");
   app.add_option("--energy-style", data_options.style)->capture_default_str()->group("Data model");
   app.add_option("--energy-iso", data_options.iso)->capture_default_str()->group("Data model");
-  app.add_option("--style-rank", data_options.style_rank)->capture_default_str()->group("Data model");
+  app.add_option("--style-rank", data_options.style_rank)
+      ->capture_default_str()
+      ->group("Data model");
   app.add_option("--style-decay", data_options.style_decay)
       ->capture_default_str()
       ->group("Data model");
@@ -174,10 +176,12 @@ int Run(int argc, char** argv) {
                "also measure ragd's hnsw backend in process (where the service's overhead is)");
   app.add_option("--quantization", quantizations,
                  "--with-index: storage kinds of ragd's hnsw backend (none, f16, int8)")
-      ->delimiter(',')->capture_default_str();
+      ->delimiter(',')
+      ->capture_default_str();
   app.add_option("--oversampling", oversampling,
                  "--with-index, quantized kinds: re-scoring factors (the first is the figure)")
-      ->delimiter(',')->capture_default_str();
+      ->delimiter(',')
+      ->capture_default_str();
   bool no_rescore_file = false;
   app.add_flag("--no-rescore-file", no_rescore_file,
                "--with-index, quantized kinds: re-score from RocksDB only (no file cache, as "
@@ -188,7 +192,8 @@ int Run(int argc, char** argv) {
   app.add_option("--ragd-quantization", ragd_quantizations,
                  "storage kinds of the collection ragd serves over gRPC, one ragd run each "
                  "(none, f16, int8)")
-      ->delimiter(',')->capture_default_str();
+      ->delimiter(',')
+      ->capture_default_str();
   app.add_option("--cache-dir", cache_dir,
                  "keep the data set and its ground truth here and reuse them when the knobs match")
       ->capture_default_str();
@@ -206,9 +211,11 @@ int Run(int argc, char** argv) {
   app.add_option("--build-threads", ctx.build_threads, "threads inserting in-process")
       ->capture_default_str();
   app.add_option("--search-threads", ctx.search_threads, "in-process search thread counts")
-      ->delimiter(',')->capture_default_str();
+      ->delimiter(',')
+      ->capture_default_str();
   app.add_option("--clients", ragd_options.clients, "concurrent ragd clients")
-      ->delimiter(',')->capture_default_str();
+      ->delimiter(',')
+      ->capture_default_str();
   app.add_option("--settle-timeout", ragd_options.settle_timeout_seconds,
                  "longest wait for ragd to go idle after the load, seconds")
       ->capture_default_str();
@@ -217,13 +224,17 @@ int Run(int argc, char** argv) {
   app.add_option("--upsert-batch", ragd_options.upsert_batch, "points per Upsert")
       ->capture_default_str();
   app.add_option("--ef-sweep", hnswlib_options.ef_sweep, "hnswlib ef values")
-      ->delimiter(',')->capture_default_str();
+      ->delimiter(',')
+      ->capture_default_str();
   app.add_option("--faiss-ef-sweep", faiss_options.ef_sweep, "FAISS efSearch values")
-      ->delimiter(',')->capture_default_str();
+      ->delimiter(',')
+      ->capture_default_str();
   app.add_option("--faiss-efc", faiss_options.ef_construction, "FAISS efConstruction")
       ->capture_default_str();
-  app.add_option("--faiss-factories", faiss_options.factories, "FAISS index_factory strings, separated by ';'")
-      ->delimiter(';')->capture_default_str();
+  app.add_option("--faiss-factories", faiss_options.factories,
+                 "FAISS index_factory strings, separated by ';'")
+      ->delimiter(';')
+      ->capture_default_str();
   app.add_option("--min-seconds", ctx.load.min_seconds, "minimum duration of a query load")
       ->capture_default_str();
   app.add_option("--max-passes", ctx.load.max_passes, "maximum passes over the queries")
@@ -327,8 +338,8 @@ int Run(int argc, char** argv) {
     index_options.ef_construction = hnswlib_options.ef_construction;
     index_options.ef = hnswlib_options.default_ef;
     index_options.ef_sweep = index_ef_sweep.empty() ? hnswlib_options.ef_sweep : index_ef_sweep;
-    if (std::find(index_options.ef_sweep.begin(), index_options.ef_sweep.end(),
-                  index_options.ef) == index_options.ef_sweep.end()) {
+    if (std::find(index_options.ef_sweep.begin(), index_options.ef_sweep.end(), index_options.ef) ==
+        index_options.ef_sweep.end()) {
       index_options.ef_sweep.push_back(index_options.ef);
     }
     index_options.oversampling = oversampling;
@@ -357,6 +368,7 @@ int Run(int argc, char** argv) {
     ragd_options.m = hnswlib_options.m;
     ragd_options.ef_construction = hnswlib_options.ef_construction;
     ragd_options.ef = hnswlib_options.default_ef;
+    ragd_options.ef_sweep = hnswlib_options.ef_sweep;
     for (const std::string& name : ragd_quantizations) {
       Log("ragd " + name);
       ragd_options.quantization = name;
@@ -385,8 +397,11 @@ int Run(int argc, char** argv) {
     RunFaissSuite(ctx, faiss_options);
   }
 
-  nlohmann::json targets = {{"bench", "targets"}, {"system", "ragd"}, {"threads", 0},
-                            {"n", data.num_base}, {"dim", data.dim}};
+  nlohmann::json targets = {{"bench", "targets"},
+                            {"system", "ragd"},
+                            {"threads", 0},
+                            {"n", data.num_base},
+                            {"dim", data.dim}};
   if (hnswlib.ran) {
     targets["hnswlib_recall_at_10_default_ef"] =
         Target(hnswlib.recall_default_ef, kRecallTarget, true);
@@ -428,10 +443,9 @@ int Run(int argc, char** argv) {
         Target(ragd.rss_delta_bytes_per_vector_settled /
                    RawPlusLinksBytesPerVector(data.dim, hnswlib_options.m),
                kMemoryRatioTarget, false);
-    targets["memory_ratio_vs_raw_plus_links_right_after_ingest"] =
-        Target(ragd.rss_delta_bytes_per_vector /
-                   RawPlusLinksBytesPerVector(data.dim, hnswlib_options.m),
-               kMemoryRatioTarget, false);
+    targets["memory_ratio_vs_raw_plus_links_right_after_ingest"] = Target(
+        ragd.rss_delta_bytes_per_vector / RawPlusLinksBytesPerVector(data.dim, hnswlib_options.m),
+        kMemoryRatioTarget, false);
     targets["memory_ratio_vs_raw_plus_links_after_restart"] =
         Target(ragd.rss_delta_bytes_per_vector_after_restart /
                    RawPlusLinksBytesPerVector(data.dim, hnswlib_options.m),
@@ -452,7 +466,8 @@ int Run(int argc, char** argv) {
       // Issue 16: server CPU per Search beyond the index walk (ragd's whole process per call,
       // one client, minus the same walk's CPU in process), target <= 80 us.
       if (ragd.server_cpu_ms_per_call > 0 && index_figures.cpu_ms_per_search > 0) {
-        const double beyond = (ragd.server_cpu_ms_per_call - index_figures.cpu_ms_per_search) * 1000;
+        const double beyond =
+            (ragd.server_cpu_ms_per_call - index_figures.cpu_ms_per_search) * 1000;
         targets["service_cpu_us_per_search_beyond_index"] = Target(beyond, 80, false);
         // Not a target: the same figure less gRPC's own floor in this run (an empty callback
         // server, as ragd's API), i.e. what ragd's code and the server's cache misses add.
@@ -502,7 +517,8 @@ int Run(int argc, char** argv) {
     const bool recall_ok = f.recall_default_ef >= kRecallTarget &&
                            f.recall_default_ef >= hnswlib.recall_default_ef - 1e-9;
     if (name == "int8") {
-      quant["index_int8_qps_ratio_vs_hnswlib_1"] = Target(vs_hnswlib(f.qps_by_threads[0]), 2.0, true);
+      quant["index_int8_qps_ratio_vs_hnswlib_1"] =
+          Target(vs_hnswlib(f.qps_by_threads[0]), 2.0, true);
       quant["index_int8_recall_at_least_hnswlib"] = recall_ok;
     }
     if (name == "f16" && index_figures.ran && !index_figures.qps_by_threads.empty()) {
