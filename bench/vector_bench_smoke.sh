@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# CTest's vector_bench_smoke_test: ragd_vector_bench end to end on a tiny data set, so that
+# `make bench` and `make bench-quant` cannot rot between the (manual, long) benchmark runs.
+# Checks the shape of the results, never a speed: every system ran (hnswlib, ragd's backend in
+# process per storage kind, ragd over gRPC at each ef of the sweep, SearchBatch, restart, the
+# gRPC floor on both APIs), no error record, the recall of exact-enough searches, and that
+# summarize.py reads the file.
+# Usage: vector_bench_smoke.sh BENCH_BINARY RAGD_BINARY SOURCE_DIR
+set -euo pipefail
+BENCH=$1
+RAGD=$2
+SRC=$3
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/ragd-bench-smoke-XXXXXX")
+trap 'rm -rf "$WORK"' EXIT
+OUT=$WORK/smoke.jsonl
+# 400 points so that INT8 trains (256 vectors) and its graph is built; one short pass per load.
+timeout --kill-after=10 240 "$BENCH" --n 400 --queries 20 --dim 64 --skip-faiss --with-index \
+  --quantization none,int8 --ragd-quantization none --ragd "$RAGD" --ef-sweep 32,128 \
+  --search-threads 1 --clients 1 --batch-size 8 --min-seconds 0 --max-passes 1 \
+  --work-dir "$WORK" --out "$OUT" > "$WORK/stdout" 2> "$WORK/stderr" ||
+  { echo "ragd_vector_bench failed"; tail -20 "$WORK/stderr"; exit 1; }
+python3 - "$OUT" <<'PY'
+import json, sys
+records = [json.loads(line) for line in open(sys.argv[1], encoding="utf-8")]
+errors = [r for r in records if r["bench"] == "error"]
+assert not errors, f"error records: {errors}"
+searches = {}
+for r in records:
+    if r["bench"] == "search":
+        searches.setdefault(r["system"], []).append(r)
+for system in ["hnswlib", "ragd-index", "ragd-index-int8", "ragd", "ragd-batch",
+               "grpc-floor-callback", "grpc-floor-async"]:
+    assert system in searches, f"no search record for {system}: {sorted(searches)}"
+assert sorted(r["ef"] for r in searches["ragd"]) == [32, 128], searches["ragd"]
+for system in ["hnswlib", "ragd-index", "ragd", "ragd-batch"]:
+    for r in searches[system]:
+        if r.get("ef") == 128:
+            assert r["recall_at_10"] >= 0.9, f"{system} recall {r['recall_at_10']}"
+        assert r["errors"] == 0 and r["ops"] > 0, r
+for system in ["grpc-floor-callback", "grpc-floor-async"]:
+    r = searches[system][0]
+    assert r["ops"] >= 20 and r["errors"] == 0 and r["server_cpu_ms_per_call"] >= 0, r
+startup = [r for r in records if r["bench"] == "startup"]
+assert startup and startup[0]["points_after_restart"] == 400, startup
+assert startup[0]["shutdown_exit_code"] == 0, startup
+targets = [r for r in records if r["bench"] == "targets"]
+assert targets and "grpc_floor_callback_cpu_us_per_call" in targets[0], targets
+print(f"ok: {len(records)} records, systems {sorted(searches)}")
+PY
+python3 "$SRC/bench/summarize.py" "$OUT" > "$WORK/summary.txt" ||
+  { echo "summarize.py failed"; exit 1; }
+grep -q "grpc-floor-async" "$WORK/summary.txt" || { echo "summary misses the floor"; exit 1; }
