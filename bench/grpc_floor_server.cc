@@ -167,6 +167,8 @@ int main(int argc, char** argv) {
     cq = builder.AddCompletionQueue();
   }
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
+  // A Unix socket has no port: gRPC reports 1 for it (0 only on failure); the port file then
+  // just says the server is up.
   if (server == nullptr || port == 0) {
     std::cerr << "ragd_grpc_floor: cannot listen on " << listen << "\n";
     return 1;

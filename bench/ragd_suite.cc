@@ -115,7 +115,12 @@ class RagdProcess {
   int exit_status_ = 0;
 };
 
-std::shared_ptr<grpc::Channel> MakeChannel(int port, int channel_id) {
+// Where a server listens: 127.0.0.1:port, or the Unix socket `unix_socket` when set.
+std::string TargetOf(int port, const std::string& unix_socket) {
+  return unix_socket.empty() ? "127.0.0.1:" + std::to_string(port) : "unix:" + unix_socket;
+}
+
+std::shared_ptr<grpc::Channel> MakeChannel(const std::string& target, int channel_id) {
   grpc::ChannelArguments args;
   args.SetMaxReceiveMessageSize(kMaxMessageBytes);
   args.SetMaxSendMessageSize(kMaxMessageBytes);
@@ -123,8 +128,7 @@ std::shared_ptr<grpc::Channel> MakeChannel(int port, int channel_id) {
   // arguments share one connection and "N clients" would be N streams on one socket.
   args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
   args.SetInt("ragd.bench.channel_id", channel_id);
-  return grpc::CreateCustomChannel("127.0.0.1:" + std::to_string(port),
-                                   grpc::InsecureChannelCredentials(), args);
+  return grpc::CreateCustomChannel(target, grpc::InsecureChannelCredentials(), args);
 }
 
 void SetDeadline(grpc::ClientContext* ctx, double seconds) {
@@ -160,8 +164,8 @@ int HealthStatus(const std::shared_ptr<grpc::Channel>& channel) {
 }
 
 // Waits for the port file, then for SERVING. Returns the port, or 0 with `error` set.
-int WaitServing(RagdProcess& proc, const std::string& port_file, double timeout,
-                std::string* error) {
+int WaitServing(RagdProcess& proc, const std::string& port_file, const std::string& unix_socket,
+                double timeout, std::string* error) {
   Clock::time_point start = Clock::now();
   int port = 0;
   while (SecondsSince(start) < timeout) {
@@ -179,7 +183,7 @@ int WaitServing(RagdProcess& proc, const std::string& port_file, double timeout,
     }
     // A fresh channel each time: a channel that failed to connect backs off for up to a
     // second, which would be counted as start-up time.
-    if (HealthStatus(MakeChannel(port, 0)) == 1) return port;
+    if (HealthStatus(MakeChannel(TargetOf(port, unix_socket), 0)) == 1) return port;
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
   *error = "ragd not SERVING within the start-up timeout";
@@ -220,8 +224,8 @@ struct SearchClient {
 };
 
 // `ef` 0 leaves SearchRequest.ef unset (the collection's default).
-LoadResult RunSearchLoad(const SuiteContext& ctx, int port, int clients, LoadOptions load,
-                         size_t ef = 0) {
+LoadResult RunSearchLoad(const SuiteContext& ctx, const std::string& target, int clients,
+                         LoadOptions load, size_t ef = 0) {
   const Dataset& data = *ctx.data;
   load.threads = clients;
   std::vector<SearchClient> state(static_cast<size_t>(clients));
@@ -238,7 +242,7 @@ LoadResult RunSearchLoad(const SuiteContext& ctx, int port, int clients, LoadOpt
       data.num_queries, kTopK, load,
       [&](int t) {
         SearchClient& c = state[static_cast<size_t>(t)];
-        c.stub = ragd::v1::Points::NewStub(MakeChannel(port, 1000 + t));
+        c.stub = ragd::v1::Points::NewStub(MakeChannel(target, 1000 + t));
         c.request.set_collection(kCollection);
         c.request.set_k(kTopK);
         c.request.set_with_payload(false);
@@ -253,12 +257,13 @@ LoadResult RunSearchLoad(const SuiteContext& ctx, int port, int clients, LoadOpt
 // Points.SearchBatch with one client: the queries in calls of `batch` (the last one shorter),
 // each call's results parsed into the query's row; passes as RunQueryLoad (the first one for
 // recall, then until min_seconds, at most max_passes or max_seconds). QPS counts queries.
-LoadResult RunBatchLoad(const SuiteContext& ctx, int port, size_t batch, const LoadOptions& load) {
+LoadResult RunBatchLoad(const SuiteContext& ctx, const std::string& target, size_t batch,
+                        const LoadOptions& load) {
   const Dataset& data = *ctx.data;
   LoadResult result;
   result.threads = 1;
   result.first_results.assign(data.num_queries * kTopK, -1);
-  auto stub = ragd::v1::Points::NewStub(MakeChannel(port, 3000));
+  auto stub = ragd::v1::Points::NewStub(MakeChannel(target, 3000));
   ragd::v1::SearchBatchRequest request;
   ragd::v1::SearchBatchResponse response;
   request.set_collection(kCollection);
@@ -375,16 +380,23 @@ RagdFigures RunRagdSuite(const SuiteContext& ctx, const RagdOptions& options) {
       if (!keep) std::filesystem::remove_all(dir, ec);
     }
   } cleanup{dir, options.keep_data};
-  const std::vector<std::string> args = {"--listen",   "127.0.0.1:0", "--port-file", port_file,
-                                         "--data-dir", data_dir,      "--log-level", "warn"};
+  // A Unix socket (--transport unix) lives in the run's directory; its path stays well under
+  // sun_path's 108 bytes with the default TMPDIR.
+  const std::string unix_socket = options.unix_socket ? dir + "/ragd.sock" : "";
+  const std::string listen = unix_socket.empty() ? "127.0.0.1:0" : "unix:" + unix_socket;
+  const std::string transport =
+      unix_socket.empty() ? "gRPC over 127.0.0.1" : "gRPC over a Unix socket";
+  const std::vector<std::string> args = {"--listen",   listen,   "--port-file", port_file,
+                                         "--data-dir", data_dir, "--log-level", "warn"};
 
   std::string error;
   auto proc = std::make_unique<RagdProcess>();
   if (!proc->Start(options.binary, args, log_path, &error)) return fail(error);
-  int port = WaitServing(*proc, port_file, options.startup_timeout_seconds, &error);
+  int port = WaitServing(*proc, port_file, unix_socket, options.startup_timeout_seconds, &error);
   if (port == 0) return fail(error + "; log: " + RagdLogTail(log_path));
+  std::string target = TargetOf(port, unix_socket);
   const uint64_t rss_empty = ProcessRssBytes(proc->pid());
-  std::shared_ptr<grpc::Channel> channel = MakeChannel(port, 1);
+  std::shared_ptr<grpc::Channel> channel = MakeChannel(target, 1);
 
   {
     auto collections = ragd::v1::Collections::NewStub(channel);
@@ -412,7 +424,7 @@ RagdFigures RunRagdSuite(const SuiteContext& ctx, const RagdOptions& options) {
   std::mutex error_mu;
   Clock::time_point ingest_start = Clock::now();
   auto upserter = [&](int t) {
-    auto stub = ragd::v1::Points::NewStub(MakeChannel(port, 100 + t));
+    auto stub = ragd::v1::Points::NewStub(MakeChannel(target, 100 + t));
     ragd::v1::UpsertRequest req;
     ragd::v1::UpsertResponse resp;
     for (;;) {
@@ -523,7 +535,7 @@ RagdFigures RunRagdSuite(const SuiteContext& ctx, const RagdOptions& options) {
       const double server_cpu_start = ProcessCpuSeconds(proc->pid());
       const double client_cpu_start = ProcessCpuSeconds(static_cast<int>(getpid()));
       const ContextSwitches switches_start = ProcessContextSwitches(proc->pid());
-      LoadResult r = RunSearchLoad(ctx, port, clients, ctx.load, default_ef ? 0 : ef);
+      LoadResult r = RunSearchLoad(ctx, target, clients, ctx.load, default_ef ? 0 : ef);
       const double server_cpu = ProcessCpuSeconds(proc->pid()) - server_cpu_start;
       const ContextSwitches switches_end = ProcessContextSwitches(proc->pid());
       const double client_cpu = ProcessCpuSeconds(static_cast<int>(getpid())) - client_cpu_start;
@@ -531,7 +543,7 @@ RagdFigures RunRagdSuite(const SuiteContext& ctx, const RagdOptions& options) {
       const double calls = static_cast<double>(std::max<size_t>(1, r.ops));
       const double recall = RecallAtK(r.first_results, *ctx.truth, kTopK);
       nlohmann::json record = SearchRecord(system, clients, ef, n, recall, r);
-      record["transport"] = "gRPC over 127.0.0.1, one connection per client thread";
+      record["transport"] = transport + ", one connection per client thread";
       record["ef_source"] = default_ef ? "collection default" : "SearchRequest.ef";
       record["server_cpu_ms_per_call"] = server_cpu * 1000 / calls;
       record["client_cpu_ms_per_call"] = client_cpu * 1000 / calls;
@@ -553,14 +565,14 @@ RagdFigures RunRagdSuite(const SuiteContext& ctx, const RagdOptions& options) {
   if (options.batch_size > 0) {
     const double server_cpu_start = ProcessCpuSeconds(proc->pid());
     const ContextSwitches switches_start = ProcessContextSwitches(proc->pid());
-    LoadResult r = RunBatchLoad(ctx, port, options.batch_size, ctx.load);
+    LoadResult r = RunBatchLoad(ctx, target, options.batch_size, ctx.load);
     const double server_cpu = ProcessCpuSeconds(proc->pid()) - server_cpu_start;
     const ContextSwitches switches_end = ProcessContextSwitches(proc->pid());
     figures.batch_recall = RecallAtK(r.first_results, *ctx.truth, kTopK);
     figures.batch_qps = r.qps;
     nlohmann::json record =
         SearchRecord(system + "-batch", 1, options.ef, n, figures.batch_recall, r);
-    record["transport"] = "gRPC over 127.0.0.1, one connection, Points.SearchBatch";
+    record["transport"] = transport + ", one connection, Points.SearchBatch";
     record["batch_size"] = options.batch_size;
     record["latency_unit"] = "one SearchBatch call";
     record["server_cpu_ms_per_query"] = server_cpu * 1000 / std::max<double>(1, r.ops);
@@ -582,10 +594,11 @@ RagdFigures RunRagdSuite(const SuiteContext& ctx, const RagdOptions& options) {
   proc = std::make_unique<RagdProcess>();
   Clock::time_point restart = Clock::now();
   if (!proc->Start(options.binary, args, log_path, &error)) return fail(error);
-  port = WaitServing(*proc, port_file, options.startup_timeout_seconds, &error);
+  port = WaitServing(*proc, port_file, unix_socket, options.startup_timeout_seconds, &error);
   if (port == 0) return fail("restart: " + error + "; log: " + RagdLogTail(log_path));
   figures.startup_seconds = SecondsSince(restart);
-  channel = MakeChannel(port, 2);
+  target = TargetOf(port, unix_socket);
+  channel = MakeChannel(target, 2);
   if (!GetCollection(channel, &info, &error)) return fail("after restart: " + error);
   const uint64_t rss_restarted = ProcessRssBytes(proc->pid());
   figures.rss_delta_bytes_per_vector_after_restart =
@@ -595,7 +608,7 @@ RagdFigures RunRagdSuite(const SuiteContext& ctx, const RagdOptions& options) {
   LoadOptions once = ctx.load;
   once.min_seconds = 0;
   once.max_passes = 1;
-  LoadResult after = RunSearchLoad(ctx, port, 1, once);
+  LoadResult after = RunSearchLoad(ctx, target, 1, once);
   double stop2_seconds = 0;
   const int exit_code2 = proc->Terminate(120, &stop2_seconds);
   ctx.report->Write({
@@ -658,10 +671,12 @@ GrpcFloorFigures RunGrpcFloorSuite(const SuiteContext& ctx, const GrpcFloorOptio
   for (const std::string api : {"callback", "async"}) {
     const std::string system = "grpc-floor-" + api;
     const std::string port_file = pattern + "/" + api + ".port";
+    const std::string unix_socket = options.unix_socket ? pattern + "/" + api + ".sock" : "";
+    std::vector<std::string> args = {"--api", api, "--port-file", port_file};
+    if (!unix_socket.empty()) args.insert(args.end(), {"--listen", "unix:" + unix_socket});
     RagdProcess proc;
     std::string error;
-    if (!proc.Start(options.binary, {"--api", api, "--port-file", port_file},
-                    pattern + "/" + api + ".log", &error)) {
+    if (!proc.Start(options.binary, args, pattern + "/" + api + ".log", &error)) {
       return fail(system, error);
     }
     // The port file appears (renamed into place) once the server has started.
@@ -677,7 +692,7 @@ GrpcFloorFigures RunGrpcFloorSuite(const SuiteContext& ctx, const GrpcFloorOptio
     for (int clients : options.clients) {
       const double cpu_start = ProcessCpuSeconds(proc.pid());
       const ContextSwitches switches_start = ProcessContextSwitches(proc.pid());
-      LoadResult r = RunSearchLoad(ctx, port, clients, ctx.load);
+      LoadResult r = RunSearchLoad(ctx, TargetOf(port, unix_socket), clients, ctx.load);
       const double cpu = ProcessCpuSeconds(proc.pid()) - cpu_start;
       const ContextSwitches switches_end = ProcessContextSwitches(proc.pid());
       const double calls = static_cast<double>(std::max<size_t>(1, r.ops));
@@ -686,7 +701,9 @@ GrpcFloorFigures RunGrpcFloorSuite(const SuiteContext& ctx, const GrpcFloorOptio
       record.erase("recall_at_10");
       record.erase("ef");
       record.erase("n");
-      record["transport"] = "gRPC over 127.0.0.1, one connection per client thread";
+      record["transport"] =
+          std::string(unix_socket.empty() ? "gRPC over 127.0.0.1" : "gRPC over a Unix socket") +
+          ", one connection per client thread";
       record["what"] = "Points.Search answered with k fixed hits, no index (gRPC's own cost)";
       record["server_cpu_ms_per_call"] = cpu * 1000 / calls;
       record["server_voluntary_switches_per_call"] =

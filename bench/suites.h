@@ -128,6 +128,8 @@ struct RagdOptions {
   std::string quantization = "none";
   // Queries per Points.SearchBatch call for the batch measurement (one client); 0 skips it.
   size_t batch_size = 64;
+  // Listen on a Unix socket in the run's directory instead of 127.0.0.1 (--transport unix).
+  bool unix_socket = false;
   // Per-request ef values (SearchRequest.ef) searched with every client count besides the
   // collection's default `ef`, which the targets use. Empty: the default only.
   std::vector<size_t> ef_sweep;
@@ -142,6 +144,7 @@ struct GrpcFloorOptions {
   std::string binary;  // path of ragd_grpc_floor
   std::vector<int> clients = {1, 2};
   double startup_timeout_seconds = 30;
+  bool unix_socket = false;  // as RagdOptions::unix_socket
 };
 struct GrpcFloorFigures {
   bool ran = false;

@@ -204,6 +204,12 @@ int Run(int argc, char** argv) {
   app.add_option("--grpc-floor", floor_options.binary,
                  "ragd_grpc_floor executable (gRPC alone: Points.Search with fixed hits)")
       ->capture_default_str();
+  std::string transport = "tcp";
+  app.add_option("--transport", transport,
+                 "how the clients reach ragd and the gRPC floor: tcp (127.0.0.1) or unix (a Unix "
+                 "socket in the run's directory)")
+      ->check(CLI::IsMember({"tcp", "unix"}))
+      ->capture_default_str();
   app.add_flag("--skip-grpc-floor", skip_grpc_floor,
                "do not measure the gRPC floor (measured whenever ragd is, with its --clients)");
   app.add_option("--work-dir", ragd_options.work_dir, "parent of ragd's temporary data dir");
@@ -254,6 +260,8 @@ int Run(int argc, char** argv) {
               << hnswlib_options.default_ef << "\n";
     return 2;
   }
+  ragd_options.unix_socket = transport == "unix";
+  floor_options.unix_socket = transport == "unix";
   if (kHnswlibOnly) {
     skip_ragd = true;
     skip_faiss = true;

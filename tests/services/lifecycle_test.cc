@@ -10,6 +10,7 @@
 
 #include <atomic>
 #include <csignal>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <map>
@@ -405,6 +406,60 @@ TEST(LifecycleTest, AddressInUseExitsWithCode1) {
   ASSERT_TRUE(run.ok()) << run.status();
   EXPECT_EQ(run->exit_code, 1);
   EXPECT_THAT(run->err + run->out, HasSubstr("cannot listen"));
+}
+
+// `--listen unix:PATH` (a client on the same host, e.g. a sidecar, skips the TCP stack): ragd
+// serves on the socket, is loopback for the auth rule (no keys needed), and a restart after
+// SIGKILL, which leaves the socket file behind, binds the same path again.
+TEST(LifecycleTest, ServesOnAUnixSocketAndRebindsAfterSigkill) {
+  TempDir dir;
+  const std::string socket = (dir.path() / "ragd.sock").string();
+  RagdProcess::Options options = RagdProcess::OptionsFor(
+      (dir.path() / "data").string(), {"--listen", "unix:" + socket}, /*wait_for_serving=*/false);
+  auto connect = [&socket] {
+    auto channel = grpc::CreateChannel("unix:" + socket, grpc::InsecureChannelCredentials());
+    EXPECT_TRUE(channel->WaitForConnected(std::chrono::system_clock::now() +
+                                          std::chrono::seconds(30)))
+        << "no connection on " << socket;
+    return channel;
+  };
+  {
+    auto ragd = RagdProcess::Start(options);
+    ASSERT_TRUE(ragd.ok()) << ragd.status();
+    Client client(connect());
+    grpc::Status created;
+    // Recovery of an empty data directory is quick, but SERVING is not awaited above: retry
+    // the first call while the server still says UNAVAILABLE (bounded).
+    for (int i = 0; i < 100; ++i) {
+      created = client.Create("local", 2, v1::METRIC_L2);
+      if (created.error_code() != StatusCode::UNAVAILABLE) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    ASSERT_GRPC_OK(created);
+    ASSERT_GRPC_OK(client.Upsert("local", {MakePoint("a", {0, 0}), MakePoint("b", {5, 5})}));
+    (*ragd)->Kill();
+  }
+  ASSERT_TRUE(std::filesystem::exists(socket)) << "SIGKILL leaves the socket file";
+  auto ragd = RagdProcess::Start(options);
+  ASSERT_TRUE(ragd.ok()) << ragd.status();
+  Client client(connect());
+  v1::SearchRequest search;
+  search.set_collection("local");
+  SetVector(search.mutable_vector(), {4.5f, 4.5f});
+  search.set_k(1);
+  v1::SearchResponse response;
+  grpc::Status searched;
+  for (int i = 0; i < 100; ++i) {
+    searched = client.Search(search, &response);
+    if (searched.error_code() != StatusCode::UNAVAILABLE) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  ASSERT_GRPC_OK(searched);
+  ASSERT_EQ(response.hits_size(), 1);
+  EXPECT_EQ(response.hits(0).point().id(), "b");
+  absl::StatusOr<int> code = (*ragd)->Terminate(absl::Seconds(30));
+  ASSERT_TRUE(code.ok()) << code.status();
+  EXPECT_EQ(*code, 0) << (*ragd)->LogTail();
 }
 
 TEST(LifecycleTest, OverloadAndOversizeAreResourceExhausted) {
