@@ -51,7 +51,7 @@ int Run(int argc, char** argv) {
     global.address = env;
   }
   global.tty = isatty(STDOUT_FILENO) == 1;
-  app.add_option("--address", global.address, "ragd address host:port (env RAGD_ADDRESS)")
+  app.add_option("--address", global.address, "ragd address host:port, or unix:PATH for a Unix socket (env RAGD_ADDRESS)")
       ->capture_default_str();
   app.add_flag("--json", global.json, "print JSON instead of tables");
   if (const char* env = std::getenv("RAGD_API_KEY"); env != nullptr) global.api_key = env;
