@@ -51,7 +51,8 @@ int Run(int argc, char** argv) {
     global.address = env;
   }
   global.tty = isatty(STDOUT_FILENO) == 1;
-  app.add_option("--address", global.address, "ragd address host:port, or unix:PATH for a Unix socket (env RAGD_ADDRESS)")
+  app.add_option("--address", global.address,
+                 "ragd address host:port, or unix:PATH for a Unix socket (env RAGD_ADDRESS)")
       ->capture_default_str();
   app.add_flag("--json", global.json, "print JSON instead of tables");
   if (const char* env = std::getenv("RAGD_API_KEY"); env != nullptr) global.api_key = env;
@@ -103,12 +104,14 @@ int Run(int argc, char** argv) {
   c_create->add_option("--faiss-factory", create.faiss_factory,
                        "FAISS index_factory string, e.g. HNSW32,SQ8");
   c_create->add_option("--nprobe", create.nprobe, "FAISS IVF lists probed (default 16)");
-  c_create->add_option("--quantization", create.quantization,
-                       "HNSW vector storage in memory: none, f16 or int8")
+  c_create
+      ->add_option("--quantization", create.quantization,
+                   "HNSW vector storage in memory: none, f16 or int8")
       ->capture_default_str();
-  c_create->add_option("--shards", create.shards,
-                      "number of shards, 1..256 (default: the server's: 1, or cluster.default_shards "
-                      "in cluster mode)");
+  c_create->add_option(
+      "--shards", create.shards,
+      "number of shards, 1..256 (default: the server's: 1, or cluster.default_shards "
+      "in cluster mode)");
   c_create->add_option("--lexical", create.lexical,
                        "BM25 index over the text for text/hybrid search: on or off (default: on "
                        "with an embedder)");
@@ -164,9 +167,10 @@ int Run(int argc, char** argv) {
       "JSON-lines file of searches (vector, text, mode, k, ef, min_score, filter; the flags "
       "give the defaults): Points.SearchBatch, one JSON array of hits per line, in order");
   batch_opt->excludes(vector_opt)->excludes(file_opt);
-  p_search->add_option("--batch-size", search.batch_size,
-                       "with --batch: searches per call (at most the server's "
-                       "server.max_search_batch)")
+  p_search
+      ->add_option("--batch-size", search.batch_size,
+                   "with --batch: searches per call (at most the server's "
+                   "server.max_search_batch)")
       ->capture_default_str();
 
   std::vector<std::string> ids;
@@ -222,9 +226,10 @@ int Run(int argc, char** argv) {
   ragd::cli::EvalOptions eval;
   CLI::App* eval_cmd = app.add_subcommand(
       "eval", "retrieval quality over questions with known answers: hit@1, hit@5, MRR, nDCG");
-  eval_cmd->add_option("questions", eval.questions_file,
-                       "JSON Lines: {\"id\", \"question\", \"expected\": [document ids], "
-                       "\"slices\": [labels]}")
+  eval_cmd
+      ->add_option("questions", eval.questions_file,
+                   "JSON Lines: {\"id\", \"question\", \"expected\": [document ids], "
+                   "\"slices\": [labels]}")
       ->required();
   eval_cmd->add_option("--collection", eval.collection, "collection name")->required();
   eval_cmd->add_option("--mode", eval.modes,
