@@ -145,8 +145,8 @@ IndexFigures RunIndexSuite(const SuiteContext& ctx, const IndexOptions& options)
     const size_t end = std::min(n, begin + kBatch);
     labels.clear();
     for (size_t i = begin; i < end; ++i) labels.push_back(i);
-    absl::Status s = idx->Add(labels, std::span<const float>(data.base_row(begin),
-                                                             (end - begin) * data.dim));
+    absl::Status s =
+        idx->Add(labels, std::span<const float>(data.base_row(begin), (end - begin) * data.dim));
     if (!s.ok()) {
       figures.error = std::string(s.message());
       cleanup();
@@ -155,8 +155,7 @@ IndexFigures RunIndexSuite(const SuiteContext& ctx, const IndexOptions& options)
   }
   const double build_seconds = SecondsSince(build_start);
   TrimHeap();
-  const double rss_delta =
-      static_cast<double>(SelfRssBytes()) - static_cast<double>(rss_before);
+  const double rss_delta = static_cast<double>(SelfRssBytes()) - static_cast<double>(rss_before);
   ctx.report->Write({
       {"bench", "build"},
       {"system", system},
@@ -170,8 +169,7 @@ IndexFigures RunIndexSuite(const SuiteContext& ctx, const IndexOptions& options)
       {"build_seconds", build_seconds},
       {"rss_delta_bytes_per_vector", rss_delta / static_cast<double>(n)},
       {"rss_source", "/proc/self/statm delta around the build (after malloc_trim)"},
-      {"index_bytes_per_vector",
-       static_cast<double>(idx->MemoryBytes()) / static_cast<double>(n)},
+      {"index_bytes_per_vector", static_cast<double>(idx->MemoryBytes()) / static_cast<double>(n)},
       {"index_bytes_source", "VectorIndex::MemoryBytes (ragd's own accounting)"},
       {"float32_source",
        !quantized ? "in the index"
@@ -210,18 +208,18 @@ IndexFigures RunIndexSuite(const SuiteContext& ctx, const IndexOptions& options)
         LoadOptions load = ctx.load;
         load.threads = threads;
         const double cpu_start = ProcessCpuSeconds(static_cast<int>(getpid()));
-        LoadResult r = RunQueryLoad(
-            data.num_queries, kTopK, load, nullptr, [&](int, size_t q, int64_t* ids) {
-              auto hits =
-                  idx->Search(std::span<const float>(data.query_row(q), data.dim), search);
+        LoadResult r =
+            RunQueryLoad(data.num_queries, kTopK, load, nullptr, [&](int, size_t q, int64_t* ids) {
+              auto hits = idx->Search(std::span<const float>(data.query_row(q), data.dim), search);
               if (!hits.ok()) return false;
               for (size_t i = 0; i < kTopK; ++i) {
                 ids[i] = i < hits->size() ? static_cast<int64_t>((*hits)[i].label) : -1;
               }
               return true;
             });
-        const double cpu_ms_per_search = (ProcessCpuSeconds(static_cast<int>(getpid())) - cpu_start) *
-                                         1000 / std::max<double>(1, static_cast<double>(r.ops));
+        const double cpu_ms_per_search =
+            (ProcessCpuSeconds(static_cast<int>(getpid())) - cpu_start) * 1000 /
+            std::max<double>(1, static_cast<double>(r.ops));
         const double recall = RecallAtK(r.first_results, *ctx.truth, kTopK);
         nlohmann::json record = SearchRecord(system, threads, ef, n, recall, r);
         record["quantization"] = QuantizationName(options.quantization);
@@ -232,8 +230,10 @@ IndexFigures RunIndexSuite(const SuiteContext& ctx, const IndexOptions& options)
           record["rescore_file"] = setting.rescore && options.rescore_file;
         }
         ctx.report->Write(record);
-        if (default_point && (!quantized || (setting.rescore && setting.oversampling ==
-                                                                     options.oversampling.front()))) {
+        const bool figure_setting =
+            !quantized || (setting.rescore && setting.oversampling == options.oversampling.front());
+        if (figure_setting && threads == 1) figures.one_thread_by_ef.push_back({ef, recall, r.qps});
+        if (default_point && figure_setting) {
           figures.qps_by_threads.push_back(r.qps);
           if (threads == 1) {
             figures.recall_default_ef = recall;

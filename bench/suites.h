@@ -94,6 +94,14 @@ struct IndexFigures {
   std::string error;
   std::vector<double> qps_by_threads;  // pairs with SuiteContext::search_threads
   double recall_default_ef = 0;        // one thread
+  // One thread, every ef of the sweep, the figure's setting (float32, or re-scored at the first
+  // oversampling): {ef, recall@10, QPS}, in sweep order.
+  struct EfPoint {
+    size_t ef = 0;
+    double recall = 0;
+    double qps = 0;
+  };
+  std::vector<EfPoint> one_thread_by_ef;
   // Process CPU per search at the default ef, one search thread (the index walk's cost,
   // compared with ragd's server CPU per call: RagdFigures::server_cpu_ms_per_call).
   double cpu_ms_per_search = 0;

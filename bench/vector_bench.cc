@@ -528,6 +528,17 @@ int Run(int argc, char** argv) {
       quant["index_int8_qps_ratio_vs_hnswlib_1"] =
           Target(vs_hnswlib(f.qps_by_threads[0]), 2.0, true);
       quant["index_int8_recall_at_least_hnswlib"] = recall_ok;
+      // The same target at equal recall, in this run: the lowest ef of the sweep at which INT8
+      // reaches hnswlib's recall at the default ef (and >= 0.95), against hnswlib at the
+      // default ef (bench-quant.sh sweeps ragd's backend past the default for this).
+      for (const IndexFigures::EfPoint& p : f.one_thread_by_ef) {
+        if (p.recall + 1e-9 < std::max(hnswlib.recall_default_ef, kRecallTarget)) continue;
+        quant["index_int8_qps_ratio_vs_hnswlib_1_at_equal_recall"] =
+            Target(vs_hnswlib(p.qps), 2.0, true);
+        quant["index_int8_equal_recall_ef"] = p.ef;
+        quant["index_int8_equal_recall"] = p.recall;
+        break;
+      }
     }
     if (name == "f16" && index_figures.ran && !index_figures.qps_by_threads.empty()) {
       quant["index_f16_recall_loss_vs_float32"] =

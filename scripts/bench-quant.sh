@@ -14,6 +14,7 @@
 # Environment: BENCH_N (100000), BENCH_QUERIES (1000), BENCH_OUT (bench/results/quant-100k.jsonl),
 #   BENCH_CACHE, BENCH_ARGS (extra ragd_vector_bench flags), BENCH_TIMEOUT (5400 s), JOBS,
 #   BENCH_EF (32,64,128: every system's ef sweep; must contain ragd's default ef 128),
+#   BENCH_INDEX_EF ($BENCH_EF,160,192: ragd's backend in process),
 #   BENCH_SKIP_PEERS=1 (no FAISS SQ8 or USearch rows), BENCH_PEER_TIMEOUT (1800 s, USearch).
 set -euo pipefail
 BUILD_DIR=${1:-build}
@@ -25,6 +26,9 @@ CACHE=${BENCH_CACHE:-$BUILD_DIR/bench-cache}
 TIMEOUT=${BENCH_TIMEOUT:-5400}
 EF=${BENCH_EF:-32,64,128}
 PEER_TIMEOUT=${BENCH_PEER_TIMEOUT:-1800}
+# ragd's backend in process also past the default ef, so that INT8 "at equal or better recall"
+# than hnswlib at the default ef is found in the same run (targets: *_at_equal_recall).
+INDEX_EF=${BENCH_INDEX_EF:-$EF,160,192}
 read -r -a EXTRA <<< "${BENCH_ARGS:-}"
 if [ ! -f "$BUILD_DIR/CMakeCache.txt" ]; then
   echo "bench-quant.sh: $BUILD_DIR is not a configured build directory (run make build first)" >&2
@@ -44,7 +48,8 @@ status=0
 timeout --kill-after=30 "$TIMEOUT" "$BUILD_DIR/bench/ragd_vector_bench" \
   --n "$N" --queries "$QUERIES" "${FAISS[@]}" --with-index --quantization none,f16,int8 \
   --oversampling 2 --ragd-quantization none,int8 --clients 1,2 --batch-size 64 \
-  --ef-sweep "$EF" --cache-dir "$CACHE" --out "$OUT" "${EXTRA[@]}" > /dev/null || status=$?
+  --ef-sweep "$EF" --index-ef-sweep "$INDEX_EF" --cache-dir "$CACHE" --out "$OUT" "${EXTRA[@]}" \
+  > /dev/null || status=$?
 
 # USearch reads the data set and ground truth that the run above used, from the cache file its
 # "dataset" record names, and appends its rows to the same results file. Optional like
