@@ -359,6 +359,17 @@ absl::Status HnswIndex::Add(std::span<const Label> labels, std::span<const float
 
 void HnswIndex::SetAddThreads(size_t threads) { impl_->add_threads = std::max<size_t>(1, threads); }
 
+absl::Status HnswIndex::SetLevelSeed(uint32_t seed) {
+  const Graph& g = *impl_->graph;
+  if (g.cur_element_count > 0 || !impl_->pending_labels.empty()) {
+    return absl::FailedPreconditionError("SetLevelSeed: the index already holds vectors");
+  }
+  // As hnswlib's constructor seeds them.
+  impl_->graph->level_generator_.seed(seed);
+  impl_->graph->update_probability_generator_.seed(seed + 1);
+  return absl::OkStatus();
+}
+
 absl::Status HnswIndex::Remove(std::span<const Label> labels) {
   return Guard("remove", [&]() -> absl::Status {
     std::vector<tableint> orphans;

@@ -67,6 +67,7 @@
 // Errors: every hnswlib call runs under one guard (bad_alloc -> RESOURCE_EXHAUSTED, other
 // exceptions -> INTERNAL).
 
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -102,6 +103,12 @@ class HnswIndex final : public VectorIndex {
   // items per thread at least). Only the time changes: the graph is the same for any value.
   // Default: 1.
   void SetAddThreads(size_t threads) override;
+  // For measurements (bench/vector_bench --index-seeds): reseeds the generator that draws each
+  // new node's level (hnswlib's random_seed, which is 100 for every index unless this is
+  // called), to tell how much of a recall figure is this one graph's luck. The graph is then a
+  // function of the inputs, the order of Add calls and `seed`. Not saved: an index made by
+  // Load draws from seed 100 again. FAILED_PRECONDITION once anything was added.
+  absl::Status SetLevelSeed(uint32_t seed);
   absl::Status Remove(std::span<const Label> labels) override;
   absl::StatusOr<std::vector<SearchHit>> Search(std::span<const float> query,
                                                 const SearchOptions& options) const override;

@@ -18,6 +18,7 @@
 
 #include <cstdint>
 #include <cstdio>
+#include <optional>
 #include <ostream>
 #include <span>
 #include <string>
@@ -133,6 +134,42 @@ TEST_P(HnswGoldenTest, SnapshotHashIsPinned) {
   std::snprintf(hex, sizeof(hex), "0x%016llx", static_cast<unsigned long long>(hash));
   EXPECT_EQ(hash, c.hash) << c.name << ": the graph differs from the recorded one (hash " << hex
                           << "); record it only if the graph was changed on purpose";
+}
+
+// SetLevelSeed (bench/vector_bench --index-seeds): seed 100 is what every index uses, another
+// seed gives another graph of the same data, deterministically, and the seed can only be set
+// on an empty index.
+TEST(HnswLevelSeedTest, SeedPicksTheGraphDeterministically) {
+  const std::vector<float> data = IntegerRows(false);
+  IndexSpec spec;
+  spec.kind = IndexKind::kHnsw;
+  spec.m = 4;
+  spec.ef_construction = 32;
+  auto build = [&](std::optional<uint32_t> seed) -> std::string {
+    auto index = HnswIndex::Create(spec, kDim, Metric::kL2);
+    EXPECT_OK(index.status());
+    if (!index.ok()) return "";
+    if (seed) {
+      EXPECT_OK((*index)->SetLevelSeed(*seed));
+    }
+    std::vector<Label> labels(600);
+    for (size_t i = 0; i < labels.size(); ++i) labels[i] = i;
+    EXPECT_OK((*index)->Add(labels, std::span<const float>(data.data(), 600 * kDim)));
+    std::string bytes;
+    EXPECT_OK((*index)->Save(&bytes));
+    return bytes;
+  };
+  const std::string unseeded = build(std::nullopt);
+  ASSERT_FALSE(unseeded.empty());
+  EXPECT_EQ(build(100), unseeded);
+  const std::string seven = build(7);
+  EXPECT_NE(seven, unseeded);
+  EXPECT_EQ(build(7), seven);
+
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<HnswIndex> index, HnswIndex::Create(spec, kDim, Metric::kL2));
+  const Label label = 1;
+  ASSERT_OK(index->Add(std::span<const Label>(&label, 1), std::span<const float>(data.data(), kDim)));
+  EXPECT_EQ(index->SetLevelSeed(7).code(), absl::StatusCode::kFailedPrecondition);
 }
 
 INSTANTIATE_TEST_SUITE_P(
