@@ -45,9 +45,11 @@
 // a severed group reaches. Searches do no extra work.
 //
 // Storage (IndexSpec::quantization): kNone keeps float32 vectors in the graph, as above. kF16
-// and kInt8 keep codes (hnsw_graph_internal.h, Codec): the graph is built and repaired with
-// code-against-code distances and searched with float-query-against-code distances (SIMD
-// kernels chosen at run time, quant_kernels.h). No float32 vector stays resident: a search
+// and kInt8 keep codes (hnsw_graph_internal.h, Codec), searched with float-query-against-code
+// distances (SIMD kernels chosen at run time, quant_kernels.h). A new node is linked the same
+// way, its float32 row against the others' codes (its layer searches and the distances its
+// candidates are ranked by); only comparisons between two stored nodes (the pruning
+// heuristic among candidates, reverse links, repairs) are code against code. No float32 vector stays resident: a search
 // collects ceil(top_k x oversampling) candidates on codes and, when SearchOptions::rescore is
 // set and SearchOptions::exact_vectors given, re-scores them with the caller's float32 vectors,
 // so that its scores are exact; without that, scores come from the codes. ScoreLabels does the
