@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "bench/suites.h"
+#include "index/hnsw/hnsw_index.h"
 #include "index/storage/store.h"
 #include "index/storage/vector_file.h"
 #include "index/vector_index.h"
@@ -130,6 +131,14 @@ IndexFigures RunIndexSuite(const SuiteContext& ctx, const IndexOptions& options)
     return figures;
   }
   std::unique_ptr<index::VectorIndex> idx = std::move(*made);
+  if (auto* hnsw = dynamic_cast<index::HnswIndex*>(idx.get())) {
+    absl::Status s = hnsw->SetLevelSeed(options.level_seed);
+    if (!s.ok()) {
+      figures.error = std::string(s.message());
+      cleanup();
+      return figures;
+    }
+  }
   // As the engine's insert_threads: each Add links its batch with the bench's build threads
   // (hnswlib's build below uses as many).
   idx->SetAddThreads(static_cast<size_t>(std::max(1, ctx.build_threads)));
@@ -166,6 +175,7 @@ IndexFigures RunIndexSuite(const SuiteContext& ctx, const IndexOptions& options)
       {"dim", data.dim},
       {"m", options.m},
       {"ef_construction", options.ef_construction},
+      {"level_seed", options.level_seed},
       {"build_seconds", build_seconds},
       {"rss_delta_bytes_per_vector", rss_delta / static_cast<double>(n)},
       {"rss_source", "/proc/self/statm delta around the build (after malloc_trim)"},
@@ -223,6 +233,7 @@ IndexFigures RunIndexSuite(const SuiteContext& ctx, const IndexOptions& options)
         const double recall = RecallAtK(r.first_results, *ctx.truth, kTopK);
         nlohmann::json record = SearchRecord(system, threads, ef, n, recall, r);
         record["quantization"] = QuantizationName(options.quantization);
+        record["level_seed"] = options.level_seed;
         record["cpu_ms_per_search"] = cpu_ms_per_search;
         if (quantized) {
           record["rescore"] = setting.rescore;

@@ -88,6 +88,10 @@ struct IndexOptions {
   // Quantized kinds: re-scoring reads through a storage::VectorFile in front of RocksDB, as
   // the engine's shards do with engine.rescore_file (the default); false: RocksDB only.
   bool rescore_file = true;
+  // The seed of the generator drawing node levels (HnswIndex::SetLevelSeed; 100 is what every
+  // index uses): other seeds give other graphs of the same data, to tell a systematic recall
+  // difference from one graph's luck.
+  uint32_t level_seed = 100;
 };
 struct IndexFigures {
   bool ran = false;

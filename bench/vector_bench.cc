@@ -140,6 +140,7 @@ int Run(int argc, char** argv) {
   std::vector<std::string> quantizations = {"none"};
   std::vector<float> oversampling = {2};
   std::vector<size_t> index_ef_sweep;
+  std::vector<uint32_t> index_seeds = {100};
   std::vector<std::string> ragd_quantizations = {"none"};
   std::string cache_dir;
   ctx.build_threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
@@ -189,6 +190,11 @@ int Run(int argc, char** argv) {
   app.add_option("--index-ef-sweep", index_ef_sweep,
                  "--with-index: single-thread ef values (default: hnswlib's --ef-sweep)")
       ->delimiter(',');
+  app.add_option("--index-seeds", index_seeds,
+                 "--with-index: seeds of the generator drawing HNSW node levels, one graph of "
+                 "each --quantization kind per seed (100 is every index's; figures and targets "
+                 "use the first)")
+      ->delimiter(',')->capture_default_str();
   app.add_option("--ragd-quantization", ragd_quantizations,
                  "storage kinds of the collection ragd serves over gRPC, one ragd run each "
                  "(none, f16, int8)")
@@ -262,6 +268,10 @@ int Run(int argc, char** argv) {
   }
   ragd_options.unix_socket = transport == "unix";
   floor_options.unix_socket = transport == "unix";
+  if (index_seeds.empty()) {
+    std::cerr << "vector_bench: --index-seeds needs at least one seed\n";
+    return 2;
+  }
   if (kHnswlibOnly) {
     skip_ragd = true;
     skip_faiss = true;
@@ -353,19 +363,24 @@ int Run(int argc, char** argv) {
     index_options.oversampling = oversampling;
     index_options.rescore_file = !no_rescore_file;
 #ifndef RAGD_BENCH_GENERIC
-    for (const std::string& name : quantizations) {
-      if (!ParseQuantization(name, &index_options.quantization) || oversampling.empty()) {
-        std::cerr << "vector_bench: --quantization takes none, f16, int8; --oversampling a "
-                     "non-empty list\n";
-        return 2;
-      }
-      Log("ragd-index " + name + " (in process)");
-      IndexFigures f = RunIndexSuite(ctx, index_options);
-      if (!f.ran) Log("ragd-index " + name + ": " + f.error);
-      if (index_options.quantization == index::Quantization::kNone) {
-        index_figures = f;
-      } else {
-        quantized_figures.emplace_back(name, f);
+    for (size_t s = 0; s < index_seeds.size(); ++s) {
+      index_options.level_seed = index_seeds[s];
+      for (const std::string& name : quantizations) {
+        if (!ParseQuantization(name, &index_options.quantization) || oversampling.empty()) {
+          std::cerr << "vector_bench: --quantization takes none, f16, int8; --oversampling a "
+                       "non-empty list\n";
+          return 2;
+        }
+        Log("ragd-index " + name + " (in process, level seed " +
+            std::to_string(index_seeds[s]) + ")");
+        IndexFigures f = RunIndexSuite(ctx, index_options);
+        if (!f.ran) Log("ragd-index " + name + ": " + f.error);
+        if (s > 0) continue;  // the other seeds' records are in the file; figures: the first
+        if (index_options.quantization == index::Quantization::kNone) {
+          index_figures = f;
+        } else {
+          quantized_figures.emplace_back(name, f);
+        }
       }
     }
 #endif

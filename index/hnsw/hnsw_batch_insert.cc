@@ -79,7 +79,8 @@ absl::Status ParallelFor(size_t n, size_t threads, const Body& body) {
 
 }  // namespace
 
-absl::Status HnswIndex::Impl::LinkBatch(const std::vector<tableint>& nodes, size_t threads,
+absl::Status HnswIndex::Impl::LinkBatch(const std::vector<tableint>& nodes,
+                                        const std::vector<const float*>& rows, size_t threads,
                                         std::vector<tableint>* orphans) {
   Graph& g = *graph;
   // Reserved nodes count as live but nothing links to them yet.
@@ -92,11 +93,14 @@ absl::Status HnswIndex::Impl::LinkBatch(const std::vector<tableint>& nodes, size
       g.maxlevel_ = g.element_levels_[nodes[next]];
     } else if (linked < kSerialPrefix) {
       take = std::min(left, kSerialPrefix - linked);
-      for (size_t i = next; i < next + take; ++i) Link(nodes[i], orphans, &changes_since_check);
+      for (size_t i = next; i < next + take; ++i) {
+        Link(nodes[i], rows[i], orphans, &changes_since_check);
+      }
     } else {
       take = std::min(left, linked / kSubBatchDivisor);
-      RETURN_IF_ERROR(
-          LinkSubBatch(std::span<const tableint>(nodes).subspan(next, take), threads, orphans));
+      RETURN_IF_ERROR(LinkSubBatch(std::span<const tableint>(nodes).subspan(next, take),
+                                   std::span<const float* const>(rows).subspan(next, take), threads,
+                                   orphans));
     }
     next += take;
     linked += take;
@@ -104,19 +108,23 @@ absl::Status HnswIndex::Impl::LinkBatch(const std::vector<tableint>& nodes, size
   return absl::OkStatus();
 }
 
-absl::Status HnswIndex::Impl::LinkSubBatch(std::span<const tableint> nodes, size_t threads,
+absl::Status HnswIndex::Impl::LinkSubBatch(std::span<const tableint> nodes,
+                                           std::span<const float* const> rows, size_t threads,
                                            std::vector<tableint>* orphans) {
   Graph& g = *graph;
   // A node above the top layer becomes the entry point: such nodes are linked first, one at a
   // time and in order (about one node in M^top), so that the entry point and top layer the
   // others descend from are fixed before they search.
   std::vector<tableint> rest;
+  std::vector<const float*> rest_rows;
   rest.reserve(nodes.size());
-  for (tableint c : nodes) {
-    if (g.element_levels_[c] > g.maxlevel_) {
-      Link(c, orphans, &changes_since_check);
+  rest_rows.reserve(nodes.size());
+  for (size_t i = 0; i < nodes.size(); ++i) {
+    if (g.element_levels_[nodes[i]] > g.maxlevel_) {
+      Link(nodes[i], rows[i], orphans, &changes_since_check);
     } else {
-      rest.push_back(c);
+      rest.push_back(nodes[i]);
+      rest_rows.push_back(rows[i]);
     }
   }
   const tableint entry = g.enterpoint_node_;
@@ -125,7 +133,7 @@ absl::Status HnswIndex::Impl::LinkSubBatch(std::span<const tableint> nodes, size
   // 1. Each node searches the graph as it was before the sub-batch (no list is written but
   //    the node's own, which no walk reaches yet) and writes its own lists.
   RETURN_IF_ERROR(ParallelFor(rest.size(), threads, [&](size_t i, size_t) {
-    SelectNeighbors(rest[i], entry, max_level);
+    SelectNeighbors(rest[i], rest_rows[i], entry, max_level);
   }));
 
   // 2. The reverse links, grouped by (layer, target), each group in batch order. The new
@@ -189,16 +197,16 @@ absl::Status HnswIndex::Impl::LinkSubBatch(std::span<const tableint> nodes, size
   return absl::OkStatus();
 }
 
-void HnswIndex::Impl::SelectNeighbors(tableint c, tableint entry, int max_level) {
+void HnswIndex::Impl::SelectNeighbors(tableint c, const float* row, tableint entry, int max_level) {
   Graph& g = *graph;
   const int level = g.element_levels_[c];
-  const void* vector = g.getDataByInternalId(c);
-  tableint current = Descend(vector, entry, max_level, level);
+  const RowDistance dist(*this, row);
+  tableint current = Descend(dist, entry, max_level, level);
   for (int lv = level; lv >= 0; --lv) {
-    Candidates candidates = g.searchBaseLayer(current, vector, lv);
+    Candidates candidates = SearchLayer(dist, current, lv);
     // The entry point is live and on every layer: a walk that met only removed nodes still
     // has a neighbour to give.
-    if (candidates.empty()) candidates.emplace(Distance(vector, entry), entry);
+    if (candidates.empty()) candidates.emplace(dist(entry), entry);
     g.getNeighborsByHeuristic2(candidates, g.M_);
     // As hnswlib's lists: farthest first; the closest (last) starts the next layer's search.
     unsigned int* own = g.get_linklist_at_level(c, lv);

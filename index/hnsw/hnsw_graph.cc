@@ -21,28 +21,15 @@ namespace ragd::index {
 using hnsw_graph::Graph;
 using hnsw_graph::tableint;
 
-tableint HnswIndex::Impl::Descend(const void* vector, tableint entry, int top,
-                                  int stop_level) const {
-  Graph& g = *graph;
-  tableint current = entry;
-  float current_dist = Distance(vector, current);
-  for (int level = top; level > stop_level; --level) {
-    for (bool changed = true; changed;) {
-      changed = false;
-      const unsigned int* list = g.get_linklist(current, level);
-      const int count = g.getListCount(const_cast<unsigned int*>(list));
-      const tableint* neighbors = reinterpret_cast<const tableint*>(list + 1);
-      for (int i = 0; i < count; ++i) {
-        const float d = Distance(vector, neighbors[i]);
-        if (d < current_dist) {
-          current_dist = d;
-          current = neighbors[i];
-          changed = true;
-        }
-      }
-    }
-  }
-  return current;
+HnswIndex::Impl::RowDistance::RowDistance(const Impl& impl, const float* row)
+    : impl_(impl), row_(row) {
+  if (impl.codec->quantized()) impl.codec->Prepare(row, &prepared_);
+}
+
+float HnswIndex::Impl::RowDistance::operator()(tableint id) const {
+  const char* data = impl_.graph->getDataByInternalId(id);
+  if (!impl_.codec->quantized()) return impl_.Distance(row_, id);
+  return impl_.codec->Distance(prepared_, data);
 }
 
 void HnswIndex::Impl::AddLiveIn(tableint id) {
@@ -85,7 +72,8 @@ tableint HnswIndex::Impl::Reserve(const void* vector, Label label) {
   return c;
 }
 
-void HnswIndex::Impl::Insert(const void* vector, Label label, std::vector<tableint>* orphans) {
+void HnswIndex::Impl::Insert(const void* vector, const float* row, Label label,
+                             std::vector<tableint>* orphans) {
   Graph& g = *graph;
   const tableint c = Reserve(vector, label);
   if (LiveCount() == 1) {  // the only live node: it is the graph's entry
@@ -93,21 +81,22 @@ void HnswIndex::Impl::Insert(const void* vector, Label label, std::vector<tablei
     g.maxlevel_ = g.element_levels_[c];
     return;
   }
-  Link(c, orphans, &changes_since_check);
+  Link(c, row, orphans, &changes_since_check);
 }
 
-void HnswIndex::Impl::Link(tableint c, std::vector<tableint>* orphans, size_t* changes) {
+void HnswIndex::Impl::Link(tableint c, const float* row, std::vector<tableint>* orphans,
+                           size_t* changes) {
   Graph& g = *graph;
   const int level = g.element_levels_[c];
-  const void* vector = g.getDataByInternalId(c);
+  const RowDistance dist(*this, row);
   const tableint entry = g.enterpoint_node_;
   const int max_level = g.maxlevel_;
-  tableint current = Descend(vector, entry, max_level, level);
+  tableint current = Descend(dist, entry, max_level, level);
   for (int lv = std::min(level, max_level); lv >= 0; --lv) {
-    Candidates candidates = g.searchBaseLayer(current, vector, lv);
+    Candidates candidates = SearchLayer(dist, current, lv);
     // The entry point is live and on every layer: a walk that met only removed nodes still
     // has a neighbour to give.
-    if (candidates.empty()) candidates.emplace(Distance(vector, entry), entry);
+    if (candidates.empty()) candidates.emplace(dist(entry), entry);
     current = Connect(c, candidates, lv, orphans, changes);
   }
   if (level > max_level) {
@@ -245,9 +234,11 @@ bool HnswIndex::Impl::LinkTo(tableint from, tableint to) {
 
 bool HnswIndex::Impl::Reconnect(tableint id, const std::vector<uint8_t>* usable) {
   const Graph& g = *graph;
+  // Old nodes have no float32 row here: code against code.
   const char* vector = g.getDataByInternalId(id);
+  auto dist = [&](tableint x) { return Distance(vector, x); };
   Candidates found =
-      graph->searchBaseLayer(Descend(vector, g.enterpoint_node_, g.maxlevel_, 0), vector, 0);
+      graph->searchBaseLayer(Descend(dist, g.enterpoint_node_, g.maxlevel_, 0), vector, 0);
   std::vector<tableint> nearest;  // closest first
   nearest.reserve(found.size());
   while (!found.empty()) {

@@ -10,6 +10,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <exception>
+#include <limits>
 #include <memory>
 #include <new>
 #include <optional>
@@ -57,10 +58,12 @@ using hnswlib::tableint;
 // What a node's data holds (IndexSpec::quantization) and the distances on it (hnsw_codes.cc).
 // kNone: the float32 vector and hnswlib's own spaces. kF16: dim halves. kInt8: a float, the
 // squared norm of the decoded vector (for L2), then dim int8 codes; decoded x = mean + scale
-// * code per dimension. The graph (insert, repair) measures code against code through the
-// hnswlib space made here; a search measures its float query against codes (PreparedQuery):
-// f16 directly, int8 as an exact integer dot product of the query scaled per dimension and
-// rounded to int16 with the code.
+// * code per dimension. A search measures its float query against codes (PreparedQuery): f16
+// directly, int8 as an exact integer dot product of the query scaled per dimension and
+// rounded to int16 with the code. An insert places the new node the same way, its float32
+// row prepared as a query (Impl::RowDistance); comparisons between two stored nodes (the
+// pruning heuristic, reverse links, repairs) measure code against code through the hnswlib
+// space made here.
 class Codec {
  public:
   // Training (int8): once this many vectors are present; until then they stay float32 in the
@@ -117,6 +120,21 @@ class Codec {
   std::vector<float> mean_, scale_;  // int8, once trained
 };
 
+// Returns a visited list to hnswlib's pool on every exit path.
+class VisitedLease {
+ public:
+  explicit VisitedLease(hnswlib::VisitedListPool* pool)
+      : pool_(pool), list_(pool->getFreeVisitedList()) {}
+  ~VisitedLease() { pool_->releaseVisitedList(list_); }
+  VisitedLease(const VisitedLease&) = delete;
+  VisitedLease& operator=(const VisitedLease&) = delete;
+  hnswlib::VisitedList* get() const { return list_; }
+
+ private:
+  hnswlib::VisitedListPool* pool_;
+  hnswlib::VisitedList* list_;
+};
+
 }  // namespace hnsw_graph
 
 // Graph maintenance. hnswlib 0.6.2 only marks removed nodes, and when an insert fills a
@@ -165,25 +183,46 @@ struct HnswIndex::Impl {
     return graph->fstdistfunc_(a, graph->getDataByInternalId(b), graph->dist_func_param_);
   }
 
+  // Distances from a node being linked to the graph's nodes, measured from its float32 row
+  // (prepared: normalised for kCosine) rather than from what it stores. For float32 that is
+  // the same thing; for codes it is the search's float-against-code distance (asymmetric), so
+  // that the new node's candidates and their order carry only the other node's rounding, not
+  // its own as well (bench/README.md, "F16 recall against float32"). Comparisons between two
+  // stored nodes (the pruning heuristic among candidates, reverse links, repairs) stay
+  // code-against-code: no float32 row of an old node is resident.
+  class RowDistance {
+   public:
+    RowDistance(const Impl& impl, const float* row);
+    float operator()(tableint id) const;
+
+   private:
+    const Impl& impl_;
+    const float* row_;
+    hnsw_graph::Codec::PreparedQuery prepared_;
+  };
+
   // Adds a new node for `label` (the caller retired any live node of that label) and links it
   // at once: hnswlib's insert, one node at a time. Capacity and live_in's capacity are the
-  // caller's. `data` is what a node stores (codec: the vector or its code).
-  void Insert(const void* data, Label label, std::vector<tableint>* orphans);
+  // caller's. `data` is what a node stores (codec: the vector or its code), `row` the prepared
+  // float32 row it was made from (read during the call only).
+  void Insert(const void* data, const float* row, Label label, std::vector<tableint>* orphans);
   // Insert in two halves. Reserve takes the next slot, draws its level from hnswlib's
   // generator (so levels follow the order of reservation), writes the row and the label map,
   // and returns the slot: a node nobody links to yet, which no walk can reach. Link wires one
-  // reserved node into the graph (serially: nothing else may touch the graph meanwhile).
+  // reserved node into the graph (serially: nothing else may touch the graph meanwhile);
+  // `row` is the node's prepared float32 row.
   tableint Reserve(const void* data, Label label);
-  void Link(tableint c, std::vector<tableint>* orphans, size_t* changes);
-  // Links `nodes` (reserved, in that order) by batch insertion (ParlayANN: Dobson et al. 2023,
+  void Link(tableint c, const float* row, std::vector<tableint>* orphans, size_t* changes);
+  // Links `nodes` (reserved, in that order; rows[i] is nodes[i]'s prepared float32 row, read
+  // during the call only) by batch insertion (ParlayANN: Dobson et al. 2023,
   // Manohar et al., PPoPP 2024) on up to `threads` threads, the caller's included. The graph
   // it makes is a function of the graph before and of `nodes` only, never of `threads` or of
   // thread timing (see hnsw_batch_insert.cc for how). Appends the nodes that lost their last live
   // in-link to `orphans`. An exception in one thread stops the others at their next item and
   // comes back mapped as by the adapter's guard (hnsw_index.cc); nodes left unlinked then have
   // no in-link: the index must be rebuilt.
-  absl::Status LinkBatch(const std::vector<tableint>& nodes, size_t threads,
-                         std::vector<tableint>* orphans);
+  absl::Status LinkBatch(const std::vector<tableint>& nodes, const std::vector<const float*>& rows,
+                         size_t threads, std::vector<tableint>* orphans);
   // Marks `id` removed and takes its layer-0 links out of live_in.
   void Retire(tableint id, std::vector<tableint>* orphans);
   // Links every orphan that is still live and without a live in-link; then, when enough has
@@ -198,9 +237,16 @@ struct HnswIndex::Impl {
   void ChooseEntryPoint();
 
  private:
-  // Greedy descent from `entry` (on layer `top`) down to layer `stop_level` + 1. Reads lists
-  // without locks: callers run alone or while no list is written (LinkBatch's search phase).
-  tableint Descend(const void* vector, tableint entry, int top, int stop_level) const;
+  // Greedy descent from `entry` (on layer `top`) down to layer `stop_level` + 1, `dist(id)`
+  // measuring from the node being placed. Reads lists without locks: callers run alone or
+  // while no list is written (LinkBatch's search phase).
+  template <typename Dist>
+  tableint Descend(const Dist& dist, tableint entry, int top, int stop_level) const;
+  // hnswlib's searchBaseLayer (the same steps, so the same candidates for the same distances)
+  // with distances from `dist` instead of the graph's space: the ef_construction nearest live
+  // nodes found on `level` from `entry`. No locks, as Descend.
+  template <typename Dist>
+  Candidates SearchLayer(const Dist& dist, tableint entry, int level) const;
   // hnswlib's mutuallyConnectNewElement (serial): picks c's neighbours on `level` by hnswlib's
   // heuristic, writes c's list and adds the reverse links (AddReverseLinks, one source each).
   tableint Connect(tableint c, Candidates& candidates, int level, std::vector<tableint>* orphans,
@@ -217,11 +263,12 @@ struct HnswIndex::Impl {
                        std::vector<tableint>* orphans, size_t* changes);
   // One sub-batch of LinkBatch: its nodes search the graph as it was before it, then the
   // reverse links are merged per target.
-  absl::Status LinkSubBatch(std::span<const tableint> nodes, size_t threads,
-                            std::vector<tableint>* orphans);
-  // LinkSubBatch's first phase for node `c`: descent from `entry` (top level `max_level`),
-  // ef_construction search per layer, hnswlib's heuristic; writes c's own lists only.
-  void SelectNeighbors(tableint c, tableint entry, int max_level);
+  absl::Status LinkSubBatch(std::span<const tableint> nodes, std::span<const float* const> rows,
+                            size_t threads, std::vector<tableint>* orphans);
+  // LinkSubBatch's first phase for node `c` (prepared float32 row `row`): descent from
+  // `entry` (top level `max_level`), ef_construction search per layer, hnswlib's heuristic;
+  // writes c's own lists only.
+  void SelectNeighbors(tableint c, const float* row, tableint entry, int max_level);
   void AddLiveIn(tableint id);
   // Decrements live_in[id] when positive; true when that took it to zero.
   bool DropLiveIn(tableint id);
@@ -231,5 +278,80 @@ struct HnswIndex::Impl {
   // Links `id` from the nearest live node that accepts it and that `usable` allows.
   bool Reconnect(tableint id, const std::vector<uint8_t>* usable);
 };
+
+// The two walks of an insert, templates on the distance (RowDistance, or code against code for
+// repairs); here because hnsw_graph.cc and hnsw_batch_insert.cc both call them.
+template <typename Dist>
+hnsw_graph::tableint HnswIndex::Impl::Descend(const Dist& dist, tableint entry, int top,
+                                              int stop_level) const {
+  const Graph& g = *graph;
+  tableint current = entry;
+  float current_dist = dist(current);
+  for (int level = top; level > stop_level; --level) {
+    for (bool changed = true; changed;) {
+      changed = false;
+      const unsigned int* list = g.get_linklist(current, level);
+      const int count = g.getListCount(const_cast<unsigned int*>(list));
+      const tableint* neighbors = reinterpret_cast<const tableint*>(list + 1);
+      for (int i = 0; i < count; ++i) {
+        const float d = dist(neighbors[i]);
+        if (d < current_dist) {
+          current_dist = d;
+          current = neighbors[i];
+          changed = true;
+        }
+      }
+    }
+  }
+  return current;
+}
+
+template <typename Dist>
+HnswIndex::Impl::Candidates HnswIndex::Impl::SearchLayer(const Dist& dist, tableint entry,
+                                                         int level) const {
+  // Step for step hnswlib 0.6.2's searchBaseLayer, which the float32 graph used to call: the
+  // same pushes and pops in the same order, so equal distances give equal candidates (the
+  // float32 golden hashes did not change).
+  const Graph& g = *graph;
+  const size_t ef = g.ef_construction_;
+  hnsw_graph::VisitedLease lease(g.visited_list_pool_);
+  hnswlib::vl_type* visited = lease.get()->mass;
+  const hnswlib::vl_type tag = lease.get()->curV;
+  Candidates top;
+  Candidates frontier;  // keyed by -distance: the closest on top
+  float bound;
+  if (!IsLive(entry)) {
+    bound = std::numeric_limits<float>::max();
+    frontier.emplace(-bound, entry);
+  } else {
+    const float d = dist(entry);
+    top.emplace(d, entry);
+    bound = d;
+    frontier.emplace(-d, entry);
+  }
+  visited[entry] = tag;
+  while (!frontier.empty()) {
+    const std::pair<float, tableint> next = frontier.top();
+    if (-next.first > bound && top.size() == ef) break;
+    frontier.pop();
+    const unsigned int* list =
+        level == 0 ? g.get_linklist0(next.second) : g.get_linklist(next.second, level);
+    const size_t count = g.getListCount(const_cast<unsigned int*>(list));
+    const tableint* links = reinterpret_cast<const tableint*>(list + 1);
+    for (size_t j = 0; j < count; ++j) {
+      const tableint id = links[j];
+      if (visited[id] == tag) continue;
+      visited[id] = tag;
+      const float d = dist(id);
+      if (top.size() < ef || bound > d) {
+        frontier.emplace(-d, id);
+        if (IsLive(id)) top.emplace(d, id);
+        if (top.size() > ef) top.pop();
+        if (!top.empty()) bound = top.top().first;
+      }
+    }
+  }
+  return top;
+}
 
 }  // namespace ragd::index

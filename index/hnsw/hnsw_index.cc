@@ -67,21 +67,6 @@ const float* VectorOf(const Graph& g, tableint id) {
   return reinterpret_cast<const float*>(g.getDataByInternalId(id));
 }
 
-// Returns a visited list to the pool on every exit path.
-class VisitedLease {
- public:
-  explicit VisitedLease(hnswlib::VisitedListPool* pool)
-      : pool_(pool), list_(pool->getFreeVisitedList()) {}
-  ~VisitedLease() { pool_->releaseVisitedList(list_); }
-  VisitedLease(const VisitedLease&) = delete;
-  VisitedLease& operator=(const VisitedLease&) = delete;
-  hnswlib::VisitedList* get() const { return list_; }
-
- private:
-  hnswlib::VisitedListPool* pool_;
-  hnswlib::VisitedList* list_;
-};
-
 constexpr size_t kCacheLine = 64;
 // How far ahead of the distance being computed the walk asks for vectors, and how much of
 // each: two neighbours ahead, their first 8 cache lines (the hardware prefetcher streams the
@@ -135,7 +120,7 @@ std::vector<std::pair<float, tableint>> SearchGraph(const Graph& g, const Dist& 
   tableint fresh[kMaxLevel0Links];
   const size_t prefetch_lines =
       std::min<size_t>(kPrefetchLines, (g.data_size_ + kCacheLine - 1) / kCacheLine);
-  VisitedLease lease(g.visited_list_pool_);
+  hnsw_graph::VisitedLease lease(g.visited_list_pool_);
   hnswlib::vl_type* visited = lease.get()->mass;
   const hnswlib::vl_type tag = lease.get()->curV;
   std::priority_queue<Entry> top;         // accepted results, worst (largest distance) on top
@@ -325,27 +310,31 @@ absl::Status HnswIndex::Add(std::span<const Label> labels, std::span<const float
       codec.Encode(row, code.data());
       return code.data();
     };
+    auto row_of = [&](size_t i) { return rows.data() + i * dim_; };
     size_t next = 0;
     // The first node of an empty graph becomes its entry point alone.
     if (next < order.size() && impl_->LiveCount() == 0) {
-      impl_->Insert(data_of(order[next]), labels[order[next]], &orphans);
+      impl_->Insert(data_of(order[next]), row_of(order[next]), labels[order[next]], &orphans);
       ++next;
     }
     // Whether an Add inserts one node at a time or by batch depends on its size only, never
     // on the threads: the graph must be the same for any SetAddThreads (cluster replicas).
     if (order.size() - next < kMinBatchNodes) {
       for (; next < order.size(); ++next) {
-        impl_->Insert(data_of(order[next]), labels[order[next]], &orphans);
+        impl_->Insert(data_of(order[next]), row_of(order[next]), labels[order[next]], &orphans);
       }
     } else {
       // Every node is reserved first, in batch order (levels drawn from hnswlib's generator
       // in the same sequence as a serial Add), then linked by batch insertion.
       std::vector<tableint> reserved;
+      std::vector<const float*> reserved_rows;
       reserved.reserve(order.size() - next);
+      reserved_rows.reserve(order.size() - next);
       for (; next < order.size(); ++next) {
         reserved.push_back(impl_->Reserve(data_of(order[next]), labels[order[next]]));
+        reserved_rows.push_back(row_of(order[next]));
       }
-      RETURN_IF_ERROR(impl_->LinkBatch(reserved, impl_->add_threads, &orphans));
+      RETURN_IF_ERROR(impl_->LinkBatch(reserved, reserved_rows, impl_->add_threads, &orphans));
       // A batch's nodes do not link one another, and a merge may prune an old node's last
       // link from its group: the whole-graph pass that Repair runs when this much has
       // changed links back anything severed. It reads each layer-0 list once, about 1% of
@@ -358,6 +347,17 @@ absl::Status HnswIndex::Add(std::span<const Label> labels, std::span<const float
 }
 
 void HnswIndex::SetAddThreads(size_t threads) { impl_->add_threads = std::max<size_t>(1, threads); }
+
+absl::Status HnswIndex::SetLevelSeed(uint32_t seed) {
+  const Graph& g = *impl_->graph;
+  if (g.cur_element_count > 0 || !impl_->pending_labels.empty()) {
+    return absl::FailedPreconditionError("SetLevelSeed: the index already holds vectors");
+  }
+  // As hnswlib's constructor seeds them.
+  impl_->graph->level_generator_.seed(seed);
+  impl_->graph->update_probability_generator_.seed(seed + 1);
+  return absl::OkStatus();
+}
 
 absl::Status HnswIndex::Remove(std::span<const Label> labels) {
   return Guard("remove", [&]() -> absl::Status {

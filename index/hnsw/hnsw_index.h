@@ -45,9 +45,11 @@
 // a severed group reaches. Searches do no extra work.
 //
 // Storage (IndexSpec::quantization): kNone keeps float32 vectors in the graph, as above. kF16
-// and kInt8 keep codes (hnsw_graph_internal.h, Codec): the graph is built and repaired with
-// code-against-code distances and searched with float-query-against-code distances (SIMD
-// kernels chosen at run time, quant_kernels.h). No float32 vector stays resident: a search
+// and kInt8 keep codes (hnsw_graph_internal.h, Codec), searched with float-query-against-code
+// distances (SIMD kernels chosen at run time, quant_kernels.h). A new node is linked the same
+// way, its float32 row against the others' codes (its layer searches and the distances its
+// candidates are ranked by); only comparisons between two stored nodes (the pruning
+// heuristic among candidates, reverse links, repairs) are code against code. No float32 vector stays resident: a search
 // collects ceil(top_k x oversampling) candidates on codes and, when SearchOptions::rescore is
 // set and SearchOptions::exact_vectors given, re-scores them with the caller's float32 vectors,
 // so that its scores are exact; without that, scores come from the codes. ScoreLabels does the
@@ -67,6 +69,7 @@
 // Errors: every hnswlib call runs under one guard (bad_alloc -> RESOURCE_EXHAUSTED, other
 // exceptions -> INTERNAL).
 
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -102,6 +105,12 @@ class HnswIndex final : public VectorIndex {
   // items per thread at least). Only the time changes: the graph is the same for any value.
   // Default: 1.
   void SetAddThreads(size_t threads) override;
+  // For measurements (bench/vector_bench --index-seeds): reseeds the generator that draws each
+  // new node's level (hnswlib's random_seed, which is 100 for every index unless this is
+  // called), to tell how much of a recall figure is this one graph's luck. The graph is then a
+  // function of the inputs, the order of Add calls and `seed`. Not saved: an index made by
+  // Load draws from seed 100 again. FAILED_PRECONDITION once anything was added.
+  absl::Status SetLevelSeed(uint32_t seed);
   absl::Status Remove(std::span<const Label> labels) override;
   absl::StatusOr<std::vector<SearchHit>> Search(std::span<const float> query,
                                                 const SearchOptions& options) const override;
