@@ -317,6 +317,33 @@ LoadResult RunBatchLoad(const SuiteContext& ctx, const std::string& target, size
 }
 
 // Reads the collection's counts; false on error.
+// A server process's CPU and context switches over one load, for the per-call figures of a
+// search record (ragd's and the gRPC floor's alike).
+struct ServerCost {
+  double cpu_seconds = 0;
+  ContextSwitches switches;
+};
+template <typename Load>
+LoadResult MeasureServer(int pid, ServerCost* cost, Load&& load) {
+  const double cpu_start = ProcessCpuSeconds(pid);
+  const ContextSwitches switches_start = ProcessContextSwitches(pid);
+  LoadResult r = load();
+  cost->cpu_seconds = ProcessCpuSeconds(pid) - cpu_start;
+  const ContextSwitches switches_end = ProcessContextSwitches(pid);
+  cost->switches.voluntary = switches_end.voluntary - switches_start.voluntary;
+  cost->switches.involuntary = switches_end.involuntary - switches_start.involuntary;
+  return r;
+}
+// server_cpu_ms_per_call and the switches per call: the thread hand-offs behind the CPU figure,
+// which load hardly changes (bench/README.md, "Search on a completion queue").
+void AddServerCost(const ServerCost& cost, double calls, nlohmann::json* record) {
+  (*record)["server_cpu_ms_per_call"] = cost.cpu_seconds * 1000 / calls;
+  (*record)["server_voluntary_switches_per_call"] =
+      static_cast<double>(cost.switches.voluntary) / calls;
+  (*record)["server_involuntary_switches_per_call"] =
+      static_cast<double>(cost.switches.involuntary) / calls;
+}
+
 bool GetCollection(const std::shared_ptr<grpc::Channel>& channel, ragd::v1::CollectionInfo* info,
                    std::string* error) {
   auto stub = ragd::v1::Collections::NewStub(channel);
@@ -532,12 +559,11 @@ RagdFigures RunRagdSuite(const SuiteContext& ctx, const RagdOptions& options) {
     for (int clients : options.clients) {
       // CPU per search on each side of the connection: on a small machine the clients' gRPC
       // work competes with the server for the same cores, which in-process hnswlib never pays.
-      const double server_cpu_start = ProcessCpuSeconds(proc->pid());
       const double client_cpu_start = ProcessCpuSeconds(static_cast<int>(getpid()));
-      const ContextSwitches switches_start = ProcessContextSwitches(proc->pid());
-      LoadResult r = RunSearchLoad(ctx, target, clients, ctx.load, default_ef ? 0 : ef);
-      const double server_cpu = ProcessCpuSeconds(proc->pid()) - server_cpu_start;
-      const ContextSwitches switches_end = ProcessContextSwitches(proc->pid());
+      ServerCost cost;
+      LoadResult r = MeasureServer(proc->pid(), &cost, [&] {
+        return RunSearchLoad(ctx, target, clients, ctx.load, default_ef ? 0 : ef);
+      });
       const double client_cpu = ProcessCpuSeconds(static_cast<int>(getpid())) - client_cpu_start;
       // Every pass counts: the first pass (recall) runs in the same window as the timed ones.
       const double calls = static_cast<double>(std::max<size_t>(1, r.ops));
@@ -545,18 +571,12 @@ RagdFigures RunRagdSuite(const SuiteContext& ctx, const RagdOptions& options) {
       nlohmann::json record = SearchRecord(system, clients, ef, n, recall, r);
       record["transport"] = transport + ", one connection per client thread";
       record["ef_source"] = default_ef ? "collection default" : "SearchRequest.ef";
-      record["server_cpu_ms_per_call"] = server_cpu * 1000 / calls;
+      AddServerCost(cost, calls, &record);
       record["client_cpu_ms_per_call"] = client_cpu * 1000 / calls;
-      // The thread hand-offs behind the CPU figure, which load hardly changes (bench/README.md,
-      // "Search on a completion queue").
-      record["server_voluntary_switches_per_call"] =
-          static_cast<double>(switches_end.voluntary - switches_start.voluntary) / calls;
-      record["server_involuntary_switches_per_call"] =
-          static_cast<double>(switches_end.involuntary - switches_start.involuntary) / calls;
       ctx.report->Write(record);
       if (!default_ef) continue;
       if (clients == options.clients.front()) figures.recall_default_ef = recall;
-      if (clients == 1) figures.server_cpu_ms_per_call = server_cpu * 1000 / calls;
+      if (clients == 1) figures.server_cpu_ms_per_call = cost.cpu_seconds * 1000 / calls;
       figures.clients.push_back(clients);
       figures.qps_by_clients.push_back(r.qps);
     }
@@ -690,11 +710,10 @@ GrpcFloorFigures RunGrpcFloorSuite(const SuiteContext& ctx, const GrpcFloorOptio
     if (port == 0)
       return fail(system, "did not start; log: " + RagdLogTail(pattern + "/" + api + ".log"));
     for (int clients : options.clients) {
-      const double cpu_start = ProcessCpuSeconds(proc.pid());
-      const ContextSwitches switches_start = ProcessContextSwitches(proc.pid());
-      LoadResult r = RunSearchLoad(ctx, TargetOf(port, unix_socket), clients, ctx.load);
-      const double cpu = ProcessCpuSeconds(proc.pid()) - cpu_start;
-      const ContextSwitches switches_end = ProcessContextSwitches(proc.pid());
+      ServerCost cost;
+      LoadResult r = MeasureServer(proc.pid(), &cost, [&] {
+        return RunSearchLoad(ctx, TargetOf(port, unix_socket), clients, ctx.load);
+      });
       const double calls = static_cast<double>(std::max<size_t>(1, r.ops));
       // No recall, ef or n: the hits are fixed, whatever the query.
       nlohmann::json record = SearchRecord(system, clients, 0, 0, 0, r);
@@ -705,15 +724,12 @@ GrpcFloorFigures RunGrpcFloorSuite(const SuiteContext& ctx, const GrpcFloorOptio
           std::string(unix_socket.empty() ? "gRPC over 127.0.0.1" : "gRPC over a Unix socket") +
           ", one connection per client thread";
       record["what"] = "Points.Search answered with k fixed hits, no index (gRPC's own cost)";
-      record["server_cpu_ms_per_call"] = cpu * 1000 / calls;
-      record["server_voluntary_switches_per_call"] =
-          static_cast<double>(switches_end.voluntary - switches_start.voluntary) / calls;
-      record["server_involuntary_switches_per_call"] =
-          static_cast<double>(switches_end.involuntary - switches_start.involuntary) / calls;
+      AddServerCost(cost, calls, &record);
       ctx.report->Write(record);
       if (clients == 1) {
         (api == std::string("callback") ? figures.callback_cpu_ms_per_call
-                                        : figures.async_cpu_ms_per_call) = cpu * 1000 / calls;
+                                        : figures.async_cpu_ms_per_call) =
+            cost.cpu_seconds * 1000 / calls;
       }
     }
     double seconds = 0;
