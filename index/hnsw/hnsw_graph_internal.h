@@ -16,8 +16,8 @@
 #include <optional>
 #include <queue>
 #include <span>
-#include <utility>
 #include <string>
+#include <utility>
 #include <vector>
 
 #pragma GCC diagnostic push
@@ -98,7 +98,9 @@ class Codec {
   // hnswlib's convention: a distance, smaller is closer (1 - dot, or squared L2).
   float Distance(const PreparedQuery& query, const char* code) const;
   // Score of a distance (types.h: higher is closer).
-  float ScoreOf(float distance) const { return metric_ == Metric::kL2 ? -distance : 1.0f - distance; }
+  float ScoreOf(float distance) const {
+    return metric_ == Metric::kL2 ? -distance : 1.0f - distance;
+  }
   // True when a stored code holds only finite values (checked on Load).
   bool CodeIsFinite(const char* code) const;
 
@@ -279,12 +281,15 @@ struct HnswIndex::Impl {
   bool Reconnect(tableint id, const std::vector<uint8_t>* usable);
 };
 
-// The two walks of an insert, templates on the distance (RowDistance, or code against code for
-// repairs); here because hnsw_graph.cc and hnsw_batch_insert.cc both call them.
+// Greedy descent from `entry` (on layer `top`) down to layer `stop_level` + 1: on each layer,
+// move to the closest neighbour while one is closer. `dist(id)` is the distance to node `id`;
+// the node reached's distance goes to `*reached_distance` when given. Shared by a search
+// (hnsw_index.cc, down to layer 1) and an insert's walks (Impl::Descend). Reads lists without
+// locks: callers run alone or while no list is written.
+namespace hnsw_graph {
 template <typename Dist>
-hnsw_graph::tableint HnswIndex::Impl::Descend(const Dist& dist, tableint entry, int top,
-                                              int stop_level) const {
-  const Graph& g = *graph;
+tableint GreedyDescent(const Graph& g, const Dist& dist, tableint entry, int top, int stop_level,
+                       float* reached_distance = nullptr) {
   tableint current = entry;
   float current_dist = dist(current);
   for (int level = top; level > stop_level; --level) {
@@ -303,7 +308,17 @@ hnsw_graph::tableint HnswIndex::Impl::Descend(const Dist& dist, tableint entry, 
       }
     }
   }
+  if (reached_distance != nullptr) *reached_distance = current_dist;
   return current;
+}
+}  // namespace hnsw_graph
+
+// The two walks of an insert, templates on the distance (RowDistance, or code against code for
+// repairs); here because hnsw_graph.cc and hnsw_batch_insert.cc both call them.
+template <typename Dist>
+hnsw_graph::tableint HnswIndex::Impl::Descend(const Dist& dist, tableint entry, int top,
+                                              int stop_level) const {
+  return hnsw_graph::GreedyDescent(*graph, dist, entry, top, stop_level);
 }
 
 template <typename Dist>

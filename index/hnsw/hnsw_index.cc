@@ -97,24 +97,9 @@ std::vector<std::pair<float, tableint>> SearchGraph(const Graph& g, const Dist& 
     return !g.isMarkedDeleted(id) && (filter == nullptr || filter->Accept(g.getExternalLabel(id)));
   };
 
-  tableint current = g.enterpoint_node_;
-  float current_dist = dist(current);
-  for (int level = g.maxlevel_; level > 0; --level) {
-    for (bool changed = true; changed;) {
-      changed = false;
-      const unsigned int* list = g.get_linklist(current, level);
-      const int count = g.getListCount(const_cast<unsigned int*>(list));
-      const tableint* neighbors = reinterpret_cast<const tableint*>(list + 1);
-      for (int i = 0; i < count; ++i) {
-        float d = dist(neighbors[i]);
-        if (d < current_dist) {
-          current_dist = d;
-          current = neighbors[i];
-          changed = true;
-        }
-      }
-    }
-  }
+  float current_dist = 0;
+  const tableint current = hnsw_graph::GreedyDescent(g, dist, g.enterpoint_node_, g.maxlevel_,
+                                                     /*stop_level=*/0, &current_dist);
 
   using Entry = std::pair<float, tableint>;
   tableint fresh[kMaxLevel0Links];
