@@ -51,11 +51,19 @@ class LabelFilter {
 using ExactVectorFetcher = std::function<absl::Status(
     std::span<const Label> labels, std::vector<float>* vectors, std::vector<bool>* found)>;
 
-// Candidates re-scored per result when SearchOptions::oversampling is 0: top_k × 2. Measured
-// (bench/README.md, 20,000 × 1536 ada-like vectors, INT8): at ef 64 and 128, x2 gave float32's
-// recall@10 (0.998, 0.9994), x1 lost 0.008, x3 and x5 gained nothing and cost 10-32% of QPS
-// (each candidate is a 6 KiB read from RocksDB).
-inline constexpr float kDefaultOversampling = 2.0f;
+// Candidates re-scored per result when SearchOptions::oversampling is 0, per storage kind.
+// INT8: top_k × 2. Measured (bench/README.md, 20,000 × 1536 ada-like vectors): at ef 64 and 128,
+// x2 gave float32's recall@10 (0.998, 0.9994), x1 lost 0.008, x3 and x5 gained nothing and cost
+// 10-32% of QPS (each candidate is a 6 KiB read).
+// F16: top_k × 1, i.e. the k results themselves are re-scored, so their scores are exact, but
+// no extra candidate is read. F16 codes rank like float32 to within rounding: on three 100k
+// graphs (bench/README.md, "F16 re-scoring: k candidates, not 2k") re-scoring 2k candidates
+// gave exactly the recall@10 of the codes alone, and cost F16 10-23% of its QPS.
+inline constexpr float kDefaultOversamplingInt8 = 2.0f;
+inline constexpr float kDefaultOversamplingF16 = 1.0f;
+inline constexpr float DefaultOversampling(Quantization kind) {
+  return kind == Quantization::kF16 ? kDefaultOversamplingF16 : kDefaultOversamplingInt8;
+}
 
 // Per-call search knobs (never index state: hnswlib's setEf() is a data race).
 struct SearchOptions {
@@ -75,7 +83,7 @@ struct SearchOptions {
   // top_k are chosen and scored exactly (a candidate whose vector is gone is dropped). Otherwise
   // scores are computed from the codes (approximate). Default: true.
   bool rescore = true;
-  // Candidates re-scored per requested result, >= 1; 0 means kDefaultOversampling.
+  // Candidates re-scored per requested result, >= 1; 0 means DefaultOversampling(kind).
   float oversampling = 0;
   // Where re-scoring reads float32 vectors; not owned, outlives the call. Default: none.
   const ExactVectorFetcher* exact_vectors = nullptr;

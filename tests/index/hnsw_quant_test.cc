@@ -118,6 +118,53 @@ TEST(HnswIndexTest, QuantizedWithoutRescoringAndAcrossSpecs) {
   }
 }
 
+// How many candidates a search re-scores: k x oversampling, where 0 means the kind's default,
+// DefaultOversampling: INT8 2 (its codes lose recall without the extra candidates), F16 1
+// (only the k results, for exact scores: F16 codes rank like float32). Counted at the fetcher,
+// the one place a re-scored candidate's float32 vector comes from.
+TEST(HnswIndexTest, DefaultOversamplingIsPerStorageKind) {
+  std::vector<float> data = ClusteredData(kNumVectors, 1);
+  std::vector<Label> labels(kNumVectors);
+  for (size_t i = 0; i < labels.size(); ++i) labels[i] = i + 1;
+  VectorStore store(kDim);
+  store.Put(labels, data);
+  std::vector<size_t> fetched;
+  const ExactVectorFetcher counting = [&](std::span<const Label> wanted, std::vector<float>* out,
+                                          std::vector<bool>* found) {
+    fetched.push_back(wanted.size());
+    return store.fetcher()(wanted, out, found);
+  };
+  EXPECT_EQ(DefaultOversampling(Quantization::kInt8), 2.0f);
+  EXPECT_EQ(DefaultOversampling(Quantization::kF16), 1.0f);
+  struct Case {
+    Quantization kind;
+    float oversampling;
+    size_t want;  // candidates fetched for k = 10
+  };
+  for (const Case& c : {Case{Quantization::kInt8, 0, 20}, Case{Quantization::kF16, 0, 10},
+                        Case{Quantization::kF16, 3, 30}, Case{Quantization::kInt8, 1.5f, 15}}) {
+    SCOPED_TRACE(::testing::Message() << "kind " << static_cast<int>(c.kind) << " oversampling "
+                                    << c.oversampling);
+    ASSERT_OK_AND_ASSIGN(auto index, MakeIndex(Spec(IndexKind::kHnsw, "", c.kind), kDim,
+                                               Metric::kL2));
+    ASSERT_OK(index->Add(labels, data));
+    fetched.clear();
+    SearchOptions options{.top_k = kTopK, .oversampling = c.oversampling,
+                          .exact_vectors = &counting};
+    ASSERT_OK_AND_ASSIGN(auto hits,
+                         index->Search(std::span<const float>(data).subspan(0, kDim), options));
+    ASSERT_EQ(fetched.size(), 1u);
+    EXPECT_EQ(fetched[0], c.want);
+    ASSERT_EQ(hits.size(), kTopK);
+    EXPECT_EQ(hits[0].label, labels[0]);
+    // Re-scored: every returned score is the exact float32 one.
+    for (const SearchHit& hit : hits) {
+      EXPECT_FLOAT_EQ(hit.score, static_cast<float>(ExactScore(
+                                     Metric::kL2, data.data(), data.data() + (hit.label - 1) * kDim)));
+    }
+  }
+}
+
 // Snapshots written before storage kinds existed (format 1: no kind field) load as float32.
 TEST(HnswIndexTest, FormatOneSnapshotsLoadAsFloat32) {
   std::vector<float> data = ClusteredData(500, 3);
