@@ -198,8 +198,18 @@ IndexFigures RunIndexSuite(const SuiteContext& ctx, const IndexOptions& options)
     float oversampling;
   };
   std::vector<Setting> settings;
+  // 0 is the index's default for this kind (index::DefaultOversampling); a factor listed twice
+  // (e.g. 0 and 2 for INT8) runs once. The first is the figure.
+  auto effective = [&](float o) {
+    return o > 0 ? o : index::DefaultOversampling(options.quantization);
+  };
   if (quantized) {
-    for (float o : options.oversampling) settings.push_back({true, o});
+    for (float o : options.oversampling) {
+      const bool dup = std::any_of(settings.begin(), settings.end(), [&](const Setting& s) {
+        return s.oversampling == effective(o);
+      });
+      if (!dup) settings.push_back({true, effective(o)});
+    }
     settings.push_back({false, 0});
   } else {
     settings.push_back({false, 0});
@@ -242,7 +252,8 @@ IndexFigures RunIndexSuite(const SuiteContext& ctx, const IndexOptions& options)
         }
         ctx.report->Write(record);
         const bool figure_setting =
-            !quantized || (setting.rescore && setting.oversampling == options.oversampling.front());
+            !quantized ||
+            (setting.rescore && setting.oversampling == effective(options.oversampling.front()));
         if (figure_setting && threads == 1) figures.one_thread_by_ef.push_back({ef, recall, r.qps});
         if (default_point && figure_setting) {
           figures.qps_by_threads.push_back(r.qps);

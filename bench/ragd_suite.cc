@@ -574,6 +574,7 @@ RagdFigures RunRagdSuite(const SuiteContext& ctx, const RagdOptions& options) {
       AddServerCost(cost, calls, &record);
       record["client_cpu_ms_per_call"] = client_cpu * 1000 / calls;
       ctx.report->Write(record);
+      figures.by_ef.push_back({ef, clients, recall, r.qps});
       if (!default_ef) continue;
       if (clients == options.clients.front()) figures.recall_default_ef = recall;
       if (clients == 1) figures.server_cpu_ms_per_call = cost.cpu_seconds * 1000 / calls;

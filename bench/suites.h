@@ -63,6 +63,15 @@ struct RagdFigures {
   double batch_server_cpu_ms_per_query = 0;
   // ragd's CPU per Search call with one client (/proc/<pid>/stat, whole process).
   double server_cpu_ms_per_call = 0;
+  // Every Search load of the ef sweep: {ef, clients, recall@10, calls/s}, in run order (the
+  // collection's default ef first). For targets at equal recall.
+  struct EfPoint {
+    size_t ef = 0;
+    int clients = 0;
+    double recall = 0;
+    double qps = 0;
+  };
+  std::vector<EfPoint> by_ef;
 };
 
 struct HnswlibOptions {

@@ -138,7 +138,7 @@ int Run(int argc, char** argv) {
   bool skip_hnswlib = false;
   bool with_index = false;
   std::vector<std::string> quantizations = {"none"};
-  std::vector<float> oversampling = {2};
+  std::vector<float> oversampling = {0};
   std::vector<size_t> index_ef_sweep;
   std::vector<uint32_t> index_seeds = {100};
   std::vector<std::string> ragd_quantizations = {"none"};
@@ -180,7 +180,8 @@ int Run(int argc, char** argv) {
       ->delimiter(',')
       ->capture_default_str();
   app.add_option("--oversampling", oversampling,
-                 "--with-index, quantized kinds: re-scoring factors (the first is the figure)")
+                 "--with-index, quantized kinds: re-scoring factors (the first is the figure; 0 is "
+                 "ragd's default per kind: 2 for int8, 1 for f16)")
       ->delimiter(',')
       ->capture_default_str();
   bool no_rescore_file = false;
@@ -534,6 +535,29 @@ int Run(int argc, char** argv) {
   const double hnswlib_qps1 =
       hnswlib.ran && !hnswlib.qps_by_threads.empty() ? hnswlib.qps_by_threads[0] : 0;
   auto vs_hnswlib = [&](double qps) { return hnswlib_qps1 > 0 ? qps / hnswlib_qps1 : 0; };
+  // A ragd-over-gRPC target again at equal recall, in this run: the lowest ef of the sweep at
+  // which ragd with N clients reaches hnswlib's recall at the default ef (and >= 0.95),
+  // against hnswlib with N threads at the default ef. Reported beside the original (same ef).
+  // `prefix` names the record keys; nothing is written when no swept ef reaches that recall.
+  auto at_equal_recall = [&](const RagdFigures& f, const std::string& prefix, double goal,
+                             nlohmann::json* out) {
+    if (!hnswlib.ran) return;
+    const double want = std::max(hnswlib.recall_default_ef, kRecallTarget) - 1e-9;
+    for (size_t i = 0; i < ctx.search_threads.size() && i < hnswlib.qps_by_threads.size(); ++i) {
+      const int n = ctx.search_threads[i];
+      const RagdFigures::EfPoint* best = nullptr;
+      for (const RagdFigures::EfPoint& p : f.by_ef) {
+        if (p.clients != n || p.recall < want) continue;
+        if (best == nullptr || p.ef < best->ef) best = &p;
+      }
+      if (best == nullptr || hnswlib.qps_by_threads[i] <= 0) continue;
+      const std::string key = prefix + "qps_ratio_vs_hnswlib_" + std::to_string(n);
+      (*out)[key + "_at_equal_recall"] = Target(best->qps / hnswlib.qps_by_threads[i], goal, true);
+      (*out)[key + "_equal_recall_ef"] = best->ef;
+      (*out)[key + "_equal_recall"] = best->recall;
+    }
+  };
+  if (ragd.ran) at_equal_recall(ragd, "", kQpsRatioTarget, &targets);
   nlohmann::json quant;
   for (const auto& [name, f] : quantized_figures) {
     if (!f.ran || f.qps_by_threads.empty() || !hnswlib.ran) continue;
@@ -576,6 +600,7 @@ int Run(int argc, char** argv) {
       quant[key + "_qps_ratio_vs_hnswlib_1"] =
           Target(vs_hnswlib(f.qps_by_clients.front()), name == "int8" ? 1.3 : 1.0, true);
     }
+    at_equal_recall(f, key + "_", name == "int8" ? 1.3 : 1.0, &quant);
     if (f.batch_qps > 0) {
       quant[key + "_batch_qps_ratio_vs_hnswlib_1"] =
           Target(vs_hnswlib(f.batch_qps), name == "int8" ? 1.8 : 1.0, true);

@@ -15,7 +15,7 @@ trap 'rm -rf "$WORK"' EXIT
 OUT=$WORK/smoke.jsonl
 # 400 points so that INT8 trains (256 vectors) and its graph is built; one short pass per load.
 timeout --kill-after=10 240 "$BENCH" --n 400 --queries 20 --dim 64 --skip-faiss --with-index \
-  --quantization none,int8 --ragd-quantization none --ragd "$RAGD" --ef-sweep 32,128 \
+  --quantization none,f16,int8 --ragd-quantization none --ragd "$RAGD" --ef-sweep 32,128 \
   --search-threads 1 --clients 1 --batch-size 8 --min-seconds 0 --max-passes 1 \
   --work-dir "$WORK" --out "$OUT" > "$WORK/stdout" 2> "$WORK/stderr" ||
   { echo "ragd_vector_bench failed"; tail -20 "$WORK/stderr"; exit 1; }
@@ -32,6 +32,10 @@ for system in ["hnswlib", "ragd-index", "ragd-index-int8", "ragd", "ragd-batch",
                "grpc-floor-callback", "grpc-floor-async"]:
     assert system in searches, f"no search record for {system}: {sorted(searches)}"
 assert sorted(r["ef"] for r in searches["ragd"]) == [32, 128], searches["ragd"]
+# Re-scored at each kind's default oversampling (index::DefaultOversampling), and on codes.
+for system, factor in [("ragd-index-f16", 1.0), ("ragd-index-int8", 2.0)]:
+    got = sorted((r["rescore"], r["oversampling"]) for r in searches[system])
+    assert set(got) == {(False, 0.0), (True, factor)}, (system, got)
 for system in ["hnswlib", "ragd-index", "ragd", "ragd-batch"]:
     for r in searches[system]:
         if r.get("ef") == 128:
@@ -45,6 +49,11 @@ assert startup and startup[0]["points_after_restart"] == 400, startup
 assert startup[0]["shutdown_exit_code"] == 0, startup
 targets = [r for r in records if r["bench"] == "targets"]
 assert targets and "grpc_floor_callback_cpu_us_per_call" in targets[0], targets
+# At equal recall: present when some swept ef reached hnswlib's recall, then at one of them.
+key = "qps_ratio_vs_hnswlib_1_equal_recall_ef"
+if key in targets[0]:
+    assert targets[0][key] in (32, 128), targets[0][key]
+    assert "qps_ratio_vs_hnswlib_1_at_equal_recall" in targets[0], targets[0]
 print(f"ok: {len(records)} records, systems {sorted(searches)}")
 PY
 python3 "$SRC/bench/summarize.py" "$OUT" > "$WORK/summary.txt" ||

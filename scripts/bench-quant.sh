@@ -13,7 +13,7 @@
 # Usage: scripts/bench-quant.sh [BUILD_DIR]      (make bench-quant)
 # Environment: BENCH_N (100000), BENCH_QUERIES (1000), BENCH_OUT (bench/results/quant-100k.jsonl),
 #   BENCH_CACHE, BENCH_ARGS (extra ragd_vector_bench flags), BENCH_TIMEOUT (5400 s), JOBS,
-#   BENCH_EF (32,64,128: every system's ef sweep; must contain ragd's default ef 128),
+#   BENCH_EF (32,64,96,128: every system's ef sweep; must contain ragd's default ef 128),
 #   BENCH_INDEX_EF ($BENCH_EF,160,192: ragd's backend in process),
 #   BENCH_SKIP_PEERS=1 (no FAISS SQ8 or USearch rows), BENCH_PEER_TIMEOUT (1800 s, USearch).
 set -euo pipefail
@@ -24,7 +24,7 @@ QUERIES=${BENCH_QUERIES:-1000}
 OUT=${BENCH_OUT:-$ROOT/bench/results/quant-100k.jsonl}
 CACHE=${BENCH_CACHE:-$BUILD_DIR/bench-cache}
 TIMEOUT=${BENCH_TIMEOUT:-5400}
-EF=${BENCH_EF:-32,64,128}
+EF=${BENCH_EF:-32,64,96,128}
 PEER_TIMEOUT=${BENCH_PEER_TIMEOUT:-1800}
 # ragd's backend in process also past the default ef, so that INT8 "at equal or better recall"
 # than hnswlib at the default ef is found in the same run (targets: *_at_equal_recall).
@@ -47,7 +47,7 @@ echo "bench-quant.sh: $N x 1536, $QUERIES queries (about 30-40 minutes on 2 idle
 status=0
 timeout --kill-after=30 "$TIMEOUT" "$BUILD_DIR/bench/ragd_vector_bench" \
   --n "$N" --queries "$QUERIES" "${FAISS[@]}" --with-index --quantization none,f16,int8 \
-  --oversampling 2 --ragd-quantization none,int8 --clients 1,2 --batch-size 64 \
+  --oversampling 0,2 --ragd-quantization none,int8 --clients 1,2 --batch-size 64 \
   --ef-sweep "$EF" --index-ef-sweep "$INDEX_EF" --cache-dir "$CACHE" --out "$OUT" "${EXTRA[@]}" \
   > /dev/null || status=$?
 
