@@ -103,6 +103,20 @@ double ProcessCpuSeconds(int pid) {
   return static_cast<double>(utime + stime) / static_cast<double>(sysconf(_SC_CLK_TCK));
 }
 
+uint64_t ProcessMinorFaults(int pid) {
+  // minflt is field 10, the 7th after the state field (parsed after the last ')', as above).
+  std::string stat = ReadFirstLine("/proc/" + std::to_string(pid) + "/stat");
+  size_t close = stat.rfind(')');
+  if (close == std::string::npos) return 0;
+  std::istringstream in(stat.substr(close + 1));
+  std::string field;
+  for (int i = 1; i <= 8; ++i) {
+    if (!(in >> field)) return 0;
+    if (i == 8) return std::strtoull(field.c_str(), nullptr, 10);
+  }
+  return 0;
+}
+
 uint64_t SelfRssBytes() {
   std::ifstream in("/proc/self/statm");
   uint64_t size = 0, resident = 0;

@@ -46,6 +46,11 @@ struct ContextSwitches {
 };
 ContextSwitches ProcessContextSwitches(int pid);
 
+// Minor page faults of another process so far, all its threads (/proc/<pid>/stat, minflt): a
+// server that maps fresh memory per call (a large malloc served by mmap) pays one per page.
+// 0 when unreadable.
+uint64_t ProcessMinorFaults(int pid);
+
 // Value at quantile `p` (0..1, nearest rank) of an ascending vector; 0 when empty.
 double Percentile(const std::vector<double>& sorted, double p);
 

@@ -322,13 +322,16 @@ LoadResult RunBatchLoad(const SuiteContext& ctx, const std::string& target, size
 struct ServerCost {
   double cpu_seconds = 0;
   ContextSwitches switches;
+  uint64_t minor_faults = 0;
 };
 template <typename Load>
 LoadResult MeasureServer(int pid, ServerCost* cost, Load&& load) {
   const double cpu_start = ProcessCpuSeconds(pid);
   const ContextSwitches switches_start = ProcessContextSwitches(pid);
+  const uint64_t faults_start = ProcessMinorFaults(pid);
   LoadResult r = load();
   cost->cpu_seconds = ProcessCpuSeconds(pid) - cpu_start;
+  cost->minor_faults = ProcessMinorFaults(pid) - faults_start;
   const ContextSwitches switches_end = ProcessContextSwitches(pid);
   cost->switches.voluntary = switches_end.voluntary - switches_start.voluntary;
   cost->switches.involuntary = switches_end.involuntary - switches_start.involuntary;
@@ -342,6 +345,7 @@ void AddServerCost(const ServerCost& cost, double calls, nlohmann::json* record)
       static_cast<double>(cost.switches.voluntary) / calls;
   (*record)["server_involuntary_switches_per_call"] =
       static_cast<double>(cost.switches.involuntary) / calls;
+  (*record)["server_minor_faults_per_call"] = static_cast<double>(cost.minor_faults) / calls;
 }
 
 bool GetCollection(const std::shared_ptr<grpc::Channel>& channel, ragd::v1::CollectionInfo* info,
