@@ -160,9 +160,10 @@ int Run(int argc, char** argv) {
                      "the one given)");
   p_search->add_flag("--no-rescore", search.no_rescore,
                      "quantized collections: scores from the codes, no float32 re-scoring");
-  p_search->add_option("--oversampling", search.oversampling,
-                       "quantized collections: candidates re-scored per result (default: 2 for int8, 1 "
-                       "for f16)");
+  p_search->add_option(
+      "--oversampling", search.oversampling,
+      "quantized collections: candidates re-scored per result (default: 2 for int8, 1 "
+      "for f16)");
   CLI::Option* batch_opt = p_search->add_option(
       "--batch", search.batch_file,
       "JSON-lines file of searches (vector, text, mode, k, ef, min_score, filter; the flags "

@@ -397,8 +397,7 @@ absl::StatusOr<std::vector<SearchHit>> Rescore(const ExactVectorFetcher& fetch, 
 size_t CandidatesFor(size_t top_k, const SearchOptions& options, bool rescoring,
                      Quantization kind) {
   if (!rescoring) return top_k;
-  const float factor =
-      options.oversampling > 0 ? options.oversampling : DefaultOversampling(kind);
+  const float factor = options.oversampling > 0 ? options.oversampling : DefaultOversampling(kind);
   return static_cast<size_t>(std::ceil(static_cast<double>(top_k) * std::max(1.0f, factor)));
 }
 
@@ -415,7 +414,8 @@ absl::StatusOr<std::vector<SearchHit>> HnswIndex::Search(std::span<const float> 
   const size_t top_k = std::min(options.top_k, size());
   const hnsw_graph::Codec& codec = *impl_->codec;
   const bool rescoring = codec.quantized() && options.rescore && options.exact_vectors != nullptr;
-  const size_t candidates = std::min(CandidatesFor(top_k, options, rescoring, codec.kind()), size());
+  const size_t candidates =
+      std::min(CandidatesFor(top_k, options, rescoring, codec.kind()), size());
   const size_t ef = std::max<size_t>(options.ef > 0 ? options.ef : spec_.ef, candidates);
   std::vector<float> normalized;
   const float* q = internal::PrepareVectors(metric_, dim_, query, &normalized).data();

@@ -143,14 +143,14 @@ TEST(HnswIndexTest, DefaultOversamplingIsPerStorageKind) {
   };
   for (const Case& c : {Case{Quantization::kInt8, 0, 20}, Case{Quantization::kF16, 0, 10},
                         Case{Quantization::kF16, 3, 30}, Case{Quantization::kInt8, 1.5f, 15}}) {
-    SCOPED_TRACE(::testing::Message() << "kind " << static_cast<int>(c.kind) << " oversampling "
-                                    << c.oversampling);
-    ASSERT_OK_AND_ASSIGN(auto index, MakeIndex(Spec(IndexKind::kHnsw, "", c.kind), kDim,
-                                               Metric::kL2));
+    SCOPED_TRACE(::testing::Message()
+                 << "kind " << static_cast<int>(c.kind) << " oversampling " << c.oversampling);
+    ASSERT_OK_AND_ASSIGN(auto index,
+                         MakeIndex(Spec(IndexKind::kHnsw, "", c.kind), kDim, Metric::kL2));
     ASSERT_OK(index->Add(labels, data));
     fetched.clear();
-    SearchOptions options{.top_k = kTopK, .oversampling = c.oversampling,
-                          .exact_vectors = &counting};
+    SearchOptions options{
+        .top_k = kTopK, .oversampling = c.oversampling, .exact_vectors = &counting};
     ASSERT_OK_AND_ASSIGN(auto hits,
                          index->Search(std::span<const float>(data).subspan(0, kDim), options));
     ASSERT_EQ(fetched.size(), 1u);
@@ -159,8 +159,9 @@ TEST(HnswIndexTest, DefaultOversamplingIsPerStorageKind) {
     EXPECT_EQ(hits[0].label, labels[0]);
     // Re-scored: every returned score is the exact float32 one.
     for (const SearchHit& hit : hits) {
-      EXPECT_FLOAT_EQ(hit.score, static_cast<float>(ExactScore(
-                                     Metric::kL2, data.data(), data.data() + (hit.label - 1) * kDim)));
+      EXPECT_FLOAT_EQ(hit.score,
+                      static_cast<float>(ExactScore(Metric::kL2, data.data(),
+                                                    data.data() + (hit.label - 1) * kDim)));
     }
   }
 }

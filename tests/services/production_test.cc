@@ -113,8 +113,8 @@ TEST(AdminPort, ReadyzDuringRecoveryThenMetricsAfterCalls) {
   EXPECT_GE(Sample(t, "ragd_collection_index_bytes", {{"collection", "m"}}), 1);
   // The first search reads its 4 candidates from RocksDB, the next two from the file (the
   // same 4 points each time).
-  EXPECT_EQ(Sample(t, "ragd_collection_rescore_reads", {{"collection", "q"}, {"source", "storage"}}),
-            4);
+  EXPECT_EQ(
+      Sample(t, "ragd_collection_rescore_reads", {{"collection", "q"}, {"source", "storage"}}), 4);
   EXPECT_EQ(Sample(t, "ragd_collection_rescore_reads", {{"collection", "q"}, {"source", "file"}}),
             8);
   EXPECT_EQ(Sample(t, "ragd_collection_rescore_reads", {{"collection", "m"}, {"source", "file"}}),
