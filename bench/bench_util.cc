@@ -86,35 +86,34 @@ double Percentile(const std::vector<double>& sorted, double p) {
   return sorted[std::min(idx, sorted.size() - 1)];
 }
 
-double ProcessCpuSeconds(int pid) {
-  // Field 2 (comm) may contain spaces and parentheses: parse after the last ')'. utime and
-  // stime are fields 14 and 15, i.e. the 12th and 13th after the state field.
+namespace {
+// The fields of /proc/<pid>/stat after the command name, i.e. field 3 (state) first. Field 2
+// (comm) may contain spaces and parentheses: the split is after the last ')'. Empty when
+// unreadable.
+std::vector<std::string> StatFieldsAfterComm(int pid) {
   std::string stat = ReadFirstLine("/proc/" + std::to_string(pid) + "/stat");
   size_t close = stat.rfind(')');
-  if (close == std::string::npos) return -1;
+  if (close == std::string::npos) return {};
   std::istringstream in(stat.substr(close + 1));
-  std::string field;
-  uint64_t utime = 0, stime = 0;
-  for (int i = 1; i <= 13; ++i) {
-    if (!(in >> field)) return -1;
-    if (i == 12) utime = std::stoull(field);
-    if (i == 13) stime = std::stoull(field);
-  }
+  std::vector<std::string> fields;
+  for (std::string field; in >> field;) fields.push_back(std::move(field));
+  return fields;
+}
+}  // namespace
+
+double ProcessCpuSeconds(int pid) {
+  // utime and stime are fields 14 and 15, i.e. the 12th and 13th from the state field.
+  const std::vector<std::string> f = StatFieldsAfterComm(pid);
+  if (f.size() < 13) return -1;
+  const uint64_t utime = std::stoull(f[11]);
+  const uint64_t stime = std::stoull(f[12]);
   return static_cast<double>(utime + stime) / static_cast<double>(sysconf(_SC_CLK_TCK));
 }
 
 uint64_t ProcessMinorFaults(int pid) {
-  // minflt is field 10, the 7th after the state field (parsed after the last ')', as above).
-  std::string stat = ReadFirstLine("/proc/" + std::to_string(pid) + "/stat");
-  size_t close = stat.rfind(')');
-  if (close == std::string::npos) return 0;
-  std::istringstream in(stat.substr(close + 1));
-  std::string field;
-  for (int i = 1; i <= 8; ++i) {
-    if (!(in >> field)) return 0;
-    if (i == 8) return std::strtoull(field.c_str(), nullptr, 10);
-  }
-  return 0;
+  // minflt is field 10, the 8th from the state field.
+  const std::vector<std::string> f = StatFieldsAfterComm(pid);
+  return f.size() < 8 ? 0 : std::strtoull(f[7].c_str(), nullptr, 10);
 }
 
 uint64_t SelfRssBytes() {

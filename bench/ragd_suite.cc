@@ -316,7 +316,6 @@ LoadResult RunBatchLoad(const SuiteContext& ctx, const std::string& target, size
   return result;
 }
 
-// Reads the collection's counts; false on error.
 // A server process's CPU and context switches over one load, for the per-call figures of a
 // search record (ragd's and the gRPC floor's alike).
 struct ServerCost {
@@ -348,6 +347,7 @@ void AddServerCost(const ServerCost& cost, double calls, nlohmann::json* record)
   (*record)["server_minor_faults_per_call"] = static_cast<double>(cost.minor_faults) / calls;
 }
 
+// Reads the collection's counts; false on error.
 bool GetCollection(const std::shared_ptr<grpc::Channel>& channel, ragd::v1::CollectionInfo* info,
                    std::string* error) {
   auto stub = ragd::v1::Collections::NewStub(channel);

@@ -52,6 +52,18 @@ nlohmann::json Target(double value, double target, bool at_least) {
 
 void Log(const std::string& message) { std::cerr << "vector_bench: " << message << std::endl; }
 
+// Targets at equal recall: of the sweep's points that `keep` accepts, the one with the lowest
+// ef whose recall reaches `recall` (to within rounding); nullptr when none does.
+template <typename Point, typename Keep>
+const Point* LowestEfReaching(const std::vector<Point>& points, double recall, Keep keep) {
+  const Point* best = nullptr;
+  for (const Point& p : points) {
+    if (!keep(p) || p.recall + 1e-9 < recall) continue;
+    if (best == nullptr || p.ef < best->ef) best = &p;
+  }
+  return best;
+}
+
 // The data set and its ground truth cached in one file, so that a rerun at 100k skips the
 // generation and the exact search (about a minute on 2 cores). The name holds every knob that
 // changes the data; the file starts with a magic, the sizes, and is checked against its length
@@ -195,7 +207,8 @@ int Run(int argc, char** argv) {
                  "--with-index: seeds of the generator drawing HNSW node levels, one graph of "
                  "each --quantization kind per seed (100 is every index's; figures and targets "
                  "use the first)")
-      ->delimiter(',')->capture_default_str();
+      ->delimiter(',')
+      ->capture_default_str();
   app.add_option("--ragd-quantization", ragd_quantizations,
                  "storage kinds of the collection ragd serves over gRPC, one ragd run each "
                  "(none, f16, int8)")
@@ -372,8 +385,8 @@ int Run(int argc, char** argv) {
                        "non-empty list\n";
           return 2;
         }
-        Log("ragd-index " + name + " (in process, level seed " +
-            std::to_string(index_seeds[s]) + ")");
+        Log("ragd-index " + name + " (in process, level seed " + std::to_string(index_seeds[s]) +
+            ")");
         IndexFigures f = RunIndexSuite(ctx, index_options);
         if (!f.ran) Log("ragd-index " + name + ": " + f.error);
         if (s > 0) continue;  // the other seeds' records are in the file; figures: the first
@@ -542,14 +555,11 @@ int Run(int argc, char** argv) {
   auto at_equal_recall = [&](const RagdFigures& f, const std::string& prefix, double goal,
                              nlohmann::json* out) {
     if (!hnswlib.ran) return;
-    const double want = std::max(hnswlib.recall_default_ef, kRecallTarget) - 1e-9;
+    const double want = std::max(hnswlib.recall_default_ef, kRecallTarget);
     for (size_t i = 0; i < ctx.search_threads.size() && i < hnswlib.qps_by_threads.size(); ++i) {
       const int n = ctx.search_threads[i];
-      const RagdFigures::EfPoint* best = nullptr;
-      for (const RagdFigures::EfPoint& p : f.by_ef) {
-        if (p.clients != n || p.recall < want) continue;
-        if (best == nullptr || p.ef < best->ef) best = &p;
-      }
+      const RagdFigures::EfPoint* best = LowestEfReaching(
+          f.by_ef, want, [n](const RagdFigures::EfPoint& p) { return p.clients == n; });
       if (best == nullptr || hnswlib.qps_by_threads[i] <= 0) continue;
       const std::string key = prefix + "qps_ratio_vs_hnswlib_" + std::to_string(n);
       (*out)[key + "_at_equal_recall"] = Target(best->qps / hnswlib.qps_by_threads[i], goal, true);
@@ -570,13 +580,13 @@ int Run(int argc, char** argv) {
       // The same target at equal recall, in this run: the lowest ef of the sweep at which INT8
       // reaches hnswlib's recall at the default ef (and >= 0.95), against hnswlib at the
       // default ef (bench-quant.sh sweeps ragd's backend past the default for this).
-      for (const IndexFigures::EfPoint& p : f.one_thread_by_ef) {
-        if (p.recall + 1e-9 < std::max(hnswlib.recall_default_ef, kRecallTarget)) continue;
+      if (const IndexFigures::EfPoint* p = LowestEfReaching(
+              f.one_thread_by_ef, std::max(hnswlib.recall_default_ef, kRecallTarget),
+              [](const IndexFigures::EfPoint&) { return true; })) {
         quant["index_int8_qps_ratio_vs_hnswlib_1_at_equal_recall"] =
-            Target(vs_hnswlib(p.qps), 2.0, true);
-        quant["index_int8_equal_recall_ef"] = p.ef;
-        quant["index_int8_equal_recall"] = p.recall;
-        break;
+            Target(vs_hnswlib(p->qps), 2.0, true);
+        quant["index_int8_equal_recall_ef"] = p->ef;
+        quant["index_int8_equal_recall"] = p->recall;
       }
     }
     if (name == "f16" && index_figures.ran && !index_figures.qps_by_threads.empty()) {
