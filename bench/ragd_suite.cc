@@ -487,6 +487,7 @@ RagdFigures RunRagdSuite(const SuiteContext& ctx, const RagdOptions& options) {
     for (std::thread& th : pool) th.join();
   }
   const double ingest_seconds = SecondsSince(ingest_start);
+  figures.ingest_seconds = ingest_seconds;
   if (upsert_failed) return fail(upsert_error);
 
   ragd::v1::CollectionInfo info;

@@ -51,6 +51,7 @@ struct RagdFigures {
   std::vector<int> clients;
   std::vector<double> qps_by_clients;
   double startup_seconds = 0;
+  double ingest_seconds = 0;  // every Upsert of the data set, RagdOptions::upsert_clients
   double rss_delta_bytes_per_vector = 0;  // VmRSS after load minus VmRSS when empty, / N
   // The same once ragd is idle after the load (flushes, compactions, memory release done).
   double rss_delta_bytes_per_vector_settled = 0;
@@ -82,6 +83,20 @@ struct HnswlibOptions {
   std::vector<size_t> ef_sweep = {32, 64, 128};
 };
 HnswlibFigures RunHnswlibSuite(const SuiteContext& ctx, const HnswlibOptions& options);
+
+// The same suite in ragd_vector_bench_native, a child process (hnswlib_native.cc): hnswlib built
+// with -march=native, the best build of the peer for the machine. Its rows are copied into this
+// run's report with system "hnswlib-native".
+inline constexpr char kNativeHnswlibSystem[] = "hnswlib-native";
+struct NativeHnswlibOptions {
+  std::string binary;    // ragd_vector_bench_native
+  std::string work_dir;  // where the child's results file is written, then removed
+  size_t default_ef = 128;
+  // The child's data, graph and load flags (--n, --cache-dir, --ef-sweep, ...): the same as
+  // this run's, so that it reads the same cached data set and truth.
+  std::vector<std::string> args;
+};
+HnswlibFigures RunNativeHnswlibSuite(const SuiteContext& ctx, const NativeHnswlibOptions& options);
 
 // ragd's hnsw backend in process (index_suite.cc), with the ragd suite's graph parameters.
 struct IndexOptions {

@@ -6,6 +6,7 @@
 
 #include <CLI/CLI.hpp>
 #include <algorithm>
+#include <cstdio>
 #include <cstring>
 #include <exception>
 #include <filesystem>
@@ -23,6 +24,9 @@
 #ifndef RAGD_BENCH_SOURCE_DIR
 #define RAGD_BENCH_SOURCE_DIR "."
 #endif
+#ifndef RAGD_BENCH_NATIVE_PATH
+#define RAGD_BENCH_NATIVE_PATH ""
+#endif
 #ifndef RAGD_BENCH_RAGD_PATH
 #define RAGD_BENCH_RAGD_PATH ""
 #endif
@@ -30,11 +34,12 @@
 namespace ragd::bench {
 namespace {
 
-// The generic variant exists only to measure hnswlib without -march (the SIMD choice): FAISS is
-// a prebuilt library and ragd a separate binary, so neither would change.
-#ifdef RAGD_BENCH_GENERIC
+// The generic and native variants exist only to measure hnswlib with other -march flags (generic
+// x86-64: the SIMD choice; native: the best build for this machine): FAISS is a prebuilt library
+// and ragd a separate binary, so neither would change.
+#ifdef RAGD_BENCH_HNSWLIB_ONLY
 constexpr bool kHnswlibOnly = true;
-constexpr char kDefaultOut[] = "/bench/results/generic.jsonl";
+constexpr char kDefaultOut[] = "/bench/results/" RAGD_BENCH_VARIANT ".jsonl";
 #else
 constexpr bool kHnswlibOnly = false;
 constexpr char kDefaultOut[] = "/bench/results/latest.jsonl";
@@ -81,6 +86,33 @@ std::string CachePath(const std::string& dir, const DatasetOptions& o) {
        << o.common << "_" << o.topic << "_" << o.subtopic << "_" << o.style << "_" << o.iso << "-r"
        << o.style_rank << "_" << o.style_decay << "-k" << kTopK << ".bin";
   return name.str();
+}
+
+// ragd_vector_bench_native's flags for the same data set (so the same cache file), graph and
+// loads as this run's hnswlib suite.
+std::vector<std::string> NativeArgs(const DatasetOptions& o, const std::string& cache_dir,
+                                    const HnswlibOptions& h, const SuiteContext& ctx) {
+  auto num = [](double v) {
+    char buf[64];
+    std::snprintf(buf, sizeof(buf), "%.17g", v);
+    return std::string(buf);
+  };
+  auto list = [](const auto& values) {
+    std::string out;
+    for (const auto& v : values) out += (out.empty() ? "" : ",") + std::to_string(v);
+    return out;
+  };
+  return {"--n", std::to_string(o.num_base), "--queries", std::to_string(o.num_queries),
+          "--dim", std::to_string(o.dim), "--seed", std::to_string(o.seed),
+          "--topics", std::to_string(o.topics), "--subtopics", std::to_string(o.subtopics),
+          "--energy-common", num(o.common), "--energy-topic", num(o.topic),
+          "--energy-subtopic", num(o.subtopic), "--energy-style", num(o.style),
+          "--energy-iso", num(o.iso), "--style-rank", std::to_string(o.style_rank),
+          "--style-decay", num(o.style_decay), "--cache-dir", cache_dir,
+          "--ef-sweep", list(h.ef_sweep), "--search-threads", list(ctx.search_threads),
+          "--build-threads", std::to_string(ctx.build_threads),
+          "--min-seconds", num(ctx.load.min_seconds), "--max-passes",
+          std::to_string(ctx.load.max_passes)};
 }
 
 bool LoadCache(const std::string& path, const DatasetOptions& o, Dataset* data,
@@ -185,6 +217,13 @@ int Run(int argc, char** argv) {
   app.add_flag("--skip-ragd", skip_ragd, "do not measure ragd over gRPC");
   app.add_flag("--skip-faiss", skip_faiss, "do not measure FAISS");
   app.add_flag("--skip-hnswlib", skip_hnswlib, "do not measure in-process hnswlib");
+  NativeHnswlibOptions native_options;
+  native_options.binary = RAGD_BENCH_NATIVE_PATH;
+  app.add_option("--hnswlib-native", native_options.binary,
+                 "ragd_vector_bench_native: hnswlib built with -march=native, run beside the "
+                 "project-flags hnswlib as the best build of the peer (needs --cache-dir; '' "
+                 "skips)")
+      ->capture_default_str();
   app.add_flag("--with-index", with_index,
                "also measure ragd's hnsw backend in process (where the service's overhead is)");
   app.add_option("--quantization", quantizations,
@@ -362,6 +401,21 @@ int Run(int argc, char** argv) {
     Log("hnswlib");
     hnswlib = RunHnswlibSuite(ctx, hnswlib_options);
   }
+  // The best build of the peer for this machine, in a child process reading the same cached
+  // data set (hnswlib_native.cc).
+  HnswlibFigures hnswlib_native;
+  if (!skip_hnswlib && !kHnswlibOnly && !native_options.binary.empty()) {
+    if (cache_dir.empty()) {
+      report.Write({{"bench", "error"}, {"system", kNativeHnswlibSystem}, {"threads", 0},
+                    {"error", "not measured: needs --cache-dir (the data set it shares)"}});
+    } else {
+      Log("hnswlib -march=native (" + native_options.binary + ")");
+      native_options.work_dir = cache_dir;
+      native_options.default_ef = hnswlib_options.default_ef;
+      native_options.args = NativeArgs(data_options, cache_dir, hnswlib_options, ctx);
+      hnswlib_native = RunNativeHnswlibSuite(ctx, native_options);
+    }
+  }
   IndexFigures index_figures;  // float32 (quantization none), for the ratios below
   std::vector<std::pair<std::string, IndexFigures>> quantized_figures;
   if (with_index) {
@@ -376,7 +430,7 @@ int Run(int argc, char** argv) {
     }
     index_options.oversampling = oversampling;
     index_options.rescore_file = !no_rescore_file;
-#ifndef RAGD_BENCH_GENERIC
+#ifndef RAGD_BENCH_HNSWLIB_ONLY
     for (size_t s = 0; s < index_seeds.size(); ++s) {
       index_options.level_seed = index_seeds[s];
       for (const std::string& name : quantizations) {
@@ -439,37 +493,6 @@ int Run(int argc, char** argv) {
                             {"threads", 0},
                             {"n", data.num_base},
                             {"dim", data.dim}};
-  if (hnswlib.ran) {
-    targets["hnswlib_recall_at_10_default_ef"] =
-        Target(hnswlib.recall_default_ef, kRecallTarget, true);
-  }
-  if (index_figures.ran && hnswlib.ran) {
-    // Not a target: how close the backend's own walk is to hnswlib's (the service's share of
-    // the QPS gap is the rest).
-    for (size_t i = 0; i < ctx.search_threads.size() && i < hnswlib.qps_by_threads.size() &&
-                       i < index_figures.qps_by_threads.size();
-         ++i) {
-      targets["index_qps_ratio_vs_hnswlib_" + std::to_string(ctx.search_threads[i])] =
-          hnswlib.qps_by_threads[i] > 0
-              ? index_figures.qps_by_threads[i] / hnswlib.qps_by_threads[i]
-              : 0;
-    }
-  }
-  for (const auto& [name, f] : quantized_figures) {
-    // Not targets of this run (issue 16's are at 100k): the quantized kinds against in-process
-    // float32 hnswlib and ragd's own float32 backend, at the default ef, one thread.
-    if (!f.ran || f.qps_by_threads.empty()) continue;
-    targets["index_" + name + "_recall_at_10_default_ef"] = f.recall_default_ef;
-    targets["index_" + name + "_bytes_per_vector"] = f.index_bytes_per_vector;
-    if (hnswlib.ran && !hnswlib.qps_by_threads.empty() && hnswlib.qps_by_threads[0] > 0) {
-      targets["index_" + name + "_qps_ratio_vs_hnswlib_1"] =
-          f.qps_by_threads[0] / hnswlib.qps_by_threads[0];
-    }
-    if (index_figures.ran && index_figures.index_bytes_per_vector > 0) {
-      targets["index_" + name + "_memory_ratio_vs_float32_index"] =
-          f.index_bytes_per_vector / index_figures.index_bytes_per_vector;
-    }
-  }
   if (ragd.ran) {
     targets["recall_at_10_default_ef"] = Target(ragd.recall_default_ef, kRecallTarget, true);
     targets["startup_seconds"] = Target(ragd.startup_seconds, kStartupTarget, false);
@@ -519,20 +542,6 @@ int Run(int argc, char** argv) {
       targets["batch_server_cpu_ratio_vs_search"] =
           ragd.batch_server_cpu_ms_per_query / ragd.server_cpu_ms_per_call;
     }
-    if (hnswlib.ran) {
-      // Same N on both sides: ragd with N clients against hnswlib with N search threads.
-      for (size_t i = 0; i < ctx.search_threads.size(); ++i) {
-        const int threads = ctx.search_threads[i];
-        for (size_t j = 0; j < ragd.clients.size(); ++j) {
-          if (ragd.clients[j] != threads || i >= hnswlib.qps_by_threads.size()) continue;
-          const double ratio = hnswlib.qps_by_threads[i] > 0
-                                   ? ragd.qps_by_clients[j] / hnswlib.qps_by_threads[i]
-                                   : 0;
-          targets["qps_ratio_vs_hnswlib_" + std::to_string(threads)] =
-              Target(ratio, kQpsRatioTarget, true);
-        }
-      }
-    }
   } else if (!skip_ragd) {
     targets["ragd_error"] = ragd.error;
   }
@@ -543,79 +552,139 @@ int Run(int argc, char** argv) {
     targets["grpc_floor_callback_cpu_us_per_call"] = grpc_floor.callback_cpu_ms_per_call * 1000;
     targets["grpc_floor_async_cpu_us_per_call"] = grpc_floor.async_cpu_ms_per_call * 1000;
   }
-  // Issue 16's targets: one search thread or client against in-process float32 hnswlib at the
-  // default ef; memory ratios against ragd's own float32 figures.
-  const double hnswlib_qps1 =
-      hnswlib.ran && !hnswlib.qps_by_threads.empty() ? hnswlib.qps_by_threads[0] : 0;
-  auto vs_hnswlib = [&](double qps) { return hnswlib_qps1 > 0 ? qps / hnswlib_qps1 : 0; };
-  // A ragd-over-gRPC target again at equal recall, in this run: the lowest ef of the sweep at
-  // which ragd with N clients reaches hnswlib's recall at the default ef (and >= 0.95),
-  // against hnswlib with N threads at the default ef. Reported beside the original (same ef).
-  // `prefix` names the record keys; nothing is written when no swept ef reaches that recall.
-  auto at_equal_recall = [&](const RagdFigures& f, const std::string& prefix, double goal,
-                             nlohmann::json* out) {
-    if (!hnswlib.ran) return;
-    const double want = std::max(hnswlib.recall_default_ef, kRecallTarget);
-    for (size_t i = 0; i < ctx.search_threads.size() && i < hnswlib.qps_by_threads.size(); ++i) {
-      const int n = ctx.search_threads[i];
-      const RagdFigures::EfPoint* best = LowestEfReaching(
-          f.by_ef, want, [n](const RagdFigures::EfPoint& p) { return p.clients == n; });
-      if (best == nullptr || hnswlib.qps_by_threads[i] <= 0) continue;
-      const std::string key = prefix + "qps_ratio_vs_hnswlib_" + std::to_string(n);
-      (*out)[key + "_at_equal_recall"] = Target(best->qps / hnswlib.qps_by_threads[i], goal, true);
-      (*out)[key + "_equal_recall_ef"] = best->ef;
-      (*out)[key + "_equal_recall"] = best->recall;
+
+  // Every ratio against in-process hnswlib, once per build of it: `hn` is "hnswlib" for the
+  // build with this binary's flags (-march=x86-64-v3, as ragd's own) and "hnswlib_native" for
+  // -march=native, the best build for this machine (issue 16's reference; ragd picks its
+  // AVX-512 kernels at run time). Issue 16's targets: one search thread or client against
+  // in-process float32 hnswlib at the default ef; memory ratios against ragd's own float32
+  // figures.
+  nlohmann::json quant;
+  auto versus = [&](const HnswlibFigures& ref, const std::string& hn) {
+    if (!ref.ran) return;
+    const std::string vs = "_vs_" + hn;  // "_vs_hnswlib", "_vs_hnswlib_native"
+    targets[hn + "_recall_at_10_default_ef"] = Target(ref.recall_default_ef, kRecallTarget, true);
+    if (index_figures.ran) {
+      // Not a target: how close the backend's own walk is to hnswlib's (the service's share of
+      // the QPS gap is the rest).
+      for (size_t i = 0; i < ctx.search_threads.size() && i < ref.qps_by_threads.size() &&
+                         i < index_figures.qps_by_threads.size();
+           ++i) {
+        targets["index_qps_ratio" + vs + "_" + std::to_string(ctx.search_threads[i])] =
+            ref.qps_by_threads[i] > 0 ? index_figures.qps_by_threads[i] / ref.qps_by_threads[i]
+                                      : 0;
+      }
+    }
+    const double ref_qps1 = !ref.qps_by_threads.empty() ? ref.qps_by_threads[0] : 0;
+    auto ratio1 = [&](double qps) { return ref_qps1 > 0 ? qps / ref_qps1 : 0; };
+    for (const auto& [name, f] : quantized_figures) {
+      // Not targets of this run (issue 16's are at 100k): the quantized kinds against
+      // in-process float32 hnswlib, at the default ef, one thread.
+      if (!f.ran || f.qps_by_threads.empty()) continue;
+      targets["index_" + name + "_qps_ratio" + vs + "_1"] = ratio1(f.qps_by_threads[0]);
+    }
+    if (ragd.ran) {
+      // Same N on both sides: ragd with N clients against hnswlib with N search threads.
+      for (size_t i = 0; i < ctx.search_threads.size() && i < ref.qps_by_threads.size(); ++i) {
+        for (size_t j = 0; j < ragd.clients.size(); ++j) {
+          if (ragd.clients[j] != ctx.search_threads[i]) continue;
+          targets["qps_ratio" + vs + "_" + std::to_string(ctx.search_threads[i])] =
+              Target(ref.qps_by_threads[i] > 0 ? ragd.qps_by_clients[j] / ref.qps_by_threads[i]
+                                               : 0,
+                     kQpsRatioTarget, true);
+        }
+      }
+      // Bulk upsert: every Upsert of the data set (2 clients) against hnswlib's build on the
+      // same number of threads, as a ratio of rates (issue 16: >= 0.8).
+      if (ragd.ingest_seconds > 0 && ref.build_seconds > 0) {
+        targets["upsert_rate_ratio" + vs + "_build"] =
+            Target(ref.build_seconds / ragd.ingest_seconds, 0.8, true);
+      }
+    }
+    // A ragd-over-gRPC target again at equal recall, in this run: the lowest ef of the sweep at
+    // which ragd with N clients reaches hnswlib's recall at the default ef (and >= 0.95),
+    // against hnswlib with N threads at the default ef. Reported beside the original (same
+    // ef). `prefix` names the record keys; nothing is written when no swept ef reaches that
+    // recall.
+    auto at_equal_recall = [&](const RagdFigures& f, const std::string& prefix, double goal,
+                               nlohmann::json* out) {
+      const double want = std::max(ref.recall_default_ef, kRecallTarget);
+      for (size_t i = 0; i < ctx.search_threads.size() && i < ref.qps_by_threads.size(); ++i) {
+        const int n = ctx.search_threads[i];
+        const RagdFigures::EfPoint* best = LowestEfReaching(
+            f.by_ef, want, [n](const RagdFigures::EfPoint& p) { return p.clients == n; });
+        if (best == nullptr || ref.qps_by_threads[i] <= 0) continue;
+        const std::string key = prefix + "qps_ratio" + vs + "_" + std::to_string(n);
+        (*out)[key + "_at_equal_recall"] = Target(best->qps / ref.qps_by_threads[i], goal, true);
+        (*out)[key + "_equal_recall_ef"] = best->ef;
+        (*out)[key + "_equal_recall"] = best->recall;
+      }
+    };
+    if (ragd.ran) at_equal_recall(ragd, "", kQpsRatioTarget, &targets);
+    for (const auto& [name, f] : quantized_figures) {
+      if (!f.ran || f.qps_by_threads.empty()) continue;
+      const bool recall_ok = f.recall_default_ef >= kRecallTarget &&
+                             f.recall_default_ef >= ref.recall_default_ef - 1e-9;
+      if (name == "int8") {
+        quant["index_int8_qps_ratio" + vs + "_1"] = Target(ratio1(f.qps_by_threads[0]), 2.0, true);
+        quant["index_int8_recall_at_least_" + hn] = recall_ok;
+        // The same target at equal recall, in this run: the lowest ef of the sweep at which
+        // INT8 reaches hnswlib's recall at the default ef (and >= 0.95), against hnswlib at
+        // the default ef (bench-quant.sh sweeps ragd's backend past the default for this).
+        if (const IndexFigures::EfPoint* p = LowestEfReaching(
+                f.one_thread_by_ef, std::max(ref.recall_default_ef, kRecallTarget),
+                [](const IndexFigures::EfPoint&) { return true; })) {
+          quant["index_int8_qps_ratio" + vs + "_1_at_equal_recall"] =
+              Target(ratio1(p->qps), 2.0, true);
+          quant["index_int8_equal_recall_ef" + vs] = p->ef;
+          quant["index_int8_equal_recall" + vs] = p->recall;
+        }
+      }
+      if (name == "f16") quant["index_f16_qps_ratio" + vs + "_1"] = ratio1(f.qps_by_threads[0]);
+    }
+    if (ragd.ran && ragd.batch_qps > 0) {
+      quant["ragd_batch_qps_ratio" + vs + "_1"] = ratio1(ragd.batch_qps);
+    }
+    for (const auto& [name, f] : ragd_quantized) {
+      if (!f.ran) continue;
+      const std::string key = "ragd_" + name;
+      const double goal = name == "int8" ? 1.3 : 1.0;
+      if (!f.qps_by_clients.empty() && f.clients.front() == 1) {
+        quant[key + "_qps_ratio" + vs + "_1"] = Target(ratio1(f.qps_by_clients.front()), goal, true);
+      }
+      at_equal_recall(f, key + "_", goal, &quant);
+      if (f.batch_qps > 0) {
+        quant[key + "_batch_qps_ratio" + vs + "_1"] =
+            Target(ratio1(f.batch_qps), name == "int8" ? 1.8 : 1.0, true);
+      }
     }
   };
-  if (ragd.ran) at_equal_recall(ragd, "", kQpsRatioTarget, &targets);
-  nlohmann::json quant;
+  versus(hnswlib, "hnswlib");
+  versus(hnswlib_native, "hnswlib_native");
+  // Issue 16's targets that do not involve hnswlib: F16 against ragd's own float32 backend,
+  // the quantized collections' recall, start-up and memory against the float32 collection.
   for (const auto& [name, f] : quantized_figures) {
-    if (!f.ran || f.qps_by_threads.empty() || !hnswlib.ran) continue;
-    const bool recall_ok = f.recall_default_ef >= kRecallTarget &&
-                           f.recall_default_ef >= hnswlib.recall_default_ef - 1e-9;
-    if (name == "int8") {
-      quant["index_int8_qps_ratio_vs_hnswlib_1"] =
-          Target(vs_hnswlib(f.qps_by_threads[0]), 2.0, true);
-      quant["index_int8_recall_at_least_hnswlib"] = recall_ok;
-      // The same target at equal recall, in this run: the lowest ef of the sweep at which INT8
-      // reaches hnswlib's recall at the default ef (and >= 0.95), against hnswlib at the
-      // default ef (bench-quant.sh sweeps ragd's backend past the default for this).
-      if (const IndexFigures::EfPoint* p = LowestEfReaching(
-              f.one_thread_by_ef, std::max(hnswlib.recall_default_ef, kRecallTarget),
-              [](const IndexFigures::EfPoint&) { return true; })) {
-        quant["index_int8_qps_ratio_vs_hnswlib_1_at_equal_recall"] =
-            Target(vs_hnswlib(p->qps), 2.0, true);
-        quant["index_int8_equal_recall_ef"] = p->ef;
-        quant["index_int8_equal_recall"] = p->recall;
-      }
+    if (!f.ran || f.qps_by_threads.empty()) continue;
+    targets["index_" + name + "_recall_at_10_default_ef"] = f.recall_default_ef;
+    targets["index_" + name + "_bytes_per_vector"] = f.index_bytes_per_vector;
+    if (index_figures.ran && index_figures.index_bytes_per_vector > 0) {
+      targets["index_" + name + "_memory_ratio_vs_float32_index"] =
+          f.index_bytes_per_vector / index_figures.index_bytes_per_vector;
     }
     if (name == "f16" && index_figures.ran && !index_figures.qps_by_threads.empty()) {
       quant["index_f16_recall_loss_vs_float32"] =
           Target(index_figures.recall_default_ef - f.recall_default_ef, 0.005, false);
       quant["index_f16_qps_ratio_vs_float32_index_1"] =
           Target(f.qps_by_threads[0] / index_figures.qps_by_threads[0], 1.2, true);
-      quant["index_f16_qps_ratio_vs_hnswlib_1"] = vs_hnswlib(f.qps_by_threads[0]);
       quant["index_f16_memory_ratio_vs_float32_index"] =
           Target(f.index_bytes_per_vector / index_figures.index_bytes_per_vector, 0.55, false);
     }
-  }
-  if (ragd.ran && ragd.batch_qps > 0) {
-    quant["ragd_batch_qps_ratio_vs_hnswlib_1"] = vs_hnswlib(ragd.batch_qps);
   }
   for (const auto& [name, f] : ragd_quantized) {
     if (!f.ran) continue;
     const std::string key = "ragd_" + name;
     quant[key + "_recall_at_10_default_ef"] = Target(f.recall_default_ef, kRecallTarget, true);
-    if (!f.qps_by_clients.empty() && f.clients.front() == 1) {
-      quant[key + "_qps_ratio_vs_hnswlib_1"] =
-          Target(vs_hnswlib(f.qps_by_clients.front()), name == "int8" ? 1.3 : 1.0, true);
-    }
-    at_equal_recall(f, key + "_", name == "int8" ? 1.3 : 1.0, &quant);
-    if (f.batch_qps > 0) {
-      quant[key + "_batch_qps_ratio_vs_hnswlib_1"] =
-          Target(vs_hnswlib(f.batch_qps), name == "int8" ? 1.8 : 1.0, true);
-      quant[key + "_batch_recall_at_10"] = f.batch_recall;
-    }
+    if (f.batch_qps > 0) quant[key + "_batch_recall_at_10"] = f.batch_recall;
     quant[key + "_startup_seconds"] = Target(f.startup_seconds, kStartupTarget, false);
     quant[key + "_shutdown_seconds"] = f.shutdown_seconds;
     if (ragd.ran && ragd.rss_delta_bytes_per_vector_after_restart > 0) {

@@ -2,7 +2,7 @@
 # CTest's vector_bench_smoke_test: ragd_vector_bench end to end on a tiny data set, so that
 # `make bench` and `make bench-quant` cannot rot between the (manual, long) benchmark runs.
 # Checks the shape of the results, never a speed: every system ran (hnswlib, ragd's backend in
-# process per storage kind, ragd over gRPC at each ef of the sweep, SearchBatch, restart, the
+# process per storage kind, hnswlib built with -march=native in a child process, ragd over gRPC at each ef of the sweep, SearchBatch, restart, the
 # gRPC floor on both APIs), no error record, the recall of exact-enough searches, and that
 # summarize.py reads the file.
 # Usage: vector_bench_smoke.sh BENCH_BINARY RAGD_BINARY SOURCE_DIR
@@ -17,7 +17,7 @@ OUT=$WORK/smoke.jsonl
 timeout --kill-after=10 240 "$BENCH" --n 400 --queries 20 --dim 64 --skip-faiss --with-index \
   --quantization none,f16,int8 --ragd-quantization none --ragd "$RAGD" --ef-sweep 32,128 \
   --search-threads 1 --clients 1 --batch-size 8 --min-seconds 0 --max-passes 1 \
-  --work-dir "$WORK" --out "$OUT" > "$WORK/stdout" 2> "$WORK/stderr" ||
+  --work-dir "$WORK" --cache-dir "$WORK/cache" --out "$OUT" > "$WORK/stdout" 2> "$WORK/stderr" ||
   { echo "ragd_vector_bench failed"; tail -20 "$WORK/stderr"; exit 1; }
 python3 - "$OUT" <<'PY'
 import json, sys
@@ -28,7 +28,7 @@ searches = {}
 for r in records:
     if r["bench"] == "search":
         searches.setdefault(r["system"], []).append(r)
-for system in ["hnswlib", "ragd-index", "ragd-index-int8", "ragd", "ragd-batch",
+for system in ["hnswlib", "hnswlib-native", "ragd-index", "ragd-index-int8", "ragd", "ragd-batch",
                "grpc-floor-callback", "grpc-floor-async"]:
     assert system in searches, f"no search record for {system}: {sorted(searches)}"
 assert sorted(r["ef"] for r in searches["ragd"]) == [32, 128], searches["ragd"]
@@ -36,7 +36,7 @@ assert sorted(r["ef"] for r in searches["ragd"]) == [32, 128], searches["ragd"]
 for system, factor in [("ragd-index-f16", 1.0), ("ragd-index-int8", 2.0)]:
     got = sorted((r["rescore"], r["oversampling"]) for r in searches[system])
     assert set(got) == {(False, 0.0), (True, factor)}, (system, got)
-for system in ["hnswlib", "ragd-index", "ragd", "ragd-batch"]:
+for system in ["hnswlib", "hnswlib-native", "ragd-index", "ragd", "ragd-batch"]:
     for r in searches[system]:
         if r.get("ef") == 128:
             assert r["recall_at_10"] >= 0.9, f"{system} recall {r['recall_at_10']}"
@@ -49,6 +49,12 @@ assert startup and startup[0]["points_after_restart"] == 400, startup
 assert startup[0]["shutdown_exit_code"] == 0, startup
 targets = [r for r in records if r["bench"] == "targets"]
 assert targets and "grpc_floor_callback_cpu_us_per_call" in targets[0], targets
+# Every ratio against hnswlib twice: the project-flags build and the -march=native one.
+for key in ["qps_ratio_vs_hnswlib_1", "qps_ratio_vs_hnswlib_native_1",
+            "upsert_rate_ratio_vs_hnswlib_build", "upsert_rate_ratio_vs_hnswlib_native_build"]:
+    assert key in targets[0], (key, sorted(targets[0]))
+native = [r for r in records if r["system"] == "hnswlib-native" and r["bench"] == "search"]
+assert all("-march=native" in r["compiler_flags"] for r in native), native
 # At equal recall: present when some swept ef reached hnswlib's recall, then at one of them.
 key = "qps_ratio_vs_hnswlib_1_equal_recall_ef"
 if key in targets[0]:

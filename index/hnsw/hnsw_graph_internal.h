@@ -110,6 +110,8 @@ class Codec {
   size_t MemoryBytes() const { return (mean_.capacity() + scale_.capacity()) * sizeof(float); }
 
  private:
+  static float F32Ip(const void* a, const void* b, const void* self);
+  static float F32L2(const void* a, const void* b, const void* self);
   static float F16Ip(const void* a, const void* b, const void* self);
   static float F16L2(const void* a, const void* b, const void* self);
   static float Int8Ip(const void* a, const void* b, const void* self);

@@ -1,4 +1,4 @@
-// Distance kernels of the quantized HNSW storage (see quant_kernels.h). This file is compiled
+// Distance kernels of the HNSW storage kinds (see quant_kernels.h). This file is compiled
 // for baseline x86-64 (index/CMakeLists.txt): the scalar functions are the generic path, the
 // others carry target attributes and run only after CpuSupports() said yes.
 
@@ -53,6 +53,19 @@ float L2F16F16Scalar(const uint16_t* a, const uint16_t* b, size_t n) {
   float sum = 0;
   for (size_t i = 0; i < n; ++i) {
     const float d = HalfToFloat(a[i]) - HalfToFloat(b[i]);
+    sum += d * d;
+  }
+  return sum;
+}
+float DotF32Scalar(const float* a, const float* b, size_t n) {
+  float sum = 0;
+  for (size_t i = 0; i < n; ++i) sum += a[i] * b[i];
+  return sum;
+}
+float L2F32Scalar(const float* a, const float* b, size_t n) {
+  float sum = 0;
+  for (size_t i = 0; i < n; ++i) {
+    const float d = a[i] - b[i];
     sum += d * d;
   }
   return sum;
@@ -114,6 +127,45 @@ RAGD_AVX2 __m256 LoadHalf8(const uint16_t* p) {
   return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
 }
 
+// Four accumulators: a stored row comes from DRAM as a stream, and the FMA latency (4 cycles)
+// would otherwise bound a loop of one dependent chain.
+RAGD_AVX2 float DotF32Avx2(const float* a, const float* b, size_t n) {
+  __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
+  __m256 acc2 = _mm256_setzero_ps(), acc3 = _mm256_setzero_ps();
+  size_t i = 0;
+  for (; i + 32 <= n; i += 32) {
+    acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), acc0);
+    acc1 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 8), _mm256_loadu_ps(b + i + 8), acc1);
+    acc2 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 16), _mm256_loadu_ps(b + i + 16), acc2);
+    acc3 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 24), _mm256_loadu_ps(b + i + 24), acc3);
+  }
+  for (; i + 8 <= n; i += 8) {
+    acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), acc0);
+  }
+  const __m256 acc = _mm256_add_ps(_mm256_add_ps(acc0, acc1), _mm256_add_ps(acc2, acc3));
+  return Sum8(acc) + DotF32Scalar(a + i, b + i, n - i);
+}
+RAGD_AVX2 float L2F32Avx2(const float* a, const float* b, size_t n) {
+  __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
+  __m256 acc2 = _mm256_setzero_ps(), acc3 = _mm256_setzero_ps();
+  size_t i = 0;
+  for (; i + 32 <= n; i += 32) {
+    const __m256 d0 = _mm256_sub_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i));
+    const __m256 d1 = _mm256_sub_ps(_mm256_loadu_ps(a + i + 8), _mm256_loadu_ps(b + i + 8));
+    const __m256 d2 = _mm256_sub_ps(_mm256_loadu_ps(a + i + 16), _mm256_loadu_ps(b + i + 16));
+    const __m256 d3 = _mm256_sub_ps(_mm256_loadu_ps(a + i + 24), _mm256_loadu_ps(b + i + 24));
+    acc0 = _mm256_fmadd_ps(d0, d0, acc0);
+    acc1 = _mm256_fmadd_ps(d1, d1, acc1);
+    acc2 = _mm256_fmadd_ps(d2, d2, acc2);
+    acc3 = _mm256_fmadd_ps(d3, d3, acc3);
+  }
+  for (; i + 8 <= n; i += 8) {
+    const __m256 d0 = _mm256_sub_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i));
+    acc0 = _mm256_fmadd_ps(d0, d0, acc0);
+  }
+  const __m256 acc = _mm256_add_ps(_mm256_add_ps(acc0, acc1), _mm256_add_ps(acc2, acc3));
+  return Sum8(acc) + L2F32Scalar(a + i, b + i, n - i);
+}
 RAGD_AVX2 float DotF32F16Avx2(const float* q, const uint16_t* c, size_t n) {
   __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
   size_t i = 0;
@@ -218,6 +270,43 @@ RAGD_AVX2 float L2Sq8Avx2(const float* scale, const int8_t* a, const int8_t* b, 
 RAGD_AVX512 __m512 LoadHalf16(const uint16_t* p) {
   return _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
 }
+RAGD_AVX512 float DotF32Avx512(const float* a, const float* b, size_t n) {
+  __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps();
+  __m512 acc2 = _mm512_setzero_ps(), acc3 = _mm512_setzero_ps();
+  size_t i = 0;
+  for (; i + 64 <= n; i += 64) {
+    acc0 = _mm512_fmadd_ps(_mm512_loadu_ps(a + i), _mm512_loadu_ps(b + i), acc0);
+    acc1 = _mm512_fmadd_ps(_mm512_loadu_ps(a + i + 16), _mm512_loadu_ps(b + i + 16), acc1);
+    acc2 = _mm512_fmadd_ps(_mm512_loadu_ps(a + i + 32), _mm512_loadu_ps(b + i + 32), acc2);
+    acc3 = _mm512_fmadd_ps(_mm512_loadu_ps(a + i + 48), _mm512_loadu_ps(b + i + 48), acc3);
+  }
+  for (; i + 16 <= n; i += 16) {
+    acc0 = _mm512_fmadd_ps(_mm512_loadu_ps(a + i), _mm512_loadu_ps(b + i), acc0);
+  }
+  const __m512 acc = _mm512_add_ps(_mm512_add_ps(acc0, acc1), _mm512_add_ps(acc2, acc3));
+  return _mm512_reduce_add_ps(acc) + DotF32Avx2(a + i, b + i, n - i);
+}
+RAGD_AVX512 float L2F32Avx512(const float* a, const float* b, size_t n) {
+  __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps();
+  __m512 acc2 = _mm512_setzero_ps(), acc3 = _mm512_setzero_ps();
+  size_t i = 0;
+  for (; i + 64 <= n; i += 64) {
+    const __m512 d0 = _mm512_sub_ps(_mm512_loadu_ps(a + i), _mm512_loadu_ps(b + i));
+    const __m512 d1 = _mm512_sub_ps(_mm512_loadu_ps(a + i + 16), _mm512_loadu_ps(b + i + 16));
+    const __m512 d2 = _mm512_sub_ps(_mm512_loadu_ps(a + i + 32), _mm512_loadu_ps(b + i + 32));
+    const __m512 d3 = _mm512_sub_ps(_mm512_loadu_ps(a + i + 48), _mm512_loadu_ps(b + i + 48));
+    acc0 = _mm512_fmadd_ps(d0, d0, acc0);
+    acc1 = _mm512_fmadd_ps(d1, d1, acc1);
+    acc2 = _mm512_fmadd_ps(d2, d2, acc2);
+    acc3 = _mm512_fmadd_ps(d3, d3, acc3);
+  }
+  for (; i + 16 <= n; i += 16) {
+    const __m512 d0 = _mm512_sub_ps(_mm512_loadu_ps(a + i), _mm512_loadu_ps(b + i));
+    acc0 = _mm512_fmadd_ps(d0, d0, acc0);
+  }
+  const __m512 acc = _mm512_add_ps(_mm512_add_ps(acc0, acc1), _mm512_add_ps(acc2, acc3));
+  return _mm512_reduce_add_ps(acc) + L2F32Avx2(a + i, b + i, n - i);
+}
 RAGD_AVX512 float DotF32F16Avx512(const float* q, const uint16_t* c, size_t n) {
   __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps();
   size_t i = 0;
@@ -318,18 +407,18 @@ RAGD_VNNI int32_t DotI16I8Vnni(const int16_t* q, const int8_t* c, size_t n) {
 
 const Kernels kScalar = {SimdLevel::kScalar, "scalar",        DotF32F16Scalar, L2F32F16Scalar,
                          DotF16F16Scalar,    L2F16F16Scalar,  EncodeF16Scalar, DotI16I8Scalar,
-                         DotSq8Scalar,       L2Sq8Scalar};
+                         DotSq8Scalar,       L2Sq8Scalar,     DotF32Scalar,    L2F32Scalar};
 const Kernels kAvx2 = {SimdLevel::kAvx2, "avx2",       DotF32F16Avx2, L2F32F16Avx2,
                        DotF16F16Avx2,    L2F16F16Avx2, EncodeF16Avx2, DotI16I8Avx2,
-                       DotSq8Avx2,       L2Sq8Avx2};
+                       DotSq8Avx2,       L2Sq8Avx2,    DotF32Avx2,    L2F32Avx2};
 const Kernels kAvx512Bw = {SimdLevel::kAvx512Bw, "avx512bw",      DotF32F16Avx512,
                            L2F32F16Avx512,       DotF16F16Avx512, L2F16F16Avx512,
                            EncodeF16Avx2,        DotI16I8Avx512Bw, DotSq8Avx512,
-                           L2Sq8Avx512};
+                           L2Sq8Avx512,          DotF32Avx512,    L2F32Avx512};
 const Kernels kAvx512Vnni = {SimdLevel::kAvx512Vnni, "avx512vnni",    DotF32F16Avx512,
                              L2F32F16Avx512,         DotF16F16Avx512, L2F16F16Avx512,
                              EncodeF16Avx2,          DotI16I8Vnni,    DotSq8Avx512,
-                             L2Sq8Avx512};
+                             L2Sq8Avx512,            DotF32Avx512,    L2F32Avx512};
 
 }  // namespace
 

@@ -1,6 +1,6 @@
 #pragma once
-// Private to index/hnsw: the distance kernels of the quantized HNSW storage (IndexSpec::
-// quantization), with run-time dispatch on the CPU's instruction sets. Each kernel exists as a
+// Private to index/hnsw: the distance kernels of the HNSW storage kinds (IndexSpec::
+// quantization: float32, f16, int8), with run-time dispatch on the CPU's instruction sets. Each kernel exists as a
 // generic scalar reference (compiled for baseline x86-64, no intrinsics) and, where the CPU has
 // them, AVX2+F16C+FMA, AVX-512 BW and AVX-512 VNNI versions, all in quant_kernels.cc, which is
 // compiled for baseline x86-64 with per-function target attributes (so the scalar path really
@@ -42,6 +42,11 @@ struct Kernels {
   float (*dot_sq8_sq8)(const float* mean, const float* scale, const int8_t* a, const int8_t* b,
                        size_t n);
   float (*l2_sq8_sq8)(const float* scale, const int8_t* a, const int8_t* b, size_t n);
+  // Σ a[i] · b[i] and Σ (a[i] − b[i])² on float32 rows: the unquantized storage's distances.
+  // hnswlib picks its kernel when it is compiled (AVX2 in ragd's x86-64-v3 build); these let a
+  // CPU with AVX-512 use it without a build for that CPU.
+  float (*dot_f32_f32)(const float* a, const float* b, size_t n);
+  float (*l2_f32_f32)(const float* a, const float* b, size_t n);
 };
 
 // The largest |q[i]| for which dot_i16_i8 cannot overflow on n dimensions (<= 32767).

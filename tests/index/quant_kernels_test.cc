@@ -83,6 +83,10 @@ TEST(QuantKernelsTest, EveryLevelMatchesTheScalarReference) {
                     tol);
         EXPECT_NEAR(k.l2_f16_f16(g.data(), h.data(), n), ref.l2_f16_f16(g.data(), h.data(), n),
                     tol);
+        EXPECT_NEAR(k.dot_f32_f32(q.data(), x.data(), n), ref.dot_f32_f32(q.data(), x.data(), n),
+                    tol);
+        EXPECT_NEAR(k.l2_f32_f32(q.data(), x.data(), n), ref.l2_f32_f32(q.data(), x.data(), n),
+                    tol);
 
         std::vector<int8_t> a(n), b(n);
         for (size_t i = 0; i < n; ++i) {
@@ -135,6 +139,13 @@ TEST(QuantKernelsTest, ScalarReferenceMatchesDoubleArithmetic) {
   }
   EXPECT_NEAR(ref.dot_f32_f16(q.data(), h.data(), n), dot, 1e-3);
   EXPECT_NEAR(ref.l2_f32_f16(q.data(), h.data(), n), l2, 1e-3);
+  double dot32 = 0, l232 = 0;
+  for (size_t i = 0; i < n; ++i) {
+    dot32 += double{q[i]} * x[i];
+    l232 += (double{q[i]} - x[i]) * (double{q[i]} - x[i]);
+  }
+  EXPECT_NEAR(ref.dot_f32_f32(q.data(), x.data(), n), dot32, 1e-3);
+  EXPECT_NEAR(ref.l2_f32_f32(q.data(), x.data(), n), l232, 1e-3);
   EXPECT_EQ(MaxQueryMagnitude(1), 32767);
   EXPECT_LE(int64_t{MaxQueryMagnitude(1536)} * 127 * 1536, std::numeric_limits<int32_t>::max());
   EXPECT_LE(int64_t{MaxQueryMagnitude(65536)} * 127 * 65536, std::numeric_limits<int32_t>::max());
