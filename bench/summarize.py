@@ -190,7 +190,9 @@ def summarize(records, markdown):
             rows = []
             for k, v in r.items():
                 if isinstance(v, dict) and "target" in v:
-                    op = target_op(k)
+                    # The record says which way a target points (vector_bench's "at_least");
+                    # older files and other benches: guessed from the key.
+                    op = {True: ">=", False: "<="}.get(v.get("at_least"), target_op(k))
                     rows.append([k, fmt(v["value"], ".3f"), f"{op} {v['target']}",
                                  "met" if v["met"] else "MISSED"])
             for k, v in r.items():

@@ -51,8 +51,10 @@ constexpr double kStartupTarget = 5.0;
 constexpr double kMemoryRatioTarget = 1.2;
 
 nlohmann::json Target(double value, double target, bool at_least) {
-  return {
-      {"value", value}, {"target", target}, {"met", at_least ? value >= target : value <= target}};
+  return {{"value", value},
+          {"target", target},
+          {"at_least", at_least},
+          {"met", at_least ? value >= target : value <= target}};
 }
 
 void Log(const std::string& message) { std::cerr << "vector_bench: " << message << std::endl; }

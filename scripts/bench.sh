@@ -6,6 +6,8 @@
 # Environment (all optional):
 #   BENCH_N=100000 BENCH_QUERIES=1000 BENCH_DIM=1536   data set size
 #   BENCH_ARGS="--skip-faiss"                         extra vector_bench flags
+#   BENCH_CACHE=build/bench-cache                     data set + ground truth cache (shared
+#                                                     with hnswlib -march=native's child run)
 #   BENCH_TIMEOUT=5400                                seconds before the main run is stopped
 #   BENCH_SIMD=1 BENCH_SIMD_N=20000                   also compare hnswlib built for
 #                                                     x86-64-v3 and for generic x86-64 (0: skip)
@@ -48,7 +50,7 @@ fi
 mkdir -p "$RESULTS"
 
 targets=(ragd)
-skip BENCH_SKIP_VECTOR || targets+=(ragd_vector_bench ragd_vector_bench_generic)
+skip BENCH_SKIP_VECTOR || targets+=(ragd_vector_bench ragd_vector_bench_generic ragd_vector_bench_native)
 skip BENCH_SKIP_TOKENIZER || targets+=(ragd_tokenizer_bench)
 skip BENCH_SKIP_INGEST || targets+=(ragd_ingest_bench)
 skip BENCH_SKIP_ANSWER || targets+=(ragd_answer_bench)
@@ -73,14 +75,15 @@ status=0
 if ! skip BENCH_SKIP_VECTOR; then
 echo "bench.sh: $N x $DIM, $QUERIES queries (a default run takes 15-30 minutes on 2 cores)" >&2
 timeout --kill-after=30 "$TIMEOUT" "$BUILD_DIR/bench/ragd_vector_bench" \
-  --n "$N" --queries "$QUERIES" --dim "$DIM" --out "$RESULTS/latest.jsonl" "${EXTRA[@]}" \
-  > /dev/null || status=$?
+  --n "$N" --queries "$QUERIES" --dim "$DIM" --out "$RESULTS/latest.jsonl" \
+  --cache-dir "${BENCH_CACHE:-$BUILD_DIR/bench-cache}" "${EXTRA[@]}" > /dev/null || status=$?
 
 if [ "$SIMD" != "0" ]; then
   # Back to back at the same size, hnswlib only, so that both see the same machine.
   for variant in ragd_vector_bench ragd_vector_bench_generic; do
     timeout --kill-after=30 1800 "$BUILD_DIR/bench/$variant" --n "$SIMD_N" --queries "$QUERIES" \
-      --dim "$DIM" --skip-ragd --skip-faiss --out "$RESULTS/simd-$variant.jsonl" > /dev/null \
+      --dim "$DIM" --skip-ragd --skip-faiss --hnswlib-native '' \
+      --out "$RESULTS/simd-$variant.jsonl" > /dev/null \
       || status=$?
   done
 fi
