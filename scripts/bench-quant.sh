@@ -15,7 +15,11 @@
 #   BENCH_CACHE, BENCH_ARGS (extra ragd_vector_bench flags), BENCH_TIMEOUT (5400 s), JOBS,
 #   BENCH_EF (32,64,96,128: every system's ef sweep; must contain ragd's default ef 128),
 #   BENCH_INDEX_EF ($BENCH_EF,160,192: ragd's backend in process),
-#   BENCH_SKIP_PEERS=1 (no FAISS SQ8 or USearch rows), BENCH_PEER_TIMEOUT (1800 s, USearch).
+#   BENCH_SKIP_PEERS=1 (no FAISS SQ8 or USearch rows), BENCH_PEER_TIMEOUT (1800 s, USearch),
+#   BENCH_UPSERT_CLIENTS (1: ragd's collections are written by one client, batches of 1,000 in
+#   order, so that ragd's graph is the one its backend builds in process from the same batches:
+#   the same walk on both sides, and the same graph in every run; 2 interleaves two clients'
+#   batches, and the graph, its recall and the equal-recall ef then vary from run to run).
 set -euo pipefail
 BUILD_DIR=${1:-build}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -29,6 +33,7 @@ PEER_TIMEOUT=${BENCH_PEER_TIMEOUT:-1800}
 # ragd's backend in process also past the default ef, so that INT8 "at equal or better recall"
 # than hnswlib at the default ef is found in the same run (targets: *_at_equal_recall).
 INDEX_EF=${BENCH_INDEX_EF:-$EF,160,192}
+UPSERT_CLIENTS=${BENCH_UPSERT_CLIENTS:-1}
 read -r -a EXTRA <<< "${BENCH_ARGS:-}"
 if [ ! -f "$BUILD_DIR/CMakeCache.txt" ]; then
   echo "bench-quant.sh: $BUILD_DIR is not a configured build directory (run make build first)" >&2
@@ -48,6 +53,7 @@ status=0
 timeout --kill-after=30 "$TIMEOUT" "$BUILD_DIR/bench/ragd_vector_bench" \
   --n "$N" --queries "$QUERIES" "${FAISS[@]}" --with-index --quantization none,f16,int8 \
   --oversampling 0,2 --ragd-quantization none,int8 --clients 1,2 --batch-size 64 \
+  --upsert-clients "$UPSERT_CLIENTS" \
   --ef-sweep "$EF" --index-ef-sweep "$INDEX_EF" --cache-dir "$CACHE" --out "$OUT" "${EXTRA[@]}" \
   > /dev/null || status=$?
 
