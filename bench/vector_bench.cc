@@ -234,7 +234,7 @@ int Run(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--oversampling", oversampling,
                  "--with-index, quantized kinds: re-scoring factors (the first is the figure; 0 is "
-                 "ragd's default per kind: 2 for int8, 1 for f16)")
+                 "ragd's default per kind: 1.5 for int8, 1 for f16)")
       ->delimiter(',')
       ->capture_default_str();
   bool no_rescore_file = false;

@@ -162,7 +162,7 @@ int Run(int argc, char** argv) {
                      "quantized collections: scores from the codes, no float32 re-scoring");
   p_search->add_option(
       "--oversampling", search.oversampling,
-      "quantized collections: candidates re-scored per result (default: 2 for int8, 1 "
+      "quantized collections: candidates re-scored per result (default: 1.5 for int8, 1 "
       "for f16)");
   CLI::Option* batch_opt = p_search->add_option(
       "--batch", search.batch_file,

@@ -52,14 +52,17 @@ using ExactVectorFetcher = std::function<absl::Status(
     std::span<const Label> labels, std::vector<float>* vectors, std::vector<bool>* found)>;
 
 // Candidates re-scored per result when SearchOptions::oversampling is 0, per storage kind.
-// INT8: top_k × 2. Measured (bench/README.md, 20,000 × 1536 ada-like vectors): at ef 64 and 128,
-// x2 gave float32's recall@10 (0.998, 0.9994), x1 lost 0.008, x3 and x5 gained nothing and cost
-// 10-32% of QPS (each candidate is a 6 KiB read).
+// INT8: top_k × 1.5. Measured (bench/README.md, "INT8 re-scoring: 1.5k candidates"): on three
+// 100k × 1536 graphs at ef 96 and 128, re-scoring 1.2k, 1.3k, 1.5k or 2k candidates gave the
+// same recall@10 to four decimals (x1, the k results alone, is the codes' recall: 0.012 less),
+// and each extra candidate is a 6 KiB read: 1.5 keeps a margin of 3 candidates over the
+// smallest factor measured and was 4-12% faster than 2. (At 20,000 × 1536, session 7: x2 gave
+// float32's recall, x1 lost 0.008, x3 and x5 gained nothing and cost 10-32% of QPS.)
 // F16: top_k × 1, i.e. the k results themselves are re-scored, so their scores are exact, but
 // no extra candidate is read. F16 codes rank like float32 to within rounding: on three 100k
 // graphs (bench/README.md, "F16 re-scoring: k candidates, not 2k") re-scoring 2k candidates
 // gave exactly the recall@10 of the codes alone, and cost F16 10-23% of its QPS.
-inline constexpr float kDefaultOversamplingInt8 = 2.0f;
+inline constexpr float kDefaultOversamplingInt8 = 1.5f;
 inline constexpr float kDefaultOversamplingF16 = 1.0f;
 inline constexpr float DefaultOversampling(Quantization kind) {
   return kind == Quantization::kF16 ? kDefaultOversamplingF16 : kDefaultOversamplingInt8;

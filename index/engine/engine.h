@@ -185,7 +185,7 @@ struct SearchRequest {
   // float32 vectors read from RocksDB, so that scores are exact. Default: true.
   bool rescore = true;
   // Candidates re-scored per result: k x oversampling per shard. 0 = the index default
-  // (index::DefaultOversampling: 2 for INT8, 1 for F16), else 1..100.
+  // (index::DefaultOversampling: 1.5 for INT8, 1 for F16), else 1..100.
   float oversampling = 0;
 };
 

@@ -119,7 +119,7 @@ TEST(HnswIndexTest, QuantizedWithoutRescoringAndAcrossSpecs) {
 }
 
 // How many candidates a search re-scores: k x oversampling, where 0 means the kind's default,
-// DefaultOversampling: INT8 2 (its codes lose recall without the extra candidates), F16 1
+// DefaultOversampling: INT8 1.5 (its codes lose recall without the extra candidates), F16 1
 // (only the k results, for exact scores: F16 codes rank like float32). Counted at the fetcher,
 // the one place a re-scored candidate's float32 vector comes from.
 TEST(HnswIndexTest, DefaultOversamplingIsPerStorageKind) {
@@ -134,15 +134,16 @@ TEST(HnswIndexTest, DefaultOversamplingIsPerStorageKind) {
     fetched.push_back(wanted.size());
     return store.fetcher()(wanted, out, found);
   };
-  EXPECT_EQ(DefaultOversampling(Quantization::kInt8), 2.0f);
+  EXPECT_EQ(DefaultOversampling(Quantization::kInt8), 1.5f);
   EXPECT_EQ(DefaultOversampling(Quantization::kF16), 1.0f);
   struct Case {
     Quantization kind;
     float oversampling;
     size_t want;  // candidates fetched for k = 10
   };
-  for (const Case& c : {Case{Quantization::kInt8, 0, 20}, Case{Quantization::kF16, 0, 10},
-                        Case{Quantization::kF16, 3, 30}, Case{Quantization::kInt8, 1.5f, 15}}) {
+  for (const Case& c : {Case{Quantization::kInt8, 0, 15}, Case{Quantization::kF16, 0, 10},
+                        Case{Quantization::kF16, 3, 30}, Case{Quantization::kInt8, 2, 20},
+                        Case{Quantization::kInt8, 1.25f, 13}}) {
     SCOPED_TRACE(::testing::Message()
                  << "kind " << static_cast<int>(c.kind) << " oversampling " << c.oversampling);
     ASSERT_OK_AND_ASSIGN(auto index,
