@@ -56,7 +56,7 @@ using ExactVectorFetcher = std::function<absl::Status(
 // 100k × 1536 graphs at ef 96 and 128, re-scoring 1.2k, 1.3k, 1.5k or 2k candidates gave the
 // same recall@10 to four decimals (x1, the k results alone, is the codes' recall: 0.012 less),
 // and each extra candidate is a 6 KiB read: 1.5 keeps a margin of 3 candidates over the
-// smallest factor measured and was 4-12% faster than 2. (At 20,000 × 1536, session 7: x2 gave
+// smallest factor measured and was 4-14% faster than 2. (At 20,000 × 1536, session 7: x2 gave
 // float32's recall, x1 lost 0.008, x3 and x5 gained nothing and cost 10-32% of QPS.)
 // F16: top_k × 1, i.e. the k results themselves are re-scored, so their scores are exact, but
 // no extra candidate is read. F16 codes rank like float32 to within rounding: on three 100k
