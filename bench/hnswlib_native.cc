@@ -1,8 +1,8 @@
 // In-process hnswlib built with -march=native (ragd_vector_bench_native), run as a child of the
 // main bench so that its rows and ragd's come from one run. hnswlib is header-only: the build
 // flags are the peer's, and on a CPU with AVX-512 -march=native gives hnswlib its AVX-512
-// kernels, which the project's x86-64-v3 build does not (bench/README.md, "The best hnswlib
-// build"). The child reads the data set and its ground truth from the same --cache-dir, so it
+// kernels, which the project's x86-64-v3 build does not (bench/README.md, "Session 10: AVX-512
+// for float32, and hnswlib's best build in the same run"). The child reads the data set and its ground truth from the same --cache-dir, so it
 // measures the same vectors against the same truth.
 
 #include <sys/wait.h>

@@ -596,8 +596,9 @@ int Run(int argc, char** argv) {
                      kQpsRatioTarget, true);
         }
       }
-      // Bulk upsert: every Upsert of the data set (2 clients) against hnswlib's build on the
-      // same number of threads, as a ratio of rates (issue 16: >= 0.8).
+      // Bulk upsert: every Upsert of the data set (--upsert-clients callers; ragd links each
+      // batch on its insert threads) against hnswlib's build on --build-threads threads, as a
+      // ratio of rates (issue 16: >= 0.8).
       if (ragd.ingest_seconds > 0 && ref.build_seconds > 0) {
         targets["upsert_rate_ratio" + vs + "_build"] =
             Target(ref.build_seconds / ragd.ingest_seconds, 0.8, true);
