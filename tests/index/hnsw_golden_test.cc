@@ -27,6 +27,7 @@
 #include <ostream>
 #include <span>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "common/hash.h"
@@ -177,6 +178,60 @@ TEST(HnswLevelSeedTest, SeedPicksTheGraphDeterministically) {
   ASSERT_OK(
       index->Add(std::span<const Label>(&label, 1), std::span<const float>(data.data(), kDim)));
   EXPECT_EQ(index->SetLevelSeed(7).code(), absl::StatusCode::kFailedPrecondition);
+}
+
+// The query walk pinned too: the hash of what 200 searches return (labels and exact scores, in
+// order) on the Float32Ties graph, where many candidates are equally far, so the order in which
+// the walk's heaps hand out equal entries decides which of them are returned. Recorded when
+// the walk still used std::priority_queue; the walk now keeps its heaps per thread between
+// searches (hnsw_index.cc, WalkHeaps), which must change nothing: the same hash after searches
+// with a far larger ef on the same thread, and on a thread that never searched before.
+TEST(HnswWalkGoldenTest, SearchResultsArePinnedAndIndependentOfEarlierSearches) {
+  constexpr uint64_t kWalkHash = 0xe926c1b2efb9c1c2ull;
+  const std::vector<float> data = IntegerRows(/*ties=*/true);
+  IndexSpec spec;
+  spec.kind = IndexKind::kHnsw;
+  spec.m = 4;
+  spec.ef_construction = 32;
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<VectorIndex> index, MakeIndex(spec, kDim, Metric::kL2));
+  std::vector<Label> labels(kRows);
+  for (size_t i = 0; i < kRows; ++i) labels[i] = i;
+  ASSERT_OK(index->Add(labels, std::span<const float>(data.data(), kRows * kDim)));
+  // Queries: rows of the data shifted by small integers (distances stay exact integers).
+  auto walk_hash = [&]() -> uint64_t {
+    std::string bytes;
+    for (size_t q = 0; q < 200; ++q) {
+      std::vector<float> query(data.begin() + static_cast<ptrdiff_t>((q * 7) % kRows * kDim),
+                               data.begin() + static_cast<ptrdiff_t>(((q * 7) % kRows + 1) * kDim));
+      query[q % kDim] += static_cast<float>(q % 3) - 1.0f;
+      SearchOptions options;
+      options.top_k = 10;
+      options.ef = q % 2 == 0 ? 16 : 48;
+      auto hits = index->Search(query, options);
+      EXPECT_OK(hits.status());
+      if (!hits.ok()) return 0;
+      for (const SearchHit& hit : *hits) {
+        bytes.append(reinterpret_cast<const char*>(&hit.label), sizeof(hit.label));
+        bytes.append(reinterpret_cast<const char*>(&hit.score), sizeof(hit.score));
+      }
+    }
+    return Hash64(bytes);
+  };
+  const uint64_t first = walk_hash();
+  char hex[32];
+  std::snprintf(hex, sizeof(hex), "0x%016llx", static_cast<unsigned long long>(first));
+  EXPECT_EQ(first, kWalkHash) << "the walk returns other results (hash " << hex
+                              << "); record it only if the walk was changed on purpose";
+  {  // a search with a large ef leaves large heaps behind on this thread
+    SearchOptions wide;
+    wide.top_k = 100;
+    wide.ef = 1000;
+    ASSERT_OK(index->Search(std::span<const float>(data.data(), kDim), wide).status());
+  }
+  EXPECT_EQ(walk_hash(), first);
+  uint64_t on_new_thread = 0;
+  std::thread([&] { on_new_thread = walk_hash(); }).join();
+  EXPECT_EQ(on_new_thread, first);
 }
 
 INSTANTIATE_TEST_SUITE_P(
