@@ -19,6 +19,8 @@
 #include <pthread.h>
 #include <signal.h>
 
+#include <atomic>
+#include <chrono>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
@@ -26,10 +28,54 @@
 #include <memory>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "ragd/v1/points.grpc.pb.h"
 
 namespace {
+
+// --work-us: the handler's stand-in for an index walk. It reads pseudo-random 6 KiB rows (a
+// 1536-d float32 vector each) of a buffer far larger than the caches, as an HNSW walk reads
+// vectors, until `us` microseconds have passed. So the floor can be measured for a handler as
+// long as ragd's walk that leaves gRPC's and the kernel's data as cold as the walk does: the
+// part of ragd's cost beyond its walk that any gRPC server with such a handler pays here.
+class Work {
+ public:
+  static constexpr size_t kRowFloats = 1536;
+
+  Work(int64_t us, size_t megabytes)
+      : us_(us), rows_(us > 0 ? megabytes * (1 << 20) / (kRowFloats * sizeof(float)) : 0) {
+    // Every page written once, so the work measures reads, not page faults.
+    buffer_.assign(rows_ * kRowFloats, 1.0f);
+  }
+
+  void Run() const {
+    if (us_ <= 0 || rows_ == 0) return;
+    const auto until = std::chrono::steady_clock::now() + std::chrono::microseconds(us_);
+    // A new stream of rows each call: repeating one would leave them in the cache.
+    uint64_t state = calls_.fetch_add(1, std::memory_order_relaxed) * 0x9E3779B97F4A7C15ull + 1;
+    float sum[8] = {};
+    do {
+      for (int i = 0; i < 16; ++i) {
+        state = state * 6364136223846793005ull + 1442695040888963407ull;
+        const float* row = buffer_.data() + ((state >> 33) % rows_) * kRowFloats;
+        for (size_t j = 0; j < kRowFloats; j += 8) {
+          for (size_t l = 0; l < 8; ++l) sum[l] += row[j + l];  // eight chains: vectorisable
+        }
+      }
+    } while (std::chrono::steady_clock::now() < until);
+    sink_ = sum[0] + sum[1] + sum[2] + sum[3] + sum[4] + sum[5] + sum[6] + sum[7];
+  }
+
+ private:
+  int64_t us_;
+  size_t rows_;
+  std::vector<float> buffer_;
+  mutable std::atomic<uint64_t> calls_{0};
+  mutable volatile float sink_ = 0;
+};
+
+const Work* g_work = nullptr;
 
 // k hits shaped like a vector search's (id, score, the vector leg's rank and score), so that the
 // response costs what ragd's costs to encode and send.
@@ -58,6 +104,7 @@ class CallbackPoints final : public ragd::v1::Points::CallbackService {
   grpc::ServerUnaryReactor* Search(grpc::CallbackServerContext* context,
                                    const ragd::v1::SearchRequest* request,
                                    ragd::v1::SearchResponse* response) override {
+    g_work->Run();
     FillHits(HitsFor(*request), response);
     grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
     reactor->Finish(grpc::Status::OK);
@@ -81,6 +128,7 @@ class AsyncCall {
       return;
     }
     new AsyncCall(service_, cq_);  // the next call, before this one is answered
+    g_work->Run();
     FillHits(HitsFor(request_), &response_);
     answered_ = true;
     responder_.Finish(response_, grpc::Status::OK, this);
@@ -109,9 +157,12 @@ bool WritePortFile(const std::string& path, int port) {
 int Usage(const char* why) {
   std::cerr << "ragd_grpc_floor: " << why << "\n"
             << "Usage: ragd_grpc_floor --api callback|async --port-file FILE [--listen ADDR]\n"
+               "                       [--work-us US [--work-mb MB]]\n"
                "Answers ragd.v1.Points/Search with k fixed hits and nothing else (the gRPC\n"
                "floor under ragd's per-Search cost; bench/README.md). ADDR defaults to\n"
-               "127.0.0.1:0 (any free port); the port is written to FILE once serving.\n";
+               "127.0.0.1:0 (any free port); the port is written to FILE once serving.\n"
+               "--work-us: before answering, read random 6 KiB rows of an MB-megabyte buffer\n"
+               "(default 512) for US microseconds, as an index walk of that length would.\n";
   return 2;
 }
 
@@ -121,6 +172,8 @@ int main(int argc, char** argv) {
   std::string api;
   std::string port_file;
   std::string listen = "127.0.0.1:0";
+  int64_t work_us = 0;
+  int64_t work_mb = 512;
   for (int i = 1; i < argc; ++i) {
     const std::string arg = argv[i];
     if (arg == "-h" || arg == "--help") {
@@ -134,12 +187,22 @@ int main(int argc, char** argv) {
       port_file = argv[++i];
     } else if (arg == "--listen") {
       listen = argv[++i];
+    } else if (arg == "--work-us" || arg == "--work-mb") {
+      char* end = nullptr;
+      const long long value = std::strtoll(argv[++i], &end, 10);
+      if (end == argv[i] || *end != '\0' || value < 0 ||
+          value > (arg == "--work-us" ? 10'000'000 : 65'536)) {
+        return Usage((arg + " must be an integer in range").c_str());
+      }
+      (arg == "--work-us" ? work_us : work_mb) = value;
     } else {
       return Usage(("unknown option " + arg).c_str());
     }
   }
   if (api != "callback" && api != "async") return Usage("--api must be callback or async");
   if (port_file.empty()) return Usage("--port-file is required");
+  const Work work(work_us, static_cast<size_t>(work_mb));
+  g_work = &work;
 
   // SIGTERM and SIGINT are blocked before gRPC starts its threads (which inherit the mask) and
   // taken by sigwait below: no handler, and no polling loop whose wake-ups would count in the

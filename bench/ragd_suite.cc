@@ -694,52 +694,70 @@ GrpcFloorFigures RunGrpcFloorSuite(const SuiteContext& ctx, const GrpcFloorOptio
       std::filesystem::remove_all(dir, ec);
     }
   } cleanup{pattern};
-  for (const std::string api : {"callback", "async"}) {
-    const std::string system = "grpc-floor-" + api;
-    const std::string port_file = pattern + "/" + api + ".port";
-    const std::string unix_socket = options.unix_socket ? pattern + "/" + api + ".sock" : "";
-    std::vector<std::string> args = {"--api", api, "--port-file", port_file};
-    if (!unix_socket.empty()) args.insert(args.end(), {"--listen", "unix:" + unix_socket});
-    RagdProcess proc;
-    std::string error;
-    if (!proc.Start(options.binary, args, pattern + "/" + api + ".log", &error)) {
-      return fail(system, error);
-    }
-    // The port file appears (renamed into place) once the server has started.
-    int port = 0;
-    const Clock::time_point start = Clock::now();
-    while (port == 0 && proc.Alive() && SecondsSince(start) < options.startup_timeout_seconds) {
-      std::ifstream in(port_file);
-      if (!(in >> port)) port = 0;
-      if (port == 0) std::this_thread::sleep_for(std::chrono::milliseconds(5));
-    }
-    if (port == 0)
-      return fail(system, "did not start; log: " + RagdLogTail(pattern + "/" + api + ".log"));
-    for (int clients : options.clients) {
-      ServerCost cost;
-      LoadResult r = MeasureServer(proc.pid(), &cost, [&] {
-        return RunSearchLoad(ctx, TargetOf(port, unix_socket), clients, ctx.load);
-      });
-      const double calls = static_cast<double>(std::max<size_t>(1, r.ops));
-      // No recall, ef or n: the hits are fixed, whatever the query.
-      nlohmann::json record = SearchRecord(system, clients, 0, 0, 0, r);
-      record.erase("recall_at_10");
-      record.erase("ef");
-      record.erase("n");
-      record["transport"] =
-          std::string(unix_socket.empty() ? "gRPC over 127.0.0.1" : "gRPC over a Unix socket") +
-          ", one connection per client thread";
-      record["what"] = "Points.Search answered with k fixed hits, no index (gRPC's own cost)";
-      AddServerCost(cost, calls, &record);
-      ctx.report->Write(record);
-      if (clients == 1) {
-        (api == std::string("callback") ? figures.callback_cpu_ms_per_call
-                                        : figures.async_cpu_ms_per_call) =
-            cost.cpu_seconds * 1000 / calls;
+  std::vector<int64_t> works = {0};
+  if (options.work_us > 0) works.push_back(options.work_us);
+  for (const int64_t work_us : works) {
+    for (const std::string api : {"callback", "async"}) {
+      const std::string system = "grpc-floor-" + api + (work_us > 0 ? "-walk" : "");
+      const std::string port_file = pattern + "/" + system + ".port";
+      const std::string unix_socket = options.unix_socket ? pattern + "/" + system + ".sock" : "";
+      std::vector<std::string> args = {"--api", api, "--port-file", port_file};
+      if (!unix_socket.empty()) args.insert(args.end(), {"--listen", "unix:" + unix_socket});
+      if (work_us > 0) args.insert(args.end(), {"--work-us", std::to_string(work_us)});
+      RagdProcess proc;
+      std::string error;
+      if (!proc.Start(options.binary, args, pattern + "/" + system + ".log", &error)) {
+        return fail(system, error);
       }
+      // The port file appears (renamed into place) once the server has started.
+      int port = 0;
+      const Clock::time_point start = Clock::now();
+      while (port == 0 && proc.Alive() && SecondsSince(start) < options.startup_timeout_seconds) {
+        std::ifstream in(port_file);
+        if (!(in >> port)) port = 0;
+        if (port == 0) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+      }
+      if (port == 0)
+        return fail(system, "did not start; log: " + RagdLogTail(pattern + "/" + system + ".log"));
+      for (int clients : options.clients) {
+        ServerCost cost;
+        LoadResult r = MeasureServer(proc.pid(), &cost, [&] {
+          return RunSearchLoad(ctx, TargetOf(port, unix_socket), clients, ctx.load);
+        });
+        const double calls = static_cast<double>(std::max<size_t>(1, r.ops));
+        // No recall, ef or n: the hits are fixed, whatever the query.
+        nlohmann::json record = SearchRecord(system, clients, 0, 0, 0, r);
+        record.erase("recall_at_10");
+        record.erase("ef");
+        record.erase("n");
+        record["transport"] =
+            std::string(unix_socket.empty() ? "gRPC over 127.0.0.1" : "gRPC over a Unix socket") +
+            ", one connection per client thread";
+        if (work_us > 0) {
+          record["what"] =
+              "Points.Search answered with k fixed hits after work_us of random 6 KiB reads of a "
+              "512 MiB buffer (gRPC's own cost under a handler as long as ragd's walk)";
+          record["work_us"] = work_us;
+        } else {
+          record["what"] = "Points.Search answered with k fixed hits, no index (gRPC's own cost)";
+        }
+        AddServerCost(cost, calls, &record);
+        ctx.report->Write(record);
+        if (clients == 1) {
+          const bool callback = api == std::string("callback");
+          const double cpu_ms = cost.cpu_seconds * 1000 / calls;
+          if (work_us == 0) {
+            (callback ? figures.callback_cpu_ms_per_call : figures.async_cpu_ms_per_call) = cpu_ms;
+          } else {
+            (callback ? figures.callback_walk_cpu_ms_per_call
+                      : figures.async_walk_cpu_ms_per_call) = cpu_ms;
+            (callback ? figures.callback_walk_qps : figures.async_walk_qps) = r.qps;
+          }
+        }
+      }
+      double seconds = 0;
+      proc.Terminate(10, &seconds);
     }
-    double seconds = 0;
-    proc.Terminate(10, &seconds);
   }
   figures.ran = true;
   return figures;

@@ -181,6 +181,11 @@ struct GrpcFloorOptions {
   std::vector<int> clients = {1, 2};
   double startup_timeout_seconds = 30;
   bool unix_socket = false;  // as RagdOptions::unix_socket
+  // > 0: each API is also measured with a handler that reads random 6 KiB rows of a 512 MiB
+  // buffer for this long before answering (ragd_grpc_floor --work-us), systems
+  // "grpc-floor-<api>-walk": the floor under a handler as long as ragd's walk, whose memory
+  // traffic leaves gRPC's and the kernel's data as cold as the walk leaves them.
+  int64_t work_us = 0;
 };
 struct GrpcFloorFigures {
   bool ran = false;
@@ -188,6 +193,12 @@ struct GrpcFloorFigures {
   // Server CPU per call with one client, by API ("callback", "async"); 0 when not measured.
   double callback_cpu_ms_per_call = 0;
   double async_cpu_ms_per_call = 0;
+  // The same with GrpcFloorOptions::work_us of work per call, and the calls/s of one client
+  // (0 when not measured).
+  double callback_walk_cpu_ms_per_call = 0;
+  double async_walk_cpu_ms_per_call = 0;
+  double callback_walk_qps = 0;
+  double async_walk_qps = 0;
 };
 GrpcFloorFigures RunGrpcFloorSuite(const SuiteContext& ctx, const GrpcFloorOptions& options);
 

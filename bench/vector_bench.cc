@@ -6,6 +6,7 @@
 
 #include <CLI/CLI.hpp>
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <exception>
@@ -15,6 +16,7 @@
 #include <sstream>
 #include <string>
 #include <thread>
+#include <tuple>
 #include <vector>
 
 #include "bench/bench_util.h"
@@ -104,16 +106,43 @@ std::vector<std::string> NativeArgs(const DatasetOptions& o, const std::string& 
     for (const auto& v : values) out += (out.empty() ? "" : ",") + std::to_string(v);
     return out;
   };
-  return {"--n", std::to_string(o.num_base), "--queries", std::to_string(o.num_queries),
-          "--dim", std::to_string(o.dim), "--seed", std::to_string(o.seed),
-          "--topics", std::to_string(o.topics), "--subtopics", std::to_string(o.subtopics),
-          "--energy-common", num(o.common), "--energy-topic", num(o.topic),
-          "--energy-subtopic", num(o.subtopic), "--energy-style", num(o.style),
-          "--energy-iso", num(o.iso), "--style-rank", std::to_string(o.style_rank),
-          "--style-decay", num(o.style_decay), "--cache-dir", cache_dir,
-          "--ef-sweep", list(h.ef_sweep), "--search-threads", list(ctx.search_threads),
-          "--build-threads", std::to_string(ctx.build_threads),
-          "--min-seconds", num(ctx.load.min_seconds), "--max-passes",
+  return {"--n",
+          std::to_string(o.num_base),
+          "--queries",
+          std::to_string(o.num_queries),
+          "--dim",
+          std::to_string(o.dim),
+          "--seed",
+          std::to_string(o.seed),
+          "--topics",
+          std::to_string(o.topics),
+          "--subtopics",
+          std::to_string(o.subtopics),
+          "--energy-common",
+          num(o.common),
+          "--energy-topic",
+          num(o.topic),
+          "--energy-subtopic",
+          num(o.subtopic),
+          "--energy-style",
+          num(o.style),
+          "--energy-iso",
+          num(o.iso),
+          "--style-rank",
+          std::to_string(o.style_rank),
+          "--style-decay",
+          num(o.style_decay),
+          "--cache-dir",
+          cache_dir,
+          "--ef-sweep",
+          list(h.ef_sweep),
+          "--search-threads",
+          list(ctx.search_threads),
+          "--build-threads",
+          std::to_string(ctx.build_threads),
+          "--min-seconds",
+          num(ctx.load.min_seconds),
+          "--max-passes",
           std::to_string(ctx.load.max_passes)};
 }
 
@@ -273,6 +302,13 @@ int Run(int argc, char** argv) {
       ->capture_default_str();
   app.add_flag("--skip-grpc-floor", skip_grpc_floor,
                "do not measure the gRPC floor (measured whenever ragd is, with its --clients)");
+  int64_t floor_work_us = -1;
+  app.add_option("--grpc-floor-work-us", floor_work_us,
+                 "the gRPC floor also with a handler reading random 6 KiB rows for this long "
+                 "(systems grpc-floor-*-walk); -1: as long as ragd's float32 walk in process at "
+                 "the default ef when --with-index measured it, else not; 0: not")
+      ->check(CLI::Range(int64_t{-1}, int64_t{10'000'000}))
+      ->capture_default_str();
   app.add_option("--work-dir", ragd_options.work_dir, "parent of ragd's temporary data dir");
   app.add_flag("--keep-data", ragd_options.keep_data, "keep ragd's data directory");
   app.add_option("--build-threads", ctx.build_threads, "threads inserting in-process")
@@ -408,7 +444,9 @@ int Run(int argc, char** argv) {
   HnswlibFigures hnswlib_native;
   if (!skip_hnswlib && !kHnswlibOnly && !native_options.binary.empty()) {
     if (cache_dir.empty()) {
-      report.Write({{"bench", "error"}, {"system", kNativeHnswlibSystem}, {"threads", 0},
+      report.Write({{"bench", "error"},
+                    {"system", kNativeHnswlibSystem},
+                    {"threads", 0},
                     {"error", "not measured: needs --cache-dir (the data set it shares)"}});
     } else {
       Log("hnswlib -march=native (" + native_options.binary + ")");
@@ -480,6 +518,11 @@ int Run(int argc, char** argv) {
   if (!skip_ragd && !skip_grpc_floor) {
     Log("grpc floor (callback, async)");
     floor_options.clients = ragd_options.clients;
+    floor_options.work_us = floor_work_us;
+    if (floor_work_us < 0) {
+      floor_options.work_us =
+          index_figures.ran ? std::llround(index_figures.cpu_ms_per_search * 1000) : 0;
+    }
     grpc_floor = RunGrpcFloorSuite(ctx, floor_options);
     if (!grpc_floor.error.empty()) Log("grpc floor: " + grpc_floor.error);
   }
@@ -537,6 +580,13 @@ int Run(int argc, char** argv) {
           targets["service_cpu_us_per_search_beyond_index_and_grpc_floor"] =
               beyond - grpc_floor.callback_cpu_ms_per_call * 1000;
         }
+        // Not a target: the same less the floor under a handler as long as the walk (its CPU
+        // beyond its work), i.e. what ragd's own code adds to any gRPC server doing that walk.
+        if (grpc_floor.callback_walk_cpu_ms_per_call > 0 && floor_options.work_us > 0) {
+          targets["service_cpu_us_per_search_beyond_index_and_grpc_floor_walk"] =
+              beyond - (grpc_floor.callback_walk_cpu_ms_per_call * 1000 -
+                        static_cast<double>(floor_options.work_us));
+        }
       }
     }
     if (ragd.batch_server_cpu_ms_per_query > 0 && ragd.server_cpu_ms_per_call > 0) {
@@ -553,6 +603,23 @@ int Run(int argc, char** argv) {
     // cheapest unary path, out of reach while any method uses the callback API.
     targets["grpc_floor_callback_cpu_us_per_call"] = grpc_floor.callback_cpu_ms_per_call * 1000;
     targets["grpc_floor_async_cpu_us_per_call"] = grpc_floor.async_cpu_ms_per_call * 1000;
+    // With work_us of work per call: CPU beyond the work, and calls/s of one client against the
+    // rate of the work alone (1 s / work_us): how much of a walk's rate gRPC leaves here.
+    if (floor_options.work_us > 0) {
+      const double work_us = static_cast<double>(floor_options.work_us);
+      targets["grpc_floor_work_us"] = work_us;
+      for (const auto& [api, cpu_ms, qps] :
+           {std::tuple{"callback", grpc_floor.callback_walk_cpu_ms_per_call,
+                       grpc_floor.callback_walk_qps},
+            std::tuple{"async", grpc_floor.async_walk_cpu_ms_per_call,
+                       grpc_floor.async_walk_qps}}) {
+        if (qps <= 0) continue;  // not measured
+        targets[std::string("grpc_floor_walk_") + api + "_cpu_us_per_call_beyond_work"] =
+            cpu_ms * 1000 - work_us;
+        targets[std::string("grpc_floor_walk_") + api + "_qps_ratio_vs_work_alone"] =
+            qps * work_us / 1e6;
+      }
+    }
   }
 
   // Every ratio against in-process hnswlib, once per build of it: `hn` is "hnswlib" for the
@@ -573,8 +640,7 @@ int Run(int argc, char** argv) {
                          i < index_figures.qps_by_threads.size();
            ++i) {
         targets["index_qps_ratio" + vs + "_" + std::to_string(ctx.search_threads[i])] =
-            ref.qps_by_threads[i] > 0 ? index_figures.qps_by_threads[i] / ref.qps_by_threads[i]
-                                      : 0;
+            ref.qps_by_threads[i] > 0 ? index_figures.qps_by_threads[i] / ref.qps_by_threads[i] : 0;
       }
     }
     const double ref_qps1 = !ref.qps_by_threads.empty() ? ref.qps_by_threads[0] : 0;
@@ -591,8 +657,7 @@ int Run(int argc, char** argv) {
         for (size_t j = 0; j < ragd.clients.size(); ++j) {
           if (ragd.clients[j] != ctx.search_threads[i]) continue;
           targets["qps_ratio" + vs + "_" + std::to_string(ctx.search_threads[i])] =
-              Target(ref.qps_by_threads[i] > 0 ? ragd.qps_by_clients[j] / ref.qps_by_threads[i]
-                                               : 0,
+              Target(ref.qps_by_threads[i] > 0 ? ragd.qps_by_clients[j] / ref.qps_by_threads[i] : 0,
                      kQpsRatioTarget, true);
         }
       }
@@ -634,9 +699,9 @@ int Run(int argc, char** argv) {
         // The same target at equal recall, in this run: the lowest ef of the sweep at which
         // INT8 reaches hnswlib's recall at the default ef (and >= 0.95), against hnswlib at
         // the default ef (bench-quant.sh sweeps ragd's backend past the default for this).
-        if (const IndexFigures::EfPoint* p = LowestEfReaching(
-                f.one_thread_by_ef, std::max(ref.recall_default_ef, kRecallTarget),
-                [](const IndexFigures::EfPoint&) { return true; })) {
+        if (const IndexFigures::EfPoint* p =
+                LowestEfReaching(f.one_thread_by_ef, std::max(ref.recall_default_ef, kRecallTarget),
+                                 [](const IndexFigures::EfPoint&) { return true; })) {
           quant["index_int8_qps_ratio" + vs + "_1_at_equal_recall"] =
               Target(ratio1(p->qps), 2.0, true);
           quant["index_int8_equal_recall_ef" + vs] = p->ef;
@@ -653,7 +718,8 @@ int Run(int argc, char** argv) {
       const std::string key = "ragd_" + name;
       const double goal = name == "int8" ? 1.3 : 1.0;
       if (!f.qps_by_clients.empty() && f.clients.front() == 1) {
-        quant[key + "_qps_ratio" + vs + "_1"] = Target(ratio1(f.qps_by_clients.front()), goal, true);
+        quant[key + "_qps_ratio" + vs + "_1"] =
+            Target(ratio1(f.qps_by_clients.front()), goal, true);
       }
       at_equal_recall(f, key + "_", goal, &quant);
       if (f.batch_qps > 0) {

@@ -3,7 +3,7 @@
 # `make bench` and `make bench-quant` cannot rot between the (manual, long) benchmark runs.
 # Checks the shape of the results, never a speed: every system ran (hnswlib, ragd's backend in
 # process per storage kind, hnswlib built with -march=native in a child process, ragd over gRPC at each ef of the sweep, SearchBatch, restart, the
-# gRPC floor on both APIs), no error record, the recall of exact-enough searches, and that
+# gRPC floor on both APIs, empty and with a walk-long handler), no error record, the recall of exact-enough searches, and that
 # summarize.py reads the file.
 # Usage: vector_bench_smoke.sh BENCH_BINARY RAGD_BINARY SOURCE_DIR
 set -euo pipefail
@@ -17,6 +17,7 @@ OUT=$WORK/smoke.jsonl
 timeout --kill-after=10 240 "$BENCH" --n 400 --queries 20 --dim 64 --skip-faiss --with-index \
   --quantization none,f16,int8 --ragd-quantization none --ragd "$RAGD" --ef-sweep 32,128 \
   --search-threads 1 --clients 1 --batch-size 8 --min-seconds 0 --max-passes 1 \
+  --grpc-floor-work-us 100 \
   --work-dir "$WORK" --cache-dir "$WORK/cache" --out "$OUT" > "$WORK/stdout" 2> "$WORK/stderr" ||
   { echo "ragd_vector_bench failed"; tail -20 "$WORK/stderr"; exit 1; }
 python3 - "$OUT" <<'PY'
@@ -29,7 +30,8 @@ for r in records:
     if r["bench"] == "search":
         searches.setdefault(r["system"], []).append(r)
 for system in ["hnswlib", "hnswlib-native", "ragd-index", "ragd-index-int8", "ragd", "ragd-batch",
-               "grpc-floor-callback", "grpc-floor-async"]:
+               "grpc-floor-callback", "grpc-floor-async", "grpc-floor-callback-walk",
+               "grpc-floor-async-walk"]:
     assert system in searches, f"no search record for {system}: {sorted(searches)}"
 assert sorted(r["ef"] for r in searches["ragd"]) == [32, 128], searches["ragd"]
 # Re-scored at each kind's default oversampling (index::DefaultOversampling), and on codes.
@@ -41,14 +43,21 @@ for system in ["hnswlib", "hnswlib-native", "ragd-index", "ragd", "ragd-batch"]:
         if r.get("ef") == 128:
             assert r["recall_at_10"] >= 0.9, f"{system} recall {r['recall_at_10']}"
         assert r["errors"] == 0 and r["ops"] > 0, r
-for system in ["grpc-floor-callback", "grpc-floor-async"]:
+for system in ["grpc-floor-callback", "grpc-floor-async", "grpc-floor-callback-walk",
+               "grpc-floor-async-walk"]:
     r = searches[system][0]
     assert r["ops"] >= 20 and r["errors"] == 0 and r["server_cpu_ms_per_call"] >= 0, r
+    assert r.get("work_us", 0) == (100 if system.endswith("-walk") else 0), r
 startup = [r for r in records if r["bench"] == "startup"]
 assert startup and startup[0]["points_after_restart"] == 400, startup
 assert startup[0]["shutdown_exit_code"] == 0, startup
 targets = [r for r in records if r["bench"] == "targets"]
 assert targets and "grpc_floor_callback_cpu_us_per_call" in targets[0], targets
+# The floor under a handler as long as the walk (here --grpc-floor-work-us 100).
+assert targets[0].get("grpc_floor_work_us") == 100, targets[0]
+for key in ["grpc_floor_walk_callback_cpu_us_per_call_beyond_work",
+            "grpc_floor_walk_async_qps_ratio_vs_work_alone"]:
+    assert key in targets[0], (key, sorted(targets[0]))
 # Every ratio against hnswlib twice: the project-flags build and the -march=native one.
 for key in ["qps_ratio_vs_hnswlib_1", "qps_ratio_vs_hnswlib_native_1",
             "upsert_rate_ratio_vs_hnswlib_build", "upsert_rate_ratio_vs_hnswlib_native_build"]:
