@@ -564,12 +564,19 @@ RagdFigures RunRagdSuite(const SuiteContext& ctx, const RagdOptions& options) {
     for (int clients : options.clients) {
       // CPU per search on each side of the connection: on a small machine the clients' gRPC
       // work competes with the server for the same cores, which in-process hnswlib never pays.
+      // ragd's own account of the CPU its index searches took (CollectionInfo), read outside
+      // the measured window: the walk as it runs in the server, with the caches the request's
+      // handling leaves it, against the whole process's CPU per call.
+      ragd::v1::CollectionInfo index_before;
+      ragd::v1::CollectionInfo index_after;
+      const bool index_cpu_known = GetCollection(channel, &index_before, &error);
       const double client_cpu_start = ProcessCpuSeconds(static_cast<int>(getpid()));
       ServerCost cost;
       LoadResult r = MeasureServer(proc->pid(), &cost, [&] {
         return RunSearchLoad(ctx, target, clients, ctx.load, default_ef ? 0 : ef);
       });
       const double client_cpu = ProcessCpuSeconds(static_cast<int>(getpid())) - client_cpu_start;
+      const bool index_cpu_after = GetCollection(channel, &index_after, &error);
       // Every pass counts: the first pass (recall) runs in the same window as the timed ones.
       const double calls = static_cast<double>(std::max<size_t>(1, r.ops));
       const double recall = RecallAtK(r.first_results, *ctx.truth, kTopK);
@@ -578,11 +585,26 @@ RagdFigures RunRagdSuite(const SuiteContext& ctx, const RagdOptions& options) {
       record["ef_source"] = default_ef ? "collection default" : "SearchRequest.ef";
       AddServerCost(cost, calls, &record);
       record["client_cpu_ms_per_call"] = client_cpu * 1000 / calls;
+      double index_cpu_ms_per_call = 0;
+      if (index_cpu_known && index_cpu_after) {
+        index_cpu_ms_per_call = (index_after.vector_search_cpu_seconds() -
+                                 index_before.vector_search_cpu_seconds()) *
+                                1000 / calls;
+        record["server_index_cpu_ms_per_call"] = index_cpu_ms_per_call;
+        record["server_index_searches_per_call"] =
+            static_cast<double>(index_after.vector_searches() - index_before.vector_searches()) /
+            calls;
+        record["server_index_cpu_source"] =
+            "GetCollection vector_search_cpu_seconds (thread CPU time in Shard::Search)";
+      }
       ctx.report->Write(record);
       figures.by_ef.push_back({ef, clients, recall, r.qps});
       if (!default_ef) continue;
       if (clients == options.clients.front()) figures.recall_default_ef = recall;
-      if (clients == 1) figures.server_cpu_ms_per_call = cost.cpu_seconds * 1000 / calls;
+      if (clients == 1) {
+        figures.server_cpu_ms_per_call = cost.cpu_seconds * 1000 / calls;
+        figures.server_index_cpu_ms_per_call = index_cpu_ms_per_call;
+      }
       figures.clients.push_back(clients);
       figures.qps_by_clients.push_back(r.qps);
     }

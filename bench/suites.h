@@ -64,6 +64,9 @@ struct RagdFigures {
   double batch_server_cpu_ms_per_query = 0;
   // ragd's CPU per Search call with one client (/proc/<pid>/stat, whole process).
   double server_cpu_ms_per_call = 0;
+  // The part of it that ragd's index searches took, as ragd measures it (thread CPU time in
+  // Shard::Search, GetCollection's vector_search_cpu_seconds); 0 when it could not be read.
+  double server_index_cpu_ms_per_call = 0;
   // Every Search load of the ef sweep: {ef, clients, recall@10, calls/s}, in run order (the
   // collection's default ef first). For targets at equal recall.
   struct EfPoint {

@@ -3,7 +3,8 @@
 # `make bench` and `make bench-quant` cannot rot between the (manual, long) benchmark runs.
 # Checks the shape of the results, never a speed: every system ran (hnswlib, ragd's backend in
 # process per storage kind, hnswlib built with -march=native in a child process, ragd over gRPC at each ef of the sweep, SearchBatch, restart, the
-# gRPC floor on both APIs, empty and with a walk-long handler), no error record, the recall of exact-enough searches, and that
+# gRPC floor on both APIs, empty and with a walk-long handler), ragd's own count of its index
+# searches' CPU, no error record, the recall of exact-enough searches, and that
 # summarize.py reads the file.
 # Usage: vector_bench_smoke.sh BENCH_BINARY RAGD_BINARY SOURCE_DIR
 set -euo pipefail
@@ -43,6 +44,12 @@ for system in ["hnswlib", "hnswlib-native", "ragd-index", "ragd", "ragd-batch"]:
         if r.get("ef") == 128:
             assert r["recall_at_10"] >= 0.9, f"{system} recall {r['recall_at_10']}"
         assert r["errors"] == 0 and r["ops"] > 0, r
+# ragd's own account of its index searches' CPU, read around each load: one shard, so one
+# index search per call, the timed ones and each client's 5 warm-up calls (in the window of the
+# process CPU figure too). /proc's CPU figure ticks in 10 ms, too coarse to compare here.
+for r in searches["ragd"]:
+    assert round(r["server_index_searches_per_call"] * r["ops"]) == r["ops"] + 5 * r["threads"], r
+    assert r["server_index_cpu_ms_per_call"] > 0, r
 for system in ["grpc-floor-callback", "grpc-floor-async", "grpc-floor-callback-walk",
                "grpc-floor-async-walk"]:
     r = searches[system][0]
@@ -56,7 +63,9 @@ assert targets and "grpc_floor_callback_cpu_us_per_call" in targets[0], targets
 # The floor under a handler as long as the walk (here --grpc-floor-work-us 100).
 assert targets[0].get("grpc_floor_work_us") == 100, targets[0]
 for key in ["grpc_floor_walk_callback_cpu_us_per_call_beyond_work",
-            "grpc_floor_walk_async_qps_ratio_vs_work_alone"]:
+            "grpc_floor_walk_async_qps_ratio_vs_work_alone",
+            "service_cpu_us_per_search_beyond_index_in_server",
+            "index_cpu_ms_per_search_in_server"]:
     assert key in targets[0], (key, sorted(targets[0]))
 # Every ratio against hnswlib twice: the project-flags build and the -march=native one.
 for key in ["qps_ratio_vs_hnswlib_1", "qps_ratio_vs_hnswlib_native_1",

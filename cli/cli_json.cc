@@ -388,6 +388,8 @@ json ToJson(const v1::CollectionInfo& info) {
           {"index_bytes", info.index_bytes()},
           {"storage_bytes", info.storage_bytes()},
           {"last_sequence", info.last_sequence()},
+          {"vector_searches", info.vector_searches()},
+          {"vector_search_cpu_seconds", info.vector_search_cpu_seconds()},
           {"lexical",
            {{"enabled", info.lexical().enabled()},
             {"analyzer", AnalyzerName(info.lexical().analyzer())},

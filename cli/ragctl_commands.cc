@@ -141,6 +141,16 @@ void Ragctl::PrintCollection(const v1::CollectionInfo& info) {
   table.AddRow({"index_bytes", absl::StrCat(info.index_bytes())});
   table.AddRow({"storage_bytes", absl::StrCat(info.storage_bytes())});
   table.AddRow({"last_sequence", absl::StrCat(info.last_sequence())});
+  // CPU per search in the index since start-up: with the server's CPU per call it shows what the
+  // request's handling costs around the walk.
+  std::string searches = absl::StrCat(info.vector_searches());
+  if (info.vector_searches() > 0) {
+    absl::StrAppend(&searches, " (",
+                    absl::StrFormat("%.1f", info.vector_search_cpu_seconds() * 1e6 /
+                                                static_cast<double>(info.vector_searches())),
+                    " µs of CPU each)");
+  }
+  table.AddRow({"vector_searches", searches});
   table.AddRow({"created_at_unix_ms", j["created_at_unix_ms"].dump()});
   table.Print(out_, options_.tty);
 }

@@ -237,6 +237,8 @@ CollectionInfo Engine::Impl::Info(const Collection& c) const {
     info.index_bytes += s->index_bytes();
     info.rescore_file_reads += s->rescore_file_reads();
     info.rescore_storage_reads += s->rescore_storage_reads();
+    info.vector_searches += s->vector_searches();
+    info.vector_search_cpu_ns += s->vector_search_cpu_ns();
   }
   info.storage_bytes = store_ ? store_->ApproximateBytes(c.id) : 0;
   info.last_sequence = c.last_sequence;

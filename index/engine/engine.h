@@ -94,6 +94,12 @@ struct CollectionInfo {
   // re-scoring read from the file cache (Options::rescore_file) and from RocksDB.
   uint64_t rescore_file_reads = 0;
   uint64_t rescore_storage_reads = 0;
+  // Since this process opened the collection: vector searches of its shards (a search of a
+  // collection with S shards counts S; hybrid searches count their vector leg), and the CPU time
+  // the threads running them spent in them (the walk, filters, re-scoring; not the request's
+  // handling around it).
+  uint64_t vector_searches = 0;
+  uint64_t vector_search_cpu_ns = 0;
 };
 
 // A record of an upper layer (see Engine::PutAux) written in the same atomic batch as points.

@@ -124,6 +124,12 @@ class Shard {
   uint64_t rescore_storage_reads() const {
     return storage_reads_.load(std::memory_order_relaxed);
   }
+  // Vector searches (Search) since the shard was opened, and the CPU time of the threads that
+  // ran them, in nanoseconds (CollectionInfo::vector_searches, vector_search_cpu_ns).
+  uint64_t vector_searches() const { return vector_searches_.load(std::memory_order_relaxed); }
+  uint64_t vector_search_cpu_ns() const {
+    return vector_search_cpu_ns_.load(std::memory_order_relaxed);
+  }
 
   // True when the removed slots justify a rebuild (compaction_ratio, compaction_min_removed).
   bool NeedsCompaction() const;
@@ -175,6 +181,8 @@ class Shard {
   // not be created. Set by Recover(), before any search.
   std::unique_ptr<storage::VectorFile> vector_file_;
   mutable std::atomic<uint64_t> storage_reads_{0};
+  mutable std::atomic<uint64_t> vector_searches_{0};
+  mutable std::atomic<uint64_t> vector_search_cpu_ns_{0};
   absl::flat_hash_map<Label, LiveMeta> live_;
   // The live points' document_id and metadata as posting sets: filters are answered from it,
   // with the matching set's size, instead of a scan of live_ (LiveMeta keeps the values that

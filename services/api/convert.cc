@@ -438,6 +438,8 @@ void ToProto(const index::CollectionInfo& info, v1::CollectionInfo* out) {
   out->set_index_bytes(info.index_bytes);
   out->set_storage_bytes(info.storage_bytes);
   out->set_last_sequence(info.last_sequence);
+  out->set_vector_searches(info.vector_searches);
+  out->set_vector_search_cpu_seconds(static_cast<double>(info.vector_search_cpu_ns) * 1e-9);
   ToProto(info.spec.lexical, out->mutable_lexical());
   out->mutable_created_at()->set_seconds(info.created_at_unix_ms / 1000);
   out->mutable_created_at()->set_nanos(static_cast<int32_t>(info.created_at_unix_ms % 1000) *

@@ -85,6 +85,12 @@ struct Metrics::Families {
                                   "Float32 vectors read to re-score quantized searches since "
                                   "the process started, by source (file: the read-through "
                                   "file cache; storage: RocksDB)")),
+        vector_searches(CounterFamily(r, "ragd_collection_vector_searches_total",
+                                      "Vector searches of a collection's shards (S per search "
+                                      "of an S-shard collection)")),
+        vector_search_cpu(CounterFamily(r, "ragd_collection_vector_search_cpu_seconds_total",
+                                        "CPU time of the threads running a collection's vector "
+                                        "searches, in them (walk, filters, re-scoring), seconds")),
         collections(GaugeFamily(r, "ragd_collections", "Collections served")),
         ingest_documents(CounterFamily(r, "ragd_ingest_documents_total",
                                        "Documents ingested, by embedder model and result "
@@ -170,6 +176,8 @@ struct Metrics::Families {
   Family<Gauge>& deleted_points;
   Family<Gauge>& index_bytes;
   Family<Gauge>& rescore_reads;
+  Family<Counter>& vector_searches;
+  Family<Counter>& vector_search_cpu;
   Family<Gauge>& collections;
   Family<Counter>& ingest_documents;
   Family<Counter>& ingest_chunks;
@@ -203,6 +211,9 @@ struct Metrics::Families {
     Gauge* index_bytes;
     Gauge* rescore_file_reads;
     Gauge* rescore_storage_reads;
+    // Counters, advanced at each scrape to the engine's cumulative values.
+    Counter* vector_searches;
+    Counter* vector_search_cpu;
   };
   std::map<std::string, CollectionGauges> per_collection;
   // Made at a collection's first snapshot or compaction, failure counters at 0.
@@ -418,7 +429,9 @@ std::string Metrics::Scrape(const std::vector<index::CollectionInfo>& collection
                                      &f.index_bytes.Add({{"collection", name}}),
                                      &f.rescore_reads.Add({{"collection", name}, {"source", "file"}}),
                                      &f.rescore_reads.Add({{"collection", name},
-                                                           {"source", "storage"}})};
+                                                           {"source", "storage"}}),
+                                     &f.vector_searches.Add({{"collection", name}}),
+                                     &f.vector_search_cpu.Add({{"collection", name}})};
         it = f.per_collection.emplace(name, g).first;
       }
       it->second.points->Set(static_cast<double>(c.points));
@@ -426,6 +439,13 @@ std::string Metrics::Scrape(const std::vector<index::CollectionInfo>& collection
       it->second.index_bytes->Set(static_cast<double>(c.index_bytes));
       it->second.rescore_file_reads->Set(static_cast<double>(c.rescore_file_reads));
       it->second.rescore_storage_reads->Set(static_cast<double>(c.rescore_storage_reads));
+      // The engine's values only grow while a collection lives (the series are removed with
+      // it), so the difference is never negative; the guard keeps a counter monotonic anyway.
+      auto advance = [](Counter* counter, double value) {
+        if (value > counter->Value()) counter->Increment(value - counter->Value());
+      };
+      advance(it->second.vector_searches, static_cast<double>(c.vector_searches));
+      advance(it->second.vector_search_cpu, static_cast<double>(c.vector_search_cpu_ns) * 1e-9);
     }
     // A deleted collection must not be reported forever with its last values.
     for (auto it = f.per_collection.begin(); it != f.per_collection.end();) {
@@ -438,6 +458,8 @@ std::string Metrics::Scrape(const std::vector<index::CollectionInfo>& collection
       f.index_bytes.Remove(it->second.index_bytes);
       f.rescore_reads.Remove(it->second.rescore_file_reads);
       f.rescore_reads.Remove(it->second.rescore_storage_reads);
+      f.vector_searches.Remove(it->second.vector_searches);
+      f.vector_search_cpu.Remove(it->second.vector_search_cpu);
       it = f.per_collection.erase(it);
     }
     for (auto it = f.maintenance.begin(); it != f.maintenance.end();) {

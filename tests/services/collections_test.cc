@@ -177,6 +177,21 @@ TEST_F(CollectionsTest, CountsReflectWrites) {
   ASSERT_GRPC_OK(client().Delete(del));
   ASSERT_GRPC_OK(client().GetCollection("counts", &info));
   EXPECT_EQ(info.points(), 1u);
+  // Vector searches and their CPU time in the index, over the wire.
+  EXPECT_EQ(info.vector_searches(), 0u);
+  EXPECT_EQ(info.vector_search_cpu_seconds(), 0.0);
+  v1::SearchRequest search;
+  search.set_collection("counts");
+  SetVector(search.mutable_vector(), {1, 0});
+  search.set_k(1);
+  for (int i = 0; i < 2; ++i) {
+    v1::SearchResponse r;
+    ASSERT_GRPC_OK(client().Search(search, &r));
+  }
+  ASSERT_GRPC_OK(client().GetCollection("counts", &info));
+  EXPECT_EQ(info.vector_searches(), 2u);
+  EXPECT_GT(info.vector_search_cpu_seconds(), 0.0);
+  EXPECT_LT(info.vector_search_cpu_seconds(), 10.0);
 }
 
 }  // namespace

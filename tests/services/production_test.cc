@@ -119,6 +119,13 @@ TEST(AdminPort, ReadyzDuringRecoveryThenMetricsAfterCalls) {
             8);
   EXPECT_EQ(Sample(t, "ragd_collection_rescore_reads", {{"collection", "m"}, {"source", "file"}}),
             0);
+  // q's three searches, on its one shard, and the CPU time they took; none of m.
+  EXPECT_EQ(Sample(t, "ragd_collection_vector_searches_total", {{"collection", "q"}}), 3);
+  EXPECT_GT(Sample(t, "ragd_collection_vector_search_cpu_seconds_total", {{"collection", "q"}}),
+            0);
+  EXPECT_EQ(Sample(t, "ragd_collection_vector_searches_total", {{"collection", "m"}}), 0);
+  EXPECT_EQ(Sample(t, "ragd_collection_vector_search_cpu_seconds_total", {{"collection", "m"}}),
+            0);
   EXPECT_GE(Sample(t, "ragd_recovery_duration_seconds", {}), 0);
   EXPECT_NE(t.find("# TYPE ragd_grpc_request_duration_seconds histogram"), std::string::npos);
 
