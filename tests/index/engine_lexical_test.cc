@@ -193,32 +193,6 @@ TEST_F(EngineLexicalTest, HybridFusesByReciprocalRankAndReportsLegs) {
   EXPECT_FALSE(r.hits[0].text_leg.has_value());
 }
 
-// CollectionInfo counts the vector searches of each shard and their thread CPU time: a vector
-// search and a hybrid one's vector leg count, a text search does not; a restart starts again
-// from zero (the figures are the process's, for its metrics).
-TEST_F(EngineLexicalTest, InfoCountsVectorSearchesAndTheirCpuTime) {
-  CollectionSpec spec = LexicalSpec4("c");
-  spec.shards = 2;
-  ASSERT_OK(engine_->CreateCollection(spec));
-  ASSERT_OK(engine_->Upsert("c", Corpus()).status());
-  ASSERT_OK_AND_ASSIGN(CollectionInfo before, engine_->GetCollection("c"));
-  EXPECT_EQ(before.vector_searches, 0u);
-  EXPECT_EQ(before.vector_search_cpu_ns, 0u);
-  for (int i = 0; i < 3; ++i) ASSERT_OK(engine_->Search(Req(SearchMode::kVector, "")).status());
-  ASSERT_OK(engine_->Search(Req(SearchMode::kText, "alpha")).status());
-  ASSERT_OK_AND_ASSIGN(CollectionInfo after_vector, engine_->GetCollection("c"));
-  EXPECT_EQ(after_vector.vector_searches, 3u * 2u);  // 3 searches x 2 shards; text: none
-  EXPECT_GT(after_vector.vector_search_cpu_ns, 0u);
-  ASSERT_OK(engine_->Search(Req(SearchMode::kHybrid, "alpha")).status());
-  ASSERT_OK_AND_ASSIGN(CollectionInfo after_hybrid, engine_->GetCollection("c"));
-  EXPECT_EQ(after_hybrid.vector_searches, 4u * 2u);
-  EXPECT_GE(after_hybrid.vector_search_cpu_ns, after_vector.vector_search_cpu_ns);
-  Restart();
-  ASSERT_OK_AND_ASSIGN(CollectionInfo restarted, engine_->GetCollection("c"));
-  EXPECT_EQ(restarted.vector_searches, 0u);
-  EXPECT_EQ(restarted.vector_search_cpu_ns, 0u);
-}
-
 TEST_F(EngineLexicalTest, HybridWeightedSumOfMinMaxNormalisedScores) {
   ASSERT_OK(engine_->CreateCollection(LexicalSpec4("c")));
   const auto corpus = Corpus();

@@ -599,5 +599,39 @@ TEST_F(EngineTest, BackupRoundTripsExactlyTheBackedUpState) {
   EXPECT_EQ(n, 708u);
 }
 
+// CollectionInfo counts the vector searches of each shard and their thread CPU time: a vector
+// search and a hybrid one's vector leg count, a text search does not; a restart starts again
+// from zero (the figures are the process's, for its metrics).
+TEST_F(EngineTest, InfoCountsVectorSearchesAndTheirCpuTime) {
+  CollectionSpec spec = Spec("c", IndexKind::kHnsw, /*shards=*/2);
+  spec.lexical.enabled = true;
+  ASSERT_OK(engine_->CreateCollection(spec));
+  Fill("c", 40);
+  ASSERT_OK_AND_ASSIGN(CollectionInfo before, engine_->GetCollection("c"));
+  EXPECT_EQ(before.vector_searches, 0u);
+  EXPECT_EQ(before.vector_search_cpu_ns, 0u);
+  std::mt19937 rng(3);
+  SearchRequest req;
+  req.collection = "c";
+  req.k = 5;
+  req.query = RandomVector(rng);
+  req.text = "chunk";
+  for (int i = 0; i < 3; ++i) ASSERT_OK(engine_->Search(req).status());
+  req.mode = SearchMode::kText;
+  ASSERT_OK(engine_->Search(req).status());
+  ASSERT_OK_AND_ASSIGN(CollectionInfo after_vector, engine_->GetCollection("c"));
+  EXPECT_EQ(after_vector.vector_searches, 3u * 2u);  // 3 searches x 2 shards; text: none
+  EXPECT_GT(after_vector.vector_search_cpu_ns, 0u);
+  req.mode = SearchMode::kHybrid;
+  ASSERT_OK(engine_->Search(req).status());
+  ASSERT_OK_AND_ASSIGN(CollectionInfo after_hybrid, engine_->GetCollection("c"));
+  EXPECT_EQ(after_hybrid.vector_searches, 4u * 2u);
+  EXPECT_GE(after_hybrid.vector_search_cpu_ns, after_vector.vector_search_cpu_ns);
+  Restart();
+  ASSERT_OK_AND_ASSIGN(CollectionInfo restarted, engine_->GetCollection("c"));
+  EXPECT_EQ(restarted.vector_searches, 0u);
+  EXPECT_EQ(restarted.vector_search_cpu_ns, 0u);
+}
+
 }  // namespace
 }  // namespace ragd::index
