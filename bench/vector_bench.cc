@@ -542,12 +542,11 @@ int Run(int argc, char** argv) {
         }
       }
       // Issue 16's service target (below) with the walk measured where it runs: ragd's whole
-      // process per call
-      // minus the CPU its index searches took in that process (ragd's own thread-CPU account,
-      // GetCollection). The in-process walk above runs with warm caches in a tight loop; in
-      // the server every walk starts after gRPC and the kernel have handled a request, so it
-      // costs more, and that extra is the walk's, not the service path's. Reported beside the
-      // original, never instead of it.
+      // process per call minus the CPU its index searches took in that process (ragd's own
+      // thread-CPU account, GetCollection). The in-process walk above runs in a tight loop; in
+      // the server every walk starts after gRPC and the kernel have handled a request, and
+      // whatever that costs the walk belongs to the walk, not to the service path. Reported
+      // beside the original, never instead of it.
       if (ragd.server_index_cpu_ms_per_call > 0) {
         targets["service_cpu_us_per_search_beyond_index_in_server"] = Target(
             (ragd.server_cpu_ms_per_call - ragd.server_index_cpu_ms_per_call) * 1000, 80,
