@@ -2,10 +2,10 @@
 # CTest's vector_bench_smoke_test: ragd_vector_bench end to end on a tiny data set, so that
 # `make bench` and `make bench-quant` cannot rot between the (manual, long) benchmark runs.
 # Checks the shape of the results, never a speed: every system ran (hnswlib, ragd's backend in
-# process per storage kind, hnswlib built with -march=native in a child process, ragd over gRPC at each ef of the sweep, SearchBatch, restart, the
-# gRPC floor on both APIs, empty and with a walk-long handler), ragd's own count of its index
-# searches' CPU, no error record, the recall of exact-enough searches, and that
-# summarize.py reads the file.
+# process per storage kind, hnswlib built with -march=native in a child process, ragd over gRPC
+# at each ef of the sweep, SearchBatch, restart, the gRPC floor on both APIs, empty and with a
+# walk-long handler), ragd's own count of its index searches' CPU, no error record, the recall
+# of exact-enough searches, and that summarize.py reads the file.
 # Usage: vector_bench_smoke.sh BENCH_BINARY RAGD_BINARY SOURCE_DIR
 set -euo pipefail
 BENCH=$1
