@@ -11,7 +11,9 @@
 //   --api async     the completion-queue API with one queue and one thread of our own, the
 //                   cheapest unary server gRPC 1.51 offers on loopback (measured in
 //                   bench/README.md, "Search on a completion queue"); only possible when no
-//                   method of the process uses the callback API.
+//                   method of the process uses the callback API. --threads N serves on N
+//                   queues with a thread each (gRPC's advice for async servers), so that N
+//                   clients' handlers can run at once; one thread serialises them.
 // The listening port goes to --port-file once the server has started (written to a temporary
 // name and renamed, so a reader never sees half of it). SIGTERM or SIGINT stops it.
 
@@ -157,12 +159,13 @@ bool WritePortFile(const std::string& path, int port) {
 int Usage(const char* why) {
   std::cerr << "ragd_grpc_floor: " << why << "\n"
             << "Usage: ragd_grpc_floor --api callback|async --port-file FILE [--listen ADDR]\n"
-               "                       [--work-us US [--work-mb MB]]\n"
+               "                       [--threads N] [--work-us US [--work-mb MB]]\n"
                "Answers ragd.v1.Points/Search with k fixed hits and nothing else (the gRPC\n"
                "floor under ragd's per-Search cost; bench/README.md). ADDR defaults to\n"
                "127.0.0.1:0 (any free port); the port is written to FILE once serving.\n"
                "--work-us: before answering, read random 6 KiB rows of an MB-megabyte buffer\n"
-               "(default 512) for US microseconds, as an index walk of that length would.\n";
+               "(default 512) for US microseconds, as an index walk of that length would.\n"
+               "--threads (async only): N completion queues with a thread each (default 1).\n";
   return 2;
 }
 
@@ -174,6 +177,7 @@ int main(int argc, char** argv) {
   std::string listen = "127.0.0.1:0";
   int64_t work_us = 0;
   int64_t work_mb = 512;
+  int64_t threads = 1;
   for (int i = 1; i < argc; ++i) {
     const std::string arg = argv[i];
     if (arg == "-h" || arg == "--help") {
@@ -187,6 +191,12 @@ int main(int argc, char** argv) {
       port_file = argv[++i];
     } else if (arg == "--listen") {
       listen = argv[++i];
+    } else if (arg == "--threads") {
+      char* end = nullptr;
+      threads = std::strtoll(argv[++i], &end, 10);
+      if (end == argv[i] || *end != '\0' || threads < 1 || threads > 64) {
+        return Usage("--threads must be an integer in 1..64");
+      }
     } else if (arg == "--work-us" || arg == "--work-mb") {
       char* end = nullptr;
       const long long value = std::strtoll(argv[++i], &end, 10);
@@ -222,12 +232,13 @@ int main(int argc, char** argv) {
   builder.SetMaxSendMessageSize(kMaxMessageBytes);
   CallbackPoints callback_service;
   ragd::v1::Points::AsyncService async_service;
-  std::unique_ptr<grpc::ServerCompletionQueue> cq;
+  std::vector<std::unique_ptr<grpc::ServerCompletionQueue>> queues;
   if (api == "callback") {
+    if (threads != 1) return Usage("--threads is for --api async");
     builder.RegisterService(&callback_service);
   } else {
     builder.RegisterService(&async_service);
-    cq = builder.AddCompletionQueue();
+    for (int64_t t = 0; t < threads; ++t) queues.push_back(builder.AddCompletionQueue());
   }
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   // A Unix socket has no port: gRPC reports 1 for it (0 only on failure); the port file then
@@ -237,10 +248,11 @@ int main(int argc, char** argv) {
     return 1;
   }
 
-  std::thread worker;
-  if (cq != nullptr) {
-    new AsyncCall(&async_service, cq.get());
-    worker = std::thread([&cq] {
+  std::vector<std::thread> workers;
+  for (auto& queue : queues) {
+    grpc::ServerCompletionQueue* cq = queue.get();
+    new AsyncCall(&async_service, cq);
+    workers.emplace_back([cq] {
       void* tag = nullptr;
       bool ok = false;
       while (cq->Next(&tag, &ok)) static_cast<AsyncCall*>(tag)->Proceed(ok);
@@ -255,9 +267,7 @@ int main(int argc, char** argv) {
     exit_code = 1;
   }
   server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(1));
-  if (cq != nullptr) {
-    cq->Shutdown();
-    worker.join();
-  }
+  for (auto& queue : queues) queue->Shutdown();
+  for (std::thread& worker : workers) worker.join();
   return exit_code;
 }

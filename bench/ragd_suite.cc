@@ -718,19 +718,32 @@ GrpcFloorFigures RunGrpcFloorSuite(const SuiteContext& ctx, const GrpcFloorOptio
   } cleanup{pattern};
   std::vector<int64_t> works = {0};
   if (options.work_us > 0) works.push_back(options.work_us);
+  // The callback API serves any number of clients from gRPC's own threads: one process for
+  // every client count. The async one is given as many queues and threads as clients, one
+  // process per count, so that N clients' handlers run at once there too.
+  struct Server {
+    std::string api;
+    int threads;
+    std::vector<int> clients;
+  };
+  std::vector<Server> servers = {{"callback", 1, options.clients}};
+  for (int clients : options.clients) servers.push_back({"async", std::max(1, clients), {clients}});
   for (const int64_t work_us : works) {
-    for (const std::string api : {"callback", "async"}) {
+    for (const Server& server : servers) {
+      const std::string& api = server.api;
       const std::string system = "grpc-floor-" + api + (work_us > 0 ? "-walk" : "");
-      const std::string port_file = pattern + "/" + system + ".port";
-      const std::string unix_socket = options.unix_socket ? pattern + "/" + system + ".sock" : "";
+      const std::string instance = system + "-" + std::to_string(server.threads);
+      const std::string port_file = pattern + "/" + instance + ".port";
+      const std::string unix_socket =
+          options.unix_socket ? pattern + "/" + instance + ".sock" : "";
+      const std::string log = pattern + "/" + instance + ".log";
       std::vector<std::string> args = {"--api", api, "--port-file", port_file};
+      if (api == "async") args.insert(args.end(), {"--threads", std::to_string(server.threads)});
       if (!unix_socket.empty()) args.insert(args.end(), {"--listen", "unix:" + unix_socket});
       if (work_us > 0) args.insert(args.end(), {"--work-us", std::to_string(work_us)});
       RagdProcess proc;
       std::string error;
-      if (!proc.Start(options.binary, args, pattern + "/" + system + ".log", &error)) {
-        return fail(system, error);
-      }
+      if (!proc.Start(options.binary, args, log, &error)) return fail(system, error);
       // The port file appears (renamed into place) once the server has started.
       int port = 0;
       const Clock::time_point start = Clock::now();
@@ -739,9 +752,8 @@ GrpcFloorFigures RunGrpcFloorSuite(const SuiteContext& ctx, const GrpcFloorOptio
         if (!(in >> port)) port = 0;
         if (port == 0) std::this_thread::sleep_for(std::chrono::milliseconds(5));
       }
-      if (port == 0)
-        return fail(system, "did not start; log: " + RagdLogTail(pattern + "/" + system + ".log"));
-      for (int clients : options.clients) {
+      if (port == 0) return fail(system, "did not start; log: " + RagdLogTail(log));
+      for (int clients : server.clients) {
         ServerCost cost;
         LoadResult r = MeasureServer(proc.pid(), &cost, [&] {
           return RunSearchLoad(ctx, TargetOf(port, unix_socket), clients, ctx.load);
@@ -763,6 +775,7 @@ GrpcFloorFigures RunGrpcFloorSuite(const SuiteContext& ctx, const GrpcFloorOptio
         } else {
           record["what"] = "Points.Search answered with k fixed hits, no index (gRPC's own cost)";
         }
+        if (api == "async") record["server_threads"] = server.threads;
         AddServerCost(cost, calls, &record);
         ctx.report->Write(record);
         if (clients == 1) {

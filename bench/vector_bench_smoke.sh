@@ -55,6 +55,10 @@ for system in ["grpc-floor-callback", "grpc-floor-async", "grpc-floor-callback-w
     r = searches[system][0]
     assert r["ops"] >= 20 and r["errors"] == 0 and r["server_cpu_ms_per_call"] >= 0, r
     assert r.get("work_us", 0) == (100 if system.endswith("-walk") else 0), r
+# The async floor serves N clients on N queues, a thread each (one thread would serialise them).
+for system in ["grpc-floor-async", "grpc-floor-async-walk"]:
+    for r in searches[system]:
+        assert r["server_threads"] == r["threads"], r
 startup = [r for r in records if r["bench"] == "startup"]
 assert startup and startup[0]["points_after_restart"] == 400, startup
 assert startup[0]["shutdown_exit_code"] == 0, startup
