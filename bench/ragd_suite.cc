@@ -732,11 +732,10 @@ GrpcFloorFigures RunGrpcFloorSuite(const SuiteContext& ctx, const GrpcFloorOptio
     for (const Server& server : servers) {
       const std::string& api = server.api;
       const std::string system = "grpc-floor-" + api + (work_us > 0 ? "-walk" : "");
-      const std::string instance = system + "-" + std::to_string(server.threads);
-      const std::string port_file = pattern + "/" + instance + ".port";
-      const std::string unix_socket =
-          options.unix_socket ? pattern + "/" + instance + ".sock" : "";
-      const std::string log = pattern + "/" + instance + ".log";
+      // This server's files: PREFIX.port, PREFIX.sock, PREFIX.log.
+      const std::string prefix = pattern + "/" + system + "-" + std::to_string(server.threads);
+      const std::string port_file = prefix + ".port", log = prefix + ".log";
+      const std::string unix_socket = options.unix_socket ? prefix + ".sock" : "";
       std::vector<std::string> args = {"--api", api, "--port-file", port_file};
       if (api == "async") args.insert(args.end(), {"--threads", std::to_string(server.threads)});
       if (!unix_socket.empty()) args.insert(args.end(), {"--listen", "unix:" + unix_socket});
