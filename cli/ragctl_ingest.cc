@@ -262,6 +262,14 @@ int IngestCommands::Ingest(const IngestOptions& o) {
   writer->WritesDone();
   grpc::Status status = writer->Finish();
   progress.Stop();
+  if (status.error_code() == grpc::StatusCode::NOT_FOUND) {
+    // Ingest never creates a collection (its dimension, embedder and chunking are choices):
+    // say which command does, as a first-time user's next step.
+    const int code = Fail(status);
+    err_ << "ragctl: create it first: ragctl collections create " << o.collection
+         << " (the local embedder unless --embedder names a configured one)\n";
+    return code;
+  }
   if (!status.ok()) return Fail(status);
   // The summary lists ok results (up to ingest.max_summary_results): the latest write's
   // sequence is the token of a later SESSION read.

@@ -1,4 +1,5 @@
-// The real ragctl against a real ragd: `collections create` binds "local" by default,
+// The real ragctl against a real ragd: ingest before `collections create` says how to create
+// the collection, `collections create` binds "local" by default,
 // `ingest` of the Korean corpus (hidden files and ConfigMap internals skipped, re-runs skip
 // unchanged documents, failures listed with exit code 1), `documents get|delete`, `jobs get`,
 // and `tokens` (counted by ragd's Retrieval.CountTokens) equal to js-tiktoken's golden ids.
@@ -32,7 +33,13 @@ class RagctlIngestTest : public RagdSuite {
 };
 
 TEST_F(RagctlIngestTest, IngestCorpusDocumentsJobsAndFailures) {
-  CommandResult r = Ragctl({"collections", "create", "kb"});
+  // Before the collection exists: NOT_FOUND (exit 3), naming the command that creates it.
+  WriteText(tree_.path() / "first" / "a.md", "# a\n");
+  CommandResult r = Ragctl({"ingest", (tree_.path() / "first").string(), "--collection", "kb"});
+  EXPECT_EQ(r.exit_code, 3) << r.out << r.err;
+  EXPECT_NE(r.err.find("ragctl collections create kb"), std::string::npos) << r.err;
+
+  r = Ragctl({"collections", "create", "kb"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.out.find("1536"), std::string::npos);
   EXPECT_NE(r.out.find("local"), std::string::npos);
