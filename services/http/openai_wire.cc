@@ -1,6 +1,7 @@
 #include <new>
 #include <utility>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "common/status.h"
 #include "common/utf8.h"
@@ -360,6 +361,27 @@ absl::StatusOr<EmbeddingsRequest> ParseEmbeddingsRequest(const Json& body) {
   return r;
 }
 
+namespace {
+
+// The request field a 400 is about, as OpenAI's `param`: ragd's parse errors start with the
+// field's path ("messages[0].role: must be a string"); anything else (a sentence, a path with
+// spaces) names no field, and `param` stays null.
+Json ParamOf(absl::string_view message) {
+  const size_t colon = message.find(": ");
+  if (colon == 0 || colon == absl::string_view::npos) return nullptr;
+  const absl::string_view path = message.substr(0, colon);
+  const bool starts_with_letter = absl::ascii_isalpha(static_cast<unsigned char>(path[0]));
+  for (char c : path) {
+    if (!absl::ascii_isalnum(static_cast<unsigned char>(c)) && c != '_' && c != '.' &&
+        c != '[' && c != ']') {
+      return nullptr;
+    }
+  }
+  return starts_with_letter ? Json(std::string(path)) : Json(nullptr);
+}
+
+}  // namespace
+
 std::string ErrorBody(const absl::Status& status) {
   const int http = HttpStatusOf(status.code());
   const char* type = "server_error";
@@ -388,7 +410,7 @@ std::string ErrorBody(const absl::Status& status) {
   }
   Json error = {{"message", std::string(status.message())},
                 {"type", type},
-                {"param", nullptr},
+                {"param", http == 400 ? ParamOf(status.message()) : Json(nullptr)},
                 {"code", code}};
   return Dump(Json{{"error", std::move(error)}});
 }

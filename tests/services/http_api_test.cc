@@ -417,8 +417,10 @@ TEST_F(HttpApiTest, ErrorsUseOpenAisShapeAndStatus) {
                "JSON object");
   expect_error(Post("/v1/chat/completions", {{"model", 7}, {"messages", Json::array()}}), 400,
                "invalid_request_error", "model");
-  expect_error(Post("/v1/chat/completions", {{"model", "local"}, {"messages", {{{"role", 3}}}}}),
-               400, "invalid_request_error", "messages[0].role");
+  HttpResult bad_role =
+      Post("/v1/chat/completions", {{"model", "local"}, {"messages", {{{"role", 3}}}}});
+  expect_error(bad_role, 400, "invalid_request_error", "messages[0].role");
+  EXPECT_EQ(bad_role.json["error"]["param"], "messages[0].role") << bad_role.body;
   expect_error(Post("/v1/chat/completions",
                     {{"model", "local"}, {"messages", {{{"role", "user"}, {"content", {1}}}}}}),
                400, "invalid_request_error", "messages[0].content[0]");

@@ -219,6 +219,17 @@ TEST(HttpWireTest, ErrorBodiesHaveOpenAisShape) {
     EXPECT_EQ(body["error"]["message"], std::string(c.status.message()));
     EXPECT_TRUE(body["error"].contains("param") && body["error"].contains("code"));
   }
+  // `param` names the field a 400 is about, when the message starts with its path.
+  auto param = [](const absl::Status& s) { return Json::parse(ErrorBody(s))["error"]["param"]; };
+  EXPECT_EQ(param(absl::InvalidArgumentError("messages[0].role: must be a string")),
+            "messages[0].role");
+  EXPECT_EQ(param(absl::InvalidArgumentError("data_sources[0].parameters.top_k: too big")),
+            "data_sources[0].parameters.top_k");
+  EXPECT_TRUE(param(absl::InvalidArgumentError("request body: not valid JSON")).is_null());
+  EXPECT_TRUE(param(absl::InvalidArgumentError("bad")).is_null());
+  EXPECT_TRUE(param(absl::InvalidArgumentError(": x")).is_null());
+  EXPECT_TRUE(param(absl::InvalidArgumentError("[0]: x")).is_null());
+  EXPECT_TRUE(param(absl::NotFoundError("model: no-such-model")).is_null());  // 400s only
   EXPECT_EQ(HttpStatusOf(absl::StatusCode::kDeadlineExceeded), 504);
   EXPECT_EQ(HttpStatusOf(absl::StatusCode::kFailedPrecondition), 400);
 }
