@@ -19,6 +19,11 @@
 #                               on the same data with those environment settings and the text
 #                               and hybrid modes are judged again, as systems ragd-text-NAME
 #                               and ragd-hybrid-NAME (targets.py checks only the defaults)
+#   EVAL_EMBEDDER=local         the embedder the sets' collections are bound to: `local` (the
+#                               offline default, what issue 15's targets are judged on) or the
+#                               name of an `embedders:` entry of EVAL_CONFIG, e.g. ada-002, to
+#                               measure hybrid retrieval with a semantic vector leg
+#   EVAL_CONFIG=FILE            a ragd YAML configuration for every ragd of the run (--config)
 #   EVAL_RANKS=DIR              also write every question's rank and top documents per system
 #                               (ragctl eval --ranks) to DIR/SET.ranks.jsonl (variants:
 #                               DIR/SET.NAME.ranks.jsonl), to compare systems question by question
@@ -31,6 +36,15 @@ OUT=${EVAL_OUT:-$ROOT/bench/results/eval.jsonl}
 read -r -a MODES <<< "${EVAL_MODES:-all}"
 read -r -a SETS <<< "${EVAL_SETS:-ko en}"
 read -r -a VARIANTS <<< "${EVAL_VARIANTS:-}"
+EMBEDDER=${EVAL_EMBEDDER:-local}
+CONFIG_ARGS=()
+if [ -n "${EVAL_CONFIG:-}" ]; then
+  if [ ! -f "$EVAL_CONFIG" ]; then
+    echo "eval.sh: EVAL_CONFIG=$EVAL_CONFIG is not a file" >&2
+    exit 2
+  fi
+  CONFIG_ARGS=(--config "$(cd "$(dirname "$EVAL_CONFIG")" && pwd)/$(basename "$EVAL_CONFIG")")
+fi
 
 if [ ! -f "$BUILD_DIR/CMakeCache.txt" ]; then
   echo "eval.sh: $BUILD_DIR is not a configured build directory (run make build first)" >&2
@@ -53,10 +67,10 @@ mkdir -p "$(dirname "$OUT")"
 mode_flags=()
 for m in "${MODES[@]}"; do mode_flags+=(--mode "$m"); done
 {
-  printf '{"kind":"header","date":"%s","host":"%s","cpu":"%s","cores":%s,"ragd":"%s","modes":"%s"}\n' \
+  printf '{"kind":"header","date":"%s","host":"%s","cpu":"%s","cores":%s,"ragd":"%s","modes":"%s","embedder":"%s"}\n' \
     "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$(hostname)" \
     "$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')" "$(nproc)" \
-    "$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)" "${MODES[*]}"
+    "$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)" "${MODES[*]}" "$EMBEDDER"
 } > "$OUT"
 
 # Runs one evaluation set: $1 name, $2 documents JSONL, $3 questions JSONL.
@@ -69,7 +83,11 @@ run_set() {
   mkdir -p "$dir"
   local ctl=()
   start_ragd "$dir" || return 1
-  "${ctl[@]}" collections create "$name" --embedder local > /dev/null
+  if ! "${ctl[@]}" collections create "$name" --embedder "$EMBEDDER" > /dev/null; then
+    echo "eval.sh: cannot create collection $name with embedder $EMBEDDER" \
+      "(EVAL_EMBEDDER names local or an embedders: entry of EVAL_CONFIG)" >&2
+    return 1
+  fi
   "${ctl[@]}" ingest "$docs" --collection "$name" --format jsonl > "$dir/ingest.txt"
   # ragd's own chunks, for the baseline to index.
   "$RANK" --ids "$docs" > "$dir/ids.txt"
@@ -115,8 +133,8 @@ start_ragd() {
   local dir=$1
   shift
   rm -f "$dir/port"
-  env "$@" "$RAGD" --listen 127.0.0.1:0 --port-file "$dir/port" --admin-listen "" \
-    --data-dir "$dir/data" --log-level warn &
+  env "$@" "$RAGD" "${CONFIG_ARGS[@]}" --listen 127.0.0.1:0 --port-file "$dir/port" \
+    --admin-listen "" --data-dir "$dir/data" --log-level warn &
   ragd_pid=$!
   for _ in $(seq 300); do [ -s "$dir/port" ] && break; sleep 0.1; done
   if [ ! -s "$dir/port" ]; then
