@@ -15,6 +15,7 @@
 #include <thread>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
@@ -262,9 +263,11 @@ int IngestCommands::Ingest(const IngestOptions& o) {
   writer->WritesDone();
   grpc::Status status = writer->Finish();
   progress.Stop();
-  if (status.error_code() == grpc::StatusCode::NOT_FOUND) {
+  if (status.error_code() == grpc::StatusCode::NOT_FOUND &&
+      absl::StartsWith(status.error_message(), "collection \"")) {
     // Ingest never creates a collection (its dimension, embedder and chunking are choices):
-    // say which command does, as a first-time user's next step.
+    // say which command does, as a first-time user's next step. (Other NOT_FOUNDs, such as a
+    // bound embedder missing from the configuration, say what to fix themselves.)
     const int code = Fail(status);
     err_ << "ragctl: create it first: ragctl collections create " << o.collection
          << " (the local embedder unless --embedder names a configured one)\n";

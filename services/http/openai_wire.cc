@@ -370,14 +370,13 @@ Json ParamOf(absl::string_view message) {
   const size_t colon = message.find(": ");
   if (colon == 0 || colon == absl::string_view::npos) return nullptr;
   const absl::string_view path = message.substr(0, colon);
-  const bool starts_with_letter = absl::ascii_isalpha(static_cast<unsigned char>(path[0]));
+  if (!absl::ascii_isalpha(static_cast<unsigned char>(path[0]))) return nullptr;
   for (char c : path) {
-    if (!absl::ascii_isalnum(static_cast<unsigned char>(c)) && c != '_' && c != '.' &&
-        c != '[' && c != ']') {
-      return nullptr;
-    }
+    const bool in_path = absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '_' ||
+                         c == '.' || c == '[' || c == ']';
+    if (!in_path) return nullptr;
   }
-  return starts_with_letter ? Json(std::string(path)) : Json(nullptr);
+  return std::string(path);
 }
 
 }  // namespace
