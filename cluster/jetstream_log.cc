@@ -262,7 +262,18 @@ class JetStreamLog::Impl {
                    options_.replicas);
       return absl::OkStatus();
     }
-    if (jerr == JSStreamNameExistErr) return absl::OkStatus();  // created meanwhile
+    // Created meanwhile by another pod (or by this pod's catalog thread). Which error the
+    // loser of that race gets depends on how far the winner got: "name already in use", or
+    // "subjects overlap" when the winner's subject is registered first (seen in CI with two
+    // appliers and a writer starting together). Either way the stream is ours if it now
+    // exists under our name; a different stream owning the subject stays an error.
+    if (jerr == JSStreamNameExistErr || jerr == JSStreamSubjectOverlapErr) {
+      jsErrCode again = kNoJsError;
+      if (js_GetStreamInfo(&si, js_, name.c_str(), nullptr, &again) == NATS_OK) {
+        jsStreamInfo_Destroy(si);
+        return absl::OkStatus();
+      }
+    }
     return FromNats(s, jerr, "creating stream " + name);
   }
 
@@ -348,6 +359,9 @@ class JetStreamLog::Impl {
       cfg.StorageType = js_MemoryStorage;  // statuses are rewritten every interval
       cfg.Replicas = options_.replicas;
       s = js_CreateKeyValue(&kv, js_, &cfg);
+      // Another pod created the bucket between the lookup and the create (the same race as
+      // EnsureStream's): take the one that is there.
+      if (s != NATS_OK && js_KeyValue(&kv, js_, JetStreamLog::kPodBucket) == NATS_OK) s = NATS_OK;
     }
     if (s != NATS_OK) return FromNats(s, jerr, std::string("KV bucket ") + JetStreamLog::kPodBucket);
     kv_ = kv;

@@ -63,7 +63,7 @@ TEST_F(ApplierTest, TwoReplicasConvergeToIdenticalPoints) {
   auto engine_b = OpenEngine("b");
   ASSERT_TRUE(log_a && log_b && engine_a && engine_b);
   ASSERT_OK_AND_ASSIGN(auto applier_a, Applier::Start(log_a.get(), engine_a.get()));
-  CreateCollection(*writer, Spec("docs"));
+  ASSERT_NO_FATAL_FAILURE(CreateCollection(*writer, Spec("docs")));
   std::vector<std::string> ids;
   uint64_t last = 0;
   for (int b = 0; b < 20; ++b) {
@@ -135,7 +135,7 @@ TEST_F(ApplierTest, ShardGroupsHoldDisjointHalvesAndAdvanceAlike) {
   ASSERT_OK_AND_ASSIGN(auto applier_1, Applier::Start(log_1.get(), engine_1.get(), o1));
   index::CollectionSpec spec = Spec("docs");
   spec.shards = 4;
-  CreateCollection(*writer, spec);
+  ASSERT_NO_FATAL_FAILURE(CreateCollection(*writer, spec));
   std::vector<index::Point> all, only_group1;
   std::vector<std::string> ids;
   for (int i = 0; i < 40; ++i) {
@@ -194,7 +194,7 @@ TEST_F(ApplierTest, RetriedPublishIsAppliedOnce) {
   auto log = Connect();
   auto engine = OpenEngine("a");
   ASSERT_TRUE(writer && log && engine);
-  CreateCollection(*writer, Spec("docs"));
+  ASSERT_NO_FATAL_FAILURE(CreateCollection(*writer, Spec("docs")));
   ASSERT_OK_AND_ASSIGN(PublishAck first,
                        writer->Publish("docs", UpsertEntry({MakePoint("x", 1)}), "req-42"));
   // The client did not see the ack and retries with the same request id.
@@ -233,7 +233,7 @@ TEST_F(ApplierTest, MalformedEntryIsReportedAndSkipped) {
   auto log = Connect();
   auto engine = OpenEngine("a");
   ASSERT_TRUE(writer && log && engine);
-  CreateCollection(*writer, Spec("docs"));
+  ASSERT_NO_FATAL_FAILURE(CreateCollection(*writer, Spec("docs")));
   ASSERT_OK(writer->Publish("docs", UpsertEntry({MakePoint("a", 1)}), "r1").status());
   ASSERT_OK(writer->Publish("docs", "\xff\xfe garbage, not a LogEntry", "r2").status());
   // Well-formed but refused by the engine (wrong dimension): every replica refuses it alike.
@@ -267,7 +267,7 @@ TEST_F(ApplierTest, WaitForSequenceDeadlineExceeded) {
   auto log = Connect();
   auto engine = OpenEngine("a");
   ASSERT_TRUE(writer && log && engine);
-  CreateCollection(*writer, Spec("docs"));
+  ASSERT_NO_FATAL_FAILURE(CreateCollection(*writer, Spec("docs")));
   ASSERT_OK(writer->Publish("docs", UpsertEntry({MakePoint("a", 1)}), "r1").status());
   ASSERT_OK_AND_ASSIGN(auto applier, Applier::Start(log.get(), engine.get()));
   ASSERT_OK(applier->WaitForSequence("docs", 1, absl::Now() + kWait));
@@ -296,7 +296,7 @@ TEST_F(ApplierTest, CatalogCreatesAndDeletesCollections) {
   auto log = Connect();
   auto engine = OpenEngine("a");
   ASSERT_TRUE(writer && log && engine);
-  CreateCollection(*writer, Spec("one"));
+  ASSERT_NO_FATAL_FAILURE(CreateCollection(*writer, Spec("one")));
   ASSERT_OK(writer->Publish("one", UpsertEntry({MakePoint("a", 1)}), "r1").status());
   ASSERT_OK_AND_ASSIGN(auto applier, Applier::Start(log.get(), engine.get()));
   ASSERT_OK(applier->WaitForSequence("one", 1, absl::Now() + kWait));
@@ -308,7 +308,7 @@ TEST_F(ApplierTest, CatalogCreatesAndDeletesCollections) {
   EXPECT_EQ(engine->GetCollection("one").status().code(), absl::StatusCode::kNotFound);
   EXPECT_EQ(applier->Position("one").status().code(), absl::StatusCode::kNotFound);
   // Recreated under the same name: a new stream from sequence 1.
-  CreateCollection(*writer, Spec("one"), "create-one-again");
+  ASSERT_NO_FATAL_FAILURE(CreateCollection(*writer, Spec("one"), "create-one-again"));
   ASSERT_OK(writer->Publish("one", UpsertEntry({MakePoint("z", 1)}), "r1b").status());
   ASSERT_OK(applier->WaitForSequence("one", 1, absl::Now() + kWait));
   ASSERT_OK_AND_ASSIGN(auto pts, engine->Get("one", {"a", "z"}, false));
@@ -335,7 +335,7 @@ TEST_F(ApplierTest, CatalogCreatesAndDeletesCollections) {
 TEST_F(ApplierTest, ReplicaKilledMidStreamResumesWithoutGapOrDoubleApply) {
   auto writer = Connect();
   ASSERT_NE(writer, nullptr);
-  CreateCollection(*writer, Spec("docs"));
+  ASSERT_NO_FATAL_FAILURE(CreateCollection(*writer, Spec("docs")));
   constexpr int kBatches = 400;
   for (int b = 1; b <= kBatches; ++b) {
     // Each batch rewrites "counter" (so an old batch applied again would show) and adds one

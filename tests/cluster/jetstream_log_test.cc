@@ -5,6 +5,9 @@
 
 #include <gtest/gtest.h>
 
+#include <thread>
+#include <vector>
+
 #include "tests/cluster/cluster_fixture.h"
 
 namespace ragd::cluster {
@@ -69,6 +72,41 @@ TEST_F(JetStreamLogTest, CatalogStreamIsSeparate) {
   EXPECT_EQ(p.sequence, 1u);
   ASSERT_OK_AND_ASSIGN(uint64_t last, log->CatalogLastSequence());
   EXPECT_EQ(last, 1u);
+}
+
+// Pods starting together all ensure the same streams. The losers of the create race get
+// "name already in use" or, found in CI, "subjects overlap with an existing stream": both
+// mean the stream is there, so every caller gets OK, in every round. The pod-status bucket
+// (a KV bucket, itself a stream) is raced the same way.
+TEST_F(JetStreamLogTest, ConcurrentEnsureOfOneStreamSucceedsForEveryCaller) {
+  constexpr int kCallers = 6;
+  std::vector<std::unique_ptr<JetStreamLog>> logs;
+  for (int i = 0; i < kCallers; ++i) {
+    logs.push_back(Connect());
+    ASSERT_NE(logs.back(), nullptr);
+  }
+  for (int round = 0; round < 20; ++round) {
+    const std::string collection = "c" + std::to_string(round);
+    std::vector<absl::Status> catalog(kCallers), bucket(kCallers), stream(kCallers);
+    std::vector<std::thread> threads;
+    for (int i = 0; i < kCallers; ++i) {
+      threads.emplace_back([&, i] {
+        if (round == 0) {
+          catalog[i] = logs[i]->EnsureCatalogStream();
+          bucket[i] = logs[i]->EnsurePodBucket(std::chrono::seconds(2));
+        }
+        stream[i] = logs[i]->EnsureCollectionStream(collection);
+      });
+    }
+    for (auto& t : threads) t.join();
+    for (int i = 0; i < kCallers; ++i) {
+      EXPECT_OK(catalog[i]) << "round " << round << ", caller " << i;
+      EXPECT_OK(bucket[i]) << "round " << round << ", caller " << i;
+      EXPECT_OK(stream[i]) << "round " << round << ", caller " << i;
+    }
+    ASSERT_OK_AND_ASSIGN(PublishAck ack, logs[0]->Publish(collection, "x", "id"));
+    EXPECT_EQ(ack.sequence, 1u);
+  }
 }
 
 TEST_F(JetStreamLogTest, ErrorsAreStatusCodes) {

@@ -16,8 +16,18 @@ inline absl::Status ToStatus(const absl::StatusOr<T>& s) {
 }
 }  // namespace ragd::testing
 
-#define ASSERT_OK(expr) ASSERT_TRUE(::ragd::testing::ToStatus(expr).ok()) << ::ragd::testing::ToStatus(expr)
-#define EXPECT_OK(expr) EXPECT_TRUE(::ragd::testing::ToStatus(expr).ok()) << ::ragd::testing::ToStatus(expr)
+// The expression is evaluated once: a call with side effects (creating a stream, publishing)
+// must not run a second time just to print its status, and the status printed must be the one
+// that failed. Written as gtest writes its own assertions (an else-blocker and a trailing
+// FAIL()/ADD_FAILURE()), so `ASSERT_OK(x) << "context";` still streams extra context.
+#define RAGD_STATUS_ASSERT_(expr, fail)                                               \
+  GTEST_AMBIGUOUS_ELSE_BLOCKER_                                                       \
+  if (const ::absl::Status ragd_status_ = ::ragd::testing::ToStatus(expr); ragd_status_.ok()) \
+    ;                                                                                 \
+  else                                                                                \
+    fail() << #expr << " is not OK: " << ragd_status_ << "\n"
+#define ASSERT_OK(expr) RAGD_STATUS_ASSERT_(expr, FAIL)
+#define EXPECT_OK(expr) RAGD_STATUS_ASSERT_(expr, ADD_FAILURE)
 #define ASSERT_OK_AND_ASSIGN(lhs, expr)                                   \
   auto RAGD_CONCAT_(ragd_t_, __LINE__) = (expr);                          \
   ASSERT_TRUE(RAGD_CONCAT_(ragd_t_, __LINE__).ok())                       \
