@@ -72,6 +72,8 @@ class Codec {
   // At most this many of the first vectors are used (all rows of the Add that reaches the
   // minimum, so a rebuild from storage, which adds 1,024 at a time, trains on 1,024).
   static constexpr size_t kMaxTrainingVectors = 65536;
+  // int8: the range of a dimension is at least this many of its standard deviations (Train).
+  static constexpr double kRangeSigmas = 4.5;
 
   Codec(Quantization kind, Metric metric, size_t dim);
   Quantization kind() const { return kind_; }
@@ -83,7 +85,9 @@ class Codec {
   std::unique_ptr<hnswlib::SpaceInterface<float>> MakeSpace() const;
 
   // int8: learns mean and scale from `n` prepared rows. No-op for the other kinds.
-  void Train(const float* rows, size_t n);
+  // `range_sigmas` is the floor on a dimension's range in its standard deviations (0: none);
+  // only bench/int8_error_bench.cc passes another value than the default, to compare rules.
+  void Train(const float* rows, size_t n, double range_sigmas = kRangeSigmas);
   // Encodes one prepared row (trained()). `code` has code_bytes().
   void Encode(const float* row, char* code) const;
 

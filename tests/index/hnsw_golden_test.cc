@@ -12,12 +12,14 @@
 // code (sanitizer builds compile hnswlib without its SIMD), and the quantized kernels' scalar,
 // AVX2 and AVX-512 versions, therefore return the same bits. int8 gets scale 1 and mean 0
 // exactly: it trains on the first Add (256 rows, in pairs v, -v, with +-127 in every
-// dimension), so codes are the coordinates themselves. A new node is placed by its float32 row
+// dimension, the other rows of that Add in [-30, 30] so that 4.5 standard deviations, the
+// training's floor on the range, stay below 127), so codes are the coordinates themselves. A new node is placed by its float32 row
 // against the others' codes (asymmetric linking, hnsw_graph_internal.h RowDistance): for f16
 // that is the same integer sum; for int8 the row becomes int16 weights (row / alpha, rounded)
 // and the distance is norms minus 2 alpha times their exact integer dot product, the same
 // float operations on every build (the Int8 hash was recorded again when linking became
-// asymmetric; the other three did not change).
+// asymmetric, and again when the training got its floor of 4.5 standard deviations, which
+// needed the narrower first rows; the other three did not change).
 
 #include <gtest/gtest.h>
 
@@ -63,8 +65,9 @@ class Rng {
 // Integer rows in [-127, 127]: 16 clusters (centres in [-80, 80], noise in [-20, 20]); rows
 // 0..255 come in pairs (v, -v) and rows 0 and 1 are all +127 and all -127 (see the top).
 // `ties`: coordinates in [-2, 2] instead, so that many distances are equal and the order in
-// which equal candidates are taken shows in the graph.
-std::vector<float> IntegerRows(bool ties) {
+// which equal candidates are taken shows in the graph. `narrow_prefix`: rows 2..255 in
+// [-30, 30] (still in pairs), for int8's training (see the top).
+std::vector<float> IntegerRows(bool ties, bool narrow_prefix = false) {
   Rng rng(20261202);
   std::vector<float> rows(kRows * kDim);
   if (ties) {
@@ -80,6 +83,11 @@ std::vector<float> IntegerRows(bool ties) {
     }
   }
   for (size_t d = 0; d < kDim; ++d) rows[d] = 127.0f;
+  if (narrow_prefix) {
+    for (size_t i = 2; i < 256; i += 2) {
+      for (size_t d = 0; d < kDim; ++d) rows[i * kDim + d] = static_cast<float>(rng.Int(-30, 30));
+    }
+  }
   for (size_t i = 1; i < 256; i += 2) {
     for (size_t d = 0; d < kDim; ++d) rows[i * kDim + d] = -rows[(i - 1) * kDim + d];
   }
@@ -88,7 +96,8 @@ std::vector<float> IntegerRows(bool ties) {
 
 struct GoldenCase {
   Quantization quantization;
-  bool ties;      // IntegerRows(ties)
+  bool ties;      // IntegerRows(ties, narrow_prefix)
+  bool narrow_prefix;
   uint64_t hash;  // of Save()'s bytes (Int8: since asymmetric linking, above)
   std::string name;
 };
@@ -99,7 +108,7 @@ class HnswGoldenTest : public ::testing::TestWithParam<GoldenCase> {};
 
 TEST_P(HnswGoldenTest, SnapshotHashIsPinned) {
   const GoldenCase& c = GetParam();
-  const std::vector<float> data = IntegerRows(c.ties);
+  const std::vector<float> data = IntegerRows(c.ties, c.narrow_prefix);
   IndexSpec spec;
   spec.kind = IndexKind::kHnsw;
   spec.m = 4;  // small lists (8 on layer 0): nearly every insert prunes a full list
@@ -236,10 +245,10 @@ TEST(HnswWalkGoldenTest, SearchResultsArePinnedAndIndependentOfEarlierSearches) 
 
 INSTANTIATE_TEST_SUITE_P(
     Storage, HnswGoldenTest,
-    ::testing::Values(GoldenCase{Quantization::kNone, false, 0x4f7f92c04e1f64bbull, "Float32"},
-                      GoldenCase{Quantization::kNone, true, 0xa3d8d2bd7d61573full, "Float32Ties"},
-                      GoldenCase{Quantization::kF16, false, 0x0b15d4a87ef62389ull, "F16"},
-                      GoldenCase{Quantization::kInt8, false, 0x0bfc3b7282622807ull, "Int8"}),
+    ::testing::Values(GoldenCase{Quantization::kNone, false, false, 0x4f7f92c04e1f64bbull, "Float32"},
+                      GoldenCase{Quantization::kNone, true, false, 0xa3d8d2bd7d61573full, "Float32Ties"},
+                      GoldenCase{Quantization::kF16, false, false, 0x0b15d4a87ef62389ull, "F16"},
+                      GoldenCase{Quantization::kInt8, false, true, 0xcfbfcd788d5b0d47ull, "Int8"}),
     [](const ::testing::TestParamInfo<GoldenCase>& info) { return info.param.name; });
 
 }  // namespace

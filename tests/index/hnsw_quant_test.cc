@@ -118,6 +118,31 @@ TEST(HnswIndexTest, QuantizedWithoutRescoringAndAcrossSpecs) {
   }
 }
 
+// int8 trains on the first vectors, and the largest deviation a few hundred of them show
+// understates what later vectors hold: the range is at least 4.5 standard deviations, so a
+// later value at 3 standard deviations, beyond every training value, keeps its code instead
+// of being clamped to the training's largest (which would put it 2 per dimension away).
+TEST(HnswIndexTest, Int8CodesCoverValuesBeyondTheTrainingSample) {
+  std::mt19937 rng(7);
+  std::vector<float> training(256 * kDim);
+  for (float& x : training) x = (rng() & 1) ? 1.0f : -1.0f;  // every deviation ~1, sigma ~1
+  std::vector<Label> labels(256);
+  for (size_t i = 0; i < labels.size(); ++i) labels[i] = i + 1;
+  const IndexSpec int8 = Spec(IndexKind::kHnsw, "", Quantization::kInt8);
+  ASSERT_OK_AND_ASSIGN(auto index, MakeIndex(int8, kDim, Metric::kL2));
+  ASSERT_OK(index->Add(labels, training));  // trains here
+  std::vector<float> far(kDim);
+  for (size_t d = 0; d < kDim; ++d) far[d] = (d % 2 == 0) ? 3.0f : -3.0f;
+  ASSERT_OK(index->Add(std::vector<Label>{1000}, far));
+  // No exact vectors given: the score is the code's own distance to the query.
+  ASSERT_OK_AND_ASSIGN(auto hits, index->Search(far, SearchOptions{.top_k = 1}));
+  ASSERT_EQ(hits.size(), 1u);
+  EXPECT_EQ(hits[0].label, 1000u);
+  // A step is 4.5 / 127 ~ 0.035, so each coordinate decodes within 0.018 of 3: the squared
+  // distance is at most 32 x 0.018^2 ~ 0.01 (clamped to the training's 1 it would be 128).
+  EXPECT_NEAR(hits[0].score, ExactScore(Metric::kL2, far.data(), far.data()), 0.02);
+}
+
 // How many candidates a search re-scores: k x oversampling, where 0 means the kind's default,
 // DefaultOversampling: INT8 1.5 (its codes lose recall without the extra candidates), F16 1
 // (only the k results, for exact scores: F16 codes rank like float32). Counted at the fetcher,
