@@ -65,8 +65,10 @@ ContextSwitches ProcessContextSwitches(int pid) {
   std::error_code ec;
   const std::filesystem::path tasks = "/proc/" + std::to_string(pid) + "/task";
   for (const auto& task : std::filesystem::directory_iterator(tasks, ec)) {
+    const int tid = std::atoi(task.path().filename().c_str());
     std::ifstream in(task.path() / "status");
     std::string line;
+    uint64_t voluntary = 0, involuntary = 0;
     while (std::getline(in, line)) {
       // "voluntary_ctxt_switches:\t123" and "nonvoluntary_ctxt_switches:\t4".
       const size_t colon = line.find(':');
@@ -74,10 +76,27 @@ ContextSwitches ProcessContextSwitches(int pid) {
       const std::string key = line.substr(0, colon);
       if (key != "voluntary_ctxt_switches" && key != "nonvoluntary_ctxt_switches") continue;
       const uint64_t value = std::strtoull(line.c_str() + colon + 1, nullptr, 10);
-      (key == "voluntary_ctxt_switches" ? total.voluntary : total.involuntary) += value;
+      (key == "voluntary_ctxt_switches" ? voluntary : involuntary) = value;
     }
+    total.voluntary += voluntary;
+    total.involuntary += involuntary;
+    total.by_task[tid] = {voluntary, involuntary};
   }
   return total;
+}
+
+ContextSwitches SwitchesBetween(const ContextSwitches& start, const ContextSwitches& end) {
+  ContextSwitches diff;
+  for (const auto& [tid, counts] : end.by_task) {
+    const auto before = start.by_task.find(tid);
+    const uint64_t voluntary0 = before == start.by_task.end() ? 0 : before->second.first;
+    const uint64_t involuntary0 = before == start.by_task.end() ? 0 : before->second.second;
+    // A thread id reused by a new thread can read lower than at `start`: count it from 0.
+    diff.voluntary += counts.first >= voluntary0 ? counts.first - voluntary0 : counts.first;
+    diff.involuntary +=
+        counts.second >= involuntary0 ? counts.second - involuntary0 : counts.second;
+  }
+  return diff;
 }
 
 double Percentile(const std::vector<double>& sorted, double p) {

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <fstream>
 #include <functional>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
@@ -43,8 +44,14 @@ double ProcessCpuSeconds(int pid);
 struct ContextSwitches {
   uint64_t voluntary = 0;
   uint64_t involuntary = 0;
+  // The same per thread id, so that a difference can skip threads that exited in between
+  // (a server with a thread per connection ends one whenever a client leaves).
+  std::map<int, std::pair<uint64_t, uint64_t>> by_task;
 };
 ContextSwitches ProcessContextSwitches(int pid);
+// The switches between two readings: each thread alive at `end`, less its count at `start` (0
+// if it started since). A thread that exited in between is left out, never subtracted.
+ContextSwitches SwitchesBetween(const ContextSwitches& start, const ContextSwitches& end);
 
 // Minor page faults of another process so far, all its threads (/proc/<pid>/stat, minflt): a
 // server that maps fresh memory per call (a large malloc served by mmap) pays one per page.

@@ -14,14 +14,26 @@
 //                   method of the process uses the callback API. --threads N serves on N
 //                   queues with a thread each (gRPC's advice for async servers), so that N
 //                   clients' handlers can run at once; one thread serialises them.
+//   --api socket    no gRPC at all: plain TCP, a thread per connection, each request a 4-byte
+//                   little-endian length and a serialized SearchRequest, each answer the same
+//                   framing around a SearchResponse. The cheapest request/response server this
+//                   kernel and VM allow (one blocking recv and one send a call, no HTTP/2, no
+//                   polling threads), so its cost under a walk-long handler is what *any*
+//                   transport pays here, and what gRPC adds is the rest (bench/README.md,
+//                   "Session 15: the socket floor").
 // The listening port goes to --port-file once the server has started (written to a temporary
 // name and renamed, so a reader never sees half of it). SIGTERM or SIGINT stops it.
 
 #include <grpcpp/grpcpp.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <pthread.h>
 #include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <atomic>
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
@@ -57,13 +69,15 @@ class Work {
     // A new stream of rows each call: repeating one would leave them in the cache.
     uint64_t state = calls_.fetch_add(1, std::memory_order_relaxed) * 0x9E3779B97F4A7C15ull + 1;
     float sum[8] = {};
+    // The clock is read after every row (a 6 KiB row from DRAM takes under a microsecond, the
+    // clock tens of nanoseconds), so the work overshoots `us` by one row at most: the CPU
+    // "beyond the work" is then the server's, not the loop's. (Until session 15 it was read
+    // every 16 rows: 806.5 us of work for 800 asked, against 800.4 now, measured standalone.)
     do {
-      for (int i = 0; i < 16; ++i) {
-        state = state * 6364136223846793005ull + 1442695040888963407ull;
-        const float* row = buffer_.data() + ((state >> 33) % rows_) * kRowFloats;
-        for (size_t j = 0; j < kRowFloats; j += 8) {
-          for (size_t l = 0; l < 8; ++l) sum[l] += row[j + l];  // eight chains: vectorisable
-        }
+      state = state * 6364136223846793005ull + 1442695040888963407ull;
+      const float* row = buffer_.data() + ((state >> 33) % rows_) * kRowFloats;
+      for (size_t j = 0; j < kRowFloats; j += 8) {
+        for (size_t l = 0; l < 8; ++l) sum[l] += row[j + l];  // eight chains: vectorisable
       }
     } while (std::chrono::steady_clock::now() < until);
     sink_ = sum[0] + sum[1] + sum[2] + sum[3] + sum[4] + sum[5] + sum[6] + sum[7];
@@ -146,6 +160,101 @@ class AsyncCall {
   bool answered_ = false;
 };
 
+// --api socket: one connection's loop. Reads until a whole frame is buffered (usually one recv),
+// answers it, and ends the thread when the peer closes or sends something unparseable.
+constexpr uint32_t kMaxFrameBytes = 64 << 20;
+
+bool SendAll(int fd, const char* data, size_t size) {
+  while (size > 0) {
+    const ssize_t n = send(fd, data, size, MSG_NOSIGNAL);
+    if (n <= 0) return false;
+    data += n;
+    size -= static_cast<size_t>(n);
+  }
+  return true;
+}
+
+void ServeConnection(int fd) {
+  std::vector<char> in(64 << 10);
+  std::string out;
+  size_t have = 0;
+  ragd::v1::SearchRequest request;
+  ragd::v1::SearchResponse response;
+  for (;;) {
+    uint32_t size = 0;
+    for (;;) {
+      if (have >= 4) {
+        std::memcpy(&size, in.data(), 4);
+        if (size > kMaxFrameBytes) {
+          close(fd);
+          return;
+        }
+        if (have >= 4 + size) break;
+        if (in.size() < 4 + size) in.resize(4 + size);
+      }
+      const ssize_t n = recv(fd, in.data() + have, in.size() - have, 0);
+      if (n <= 0) {
+        close(fd);
+        return;
+      }
+      have += static_cast<size_t>(n);
+    }
+    if (!request.ParseFromArray(in.data() + 4, static_cast<int>(size))) {
+      close(fd);
+      return;
+    }
+    // The client waits for each answer, so a frame never arrives with a second behind it; keep
+    // any such bytes anyway.
+    have -= 4 + size;
+    std::memmove(in.data(), in.data() + 4 + size, have);
+    g_work->Run();
+    FillHits(HitsFor(request), &response);
+    const uint32_t response_size = static_cast<uint32_t>(response.ByteSizeLong());
+    out.resize(4 + response_size);
+    std::memcpy(out.data(), &response_size, 4);
+    response.SerializeWithCachedSizesToArray(reinterpret_cast<uint8_t*>(out.data() + 4));
+    if (!SendAll(fd, out.data(), out.size())) {
+      close(fd);
+      return;
+    }
+  }
+}
+
+// Listens on 127.0.0.1:`port` (0: any free one); returns the socket, or -1, and the port bound.
+int ListenTcp(int port, int* bound) {
+  const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return -1;
+  const int one = 1;
+  setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  socklen_t len = sizeof(addr);
+  if (bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0 || listen(fd, 64) != 0 ||
+      getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
+    close(fd);
+    return -1;
+  }
+  *bound = ntohs(addr.sin_port);
+  return fd;
+}
+
+// Accepts until the listening socket is shut down; a detached thread per connection (the
+// process ends with _exit once stopped, so none of them outlives what it uses).
+void AcceptLoop(int listen_fd) {
+  for (;;) {
+    const int fd = accept4(listen_fd, nullptr, nullptr, SOCK_CLOEXEC);
+    if (fd < 0) {
+      if (errno == EINTR || errno == ECONNABORTED) continue;
+      return;
+    }
+    const int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    std::thread(ServeConnection, fd).detach();
+  }
+}
+
 bool WritePortFile(const std::string& path, int port) {
   const std::string tmp = path + ".tmp";
   {
@@ -165,7 +274,9 @@ int Usage(const char* why) {
                "127.0.0.1:0 (any free port); the port is written to FILE once serving.\n"
                "--work-us: before answering, read random 6 KiB rows of an MB-megabyte buffer\n"
                "(default 512) for US microseconds, as an index walk of that length would.\n"
-               "--threads (async only): N completion queues with a thread each (default 1).\n";
+               "--threads (async only): N completion queues with a thread each (default 1).\n"
+               "--api socket: no gRPC; 4-byte length + protobuf frames over plain TCP on\n"
+               "127.0.0.1 (ADDR must be 127.0.0.1:PORT), a thread per connection.\n";
   return 2;
 }
 
@@ -209,7 +320,9 @@ int main(int argc, char** argv) {
       return Usage(("unknown option " + arg).c_str());
     }
   }
-  if (api != "callback" && api != "async") return Usage("--api must be callback or async");
+  if (api != "callback" && api != "async" && api != "socket") {
+    return Usage("--api must be callback, async or socket");
+  }
   if (port_file.empty()) return Usage("--port-file is required");
   const Work work(work_us, static_cast<size_t>(work_mb));
   g_work = &work;
@@ -222,6 +335,33 @@ int main(int argc, char** argv) {
   sigaddset(&stop_signals, SIGTERM);
   sigaddset(&stop_signals, SIGINT);
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+
+  if (api == "socket") {
+    constexpr char kLoopback[] = "127.0.0.1:";
+    if (threads != 1) return Usage("--threads is for --api async");
+    if (listen.rfind(kLoopback, 0) != 0) return Usage("--api socket listens on 127.0.0.1:PORT");
+    char* end = nullptr;
+    const long requested = std::strtol(listen.c_str() + sizeof(kLoopback) - 1, &end, 10);
+    if (*end != '\0' || requested < 0 || requested > 65535) return Usage("bad port in --listen");
+    int port = 0;
+    const int listen_fd = ListenTcp(static_cast<int>(requested), &port);
+    if (listen_fd < 0) {
+      std::cerr << "ragd_grpc_floor: cannot listen on " << listen << "\n";
+      return 1;
+    }
+    std::thread acceptor(AcceptLoop, listen_fd);
+    int exit_code = 0;
+    if (WritePortFile(port_file, port)) {
+      int signal = 0;
+      sigwait(&stop_signals, &signal);
+    } else {
+      std::cerr << "ragd_grpc_floor: cannot write " << port_file << "\n";
+      exit_code = 1;
+    }
+    shutdown(listen_fd, SHUT_RDWR);
+    acceptor.join();
+    _exit(exit_code);  // connection threads may still be blocked in recv
+  }
 
   // The same message limits ragd sets (server.max_message_bytes' default), nothing else.
   constexpr int kMaxMessageBytes = 64 << 20;

@@ -4,7 +4,10 @@
 #include <fcntl.h>
 #include <grpcpp/generic/generic_stub.h>
 #include <grpcpp/grpcpp.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -12,6 +15,7 @@
 #include <algorithm>
 #include <atomic>
 #include <charconv>
+#include <cstring>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -254,6 +258,90 @@ LoadResult RunSearchLoad(const SuiteContext& ctx, const std::string& target, int
       search);
 }
 
+// The same client loop against `ragd_grpc_floor --api socket` (no gRPC): per client thread one
+// TCP connection to 127.0.0.1:port, each call a 4-byte little-endian length and a serialized
+// SearchRequest out, the same framing around a SearchResponse back, one blocking send and recv.
+struct SocketClient {
+  int fd = -1;
+  ragd::v1::SearchRequest request;
+  ragd::v1::SearchResponse response;
+  std::string out;
+  std::vector<char> in = std::vector<char>(64 << 10);
+  SocketClient() = default;
+  SocketClient(const SocketClient&) = delete;
+  SocketClient& operator=(const SocketClient&) = delete;
+  ~SocketClient() {
+    if (fd >= 0) close(fd);
+  }
+};
+
+bool SocketConnect(int port, SocketClient* c) {
+  c->fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (c->fd < 0) return false;
+  const int one = 1;
+  setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  return connect(c->fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0;
+}
+
+bool SocketCall(SocketClient* c) {
+  const uint32_t size = static_cast<uint32_t>(c->request.ByteSizeLong());
+  c->out.resize(4 + size);
+  std::memcpy(c->out.data(), &size, 4);
+  c->request.SerializeWithCachedSizesToArray(reinterpret_cast<uint8_t*>(c->out.data() + 4));
+  for (size_t sent = 0; sent < c->out.size();) {
+    const ssize_t n = send(c->fd, c->out.data() + sent, c->out.size() - sent, MSG_NOSIGNAL);
+    if (n <= 0) return false;
+    sent += static_cast<size_t>(n);
+  }
+  size_t have = 0;
+  uint32_t answer = 0;
+  for (;;) {
+    if (have >= 4) {
+      std::memcpy(&answer, c->in.data(), 4);
+      if (answer > static_cast<uint32_t>(kMaxMessageBytes)) return false;
+      if (have >= 4 + answer) break;
+      if (c->in.size() < 4 + answer) c->in.resize(4 + answer);
+    }
+    const ssize_t n = recv(c->fd, c->in.data() + have, c->in.size() - have, 0);
+    if (n <= 0) return false;
+    have += static_cast<size_t>(n);
+  }
+  return have == 4 + answer && c->response.ParseFromArray(c->in.data() + 4, static_cast<int>(answer));
+}
+
+// `state` holds the connections (one per client thread, made here) and is left open, so that
+// the caller reads the server's figures before its threads see the clients leave.
+LoadResult RunSocketSearchLoad(const SuiteContext& ctx, int port, int clients,
+                               const LoadOptions& options, std::vector<SocketClient>* connections) {
+  const Dataset& data = *ctx.data;
+  LoadOptions load = options;
+  load.threads = clients;
+  *connections = std::vector<SocketClient>(static_cast<size_t>(clients));
+  std::vector<SocketClient>& state = *connections;
+  auto search = [&](int t, size_t q, int64_t* ids) {
+    SocketClient& c = state[static_cast<size_t>(t)];
+    c.request.mutable_vector()->Clear();
+    c.request.mutable_vector()->Add(data.query_row(q), data.query_row(q) + data.dim);
+    return SocketCall(&c) && ParseHits(c.response, ids);
+  };
+  return RunQueryLoad(
+      data.num_queries, kTopK, load,
+      [&](int t) {
+        SocketClient& c = state[static_cast<size_t>(t)];
+        c.request.set_collection(kCollection);
+        c.request.set_k(kTopK);
+        c.request.set_with_payload(false);
+        if (!SocketConnect(port, &c)) return;  // every call then fails and counts as an error
+        int64_t ids[kTopK];
+        for (size_t i = 0; i < 5; ++i) search(t, i % data.num_queries, ids);
+      },
+      search);
+}
+
 // Points.SearchBatch with one client: the queries in calls of `batch` (the last one shorter),
 // each call's results parsed into the query's row; passes as RunQueryLoad (the first one for
 // recall, then until min_seconds, at most max_passes or max_seconds). QPS counts queries.
@@ -331,9 +419,7 @@ LoadResult MeasureServer(int pid, ServerCost* cost, Load&& load) {
   LoadResult r = load();
   cost->cpu_seconds = ProcessCpuSeconds(pid) - cpu_start;
   cost->minor_faults = ProcessMinorFaults(pid) - faults_start;
-  const ContextSwitches switches_end = ProcessContextSwitches(pid);
-  cost->switches.voluntary = switches_end.voluntary - switches_start.voluntary;
-  cost->switches.involuntary = switches_end.involuntary - switches_start.involuntary;
+  cost->switches = SwitchesBetween(switches_start, ProcessContextSwitches(pid));
   return r;
 }
 // server_cpu_ms_per_call and the switches per call: the thread hand-offs behind the CPU figure,
@@ -615,7 +701,8 @@ RagdFigures RunRagdSuite(const SuiteContext& ctx, const RagdOptions& options) {
     const ContextSwitches switches_start = ProcessContextSwitches(proc->pid());
     LoadResult r = RunBatchLoad(ctx, target, options.batch_size, ctx.load);
     const double server_cpu = ProcessCpuSeconds(proc->pid()) - server_cpu_start;
-    const ContextSwitches switches_end = ProcessContextSwitches(proc->pid());
+    const ContextSwitches switches =
+        SwitchesBetween(switches_start, ProcessContextSwitches(proc->pid()));
     figures.batch_recall = RecallAtK(r.first_results, *ctx.truth, kTopK);
     figures.batch_qps = r.qps;
     nlohmann::json record =
@@ -626,8 +713,7 @@ RagdFigures RunRagdSuite(const SuiteContext& ctx, const RagdOptions& options) {
     record["server_cpu_ms_per_query"] = server_cpu * 1000 / std::max<double>(1, r.ops);
     figures.batch_server_cpu_ms_per_query = server_cpu * 1000 / std::max<double>(1, r.ops);
     record["server_voluntary_switches_per_query"] =
-        static_cast<double>(switches_end.voluntary - switches_start.voluntary) /
-        std::max<double>(1, r.ops);
+        static_cast<double>(switches.voluntary) / std::max<double>(1, r.ops);
     record["errors"] = r.errors;
     ctx.report->Write(record);
   }
@@ -728,10 +814,15 @@ GrpcFloorFigures RunGrpcFloorSuite(const SuiteContext& ctx, const GrpcFloorOptio
   };
   std::vector<Server> servers = {{"callback", 1, options.clients}};
   for (int clients : options.clients) servers.push_back({"async", std::max(1, clients), {clients}});
+  // No gRPC: the transport floor any server pays here (plain TCP only, so not with --transport
+  // unix).
+  if (!options.unix_socket) servers.push_back({"socket", 1, options.clients});
   for (const int64_t work_us : works) {
     for (const Server& server : servers) {
       const std::string& api = server.api;
-      const std::string system = "grpc-floor-" + api + (work_us > 0 ? "-walk" : "");
+      const bool socket = api == "socket";
+      const std::string system =
+          (socket ? std::string("socket-floor") : "grpc-floor-" + api) + (work_us > 0 ? "-walk" : "");
       // This server's files: PREFIX.port, PREFIX.sock, PREFIX.log.
       const std::string prefix = pattern + "/" + system + "-" + std::to_string(server.threads);
       const std::string port_file = prefix + ".port", log = prefix + ".log";
@@ -754,8 +845,10 @@ GrpcFloorFigures RunGrpcFloorSuite(const SuiteContext& ctx, const GrpcFloorOptio
       if (port == 0) return fail(system, "did not start; log: " + RagdLogTail(log));
       for (int clients : server.clients) {
         ServerCost cost;
+        std::vector<SocketClient> connections;  // closed after the server's figures are read
         LoadResult r = MeasureServer(proc.pid(), &cost, [&] {
-          return RunSearchLoad(ctx, TargetOf(port, unix_socket), clients, ctx.load);
+          return socket ? RunSocketSearchLoad(ctx, port, clients, ctx.load, &connections)
+                        : RunSearchLoad(ctx, TargetOf(port, unix_socket), clients, ctx.load);
         });
         const double calls = static_cast<double>(std::max<size_t>(1, r.ops));
         // No recall, ef or n: the hits are fixed, whatever the query.
@@ -764,8 +857,12 @@ GrpcFloorFigures RunGrpcFloorSuite(const SuiteContext& ctx, const GrpcFloorOptio
         record.erase("ef");
         record.erase("n");
         record["transport"] =
-            std::string(unix_socket.empty() ? "gRPC over 127.0.0.1" : "gRPC over a Unix socket") +
-            ", one connection per client thread";
+            socket ? std::string("no gRPC: length-prefixed protobuf over TCP on 127.0.0.1, a "
+                                 "server thread per connection")
+                   : std::string(unix_socket.empty() ? "gRPC over 127.0.0.1"
+                                                     : "gRPC over a Unix socket");
+        record["transport"] = record["transport"].get<std::string>() +
+                              ", one connection per client thread";
         if (work_us > 0) {
           record["what"] =
               "Points.Search answered with k fixed hits after work_us of random 6 KiB reads of a "
@@ -777,7 +874,12 @@ GrpcFloorFigures RunGrpcFloorSuite(const SuiteContext& ctx, const GrpcFloorOptio
         if (api == "async") record["server_threads"] = server.threads;
         AddServerCost(cost, calls, &record);
         ctx.report->Write(record);
-        if (clients == 1) {
+        if (socket) {
+          (work_us == 0 ? figures.socket_cpu_ms_per_call_by_clients
+                        : figures.socket_walk_cpu_ms_per_call_by_clients)
+              .push_back(cost.cpu_seconds * 1000 / calls);
+          if (work_us > 0) figures.socket_walk_qps_by_clients.push_back(r.qps);
+        } else if (clients == 1) {
           const bool callback = api == std::string("callback");
           const double cpu_ms = cost.cpu_seconds * 1000 / calls;
           if (work_us == 0) {

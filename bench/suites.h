@@ -202,6 +202,12 @@ struct GrpcFloorFigures {
   double async_walk_cpu_ms_per_call = 0;
   double callback_walk_qps = 0;
   double async_walk_qps = 0;
+  // The socket floor (ragd_grpc_floor --api socket, no gRPC), by GrpcFloorOptions::clients in
+  // order: server CPU per call without and with work_us of work, and calls/s with it. Empty
+  // when not measured (--transport unix).
+  std::vector<double> socket_cpu_ms_per_call_by_clients;
+  std::vector<double> socket_walk_cpu_ms_per_call_by_clients;
+  std::vector<double> socket_walk_qps_by_clients;
 };
 GrpcFloorFigures RunGrpcFloorSuite(const SuiteContext& ctx, const GrpcFloorOptions& options);
 

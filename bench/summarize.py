@@ -196,7 +196,7 @@ def summarize(records, markdown):
                     rows.append([k, fmt(v["value"], ".3f"), f"{op} {v['target']}",
                                  "met" if v["met"] else "MISSED"])
             for k, v in r.items():
-                if k.startswith(("index_qps_ratio", "service_qps_ratio", "grpc_floor",
+                if k.startswith(("index_qps_ratio", "service_qps_ratio", "grpc_floor", "socket_floor",
                                  "service_cpu_us_per_search_beyond_index_and")) and \
                         isinstance(v, (int, float)):
                     rows.append([k, fmt(v, ".3f"), "(diagnostic)", ""])

@@ -489,7 +489,7 @@ int Run(int argc, char** argv) {
   // the same client loop and client counts.
   GrpcFloorFigures grpc_floor;
   if (!skip_ragd && !skip_grpc_floor) {
-    Log("grpc floor (callback, async)");
+    Log("grpc floor (callback, async) and socket floor");
     floor_options.clients = ragd_options.clients;
     floor_options.work_us = floor_work_us;
     if (floor_work_us < 0) {
@@ -604,6 +604,22 @@ int Run(int argc, char** argv) {
         targets[std::string("grpc_floor_walk_") + api + "_qps_ratio_vs_work_alone"] =
             qps * work_us / 1e6;
       }
+    }
+    // The socket floor (no gRPC), by client count: what any transport costs here, so that the
+    // gRPC floor's figures above split into the kernel's and VM's share and gRPC's own.
+    const GrpcFloorFigures& g = grpc_floor;
+    for (size_t j = 0; j < floor_options.clients.size(); ++j) {
+      const std::string n = "_" + std::to_string(floor_options.clients[j]);
+      if (j < g.socket_cpu_ms_per_call_by_clients.size()) {
+        targets["socket_floor_cpu_us_per_call" + n] = g.socket_cpu_ms_per_call_by_clients[j] * 1000;
+      }
+      if (floor_options.work_us <= 0 || j >= g.socket_walk_qps_by_clients.size()) continue;
+      const double work_us = static_cast<double>(floor_options.work_us);
+      targets["socket_floor_walk_cpu_us_per_call_beyond_work" + n] =
+          g.socket_walk_cpu_ms_per_call_by_clients[j] * 1000 - work_us;
+      // Against N walks' own rate (N / work_us): how much of it a server with no gRPC keeps.
+      targets["socket_floor_walk_qps_ratio_vs_work_alone" + n] =
+          g.socket_walk_qps_by_clients[j] * work_us / 1e6 / floor_options.clients[j];
     }
   }
 

@@ -3,8 +3,8 @@
 # `make bench` and `make bench-quant` cannot rot between the (manual, long) benchmark runs.
 # Checks the shape of the results, never a speed: every system ran (hnswlib, ragd's backend in
 # process per storage kind, hnswlib built with -march=native in a child process, ragd over gRPC
-# at each ef of the sweep, SearchBatch, restart, the gRPC floor on both APIs, empty and with a
-# walk-long handler), ragd's own count of its index searches' CPU, no error record, the recall
+# at each ef of the sweep, SearchBatch, restart, the gRPC floor on both APIs and the socket floor
+# with no gRPC, empty and with a walk-long handler), ragd's own count of its index searches' CPU, no error record, the recall
 # of exact-enough searches, and that summarize.py reads the file.
 # Usage: vector_bench_smoke.sh BENCH_BINARY RAGD_BINARY SOURCE_DIR
 set -euo pipefail
@@ -32,7 +32,7 @@ for r in records:
         searches.setdefault(r["system"], []).append(r)
 for system in ["hnswlib", "hnswlib-native", "ragd-index", "ragd-index-int8", "ragd", "ragd-batch",
                "grpc-floor-callback", "grpc-floor-async", "grpc-floor-callback-walk",
-               "grpc-floor-async-walk"]:
+               "grpc-floor-async-walk", "socket-floor", "socket-floor-walk"]:
     assert system in searches, f"no search record for {system}: {sorted(searches)}"
 assert sorted(r["ef"] for r in searches["ragd"]) == [32, 128], searches["ragd"]
 # Re-scored at each kind's default oversampling (index::DefaultOversampling), and on codes.
@@ -51,7 +51,7 @@ for r in searches["ragd"]:
     assert round(r["server_index_searches_per_call"] * r["ops"]) == r["ops"] + 5 * r["threads"], r
     assert r["server_index_cpu_ms_per_call"] > 0, r
 for system in ["grpc-floor-callback", "grpc-floor-async", "grpc-floor-callback-walk",
-               "grpc-floor-async-walk"]:
+               "grpc-floor-async-walk", "socket-floor", "socket-floor-walk"]:
     r = searches[system][0]
     assert r["ops"] >= 20 and r["errors"] == 0 and r["server_cpu_ms_per_call"] >= 0, r
     assert r.get("work_us", 0) == (100 if system.endswith("-walk") else 0), r
@@ -68,6 +68,9 @@ assert targets and "grpc_floor_callback_cpu_us_per_call" in targets[0], targets
 assert targets[0].get("grpc_floor_work_us") == 100, targets[0]
 for key in ["grpc_floor_walk_callback_cpu_us_per_call_beyond_work",
             "grpc_floor_walk_async_qps_ratio_vs_work_alone",
+            "socket_floor_cpu_us_per_call_1",
+            "socket_floor_walk_cpu_us_per_call_beyond_work_1",
+            "socket_floor_walk_qps_ratio_vs_work_alone_1",
             "service_cpu_us_per_search_beyond_index_in_server",
             "index_cpu_ms_per_search_in_server"]:
     assert key in targets[0], (key, sorted(targets[0]))
@@ -82,6 +85,12 @@ key = "qps_ratio_vs_hnswlib_1_equal_recall_ef"
 if key in targets[0]:
     assert targets[0][key] in (32, 128), targets[0][key]
     assert "qps_ratio_vs_hnswlib_1_at_equal_recall" in targets[0], targets[0]
+# Context switches are differences per thread: never negative, even though the socket floor
+# ends a thread whenever a client leaves.
+for r in records:
+    if r["bench"] == "search" and "server_voluntary_switches_per_call" in r:
+        assert 0 <= r["server_voluntary_switches_per_call"] < 1000, r
+        assert 0 <= r["server_involuntary_switches_per_call"] < 1000, r
 print(f"ok: {len(records)} records, systems {sorted(searches)}")
 PY
 python3 "$SRC/bench/summarize.py" "$OUT" > "$WORK/summary.txt" ||
