@@ -265,6 +265,18 @@ bool WritePortFile(const std::string& path, int port) {
   return std::rename(tmp.c_str(), path.c_str()) == 0;
 }
 
+// Writes the port file, then waits for SIGTERM or SIGINT (blocked in every thread); the exit
+// code: 0, or 1 when the port file cannot be written.
+int AnnounceAndWait(const std::string& port_file, int port, const sigset_t& stop_signals) {
+  if (!WritePortFile(port_file, port)) {
+    std::cerr << "ragd_grpc_floor: cannot write " << port_file << "\n";
+    return 1;
+  }
+  int signal = 0;
+  sigwait(&stop_signals, &signal);
+  return 0;
+}
+
 int Usage(const char* why) {
   std::cerr << "ragd_grpc_floor: " << why << "\n"
             << "Usage: ragd_grpc_floor --api callback|async --port-file FILE [--listen ADDR]\n"
@@ -350,14 +362,7 @@ int main(int argc, char** argv) {
       return 1;
     }
     std::thread acceptor(AcceptLoop, listen_fd);
-    int exit_code = 0;
-    if (WritePortFile(port_file, port)) {
-      int signal = 0;
-      sigwait(&stop_signals, &signal);
-    } else {
-      std::cerr << "ragd_grpc_floor: cannot write " << port_file << "\n";
-      exit_code = 1;
-    }
+    const int exit_code = AnnounceAndWait(port_file, port, stop_signals);
     shutdown(listen_fd, SHUT_RDWR);
     acceptor.join();
     _exit(exit_code);  // connection threads may still be blocked in recv
@@ -398,14 +403,7 @@ int main(int argc, char** argv) {
       while (cq->Next(&tag, &ok)) static_cast<AsyncCall*>(tag)->Proceed(ok);
     });
   }
-  int exit_code = 0;
-  if (WritePortFile(port_file, port)) {
-    int signal = 0;
-    sigwait(&stop_signals, &signal);
-  } else {
-    std::cerr << "ragd_grpc_floor: cannot write " << port_file << "\n";
-    exit_code = 1;
-  }
+  const int exit_code = AnnounceAndWait(port_file, port, stop_signals);
   server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(1));
   for (auto& queue : queues) queue->Shutdown();
   for (std::thread& worker : workers) worker.join();

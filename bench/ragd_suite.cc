@@ -4,18 +4,11 @@
 #include <fcntl.h>
 #include <grpcpp/generic/generic_stub.h>
 #include <grpcpp/grpcpp.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <signal.h>
-#include <sys/socket.h>
-#include <sys/prctl.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
-#include <charconv>
-#include <cstring>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -26,119 +19,13 @@
 #include <thread>
 #include <vector>
 
+#include "bench/server_harness.h"
 #include "bench/suites.h"
 #include "ragd/v1/collections.grpc.pb.h"
 #include "ragd/v1/points.grpc.pb.h"
 
 namespace ragd::bench {
 namespace {
-
-constexpr char kCollection[] = "bench";
-constexpr int kMaxMessageBytes = 64 << 20;  // ragd's default server.max_message_bytes
-
-// One ragd child process. The destructor SIGKILLs it if it is still running, and the child
-// dies with us (PR_SET_PDEATHSIG) if the benchmark itself is killed, so no server outlives it.
-class RagdProcess {
- public:
-  RagdProcess() = default;
-  RagdProcess(const RagdProcess&) = delete;
-  RagdProcess& operator=(const RagdProcess&) = delete;
-  ~RagdProcess() {
-    if (pid_ > 0) {
-      kill(pid_, SIGKILL);
-      waitpid(pid_, nullptr, 0);
-    }
-  }
-
-  // Starts `binary args...` with stdout and stderr appended to `log_path`.
-  bool Start(const std::string& binary, const std::vector<std::string>& args,
-             const std::string& log_path, std::string* error) {
-    std::vector<std::string> argv_storage = {binary};
-    argv_storage.insert(argv_storage.end(), args.begin(), args.end());
-    std::vector<char*> argv;
-    for (std::string& a : argv_storage) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    const pid_t parent = getpid();
-    pid_t pid = fork();
-    if (pid < 0) {
-      *error = "fork failed";
-      return false;
-    }
-    if (pid == 0) {
-      // Only async-signal-safe calls between fork and exec.
-      prctl(PR_SET_PDEATHSIG, SIGKILL);
-      if (getppid() != parent) _exit(127);
-      int fd = open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-      if (fd >= 0) {
-        dup2(fd, STDOUT_FILENO);
-        dup2(fd, STDERR_FILENO);
-        close(fd);
-      }
-      execv(argv[0], argv.data());
-      _exit(127);
-    }
-    pid_ = pid;
-    return true;
-  }
-
-  int pid() const { return pid_; }
-
-  // True while the child has not exited; reaps it when it has.
-  bool Alive() {
-    if (pid_ <= 0) return false;
-    int status = 0;
-    pid_t r = waitpid(pid_, &status, WNOHANG);
-    if (r == 0) return true;
-    exit_status_ = status;
-    pid_ = -1;
-    return false;
-  }
-
-  // SIGTERM, then waits up to `timeout` seconds (SIGKILL after that). Returns the exit code,
-  // or -1 when it had to be killed or died from a signal.
-  int Terminate(double timeout, double* seconds) {
-    Clock::time_point start = Clock::now();
-    if (pid_ <= 0) return -1;
-    kill(pid_, SIGTERM);
-    while (Alive() && SecondsSince(start) < timeout) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(5));
-    }
-    if (pid_ > 0) {
-      kill(pid_, SIGKILL);
-      waitpid(pid_, &exit_status_, 0);
-      pid_ = -1;
-      *seconds = SecondsSince(start);
-      return -1;
-    }
-    *seconds = SecondsSince(start);
-    return WIFEXITED(exit_status_) ? WEXITSTATUS(exit_status_) : -1;
-  }
-
- private:
-  pid_t pid_ = -1;
-  int exit_status_ = 0;
-};
-
-// Where a server listens: 127.0.0.1:port, or the Unix socket `unix_socket` when set.
-std::string TargetOf(int port, const std::string& unix_socket) {
-  return unix_socket.empty() ? "127.0.0.1:" + std::to_string(port) : "unix:" + unix_socket;
-}
-
-std::shared_ptr<grpc::Channel> MakeChannel(const std::string& target, int channel_id) {
-  grpc::ChannelArguments args;
-  args.SetMaxReceiveMessageSize(kMaxMessageBytes);
-  args.SetMaxSendMessageSize(kMaxMessageBytes);
-  // A private subchannel (TCP connection) per client thread: without this, channels with equal
-  // arguments share one connection and "N clients" would be N streams on one socket.
-  args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
-  args.SetInt("ragd.bench.channel_id", channel_id);
-  return grpc::CreateCustomChannel(target, grpc::InsecureChannelCredentials(), args);
-}
-
-void SetDeadline(grpc::ClientContext* ctx, double seconds) {
-  ctx->set_deadline(std::chrono::system_clock::now() +
-                    std::chrono::milliseconds(static_cast<int64_t>(seconds * 1000)));
-}
 
 // grpc.health.v1.Health/Check for the overall service "". Debian's gRPC ships no generated
 // health stubs, and the messages are tiny, so the call goes through the generic stub with the
@@ -192,154 +79,6 @@ int WaitServing(RagdProcess& proc, const std::string& port_file, const std::stri
   }
   *error = "ragd not SERVING within the start-up timeout";
   return 0;
-}
-
-std::string RagdLogTail(const std::string& log_path) {
-  std::ifstream in(log_path);
-  std::vector<std::string> lines;
-  std::string line;
-  for (int guard = 0; guard < 1000000 && std::getline(in, line); ++guard) {
-    lines.push_back(line);
-    if (lines.size() > 5) lines.erase(lines.begin());
-  }
-  std::string out;
-  for (const std::string& l : lines) out += l + "\n";
-  return out;
-}
-
-// Fills `ids` from the hits of a search response; false if an id is not one of ours.
-bool ParseHits(const ragd::v1::SearchResponse& response, int64_t* ids) {
-  for (size_t i = 0; i < kTopK; ++i) ids[i] = -1;
-  const int hits = std::min<int>(response.hits_size(), static_cast<int>(kTopK));
-  for (int i = 0; i < hits; ++i) {
-    const std::string& id = response.hits(i).point().id();
-    int64_t value = -1;
-    auto [ptr, ec] = std::from_chars(id.data(), id.data() + id.size(), value);
-    if (ec != std::errc() || ptr != id.data() + id.size()) return false;
-    ids[i] = value;
-  }
-  return true;
-}
-
-struct SearchClient {
-  std::unique_ptr<ragd::v1::Points::Stub> stub;
-  ragd::v1::SearchRequest request;
-  ragd::v1::SearchResponse response;
-};
-
-// `ef` 0 leaves SearchRequest.ef unset (the collection's default).
-LoadResult RunSearchLoad(const SuiteContext& ctx, const std::string& target, int clients,
-                         LoadOptions load, size_t ef = 0) {
-  const Dataset& data = *ctx.data;
-  load.threads = clients;
-  std::vector<SearchClient> state(static_cast<size_t>(clients));
-  auto search = [&](int t, size_t q, int64_t* ids) {
-    SearchClient& c = state[static_cast<size_t>(t)];
-    c.request.mutable_vector()->Clear();
-    c.request.mutable_vector()->Add(data.query_row(q), data.query_row(q) + data.dim);
-    grpc::ClientContext call;
-    SetDeadline(&call, 30);
-    if (!c.stub->Search(&call, c.request, &c.response).ok()) return false;
-    return ParseHits(c.response, ids);
-  };
-  return RunQueryLoad(
-      data.num_queries, kTopK, load,
-      [&](int t) {
-        SearchClient& c = state[static_cast<size_t>(t)];
-        c.stub = ragd::v1::Points::NewStub(MakeChannel(target, 1000 + t));
-        c.request.set_collection(kCollection);
-        c.request.set_k(kTopK);
-        c.request.set_with_payload(false);
-        if (ef > 0) c.request.set_ef(static_cast<uint32_t>(ef));
-        // Connects and warms the server's per-thread state outside the timed window.
-        int64_t ids[kTopK];
-        for (size_t i = 0; i < 5; ++i) search(t, i % data.num_queries, ids);
-      },
-      search);
-}
-
-// The same client loop against `ragd_grpc_floor --api socket` (no gRPC): per client thread one
-// TCP connection to 127.0.0.1:port, each call a 4-byte little-endian length and a serialized
-// SearchRequest out, the same framing around a SearchResponse back, one blocking send and recv.
-struct SocketClient {
-  int fd = -1;
-  ragd::v1::SearchRequest request;
-  ragd::v1::SearchResponse response;
-  std::string out;
-  std::vector<char> in = std::vector<char>(64 << 10);
-  SocketClient() = default;
-  SocketClient(const SocketClient&) = delete;
-  SocketClient& operator=(const SocketClient&) = delete;
-  ~SocketClient() {
-    if (fd >= 0) close(fd);
-  }
-};
-
-bool SocketConnect(int port, SocketClient* c) {
-  c->fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (c->fd < 0) return false;
-  const int one = 1;
-  setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = htons(static_cast<uint16_t>(port));
-  return connect(c->fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0;
-}
-
-bool SocketCall(SocketClient* c) {
-  const uint32_t size = static_cast<uint32_t>(c->request.ByteSizeLong());
-  c->out.resize(4 + size);
-  std::memcpy(c->out.data(), &size, 4);
-  c->request.SerializeWithCachedSizesToArray(reinterpret_cast<uint8_t*>(c->out.data() + 4));
-  for (size_t sent = 0; sent < c->out.size();) {
-    const ssize_t n = send(c->fd, c->out.data() + sent, c->out.size() - sent, MSG_NOSIGNAL);
-    if (n <= 0) return false;
-    sent += static_cast<size_t>(n);
-  }
-  size_t have = 0;
-  uint32_t answer = 0;
-  for (;;) {
-    if (have >= 4) {
-      std::memcpy(&answer, c->in.data(), 4);
-      if (answer > static_cast<uint32_t>(kMaxMessageBytes)) return false;
-      if (have >= 4 + answer) break;
-      if (c->in.size() < 4 + answer) c->in.resize(4 + answer);
-    }
-    const ssize_t n = recv(c->fd, c->in.data() + have, c->in.size() - have, 0);
-    if (n <= 0) return false;
-    have += static_cast<size_t>(n);
-  }
-  return have == 4 + answer && c->response.ParseFromArray(c->in.data() + 4, static_cast<int>(answer));
-}
-
-// `state` holds the connections (one per client thread, made here) and is left open, so that
-// the caller reads the server's figures before its threads see the clients leave.
-LoadResult RunSocketSearchLoad(const SuiteContext& ctx, int port, int clients,
-                               const LoadOptions& options, std::vector<SocketClient>* connections) {
-  const Dataset& data = *ctx.data;
-  LoadOptions load = options;
-  load.threads = clients;
-  *connections = std::vector<SocketClient>(static_cast<size_t>(clients));
-  std::vector<SocketClient>& state = *connections;
-  auto search = [&](int t, size_t q, int64_t* ids) {
-    SocketClient& c = state[static_cast<size_t>(t)];
-    c.request.mutable_vector()->Clear();
-    c.request.mutable_vector()->Add(data.query_row(q), data.query_row(q) + data.dim);
-    return SocketCall(&c) && ParseHits(c.response, ids);
-  };
-  return RunQueryLoad(
-      data.num_queries, kTopK, load,
-      [&](int t) {
-        SocketClient& c = state[static_cast<size_t>(t)];
-        c.request.set_collection(kCollection);
-        c.request.set_k(kTopK);
-        c.request.set_with_payload(false);
-        if (!SocketConnect(port, &c)) return;  // every call then fails and counts as an error
-        int64_t ids[kTopK];
-        for (size_t i = 0; i < 5; ++i) search(t, i % data.num_queries, ids);
-      },
-      search);
 }
 
 // Points.SearchBatch with one client: the queries in calls of `batch` (the last one shorter),
@@ -402,35 +141,6 @@ LoadResult RunBatchLoad(const SuiteContext& ctx, const std::string& target, size
   for (double ms : latencies) total_ms += ms;
   result.mean_ms = latencies.empty() ? 0 : total_ms / static_cast<double>(latencies.size());
   return result;
-}
-
-// A server process's CPU and context switches over one load, for the per-call figures of a
-// search record (ragd's and the gRPC floor's alike).
-struct ServerCost {
-  double cpu_seconds = 0;
-  ContextSwitches switches;
-  uint64_t minor_faults = 0;
-};
-template <typename Load>
-LoadResult MeasureServer(int pid, ServerCost* cost, Load&& load) {
-  const double cpu_start = ProcessCpuSeconds(pid);
-  const ContextSwitches switches_start = ProcessContextSwitches(pid);
-  const uint64_t faults_start = ProcessMinorFaults(pid);
-  LoadResult r = load();
-  cost->cpu_seconds = ProcessCpuSeconds(pid) - cpu_start;
-  cost->minor_faults = ProcessMinorFaults(pid) - faults_start;
-  cost->switches = SwitchesBetween(switches_start, ProcessContextSwitches(pid));
-  return r;
-}
-// server_cpu_ms_per_call and the switches per call: the thread hand-offs behind the CPU figure,
-// which load hardly changes (bench/README.md, "Search on a completion queue").
-void AddServerCost(const ServerCost& cost, double calls, nlohmann::json* record) {
-  (*record)["server_cpu_ms_per_call"] = cost.cpu_seconds * 1000 / calls;
-  (*record)["server_voluntary_switches_per_call"] =
-      static_cast<double>(cost.switches.voluntary) / calls;
-  (*record)["server_involuntary_switches_per_call"] =
-      static_cast<double>(cost.switches.involuntary) / calls;
-  (*record)["server_minor_faults_per_call"] = static_cast<double>(cost.minor_faults) / calls;
 }
 
 // Reads the collection's counts; false on error.
@@ -776,125 +486,6 @@ RagdFigures RunRagdSuite(const SuiteContext& ctx, const RagdOptions& options) {
        }()},
       {"load_average_1m", LoadAverage1()},
   });
-  figures.ran = true;
-  return figures;
-}
-
-GrpcFloorFigures RunGrpcFloorSuite(const SuiteContext& ctx, const GrpcFloorOptions& options) {
-  GrpcFloorFigures figures;
-  auto fail = [&](const std::string& system, const std::string& why) {
-    figures.error = why;
-    ctx.report->Write({{"bench", "error"}, {"system", system}, {"threads", 0}, {"error", why}});
-    return figures;
-  };
-  if (options.binary.empty() || !std::filesystem::exists(options.binary)) {
-    return fail("grpc-floor",
-                "ragd_grpc_floor not found (build target ragd_grpc_floor): " + options.binary);
-  }
-  const char* tmp = std::getenv("TMPDIR");
-  std::string pattern =
-      std::string(tmp != nullptr && *tmp != '\0' ? tmp : "/tmp") + "/ragd-grpc-floor-XXXXXX";
-  if (mkdtemp(pattern.data()) == nullptr) return fail("grpc-floor", "cannot create a temp dir");
-  struct Cleanup {
-    std::string dir;
-    ~Cleanup() {
-      std::error_code ec;
-      std::filesystem::remove_all(dir, ec);
-    }
-  } cleanup{pattern};
-  std::vector<int64_t> works = {0};
-  if (options.work_us > 0) works.push_back(options.work_us);
-  // The callback API serves any number of clients from gRPC's own threads: one process for
-  // every client count. The async one is given as many queues and threads as clients, one
-  // process per count, so that N clients' handlers run at once there too.
-  struct Server {
-    std::string api;
-    int threads;
-    std::vector<int> clients;
-  };
-  std::vector<Server> servers = {{"callback", 1, options.clients}};
-  for (int clients : options.clients) servers.push_back({"async", std::max(1, clients), {clients}});
-  // No gRPC: the transport floor any server pays here (plain TCP only, so not with --transport
-  // unix).
-  if (!options.unix_socket) servers.push_back({"socket", 1, options.clients});
-  for (const int64_t work_us : works) {
-    for (const Server& server : servers) {
-      const std::string& api = server.api;
-      const bool socket = api == "socket";
-      const std::string system =
-          (socket ? std::string("socket-floor") : "grpc-floor-" + api) + (work_us > 0 ? "-walk" : "");
-      // This server's files: PREFIX.port, PREFIX.sock, PREFIX.log.
-      const std::string prefix = pattern + "/" + system + "-" + std::to_string(server.threads);
-      const std::string port_file = prefix + ".port", log = prefix + ".log";
-      const std::string unix_socket = options.unix_socket ? prefix + ".sock" : "";
-      std::vector<std::string> args = {"--api", api, "--port-file", port_file};
-      if (api == "async") args.insert(args.end(), {"--threads", std::to_string(server.threads)});
-      if (!unix_socket.empty()) args.insert(args.end(), {"--listen", "unix:" + unix_socket});
-      if (work_us > 0) args.insert(args.end(), {"--work-us", std::to_string(work_us)});
-      RagdProcess proc;
-      std::string error;
-      if (!proc.Start(options.binary, args, log, &error)) return fail(system, error);
-      // The port file appears (renamed into place) once the server has started.
-      int port = 0;
-      const Clock::time_point start = Clock::now();
-      while (port == 0 && proc.Alive() && SecondsSince(start) < options.startup_timeout_seconds) {
-        std::ifstream in(port_file);
-        if (!(in >> port)) port = 0;
-        if (port == 0) std::this_thread::sleep_for(std::chrono::milliseconds(5));
-      }
-      if (port == 0) return fail(system, "did not start; log: " + RagdLogTail(log));
-      for (int clients : server.clients) {
-        ServerCost cost;
-        std::vector<SocketClient> connections;  // closed after the server's figures are read
-        LoadResult r = MeasureServer(proc.pid(), &cost, [&] {
-          return socket ? RunSocketSearchLoad(ctx, port, clients, ctx.load, &connections)
-                        : RunSearchLoad(ctx, TargetOf(port, unix_socket), clients, ctx.load);
-        });
-        const double calls = static_cast<double>(std::max<size_t>(1, r.ops));
-        // No recall, ef or n: the hits are fixed, whatever the query.
-        nlohmann::json record = SearchRecord(system, clients, 0, 0, 0, r);
-        record.erase("recall_at_10");
-        record.erase("ef");
-        record.erase("n");
-        record["transport"] =
-            socket ? std::string("no gRPC: length-prefixed protobuf over TCP on 127.0.0.1, a "
-                                 "server thread per connection")
-                   : std::string(unix_socket.empty() ? "gRPC over 127.0.0.1"
-                                                     : "gRPC over a Unix socket");
-        record["transport"] = record["transport"].get<std::string>() +
-                              ", one connection per client thread";
-        if (work_us > 0) {
-          record["what"] =
-              "Points.Search answered with k fixed hits after work_us of random 6 KiB reads of a "
-              "512 MiB buffer (gRPC's own cost under a handler as long as ragd's walk)";
-          record["work_us"] = work_us;
-        } else {
-          record["what"] = "Points.Search answered with k fixed hits, no index (gRPC's own cost)";
-        }
-        if (api == "async") record["server_threads"] = server.threads;
-        AddServerCost(cost, calls, &record);
-        ctx.report->Write(record);
-        if (socket) {
-          (work_us == 0 ? figures.socket_cpu_ms_per_call_by_clients
-                        : figures.socket_walk_cpu_ms_per_call_by_clients)
-              .push_back(cost.cpu_seconds * 1000 / calls);
-          if (work_us > 0) figures.socket_walk_qps_by_clients.push_back(r.qps);
-        } else if (clients == 1) {
-          const bool callback = api == std::string("callback");
-          const double cpu_ms = cost.cpu_seconds * 1000 / calls;
-          if (work_us == 0) {
-            (callback ? figures.callback_cpu_ms_per_call : figures.async_cpu_ms_per_call) = cpu_ms;
-          } else {
-            (callback ? figures.callback_walk_cpu_ms_per_call
-                      : figures.async_walk_cpu_ms_per_call) = cpu_ms;
-            (callback ? figures.callback_walk_qps : figures.async_walk_qps) = r.qps;
-          }
-        }
-      }
-      double seconds = 0;
-      proc.Terminate(10, &seconds);
-    }
-  }
   figures.ran = true;
   return figures;
 }

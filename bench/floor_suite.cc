@@ -1,0 +1,235 @@
+// The floors under ragd's per-Search cost (bench/README.md, "The gRPC floor" and "Session 15:
+// the socket floor"): ragd_grpc_floor on gRPC's callback and async APIs, and with no gRPC at
+// all over plain TCP, driven by the same client loop and client counts as ragd.
+
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "bench/server_harness.h"
+#include "bench/suites.h"
+
+namespace ragd::bench {
+namespace {
+
+// The same client loop against `ragd_grpc_floor --api socket` (no gRPC): per client thread one
+// TCP connection to 127.0.0.1:port, each call a 4-byte little-endian length and a serialized
+// SearchRequest out, the same framing around a SearchResponse back, one blocking send and recv.
+struct SocketClient {
+  int fd = -1;
+  ragd::v1::SearchRequest request;
+  ragd::v1::SearchResponse response;
+  std::string out;
+  std::vector<char> in = std::vector<char>(64 << 10);
+  SocketClient() = default;
+  SocketClient(const SocketClient&) = delete;
+  SocketClient& operator=(const SocketClient&) = delete;
+  ~SocketClient() {
+    if (fd >= 0) close(fd);
+  }
+};
+
+bool SocketConnect(int port, SocketClient* c) {
+  c->fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (c->fd < 0) return false;
+  const int one = 1;
+  setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  return connect(c->fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0;
+}
+
+bool SocketCall(SocketClient* c) {
+  const uint32_t size = static_cast<uint32_t>(c->request.ByteSizeLong());
+  c->out.resize(4 + size);
+  std::memcpy(c->out.data(), &size, 4);
+  c->request.SerializeWithCachedSizesToArray(reinterpret_cast<uint8_t*>(c->out.data() + 4));
+  for (size_t sent = 0; sent < c->out.size();) {
+    const ssize_t n = send(c->fd, c->out.data() + sent, c->out.size() - sent, MSG_NOSIGNAL);
+    if (n <= 0) return false;
+    sent += static_cast<size_t>(n);
+  }
+  size_t have = 0;
+  uint32_t answer = 0;
+  for (;;) {
+    if (have >= 4) {
+      std::memcpy(&answer, c->in.data(), 4);
+      if (answer > static_cast<uint32_t>(kMaxMessageBytes)) return false;
+      if (have >= 4 + answer) break;
+      if (c->in.size() < 4 + answer) c->in.resize(4 + answer);
+    }
+    const ssize_t n = recv(c->fd, c->in.data() + have, c->in.size() - have, 0);
+    if (n <= 0) return false;
+    have += static_cast<size_t>(n);
+  }
+  return have == 4 + answer && c->response.ParseFromArray(c->in.data() + 4, static_cast<int>(answer));
+}
+
+// `state` holds the connections (one per client thread, made here) and is left open, so that
+// the caller reads the server's figures before its threads see the clients leave.
+LoadResult RunSocketSearchLoad(const SuiteContext& ctx, int port, int clients,
+                               const LoadOptions& options, std::vector<SocketClient>* connections) {
+  const Dataset& data = *ctx.data;
+  LoadOptions load = options;
+  load.threads = clients;
+  *connections = std::vector<SocketClient>(static_cast<size_t>(clients));
+  std::vector<SocketClient>& state = *connections;
+  auto search = [&](int t, size_t q, int64_t* ids) {
+    SocketClient& c = state[static_cast<size_t>(t)];
+    c.request.mutable_vector()->Clear();
+    c.request.mutable_vector()->Add(data.query_row(q), data.query_row(q) + data.dim);
+    return SocketCall(&c) && ParseHits(c.response, ids);
+  };
+  return RunQueryLoad(
+      data.num_queries, kTopK, load,
+      [&](int t) {
+        SocketClient& c = state[static_cast<size_t>(t)];
+        c.request.set_collection(kCollection);
+        c.request.set_k(kTopK);
+        c.request.set_with_payload(false);
+        if (!SocketConnect(port, &c)) return;  // every call then fails and counts as an error
+        int64_t ids[kTopK];
+        for (size_t i = 0; i < 5; ++i) search(t, i % data.num_queries, ids);
+      },
+      search);
+}
+
+}  // namespace
+
+GrpcFloorFigures RunGrpcFloorSuite(const SuiteContext& ctx, const GrpcFloorOptions& options) {
+  GrpcFloorFigures figures;
+  auto fail = [&](const std::string& system, const std::string& why) {
+    figures.error = why;
+    ctx.report->Write({{"bench", "error"}, {"system", system}, {"threads", 0}, {"error", why}});
+    return figures;
+  };
+  if (options.binary.empty() || !std::filesystem::exists(options.binary)) {
+    return fail("grpc-floor",
+                "ragd_grpc_floor not found (build target ragd_grpc_floor): " + options.binary);
+  }
+  const char* tmp = std::getenv("TMPDIR");
+  std::string pattern =
+      std::string(tmp != nullptr && *tmp != '\0' ? tmp : "/tmp") + "/ragd-grpc-floor-XXXXXX";
+  if (mkdtemp(pattern.data()) == nullptr) return fail("grpc-floor", "cannot create a temp dir");
+  struct Cleanup {
+    std::string dir;
+    ~Cleanup() {
+      std::error_code ec;
+      std::filesystem::remove_all(dir, ec);
+    }
+  } cleanup{pattern};
+  std::vector<int64_t> works = {0};
+  if (options.work_us > 0) works.push_back(options.work_us);
+  // The callback API serves any number of clients from gRPC's own threads: one process for
+  // every client count. The async one is given as many queues and threads as clients, one
+  // process per count, so that N clients' handlers run at once there too.
+  struct Server {
+    std::string api;
+    int threads;
+    std::vector<int> clients;
+  };
+  std::vector<Server> servers = {{"callback", 1, options.clients}};
+  for (int clients : options.clients) servers.push_back({"async", std::max(1, clients), {clients}});
+  // No gRPC: the transport floor any server pays here (plain TCP only, so not with --transport
+  // unix).
+  if (!options.unix_socket) servers.push_back({"socket", 1, options.clients});
+  for (const int64_t work_us : works) {
+    for (const Server& server : servers) {
+      const std::string& api = server.api;
+      const bool socket = api == "socket";
+      const std::string system =
+          (socket ? std::string("socket-floor") : "grpc-floor-" + api) + (work_us > 0 ? "-walk" : "");
+      // This server's files: PREFIX.port, PREFIX.sock, PREFIX.log.
+      const std::string prefix = pattern + "/" + system + "-" + std::to_string(server.threads);
+      const std::string port_file = prefix + ".port", log = prefix + ".log";
+      const std::string unix_socket = options.unix_socket ? prefix + ".sock" : "";
+      std::vector<std::string> args = {"--api", api, "--port-file", port_file};
+      if (api == "async") args.insert(args.end(), {"--threads", std::to_string(server.threads)});
+      if (!unix_socket.empty()) args.insert(args.end(), {"--listen", "unix:" + unix_socket});
+      if (work_us > 0) args.insert(args.end(), {"--work-us", std::to_string(work_us)});
+      RagdProcess proc;
+      std::string error;
+      if (!proc.Start(options.binary, args, log, &error)) return fail(system, error);
+      // The port file appears (renamed into place) once the server has started.
+      int port = 0;
+      const Clock::time_point start = Clock::now();
+      while (port == 0 && proc.Alive() && SecondsSince(start) < options.startup_timeout_seconds) {
+        std::ifstream in(port_file);
+        if (!(in >> port)) port = 0;
+        if (port == 0) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+      }
+      if (port == 0) return fail(system, "did not start; log: " + RagdLogTail(log));
+      for (int clients : server.clients) {
+        ServerCost cost;
+        std::vector<SocketClient> connections;  // closed after the server's figures are read
+        // The client's CPU too: on two cores the clients' own work competes with the server,
+        // and a gRPC client costs more than a socket one.
+        const double client_cpu_start = ProcessCpuSeconds(static_cast<int>(getpid()));
+        LoadResult r = MeasureServer(proc.pid(), &cost, [&] {
+          return socket ? RunSocketSearchLoad(ctx, port, clients, ctx.load, &connections)
+                        : RunSearchLoad(ctx, TargetOf(port, unix_socket), clients, ctx.load);
+        });
+        const double calls = static_cast<double>(std::max<size_t>(1, r.ops));
+        // No recall, ef or n: the hits are fixed, whatever the query.
+        nlohmann::json record = SearchRecord(system, clients, 0, 0, 0, r);
+        record.erase("recall_at_10");
+        record.erase("ef");
+        record.erase("n");
+        record["transport"] =
+            socket ? std::string("no gRPC: length-prefixed protobuf over TCP on 127.0.0.1, a "
+                                 "server thread per connection")
+                   : std::string(unix_socket.empty() ? "gRPC over 127.0.0.1"
+                                                     : "gRPC over a Unix socket");
+        record["transport"] = record["transport"].get<std::string>() +
+                              ", one connection per client thread";
+        if (work_us > 0) {
+          record["what"] =
+              "Points.Search answered with k fixed hits after work_us of random 6 KiB reads of a "
+              "512 MiB buffer (gRPC's own cost under a handler as long as ragd's walk)";
+          record["work_us"] = work_us;
+        } else {
+          record["what"] = "Points.Search answered with k fixed hits, no index (gRPC's own cost)";
+        }
+        if (api == "async") record["server_threads"] = server.threads;
+        AddServerCost(cost, calls, &record);
+        record["client_cpu_ms_per_call"] =
+            (ProcessCpuSeconds(static_cast<int>(getpid())) - client_cpu_start) * 1000 / calls;
+        ctx.report->Write(record);
+        if (socket) {
+          (work_us == 0 ? figures.socket_cpu_ms_per_call_by_clients
+                        : figures.socket_walk_cpu_ms_per_call_by_clients)
+              .push_back(cost.cpu_seconds * 1000 / calls);
+          if (work_us > 0) figures.socket_walk_qps_by_clients.push_back(r.qps);
+        } else if (clients == 1) {
+          const bool callback = api == std::string("callback");
+          const double cpu_ms = cost.cpu_seconds * 1000 / calls;
+          if (work_us == 0) {
+            (callback ? figures.callback_cpu_ms_per_call : figures.async_cpu_ms_per_call) = cpu_ms;
+          } else {
+            (callback ? figures.callback_walk_cpu_ms_per_call
+                      : figures.async_walk_cpu_ms_per_call) = cpu_ms;
+            (callback ? figures.callback_walk_qps : figures.async_walk_qps) = r.qps;
+          }
+        }
+      }
+      double seconds = 0;
+      proc.Terminate(10, &seconds);
+    }
+  }
+  figures.ran = true;
+  return figures;
+}
+
+}  // namespace ragd::bench
