@@ -74,8 +74,13 @@ class CallObserver final : public grpc::experimental::Interceptor {
       }
     }
     if (methods->QueryInterceptionHookPoint(InterceptionHookPoints::PRE_SEND_INITIAL_METADATA)) {
-      if (request_id_.empty()) request_id_ = NewRequestId();
-      methods->GetSendInitialMetadata()->emplace("x-request-id", request_id_);
+      // The client's own id always comes back. A new one only when an access line will carry
+      // it: otherwise it names nothing, and a fresh header value on every response is work for
+      // both ends (HPACK cannot index it; the client parses and stores it).
+      if (request_id_.empty() && AccessLogEnabled(method_)) request_id_ = NewRequestId();
+      if (!request_id_.empty()) {
+        methods->GetSendInitialMetadata()->emplace("x-request-id", request_id_);
+      }
     }
     if (methods->QueryInterceptionHookPoint(InterceptionHookPoints::PRE_SEND_MESSAGE) &&
         ragd_method_) {
@@ -93,7 +98,6 @@ class CallObserver final : public grpc::experimental::Interceptor {
       absl::string_view id(it->second.data(), it->second.size());
       if (UsableRequestId(id)) request_id_ = std::string(id);
     }
-    if (request_id_.empty()) request_id_ = NewRequestId();
     if (policy_ != nullptr && policy_->enabled()) key_ = policy_->KeyName(metadata);
   }
 
@@ -188,6 +192,9 @@ class CallObserver final : public grpc::experimental::Interceptor {
                          method_ == "/ragd.v1.Ingest/UpsertDocument")) {
       metrics_->RecordIngestFailure();
     }
+    // The method is "other" for unregistered ones, which are logged at info like any call.
+    if (!AccessLogEnabled(method_)) return;
+    if (request_id_.empty()) request_id_ = NewRequestId();  // no initial metadata was sent
     AccessRecord r;
     r.request_id = request_id_;
     r.method = method_ == "other" ? std::string(info_->method()).substr(0, 128) : method_;

@@ -6,8 +6,9 @@
 //
 // The request id is the client's `x-request-id` metadata (printable ASCII, at most 64 bytes;
 // anything else is replaced) or a new random one; it is echoed in the response's initial
-// metadata. Ingest summaries and Answer final events are read on their way out, so that the
-// ingest and chat metrics need no hook inside the services.
+// metadata when the client sent it, or when the call's access line is written (a new id that
+// no log line carries is not sent). Ingest summaries and Answer final events are read on their
+// way out, so that the ingest and chat metrics need no hook inside the services.
 
 #include <grpcpp/support/server_interceptor.h>
 

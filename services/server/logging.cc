@@ -93,9 +93,18 @@ absl::Status ConfigureLogging(absl::string_view level, absl::string_view format)
   return absl::OkStatus();
 }
 
+namespace {
+spdlog::level::level_enum AccessLevel(absl::string_view method) {
+  return absl::StartsWith(method, "/grpc.health.") ? spdlog::level::debug : spdlog::level::info;
+}
+}  // namespace
+
+bool AccessLogEnabled(absl::string_view method) {
+  return spdlog::should_log(AccessLevel(method));
+}
+
 void LogAccess(const AccessRecord& r) {
-  const bool health = absl::StartsWith(r.method, "/grpc.health.");
-  const spdlog::level::level_enum level = health ? spdlog::level::debug : spdlog::level::info;
+  const spdlog::level::level_enum level = AccessLevel(r.method);
   if (!spdlog::should_log(level)) return;
   if (g_json) {
     std::string fields = absl::StrFormat(

@@ -27,6 +27,9 @@ struct AccessRecord {
 };
 // One access-log line at info (at debug for health checks, which probes send every second).
 void LogAccess(const AccessRecord& record);
+// Whether LogAccess would write a line for `method` at the current level: a caller skips
+// building the record (the peer's address, string copies) when it would not.
+bool AccessLogEnabled(absl::string_view method);
 
 // `s` escaped for a JSON string (without the quotes).
 std::string JsonEscape(absl::string_view s);

@@ -7,11 +7,13 @@
 #include <prometheus/registry.h>
 #include <prometheus/text_serializer.h>
 
+#include <atomic>
 #include <map>
 #include <mutex>
 #include <set>
 #include <utility>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
 #include "absl/strings/match.h"
 
@@ -320,17 +322,58 @@ void Metrics::SetCluster(const ClusterNumbers& numbers) {
   }
 }
 
+namespace {
+
+std::atomic<uint64_t> g_next_metrics_id{1};
+
+// Each thread's RPC series of the one Metrics instance it last recorded into, resolved once.
+// Why: Family::Add builds a label map, takes the family's lock (shared by every gRPC thread)
+// and, in prometheus-cpp 1.0, constructs the metric before it looks the labels up, so a
+// histogram's Add made and threw away an object with 17 buckets on every call, a dozen
+// allocations on a path a Search pays after its walk has left the caches cold. The RPC series
+// are never removed from their families, so the pointers live as long as the instance; ids
+// are never reused, so a thread that meets another instance starts over. Both keys are
+// bounded: `method` is a MethodLabel, `code` a gRPC status name.
+struct RpcSeries {
+  prometheus::Histogram* duration = nullptr;
+  absl::flat_hash_map<std::string, prometheus::Counter*> requests_by_code;
+};
+struct RpcSeriesCache {
+  uint64_t owner = 0;
+  absl::flat_hash_map<std::string, RpcSeries> by_method;
+};
+thread_local RpcSeriesCache t_rpc_series;
+
+}  // namespace
+
 Metrics::Metrics()
     : registry_(std::make_shared<prometheus::Registry>()),
       families_(std::make_unique<Families>(*registry_)),
-      caches_(std::make_unique<CacheFamilies>(*registry_)) {}
+      caches_(std::make_unique<CacheFamilies>(*registry_)),
+      id_(g_next_metrics_id.fetch_add(1, std::memory_order_relaxed)) {}
 
 Metrics::~Metrics() = default;
 
 void Metrics::RecordRpc(absl::string_view method, absl::string_view code, double seconds) {
-  std::string m(method);
-  families_->requests.Add({{"method", m}, {"code", std::string(code)}}).Increment();
-  families_->duration.Add({{"method", m}}, RpcBuckets()).Observe(seconds);
+  RpcSeriesCache& cache = t_rpc_series;
+  if (cache.owner != id_) {
+    cache.by_method.clear();
+    cache.owner = id_;
+  }
+  auto series = cache.by_method.find(method);
+  if (series == cache.by_method.end()) {
+    RpcSeries fresh;
+    fresh.duration = &families_->duration.Add({{"method", std::string(method)}}, RpcBuckets());
+    series = cache.by_method.emplace(std::string(method), std::move(fresh)).first;
+  }
+  auto requests = series->second.requests_by_code.find(code);
+  if (requests == series->second.requests_by_code.end()) {
+    prometheus::Counter* counter =
+        &families_->requests.Add({{"method", std::string(method)}, {"code", std::string(code)}});
+    requests = series->second.requests_by_code.emplace(std::string(code), counter).first;
+  }
+  requests->second->Increment();
+  series->second.duration->Observe(seconds);
 }
 
 void Metrics::RecordHttp(absl::string_view route, int status, double seconds) {

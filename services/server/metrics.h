@@ -6,8 +6,10 @@
 // existing collection, `model` a configured model or embedder.
 //
 // Every metric is listed in README "Metrics reference". Thread-safe: prometheus-cpp's
-// counters, gauges and histograms are atomic, and family lookups take the family's lock.
+// counters, gauges and histograms are atomic, and family lookups take the family's lock (the RPC
+// series, recorded on every call, are looked up once per thread: RecordRpc).
 
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <vector>
@@ -119,6 +121,9 @@ class Metrics final : public models::EmbeddingObserver {
   std::unique_ptr<ClusterFamilies> cluster_;  // set by EnableCluster()
   std::unique_ptr<Families> families_;
   std::unique_ptr<CacheFamilies> caches_;
+  // Never reused by another instance: RecordRpc's per-thread cache of resolved series is keyed
+  // by it (metrics.cc).
+  const uint64_t id_;
 };
 
 // "/ragd.v1.Points/Upsert" for a registered method, else "other", so that a client cannot

@@ -515,5 +515,47 @@ TEST(LifecycleTest, OverloadAndOversizeAreResourceExhausted) {
   EXPECT_EQ(client.Upsert("load", {big}).error_code(), StatusCode::RESOURCE_EXHAUSTED);
 }
 
+// The response's x-request-id: the client's own id always comes back; a new one only when an
+// access line (info, the default level) carries it, since at warn it would name nothing.
+TEST(LifecycleTest, RequestIdIsEchoedWhenSentAndNewOnlyWhenLogged) {
+  for (const bool quiet : {false, true}) {
+    SCOPED_TRACE(quiet ? "--log-level warn" : "default log level");
+    TempDir dir;
+    std::vector<std::string> args;
+    if (quiet) args = {"--log-level", "warn"};
+    auto ragd = RagdProcess::Start(RagdProcess::OptionsFor((dir.path() / "data").string(), args));
+    ASSERT_TRUE(ragd.ok()) << ragd.status();
+    auto stub = v1::Collections::NewStub((*ragd)->channel());
+    auto id_of = [](const grpc::ClientContext& context) -> std::string {
+      const auto& md = context.GetServerInitialMetadata();
+      auto it = md.find("x-request-id");
+      return it == md.end() ? "" : std::string(it->second.data(), it->second.size());
+    };
+    v1::ListCollectionsResponse response;
+    grpc::ClientContext sent;
+    sent.AddMetadata("x-request-id", "req-42");
+    ASSERT_TRUE(stub->ListCollections(&sent, v1::ListCollectionsRequest(), &response).ok());
+    EXPECT_EQ(id_of(sent), "req-42");
+
+    grpc::ClientContext unsent;
+    ASSERT_TRUE(stub->ListCollections(&unsent, v1::ListCollectionsRequest(), &response).ok());
+    const std::string fresh = id_of(unsent);
+    if (quiet) {
+      EXPECT_EQ(fresh, "");
+      EXPECT_THAT((*ragd)->LogTail(), ::testing::Not(HasSubstr("request_id=")));
+    } else {
+      ASSERT_EQ(fresh.size(), 16u) << fresh;  // 64 random bits in hex
+      // The access line is written after the call's status has been sent: wait for it.
+      const absl::Time until = absl::Now() + absl::Seconds(10);
+      while ((*ragd)->LogTail().find("request_id=" + fresh) == std::string::npos &&
+             absl::Now() < until) {
+        absl::SleepFor(absl::Milliseconds(20));
+      }
+      EXPECT_THAT((*ragd)->LogTail(), HasSubstr("request_id=" + fresh));
+      EXPECT_THAT((*ragd)->LogTail(), HasSubstr("request_id=req-42"));
+    }
+  }
+}
+
 }  // namespace
 }  // namespace ragd::testing
