@@ -14,6 +14,7 @@
 #include <utility>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/status/status.h"
 #include "absl/strings/match.h"
 
@@ -521,7 +522,11 @@ std::string Metrics::Scrape(const std::vector<index::CollectionInfo>& collection
   return prometheus::TextSerializer().Serialize(registry_->Collect());
 }
 
-std::string MethodLabel(absl::string_view method) {
+namespace {
+
+// MethodLabel without the memory: a lookup in the generated descriptor pool, which takes the
+// pool's process-wide lock.
+std::string LookUpMethodLabel(absl::string_view method) {
   static const std::set<std::string>* kOpen =
       new std::set<std::string>{"/grpc.health.v1.Health/Check", "/grpc.health.v1.Health/Watch",
                                 "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo"};
@@ -537,6 +542,20 @@ std::string MethodLabel(absl::string_view method) {
     return "other";
   }
   return std::string(method);
+}
+
+}  // namespace
+
+std::string MethodLabel(absl::string_view method) {
+  // Asked once per call by every gRPC thread: each thread remembers the registered methods it
+  // has seen (a few dozen at most), so the pool's lock is taken once per method and thread.
+  // Names that are not registered are looked up each time and never remembered, so a client
+  // calling made-up methods cannot grow the set.
+  thread_local absl::flat_hash_set<std::string> registered;
+  if (registered.contains(method)) return std::string(method);
+  std::string label = LookUpMethodLabel(method);
+  if (label != "other") registered.insert(label);
+  return label;
 }
 
 void Metrics::SetEmbeddingCache(const std::string& cache, const CacheNumbers& n) {

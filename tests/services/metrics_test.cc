@@ -68,5 +68,25 @@ TEST(MetricsTest, ConcurrentRecordingCountsEveryCall) {
                               std::to_string(kThreads * kCalls) + "\n"));
 }
 
+// MethodLabel remembers registered methods per thread: asked again, and from another thread,
+// the answers stay the same, and a made-up name stays "other" however often it is asked.
+TEST(MetricsTest, MethodLabelKeepsRegisteredMethodsAndFoldsTheRest) {
+  auto check = [] {
+    for (int i = 0; i < 3; ++i) {
+      EXPECT_EQ(MethodLabel(kSearch), kSearch);
+      EXPECT_EQ(MethodLabel("/ragd.v1.Collections/CreateCollection"),
+                "/ragd.v1.Collections/CreateCollection");
+      EXPECT_EQ(MethodLabel("/grpc.health.v1.Health/Check"), "/grpc.health.v1.Health/Check");
+      EXPECT_EQ(MethodLabel("/ragd.v1.Points/NoSuchMethod"), "other");
+      EXPECT_EQ(MethodLabel("/ragd.v1.NoSuchService/Search"), "other");
+      EXPECT_EQ(MethodLabel("/made.up.Service/Call" + std::to_string(i)), "other");
+      EXPECT_EQ(MethodLabel("/ragd.v1."), "other");
+      EXPECT_EQ(MethodLabel(""), "other");
+    }
+  };
+  check();
+  std::thread(check).join();
+}
+
 }  // namespace
 }  // namespace ragd::services
