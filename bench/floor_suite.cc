@@ -9,7 +9,6 @@
 
 #include <algorithm>
 #include <cstdlib>
-#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <string>
@@ -17,20 +16,21 @@
 #include <vector>
 
 #include "bench/server_harness.h"
+#include "bench/socket_frames.h"
 #include "bench/suites.h"
 
 namespace ragd::bench {
 namespace {
 
 // The same client loop against `ragd_grpc_floor --api socket` (no gRPC): per client thread one
-// TCP connection to 127.0.0.1:port, each call a 4-byte little-endian length and a serialized
-// SearchRequest out, the same framing around a SearchResponse back, one blocking send and recv.
+// TCP connection to 127.0.0.1:port, each call one frame out and one back (bench/socket_frames.h),
+// one blocking send and recv.
 struct SocketClient {
   int fd = -1;
   ragd::v1::SearchRequest request;
   ragd::v1::SearchResponse response;
   std::string out;
-  std::vector<char> in = std::vector<char>(64 << 10);
+  FrameReader in;
   SocketClient() = default;
   SocketClient(const SocketClient&) = delete;
   SocketClient& operator=(const SocketClient&) = delete;
@@ -52,32 +52,11 @@ bool SocketConnect(int port, SocketClient* c) {
 }
 
 bool SocketCall(SocketClient* c) {
-  const uint32_t size = static_cast<uint32_t>(c->request.ByteSizeLong());
-  c->out.resize(4 + size);
-  std::memcpy(c->out.data(), &size, 4);
-  c->request.SerializeWithCachedSizesToArray(reinterpret_cast<uint8_t*>(c->out.data() + 4));
-  for (size_t sent = 0; sent < c->out.size();) {
-    const ssize_t n = send(c->fd, c->out.data() + sent, c->out.size() - sent, MSG_NOSIGNAL);
-    if (n <= 0) return false;
-    sent += static_cast<size_t>(n);
-  }
-  size_t have = 0;
-  uint32_t answer = 0;
-  for (;;) {
-    if (have >= 4) {
-      std::memcpy(&answer, c->in.data(), 4);
-      if (answer > static_cast<uint32_t>(kMaxMessageBytes)) return false;
-      if (have >= 4 + answer) break;
-      if (c->in.size() < 4 + answer) c->in.resize(4 + answer);
-    }
-    const ssize_t n = recv(c->fd, c->in.data() + have, c->in.size() - have, 0);
-    if (n <= 0) return false;
-    have += static_cast<size_t>(n);
-  }
-  return have == 4 + answer && c->response.ParseFromArray(c->in.data() + 4, static_cast<int>(answer));
+  return SendFrame(c->fd, c->request, &c->out) &&
+         RecvFrame(c->fd, static_cast<uint32_t>(kMaxMessageBytes), &c->in, &c->response);
 }
 
-// `state` holds the connections (one per client thread, made here) and is left open, so that
+// `connections` receives the connections (one per client thread, made here), left open so that
 // the caller reads the server's figures before its threads see the clients leave.
 LoadResult RunSocketSearchLoad(const SuiteContext& ctx, int port, int clients,
                                const LoadOptions& options, std::vector<SocketClient>* connections) {
@@ -149,8 +128,8 @@ GrpcFloorFigures RunGrpcFloorSuite(const SuiteContext& ctx, const GrpcFloorOptio
     for (const Server& server : servers) {
       const std::string& api = server.api;
       const bool socket = api == "socket";
-      const std::string system =
-          (socket ? std::string("socket-floor") : "grpc-floor-" + api) + (work_us > 0 ? "-walk" : "");
+      const std::string system = (socket ? std::string("socket-floor") : "grpc-floor-" + api) +
+                                 (work_us > 0 ? "-walk" : "");
       // This server's files: PREFIX.port, PREFIX.sock, PREFIX.log.
       const std::string prefix = pattern + "/" + system + "-" + std::to_string(server.threads);
       const std::string port_file = prefix + ".port", log = prefix + ".log";
@@ -181,31 +160,34 @@ GrpcFloorFigures RunGrpcFloorSuite(const SuiteContext& ctx, const GrpcFloorOptio
           return socket ? RunSocketSearchLoad(ctx, port, clients, ctx.load, &connections)
                         : RunSearchLoad(ctx, TargetOf(port, unix_socket), clients, ctx.load);
         });
+        const double client_cpu = ProcessCpuSeconds(static_cast<int>(getpid())) - client_cpu_start;
         const double calls = static_cast<double>(std::max<size_t>(1, r.ops));
         // No recall, ef or n: the hits are fixed, whatever the query.
         nlohmann::json record = SearchRecord(system, clients, 0, 0, 0, r);
         record.erase("recall_at_10");
         record.erase("ef");
         record.erase("n");
-        record["transport"] =
-            socket ? std::string("no gRPC: length-prefixed protobuf over TCP on 127.0.0.1, a "
-                                 "server thread per connection")
-                   : std::string(unix_socket.empty() ? "gRPC over 127.0.0.1"
-                                                     : "gRPC over a Unix socket");
-        record["transport"] = record["transport"].get<std::string>() +
-                              ", one connection per client thread";
+        const std::string transport =
+            socket ? "no gRPC: length-prefixed protobuf over TCP on 127.0.0.1, a server thread per "
+                     "connection"
+                   : (unix_socket.empty() ? "gRPC over 127.0.0.1" : "gRPC over a Unix socket");
+        record["transport"] = transport + ", one connection per client thread";
+        // What the floor answers, and whose cost it is.
+        const std::string answered =
+            socket ? "A SearchRequest frame answered with k fixed hits"
+                   : "Points.Search answered with k fixed hits";
+        const std::string whose = socket ? "the transport's own cost, no gRPC" : "gRPC's own cost";
         if (work_us > 0) {
-          record["what"] =
-              "Points.Search answered with k fixed hits after work_us of random 6 KiB reads of a "
-              "512 MiB buffer (gRPC's own cost under a handler as long as ragd's walk)";
+          record["what"] = answered +
+                           " after work_us of random 6 KiB reads of a 512 MiB buffer (" + whose +
+                           " under a handler as long as ragd's walk)";
           record["work_us"] = work_us;
         } else {
-          record["what"] = "Points.Search answered with k fixed hits, no index (gRPC's own cost)";
+          record["what"] = answered + ", no index (" + whose + ")";
         }
         if (api == "async") record["server_threads"] = server.threads;
         AddServerCost(cost, calls, &record);
-        record["client_cpu_ms_per_call"] =
-            (ProcessCpuSeconds(static_cast<int>(getpid())) - client_cpu_start) * 1000 / calls;
+        record["client_cpu_ms_per_call"] = client_cpu * 1000 / calls;
         ctx.report->Write(record);
         if (socket) {
           (work_us == 0 ? figures.socket_cpu_ms_per_call_by_clients

@@ -44,6 +44,7 @@
 #include <thread>
 #include <vector>
 
+#include "bench/socket_frames.h"
 #include "ragd/v1/points.grpc.pb.h"
 
 namespace {
@@ -160,64 +161,20 @@ class AsyncCall {
   bool answered_ = false;
 };
 
-// --api socket: one connection's loop. Reads until a whole frame is buffered (usually one recv),
-// answers it, and ends the thread when the peer closes or sends something unparseable.
-constexpr uint32_t kMaxFrameBytes = 64 << 20;
-
-bool SendAll(int fd, const char* data, size_t size) {
-  while (size > 0) {
-    const ssize_t n = send(fd, data, size, MSG_NOSIGNAL);
-    if (n <= 0) return false;
-    data += n;
-    size -= static_cast<size_t>(n);
-  }
-  return true;
-}
-
+// --api socket: one connection's loop (bench/socket_frames.h), until the peer closes or sends
+// something unparseable.
 void ServeConnection(int fd) {
-  std::vector<char> in(64 << 10);
+  constexpr uint32_t kMaxFrameBytes = 64 << 20;
+  ragd::bench::FrameReader reader;
   std::string out;
-  size_t have = 0;
   ragd::v1::SearchRequest request;
   ragd::v1::SearchResponse response;
-  for (;;) {
-    uint32_t size = 0;
-    for (;;) {
-      if (have >= 4) {
-        std::memcpy(&size, in.data(), 4);
-        if (size > kMaxFrameBytes) {
-          close(fd);
-          return;
-        }
-        if (have >= 4 + size) break;
-        if (in.size() < 4 + size) in.resize(4 + size);
-      }
-      const ssize_t n = recv(fd, in.data() + have, in.size() - have, 0);
-      if (n <= 0) {
-        close(fd);
-        return;
-      }
-      have += static_cast<size_t>(n);
-    }
-    if (!request.ParseFromArray(in.data() + 4, static_cast<int>(size))) {
-      close(fd);
-      return;
-    }
-    // The client waits for each answer, so a frame never arrives with a second behind it; keep
-    // any such bytes anyway.
-    have -= 4 + size;
-    std::memmove(in.data(), in.data() + 4 + size, have);
+  while (ragd::bench::RecvFrame(fd, kMaxFrameBytes, &reader, &request)) {
     g_work->Run();
     FillHits(HitsFor(request), &response);
-    const uint32_t response_size = static_cast<uint32_t>(response.ByteSizeLong());
-    out.resize(4 + response_size);
-    std::memcpy(out.data(), &response_size, 4);
-    response.SerializeWithCachedSizesToArray(reinterpret_cast<uint8_t*>(out.data() + 4));
-    if (!SendAll(fd, out.data(), out.size())) {
-      close(fd);
-      return;
-    }
+    if (!ragd::bench::SendFrame(fd, response, &out)) break;
   }
+  close(fd);
 }
 
 // Listens on 127.0.0.1:`port` (0: any free one); returns the socket, or -1, and the port bound.
