@@ -74,14 +74,8 @@ constexpr size_t kCacheLine = 64;
 // +4-11% median QPS for float32, f16 and int8 over one neighbour and one line (hnswlib's
 // choice). Four ahead was slower in a single run; whole vectors or 16 lines were within that
 // run-to-run spread and were not repeated (bench/README "Walk prefetch").
-// A row of at most kWholeRowLines lines (INT8 codes of up to 1,536 dimensions) is asked for
-// whole: at 100k x 1536 on an AMD EPYC host, three alternated pairs on one graph, the INT8
-// walk ran 27-40% more searches/s with its whole 1.5 KiB row requested than with 8 lines,
-// while 24 lines of a float32 or F16 row changed nothing measurable (bench/README, "Walk
-// prefetch, session 16").
 constexpr int kPrefetchAhead = 2;
 constexpr size_t kPrefetchLines = 8;
-constexpr size_t kWholeRowLines = 24;
 // Level-0 lists hold at most maxM0_ = 2 M links, and M <= 128 (IndexSpec::Validate).
 constexpr int kMaxLevel0Links = 2 * 128;
 
@@ -137,8 +131,8 @@ std::vector<std::pair<float, tableint>> SearchGraph(const Graph& g, const Dist& 
                                                      /*stop_level=*/0, &current_dist);
 
   tableint fresh[kMaxLevel0Links];
-  const size_t row_lines = (g.data_size_ + kCacheLine - 1) / kCacheLine;
-  const size_t prefetch_lines = row_lines <= kWholeRowLines ? row_lines : kPrefetchLines;
+  const size_t prefetch_lines =
+      std::min<size_t>(kPrefetchLines, (g.data_size_ + kCacheLine - 1) / kCacheLine);
   hnsw_graph::VisitedLease lease(g.visited_list_pool_);
   hnswlib::vl_type* visited = lease.get()->mass;
   const hnswlib::vl_type tag = lease.get()->curV;
