@@ -328,4 +328,11 @@ nlohmann::json SearchRecord(const std::string& system, int threads, size_t ef, s
   };
 }
 
+nlohmann::json Target(double value, double target, bool at_least) {
+  return {{"value", value},
+          {"target", target},
+          {"at_least", at_least},
+          {"met", at_least ? value >= target : value <= target}};
+}
+
 }  // namespace ragd::bench

@@ -131,6 +131,23 @@ nlohmann::json HardwareRecord(const std::string& source_dir);
 nlohmann::json SearchRecord(const std::string& system, int threads, size_t ef, size_t n,
                             double recall, const LoadResult& r);
 
+// A target's record: {"value", "target", "at_least", "met"} (met: value >= target when
+// at_least, else value <= target).
+nlohmann::json Target(double value, double target, bool at_least);
+
+// Targets at equal recall: of the sweep's points ({ef, recall, ...}) that `keep` accepts, the
+// one with the lowest ef whose recall reaches `recall` (to within rounding); nullptr when none
+// does.
+template <typename Point, typename Keep>
+const Point* LowestEfReaching(const std::vector<Point>& points, double recall, Keep keep) {
+  const Point* best = nullptr;
+  for (const Point& p : points) {
+    if (!keep(p) || p.recall + 1e-9 < recall) continue;
+    if (best == nullptr || p.ef < best->ef) best = &p;
+  }
+  return best;
+}
+
 // Current 1-minute load average (other work on a shared machine skews every figure).
 double LoadAverage1();
 

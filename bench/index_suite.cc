@@ -19,6 +19,7 @@
 #include <thread>
 #include <vector>
 
+#include "bench/index_under_test.h"
 #include "bench/suites.h"
 #include "index/hnsw/hnsw_index.h"
 #include "index/storage/store.h"
@@ -26,7 +27,6 @@
 #include "index/vector_index.h"
 
 namespace ragd::bench {
-namespace {
 
 std::string QuantizationName(index::Quantization q) {
   switch (q) {
@@ -40,8 +40,6 @@ std::string QuantizationName(index::Quantization q) {
   return "?";
 }
 
-}  // namespace
-
 bool ParseQuantization(const std::string& name, index::Quantization* out) {
   for (index::Quantization q :
        {index::Quantization::kNone, index::Quantization::kF16, index::Quantization::kInt8}) {
@@ -53,68 +51,59 @@ bool ParseQuantization(const std::string& name, index::Quantization* out) {
   return false;
 }
 
-IndexFigures RunIndexSuite(const SuiteContext& ctx, const IndexOptions& options) {
-  IndexFigures figures;
-  const Dataset& data = *ctx.data;
-  const size_t n = data.num_base;
-  const bool quantized = options.quantization != index::Quantization::kNone;
-  const std::string system =
-      quantized ? "ragd-index-" + QuantizationName(options.quantization) : "ragd-index";
+IndexUnderTest::~IndexUnderTest() {
+  index_.reset();
+  vector_file_.reset();
+  store_.reset();
+  if (!store_dir_.empty()) {
+    std::error_code ec;
+    std::filesystem::remove_all(store_dir_, ec);
+  }
+}
 
-  // The float32 vectors where the engine keeps them: RocksDB (quantized kinds only).
-  std::unique_ptr<index::storage::Store> store;
-  std::string store_dir;
+absl::StatusOr<std::unique_ptr<IndexUnderTest>> IndexUnderTest::Build(const SuiteContext& ctx,
+                                                                      const IndexOptions& options) {
+  std::unique_ptr<IndexUnderTest> t(new IndexUnderTest());
+  t->options_ = options;
+  const Dataset& data = *ctx.data;
+  t->dim_ = data.dim;
+  const size_t n = data.num_base;
   const index::storage::ShardKey key{1, 0};
-  if (quantized) {
+  // The float32 vectors where the engine keeps them: RocksDB (quantized kinds only).
+  if (t->quantized()) {
     std::string pattern = (std::filesystem::temp_directory_path() / "ragd-index-bench-XXXXXX");
     if (mkdtemp(pattern.data()) == nullptr) {
-      figures.error = "cannot create a temporary directory";
-      return figures;
+      return absl::InternalError("cannot create a temporary directory");
     }
-    store_dir = pattern;
+    t->store_dir_ = pattern;
     index::storage::Store::Options so;
-    so.path = store_dir + "/db";
+    so.path = t->store_dir_ + "/db";
     so.sync_writes = false;
     so.block_cache_bytes = 64u << 20;
     auto opened = index::storage::Store::Open(so);
-    if (!opened.ok()) {
-      figures.error = std::string(opened.status().message());
-      return figures;
-    }
-    store = std::move(*opened);
+    if (!opened.ok()) return opened.status();
+    t->store_ = std::move(*opened);
     for (size_t begin = 0; begin < n; begin += 1000) {
-      index::storage::Batch batch(store.get());
+      index::storage::Batch batch(t->store_.get());
       for (size_t i = begin; i < std::min(n, begin + 1000); ++i) {
         batch.PutVector(key, i, std::span<const float>(data.base_row(i), data.dim));
       }
-      absl::Status s = store->Commit(batch);
-      if (!s.ok()) {
-        figures.error = std::string(s.message());
-        return figures;
-      }
+      absl::Status s = t->store_->Commit(batch);
+      if (!s.ok()) return s;
     }
-  }
-  auto cleanup = [&]() {
-    store.reset();
-    if (!store_dir.empty()) std::filesystem::remove_all(store_dir);
-  };
-  // And, as the engine's shards (engine.rescore_file), the read-through file cache in front.
-  std::unique_ptr<index::storage::VectorFile> vector_file;
-  if (quantized && options.rescore_file) {
-    auto created = index::storage::VectorFile::Create(store_dir, data.dim);
-    if (!created.ok()) {
-      figures.error = std::string(created.status().message());
-      cleanup();
-      return figures;
+    // And, as the engine's shards (engine.rescore_file), the read-through file cache in front.
+    if (options.rescore_file) {
+      auto created = index::storage::VectorFile::Create(t->store_dir_, data.dim);
+      if (!created.ok()) return created.status();
+      t->vector_file_ = std::move(*created);
     }
-    vector_file = std::move(*created);
+    IndexUnderTest* self = t.get();  // heap-allocated and never moved: the fetcher may keep it
+    t->fetch_ = [self, key](std::span<const index::Label> labels, std::vector<float>* vectors,
+                            std::vector<bool>* found) {
+      return index::storage::ReadThroughVectors(*self->store_, key, self->vector_file_.get(),
+                                                labels, self->dim_, vectors, found);
+    };
   }
-  const index::ExactVectorFetcher fetch = [&](std::span<const index::Label> labels,
-                                              std::vector<float>* vectors,
-                                              std::vector<bool>* found) {
-    return index::storage::ReadThroughVectors(*store, key, vector_file.get(), labels, data.dim,
-                                              vectors, found);
-  };
 
   index::IndexSpec spec;
   spec.kind = index::IndexKind::kHnsw;
@@ -125,23 +114,15 @@ IndexFigures RunIndexSuite(const SuiteContext& ctx, const IndexOptions& options)
   // COSINE as the ragd suite's collection: the data is unit-norm, so the walk is the same
   // inner-product walk as hnswlib's (the backend normalises the query once per search).
   auto made = index::MakeIndex(spec, data.dim, index::Metric::kCosine);
-  if (!made.ok()) {
-    figures.error = std::string(made.status().message());
-    cleanup();
-    return figures;
-  }
-  std::unique_ptr<index::VectorIndex> idx = std::move(*made);
-  if (auto* hnsw = dynamic_cast<index::HnswIndex*>(idx.get())) {
+  if (!made.ok()) return made.status();
+  t->index_ = std::move(*made);
+  if (auto* hnsw = dynamic_cast<index::HnswIndex*>(t->index_.get())) {
     absl::Status s = hnsw->SetLevelSeed(options.level_seed);
-    if (!s.ok()) {
-      figures.error = std::string(s.message());
-      cleanup();
-      return figures;
-    }
+    if (!s.ok()) return s;
   }
   // As the engine's insert_threads: each Add links its batch with the bench's build threads
-  // (hnswlib's build below uses as many).
-  idx->SetAddThreads(static_cast<size_t>(std::max(1, ctx.build_threads)));
+  // (hnswlib's build uses as many).
+  t->index_->SetAddThreads(static_cast<size_t>(std::max(1, ctx.build_threads)));
 
   // Add needs exclusive access (vector_index.h): one writer, in batches like the engine's
   // (each batch linked by build_threads threads inside Add).
@@ -154,17 +135,42 @@ IndexFigures RunIndexSuite(const SuiteContext& ctx, const IndexOptions& options)
     const size_t end = std::min(n, begin + kBatch);
     labels.clear();
     for (size_t i = begin; i < end; ++i) labels.push_back(i);
-    absl::Status s =
-        idx->Add(labels, std::span<const float>(data.base_row(begin), (end - begin) * data.dim));
-    if (!s.ok()) {
-      figures.error = std::string(s.message());
-      cleanup();
-      return figures;
-    }
+    absl::Status s = t->index_->Add(
+        labels, std::span<const float>(data.base_row(begin), (end - begin) * data.dim));
+    if (!s.ok()) return s;
   }
-  const double build_seconds = SecondsSince(build_start);
+  t->build_seconds_ = SecondsSince(build_start);
   TrimHeap();
-  const double rss_delta = static_cast<double>(SelfRssBytes()) - static_cast<double>(rss_before);
+  t->rss_delta_bytes_ = static_cast<double>(SelfRssBytes()) - static_cast<double>(rss_before);
+  return t;
+}
+
+absl::StatusOr<std::vector<index::SearchHit>> IndexUnderTest::Search(const float* query, size_t ef,
+                                                                     bool rescore,
+                                                                     float oversampling) const {
+  index::SearchOptions search;
+  search.top_k = kTopK;
+  search.ef = static_cast<int>(ef);
+  search.rescore = rescore;
+  search.oversampling = oversampling;
+  search.exact_vectors = quantized() ? &fetch_ : nullptr;
+  return index_->Search(std::span<const float>(query, dim_), search);
+}
+
+IndexFigures RunIndexSuite(const SuiteContext& ctx, const IndexOptions& options) {
+  IndexFigures figures;
+  const Dataset& data = *ctx.data;
+  const size_t n = data.num_base;
+  const bool quantized = options.quantization != index::Quantization::kNone;
+  const std::string system =
+      quantized ? "ragd-index-" + QuantizationName(options.quantization) : "ragd-index";
+  auto built = IndexUnderTest::Build(ctx, options);
+  if (!built.ok()) {
+    figures.error = std::string(built.status().message());
+    return figures;
+  }
+  std::unique_ptr<IndexUnderTest> under_test = std::move(*built);
+  const index::VectorIndex& idx = under_test->index();
   ctx.report->Write({
       {"bench", "build"},
       {"system", system},
@@ -176,10 +182,10 @@ IndexFigures RunIndexSuite(const SuiteContext& ctx, const IndexOptions& options)
       {"m", options.m},
       {"ef_construction", options.ef_construction},
       {"level_seed", options.level_seed},
-      {"build_seconds", build_seconds},
-      {"rss_delta_bytes_per_vector", rss_delta / static_cast<double>(n)},
+      {"build_seconds", under_test->build_seconds()},
+      {"rss_delta_bytes_per_vector", under_test->rss_delta_bytes() / static_cast<double>(n)},
       {"rss_source", "/proc/self/statm delta around the build (after malloc_trim)"},
-      {"index_bytes_per_vector", static_cast<double>(idx->MemoryBytes()) / static_cast<double>(n)},
+      {"index_bytes_per_vector", static_cast<double>(idx.MemoryBytes()) / static_cast<double>(n)},
       {"index_bytes_source", "VectorIndex::MemoryBytes (ragd's own accounting)"},
       {"float32_source",
        !quantized ? "in the index"
@@ -189,7 +195,7 @@ IndexFigures RunIndexSuite(const SuiteContext& ctx, const IndexOptions& options)
            : "RocksDB (storage::Store, 64 MiB block cache), not resident"},
       {"load_average_1m", LoadAverage1()},
   });
-  figures.index_bytes_per_vector = static_cast<double>(idx->MemoryBytes()) / static_cast<double>(n);
+  figures.index_bytes_per_vector = static_cast<double>(idx.MemoryBytes()) / static_cast<double>(n);
 
   // (rescore, oversampling) settings: float32 has one; quantized kinds each oversampling
   // factor re-scored from RocksDB, and the codes alone.
@@ -219,18 +225,13 @@ IndexFigures RunIndexSuite(const SuiteContext& ctx, const IndexOptions& options)
       const bool default_point = ef == options.ef;
       for (int threads : ctx.search_threads) {
         if (threads != 1 && !default_point) continue;  // thread counts at the default ef only
-        index::SearchOptions search;
-        search.top_k = kTopK;
-        search.ef = static_cast<int>(ef);
-        search.rescore = setting.rescore;
-        search.oversampling = setting.oversampling;
-        search.exact_vectors = quantized ? &fetch : nullptr;
         LoadOptions load = ctx.load;
         load.threads = threads;
         const double cpu_start = ProcessCpuSeconds(static_cast<int>(getpid()));
         LoadResult r =
             RunQueryLoad(data.num_queries, kTopK, load, nullptr, [&](int, size_t q, int64_t* ids) {
-              auto hits = idx->Search(std::span<const float>(data.query_row(q), data.dim), search);
+              auto hits =
+                  under_test->Search(data.query_row(q), ef, setting.rescore, setting.oversampling);
               if (!hits.ok()) return false;
               for (size_t i = 0; i < kTopK; ++i) {
                 ids[i] = i < hits->size() ? static_cast<int64_t>((*hits)[i].label) : -1;
@@ -266,8 +267,7 @@ IndexFigures RunIndexSuite(const SuiteContext& ctx, const IndexOptions& options)
     }
   }
   figures.ran = true;
-  idx.reset();
-  cleanup();
+  under_test.reset();
   TrimHeap();
   return figures;
 }

@@ -383,9 +383,9 @@ RagdFigures RunRagdSuite(const SuiteContext& ctx, const RagdOptions& options) {
       record["client_cpu_ms_per_call"] = client_cpu * 1000 / calls;
       double index_cpu_ms_per_call = 0;
       if (index_cpu_known && index_cpu_after) {
-        index_cpu_ms_per_call = (index_after.vector_search_cpu_seconds() -
-                                 index_before.vector_search_cpu_seconds()) *
-                                1000 / calls;
+        index_cpu_ms_per_call =
+            (index_after.vector_search_cpu_seconds() - index_before.vector_search_cpu_seconds()) *
+            1000 / calls;
         record["server_index_cpu_ms_per_call"] = index_cpu_ms_per_call;
         record["server_index_searches_per_call"] =
             static_cast<double>(index_after.vector_searches() - index_before.vector_searches()) /
@@ -427,6 +427,8 @@ RagdFigures RunRagdSuite(const SuiteContext& ctx, const RagdOptions& options) {
     record["errors"] = r.errors;
     ctx.report->Write(record);
   }
+
+  if (options.while_serving) options.while_serving(system, target);
 
   // Start-up from snapshot: a clean SIGTERM saves the snapshots; the clock for the restart
   // runs from the spawn to the first SERVING answer of the health service.

@@ -4,6 +4,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -172,6 +173,9 @@ struct RagdOptions {
   // Per-request ef values (SearchRequest.ef) searched with every client count besides the
   // collection's default `ef`, which the targets use. Empty: the default only.
   std::vector<size_t> ef_sweep;
+  // Called with (system, target) once the loads above are done and before ragd is stopped for
+  // the restart: more measurements against the loaded server (the paired rounds).
+  std::function<void(const std::string& system, const std::string& target)> while_serving;
 };
 RagdFigures RunRagdSuite(const SuiteContext& ctx, const RagdOptions& options);
 

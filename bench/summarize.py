@@ -170,6 +170,7 @@ def summarize(records, markdown):
               markdown)
 
     peers(records, markdown)
+    paired(records, markdown)
 
     for r in records:
         if r["bench"] == "startup":
@@ -205,6 +206,32 @@ def summarize(records, markdown):
             if rows:  # e.g. the tokenizer without js-tiktoken has no target to hold
                 print()
                 table(rows, ["target", "value", "goal", ""], markdown)
+
+
+def paired(records, markdown):
+    """Paired rounds (bench/README.md): each system's QPS over the rounds, and the ratios as the
+    medians of the per-round ratios, with their interquartile range."""
+    rows = [r for r in records if r["bench"] == "paired"]
+    if not rows:
+        return
+    table([[r["system"], r["where"], str(r["ef"]), fmt(r.get("recall_at_10"), ".4f"),
+            fmt(r["qps_median"], ".0f"), f"{r['qps_q1']:.0f}-{r['qps_q3']:.0f}",
+            str(r["rounds"]), str(r["queries_per_slice"])] for r in rows],
+          ["paired", "where", "ef", "recall@10", "median QPS", "IQR", "rounds", "queries/slice"],
+          markdown)
+    for r in records:
+        if r["bench"] != "targets" or not isinstance(r.get("issue16_paired"), dict):
+            continue
+        out = []
+        for k, v in r["issue16_paired"].items():
+            if not isinstance(v, dict) or "q1" not in v:
+                continue
+            goal = f"{'>=' if v.get('at_least', True) else '<='} {v['target']}" \
+                if "target" in v else "(diagnostic)"
+            met = ("met" if v["met"] else "MISSED") if "met" in v else ""
+            out.append([k, fmt(v["value"], ".3f"), f"{v['q1']:.3f}-{v['q3']:.3f}", goal, met])
+        if out:
+            table(out, ["paired ratio (median of rounds)", "value", "IQR", "goal", ""], markdown)
 
 
 # Each quantized system's float32 sibling, for the memory ratio: the same library's own accounting

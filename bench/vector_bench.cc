@@ -21,6 +21,7 @@
 
 #include "bench/bench_util.h"
 #include "bench/dataset.h"
+#include "bench/paired_suite.h"
 #include "bench/suites.h"
 
 #ifndef RAGD_BENCH_SOURCE_DIR
@@ -52,26 +53,7 @@ constexpr double kQpsRatioTarget = 0.8;
 constexpr double kStartupTarget = 5.0;
 constexpr double kMemoryRatioTarget = 1.2;
 
-nlohmann::json Target(double value, double target, bool at_least) {
-  return {{"value", value},
-          {"target", target},
-          {"at_least", at_least},
-          {"met", at_least ? value >= target : value <= target}};
-}
-
 void Log(const std::string& message) { std::cerr << "vector_bench: " << message << std::endl; }
-
-// Targets at equal recall: of the sweep's points that `keep` accepts, the one with the lowest
-// ef whose recall reaches `recall` (to within rounding); nullptr when none does.
-template <typename Point, typename Keep>
-const Point* LowestEfReaching(const std::vector<Point>& points, double recall, Keep keep) {
-  const Point* best = nullptr;
-  for (const Point& p : points) {
-    if (!keep(p) || p.recall + 1e-9 < recall) continue;
-    if (best == nullptr || p.ef < best->ef) best = &p;
-  }
-  return best;
-}
 
 // The data set and its ground truth cached in one file, so that a rerun at 100k skips the
 // generation and the exact search (about a minute on 2 cores). The name holds every knob that
@@ -106,16 +88,43 @@ std::vector<std::string> NativeArgs(const DatasetOptions& o, const std::string& 
     for (const auto& v : values) out += (out.empty() ? "" : ",") + std::to_string(v);
     return out;
   };
-  return {"--n", std::to_string(o.num_base), "--queries", std::to_string(o.num_queries),
-          "--dim", std::to_string(o.dim), "--seed", std::to_string(o.seed),
-          "--topics", std::to_string(o.topics), "--subtopics", std::to_string(o.subtopics),
-          "--energy-common", num(o.common), "--energy-topic", num(o.topic),
-          "--energy-subtopic", num(o.subtopic), "--energy-style", num(o.style),
-          "--energy-iso", num(o.iso), "--style-rank", std::to_string(o.style_rank),
-          "--style-decay", num(o.style_decay), "--cache-dir", cache_dir,
-          "--ef-sweep", list(h.ef_sweep), "--search-threads", list(ctx.search_threads),
-          "--build-threads", std::to_string(ctx.build_threads),
-          "--min-seconds", num(ctx.load.min_seconds), "--max-passes",
+  return {"--n",
+          std::to_string(o.num_base),
+          "--queries",
+          std::to_string(o.num_queries),
+          "--dim",
+          std::to_string(o.dim),
+          "--seed",
+          std::to_string(o.seed),
+          "--topics",
+          std::to_string(o.topics),
+          "--subtopics",
+          std::to_string(o.subtopics),
+          "--energy-common",
+          num(o.common),
+          "--energy-topic",
+          num(o.topic),
+          "--energy-subtopic",
+          num(o.subtopic),
+          "--energy-style",
+          num(o.style),
+          "--energy-iso",
+          num(o.iso),
+          "--style-rank",
+          std::to_string(o.style_rank),
+          "--style-decay",
+          num(o.style_decay),
+          "--cache-dir",
+          cache_dir,
+          "--ef-sweep",
+          list(h.ef_sweep),
+          "--search-threads",
+          list(ctx.search_threads),
+          "--build-threads",
+          std::to_string(ctx.build_threads),
+          "--min-seconds",
+          num(ctx.load.min_seconds),
+          "--max-passes",
           std::to_string(ctx.load.max_passes)};
 }
 
@@ -315,6 +324,10 @@ int Run(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--max-passes", ctx.load.max_passes, "maximum passes over the queries")
       ->capture_default_str();
+  PairedOptions paired_options;
+#ifndef RAGD_BENCH_HNSWLIB_ONLY
+  AddPairedFlags(app, &paired_options);
+#endif
   CLI11_PARSE(app, argc, argv);
   if (data_options.num_base < kTopK || data_options.num_queries == 0 || data_options.dim == 0) {
     std::cerr << "vector_bench: need --n >= " << kTopK << ", --queries >= 1, --dim >= 1\n";
@@ -466,6 +479,29 @@ int Run(int argc, char** argv) {
     }
 #endif
   }
+  // Issue 16's ratios again from paired rounds (paired_suite.h), reported beside the ones above.
+  nlohmann::json paired_targets = nlohmann::json::object();
+#ifndef RAGD_BENCH_HNSWLIB_ONLY
+  std::unique_ptr<PairedSuite> paired;
+  if (with_index && paired_options.rounds > 0) {
+    Log("paired rounds: hnswlib -march=native and ragd's backend per kind, then ragd over gRPC");
+    paired_options.m = hnswlib_options.m;
+    paired_options.ef_construction = hnswlib_options.ef_construction;
+    paired_options.default_ef = hnswlib_options.default_ef;
+    paired_options.ef_sweep = index_ef_sweep.empty() ? hnswlib_options.ef_sweep : index_ef_sweep;
+    paired_options.rescore_file = !no_rescore_file;
+    std::string error;
+    paired = PairedSuite::Start(ctx, paired_options, &error);
+    if (paired == nullptr) Log("paired rounds: " + error);
+    if (paired != nullptr) {
+      paired->RunInProcess(&paired_targets);
+      paired->ReleaseIndexes();
+      ragd_options.while_serving = [&](const std::string& system, const std::string& target) {
+        paired->RunOverGrpc(system, target, &paired_targets);
+      };
+    }
+  }
+#endif
   RagdFigures ragd;  // float32 ("none", or the first kind when none is not measured)
   std::vector<std::pair<std::string, RagdFigures>> ragd_quantized;
   if (!skip_ragd) {
@@ -549,8 +585,7 @@ int Run(int argc, char** argv) {
       // beside the original, never instead of it.
       if (ragd.server_index_cpu_ms_per_call > 0) {
         targets["service_cpu_us_per_search_beyond_index_in_server"] = Target(
-            (ragd.server_cpu_ms_per_call - ragd.server_index_cpu_ms_per_call) * 1000, 80,
-            false);
+            (ragd.server_cpu_ms_per_call - ragd.server_index_cpu_ms_per_call) * 1000, 80, false);
         targets["index_cpu_ms_per_search_in_server"] = ragd.server_index_cpu_ms_per_call;
       }
       // Issue 16: server CPU per Search beyond the index walk (ragd's whole process per call,
@@ -766,6 +801,7 @@ int Run(int argc, char** argv) {
   }
   if (ragd.ran) quant["ragd_shutdown_seconds"] = ragd.shutdown_seconds;
   if (!quant.empty()) targets["issue16"] = quant;
+  if (!paired_targets.empty()) targets["issue16_paired"] = paired_targets;
   report.Write(targets);
   if (!report.path().empty()) Log("results in " + report.path());
   bool failed = !ragd.error.empty();

@@ -4,8 +4,9 @@
 # Checks the shape of the results, never a speed: every system ran (hnswlib, ragd's backend in
 # process per storage kind, hnswlib built with -march=native in a child process, ragd over gRPC
 # at each ef of the sweep, SearchBatch, restart, the gRPC floor on both APIs and the socket floor
-# with no gRPC, empty and with a walk-long handler), ragd's own count of its index searches' CPU, no error record, the recall
-# of exact-enough searches, and that summarize.py reads the file.
+# with no gRPC, empty and with a walk-long handler), ragd's own count of its index searches' CPU,
+# the paired rounds, no error record, the recall of exact-enough searches, and that summarize.py
+# reads the file.
 # Usage: vector_bench_smoke.sh BENCH_BINARY RAGD_BINARY SOURCE_DIR
 set -euo pipefail
 BENCH=$1
@@ -18,7 +19,7 @@ OUT=$WORK/smoke.jsonl
 timeout --kill-after=10 240 "$BENCH" --n 400 --queries 20 --dim 64 --skip-faiss --with-index \
   --quantization none,f16,int8 --ragd-quantization none --ragd "$RAGD" --ef-sweep 32,128 \
   --search-threads 1 --clients 1 --batch-size 8 --min-seconds 0 --max-passes 1 \
-  --grpc-floor-work-us 100 \
+  --grpc-floor-work-us 100 --paired-rounds 3 --paired-slice 10 \
   --work-dir "$WORK" --cache-dir "$WORK/cache" --out "$OUT" > "$WORK/stdout" 2> "$WORK/stderr" ||
   { echo "ragd_vector_bench failed"; tail -20 "$WORK/stderr"; exit 1; }
 python3 - "$OUT" <<'PY'
@@ -91,8 +92,23 @@ for r in records:
     if r["bench"] == "search" and "server_voluntary_switches_per_call" in r:
         assert 0 <= r["server_voluntary_switches_per_call"] < 1000, r
         assert 0 <= r["server_involuntary_switches_per_call"] < 1000, r
+# Paired rounds: every system in process and over gRPC, each ratio the median of 3 rounds.
+paired = {(r["system"], r["where"]) for r in records if r["bench"] == "paired"}
+for want in [("hnswlib-native", "in process"), ("ragd-index", "in process"),
+             ("ragd-index-f16", "in process"), ("ragd-index-int8", "in process"),
+             ("ragd", "over gRPC, 1 client")]:
+    assert want in paired, (want, sorted(paired))
+for r in records:
+    if r["bench"] == "paired":
+        assert r["rounds"] == 3 and r["qps_q1"] <= r["qps_median"] <= r["qps_q3"], r
+p = targets[0]["issue16_paired"]
+for key in ["index_f16_qps_ratio_vs_float32_index_1", "index_int8_qps_ratio_vs_hnswlib_native_1",
+            "qps_ratio_vs_hnswlib_native_1"]:
+    assert p[key]["rounds"] == 3 and p[key]["q1"] <= p[key]["value"] <= p[key]["q3"], (key, p)
+assert "-march=native" in p["hnswlib_native_flags"], p
 print(f"ok: {len(records)} records, systems {sorted(searches)}")
 PY
 python3 "$SRC/bench/summarize.py" "$OUT" > "$WORK/summary.txt" ||
   { echo "summarize.py failed"; exit 1; }
 grep -q "grpc-floor-async" "$WORK/summary.txt" || { echo "summary misses the floor"; exit 1; }
+grep -q "paired ratio" "$WORK/summary.txt" || { echo "summary misses the paired ratios"; exit 1; }

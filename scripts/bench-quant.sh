@@ -19,7 +19,9 @@
 #   BENCH_UPSERT_CLIENTS (1: ragd's collections are written by one client, batches of 1,000 in
 #   order, so that ragd's graph is the one its backend builds in process from the same batches:
 #   the same walk on both sides, and the same graph in every run; 2 interleaves two clients'
-#   batches, and the graph, its recall and the equal-recall ef then vary from run to run).
+#   batches, and the graph, its recall and the equal-recall ef then vary from run to run),
+#   BENCH_PAIRED_ROUNDS (100: issue 16's ratios again from paired rounds, the systems measured
+#   in alternation, bench/README.md "Paired rounds"; 0 skips), BENCH_PAIRED_SLICE (200 queries).
 set -euo pipefail
 BUILD_DIR=${1:-build}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -34,6 +36,8 @@ PEER_TIMEOUT=${BENCH_PEER_TIMEOUT:-1800}
 # than hnswlib at the default ef is found in the same run (targets: *_at_equal_recall).
 INDEX_EF=${BENCH_INDEX_EF:-$EF,160,192}
 UPSERT_CLIENTS=${BENCH_UPSERT_CLIENTS:-1}
+PAIRED_ROUNDS=${BENCH_PAIRED_ROUNDS:-100}
+PAIRED_SLICE=${BENCH_PAIRED_SLICE:-200}
 read -r -a EXTRA <<< "${BENCH_ARGS:-}"
 if [ ! -f "$BUILD_DIR/CMakeCache.txt" ]; then
   echo "bench-quant.sh: $BUILD_DIR is not a configured build directory (run make build first)" >&2
@@ -53,7 +57,7 @@ status=0
 timeout --kill-after=30 "$TIMEOUT" "$BUILD_DIR/bench/ragd_vector_bench" \
   --n "$N" --queries "$QUERIES" "${FAISS[@]}" --with-index --quantization none,f16,int8 \
   --oversampling 0,2 --ragd-quantization none,int8 --clients 1,2 --batch-size 64 \
-  --upsert-clients "$UPSERT_CLIENTS" \
+  --upsert-clients "$UPSERT_CLIENTS" --paired-rounds "$PAIRED_ROUNDS" --paired-slice "$PAIRED_SLICE" \
   --ef-sweep "$EF" --index-ef-sweep "$INDEX_EF" --cache-dir "$CACHE" --out "$OUT" "${EXTRA[@]}" \
   > /dev/null || status=$?
 

@@ -1,0 +1,332 @@
+// Paired rounds (paired_suite.h): hnswlib -march=native, ragd's backend per storage kind and ragd
+// over gRPC measured in alternation, so that issue 16's ratios come from the same minutes.
+
+#include "bench/paired_suite.h"
+
+#include <grpcpp/grpcpp.h>
+
+#include <CLI/CLI.hpp>
+#include <algorithm>
+#include <functional>
+#include <memory>
+#include <optional>
+
+#include "bench/index_under_test.h"
+#include "bench/native_graph.h"
+#include "bench/server_harness.h"
+
+namespace ragd::bench {
+namespace {
+
+// One system at one ef: answers query q into ids (kTopK, -1 padded), false on failure.
+struct Config {
+  std::string system;
+  size_t ef = 0;
+  std::function<bool(size_t q, int64_t* ids)> search;
+  double recall = 0;
+  std::vector<double> qps;  // by round
+};
+Config MakeConfig(std::string system, size_t ef, std::function<bool(size_t, int64_t*)> search) {
+  Config c;
+  c.system = std::move(system);
+  c.ef = ef;
+  c.search = std::move(search);
+  return c;
+}
+
+double RecallOf(const SuiteContext& ctx, const Config& c, bool* ok) {
+  const size_t nq = ctx.data->num_queries;
+  std::vector<int64_t> found(nq * kTopK, -1);
+  for (size_t q = 0; q < nq; ++q) *ok = c.search(q, &found[q * kTopK]) && *ok;
+  return RecallAtK(found, *ctx.truth, kTopK);
+}
+
+struct Spread {
+  double median = 0, q1 = 0, q3 = 0, min = 0, max = 0;
+};
+Spread SpreadOf(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  if (v.empty()) return {};
+  return {Percentile(v, 0.5), Percentile(v, 0.25), Percentile(v, 0.75), v.front(), v.back()};
+}
+
+// A paired ratio a/b: Target() of the median of the per-round ratios, with their spread.
+nlohmann::json PairedRatio(const Config& a, const Config& b, double goal) {
+  std::vector<double> ratios;
+  for (size_t r = 0; r < a.qps.size() && r < b.qps.size(); ++r) {
+    if (b.qps[r] > 0) ratios.push_back(a.qps[r] / b.qps[r]);
+  }
+  const Spread s = SpreadOf(ratios);
+  nlohmann::json j = goal > 0 ? Target(s.median, goal, true) : nlohmann::json{{"value", s.median}};
+  j["q1"] = s.q1;
+  j["q3"] = s.q3;
+  j["min"] = s.min;
+  j["max"] = s.max;
+  j["rounds"] = ratios.size();
+  j["of"] =
+      a.system + " ef " + std::to_string(a.ef) + " / " + b.system + " ef " + std::to_string(b.ef);
+  return j;
+}
+
+struct EfRecall {
+  size_t ef = 0;
+  double recall = 0;
+};
+// The lowest ef of `points` reaching `want`; 0 when none does.
+size_t LowestEf(const std::vector<EfRecall>& points, double want) {
+  const EfRecall* p = LowestEfReaching(points, want, [](const EfRecall&) { return true; });
+  return p == nullptr ? 0 : p->ef;
+}
+
+}  // namespace
+
+struct PairedSuite::Impl {
+  const SuiteContext* ctx = nullptr;
+  PairedOptions options;
+  std::unique_ptr<NativeGraph> native;
+  Config native_config;  // hnswlib-native at the default ef
+  std::vector<std::pair<std::string, std::unique_ptr<IndexUnderTest>>> indexes;
+
+  // Rounds over `configs` (qps appended per round); false when a search failed.
+  bool RunRounds(const std::vector<Config*>& configs) {
+    const size_t nq = ctx->data->num_queries;
+    const size_t count = configs.size();
+    int64_t ids[kTopK];
+    for (int r = 0; r < options.rounds; ++r) {
+      const size_t start = (static_cast<size_t>(r) * options.slice) % nq;
+      for (size_t j = 0; j < count; ++j) {
+        Config& c = *configs[(static_cast<size_t>(r) + j) % count];
+        const Clock::time_point t0 = Clock::now();
+        for (size_t i = 0; i < options.slice; ++i) {
+          if (!c.search((start + i) % nq, ids)) return false;
+        }
+        c.qps.push_back(static_cast<double>(options.slice) / SecondsSince(t0));
+      }
+    }
+    return true;
+  }
+
+  void Write(const Config& c, const std::string& where) {
+    const Spread s = SpreadOf(c.qps);
+    ctx->report->Write({
+        {"bench", "paired"},
+        {"system", c.system},
+        {"where", where},
+        {"threads", 1},
+        {"ef", c.ef},
+        {"n", ctx->data->num_base},
+        {"recall_at_10", c.recall},
+        {"rounds", c.qps.size()},
+        {"queries_per_slice", options.slice},
+        {"qps_median", s.median},
+        {"qps_q1", s.q1},
+        {"qps_q3", s.q3},
+        {"qps_min", s.min},
+        {"qps_max", s.max},
+        {"load_average_1m", LoadAverage1()},
+    });
+  }
+
+  void Error(const std::string& system, const std::string& why) {
+    ctx->report->Write({{"bench", "error"},
+                        {"system", system},
+                        {"threads", 0},
+                        {"error", "paired rounds: " + why}});
+  }
+};
+
+void AddPairedFlags(CLI::App& app, PairedOptions* options) {
+  app.add_option("--paired-rounds", options->rounds,
+                 "--with-index: also measure issue 16's ratios in paired rounds (hnswlib "
+                 "-march=native, ragd's backend per kind, ragd over gRPC in alternation; "
+                 "bench/README.md, \"Paired rounds\"); 0 skips")
+      ->check(CLI::Range(0, 100000))
+      ->capture_default_str();
+  app.add_option("--paired-slice", options->slice, "queries per system per paired round")
+      ->check(CLI::Range(size_t{1}, size_t{1000000}))
+      ->capture_default_str();
+}
+
+PairedSuite::PairedSuite(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+PairedSuite::~PairedSuite() = default;
+
+std::unique_ptr<PairedSuite> PairedSuite::Start(const SuiteContext& ctx,
+                                                const PairedOptions& options, std::string* error) {
+  auto impl = std::make_unique<Impl>();
+  impl->ctx = &ctx;
+  impl->options = options;
+  const Dataset& data = *ctx.data;
+  if (options.rounds <= 0 || options.slice == 0 ||
+      std::find(options.ef_sweep.begin(), options.ef_sweep.end(), options.default_ef) ==
+          options.ef_sweep.end()) {
+    *error = "needs rounds > 0, slice > 0 and the default ef in the ef sweep";
+    return nullptr;
+  }
+  impl->native = NativeGraph::Build(data.base_row(0), data.num_base, data.dim, options.m,
+                                    options.ef_construction, ctx.build_threads);
+  impl->native->SetEf(options.default_ef);
+  NativeGraph* native = impl->native.get();
+  impl->native_config =
+      MakeConfig(kNativeHnswlibSystem, options.default_ef, [native, &data](size_t q, int64_t* ids) {
+        native->Search(data.query_row(q), kTopK, ids);
+        return true;
+      });
+  bool ok = true;
+  impl->native_config.recall = RecallOf(ctx, impl->native_config, &ok);
+  for (index::Quantization kind :
+       {index::Quantization::kNone, index::Quantization::kF16, index::Quantization::kInt8}) {
+    IndexOptions io;
+    io.m = options.m;
+    io.ef_construction = options.ef_construction;
+    io.ef = options.default_ef;
+    io.quantization = kind;
+    io.rescore_file = options.rescore_file;
+    auto built = IndexUnderTest::Build(ctx, io);
+    if (!built.ok()) {
+      *error = QuantizationName(kind) + ": " + std::string(built.status().message());
+      return nullptr;
+    }
+    impl->indexes.emplace_back(QuantizationName(kind), std::move(*built));
+  }
+  return std::unique_ptr<PairedSuite>(new PairedSuite(std::move(impl)));
+}
+
+void PairedSuite::RunInProcess(nlohmann::json* targets) {
+  Impl& m = *impl_;
+  const SuiteContext& ctx = *m.ctx;
+  const Dataset& data = *ctx.data;
+  std::vector<Config> configs;
+  configs.reserve(m.indexes.size() + 1);
+  auto config = [&](const std::string& kind, IndexUnderTest* t, size_t ef) {
+    Config c = MakeConfig(kind == "none" ? "ragd-index" : "ragd-index-" + kind, ef,
+                          [t, ef, &data](size_t q, int64_t* ids) {
+                            // Quantized kinds re-scored at their default oversampling, as a
+                            // collection is.
+                            auto hits = t->Search(data.query_row(q), ef, /*rescore=*/true, 0);
+                            if (!hits.ok()) return false;
+                            for (size_t i = 0; i < kTopK; ++i) {
+                              ids[i] =
+                                  i < hits->size() ? static_cast<int64_t>((*hits)[i].label) : -1;
+                            }
+                            return true;
+                          });
+    bool ok = true;
+    c.recall = RecallOf(ctx, c, &ok);
+    return ok ? std::optional<Config>(std::move(c)) : std::nullopt;
+  };
+  // INT8's equal-recall ef: the lowest of the sweep reaching hnswlib-native's recall.
+  const double want = std::max(m.native_config.recall, 0.95);
+  IndexUnderTest* int8 = m.indexes.back().second.get();
+  std::vector<EfRecall> int8_points;
+  for (size_t ef : m.options.ef_sweep) {
+    auto c = config("int8", int8, ef);
+    if (c) int8_points.push_back({ef, c->recall});
+  }
+  const size_t int8_equal_ef = LowestEf(int8_points, want);
+  for (auto& [kind, t] : m.indexes) {
+    auto c = config(kind, t.get(), m.options.default_ef);
+    if (!c) return m.Error("ragd-index-" + kind, "a search failed");
+    configs.push_back(std::move(*c));
+  }
+  if (int8_equal_ef != 0 && int8_equal_ef != m.options.default_ef) {
+    auto c = config("int8", int8, int8_equal_ef);
+    if (!c) return m.Error("ragd-index-int8", "a search failed");
+    configs.push_back(std::move(*c));
+  }
+  Config native = m.native_config;
+  native.qps.clear();
+  std::vector<Config*> order = {&native};
+  for (Config& c : configs) order.push_back(&c);
+  if (!m.RunRounds(order)) return m.Error("ragd-index", "a search failed");
+  for (const Config* c : order) m.Write(*c, "in process");
+
+  const Config& none = configs[0];
+  const Config& f16 = configs[1];
+  const Config& int8_default = configs[2];
+  (*targets)["index_f16_qps_ratio_vs_float32_index_1"] = PairedRatio(f16, none, 1.2);
+  (*targets)["index_f16_recall_loss_vs_float32"] = Target(none.recall - f16.recall, 0.005, false);
+  (*targets)["index_int8_qps_ratio_vs_hnswlib_native_1"] = PairedRatio(int8_default, native, 2.0);
+  if (int8_equal_ef != 0) {
+    const Config& eq = int8_equal_ef == m.options.default_ef ? int8_default : configs.back();
+    (*targets)["index_int8_qps_ratio_vs_hnswlib_native_1_at_equal_recall"] =
+        PairedRatio(eq, native, 2.0);
+    (*targets)["index_int8_equal_recall_ef_vs_hnswlib_native"] = int8_equal_ef;
+    (*targets)["index_int8_equal_recall_vs_hnswlib_native"] = eq.recall;
+  }
+  // Not targets: each kind's walk against hnswlib's.
+  (*targets)["index_qps_ratio_vs_hnswlib_native_1"] = PairedRatio(none, native, 0);
+  (*targets)["index_f16_qps_ratio_vs_hnswlib_native_1"] = PairedRatio(f16, native, 0);
+  (*targets)["hnswlib_native_recall_at_10_default_ef"] = m.native_config.recall;
+  (*targets)["hnswlib_native_flags"] = NativeGraph::Flags();
+}
+
+void PairedSuite::ReleaseIndexes() {
+  impl_->indexes.clear();
+  TrimHeap();
+}
+
+void PairedSuite::RunOverGrpc(const std::string& system, const std::string& target,
+                              nlohmann::json* targets) {
+  Impl& m = *impl_;
+  const SuiteContext& ctx = *m.ctx;
+  const Dataset& data = *ctx.data;
+  auto stub = ragd::v1::Points::NewStub(MakeChannel(target, 4000));
+  // As RunSearchLoad's clients: one connection, the request reused, ef unset at the default
+  // (the collection's own) and set per request otherwise.
+  auto config = [&](size_t ef) {
+    auto request = std::make_shared<ragd::v1::SearchRequest>();
+    auto response = std::make_shared<ragd::v1::SearchResponse>();
+    request->set_collection(kCollection);
+    request->set_k(kTopK);
+    request->set_with_payload(false);
+    if (ef != m.options.default_ef) request->set_ef(static_cast<uint32_t>(ef));
+    Config c = MakeConfig(system, ef, [&stub, &data, request, response](size_t q, int64_t* ids) {
+      request->mutable_vector()->Clear();
+      request->mutable_vector()->Add(data.query_row(q), data.query_row(q) + data.dim);
+      grpc::ClientContext call;
+      SetDeadline(&call, 30);
+      if (!stub->Search(&call, *request, response.get()).ok()) return false;
+      return ParseHits(*response, ids);
+    });
+    bool ok = true;
+    c.recall = RecallOf(ctx, c, &ok);
+    return ok ? std::optional<Config>(std::move(c)) : std::nullopt;
+  };
+  std::vector<Config> configs;
+  configs.reserve(2);
+  auto at_default = config(m.options.default_ef);
+  if (!at_default) return m.Error(system, "a Search call failed");
+  configs.push_back(std::move(*at_default));
+  const bool quantized = system != "ragd";
+  // The equal-recall point: the lowest ef of the sweep reaching hnswlib-native's recall.
+  std::vector<EfRecall> points;
+  for (size_t ef : m.options.ef_sweep) {
+    auto c = ef == m.options.default_ef ? std::optional<Config>(configs[0]) : config(ef);
+    if (c) points.push_back({ef, c->recall});
+  }
+  const size_t equal_ef = LowestEf(points, std::max(m.native_config.recall, 0.95));
+  if (equal_ef != 0 && equal_ef != m.options.default_ef) {
+    auto c = config(equal_ef);
+    if (!c) return m.Error(system, "a Search call failed");
+    configs.push_back(std::move(*c));
+  }
+  Config native = m.native_config;
+  native.qps.clear();
+  std::vector<Config*> order = {&native};
+  for (Config& c : configs) order.push_back(&c);
+  if (!m.RunRounds(order)) return m.Error(system, "a Search call failed");
+  for (const Config* c : order) m.Write(*c, c == &native ? "in process" : "over gRPC, 1 client");
+
+  // Issue 16's keys, as the one-after-the-other figures name them.
+  const std::string key = quantized ? system.substr(0, 4) + "_" + system.substr(5) + "_" : "";
+  const double goal = system == "ragd-int8" ? 1.3 : quantized ? 1.0 : 0.8;
+  (*targets)[key + "qps_ratio_vs_hnswlib_native_1"] = PairedRatio(configs[0], native, goal);
+  if (equal_ef != 0) {
+    const Config& eq = equal_ef == m.options.default_ef ? configs[0] : configs.back();
+    (*targets)[key + "qps_ratio_vs_hnswlib_native_1_at_equal_recall"] =
+        PairedRatio(eq, native, goal);
+    (*targets)[key + "qps_ratio_vs_hnswlib_native_1_equal_recall_ef"] = equal_ef;
+  }
+}
+
+}  // namespace ragd::bench
