@@ -51,13 +51,15 @@ else
   # Only the SQ8 index: ';' separates factory strings, so the comma stays inside this one.
   FAISS=(--faiss-factories 'HNSW32,SQ8' --faiss-ef-sweep "$EF")
 fi
-echo "bench-quant.sh: $N x 1536, $QUERIES queries (about 30-40 minutes on 2 idle cores at 100k with 5-second loads," \
+echo "bench-quant.sh: $N x 1536, $QUERIES queries (about 30-40 minutes on 2 idle cores at" \
+  "100k with 5-second loads, and some 8 more for the paired rounds' builds," \
   "plus the peers: FAISS SQ8's build is the slowest part)" >&2
 status=0
 timeout --kill-after=30 "$TIMEOUT" "$BUILD_DIR/bench/ragd_vector_bench" \
   --n "$N" --queries "$QUERIES" "${FAISS[@]}" --with-index --quantization none,f16,int8 \
   --oversampling 0,2 --ragd-quantization none,int8 --clients 1,2 --batch-size 64 \
-  --upsert-clients "$UPSERT_CLIENTS" --paired-rounds "$PAIRED_ROUNDS" --paired-slice "$PAIRED_SLICE" \
+  --upsert-clients "$UPSERT_CLIENTS" \
+  --paired-rounds "$PAIRED_ROUNDS" --paired-slice "$PAIRED_SLICE" \
   --ef-sweep "$EF" --index-ef-sweep "$INDEX_EF" --cache-dir "$CACHE" --out "$OUT" "${EXTRA[@]}" \
   > /dev/null || status=$?
 
