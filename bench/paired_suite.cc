@@ -7,9 +7,11 @@
 
 #include <CLI/CLI.hpp>
 #include <algorithm>
+#include <atomic>
 #include <functional>
 #include <memory>
 #include <optional>
+#include <thread>
 
 #include "bench/index_under_test.h"
 #include "bench/native_graph.h"
@@ -18,18 +20,23 @@
 namespace ragd::bench {
 namespace {
 
-// One system at one ef: answers query q into ids (kTopK, -1 padded), false on failure.
+// Answers query q into ids (kTopK, -1 padded) on behalf of caller `thread`; false on failure.
+using PairedSearch = std::function<bool(int thread, size_t q, int64_t* ids)>;
+
+// One system at one ef, searched by `threads` callers at once.
 struct Config {
   std::string system;
   size_t ef = 0;
-  std::function<bool(size_t q, int64_t* ids)> search;
+  int threads = 1;
+  PairedSearch search;
   double recall = 0;
   std::vector<double> qps;  // by round
 };
-Config MakeConfig(std::string system, size_t ef, std::function<bool(size_t, int64_t*)> search) {
+Config MakeConfig(std::string system, size_t ef, PairedSearch search, int threads = 1) {
   Config c;
   c.system = std::move(system);
   c.ef = ef;
+  c.threads = threads;
   c.search = std::move(search);
   return c;
 }
@@ -37,7 +44,7 @@ Config MakeConfig(std::string system, size_t ef, std::function<bool(size_t, int6
 double RecallOf(const SuiteContext& ctx, const Config& c, bool* ok) {
   const size_t nq = ctx.data->num_queries;
   std::vector<int64_t> found(nq * kTopK, -1);
-  for (size_t q = 0; q < nq; ++q) *ok = c.search(q, &found[q * kTopK]) && *ok;
+  for (size_t q = 0; q < nq; ++q) *ok = c.search(0, q, &found[q * kTopK]) && *ok;
   return RecallAtK(found, *ctx.truth, kTopK);
 }
 
@@ -63,8 +70,11 @@ nlohmann::json PairedRatio(const Config& a, const Config& b, double goal) {
   j["min"] = s.min;
   j["max"] = s.max;
   j["rounds"] = ratios.size();
-  j["of"] =
-      a.system + " ef " + std::to_string(a.ef) + " / " + b.system + " ef " + std::to_string(b.ef);
+  auto name = [](const Config& c) {
+    return c.system + " ef " + std::to_string(c.ef) +
+           (c.threads > 1 ? " x" + std::to_string(c.threads) : "");
+  };
+  j["of"] = name(a) + " / " + name(b);
   return j;
 }
 
@@ -87,20 +97,31 @@ struct PairedSuite::Impl {
   Config native_config;  // hnswlib-native at the default ef
   std::vector<std::pair<std::string, std::unique_ptr<IndexUnderTest>>> indexes;
 
-  // Rounds over `configs` (qps appended per round); false when a search failed.
+  // Rounds over `configs` (qps appended per round); false when a search failed. A config with
+  // N threads shares the round's slice among N callers (query i to caller i mod N), each in a
+  // thread of its own, and its QPS is the slice over the wall time of them all.
   bool RunRounds(const std::vector<Config*>& configs) {
     const size_t nq = ctx->data->num_queries;
     const size_t count = configs.size();
-    int64_t ids[kTopK];
     for (int r = 0; r < options.rounds; ++r) {
       const size_t start = (static_cast<size_t>(r) * options.slice) % nq;
       for (size_t j = 0; j < count; ++j) {
         Config& c = *configs[(static_cast<size_t>(r) + j) % count];
+        std::atomic<bool> ok{true};
+        auto caller = [&](int t) {
+          int64_t ids[kTopK];
+          const size_t step = static_cast<size_t>(c.threads);
+          for (size_t i = static_cast<size_t>(t); i < options.slice; i += step) {
+            if (!c.search(t, (start + i) % nq, ids)) ok = false;
+          }
+        };
         const Clock::time_point t0 = Clock::now();
-        for (size_t i = 0; i < options.slice; ++i) {
-          if (!c.search((start + i) % nq, ids)) return false;
-        }
+        std::vector<std::thread> others;
+        for (int t = 1; t < c.threads; ++t) others.emplace_back(caller, t);
+        caller(0);
+        for (std::thread& th : others) th.join();
         c.qps.push_back(static_cast<double>(options.slice) / SecondsSince(t0));
+        if (!ok) return false;
       }
     }
     return true;
@@ -112,7 +133,7 @@ struct PairedSuite::Impl {
         {"bench", "paired"},
         {"system", c.system},
         {"where", where},
-        {"threads", 1},
+        {"threads", c.threads},
         {"ef", c.ef},
         {"n", ctx->data->num_base},
         {"recall_at_10", c.recall},
@@ -166,11 +187,11 @@ std::unique_ptr<PairedSuite> PairedSuite::Start(const SuiteContext& ctx,
                                     options.ef_construction, ctx.build_threads);
   impl->native->SetEf(options.default_ef);
   NativeGraph* native = impl->native.get();
-  impl->native_config =
-      MakeConfig(kNativeHnswlibSystem, options.default_ef, [native, &data](size_t q, int64_t* ids) {
-        native->Search(data.query_row(q), kTopK, ids);
-        return true;
-      });
+  impl->native_config = MakeConfig(kNativeHnswlibSystem, options.default_ef,
+                                   [native, &data](int, size_t q, int64_t* ids) {
+                                     native->Search(data.query_row(q), kTopK, ids);
+                                     return true;
+                                   });
   bool ok = true;
   impl->native_config.recall = RecallOf(ctx, impl->native_config, &ok);
   for (index::Quantization kind :
@@ -199,7 +220,7 @@ void PairedSuite::RunInProcess(nlohmann::json* targets) {
   configs.reserve(m.indexes.size() + 1);
   auto config = [&](const std::string& kind, IndexUnderTest* t, size_t ef) {
     Config c = MakeConfig(kind == "none" ? "ragd-index" : "ragd-index-" + kind, ef,
-                          [t, ef, &data](size_t q, int64_t* ids) {
+                          [t, ef, &data](int, size_t q, int64_t* ids) {
                             // Quantized kinds re-scored at their default oversampling, as a
                             // collection is.
                             auto hits = t->Search(data.query_row(q), ef, /*rescore=*/true, 0);
@@ -270,30 +291,45 @@ void PairedSuite::RunOverGrpc(const std::string& system, const std::string& targ
   Impl& m = *impl_;
   const SuiteContext& ctx = *m.ctx;
   const Dataset& data = *ctx.data;
-  auto stub = ragd::v1::Points::NewStub(MakeChannel(target, 4000));
-  // As RunSearchLoad's clients: one connection, the request reused, ef unset at the default
+  // As RunSearchLoad's clients: a connection each, the request reused, ef unset at the default
   // (the collection's own) and set per request otherwise.
-  auto config = [&](size_t ef) {
-    auto request = std::make_shared<ragd::v1::SearchRequest>();
-    auto response = std::make_shared<ragd::v1::SearchResponse>();
-    request->set_collection(kCollection);
-    request->set_k(kTopK);
-    request->set_with_payload(false);
-    if (ef != m.options.default_ef) request->set_ef(static_cast<uint32_t>(ef));
-    Config c = MakeConfig(system, ef, [&stub, &data, request, response](size_t q, int64_t* ids) {
-      request->mutable_vector()->Clear();
-      request->mutable_vector()->Add(data.query_row(q), data.query_row(q) + data.dim);
-      grpc::ClientContext call;
-      SetDeadline(&call, 30);
-      if (!stub->Search(&call, *request, response.get()).ok()) return false;
-      return ParseHits(*response, ids);
-    });
+  struct Client {
+    std::unique_ptr<ragd::v1::Points::Stub> stub;
+    ragd::v1::SearchRequest request;
+    ragd::v1::SearchResponse response;
+  };
+  std::vector<std::unique_ptr<Client>> clients;  // every config's, kept for the rounds
+  auto config = [&](size_t ef, int threads = 1) {
+    std::vector<Client*> mine;
+    for (int t = 0; t < threads; ++t) {
+      auto cl = std::make_unique<Client>();
+      cl->stub =
+          ragd::v1::Points::NewStub(MakeChannel(target, 4000 + static_cast<int>(clients.size())));
+      cl->request.set_collection(kCollection);
+      cl->request.set_k(kTopK);
+      cl->request.set_with_payload(false);
+      if (ef != m.options.default_ef) cl->request.set_ef(static_cast<uint32_t>(ef));
+      mine.push_back(cl.get());
+      clients.push_back(std::move(cl));
+    }
+    Config c = MakeConfig(
+        system, ef,
+        [mine, &data](int t, size_t q, int64_t* ids) {
+          Client& cl = *mine[static_cast<size_t>(t)];
+          cl.request.mutable_vector()->Clear();
+          cl.request.mutable_vector()->Add(data.query_row(q), data.query_row(q) + data.dim);
+          grpc::ClientContext call;
+          SetDeadline(&call, 30);
+          if (!cl.stub->Search(&call, cl.request, &cl.response).ok()) return false;
+          return ParseHits(cl.response, ids);
+        },
+        threads);
     bool ok = true;
     c.recall = RecallOf(ctx, c, &ok);
     return ok ? std::optional<Config>(std::move(c)) : std::nullopt;
   };
   std::vector<Config> configs;
-  configs.reserve(2);
+  configs.reserve(2);  // pointers into it are taken below
   auto at_default = config(m.options.default_ef);
   if (!at_default) return m.Error(system, "a Search call failed");
   configs.push_back(std::move(*at_default));
@@ -314,8 +350,25 @@ void PairedSuite::RunOverGrpc(const std::string& system, const std::string& targ
   native.qps.clear();
   std::vector<Config*> order = {&native};
   for (Config& c : configs) order.push_back(&c);
+  // Float32 also with two clients against hnswlib-native on two threads (issue 16: N = 1, 2).
+  Config native2 = m.native_config;
+  native2.qps.clear();
+  native2.threads = 2;
+  std::optional<Config> two;
+  if (!quantized) {
+    two = config(m.options.default_ef, 2);
+    if (!two) return m.Error(system, "a Search call failed");
+    order.push_back(&native2);
+    order.push_back(&*two);
+  }
   if (!m.RunRounds(order)) return m.Error(system, "a Search call failed");
-  for (const Config* c : order) m.Write(*c, c == &native ? "in process" : "over gRPC, 1 client");
+  for (const Config* c : order) {
+    const bool in_process = c == &native || c == &native2;
+    const std::string clients_word = c->threads > 1 ? " clients" : " client";
+    m.Write(*c,
+            in_process ? "in process" : "over gRPC, " + std::to_string(c->threads) + clients_word);
+  }
+  if (two) (*targets)["qps_ratio_vs_hnswlib_native_2"] = PairedRatio(*two, native2, 0.8);
 
   // Issue 16's keys, as the one-after-the-other figures name them.
   const std::string key = quantized ? system.substr(0, 4) + "_" + system.substr(5) + "_" : "";

@@ -214,10 +214,11 @@ def paired(records, markdown):
     rows = [r for r in records if r["bench"] == "paired"]
     if not rows:
         return
-    table([[r["system"], r["where"], str(r["ef"]), fmt(r.get("recall_at_10"), ".4f"),
+    table([[r["system"], r["where"], str(r["threads"]), str(r["ef"]),
+            fmt(r.get("recall_at_10"), ".4f"),
             fmt(r["qps_median"], ".0f"), f"{r['qps_q1']:.0f}-{r['qps_q3']:.0f}",
             str(r["rounds"]), str(r["queries_per_slice"])] for r in rows],
-          ["paired", "where", "ef", "recall@10", "median QPS", "IQR", "rounds", "queries/slice"],
+          ["paired", "where", "threads", "ef", "recall@10", "median QPS", "IQR", "rounds", "queries/slice"],
           markdown)
     for r in records:
         if r["bench"] != "targets" or not isinstance(r.get("issue16_paired"), dict):

@@ -96,14 +96,14 @@ for r in records:
 paired = {(r["system"], r["where"]) for r in records if r["bench"] == "paired"}
 for want in [("hnswlib-native", "in process"), ("ragd-index", "in process"),
              ("ragd-index-f16", "in process"), ("ragd-index-int8", "in process"),
-             ("ragd", "over gRPC, 1 client")]:
+             ("ragd", "over gRPC, 1 client"), ("ragd", "over gRPC, 2 clients")]:
     assert want in paired, (want, sorted(paired))
 for r in records:
     if r["bench"] == "paired":
         assert r["rounds"] == 3 and r["qps_q1"] <= r["qps_median"] <= r["qps_q3"], r
 p = targets[0]["issue16_paired"]
 for key in ["index_f16_qps_ratio_vs_float32_index_1", "index_int8_qps_ratio_vs_hnswlib_native_1",
-            "qps_ratio_vs_hnswlib_native_1"]:
+            "qps_ratio_vs_hnswlib_native_1", "qps_ratio_vs_hnswlib_native_2"]:
     assert p[key]["rounds"] == 3 and p[key]["q1"] <= p[key]["value"] <= p[key]["q3"], (key, p)
 assert "-march=native" in p["hnswlib_native_flags"], p
 print(f"ok: {len(records)} records, systems {sorted(searches)}")
