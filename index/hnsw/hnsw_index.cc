@@ -21,6 +21,19 @@
 
 namespace ragd::index {
 
+// Paired rounds at 100k x 1536 on an AMD EPYC host (median of 60 per-round ratios against 8
+// lines): whole rows gave F16 codes (48 lines) +15-16% and INT8 codes (24 lines) +31-33%,
+// while float32's whole row (96 lines) lost 3-5% and 4, 16 or 24 lines were within 1% of 8.
+// Likely (inferred, not traced): a whole code row keeps the fast code kernels from waiting on
+// DRAM, while a whole 6 KiB float32 row two neighbours ahead crowds the line-fill buffers that
+// the hardware prefetcher would use. Measured on one CPU; see the bench for the other hosts.
+size_t WalkPrefetchLines(size_t row_bytes) {
+  constexpr size_t kLineBytes = 64;
+  const size_t lines = (row_bytes + kLineBytes - 1) / kLineBytes;
+  return row_bytes <= kWholeRowPrefetchBytes ? lines
+                                             : std::min(lines, kPartialRowPrefetchLines);
+}
+
 using hnsw_graph::Graph;
 using hnsw_graph::Guard;
 using hnsw_graph::tableint;
@@ -68,14 +81,11 @@ const float* VectorOf(const Graph& g, tableint id) {
 }
 
 constexpr size_t kCacheLine = 64;
-// How far ahead of the distance being computed the walk asks for vectors, and how much of
-// each: two neighbours ahead, their first 8 cache lines (the hardware prefetcher streams the
-// rest once the distance starts reading). Chosen on 20k x 1536 in process, alternated runs:
-// +4-11% median QPS for float32, f16 and int8 over one neighbour and one line (hnswlib's
-// choice). Four ahead was slower in a single run; whole vectors or 16 lines were within that
-// run-to-run spread and were not repeated (bench/README "Walk prefetch").
+// How far ahead of the distance being computed the walk asks for vectors: two neighbours
+// ahead. Chosen on 20k x 1536 in process, alternated runs: +4-11% median QPS for float32, f16
+// and int8 over one neighbour and one line (hnswlib's choice); four ahead was slower in a
+// single run (bench/README "Walk prefetch"). How much of each: WalkPrefetchLines.
 constexpr int kPrefetchAhead = 2;
-constexpr size_t kPrefetchLines = 8;
 // Level-0 lists hold at most maxM0_ = 2 M links, and M <= 128 (IndexSpec::Validate).
 constexpr int kMaxLevel0Links = 2 * 128;
 
@@ -131,8 +141,7 @@ std::vector<std::pair<float, tableint>> SearchGraph(const Graph& g, const Dist& 
                                                      /*stop_level=*/0, &current_dist);
 
   tableint fresh[kMaxLevel0Links];
-  const size_t prefetch_lines =
-      std::min<size_t>(kPrefetchLines, (g.data_size_ + kCacheLine - 1) / kCacheLine);
+  const size_t prefetch_lines = WalkPrefetchLines(g.data_size_);
   hnsw_graph::VisitedLease lease(g.visited_list_pool_);
   hnswlib::vl_type* visited = lease.get()->mass;
   const hnswlib::vl_type tag = lease.get()->curV;

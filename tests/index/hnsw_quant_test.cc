@@ -13,6 +13,7 @@
 
 #include <gtest/gtest.h>
 
+#include "index/hnsw/hnsw_index.h"
 #include "index/vector_index.h"
 #include "tests/index/exact_vectors.h"
 #include "tests/testing/status_matchers.h"
@@ -220,6 +221,19 @@ TEST(HnswIndexTest, FormatOneSnapshotsLoadAsFloat32) {
                 .status()
                 .code(),
             absl::StatusCode::kDataLoss);
+}
+
+// The walk's prefetch rule (hnsw_index.h, WalkPrefetchLines): whole rows up to 3 KiB, the
+// first 8 lines of larger ones. At 1536 dimensions: F16 codes 3,072 bytes, INT8 codes 1,540
+// (a float and a byte per dimension), float32 rows 6,144.
+TEST(HnswIndexTest, WalkPrefetchesWholeCodeRowsAndTheHeadOfLargeRows) {
+  EXPECT_EQ(WalkPrefetchLines(1536 * 2), 48u);
+  EXPECT_EQ(WalkPrefetchLines(4 + 1536), 25u);
+  EXPECT_EQ(WalkPrefetchLines(1536 * 4), 8u);
+  EXPECT_EQ(WalkPrefetchLines(768 * 4), 48u);
+  EXPECT_EQ(WalkPrefetchLines(3073), 8u);
+  EXPECT_EQ(WalkPrefetchLines(100), 2u);
+  EXPECT_EQ(WalkPrefetchLines(1), 1u);
 }
 
 }  // namespace
