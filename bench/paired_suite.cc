@@ -160,7 +160,7 @@ void AddPairedFlags(CLI::App& app, PairedOptions* options) {
   app.add_option("--paired-rounds", options->rounds,
                  "--with-index: also measure issue 16's ratios in paired rounds (hnswlib "
                  "-march=native, ragd's backend per kind, ragd over gRPC in alternation; "
-                 "bench/README.md, \"Paired rounds\"); 0 skips")
+                 "bench/README.md, \"Session 17: paired rounds\"); 0 skips")
       ->check(CLI::Range(0, 100000))
       ->capture_default_str();
   app.add_option("--paired-slice", options->slice, "queries per system per paired round")

@@ -1,10 +1,10 @@
 #pragma once
-// Paired rounds (bench/README.md, "Paired rounds"): the systems a ratio compares are measured in
-// alternation within one process, a short slice of queries each per round, in an order that
-// rotates every round, and a ratio is the median of the per-round ratios. On a shared 2-vCPU
-// machine whose speed drifts by tens of percent over minutes, two loads run minutes apart
-// measure the drift as much as the systems; a drift slower than a round moves both sides of
-// a round alike and cancels in its ratio.
+// Paired rounds (bench/README.md, "Session 17: paired rounds"): the systems a ratio compares
+// are measured in alternation within one process, a short slice of queries each per round, in
+// an order that rotates every round, and a ratio is the median of the per-round ratios. On a
+// shared 2-vCPU machine whose speed drifts by tens of percent over minutes, two loads run
+// minutes apart measure the drift as much as the systems; a drift slower than a round moves
+// both sides of a round alike and cancels in its ratio.
 
 #include <memory>
 #include <nlohmann/json.hpp>

@@ -21,7 +21,8 @@
 #   the same walk on both sides, and the same graph in every run; 2 interleaves two clients'
 #   batches, and the graph, its recall and the equal-recall ef then vary from run to run),
 #   BENCH_PAIRED_ROUNDS (100: issue 16's ratios again from paired rounds, the systems measured
-#   in alternation, bench/README.md "Paired rounds"; 0 skips), BENCH_PAIRED_SLICE (200 queries).
+#   in alternation, bench/README.md "Session 17: paired rounds"; 0 skips),
+#   BENCH_PAIRED_SLICE (200 queries).
 set -euo pipefail
 BUILD_DIR=${1:-build}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
