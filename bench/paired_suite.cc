@@ -293,35 +293,20 @@ void PairedSuite::RunOverGrpc(const std::string& system, const std::string& targ
   const Dataset& data = *ctx.data;
   // As RunSearchLoad's clients: a connection each, the request reused, ef unset at the default
   // (the collection's own) and set per request otherwise.
-  struct Client {
-    std::unique_ptr<ragd::v1::Points::Stub> stub;
-    ragd::v1::SearchRequest request;
-    ragd::v1::SearchResponse response;
-  };
-  std::vector<std::unique_ptr<Client>> clients;  // every config's, kept for the rounds
+  std::vector<std::unique_ptr<SearchClient>> clients;  // every config's, kept for the rounds
   auto config = [&](size_t ef, int threads = 1) {
-    std::vector<Client*> mine;
+    std::vector<SearchClient*> mine;
     for (int t = 0; t < threads; ++t) {
-      auto cl = std::make_unique<Client>();
-      cl->stub =
-          ragd::v1::Points::NewStub(MakeChannel(target, 4000 + static_cast<int>(clients.size())));
-      cl->request.set_collection(kCollection);
-      cl->request.set_k(kTopK);
-      cl->request.set_with_payload(false);
-      if (ef != m.options.default_ef) cl->request.set_ef(static_cast<uint32_t>(ef));
+      auto cl = std::make_unique<SearchClient>();
+      cl->Connect(target, 4000 + static_cast<int>(clients.size()),
+                  ef == m.options.default_ef ? 0 : ef);
       mine.push_back(cl.get());
       clients.push_back(std::move(cl));
     }
     Config c = MakeConfig(
         system, ef,
         [mine, &data](int t, size_t q, int64_t* ids) {
-          Client& cl = *mine[static_cast<size_t>(t)];
-          cl.request.mutable_vector()->Clear();
-          cl.request.mutable_vector()->Add(data.query_row(q), data.query_row(q) + data.dim);
-          grpc::ClientContext call;
-          SetDeadline(&call, 30);
-          if (!cl.stub->Search(&call, cl.request, &cl.response).ok()) return false;
-          return ParseHits(cl.response, ids);
+          return mine[static_cast<size_t>(t)]->Search(data.query_row(q), data.dim, ids);
         },
         threads);
     bool ok = true;

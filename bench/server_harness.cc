@@ -5,16 +5,6 @@
 #include <fstream>
 
 namespace ragd::bench {
-namespace {
-
-struct SearchClient {
-  std::unique_ptr<ragd::v1::Points::Stub> stub;
-  ragd::v1::SearchRequest request;
-  ragd::v1::SearchResponse response;
-};
-
-}  // namespace
-
 std::string TargetOf(int port, const std::string& unix_socket) {
   return unix_socket.empty() ? "127.0.0.1:" + std::to_string(port) : "unix:" + unix_socket;
 }
@@ -61,30 +51,36 @@ bool ParseHits(const ragd::v1::SearchResponse& response, int64_t* ids) {
   return true;
 }
 
+void SearchClient::Connect(const std::string& target, int channel_id, size_t ef) {
+  stub = ragd::v1::Points::NewStub(MakeChannel(target, channel_id));
+  request.set_collection(kCollection);
+  request.set_k(kTopK);
+  request.set_with_payload(false);
+  if (ef > 0) request.set_ef(static_cast<uint32_t>(ef));
+}
+
+bool SearchClient::Search(const float* query, size_t dim, int64_t* ids) {
+  request.mutable_vector()->Clear();
+  request.mutable_vector()->Add(query, query + dim);
+  grpc::ClientContext call;
+  SetDeadline(&call, 30);
+  if (!stub->Search(&call, request, &response).ok()) return false;
+  return ParseHits(response, ids);
+}
+
 LoadResult RunSearchLoad(const SuiteContext& ctx, const std::string& target, int clients,
                          LoadOptions load, size_t ef) {
   const Dataset& data = *ctx.data;
   load.threads = clients;
   std::vector<SearchClient> state(static_cast<size_t>(clients));
   auto search = [&](int t, size_t q, int64_t* ids) {
-    SearchClient& c = state[static_cast<size_t>(t)];
-    c.request.mutable_vector()->Clear();
-    c.request.mutable_vector()->Add(data.query_row(q), data.query_row(q) + data.dim);
-    grpc::ClientContext call;
-    SetDeadline(&call, 30);
-    if (!c.stub->Search(&call, c.request, &c.response).ok()) return false;
-    return ParseHits(c.response, ids);
+    return state[static_cast<size_t>(t)].Search(data.query_row(q), data.dim, ids);
   };
   return RunQueryLoad(
       data.num_queries, kTopK, load,
       [&](int t) {
-        SearchClient& c = state[static_cast<size_t>(t)];
-        c.stub = ragd::v1::Points::NewStub(MakeChannel(target, 1000 + t));
-        c.request.set_collection(kCollection);
-        c.request.set_k(kTopK);
-        c.request.set_with_payload(false);
-        if (ef > 0) c.request.set_ef(static_cast<uint32_t>(ef));
-        // Connects and warms the server's per-thread state outside the timed window.
+        state[static_cast<size_t>(t)].Connect(target, 1000 + t, ef);
+        // Warms the connection and the server's per-thread state outside the timed window.
         int64_t ids[kTopK];
         for (size_t i = 0; i < 5; ++i) search(t, i % data.num_queries, ids);
       },

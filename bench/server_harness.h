@@ -120,6 +120,18 @@ std::string RagdLogTail(const std::string& log_path);
 // Fills `ids` (kTopK, -1 padded) from the hits of a search response; false if an id is not
 // one of ours.
 bool ParseHits(const ragd::v1::SearchResponse& response, int64_t* ids);
+// One client's connection and the messages it reuses call after call (RunSearchLoad's and the
+// paired rounds' clients).
+struct SearchClient {
+  std::unique_ptr<ragd::v1::Points::Stub> stub;
+  ragd::v1::SearchRequest request;
+  ragd::v1::SearchResponse response;
+  // A channel of its own to `target`; k, no payload, and `ef` per request unless 0 (the
+  // collection's default).
+  void Connect(const std::string& target, int channel_id, size_t ef);
+  // One Points.Search of `query` (dim floats); the hits' ids into ids (kTopK, -1 padded).
+  bool Search(const float* query, size_t dim, int64_t* ids);
+};
 // Points.Search from `clients` threads, a connection each, over the data set's queries
 // (RunQueryLoad's passes). `ef` 0 leaves SearchRequest.ef unset (the collection's default).
 LoadResult RunSearchLoad(const SuiteContext& ctx, const std::string& target, int clients,
