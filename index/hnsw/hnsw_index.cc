@@ -22,14 +22,14 @@
 namespace ragd::index {
 
 // Paired rounds at 100k x 1536 on an AMD EPYC host (median of 60 per-round ratios against 8
-// lines): whole rows gave F16 codes (48 lines) +15-16% and INT8 codes (24 lines) +31-33%,
+// lines): whole rows gave F16 codes (48 lines) +15-16% and INT8 codes (25 lines) +31-33%,
 // while float32's whole row (96 lines) lost 3-5% and 4, 16 or 24 lines were within 1% of 8.
 // Likely (inferred, not traced): a whole code row keeps the fast code kernels from waiting on
 // DRAM, while a whole 6 KiB float32 row two neighbours ahead crowds the line-fill buffers that
 // the hardware prefetcher would use. Measured on one CPU; see the bench for the other hosts.
+constexpr size_t kCacheLine = 64;
 size_t WalkPrefetchLines(size_t row_bytes) {
-  constexpr size_t kLineBytes = 64;
-  const size_t lines = (row_bytes + kLineBytes - 1) / kLineBytes;
+  const size_t lines = (row_bytes + kCacheLine - 1) / kCacheLine;
   return row_bytes <= kWholeRowPrefetchBytes ? lines
                                              : std::min(lines, kPartialRowPrefetchLines);
 }
@@ -80,7 +80,6 @@ const float* VectorOf(const Graph& g, tableint id) {
   return reinterpret_cast<const float*>(g.getDataByInternalId(id));
 }
 
-constexpr size_t kCacheLine = 64;
 // How far ahead of the distance being computed the walk asks for vectors: two neighbours
 // ahead. Chosen on 20k x 1536 in process, alternated runs: +4-11% median QPS for float32, f16
 // and int8 over one neighbour and one line (hnswlib's choice); four ahead was slower in a
