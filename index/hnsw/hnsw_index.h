@@ -83,8 +83,8 @@ namespace ragd::index {
 // whole row when it is at most kWholeRowPrefetchBytes (F16 and INT8 codes of a 1536-d vector,
 // float32 rows of 768 dimensions or fewer), else its first kPartialRowPrefetchLines (the
 // hardware prefetcher streams the rest once the distance reads it). Chosen by paired rounds
-// at 100k x 1536 (bench/README.md, "Session 17: the walk's prefetch in paired rounds"). Public
-// so that the rule is tested; the walk is its only user.
+// at 100k x 1536 and checked at 100k x 768 (bench/README.md, "Session 17: the walk's prefetch
+// in paired rounds"). Public so that the rule is tested; the walk is its only user.
 inline constexpr size_t kWholeRowPrefetchBytes = 3072;
 inline constexpr size_t kPartialRowPrefetchLines = 8;
 size_t WalkPrefetchLines(size_t row_bytes);
