@@ -235,24 +235,38 @@ void PairedSuite::RunInProcess(nlohmann::json* targets) {
     c.recall = RecallOf(ctx, c, &ok);
     return ok ? std::optional<Config>(std::move(c)) : std::nullopt;
   };
-  // INT8's equal-recall ef: the lowest of the sweep reaching hnswlib-native's recall.
+  // INT8 over the sweep (which holds the default ef); its equal-recall ef is the lowest of the
+  // sweep reaching hnswlib-native's recall. The sweep's configs, recall included, are reused.
   const double want = std::max(m.native_config.recall, 0.95);
   IndexUnderTest* int8 = m.indexes.back().second.get();
+  std::vector<Config> int8_sweep;
   std::vector<EfRecall> int8_points;
   for (size_t ef : m.options.ef_sweep) {
     auto c = config("int8", int8, ef);
-    if (c) int8_points.push_back({ef, c->recall});
+    if (!c) continue;
+    int8_points.push_back({ef, c->recall});
+    int8_sweep.push_back(std::move(*c));
   }
   const size_t int8_equal_ef = LowestEf(int8_points, want);
+  auto int8_at = [&](size_t ef) -> const Config* {
+    for (const Config& c : int8_sweep) {
+      if (c.ef == ef) return &c;
+    }
+    return nullptr;
+  };
   for (auto& [kind, t] : m.indexes) {
+    if (t.get() == int8) {
+      const Config* c = int8_at(m.options.default_ef);
+      if (c == nullptr) return m.Error("ragd-index-int8", "a search failed");
+      configs.push_back(*c);
+      continue;
+    }
     auto c = config(kind, t.get(), m.options.default_ef);
     if (!c) return m.Error("ragd-index-" + kind, "a search failed");
     configs.push_back(std::move(*c));
   }
   if (int8_equal_ef != 0 && int8_equal_ef != m.options.default_ef) {
-    auto c = config("int8", int8, int8_equal_ef);
-    if (!c) return m.Error("ragd-index-int8", "a search failed");
-    configs.push_back(std::move(*c));
+    configs.push_back(*int8_at(int8_equal_ef));  // reached, so in the sweep
   }
   Config native = m.native_config;
   native.qps.clear();
@@ -319,17 +333,23 @@ void PairedSuite::RunOverGrpc(const std::string& system, const std::string& targ
   if (!at_default) return m.Error(system, "a Search call failed");
   configs.push_back(std::move(*at_default));
   const bool quantized = system != "ragd";
-  // The equal-recall point: the lowest ef of the sweep reaching hnswlib-native's recall.
+  // The equal-recall point: the lowest ef of the sweep reaching hnswlib-native's recall. The
+  // sweep's configs (their connections and recall) are reused for it.
+  std::vector<Config> swept;
   std::vector<EfRecall> points;
   for (size_t ef : m.options.ef_sweep) {
-    auto c = ef == m.options.default_ef ? std::optional<Config>(configs[0]) : config(ef);
-    if (c) points.push_back({ef, c->recall});
+    if (ef == m.options.default_ef) {
+      points.push_back({ef, configs[0].recall});
+      continue;
+    }
+    auto c = config(ef);
+    if (!c) continue;
+    points.push_back({ef, c->recall});
+    swept.push_back(std::move(*c));
   }
   const size_t equal_ef = LowestEf(points, std::max(m.native_config.recall, 0.95));
-  if (equal_ef != 0 && equal_ef != m.options.default_ef) {
-    auto c = config(equal_ef);
-    if (!c) return m.Error(system, "a Search call failed");
-    configs.push_back(std::move(*c));
+  for (Config& c : swept) {
+    if (c.ef == equal_ef) configs.push_back(std::move(c));
   }
   Config native = m.native_config;
   native.qps.clear();
