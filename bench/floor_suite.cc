@@ -13,6 +13,7 @@
 #include <fstream>
 #include <string>
 #include <thread>
+#include <tuple>
 #include <vector>
 
 #include "bench/server_harness.h"
@@ -118,9 +119,28 @@ GrpcFloorFigures RunGrpcFloorSuite(const SuiteContext& ctx, const GrpcFloorOptio
     std::string api;
     int threads;
     std::vector<int> clients;
+    bool one_queue = false;  // async: the threads share one queue (else a queue each)
   };
   std::vector<Server> servers = {{"callback", 1, options.clients}};
-  for (int clients : options.clients) servers.push_back({"async", std::max(1, clients), {clients}});
+  // The server a deployment must run cannot know how many clients will come (bench/README.md,
+  // "Session 18: the async floor with two threads"). So, when one client and more are measured,
+  // the one-thread async server also serves the most clients (it runs their handlers one at a
+  // time), and async servers with as many threads as the most clients, on a queue each or on
+  // one queue, also serve one client.
+  const int widest = options.clients.empty()
+                         ? 1
+                         : *std::max_element(options.clients.begin(), options.clients.end());
+  const bool wide = widest > 1 && std::find(options.clients.begin(), options.clients.end(), 1) !=
+                                      options.clients.end();
+  for (int clients : options.clients) {
+    std::vector<int> served = {clients};
+    if (clients == 1 && wide) served.push_back(widest);
+    servers.push_back({"async", std::max(1, clients), served});
+  }
+  if (wide) {
+    servers.push_back({"async", widest, {1}});
+    servers.push_back({"async", widest, {1}, true});
+  }
   // No gRPC: the transport floor any server pays here (plain TCP only, so not with --transport
   // unix).
   if (!options.unix_socket) servers.push_back({"socket", 1, options.clients});
@@ -130,12 +150,16 @@ GrpcFloorFigures RunGrpcFloorSuite(const SuiteContext& ctx, const GrpcFloorOptio
       const bool socket = api == "socket";
       const std::string system = (socket ? std::string("socket-floor") : "grpc-floor-" + api) +
                                  (work_us > 0 ? "-walk" : "");
-      // This server's files: PREFIX.port, PREFIX.sock, PREFIX.log.
-      const std::string prefix = pattern + "/" + system + "-" + std::to_string(server.threads);
+      // This server's files: PREFIX.port, PREFIX.sock, PREFIX.log (two async servers may have
+      // the same thread count: the wide one and the one for that many clients).
+      const std::string prefix = pattern + "/" + system + "-" + std::to_string(server.threads) +
+                                 "-" + std::to_string(server.clients.front()) +
+                                 (server.one_queue ? "-q1" : "");
       const std::string port_file = prefix + ".port", log = prefix + ".log";
       const std::string unix_socket = options.unix_socket ? prefix + ".sock" : "";
       std::vector<std::string> args = {"--api", api, "--port-file", port_file};
       if (api == "async") args.insert(args.end(), {"--threads", std::to_string(server.threads)});
+      if (server.one_queue) args.push_back("--one-queue");
       if (!unix_socket.empty()) args.insert(args.end(), {"--listen", "unix:" + unix_socket});
       if (work_us > 0) args.insert(args.end(), {"--work-us", std::to_string(work_us)});
       RagdProcess proc;
@@ -185,7 +209,10 @@ GrpcFloorFigures RunGrpcFloorSuite(const SuiteContext& ctx, const GrpcFloorOptio
         } else {
           record["what"] = answered + ", no index (" + whose + ")";
         }
-        if (api == "async") record["server_threads"] = server.threads;
+        if (api == "async") {
+          record["server_threads"] = server.threads;
+          record["server_queues"] = server.one_queue ? 1 : server.threads;
+        }
         AddServerCost(cost, calls, &record);
         record["client_cpu_ms_per_call"] = client_cpu * 1000 / calls;
         ctx.report->Write(record);
@@ -194,6 +221,20 @@ GrpcFloorFigures RunGrpcFloorSuite(const SuiteContext& ctx, const GrpcFloorOptio
                         : figures.socket_walk_cpu_ms_per_call_by_clients)
               .push_back(cost.cpu_seconds * 1000 / calls);
           if (work_us > 0) figures.socket_walk_qps_by_clients.push_back(r.qps);
+        } else if (clients > 1 && server.threads == 1) {
+          if (work_us > 0) {
+            figures.async_one_thread_widest_clients = clients;
+            figures.async_one_thread_widest_walk_qps = r.qps;
+          }
+        } else if (clients == 1 && server.threads > 1) {
+          if (work_us > 0) {
+            figures.async_wide_threads = server.threads;
+            (server.one_queue ? figures.async_wide_one_queue_walk_cpu_ms_per_call
+                              : figures.async_wide_walk_cpu_ms_per_call) =
+                cost.cpu_seconds * 1000 / calls;
+            (server.one_queue ? figures.async_wide_one_queue_walk_qps
+                              : figures.async_wide_walk_qps) = r.qps;
+          }
         } else if (clients == 1) {
           const bool callback = api == std::string("callback");
           const double cpu_ms = cost.cpu_seconds * 1000 / calls;
@@ -212,6 +253,58 @@ GrpcFloorFigures RunGrpcFloorSuite(const SuiteContext& ctx, const GrpcFloorOptio
   }
   figures.ran = true;
   return figures;
+}
+
+void AddGrpcFloorTargets(const GrpcFloorFigures& floor, const GrpcFloorOptions& options,
+                         nlohmann::json* targets) {
+  nlohmann::json& t = *targets;
+  // Server CPU per call of the empty servers, one client (bench/README.md, "The gRPC floor").
+  // The callback one is the floor under ragd's figure; the async one is gRPC's cheapest unary
+  // path, out of reach while any method uses the callback API.
+  t["grpc_floor_callback_cpu_us_per_call"] = floor.callback_cpu_ms_per_call * 1000;
+  t["grpc_floor_async_cpu_us_per_call"] = floor.async_cpu_ms_per_call * 1000;
+  // With work_us of work per call: CPU beyond the work, and calls/s of one client against the
+  // rate of the work alone (1 s / work_us): how much of a walk's rate gRPC leaves here.
+  if (options.work_us > 0) {
+    const double work_us = static_cast<double>(options.work_us);
+    t["grpc_floor_work_us"] = work_us;
+    for (const auto& [api, cpu_ms, qps] :
+         {std::tuple{"callback", floor.callback_walk_cpu_ms_per_call, floor.callback_walk_qps},
+          std::tuple{"async", floor.async_walk_cpu_ms_per_call, floor.async_walk_qps},
+          std::tuple{"async_wide", floor.async_wide_walk_cpu_ms_per_call,
+                     floor.async_wide_walk_qps},
+          std::tuple{"async_wide_one_queue", floor.async_wide_one_queue_walk_cpu_ms_per_call,
+                     floor.async_wide_one_queue_walk_qps}}) {
+      if (qps <= 0) continue;  // not measured
+      t[std::string("grpc_floor_walk_") + api + "_cpu_us_per_call_beyond_work"] =
+          cpu_ms * 1000 - work_us;
+      t[std::string("grpc_floor_walk_") + api + "_qps_ratio_vs_work_alone"] = qps * work_us / 1e6;
+    }
+    if (floor.async_wide_threads > 0) {
+      t["grpc_floor_walk_async_wide_server_threads"] = floor.async_wide_threads;
+    }
+    // The one-thread async server under the most clients, against that many walks' own rate.
+    if (floor.async_one_thread_widest_walk_qps > 0) {
+      const int n = floor.async_one_thread_widest_clients;
+      t["grpc_floor_walk_async_qps_ratio_vs_work_alone_" + std::to_string(n)] =
+          floor.async_one_thread_widest_walk_qps * work_us / 1e6 / n;
+    }
+  }
+  // The socket floor (no gRPC), by client count: what any transport costs here, so that the
+  // gRPC floor's figures above split into the kernel's and VM's share and gRPC's own.
+  for (size_t j = 0; j < options.clients.size(); ++j) {
+    const std::string n = "_" + std::to_string(options.clients[j]);
+    if (j < floor.socket_cpu_ms_per_call_by_clients.size()) {
+      t["socket_floor_cpu_us_per_call" + n] = floor.socket_cpu_ms_per_call_by_clients[j] * 1000;
+    }
+    if (options.work_us <= 0 || j >= floor.socket_walk_qps_by_clients.size()) continue;
+    const double work_us = static_cast<double>(options.work_us);
+    t["socket_floor_walk_cpu_us_per_call_beyond_work" + n] =
+        floor.socket_walk_cpu_ms_per_call_by_clients[j] * 1000 - work_us;
+    // Against N walks' own rate (N / work_us): how much of it a server with no gRPC keeps.
+    t["socket_floor_walk_qps_ratio_vs_work_alone" + n] =
+        floor.socket_walk_qps_by_clients[j] * work_us / 1e6 / options.clients[j];
+  }
 }
 
 }  // namespace ragd::bench

@@ -13,7 +13,8 @@
 //                   bench/README.md, "Search on a completion queue"); only possible when no
 //                   method of the process uses the callback API. --threads N serves on N
 //                   queues with a thread each (gRPC's advice for async servers), so that N
-//                   clients' handlers can run at once; one thread serialises them.
+//                   clients' handlers can run at once; one thread serialises them. With
+//                   --one-queue the N threads share one queue instead.
 //   --api socket    no gRPC at all: plain TCP, a thread per connection, each request a 4-byte
 //                   little-endian length and a serialized SearchRequest, each answer the same
 //                   framing around a SearchResponse. The cheapest request/response server this
@@ -237,13 +238,14 @@ int AnnounceAndWait(const std::string& port_file, int port, const sigset_t& stop
 int Usage(const char* why) {
   std::cerr << "ragd_grpc_floor: " << why << "\n"
             << "Usage: ragd_grpc_floor --api callback|async --port-file FILE [--listen ADDR]\n"
-               "                       [--threads N] [--work-us US [--work-mb MB]]\n"
+               "                       [--threads N [--one-queue]] [--work-us US [--work-mb MB]]\n"
                "Answers ragd.v1.Points/Search with k fixed hits and nothing else (the gRPC\n"
                "floor under ragd's per-Search cost; bench/README.md). ADDR defaults to\n"
                "127.0.0.1:0 (any free port); the port is written to FILE once serving.\n"
                "--work-us: before answering, read random 6 KiB rows of an MB-megabyte buffer\n"
                "(default 512) for US microseconds, as an index walk of that length would.\n"
-               "--threads (async only): N completion queues with a thread each (default 1).\n"
+               "--threads (async only): N completion queues with a thread each (default 1);\n"
+               "with --one-queue, one completion queue that N threads take calls from.\n"
                "--api socket: no gRPC; 4-byte length + protobuf frames over plain TCP on\n"
                "127.0.0.1 (ADDR must be 127.0.0.1:PORT), a thread per connection.\n";
   return 2;
@@ -258,11 +260,16 @@ int main(int argc, char** argv) {
   int64_t work_us = 0;
   int64_t work_mb = 512;
   int64_t threads = 1;
+  bool one_queue = false;
   for (int i = 1; i < argc; ++i) {
     const std::string arg = argv[i];
     if (arg == "-h" || arg == "--help") {
       Usage("help");
       return 0;
+    }
+    if (arg == "--one-queue") {
+      one_queue = true;
+      continue;
     }
     if (i + 1 >= argc) return Usage(("missing value for " + arg).c_str());
     if (arg == "--api") {
@@ -307,7 +314,7 @@ int main(int argc, char** argv) {
 
   if (api == "socket") {
     constexpr char kLoopback[] = "127.0.0.1:";
-    if (threads != 1) return Usage("--threads is for --api async");
+    if (threads != 1 || one_queue) return Usage("--threads is for --api async");
     if (listen.rfind(kLoopback, 0) != 0) return Usage("--api socket listens on 127.0.0.1:PORT");
     char* end = nullptr;
     const long requested = std::strtol(listen.c_str() + sizeof(kLoopback) - 1, &end, 10);
@@ -336,11 +343,12 @@ int main(int argc, char** argv) {
   ragd::v1::Points::AsyncService async_service;
   std::vector<std::unique_ptr<grpc::ServerCompletionQueue>> queues;
   if (api == "callback") {
-    if (threads != 1) return Usage("--threads is for --api async");
+    if (threads != 1 || one_queue) return Usage("--threads is for --api async");
     builder.RegisterService(&callback_service);
   } else {
     builder.RegisterService(&async_service);
-    for (int64_t t = 0; t < threads; ++t) queues.push_back(builder.AddCompletionQueue());
+    const int64_t count = one_queue ? 1 : threads;
+    for (int64_t q = 0; q < count; ++q) queues.push_back(builder.AddCompletionQueue());
   }
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   // A Unix socket has no port: gRPC reports 1 for it (0 only on failure); the port file then
@@ -350,15 +358,19 @@ int main(int argc, char** argv) {
     return 1;
   }
 
+  // A call requested per thread of a queue, so that each of its threads can hold one.
+  const int64_t threads_per_queue = one_queue ? threads : 1;
   std::vector<std::thread> workers;
   for (auto& queue : queues) {
     grpc::ServerCompletionQueue* cq = queue.get();
-    new AsyncCall(&async_service, cq);
-    workers.emplace_back([cq] {
-      void* tag = nullptr;
-      bool ok = false;
-      while (cq->Next(&tag, &ok)) static_cast<AsyncCall*>(tag)->Proceed(ok);
-    });
+    for (int64_t t = 0; t < threads_per_queue; ++t) new AsyncCall(&async_service, cq);
+    for (int64_t t = 0; t < threads_per_queue; ++t) {
+      workers.emplace_back([cq] {
+        void* tag = nullptr;
+        bool ok = false;
+        while (cq->Next(&tag, &ok)) static_cast<AsyncCall*>(tag)->Proceed(ok);
+      });
+    }
   }
   const int exit_code = AnnounceAndWait(port_file, port, stop_signals);
   server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(1));

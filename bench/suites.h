@@ -206,6 +206,18 @@ struct GrpcFloorFigures {
   double async_walk_cpu_ms_per_call = 0;
   double callback_walk_qps = 0;
   double async_walk_qps = 0;
+  // The async floor with work_us of work, one client, on a server given as many queues and
+  // threads as the most clients measured (what a server must run to serve them at once):
+  // server CPU per call and calls/s (0 when not measured, e.g. with one client count of 1).
+  // The same server with its threads sharing one queue: the "_one_queue" figures.
+  int async_wide_threads = 0;
+  double async_wide_walk_cpu_ms_per_call = 0;
+  double async_wide_walk_qps = 0;
+  double async_wide_one_queue_walk_cpu_ms_per_call = 0;
+  double async_wide_one_queue_walk_qps = 0;
+  // The one-thread async server under that many clients, with work_us of work: calls/s.
+  int async_one_thread_widest_clients = 0;
+  double async_one_thread_widest_walk_qps = 0;
   // The socket floor (ragd_grpc_floor --api socket, no gRPC), by GrpcFloorOptions::clients in
   // order: server CPU per call without and with work_us of work, and calls/s with it. Empty
   // when not measured (--transport unix).
@@ -214,5 +226,8 @@ struct GrpcFloorFigures {
   std::vector<double> socket_walk_qps_by_clients;
 };
 GrpcFloorFigures RunGrpcFloorSuite(const SuiteContext& ctx, const GrpcFloorOptions& options);
+// The floors' figures as keys of the targets record (none of them a target).
+void AddGrpcFloorTargets(const GrpcFloorFigures& floor, const GrpcFloorOptions& options,
+                         nlohmann::json* targets);
 
 }  // namespace ragd::bench

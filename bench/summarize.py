@@ -152,7 +152,10 @@ def summarize(records, markdown):
               markdown)
 
     def rescoring(r):
-        """Quantized ragd-index rows: re-scored (x oversampling) or on codes alone."""
+        """Quantized ragd-index rows: re-scored (x oversampling) or on codes alone; async floor
+        rows: the server's threads and queues (e.g. "2t/1q": two threads on one queue)."""
+        if "server_threads" in r:
+            return f" {r['server_threads']}t/{r.get('server_queues', r['server_threads'])}q"
         if "rescore" not in r:
             return ""
         return f" x{r['oversampling']:g}" if r["rescore"] else " codes"

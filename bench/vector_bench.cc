@@ -593,46 +593,7 @@ int Run(int argc, char** argv) {
   } else if (!skip_ragd) {
     targets["ragd_error"] = ragd.error;
   }
-  if (grpc_floor.ran) {
-    // Not targets: server CPU per call of the empty servers, one client (bench/README.md, "The
-    // gRPC floor"). The callback one is the floor under ragd's figure; the async one is gRPC's
-    // cheapest unary path, out of reach while any method uses the callback API.
-    targets["grpc_floor_callback_cpu_us_per_call"] = grpc_floor.callback_cpu_ms_per_call * 1000;
-    targets["grpc_floor_async_cpu_us_per_call"] = grpc_floor.async_cpu_ms_per_call * 1000;
-    // With work_us of work per call: CPU beyond the work, and calls/s of one client against the
-    // rate of the work alone (1 s / work_us): how much of a walk's rate gRPC leaves here.
-    if (floor_options.work_us > 0) {
-      const double work_us = static_cast<double>(floor_options.work_us);
-      targets["grpc_floor_work_us"] = work_us;
-      for (const auto& [api, cpu_ms, qps] :
-           {std::tuple{"callback", grpc_floor.callback_walk_cpu_ms_per_call,
-                       grpc_floor.callback_walk_qps},
-            std::tuple{"async", grpc_floor.async_walk_cpu_ms_per_call,
-                       grpc_floor.async_walk_qps}}) {
-        if (qps <= 0) continue;  // not measured
-        targets[std::string("grpc_floor_walk_") + api + "_cpu_us_per_call_beyond_work"] =
-            cpu_ms * 1000 - work_us;
-        targets[std::string("grpc_floor_walk_") + api + "_qps_ratio_vs_work_alone"] =
-            qps * work_us / 1e6;
-      }
-    }
-    // The socket floor (no gRPC), by client count: what any transport costs here, so that the
-    // gRPC floor's figures above split into the kernel's and VM's share and gRPC's own.
-    const GrpcFloorFigures& g = grpc_floor;
-    for (size_t j = 0; j < floor_options.clients.size(); ++j) {
-      const std::string n = "_" + std::to_string(floor_options.clients[j]);
-      if (j < g.socket_cpu_ms_per_call_by_clients.size()) {
-        targets["socket_floor_cpu_us_per_call" + n] = g.socket_cpu_ms_per_call_by_clients[j] * 1000;
-      }
-      if (floor_options.work_us <= 0 || j >= g.socket_walk_qps_by_clients.size()) continue;
-      const double work_us = static_cast<double>(floor_options.work_us);
-      targets["socket_floor_walk_cpu_us_per_call_beyond_work" + n] =
-          g.socket_walk_cpu_ms_per_call_by_clients[j] * 1000 - work_us;
-      // Against N walks' own rate (N / work_us): how much of it a server with no gRPC keeps.
-      targets["socket_floor_walk_qps_ratio_vs_work_alone" + n] =
-          g.socket_walk_qps_by_clients[j] * work_us / 1e6 / floor_options.clients[j];
-    }
-  }
+  if (grpc_floor.ran) AddGrpcFloorTargets(grpc_floor, floor_options, &targets);
 
   // Every ratio against in-process hnswlib, once per build of it: `hn` is "hnswlib" for the
   // build with this binary's flags (-march=x86-64-v3, as ragd's own) and "hnswlib_native" for

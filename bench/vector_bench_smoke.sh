@@ -18,7 +18,7 @@ OUT=$WORK/smoke.jsonl
 # 400 points so that INT8 trains (256 vectors) and its graph is built; one short pass per load.
 timeout --kill-after=10 240 "$BENCH" --n 400 --queries 20 --dim 64 --skip-faiss --with-index \
   --quantization none,f16,int8 --ragd-quantization none --ragd "$RAGD" --ef-sweep 32,128 \
-  --search-threads 1 --clients 1 --batch-size 8 --min-seconds 0 --max-passes 1 \
+  --search-threads 1 --clients 1,2 --batch-size 8 --min-seconds 0 --max-passes 1 \
   --grpc-floor-work-us 100 --paired-rounds 3 --paired-slice 10 \
   --work-dir "$WORK" --cache-dir "$WORK/cache" --out "$OUT" > "$WORK/stdout" 2> "$WORK/stderr" ||
   { echo "ragd_vector_bench failed"; tail -20 "$WORK/stderr"; exit 1; }
@@ -35,7 +35,8 @@ for system in ["hnswlib", "hnswlib-native", "ragd-index", "ragd-index-int8", "ra
                "grpc-floor-callback", "grpc-floor-async", "grpc-floor-callback-walk",
                "grpc-floor-async-walk", "socket-floor", "socket-floor-walk"]:
     assert system in searches, f"no search record for {system}: {sorted(searches)}"
-assert sorted(r["ef"] for r in searches["ragd"]) == [32, 128], searches["ragd"]
+got = sorted((r["ef"], r["threads"]) for r in searches["ragd"])
+assert got == [(32, 1), (32, 2), (128, 1), (128, 2)], searches["ragd"]
 # Re-scored at each kind's default oversampling (index::DefaultOversampling), and on codes.
 for system, factor in [("ragd-index-f16", 1.0), ("ragd-index-int8", 1.5)]:
     got = sorted((r["rescore"], r["oversampling"]) for r in searches[system])
@@ -56,10 +57,13 @@ for system in ["grpc-floor-callback", "grpc-floor-async", "grpc-floor-callback-w
     r = searches[system][0]
     assert r["ops"] >= 20 and r["errors"] == 0 and r["server_cpu_ms_per_call"] >= 0, r
     assert r.get("work_us", 0) == (100 if system.endswith("-walk") else 0), r
-# The async floor serves N clients on N queues, a thread each (one thread would serialise them).
+# The async floor serves N clients on N queues, a thread each (one thread would serialise them);
+# with one client and two, the one-thread server also serves two clients, and two-thread servers
+# (a queue each, and one queue) one client.
 for system in ["grpc-floor-async", "grpc-floor-async-walk"]:
-    for r in searches[system]:
-        assert r["server_threads"] == r["threads"], r
+    shapes = sorted((r["threads"], r["server_threads"], r["server_queues"])
+                    for r in searches[system])
+    assert shapes == [(1, 1, 1), (1, 2, 1), (1, 2, 2), (2, 1, 1), (2, 2, 2)], shapes
 startup = [r for r in records if r["bench"] == "startup"]
 assert startup and startup[0]["points_after_restart"] == 400, startup
 assert startup[0]["shutdown_exit_code"] == 0, startup
@@ -72,6 +76,9 @@ for key in ["grpc_floor_walk_callback_cpu_us_per_call_beyond_work",
             "socket_floor_cpu_us_per_call_1",
             "socket_floor_walk_cpu_us_per_call_beyond_work_1",
             "socket_floor_walk_qps_ratio_vs_work_alone_1",
+            "grpc_floor_walk_async_qps_ratio_vs_work_alone_2",
+            "grpc_floor_walk_async_wide_cpu_us_per_call_beyond_work",
+            "grpc_floor_walk_async_wide_one_queue_cpu_us_per_call_beyond_work",
             "service_cpu_us_per_search_beyond_index_in_server",
             "index_cpu_ms_per_search_in_server"]:
     assert key in targets[0], (key, sorted(targets[0]))
@@ -110,5 +117,5 @@ print(f"ok: {len(records)} records, systems {sorted(searches)}")
 PY
 python3 "$SRC/bench/summarize.py" "$OUT" > "$WORK/summary.txt" ||
   { echo "summarize.py failed"; exit 1; }
-grep -q "grpc-floor-async" "$WORK/summary.txt" || { echo "summary misses the floor"; exit 1; }
+grep -q "grpc-floor-async 2t/1q" "$WORK/summary.txt" || { echo "summary misses the floor"; exit 1; }
 grep -q "paired ratio" "$WORK/summary.txt" || { echo "summary misses the paired ratios"; exit 1; }
