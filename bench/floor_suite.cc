@@ -1,5 +1,5 @@
 // The floors under ragd's per-Search cost (bench/README.md, "The gRPC floor" and "Session 15:
-// the socket floor"): ragd_grpc_floor on gRPC's callback and async APIs, and with no gRPC at
+// the socket floor"): ragd_grpc_floor on gRPC's callback, async and sync APIs, and with no gRPC at
 // all over plain TCP, driven by the same client loop and client counts as ragd.
 
 #include <netinet/in.h>
@@ -112,8 +112,8 @@ GrpcFloorFigures RunGrpcFloorSuite(const SuiteContext& ctx, const GrpcFloorOptio
   } cleanup{pattern};
   std::vector<int64_t> works = {0};
   if (options.work_us > 0) works.push_back(options.work_us);
-  // The callback API serves any number of clients from gRPC's own threads: one process for
-  // every client count. The async one is given as many queues and threads as clients, one
+  // The callback and sync APIs serve any number of clients from gRPC's own threads: one
+  // process for every client count. The async one is given as many queues and threads as clients, one
   // process per count, so that N clients' handlers run at once there too.
   struct Server {
     std::string api;
@@ -121,7 +121,7 @@ GrpcFloorFigures RunGrpcFloorSuite(const SuiteContext& ctx, const GrpcFloorOptio
     std::vector<int> clients;
     bool one_queue = false;  // async: the threads share one queue (else a queue each)
   };
-  std::vector<Server> servers = {{"callback", 1, options.clients}};
+  std::vector<Server> servers = {{"callback", 1, options.clients}, {"sync", 1, options.clients}};
   // The server a deployment must run cannot know how many clients will come (bench/README.md,
   // "Session 18: the async floor with two threads"). So, when one client and more are measured,
   // the one-thread async server also serves the most clients (it runs their handlers one at a
@@ -221,12 +221,12 @@ GrpcFloorFigures RunGrpcFloorSuite(const SuiteContext& ctx, const GrpcFloorOptio
                         : figures.socket_walk_cpu_ms_per_call_by_clients)
               .push_back(cost.cpu_seconds * 1000 / calls);
           if (work_us > 0) figures.socket_walk_qps_by_clients.push_back(r.qps);
-        } else if (clients > 1 && server.threads == 1) {
+        } else if (api == "async" && clients > 1 && server.threads == 1) {
           if (work_us > 0) {
             figures.async_one_thread_widest_clients = clients;
             figures.async_one_thread_widest_walk_qps = r.qps;
           }
-        } else if (clients == 1 && server.threads > 1) {
+        } else if (api == "async" && clients == 1 && server.threads > 1) {
           if (work_us > 0) {
             figures.async_wide_threads = server.threads;
             (server.one_queue ? figures.async_wide_one_queue_walk_cpu_ms_per_call
@@ -236,14 +236,15 @@ GrpcFloorFigures RunGrpcFloorSuite(const SuiteContext& ctx, const GrpcFloorOptio
                               : figures.async_wide_walk_qps) = r.qps;
           }
         } else if (clients == 1) {
-          const bool callback = api == std::string("callback");
+          GrpcFloorFigures::Api& of = api == "callback" ? figures.callback
+                                      : api == "sync"   ? figures.sync
+                                                        : figures.async;
           const double cpu_ms = cost.cpu_seconds * 1000 / calls;
           if (work_us == 0) {
-            (callback ? figures.callback_cpu_ms_per_call : figures.async_cpu_ms_per_call) = cpu_ms;
+            of.cpu_ms_per_call = cpu_ms;
           } else {
-            (callback ? figures.callback_walk_cpu_ms_per_call
-                      : figures.async_walk_cpu_ms_per_call) = cpu_ms;
-            (callback ? figures.callback_walk_qps : figures.async_walk_qps) = r.qps;
+            of.walk_cpu_ms_per_call = cpu_ms;
+            of.walk_qps = r.qps;
           }
         }
       }
@@ -260,17 +261,19 @@ void AddGrpcFloorTargets(const GrpcFloorFigures& floor, const GrpcFloorOptions& 
   nlohmann::json& t = *targets;
   // Server CPU per call of the empty servers, one client (bench/README.md, "The gRPC floor").
   // The callback one is the floor under ragd's figure; the async one is gRPC's cheapest unary
-  // path, out of reach while any method uses the callback API.
-  t["grpc_floor_callback_cpu_us_per_call"] = floor.callback_cpu_ms_per_call * 1000;
-  t["grpc_floor_async_cpu_us_per_call"] = floor.async_cpu_ms_per_call * 1000;
+  // path, out of reach while any method uses the callback API; the sync one, the third API.
+  t["grpc_floor_callback_cpu_us_per_call"] = floor.callback.cpu_ms_per_call * 1000;
+  t["grpc_floor_async_cpu_us_per_call"] = floor.async.cpu_ms_per_call * 1000;
+  t["grpc_floor_sync_cpu_us_per_call"] = floor.sync.cpu_ms_per_call * 1000;
   // With work_us of work per call: CPU beyond the work, and calls/s of one client against the
   // rate of the work alone (1 s / work_us): how much of a walk's rate gRPC leaves here.
   if (options.work_us > 0) {
     const double work_us = static_cast<double>(options.work_us);
     t["grpc_floor_work_us"] = work_us;
     for (const auto& [api, cpu_ms, qps] :
-         {std::tuple{"callback", floor.callback_walk_cpu_ms_per_call, floor.callback_walk_qps},
-          std::tuple{"async", floor.async_walk_cpu_ms_per_call, floor.async_walk_qps},
+         {std::tuple{"callback", floor.callback.walk_cpu_ms_per_call, floor.callback.walk_qps},
+          std::tuple{"async", floor.async.walk_cpu_ms_per_call, floor.async.walk_qps},
+          std::tuple{"sync", floor.sync.walk_cpu_ms_per_call, floor.sync.walk_qps},
           std::tuple{"async_wide", floor.async_wide_walk_cpu_ms_per_call,
                      floor.async_wide_walk_qps},
           std::tuple{"async_wide_one_queue", floor.async_wide_one_queue_walk_cpu_ms_per_call,

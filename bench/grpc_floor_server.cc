@@ -5,7 +5,7 @@
 // ragd's server CPU per call beyond its index walk can be split, in one run, into what gRPC
 // itself costs on this machine and what is ragd's own.
 //
-// Two ways of serving, one per process:
+// The ways of serving, one per process:
 //   --api callback  gRPC's callback API, as ragd serves every method: the handler fills the
 //                   response and finishes inline on the thread that read the request.
 //   --api async     the completion-queue API with one queue and one thread of our own, the
@@ -15,6 +15,9 @@
 //                   queues with a thread each (gRPC's advice for async servers), so that N
 //                   clients' handlers can run at once; one thread serialises them. With
 //                   --one-queue the N threads share one queue instead.
+//   --api sync      gRPC's synchronous API with its default thread pool (threads that poll
+//                   and run the handler where they read the request; gRPC grows the pool as
+//                   calls wait): the third way gRPC 1.51 serves a unary method.
 //   --api socket    no gRPC at all: plain TCP, a thread per connection, each request a 4-byte
 //                   little-endian length and a serialized SearchRequest, each answer the same
 //                   framing around a SearchResponse. The cheapest request/response server this
@@ -130,6 +133,17 @@ class CallbackPoints final : public ragd::v1::Points::CallbackService {
   }
 };
 
+// --api sync: gRPC's synchronous API, whose own pool of threads polls and runs the handler.
+class SyncPoints final : public ragd::v1::Points::Service {
+ public:
+  grpc::Status Search(grpc::ServerContext*, const ragd::v1::SearchRequest* request,
+                      ragd::v1::SearchResponse* response) override {
+    g_work->Run();
+    FillHits(HitsFor(*request), response);
+    return grpc::Status::OK;
+  }
+};
+
 // One Search call on the completion queue: requested, answered, then freed. The classic
 // state machine of gRPC's async examples.
 class AsyncCall {
@@ -237,7 +251,7 @@ int AnnounceAndWait(const std::string& port_file, int port, const sigset_t& stop
 
 int Usage(const char* why) {
   std::cerr << "ragd_grpc_floor: " << why << "\n"
-            << "Usage: ragd_grpc_floor --api callback|async --port-file FILE [--listen ADDR]\n"
+            << "Usage: ragd_grpc_floor --api callback|async|sync --port-file FILE [--listen ADDR]\n"
                "                       [--threads N [--one-queue]] [--work-us US [--work-mb MB]]\n"
                "Answers ragd.v1.Points/Search with k fixed hits and nothing else (the gRPC\n"
                "floor under ragd's per-Search cost; bench/README.md). ADDR defaults to\n"
@@ -246,6 +260,7 @@ int Usage(const char* why) {
                "(default 512) for US microseconds, as an index walk of that length would.\n"
                "--threads (async only): N completion queues with a thread each (default 1);\n"
                "with --one-queue, one completion queue that N threads take calls from.\n"
+               "--api sync: gRPC's synchronous API and its default thread pool.\n"
                "--api socket: no gRPC; 4-byte length + protobuf frames over plain TCP on\n"
                "127.0.0.1 (ADDR must be 127.0.0.1:PORT), a thread per connection.\n";
   return 2;
@@ -296,8 +311,8 @@ int main(int argc, char** argv) {
       return Usage(("unknown option " + arg).c_str());
     }
   }
-  if (api != "callback" && api != "async" && api != "socket") {
-    return Usage("--api must be callback, async or socket");
+  if (api != "callback" && api != "async" && api != "sync" && api != "socket") {
+    return Usage("--api must be callback, async, sync or socket");
   }
   if (port_file.empty()) return Usage("--port-file is required");
   const Work work(work_us, static_cast<size_t>(work_mb));
@@ -340,11 +355,15 @@ int main(int argc, char** argv) {
   builder.SetMaxReceiveMessageSize(kMaxMessageBytes);
   builder.SetMaxSendMessageSize(kMaxMessageBytes);
   CallbackPoints callback_service;
+  SyncPoints sync_service;
   ragd::v1::Points::AsyncService async_service;
   std::vector<std::unique_ptr<grpc::ServerCompletionQueue>> queues;
   if (api == "callback") {
     if (threads != 1 || one_queue) return Usage("--threads is for --api async");
     builder.RegisterService(&callback_service);
+  } else if (api == "sync") {
+    if (threads != 1 || one_queue) return Usage("--threads is for --api async");
+    builder.RegisterService(&sync_service);
   } else {
     builder.RegisterService(&async_service);
     const int64_t count = one_queue ? 1 : threads;

@@ -197,15 +197,14 @@ struct GrpcFloorOptions {
 struct GrpcFloorFigures {
   bool ran = false;
   std::string error;
-  // Server CPU per call with one client, by API ("callback", "async"); 0 when not measured.
-  double callback_cpu_ms_per_call = 0;
-  double async_cpu_ms_per_call = 0;
-  // The same with GrpcFloorOptions::work_us of work per call, and the calls/s of one client
-  // (0 when not measured).
-  double callback_walk_cpu_ms_per_call = 0;
-  double async_walk_cpu_ms_per_call = 0;
-  double callback_walk_qps = 0;
-  double async_walk_qps = 0;
+  // One client, by API: server CPU per call; the same with GrpcFloorOptions::work_us of work
+  // per call, and the calls/s then (0 when not measured).
+  struct Api {
+    double cpu_ms_per_call = 0;
+    double walk_cpu_ms_per_call = 0;
+    double walk_qps = 0;
+  };
+  Api callback, async, sync;
   // The async floor with work_us of work, one client, on a server given as many queues and
   // threads as the most clients measured (what a server must run to serve them at once):
   // server CPU per call and calls/s (0 when not measured, e.g. with one client count of 1).

@@ -572,15 +572,15 @@ int Run(int argc, char** argv) {
         targets["service_cpu_us_per_search_beyond_index"] = Target(beyond, 80, false);
         // Not a target: the same figure less gRPC's own floor in this run (an empty callback
         // server, as ragd's API), i.e. what ragd's code and the server's cache misses add.
-        if (grpc_floor.callback_cpu_ms_per_call > 0) {
+        if (grpc_floor.callback.cpu_ms_per_call > 0) {
           targets["service_cpu_us_per_search_beyond_index_and_grpc_floor"] =
-              beyond - grpc_floor.callback_cpu_ms_per_call * 1000;
+              beyond - grpc_floor.callback.cpu_ms_per_call * 1000;
         }
         // Not a target: the same less the floor under a handler as long as the walk (its CPU
         // beyond its work), i.e. what ragd's own code adds to any gRPC server doing that walk.
-        if (grpc_floor.callback_walk_cpu_ms_per_call > 0 && floor_options.work_us > 0) {
+        if (grpc_floor.callback.walk_cpu_ms_per_call > 0 && floor_options.work_us > 0) {
           targets["service_cpu_us_per_search_beyond_index_and_grpc_floor_walk"] =
-              beyond - (grpc_floor.callback_walk_cpu_ms_per_call * 1000 -
+              beyond - (grpc_floor.callback.walk_cpu_ms_per_call * 1000 -
                         static_cast<double>(floor_options.work_us));
         }
       }

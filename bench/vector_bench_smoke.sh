@@ -33,7 +33,8 @@ for r in records:
         searches.setdefault(r["system"], []).append(r)
 for system in ["hnswlib", "hnswlib-native", "ragd-index", "ragd-index-int8", "ragd", "ragd-batch",
                "grpc-floor-callback", "grpc-floor-async", "grpc-floor-callback-walk",
-               "grpc-floor-async-walk", "socket-floor", "socket-floor-walk"]:
+               "grpc-floor-async-walk", "grpc-floor-sync", "grpc-floor-sync-walk",
+               "socket-floor", "socket-floor-walk"]:
     assert system in searches, f"no search record for {system}: {sorted(searches)}"
 got = sorted((r["ef"], r["threads"]) for r in searches["ragd"])
 assert got == [(32, 1), (32, 2), (128, 1), (128, 2)], searches["ragd"]
@@ -53,7 +54,8 @@ for r in searches["ragd"]:
     assert round(r["server_index_searches_per_call"] * r["ops"]) == r["ops"] + 5 * r["threads"], r
     assert r["server_index_cpu_ms_per_call"] > 0, r
 for system in ["grpc-floor-callback", "grpc-floor-async", "grpc-floor-callback-walk",
-               "grpc-floor-async-walk", "socket-floor", "socket-floor-walk"]:
+               "grpc-floor-async-walk", "grpc-floor-sync", "grpc-floor-sync-walk", "socket-floor",
+               "socket-floor-walk"]:
     r = searches[system][0]
     assert r["ops"] >= 20 and r["errors"] == 0 and r["server_cpu_ms_per_call"] >= 0, r
     assert r.get("work_us", 0) == (100 if system.endswith("-walk") else 0), r
@@ -77,6 +79,8 @@ for key in ["grpc_floor_walk_callback_cpu_us_per_call_beyond_work",
             "socket_floor_walk_cpu_us_per_call_beyond_work_1",
             "socket_floor_walk_qps_ratio_vs_work_alone_1",
             "grpc_floor_walk_async_qps_ratio_vs_work_alone_2",
+            "grpc_floor_sync_cpu_us_per_call",
+            "grpc_floor_walk_sync_cpu_us_per_call_beyond_work",
             "grpc_floor_walk_async_wide_cpu_us_per_call_beyond_work",
             "grpc_floor_walk_async_wide_one_queue_cpu_us_per_call_beyond_work",
             "service_cpu_us_per_search_beyond_index_in_server",
