@@ -1,6 +1,6 @@
 // The floors under ragd's per-Search cost (bench/README.md, "The gRPC floor" and "Session 15:
-// the socket floor"): ragd_grpc_floor on gRPC's callback, async and sync APIs, and with no gRPC at
-// all over plain TCP, driven by the same client loop and client counts as ragd.
+// the socket floor"): ragd_grpc_floor on gRPC's callback, async and sync APIs, and with no
+// gRPC at all over plain TCP, driven by the same client loop and client counts as ragd.
 
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -113,8 +113,8 @@ GrpcFloorFigures RunGrpcFloorSuite(const SuiteContext& ctx, const GrpcFloorOptio
   std::vector<int64_t> works = {0};
   if (options.work_us > 0) works.push_back(options.work_us);
   // The callback and sync APIs serve any number of clients from gRPC's own threads: one
-  // process for every client count. The async one is given as many queues and threads as clients, one
-  // process per count, so that N clients' handlers run at once there too.
+  // process for every client count. The async one is given as many queues and threads as
+  // clients, one process per count, so that N clients' handlers run at once there too.
   struct Server {
     std::string api;
     int threads;
@@ -123,7 +123,7 @@ GrpcFloorFigures RunGrpcFloorSuite(const SuiteContext& ctx, const GrpcFloorOptio
   };
   std::vector<Server> servers = {{"callback", 1, options.clients}, {"sync", 1, options.clients}};
   // The server a deployment must run cannot know how many clients will come (bench/README.md,
-  // "Session 18: the async floor with two threads"). So, when one client and more are measured,
+  // "Session 18: every gRPC server shape under a walk"). So, when one client and more are measured,
   // the one-thread async server also serves the most clients (it runs their handlers one at a
   // time), and async servers with as many threads as the most clients, on a queue each or on
   // one queue, also serve one client.
