@@ -329,7 +329,7 @@ int main(int argc, char** argv) {
 
   if (api == "socket") {
     constexpr char kLoopback[] = "127.0.0.1:";
-    if (threads != 1 || one_queue) return Usage("--threads is for --api async");
+    if (threads != 1 || one_queue) return Usage("--threads and --one-queue are for --api async");
     if (listen.rfind(kLoopback, 0) != 0) return Usage("--api socket listens on 127.0.0.1:PORT");
     char* end = nullptr;
     const long requested = std::strtol(listen.c_str() + sizeof(kLoopback) - 1, &end, 10);
@@ -359,10 +359,10 @@ int main(int argc, char** argv) {
   ragd::v1::Points::AsyncService async_service;
   std::vector<std::unique_ptr<grpc::ServerCompletionQueue>> queues;
   if (api == "callback") {
-    if (threads != 1 || one_queue) return Usage("--threads is for --api async");
+    if (threads != 1 || one_queue) return Usage("--threads and --one-queue are for --api async");
     builder.RegisterService(&callback_service);
   } else if (api == "sync") {
-    if (threads != 1 || one_queue) return Usage("--threads is for --api async");
+    if (threads != 1 || one_queue) return Usage("--threads and --one-queue are for --api async");
     builder.RegisterService(&sync_service);
   } else {
     builder.RegisterService(&async_service);

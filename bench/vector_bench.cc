@@ -501,7 +501,7 @@ int Run(int argc, char** argv) {
   // the same client loop and client counts.
   GrpcFloorFigures grpc_floor;
   if (!skip_ragd && !skip_grpc_floor) {
-    Log("grpc floor (callback, async) and socket floor");
+    Log("grpc floor (callback, sync, async) and socket floor");
     floor_options.clients = ragd_options.clients;
     floor_options.work_us = floor_work_us;
     if (floor_work_us < 0) {
