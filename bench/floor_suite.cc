@@ -13,7 +13,7 @@
 #include <fstream>
 #include <string>
 #include <thread>
-#include <tuple>
+#include <utility>
 #include <vector>
 
 #include "bench/server_harness.h"
@@ -229,11 +229,10 @@ GrpcFloorFigures RunGrpcFloorSuite(const SuiteContext& ctx, const GrpcFloorOptio
         } else if (api == "async" && clients == 1 && server.threads > 1) {
           if (work_us > 0) {
             figures.async_wide_threads = server.threads;
-            (server.one_queue ? figures.async_wide_one_queue_walk_cpu_ms_per_call
-                              : figures.async_wide_walk_cpu_ms_per_call) =
-                cost.cpu_seconds * 1000 / calls;
-            (server.one_queue ? figures.async_wide_one_queue_walk_qps
-                              : figures.async_wide_walk_qps) = r.qps;
+            GrpcFloorFigures::Api& of =
+                server.one_queue ? figures.async_wide_one_queue : figures.async_wide;
+            of.walk_cpu_ms_per_call = cost.cpu_seconds * 1000 / calls;
+            of.walk_qps = r.qps;
           }
         } else if (clients == 1) {
           GrpcFloorFigures::Api& of = api == "callback" ? figures.callback
@@ -270,18 +269,17 @@ void AddGrpcFloorTargets(const GrpcFloorFigures& floor, const GrpcFloorOptions& 
   if (options.work_us > 0) {
     const double work_us = static_cast<double>(options.work_us);
     t["grpc_floor_work_us"] = work_us;
-    for (const auto& [api, cpu_ms, qps] :
-         {std::tuple{"callback", floor.callback.walk_cpu_ms_per_call, floor.callback.walk_qps},
-          std::tuple{"async", floor.async.walk_cpu_ms_per_call, floor.async.walk_qps},
-          std::tuple{"sync", floor.sync.walk_cpu_ms_per_call, floor.sync.walk_qps},
-          std::tuple{"async_wide", floor.async_wide_walk_cpu_ms_per_call,
-                     floor.async_wide_walk_qps},
-          std::tuple{"async_wide_one_queue", floor.async_wide_one_queue_walk_cpu_ms_per_call,
-                     floor.async_wide_one_queue_walk_qps}}) {
-      if (qps <= 0) continue;  // not measured
+    using Api = GrpcFloorFigures::Api;
+    for (const auto& [api, of] : {std::pair<const char*, const Api*>{"callback", &floor.callback},
+                                  {"async", &floor.async},
+                                  {"sync", &floor.sync},
+                                  {"async_wide", &floor.async_wide},
+                                  {"async_wide_one_queue", &floor.async_wide_one_queue}}) {
+      if (of->walk_qps <= 0) continue;  // not measured
       t[std::string("grpc_floor_walk_") + api + "_cpu_us_per_call_beyond_work"] =
-          cpu_ms * 1000 - work_us;
-      t[std::string("grpc_floor_walk_") + api + "_qps_ratio_vs_work_alone"] = qps * work_us / 1e6;
+          of->walk_cpu_ms_per_call * 1000 - work_us;
+      t[std::string("grpc_floor_walk_") + api + "_qps_ratio_vs_work_alone"] =
+          of->walk_qps * work_us / 1e6;
     }
     if (floor.async_wide_threads > 0) {
       t["grpc_floor_walk_async_wide_server_threads"] = floor.async_wide_threads;

@@ -205,15 +205,11 @@ struct GrpcFloorFigures {
     double walk_qps = 0;
   };
   Api callback, async, sync;
-  // The async floor with work_us of work, one client, on a server given as many queues and
-  // threads as the most clients measured (what a server must run to serve them at once):
-  // server CPU per call and calls/s (0 when not measured, e.g. with one client count of 1).
-  // The same server with its threads sharing one queue: the "_one_queue" figures.
+  // The async floor with work_us of work, one client, on a server given as many threads as
+  // the most clients measured (what a server must run to serve them at once), on a queue each
+  // and on one shared queue: walk_* only (0 when not measured, e.g. with clients 1 alone).
   int async_wide_threads = 0;
-  double async_wide_walk_cpu_ms_per_call = 0;
-  double async_wide_walk_qps = 0;
-  double async_wide_one_queue_walk_cpu_ms_per_call = 0;
-  double async_wide_one_queue_walk_qps = 0;
+  Api async_wide, async_wide_one_queue;
   // The one-thread async server under that many clients, with work_us of work: calls/s.
   int async_one_thread_widest_clients = 0;
   double async_one_thread_widest_walk_qps = 0;
